@@ -1,0 +1,47 @@
+# The front door. Every target installs what it needs first, so a fresh clone needs only
+# Python 3.11, Node.js and make.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+
+.PHONY: install dev test test-fast lint synth deploy bench layer clean ci
+
+install: $(STAMP) $(NODE_STAMP)
+
+$(STAMP): pyproject.toml layers/tidings-core/pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=python3 ...'" >&2; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e layers/tidings-core -e '.[dev]'
+	@touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+dev: $(STAMP)
+	$(BIN)/tidings dev --demo
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy layers/tidings-core/tidings local/tidings_local infra functions
+
+# Writes the CloudFormation template to cdk.out/ without AWS credentials or Docker.
+synth: install
+	npx cdk synth --quiet
+
+deploy: install
+	npx cdk deploy
+
+bench: $(STAMP)
+	$(BIN)/python -m tidings_local.bench
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,26 @@
+"""`$connect`: stores the authorized connection, findable by user."""
+
+import time
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from tidings.edge.events import WebSocketConnectEvent
+from tidings.observability import logger, metrics, tracer
+from tidings.wiring import connection_store
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = WebSocketConnectEvent.model_validate(event).request_context
+    logger.append_keys(userId=request.authorizer.user_id, connectionId=request.connection_id)
+    connection_store().add(
+        connection_id=request.connection_id,
+        user_id=request.authorizer.user_id,
+        connected_at_ms=int(request.connected_at.timestamp() * 1000) or int(time.time() * 1000),
+        token_expires_at=request.authorizer.token_expires_at,
+    )
+    metrics.add_metric(name="ConnectionsOpened", unit="Count", value=1)
+    return {"statusCode": 200}

@@ -1,0 +1,35 @@
+"""Messages stream consumer: delivers each new chat event to every member's connections.
+
+Partial batch responses: a record that fails is reported in `batchItemFailures`, retried by the
+event source mapping (bisected, bounded), then sent to the on-failure queue.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from tidings.edge.streams import chat_event_frame
+from tidings.observability import logger, metrics, tracer
+from tidings.protocol.frames import encode
+from tidings.wiring import fanout
+
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+
+def deliver(record: DynamoDBRecord) -> None:
+    event = chat_event_frame(record)
+    if event is None:
+        return
+    chat_id, frame = event
+    report = fanout().to_chat(chat_id, encode(frame))
+    metrics.add_metric(name="FramesDelivered", unit="Count", value=report.delivered)
+    if report.gone:
+        metrics.add_metric(name="StaleConnectionsRemoved", unit="Count", value=report.gone)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=deliver, processor=processor, context=context)

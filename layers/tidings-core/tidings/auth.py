@@ -1,0 +1,52 @@
+"""Access tokens: JWTs signed with HS256 by a key from Secrets Manager (a generated one locally).
+
+The algorithm list is pinned, so a token whose header says `none` or any other algorithm is
+refused before its signature is even looked at. PyJWT does every check; this module only sets
+the policy.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import jwt
+
+ALGORITHMS = ["HS256"]
+ISSUER = "tidings"
+AUDIENCE = "tidings"
+DEFAULT_TTL_SECONDS = 15 * 60
+
+
+class InvalidToken(Exception):
+    """The token is malformed, expired, badly signed or uses a refused algorithm."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    user_id: str
+    expires_at: int  # epoch seconds
+
+
+def issue_token(user_id: str, key: str, ttl_seconds: int = DEFAULT_TTL_SECONDS, now: float | None = None) -> str:
+    issued = int(time.time() if now is None else now)
+    claims = {"sub": user_id, "iat": issued, "exp": issued + ttl_seconds, "iss": ISSUER, "aud": AUDIENCE}
+    return jwt.encode(claims, key, algorithm=ALGORITHMS[0])
+
+
+def verify_token(token: str, key: str) -> Identity:
+    try:
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=ALGORITHMS,
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            options={"require": ["sub", "exp", "iat"]},
+        )
+    except jwt.PyJWTError as exc:
+        raise InvalidToken(str(exc)) from exc
+    user_id = claims["sub"]
+    if not isinstance(user_id, str) or not user_id:
+        raise InvalidToken("the token's subject is not a user id")
+    return Identity(user_id=user_id, expires_at=int(claims["exp"]))

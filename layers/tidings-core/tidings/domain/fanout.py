@@ -1,0 +1,63 @@
+"""Fan-out: deliver a chat event frame to every connection of every member of the chat.
+
+Runs in the stream consumer, never in the send handler. Connections are found per user through
+an index; a connection that API Gateway reports gone is removed on the spot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class ConnectionPoster(Protocol):
+    def post(self, connection_id: str, data: str) -> bool:
+        """Sends `data`; False when the connection is gone (410). Other failures raise."""
+
+
+class MemberDirectory(Protocol):
+    def member_ids(self, chat_id: str) -> list[str]: ...
+
+
+class ConnectionDirectory(Protocol):
+    def for_user(self, user_id: str) -> list[str]: ...
+
+    def remove(self, connection_id: str) -> None: ...
+
+
+class DeliveryFailed(Exception):
+    """Some connections could not be reached for a reason other than being gone."""
+
+
+@dataclass
+class DeliveryReport:
+    delivered: int = 0
+    gone: int = 0
+    failed: int = 0
+
+
+class Fanout:
+    def __init__(self, members: MemberDirectory, connections: ConnectionDirectory, poster: ConnectionPoster):
+        self._members = members
+        self._connections = connections
+        self._poster = poster
+
+    def to_chat(self, chat_id: str, data: str) -> DeliveryReport:
+        report = DeliveryReport()
+        first_error: Exception | None = None
+        for user_id in self._members.member_ids(chat_id):
+            for connection_id in self._connections.for_user(user_id):
+                try:
+                    if self._poster.post(connection_id, data):
+                        report.delivered += 1
+                    else:
+                        report.gone += 1
+                        self._connections.remove(connection_id)
+                except Exception as exc:  # one bad connection must not starve the others
+                    report.failed += 1
+                    first_error = first_error or exc
+        if first_error is not None:
+            # The whole record is retried; members already reached may see it twice, which the
+            # protocol allows (clients drop duplicates by messageId).
+            raise DeliveryFailed(f"{report.failed} connection(s) failed") from first_error
+        return report

@@ -1,0 +1,57 @@
+"""The `$connect` authorizer: a JWT from `Authorization: Bearer …` or `?token=…`.
+
+API Gateway answers 401 when the authorizer raises `Unauthorized` (no token at all) and 403
+when the returned policy denies (a token that fails verification), as PROTOCOL.md §1 asks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+    APIGatewayAuthorizerRequestEvent,
+    APIGatewayAuthorizerResponseWebSocket,
+)
+
+from tidings.auth import InvalidToken, verify_token
+from tidings.observability import logger, metrics
+
+
+class Unauthorized(Exception):
+    """Raised with exactly this message, API Gateway turns it into HTTP 401."""
+
+    def __init__(self) -> None:
+        super().__init__("Unauthorized")
+
+
+def token_from(event: APIGatewayAuthorizerRequestEvent) -> str | None:
+    header = (event.headers or {}).get("Authorization") or ""
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    token = (event.get("queryStringParameters") or {}).get("token")
+    return token or None
+
+
+def authorize(raw_event: dict[str, Any], signing_key: Callable[[], str]) -> dict[str, Any]:
+    event = APIGatewayAuthorizerRequestEvent(raw_event)
+    token = token_from(event)
+    if token is None:
+        metrics.add_metric(name="ConnectionsRefused", unit="Count", value=1)
+        raise Unauthorized()
+    try:
+        identity = verify_token(token, signing_key())
+    except InvalidToken as exc:
+        logger.info("token refused", extra={"reason": str(exc)})
+        metrics.add_metric(name="ConnectionsRefused", unit="Count", value=1)
+        policy = APIGatewayAuthorizerResponseWebSocket.from_route_arn(event.method_arn, principal_id="anonymous")
+        policy.deny_all_routes()
+        return policy.asdict()
+    policy = APIGatewayAuthorizerResponseWebSocket.from_route_arn(
+        event.method_arn,
+        principal_id=identity.user_id,
+        context={"userId": identity.user_id, "tokenExpiresAt": identity.expires_at},
+    )
+    policy.allow_all_routes()
+    return policy.asdict()

@@ -1,0 +1,42 @@
+"""Parsed API Gateway WebSocket events: Powertools' models plus the authorizer context that
+API Gateway adds to every event of an authorized connection."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities.parser.models import (
+    APIGatewayWebSocketConnectEventModel,
+    APIGatewayWebSocketDisconnectEventModel,
+    APIGatewayWebSocketMessageEventModel,
+)
+from aws_lambda_powertools.utilities.parser.models.apigw_websocket import (
+    APIGatewayWebSocketConnectEventRequestContext,
+    APIGatewayWebSocketMessageEventRequestContext,
+)
+from pydantic import BaseModel, Field
+
+
+class AuthorizerContext(BaseModel):
+    """What our authorizer returns as context (API Gateway may stringify the values)."""
+
+    principal_id: str = Field(alias="principalId")
+    user_id: str = Field(alias="userId")
+    token_expires_at: int = Field(alias="tokenExpiresAt")
+
+
+class _MessageContext(APIGatewayWebSocketMessageEventRequestContext):
+    authorizer: AuthorizerContext
+
+
+class _ConnectContext(APIGatewayWebSocketConnectEventRequestContext):
+    authorizer: AuthorizerContext
+
+
+class WebSocketMessageEvent(APIGatewayWebSocketMessageEventModel):
+    request_context: _MessageContext = Field(alias="requestContext")  # type: ignore[assignment]
+
+
+class WebSocketConnectEvent(APIGatewayWebSocketConnectEventModel):
+    request_context: _ConnectContext = Field(alias="requestContext")  # type: ignore[assignment]
+
+
+WebSocketDisconnectEvent = APIGatewayWebSocketDisconnectEventModel

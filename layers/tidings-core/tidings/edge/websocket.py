@@ -1,0 +1,101 @@
+"""The edge of every WebSocket route: from an API Gateway event to one reply frame.
+
+`frame_route` does what every route needs, in the order PROTOCOL.md §2 fixes: size check, JSON
+parse, envelope check, payload validation, then the route's action; domain errors become
+`ack` errors here and nowhere else. The connection always stays open.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from tidings.edge.events import WebSocketMessageEvent
+from tidings.errors import ErrorCode, TidingsError
+from tidings.observability import logger, metrics
+from tidings.protocol.frames import MAX_FRAME_BYTES, ClientFrame, ack_error, encode, error_frame
+
+P = TypeVar("P", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Caller:
+    user_id: str
+    connection_id: str
+
+
+Action = Callable[[Caller, ClientFrame, P], dict[str, Any]]
+
+
+def frame_route(payload_model: type[P], action: Action[P]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Builds `event -> integration response` for a two-way route whose action returns the
+    reply frame."""
+
+    def handle(event: dict[str, Any]) -> dict[str, Any]:
+        parsed = WebSocketMessageEvent.model_validate(event)
+        context = parsed.request_context
+        caller = Caller(user_id=context.authorizer.user_id, connection_id=context.connection_id)
+        logger.append_keys(userId=caller.user_id, connectionId=caller.connection_id)
+        return _reply(_process(str(parsed.body or ""), payload_model, action, caller))
+
+    return handle
+
+
+def _process(body: str, payload_model: type[P], action: Action[P], caller: Caller) -> dict[str, Any]:
+    size = len(body.encode("utf-8"))
+    if size > MAX_FRAME_BYTES:
+        metrics.add_metric(name="FramesRejected", unit="Count", value=1)
+        return error_frame(
+            ErrorCode.FRAME_TOO_LARGE,
+            f"Frame is {size} bytes; the limit is {MAX_FRAME_BYTES} bytes. Nothing was processed.",
+            ref_id=_readable_id(body),
+        )
+    try:
+        raw = json.loads(body)
+    except ValueError:
+        return error_frame(ErrorCode.BAD_FRAME, "Frame is not valid JSON")
+    if not isinstance(raw, dict):
+        return error_frame(ErrorCode.BAD_FRAME, "Frame must be a JSON object")
+    try:
+        frame = ClientFrame.model_validate(raw)
+    except ValidationError as exc:
+        return error_frame(ErrorCode.BAD_FRAME, f"Bad frame envelope: {_describe(exc)}", ref_id=_readable_id(raw))
+    try:
+        payload = payload_model.model_validate(frame.payload)
+    except ValidationError as exc:
+        return ack_error(frame.id, ErrorCode.BAD_FRAME, f"Invalid {frame.type} payload: {_describe(exc, 'payload')}")
+    logger.append_keys(frameType=frame.type, frameId=frame.id)
+    try:
+        return action(caller, frame, payload)
+    except TidingsError as exc:
+        return ack_error(frame.id, exc.code, exc.message, exc.retry_after_ms)
+    except Exception:
+        logger.exception("route failed")
+        return ack_error(frame.id, ErrorCode.INTERNAL, "Internal error; retry with the same frame id")
+
+
+def _reply(frame: dict[str, Any]) -> dict[str, Any]:
+    return {"statusCode": 200, "body": encode(frame)}
+
+
+def _describe(exc: ValidationError, prefix: str | None = None) -> str:
+    parts = []
+    for error in exc.errors()[:3]:
+        location = ".".join(str(p) for p in ((prefix,) if prefix else ()) + tuple(error["loc"]))
+        parts.append(f"{location}: {error['msg']}" if location else error["msg"])
+    return "; ".join(parts)
+
+
+def _readable_id(raw: Any) -> str | None:
+    """The frame id, when one can be read, so even a rejected frame can be correlated."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return None
+    frame_id = raw.get("id") if isinstance(raw, dict) else None
+    return frame_id if isinstance(frame_id, str) and 0 < len(frame_id) <= 128 else None

@@ -1,0 +1,25 @@
+"""Environment variables as a typed model, validated at cold start.
+
+Table names are read by `tidings.storage.models`; everything else a function needs is here.
+Logic receives these values as arguments and never reads `os.environ` itself.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+from pydantic import BaseModel, Field
+
+
+class Settings(BaseModel):
+    jwt_secret_arn: str | None = Field(None, alias="JWT_SECRET_ARN")
+    websocket_callback_url: str | None = Field(None, alias="WEBSOCKET_CALLBACK_URL")
+    aws_region: str = Field("us-east-1", alias="AWS_REGION")
+
+
+@cache
+def settings() -> Settings:
+    env = dict(os.environ)
+    env.setdefault("AWS_REGION", env.get("AWS_DEFAULT_REGION", "us-east-1"))
+    return Settings.model_validate(env)

@@ -1,0 +1,171 @@
+"""PynamoDB models: the one definition of every table's keys, indexes and attributes.
+
+The CDK stack and the local runtime both create tables from these classes (through
+`tidings.app`), and tests build their moto tables from them too, so nothing can drift.
+
+Table names are bound when the class is defined, which is PynamoDB's design. The deployed name
+arrives through an environment variable that CDK sets; without it the local default applies.
+This module is the only place in the shared code that reads the environment for storage.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+
+def _table_name(env_var: str, default: str) -> str:
+    return os.environ.get(env_var, default)
+
+
+def _region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+class _Meta:
+    billing_mode = "PAY_PER_REQUEST"
+    region = _region()
+
+
+# --- connections --------------------------------------------------------------------------
+
+
+class ConnectionsByUser(GlobalSecondaryIndex["ConnectionModel"]):
+    """Finds a user's open connections without a Scan (fan-out, connection limit, revoke)."""
+
+    class Meta:
+        index_name = "byUser"
+        projection = KeysOnlyProjection()
+
+    user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
+    connected_at = NumberAttribute(range_key=True, attr_name="connectedAt")
+
+
+class ConnectionModel(Model):
+    class Meta(_Meta):
+        table_name = _table_name("CONNECTIONS_TABLE", "tidings-connections")
+
+    connection_id = UnicodeAttribute(hash_key=True, attr_name="connectionId")
+    user_id = UnicodeAttribute(attr_name="userId")
+    connected_at = NumberAttribute(attr_name="connectedAt")  # epoch milliseconds
+    token_expires_at = NumberAttribute(attr_name="tokenExpiresAt")  # epoch seconds
+    # API Gateway closes every connection after 2 h; TTL sweeps items whose $disconnect was lost.
+    expires_at = TTLAttribute(attr_name="expiresAt")
+    by_user = ConnectionsByUser()
+
+
+# --- users and chats ----------------------------------------------------------------------
+
+
+class UserModel(Model):
+    class Meta(_Meta):
+        table_name = _table_name("USERS_TABLE", "tidings-users")
+
+    user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
+    display_name = UnicodeAttribute(attr_name="displayName")
+
+
+class ChatModel(Model):
+    """A chat's metadata and its seq counter (`headSeq`), which is advanced atomically."""
+
+    class Meta(_Meta):
+        table_name = _table_name("CHATS_TABLE", "tidings-chats")
+
+    chat_id = UnicodeAttribute(hash_key=True, attr_name="chatId")
+    name = UnicodeAttribute(null=True)
+    chat_type = UnicodeAttribute(attr_name="type")  # dm | group | channel
+    head_seq = NumberAttribute(attr_name="headSeq", default=0)
+    created_at = UnicodeAttribute(attr_name="createdAt")
+
+
+class MembershipsByUser(GlobalSecondaryIndex["MemberModel"]):
+    """A user's chats, for the chat list and multi-chat sync."""
+
+    class Meta:
+        index_name = "byUser"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
+    chat_id = UnicodeAttribute(range_key=True, attr_name="chatId")
+
+
+class MemberModel(Model):
+    """Membership, partitioned by chat so a chat's members are one Query."""
+
+    class Meta(_Meta):
+        table_name = _table_name("MEMBERS_TABLE", "tidings-members")
+
+    chat_id = UnicodeAttribute(hash_key=True, attr_name="chatId")
+    user_id = UnicodeAttribute(range_key=True, attr_name="userId")
+    role = UnicodeAttribute(default="member")  # member | admin
+    joined_at = UnicodeAttribute(attr_name="joinedAt")
+    by_user = MembershipsByUser()
+
+
+# --- messages and chat events -------------------------------------------------------------
+
+
+class ReactionsAttribute(MapAttribute[str, list[str]]):
+    """emoji -> user ids (a raw map: emoji are keys, not declared attributes)."""
+
+
+class MessagesByMessageId(GlobalSecondaryIndex["MessageModel"]):
+    """Resolves a messageId (edit, delete, react, read.mark) to its chat and seq."""
+
+    class Meta:
+        index_name = "byMessageId"
+        projection = KeysOnlyProjection()
+
+    message_id = UnicodeAttribute(hash_key=True, attr_name="messageId")
+
+
+class MessageModel(Model):
+    """The chat event log, partitioned by chat with the seq as sort key.
+
+    A `message` item is the message itself at its creation seq. Later chat events (edits,
+    deletes, reactions) are items of their own kinds at their own seqs, so sync is one Query
+    (`seq > lastKnownSeq`) and the stream carries every event in order.
+    """
+
+    class Meta(_Meta):
+        table_name = _table_name("MESSAGES_TABLE", "tidings-messages")
+
+    chat_id = UnicodeAttribute(hash_key=True, attr_name="chatId")
+    seq = NumberAttribute(range_key=True)
+    kind = UnicodeAttribute(default="message")
+    message_id = UnicodeAttribute(attr_name="messageId")
+    sender_id = UnicodeAttribute(attr_name="senderId")
+    sender_name = UnicodeAttribute(attr_name="senderName")
+    content = UnicodeAttribute(null=True)
+    reply_to = UnicodeAttribute(attr_name="replyTo", null=True)
+    attachments = JSONAttribute(default=list)
+    mentions = ListAttribute(of=UnicodeAttribute, default=list)
+    priority = UnicodeAttribute(default="normal")
+    created_at = UnicodeAttribute(attr_name="createdAt")
+    edited_at = UnicodeAttribute(attr_name="editedAt", null=True)
+    deleted = BooleanAttribute(default=False)
+    reactions = ReactionsAttribute(default=dict)
+    by_message_id = MessagesByMessageId()
+
+
+class IdempotencyModel(Model):
+    """Claims a client frame id for 24 h, written in the same transaction as its effect."""
+
+    class Meta(_Meta):
+        table_name = _table_name("IDEMPOTENCY_TABLE", "tidings-idempotency")
+
+    key = UnicodeAttribute(hash_key=True)
+    chat_id = UnicodeAttribute(attr_name="chatId")
+    seq = NumberAttribute()
+    expires_at = TTLAttribute(attr_name="expiresAt")

@@ -1,0 +1,51 @@
+"""The composition root: builds services from settings once per Lambda container.
+
+Handlers ask for what they need here; tests build the same services with fakes instead.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import cache
+
+from aws_lambda_powertools.utilities import parameters
+
+from tidings.adapters.apigateway import ApiGatewayPoster
+from tidings.domain.fanout import Fanout
+from tidings.domain.messages import MessageService
+from tidings.settings import settings
+from tidings.storage.connections import DynamoConnectionStore
+from tidings.storage.messages import DynamoMemberDirectory, DynamoMessageStore, DynamoUserDirectory
+
+# The signing key is cached by Powertools for this long, so a rotation lands within minutes.
+SIGNING_KEY_MAX_AGE_SECONDS = 300
+
+
+def signing_key() -> str:
+    secret_id = settings().jwt_secret_arn
+    if not secret_id:
+        raise RuntimeError("JWT_SECRET_ARN is not set: the authorizer cannot verify tokens")
+    return str(parameters.get_secret(secret_id, max_age=SIGNING_KEY_MAX_AGE_SECONDS))
+
+
+@cache
+def connection_store() -> DynamoConnectionStore:
+    return DynamoConnectionStore()
+
+
+@cache
+def message_service() -> MessageService:
+    return MessageService(DynamoMessageStore(), DynamoUserDirectory(), now=time.time)
+
+
+@cache
+def poster() -> ApiGatewayPoster:
+    url = settings().websocket_callback_url
+    if not url:
+        raise RuntimeError("WEBSOCKET_CALLBACK_URL is not set: cannot reach the @connections API")
+    return ApiGatewayPoster(url)
+
+
+@cache
+def fanout() -> Fanout:
+    return Fanout(DynamoMemberDirectory(), connection_store(), poster())

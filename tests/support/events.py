@@ -1,0 +1,96 @@
+"""AWS-shaped events, as API Gateway and Lambda's event source mapping deliver them."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+API_ID = "abcdef1234"
+STAGE = "prod"
+METHOD_ARN = f"arn:aws:execute-api:us-east-1:123456789012:{API_ID}/{STAGE}/$connect"
+
+
+def _request_context(route_key: str, event_type: str, connection_id: str) -> dict[str, Any]:
+    now_ms = int(time.time() * 1000)
+    return {
+        "routeKey": route_key,
+        "eventType": event_type,
+        "extendedRequestId": str(uuid.uuid4()),
+        "requestTime": "25/Nov/2026:10:00:00 +0000",
+        "messageDirection": "IN",
+        "stage": STAGE,
+        "connectedAt": now_ms,
+        "requestTimeEpoch": now_ms,
+        "identity": {"sourceIp": "203.0.113.7", "userAgent": "pytest"},
+        "requestId": str(uuid.uuid4()),
+        "domainName": f"{API_ID}.execute-api.us-east-1.amazonaws.com",
+        "connectionId": connection_id,
+        "apiId": API_ID,
+    }
+
+
+def authorizer_event(*, header: str | None = None, query_token: str | None = None) -> dict[str, Any]:
+    headers = {"Host": "example", "Sec-WebSocket-Version": "13"}
+    if header is not None:
+        headers["Authorization"] = header
+    query = {"token": query_token} if query_token is not None else None
+    return {
+        "type": "REQUEST",
+        "methodArn": METHOD_ARN,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in (query or {}).items()} or None,
+        "stageVariables": {},
+        "requestContext": _request_context("$connect", "CONNECT", "conn-auth="),
+    }
+
+
+def _authorizer(user_id: str, expires_at: int) -> dict[str, Any]:
+    return {"principalId": user_id, "userId": user_id, "tokenExpiresAt": expires_at, "integrationLatency": 3}
+
+
+def connect_event(connection_id: str, user_id: str, expires_at: int | None = None) -> dict[str, Any]:
+    context = _request_context("$connect", "CONNECT", connection_id)
+    context["authorizer"] = _authorizer(user_id, expires_at or int(time.time()) + 900)
+    headers = {"Host": "example"}
+    return {
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "requestContext": context,
+        "isBase64Encoded": False,
+    }
+
+
+def disconnect_event(connection_id: str) -> dict[str, Any]:
+    context = _request_context("$disconnect", "DISCONNECT", connection_id)
+    context.update(disconnectStatusCode=1001, disconnectReason="Going away")
+    headers = {"Host": "example"}
+    return {
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "requestContext": context,
+        "isBase64Encoded": False,
+    }
+
+
+def message_event(connection_id: str, user_id: str, body: str | dict[str, Any], route_key: str) -> dict[str, Any]:
+    context = _request_context(route_key, "MESSAGE", connection_id)
+    context["messageId"] = str(uuid.uuid4())
+    context["authorizer"] = _authorizer(user_id, int(time.time()) + 900)
+    return {
+        "requestContext": context,
+        "body": body if isinstance(body, str) else json.dumps(body),
+        "isBase64Encoded": False,
+    }
+
+
+def client_frame(frame_type: str, payload: dict[str, Any], frame_id: str | None = None) -> dict[str, Any]:
+    return {
+        "type": frame_type,
+        "id": frame_id or str(uuid.uuid4()),
+        "timestamp": "2026-11-25T10:00:00.000Z",
+        "payload": payload,
+    }

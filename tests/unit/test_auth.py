@@ -1,0 +1,71 @@
+import base64
+import json
+import time
+
+import jwt
+import pytest
+
+from tidings.auth import InvalidToken, issue_token, verify_token
+
+KEY = "unit-test-signing-key-that-is-long-enough-for-hs256-and-for-hs512-too!"
+
+
+def _unsigned(claims: dict) -> str:
+    def part(value: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+
+def test_a_fresh_token_names_its_user_and_expiry():
+    token = issue_token("alice", KEY, ttl_seconds=60)
+    identity = verify_token(token, KEY)
+    assert identity.user_id == "alice"
+    assert identity.expires_at - time.time() == pytest.approx(60, abs=2)
+
+
+def test_an_expired_token_is_refused():
+    token = issue_token("alice", KEY, ttl_seconds=60, now=time.time() - 3600)
+    with pytest.raises(InvalidToken, match="expired"):
+        verify_token(token, KEY)
+
+
+def test_a_token_signed_with_another_key_is_refused():
+    token = issue_token("alice", "another-signing-key-that-is-also-long-enough")
+    with pytest.raises(InvalidToken, match="Signature"):
+        verify_token(token, KEY)
+
+
+def test_alg_none_is_refused():
+    now = int(time.time())
+    claims = {"sub": "alice", "iat": now, "exp": now + 60, "iss": "tidings", "aud": "tidings"}
+    with pytest.raises(InvalidToken):
+        verify_token(_unsigned(claims), KEY)
+
+
+def test_an_algorithm_outside_the_pinned_list_is_refused():
+    now = int(time.time())
+    claims = {"sub": "alice", "iat": now, "exp": now + 60, "iss": "tidings", "aud": "tidings"}
+    token = jwt.encode(claims, KEY, algorithm="HS512")
+    with pytest.raises(InvalidToken, match="alg value is not allowed"):
+        verify_token(token, KEY)
+
+
+@pytest.mark.parametrize("token", ["", "not-a-jwt", "a.b.c", "eyJhbGciOiJIUzI1NiJ9..."])
+def test_malformed_tokens_are_refused(token):
+    with pytest.raises(InvalidToken):
+        verify_token(token, KEY)
+
+
+def test_a_token_without_subject_is_refused():
+    now = int(time.time())
+    token = jwt.encode({"iat": now, "exp": now + 60, "iss": "tidings", "aud": "tidings"}, KEY, algorithm="HS256")
+    with pytest.raises(InvalidToken, match="sub"):
+        verify_token(token, KEY)
+
+
+def test_a_token_for_another_audience_is_refused():
+    now = int(time.time())
+    claims = {"sub": "alice", "iat": now, "exp": now + 60, "iss": "tidings", "aud": "someone-else"}
+    with pytest.raises(InvalidToken, match="(?i)audience"):
+        verify_token(jwt.encode(claims, KEY, algorithm="HS256"), KEY)

@@ -1,0 +1,58 @@
+"""The $connect authorizer: 401 without a token, Deny for a bad one, Allow with context."""
+
+import time
+
+import pytest
+
+from tests.support.events import authorizer_event
+from tidings.auth import issue_token
+from tidings.edge.authorizer import Unauthorized, authorize
+from tidings.wiring import signing_key as secret_signing_key
+
+
+def test_no_token_at_all_raises_unauthorized_which_api_gateway_answers_with_401(signing_key):
+    with pytest.raises(Unauthorized) as raised:
+        authorize(authorizer_event(), secret_signing_key)
+    assert str(raised.value) == "Unauthorized"
+
+
+def test_a_bearer_header_token_is_allowed_with_the_user_in_the_context(signing_key):
+    token = issue_token("alice", signing_key, ttl_seconds=120)
+    response = authorize(authorizer_event(header=f"Bearer {token}"), secret_signing_key)
+    assert response["principalId"] == "alice"
+    assert response["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    assert response["context"]["userId"] == "alice"
+    assert response["context"]["tokenExpiresAt"] == pytest.approx(time.time() + 120, abs=3)
+
+
+def test_a_query_string_token_is_accepted_for_browsers(signing_key):
+    token = issue_token("bob", signing_key)
+    response = authorize(authorizer_event(query_token=token), secret_signing_key)
+    assert response["principalId"] == "bob"
+    assert response["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "garbage",
+        # alg: none, with valid-looking claims
+        "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJhbGljZSIsImV4cCI6OTk5OTk5OTk5OSwiaWF0IjoxLCJpc3MiOiJ0aWRpbmdzIiwiYXVkIjoidGlkaW5ncyJ9.",
+    ],
+)
+def test_a_bad_token_is_denied(signing_key, token):
+    response = authorize(authorizer_event(query_token=token), secret_signing_key)
+    assert response["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+    assert "context" not in response or not response.get("context")
+
+
+def test_an_expired_token_is_denied(signing_key):
+    token = issue_token("alice", signing_key, ttl_seconds=10, now=time.time() - 60)
+    response = authorize(authorizer_event(header=f"Bearer {token}"), secret_signing_key)
+    assert response["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+
+
+def test_a_token_signed_with_another_key_is_denied(signing_key):
+    token = issue_token("alice", "an-attackers-key-that-is-long-enough-for-hs256!")
+    response = authorize(authorizer_event(header=f"Bearer {token}"), secret_signing_key)
+    assert response["policyDocument"]["Statement"][0]["Effect"] == "Deny"

@@ -1,0 +1,110 @@
+"""message.send: membership, seq allocation, idempotency, mentions (on moto)."""
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.support.seed import make_chat
+from tidings.domain.messages import MessageService, SendMessage, mention_candidates, resolve_mentions
+from tidings.errors import Forbidden, NotFound
+from tidings.storage.messages import DynamoMessageStore, DynamoUserDirectory
+from tidings.storage.models import IdempotencyModel, MessageModel
+
+# Idempotency claims expire by the wall clock, so the service's clock must be near it.
+NOW = float(int(time.time() // 3600 * 3600))
+
+
+@pytest.fixture
+def service(aws):
+    make_chat("project-x", ["alice", "bob", "carol"], admins=("alice",))
+    make_chat("dm-dave-erin", ["dave", "erin"], chat_type="dm")
+    return MessageService(DynamoMessageStore(), DynamoUserDirectory(), now=lambda: NOW)
+
+
+def send(service, sender, content="hello", request_id="req-1", chat_id="project-x"):
+    return service.send(sender, SendMessage(request_id=request_id, chat_id=chat_id, content=content))
+
+
+def test_a_member_sends_and_the_message_is_stored_with_seq_1(service):
+    message = send(service, "alice")
+    assert message.seq == 1
+    assert message.sender_name == "Alice"
+    assert message.created_at == datetime.fromtimestamp(NOW, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    stored = MessageModel.get("project-x", 1)
+    assert stored.message_id == message.message_id
+    assert stored.content == "hello"
+
+
+def test_seqs_are_allocated_per_chat_and_strictly_increase(service):
+    seqs = [send(service, "alice", request_id=f"r{i}").seq for i in range(5)]
+    other = send(service, "dave", chat_id="dm-dave-erin", request_id="r0")
+    assert seqs == [1, 2, 3, 4, 5]
+    assert other.seq == 1
+
+
+def test_a_non_member_is_forbidden_and_nothing_is_written(service):
+    with pytest.raises(Forbidden):
+        send(service, "dave")
+    assert list(MessageModel.query("project-x")) == []
+
+
+def test_a_chat_that_does_not_exist_is_forbidden_to_everyone(service):
+    with pytest.raises(Forbidden):
+        send(service, "alice", chat_id="no-such-chat")
+
+
+def test_seq_allocation_on_a_missing_chat_is_not_found(aws):
+    with pytest.raises(NotFound):
+        DynamoMessageStore().allocate_seq("no-such-chat")
+
+
+def test_a_retry_with_the_same_id_returns_the_original_message_and_writes_nothing_new(service):
+    first = send(service, "alice", content="once", request_id="same")
+    retry = send(service, "alice", content="once", request_id="same")
+    assert retry == first
+    assert [m.seq for m in MessageModel.query("project-x")] == [1]
+    assert IdempotencyModel.get("message.send#project-x#same").seq == 1
+
+
+def test_an_expired_claim_no_longer_deduplicates(service):
+    first = send(service, "alice", request_id="old")
+    claim = IdempotencyModel.get("message.send#project-x#old")
+    claim.update(actions=[IdempotencyModel.expires_at.set(datetime.fromtimestamp(time.time() - 1, UTC))])
+    again = send(service, "alice", request_id="old")
+    assert again.seq == 2
+    assert again.message_id != first.message_id
+
+
+def test_the_same_client_id_in_another_chat_is_a_different_message(service):
+    first = send(service, "alice", request_id="same")
+    make_chat("other", ["alice"])
+    second = send(service, "alice", request_id="same", chat_id="other")
+    assert (second.chat_id, second.seq) == ("other", 1)
+    assert second.message_id != first.message_id
+
+
+def test_mentions_keep_members_and_broadcasts_only(service):
+    message = send(service, "alice", content="hi @bob and @dave, cc @channel; mail bob@example.com @bob.")
+    assert message.mentions == ["bob", "@channel"]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("hi @bob", ["bob"]),
+        ("@bob @bob @carol", ["bob", "carol"]),
+        ("hi @bob.", ["bob"]),
+        ("mail bob@example.com", []),
+        ("@here!", ["here"]),
+        ("@first.last-name", ["first.last-name"]),
+        ("@@bob", []),
+        ("no mentions", []),
+    ],
+)
+def test_mention_candidates(content, expected):
+    assert mention_candidates(content) == expected
+
+
+def test_resolve_mentions_marks_broadcasts_with_an_at_sign():
+    assert resolve_mentions(["bob", "here", "zed"], {"bob"}) == ["bob", "@here"]
