@@ -14,6 +14,8 @@ os.environ.setdefault("AWS_REGION", "us-east-1")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "tidings")
+# botocore sends DynamoDB Streams calls to account-based endpoints that moto does not route.
+os.environ["AWS_ACCOUNT_ID_ENDPOINT_MODE"] = "disabled"
 for _name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
     os.environ[_name] = "testing"
 

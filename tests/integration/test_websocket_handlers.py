@@ -1,0 +1,125 @@
+"""Connect, message and disconnect handlers driven by API Gateway WebSocket events."""
+
+import json
+
+import pytest
+
+from tests.support.events import (
+    authorizer_event,
+    client_frame,
+    connect_event,
+    disconnect_event,
+    message_event,
+)
+from tests.support.seed import make_chat
+from tidings.auth import issue_token
+from tidings.storage.connections import DynamoConnectionStore
+from tidings.storage.models import ConnectionModel, MessageModel
+
+
+def reply(response):
+    assert response["statusCode"] == 200
+    return json.loads(response["body"])
+
+
+def send_frame(functions, context, user, frame, route="message.send", module="send", connection="conn-a="):
+    body = frame if isinstance(frame, str) else json.dumps(frame)
+    return reply(functions[module].handler(message_event(connection, user, body, route), context))
+
+
+def test_authorizer_handler_reads_the_key_from_secrets_manager(functions, context, signing_key):
+    token = issue_token("alice", signing_key)
+    response = functions["authorizer"].handler(authorizer_event(header=f"Bearer {token}"), context)
+    assert response["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    with pytest.raises(Exception, match="^Unauthorized$"):
+        functions["authorizer"].handler(authorizer_event(), context)
+
+
+def test_connect_stores_the_connection_and_disconnect_removes_it(functions, context, connections):
+    assert functions["connect"].handler(connect_event("conn-1=", "alice", expires_at=2_000_000_000), context) == {
+        "statusCode": 200
+    }
+    stored = ConnectionModel.get("conn-1=")
+    assert (stored.user_id, stored.token_expires_at) == ("alice", 2_000_000_000)
+    assert DynamoConnectionStore().for_user("alice") == ["conn-1="]
+
+    assert functions["disconnect"].handler(disconnect_event("conn-1="), context) == {"statusCode": 200}
+    assert DynamoConnectionStore().for_user("alice") == []
+
+
+def test_message_send_acks_with_the_stored_message(functions, context, connections):
+    make_chat("dm-alice-bob", ["alice", "bob"], chat_type="dm")
+    frame = client_frame("message.send", {"chatId": "dm-alice-bob", "content": "hi @bob"})
+    ack = send_frame(functions, context, "alice", frame)
+    assert ack["type"] == "ack"
+    payload = ack["payload"]
+    assert payload["refId"] == frame["id"]
+    assert payload["status"] == "ok"
+    message = payload["message"]
+    assert (message["chatId"], message["seq"], message["senderId"]) == ("dm-alice-bob", 1, "alice")
+    assert message["mentions"] == ["bob"]
+    assert MessageModel.get("dm-alice-bob", 1).message_id == message["messageId"]
+    assert connections.sent == {}, "the send handler must not fan out"
+
+
+def test_a_non_member_gets_forbidden(functions, context, connections):
+    make_chat("project-x", ["alice", "bob"])
+    frame = client_frame("message.send", {"chatId": "project-x", "content": "let me in"})
+    ack = send_frame(functions, context, "mallory", frame)
+    assert ack["payload"]["status"] == "error"
+    assert ack["payload"]["error"]["code"] == "FORBIDDEN"
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"content": "no chat"}, "payload.chatId"),
+        ({"chatId": "c", "content": ""}, "payload.content"),
+        ({"chatId": "c", "content": "x" * 16_001}, "payload.content"),
+        ({"chatId": "c", "content": "hi", "priority": "shouting"}, "payload.priority"),
+    ],
+)
+def test_an_invalid_payload_gets_a_bad_frame_ack_naming_the_field(functions, context, connections, payload, field):
+    frame = client_frame("message.send", payload)
+    ack = send_frame(functions, context, "alice", frame)
+    assert ack["type"] == "ack"
+    assert ack["payload"]["refId"] == frame["id"]
+    assert ack["payload"]["error"]["code"] == "BAD_FRAME"
+    assert field in ack["payload"]["error"]["message"]
+
+
+def test_a_frame_over_64_kib_is_refused_unprocessed(functions, context, connections):
+    make_chat("dm-alice-bob", ["alice", "bob"], chat_type="dm")
+    frame = client_frame("message.send", {"chatId": "dm-alice-bob", "content": "x" * 70_000})
+    error = send_frame(functions, context, "alice", frame)
+    assert error["type"] == "error"
+    assert error["payload"]["code"] == "FRAME_TOO_LARGE"
+    assert error["payload"]["refId"] == frame["id"]
+    assert list(MessageModel.query("dm-alice-bob")) == []
+
+
+def test_unparseable_input_gets_bad_frame(functions, context, connections):
+    error = send_frame(functions, context, "alice", "{not json", route="$default", module="default")
+    assert error["type"] == "error"
+    assert error["payload"]["code"] == "BAD_FRAME"
+
+
+def test_a_frame_without_id_gets_bad_frame_error(functions, context, connections):
+    error = send_frame(functions, context, "alice", {"type": "ping"}, route="ping", module="default")
+    assert error["type"] == "error"
+    assert error["payload"]["code"] == "BAD_FRAME"
+    assert "id" in error["payload"]["message"]
+
+
+def test_an_unknown_type_gets_unknown_type(functions, context, connections):
+    frame = client_frame("teleport", {})
+    ack = send_frame(functions, context, "alice", frame, route="$default", module="default")
+    assert ack["payload"]["refId"] == frame["id"]
+    assert ack["payload"]["error"]["code"] == "UNKNOWN_TYPE"
+
+
+def test_ping_gets_pong(functions, context, connections):
+    frame = client_frame("ping", {})
+    pong = send_frame(functions, context, "alice", frame, route="ping", module="default")
+    assert pong["type"] == "pong"
+    assert pong["payload"] == {"refId": frame["id"]}
