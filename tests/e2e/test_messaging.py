@@ -1,0 +1,225 @@
+"""The walking skeleton end to end: a real `tidings dev`, real WebSockets, real clients."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+import urllib.request
+
+import aiohttp
+import pytest
+from tidings.auth import issue_token
+
+from tests.support.wsclient import Client
+
+pytestmark = pytest.mark.e2e
+
+QUIET_SECONDS = 1.0  # how long "nothing else arrives" is watched for
+
+
+async def _handshake_status(url: str, headers: dict[str, str] | None = None) -> int:
+    async with aiohttp.ClientSession() as session:
+        try:
+            ws = await session.ws_connect(url, headers=headers)
+        except aiohttp.WSServerHandshakeError as refused:
+            return refused.status
+        await ws.close()
+        return 101
+
+
+def _alg_none_token(user: str) -> str:
+    def part(value: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    now = int(time.time())
+    claims = {"sub": user, "iat": now, "exp": now + 600, "iss": "tidings", "aud": "tidings"}
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+
+def test_healthz_answers_ok(server):
+    with urllib.request.urlopen(f"{server.base_url}/healthz", timeout=5) as response:
+        assert response.status == 200
+        assert json.load(response)["status"] == "ok"
+
+
+async def test_a_connection_without_a_token_is_refused_with_401(server):
+    assert await _handshake_status(server.ws_url) == 401
+
+
+@pytest.mark.parametrize(
+    "make_token",
+    [
+        pytest.param(lambda s: "not-a-jwt", id="malformed"),
+        pytest.param(lambda s: _alg_none_token("alice"), id="alg-none"),
+        pytest.param(
+            lambda s: issue_token("alice", "some-other-key-that-is-long-enough-to-sign-hs256"), id="bad-signature"
+        ),
+        pytest.param(lambda s: s.token("alice", ttl=-60), id="expired"),
+    ],
+)
+async def test_bad_tokens_are_refused_with_403(server, make_token):
+    token = make_token(server)
+    assert await _handshake_status(f"{server.ws_url}?token={token}") == 403
+    assert await _handshake_status(server.ws_url, headers={"Authorization": f"Bearer {token}"}) == 403
+
+
+async def test_a_bearer_header_token_is_accepted(server):
+    client = await Client.connect(server.ws_url, headers={"Authorization": f"Bearer {server.token('carol')}"})
+    try:
+        pong = await client.request("ping", {})
+        assert pong["type"] == "pong"
+    finally:
+        await client.close()
+
+
+async def test_send_acks_then_every_member_connection_gets_message_new(server):
+    alice_phone = await server.connect("alice")
+    alice_laptop = await server.connect("alice")
+    bob = await server.connect("bob")
+    carol = await server.connect("carol")  # not in the DM
+    try:
+        frame_id = await alice_phone.send("message.send", {"chatId": "dm-alice-bob", "content": "hi @bob"})
+        ack = await alice_phone.reply_to(frame_id)
+        assert ack["type"] == "ack"
+        assert ack["payload"]["status"] == "ok"
+        message = ack["payload"]["message"]
+        assert message["chatId"] == "dm-alice-bob"
+        assert message["senderId"] == "alice"
+        assert message["senderName"] == "Alice"
+        assert message["mentions"] == ["bob"]
+
+        def is_it(f):
+            return f["type"] == "message.new" and f["payload"]["message"]["messageId"] == message["messageId"]
+
+        for client in (bob, alice_laptop):
+            delivered = await client.wait_for(is_it)
+            assert delivered["payload"]["seq"] == message["seq"]
+            assert delivered["payload"]["chatId"] == "dm-alice-bob"
+            assert delivered["payload"]["message"]["content"] == "hi @bob"
+        await asyncio.sleep(QUIET_SECONDS)
+        assert not [f for f in carol.frames if f["type"] == "message.new"]
+    finally:
+        for client in (alice_phone, alice_laptop, bob, carol):
+            await client.close()
+
+
+async def test_a_retry_with_the_same_id_gets_the_same_ack_and_no_second_delivery(server):
+    alice = await server.connect("alice")
+    bob = await server.connect("bob")
+    try:
+        payload = {"chatId": "dm-alice-bob", "content": "exactly once"}
+        first_id = await alice.send("message.send", payload)
+        first = await alice.reply_to(first_id)
+        alice.frames.clear()
+        await alice.send("message.send", payload, frame_id=first_id)
+        retry = await alice.reply_to(first_id)
+        assert retry["payload"]["message"]["messageId"] == first["payload"]["message"]["messageId"]
+        assert retry["payload"]["message"]["seq"] == first["payload"]["message"]["seq"]
+
+        message_id = first["payload"]["message"]["messageId"]
+        await bob.wait_for(lambda f: f["type"] == "message.new" and f["payload"]["message"]["messageId"] == message_id)
+        await asyncio.sleep(QUIET_SECONDS)
+        deliveries = [f for f in bob.of_type("message.new") if f["payload"]["message"]["messageId"] == message_id]
+        assert len(deliveries) == 1
+    finally:
+        await alice.close()
+        await bob.close()
+
+
+async def test_five_quick_sends_get_strictly_increasing_seqs_each_delivered_once(server):
+    alice = await server.connect("alice")
+    carol = await server.connect("carol")
+    try:
+        ids = [await alice.send("message.send", {"chatId": "project-x", "content": f"quick {i}"}) for i in range(5)]
+        acks = [await alice.reply_to(frame_id) for frame_id in ids]
+        seqs = [ack["payload"]["message"]["seq"] for ack in acks]
+        assert seqs == sorted(seqs)
+        assert len(set(seqs)) == 5
+        message_ids = {ack["payload"]["message"]["messageId"] for ack in acks}
+
+        await carol.wait_for(
+            lambda f: (
+                f["type"] == "message.new"
+                and f["payload"]["message"]["messageId"] in message_ids
+                and f["payload"]["seq"] == seqs[-1]
+            )
+        )
+        await asyncio.sleep(QUIET_SECONDS)
+        delivered = [f["payload"]["seq"] for f in carol.of_type("message.new") if f["payload"]["seq"] in seqs]
+        assert sorted(delivered) == seqs
+    finally:
+        await alice.close()
+        await carol.close()
+
+
+async def test_a_non_members_send_is_forbidden_and_reaches_nobody(server):
+    dave = await server.connect("dave")
+    alice = await server.connect("alice")
+    try:
+        ack = await dave.request("message.send", {"chatId": "project-x", "content": "let me in"})
+        assert ack["payload"]["status"] == "error"
+        assert ack["payload"]["error"]["code"] == "FORBIDDEN"
+        await asyncio.sleep(QUIET_SECONDS)
+        assert not [f for f in alice.of_type("message.new") if f["payload"]["message"]["content"] == "let me in"]
+    finally:
+        await dave.close()
+        await alice.close()
+
+
+async def test_a_channel_message_reaches_all_five_members(server):
+    clients = {user: await server.connect(user) for user in ("alice", "bob", "carol", "dave", "erin")}
+    try:
+        ack = await clients["erin"].request("message.send", {"chatId": "general", "content": "hello all"})
+        message_id = ack["payload"]["message"]["messageId"]
+        for client in clients.values():
+            await client.wait_for(
+                lambda f: f["type"] == "message.new" and f["payload"]["message"]["messageId"] == message_id
+            )
+    finally:
+        for client in clients.values():
+            await client.close()
+
+
+async def test_bad_frames_get_their_errors_and_the_connection_keeps_working(server):
+    alice = await server.connect("alice")
+    try:
+        await alice.send_raw("{this is not json")
+        bad = await alice.wait_for(lambda f: f["type"] == "error")
+        assert bad["payload"]["code"] == "BAD_FRAME"
+
+        unknown = await alice.request("teleport", {"to": "mars"})
+        assert unknown["type"] == "ack"
+        assert unknown["payload"]["error"]["code"] == "UNKNOWN_TYPE"
+
+        invalid = await alice.request("message.send", {"chatId": "dm-alice-bob"})
+        assert invalid["payload"]["status"] == "error"
+        assert invalid["payload"]["error"]["code"] == "BAD_FRAME"
+        assert "content" in invalid["payload"]["error"]["message"]
+
+        too_large = await alice.request("message.send", {"chatId": "dm-alice-bob", "content": "x" * 70_000})
+        assert too_large["type"] == "error"
+        assert too_large["payload"]["code"] == "FRAME_TOO_LARGE"
+
+        assert not alice.closed
+        pong = await alice.request("ping", {})
+        assert pong["type"] == "pong"
+        ok = await alice.request("message.send", {"chatId": "dm-alice-bob", "content": "still here"})
+        assert ok["payload"]["status"] == "ok"
+    finally:
+        await alice.close()
+
+
+async def test_a_closed_connection_stops_receiving_and_the_others_still_do(server):
+    bob_gone = await server.connect("bob")
+    bob = await server.connect("bob")
+    alice = await server.connect("alice")
+    try:
+        await bob_gone.close()
+        ack = await alice.request("message.send", {"chatId": "dm-alice-bob", "content": "after close"})
+        message_id = ack["payload"]["message"]["messageId"]
+        await bob.wait_for(lambda f: f["type"] == "message.new" and f["payload"]["message"]["messageId"] == message_id)
+    finally:
+        await bob.close()
+        await alice.close()
