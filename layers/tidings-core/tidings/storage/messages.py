@@ -29,7 +29,7 @@ def message_from_model(item: MessageModel) -> Message:
         created_at=item.created_at,
         reply_to=item.reply_to,
         attachments=list(item.attachments or []),
-        mentions=list(item.mentions or []),
+        mentions=[str(name) for name in item.mentions or []],
         priority=item.priority,
         edited_at=item.edited_at,
         deleted=bool(item.deleted),
