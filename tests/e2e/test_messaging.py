@@ -10,9 +10,9 @@ import urllib.request
 
 import aiohttp
 import pytest
-from tidings.auth import issue_token
 
 from tests.support.wsclient import Client
+from tidings.auth import issue_token
 
 pytestmark = pytest.mark.e2e
 

@@ -31,7 +31,7 @@ def test_authorizer_handler_reads_the_key_from_secrets_manager(functions, contex
     token = issue_token("alice", signing_key)
     response = functions["authorizer"].handler(authorizer_event(header=f"Bearer {token}"), context)
     assert response["policyDocument"]["Statement"][0]["Effect"] == "Allow"
-    with pytest.raises(Exception, match="^Unauthorized$"):
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
         functions["authorizer"].handler(authorizer_event(), context)
 
 

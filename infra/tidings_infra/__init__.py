@@ -1,0 +1,1 @@
+"""The Tidings CDK app: one stack, built from `tidings.app.APPLICATION`."""

@@ -1,0 +1,190 @@
+"""Lambda functions: one per declared `Function`, each with its own least-privilege role."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from tidings.declaration import Access, Function
+from tidings_infra import names
+from tidings_infra.layer import LayerConstruct
+from tidings_infra.nag import acknowledge, acknowledge_wildcard_resource
+from tidings_infra.queues import QueuesConstruct
+from tidings_infra.secrets import SecretsConstruct
+from tidings_infra.tables import TablesConstruct, model_indexes
+
+# Kept out of the function bundles: caches, and anything that is not handler code.
+_ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache", "tests"]
+
+
+def _grant_table(table: dynamodb.Table, access: Access, grantee: iam.IGrantable) -> None:
+    if access == "read":
+        table.grant_read_data(grantee)
+    elif access == "write":
+        table.grant_write_data(grantee)
+    elif access == "read_write":
+        table.grant_read_write_data(grantee)
+    else:  # pragma: no cover - the declaration's Literal type rules this out
+        raise ValueError(f"unknown table access {access!r}")
+
+
+class FunctionsConstruct(Construct):
+    """Builds every declared function with: the Python 3.11 runtime on x86_64, its domain folder
+    as code, both layers, active X-Ray tracing, its own log group with a retention, and
+    environment variables for exactly the tables, secrets and queues it was declared with.
+
+    Each function has its own IAM role, with only what it was declared with: table data access
+    by `Access`, `secretsmanager:GetSecretValue` on its secrets, `sqs:SendMessage` on its send
+    queues, and `execute-api:ManageConnections` on this stage's `@connections/*` when it
+    `manages_connections`. There is no AWS managed policy: logging is granted on its own log
+    group only.
+
+    `callback_stage` is the WebSocket stage the connection-managing functions post to. The
+    stage and its API are created before the functions and the routes after them, so the
+    dependency runs one way (functions -> API/stage, routes -> functions) and there is no cycle.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: Sequence[Function],
+        tables: TablesConstruct,
+        queues: QueuesConstruct,
+        secrets: SecretsConstruct,
+        layers: LayerConstruct,
+        callback_stage: apigwv2.WebSocketStage,
+        async_invoked: Collection[str],
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._tables = tables
+        self._queues = queues
+        self._secrets = secrets
+        self._layers = layers
+        self._callback_stage = callback_stage
+        self._removal_policy = removal_policy
+        self.functions: dict[str, lambda_.Function] = {}
+        for declared in functions:
+            self.functions[declared.id] = self._function(declared, declared.id in async_invoked)
+
+    def function(self, declared: Function) -> lambda_.Function:
+        return self.functions[declared.id]
+
+    def _environment(self, declared: Function) -> dict[str, str]:
+        environment = dict(names.COMMON_ENVIRONMENT)
+
+        def put(key: str, value: str) -> None:
+            if key in environment:
+                raise ValueError(f"function {declared.id}: environment variable {key} is set twice")
+            environment[key] = value
+
+        for table, _ in declared.tables:
+            put(table.env_var, self._tables.table(table).table_name)
+        for secret in declared.secrets:
+            put(secret.env_var, self._secrets.secret(secret).secret_arn)
+        for queue in declared.send_queues:
+            put(queue.env_var, self._queues.queue(queue).queue_url)
+        if declared.manages_connections:
+            put(names.CALLBACK_URL_ENV, self._callback_stage.callback_url)
+        return environment
+
+    def _function(self, declared: Function, is_async_invoked: bool) -> lambda_.Function:
+        code_dir = names.FUNCTIONS_DIR / declared.domain
+        if not code_dir.is_dir():
+            raise FileNotFoundError(f"function {declared.id}: code folder {code_dir} does not exist")
+
+        role = iam.Role(
+            self,
+            f"{declared.id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Tidings {declared.id} function",
+        )
+        log_group = logs.LogGroup(
+            self,
+            f"{declared.id}Logs",
+            retention=names.LOG_RETENTION,
+            removal_policy=self._removal_policy,
+        )
+        log_group.grant_write(role)
+
+        function = lambda_.Function(
+            self,
+            declared.id,
+            description=declared.description,
+            runtime=names.RUNTIME,
+            architecture=names.ARCHITECTURE,
+            code=lambda_.Code.from_asset(str(code_dir), exclude=_ASSET_EXCLUDES),
+            handler=declared.handler,
+            layers=self._layers.layers,
+            memory_size=declared.memory_mb,
+            timeout=Duration.seconds(declared.timeout_seconds),
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+            role=role,
+            environment=self._environment(declared),
+        )
+        self._grant(declared, role)
+        self._acknowledge(declared, function, role, is_async_invoked)
+        return function
+
+    def _grant(self, declared: Function, role: iam.Role) -> None:
+        for table, access in declared.tables:
+            _grant_table(self._tables.table(table), access, role)
+        for secret in declared.secrets:
+            self._secrets.secret(secret).grant_read(role)
+        for queue in declared.send_queues:
+            self._queues.queue(queue).grant_send_messages(role)
+        if declared.manages_connections:
+            self._callback_stage.grant_management_api_access(role)
+
+    def _acknowledge(
+        self, declared: Function, function: lambda_.Function, role: iam.Role, is_async_invoked: bool
+    ) -> None:
+        acknowledge(
+            function,
+            f"Runtime pinned to {names.RUNTIME.name}: it is the interpreter the project is developed and "
+            "tested on (pyproject requires-python, the dev venv) and the AWS Powertools layer "
+            "variant we pin. Moving runtimes is a deliberate, tested upgrade of all three.",
+            "AwsSolutions-L1",
+            "Serverless-LambdaLatestVersion",
+        )
+        if not is_async_invoked:
+            acknowledge(
+                function,
+                "A dead-letter queue only applies to asynchronous invocations. This function is "
+                "invoked synchronously, by API Gateway (the caller sees the error) or by an event "
+                "source mapping (which has its own on-failure destination).",
+                "Serverless-LambdaDLQ",
+            )
+        acknowledge_wildcard_resource(
+            role,
+            "*",
+            "X-Ray's PutTraceSegments/PutTelemetryRecords (active tracing) support no resource-level "
+            "permissions, and DynamoDB's ListStreams (stream consumers) applies to the account.",
+        )
+        for table, _ in declared.tables:
+            if model_indexes(table.model):
+                acknowledge_wildcard_resource(
+                    role,
+                    f"{self._tables.table(table).table_arn}/index/*",
+                    f"Query access to the indexes of {table.id} (index/* under that one table's ARN): "
+                    "the indexes are how handlers find items without a Scan.",
+                )
+        if declared.manages_connections:
+            stage = self._callback_stage
+            api_arn = Stack.of(self).format_arn(service="execute-api", resource=stage.api.api_id)
+            acknowledge_wildcard_resource(
+                role,
+                f"{api_arn}/{stage.stage_name}/*/@connections/*",
+                "execute-api:ManageConnections on this API's own stage only; connection ids exist only "
+                "at runtime, so @connections/* cannot be narrowed further.",
+            )

@@ -1,0 +1,87 @@
+"""Stages the contents of our Lambda layer at synth time, without Docker and without network.
+
+The layer holds the shared package `tidings` (from the source tree) and its pure-Python
+dependencies (PynamoDB, PyJWT), copied file by file from the distributions installed in this
+environment, which are the exact versions the tests ran against. boto3/botocore come from the
+Lambda runtime, aws-lambda-powertools and pydantic from the AWS-managed Powertools layer, so
+nothing here needs compiling for Lambda's platform.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+
+from tidings_infra import names
+
+_SKIPPED_PARTS = {"__pycache__"}
+_SKIPPED_SUFFIXES = {".pyc", ".pyo"}
+
+
+def _wanted(relative: PurePosixPath) -> bool:
+    return (
+        bool(relative.parts)
+        and relative.parts[0] != ".."  # console scripts and data outside site-packages
+        and not _SKIPPED_PARTS.intersection(relative.parts)
+        and relative.suffix not in _SKIPPED_SUFFIXES
+    )
+
+
+def _copy(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+
+
+def _copy_package_tree(package_dir: Path, site_dir: Path) -> None:
+    for source in sorted(package_dir.rglob("*")):
+        relative = PurePosixPath(source.relative_to(package_dir.parent).as_posix())
+        if source.is_file() and _wanted(relative):
+            _copy(source, site_dir / relative)
+
+
+def _copy_distribution(name: str, site_dir: Path) -> None:
+    distribution = importlib.metadata.distribution(name)
+    files = distribution.files
+    if not files:
+        raise RuntimeError(f"distribution {name!r} lists no files; reinstall it with pip")
+    for file in files:
+        relative = PurePosixPath(str(file))
+        if _wanted(relative):
+            source = Path(str(distribution.locate_file(file)))
+            if source.is_file():
+                _copy(source, site_dir / relative)
+
+
+def build_layer(
+    output_dir: Path = names.LAYER_BUILD_DIR,
+    package_dir: Path = names.CORE_PACKAGE_DIR,
+    distributions: Iterable[str] = names.LAYER_DISTRIBUTIONS,
+) -> Path:
+    """(Re)build `<output_dir>/python/` and return `output_dir`, ready for `Code.from_asset`.
+
+    The tree is staged in a sibling temporary directory and swapped in at the end, so files
+    deleted from the source never linger and a concurrent synth never sees a half-built layer.
+    """
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", dir=output_dir.parent))
+    try:
+        site_dir = staging / "python"
+        _copy_package_tree(package_dir, site_dir)
+        for name in distributions:
+            _copy_distribution(name, site_dir)
+        retired = output_dir.with_name(f"{staging.name}-old")
+        if output_dir.exists():
+            output_dir.rename(retired)
+        try:
+            staging.rename(output_dir)
+        except OSError:
+            # A concurrent synth swapped in its own (identical) build first: use that one.
+            if not output_dir.exists():
+                raise
+        shutil.rmtree(retired, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return output_dir

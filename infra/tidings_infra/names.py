@@ -1,0 +1,93 @@
+"""Every name and fixed setting of the CDK app, in one place.
+
+What the application *is* (tables, functions, routes, streams, queues, secrets) is declared in
+`tidings.app.APPLICATION`; this module holds only the deployment-side names and knobs that the
+declaration has no business knowing (stack and stage names, runtime, log retention, layer paths).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+
+# --- paths (absolute, so the app synthesizes the same from any working directory) ----------
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS_DIR = REPO_ROOT / "functions"
+CORE_PACKAGE_DIR = REPO_ROOT / "layers" / "tidings-core" / "tidings"
+# Staging directory of our layer (gitignored). Lambda puts `python/` of a layer on sys.path.
+LAYER_BUILD_DIR = REPO_ROOT / "build" / "layer"
+# Pure-Python distributions copied from the installed environment into our layer.
+# boto3/botocore come from the Lambda runtime; Powertools and pydantic from the AWS layer.
+LAYER_DISTRIBUTIONS = ("pynamodb", "PyJWT")
+
+# --- stack, stage and constructs ---------------------------------------------------------
+
+STACK_NAME = "TidingsStack"
+STACK_DESCRIPTION = "Tidings real-time messaging backend (API Gateway WebSocket, Lambda, DynamoDB)"
+STAGE_NAME = "prod"
+
+TABLES_CONSTRUCT = "Tables"
+QUEUES_CONSTRUCT = "Queues"
+SECRETS_CONSTRUCT = "Secrets"
+LAYER_CONSTRUCT = "Layers"
+FUNCTIONS_CONSTRUCT = "Functions"
+WEBSOCKET_CONSTRUCT = "WebSocket"
+EVENT_SOURCES_CONSTRUCT = "EventSources"
+API_GATEWAY_ACCOUNT_CONSTRUCT = "ApiGatewayAccount"
+
+WEBSOCKET_API_ID = "Api"
+WEBSOCKET_STAGE_ID = "Stage"
+AUTHORIZER_ID = "ConnectAuthorizer"
+ROUTE_SELECTION_EXPRESSION = "$request.body.type"
+
+OUTPUT_WEBSOCKET_URL = "WebSocketUrl"
+OUTPUT_CALLBACK_URL = "CallbackUrl"
+
+# --- Lambda ------------------------------------------------------------------------------
+
+# Python 3.11 matches the interpreter the project is developed and tested on (pyproject
+# requires-python, .venv) and the Powertools layer variant below.
+RUNTIME = lambda_.Runtime.PYTHON_3_11
+ARCHITECTURE = lambda_.Architecture.X86_64
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+
+# Environment every function gets (Powertools reads these; tidings.observability builds on it).
+COMMON_ENVIRONMENT = {
+    "POWERTOOLS_SERVICE_NAME": "tidings",
+    "POWERTOOLS_METRICS_NAMESPACE": "Tidings",
+    "LOG_LEVEL": "INFO",
+}
+# Set on functions with `manages_connections`: the @connections endpoint of this API stage.
+CALLBACK_URL_ENV = "WEBSOCKET_CALLBACK_URL"
+
+# --- the AWS-managed Powertools layer ----------------------------------------------------
+
+# Powertools publishes its layer ARNs as public SSM parameters
+#   /aws/service/powertools/python/{arch}/{python_version}/{version | latest}
+# (Powertools docs, "Lambda Layer" -> "Using SSM Parameter Store"). We pin the version that
+# tidings-core pins (layers/tidings-core/pyproject.toml; a test keeps the two equal) rather than
+# `latest`, so what runs on Lambda is what the tests ran against and upgrades show up in a diff.
+# CloudFormation resolves it per region at deploy time; if a region lacks the parameter for this
+# version (it has happened: powertools-lambda-python#7689), the deploy fails with
+# ParameterNotFound rather than running an untested layer.
+POWERTOOLS_VERSION = "3.37.0"
+POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/{ARCHITECTURE.name}/{RUNTIME.name}/{POWERTOOLS_VERSION}"
+
+# --- API Gateway -------------------------------------------------------------------------
+
+# Stage-wide default route throttling (steady requests per second, burst). Per-user limits
+# are the application's token buckets; this protects the account-level quota and the backends.
+THROTTLE_RATE_LIMIT = 500
+THROTTLE_BURST_LIMIT = 1000
+
+# --- context keys (cdk.json or `cdk synth -c key=value`) ---------------------------------
+
+# "retain" (default) keeps tables, queues and secrets when the stack is deleted; "destroy"
+# is for throwaway dev stacks.
+CONTEXT_REMOVAL_POLICY = "tidings:removalPolicy"
+# API Gateway writes WebSocket logs through an account-wide CloudWatch role. Set this to
+# false when the account already has one that something else manages.
+CONTEXT_MANAGE_APIGW_ACCOUNT = "tidings:manageApiGatewayAccount"

@@ -1,0 +1,107 @@
+"""`TidingsStack`: the whole backend, built from the application declaration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from constructs import Construct
+
+from tidings.app import APPLICATION
+from tidings.declaration import Application
+from tidings_infra import names
+from tidings_infra.event_sources import EventSourcesConstruct
+from tidings_infra.functions import FunctionsConstruct
+from tidings_infra.layer import LayerConstruct
+from tidings_infra.queues import QueuesConstruct
+from tidings_infra.secrets import SecretsConstruct
+from tidings_infra.tables import TablesConstruct
+from tidings_infra.websocket import ApiGatewayAccountConstruct, WebSocketConstruct
+
+_REMOVAL_POLICIES = {"retain": RemovalPolicy.RETAIN, "destroy": RemovalPolicy.DESTROY}
+
+
+class TidingsStack(Stack):
+    """One stack, one construct per concern, every resource derived from `application`.
+
+    Construction order is the dependency order: state (tables, queues, secrets), layers, the
+    WebSocket API and stage, the functions (which need the stage's callback URL), then what
+    invokes the functions (routes and event sources).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str = names.STACK_NAME,
+        *,
+        application: Application = APPLICATION,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, description=names.STACK_DESCRIPTION, **kwargs)
+        removal_policy = self._removal_policy()
+
+        self.tables = tables = TablesConstruct(
+            self, names.TABLES_CONSTRUCT, tables=application.tables, removal_policy=removal_policy
+        )
+        self.queues = queues = QueuesConstruct(
+            self,
+            names.QUEUES_CONSTRUCT,
+            queues=application.queues,
+            failure_destinations={s.on_failure.id for s in application.stream_subscriptions},
+            removal_policy=removal_policy,
+        )
+        self.secrets = secrets = SecretsConstruct(
+            self, names.SECRETS_CONSTRUCT, secrets=application.secrets, removal_policy=removal_policy
+        )
+        self.layers = layers = LayerConstruct(self, names.LAYER_CONSTRUCT)
+
+        self.websocket = websocket = WebSocketConstruct(self, names.WEBSOCKET_CONSTRUCT, removal_policy=removal_policy)
+        if self.node.try_get_context(names.CONTEXT_MANAGE_APIGW_ACCOUNT) not in (False, "false"):
+            account = ApiGatewayAccountConstruct(self, names.API_GATEWAY_ACCOUNT_CONSTRUCT)
+            websocket.stage.node.add_dependency(account)
+
+        self.functions = functions = FunctionsConstruct(
+            self,
+            names.FUNCTIONS_CONSTRUCT,
+            functions=application.functions,
+            tables=tables,
+            queues=queues,
+            secrets=secrets,
+            layers=layers,
+            callback_stage=websocket.stage,
+            async_invoked={s.function.id for s in application.schedules},
+            removal_policy=removal_policy,
+        )
+
+        websocket.add_routes(
+            routes=application.routes, authorizer=application.authorizer, function_for=functions.function
+        )
+        self.event_sources = EventSourcesConstruct(
+            self,
+            names.EVENT_SOURCES_CONSTRUCT,
+            stream_subscriptions=application.stream_subscriptions,
+            queue_subscriptions=application.queue_subscriptions,
+            schedules=application.schedules,
+            tables=tables,
+            queues=queues,
+            function_for=functions.function,
+        )
+
+        CfnOutput(
+            self,
+            names.OUTPUT_WEBSOCKET_URL,
+            value=websocket.url,
+            description="WebSocket endpoint clients connect to (wss://…/prod)",
+        )
+        CfnOutput(
+            self,
+            names.OUTPUT_CALLBACK_URL,
+            value=websocket.callback_url,
+            description="@connections management endpoint (https://…/prod)",
+        )
+
+    def _removal_policy(self) -> RemovalPolicy:
+        value = str(self.node.try_get_context(names.CONTEXT_REMOVAL_POLICY) or "retain").lower()
+        if value not in _REMOVAL_POLICIES:
+            raise ValueError(f"{names.CONTEXT_REMOVAL_POLICY} must be one of {sorted(_REMOVAL_POLICIES)}")
+        return _REMOVAL_POLICIES[value]

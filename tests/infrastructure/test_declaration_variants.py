@@ -1,0 +1,152 @@
+"""The parts of the declaration vocabulary that `APPLICATION` does not use yet (SQS consumers,
+schedules, DLQs, delay queues, send queues, several stream event names) and the context flags,
+on a small synthetic application, so they work the day someone declares them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tidings.app import CONNECTIONS, MESSAGES
+from tidings.declaration import (
+    Application,
+    Authorizer,
+    Function,
+    Queue,
+    QueueSubscription,
+    Route,
+    Schedule,
+    StreamSubscription,
+)
+from tidings_infra import names
+from tidings_infra.app import build_app
+from tidings_infra.layer_build import build_layer
+
+WORK = Queue("Work", "WORK_QUEUE_URL", delay_seconds=5, visibility_timeout_seconds=60, dead_letter_after=3)
+FAILURES = Queue("Failures", "FAILURES_QUEUE_URL")
+PRODUCER = Function(
+    "Producer", "connect", "connect.handler", "sends work", tables=((CONNECTIONS, "read"),), send_queues=(WORK,)
+)
+WORKER = Function("Worker", "message", "fanout.handler", "consumes work", timeout_seconds=30)
+TICKER = Function("Ticker", "message", "send.handler", "runs every two minutes")
+VARIANT = Application(
+    name="Variant",
+    tables=(CONNECTIONS, MESSAGES),
+    functions=(PRODUCER, WORKER, TICKER),
+    authorizer=Authorizer(PRODUCER),
+    routes=(Route("$connect", PRODUCER, two_way=False), Route("work.do", PRODUCER)),
+    stream_subscriptions=(StreamSubscription(MESSAGES, WORKER, on_failure=FAILURES, event_names=("INSERT", "MODIFY")),),
+    queues=(WORK, FAILURES),
+    queue_subscriptions=(QueueSubscription(WORK, WORKER, batch_size=5, max_batching_window_seconds=2),),
+    schedules=(Schedule("Tick", TICKER, rate_seconds=120),),
+)
+
+
+@pytest.fixture(scope="module")
+def resources(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict[str, Any]]]:
+    app, stack = build_app(
+        application=VARIANT,
+        context={names.CONTEXT_REMOVAL_POLICY: "destroy", names.CONTEXT_MANAGE_APIGW_ACCOUNT: "false"},
+        nag=False,
+        outdir=str(tmp_path_factory.mktemp("cdk.out")),
+    )
+    template = app.synth().get_stack_artifact(stack.artifact_id).template
+    yield json.loads(json.dumps(template))["Resources"]
+
+
+def _of_type(resources: dict[str, dict[str, Any]], resource_type: str) -> list[dict[str, Any]]:
+    return [r for r in resources.values() if r["Type"] == resource_type]
+
+
+def test_queue_consumers_report_partial_batch_failures(resources: dict[str, dict[str, Any]]) -> None:
+    (sqs_mapping,) = [
+        m["Properties"]
+        for m in _of_type(resources, "AWS::Lambda::EventSourceMapping")
+        if "StartingPosition" not in m["Properties"]
+    ]
+    assert sqs_mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert sqs_mapping["BatchSize"] == 5
+    assert sqs_mapping["MaximumBatchingWindowInSeconds"] == 2
+
+
+def test_stream_filter_passes_every_declared_event_name(resources: dict[str, dict[str, Any]]) -> None:
+    (stream_mapping,) = [
+        m["Properties"]
+        for m in _of_type(resources, "AWS::Lambda::EventSourceMapping")
+        if "StartingPosition" in m["Properties"]
+    ]
+    (pattern,) = stream_mapping["FilterCriteria"]["Filters"]
+    assert json.loads(pattern["Pattern"]) == {"eventName": ["INSERT", "MODIFY"]}
+
+
+def test_queues_get_their_delay_and_dead_letter_queue(resources: dict[str, dict[str, Any]]) -> None:
+    queues = _of_type(resources, "AWS::SQS::Queue")
+    assert len(queues) == 3  # Work, its DLQ, Failures
+    (work,) = [q["Properties"] for q in queues if "RedrivePolicy" in q["Properties"]]
+    assert work["DelaySeconds"] == 5
+    assert work["VisibilityTimeout"] == 60
+    assert work["RedrivePolicy"]["maxReceiveCount"] == 3
+
+
+def test_senders_get_the_queue_url_and_send_permission(resources: dict[str, dict[str, Any]]) -> None:
+    (producer,) = [
+        f["Properties"]
+        for f in _of_type(resources, "AWS::Lambda::Function")
+        if f["Properties"]["Description"] == PRODUCER.description
+    ]
+    assert "Ref" in producer["Environment"]["Variables"][WORK.env_var]
+    actions = {
+        action
+        for policy in _of_type(resources, "AWS::IAM::Policy")
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        for action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
+    }
+    assert "sqs:SendMessage" in actions
+
+
+def test_schedules_become_eventbridge_rules(resources: dict[str, dict[str, Any]]) -> None:
+    (rule,) = _of_type(resources, "AWS::Events::Rule")
+    assert rule["Properties"]["ScheduleExpression"] == "rate(2 minutes)"
+    (target,) = rule["Properties"]["Targets"]
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 2
+
+
+def test_removal_policy_and_account_flags_apply(resources: dict[str, dict[str, Any]]) -> None:
+    for table in _of_type(resources, "AWS::DynamoDB::Table"):
+        assert table["DeletionPolicy"] == "Delete"
+    assert not _of_type(resources, "AWS::ApiGateway::Account")
+
+
+def test_layer_build_copies_sources_and_distributions_without_caches(tmp_path: Path) -> None:
+    package = tmp_path / "src" / "tidings"
+    (package / "__pycache__").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"")
+    output = tmp_path / "layer"
+    (output / "python" / "stale").mkdir(parents=True)
+
+    assert build_layer(output, package, ("pynamodb", "PyJWT")) == output
+    site = output / "python"
+    assert (site / "tidings" / "__init__.py").is_file()
+    assert (site / "pynamodb" / "models.py").is_file()
+    assert (site / "jwt" / "api_jwt.py").is_file()
+    assert not (site / "stale").exists()
+    assert not list(site.rglob("__pycache__")) and not list(site.rglob("*.pyc"))
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".layer")] == []
+
+
+def test_unacknowledged_nag_findings_fail_the_synth(tmp_path: Path) -> None:
+    """cdk-nag really gates the synth: the variant's schedule target has no DLQ (EventBusDLQ)
+    and nothing acknowledges that, while the SQS consumer's missing on-failure destination is
+    acknowledged because its queue has a DLQ."""
+    app, _ = build_app(application=VARIANT, context={names.CONTEXT_MANAGE_APIGW_ACCOUNT: "false"}, outdir=str(tmp_path))
+    with pytest.raises(Exception, match=r"Validation ?[Ff]ailed"):
+        app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    rules = {v["ruleName"] for plugin in report["pluginReports"] for v in plugin["violations"]}
+    assert "Serverless-EventBusDLQ" in rules
+    assert "Serverless-LambdaEventSourceMappingDestination" not in rules
