@@ -24,15 +24,21 @@ from tidings_infra.tables import TablesConstruct, model_indexes
 _ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache", "tests"]
 
 
+# Explicit action lists instead of grant_read_data/grant_write_data: those include Scan, and no
+# Tidings code path may Scan (ARCHITECTURE.md), so IAM enforces it. DescribeTable is there
+# because PynamoDB reads the key schema on first use.
+_READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem")
+_WRITE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
+_TABLE_ACTIONS: dict[Access, tuple[str, ...]] = {
+    "read": ("dynamodb:DescribeTable", *_READ_ACTIONS),
+    "write": ("dynamodb:DescribeTable", "dynamodb:ConditionCheckItem", *_WRITE_ACTIONS),
+    "read_write": ("dynamodb:DescribeTable", *_READ_ACTIONS, *_WRITE_ACTIONS),
+}
+
+
 def _grant_table(table: dynamodb.Table, access: Access, grantee: iam.IGrantable) -> None:
-    if access == "read":
-        table.grant_read_data(grantee)
-    elif access == "write":
-        table.grant_write_data(grantee)
-    elif access == "read_write":
-        table.grant_read_write_data(grantee)
-    else:  # pragma: no cover - the declaration's Literal type rules this out
-        raise ValueError(f"unknown table access {access!r}")
+    """Grants on the table and its indexes (Table.grant covers both)."""
+    table.grant(grantee, *_TABLE_ACTIONS[access])
 
 
 class FunctionsConstruct(Construct):

@@ -359,6 +359,14 @@ def test_no_policy_grants_a_wildcard_action(synthesized: Synthesized) -> None:
                 assert "*" not in action, f"{name} allows a wildcard action {action}"
 
 
+def test_no_role_may_scan_a_table(synthesized: Synthesized) -> None:
+    """No Tidings code path Scans (ARCHITECTURE.md); IAM makes a Scan fail loudly."""
+    for name, document in _policy_documents(synthesized):
+        for statement in document["Statement"]:
+            if statement["Effect"] == "Allow":
+                assert "dynamodb:Scan" not in _as_list(statement.get("Action", [])), f"{name} may Scan"
+
+
 def test_only_resourceless_actions_apply_to_every_resource(synthesized: Synthesized) -> None:
     for name, document in _policy_documents(synthesized):
         for statement in document["Statement"]:
