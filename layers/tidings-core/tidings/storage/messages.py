@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import cache
 from datetime import UTC, datetime
 from typing import Any
 
@@ -139,5 +140,8 @@ class DynamoMemberDirectory:
         return [m.user_id for m in MemberModel.query(chat_id, attributes_to_get=["userId"])]
 
 
+@cache
 def _connection() -> Connection:
+    """One connection (one botocore client) per container: creating a client costs more CPU
+    than the transaction it sends."""
     return Connection(region=MessageModel.Meta.region)
