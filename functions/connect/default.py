@@ -4,6 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from tidings.edge.websocket import frame_route
 from tidings.observability import logger, metrics, tracer
 from tidings.protocol.frames import EmptyPayload
