@@ -7,9 +7,11 @@ import pytest
 
 from tests.support.seed import make_chat
 from tidings.domain.messages import MessageService, SendMessage, mention_candidates, resolve_mentions
-from tidings.errors import Forbidden, NotFound
+from tidings.domain.ratelimits import RateLimiter
+from tidings.errors import Forbidden, NotFound, RateLimited
 from tidings.storage.messages import DynamoMessageStore, DynamoUserDirectory
 from tidings.storage.models import IdempotencyModel, MessageModel
+from tidings.storage.ratelimits import DynamoBucketStore
 
 # Idempotency claims expire by the wall clock, so the service's clock must be near it.
 NOW = float(int(time.time() // 3600 * 3600))
@@ -19,7 +21,8 @@ NOW = float(int(time.time() // 3600 * 3600))
 def service(aws):
     make_chat("project-x", ["alice", "bob", "carol"], admins=("alice",))
     make_chat("dm-dave-erin", ["dave", "erin"], chat_type="dm")
-    return MessageService(DynamoMessageStore(), DynamoUserDirectory(), now=lambda: NOW)
+    limiter = RateLimiter(DynamoBucketStore(), now=lambda: NOW)  # a frozen clock: no refill mid-test
+    return MessageService(DynamoMessageStore(), DynamoUserDirectory(), limiter, now=lambda: NOW)
 
 
 def send(service, sender, content="hello", request_id="req-1", chat_id="project-x"):
@@ -108,3 +111,24 @@ def test_mention_candidates(content, expected):
 
 def test_resolve_mentions_marks_broadcasts_with_an_at_sign():
     assert resolve_mentions(["bob", "here", "zed"], {"bob"}) == ["bob", "@here"]
+
+
+def test_an_eleventh_send_within_a_second_is_rate_limited_with_retry_after(service):
+    for i in range(10):
+        send(service, "alice", request_id=f"burst-{i}")
+    with pytest.raises(RateLimited) as raised:
+        send(service, "alice", request_id="burst-10")
+    assert 0 < raised.value.retry_after_ms <= 1000
+    assert len(list(MessageModel.query("project-x"))) == 10
+
+
+def test_a_fourth_urgent_message_is_rate_limited(service):
+    def urgent(request_id):
+        return service.send(
+            "alice", SendMessage(request_id=request_id, chat_id="project-x", content="fire", priority="urgent")
+        )
+
+    for i in range(3):
+        urgent(f"u{i}")
+    with pytest.raises(RateLimited):
+        urgent("u3")

@@ -20,6 +20,7 @@ from tidings.declaration import (
 from tidings.storage.models import (
     ChatModel,
     ConnectionModel,
+    EphemeralModel,
     IdempotencyModel,
     MemberModel,
     MessageModel,
@@ -35,6 +36,7 @@ MEMBERS = Table("Members", MemberModel, "MEMBERS_TABLE")
 # NEW_AND_OLD_IMAGES so later consumers (search, notify) see what an edit or delete replaced.
 MESSAGES = Table("Messages", MessageModel, "MESSAGES_TABLE", stream="NEW_AND_OLD_IMAGES")
 IDEMPOTENCY = Table("Idempotency", IdempotencyModel, "IDEMPOTENCY_TABLE", ttl_attribute="expiresAt")
+EPHEMERAL = Table("Ephemeral", EphemeralModel, "EPHEMERAL_TABLE", ttl_attribute="expiresAt")
 
 # --- secrets and queues -------------------------------------------------------------------
 
@@ -77,6 +79,7 @@ MESSAGE_SEND = Function(
         (CHATS, "read_write"),
         (MESSAGES, "read_write"),
         (IDEMPOTENCY, "read_write"),
+        (EPHEMERAL, "read_write"),
     ),
 )
 FANOUT = Function(
@@ -91,7 +94,7 @@ FANOUT = Function(
 
 APPLICATION = Application(
     name="Tidings",
-    tables=(CONNECTIONS, USERS, CHATS, MEMBERS, MESSAGES, IDEMPOTENCY),
+    tables=(CONNECTIONS, USERS, CHATS, MEMBERS, MESSAGES, IDEMPOTENCY, EPHEMERAL),
     functions=(AUTHORIZER, CONNECT, DISCONNECT, DEFAULT, MESSAGE_SEND, FANOUT),
     authorizer=Authorizer(AUTHORIZER),
     routes=(

@@ -13,9 +13,11 @@ from aws_lambda_powertools.utilities import parameters
 from tidings.adapters.apigateway import ApiGatewayPoster
 from tidings.domain.fanout import Fanout
 from tidings.domain.messages import MessageService
+from tidings.domain.ratelimits import RateLimiter
 from tidings.settings import settings
 from tidings.storage.connections import DynamoConnectionStore
 from tidings.storage.messages import DynamoMemberDirectory, DynamoMessageStore, DynamoUserDirectory
+from tidings.storage.ratelimits import DynamoBucketStore
 
 # The signing key is cached by Powertools for this long, so a rotation lands within minutes.
 SIGNING_KEY_MAX_AGE_SECONDS = 300
@@ -34,8 +36,13 @@ def connection_store() -> DynamoConnectionStore:
 
 
 @cache
+def rate_limiter() -> RateLimiter:
+    return RateLimiter(DynamoBucketStore(), now=time.time)
+
+
+@cache
 def message_service() -> MessageService:
-    return MessageService(DynamoMessageStore(), DynamoUserDirectory(), now=time.time)
+    return MessageService(DynamoMessageStore(), DynamoUserDirectory(), rate_limiter(), now=time.time)
 
 
 @cache

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from tidings.domain.ratelimits import MESSAGE_WRITES, URGENT, RateLimiter
 from tidings.errors import Forbidden
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
@@ -126,15 +127,20 @@ class MessageService:
         self,
         store: MessageStore,
         users: UserDirectory,
+        limiter: RateLimiter,
         now: Callable[[], float],
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
     ) -> None:
         self._store = store
         self._users = users
+        self._limiter = limiter
         self._now = now
         self._new_id = new_id
 
     def send(self, sender_id: str, request: SendMessage) -> Message:
+        self._limiter.enforce(MESSAGE_WRITES, sender_id)
+        if request.priority == "urgent":
+            self._limiter.enforce(URGENT, sender_id)
         candidates = mention_candidates(request.content)[:MAX_MENTION_CANDIDATES]
         members = self._store.members_among(request.chat_id, {sender_id, *candidates})
         if sender_id not in members:

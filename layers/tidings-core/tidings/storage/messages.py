@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from functools import cache
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from pynamodb.connection import Connection

@@ -169,3 +169,16 @@ class IdempotencyModel(Model):
     chat_id = UnicodeAttribute(attr_name="chatId")
     seq = NumberAttribute()
     expires_at = TTLAttribute(attr_name="expiresAt")
+
+
+class EphemeralModel(Model):
+    """Short-lived state that must hold across Lambda containers: rate-limit buckets and typing
+    state. Every item carries a TTL; nothing here is a record anyone needs later."""
+
+    class Meta(_Meta):
+        table_name = _table_name("EPHEMERAL_TABLE", "tidings-ephemeral")
+
+    key = UnicodeAttribute(hash_key=True)
+    tokens = NumberAttribute(null=True)
+    updated_at = NumberAttribute(attr_name="updatedAt", null=True)  # epoch seconds, fractional
+    expires_at = TTLAttribute(attr_name="expiresAt")

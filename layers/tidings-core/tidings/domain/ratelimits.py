@@ -1,0 +1,93 @@
+"""Rate limits (PROTOCOL.md §10) as token buckets.
+
+The buckets live in DynamoDB so a limit holds across Lambda containers. A bucket holds up to
+`capacity` tokens and gains `refill_per_second`; each action takes one token.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from tidings.errors import RateLimited
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    capacity: float
+    refill_per_second: float
+
+    def bucket_key(self, *scope: str) -> str:
+        return "#".join(("ratelimit", self.name, *scope))
+
+
+# One rule per row of PROTOCOL.md §10.
+MESSAGE_WRITES = Rule("message", capacity=10, refill_per_second=10)  # send, edit, delete, react
+TYPING = Rule("typing", capacity=1, refill_per_second=1)  # per user per chat
+READ_MARKS = Rule("read", capacity=5, refill_per_second=5)
+PRESENCE = Rule("presence", capacity=1, refill_per_second=0.1)
+SEARCH = Rule("search", capacity=5, refill_per_second=5)
+URGENT = Rule("urgent", capacity=3, refill_per_second=3 / 3600)
+
+
+@dataclass(frozen=True)
+class Bucket:
+    tokens: float
+    updated_at: float  # epoch seconds
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    retry_after_ms: int = 0
+
+
+def refill(bucket: Bucket | None, rule: Rule, now: float) -> float:
+    if bucket is None:
+        return rule.capacity
+    elapsed = max(0.0, now - bucket.updated_at)
+    return min(rule.capacity, bucket.tokens + elapsed * rule.refill_per_second)
+
+
+def decide(bucket: Bucket | None, rule: Rule, now: float) -> tuple[Decision, Bucket | None]:
+    """The decision, and the bucket to store if the action is allowed."""
+    tokens = refill(bucket, rule, now)
+    if tokens >= 1:
+        return Decision(True), Bucket(tokens - 1, now)
+    wait_seconds = (1 - tokens) / rule.refill_per_second
+    return Decision(False, retry_after_ms=max(1, math.ceil(wait_seconds * 1000))), None
+
+
+class BucketStore(Protocol):
+    def load(self, key: str) -> Bucket | None: ...
+
+    def save_if_unchanged(self, key: str, bucket: Bucket, previous: Bucket | None, ttl_seconds: int) -> bool:
+        """Stores `bucket` only if the stored one is still `previous`; False if it changed."""
+
+
+class RateLimiter:
+    # Optimistic concurrency: a lost race re-reads; after this many, the caller is limited.
+    MAX_ATTEMPTS = 4
+
+    def __init__(self, store: BucketStore, now: Callable[[], float]) -> None:
+        self._store = store
+        self._now = now
+
+    def check(self, rule: Rule, *scope: str) -> Decision:
+        key = rule.bucket_key(*scope)
+        ttl = math.ceil(rule.capacity / rule.refill_per_second) + 60
+        for _ in range(self.MAX_ATTEMPTS):
+            previous = self._store.load(key)
+            decision, updated = decide(previous, rule, self._now())
+            if updated is None or self._store.save_if_unchanged(key, updated, previous, ttl):
+                return decision
+        return Decision(False, retry_after_ms=math.ceil(1000 / rule.refill_per_second))
+
+    def enforce(self, rule: Rule, *scope: str) -> None:
+        """Raises RATE_LIMITED with `retryAfterMs` when the bucket is empty."""
+        decision = self.check(rule, *scope)
+        if not decision.allowed:
+            raise RateLimited(f"Too many {rule.name} actions; retry later", retry_after_ms=decision.retry_after_ms)
