@@ -14,13 +14,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from tidings.edge.streams import chat_event_frame
 from tidings.observability import logger, metrics, tracer
 from tidings.protocol.frames import encode
-from tidings.wiring import fanout
+from tidings.wiring import fanout, message_store
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
 def deliver(record: DynamoDBRecord) -> None:
-    event = chat_event_frame(record)
+    event = chat_event_frame(record, message_store().get)
     if event is None:
         return
     chat_id, frame = event

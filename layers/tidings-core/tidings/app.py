@@ -82,12 +82,26 @@ MESSAGE_SEND = Function(
         (EPHEMERAL, "read_write"),
     ),
 )
+MESSAGE_EVENTS = Function(
+    "MessageEvents",
+    "message",
+    "events.handler",
+    "message.edit, message.delete, message.react: each change a chat event with its own seq",
+    tables=(
+        (MEMBERS, "read"),
+        (USERS, "read"),
+        (CHATS, "read_write"),
+        (MESSAGES, "read_write"),
+        (IDEMPOTENCY, "read_write"),
+        (EPHEMERAL, "read_write"),
+    ),
+)
 FANOUT = Function(
     "Fanout",
     "message",
     "fanout.handler",
     "Delivers chat events from the Messages stream to every member's connections",
-    tables=((MEMBERS, "read"), (CONNECTIONS, "read_write")),
+    tables=((MEMBERS, "read"), (MESSAGES, "read"), (CONNECTIONS, "read_write")),
     manages_connections=True,
     timeout_seconds=30,
 )
@@ -95,7 +109,7 @@ FANOUT = Function(
 APPLICATION = Application(
     name="Tidings",
     tables=(CONNECTIONS, USERS, CHATS, MEMBERS, MESSAGES, IDEMPOTENCY, EPHEMERAL),
-    functions=(AUTHORIZER, CONNECT, DISCONNECT, DEFAULT, MESSAGE_SEND, FANOUT),
+    functions=(AUTHORIZER, CONNECT, DISCONNECT, DEFAULT, MESSAGE_SEND, MESSAGE_EVENTS, FANOUT),
     authorizer=Authorizer(AUTHORIZER),
     routes=(
         Route("$connect", CONNECT, two_way=False),
@@ -103,6 +117,9 @@ APPLICATION = Application(
         Route("$default", DEFAULT),
         Route("ping", DEFAULT),
         Route("message.send", MESSAGE_SEND),
+        Route("message.edit", MESSAGE_EVENTS),
+        Route("message.delete", MESSAGE_EVENTS),
+        Route("message.react", MESSAGE_EVENTS),
     ),
     stream_subscriptions=(
         StreamSubscription(

@@ -11,6 +11,7 @@ from functools import cache
 from aws_lambda_powertools.utilities import parameters
 
 from tidings.adapters.apigateway import ApiGatewayPoster
+from tidings.domain.chat_events import ChatEventService
 from tidings.domain.fanout import Fanout
 from tidings.domain.messages import MessageService
 from tidings.domain.ratelimits import RateLimiter
@@ -41,8 +42,23 @@ def rate_limiter() -> RateLimiter:
 
 
 @cache
+def message_store() -> DynamoMessageStore:
+    return DynamoMessageStore()
+
+
+@cache
+def user_directory() -> DynamoUserDirectory:
+    return DynamoUserDirectory()
+
+
+@cache
 def message_service() -> MessageService:
-    return MessageService(DynamoMessageStore(), DynamoUserDirectory(), rate_limiter(), now=time.time)
+    return MessageService(message_store(), user_directory(), rate_limiter(), now=time.time)
+
+
+@cache
+def chat_event_service() -> ChatEventService:
+    return ChatEventService(message_store(), user_directory(), rate_limiter(), now=time.time)
 
 
 @cache

@@ -94,8 +94,9 @@ def resolve_mentions(candidates: Iterable[str], member_ids: set[str]) -> list[st
     return resolved
 
 
-def idempotency_key(chat_id: str, request_id: str) -> str:
-    return f"message.send#{chat_id}#{request_id}"
+def idempotency_key(action: str, chat_id: str, request_id: str) -> str:
+    """Claims are per action and chat: the same frame id in another chat is another request."""
+    return f"{action}#{chat_id}#{request_id}"
 
 
 class DuplicateRequest(Exception):
@@ -155,13 +156,13 @@ class MessageService:
             sender_id=sender_id,
             sender_name=self._users.display_name(sender_id),
             content=request.content,
-            created_at=_iso(now),
+            created_at=iso(now),
             reply_to=request.reply_to,
             attachments=request.attachments,
             mentions=resolve_mentions(candidates, members),
             priority=request.priority,
         )
-        key = idempotency_key(request.chat_id, request.request_id)
+        key = idempotency_key("message.send", request.chat_id, request.request_id)
         try:
             self._store.append(message, key, int(now + IDEMPOTENCY_WINDOW.total_seconds()))
         except DuplicateRequest as duplicate:
@@ -174,6 +175,6 @@ class MessageService:
         return message
 
 
-def _iso(epoch_seconds: float) -> str:
+def iso(epoch_seconds: float) -> str:
     stamp = datetime.fromtimestamp(epoch_seconds, UTC).isoformat(timespec="milliseconds")
     return stamp.replace("+00:00", "Z")

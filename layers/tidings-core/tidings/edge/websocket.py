@@ -31,16 +31,32 @@ class Caller:
 Action = Callable[[Caller, ClientFrame, P], dict[str, Any]]
 
 
-def frame_route(payload_model: type[P], action: Action[P]) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """Builds `event -> integration response` for a two-way route whose action returns the
-    reply frame."""
+@dataclass(frozen=True)
+class FrameRoute:
+    payload_model: type[BaseModel]
+    action: Action[Any]
 
+
+def frame_route(payload_model: type[P], action: Action[P]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Builds `event -> integration response` for a function that serves one route; the action
+    returns the reply frame."""
+    only = FrameRoute(payload_model, action)
+    return frame_router(lambda _route_key: only)
+
+
+def frame_routes(routes: dict[str, FrameRoute]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The same for a function that serves several routes, chosen by the event's route key."""
+    return frame_router(routes.__getitem__)
+
+
+def frame_router(route_for: Callable[[str], FrameRoute]) -> Callable[[dict[str, Any]], dict[str, Any]]:
     def handle(event: dict[str, Any]) -> dict[str, Any]:
         parsed = WebSocketMessageEvent.model_validate(event)
         context = parsed.request_context
         caller = Caller(user_id=context.authorizer.user_id, connection_id=context.connection_id)
         logger.append_keys(userId=caller.user_id, connectionId=caller.connection_id)
-        return _reply(_process(str(parsed.body or ""), payload_model, action, caller))
+        route = route_for(context.route_key)
+        return _reply(_process(str(parsed.body or ""), route.payload_model, route.action, caller))
 
     return handle
 

@@ -52,6 +52,21 @@ class MessageSendPayload(_Payload):
     priority: Literal["normal", "urgent"] = "normal"
 
 
+class MessageEditPayload(_Payload):
+    messageId: str = Field(min_length=1, max_length=128)
+    content: str = Field(min_length=1, max_length=MAX_CONTENT_CHARS)
+
+
+class MessageDeletePayload(_Payload):
+    messageId: str = Field(min_length=1, max_length=128)
+
+
+class MessageReactPayload(_Payload):
+    messageId: str = Field(min_length=1, max_length=128)
+    emoji: str = Field(min_length=1, max_length=64)
+    action: Literal["add", "remove"]
+
+
 def server_frame(frame_type: str, payload: dict[str, Any]) -> dict[str, Any]:
     return {"type": frame_type, "id": str(uuid.uuid4()), "timestamp": utc_now_iso(), "payload": payload}
 

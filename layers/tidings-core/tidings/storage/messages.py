@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -11,9 +12,17 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
+from tidings.domain.chat_events import ChatEvent, Claim, MessageGone, NoChange, ReactionAction
 from tidings.domain.messages import DuplicateRequest, Message
 from tidings.errors import NotFound
-from tidings.storage.models import ChatModel, IdempotencyModel, MemberModel, MessageModel, ReactionsAttribute, UserModel
+from tidings.storage.models import (
+    REACTION_KEY_SEPARATOR,
+    ChatModel,
+    IdempotencyModel,
+    MemberModel,
+    MessageModel,
+    UserModel,
+)
 
 # BatchGetItem takes at most 100 keys; mention candidates are capped well below that.
 _BATCH_GET_LIMIT = 100
@@ -34,12 +43,21 @@ def message_from_model(item: MessageModel) -> Message:
         priority=item.priority,
         edited_at=item.edited_at,
         deleted=bool(item.deleted),
-        reactions={emoji: list(users) for emoji, users in _raw_map(item.reactions).items()},
+        reactions=reactions_by_emoji(item.reactions.as_dict() if item.reactions is not None else {}),
     )
 
 
-def _raw_map(attribute: ReactionsAttribute | None) -> dict[str, Any]:
-    return attribute.as_dict() if attribute is not None else {}
+def reaction_key(emoji: str, user_id: str) -> str:
+    return f"{emoji}{REACTION_KEY_SEPARATOR}{user_id}"
+
+
+def reactions_by_emoji(entries: dict[str, Any]) -> dict[str, list[str]]:
+    """`{"<emoji>\x1f<user>": added_at}` -> `{emoji: [users, in the order they reacted]}`."""
+    grouped: dict[str, list[str]] = {}
+    for key, _ in sorted(entries.items(), key=lambda entry: str(entry[1])):
+        emoji, _, user_id = key.partition(REACTION_KEY_SEPARATOR)
+        grouped.setdefault(emoji, []).append(user_id)
+    return grouped
 
 
 def message_from_stream_image(image: dict[str, Any]) -> Message:
@@ -88,30 +106,125 @@ class DynamoMessageStore:
         return int(chat.head_seq)
 
     def append(self, message: Message, idempotency_key: str, claim_expires_at: int) -> None:
-        claim = IdempotencyModel(
-            idempotency_key,
-            chat_id=message.chat_id,
-            seq=message.seq,
-            expires_at=datetime.fromtimestamp(claim_expires_at, UTC),
+        _transact(
+            Claim(idempotency_key, claim_expires_at),
+            message.chat_id,
+            message.seq,
+            lambda transaction: transaction.save(
+                _model_from_message(message), condition=MessageModel.seq.does_not_exist()
+            ),
         )
-        # A claim past its TTL may linger until DynamoDB deletes it; it no longer counts.
-        claim_is_free = IdempotencyModel.key.does_not_exist() | (IdempotencyModel.expires_at < datetime.now(UTC))
+
+    def locate(self, message_id: str) -> tuple[str, int] | None:
+        """The message's chat and seq. Its events share the messageId; the message came first."""
+        items = list(MessageModel.by_message_id.query(message_id))
+        if not items:
+            return None
+        first = min(items, key=lambda item: item.seq)
+        return first.chat_id, int(first.seq)
+
+    def role_of(self, chat_id: str, user_id: str) -> str | None:
         try:
-            with TransactWrite(connection=_connection()) as transaction:
-                transaction.save(claim, condition=claim_is_free)
-                transaction.save(_model_from_message(message), condition=MessageModel.seq.does_not_exist())
-        except TransactWriteError as exc:
-            reasons = [reason.code if reason else None for reason in (exc.cancellation_reasons or [])]
-            if reasons and reasons[0] == "ConditionalCheckFailed":
-                existing = IdempotencyModel.get(idempotency_key, consistent_read=True)
-                raise DuplicateRequest(existing.chat_id, int(existing.seq)) from exc
+            return MemberModel.get(chat_id, user_id, attributes_to_get=["role"]).role
+        except DoesNotExist:
+            return None
+
+    def record_edit(self, event: ChatEvent, content: str, mentions: list[str], claim: Claim) -> None:
+        self._record(
+            event,
+            claim,
+            actions=[
+                MessageModel.content.set(content),
+                MessageModel.mentions.set(mentions),
+                MessageModel.edited_at.set(event.at),
+            ],
+        )
+
+    def record_delete(self, event: ChatEvent, claim: Claim) -> None:
+        # The content goes from storage for good; the item stays so the seq keeps its meaning.
+        self._record(
+            event,
+            claim,
+            actions=[
+                MessageModel.content.remove(),
+                MessageModel.attachments.set([]),
+                MessageModel.mentions.set([]),
+                MessageModel.reactions.set({}),
+                MessageModel.deleted.set(True),
+            ],
+        )
+
+    def record_reaction(self, event: ChatEvent, emoji: str, action: ReactionAction, claim: Claim) -> None:
+        entry = MessageModel.reactions[reaction_key(emoji, event.actor_id)]  # type: ignore[index]
+        if action == "add":
+            change, precondition = entry.set(event.at), entry.does_not_exist()
+        else:
+            change, precondition = entry.remove(), entry.exists()
+        try:
+            self._record(event, claim, actions=[change], precondition=precondition)
+        except MessageGone:
+            current = self.get(event.chat_id, event.target_seq)
+            if current is not None and not current.deleted:
+                raise NoChange() from None
             raise
+
+    def _record(self, event: ChatEvent, claim: Claim, actions: list[Any], precondition: Any = None) -> None:
+        """One transaction: the claim, the change to the message, and the event item."""
+        still_there = MessageModel.seq.exists() & (MessageModel.deleted == False)  # noqa: E712
+        condition = still_there if precondition is None else still_there & precondition
+        event_item = MessageModel(
+            event.chat_id,
+            event.seq,
+            kind=event.kind,
+            message_id=event.message_id,
+            target_seq=event.target_seq,
+            sender_id=event.actor_id,
+            sender_name=event.actor_name,
+            created_at=event.at,
+        )
+
+        def operations(transaction: TransactWrite) -> None:
+            transaction.update(MessageModel(event.chat_id, event.target_seq), actions=actions, condition=condition)
+            transaction.save(event_item, condition=MessageModel.seq.does_not_exist())
+
+        try:
+            _transact(claim, event.chat_id, event.seq, operations)
+        except _OperationRefused as refused:
+            raise MessageGone() from refused
 
     def get(self, chat_id: str, seq: int) -> Message | None:
         try:
             return message_from_model(MessageModel.get(chat_id, seq, consistent_read=True))
         except DoesNotExist:
             return None
+
+
+class _OperationRefused(Exception):
+    """A condition on one of the transaction's own operations (not the claim) failed."""
+
+
+def _transact(claim: Claim, chat_id: str, seq: int, operations: Callable[[TransactWrite], None]) -> None:
+    """Writes `operations` together with the idempotency claim, all or nothing.
+
+    Raises DuplicateRequest when the claim is held (a retry), _OperationRefused when an
+    operation's own condition failed."""
+    claim_item = IdempotencyModel(
+        claim.key, chat_id=chat_id, seq=seq, expires_at=datetime.fromtimestamp(claim.expires_at, UTC)
+    )
+    # A claim past its TTL may linger until DynamoDB deletes it; it no longer counts.
+    claim_is_free = IdempotencyModel.key.does_not_exist() | (IdempotencyModel.expires_at < datetime.now(UTC))
+    try:
+        with TransactWrite(connection=_connection()) as transaction:
+            transaction.save(claim_item, condition=claim_is_free)
+            operations(transaction)
+    except TransactWriteError as exc:
+        reasons = [reason.code if reason else None for reason in (exc.cancellation_reasons or [])]
+        if reasons and reasons[0] == "ConditionalCheckFailed":
+            held = IdempotencyModel.get(claim.key, consistent_read=True)
+            raise DuplicateRequest(held.chat_id, int(held.seq)) from exc
+        if "ConditionalCheckFailed" in reasons[1:]:
+            raise _OperationRefused() from exc
+        raise
 
 
 class DynamoUserDirectory:

@@ -116,8 +116,11 @@ class MemberModel(Model):
 # --- messages and chat events -------------------------------------------------------------
 
 
-class ReactionsAttribute(MapAttribute[str, list[str]]):
-    """emoji -> user ids (a raw map: emoji are keys, not declared attributes)."""
+# Reactions: a raw map (plain MapAttribute, so PynamoDB lets expressions address its keys) with
+# one entry per (emoji, user): `"<emoji>\x1f<userId>" -> added-at`. A flat entry per reaction
+# makes an add or remove one conditional update of one key: concurrent reactions never race,
+# and a duplicate add changes nothing.
+REACTION_KEY_SEPARATOR = "\x1f"
 
 
 class MessagesByMessageId(GlobalSecondaryIndex["MessageModel"]):
@@ -133,9 +136,11 @@ class MessagesByMessageId(GlobalSecondaryIndex["MessageModel"]):
 class MessageModel(Model):
     """The chat event log, partitioned by chat with the seq as sort key.
 
-    A `message` item is the message itself at its creation seq. Later chat events (edits,
-    deletes, reactions) are items of their own kinds at their own seqs, so sync is one Query
-    (`seq > lastKnownSeq`) and the stream carries every event in order.
+    A `message` item is the message itself at its creation seq, kept current (edits, deletes
+    and reactions update it in place). Every later chat event is also an item of its own kind
+    (`edit`, `delete`, `reaction`) at its own seq, naming the message (`messageId`, `targetSeq`)
+    but holding no content, so sync is one Query (`seq > lastKnownSeq`), the stream carries
+    every event in order, and a delete erases the content in one place.
     """
 
     class Meta(_Meta):
@@ -143,8 +148,9 @@ class MessageModel(Model):
 
     chat_id = UnicodeAttribute(hash_key=True, attr_name="chatId")
     seq = NumberAttribute(range_key=True)
-    kind = UnicodeAttribute(default="message")
+    kind = UnicodeAttribute(default="message")  # message | edit | delete | reaction
     message_id = UnicodeAttribute(attr_name="messageId")
+    target_seq = NumberAttribute(attr_name="targetSeq", null=True)  # events: the message's own seq
     sender_id = UnicodeAttribute(attr_name="senderId")
     sender_name = UnicodeAttribute(attr_name="senderName")
     content = UnicodeAttribute(null=True)
@@ -155,7 +161,7 @@ class MessageModel(Model):
     created_at = UnicodeAttribute(attr_name="createdAt")
     edited_at = UnicodeAttribute(attr_name="editedAt", null=True)
     deleted = BooleanAttribute(default=False)
-    reactions = ReactionsAttribute(default=dict)
+    reactions: MapAttribute[str, str] = MapAttribute(default=dict)
     by_message_id = MessagesByMessageId()
 
 

@@ -1,0 +1,188 @@
+"""Edit, delete and react (PROTOCOL.md §4): each change to a message is a chat event with the
+chat's next seq, written in one transaction with the change and its idempotency claim.
+
+Only the sender edits; the sender or a chat admin deletes; any member reacts. A delete erases
+the content from storage. A duplicate reaction add (or a remove of a missing one) changes
+nothing and emits no event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal, Protocol
+
+from tidings.domain.messages import (
+    IDEMPOTENCY_WINDOW,
+    MAX_MENTION_CANDIDATES,
+    DuplicateRequest,
+    Message,
+    UserDirectory,
+    idempotency_key,
+    iso,
+    mention_candidates,
+    resolve_mentions,
+)
+from tidings.domain.ratelimits import MESSAGE_WRITES, RateLimiter
+from tidings.errors import Forbidden, NotFound
+
+EventKind = Literal["edit", "delete", "reaction"]
+ReactionAction = Literal["add", "remove"]
+
+
+@dataclass(frozen=True)
+class ChatEvent:
+    """A change to message `target_seq` of `chat_id`, recorded at `seq`."""
+
+    kind: EventKind
+    chat_id: str
+    seq: int
+    message_id: str
+    target_seq: int
+    actor_id: str
+    actor_name: str
+    at: str
+
+
+@dataclass(frozen=True)
+class Claim:
+    key: str
+    expires_at: int  # epoch seconds
+
+
+@dataclass(frozen=True)
+class EventOutcome:
+    """What the ack reports: the event's seq (None when nothing changed) and the message now."""
+
+    seq: int | None
+    message: Message
+
+
+class MessageGone(Exception):
+    """The message was deleted, or never existed, by the time the change was written."""
+
+
+class NoChange(Exception):
+    """The reaction was already there (add) or already absent (remove)."""
+
+
+class ChatEventStore(Protocol):
+    def locate(self, message_id: str) -> tuple[str, int] | None: ...
+
+    def get(self, chat_id: str, seq: int) -> Message | None: ...
+
+    def role_of(self, chat_id: str, user_id: str) -> str | None: ...
+
+    def members_among(self, chat_id: str, user_ids: set[str]) -> set[str]: ...
+
+    def allocate_seq(self, chat_id: str) -> int: ...
+
+    def record_edit(self, event: ChatEvent, content: str, mentions: list[str], claim: Claim) -> None: ...
+
+    def record_delete(self, event: ChatEvent, claim: Claim) -> None: ...
+
+    def record_reaction(self, event: ChatEvent, emoji: str, action: ReactionAction, claim: Claim) -> None:
+        """Raises NoChange when the reaction is already in the asked state."""
+
+
+class ChatEventService:
+    def __init__(
+        self,
+        store: ChatEventStore,
+        users: UserDirectory,
+        limiter: RateLimiter,
+        now: Callable[[], float],
+    ) -> None:
+        self._store = store
+        self._users = users
+        self._limiter = limiter
+        self._now = now
+
+    def edit(self, actor_id: str, request_id: str, message_id: str, content: str) -> EventOutcome:
+        message = self._writable(actor_id, message_id)
+        if message.sender_id != actor_id:
+            raise Forbidden("Only the sender may edit a message")
+        candidates = mention_candidates(content)[:MAX_MENTION_CANDIDATES]
+        mentions = resolve_mentions(candidates, self._store.members_among(message.chat_id, set(candidates)))
+        return self._record(
+            "edit",
+            actor_id,
+            request_id,
+            message,
+            lambda event, claim: self._store.record_edit(event, content, mentions, claim),
+        )
+
+    def delete(self, actor_id: str, request_id: str, message_id: str) -> EventOutcome:
+        message = self._writable(actor_id, message_id)
+        if message.sender_id != actor_id and self._store.role_of(message.chat_id, actor_id) != "admin":
+            raise Forbidden("Only the sender or a chat admin may delete a message")
+        return self._record(
+            "delete", actor_id, request_id, message, lambda event, claim: self._store.record_delete(event, claim)
+        )
+
+    def react(
+        self, actor_id: str, request_id: str, message_id: str, emoji: str, action: ReactionAction
+    ) -> EventOutcome:
+        message = self._writable(actor_id, message_id)
+        try:
+            return self._record(
+                "reaction",
+                actor_id,
+                request_id,
+                message,
+                lambda event, claim: self._store.record_reaction(event, emoji, action, claim),
+            )
+        except NoChange:
+            return EventOutcome(seq=None, message=self._current(message.chat_id, message.seq))
+
+    def _writable(self, actor_id: str, message_id: str) -> Message:
+        """The message, if it exists, is not deleted, and the actor may see it."""
+        self._limiter.enforce(MESSAGE_WRITES, actor_id)
+        location = self._store.locate(message_id)
+        message = self._store.get(*location) if location else None
+        if message is None:
+            raise NotFound(f"Message {message_id!r} does not exist")
+        if self._store.role_of(message.chat_id, actor_id) is None:
+            raise Forbidden(f"You are not a member of chat {message.chat_id!r}")
+        if message.deleted:
+            raise NotFound(f"Message {message_id!r} was deleted")
+        return message
+
+    def _record(
+        self,
+        kind: EventKind,
+        actor_id: str,
+        request_id: str,
+        message: Message,
+        write: Callable[[ChatEvent, Claim], None],
+    ) -> EventOutcome:
+        now = self._now()
+        event = ChatEvent(
+            kind=kind,
+            chat_id=message.chat_id,
+            seq=self._store.allocate_seq(message.chat_id),
+            message_id=message.message_id,
+            target_seq=message.seq,
+            actor_id=actor_id,
+            actor_name=self._users.display_name(actor_id),
+            at=iso(now),
+        )
+        claim = Claim(
+            idempotency_key(f"message.{kind}", message.chat_id, request_id),
+            int(now + IDEMPOTENCY_WINDOW / timedelta(seconds=1)),
+        )
+        try:
+            write(event, claim)
+        except DuplicateRequest as duplicate:
+            # A retry of a change that was already made: the same seq, the message as it is now.
+            return EventOutcome(seq=duplicate.seq, message=self._current(message.chat_id, message.seq))
+        except MessageGone:
+            raise NotFound(f"Message {message.message_id!r} was deleted") from None
+        return EventOutcome(seq=event.seq, message=self._current(message.chat_id, message.seq))
+
+    def _current(self, chat_id: str, seq: int) -> Message:
+        message = self._store.get(chat_id, seq)
+        if message is None:  # messages are never removed, only erased
+            raise NotFound("The message no longer exists")
+        return message
