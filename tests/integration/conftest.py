@@ -28,11 +28,17 @@ class FakeConnections:
 @pytest.fixture
 def connections(aws, monkeypatch) -> FakeConnections:
     fake = FakeConnections()
-    for cached in (wiring.connection_store, wiring.message_service, wiring.poster, wiring.fanout):
-        cached.cache_clear()
+    _clear_wiring()
     monkeypatch.setattr(wiring, "poster", lambda: fake)
     yield fake
-    wiring.fanout.cache_clear()
+    _clear_wiring()
+
+
+def _clear_wiring() -> None:
+    """Services are built once per container; each test is a new container."""
+    for value in vars(wiring).values():
+        if callable(getattr(value, "cache_clear", None)):
+            value.cache_clear()
 
 
 @pytest.fixture
@@ -50,6 +56,7 @@ def functions():
             "default": "connect/default.py",
             "send": "message/send.py",
             "fanout": "message/fanout.py",
+            "events": "message/events.py",
             "authorizer": "connect/authorizer.py",
         }.items()
     }

@@ -82,3 +82,29 @@ def test_records_that_are_not_new_chat_events_are_skipped(functions, context, co
 
     assert functions["fanout"].handler({"Records": [modify]}, context) == {"batchItemFailures": []}
     assert connections.sent == {}
+
+
+def test_edit_delete_and_reaction_events_are_delivered_with_their_seqs(functions, context, connections):
+    from tidings.wiring import chat_event_service
+
+    make_chat("dm-alice-bob", ["alice", "bob"], chat_type="dm")
+    _connect("bob-1", "bob", 1)
+    message = _send("alice", "dm-alice-bob", "r1", content="first draft")
+    chat_event_service().edit("alice", "e1", message.message_id, "final")
+    chat_event_service().react("bob", "x1", message.message_id, "👍", "add")
+    chat_event_service().delete("alice", "d1", message.message_id)
+
+    assert functions["fanout"].handler(_batch(), context) == {"batchItemFailures": []}
+
+    frames = [json.loads(data) for data in connections.sent["bob-1"]]
+    assert [(f["type"], f["payload"]["seq"]) for f in frames] == [
+        ("message.new", 1),
+        ("message.updated", 2),
+        ("message.reaction", 3),
+        ("message.deleted", 4),
+    ]
+    assert frames[3]["payload"]["messageId"] == message.message_id
+    # Rendered as the message is now: after the delete, no frame carries its content any more.
+    assert frames[1]["payload"]["message"]["deleted"] is True
+    assert frames[1]["payload"]["message"]["content"] is None
+    assert frames[2]["payload"]["reactions"] == {}

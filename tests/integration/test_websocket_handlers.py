@@ -123,3 +123,32 @@ def test_ping_gets_pong(functions, context, connections):
     pong = send_frame(functions, context, "alice", frame, route="ping", module="default")
     assert pong["type"] == "pong"
     assert pong["payload"] == {"refId": frame["id"]}
+
+
+def test_edit_react_delete_handlers_ack_with_the_event_seq(functions, context, connections):
+    make_chat("dm-alice-bob", ["alice", "bob"], chat_type="dm")
+    sent = send_frame(
+        functions, context, "alice", client_frame("message.send", {"chatId": "dm-alice-bob", "content": "v1"})
+    )
+    message_id = sent["payload"]["message"]["messageId"]
+
+    edit = client_frame("message.edit", {"messageId": message_id, "content": "v2"})
+    edited = send_frame(functions, context, "alice", edit, route="message.edit", module="events")
+    assert edited["payload"]["status"] == "ok"
+    assert (edited["payload"]["seq"], edited["payload"]["message"]["content"]) == (2, "v2")
+
+    not_mine = client_frame("message.edit", {"messageId": message_id, "content": "hijack"})
+    refused = send_frame(functions, context, "bob", not_mine, route="message.edit", module="events")
+    assert refused["payload"]["error"]["code"] == "FORBIDDEN"
+
+    react = client_frame("message.react", {"messageId": message_id, "emoji": "👍", "action": "add"})
+    reacted = send_frame(functions, context, "bob", react, route="message.react", module="events")
+    assert (reacted["payload"]["seq"], reacted["payload"]["reactions"]) == (3, {"👍": ["bob"]})
+
+    bad_action = client_frame("message.react", {"messageId": message_id, "emoji": "👍", "action": "toggle"})
+    invalid = send_frame(functions, context, "bob", bad_action, route="message.react", module="events")
+    assert invalid["payload"]["error"]["code"] == "BAD_FRAME"
+
+    delete = client_frame("message.delete", {"messageId": message_id})
+    deleted = send_frame(functions, context, "alice", delete, route="message.delete", module="events")
+    assert (deleted["payload"]["seq"], deleted["payload"]["messageId"]) == (4, message_id)

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
+    DynamoDBRecord,
+    DynamoDBRecordEventName,
+)
 
 from tidings.domain.events import KINDS, event_frame
 from tidings.domain.messages import Message
@@ -18,7 +21,10 @@ def chat_event_frame(
     """(chatId, frame) for a record that is a chat event, None for one that is not.
 
     A `message` item carries the message itself; an event item names it by `targetSeq`, and the
-    message is read as it is now."""
+    message is read as it is now. Only INSERTs are events: a MODIFY is a message item being
+    updated by an event that has its own item (the event source filters these out too)."""
+    if record.event_name != DynamoDBRecordEventName.INSERT:
+        return None
     stream = record.dynamodb
     image = stream.raw_event.get("NewImage") if stream else None
     if not image:
