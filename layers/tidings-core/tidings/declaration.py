@@ -93,6 +93,28 @@ class Route:
 
 
 @dataclass(frozen=True)
+class MockRoute:
+    """A WebSocket route that API Gateway answers itself, with no Lambda invocation (a MOCK
+    integration). The reply is `{"type": reply_type, "id": …, "timestamp": …,
+    "payload": {"refId": <the client frame's id>}}`. Used for `ping`, so a heartbeat every 30 s
+    per connection costs no invocation."""
+
+    key: str
+    reply_type: str
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    """A route of the HTTP API (PROTOCOL.md §11), with API Gateway HTTP API payload v2.0 events.
+
+    `path` uses API Gateway's syntax: `/api/chats/{chatId}/messages`."""
+
+    method: Literal["GET", "POST", "PUT", "DELETE"]
+    path: str
+    function: Function
+
+
+@dataclass(frozen=True)
 class Authorizer:
     """The Lambda REQUEST authorizer on `$connect`."""
 
@@ -141,6 +163,8 @@ class Application:
     functions: tuple[Function, ...]
     authorizer: Authorizer
     routes: tuple[Route, ...]
+    mock_routes: tuple[MockRoute, ...] = ()
+    http_routes: tuple[HttpRoute, ...] = ()
     stream_subscriptions: tuple[StreamSubscription, ...] = ()
     queues: tuple[Queue, ...] = ()
     queue_subscriptions: tuple[QueueSubscription, ...] = ()

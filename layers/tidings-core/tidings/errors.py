@@ -50,3 +50,7 @@ class RateLimited(TidingsError):
 
 class Unavailable(TidingsError):
     code = ErrorCode.UNAVAILABLE
+
+
+class Unauthorized(TidingsError):
+    code = ErrorCode.UNAUTHORIZED
