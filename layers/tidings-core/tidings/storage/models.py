@@ -110,6 +110,9 @@ class MemberModel(Model):
     user_id = UnicodeAttribute(range_key=True, attr_name="userId")
     role = UnicodeAttribute(default="member")  # member | admin
     joined_at = UnicodeAttribute(attr_name="joinedAt")
+    # The read watermark (PROTOCOL.md §5): only ever moves forward.
+    last_read_seq = NumberAttribute(attr_name="lastReadSeq", default=0)
+    last_read_message_id = UnicodeAttribute(attr_name="lastReadMessageId", null=True)
     by_user = MembershipsByUser()
 
 
