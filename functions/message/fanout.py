@@ -11,10 +11,11 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from tidings.domain.typing import typing_ended_by_message
 from tidings.edge.streams import chat_event_frame
 from tidings.observability import logger, metrics, tracer
 from tidings.protocol.frames import encode
-from tidings.wiring import fanout, message_store
+from tidings.wiring import fanout, message_store, typing_state, user_directory
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
@@ -24,7 +25,14 @@ def deliver(record: DynamoDBRecord) -> None:
     if event is None:
         return
     chat_id, frame = event
-    report = fanout().to_chat(chat_id, encode(frame))
+    frames: list[tuple[str, str | None]] = []
+    if frame["type"] == "message.new":
+        sender = frame["payload"]["message"]["senderId"]
+        typing_off = typing_ended_by_message(typing_state(), user_directory(), chat_id, sender)
+        if typing_off is not None:
+            frames.append((typing_off, sender))
+    frames.append((encode(frame), None))
+    report = fanout().frames_to_chat(chat_id, frames)
     metrics.add_metric(name="FramesDelivered", unit="Count", value=report.delivered)
     if report.gone:
         metrics.add_metric(name="StaleConnectionsRemoved", unit="Count", value=report.gone)

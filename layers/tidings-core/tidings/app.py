@@ -12,6 +12,7 @@ from tidings.declaration import (
     Authorizer,
     Function,
     Queue,
+    QueueSubscription,
     Route,
     Secret,
     StreamSubscription,
@@ -32,7 +33,8 @@ from tidings.storage.models import (
 CONNECTIONS = Table("Connections", ConnectionModel, "CONNECTIONS_TABLE", ttl_attribute="expiresAt")
 USERS = Table("Users", UserModel, "USERS_TABLE")
 CHATS = Table("Chats", ChatModel, "CHATS_TABLE")
-MEMBERS = Table("Members", MemberModel, "MEMBERS_TABLE")
+# The Members stream carries read watermark moves to the receipts consumer.
+MEMBERS = Table("Members", MemberModel, "MEMBERS_TABLE", stream="NEW_AND_OLD_IMAGES")
 # NEW_AND_OLD_IMAGES so later consumers (search, notify) see what an edit or delete replaced.
 MESSAGES = Table("Messages", MessageModel, "MESSAGES_TABLE", stream="NEW_AND_OLD_IMAGES")
 IDEMPOTENCY = Table("Idempotency", IdempotencyModel, "IDEMPOTENCY_TABLE", ttl_attribute="expiresAt")
@@ -43,6 +45,9 @@ EPHEMERAL = Table("Ephemeral", EphemeralModel, "EPHEMERAL_TABLE", ttl_attribute=
 JWT_SIGNING_KEY = Secret("JwtSigningKey", "JWT_SECRET_ARN", "HS256 key that signs Tidings access tokens")
 
 FANOUT_FAILURES = Queue("FanoutFailures", "FANOUT_FAILURES_QUEUE_URL")
+RECEIPTS_FAILURES = Queue("ReceiptsFailures", "RECEIPTS_FAILURES_QUEUE_URL")
+# Typing expiry timers: each message carries its own delay (SQS allows up to 15 minutes).
+TYPING_TIMERS = Queue("TypingTimers", "TYPING_TIMERS_QUEUE_URL", visibility_timeout_seconds=30, dead_letter_after=3)
 
 # --- functions ----------------------------------------------------------------------------
 
@@ -101,7 +106,48 @@ FANOUT = Function(
     "message",
     "fanout.handler",
     "Delivers chat events from the Messages stream to every member's connections",
-    tables=((MEMBERS, "read"), (MESSAGES, "read"), (CONNECTIONS, "read_write")),
+    tables=(
+        (MEMBERS, "read"),
+        (MESSAGES, "read"),
+        (USERS, "read"),
+        (EPHEMERAL, "read_write"),  # sending a message ends the sender's typing
+        (CONNECTIONS, "read_write"),
+    ),
+    manages_connections=True,
+    timeout_seconds=30,
+)
+_TYPING_TABLES = ((MEMBERS, "read"), (USERS, "read"), (EPHEMERAL, "read_write"), (CONNECTIONS, "read_write"))
+TYPING = Function(
+    "Typing",
+    "message",
+    "typing.handler",
+    "typing.start, typing.stop: forwarded to the other members, throttled, never stored durably",
+    tables=_TYPING_TABLES,
+    send_queues=(TYPING_TIMERS,),
+    manages_connections=True,
+)
+TYPING_EXPIRY = Function(
+    "TypingExpiry",
+    "message",
+    "typing_timers.handler",
+    "Typing timers: reports a typer stopped 5 s after the last typing.start",
+    tables=_TYPING_TABLES,
+    send_queues=(TYPING_TIMERS,),
+    manages_connections=True,
+)
+READ_MARK = Function(
+    "ReadMark",
+    "message",
+    "read.handler",
+    "read.mark: moves the reader's watermark forward",
+    tables=((MEMBERS, "read_write"), (MESSAGES, "read")),
+)
+RECEIPTS = Function(
+    "Receipts",
+    "message",
+    "receipts.handler",
+    "Members stream consumer: read.receipt to the other members, coalesced per batch",
+    tables=((MEMBERS, "read"), (CONNECTIONS, "read_write")),
     manages_connections=True,
     timeout_seconds=30,
 )
@@ -109,7 +155,19 @@ FANOUT = Function(
 APPLICATION = Application(
     name="Tidings",
     tables=(CONNECTIONS, USERS, CHATS, MEMBERS, MESSAGES, IDEMPOTENCY, EPHEMERAL),
-    functions=(AUTHORIZER, CONNECT, DISCONNECT, DEFAULT, MESSAGE_SEND, MESSAGE_EVENTS, FANOUT),
+    functions=(
+        AUTHORIZER,
+        CONNECT,
+        DISCONNECT,
+        DEFAULT,
+        MESSAGE_SEND,
+        MESSAGE_EVENTS,
+        FANOUT,
+        TYPING,
+        TYPING_EXPIRY,
+        READ_MARK,
+        RECEIPTS,
+    ),
     authorizer=Authorizer(AUTHORIZER),
     routes=(
         Route("$connect", CONNECT, two_way=False),
@@ -120,6 +178,9 @@ APPLICATION = Application(
         Route("message.edit", MESSAGE_EVENTS),
         Route("message.delete", MESSAGE_EVENTS),
         Route("message.react", MESSAGE_EVENTS),
+        Route("typing.start", TYPING),
+        Route("typing.stop", TYPING),
+        Route("read.mark", READ_MARK),
     ),
     stream_subscriptions=(
         StreamSubscription(
@@ -131,7 +192,17 @@ APPLICATION = Application(
             retry_attempts=3,
             event_names=("INSERT",),
         ),
+        StreamSubscription(
+            MEMBERS,
+            RECEIPTS,
+            on_failure=RECEIPTS_FAILURES,
+            batch_size=100,
+            max_batching_window_seconds=1,  # coalesces bursts of read.mark (PROTOCOL.md §10)
+            retry_attempts=3,
+            event_names=("MODIFY",),
+        ),
     ),
-    queues=(FANOUT_FAILURES,),
+    queue_subscriptions=(QueueSubscription(TYPING_TIMERS, TYPING_EXPIRY, batch_size=10),),
+    queues=(FANOUT_FAILURES, RECEIPTS_FAILURES, TYPING_TIMERS),
     secrets=(JWT_SIGNING_KEY,),
 )

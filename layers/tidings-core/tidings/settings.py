@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 class Settings(BaseModel):
     jwt_secret_arn: str | None = Field(None, alias="JWT_SECRET_ARN")
     websocket_callback_url: str | None = Field(None, alias="WEBSOCKET_CALLBACK_URL")
+    typing_timers_queue_url: str | None = Field(None, alias="TYPING_TIMERS_QUEUE_URL")
     aws_region: str = Field("us-east-1", alias="AWS_REGION")
 
 

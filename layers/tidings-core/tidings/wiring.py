@@ -11,14 +11,18 @@ from functools import cache
 from aws_lambda_powertools.utilities import parameters
 
 from tidings.adapters.apigateway import ApiGatewayPoster
+from tidings.adapters.timers import SqsTypingTimers
 from tidings.domain.chat_events import ChatEventService
 from tidings.domain.fanout import Fanout
 from tidings.domain.messages import MessageService
 from tidings.domain.ratelimits import RateLimiter
+from tidings.domain.receipts import ReadService
+from tidings.domain.typing import TypingService
 from tidings.settings import settings
 from tidings.storage.connections import DynamoConnectionStore
 from tidings.storage.messages import DynamoMemberDirectory, DynamoMessageStore, DynamoUserDirectory
 from tidings.storage.ratelimits import DynamoBucketStore
+from tidings.storage.typing import DynamoTypingStateStore
 
 # The signing key is cached by Powertools for this long, so a rotation lands within minutes.
 SIGNING_KEY_MAX_AGE_SECONDS = 300
@@ -67,6 +71,32 @@ def poster() -> ApiGatewayPoster:
     if not url:
         raise RuntimeError("WEBSOCKET_CALLBACK_URL is not set: cannot reach the @connections API")
     return ApiGatewayPoster(url)
+
+
+@cache
+def read_service() -> ReadService:
+    return ReadService(message_store())
+
+
+@cache
+def typing_state() -> DynamoTypingStateStore:
+    return DynamoTypingStateStore()
+
+
+@cache
+def typing_service() -> TypingService:
+    queue_url = settings().typing_timers_queue_url
+    if not queue_url:
+        raise RuntimeError("TYPING_TIMERS_QUEUE_URL is not set: typing cannot expire")
+    return TypingService(
+        typing_state(),
+        message_store(),
+        user_directory(),
+        rate_limiter(),
+        SqsTypingTimers(queue_url),
+        fanout,
+        now=time.time,
+    )
 
 
 @cache

@@ -42,20 +42,28 @@ class Fanout:
         self._connections = connections
         self._poster = poster
 
-    def to_chat(self, chat_id: str, data: str) -> DeliveryReport:
+    def to_chat(self, chat_id: str, data: str, *, except_user: str | None = None) -> DeliveryReport:
+        """Posts `data` to every connection of every member, but `except_user`'s."""
+        return self.frames_to_chat(chat_id, [(data, except_user)])
+
+    def frames_to_chat(self, chat_id: str, frames: list[tuple[str, str | None]]) -> DeliveryReport:
+        """Posts each `(data, except_user)` in order, reading members and connections once."""
         report = DeliveryReport()
         first_error: Exception | None = None
         for user_id in self._members.member_ids(chat_id):
             for connection_id in self._connections.for_user(user_id):
-                try:
-                    if self._poster.post(connection_id, data):
+                for data, except_user in frames:
+                    if user_id == except_user:
+                        continue
+                    try:
+                        if not self._poster.post(connection_id, data):
+                            report.gone += 1
+                            self._connections.remove(connection_id)
+                            break
                         report.delivered += 1
-                    else:
-                        report.gone += 1
-                        self._connections.remove(connection_id)
-                except Exception as exc:  # one bad connection must not starve the others
-                    report.failed += 1
-                    first_error = first_error or exc
+                    except Exception as exc:  # one bad connection must not starve the others
+                        report.failed += 1
+                        first_error = first_error or exc
         if first_error is not None:
             # The whole record is retried; members already reached may see it twice, which the
             # protocol allows (clients drop duplicates by messageId).

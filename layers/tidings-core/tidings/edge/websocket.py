@@ -28,7 +28,8 @@ class Caller:
     connection_id: str
 
 
-Action = Callable[[Caller, ClientFrame, P], dict[str, Any]]
+# An action returns the reply frame, or None for frames that get no reply (typing).
+Action = Callable[[Caller, ClientFrame, P], dict[str, Any] | None]
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def frame_router(route_for: Callable[[str], FrameRoute]) -> Callable[[dict[str, 
     return handle
 
 
-def _process(body: str, payload_model: type[P], action: Action[P], caller: Caller) -> dict[str, Any]:
+def _process(body: str, payload_model: type[P], action: Action[P], caller: Caller) -> dict[str, Any] | None:
     size = len(body.encode("utf-8"))
     if size > MAX_FRAME_BYTES:
         metrics.add_metric(name="FramesRejected", unit="Count", value=1)
@@ -94,7 +95,9 @@ def _process(body: str, payload_model: type[P], action: Action[P], caller: Calle
         return ack_error(frame.id, ErrorCode.INTERNAL, "Internal error; retry with the same frame id")
 
 
-def _reply(frame: dict[str, Any]) -> dict[str, Any]:
+def _reply(frame: dict[str, Any] | None) -> dict[str, Any]:
+    if frame is None:
+        return {"statusCode": 200}
     return {"statusCode": 200, "body": encode(frame)}
 
 

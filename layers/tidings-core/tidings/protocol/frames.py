@@ -67,6 +67,17 @@ class MessageReactPayload(_Payload):
     action: Literal["add", "remove"]
 
 
+class ChatPayload(_Payload):
+    """`typing.start`, `typing.stop`."""
+
+    chatId: str = Field(min_length=1, max_length=128)
+
+
+class ReadMarkPayload(_Payload):
+    chatId: str = Field(min_length=1, max_length=128)
+    messageId: str = Field(min_length=1, max_length=128)
+
+
 def server_frame(frame_type: str, payload: dict[str, Any]) -> dict[str, Any]:
     return {"type": frame_type, "id": str(uuid.uuid4()), "timestamp": utc_now_iso(), "payload": payload}
 

@@ -129,6 +129,19 @@ class DynamoMessageStore:
         except DoesNotExist:
             return None
 
+    def advance_read_watermark(self, chat_id: str, user_id: str, seq: int, message_id: str) -> bool:
+        try:
+            MemberModel(chat_id, user_id).update(
+                actions=[MemberModel.last_read_seq.set(seq), MemberModel.last_read_message_id.set(message_id)],
+                condition=MemberModel.user_id.exists()
+                & (MemberModel.last_read_seq.does_not_exist() | (MemberModel.last_read_seq < seq)),
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def record_edit(self, event: ChatEvent, content: str, mentions: list[str], claim: Claim) -> None:
         self._record(
             event,
