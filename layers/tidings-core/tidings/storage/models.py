@@ -60,6 +60,11 @@ class ConnectionModel(Model):
     user_id = UnicodeAttribute(attr_name="userId")
     connected_at = NumberAttribute(attr_name="connectedAt")  # epoch milliseconds
     token_expires_at = NumberAttribute(attr_name="tokenExpiresAt")  # epoch seconds
+    # Set by `hello` (PROTOCOL.md §3); a connection that never said hello speaks version 1.
+    protocol_version = NumberAttribute(attr_name="protocolVersion", null=True)
+    client = UnicodeAttribute(null=True)  # `hello.client`, e.g. "web/1.4.2"
+    # The chat this connection shows now (`chat.focus`); notifications read it.
+    focus_chat_id = UnicodeAttribute(attr_name="focusChatId", null=True)
     # API Gateway closes every connection after 2 h; TTL sweeps items whose $disconnect was lost.
     expires_at = TTLAttribute(attr_name="expiresAt")
     by_user = ConnectionsByUser()
@@ -74,6 +79,9 @@ class UserModel(Model):
 
     user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
     display_name = UnicodeAttribute(attr_name="displayName")
+    # `POST /api/auth/revoke`: tokens and refresh tokens issued at or before this (epoch
+    # seconds) are refused.
+    revoked_before = NumberAttribute(attr_name="revokedBefore", null=True)
 
 
 class ChatModel(Model):
@@ -191,3 +199,34 @@ class EphemeralModel(Model):
     tokens = NumberAttribute(null=True)
     updated_at = NumberAttribute(attr_name="updatedAt", null=True)  # epoch seconds, fractional
     expires_at = TTLAttribute(attr_name="expiresAt")
+
+
+# --- sessions -----------------------------------------------------------------------------
+
+
+class RefreshTokensByUser(GlobalSecondaryIndex["RefreshTokenModel"]):
+    """A user's refresh tokens, to invalidate them all on revoke (or a family on reuse)."""
+
+    class Meta:
+        index_name = "byUser"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
+    issued_at = NumberAttribute(range_key=True, attr_name="issuedAt")
+
+
+class RefreshTokenModel(Model):
+    """A refresh token, stored only as its SHA-256. Rotated on every use: the used one is kept,
+    marked `rotatedAt`, until its TTL so that a reuse is recognised as one (and its family,
+    every token descended from the same sign-in, is invalidated)."""
+
+    class Meta(_Meta):
+        table_name = _table_name("REFRESH_TOKENS_TABLE", "tidings-refresh-tokens")
+
+    token_hash = UnicodeAttribute(hash_key=True, attr_name="tokenHash")
+    user_id = UnicodeAttribute(attr_name="userId")
+    family_id = UnicodeAttribute(attr_name="familyId")
+    issued_at = NumberAttribute(attr_name="issuedAt")  # epoch seconds
+    rotated_at = NumberAttribute(attr_name="rotatedAt", null=True)
+    expires_at = TTLAttribute(attr_name="expiresAt")  # issued + 7 days
+    by_user = RefreshTokensByUser()
