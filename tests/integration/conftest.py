@@ -57,6 +57,10 @@ def functions():
             "send": "message/send.py",
             "fanout": "message/fanout.py",
             "events": "message/events.py",
+            "typing": "message/typing.py",
+            "typing_timers": "message/typing_timers.py",
+            "read": "message/read.py",
+            "receipts": "message/receipts.py",
             "authorizer": "connect/authorizer.py",
         }.items()
     }
