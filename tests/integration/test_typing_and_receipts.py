@@ -65,9 +65,13 @@ def test_the_timer_consumer_reports_the_typer_stopped(functions, context, connec
 def test_a_broken_timer_message_is_reported_as_a_batch_item_failure(
     functions, context, connections, chat, timers_queue
 ):
-    event = sqs_event(["not json"])
+    typing(functions, context, "alice", "typing.start")
+    started_at = typing_state().started_at("project-x", "alice")
+    good = json.dumps({"chat_id": "project-x", "user_id": "alice", "started_at": started_at})
+    event = sqs_event(["not json", good])
     response = functions["typing_timers"].handler(event, context)
     assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+    assert indicators(connections, "bob-1") == [True, False], "the good timer in the batch still fired"
 
 
 def test_typing_in_a_chat_you_are_not_in_gets_forbidden(functions, context, connections, chat, timers_queue):
