@@ -1,0 +1,175 @@
+"""Edit, react, delete, typing, read receipts and rate limits, end to end over real WebSockets."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+QUIET_SECONDS = 1.0
+
+
+def _is(frame_type: str, **fields):
+    def match(frame):
+        payload = frame.get("payload", {})
+        return frame["type"] == frame_type and all(payload.get(k) == v for k, v in fields.items())
+
+    return match
+
+
+async def _send(client, chat_id: str, content: str) -> dict:
+    ack = await client.request("message.send", {"chatId": chat_id, "content": content})
+    assert ack["payload"]["status"] == "ok", ack
+    return ack["payload"]["message"]
+
+
+async def test_an_edit_reaches_the_others_and_a_non_senders_edit_is_forbidden(server):
+    alice, bob = await server.connect("alice"), await server.connect("bob")
+    try:
+        message = await _send(alice, "dm-alice-bob", "frist")
+        ack = await alice.request("message.edit", {"messageId": message["messageId"], "content": "first"})
+        assert ack["payload"]["status"] == "ok"
+        assert ack["payload"]["seq"] > message["seq"]
+
+        updated = await bob.wait_for(_is("message.updated", seq=ack["payload"]["seq"]))
+        assert updated["payload"]["message"]["messageId"] == message["messageId"]
+        assert updated["payload"]["message"]["content"] == "first"
+        assert updated["payload"]["message"]["editedAt"]
+
+        refused = await bob.request("message.edit", {"messageId": message["messageId"], "content": "mine now"})
+        assert refused["payload"]["error"]["code"] == "FORBIDDEN"
+    finally:
+        await alice.close()
+        await bob.close()
+
+
+async def test_reactions_are_shared_and_a_duplicate_add_changes_nothing(server):
+    alice, bob, carol = await server.connect("alice"), await server.connect("bob"), await server.connect("carol")
+    try:
+        message = await _send(alice, "project-x", "lunch?")
+        first = await bob.request("message.react", {"messageId": message["messageId"], "emoji": "🍕", "action": "add"})
+        assert first["payload"]["reactions"] == {"🍕": ["bob"]}
+        reaction = await alice.wait_for(_is("message.reaction", seq=first["payload"]["seq"]))
+        assert reaction["payload"]["reactions"] == {"🍕": ["bob"]}
+
+        await carol.request("message.react", {"messageId": message["messageId"], "emoji": "🍕", "action": "add"})
+        again = await bob.request("message.react", {"messageId": message["messageId"], "emoji": "🍕", "action": "add"})
+        assert again["payload"]["status"] == "ok"
+        assert again["payload"]["reactions"] == {"🍕": ["bob", "carol"]}
+
+        removed = await bob.request(
+            "message.react", {"messageId": message["messageId"], "emoji": "🍕", "action": "remove"}
+        )
+        latest = await alice.wait_for(_is("message.reaction", seq=removed["payload"]["seq"]))
+        assert latest["payload"]["reactions"] == {"🍕": ["carol"]}
+    finally:
+        for client in (alice, bob, carol):
+            await client.close()
+
+
+async def test_a_delete_reaches_the_others_and_the_message_is_gone(server):
+    alice, bob = await server.connect("alice"), await server.connect("bob")
+    try:
+        message = await _send(bob, "project-x", "oops, wrong chat")
+        ack = await alice.request("message.delete", {"messageId": message["messageId"]})  # alice is admin
+        assert ack["payload"]["status"] == "ok"
+        deleted = await bob.wait_for(_is("message.deleted", seq=ack["payload"]["seq"]))
+        assert deleted["payload"]["messageId"] == message["messageId"]
+        again = await bob.request("message.edit", {"messageId": message["messageId"], "content": "x"})
+        assert again["payload"]["error"]["code"] == "NOT_FOUND"
+    finally:
+        await alice.close()
+        await bob.close()
+
+
+async def test_typing_goes_to_the_others_throttled_not_echoed_and_ends_by_itself(server):
+    alice, bob = await server.connect("alice"), await server.connect("bob")
+    try:
+        started = time.monotonic()
+        for _ in range(5):  # a burst: only the first is forwarded
+            await alice.send("typing.start", {"chatId": "dm-alice-bob"})
+        on = await bob.wait_for(_is("typing.indicator", userId="alice", active=True))
+        assert on["payload"]["displayName"] == "Alice"
+
+        off = await bob.wait_for(_is("typing.indicator", userId="alice", active=False), timeout=10)
+        assert off["payload"]["chatId"] == "dm-alice-bob"
+        assert time.monotonic() - started < 7 + 2, "typing must end by itself within 7 s (plus slack)"
+
+        indicators = [f for f in bob.of_type("typing.indicator") if f["payload"]["userId"] == "alice"]
+        assert [f["payload"]["active"] for f in indicators] == [True, False], "the burst was throttled"
+        assert not alice.of_type("typing.indicator"), "typing is never echoed to the typer"
+        assert not [f for f in alice.frames if f.get("payload", {}).get("refId")], "typing frames get no reply"
+    finally:
+        await alice.close()
+        await bob.close()
+
+
+async def test_typing_stop_and_sending_a_message_end_typing(server):
+    alice, bob = await server.connect("alice"), await server.connect("bob")
+    try:
+        await alice.send("typing.start", {"chatId": "dm-alice-bob"})
+        await bob.wait_for(_is("typing.indicator", userId="alice", active=True))
+        await alice.send("typing.stop", {"chatId": "dm-alice-bob"})
+        await bob.wait_for(_is("typing.indicator", userId="alice", active=False))
+
+        await asyncio.sleep(1.1)  # past the 1/s typing limit
+        bob.frames.clear()
+        await alice.send("typing.start", {"chatId": "dm-alice-bob"})
+        await bob.wait_for(_is("typing.indicator", userId="alice", active=True))
+        message = await _send(alice, "dm-alice-bob", "done typing")
+        await bob.wait_for(
+            lambda f: f["type"] == "message.new" and f["payload"]["message"]["messageId"] == message["messageId"]
+        )
+        relevant = [
+            (f["type"], f["payload"].get("active"))
+            for f in bob.frames
+            if f["type"] in ("typing.indicator", "message.new")
+        ]
+        assert relevant == [("typing.indicator", True), ("typing.indicator", False), ("message.new", None)]
+    finally:
+        await alice.close()
+        await bob.close()
+
+
+async def test_a_read_mark_sends_a_receipt_with_its_seq(server):
+    alice, bob = await server.connect("alice"), await server.connect("bob")
+    try:
+        message = await _send(alice, "dm-alice-bob", "did you read this?")
+        ack = await bob.request("read.mark", {"chatId": "dm-alice-bob", "messageId": message["messageId"]})
+        assert ack["payload"]["status"] == "ok"
+        receipt = await alice.wait_for(_is("read.receipt", userId="bob", messageId=message["messageId"]))
+        assert receipt["payload"]["seq"] == message["seq"]
+        assert receipt["payload"]["chatId"] == "dm-alice-bob"
+    finally:
+        await alice.close()
+        await bob.close()
+
+
+async def test_a_burst_of_25_sends_hits_rate_limited_with_retry_after(server):
+    # Five connections of one user send at once: the limit is per user (10/s), not per connection.
+    clients = [await server.connect("erin") for _ in range(5)]
+    try:
+        sent = await asyncio.gather(
+            *(
+                _send_frame(client, {"chatId": "general", "content": f"burst {i}"})
+                for i in range(5)
+                for client in clients
+            )
+        )
+        replies = [await client.reply_to(frame_id, timeout=30) for client, frame_id in sent]
+        statuses = [reply["payload"]["status"] for reply in replies]
+        limited = [reply["payload"]["error"] for reply in replies if reply["payload"]["status"] == "error"]
+        assert limited, f"25 sends at once must exceed 10/s: {statuses}"
+        assert all(error["code"] == "RATE_LIMITED" for error in limited)
+        assert all(0 < error["retryAfterMs"] <= 1000 for error in limited)
+        assert statuses.count("ok") >= 10
+    finally:
+        for client in clients:
+            await client.close()
+
+
+async def _send_frame(client, payload):
+    return client, await client.send("message.send", payload)
