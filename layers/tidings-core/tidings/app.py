@@ -11,6 +11,7 @@ from tidings.declaration import (
     Application,
     Authorizer,
     Function,
+    HttpRoute,
     Queue,
     QueueSubscription,
     Route,
@@ -151,6 +152,21 @@ RECEIPTS = Function(
     manages_connections=True,
     timeout_seconds=30,
 )
+SYNC = Function(
+    "Sync",
+    "message",
+    "sync.handler",
+    "sync.request: replays the chat events a client missed (one chat or all)",
+    tables=((CHATS, "read"), (MEMBERS, "read"), (MESSAGES, "read")),
+)
+CHATS_API = Function(
+    "ChatsApi",
+    "message",
+    "chats_api.handler",
+    "GET /api/chats and GET /api/chats/{chatId}/messages",
+    tables=((CHATS, "read"), (MEMBERS, "read"), (MESSAGES, "read"), (USERS, "read")),
+    secrets=(JWT_SIGNING_KEY,),
+)
 
 APPLICATION = Application(
     name="Tidings",
@@ -167,6 +183,8 @@ APPLICATION = Application(
         TYPING_EXPIRY,
         READ_MARK,
         RECEIPTS,
+        SYNC,
+        CHATS_API,
     ),
     authorizer=Authorizer(AUTHORIZER),
     routes=(
@@ -181,6 +199,11 @@ APPLICATION = Application(
         Route("typing.start", TYPING),
         Route("typing.stop", TYPING),
         Route("read.mark", READ_MARK),
+        Route("sync.request", SYNC),
+    ),
+    http_routes=(
+        HttpRoute("GET", "/api/chats", CHATS_API),
+        HttpRoute("GET", "/api/chats/{chatId}/messages", CHATS_API),
     ),
     stream_subscriptions=(
         StreamSubscription(

@@ -1,0 +1,37 @@
+"""`sync.request`: the chat events a client missed, one chat or every chat at once (PROTOCOL.md §6)."""
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tidings.edge.websocket import Caller, frame_route
+from tidings.observability import logger, metrics, tracer
+from tidings.protocol.frames import ClientFrame, server_frame
+from tidings.protocol.sync import SyncRequestPayload
+from tidings.wiring import sync_service
+
+
+def sync_request(caller: Caller, frame: ClientFrame, payload: SyncRequestPayload) -> dict[str, Any]:
+    if payload.chats is not None:
+        results = sync_service().sync_chats(caller.user_id, payload.chats, payload.limit)
+        metrics.add_metric(name="ChatsSynced", unit="Count", value=len(results))
+        # Badges and presence are filled in by the notifications and presence issues.
+        chats = [result.to_wire() for result in results]
+        return server_frame("sync.response", {"refId": frame.id, "chats": chats, "badges": [], "presence": []})
+    assert payload.chatId is not None  # the payload model requires chatId without chats
+    result = sync_service().sync_chat(
+        caller.user_id, payload.chatId, payload.lastKnownSeq, payload.cursor, payload.limit
+    )
+    metrics.add_metric(name="ChatsSynced", unit="Count", value=1)
+    return server_frame("sync.response", {"refId": frame.id, **result.to_wire()})
+
+
+route = frame_route(SyncRequestPayload, sync_request)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return route(event)

@@ -1,0 +1,127 @@
+"""The chats REST API (PROTOCOL.md §11): the caller's chat list and a chat's message history.
+
+`unreadCount` and `mentionCount` are 0 and `muted`/`pinned` are false until the notifications
+issue adds the counters and preferences; the fields are already in place so clients can bind
+to them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tidings.domain.messages import Message
+from tidings.errors import Forbidden
+
+MAX_PAGE_LIMIT = 100
+DEFAULT_PAGE_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class Membership:
+    chat_id: str
+    user_id: str
+    role: str
+    last_read_seq: int
+
+
+@dataclass(frozen=True)
+class ChatInfo:
+    chat_id: str
+    name: str | None
+    chat_type: str
+    head_seq: int
+
+
+@dataclass(frozen=True)
+class ChatMember:
+    user_id: str
+    display_name: str
+    role: str
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"userId": self.user_id, "displayName": self.display_name, "role": self.role}
+
+
+@dataclass(frozen=True)
+class ChatSummary:
+    chat: ChatInfo
+    members: list[ChatMember]
+    last_read_seq: int
+    unread_count: int = 0
+    mention_count: int = 0
+    muted: bool = False
+    pinned: bool = False
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "chatId": self.chat.chat_id,
+            "name": self.chat.name,
+            "type": self.chat.chat_type,
+            "members": [member.to_wire() for member in self.members],
+            "unreadCount": self.unread_count,
+            "mentionCount": self.mention_count,
+            "lastReadSeq": self.last_read_seq,
+            "headSeq": self.chat.head_seq,
+            "muted": self.muted,
+            "pinned": self.pinned,
+        }
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    """Newest first. `next_before` continues to older messages; None when there are none."""
+
+    messages: list[Message]
+    next_before: int | None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"messages": [message.to_wire() for message in self.messages], "nextBefore": self.next_before}
+
+
+class ChatStore(Protocol):
+    def memberships_of(self, user_id: str) -> list[Membership]:
+        """The user's memberships (Members `byUser` index)."""
+
+    def chats(self, chat_ids: Sequence[str]) -> dict[str, ChatInfo]:
+        """The chats that exist among `chat_ids`."""
+
+    def members_of(self, chat_id: str) -> list[Membership]: ...
+
+    def display_names(self, user_ids: Sequence[str]) -> dict[str, str]: ...
+
+    def is_member(self, chat_id: str, user_id: str) -> bool: ...
+
+    def messages_before(self, chat_id: str, before: int | None, limit: int) -> tuple[list[Message], bool]:
+        """At most `limit` messages (not events) with seq < before, newest first, and whether
+        there are older ones."""
+
+
+class ChatService:
+    def __init__(self, store: ChatStore) -> None:
+        self._store = store
+
+    def list_chats(self, user_id: str) -> list[ChatSummary]:
+        """The user's chats, in chat id order (clients sort by their own criteria)."""
+        memberships = self._store.memberships_of(user_id)
+        chats = self._store.chats([m.chat_id for m in memberships])
+        members = {chat_id: self._store.members_of(chat_id) for chat_id in chats}
+        names = self._store.display_names(sorted({m.user_id for ms in members.values() for m in ms}))
+        return [
+            ChatSummary(
+                chat=chats[own.chat_id],
+                members=[ChatMember(m.user_id, names.get(m.user_id, m.user_id), m.role) for m in members[own.chat_id]],
+                last_read_seq=own.last_read_seq,
+            )
+            for own in memberships
+            if own.chat_id in chats
+        ]
+
+    def messages(self, user_id: str, chat_id: str, before: int | None, limit: int) -> MessagePage:
+        """A page of the chat's messages, newest first, older than `before` (the newest when
+        None). Deleted messages are in it as tombstones (`deleted: true`, no content)."""
+        if not self._store.is_member(chat_id, user_id):
+            raise Forbidden(f"You are not a member of chat {chat_id!r}")
+        messages, older = self._store.messages_before(chat_id, before, limit)
+        return MessagePage(messages, messages[-1].seq if older and messages else None)
