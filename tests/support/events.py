@@ -120,3 +120,58 @@ def sqs_event(bodies: list[str], queue_arn: str = "arn:aws:sqs:us-east-1:1234567
             for index, body in enumerate(bodies)
         ]
     }
+
+
+def http_event(
+    method: str,
+    path: str,
+    *,
+    route_key: str | None = None,
+    token: str | None = None,
+    headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+    path_parameters: dict[str, str] | None = None,
+    body: str | dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An HTTP API (payload format 2.0) event, as API Gateway sends it for `route_key`
+    (e.g. `GET /api/chats/{chatId}/messages`; defaults to `METHOD path`). Header names are
+    lower-case, as HTTP APIs deliver them."""
+    all_headers = {"host": f"{API_ID}.execute-api.us-east-1.amazonaws.com", "user-agent": "pytest"}
+    if token is not None:
+        all_headers["authorization"] = f"Bearer {token}"
+    all_headers.update({name.lower(): value for name, value in (headers or {}).items()})
+    now_ms = int(time.time() * 1000)
+    raw_query = "&".join(f"{name}={value}" for name, value in (query or {}).items())
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route_key or f"{method} {path}",
+        "rawPath": path,
+        "rawQueryString": raw_query,
+        "headers": all_headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": API_ID,
+            "domainName": f"{API_ID}.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": API_ID,
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.7",
+                "userAgent": "pytest",
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": route_key or f"{method} {path}",
+            "stage": "$default",
+            "time": "25/Nov/2026:10:00:00 +0000",
+            "timeEpoch": now_ms,
+        },
+        "isBase64Encoded": False,
+    }
+    if query:
+        event["queryStringParameters"] = dict(query)
+    if path_parameters:
+        event["pathParameters"] = dict(path_parameters)
+    if body is not None:
+        event["body"] = body if isinstance(body, str) else json.dumps(body)
+    return event

@@ -1,0 +1,142 @@
+"""The sync.request handler driven by API Gateway WebSocket events, on moto."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.support.events import client_frame, message_event
+from tests.support.lambdas import load_function
+from tests.support.seed import make_chat
+from tidings.storage.models import ChatModel
+
+
+@pytest.fixture(scope="module")
+def handlers():
+    return {name: load_function(f"message/{name}.py") for name in ("send", "events", "sync")}
+
+
+@pytest.fixture
+def chats(connections):
+    make_chat("project-x", ["alice", "bob", "carol"], admins=("alice",))
+    make_chat("general", ["alice", "bob", "carol", "dave", "erin"], chat_type="channel")
+    make_chat("dm-alice-bob", ["alice", "bob"], chat_type="dm")
+
+
+def call(handlers, context, module, route, user, frame):
+    response = handlers[module].handler(message_event("conn-1=", user, frame, route), context)
+    assert response["statusCode"] == 200
+    return json.loads(response["body"])
+
+
+def send(handlers, context, user, chat_id, content):
+    ack = call(
+        handlers,
+        context,
+        "send",
+        "message.send",
+        user,
+        client_frame("message.send", {"chatId": chat_id, "content": content}),
+    )
+    assert ack["payload"]["status"] == "ok"
+    return ack["payload"]["message"]
+
+
+def sync(handlers, context, user, payload):
+    frame = client_frame("sync.request", payload)
+    reply = call(handlers, context, "sync", "sync.request", user, frame)
+    assert reply["payload"]["refId"] == frame["id"]
+    return reply
+
+
+def test_sync_request_replays_missed_events_as_server_frames(handlers, context, chats):
+    seen = send(handlers, context, "alice", "project-x", "seen")
+    missed = send(handlers, context, "bob", "project-x", "missed")
+    edit = call(
+        handlers,
+        context,
+        "events",
+        "message.edit",
+        "bob",
+        client_frame("message.edit", {"messageId": missed["messageId"], "content": "missed, edited"}),
+    )
+
+    reply = sync(handlers, context, "carol", {"chatId": "project-x", "lastKnownSeq": seen["seq"]})
+    assert reply["type"] == "sync.response"
+    payload = reply["payload"]
+    assert payload["chatId"] == "project-x"
+    assert [(e["type"], e["payload"]["seq"]) for e in payload["events"]] == [
+        ("message.new", missed["seq"]),
+        ("message.updated", edit["payload"]["seq"]),
+    ]
+    assert all(set(e) >= {"type", "id", "timestamp", "payload"} for e in payload["events"])
+    assert payload["events"][0]["payload"]["message"]["content"] == "missed, edited"
+    assert (payload["hasMore"], payload["cursor"], payload["headSeq"]) == (False, None, edit["payload"]["seq"])
+    assert payload["readWatermarks"] == {"alice": 0, "bob": 0, "carol": 0}
+
+
+def test_sync_pages_with_limit_and_cursor(handlers, context, chats):
+    for i in range(3):
+        send(handlers, context, "alice", "project-x", f"m{i}")
+    first = sync(handlers, context, "bob", {"chatId": "project-x", "lastKnownSeq": 0, "limit": 2})["payload"]
+    assert [e["payload"]["seq"] for e in first["events"]] == [1, 2]
+    assert first["hasMore"] is True
+    assert isinstance(first["cursor"], str)
+    rest = sync(handlers, context, "bob", {"chatId": "project-x", "cursor": first["cursor"]})["payload"]
+    assert [e["payload"]["seq"] for e in rest["events"]] == [3]
+    assert (rest["hasMore"], rest["cursor"]) == (False, None)
+
+
+def test_multi_chat_sync_answers_every_chat_and_refuses_the_forbidden_one(handlers, context, chats):
+    send(handlers, context, "alice", "project-x", "p1")
+    send(handlers, context, "dave", "general", "g1")
+    send(handlers, context, "alice", "dm-alice-bob", "private")
+    reply = sync(handlers, context, "carol", {"chats": {"project-x": 0, "general": 0, "dm-alice-bob": 0}})
+    payload = reply["payload"]
+    assert reply["type"] == "sync.response"
+    assert (payload["badges"], payload["presence"]) == ([], [])
+    project, general, dm = payload["chats"]
+    assert [e["payload"]["message"]["content"] for e in project["events"]] == ["p1"]
+    assert [e["payload"]["message"]["content"] for e in general["events"]] == ["g1"]
+    assert dm["chatId"] == "dm-alice-bob"
+    assert dm["error"]["code"] == "FORBIDDEN"
+    assert "events" not in dm
+
+
+def test_more_than_500_missed_is_too_large(handlers, context, chats):
+    send(handlers, context, "alice", "general", "one")
+    ChatModel("general").update(actions=[ChatModel.head_seq.set(600)])
+    payload = sync(handlers, context, "bob", {"chatId": "general", "lastKnownSeq": 1})["payload"]
+    assert payload["tooLarge"] is True
+    assert payload["headSeq"] == 600
+    assert "events" not in payload
+
+
+def test_a_non_member_gets_a_forbidden_ack(handlers, context, chats):
+    reply = sync(handlers, context, "dave", {"chatId": "project-x", "lastKnownSeq": 0})
+    assert reply["type"] == "ack"
+    assert reply["payload"]["status"] == "error"
+    assert reply["payload"]["error"]["code"] == "FORBIDDEN"
+
+
+@pytest.mark.parametrize(
+    ("payload", "named"),
+    [
+        ({"lastKnownSeq": 0}, "chatId"),
+        ({"chatId": "project-x"}, "lastKnownSeq"),
+        ({"chatId": "project-x", "lastKnownSeq": -1}, "lastKnownSeq"),
+        ({"chatId": "project-x", "lastKnownSeq": "7"}, "lastKnownSeq"),
+        ({"chatId": "project-x", "lastKnownSeq": 0, "limit": 501}, "limit"),
+        ({"chatId": "project-x", "lastKnownSeq": 0, "limit": 0}, "limit"),
+        ({"chatId": "project-x", "lastKnownSeq": 0, "chats": {"general": 0}}, "either chats"),
+        ({"chats": {f"chat-{i}": 0 for i in range(101)}}, "chats"),
+        ({"chats": {"general": -3}}, "chats.general"),
+        ({"chatId": "project-x", "cursor": "garbage!"}, "cursor"),
+    ],
+)
+def test_bad_sync_requests_get_bad_frame_naming_the_problem(handlers, context, chats, payload, named):
+    reply = sync(handlers, context, "bob", payload)
+    assert reply["type"] == "ack"
+    assert reply["payload"]["error"]["code"] == "BAD_FRAME"
+    assert named in reply["payload"]["error"]["message"]
