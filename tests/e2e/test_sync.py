@@ -1,0 +1,287 @@
+"""Sync and the chats REST API end to end: a real `tidings dev`, real WebSockets and HTTP.
+
+The reconnect recipe of docs/protocol.md, as a client runs it: remember the last seq seen,
+lose the connection, reconnect, then `sync.request` from that seq and get exactly the events
+missed, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.e2e.conftest import Server, start_server, stop_server
+from tests.support.wsclient import Client
+
+pytestmark = pytest.mark.e2e
+
+REPLY_TIMEOUT = 20.0  # generous: the emulator shares its CPUs with whatever else runs
+
+
+async def send(client: Client, chat_id: str, content: str) -> dict[str, Any]:
+    ack = await client.request("message.send", {"chatId": chat_id, "content": content}, timeout=REPLY_TIMEOUT)
+    assert ack["payload"]["status"] == "ok", ack
+    return ack["payload"]["message"]
+
+
+async def sync(client: Client, payload: dict[str, Any]) -> dict[str, Any]:
+    return await client.request("sync.request", payload, timeout=REPLY_TIMEOUT)
+
+
+def kinds_and_seqs(events: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    return [(event["type"], event["payload"]["seq"]) for event in events]
+
+
+async def miss_three_messages_and_an_edit(server: Server) -> tuple[int, int, list[tuple[str, int]], dict[str, Any]]:
+    """carol sees a message in project-x and one in general, disconnects, and misses three
+    messages and an edit in project-x and one message in general. Returns what she last saw
+    in each chat, the project-x events she missed, and the general message she missed."""
+    alice = await server.connect("alice")
+    carol = await server.connect("carol")
+    try:
+        seen = await send(alice, "project-x", "before the gap")
+        seen_general = await send(alice, "general", "general, before the gap")
+        for message in (seen, seen_general):
+            await carol.wait_for(
+                lambda f, m=message: (
+                    f["type"] == "message.new"
+                    and f["payload"]["seq"] == m["seq"]
+                    and f["payload"]["chatId"] == m["chatId"]
+                ),
+                timeout=REPLY_TIMEOUT,
+            )
+        await carol.close()
+
+        missed = [await send(alice, "project-x", f"missed {i}") for i in range(3)]
+        edit = await alice.request(
+            "message.edit", {"messageId": missed[1]["messageId"], "content": "missed 1, edited"}, timeout=REPLY_TIMEOUT
+        )
+        assert edit["payload"]["status"] == "ok", edit
+        missed_general = await send(alice, "general", "general, during the gap")
+    finally:
+        await alice.close()
+    expected = [("message.new", m["seq"]) for m in missed] + [("message.updated", edit["payload"]["seq"])]
+    return seen["seq"], seen_general["seq"], expected, missed_general
+
+
+def assert_missed_project_events(chat: dict[str, Any], expected: list[tuple[str, int]]) -> None:
+    assert chat["chatId"] == "project-x"
+    assert kinds_and_seqs(chat["events"]) == expected
+    contents = [event["payload"]["message"]["content"] for event in chat["events"]]
+    # Every event shows the message as it is now: the edit is already in the replayed message.new.
+    assert contents == ["missed 0", "missed 1, edited", "missed 2", "missed 1, edited"]
+    assert (chat["hasMore"], chat["cursor"], chat["headSeq"]) == (False, None, expected[-1][1])
+    assert set(chat["readWatermarks"]) == {"alice", "bob", "carol"}
+
+
+async def test_a_reconnecting_client_gets_exactly_what_it_missed_through_sync(server):
+    last_seen, _, expected, _ = await miss_three_messages_and_an_edit(server)
+    carol = await server.connect("carol")
+    try:
+        reply = await sync(carol, {"chatId": "project-x", "lastKnownSeq": last_seen})
+        assert reply["type"] == "sync.response"
+        assert_missed_project_events(reply["payload"], expected)
+    finally:
+        await carol.close()
+
+
+async def test_multi_chat_sync_catches_up_every_chat_at_once(server):
+    last_seen, last_seen_general, expected, missed_general = await miss_three_messages_and_an_edit(server)
+    carol = await server.connect("carol")
+    try:
+        reply = await sync(carol, {"chats": {"project-x": last_seen, "general": last_seen_general, "dm-alice-bob": 0}})
+        assert reply["type"] == "sync.response"
+        payload = reply["payload"]
+        assert (payload["badges"], payload["presence"]) == ([], [])
+        project, general, dm = payload["chats"]
+        assert_missed_project_events(project, expected)
+        assert kinds_and_seqs(general["events"]) == [("message.new", missed_general["seq"])]
+        assert general["events"][0]["payload"]["message"]["messageId"] == missed_general["messageId"]
+        assert dm == {
+            "chatId": "dm-alice-bob",
+            "error": {"code": "FORBIDDEN", "message": "You are not a member of chat 'dm-alice-bob'"},
+        }
+    finally:
+        await carol.close()
+
+
+async def test_sync_pages_with_a_cursor(server):
+    bob = await server.connect("bob")
+    try:
+        first = await send(bob, "dm-alice-bob", "page 0")
+        for i in range(1, 3):
+            await send(bob, "dm-alice-bob", f"page {i}")
+        page = (await sync(bob, {"chatId": "dm-alice-bob", "lastKnownSeq": first["seq"] - 1, "limit": 2}))["payload"]
+        assert [e["payload"]["message"]["content"] for e in page["events"]] == ["page 0", "page 1"]
+        assert page["hasMore"] is True
+        rest = (await sync(bob, {"chatId": "dm-alice-bob", "cursor": page["cursor"]}))["payload"]
+        assert [e["payload"]["message"]["content"] for e in rest["events"]] == ["page 2"]
+        assert (rest["hasMore"], rest["cursor"]) == (False, None)
+    finally:
+        await bob.close()
+
+
+async def test_a_non_member_gets_forbidden(server):
+    dave = await server.connect("dave")
+    try:
+        reply = await sync(dave, {"chatId": "project-x", "lastKnownSeq": 0})
+        assert reply["type"] == "ack"
+        assert reply["payload"]["status"] == "error"
+        assert reply["payload"]["error"]["code"] == "FORBIDDEN"
+        assert not dave.closed
+    finally:
+        await dave.close()
+
+
+async def test_a_bad_sync_request_gets_bad_frame(server):
+    bob = await server.connect("bob")
+    try:
+        reply = await sync(bob, {"chatId": "project-x", "lastKnownSeq": 0, "limit": 501})
+        assert reply["payload"]["error"]["code"] == "BAD_FRAME"
+        assert "limit" in reply["payload"]["error"]["message"]
+    finally:
+        await bob.close()
+
+
+# --- more than 500 missed events ------------------------------------------------------------
+#
+# SLOW (tens of seconds): it writes 505 real messages through the public protocol, spread over
+# the five members of `general` and paced by the server's own RATE_LIMITED answers (10 sends/s
+# per user). It runs on its own `tidings dev`, so the shared server's `general` stays small.
+# Deselect with `-m "not slow"`.
+
+TOO_MANY = 505
+
+
+@pytest.fixture(scope="module")
+def busy_server() -> Iterator[Server]:
+    process, server, _ = start_server(log_name="tidings-dev-sync-busy")
+    yield server
+    stop_server(process)
+
+
+async def _send_paced(client: Client, chat_id: str, contents: list[str]) -> None:
+    """Sends one after another; a RATE_LIMITED answer is waited out and the same frame (same
+    id, so never a duplicate) sent again."""
+    for content in contents:
+        frame_id = None
+        while True:
+            frame_id = await client.send("message.send", {"chatId": chat_id, "content": content}, frame_id=frame_id)
+            ack = await client.reply_to(frame_id, timeout=REPLY_TIMEOUT)
+            if ack["payload"]["status"] == "ok":
+                break
+            assert ack["payload"]["error"]["code"] == "RATE_LIMITED", ack
+            await asyncio.sleep(ack["payload"]["error"]["retryAfterMs"] / 1000)
+        client.frames.clear()  # fan-out copies pile up otherwise
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+async def test_more_than_500_missed_events_is_too_large(busy_server):
+    senders = {user: await busy_server.connect(user) for user in ("alice", "bob", "carol", "dave", "erin")}
+    try:
+        first = await send(senders["alice"], "general", "the last one erin saw")
+        per_user = [[f"{user} {i}" for i in range(k, TOO_MANY, len(senders))] for k, user in enumerate(senders)]
+        await asyncio.gather(
+            *(
+                _send_paced(client, "general", contents)
+                for client, contents in zip(senders.values(), per_user, strict=True)
+            )
+        )
+        reply = await sync(senders["erin"], {"chatId": "general", "lastKnownSeq": first["seq"]})
+        payload = reply["payload"]
+        assert payload["tooLarge"] is True
+        assert payload["headSeq"] >= first["seq"] + TOO_MANY
+        assert "events" not in payload
+
+        # One more than 500 behind is too large; exactly 500 behind is synced, in as many
+        # responses as API Gateway's 128 KiB message limit needs, continued by the cursor.
+        head = payload["headSeq"]
+        request: dict[str, Any] = {"chatId": "general", "lastKnownSeq": head - 500, "limit": 500}
+        seqs: list[int] = []
+        while True:
+            page = (await sync(senders["erin"], request))["payload"]
+            assert "tooLarge" not in page
+            seqs += [event["payload"]["seq"] for event in page["events"]]
+            if not page["hasMore"]:
+                break
+            request = {"chatId": "general", "cursor": page["cursor"], "limit": 500}
+        assert seqs == list(range(head - 499, head + 1))
+        multi = (await sync(senders["erin"], {"chats": {"general": head - 501, "project-x": 0}}))["payload"]
+        assert multi["chats"][0]["tooLarge"] is True
+        assert "tooLarge" not in multi["chats"][1]
+    finally:
+        for client in senders.values():
+            await client.close()
+
+
+# --- the chats REST API ---------------------------------------------------------------------
+
+
+async def _get(server: Server, path: str, user: str | None = None) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {server.token(user)}"} if user else {}
+    async with aiohttp.ClientSession() as session, session.get(f"{server.base_url}{path}", headers=headers) as response:
+        body = await response.json(content_type=None) if response.content_type == "application/json" else None
+        return response.status, body
+
+
+@pytest.fixture
+async def http_api(server: Server) -> Server:
+    """The server, once its runtime serves the declared HttpRoutes: an unauthenticated call
+    is then a 401 from the function, not a 404 from a runtime that has no such route."""
+    status, _ = await _get(server, "/api/chats")
+    if status == 404:
+        pytest.skip("the local runtime does not serve the HTTP API (HttpRoutes) yet")
+    return server
+
+
+async def test_get_chats_lists_the_callers_chats(http_api):
+    status, chats = await _get(http_api, "/api/chats", "carol")
+    assert status == 200
+    by_id = {chat["chatId"]: chat for chat in chats}
+    assert set(by_id) == {"project-x", "general"}
+    project = by_id["project-x"]
+    assert (project["name"], project["type"]) == ("Project X", "group")
+    assert {m["userId"]: m["displayName"] for m in project["members"]} == {
+        "alice": "Alice",
+        "bob": "Bob",
+        "carol": "Carol",
+    }
+    assert isinstance(project["headSeq"], int)
+    assert isinstance(project["lastReadSeq"], int)
+    assert (project["unreadCount"], project["mentionCount"], project["muted"], project["pinned"]) == (
+        0,
+        0,
+        False,
+        False,
+    )
+    status, dms = await _get(http_api, "/api/chats", "bob")
+    assert {chat["chatId"]: chat["name"] for chat in dms}["dm-alice-bob"] is None
+
+
+async def test_get_messages_pages_back_newest_first(http_api):
+    alice = await http_api.connect("alice")
+    try:
+        sent = [await send(alice, "project-x", f"history {i}") for i in range(3)]
+    finally:
+        await alice.close()
+    status, page = await _get(http_api, "/api/chats/project-x/messages?limit=2", "bob")
+    assert status == 200
+    assert [m["messageId"] for m in page["messages"]] == [sent[2]["messageId"], sent[1]["messageId"]]
+    assert page["nextBefore"] == sent[1]["seq"]
+    status, older = await _get(http_api, f"/api/chats/project-x/messages?before={page['nextBefore']}&limit=1", "bob")
+    assert [m["messageId"] for m in older["messages"]] == [sent[0]["messageId"]]
+
+
+async def test_the_chats_api_refuses_strangers_bad_parameters_and_missing_tokens(http_api):
+    status, body = await _get(http_api, "/api/chats/project-x/messages", "dave")
+    assert (status, body["error"]["code"]) == (403, "FORBIDDEN")
+    status, body = await _get(http_api, "/api/chats/project-x/messages?limit=101", "bob")
+    assert status == 400
+    assert body["error"]["message"].startswith("limit")
+    status, body = await _get(http_api, "/api/chats")
+    assert (status, body["error"]["code"]) == (401, "UNAUTHORIZED")
