@@ -1,0 +1,159 @@
+"""DynamoDB, DynamoDB Streams, SQS and Secrets Manager in process, through moto.
+
+`LocalAws` starts `moto.mock_aws()` for the runtime's life and creates every table, queue and
+secret that the application declares, from the declaration itself: keys and indexes come from
+the PynamoDB models (`Model.create_table`), streams and TTL from the `Table` entries.
+
+Importing this module installs, once per process and before any botocore session exists
+(PynamoDB and boto3 both copy `BUILTIN_HANDLERS` when a session is created):
+
+- the moto patches of `moto_patches.py` (one lock around moto, request notifications, cheap
+  transaction backups);
+- a botocore `before-call` hook that counts AWS API calls made inside a handler invocation
+  (see `stats.py`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.handlers import BUILTIN_HANDLERS
+from moto import mock_aws
+
+from tidings.declaration import Application, Queue, Secret, Table
+from tidings_local import moto_patches
+from tidings_local.stats import current_handler_stats
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.literals import QueueAttributeNameType
+
+ACCOUNT_ID = "123456789012"
+DEFAULT_REGION = "us-east-1"
+
+
+def _count_handler_call(model: Any, **_: Any) -> None:
+    """botocore `before-call` hook: counts (service, operation) for calls made by handler code."""
+    stats = current_handler_stats()
+    if stats is not None:
+        stats.aws_call(model.service_model.service_name, model.name)
+
+
+moto_patches.install()
+if ("before-call", _count_handler_call) not in BUILTIN_HANDLERS:
+    BUILTIN_HANDLERS.append(("before-call", _count_handler_call))
+
+
+def region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+
+
+def resource_name(application: Application, resource_id: str) -> str:
+    """`Tidings` + `JwtSigningKey` -> `tidings-jwt-signing-key` (the local physical name)."""
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", resource_id).lower()
+    return f"{application.name.lower()}-{words}"
+
+
+def secret_name(application: Application, secret: Secret) -> str:
+    """Secrets Manager names are path-like: `tidings/jwt-signing-key`."""
+    prefix = application.name.lower()
+    return resource_name(application, secret.id).replace(f"{prefix}-", f"{prefix}/", 1)
+
+
+@dataclass
+class Provisioned:
+    """What `LocalAws.start` created, by declared id, and the env vars that point at it."""
+
+    queue_urls: dict[str, str] = field(default_factory=dict)
+    queue_arns: dict[str, str] = field(default_factory=dict)
+    secret_arns: dict[str, str] = field(default_factory=dict)
+    stream_arns: dict[str, str] = field(default_factory=dict)
+    environment: dict[str, str] = field(default_factory=dict)
+
+
+class LocalAws:
+    """moto for the life of a runtime, provisioned from the declaration.
+
+    Only one can be active per process: moto's backends are process-global.
+    """
+
+    def __init__(self, application: Application, secret_values: Mapping[str, str] | None = None) -> None:
+        self.application = application
+        self._secret_values = dict(secret_values or {})
+        self._mock: Any = None
+        self.provisioned = Provisioned()
+
+    def start(self) -> Provisioned:
+        os.environ.setdefault("AWS_DEFAULT_REGION", DEFAULT_REGION)
+        os.environ.setdefault("AWS_REGION", os.environ["AWS_DEFAULT_REGION"])
+        # A stray endpoint override would send our calls past moto to a real endpoint.
+        for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
+            del os.environ[name]
+        self._mock = mock_aws()
+        self._mock.start()
+        for table in self.application.tables:
+            self._create_table(table)
+        for queue in self.application.queues:
+            self._create_queue(queue)
+        for secret in self.application.secrets:
+            self._create_secret(secret)
+        return self.provisioned
+
+    def stop(self) -> None:
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+
+    def _create_table(self, table: Table) -> None:
+        table.model.create_table(wait=True, billing_mode="PAY_PER_REQUEST")
+        client = boto3.client("dynamodb", region_name=region())
+        name = table.default_name
+        if table.stream:
+            described = client.update_table(
+                TableName=name,
+                StreamSpecification={"StreamEnabled": True, "StreamViewType": table.stream},
+            )
+            self.provisioned.stream_arns[table.id] = described["TableDescription"]["LatestStreamArn"]
+        if table.ttl_attribute:
+            ttl = client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+            if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+                client.update_time_to_live(
+                    TableName=name,
+                    TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+                )
+        self.provisioned.environment[table.env_var] = name
+
+    def _create_queue(self, queue: Queue) -> None:
+        sqs = boto3.client("sqs", region_name=region())
+        name = resource_name(self.application, queue.id)
+        attributes: dict[QueueAttributeNameType, str] = {
+            "DelaySeconds": str(queue.delay_seconds),
+            "VisibilityTimeout": str(queue.visibility_timeout_seconds),
+            "MessageRetentionPeriod": str(min(queue.retention_days, 14) * 86400),
+        }
+        if queue.dead_letter_after is not None:
+            dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+            dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            attributes["RedrivePolicy"] = json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(queue.dead_letter_after)}
+            )
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        self.provisioned.queue_urls[queue.id] = url
+        self.provisioned.queue_arns[queue.id] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        self.provisioned.environment[queue.env_var] = url
+
+    def _create_secret(self, secret: Secret) -> None:
+        value = self._secret_values.get(secret.id) or secrets.token_urlsafe(48)
+        arn = boto3.client("secretsmanager", region_name=region()).create_secret(
+            Name=secret_name(self.application, secret), Description=secret.description, SecretString=value
+        )["ARN"]
+        self.provisioned.secret_arns[secret.id] = arn
+        self.provisioned.environment[secret.env_var] = arn

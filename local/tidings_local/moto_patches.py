@@ -1,0 +1,192 @@
+"""Where the runtime reaches into moto, and why. Nothing else in the package touches moto's
+internals; `install()` runs once, when `tidings_local.aws` is imported.
+
+1. One lock around moto's request dispatcher. moto is not thread-safe for read-modify-write
+   (an `ADD` counter, a conditional put, a transaction) and handlers run in a thread pool.
+   Requests moto does not match, such as the handlers' `apigatewaymanagementapi` calls to
+   `http://HOST:PORT/@connections/...`, pass straight through to the real HTTP gateway.
+2. Request notifications (`on_request`): after moto handles a DynamoDB write or an SQS send,
+   the event source pollers are told, so they wake at once instead of polling hot.
+3. Cheap transaction backups. Before a TransactWriteItems, moto deep-copies every table it
+   touches so that it can roll back; that costs ~0.1 ms per stored item, so after a few
+   thousand messages every `message.send` would hold the lock for half a second. Instead we
+   snapshot just the touched items and the stream lengths, and restore those on failure.
+4. `forget_shard_iterator`: moto keeps every shard iterator it ever issued.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import moto.dynamodb.models as dynamodb_models
+from moto.core.models import botocore_stubber
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.table import Table
+from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+_MOTO_LOCK = threading.RLock()
+
+DYNAMODB_WRITES = frozenset(
+    f"DynamoDB_20120810.{operation}"
+    for operation in (
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "BatchWriteItem",
+        "TransactWriteItems",
+        "ExecuteStatement",
+        "BatchExecuteStatement",
+        "ExecuteTransaction",
+    )
+)
+SQS_SENDS = frozenset(
+    f"AmazonSQS.{operation}"
+    for operation in ("SendMessage", "SendMessageBatch", "ChangeMessageVisibility", "ChangeMessageVisibilityBatch")
+)
+_listeners: dict[Callable[[], None], frozenset[str]] = {}
+
+
+def install() -> None:
+    """Applies the patches (idempotent)."""
+    if getattr(botocore_stubber, "_tidings_patched", False):
+        return
+    _serialize_requests()
+    _cheap_transaction_backups()
+    botocore_stubber._tidings_patched = True  # type: ignore[attr-defined]
+
+
+# --- 1 and 2: the lock, and notifications ---------------------------------------------------
+
+
+def on_request(operations: frozenset[str], listener: Callable[[], None]) -> Callable[[], None]:
+    """Calls `listener` (on the calling thread) after moto handles one of `operations`
+    (X-Amz-Target values). Returns the unsubscribe function."""
+    _listeners[listener] = operations
+
+    def unsubscribe() -> None:
+        _listeners.pop(listener, None)
+
+    return unsubscribe
+
+
+def _notify(request: Any) -> None:
+    target = request.headers.get("X-Amz-Target") or b""
+    operation = target.decode() if isinstance(target, bytes) else target
+    for listener, operations in list(_listeners.items()):
+        if operation in operations:
+            with contextlib.suppress(Exception):  # a listener must never break a handler's call
+                listener()
+
+
+def _serialize_requests() -> None:
+    dispatch = botocore_stubber.process_request
+
+    def serialized(request: Any) -> Any:
+        with _MOTO_LOCK:
+            response = dispatch(request)
+        if response is not None and _listeners:
+            _notify(request)
+        return response
+
+    botocore_stubber.process_request = serialized  # type: ignore[method-assign]
+
+
+# --- 3: transactions ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Slot:
+    """One item a transaction touches, as it was before."""
+
+    table: Table
+    hash_key: DynamoType
+    range_key: DynamoType | None
+    before: Item | None
+
+    def restore(self) -> None:
+        items: dict[Any, Any] = self.table.items
+        if self.range_key is None:
+            if self.before is None:
+                items.pop(self.hash_key, None)
+            else:
+                items[self.hash_key] = self.before
+        elif self.before is None:
+            items.get(self.hash_key, {}).pop(self.range_key, None)
+        else:
+            items[self.hash_key][self.range_key] = self.before
+
+
+def _snapshot(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> tuple[list[_Slot], dict[Table, int]]:
+    slots: list[_Slot] = []
+    stream_lengths: dict[Table, int] = {}
+    for entry in transact_items:
+        (operation, request), *_ = entry.items()
+        table = backend.tables[request["TableName"]]
+        key = request["Item"] if operation == "Put" else request["Key"]
+        hash_key = DynamoType(key[table.hash_key_attr])
+        range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+        stored: Any = table.items.get(hash_key)  # an Item, or {range key: Item} with a range key
+        current = stored.get(range_key) if range_key is not None and stored is not None else stored
+        slots.append(_Slot(table, hash_key, range_key, copy.deepcopy(current)))
+        if table.stream_shard is not None:
+            stream_lengths.setdefault(table, len(table.stream_shard.items))
+    return slots, stream_lengths
+
+
+class _KeepTables:
+    """Stands in for the `copy` module inside moto's transact_write_items: its table backups
+    become the live tables (a no-op), everything else is copied as before."""
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+    copy = staticmethod(copy.copy)
+
+
+@contextlib.contextmanager
+def _tables_not_copied() -> Iterator[None]:
+    # Only ever swapped under _MOTO_LOCK, so no other moto code can observe it.
+    dynamodb_models.copy = _KeepTables  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        dynamodb_models.copy = copy
+
+
+def _cheap_transaction_backups() -> None:
+    original = DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        try:
+            slots, stream_lengths = _snapshot(self, transact_items)
+        except Exception:  # a malformed request: let moto's own code report it
+            return original(self, transact_items)
+        with _tables_not_copied():
+            try:
+                return original(self, transact_items)
+            except Exception:
+                for slot in reversed(slots):
+                    slot.restore()
+                for table, length in stream_lengths.items():
+                    assert table.stream_shard is not None
+                    del table.stream_shard.items[length:]
+                raise
+
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+# --- 4: shard iterators ------------------------------------------------------------------------
+
+
+def forget_shard_iterator(iterator: str, account_id: str, region: str) -> None:
+    """Drops a consumed shard iterator. A poller gets two per poll, which would otherwise grow
+    memory without bound; on AWS a used iterator expires anyway (after 15 minutes)."""
+    with _MOTO_LOCK:
+        dynamodbstreams_backends[account_id][region].shard_iterators.pop(iterator, None)

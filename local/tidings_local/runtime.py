@@ -1,0 +1,235 @@
+"""`LocalRuntime`: the whole local emulation wired together, for the CLI and for tests.
+
+Start order, so that `/healthz` is truthful: the HTTP port opens first (answering 503), then
+moto is provisioned from the declaration, the demo data is loaded, the handlers are imported
+(their cold start), the event sources start (stream and queue pollers, schedules), and only
+then `/healthz` answers 200.
+
+    async with LocalRuntime(port=0, demo=True) as runtime:
+        ...  # runtime.ws_url, runtime.url, runtime.stats.snapshot()
+
+The runtime changes the process environment (table names, queue URLs, secret ARNs,
+`WEBSOCKET_CALLBACK_URL`, Powertools settings) because the handlers read it, and restores it on
+`stop()`. moto is process-global, so only one runtime may run per process at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Coroutine, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from tidings.declaration import Application, Queue
+from tidings_local.aws import LocalAws, Provisioned
+from tidings_local.gateway import Gateway
+from tidings_local.keys import dev_signing_key
+from tidings_local.lambdas import Lambdas
+from tidings_local.log import logger
+from tidings_local.queues import QueuePoller
+from tidings_local.schedules import Scheduler
+from tidings_local.stats import Stats
+from tidings_local.streams import PollerSettings, StreamPoller
+
+SHUTDOWN_SECONDS = 2.0
+
+# Set for the handlers unless the developer set them: no X-Ray daemon locally, and no EMF
+# metric blobs flooding stdout.
+HANDLER_ENV_DEFAULTS = {
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_SERVICE_NAME": "tidings",
+    "LOG_LEVEL": "INFO",
+}
+
+
+def _default_application() -> Application:
+    from tidings.app import APPLICATION
+
+    return APPLICATION
+
+
+def _default_secret_values() -> dict[str, str]:
+    from tidings.app import JWT_SIGNING_KEY
+
+    return {JWT_SIGNING_KEY.id: dev_signing_key()}
+
+
+class LocalRuntime:
+    """API Gateway, Lambda, DynamoDB (+ Streams), SQS and Secrets Manager in one process."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        *,
+        demo: bool = False,
+        idle_timeout: float = 600,
+        max_duration: float = 7200,
+        application: Application | None = None,
+        functions_dir: Path | None = None,
+        secret_values: Mapping[str, str] | None = None,
+        poller_settings: PollerSettings | None = None,
+        max_workers: int = 64,
+    ) -> None:
+        """`application` defaults to `tidings.app.APPLICATION`; `functions_dir` to the repo's
+        `functions/` (or `$TIDINGS_FUNCTIONS_DIR`); `secret_values` (by secret id) to the local
+        JWT signing key, other declared secrets get random values; `port=0` picks a free port."""
+        self.host = host
+        self.port = port
+        self.demo = demo
+        self.application = application or _default_application()
+        self.ready = False
+        self.stats = Stats()
+        self._handlers = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lambda")
+        self._platform = ThreadPoolExecutor(max_workers=4, thread_name_prefix="platform")
+        self.lambdas = Lambdas(self.application, self._handlers, self.stats, functions_dir)
+        self.aws = LocalAws(self.application, _default_secret_values() if secret_values is None else secret_values)
+        self.gateway = Gateway(
+            self.application,
+            self.lambdas,
+            self.stats,
+            idle_timeout=idle_timeout,
+            max_duration=max_duration,
+            is_ready=lambda: self.ready,
+        )
+        self._poller_settings = poller_settings or PollerSettings()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._runner: web.AppRunner | None = None
+        self._saved_env: dict[str, str] | None = None
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host  # noqa: S104
+        return f"http://{host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://", 1) + "/ws"
+
+    @property
+    def provisioned(self) -> Provisioned:
+        return self.aws.provisioned
+
+    async def start(self) -> None:
+        try:
+            self._runner = web.AppRunner(self.gateway.web_app(), access_log=None, shutdown_timeout=SHUTDOWN_SECONDS)
+            await self._runner.setup()
+            await web.TCPSite(self._runner, self.host, self.port).start()
+            self.port = self._runner.addresses[0][1]
+            self._saved_env = dict(os.environ)
+            for name, value in HANDLER_ENV_DEFAULTS.items():
+                os.environ.setdefault(name, value)
+            os.environ["WEBSOCKET_CALLBACK_URL"] = self.url
+            os.environ.update({table.env_var: table.default_name for table in self.application.tables})
+            await asyncio.get_running_loop().run_in_executor(self._platform, self._provision)
+            self._start_event_sources()
+        except BaseException:
+            await self.stop()
+            raise
+        self.ready = True
+        logger.info("runtime ready", extra={"url": self.url, "demo": self.demo})
+
+    def _provision(self) -> None:
+        provisioned = self.aws.start()
+        os.environ.update(provisioned.environment)
+        _clear_settings_cache()
+        if self.demo:
+            from tidings_local.demo import load_demo_data
+
+            load_demo_data()
+        self.lambdas.load()
+
+    def _start_event_sources(self) -> None:
+        """One task per stream subscription, queue subscription and schedule."""
+        for subscription in self.application.stream_subscriptions:
+            stream_arn = self.provisioned.stream_arns.get(subscription.table.id)
+            if stream_arn is None:
+                raise ValueError(
+                    f"{subscription.function.id} subscribes to {subscription.table.id}, which has no stream"
+                )
+            poller = StreamPoller(
+                subscription,
+                stream_arn,
+                self._queue_url(subscription.on_failure),
+                self.lambdas,
+                self._platform,
+                self._poller_settings,
+            )
+            self._run(poller.run(), f"stream:{subscription.function.id}")
+        for queue_subscription in self.application.queue_subscriptions:
+            queue_poller = QueuePoller(
+                queue_subscription,
+                self._queue_url(queue_subscription.queue),
+                self.provisioned.queue_arns[queue_subscription.queue.id],
+                self.lambdas,
+                self._platform,
+                self._poller_settings,
+            )
+            self._run(queue_poller.run(), f"queue:{queue_subscription.function.id}")
+        for schedule in self.application.schedules:
+            self._run(Scheduler(self.application, schedule, self.lambdas).run(), f"schedule:{schedule.id}")
+
+    def _queue_url(self, queue: Queue) -> str:
+        url = self.provisioned.queue_urls.get(queue.id)
+        if url is None:
+            raise ValueError(f"the queue {queue.id} is used but not declared in the application's queues")
+        return url
+
+    def _run(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
+        self._tasks.append(asyncio.create_task(coroutine, name=name))
+
+    async def stop(self) -> None:
+        """Closes sockets, stops pollers and executors, stops moto and restores the env."""
+        self.ready = False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.gateway.close_all(), SHUTDOWN_SECONDS)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        self._handlers.shutdown(wait=False, cancel_futures=True)
+        self._platform.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + SHUTDOWN_SECONDS
+        while self.lambdas.in_flight and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if self.lambdas.in_flight:
+            # Stopping moto now would let a still-running handler reach real AWS endpoints.
+            logger.warning("handlers still running at shutdown; leaving moto active")
+        else:
+            self.aws.stop()
+        if self._saved_env is not None:
+            os.environ.clear()
+            os.environ.update(self._saved_env)
+            self._saved_env = None
+            _clear_settings_cache()
+
+    async def __aenter__(self) -> LocalRuntime:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+
+def _clear_settings_cache() -> None:
+    """`tidings.settings.settings()` caches the environment at first use; a runtime started in
+    the same process as an earlier one (tests) must not see the old values."""
+    from tidings.settings import settings
+
+    settings.cache_clear()
+
+
+__all__ = ["LocalRuntime", "PollerSettings"]

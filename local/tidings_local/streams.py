@@ -1,0 +1,322 @@
+"""Lambda's DynamoDB Streams event source mapping, emulated for each `StreamSubscription`.
+
+One `StreamPoller` per subscription reads the table's stream through a boto3
+`dynamodbstreams` client against moto, and invokes the function the way the mapping does:
+
+- polling: from TRIM_HORIZON at startup (the tables are new, so nothing is skipped). Instead
+  of polling hot, the poller is woken as soon as moto handles a DynamoDB write, and polls at
+  least every `poll_interval` seconds anyway, so delivery is immediate and idle CPU is low;
+- event filtering: records whose `eventName` is not in `event_names` are dropped before
+  batching, as filter criteria drop them on AWS (they are never delivered nor retried);
+- batching: up to `batch_size` records, waiting up to `max_batching_window_seconds` for a batch
+  to fill;
+- `ReportBatchItemFailures`: the function's `batchItemFailures` (`itemIdentifier` = the
+  record's SequenceNumber) checkpoint the batch up to the first failed record, and the rest is
+  retried. An exception, or an identifier that is not in the batch, fails the whole batch;
+- `bisect_batch_on_error`: a failed batch of more than one record is halved before the retry,
+  and halving does not consume a retry attempt;
+- `retry_attempts` and `max_record_age_seconds` (-1 is unlimited, as on AWS): once exhausted,
+  the failed records are described in a Lambda-style on-failure record sent to the
+  subscription's `on_failure` SQS queue, a warning is logged, and the poller moves past them.
+
+A poison record therefore never blocks the shard, and is never dropped without a trace.
+
+Differences from AWS: one shard per stream (moto's), records are buffered in memory between
+polls instead of re-read from a checkpoint, and the retry backoff is short (`retry_backoff`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import math
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import boto3
+from botocore.config import Config
+
+from tidings.declaration import StreamSubscription
+from tidings_local.aws import ACCOUNT_ID, region
+from tidings_local.lambdas import Lambdas
+from tidings_local.log import logger
+from tidings_local.moto_patches import DYNAMODB_WRITES, forget_shard_iterator, on_request
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PollerSettings:
+    """`poll_interval`: the longest wait between two GetRecords calls while idle (DynamoDB
+    writes wake the poller at once); `retry_backoff`: the wait before retrying a failed batch."""
+
+    poll_interval: float = 0.5
+    retry_backoff: float = 0.2
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One invocation's result: the index of the first failed record, None when all passed."""
+
+    failed_at: int | None
+    function_error: str | None = None
+
+
+def _json_safe(value: Any) -> Any:
+    """boto3 returns `B`/`BS` attributes as bytes; the Lambda event carries them as base64."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(item) for item in value]
+    return value
+
+
+def lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
+    """A GetRecords record, as the event source mapping puts it into the Lambda event."""
+    change = dict(record["dynamodb"])
+    created = change.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        change["ApproximateCreationDateTime"] = int(created.timestamp())
+    result = _json_safe({**record, "dynamodb": change})
+    result["eventVersion"] = "1.1"
+    result["eventSourceARN"] = stream_arn
+    return result
+
+
+def _iso(epoch_seconds: float) -> str:
+    return datetime.fromtimestamp(epoch_seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class StreamPoller:
+    """The event source mapping of one stream subscription."""
+
+    def __init__(
+        self,
+        subscription: StreamSubscription,
+        stream_arn: str,
+        on_failure_queue_url: str,
+        lambdas: Lambdas,
+        platform: Executor,
+        settings: PollerSettings,
+    ) -> None:
+        self.subscription = subscription
+        self.stream_arn = stream_arn
+        self._queue_url = on_failure_queue_url
+        self._lambdas = lambdas
+        self._platform = platform
+        self._settings = settings
+        # botocore's account-based streams endpoint ({account}.streams-ddb...) is unknown to moto.
+        self._streams = boto3.client(
+            "dynamodbstreams", region_name=region(), config=Config(account_id_endpoint_mode="disabled")
+        )
+        self._sqs = boto3.client("sqs", region_name=region())
+        self._shard_id = ""
+        self._last_read: str | None = None
+        self._buffer: deque[dict[str, Any]] = deque()
+        self._first_buffered = 0.0
+        self._limit = subscription.batch_size
+        self._attempts = 0
+        self._head_invocations = 0
+        self._written = asyncio.Event()
+
+    async def run(self) -> None:
+        """Polls and delivers until cancelled. Unexpected errors are logged and retried."""
+        loop = asyncio.get_running_loop()
+        unsubscribe = on_request(DYNAMODB_WRITES, lambda: loop.call_soon_threadsafe(self._written.set))
+        try:
+            while True:
+                try:
+                    if not self._shard_id:
+                        await self._platform_call(self._open)
+                    await self._step()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    logger.exception("stream poller error", extra={"function": self.subscription.function.id})
+                    await asyncio.sleep(self._settings.retry_backoff)
+        finally:
+            unsubscribe()
+
+    async def _step(self) -> None:
+        if len(self._buffer) < self.subscription.batch_size:
+            self._written.clear()
+            await self._platform_call(self._fill)
+        if not self._buffer:
+            await self._wait_for_writes(self._settings.poll_interval)
+            return
+        window_left = self._window_left()
+        if window_left > 0:
+            await self._wait_for_writes(min(window_left, self._settings.poll_interval))
+            return
+        if await self._discard_expired():
+            return
+        await self._deliver(list(self._buffer)[: self._limit])
+
+    async def _wait_for_writes(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._written.wait(), timeout)
+
+    def _window_left(self) -> float:
+        """Seconds the batching window still waits for a fuller batch (0: deliver now)."""
+        window = self.subscription.max_batching_window_seconds
+        if window <= 0 or len(self._buffer) >= self.subscription.batch_size:
+            return 0.0
+        return max(0.0, window - (time.monotonic() - self._first_buffered))
+
+    # --- reading the stream (platform work: not counted as our code's AWS calls) -----------
+
+    def _open(self) -> None:
+        description = self._streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
+        self._shard_id = description["Shards"][0]["ShardId"]
+
+    def _fill(self) -> None:
+        """Reads what follows the last record read.
+
+        A fresh iterator each time, rather than the previous NextShardIterator: moto rolls a
+        failed TransactWriteItems back by swapping in a deep copy of the table, stream shard
+        included, and an old iterator would keep reading the orphaned shard forever."""
+        if self._last_read is None:
+            position: dict[str, Any] = {"ShardIteratorType": "TRIM_HORIZON"}
+        else:
+            position = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self._last_read}
+        iterator = self._streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=self._shard_id, **position)[
+            "ShardIterator"
+        ]
+        response = self._streams.get_records(ShardIterator=iterator, Limit=1000)
+        for used in (iterator, response.get("NextShardIterator")):
+            if used:
+                forget_shard_iterator(used, ACCOUNT_ID, region())
+        wanted = set(self.subscription.event_names)
+        for record in response["Records"]:
+            self._last_read = record["dynamodb"]["SequenceNumber"]
+            if record["eventName"] in wanted:
+                if not self._buffer:
+                    self._first_buffered = time.monotonic()
+                self._buffer.append(lambda_record(record, self.stream_arn))
+
+    async def _platform_call(self, call: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._platform, call)
+
+    # --- delivering ----------------------------------------------------------------------
+
+    async def _deliver(self, batch: list[dict[str, Any]]) -> None:
+        self._head_invocations += 1
+        outcome = await self._invoke(batch)
+        if outcome.failed_at is None:
+            self._checkpoint(len(batch))
+            return
+        if outcome.failed_at > 0:
+            self._checkpoint(outcome.failed_at)
+            self._head_invocations = 1
+        remaining = batch[outcome.failed_at :]
+        if self.subscription.bisect_batch_on_error and len(remaining) > 1:
+            self._limit = math.ceil(len(remaining) / 2)
+            return
+        self._attempts += 1
+        retries = self.subscription.retry_attempts
+        if 0 <= retries < self._attempts:
+            await self._send_to_on_failure(remaining, "RetryAttemptsExhausted", outcome)
+            self._checkpoint(len(remaining))
+            return
+        self._limit = len(remaining)
+        await asyncio.sleep(self._settings.retry_backoff)
+
+    async def _invoke(self, batch: list[dict[str, Any]]) -> Outcome:
+        function = self.subscription.function
+        try:
+            response = await self._lambdas.invoke(function, {"Records": batch})
+        except Exception as exc:
+            logger.warning(
+                "stream batch failed",
+                extra={"function": function.id, "batchSize": len(batch), "error": type(exc).__name__},
+                exc_info=True,
+            )
+            return Outcome(failed_at=0, function_error="Unhandled")
+        failures = response.get("batchItemFailures") if isinstance(response, dict) else None
+        if not failures:
+            return Outcome(failed_at=None)
+        logger.info(
+            "stream batch reported item failures",
+            extra={"function": function.id, "batchSize": len(batch), "failures": len(failures)},
+        )
+        positions = {record["dynamodb"]["SequenceNumber"]: index for index, record in enumerate(batch)}
+        identifiers = [f.get("itemIdentifier") if isinstance(f, dict) else None for f in failures]
+        if not all(isinstance(i, str) and i in positions for i in identifiers):
+            logger.warning("invalid batchItemFailures: failing the whole batch", extra={"function": function.id})
+            return Outcome(failed_at=0)
+        return Outcome(failed_at=min(positions[i] for i in identifiers))  # type: ignore[index]
+
+    def _checkpoint(self, count: int) -> None:
+        """Moves past the first `count` buffered records and starts a fresh batch."""
+        for _ in range(count):
+            self._buffer.popleft()
+        if self._buffer:
+            self._first_buffered = time.monotonic()
+        self._limit = self.subscription.batch_size
+        self._attempts = 0
+        self._head_invocations = 0
+
+    async def _discard_expired(self) -> bool:
+        max_age = self.subscription.max_record_age_seconds
+        if max_age < 0:
+            return False
+        cutoff = time.time() - max_age
+        expired = []
+        for record in self._buffer:
+            if record["dynamodb"].get("ApproximateCreationDateTime", cutoff) >= cutoff:
+                break
+            expired.append(record)
+        if not expired:
+            return False
+        await self._send_to_on_failure(expired, "RecordAgeExceeded", None)
+        self._checkpoint(len(expired))
+        return True
+
+    async def _send_to_on_failure(self, records: list[dict[str, Any]], condition: str, outcome: Outcome | None) -> None:
+        first, last = records[0]["dynamodb"], records[-1]["dynamodb"]
+        response_context: dict[str, Any] = {"statusCode": 200, "executedVersion": "$LATEST"}
+        if outcome is not None and outcome.function_error:
+            response_context["functionError"] = outcome.function_error
+        body = {
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": self._lambdas.function_arn(self.subscription.function),
+                "condition": condition,
+                "approximateInvokeCount": self._head_invocations,
+            },
+            "responseContext": response_context,
+            "version": "1.0",
+            "timestamp": _iso(time.time()),
+            "DDBStreamBatchInfo": {
+                "shardId": self._shard_id,
+                "startSequenceNumber": first["SequenceNumber"],
+                "endSequenceNumber": last["SequenceNumber"],
+                "approximateArrivalOfFirstRecord": _iso(first.get("ApproximateCreationDateTime", 0)),
+                "approximateArrivalOfLastRecord": _iso(last.get("ApproximateCreationDateTime", 0)),
+                "batchSize": len(records),
+                "streamArn": self.stream_arn,
+            },
+        }
+        await self._platform_call(
+            lambda: self._sqs.send_message(QueueUrl=self._queue_url, MessageBody=json.dumps(body))
+        )
+        logger.warning(
+            "stream records sent to the on-failure destination",
+            extra={
+                "function": self.subscription.function.id,
+                "condition": condition,
+                "startSequenceNumber": first["SequenceNumber"],
+                "endSequenceNumber": last["SequenceNumber"],
+                "batchSize": len(records),
+            },
+        )

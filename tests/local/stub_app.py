@@ -1,0 +1,113 @@
+"""A small application declaration for testing the runtime machinery, independent of the real
+handlers: stub functions live in `tests/local/stub_functions/<domain>/<module>.py`."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.models import Model
+
+from tidings.declaration import (
+    Application,
+    Authorizer,
+    Function,
+    Queue,
+    QueueSubscription,
+    Route,
+    Schedule,
+    Secret,
+    StreamSubscription,
+    Table,
+)
+
+STUB_FUNCTIONS_DIR = Path(__file__).parent / "stub_functions"
+
+
+class EventModel(Model):
+    """A streamed table; `behaviour` tells the stub consumer how to treat the record."""
+
+    class Meta:
+        table_name = "local-test-events"
+        region = "us-east-1"
+        billing_mode = "PAY_PER_REQUEST"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = NumberAttribute(range_key=True)
+    behaviour = UnicodeAttribute(default="ok")  # ok | fail-once | fail-always | raise
+
+
+class NoteModel(Model):
+    class Meta:
+        table_name = "local-test-notes"
+        region = "us-east-1"
+        billing_mode = "PAY_PER_REQUEST"
+
+    note_id = UnicodeAttribute(hash_key=True, attr_name="noteId")
+    expires_at = NumberAttribute(attr_name="expiresAt", null=True)
+
+
+EVENTS = Table("Events", EventModel, "EVENTS_TABLE", stream="NEW_IMAGE")
+NOTES = Table("Notes", NoteModel, "NOTES_TABLE", ttl_attribute="expiresAt")
+CONSUMER_FAILURES = Queue("ConsumerFailures", "CONSUMER_FAILURES_QUEUE_URL")
+STUB_KEY = Secret("StubKey", "STUB_KEY_ARN", "a secret the runtime generates")
+
+AUTHORIZER = Function("Authorizer", "gate", "authorizer.handler", "allows a token naming the user")
+CONNECT = Function("Connect", "gate", "connect.handler", "refuses ?refuse=STATUS")
+DISCONNECT = Function("Disconnect", "gate", "disconnect.handler", "records the event")
+ECHO = Function("Echo", "gate", "echo.handler", "replies with what it was given")
+CONSUMER = Function("Consumer", "stream", "consumer.handler", "fails records as told")
+
+SUBSCRIPTION = StreamSubscription(
+    EVENTS,
+    CONSUMER,
+    on_failure=CONSUMER_FAILURES,
+    batch_size=10,
+    retry_attempts=2,
+    bisect_batch_on_error=True,
+    event_names=("INSERT",),
+)
+
+APP = Application(
+    name="Stub",
+    tables=(EVENTS, NOTES),
+    functions=(AUTHORIZER, CONNECT, DISCONNECT, ECHO, CONSUMER),
+    authorizer=Authorizer(AUTHORIZER),
+    routes=(
+        Route("$connect", CONNECT, two_way=False),
+        Route("$disconnect", DISCONNECT, two_way=False),
+        Route("$default", ECHO),
+        Route("echo", ECHO),
+        Route("oneway", ECHO, two_way=False),
+        Route("slow", ECHO),
+        Route("boom", ECHO),
+        Route("call-aws", ECHO),
+    ),
+    stream_subscriptions=(SUBSCRIPTION,),
+    queues=(CONSUMER_FAILURES,),
+    secrets=(STUB_KEY,),
+)
+
+
+def with_subscription(**changes: object) -> Application:
+    """APP with its stream subscription's settings changed (batch size, retries, bisect...)."""
+    return replace(APP, stream_subscriptions=(replace(SUBSCRIPTION, **changes),))  # type: ignore[arg-type]
+
+
+# --- timers: an SQS event source mapping and a schedule ------------------------------------
+
+JOBS = Queue("Jobs", "JOBS_QUEUE_URL", dead_letter_after=3)
+WORKER = Function("Worker", "timers", "worker.handler", "fails messages whose body is 'fail'")
+TICK = Function("Tick", "timers", "tick.handler", "records scheduled events")
+
+TIMERS_APP = Application(
+    name="Timers",
+    tables=(),
+    functions=(AUTHORIZER, WORKER, TICK),
+    authorizer=Authorizer(AUTHORIZER),
+    routes=(),
+    queues=(JOBS,),
+    queue_subscriptions=(QueueSubscription(JOBS, WORKER, batch_size=5),),
+    schedules=(Schedule("Tick", TICK, rate_seconds=1),),
+)

@@ -1,0 +1,34 @@
+"""Stub message route: replies with what it was given; some routes do more."""
+
+import json
+import os
+import time
+
+import boto3
+
+from tests.local.stub_app import NoteModel
+
+EVENTS: list[dict] = []
+
+
+def handler(event, context):
+    EVENTS.append(event)
+    request = event["requestContext"]
+    route = request["routeKey"]
+    if route == "boom":
+        raise RuntimeError("the route broke")
+    if route == "slow":
+        time.sleep(0.2)
+    if route == "call-aws":
+        NoteModel(note_id=request["connectionId"]).save()
+        boto3.client("apigatewaymanagementapi", endpoint_url=os.environ["WEBSOCKET_CALLBACK_URL"]).post_to_connection(
+            ConnectionId=request["connectionId"], Data=b'{"pushed": true}'
+        )
+    reply = {
+        "route": route,
+        "body": event["body"],
+        "isBase64Encoded": event["isBase64Encoded"],
+        "authorizer": request["authorizer"],
+        "remainingMs": context.get_remaining_time_in_millis(),
+    }
+    return {"statusCode": 200, "body": json.dumps(reply)}

@@ -1,0 +1,7 @@
+"""Stub scheduled function: records its events."""
+
+EVENTS: list[dict] = []
+
+
+def handler(event, context):
+    EVENTS.append(event)

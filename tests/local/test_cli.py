@@ -1,0 +1,89 @@
+"""The `tidings` command: `token` output, and `dev` startup, readiness and clean shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tidings.app import APPLICATION
+from tidings.auth import verify_token
+from tidings_local.cli import main
+from tidings_local.keys import DEVELOPMENT_KEY, dev_signing_key
+
+
+def test_token_prints_a_jwt_signed_with_the_local_key(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["token", "alice", "--ttl", "60"]) == 0
+    token = capsys.readouterr().out.strip().splitlines()[-1]
+    identity = verify_token(token, DEVELOPMENT_KEY)
+    assert identity.user_id == "alice"
+    assert 55 <= identity.expires_at - time.time() <= 60
+
+
+def test_the_signing_key_can_be_overridden(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIDINGS_JWT_SECRET", "another-local-key-that-is-32-bytes-long")
+    assert dev_signing_key() == "another-local-key-that-is-32-bytes-long"
+
+
+ALLOW = """
+def handler(event, context):
+    return {"principalId": "someone", "context": {"userId": "someone"}, "policyDocument": {
+        "Version": "2012-10-17",
+        "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": event["methodArn"]}]}}
+"""
+OK = "def handler(event, context):\n    return {'statusCode': 200}\n"
+
+
+def stub_functions(root: Path) -> Path:
+    """A trivial handler for every function the real declaration names."""
+    for function in APPLICATION.functions:
+        path = root / function.domain / f"{function.module}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(ALLOW if function == APPLICATION.authorizer.function else OK)
+    return root
+
+
+async def test_dev_starts_announces_readiness_and_exits_cleanly_on_sigint(tmp_path: Path) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tidings_local.cli",
+        "dev",
+        "--port",
+        "0",
+        "--demo",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        env={**__import__("os").environ, "TIDINGS_FUNCTIONS_DIR": str(stub_functions(tmp_path))},
+    )
+    assert process.stderr is not None
+    try:
+        banner = []
+        while not (ready := re.search(r"Tidings is ready on (http://127\.0\.0\.1:\d+)", "".join(banner))):
+            line = await asyncio.wait_for(process.stderr.readline(), 20)
+            assert line, "".join(banner)
+            banner.append(line.decode())
+        url = ready.group(1)
+        assert f"ws://{url.removeprefix('http://')}/ws" in "".join(banner)
+        assert "dm-alice-bob" in "".join(banner)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{url}/healthz") as response:
+                assert response.status == 200
+            ws = await http.ws_connect(f"{url.replace('http', 'ws')}/ws?token=anything")
+            process.send_signal(signal.SIGINT)
+            started = time.monotonic()
+            message = await ws.receive(timeout=5)
+            assert message.type == aiohttp.WSMsgType.CLOSE
+            assert ws.close_code == 1001
+        assert await asyncio.wait_for(process.wait(), 5) == 0
+        assert time.monotonic() - started < 3
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

@@ -1,0 +1,180 @@
+"""The WebSocket API emulation: handshake (authorizer, $connect), routing, limits and closes."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import aiohttp
+import pytest
+from aws_lambda_powertools.utilities.parser.models import (
+    APIGatewayWebSocketConnectEventModel,
+    APIGatewayWebSocketDisconnectEventModel,
+    APIGatewayWebSocketMessageEventModel,
+)
+
+from tests.local.conftest import StartRuntime, eventually
+from tests.local.stub_app import AUTHORIZER, CONNECT, DISCONNECT, ECHO
+from tidings_local.runtime import LocalRuntime
+
+
+def events(runtime: LocalRuntime, function) -> list[dict]:
+    return runtime.lambdas.module(function).EVENTS
+
+
+async def connect(http: aiohttp.ClientSession, runtime: LocalRuntime, query: str = "token=alice", **kwargs):
+    return await http.ws_connect(f"{runtime.ws_url}?{query}", **kwargs)
+
+
+async def reply(ws: aiohttp.ClientWebSocketResponse) -> dict:
+    return json.loads(await ws.receive_str(timeout=5))
+
+
+async def test_healthz_and_unknown_paths(runtime: LocalRuntime, http: aiohttp.ClientSession) -> None:
+    async with http.get(f"{runtime.url}/healthz") as response:
+        assert response.status == 200
+        assert await response.json() == {"status": "ok"}
+    async with http.get(f"{runtime.url}/nope") as response:
+        assert response.status == 404
+        assert (await response.json())["error"]["code"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [("", 401), ("token=deny", 403), ("token=crash", 500), ("token=nested-context", 500), ("token=x&refuse=418", 418)],
+)
+async def test_refused_handshakes_store_nothing(
+    runtime: LocalRuntime, http: aiohttp.ClientSession, query: str, status: int
+) -> None:
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await connect(http, runtime, query)
+    assert refused.value.status == status
+    assert len(events(runtime, AUTHORIZER)) == 1
+    assert len(events(runtime, CONNECT)) == (1 if status == 418 else 0)
+    assert events(runtime, DISCONNECT) == []
+    assert runtime.gateway.connections == {}
+
+
+async def test_authorizer_event_and_context_reach_every_route(
+    runtime: LocalRuntime, http: aiohttp.ClientSession
+) -> None:
+    ws = await connect(http, runtime, headers={"Authorization": "Bearer alice"}, query="a=1&a=2")
+    await ws.send_str(json.dumps({"type": "echo"}))
+    answer = await reply(ws)
+    await ws.close()
+    await eventually(lambda: events(runtime, DISCONNECT))
+
+    authorizer_event = events(runtime, AUTHORIZER)[0]
+    assert authorizer_event["type"] == "REQUEST"
+    assert authorizer_event["methodArn"] == "arn:aws:execute-api:us-east-1:123456789012:local/local/$connect"
+    assert authorizer_event["multiValueQueryStringParameters"] == {"a": ["1", "2"]}
+    assert authorizer_event["requestContext"]["eventType"] == "CONNECT"
+
+    # Context values reach the routes as API Gateway passes them: strings, plus principalId.
+    expected = {"principalId": "alice", "userId": "alice", "expiresAt": "123", "admin": "true"}
+    connect_event = APIGatewayWebSocketConnectEventModel.model_validate(events(runtime, CONNECT)[0])
+    message_event = APIGatewayWebSocketMessageEventModel.model_validate(events(runtime, ECHO)[0])
+    disconnect_event = APIGatewayWebSocketDisconnectEventModel.model_validate(events(runtime, DISCONNECT)[0])
+    connection_id = connect_event.request_context.connection_id
+    assert len(connection_id) == 16
+    assert connection_id.endswith("=")
+    for event in (events(runtime, CONNECT)[0], events(runtime, ECHO)[0], events(runtime, DISCONNECT)[0]):
+        assert expected.items() <= event["requestContext"]["authorizer"].items()
+        assert event["requestContext"]["connectionId"] == connection_id
+    assert message_event.request_context.event_type == "MESSAGE"
+    assert disconnect_event.request_context.disconnect_status_code == 1000
+    assert answer["authorizer"]["principalId"] == "alice"
+    assert 0 < answer["remainingMs"] <= ECHO.timeout_seconds * 1000
+
+
+@pytest.mark.parametrize(
+    ("frame", "route"),
+    [
+        ('{"type": "echo", "id": "1"}', "echo"),
+        ('{"type": "unknown.type"}', "$default"),
+        ('{"type": "$connect"}', "$default"),
+        ('{"type": 5}', "$default"),
+        ('["echo"]', "$default"),
+        ("not json", "$default"),
+    ],
+)
+async def test_route_selection_by_body_type(
+    runtime: LocalRuntime, http: aiohttp.ClientSession, frame: str, route: str
+) -> None:
+    ws = await connect(http, runtime)
+    await ws.send_str(frame)
+    answer = await reply(ws)
+    assert answer["route"] == route
+    assert answer["body"] == frame
+    assert answer["isBase64Encoded"] is False
+
+
+async def test_binary_frames_go_to_default_base64_encoded(runtime: LocalRuntime, http: aiohttp.ClientSession) -> None:
+    ws = await connect(http, runtime)
+    await ws.send_bytes(b'{"type": "echo"}')
+    answer = await reply(ws)
+    assert answer["route"] == "$default"
+    assert answer["isBase64Encoded"] is True
+    assert base64.b64decode(answer["body"]) == b'{"type": "echo"}'
+
+
+async def test_one_way_routes_send_no_reply_and_failures_get_the_gateway_error(
+    runtime: LocalRuntime, http: aiohttp.ClientSession
+) -> None:
+    ws = await connect(http, runtime)
+    await ws.send_str('{"type": "oneway"}')
+    await ws.send_str('{"type": "boom"}')
+    error = await reply(ws)  # the one-way route answered nothing, so this is boom's
+    assert error["message"] == "Internal server error"
+    assert error["connectionId"] == events(runtime, CONNECT)[0]["requestContext"]["connectionId"]
+    assert [e["requestContext"]["routeKey"] for e in events(runtime, ECHO)] == ["oneway", "boom"]
+
+
+async def test_frames_of_one_connection_are_handled_in_arrival_order(
+    runtime: LocalRuntime, http: aiohttp.ClientSession
+) -> None:
+    ws = await connect(http, runtime)
+    await ws.send_str('{"type": "slow"}')
+    await ws.send_str('{"type": "echo"}')
+    assert [(await reply(ws))["route"], (await reply(ws))["route"]] == ["slow", "echo"]
+
+
+async def test_a_message_over_128_kib_closes_with_1009(runtime: LocalRuntime, http: aiohttp.ClientSession) -> None:
+    ws = await connect(http, runtime)
+    await ws.send_str("x" * (128 * 1024 + 1))
+    message = await ws.receive(timeout=5)
+    assert message.type == aiohttp.WSMsgType.CLOSE
+    assert ws.close_code == 1009
+    disconnect = await eventually(lambda: events(runtime, DISCONNECT))
+    assert disconnect[0]["requestContext"]["disconnectStatusCode"] == 1009
+    assert events(runtime, ECHO) == []
+
+
+@pytest.mark.parametrize("limit", ["idle_timeout", "max_duration"])
+async def test_idle_and_old_connections_are_closed_with_1001(
+    start_runtime: StartRuntime, http: aiohttp.ClientSession, limit: str
+) -> None:
+    runtime = await start_runtime(**{"idle_timeout": 60, "max_duration": 60, limit: 0.3})
+    ws = await connect(http, runtime)
+    message = await ws.receive(timeout=5)
+    assert message.type == aiohttp.WSMsgType.CLOSE
+    assert ws.close_code == 1001
+    disconnect = await eventually(lambda: events(runtime, DISCONNECT))
+    assert disconnect[0]["requestContext"]["disconnectStatusCode"] == 1001
+
+
+async def test_stats_count_handler_calls_only(runtime: LocalRuntime, http: aiohttp.ClientSession) -> None:
+    ws = await connect(http, runtime)
+    await ws.send_str('{"type": "call-aws"}')
+    pushed = await reply(ws)  # PostToConnection from inside the handler
+    answer = await reply(ws)  # then the two-way reply
+    assert pushed == {"pushed": True}
+    assert answer["route"] == "call-aws"
+    async with http.get(f"{runtime.url}/_local/stats") as response:
+        stats = await response.json()
+    assert stats["awsCalls"] == {
+        "apigatewaymanagementapi": {"PostToConnection": 1},
+        "dynamodb": {"PutItem": 1},
+    }  # the stream poller's DynamoDB Streams calls are the platform's, not counted
+    assert stats["invocations"] == {"Authorizer": 1, "Connect": 1, "Echo": 1}
+    assert stats["gatewayMessages"] == {"in": 1, "out": 2}

@@ -1,0 +1,66 @@
+"""Resources are created from the real declaration: tables from the PynamoDB models, plus the
+declared streams, TTL, queues and secrets; and the demo data is PROTOCOL.md §12."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+
+from tidings.app import APPLICATION, CONNECTIONS, FANOUT_FAILURES, JWT_SIGNING_KEY, MESSAGES
+from tidings.storage.models import ChatModel, MemberModel, UserModel
+from tidings_local.aws import LocalAws, Provisioned
+from tidings_local.demo import load_demo_data
+
+
+@pytest.fixture
+def provisioned() -> Iterator[Provisioned]:
+    aws = LocalAws(APPLICATION, {JWT_SIGNING_KEY.id: "a-local-signing-key-of-at-least-32-bytes"})
+    try:
+        yield aws.start()
+    finally:
+        aws.stop()
+
+
+def test_every_declared_table_queue_and_secret_exists(provisioned: Provisioned) -> None:
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    assert sorted(dynamodb.list_tables()["TableNames"]) == sorted(t.default_name for t in APPLICATION.tables)
+    for table in APPLICATION.tables:
+        assert provisioned.environment[table.env_var] == table.default_name
+
+    messages = dynamodb.describe_table(TableName=MESSAGES.default_name)["Table"]
+    assert messages["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert provisioned.stream_arns == {MESSAGES.id: messages["LatestStreamArn"]}
+    connections = dynamodb.describe_table(TableName=CONNECTIONS.default_name)["Table"]
+    assert [i["IndexName"] for i in connections["GlobalSecondaryIndexes"]] == ["byUser"]
+    ttl = dynamodb.describe_time_to_live(TableName=CONNECTIONS.default_name)["TimeToLiveDescription"]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expiresAt"}
+
+    assert provisioned.environment[FANOUT_FAILURES.env_var] == provisioned.queue_urls[FANOUT_FAILURES.id]
+    secret = boto3.client("secretsmanager", region_name="us-east-1").get_secret_value(
+        SecretId=provisioned.environment[JWT_SIGNING_KEY.env_var]
+    )
+    assert secret["Name"] == "tidings/jwt-signing-key"
+    assert secret["SecretString"] == "a-local-signing-key-of-at-least-32-bytes"
+
+
+def test_demo_data_is_protocol_section_12(provisioned: Provisioned) -> None:
+    load_demo_data()
+    assert {u.user_id: u.display_name for u in UserModel.scan()} == {
+        "alice": "Alice",
+        "bob": "Bob",
+        "carol": "Carol",
+        "dave": "Dave",
+        "erin": "Erin",
+    }
+    chats = {c.chat_id: (c.chat_type, c.name, c.head_seq) for c in ChatModel.scan()}
+    assert chats == {
+        "dm-alice-bob": ("dm", None, 0),
+        "project-x": ("group", "Project X", 0),
+        "general": ("channel", "general", 0),
+    }
+    roles = {m.user_id: m.role for m in MemberModel.query("project-x")}
+    assert roles == {"alice": "admin", "bob": "member", "carol": "member"}
+    assert {m.user_id: m.role for m in MemberModel.query("dm-alice-bob")} == {"alice": "member", "bob": "member"}
+    assert len(list(MemberModel.query("general"))) == 5

@@ -1,0 +1,118 @@
+"""The DynamoDB Streams event source mapping: batching, partial failures, retries, on-failure."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.parser.models import (
+    DynamoDBStreamLambdaOnFailureDestinationModel,
+    DynamoDBStreamModel,
+)
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from tests.local.conftest import StartRuntime, eventually
+from tests.local.stub_app import CONSUMER, CONSUMER_FAILURES, EventModel, with_subscription
+from tidings_local.runtime import LocalRuntime
+
+
+def write(*behaviours: str) -> None:
+    """One BatchWriteItem, so the records reach the stream together and form one batch."""
+    with EventModel.batch_write() as batch:
+        for sk, behaviour in enumerate(behaviours, start=1):
+            batch.save(EventModel(pk="chat", sk=sk, behaviour=behaviour))
+
+
+def invocations(runtime: LocalRuntime) -> list[list[int]]:
+    return runtime.lambdas.module(CONSUMER).INVOCATIONS
+
+
+def on_failure_messages(runtime: LocalRuntime) -> list[dict]:
+    url = runtime.provisioned.queue_urls[CONSUMER_FAILURES.id]
+    messages = boto3.client("sqs", region_name="us-east-1").receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+    return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
+
+
+async def test_a_partial_failure_is_retried_from_the_failed_record(start_runtime: StartRuntime) -> None:
+    runtime = await start_runtime(with_subscription(bisect_batch_on_error=False))
+    write("ok", "fail-once", "ok")
+    await eventually(lambda: len(invocations(runtime)) == 2)
+    assert invocations(runtime) == [[1, 2, 3], [2, 3]]
+
+
+async def test_the_event_is_lambda_shaped_and_only_wanted_event_names_are_delivered(
+    start_runtime: StartRuntime,
+) -> None:
+    runtime = await start_runtime()
+    seen: list[dict] = []
+    consumer = runtime.lambdas.module(CONSUMER)
+    original = consumer.handler
+    consumer.handler = lambda event, context: seen.append(event) or original(event, context)
+    runtime.lambdas.load()  # pick up the wrapped handler
+    write("ok")
+    EventModel(pk="chat", sk=1, behaviour="changed").save()  # MODIFY: filtered out
+    write("ok", "ok")  # sk 1 (MODIFY again) and sk 2 (INSERT)
+    await eventually(lambda: sum(len(e["Records"]) for e in seen) == 2)
+    parsed = [DynamoDBStreamModel.model_validate(event) for event in seen]
+    records = [record for event in parsed for record in event.Records]
+    assert [r.eventName for r in records] == ["INSERT", "INSERT"]
+    assert [r.dynamodb.Keys["sk"] for r in records] == [1, 2]
+    assert records[0].eventSourceARN == runtime.provisioned.stream_arns["Events"]
+    assert isinstance(seen[0]["Records"][0]["dynamodb"]["ApproximateCreationDateTime"], int)
+
+
+async def test_a_poison_record_goes_to_the_on_failure_queue_and_the_rest_is_delivered(
+    start_runtime: StartRuntime,
+) -> None:
+    runtime = await start_runtime(with_subscription(retry_attempts=2, bisect_batch_on_error=True))
+    write("ok", "fail-always", "ok")
+    await eventually(lambda: invocations(runtime) and invocations(runtime)[-1] == [3])
+    # The batch fails at 2, is checkpointed there and bisected (no retry used) down to [2],
+    # which fails once and is retried twice, then it is sent away and 3 is delivered.
+    assert invocations(runtime) == [[1, 2, 3], [2], [2], [2], [3]]
+
+    [failure] = on_failure_messages(runtime)
+    record = DynamoDBStreamLambdaOnFailureDestinationModel.model_validate(failure)
+    assert record.request_context.condition == "RetryAttemptsExhausted"
+    assert record.request_context.approximate_invoke_count == 4
+    assert record.request_context.function_arn.endswith(":function:Stub-Consumer")
+    assert record.ddb_stream_batch_info.batch_size == 1
+    assert record.ddb_stream_batch_info.start_sequence_number == record.ddb_stream_batch_info.end_sequence_number
+    assert record.ddb_stream_batch_info.stream_arn == runtime.provisioned.stream_arns["Events"]
+
+
+async def test_an_exception_fails_the_whole_batch_which_is_sent_away_without_bisecting(
+    start_runtime: StartRuntime,
+) -> None:
+    runtime = await start_runtime(with_subscription(retry_attempts=1, bisect_batch_on_error=False))
+    write("ok", "raise")
+    await eventually(lambda: on_failure_messages(runtime) or None)
+    assert invocations(runtime) == [[1, 2], [1, 2]]
+    write_after = EventModel(pk="chat", sk=3, behaviour="ok")
+    write_after.save()
+    await eventually(lambda: invocations(runtime)[-1] == [3])
+
+
+async def test_the_on_failure_record_describes_the_whole_failed_batch(start_runtime: StartRuntime) -> None:
+    runtime = await start_runtime(with_subscription(retry_attempts=0, bisect_batch_on_error=False))
+    write("raise", "ok")
+    [failure] = await eventually(lambda: on_failure_messages(runtime) or None)
+    record = DynamoDBStreamLambdaOnFailureDestinationModel.model_validate(failure)
+    assert record.ddb_stream_batch_info.batch_size == 2
+    assert record.response_context.function_error == "Unhandled"
+    assert invocations(runtime) == [[1, 2]]
+
+
+async def test_delivery_survives_a_failed_transaction(start_runtime: StartRuntime) -> None:
+    """moto rolls a failed TransactWriteItems back by swapping in a copy of the table (and of
+    its stream shard); the poller must follow the new shard, neither stalling nor repeating."""
+    runtime = await start_runtime()
+    write("ok")
+    await eventually(lambda: invocations(runtime) == [[1]])
+    with pytest.raises(TransactWriteError), TransactWrite(connection=Connection(region="us-east-1")) as transaction:
+        transaction.save(EventModel(pk="chat", sk=1), condition=EventModel.pk.does_not_exist())
+    EventModel(pk="chat", sk=2).save()
+    await eventually(lambda: invocations(runtime) == [[1], [2]])

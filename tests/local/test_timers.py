@@ -1,0 +1,43 @@
+"""The SQS event source mapping and EventBridge schedules."""
+
+from __future__ import annotations
+
+import boto3
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SqsModel
+
+from tests.local.conftest import StartRuntime, eventually
+from tests.local.stub_app import JOBS, TICK, TIMERS_APP, WORKER
+
+
+async def test_queue_messages_are_delivered_and_failed_ones_kept(start_runtime: StartRuntime) -> None:
+    runtime = await start_runtime(TIMERS_APP)
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = runtime.provisioned.queue_urls[JOBS.id]
+    sqs.send_message_batch(
+        QueueUrl=url,
+        Entries=[
+            {"Id": "1", "MessageBody": "a", "MessageAttributes": {"kind": {"DataType": "String", "StringValue": "x"}}},
+            {"Id": "2", "MessageBody": "fail"},
+            {"Id": "3", "MessageBody": "b"},
+        ],
+    )
+    [event] = await eventually(lambda: runtime.lambdas.module(WORKER).EVENTS)
+    parsed = SqsModel.model_validate(event)
+    assert [r.body for r in parsed.Records] == ["a", "fail", "b"]
+    assert parsed.Records[0].messageAttributes["kind"].stringValue == "x"
+    assert parsed.Records[0].eventSourceARN == runtime.provisioned.queue_arns[JOBS.id]
+
+    def counts() -> tuple[str, str]:
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        return attributes["ApproximateNumberOfMessages"], attributes["ApproximateNumberOfMessagesNotVisible"]
+
+    # The two successes are deleted; the failure waits out its visibility timeout.
+    await eventually(lambda: counts() == ("0", "1"))
+
+
+async def test_schedules_invoke_their_function_with_a_scheduled_event(start_runtime: StartRuntime) -> None:
+    runtime = await start_runtime(TIMERS_APP)
+    [event] = await eventually(lambda: runtime.lambdas.module(TICK).EVENTS, timeout=3)
+    parsed = EventBridgeModel.model_validate(event)
+    assert parsed.detail_type == "Scheduled Event"
+    assert parsed.source == "aws.events"
