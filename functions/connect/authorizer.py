@@ -6,10 +6,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tidings.edge.authorizer import authorize
 from tidings.observability import logger, metrics
-from tidings.wiring import signing_key
+from tidings.wiring import revocations, signing_key
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return authorize(event, signing_key)
+    return authorize(event, signing_key, revocations().revoked_before)

@@ -1,4 +1,5 @@
-"""`$connect`: stores the authorized connection, findable by user."""
+"""`$connect`: stores the authorized connection (findable by user), arms its token timer, and
+closes the user's oldest connections beyond the limit of 5."""
 
 import time
 from typing import Any
@@ -8,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tidings.edge.events import WebSocketConnectEvent
 from tidings.observability import logger, metrics, tracer
-from tidings.wiring import connection_store
+from tidings.wiring import session_service
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
@@ -17,11 +18,13 @@ from tidings.wiring import connection_store
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = WebSocketConnectEvent.model_validate(event).request_context
     logger.append_keys(userId=request.authorizer.user_id, connectionId=request.connection_id)
-    connection_store().add(
+    evicted = session_service().connected(
         connection_id=request.connection_id,
         user_id=request.authorizer.user_id,
         connected_at_ms=int(request.connected_at.timestamp() * 1000) or int(time.time() * 1000),
         token_expires_at=request.authorizer.token_expires_at,
     )
+    if evicted:
+        logger.info("connection limit: oldest closed", extra={"evicted": evicted})
     metrics.add_metric(name="ConnectionsOpened", unit="Count", value=1)
     return {"statusCode": 200}

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import boto3
 import pytest
 
 from tests.support.lambdas import LambdaContext, load_function
 from tidings import wiring
+from tidings.settings import settings
 
 
 class FakeConnections:
@@ -15,6 +17,7 @@ class FakeConnections:
         self.sent: dict[str, list[str]] = {}
         self.gone: set[str] = set()
         self.broken: set[str] = set()
+        self.closed: list[str] = []
 
     def post(self, connection_id: str, data: str) -> bool:
         if connection_id in self.broken:
@@ -24,14 +27,28 @@ class FakeConnections:
         self.sent.setdefault(connection_id, []).append(data)
         return True
 
+    def close(self, connection_id: str) -> bool:
+        """DeleteConnection: the connection is gone afterwards."""
+        if connection_id in self.broken:
+            raise ConnectionError(f"{connection_id} is unreachable")
+        if connection_id in self.gone:
+            return False
+        self.closed.append(connection_id)
+        self.gone.add(connection_id)
+        return True
+
 
 @pytest.fixture
 def connections(aws, monkeypatch) -> FakeConnections:
     fake = FakeConnections()
+    # $connect arms a token timer, so every handler test has the TokenTimers queue.
+    monkeypatch.setenv("TOKEN_TIMERS_QUEUE_URL", boto3.client("sqs").create_queue(QueueName="token-timers")["QueueUrl"])
+    settings.cache_clear()
     _clear_wiring()
     monkeypatch.setattr(wiring, "poster", lambda: fake)
     yield fake
     _clear_wiring()
+    settings.cache_clear()
 
 
 def _clear_wiring() -> None:
@@ -62,5 +79,8 @@ def functions():
             "read": "message/read.py",
             "receipts": "message/receipts.py",
             "authorizer": "connect/authorizer.py",
+            "session": "connect/session.py",
+            "session_timers": "connect/timers.py",
+            "auth_api": "connect/auth_api.py",
         }.items()
     }

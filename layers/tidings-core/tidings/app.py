@@ -26,6 +26,7 @@ from tidings.storage.models import (
     IdempotencyModel,
     MemberModel,
     MessageModel,
+    RefreshTokenModel,
     UserModel,
 )
 
@@ -40,6 +41,7 @@ MEMBERS = Table("Members", MemberModel, "MEMBERS_TABLE", stream="NEW_AND_OLD_IMA
 MESSAGES = Table("Messages", MessageModel, "MESSAGES_TABLE", stream="NEW_AND_OLD_IMAGES")
 IDEMPOTENCY = Table("Idempotency", IdempotencyModel, "IDEMPOTENCY_TABLE", ttl_attribute="expiresAt")
 EPHEMERAL = Table("Ephemeral", EphemeralModel, "EPHEMERAL_TABLE", ttl_attribute="expiresAt")
+REFRESH_TOKENS = Table("RefreshTokens", RefreshTokenModel, "REFRESH_TOKENS_TABLE", ttl_attribute="expiresAt")
 
 # --- secrets and queues -------------------------------------------------------------------
 
@@ -49,6 +51,9 @@ FANOUT_FAILURES = Queue("FanoutFailures", "FANOUT_FAILURES_QUEUE_URL")
 RECEIPTS_FAILURES = Queue("ReceiptsFailures", "RECEIPTS_FAILURES_QUEUE_URL")
 # Typing expiry timers: each message carries its own delay (SQS allows up to 15 minutes).
 TYPING_TIMERS = Queue("TypingTimers", "TYPING_TIMERS_QUEUE_URL", visibility_timeout_seconds=30, dead_letter_after=3)
+# Token timers (token.refresh, then the close at expiry); a timer further out than SQS's
+# 15-minute delay re-enqueues itself.
+TOKEN_TIMERS = Queue("TokenTimers", "TOKEN_TIMERS_QUEUE_URL", visibility_timeout_seconds=30, dead_letter_after=5)
 
 # --- functions ----------------------------------------------------------------------------
 
@@ -57,9 +62,18 @@ AUTHORIZER = Function(
     "connect",
     "authorizer.handler",
     "Verifies the JWT on $connect",
+    tables=((USERS, "read"),),  # revokedBefore
     secrets=(JWT_SIGNING_KEY,),
 )
-CONNECT = Function("Connect", "connect", "connect.handler", "Stores a new connection", tables=((CONNECTIONS, "write"),))
+CONNECT = Function(
+    "Connect",
+    "connect",
+    "connect.handler",
+    "Stores a new connection, arms its token timer, closes the user's oldest beyond 5",
+    tables=((CONNECTIONS, "read_write"),),
+    send_queues=(TOKEN_TIMERS,),
+    manages_connections=True,
+)
 DISCONNECT = Function(
     "Disconnect",
     "connect",
@@ -73,6 +87,35 @@ DEFAULT = Function(
     "default.handler",
     "Answers ping and frames no route matched (BAD_FRAME, UNKNOWN_TYPE)",
     memory_mb=256,
+)
+SESSION = Function(
+    "Session",
+    "connect",
+    "session.handler",
+    "hello, auth.renew, chat.focus",
+    tables=((CONNECTIONS, "read_write"), (MEMBERS, "read"), (USERS, "read")),
+    secrets=(JWT_SIGNING_KEY,),
+    send_queues=(TOKEN_TIMERS,),
+    manages_connections=True,  # UPGRADE_REQUIRED closes the connection
+)
+SESSION_TIMERS = Function(
+    "SessionTimers",
+    "connect",
+    "timers.handler",
+    "Token timers: token.refresh before the token expires, the close when it has",
+    tables=((CONNECTIONS, "read_write"),),
+    send_queues=(TOKEN_TIMERS,),
+    manages_connections=True,
+)
+AUTH_API = Function(
+    "AuthApi",
+    "connect",
+    "auth_api.handler",
+    "POST /api/auth/refresh and POST /api/auth/revoke",
+    tables=((USERS, "read_write"), (REFRESH_TOKENS, "read_write"), (CONNECTIONS, "read_write")),
+    secrets=(JWT_SIGNING_KEY,),
+    manages_connections=True,  # revoke closes the user's connections
+    timeout_seconds=30,
 )
 MESSAGE_SEND = Function(
     "MessageSend",
@@ -170,12 +213,15 @@ CHATS_API = Function(
 
 APPLICATION = Application(
     name="Tidings",
-    tables=(CONNECTIONS, USERS, CHATS, MEMBERS, MESSAGES, IDEMPOTENCY, EPHEMERAL),
+    tables=(CONNECTIONS, USERS, CHATS, MEMBERS, MESSAGES, IDEMPOTENCY, EPHEMERAL, REFRESH_TOKENS),
     functions=(
         AUTHORIZER,
         CONNECT,
         DISCONNECT,
         DEFAULT,
+        SESSION,
+        SESSION_TIMERS,
+        AUTH_API,
         MESSAGE_SEND,
         MESSAGE_EVENTS,
         FANOUT,
@@ -192,6 +238,9 @@ APPLICATION = Application(
         Route("$disconnect", DISCONNECT, two_way=False),
         Route("$default", DEFAULT),
         Route("ping", DEFAULT),
+        Route("hello", SESSION),
+        Route("auth.renew", SESSION),
+        Route("chat.focus", SESSION),
         Route("message.send", MESSAGE_SEND),
         Route("message.edit", MESSAGE_EVENTS),
         Route("message.delete", MESSAGE_EVENTS),
@@ -204,6 +253,8 @@ APPLICATION = Application(
     http_routes=(
         HttpRoute("GET", "/api/chats", CHATS_API),
         HttpRoute("GET", "/api/chats/{chatId}/messages", CHATS_API),
+        HttpRoute("POST", "/api/auth/refresh", AUTH_API),
+        HttpRoute("POST", "/api/auth/revoke", AUTH_API),
     ),
     stream_subscriptions=(
         StreamSubscription(
@@ -225,7 +276,10 @@ APPLICATION = Application(
             event_names=("MODIFY",),
         ),
     ),
-    queue_subscriptions=(QueueSubscription(TYPING_TIMERS, TYPING_EXPIRY, batch_size=10),),
-    queues=(FANOUT_FAILURES, RECEIPTS_FAILURES, TYPING_TIMERS),
+    queue_subscriptions=(
+        QueueSubscription(TYPING_TIMERS, TYPING_EXPIRY, batch_size=10),
+        QueueSubscription(TOKEN_TIMERS, SESSION_TIMERS, batch_size=10),
+    ),
+    queues=(FANOUT_FAILURES, RECEIPTS_FAILURES, TYPING_TIMERS, TOKEN_TIMERS),
     secrets=(JWT_SIGNING_KEY,),
 )

@@ -26,6 +26,7 @@ class InvalidToken(Exception):
 class Identity:
     user_id: str
     expires_at: int  # epoch seconds
+    issued_at: int = 0  # epoch seconds (`iat`); compared with the user's `revokedBefore`
 
 
 def issue_token(user_id: str, key: str, ttl_seconds: int = DEFAULT_TTL_SECONDS, now: float | None = None) -> str:
@@ -49,4 +50,13 @@ def verify_token(token: str, key: str) -> Identity:
     user_id = claims["sub"]
     if not isinstance(user_id, str) or not user_id:
         raise InvalidToken("the token's subject is not a user id")
-    return Identity(user_id=user_id, expires_at=int(claims["exp"]))
+    return Identity(user_id=user_id, expires_at=int(claims["exp"]), issued_at=int(claims["iat"]))
+
+
+def ensure_not_revoked(identity: Identity, revoked_before: int | None) -> None:
+    """Refuses a token issued at or before the user's revocation (`POST /api/auth/revoke`).
+
+    `iat` has whole seconds, so a token issued in the revocation's own second is refused
+    too, even one issued just after it: the safe side of the ambiguity."""
+    if revoked_before is not None and identity.issued_at <= revoked_before:
+        raise InvalidToken("the session was revoked")

@@ -16,6 +16,11 @@ class Settings(BaseModel):
     jwt_secret_arn: str | None = Field(None, alias="JWT_SECRET_ARN")
     websocket_callback_url: str | None = Field(None, alias="WEBSOCKET_CALLBACK_URL")
     typing_timers_queue_url: str | None = Field(None, alias="TYPING_TIMERS_QUEUE_URL")
+    token_timers_queue_url: str | None = Field(None, alias="TOKEN_TIMERS_QUEUE_URL")
+    # Where a client that speaks no supported protocol version is sent (`UPGRADE_REQUIRED`).
+    protocol_upgrade_url: str = Field(
+        "https://github.com/tidings/tidings/blob/main/docs/protocol.md#versions", alias="PROTOCOL_UPGRADE_URL"
+    )
     aws_region: str = Field("us-east-1", alias="AWS_REGION")
 
 

@@ -7,24 +7,31 @@ from __future__ import annotations
 
 import time
 from functools import cache
+from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
 
 from tidings.adapters.apigateway import ApiGatewayPoster
 from tidings.adapters.timers import SqsTypingTimers
+from tidings.adapters.token_timers import SqsTokenTimers
 from tidings.domain.chat_events import ChatEventService
 from tidings.domain.chats import ChatService
+from tidings.domain.connections import Disconnector
+from tidings.domain.credentials import CredentialService
 from tidings.domain.fanout import Fanout
 from tidings.domain.messages import MessageService
 from tidings.domain.ratelimits import RateLimiter
 from tidings.domain.receipts import ReadService
+from tidings.domain.session import SessionService, TokenVerifier
 from tidings.domain.sync import SyncService
+from tidings.domain.token_timers import TokenTimerService
 from tidings.domain.typing import TypingService
 from tidings.settings import settings
 from tidings.storage.chats import DynamoChatStore
 from tidings.storage.connections import DynamoConnectionStore
 from tidings.storage.messages import DynamoMemberDirectory, DynamoMessageStore, DynamoUserDirectory
 from tidings.storage.ratelimits import DynamoBucketStore
+from tidings.storage.sessions import DynamoRefreshTokenStore, DynamoRevocations
 from tidings.storage.sync import DynamoSyncStore
 from tidings.storage.typing import DynamoTypingStateStore
 
@@ -106,6 +113,60 @@ def typing_service() -> TypingService:
 @cache
 def fanout() -> Fanout:
     return Fanout(DynamoMemberDirectory(), connection_store(), poster())
+
+
+# --- sessions (PROTOCOL.md §3, §11) ---------------------------------------------------------
+
+
+@cache
+def revocations() -> DynamoRevocations:
+    return DynamoRevocations()
+
+
+@cache
+def token_verifier() -> TokenVerifier:
+    return TokenVerifier(signing_key, revocations())
+
+
+@cache
+def disconnector() -> Disconnector:
+    return Disconnector(connection_store(), poster())
+
+
+@cache
+def token_timers() -> TokenTimerService:
+    queue_url = settings().token_timers_queue_url
+    if not queue_url:
+        raise RuntimeError("TOKEN_TIMERS_QUEUE_URL is not set: token expiry cannot be enforced")
+    return TokenTimerService(connection_store(), SqsTokenTimers(queue_url), poster(), now=time.time)
+
+
+@cache
+def session_service() -> SessionService:
+    return SessionService(
+        connection_store(),
+        message_store(),
+        token_verifier(),
+        token_timers(),
+        disconnector(),
+        now=time.time,
+        upgrade_url=settings().protocol_upgrade_url,
+    )
+
+
+@cache
+def credential_service() -> CredentialService:
+    return CredentialService(
+        DynamoRefreshTokenStore(), revocations(), connection_store(), disconnector(), signing_key, now=time.time
+    )
+
+
+def issue_session(user_id: str) -> dict[str, Any]:
+    """A new sign-in for `user_id`: `{token, refreshToken, expiresAt}`, the refresh token stored
+    (hashed) so that `POST /api/auth/refresh` accepts it. For whatever signs people in; locally,
+    the `tidings` CLI. Needs the environment of a function with the JWT secret and the
+    RefreshTokens table."""
+    return credential_service().issue_session(user_id).to_wire()
 
 
 @cache

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
     APIGatewayAuthorizerResponseWebSocket,
 )
 
-from tidings.auth import InvalidToken, verify_token
+from tidings.auth import InvalidToken, ensure_not_revoked, verify_token
 from tidings.observability import logger, metrics
 
 
@@ -34,7 +34,13 @@ def token_from(event: APIGatewayAuthorizerRequestEvent) -> str | None:
     return token or None
 
 
-def authorize(raw_event: dict[str, Any], signing_key: Callable[[], str]) -> dict[str, Any]:
+def authorize(
+    raw_event: dict[str, Any],
+    signing_key: Callable[[], str],
+    revoked_before: Callable[[str], int | None] | None = None,
+) -> dict[str, Any]:
+    """`revoked_before(user_id)`: the user's revocation time, so a revoked session cannot
+    reconnect (PROTOCOL.md §3)."""
     event = APIGatewayAuthorizerRequestEvent(raw_event)
     token = token_from(event)
     if token is None:
@@ -42,6 +48,8 @@ def authorize(raw_event: dict[str, Any], signing_key: Callable[[], str]) -> dict
         raise Unauthorized()
     try:
         identity = verify_token(token, signing_key())
+        if revoked_before is not None:
+            ensure_not_revoked(identity, revoked_before(identity.user_id))
     except InvalidToken as exc:
         logger.info("token refused", extra={"reason": str(exc)})
         metrics.add_metric(name="ConnectionsRefused", unit="Count", value=1)

@@ -13,7 +13,7 @@ from http import HTTPStatus
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from pydantic import ValidationError
 
-from tidings.auth import InvalidToken, verify_token
+from tidings.auth import InvalidToken, ensure_not_revoked, verify_token
 from tidings.errors import ErrorCode, TidingsError, Unauthorized
 from tidings.observability import logger
 
@@ -66,13 +66,23 @@ def http_app() -> APIGatewayHttpResolver:
     return app
 
 
-def caller_id(app: APIGatewayHttpResolver, signing_key: Callable[[], str]) -> str:
-    """The user of the request's `Authorization: Bearer <JWT>`; 401 without a valid one."""
+def caller_id(
+    app: APIGatewayHttpResolver,
+    signing_key: Callable[[], str],
+    revoked_before: Callable[[str], int | None] | None = None,
+) -> str:
+    """The user of the request's `Authorization: Bearer <JWT>`; 401 without a valid one.
+
+    With `revoked_before(user_id)` (`tidings.wiring.revocations().revoked_before`, which needs
+    read access to Users), a token issued at or before the user's revocation is refused too."""
     header = app.current_event.headers.get("authorization") or app.current_event.headers.get("Authorization") or ""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Send Authorization: Bearer <access token>")
     try:
-        return verify_token(token.strip(), signing_key()).user_id
+        identity = verify_token(token.strip(), signing_key())
+        if revoked_before is not None:
+            ensure_not_revoked(identity, revoked_before(identity.user_id))
     except InvalidToken as exc:
         raise Unauthorized(f"Invalid access token: {exc}") from exc
+    return identity.user_id

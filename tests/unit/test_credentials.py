@@ -1,0 +1,140 @@
+"""Refresh tokens (rotation, reuse, expiry) and revocation."""
+
+import hashlib
+import time
+
+import pytest
+
+from tests.support.session_fakes import Clock, RecordingPoster
+from tidings.auth import InvalidToken, issue_token, verify_token
+from tidings.domain.connections import Disconnector
+from tidings.domain.credentials import CredentialService
+from tidings.domain.session import TokenVerifier
+from tidings.errors import Unauthorized, Unavailable
+from tidings.storage.connections import DynamoConnectionStore
+from tidings.storage.models import RefreshTokenModel, UserModel
+from tidings.storage.sessions import DynamoRefreshTokenStore, DynamoRevocations
+
+KEY = "unit-test-signing-key-that-is-long-enough-for-hs256"
+WEEK = 7 * 24 * 3600
+
+
+@pytest.fixture
+def world(aws):
+    # In the past, so that the tests can move the clock on and still issue tokens whose `iat`
+    # PyJWT (on the real clock) accepts.
+    clock = Clock(float(int(time.time()) - 600))
+    poster = RecordingPoster()
+    connections = DynamoConnectionStore()
+    revocations = DynamoRevocations()
+    service = CredentialService(
+        DynamoRefreshTokenStore(), revocations, connections, Disconnector(connections, poster), lambda: KEY, clock
+    )
+    return service, clock, poster, connections, revocations
+
+
+def test_a_session_is_an_access_token_and_a_refresh_token_stored_only_as_its_hash(world):
+    service, clock, _, _, _ = world
+    session = service.issue_session("alice")
+    identity = verify_token(session.token, KEY)
+    assert (identity.user_id, identity.expires_at) == ("alice", clock.now + 900)
+    assert session.expires_at == clock.now + 900
+    assert len(session.refresh_token) >= 43  # 32 random bytes
+    stored = RefreshTokenModel.get(hashlib.sha256(session.refresh_token.encode()).hexdigest())
+    assert stored.user_id == "alice"
+    assert stored.expires_at.timestamp() == clock.now + WEEK
+    assert session.refresh_token not in str(stored.attribute_values)
+    wire = session.to_wire()
+    assert set(wire) == {"token", "refreshToken", "expiresAt"}
+    assert wire["expiresAt"].endswith("Z")
+
+
+def test_refresh_rotates_the_old_token_stops_working_and_the_new_one_works(world):
+    service, clock, _, _, _ = world
+    first = service.issue_session("alice")
+    clock.now += 60
+    second = service.refresh(first.refresh_token)
+    assert second.refresh_token != first.refresh_token
+    assert verify_token(second.token, KEY).user_id == "alice"
+    assert second.expires_at == clock.now + 900
+    clock.now += 60
+    third = service.refresh(second.refresh_token)
+    assert verify_token(third.token, KEY).user_id == "alice"
+
+
+def test_reusing_a_rotated_token_is_refused_and_invalidates_its_family(world):
+    service, _, _, _, _ = world
+    first = service.issue_session("alice")
+    other_device = service.issue_session("alice")
+    second = service.refresh(first.refresh_token)
+    with pytest.raises(Unauthorized, match="already used"):
+        service.refresh(first.refresh_token)
+    # Whoever holds the descendant (the thief or the owner) must sign in again...
+    with pytest.raises(Unauthorized):
+        service.refresh(second.refresh_token)
+    # ...but the user's other sign-ins are untouched.
+    assert service.refresh(other_device.refresh_token).refresh_token
+
+
+@pytest.mark.parametrize("token", ["", "made-up", "x" * 43])
+def test_an_unknown_refresh_token_is_refused(world, token):
+    service, _, _, _, _ = world
+    with pytest.raises(Unauthorized):
+        service.refresh(token)
+
+
+def test_a_refresh_token_is_refused_after_seven_days(world):
+    service, clock, _, _, _ = world
+    session = service.issue_session("alice")
+    clock.now += WEEK
+    with pytest.raises(Unauthorized, match="expired"):
+        service.refresh(session.refresh_token)
+
+
+def test_revoke_refuses_old_tokens_and_refresh_tokens_and_closes_every_connection(world):
+    service, clock, poster, connections, revocations = world
+    verifier = TokenVerifier(lambda: KEY, revocations)
+    session = service.issue_session("alice")
+    old_token = issue_token("alice", KEY, now=clock.now - 5)
+    for n in (1, 2):
+        connections.add(f"alice-{n}", "alice", n, 2_000_000_000)
+    connections.add("bob-1", "bob", 3, 2_000_000_000)
+
+    assert service.revoke("alice") == 2
+
+    assert UserModel.get("alice").revoked_before == clock.now
+    for token in (old_token, session.token):
+        with pytest.raises(InvalidToken, match="revoked"):
+            verifier.verify(token)
+    with pytest.raises(Unauthorized):
+        service.refresh(session.refresh_token)
+    assert RefreshTokenModel.count() == 0
+    for connection_id in ("alice-1", "alice-2"):
+        [frame] = poster.frames(connection_id)
+        assert (frame["type"], frame["payload"]["code"]) == ("error", "UNAUTHORIZED")
+    assert poster.closed() == ["alice-1", "alice-2"]
+    assert [c.connection_id for c in connections.user_connections("alice")] == []
+    assert connections.get("bob-1") is not None
+    # A token issued after the revocation works (from the next second on)...
+    assert verifier.verify(issue_token("alice", KEY, now=clock.now + 1)).user_id == "alice"
+    # ...and a new sign-in can refresh again.
+    clock.now += 1
+    assert service.refresh(service.issue_session("alice").refresh_token).token
+
+
+def test_revoke_keeps_a_user_item_readable_for_a_user_nobody_registered(world):
+    service, clock, _, _, _ = world
+    service.revoke("stranger")
+    user = UserModel.get("stranger")
+    assert (user.display_name, user.revoked_before) == ("stranger", clock.now)
+
+
+def test_revoke_tries_every_connection_and_fails_if_one_could_not_be_closed(world):
+    service, _, poster, connections, _ = world
+    connections.add("alice-1", "alice", 1, 2_000_000_000)
+    connections.add("alice-2", "alice", 2, 2_000_000_000)
+    poster.broken.add("alice-1")
+    with pytest.raises(Unavailable):
+        service.revoke("alice")
+    assert poster.closed() == ["alice-2"]
+    assert connections.get("alice-1") is not None, "kept, so repeating the revoke finds it"
