@@ -12,6 +12,7 @@ from tidings.declaration import (
     Authorizer,
     Function,
     HttpRoute,
+    MockRoute,
     Queue,
     QueueSubscription,
     Route,
@@ -237,7 +238,6 @@ APPLICATION = Application(
         Route("$connect", CONNECT, two_way=False),
         Route("$disconnect", DISCONNECT, two_way=False),
         Route("$default", DEFAULT),
-        Route("ping", DEFAULT),
         Route("hello", SESSION),
         Route("auth.renew", SESSION),
         Route("chat.focus", SESSION),
@@ -256,6 +256,9 @@ APPLICATION = Application(
         HttpRoute("POST", "/api/auth/refresh", AUTH_API),
         HttpRoute("POST", "/api/auth/revoke", AUTH_API),
     ),
+    # API Gateway answers ping itself: a heartbeat every 30 s per connection costs no Lambda
+    # invocation (PROTOCOL.md §3). Where no mock runs, ping reaches $default, which answers too.
+    mock_routes=(MockRoute("ping", "pong"),),
     stream_subscriptions=(
         StreamSubscription(
             MESSAGES,
