@@ -11,7 +11,7 @@ from tidings.domain.chats import DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT
 from tidings.edge.http import caller_id, http_app
 from tidings.observability import logger, metrics, tracer
 from tidings.protocol.frames import encode
-from tidings.wiring import chat_service, signing_key
+from tidings.wiring import chat_service, revocations, signing_key
 
 app = http_app()
 
@@ -33,18 +33,27 @@ def _json(body: Any) -> Response:
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=encode(body))
 
 
+def _caller() -> str:
+    """The bearer token's user; 401 for a missing, invalid or revoked token."""
+    return caller_id(app, signing_key, revocations().revoked_before)
+
+
 @app.get("/api/chats")
 def list_chats() -> Response:
-    user_id = caller_id(app, signing_key)
-    return _json([chat.to_wire() for chat in chat_service().list_chats(user_id)])
+    user_id = _caller()
+    chats = chat_service().list_chats(user_id)
+    metrics.add_metric(name="ChatListsServed", unit="Count", value=1)
+    return _json([chat.to_wire() for chat in chats])
 
 
 @app.get("/api/chats/<chatId>/messages")
 def list_messages(chatId: str) -> Response:
-    user_id = caller_id(app, signing_key)
+    user_id = _caller()
     path = ChatPath.model_validate({"chatId": chatId})
     query = MessagesQuery.model_validate(app.current_event.query_string_parameters or {})
-    return _json(chat_service().messages(user_id, path.chatId, query.before, query.limit).to_wire())
+    page = chat_service().messages(user_id, path.chatId, query.before, query.limit)
+    metrics.add_metric(name="HistoryPagesServed", unit="Count", value=1)
+    return _json(page.to_wire())
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

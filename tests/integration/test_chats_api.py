@@ -14,6 +14,7 @@ from tests.support.seed import make_chat
 from tidings.auth import issue_token
 from tidings.domain.messages import MessageService, SendMessage
 from tidings.storage.messages import DynamoMessageStore, DynamoUserDirectory
+from tidings.storage.sessions import DynamoRevocations
 
 MESSAGES_ROUTE = "GET /api/chats/{chatId}/messages"
 
@@ -84,6 +85,15 @@ def test_without_a_valid_token_the_answer_is_401(api, context, chats, token):
     status, body = get(api, context, "/api/chats", token=token)
     assert status == 401
     assert body["error"]["code"] == "UNAUTHORIZED"
+
+
+def test_a_token_issued_before_a_revocation_is_401(api, context, chats):
+    token = issue_token("carol", chats, now=int(time.time()) - 60)
+    assert get(api, context, "/api/chats", token=token)[0] == 200
+    DynamoRevocations().revoke("carol", int(time.time()) - 30)
+    status, body = get(api, context, "/api/chats", token=token)
+    assert (status, body["error"]["code"]) == (401, "UNAUTHORIZED")
+    assert get(api, context, "/api/chats", token=issue_token("carol", chats))[0] == 200
 
 
 def test_messages_page_newest_first_with_next_before(api, context, chats):
