@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 
-import jsii
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
@@ -13,48 +11,30 @@ from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from tidings.declaration import Authorizer, Function, Route
 from tidings_infra import names
+from tidings_infra.access_logs import json_access_logs
 from tidings_infra.nag import acknowledge
 
 # One JSON object per WebSocket event (connect, message, disconnect). Metadata only: ids,
 # route, status and errors, never a frame's body (seed §11.3).
-_ACCESS_LOG_FORMAT = json.dumps(
-    {
-        "requestId": "$context.requestId",
-        "extendedRequestId": "$context.extendedRequestId",
-        "connectionId": "$context.connectionId",
-        "eventType": "$context.eventType",
-        "routeKey": "$context.routeKey",
-        "messageId": "$context.messageId",
-        "status": "$context.status",
-        "requestTime": "$context.requestTime",
-        "sourceIp": "$context.identity.sourceIp",
-        "userId": "$context.authorizer.principalId",
-        "authorizerStatus": "$context.authorizer.status",
-        "authorizerError": "$context.authorizer.error",
-        "errorMessage": "$context.error.message",
-    },
-    separators=(",", ":"),
-)
-
-
-@jsii.implements(apigwv2.IAccessLogSettings)
-class _AccessLogSettings:
-    def __init__(self, destination: apigwv2.IAccessLogDestination, format: apigw.AccessLogFormat) -> None:
-        self._destination = destination
-        self._format = format
-
-    @property
-    def destination(self) -> apigwv2.IAccessLogDestination:
-        return self._destination
-
-    @property
-    def format(self) -> apigw.AccessLogFormat:
-        return self._format
+_ACCESS_LOG_FIELDS = {
+    "requestId": "$context.requestId",
+    "extendedRequestId": "$context.extendedRequestId",
+    "connectionId": "$context.connectionId",
+    "eventType": "$context.eventType",
+    "routeKey": "$context.routeKey",
+    "messageId": "$context.messageId",
+    "status": "$context.status",
+    "requestTime": "$context.requestTime",
+    "sourceIp": "$context.identity.sourceIp",
+    "userId": "$context.authorizer.principalId",
+    "authorizerStatus": "$context.authorizer.status",
+    "authorizerError": "$context.authorizer.error",
+    "errorMessage": "$context.error.message",
+}
 
 
 class WebSocketConstruct(Construct):
@@ -74,7 +54,6 @@ class WebSocketConstruct(Construct):
             description="Tidings real-time messaging (PROTOCOL.md)",
             route_selection_expression=names.ROUTE_SELECTION_EXPRESSION,
         )
-        access_logs = logs.LogGroup(self, "AccessLogs", retention=names.LOG_RETENTION, removal_policy=removal_policy)
         self.stage = apigwv2.WebSocketStage(
             self,
             names.WEBSOCKET_STAGE_ID,
@@ -84,9 +63,7 @@ class WebSocketConstruct(Construct):
             throttle=apigwv2.ThrottleSettings(
                 rate_limit=names.THROTTLE_RATE_LIMIT, burst_limit=names.THROTTLE_BURST_LIMIT
             ),
-            access_log_settings=_AccessLogSettings(
-                apigwv2.LogGroupLogDestination(access_logs), apigw.AccessLogFormat.custom(_ACCESS_LOG_FORMAT)
-            ),
+            access_log_settings=json_access_logs(self, "AccessLogs", _ACCESS_LOG_FIELDS, removal_policy),
         )
 
     def add_routes(
