@@ -74,7 +74,10 @@ class TidingsStack(Stack):
         )
 
         websocket.add_routes(
-            routes=application.routes, authorizer=application.authorizer, function_for=functions.function
+            routes=application.routes,
+            mock_routes=application.mock_routes,
+            authorizer=application.authorizer,
+            function_for=functions.function,
         )
         self.event_sources = EventSourcesConstruct(
             self,

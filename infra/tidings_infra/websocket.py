@@ -13,9 +13,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from tidings.declaration import Authorizer, Function, Route
+from tidings.declaration import Authorizer, Function, MockRoute, Route
 from tidings_infra import names
 from tidings_infra.access_logs import json_access_logs
+from tidings_infra.mock_routes import MockRoutesConstruct
 from tidings_infra.nag import acknowledge
 
 # One JSON object per WebSocket event (connect, message, disconnect). Metadata only: ids,
@@ -70,10 +71,15 @@ class WebSocketConstruct(Construct):
         self,
         *,
         routes: Sequence[Route],
+        mock_routes: Sequence[MockRoute] = (),
         authorizer: Authorizer,
         function_for: Callable[[Function], lambda_.IFunction],
     ) -> None:
-        """One route per declared `Route`; `$connect` gets the Lambda REQUEST authorizer."""
+        """One route per declared `Route`, `$connect` with the Lambda REQUEST authorizer, and one
+        MOCK route per declared `MockRoute`, answered by API Gateway without Lambda (see
+        `tidings_infra.mock_routes`: that is how a heartbeat every 30 s per connection costs no
+        invocation)."""
+        _check_route_keys(routes, mock_routes)
         # Identity sources: none. API Gateway answers 401 *without invoking the authorizer* when
         # any configured identity source is missing, and it requires all of them, so
         # ["route.request.header.Authorization", "route.request.querystring.token"] would reject
@@ -105,6 +111,7 @@ class WebSocketConstruct(Construct):
                     "handlers read the authorizer context (userId) from the event.",
                     "AwsSolutions-APIG4",
                 )
+        self.mock_routes = MockRoutesConstruct(self, "MockRoutes", api=self.api, routes=mock_routes)
 
     @property
     def url(self) -> str:
@@ -113,6 +120,17 @@ class WebSocketConstruct(Construct):
     @property
     def callback_url(self) -> str:
         return self.stage.callback_url
+
+
+def _check_route_keys(routes: Sequence[Route], mock_routes: Sequence[MockRoute]) -> None:
+    keys = [r.key for r in routes] + [r.key for r in mock_routes]
+    twice = sorted({key for key in keys if keys.count(key) > 1})
+    if twice:
+        raise ValueError(
+            f"WebSocket route keys declared more than once (as a Route and a MockRoute, or twice): {twice}"
+        )
+    if any(r.key.startswith("$") for r in mock_routes):
+        raise ValueError("$connect, $disconnect and $default cannot be mock routes: declare them as Routes")
 
 
 def _route_id(route_key: str) -> str:

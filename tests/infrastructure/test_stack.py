@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
+from tests.infrastructure import api_assertions
 from tests.infrastructure.synthesis import Synthesized
 from tidings.app import APPLICATION
-from tidings.declaration import Access, Function, Route, StreamSubscription, Table
+from tidings.declaration import Access, Function, MockRoute, Route, StreamSubscription, Table
 from tidings_infra import names
 from tidings_infra.tables import model_indexes
 
@@ -73,11 +74,15 @@ def _actions_on(statements: list[dict[str, Any]], resource: Any) -> set[str]:
     }
 
 
+def _websocket_api_id(synthesized: Synthesized) -> str:
+    api_id = api_assertions.api_id(synthesized.resources, "WEBSOCKET")
+    assert api_id == synthesized.logical_id(synthesized.stack.websocket.api)
+    return api_id
+
+
 def _route_id(synthesized: Synthesized, route_key: str) -> str:
-    routes = synthesized.of_type("AWS::ApiGatewayV2::Route")
-    matches = [k for k, v in routes.items() if v["Properties"]["RouteKey"] == route_key]
-    assert len(matches) == 1, f"expected one route {route_key!r}, found {matches}"
-    return matches[0]
+    """The logical id of the WebSocket route `route_key` (exactly one)."""
+    return api_assertions.routes(synthesized.resources, _websocket_api_id(synthesized))[route_key][0]
 
 
 # --- the WebSocket API -------------------------------------------------------------------
@@ -106,15 +111,35 @@ def test_every_declared_route_exists_with_its_function(synthesized: Synthesized,
 
 
 def test_two_way_routes_have_a_route_response(synthesized: Synthesized) -> None:
+    """Lambda routes declared two-way, and every mock route (its reply is the point)."""
     responses = synthesized.of_type("AWS::ApiGatewayV2::RouteResponse").values()
     answered = {r["Properties"]["RouteId"]["Ref"] for r in responses}
-    expected = {_route_id(synthesized, r.key) for r in APPLICATION.routes if r.two_way}
-    assert answered == expected
+    two_way = [r.key for r in APPLICATION.routes if r.two_way] + [r.key for r in APPLICATION.mock_routes]
+    assert answered == {_route_id(synthesized, key) for key in two_way}
 
 
 def test_no_undeclared_routes(synthesized: Synthesized) -> None:
-    keys = {r["Properties"]["RouteKey"] for r in synthesized.of_type("AWS::ApiGatewayV2::Route").values()}
-    assert keys == {r.key for r in APPLICATION.routes}
+    websocket_keys = set(api_assertions.routes(synthesized.resources, _websocket_api_id(synthesized)))
+    assert websocket_keys == {r.key for r in APPLICATION.routes} | {r.key for r in APPLICATION.mock_routes}
+    all_keys = [r["Properties"]["RouteKey"] for r in synthesized.of_type("AWS::ApiGatewayV2::Route").values()]
+    assert len(all_keys) == len(APPLICATION.routes) + len(APPLICATION.mock_routes)
+
+
+@pytest.mark.parametrize("route", APPLICATION.mock_routes, ids=lambda r: r.key)
+def test_mock_routes_are_answered_by_api_gateway_without_lambda(synthesized: Synthesized, route: MockRoute) -> None:
+    api_assertions.assert_mock_route(synthesized.resources, _websocket_api_id(synthesized), route)
+
+
+def test_ping_is_answered(synthesized: Synthesized) -> None:
+    """The heartbeat gets its pong whichever way `ping` is declared: by a function on a two-way
+    route, or (PROTOCOL.md §3: no invocation per heartbeat) by a mock route."""
+    mock = next((r for r in APPLICATION.mock_routes if r.key == "ping"), None)
+    if mock is not None:
+        assert mock.reply_type == "pong"
+        api_assertions.assert_mock_route(synthesized.resources, _websocket_api_id(synthesized), mock)
+        return
+    route = APPLICATION.route("ping")
+    assert route is not None and route.two_way, "ping is neither a mock route nor a two-way route"
 
 
 def test_connect_route_uses_the_request_authorizer(synthesized: Synthesized) -> None:
@@ -149,8 +174,7 @@ def test_api_gateway_may_invoke_the_authorizer(synthesized: Synthesized) -> None
 
 
 def test_stage_deploys_with_throttling_and_json_access_logs(synthesized: Synthesized) -> None:
-    (stage,) = synthesized.of_type("AWS::ApiGatewayV2::Stage").values()
-    properties = stage["Properties"]
+    properties = api_assertions.stage(synthesized.resources, _websocket_api_id(synthesized))
     assert properties["StageName"] == names.STAGE_NAME
     assert properties["AutoDeploy"] is True
     assert properties["DefaultRouteSettings"] == {
