@@ -8,6 +8,7 @@ and both runtimes pick it up.
 from __future__ import annotations
 
 from tidings.declaration import (
+    Access,
     Application,
     Authorizer,
     Function,
@@ -161,7 +162,12 @@ FANOUT = Function(
     manages_connections=True,
     timeout_seconds=30,
 )
-_TYPING_TABLES = ((MEMBERS, "read"), (USERS, "read"), (EPHEMERAL, "read_write"), (CONNECTIONS, "read_write"))
+_TYPING_TABLES: tuple[tuple[Table, Access], ...] = (
+    (MEMBERS, "read"),
+    (USERS, "read"),
+    (EPHEMERAL, "read_write"),
+    (CONNECTIONS, "read_write"),
+)
 TYPING = Function(
     "Typing",
     "message",

@@ -69,20 +69,18 @@ def http_app() -> APIGatewayHttpResolver:
 def caller_id(
     app: APIGatewayHttpResolver,
     signing_key: Callable[[], str],
-    revoked_before: Callable[[str], int | None] | None = None,
+    revoked_before: Callable[[str], int | None],
 ) -> str:
-    """The user of the request's `Authorization: Bearer <JWT>`; 401 without a valid one.
-
-    With `revoked_before(user_id)` (`tidings.wiring.revocations().revoked_before`, which needs
-    read access to Users), a token issued at or before the user's revocation is refused too."""
+    """The user of the request's `Authorization: Bearer <JWT>`; 401 without a valid one, or for
+    a token issued at or before the user's revocation (`revoked_before(user_id)`, normally
+    `tidings.wiring.revocations().revoked_before`, which needs read access to Users)."""
     header = app.current_event.headers.get("authorization") or app.current_event.headers.get("Authorization") or ""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Send Authorization: Bearer <access token>")
     try:
         identity = verify_token(token.strip(), signing_key())
-        if revoked_before is not None:
-            ensure_not_revoked(identity, revoked_before(identity.user_id))
+        ensure_not_revoked(identity, revoked_before(identity.user_id))
     except InvalidToken as exc:
         raise Unauthorized(f"Invalid access token: {exc}") from exc
     return identity.user_id

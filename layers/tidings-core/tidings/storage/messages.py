@@ -6,10 +6,12 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.operand import Path
 from pynamodb.transactions import TransactWrite
 
 from tidings.domain.chat_events import ChatEvent, Claim, MessageGone, NoChange, ReactionAction
@@ -148,7 +150,7 @@ class DynamoMessageStore:
             claim,
             actions=[
                 MessageModel.content.set(content),
-                MessageModel.mentions.set(mentions),
+                MessageModel.mentions.set(cast(Any, mentions)),  # the stubs expect attribute objects
                 MessageModel.edited_at.set(event.at),
             ],
         )
@@ -168,7 +170,9 @@ class DynamoMessageStore:
         )
 
     def record_reaction(self, event: ChatEvent, emoji: str, action: ReactionAction, claim: Claim) -> None:
-        entry = MessageModel.reactions[reaction_key(emoji, event.actor_id)]  # type: ignore[index]
+        # A raw map's item is an expression path (PynamoDB's stubs type it as the value).
+        entry = cast(Path, MessageModel.reactions[reaction_key(emoji, event.actor_id)])
+        precondition: Condition
         if action == "add":
             change, precondition = entry.set(event.at), entry.does_not_exist()
         else:
