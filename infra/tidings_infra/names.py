@@ -36,6 +36,7 @@ LAYER_CONSTRUCT = "Layers"
 FUNCTIONS_CONSTRUCT = "Functions"
 WEBSOCKET_CONSTRUCT = "WebSocket"
 EVENT_SOURCES_CONSTRUCT = "EventSources"
+HTTP_API_CONSTRUCT = "HttpApi"
 API_GATEWAY_ACCOUNT_CONSTRUCT = "ApiGatewayAccount"
 
 WEBSOCKET_API_ID = "Api"
@@ -43,8 +44,16 @@ WEBSOCKET_STAGE_ID = "Stage"
 AUTHORIZER_ID = "ConnectAuthorizer"
 ROUTE_SELECTION_EXPRESSION = "$request.body.type"
 
+HTTP_API_ID = "Api"
+HTTP_STAGE_ID = "Stage"
+# The HTTP API's `$default` stage serves at the root of its URL, so a request's path is exactly
+# the declared route path (`/api/chats`), which is what the Powertools resolvers in the
+# handlers match on (a named stage would prefix every rawPath with `/<stage>`).
+HTTP_STAGE_NAME = "$default"
+
 OUTPUT_WEBSOCKET_URL = "WebSocketUrl"
 OUTPUT_CALLBACK_URL = "CallbackUrl"
+OUTPUT_HTTP_API_URL = "HttpApiUrl"
 
 # --- Lambda ------------------------------------------------------------------------------
 
@@ -82,6 +91,18 @@ POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/{ARCHITECTURE.name
 # are the application's token buckets; this protects the account-level quota and the backends.
 THROTTLE_RATE_LIMIT = 500
 THROTTLE_BURST_LIMIT = 1000
+# The same for the HTTP API's stage (REST calls are far rarer than WebSocket frames).
+HTTP_THROTTLE_RATE_LIMIT = 100
+HTTP_THROTTLE_BURST_LIMIT = 200
+
+# CORS of the HTTP API (browsers call it cross-origin from the web client). API Gateway answers
+# the preflight itself. Credentials mode is off: the API takes a bearer token in Authorization,
+# never a cookie, which is also what makes the wildcard origin acceptable.
+CORS_DEFAULT_ALLOWED_ORIGINS = ("*",)
+CORS_ALLOWED_METHODS = ("GET", "POST", "PUT", "DELETE")
+CORS_ALLOWED_HEADERS = ("Authorization", "Content-Type")
+CORS_EXPOSED_HEADERS = ("Retry-After",)  # 429s carry it (PROTOCOL.md §11); scripts may read it
+CORS_MAX_AGE_SECONDS = 3600
 
 # --- context keys (cdk.json or `cdk synth -c key=value`) ---------------------------------
 
@@ -91,3 +112,7 @@ CONTEXT_REMOVAL_POLICY = "tidings:removalPolicy"
 # API Gateway writes WebSocket logs through an account-wide CloudWatch role. Set this to
 # false when the account already has one that something else manages.
 CONTEXT_MANAGE_APIGW_ACCOUNT = "tidings:manageApiGatewayAccount"
+# The origins browsers may call the HTTP API from: a list in cdk.json, or a comma-separated
+# string on the command line (`-c tidings:corsAllowedOrigins=https://app.example.com`).
+# Default: any origin ("*").
+CONTEXT_CORS_ALLOWED_ORIGINS = "tidings:corsAllowedOrigins"

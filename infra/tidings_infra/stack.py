@@ -12,6 +12,7 @@ from tidings.declaration import Application
 from tidings_infra import names
 from tidings_infra.event_sources import EventSourcesConstruct
 from tidings_infra.functions import FunctionsConstruct
+from tidings_infra.http_api import HttpApiConstruct
 from tidings_infra.layer import LayerConstruct
 from tidings_infra.queues import QueuesConstruct
 from tidings_infra.secrets import SecretsConstruct
@@ -26,7 +27,8 @@ class TidingsStack(Stack):
 
     Construction order is the dependency order: state (tables, queues, secrets), layers, the
     WebSocket API and stage, the functions (which need the stage's callback URL), then what
-    invokes the functions (routes and event sources).
+    invokes the functions (WebSocket routes, the HTTP API, event sources). The HTTP API exists
+    only when the application declares HTTP routes.
     """
 
     def __init__(
@@ -38,6 +40,7 @@ class TidingsStack(Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, description=names.STACK_DESCRIPTION, **kwargs)
+        _check_functions_declared(application)
         removal_policy = self._removal_policy()
 
         self.tables = tables = TablesConstruct(
@@ -79,6 +82,15 @@ class TidingsStack(Stack):
             authorizer=application.authorizer,
             function_for=functions.function,
         )
+        self.http_api: HttpApiConstruct | None = None
+        if application.http_routes:
+            self.http_api = HttpApiConstruct(
+                self,
+                names.HTTP_API_CONSTRUCT,
+                routes=application.http_routes,
+                function_for=functions.function,
+                removal_policy=removal_policy,
+            )
         self.event_sources = EventSourcesConstruct(
             self,
             names.EVENT_SOURCES_CONSTRUCT,
@@ -102,9 +114,33 @@ class TidingsStack(Stack):
             value=websocket.callback_url,
             description="@connections management endpoint (https://…/prod)",
         )
+        if self.http_api is not None:
+            CfnOutput(
+                self,
+                names.OUTPUT_HTTP_API_URL,
+                value=self.http_api.url,
+                description="HTTP API base URL (https://…/); REST paths such as api/chats go after it",
+            )
 
     def _removal_policy(self) -> RemovalPolicy:
         value = str(self.node.try_get_context(names.CONTEXT_REMOVAL_POLICY) or "retain").lower()
         if value not in _REMOVAL_POLICIES:
             raise ValueError(f"{names.CONTEXT_REMOVAL_POLICY} must be one of {sorted(_REMOVAL_POLICIES)}")
         return _REMOVAL_POLICIES[value]
+
+
+def _check_functions_declared(application: Application) -> None:
+    """Every function a route, the authorizer, a subscription or a schedule names must be in
+    `application.functions`, which is what gets built."""
+    declared = {f.id for f in application.functions}
+    used = {
+        application.authorizer.function.id,
+        *(r.function.id for r in application.routes),
+        *(r.function.id for r in application.http_routes),
+        *(s.function.id for s in application.stream_subscriptions),
+        *(s.function.id for s in application.queue_subscriptions),
+        *(s.function.id for s in application.schedules),
+    }
+    missing = sorted(used - declared)
+    if missing:
+        raise ValueError(f"functions used but not listed in Application.functions: {missing}")

@@ -1,11 +1,11 @@
-"""Template lookups and assertions for the APIs, shared by the tests of
+"""Template lookups and assertions for the two APIs (WebSocket and HTTP), shared by the tests of
 the real application and of the variant declarations, so both check the same things."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from tidings.declaration import MockRoute
+from tidings.declaration import HttpRoute, MockRoute
 from tidings_infra.mock_routes import TEMPLATE_SELECTION_EXPRESSION
 from tidings_infra.nag import flatten_cfn_reference
 
@@ -100,3 +100,24 @@ def assert_mock_route(resources: Resources, websocket_api: str, declared: MockRo
     # No function may be invoked for this route: WebSocket Lambda permissions end in `/*<route key>`.
     invokable = [arn for arn in lambda_permission_arns(resources) if arn.endswith(f"/*{declared.key}")]
     assert not invokable, f"a Lambda permission names mock route {declared.key}: {invokable}"
+
+
+def assert_http_route(resources: Resources, http_api: str, declared: HttpRoute, function_id: str) -> None:
+    """The route exists with exactly the declared key, without authorizer, on a Lambda proxy
+    integration (payload 2.0) of its function, which API Gateway may invoke for that path."""
+    key = f"{declared.method} {declared.path}"
+    _, route = routes(resources, http_api)[key]
+    assert route["AuthorizationType"] == "NONE"
+    assert "AuthorizerId" not in route
+    _, integration = target_integration(resources, route)
+    assert integration["IntegrationType"] == "AWS_PROXY"
+    assert integration["PayloadFormatVersion"] == "2.0"
+    assert integration["IntegrationUri"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    permitted = [
+        p["Properties"]["SourceArn"]["Fn::Join"][1]
+        for p in of_type(resources, "AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [function_id, "Arn"]}
+        and p["Properties"]["Principal"] == "apigateway.amazonaws.com"
+    ]
+    # arn:...:execute-api:<region>:<account>:<api id>/<stage>/<method>/<path>, the path as declared
+    assert any(parts[-2:] == [{"Ref": http_api}, f"/*/*{declared.path}"] for parts in permitted), permitted

@@ -47,15 +47,19 @@ VARIANT = Application(
 
 
 @pytest.fixture(scope="module")
-def resources(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict[str, Any]]]:
+def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     app, stack = build_app(
         application=VARIANT,
         context={names.CONTEXT_REMOVAL_POLICY: "destroy", names.CONTEXT_MANAGE_APIGW_ACCOUNT: "false"},
         nag=False,
         outdir=str(tmp_path_factory.mktemp("cdk.out")),
     )
-    template = app.synth().get_stack_artifact(stack.artifact_id).template
-    yield json.loads(json.dumps(template))["Resources"]
+    yield json.loads(json.dumps(app.synth().get_stack_artifact(stack.artifact_id).template))
+
+
+@pytest.fixture(scope="module")
+def resources(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return dict(template["Resources"])
 
 
 def _of_type(resources: dict[str, dict[str, Any]], resource_type: str) -> list[dict[str, Any]]:
@@ -119,6 +123,14 @@ def test_removal_policy_and_account_flags_apply(resources: dict[str, dict[str, A
     for table in _of_type(resources, "AWS::DynamoDB::Table"):
         assert table["DeletionPolicy"] == "Delete"
     assert not _of_type(resources, "AWS::ApiGateway::Account")
+
+
+def test_no_http_routes_means_no_http_api(template: dict[str, Any]) -> None:
+    assert not VARIANT.http_routes
+    apis = _of_type(template["Resources"], "AWS::ApiGatewayV2::Api")
+    assert [a["Properties"]["ProtocolType"] for a in apis] == ["WEBSOCKET"]
+    assert len(_of_type(template["Resources"], "AWS::ApiGatewayV2::Stage")) == 1
+    assert names.OUTPUT_HTTP_API_URL not in template["Outputs"]
 
 
 def test_layer_build_copies_sources_and_distributions_without_caches(tmp_path: Path) -> None:

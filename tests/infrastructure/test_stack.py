@@ -17,9 +17,11 @@ from aws_cdk.assertions import Match
 from tests.infrastructure import api_assertions
 from tests.infrastructure.synthesis import Synthesized
 from tidings.app import APPLICATION
-from tidings.declaration import Access, Function, MockRoute, Route, StreamSubscription, Table
+from tidings.declaration import Access, Function, HttpRoute, MockRoute, Route, StreamSubscription, Table
 from tidings_infra import names
 from tidings_infra.tables import model_indexes
+
+_HAS_HTTP_API = bool(APPLICATION.http_routes)
 
 # --- helpers -----------------------------------------------------------------------------
 
@@ -80,6 +82,13 @@ def _websocket_api_id(synthesized: Synthesized) -> str:
     return api_id
 
 
+def _http_api_id(synthesized: Synthesized) -> str:
+    api_id = api_assertions.api_id(synthesized.resources, "HTTP")
+    assert api_id is not None and synthesized.stack.http_api is not None
+    assert api_id == synthesized.logical_id(synthesized.stack.http_api.api)
+    return api_id
+
+
 def _route_id(synthesized: Synthesized, route_key: str) -> str:
     """The logical id of the WebSocket route `route_key` (exactly one)."""
     return api_assertions.routes(synthesized.resources, _websocket_api_id(synthesized))[route_key][0]
@@ -89,7 +98,7 @@ def _route_id(synthesized: Synthesized, route_key: str) -> str:
 
 
 def test_websocket_api_routes_by_body_type(synthesized: Synthesized) -> None:
-    synthesized.template.resource_count_is("AWS::ApiGatewayV2::Api", 1)
+    synthesized.template.resource_count_is("AWS::ApiGatewayV2::Api", 2 if _HAS_HTTP_API else 1)
     synthesized.template.has_resource_properties(
         "AWS::ApiGatewayV2::Api",
         {"ProtocolType": "WEBSOCKET", "RouteSelectionExpression": "$request.body.type"},
@@ -122,7 +131,7 @@ def test_no_undeclared_routes(synthesized: Synthesized) -> None:
     websocket_keys = set(api_assertions.routes(synthesized.resources, _websocket_api_id(synthesized)))
     assert websocket_keys == {r.key for r in APPLICATION.routes} | {r.key for r in APPLICATION.mock_routes}
     all_keys = [r["Properties"]["RouteKey"] for r in synthesized.of_type("AWS::ApiGatewayV2::Route").values()]
-    assert len(all_keys) == len(APPLICATION.routes) + len(APPLICATION.mock_routes)
+    assert len(all_keys) == len(APPLICATION.routes) + len(APPLICATION.mock_routes) + len(APPLICATION.http_routes)
 
 
 @pytest.mark.parametrize("route", APPLICATION.mock_routes, ids=lambda r: r.key)
@@ -192,6 +201,82 @@ def test_outputs_give_the_websocket_and_callback_urls(synthesized: Synthesized) 
     callback_url = json.dumps(outputs[names.OUTPUT_CALLBACK_URL]["Value"])
     assert '"wss://"' in websocket_url and f"/{names.STAGE_NAME}" in websocket_url
     assert '"https://"' in callback_url and f"/{names.STAGE_NAME}" in callback_url
+
+
+# --- the HTTP API ------------------------------------------------------------------------
+
+needs_http_api = pytest.mark.skipif(not _HAS_HTTP_API, reason="the application declares no HTTP routes")
+
+
+@pytest.mark.parametrize("route", APPLICATION.http_routes, ids=lambda r: f"{r.method} {r.path}")
+def test_every_declared_http_route_exists_on_its_function(synthesized: Synthesized, route: HttpRoute) -> None:
+    function_id = synthesized.logical_id(synthesized.stack.functions.function(route.function))
+    api_assertions.assert_http_route(synthesized.resources, _http_api_id(synthesized), route, function_id)
+
+
+@needs_http_api
+def test_http_api_has_exactly_the_declared_routes(synthesized: Synthesized) -> None:
+    keys = set(api_assertions.routes(synthesized.resources, _http_api_id(synthesized)))
+    assert keys == {f"{r.method} {r.path}" for r in APPLICATION.http_routes}
+
+
+@needs_http_api
+def test_http_functions_get_one_proxy_integration_each(synthesized: Synthesized) -> None:
+    """A function serving several routes has one integration, shared by its routes."""
+    http_api = _http_api_id(synthesized)
+    integrations = [
+        i["Properties"]
+        for i in synthesized.of_type("AWS::ApiGatewayV2::Integration").values()
+        if i["Properties"]["ApiId"] == _ref(http_api)
+    ]
+    assert all(i["IntegrationType"] == "AWS_PROXY" and i["PayloadFormatVersion"] == "2.0" for i in integrations)
+    assert len(integrations) == len({r.function.id for r in APPLICATION.http_routes})
+
+
+@needs_http_api
+def test_http_api_has_no_authorizer(synthesized: Synthesized) -> None:
+    """The functions verify the bearer JWT themselves (HttpApiConstruct says why)."""
+    http_api = _http_api_id(synthesized)
+    authorizers = synthesized.of_type("AWS::ApiGatewayV2::Authorizer").values()
+    assert not [a for a in authorizers if a["Properties"]["ApiId"] == _ref(http_api)]
+    for _, route in api_assertions.routes(synthesized.resources, http_api).values():
+        assert route["AuthorizationType"] == "NONE" and "AuthorizerId" not in route
+
+
+@needs_http_api
+def test_http_api_allows_browsers_by_cors(synthesized: Synthesized) -> None:
+    cors = synthesized.resources[_http_api_id(synthesized)]["Properties"]["CorsConfiguration"]
+    assert cors["AllowOrigins"] == list(names.CORS_DEFAULT_ALLOWED_ORIGINS) == ["*"]
+    assert set(cors["AllowMethods"]) == {"GET", "POST", "PUT", "DELETE"}
+    assert set(cors["AllowHeaders"]) == {"Authorization", "Content-Type"}
+    assert cors["AllowCredentials"] is False  # bearer tokens, no cookies: required with "*"
+    assert cors["ExposeHeaders"] == ["Retry-After"]
+    assert cors["MaxAge"] == names.CORS_MAX_AGE_SECONDS
+
+
+@needs_http_api
+def test_http_stage_is_the_default_stage_throttled_and_logged(synthesized: Synthesized) -> None:
+    properties = api_assertions.stage(synthesized.resources, _http_api_id(synthesized))
+    assert properties["StageName"] == "$default"  # paths reach the handlers as declared
+    assert properties["AutoDeploy"] is True
+    assert properties["DefaultRouteSettings"] == {
+        "ThrottlingBurstLimit": names.HTTP_THROTTLE_BURST_LIMIT,
+        "ThrottlingRateLimit": names.HTTP_THROTTLE_RATE_LIMIT,
+    }
+    access_log = json.loads(properties["AccessLogSettings"]["Format"])
+    assert access_log["routeKey"] == "$context.routeKey" and access_log["status"] == "$context.status"
+    assert not [v for v in access_log.values() if "header" in v.lower() or "body" in v.lower()]
+    destination = properties["AccessLogSettings"]["DestinationArn"]["Fn::GetAtt"][0]
+    assert synthesized.resources[destination]["Type"] == "AWS::Logs::LogGroup"
+
+
+def test_http_api_url_is_an_output_when_there_are_http_routes(synthesized: Synthesized) -> None:
+    outputs = synthesized.template.find_outputs("*")
+    if not _HAS_HTTP_API:
+        assert names.OUTPUT_HTTP_API_URL not in outputs
+        return
+    url = outputs[names.OUTPUT_HTTP_API_URL]["Value"]["Fn::Join"][1]
+    assert url[0] == "https://" and _ref(_http_api_id(synthesized)) in url and url[-1] == "/"
 
 
 # --- tables ------------------------------------------------------------------------------
@@ -356,7 +441,8 @@ def test_powertools_layer_version_matches_what_tests_run_against() -> None:
 
 def test_log_groups_have_a_retention(synthesized: Synthesized) -> None:
     log_groups = synthesized.of_type("AWS::Logs::LogGroup")
-    assert len(log_groups) == len(APPLICATION.functions) + 1  # + the API's access logs
+    api_access_logs = 2 if _HAS_HTTP_API else 1
+    assert len(log_groups) == len(APPLICATION.functions) + api_access_logs
     for log_group in log_groups.values():
         assert log_group["Properties"]["RetentionInDays"] == 30
 

@@ -1,0 +1,180 @@
+"""The API Gateway HTTP API: the REST calls of PROTOCOL.md §11, one route per declared `HttpRoute`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from tidings.declaration import Function, HttpRoute
+from tidings_infra import names
+from tidings_infra.access_logs import json_access_logs
+from tidings_infra.nag import acknowledge
+
+# One JSON object per request. Metadata only: never a body, a query string (`?token=` is not
+# used here, but a future route might) or a header value such as Authorization (seed §11.3).
+_ACCESS_LOG_FIELDS = {
+    "requestId": "$context.requestId",
+    "extendedRequestId": "$context.extendedRequestId",
+    "routeKey": "$context.routeKey",
+    "httpMethod": "$context.httpMethod",
+    "path": "$context.path",
+    "status": "$context.status",
+    "protocol": "$context.protocol",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationStatus": "$context.integrationStatus",
+    "integrationLatency": "$context.integrationLatency",
+    "integrationError": "$context.integrationErrorMessage",
+    "errorMessage": "$context.error.message",
+    "requestTime": "$context.requestTime",
+    "sourceIp": "$context.identity.sourceIp",
+    "userAgent": "$context.identity.userAgent",
+}
+
+
+def cors_allowed_origins(value: Any) -> list[str]:
+    """The `tidings:corsAllowedOrigins` context value as a list of origins.
+
+    Accepts a list (cdk.json) or a comma-separated string (`-c key=a,b`); None means the default.
+    Each origin is `*` or `http(s)://host[:port]` without a path; `*` stands alone.
+    """
+    if value is None:
+        return list(names.CORS_DEFAULT_ALLOWED_ORIGINS)
+    raw = value.split(",") if isinstance(value, str) else list(value)
+    origins = [str(origin).strip().rstrip("/") for origin in raw if str(origin).strip()]
+    if not origins:
+        raise ValueError(f"{names.CONTEXT_CORS_ALLOWED_ORIGINS} names no origin")
+    if "*" in origins and len(origins) > 1:
+        raise ValueError(f"{names.CONTEXT_CORS_ALLOWED_ORIGINS}: '*' already allows every origin; give it alone")
+    for origin in origins:
+        scheme, _, rest = origin.partition("://")
+        if origin != "*" and (scheme not in ("http", "https") or not rest or "/" in rest):
+            raise ValueError(
+                f"{names.CONTEXT_CORS_ALLOWED_ORIGINS}: {origin!r} is not an origin (https://host[:port], no path)"
+            )
+    return origins
+
+
+class HttpApiConstruct(Construct):
+    """The HTTP API, its `$default` stage (throttled, JSON access logs) and one route per
+    declared `HttpRoute`, exactly as declared (`GET /api/chats/{chatId}/messages`).
+
+    Each declared function gets one Lambda proxy integration with payload format 2.0 (the
+    handlers use Powertools' `APIGatewayHttpResolver`), shared by all of its routes; CDK adds
+    one `lambda:InvokeFunction` permission per route, scoped to this API and that route's path.
+
+    **No API Gateway authorizer.** Every route's function verifies the bearer JWT itself
+    (`tidings.edge.http.caller_id`), exactly as the WebSocket `$connect` authorizer does, and
+    `POST /api/auth/refresh` takes no access token at all. HTTP APIs' native JWT authorizer
+    cannot verify our tokens: it validates signatures only against the JWKS of an OIDC issuer
+    (public keys fetched from the issuer's `jwks_uri`), while Tidings access tokens are HS256,
+    signed with a shared secret held in Secrets Manager, which must never be published. A
+    Lambda authorizer would run the same verification in a second invocation per request and
+    add latency and cost for nothing the function does not already do.
+
+    Browsers call this API cross-origin, so CORS is on: API Gateway answers the preflight
+    itself, for the origins of the `tidings:corsAllowedOrigins` context key (default `*`).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        routes: Sequence[HttpRoute],
+        function_for: Callable[[Function], lambda_.IFunction],
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        _check_routes(routes)
+        self.api = apigwv2.HttpApi(
+            self,
+            names.HTTP_API_ID,
+            api_name=f"{Stack.of(self).stack_name}-http",
+            description="Tidings REST API (PROTOCOL.md §11)",
+            create_default_stage=False,
+            cors_preflight=apigwv2.CorsPreflightOptions(
+                allow_origins=cors_allowed_origins(self.node.try_get_context(names.CONTEXT_CORS_ALLOWED_ORIGINS)),
+                allow_methods=[apigwv2.CorsHttpMethod[method] for method in names.CORS_ALLOWED_METHODS],
+                allow_headers=list(names.CORS_ALLOWED_HEADERS),
+                expose_headers=list(names.CORS_EXPOSED_HEADERS),
+                allow_credentials=False,
+                max_age=Duration.seconds(names.CORS_MAX_AGE_SECONDS),
+            ),
+        )
+        self.stage = apigwv2.HttpStage(
+            self,
+            names.HTTP_STAGE_ID,
+            http_api=self.api,
+            stage_name=names.HTTP_STAGE_NAME,
+            auto_deploy=True,
+            throttle=apigwv2.ThrottleSettings(
+                rate_limit=names.HTTP_THROTTLE_RATE_LIMIT, burst_limit=names.HTTP_THROTTLE_BURST_LIMIT
+            ),
+            access_log_settings=json_access_logs(self, "AccessLogs", _ACCESS_LOG_FIELDS, removal_policy),
+        )
+
+        self.integrations: dict[str, integrations.HttpLambdaIntegration] = {}
+        self.routes: dict[str, apigwv2.HttpRoute] = {}
+        for declared in routes:
+            integration = self.integrations.get(declared.function.id)
+            if integration is None:
+                integration = integrations.HttpLambdaIntegration(
+                    f"{declared.function.id}Integration",
+                    function_for(declared.function),
+                    payload_format_version=apigwv2.PayloadFormatVersion.VERSION_2_0,
+                )
+                self.integrations[declared.function.id] = integration
+            route = apigwv2.HttpRoute(
+                self,
+                _route_id(declared),
+                http_api=self.api,
+                route_key=apigwv2.HttpRouteKey.with_(declared.path, apigwv2.HttpMethod[declared.method]),
+                integration=integration,
+            )
+            acknowledge(
+                route,
+                "No API Gateway authorizer on purpose: the route's function verifies the bearer JWT "
+                "itself (HS256 with our own Secrets Manager key, the same check as the WebSocket "
+                "$connect authorizer). HTTP APIs' JWT authorizer only verifies tokens against an OIDC "
+                "issuer's published JWKS, which a shared-secret HS256 key cannot have.",
+                "AwsSolutions-APIG4",
+            )
+            self.routes[route_key(declared)] = route
+
+    @property
+    def url(self) -> str:
+        """`https://{api}.execute-api.{region}.{suffix}/`: paths are appended as declared."""
+        return self.stage.url
+
+
+def route_key(route: HttpRoute) -> str:
+    """API Gateway's route key of a declared route: `GET /api/chats`."""
+    return f"{route.method} {route.path}"
+
+
+def _route_id(route: HttpRoute) -> str:
+    """`GET /api/chats/{chatId}/messages` -> `GetApiChatsChatIdMessages`."""
+    words = [route.method.lower(), *route.path.replace("{", "/").replace("}", "/").replace("-", "/").split("/")]
+    return "".join(word[:1].upper() + word[1:] for word in words if word)
+
+
+def _check_routes(routes: Sequence[HttpRoute]) -> None:
+    seen: set[str] = set()
+    ids: set[str] = set()
+    for route in routes:
+        key = route_key(route)
+        if not route.path.startswith("/"):
+            raise ValueError(f"HTTP route {key!r}: the path must start with '/'")
+        if key in seen:
+            raise ValueError(f"HTTP route {key!r} is declared twice")
+        if _route_id(route) in ids:
+            raise ValueError(f"HTTP route {key!r} collides with another route's construct id {_route_id(route)}")
+        seen.add(key)
+        ids.add(_route_id(route))
