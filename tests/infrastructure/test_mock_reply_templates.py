@@ -1,8 +1,7 @@
 """The mock routes' mapping templates, rendered by airspeed-ext (LocalStack's Velocity engine
 for AWS mapping templates) with API Gateway's `$input`, `$util` and `$context`.
 
-airspeed-ext is not a project dependency yet, so this module is skipped where it is missing;
-install it (`pip install airspeed-ext`) to run it. It checks what the Template tests cannot:
+It checks what the Template tests cannot:
 that the templates are valid VTL, that the reply is JSON of the protocol's shape, that a hostile
 frame id cannot break the JSON, and that the refId comes out right whether API Gateway hands
 the integration response the mock's output or the client's frame as `$input`.
@@ -13,11 +12,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import airspeed
 import pytest
 
 from tidings_infra.mock_routes import request_template, response_template
-
-airspeed = pytest.importorskip("airspeed")
 
 CONTEXT = {
     "requestId": "ABCO7H6MCGYFxCA=",

@@ -87,7 +87,7 @@ DEFAULT = Function(
     "Default",
     "connect",
     "default.handler",
-    "Answers ping and frames no route matched (BAD_FRAME, UNKNOWN_TYPE)",
+    "Answers frames no route matched (BAD_FRAME, UNKNOWN_TYPE), and ping where no mock route does",
     memory_mb=256,
 )
 SESSION = Function(
