@@ -21,7 +21,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import boto3
 from botocore.handlers import BUILTIN_HANDLERS
@@ -80,8 +80,11 @@ class Provisioned:
 class LocalAws:
     """moto for the life of a runtime, provisioned from the declaration.
 
-    Only one can be active per process: moto's backends are process-global.
+    Only one can be active per process: moto's backends are process-global, and a second
+    `mock_aws()` start would wipe the first one's data.
     """
+
+    _active: ClassVar[LocalAws | None] = None
 
     def __init__(self, application: Application, secret_values: Mapping[str, str] | None = None) -> None:
         self.application = application
@@ -90,6 +93,9 @@ class LocalAws:
         self.provisioned = Provisioned()
 
     def start(self) -> Provisioned:
+        if LocalAws._active is not None:
+            raise RuntimeError("another local runtime is already running in this process")
+        LocalAws._active = self
         os.environ.setdefault("AWS_DEFAULT_REGION", DEFAULT_REGION)
         os.environ.setdefault("AWS_REGION", os.environ["AWS_DEFAULT_REGION"])
         # A stray endpoint override would send our calls past moto to a real endpoint.
@@ -109,6 +115,8 @@ class LocalAws:
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
+        if LocalAws._active is self:
+            LocalAws._active = None
 
     def _create_table(self, table: Table) -> None:
         table.model.create_table(wait=True, billing_mode="PAY_PER_REQUEST")

@@ -65,9 +65,9 @@ from pathlib import Path
 from typing import IO, Any
 
 import aiohttp
+
 from tidings.app import APPLICATION
 from tidings.auth import issue_token
-
 from tidings_local.keys import dev_signing_key
 
 DEMO_USERS = ("alice", "bob", "carol", "dave", "erin")

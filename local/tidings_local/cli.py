@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import signal
 import sys
 
@@ -37,15 +38,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _banner(host: str, port: int, demo: bool) -> str:
-    shown = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host  # noqa: S104
+def _banner(url: str, http_routes: list[str], demo: bool) -> str:
+    key_source = f"${ENV_VAR}" if os.environ.get(ENV_VAR) else f"the development key (set {ENV_VAR} to change it)"
     lines = [
         "Tidings local runtime (API Gateway WebSocket + Lambda + DynamoDB Streams, on moto)",
-        f"  WebSocket: ws://{shown}:{port}/ws",
-        f"  health:    http://{shown}:{port}/healthz",
+        f"  WebSocket: {url.replace('http://', 'ws://', 1)}/ws",
+        f"  health:    {url}/healthz",
+    ]
+    if http_routes:
+        lines.append(f"  HTTP API:  {url} + {', '.join(http_routes)}")
+    lines += [
         "  token:     .venv/bin/tidings token alice",
         "             then connect with ?token=<jwt> or an 'Authorization: Bearer <jwt>' header",
-        f"  signing key: the local development key (set {ENV_VAR} to change it)",
+        f"  signing key: {key_source}",
     ]
     if demo:
         from tidings_local.demo import describe
@@ -70,7 +75,8 @@ async def _serve(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, stop.set)
     await runtime.start()
     try:
-        print(_banner(args.host, runtime.port, args.demo), file=sys.stderr)
+        routes = [f"{r.method} {r.path}" for r in runtime.application.http_routes]
+        print(_banner(runtime.url, routes, args.demo), file=sys.stderr)
         print(f"Tidings is ready on {runtime.url}", file=sys.stderr, flush=True)
         await stop.wait()
         print("Shutting down", file=sys.stderr, flush=True)

@@ -12,6 +12,7 @@ Routes of the aiohttp application:
   handlers' unchanged boto3 `apigatewaymanagementapi` client works against it.
 - `GET /healthz`: 200 once every part is up, 503 before.
 - `GET /_local/stats`: local-only diagnostics for the benchmark (see `stats.py`).
+- everything else: the HTTP API's declared routes (`http_api.py`), else 404 JSON.
 
 API Gateway's limits and close behaviour are applied: a message over 128 KiB closes the
 connection with 1009; no frame from the client for the idle timeout (10 min on AWS), or the
@@ -42,6 +43,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from aiohttp import WSCloseCode, WSMsgType, web
+from multidict import CIMultiDict
 
 from tidings.declaration import Application
 from tidings_local.apigw import (
@@ -57,6 +59,14 @@ from tidings_local.apigw import (
     new_id,
     policy_allows,
     select_route,
+)
+from tidings_local.http_api import (
+    INTEGRATION_TIMEOUT_SECONDS,
+    HttpRequest,
+    compile_routes,
+    http_event,
+    http_response,
+    match_route,
 )
 from tidings_local.lambdas import Lambdas
 from tidings_local.log import logger
@@ -125,6 +135,7 @@ class Gateway:
         self._is_ready = is_ready
         self.connections: dict[str, Connection] = {}
         self._shutting_down = False
+        self._http_routes = compile_routes(application)
 
     def web_app(self) -> web.Application:
         app = web.Application(middlewares=[self._json_errors])
@@ -134,6 +145,7 @@ class Gateway:
         app.router.add_delete("/@connections/{connectionId}", self._delete_connection)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/_local/stats", self._stats)
+        app.router.add_route("*", "/{path:.*}", self._http_api)  # last: everything else
         return app
 
     @web.middleware
@@ -386,6 +398,42 @@ class Gateway:
     async def _close(self, ws: web.WebSocketResponse, code: int, reason: str) -> None:
         with contextlib.suppress(Exception):
             await ws.close(code=code, message=reason.encode())
+
+    # --- the HTTP API -----------------------------------------------------------------------
+
+    async def _http_api(self, request: web.Request) -> web.StreamResponse:
+        found = match_route(self._http_routes, request.method, request.path)
+        if found is None:
+            return _json_error(404, "NOT_FOUND", f"No such path: {request.path}")
+        compiled, path_parameters = found
+        self.stats.http_request()
+        event = http_event(
+            compiled,
+            path_parameters,
+            HttpRequest(
+                method=request.method,
+                path=request.rel_url.raw_path,
+                raw_query=request.rel_url.raw_query_string,
+                headers=list(request.headers.items()),
+                query=list(request.query.items()),
+                body=await request.read(),
+                source_ip=request.remote or "127.0.0.1",
+                domain_name=request.host,
+            ),
+        )
+        try:
+            result = await asyncio.wait_for(
+                self.lambdas.invoke(compiled.route.function, event), INTEGRATION_TIMEOUT_SECONDS
+            )
+            response = http_response(result)
+        except TimeoutError:
+            return web.json_response({"message": "Service Unavailable"}, status=503)
+        except Exception:
+            logger.exception("HTTP route failed", extra={"route": compiled.key})
+            return web.json_response({"message": "Internal Server Error"}, status=500)
+        headers = CIMultiDict(response.headers)
+        headers.setdefault("apigw-requestid", event["requestContext"]["requestId"])
+        return web.Response(status=response.status, headers=headers, body=response.body)
 
     # --- the @connections management API --------------------------------------------------
 

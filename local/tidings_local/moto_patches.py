@@ -16,6 +16,7 @@ internals; `install()` runs once, when `tidings_local.aws` is imported.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
 import threading
@@ -73,6 +74,13 @@ def on_request(operations: frozenset[str], listener: Callable[[], None]) -> Call
         _listeners.pop(listener, None)
 
     return unsubscribe
+
+
+def wake(loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:
+    """Sets an event of `loop` from any thread, skipping the cross-thread call when it is set
+    already (a burst of writes then costs one wake-up, not one per write)."""
+    if not event.is_set():
+        loop.call_soon_threadsafe(event.set)
 
 
 def _notify(request: Any) -> None:

@@ -31,7 +31,7 @@ from tidings.declaration import QueueSubscription
 from tidings_local.aws import region
 from tidings_local.lambdas import Lambdas
 from tidings_local.log import logger
-from tidings_local.moto_patches import SQS_SENDS, on_request
+from tidings_local.moto_patches import SQS_SENDS, on_request, wake
 from tidings_local.streams import PollerSettings
 
 T = TypeVar("T")
@@ -89,7 +89,7 @@ class QueuePoller:
     async def run(self) -> None:
         """Receives and delivers until cancelled. Unexpected errors are logged and retried."""
         loop = asyncio.get_running_loop()
-        unsubscribe = on_request(SQS_SENDS, lambda: loop.call_soon_threadsafe(self._sent.set))
+        unsubscribe = on_request(SQS_SENDS, lambda: wake(loop, self._sent))
         try:
             while True:
                 try:

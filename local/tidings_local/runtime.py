@@ -130,7 +130,7 @@ class LocalRuntime:
             os.environ["WEBSOCKET_CALLBACK_URL"] = self.url
             os.environ.update({table.env_var: table.default_name for table in self.application.tables})
             await asyncio.get_running_loop().run_in_executor(self._platform, self._provision)
-            self._start_event_sources()
+            await self._start_event_sources()
         except BaseException:
             await self.stop()
             raise
@@ -147,7 +147,7 @@ class LocalRuntime:
             load_demo_data()
         self.lambdas.load()
 
-    def _start_event_sources(self) -> None:
+    async def _start_event_sources(self) -> None:
         """One task per stream subscription, queue subscription and schedule."""
         for subscription in self.application.stream_subscriptions:
             stream_arn = self.provisioned.stream_arns.get(subscription.table.id)
@@ -163,6 +163,7 @@ class LocalRuntime:
                 self._platform,
                 self._poller_settings,
             )
+            await poller.open()
             self._run(poller.run(), f"stream:{subscription.function.id}")
         for queue_subscription in self.application.queue_subscriptions:
             queue_poller = QueuePoller(

@@ -8,6 +8,7 @@ and has no AWS counterpart. Three counters:
   counted, because on AWS they are not made by, nor billed to, our functions' code.
 - `invocations`: Lambda invocations per declared function id.
 - `gatewayMessages`: WebSocket frames through the gateway, `in` from clients and `out` to them.
+- `httpRequests`: requests served by the HTTP API's declared routes.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Stats:
         self._aws_calls: Counter[tuple[str, str]] = Counter()
         self._invocations: Counter[str] = Counter()
         self._gateway: Counter[str] = Counter()
+        self._http_requests = 0
 
     def aws_call(self, service: str, operation: str) -> None:
         with self._lock:
@@ -40,6 +42,10 @@ class Stats:
         with self._lock:
             self._gateway[direction] += 1
 
+    def http_request(self) -> None:
+        with self._lock:
+            self._http_requests += 1
+
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             calls: dict[str, dict[str, int]] = {}
@@ -49,6 +55,7 @@ class Stats:
                 "awsCalls": calls,
                 "invocations": dict(sorted(self._invocations.items())),
                 "gatewayMessages": {"in": self._gateway["in"], "out": self._gateway["out"]},
+                "httpRequests": self._http_requests,
             }
 
 

@@ -3,7 +3,8 @@
 One `StreamPoller` per subscription reads the table's stream through a boto3
 `dynamodbstreams` client against moto, and invokes the function the way the mapping does:
 
-- polling: from TRIM_HORIZON at startup (the tables are new, so nothing is skipped). Instead
+- polling: from the declared `starting_position` (LATEST skips the records already on the
+  stream when the runtime starts, such as the demo data; TRIM_HORIZON delivers them). Instead
   of polling hot, the poller is woken as soon as moto handles a DynamoDB write, and polls at
   least every `poll_interval` seconds anyway, so delivery is immediate and idle CPU is low;
 - event filtering: records whose `eventName` is not in `event_names` are dropped before
@@ -48,7 +49,7 @@ from tidings.declaration import StreamSubscription
 from tidings_local.aws import ACCOUNT_ID, region
 from tidings_local.lambdas import Lambdas
 from tidings_local.log import logger
-from tidings_local.moto_patches import DYNAMODB_WRITES, forget_shard_iterator, on_request
+from tidings_local.moto_patches import DYNAMODB_WRITES, forget_shard_iterator, on_request, wake
 
 T = TypeVar("T")
 
@@ -129,10 +130,15 @@ class StreamPoller:
         self._head_invocations = 0
         self._written = asyncio.Event()
 
+    async def open(self) -> None:
+        """Takes the starting position. The runtime awaits this before it reports ready, so
+        a write made once `/healthz` is 200 is never mistaken for an existing record."""
+        await self._platform_call(self._open)
+
     async def run(self) -> None:
         """Polls and delivers until cancelled. Unexpected errors are logged and retried."""
         loop = asyncio.get_running_loop()
-        unsubscribe = on_request(DYNAMODB_WRITES, lambda: loop.call_soon_threadsafe(self._written.set))
+        unsubscribe = on_request(DYNAMODB_WRITES, lambda: wake(loop, self._written))
         try:
             while True:
                 try:
@@ -176,15 +182,29 @@ class StreamPoller:
     # --- reading the stream (platform work: not counted as our code's AWS calls) -----------
 
     def _open(self) -> None:
+        """Finds the shard, and with `starting_position` LATEST skips what is already there
+        (such as the demo data, which is state, not events)."""
         description = self._streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
         self._shard_id = description["Shards"][0]["ShardId"]
+        if self.subscription.starting_position == "LATEST":
+            while records := self._read():
+                self._last_read = records[-1]["dynamodb"]["SequenceNumber"]
 
     def _fill(self) -> None:
-        """Reads what follows the last record read.
+        """Buffers the wanted records that follow the last record read."""
+        wanted = set(self.subscription.event_names)
+        for record in self._read():
+            self._last_read = record["dynamodb"]["SequenceNumber"]
+            if record["eventName"] in wanted:
+                if not self._buffer:
+                    self._first_buffered = time.monotonic()
+                self._buffer.append(lambda_record(record, self.stream_arn))
 
-        A fresh iterator each time, rather than the previous NextShardIterator: moto rolls a
-        failed TransactWriteItems back by swapping in a deep copy of the table, stream shard
-        included, and an old iterator would keep reading the orphaned shard forever."""
+    def _read(self) -> list[dict[str, Any]]:
+        """GetRecords after the last record read, with a fresh iterator each time rather than
+        the previous NextShardIterator: moto rolls a failed TransactWriteItems back by swapping
+        in a deep copy of the table, stream shard included, and an old iterator would keep
+        reading an orphaned shard (moto_patches.py avoids the copy, but not every path)."""
         if self._last_read is None:
             position: dict[str, Any] = {"ShardIteratorType": "TRIM_HORIZON"}
         else:
@@ -196,13 +216,7 @@ class StreamPoller:
         for used in (iterator, response.get("NextShardIterator")):
             if used:
                 forget_shard_iterator(used, ACCOUNT_ID, region())
-        wanted = set(self.subscription.event_names)
-        for record in response["Records"]:
-            self._last_read = record["dynamodb"]["SequenceNumber"]
-            if record["eventName"] in wanted:
-                if not self._buffer:
-                    self._first_buffered = time.monotonic()
-                self._buffer.append(lambda_record(record, self.stream_arn))
+        return list(response["Records"])
 
     async def _platform_call(self, call: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._platform, call)

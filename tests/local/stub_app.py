@@ -13,6 +13,7 @@ from tidings.declaration import (
     Application,
     Authorizer,
     Function,
+    HttpRoute,
     Queue,
     QueueSubscription,
     Route,
@@ -58,6 +59,7 @@ CONNECT = Function("Connect", "gate", "connect.handler", "refuses ?refuse=STATUS
 DISCONNECT = Function("Disconnect", "gate", "disconnect.handler", "records the event")
 ECHO = Function("Echo", "gate", "echo.handler", "replies with what it was given")
 CONSUMER = Function("Consumer", "stream", "consumer.handler", "fails records as told")
+REST = Function("Rest", "gate", "rest.handler", "answers HTTP API requests with what it was given")
 
 SUBSCRIPTION = StreamSubscription(
     EVENTS,
@@ -72,7 +74,7 @@ SUBSCRIPTION = StreamSubscription(
 APP = Application(
     name="Stub",
     tables=(EVENTS, NOTES),
-    functions=(AUTHORIZER, CONNECT, DISCONNECT, ECHO, CONSUMER),
+    functions=(AUTHORIZER, CONNECT, DISCONNECT, ECHO, CONSUMER, REST),
     authorizer=Authorizer(AUTHORIZER),
     routes=(
         Route("$connect", CONNECT, two_way=False),
@@ -83,6 +85,12 @@ APP = Application(
         Route("slow", ECHO),
         Route("boom", ECHO),
         Route("call-aws", ECHO),
+    ),
+    http_routes=(
+        HttpRoute("GET", "/api/things/{thingId}", REST),
+        HttpRoute("GET", "/api/things/special", REST),
+        HttpRoute("POST", "/api/things", REST),
+        HttpRoute("GET", "/api/files/{path+}", REST),
     ),
     stream_subscriptions=(SUBSCRIPTION,),
     queues=(CONSUMER_FAILURES,),

@@ -29,9 +29,14 @@ def test_every_declared_table_queue_and_secret_exists(provisioned: Provisioned) 
     for table in APPLICATION.tables:
         assert provisioned.environment[table.env_var] == table.default_name
 
-    messages = dynamodb.describe_table(TableName=MESSAGES.default_name)["Table"]
-    assert messages["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
-    assert provisioned.stream_arns == {MESSAGES.id: messages["LatestStreamArn"]}
+    for table in APPLICATION.tables:
+        described = dynamodb.describe_table(TableName=table.default_name)["Table"]
+        if table.stream:
+            assert described["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": table.stream}
+            assert provisioned.stream_arns[table.id] == described["LatestStreamArn"]
+        else:
+            assert table.id not in provisioned.stream_arns
+    assert MESSAGES.stream == "NEW_AND_OLD_IMAGES"
     connections = dynamodb.describe_table(TableName=CONNECTIONS.default_name)["Table"]
     assert [i["IndexName"] for i in connections["GlobalSecondaryIndexes"]] == ["byUser"]
     ttl = dynamodb.describe_time_to_live(TableName=CONNECTIONS.default_name)["TimeToLiveDescription"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import boto3
 import pytest
@@ -15,8 +16,10 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from tests.local.conftest import StartRuntime, eventually
-from tests.local.stub_app import CONSUMER, CONSUMER_FAILURES, EventModel, with_subscription
+from tests.local.stub_app import APP, CONSUMER, CONSUMER_FAILURES, EventModel, with_subscription
+from tidings_local.aws import LocalAws
 from tidings_local.runtime import LocalRuntime
+from tidings_local.streams import PollerSettings, StreamPoller
 
 
 def write(*behaviours: str) -> None:
@@ -116,3 +119,21 @@ async def test_delivery_survives_a_failed_transaction(start_runtime: StartRuntim
         transaction.save(EventModel(pk="chat", sk=1), condition=EventModel.pk.does_not_exist())
     EventModel(pk="chat", sk=2).save()
     await eventually(lambda: invocations(runtime) == [[1], [2]])
+
+
+@pytest.mark.parametrize(("position", "delivered"), [("LATEST", [2]), ("TRIM_HORIZON", [1, 2])])
+def test_the_starting_position_decides_whether_existing_records_are_delivered(
+    position: str, delivered: list[int]
+) -> None:
+    aws = LocalAws(APP)
+    aws.start()
+    try:
+        EventModel(pk="chat", sk=1).save()  # already on the stream when the poller starts
+        subscription = replace(APP.stream_subscriptions[0], starting_position=position)
+        poller = StreamPoller(subscription, aws.provisioned.stream_arns["Events"], "", None, None, PollerSettings())  # type: ignore[arg-type]
+        poller._open()
+        EventModel(pk="chat", sk=2).save()
+        poller._fill()
+        assert [int(r["dynamodb"]["Keys"]["sk"]["N"]) for r in poller._buffer] == delivered
+    finally:
+        aws.stop()

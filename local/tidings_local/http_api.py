@@ -1,0 +1,154 @@
+"""API Gateway HTTP API, locally: the declared `HttpRoute`s with Lambda payload format 2.0.
+
+Pure functions, served by `gateway.py` under the same port as the WebSocket API:
+
+- routing: `METHOD /path/{param}` templates (and greedy `{param+}`), the most specific match
+  first (most literal segments), as API Gateway selects routes;
+- the event (payload 2.0): `version`, `routeKey`, `rawPath`, `rawQueryString`, lower-cased
+  `headers` (repeated values joined by commas), `cookies`, `queryStringParameters`,
+  `pathParameters`, `requestContext.http`, `body` / `isBase64Encoded`;
+- the response: a dict with `statusCode` is used as is (`headers`, `cookies`, `body`,
+  `isBase64Encoded`); anything else is "inferred" as API Gateway does: 200, JSON body.
+
+Differences from AWS: the HTTP API shares the WebSocket API's host and port (on AWS it has its
+own endpoint), there is no CORS configuration, and a path that no route matches gets the
+runtime's own 404 JSON.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tidings.declaration import Application, HttpRoute
+from tidings_local.apigw import new_id
+from tidings_local.aws import ACCOUNT_ID
+
+API_ID = "local-http"
+INTEGRATION_TIMEOUT_SECONDS = 30  # the HTTP API's maximum; a longer function is cut off
+
+
+@dataclass(frozen=True)
+class CompiledRoute:
+    route: HttpRoute
+    pattern: re.Pattern[str]
+    literal_segments: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.route.method} {self.route.path}"
+
+
+def compile_routes(application: Application) -> list[CompiledRoute]:
+    """The declared routes, most specific first."""
+    compiled = []
+    for route in application.http_routes:
+        parts, literals = [], 0
+        for segment in route.path.strip("/").split("/"):
+            if match := re.fullmatch(r"\{(\w+)(\+?)\}", segment):
+                name, greedy = match.groups()
+                parts.append(f"(?P<{name}>.+)" if greedy else f"(?P<{name}>[^/]+)")
+            else:
+                parts.append(re.escape(segment))
+                literals += 1
+        compiled.append(CompiledRoute(route, re.compile("/" + "/".join(parts)), literals))
+    return sorted(compiled, key=lambda c: -c.literal_segments)
+
+
+def match_route(routes: list[CompiledRoute], method: str, path: str) -> tuple[CompiledRoute, dict[str, str]] | None:
+    for compiled in routes:
+        if compiled.route.method == method and (found := compiled.pattern.fullmatch(path)):
+            return compiled, found.groupdict()
+    return None
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """What the gateway read from the HTTP request."""
+
+    method: str
+    path: str
+    raw_query: str
+    headers: list[tuple[str, str]]
+    query: list[tuple[str, str]]
+    body: bytes
+    source_ip: str
+    domain_name: str
+
+
+def http_event(compiled: CompiledRoute, path_parameters: dict[str, str], request: HttpRequest) -> dict[str, Any]:
+    headers: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in request.headers:
+        if name.lower() == "cookie":
+            cookies += [cookie.strip() for cookie in value.split(";") if cookie.strip()]
+            continue
+        key = name.lower()
+        headers[key] = f"{headers[key]},{value}" if key in headers else value
+    query: dict[str, str] = {}
+    for name, value in request.query:
+        query[name] = f"{query[name]},{value}" if name in query else value
+    now = int(time.time() * 1000)
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": compiled.key,
+        "rawPath": request.path,
+        "rawQueryString": request.raw_query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": ACCOUNT_ID,
+            "apiId": API_ID,
+            "domainName": request.domain_name,
+            "domainPrefix": request.domain_name.split(".")[0],
+            "http": {
+                "method": request.method,
+                "path": request.path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": request.source_ip,
+                "userAgent": headers.get("user-agent", ""),
+            },
+            "requestId": new_id(),
+            "routeKey": compiled.key,
+            "stage": "$default",
+            "time": datetime.fromtimestamp(now / 1000, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": now,
+        },
+        "isBase64Encoded": False,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    if query:
+        event["queryStringParameters"] = query
+    if path_parameters:
+        event["pathParameters"] = path_parameters
+    if request.body:
+        try:
+            event["body"] = request.body.decode("utf-8")
+        except UnicodeDecodeError:
+            event["body"] = base64.b64encode(request.body).decode()
+            event["isBase64Encoded"] = True
+    return event
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def http_response(result: Any) -> HttpResponse:
+    """The function's result, read as API Gateway reads a payload 2.0 response."""
+    if not (isinstance(result, dict) and "statusCode" in result):
+        body = result if isinstance(result, str) else json.dumps(result)
+        return HttpResponse(200, [("Content-Type", "application/json")], body.encode())
+    headers = [(name, str(value)) for name, value in (result.get("headers") or {}).items()]
+    headers += [("Set-Cookie", cookie) for cookie in result.get("cookies") or []]
+    body = result.get("body") or ""
+    raw = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
+    return HttpResponse(int(result["statusCode"]), headers, raw)

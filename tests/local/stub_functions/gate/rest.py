@@ -1,0 +1,20 @@
+"""Stub HTTP API function: POST answers in the full payload 2.0 response format, GET in the
+inferred one (a plain dict); `?fail=1` raises."""
+
+import json
+
+EVENTS: list[dict] = []
+
+
+def handler(event, context):
+    EVENTS.append(event)
+    if (event.get("queryStringParameters") or {}).get("fail"):
+        raise RuntimeError("the function broke")
+    if event["requestContext"]["http"]["method"] == "POST":
+        return {
+            "statusCode": 201,
+            "headers": {"Content-Type": "application/json", "X-Thing": "made"},
+            "cookies": ["session=abc; Path=/"],
+            "body": json.dumps({"got": json.loads(event["body"])}),
+        }
+    return {"routeKey": event["routeKey"], "pathParameters": event.get("pathParameters")}
