@@ -152,6 +152,25 @@ def select_route(application: Application, data: str | bytes) -> Route | None:
     return application.route("$default")
 
 
+def mock_reply(application: Application, data: str | bytes, request_id: str) -> str | None:
+    """What API Gateway's MOCK integration answers for a frame of a declared mock route (the
+    same reply the deployed mapping templates build), or None when no mock route matches."""
+    if not isinstance(data, str) or not application.mock_routes:
+        return None
+    try:
+        body = json.loads(data)
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    mock = next((m for m in application.mock_routes if m.key == body.get("type")), None)
+    if mock is None:
+        return None
+    ref_id = body.get("id")
+    timestamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return json.dumps({"type": mock.reply_type, "id": request_id, "timestamp": timestamp, "payload": {"refId": ref_id}})
+
+
 def policy_allows(response: Any, arn: str) -> bool:
     """Evaluates the authorizer's IAM policy for `execute-api:Invoke` on `arn`: an explicit
     Deny wins, otherwise some Allow must match. A malformed response raises."""

@@ -56,6 +56,7 @@ from tidings_local.apigw import (
     gateway_error,
     message_event,
     method_arn,
+    mock_reply,
     new_id,
     policy_allows,
     select_route,
@@ -344,6 +345,10 @@ class Gateway:
 
     async def _dispatch(self, connection: Connection, data: str | bytes) -> None:
         request = connection.request
+        mocked = mock_reply(self.application, data, new_id())
+        if mocked is not None:  # answered by the gateway itself, as API Gateway's MOCK integration
+            await self._send(connection, mocked)
+            return
         route = select_route(self.application, data)
         if route is None:
             await self._send(connection, gateway_error("Forbidden", request))

@@ -223,3 +223,23 @@ async def test_a_closed_connection_stops_receiving_and_the_others_still_do(serve
     finally:
         await bob.close()
         await alice.close()
+
+
+def _invocations(server) -> dict:
+    with urllib.request.urlopen(f"{server.base_url}/_local/stats", timeout=5) as response:
+        return json.load(response)["invocations"]
+
+
+async def test_ping_is_answered_by_the_gateway_without_a_lambda_invocation(server):
+    client = await server.connect("carol")
+    try:
+        before = _invocations(server)
+        frame_id = await client.send("ping", {})
+        pong = await client.reply_to(frame_id)
+        assert pong["type"] == "pong"
+        assert pong["payload"] == {"refId": frame_id}
+        assert pong["timestamp"].endswith("Z")
+        after = _invocations(server)
+        assert after.get("Default", 0) == before.get("Default", 0), "ping must not invoke a function"
+    finally:
+        await client.close()

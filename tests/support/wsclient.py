@@ -13,6 +13,9 @@ import aiohttp
 
 Frame = dict[str, Any]
 
+# Waits, not speed assertions: generous, because a shared 2-core CI machine runs the whole
+# system (gateway, every function, moto) in one process next to the tests.
+
 
 class Client:
     def __init__(self, session: aiohttp.ClientSession, ws: aiohttp.ClientWebSocketResponse) -> None:
@@ -54,7 +57,7 @@ class Client:
     async def send_raw(self, text: str) -> None:
         await self.ws.send_str(text)
 
-    async def wait_for(self, predicate: Callable[[Frame], bool], timeout: float = 5.0) -> Frame:
+    async def wait_for(self, predicate: Callable[[Frame], bool], timeout: float = 15.0) -> Frame:
         async def first_match() -> Frame:
             async with self._arrived:
                 while True:
@@ -67,11 +70,11 @@ class Client:
 
         return await asyncio.wait_for(first_match(), timeout)
 
-    async def reply_to(self, frame_id: str, timeout: float = 5.0) -> Frame:
+    async def reply_to(self, frame_id: str, timeout: float = 15.0) -> Frame:
         """The one reply to a client frame: its ack, its response frame, or its error."""
         return await self.wait_for(lambda f: f.get("payload", {}).get("refId") == frame_id, timeout)
 
-    async def request(self, frame_type: str, payload: dict[str, Any], timeout: float = 5.0) -> Frame:
+    async def request(self, frame_type: str, payload: dict[str, Any], timeout: float = 15.0) -> Frame:
         return await self.reply_to(await self.send(frame_type, payload), timeout)
 
     def of_type(self, frame_type: str) -> list[Frame]:
