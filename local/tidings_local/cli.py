@@ -2,10 +2,13 @@
 
     tidings dev [--demo] [--host 127.0.0.1] [--port 8080] [--idle-timeout 600] [--max-duration 7200]
     tidings token USER [--ttl 900]
+    tidings session USER [--url http://127.0.0.1:8080]
 
 `tidings dev` prints a short banner to stderr, then `Tidings is ready on http://HOST:PORT`
 once `/healthz` answers 200, and exits 0 on Ctrl+C or SIGTERM. `tidings token` prints the JWT
 as its last line of stdout, signed with the same local key the runtime uses (`keys.py`).
+`tidings session` asks a running `tidings dev` for a sign-in with a refresh token (refresh
+tokens live in the runtime's tables, so only the runtime can issue one) and prints it as JSON.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import os
 import signal
 import sys
+import urllib.request
 
 from tidings.auth import DEFAULT_TTL_SECONDS, issue_token
 from tidings_local.keys import ENV_VAR, dev_signing_key
@@ -35,7 +40,35 @@ def _parser() -> argparse.ArgumentParser:
     token = commands.add_parser("token", help="print a JWT for USER signed with the local key")
     token.add_argument("user")
     token.add_argument("--ttl", type=int, default=DEFAULT_TTL_SECONDS, metavar="SECONDS")
+
+    session = commands.add_parser(
+        "session", help="sign USER in on a running tidings dev: prints {token, refreshToken, expiresAt}"
+    )
+    session.add_argument("user")
+    session.add_argument("--url", default="http://127.0.0.1:8080", help="the runtime's base URL")
     return parser
+
+
+def _session(user_id: str, base_url: str) -> int:
+    if not base_url.startswith(("http://", "https://")):
+        print(f"tidings session: --url must be http(s)://HOST:PORT, not {base_url!r}", file=sys.stderr)
+        return 2
+    request = urllib.request.Request(  # noqa: S310  (the scheme is checked above)
+        f"{base_url.rstrip('/')}/_local/sessions",
+        data=json.dumps({"userId": user_id}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            print(json.dumps(json.load(response), indent=2))
+    except OSError as exc:
+        print(
+            f"tidings session: cannot reach tidings dev at {base_url} ({exc}); start it with 'make dev'",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
 
 
 def _banner(url: str, http_routes: list[str], demo: bool) -> str:
@@ -48,7 +81,7 @@ def _banner(url: str, http_routes: list[str], demo: bool) -> str:
     if http_routes:
         lines.append(f"  HTTP API:  {url} + {', '.join(http_routes)}")
     lines += [
-        "  token:     .venv/bin/tidings token alice",
+        "  token:     .venv/bin/tidings token alice   (or: tidings session alice, with a refresh token)",
         "             then connect with ?token=<jwt> or an 'Authorization: Bearer <jwt>' header",
         f"  signing key: {key_source}",
     ]
@@ -89,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "token":
         print(issue_token(args.user, dev_signing_key(), args.ttl))
         return 0
+    if args.command == "session":
+        return _session(args.user, args.url)
     try:
         asyncio.run(_serve(args))
     except Exception as exc:  # a startup failure: one clear line, not a traceback

@@ -12,6 +12,7 @@ Routes of the aiohttp application:
   handlers' unchanged boto3 `apigatewaymanagementapi` client works against it.
 - `GET /healthz`: 200 once every part is up, 503 before.
 - `GET /_local/stats`: local-only diagnostics for the benchmark (see `stats.py`).
+- `POST /_local/sessions {"userId"}`: local-only sign-in (access + refresh token) for the CLI.
 - everything else: the HTTP API's declared routes (`http_api.py`), else 404 JSON.
 
 API Gateway's limits and close behaviour are applied: a message over 128 KiB closes the
@@ -146,6 +147,7 @@ class Gateway:
         app.router.add_delete("/@connections/{connectionId}", self._delete_connection)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/_local/stats", self._stats)
+        app.router.add_post("/_local/sessions", self._issue_session)
         app.router.add_route("*", "/{path:.*}", self._http_api)  # last: everything else
         return app
 
@@ -169,6 +171,21 @@ class Gateway:
 
     async def _stats(self, _: web.Request) -> web.Response:
         return web.json_response(self.stats.snapshot())
+
+    async def _issue_session(self, request: web.Request) -> web.Response:
+        """Local-only sign-in for `tidings session USER`: an access token plus a refresh token
+        stored in this process's tables (on AWS, whatever signs people in does this)."""
+        from tidings.wiring import issue_session
+
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        user_id = body.get("userId") if isinstance(body, dict) else None
+        if not isinstance(user_id, str) or not user_id:
+            return _json_error(400, "BAD_FRAME", 'Send {"userId": "<user id>"}')
+        session = await asyncio.get_running_loop().run_in_executor(None, issue_session, user_id)
+        return web.json_response(session)
 
     async def close_all(self) -> None:
         """Shutdown: closes every connection with 1001, without invoking `$disconnect`."""

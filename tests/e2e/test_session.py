@@ -200,3 +200,37 @@ async def test_revoke_closes_every_connection_of_the_user(server):
     finally:
         for client in [*clients, bystander]:
             await client.close()
+
+
+def test_a_cli_session_refreshes_over_the_http_api_and_a_rotated_token_is_refused(server):
+    import subprocess
+    import urllib.error
+    import urllib.request
+
+    from tests.e2e.conftest import TIDINGS
+
+    printed = subprocess.run(
+        [str(TIDINGS), "session", "bob", "--url", server.base_url], check=True, capture_output=True, text=True
+    ).stdout
+    session = json.loads(printed)
+    assert {"token", "refreshToken", "expiresAt"} <= session.keys()
+
+    def refresh(refresh_token: str):
+        request = urllib.request.Request(
+            f"{server.base_url}/api/auth/refresh",
+            data=json.dumps({"refreshToken": refresh_token}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return json.load(response)
+
+    renewed = refresh(session["refreshToken"])
+    assert renewed["refreshToken"] != session["refreshToken"]
+    assert renewed["token"]
+    try:
+        refresh(session["refreshToken"])
+        raise AssertionError("a rotated refresh token must be refused")
+    except urllib.error.HTTPError as refused:
+        assert refused.code == 401
+        assert json.load(refused)["error"]["code"] == "UNAUTHORIZED"
