@@ -198,6 +198,13 @@ async def test_more_than_500_missed_events_is_too_large(busy_server):
         assert payload["headSeq"] >= first["seq"] + TOO_MANY
         assert "events" not in payload
 
+        # The client's way out (docs/protocol.md): refetch the latest page over REST.
+        status, latest = await _get(busy_server, "/api/chats/general/messages?limit=50", "erin")
+        assert status == 200
+        assert len(latest["messages"]) == 50
+        assert latest["messages"][0]["seq"] == payload["headSeq"]
+        assert latest["nextBefore"] == latest["messages"][-1]["seq"]
+
         # One more than 500 behind is too large; exactly 500 behind is synced, in as many
         # responses as API Gateway's 128 KiB message limit needs, continued by the cursor.
         head = payload["headSeq"]
