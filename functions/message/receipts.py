@@ -1,4 +1,5 @@
-"""Members stream consumer: sends `read.receipt` to the other members when a watermark moves.
+"""Members stream consumer: when a watermark moves, sends `read.receipt` to the other members
+and recounts the reader's badge (`notification.badge` to all of the reader's connections).
 
 The event source's batching window coalesces bursts: one receipt per reader per chat per batch,
 with the highest seq.
@@ -16,7 +17,7 @@ from tidings.domain.receipts import Watermark, coalesce, read_receipt
 from tidings.edge.member_stream import watermark_advance
 from tidings.observability import logger, metrics, tracer
 from tidings.protocol.frames import encode
-from tidings.wiring import fanout
+from tidings.wiring import badge_service, fanout
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
@@ -27,6 +28,7 @@ def receipts_for(latest: set[Watermark]) -> Callable[[DynamoDBRecord], None]:
         if mark is None or mark not in latest:
             return  # not a watermark move, or superseded later in this batch
         fanout().to_chat(mark.chat_id, encode(read_receipt(mark)), except_user=mark.user_id)
+        badge_service().chat_read(mark.chat_id, mark.user_id)  # the reader's badge, on every session
 
     return send_receipt
 

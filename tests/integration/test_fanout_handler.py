@@ -108,3 +108,17 @@ def test_edit_delete_and_reaction_events_are_delivered_with_their_seqs(functions
     assert frames[1]["payload"]["message"]["deleted"] is True
     assert frames[1]["payload"]["message"]["content"] is None
     assert frames[2]["payload"]["reactions"] == {}
+
+
+def test_the_notify_consumer_raises_badges_from_the_stream(functions, context, connections):
+    from tests.support.lambdas import load_function
+
+    notify = load_function("notify/badges.py")
+    make_chat("dm-alice-bob", ["alice", "bob"], chat_type="dm")
+    _connect("bob-1", "bob", 1)
+    _send("alice", "dm-alice-bob", "r1", content="hi @bob")
+
+    assert notify.handler(_batch(), context) == {"batchItemFailures": []}
+    (badge,) = [json.loads(data) for data in connections.sent["bob-1"]]
+    assert badge["type"] == "notification.badge"
+    assert (badge["payload"]["unreadCount"], badge["payload"]["mentionCount"]) == (1, 1)

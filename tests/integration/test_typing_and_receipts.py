@@ -100,4 +100,6 @@ def test_read_mark_moves_the_watermark_and_the_stream_sends_one_receipt(function
         ("read.receipt", 3, "bob")
     ], "a burst coalesces to one receipt with the highest seq"
     assert receipts[0]["payload"]["messageId"] == sent[2].message_id
-    assert "bob-1" not in connections.sent, "the reader gets no receipt of their own"
+    to_reader = [json.loads(data) for data in connections.sent["bob-1"]]
+    assert [f["type"] for f in to_reader] == ["notification.badge"], "the reader gets no receipt of their own"
+    assert to_reader[0]["payload"]["unreadCount"] == 0

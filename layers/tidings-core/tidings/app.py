@@ -51,6 +51,7 @@ JWT_SIGNING_KEY = Secret("JwtSigningKey", "JWT_SECRET_ARN", "HS256 key that sign
 
 FANOUT_FAILURES = Queue("FanoutFailures", "FANOUT_FAILURES_QUEUE_URL")
 RECEIPTS_FAILURES = Queue("ReceiptsFailures", "RECEIPTS_FAILURES_QUEUE_URL")
+NOTIFY_FAILURES = Queue("NotifyFailures", "NOTIFY_FAILURES_QUEUE_URL")
 # Typing expiry timers: each message carries its own delay (SQS allows up to 15 minutes).
 TYPING_TIMERS = Queue("TypingTimers", "TYPING_TIMERS_QUEUE_URL", visibility_timeout_seconds=30, dead_letter_after=3)
 # Token timers (token.refresh, then the close at expiry); a timer further out than SQS's
@@ -197,8 +198,17 @@ RECEIPTS = Function(
     "Receipts",
     "message",
     "receipts.handler",
-    "Members stream consumer: read.receipt to the other members, coalesced per batch",
-    tables=((MEMBERS, "read"), (CONNECTIONS, "read_write")),
+    "Members stream consumer: read.receipt to the other members (coalesced per batch), and the reader's badge",
+    tables=((MEMBERS, "read_write"), (MESSAGES, "read"), (USERS, "read_write"), (CONNECTIONS, "read_write")),
+    manages_connections=True,
+    timeout_seconds=30,
+)
+NOTIFY = Function(
+    "Notify",
+    "notify",
+    "badges.handler",
+    "Messages stream consumer: unread and mention badges for every recipient",
+    tables=((MEMBERS, "read_write"), (USERS, "read_write"), (CONNECTIONS, "read_write")),
     manages_connections=True,
     timeout_seconds=30,
 )
@@ -236,6 +246,7 @@ APPLICATION = Application(
         TYPING_EXPIRY,
         READ_MARK,
         RECEIPTS,
+        NOTIFY,
         SYNC,
         CHATS_API,
     ),
@@ -276,6 +287,15 @@ APPLICATION = Application(
             event_names=("INSERT",),
         ),
         StreamSubscription(
+            MESSAGES,
+            NOTIFY,
+            on_failure=NOTIFY_FAILURES,
+            batch_size=100,
+            max_batching_window_seconds=0,
+            retry_attempts=3,
+            event_names=("INSERT",),
+        ),
+        StreamSubscription(
             MEMBERS,
             RECEIPTS,
             on_failure=RECEIPTS_FAILURES,
@@ -289,6 +309,6 @@ APPLICATION = Application(
         QueueSubscription(TYPING_TIMERS, TYPING_EXPIRY, batch_size=10),
         QueueSubscription(TOKEN_TIMERS, SESSION_TIMERS, batch_size=10),
     ),
-    queues=(FANOUT_FAILURES, RECEIPTS_FAILURES, TYPING_TIMERS, TOKEN_TIMERS),
+    queues=(FANOUT_FAILURES, RECEIPTS_FAILURES, NOTIFY_FAILURES, TYPING_TIMERS, TOKEN_TIMERS),
     secrets=(JWT_SIGNING_KEY,),
 )

@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities import parameters
 from tidings.adapters.apigateway import ApiGatewayPoster
 from tidings.adapters.timers import SqsTypingTimers
 from tidings.adapters.token_timers import SqsTokenTimers
+from tidings.domain.badges import BadgeService
 from tidings.domain.chat_events import ChatEventService
 from tidings.domain.chats import ChatService
 from tidings.domain.connections import Disconnector
@@ -27,6 +28,7 @@ from tidings.domain.sync import SyncService
 from tidings.domain.token_timers import TokenTimerService
 from tidings.domain.typing import TypingService
 from tidings.settings import settings
+from tidings.storage.badges import DynamoBadgeStore
 from tidings.storage.chats import DynamoChatStore
 from tidings.storage.connections import DynamoConnectionStore
 from tidings.storage.messages import DynamoMemberDirectory, DynamoMessageStore, DynamoUserDirectory
@@ -82,6 +84,11 @@ def poster() -> ApiGatewayPoster:
     if not url:
         raise RuntimeError("WEBSOCKET_CALLBACK_URL is not set: cannot reach the @connections API")
     return ApiGatewayPoster(url)
+
+
+@cache
+def badge_service() -> BadgeService:
+    return BadgeService(DynamoBadgeStore(), connection_store(), poster)
 
 
 @cache

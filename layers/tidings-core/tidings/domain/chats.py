@@ -1,8 +1,8 @@
 """The chats REST API (PROTOCOL.md §11): the caller's chat list and a chat's message history.
 
-`unreadCount` and `mentionCount` are 0 and `muted`/`pinned` are false until the notifications
-issue adds the counters and preferences; the fields are already in place so clients can bind
-to them.
+`unreadCount` and `mentionCount` are the stored badges (`tidings.domain.badges`), so an offline
+user finds them here at the next login; `muted`/`pinned` are false until notification
+preferences exist; the fields are already in place so clients can bind to them.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ class Membership:
     user_id: str
     role: str
     last_read_seq: int
+    unread_count: int = 0
+    mention_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,8 @@ class ChatService:
                 chat=chats[own.chat_id],
                 members=[ChatMember(m.user_id, names.get(m.user_id, m.user_id), m.role) for m in members[own.chat_id]],
                 last_read_seq=own.last_read_seq,
+                unread_count=own.unread_count,
+                mention_count=own.mention_count,
             )
             for own in memberships
             if own.chat_id in chats

@@ -13,7 +13,14 @@ from tidings.storage.models import ChatModel, MemberModel, MessageModel, UserMod
 
 
 def _membership(item: MemberModel) -> Membership:
-    return Membership(item.chat_id, item.user_id, item.role or "member", int(item.last_read_seq or 0))
+    return Membership(
+        item.chat_id,
+        item.user_id,
+        item.role or "member",
+        int(item.last_read_seq or 0),
+        unread_count=int(item.unread_count or 0),
+        mention_count=int(item.mention_count or 0),
+    )
 
 
 class DynamoChatStore:

@@ -41,6 +41,13 @@ class DynamoConnectionStore:
         """The user's connections with their connect times, oldest first (byUser, no Scan)."""
         return [ConnectionRef(c.connection_id, int(c.connected_at)) for c in ConnectionModel.by_user.query(user_id)]
 
+    def focused_chats(self, connection_ids: list[str]) -> set[str]:
+        """Which chats these connections show now (`chat.focus`)."""
+        if not connection_ids:
+            return set()
+        items = ConnectionModel.batch_get(connection_ids, attributes_to_get=["connectionId", "focusChatId"])
+        return {item.focus_chat_id for item in items if item.focus_chat_id}
+
     def user_of(self, connection_id: str) -> str | None:
         try:
             return ConnectionModel.get(connection_id).user_id

@@ -82,6 +82,9 @@ class UserModel(Model):
     # `POST /api/auth/revoke`: tokens and refresh tokens issued at or before this (epoch
     # seconds) are refused.
     revoked_before = NumberAttribute(attr_name="revokedBefore", null=True)
+    # Badge totals over all the user's chats, kept by atomic ADDs beside the per-chat counts.
+    total_unread = NumberAttribute(attr_name="totalUnread", default=0)
+    total_mentions = NumberAttribute(attr_name="totalMentions", default=0)
 
 
 class ChatModel(Model):
@@ -121,6 +124,9 @@ class MemberModel(Model):
     # The read watermark (PROTOCOL.md §5): only ever moves forward.
     last_read_seq = NumberAttribute(attr_name="lastReadSeq", default=0)
     last_read_message_id = UnicodeAttribute(attr_name="lastReadMessageId", null=True)
+    # Badges (seed §3.3): changed only by atomic ADDs, or reset by a recount from the watermark.
+    unread_count = NumberAttribute(attr_name="unreadCount", default=0)
+    mention_count = NumberAttribute(attr_name="mentionCount", default=0)
     by_user = MembershipsByUser()
 
 

@@ -1,0 +1,78 @@
+"""Badge counters on the member item (per chat) and the user item (totals)."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import NumberAttribute
+from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.condition import Condition
+
+from tidings.domain.badges import Badge, is_mentioned
+from tidings.storage.messages import message_from_model
+from tidings.storage.models import MemberModel, MessageModel, UserModel
+
+# A recount that loses a race with a concurrent increment recounts again.
+_RECOUNT_ATTEMPTS = 4
+
+
+def _unchanged(attribute: NumberAttribute, value: int) -> Condition:
+    """Still `value` (a counter never written reads as 0)."""
+    condition = attribute == value
+    return condition | attribute.does_not_exist() if value == 0 else condition
+
+
+class DynamoBadgeStore:
+    def member_ids(self, chat_id: str) -> list[str]:
+        return [m.user_id for m in MemberModel.query(chat_id, attributes_to_get=["userId"])]
+
+    def increment(self, chat_id: str, user_id: str, mentioned: bool) -> Badge:
+        member = MemberModel(chat_id, user_id)
+        member.update(
+            actions=[MemberModel.unread_count.add(1), MemberModel.mention_count.add(1 if mentioned else 0)],
+            condition=MemberModel.user_id.exists(),
+        )
+        return self._with_totals(chat_id, user_id, member, unread_delta=1, mention_delta=1 if mentioned else 0)
+
+    def recount(self, chat_id: str, user_id: str) -> Badge:
+        for _ in range(_RECOUNT_ATTEMPTS):
+            member = MemberModel.get(chat_id, user_id, consistent_read=True)
+            unread, mentions = self._count_after(chat_id, user_id, int(member.last_read_seq or 0))
+            old_unread, old_mentions = int(member.unread_count or 0), int(member.mention_count or 0)
+            try:
+                member.update(
+                    actions=[MemberModel.unread_count.set(unread), MemberModel.mention_count.set(mentions)],
+                    condition=_unchanged(MemberModel.unread_count, old_unread)
+                    & _unchanged(MemberModel.mention_count, old_mentions),
+                )
+            except UpdateError as exc:
+                if exc.cause_response_code == "ConditionalCheckFailedException":
+                    continue  # a message arrived meanwhile: count again
+                raise
+            return self._with_totals(
+                chat_id, user_id, member, unread_delta=unread - old_unread, mention_delta=mentions - old_mentions
+            )
+        raise RuntimeError(f"badge recount for {user_id} in {chat_id} kept losing races")
+
+    def _count_after(self, chat_id: str, user_id: str, seq: int) -> tuple[int, int]:
+        unread = mentions = 0
+        for item in MessageModel.query(
+            chat_id, MessageModel.seq > seq, filter_condition=MessageModel.kind == "message"
+        ):
+            message = message_from_model(item)
+            if message.sender_id == user_id or message.deleted:
+                continue
+            unread += 1
+            mentions += is_mentioned(message, user_id)
+        return unread, mentions
+
+    def _with_totals(
+        self, chat_id: str, user_id: str, member: MemberModel, unread_delta: int, mention_delta: int
+    ) -> Badge:
+        user = UserModel(user_id)
+        user.update(actions=[UserModel.total_unread.add(unread_delta), UserModel.total_mentions.add(mention_delta)])
+        return Badge(
+            chat_id=chat_id,
+            unread=int(member.unread_count),
+            mentions=int(member.mention_count),
+            total_unread=max(0, int(user.total_unread)),
+            total_mentions=max(0, int(user.total_mentions)),
+        )
