@@ -20,12 +20,12 @@ connection with 1009; no frame from the client for the idle timeout (10 min on A
 maximum connection duration (2 h), closes it with 1001; DeleteConnection closes with 1000.
 Each close invokes `$disconnect`.
 
+Frames are handled as API Gateway handles them: each frame's integration is invoked as it
+arrives, so frames of one connection run concurrently (up to `FRAMES_IN_FLIGHT` at a time) and
+replies can overtake each other, locally as on AWS. Clients must not rely on frame order.
+
 Differences from AWS, on purpose:
-- frames of one connection are handled one at a time, in arrival order (different
-  connections run concurrently). API Gateway invokes the integration of each frame as it
-  arrives, so on AWS two frames of one connection can be processed concurrently and replies can
-  overtake each other. Clients must not rely on the local ordering;
-- `$disconnect` runs after the connection's queued frames are handled (on AWS it may overlap
+- `$disconnect` runs after the connection's in-flight frames are handled (on AWS it may overlap
   with them), and not at all when the runtime itself shuts down;
 - the 32 KB WebSocket frame limit is not applied (only the 128 KiB message limit), and there is
   no connection-rate throttling;
@@ -76,6 +76,11 @@ from tidings_local.stats import Stats
 
 MAX_MESSAGE_BYTES = 128 * 1024  # API Gateway's WebSocket message payload limit
 CLOSE_HANDSHAKE_SECONDS = 2.0
+
+
+# Frames of one connection handled at once; more wait (API Gateway's own limit is far higher,
+# but one process on a laptop gains nothing from more).
+FRAMES_IN_FLIGHT = 16
 
 
 @dataclass
@@ -353,12 +358,26 @@ class Gateway:
         await self._close(ws, code, reason)
 
     async def _work(self, connection: Connection) -> None:
-        """Handles the connection's frames one at a time, in arrival order."""
-        while (data := await connection.inbox.get()) is not None:
+        """Dispatches each frame as it arrives, concurrently, as API Gateway does; waits for the
+        frames in flight before the connection's `$disconnect`."""
+        in_flight = asyncio.Semaphore(FRAMES_IN_FLIGHT)
+        tasks: set[asyncio.Task[None]] = set()
+
+        async def handle(data: str | bytes) -> None:
             try:
                 await self._dispatch(connection, data)
-            except Exception:  # never let one frame stop the connection's worker
+            except Exception:  # never let one frame stop the connection
                 logger.exception("dispatch failed", extra={"connectionId": connection.request.connection_id})
+            finally:
+                in_flight.release()
+
+        while (data := await connection.inbox.get()) is not None:
+            await in_flight.acquire()
+            task = asyncio.create_task(handle(data))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        if tasks:
+            await asyncio.gather(*tasks)
 
     async def _dispatch(self, connection: Connection, data: str | bytes) -> None:
         request = connection.request

@@ -132,23 +132,25 @@ async def test_five_quick_sends_get_strictly_increasing_seqs_each_delivered_once
     alice = await server.connect("alice")
     carol = await server.connect("carol")
     try:
-        ids = [await alice.send("message.send", {"chatId": "project-x", "content": f"quick {i}"}) for i in range(5)]
-        acks = [await alice.reply_to(frame_id) for frame_id in ids]
-        seqs = [ack["payload"]["message"]["seq"] for ack in acks]
-        assert seqs == sorted(seqs)
-        assert len(set(seqs)) == 5
-        message_ids = {ack["payload"]["message"]["messageId"] for ack in acks}
+        # Back to back, each as soon as the previous is acked: seqs follow the send order.
+        in_order = [
+            await alice.request("message.send", {"chatId": "project-x", "content": f"quick {i}"}) for i in range(5)
+        ]
+        seqs = [ack["payload"]["message"]["seq"] for ack in in_order]
+        assert seqs == sorted(set(seqs)), seqs
 
-        await carol.wait_for(
-            lambda f: (
-                f["type"] == "message.new"
-                and f["payload"]["message"]["messageId"] in message_ids
-                and f["payload"]["seq"] == seqs[-1]
-            )
-        )
+        # All five in flight at once (frames of one connection run concurrently, as on AWS):
+        # the order is the server's, but every send still gets its own seq.
+        ids = [await alice.send("message.send", {"chatId": "project-x", "content": f"burst {i}"}) for i in range(5)]
+        burst = [(await alice.reply_to(frame_id))["payload"]["message"]["seq"] for frame_id in ids]
+        assert len(set(burst)) == 5
+        assert min(burst) > seqs[-1]
+
+        every = set(seqs) | set(burst)
+        await carol.wait_for(lambda f: f["type"] == "message.new" and f["payload"]["seq"] == max(every))
         await asyncio.sleep(QUIET_SECONDS)
-        delivered = [f["payload"]["seq"] for f in carol.of_type("message.new") if f["payload"]["seq"] in seqs]
-        assert sorted(delivered) == seqs
+        delivered = [f["payload"]["seq"] for f in carol.of_type("message.new") if f["payload"]["seq"] in every]
+        assert sorted(delivered) == sorted(every), "each delivered exactly once"
     finally:
         await alice.close()
         await carol.close()
