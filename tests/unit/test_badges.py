@@ -11,7 +11,7 @@ from tidings.domain.badges import BadgeService
 from tidings.domain.messages import MessageService, SendMessage
 from tidings.storage.badges import DynamoBadgeStore
 from tidings.storage.connections import DynamoConnectionStore
-from tidings.storage.messages import DynamoMessageStore, DynamoUserDirectory
+from tidings.storage.messages import DynamoMemberDirectory, DynamoMessageStore, DynamoUserDirectory
 from tidings.storage.models import MemberModel
 
 
@@ -32,7 +32,7 @@ def world(aws):
     connections.add("bob-1", "bob", connected_at_ms=1, token_expires_at=2_000_000_000)
     connections.add("bob-2", "bob", connected_at_ms=2, token_expires_at=2_000_000_000)
     posted = Posted()
-    badges = BadgeService(DynamoBadgeStore(), connections, lambda: posted)
+    badges = BadgeService(DynamoBadgeStore(), DynamoMemberDirectory(), connections, lambda: posted)
     sending = MessageService(DynamoMessageStore(), DynamoUserDirectory(), NoLimits(), now=time.time)
     counter = iter(range(1000))
 

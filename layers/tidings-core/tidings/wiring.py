@@ -88,7 +88,7 @@ def poster() -> ApiGatewayPoster:
 
 @cache
 def badge_service() -> BadgeService:
-    return BadgeService(DynamoBadgeStore(), connection_store(), poster)
+    return BadgeService(DynamoBadgeStore(), DynamoMemberDirectory(), connection_store(), poster)
 
 
 @cache

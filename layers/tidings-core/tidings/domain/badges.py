@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from tidings.domain.fanout import ConnectionPoster
+from tidings.domain.fanout import ConnectionPoster, MemberDirectory
 from tidings.domain.messages import Message
 from tidings.protocol.frames import encode, server_frame
 
@@ -41,8 +41,6 @@ class Badge:
 
 
 class BadgeStore(Protocol):
-    def member_ids(self, chat_id: str) -> list[str]: ...
-
     def increment(self, chat_id: str, user_id: str, mentioned: bool) -> Badge: ...
 
     def recount(self, chat_id: str, user_id: str) -> Badge:
@@ -62,13 +60,20 @@ def is_mentioned(message: Message, user_id: str) -> bool:
 
 
 class BadgeService:
-    def __init__(self, store: BadgeStore, connections: Connections, poster: Callable[[], ConnectionPoster]) -> None:
+    def __init__(
+        self,
+        store: BadgeStore,
+        members: MemberDirectory,
+        connections: Connections,
+        poster: Callable[[], ConnectionPoster],
+    ) -> None:
         self._store = store
+        self._members = members
         self._connections = connections
         self._poster = poster
 
     def message_arrived(self, message: Message) -> None:
-        for user_id in self._store.member_ids(message.chat_id):
+        for user_id in self._members.member_ids(message.chat_id):
             if user_id == message.sender_id:
                 continue  # your own messages are never unread
             connection_ids = self._connections.for_user(user_id)

@@ -21,9 +21,6 @@ def _unchanged(attribute: NumberAttribute, value: int) -> Condition:
 
 
 class DynamoBadgeStore:
-    def member_ids(self, chat_id: str) -> list[str]:
-        return [m.user_id for m in MemberModel.query(chat_id, attributes_to_get=["userId"])]
-
     def increment(self, chat_id: str, user_id: str, mentioned: bool) -> Badge:
         member = MemberModel(chat_id, user_id)
         member.update(
