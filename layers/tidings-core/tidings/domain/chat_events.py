@@ -100,7 +100,7 @@ class ChatEventService:
         self._now = now
 
     def edit(self, actor_id: str, request_id: str, message_id: str, content: str) -> EventOutcome:
-        message = self._writable(actor_id, message_id)
+        message, _ = self._writable(actor_id, message_id)
         if message.sender_id != actor_id:
             raise Forbidden("Only the sender may edit a message")
         candidates = mention_candidates(content)[:MAX_MENTION_CANDIDATES]
@@ -114,8 +114,8 @@ class ChatEventService:
         )
 
     def delete(self, actor_id: str, request_id: str, message_id: str) -> EventOutcome:
-        message = self._writable(actor_id, message_id)
-        if message.sender_id != actor_id and self._store.role_of(message.chat_id, actor_id) != "admin":
+        message, role = self._writable(actor_id, message_id)
+        if message.sender_id != actor_id and role != "admin":
             raise Forbidden("Only the sender or a chat admin may delete a message")
         return self._record(
             "delete", actor_id, request_id, message, lambda event, claim: self._store.record_delete(event, claim)
@@ -124,7 +124,7 @@ class ChatEventService:
     def react(
         self, actor_id: str, request_id: str, message_id: str, emoji: str, action: ReactionAction
     ) -> EventOutcome:
-        message = self._writable(actor_id, message_id)
+        message, _ = self._writable(actor_id, message_id)
         try:
             return self._record(
                 "reaction",
@@ -136,18 +136,20 @@ class ChatEventService:
         except NoChange:
             return EventOutcome(seq=None, message=self._current(message.chat_id, message.seq))
 
-    def _writable(self, actor_id: str, message_id: str) -> Message:
-        """The message, if it exists, is not deleted, and the actor may see it."""
+    def _writable(self, actor_id: str, message_id: str) -> tuple[Message, str]:
+        """The message, if it exists, is not deleted, and the actor may see it; with the
+        actor's role in its chat (read once, for the delete's admin check too)."""
         self._limiter.enforce(MESSAGE_WRITES, actor_id)
         location = self._store.locate(message_id)
         message = self._store.get(*location) if location else None
         if message is None:
             raise NotFound(f"Message {message_id!r} does not exist")
-        if self._store.role_of(message.chat_id, actor_id) is None:
+        role = self._store.role_of(message.chat_id, actor_id)
+        if role is None:
             raise Forbidden(f"You are not a member of chat {message.chat_id!r}")
         if message.deleted:
             raise NotFound(f"Message {message_id!r} was deleted")
-        return message
+        return message, role
 
     def _record(
         self,

@@ -35,7 +35,7 @@ class DynamoConnectionStore:
 
     def for_user(self, user_id: str) -> list[str]:
         """The user's connection ids, oldest first, through the byUser index (no Scan)."""
-        return [c.connection_id for c in ConnectionModel.by_user.query(user_id)]
+        return [ref.connection_id for ref in self.user_connections(user_id)]
 
     def user_connections(self, user_id: str) -> list[ConnectionRef]:
         """The user's connections with their connect times, oldest first (byUser, no Scan)."""
