@@ -1,13 +1,11 @@
 """`POST /api/auth/refresh` and `POST /api/auth/revoke` (PROTOCOL.md §11), on the HTTP API."""
 
-import json
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tidings.edge.http import caller_id, http_app
-from tidings.errors import BadFrame
+from tidings.edge.http import caller_id, http_app, json_body
 from tidings.observability import logger, metrics, tracer
 from tidings.protocol.session import RefreshRequest
 from tidings.wiring import credential_service, revocations, signing_key
@@ -15,17 +13,10 @@ from tidings.wiring import credential_service, revocations, signing_key
 app = http_app()
 
 
-def _json_body() -> Any:
-    try:
-        return json.loads(app.current_event.decoded_body or "")
-    except ValueError as exc:
-        raise BadFrame("The body must be a JSON object") from exc
-
-
 @app.post("/api/auth/refresh")
 def refresh() -> dict[str, Any]:
     """No bearer token: the access token has usually expired when a client refreshes."""
-    request = RefreshRequest.model_validate(_json_body())
+    request = RefreshRequest.model_validate(json_body(app))
     return credential_service().refresh(request.refreshToken).to_wire()
 
 

@@ -21,7 +21,8 @@ CORE_PACKAGE_DIR = REPO_ROOT / "layers" / "tidings-core" / "tidings"
 LAYER_BUILD_DIR = REPO_ROOT / "build" / "layer"
 # Pure-Python distributions copied from the installed environment into our layer.
 # boto3/botocore come from the Lambda runtime; Powertools and pydantic from the AWS layer.
-LAYER_DISTRIBUTIONS = ("pynamodb", "PyJWT")
+# tzdata: IANA time zones for scheduled DND, whatever the runtime image carries.
+LAYER_DISTRIBUTIONS = ("pynamodb", "PyJWT", "tzdata")
 
 # --- stack, stage and constructs ---------------------------------------------------------
 

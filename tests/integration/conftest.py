@@ -43,6 +43,8 @@ def connections(aws, monkeypatch) -> FakeConnections:
     fake = FakeConnections()
     # $connect arms a token timer, so every handler test has the TokenTimers queue.
     monkeypatch.setenv("TOKEN_TIMERS_QUEUE_URL", boto3.client("sqs").create_queue(QueueName="token-timers")["QueueUrl"])
+    # The Notify consumer queues push jobs for offline recipients.
+    monkeypatch.setenv("PUSH_JOBS_QUEUE_URL", boto3.client("sqs").create_queue(QueueName="push-jobs")["QueueUrl"])
     settings.cache_clear()
     _clear_wiring()
     monkeypatch.setattr(wiring, "poster", lambda: fake)

@@ -1,6 +1,9 @@
 """The Messages stream consumer, fed real DynamoDB stream records (moto)."""
 
 import json
+import os
+
+import boto3
 
 from tests.support.aws import stream_records
 from tests.support.seed import make_chat
@@ -113,12 +116,28 @@ def test_edit_delete_and_reaction_events_are_delivered_with_their_seqs(functions
 def test_the_notify_consumer_raises_badges_from_the_stream(functions, context, connections):
     from tests.support.lambdas import load_function
 
-    notify = load_function("notify/badges.py")
+    notify = load_function("notify/notify.py")
     make_chat("dm-alice-bob", ["alice", "bob"], chat_type="dm")
     _connect("bob-1", "bob", 1)
     _send("alice", "dm-alice-bob", "r1", content="hi @bob")
 
     assert notify.handler(_batch(), context) == {"batchItemFailures": []}
-    (badge,) = [json.loads(data) for data in connections.sent["bob-1"]]
+    badge, toast = [json.loads(data) for data in connections.sent["bob-1"]]
     assert badge["type"] == "notification.badge"
     assert (badge["payload"]["unreadCount"], badge["payload"]["mentionCount"]) == (1, 1)
+    assert toast["type"] == "notification.toast"
+    assert (toast["payload"]["title"], toast["payload"]["body"]) == ("Alice", "hi @bob")
+
+
+def test_the_notify_consumer_queues_a_push_for_an_offline_recipient(functions, context, connections):
+    from tests.support.lambdas import load_function
+
+    notify = load_function("notify/notify.py")
+    make_chat("dm-alice-bob", ["alice", "bob"], chat_type="dm")
+    _send("alice", "dm-alice-bob", "r1", content="are you there?")
+
+    assert notify.handler(_batch(), context) == {"batchItemFailures": []}
+    sqs = boto3.client("sqs")
+    (job,) = sqs.receive_message(QueueUrl=os.environ["PUSH_JOBS_QUEUE_URL"], MaxNumberOfMessages=10)["Messages"]
+    body = json.loads(job["Body"])
+    assert (body["user_id"], body["title"], body["body"], body["total_unread"]) == ("bob", "Alice", "are you there?", 1)

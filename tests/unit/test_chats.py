@@ -15,6 +15,7 @@ from tidings.errors import Forbidden
 from tidings.storage.chats import DynamoChatStore
 from tidings.storage.messages import DynamoMessageStore, DynamoUserDirectory
 from tidings.storage.models import MemberModel, UserModel
+from tidings.storage.notifications import DynamoPreferenceStore
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ def chats(aws) -> ChatService:
     make_chat("project-x", ["alice", "bob", "carol"], admins=("alice",))
     make_chat("general", ["alice", "bob", "carol", "dave", "erin"], admins=("alice",), chat_type="channel")
     make_chat("dm-alice-bob", ["alice", "bob"], chat_type="dm")
-    return ChatService(DynamoChatStore())
+    return ChatService(DynamoChatStore(), DynamoPreferenceStore())
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from tidings.declaration import (
     Table,
 )
 from tidings.storage.models import (
+    AuditModel,
     ChatModel,
     ConnectionModel,
     EphemeralModel,
@@ -44,6 +45,8 @@ MESSAGES = Table("Messages", MessageModel, "MESSAGES_TABLE", stream="NEW_AND_OLD
 IDEMPOTENCY = Table("Idempotency", IdempotencyModel, "IDEMPOTENCY_TABLE", ttl_attribute="expiresAt")
 EPHEMERAL = Table("Ephemeral", EphemeralModel, "EPHEMERAL_TABLE", ttl_attribute="expiresAt")
 REFRESH_TOKENS = Table("RefreshTokens", RefreshTokenModel, "REFRESH_TOKENS_TABLE", ttl_attribute="expiresAt")
+# Urgent messages, for abuse review (seed §3.7); each record expires after a year.
+AUDIT = Table("Audit", AuditModel, "AUDIT_TABLE", ttl_attribute="expiresAt")
 
 # --- secrets and queues -------------------------------------------------------------------
 
@@ -57,6 +60,8 @@ TYPING_TIMERS = Queue("TypingTimers", "TYPING_TIMERS_QUEUE_URL", visibility_time
 # Token timers (token.refresh, then the close at expiry); a timer further out than SQS's
 # 15-minute delay re-enqueues itself.
 TOKEN_TIMERS = Queue("TokenTimers", "TOKEN_TIMERS_QUEUE_URL", visibility_timeout_seconds=30, dead_letter_after=5)
+# Push jobs for offline users, from Notify to the push worker.
+PUSH_JOBS = Queue("PushJobs", "PUSH_JOBS_QUEUE_URL", visibility_timeout_seconds=60, dead_letter_after=5)
 
 # --- functions ----------------------------------------------------------------------------
 
@@ -132,6 +137,7 @@ MESSAGE_SEND = Function(
         (MESSAGES, "read_write"),
         (IDEMPOTENCY, "read_write"),
         (EPHEMERAL, "read_write"),
+        (AUDIT, "write"),  # urgent messages
     ),
 )
 MESSAGE_EVENTS = Function(
@@ -206,11 +212,26 @@ RECEIPTS = Function(
 NOTIFY = Function(
     "Notify",
     "notify",
-    "badges.handler",
-    "Messages stream consumer: unread and mention badges for every recipient",
-    tables=((MEMBERS, "read_write"), (USERS, "read_write"), (CONNECTIONS, "read_write")),
+    "notify.handler",
+    "Messages stream consumer: badges, toasts and push jobs per recipient (seed §3.2)",
+    tables=(
+        (MEMBERS, "read_write"),
+        (USERS, "read_write"),  # badge totals, preferences
+        (CHATS, "read"),
+        (CONNECTIONS, "read_write"),
+        (EPHEMERAL, "read_write"),  # toast groups
+    ),
+    send_queues=(PUSH_JOBS,),
     manages_connections=True,
     timeout_seconds=30,
+)
+PREFS_API = Function(
+    "PrefsApi",
+    "notify",
+    "prefs_api.handler",
+    "GET/PUT /api/prefs: notification preferences",
+    tables=((USERS, "read_write"),),
+    secrets=(JWT_SIGNING_KEY,),
 )
 SYNC = Function(
     "Sync",
@@ -230,7 +251,7 @@ CHATS_API = Function(
 
 APPLICATION = Application(
     name="Tidings",
-    tables=(CONNECTIONS, USERS, CHATS, MEMBERS, MESSAGES, IDEMPOTENCY, EPHEMERAL, REFRESH_TOKENS),
+    tables=(CONNECTIONS, USERS, CHATS, MEMBERS, MESSAGES, IDEMPOTENCY, EPHEMERAL, REFRESH_TOKENS, AUDIT),
     functions=(
         AUTHORIZER,
         CONNECT,
@@ -247,6 +268,7 @@ APPLICATION = Application(
         READ_MARK,
         RECEIPTS,
         NOTIFY,
+        PREFS_API,
         SYNC,
         CHATS_API,
     ),
@@ -272,6 +294,8 @@ APPLICATION = Application(
         HttpRoute("GET", "/api/chats/{chatId}/messages", CHATS_API),
         HttpRoute("POST", "/api/auth/refresh", AUTH_API),
         HttpRoute("POST", "/api/auth/revoke", AUTH_API),
+        HttpRoute("GET", "/api/prefs", PREFS_API),
+        HttpRoute("PUT", "/api/prefs", PREFS_API),
     ),
     # API Gateway answers ping itself: a heartbeat every 30 s per connection costs no Lambda
     # invocation (PROTOCOL.md §3). Where no mock runs, ping reaches $default, which answers too.
@@ -309,6 +333,6 @@ APPLICATION = Application(
         QueueSubscription(TYPING_TIMERS, TYPING_EXPIRY, batch_size=10),
         QueueSubscription(TOKEN_TIMERS, SESSION_TIMERS, batch_size=10),
     ),
-    queues=(FANOUT_FAILURES, RECEIPTS_FAILURES, NOTIFY_FAILURES, TYPING_TIMERS, TOKEN_TIMERS),
+    queues=(FANOUT_FAILURES, RECEIPTS_FAILURES, NOTIFY_FAILURES, TYPING_TIMERS, TOKEN_TIMERS, PUSH_JOBS),
     secrets=(JWT_SIGNING_KEY,),
 )

@@ -17,6 +17,7 @@ class Settings(BaseModel):
     websocket_callback_url: str | None = Field(None, alias="WEBSOCKET_CALLBACK_URL")
     typing_timers_queue_url: str | None = Field(None, alias="TYPING_TIMERS_QUEUE_URL")
     token_timers_queue_url: str | None = Field(None, alias="TOKEN_TIMERS_QUEUE_URL")
+    push_jobs_queue_url: str | None = Field(None, alias="PUSH_JOBS_QUEUE_URL")
     # Where a client that speaks no supported protocol version is sent (`UPGRADE_REQUIRED`).
     protocol_upgrade_url: str = Field(
         "https://github.com/tidings/tidings/blob/main/docs/protocol.md#versions", alias="PROTOCOL_UPGRADE_URL"

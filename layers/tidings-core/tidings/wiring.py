@@ -12,6 +12,7 @@ from typing import Any
 from aws_lambda_powertools.utilities import parameters
 
 from tidings.adapters.apigateway import ApiGatewayPoster
+from tidings.adapters.push_queue import SqsPushQueue
 from tidings.adapters.timers import SqsTypingTimers
 from tidings.adapters.token_timers import SqsTokenTimers
 from tidings.domain.badges import BadgeService
@@ -21,6 +22,7 @@ from tidings.domain.connections import Disconnector
 from tidings.domain.credentials import CredentialService
 from tidings.domain.fanout import Fanout
 from tidings.domain.messages import MessageService
+from tidings.domain.notifications import NotificationService
 from tidings.domain.ratelimits import RateLimiter
 from tidings.domain.receipts import ReadService
 from tidings.domain.session import SessionService, TokenVerifier
@@ -32,6 +34,7 @@ from tidings.storage.badges import DynamoBadgeStore
 from tidings.storage.chats import DynamoChatStore
 from tidings.storage.connections import DynamoConnectionStore
 from tidings.storage.messages import DynamoMemberDirectory, DynamoMessageStore, DynamoUserDirectory
+from tidings.storage.notifications import CachedChatDirectory, DynamoPreferenceStore, DynamoToastGroups
 from tidings.storage.ratelimits import DynamoBucketStore
 from tidings.storage.sessions import DynamoRefreshTokenStore, DynamoRevocations
 from tidings.storage.sync import DynamoSyncStore
@@ -88,7 +91,46 @@ def poster() -> ApiGatewayPoster:
 
 @cache
 def badge_service() -> BadgeService:
-    return BadgeService(DynamoBadgeStore(), DynamoMemberDirectory(), connection_store(), poster)
+    return BadgeService(DynamoBadgeStore(), connection_store(), poster)
+
+
+# --- notifications (PROTOCOL.md §7) ---------------------------------------------------------
+
+
+@cache
+def preference_store() -> DynamoPreferenceStore:
+    return DynamoPreferenceStore()
+
+
+@cache
+def push_queue() -> SqsPushQueue:
+    queue_url = settings().push_jobs_queue_url
+    if not queue_url:
+        raise RuntimeError("PUSH_JOBS_QUEUE_URL is not set: offline users cannot be pushed")
+    return SqsPushQueue(queue_url)
+
+
+class _NoPresence:
+    """Until presence lands (issue 6): nobody is in DND through presence."""
+
+    def status_of(self, user_id: str) -> str:
+        return "offline"
+
+
+@cache
+def notification_service() -> NotificationService:
+    return NotificationService(
+        badges=DynamoBadgeStore(),
+        members=DynamoMemberDirectory(),
+        connections=connection_store(),
+        preferences=preference_store(),
+        presence=_NoPresence(),
+        chats=CachedChatDirectory(),
+        toast_groups=DynamoToastGroups(),
+        push=push_queue(),
+        poster=poster,
+        now=time.time,
+    )
 
 
 @cache
@@ -183,4 +225,4 @@ def sync_service() -> SyncService:
 
 @cache
 def chat_service() -> ChatService:
-    return ChatService(DynamoChatStore())
+    return ChatService(DynamoChatStore(), preference_store())

@@ -1,9 +1,10 @@
 """Badges (PROTOCOL.md §7, seed §3.3): unread and mention counts per user and chat, and totals.
 
 A new message raises the counts of every member but its sender, unless the member has the chat
-focused on a connection. Counts change only through atomic counters; `read.mark` resets them by
-a recount from the watermark. Every change sends `notification.badge` to all of the user's
-connections; an offline user's counts wait in storage for `GET /api/chats`.
+focused on a connection (`tidings.domain.notifications` applies that rule with the others).
+Counts change only through atomic counters; `read.mark` resets them by a recount from the
+watermark. Every change sends `notification.badge` to all of the user's connections; an offline
+user's counts wait in storage for `GET /api/chats`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from tidings.domain.fanout import ConnectionPoster, MemberDirectory
+from tidings.domain.fanout import ConnectionPoster
 from tidings.domain.messages import Message
 from tidings.protocol.frames import encode, server_frame
 
@@ -60,35 +61,18 @@ def is_mentioned(message: Message, user_id: str) -> bool:
 
 
 class BadgeService:
-    def __init__(
-        self,
-        store: BadgeStore,
-        members: MemberDirectory,
-        connections: Connections,
-        poster: Callable[[], ConnectionPoster],
-    ) -> None:
+    """Reading a chat recounts its badge and tells every session of the reader. (A new message's
+    badge is counted by `tidings.domain.notifications`, which decides everything a recipient gets.)"""
+
+    def __init__(self, store: BadgeStore, connections: Connections, poster: Callable[[], ConnectionPoster]) -> None:
         self._store = store
-        self._members = members
         self._connections = connections
         self._poster = poster
 
-    def message_arrived(self, message: Message) -> None:
-        for user_id in self._members.member_ids(message.chat_id):
-            if user_id == message.sender_id:
-                continue  # your own messages are never unread
-            connection_ids = self._connections.for_user(user_id)
-            if message.chat_id in self._connections.focused_chats(connection_ids):
-                continue  # the chat is on screen: no unread growth
-            badge = self._store.increment(message.chat_id, user_id, is_mentioned(message, user_id))
-            self._send(badge, connection_ids)
-
     def chat_read(self, chat_id: str, user_id: str) -> Badge:
         badge = self._store.recount(chat_id, user_id)
-        self._send(badge, self._connections.for_user(user_id))
-        return badge
-
-    def _send(self, badge: Badge, connection_ids: list[str]) -> None:
         data = encode(badge.frame())
-        for connection_id in connection_ids:
+        for connection_id in self._connections.for_user(user_id):
             if not self._poster().post(connection_id, data):
                 self._connections.remove(connection_id)
+        return badge

@@ -1,8 +1,8 @@
 """The chats REST API (PROTOCOL.md §11): the caller's chat list and a chat's message history.
 
 `unreadCount` and `mentionCount` are the stored badges (`tidings.domain.badges`), so an offline
-user finds them here at the next login; `muted`/`pinned` are false until notification
-preferences exist; the fields are already in place so clients can bind to them.
+user finds them here at the next login; `muted` (level `off`) and `pinned` come from the user's
+notification preferences (`tidings.domain.preferences`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tidings.domain.messages import Message
+from tidings.domain.preferences import NotificationPreferences
 from tidings.errors import Forbidden
 
 MAX_PAGE_LIMIT = 100
@@ -100,9 +101,14 @@ class ChatStore(Protocol):
         there are older ones."""
 
 
+class Preferences(Protocol):
+    def get(self, user_id: str) -> NotificationPreferences: ...
+
+
 class ChatService:
-    def __init__(self, store: ChatStore) -> None:
+    def __init__(self, store: ChatStore, preferences: Preferences) -> None:
         self._store = store
+        self._preferences = preferences
 
     def list_chats(self, user_id: str) -> list[ChatSummary]:
         """The user's chats, in chat id order (clients sort by their own criteria)."""
@@ -110,6 +116,7 @@ class ChatService:
         chats = self._store.chats([m.chat_id for m in memberships])
         members = {chat_id: self._store.members_of(chat_id) for chat_id in chats}
         names = self._store.display_names(sorted({m.user_id for ms in members.values() for m in ms}))
+        prefs = self._preferences.get(user_id)
         return [
             ChatSummary(
                 chat=chats[own.chat_id],
@@ -117,6 +124,8 @@ class ChatService:
                 last_read_seq=own.last_read_seq,
                 unread_count=own.unread_count,
                 mention_count=own.mention_count,
+                muted=prefs.muted(own.chat_id, chats[own.chat_id].chat_type),
+                pinned=prefs.pinned(own.chat_id),
             )
             for own in memberships
             if own.chat_id in chats

@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from http import HTTPStatus
+from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from pydantic import ValidationError
 
 from tidings.auth import InvalidToken, ensure_not_revoked, verify_token
-from tidings.errors import ErrorCode, TidingsError, Unauthorized
+from tidings.errors import BadFrame, ErrorCode, TidingsError, Unauthorized
 from tidings.observability import logger
 
 STATUS_BY_CODE = {
@@ -84,3 +85,11 @@ def caller_id(
     except InvalidToken as exc:
         raise Unauthorized(f"Invalid access token: {exc}") from exc
     return identity.user_id
+
+
+def json_body(app: APIGatewayHttpResolver) -> Any:
+    """The request body as JSON; a 400 when it is not JSON."""
+    try:
+        return json.loads(app.current_event.decoded_body or "")
+    except ValueError as exc:
+        raise BadFrame("The body must be a JSON object") from exc

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, cast
 
@@ -19,6 +19,7 @@ from tidings.domain.messages import DuplicateRequest, Message
 from tidings.errors import NotFound
 from tidings.storage.models import (
     REACTION_KEY_SEPARATOR,
+    AuditModel,
     ChatModel,
     IdempotencyModel,
     MemberModel,
@@ -28,6 +29,7 @@ from tidings.storage.models import (
 
 # BatchGetItem takes at most 100 keys; mention candidates are capped well below that.
 _BATCH_GET_LIMIT = 100
+AUDIT_RETENTION = timedelta(days=365)
 
 
 def message_from_model(item: MessageModel) -> Message:
@@ -87,6 +89,18 @@ def _model_from_message(message: Message) -> MessageModel:
     )
 
 
+def _urgent_audit(message: Message) -> AuditModel:
+    return AuditModel(
+        message.sender_id,
+        f"{message.created_at}#{message.message_id}",
+        action="message.urgent",
+        chat_id=message.chat_id,
+        message_id=message.message_id,
+        seq=message.seq,
+        expires_at=datetime.now(UTC) + AUDIT_RETENTION,
+    )
+
+
 class DynamoMessageStore:
     def members_among(self, chat_id: str, user_ids: set[str]) -> set[str]:
         keys = [(chat_id, user_id) for user_id in sorted(user_ids)[:_BATCH_GET_LIMIT]]
@@ -108,14 +122,12 @@ class DynamoMessageStore:
         return int(chat.head_seq)
 
     def append(self, message: Message, idempotency_key: str, claim_expires_at: int) -> None:
-        _transact(
-            Claim(idempotency_key, claim_expires_at),
-            message.chat_id,
-            message.seq,
-            lambda transaction: transaction.save(
-                _model_from_message(message), condition=MessageModel.seq.does_not_exist()
-            ),
-        )
+        def operations(transaction: TransactWrite) -> None:
+            transaction.save(_model_from_message(message), condition=MessageModel.seq.does_not_exist())
+            if message.priority == "urgent":
+                transaction.save(_urgent_audit(message))
+
+        _transact(Claim(idempotency_key, claim_expires_at), message.chat_id, message.seq, operations)
 
     def locate(self, message_id: str) -> tuple[str, int] | None:
         """The message's chat and seq. Its events share the messageId; the message came first."""

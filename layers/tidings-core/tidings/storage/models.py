@@ -85,6 +85,8 @@ class UserModel(Model):
     # Badge totals over all the user's chats, kept by atomic ADDs beside the per-chat counts.
     total_unread = NumberAttribute(attr_name="totalUnread", default=0)
     total_mentions = NumberAttribute(attr_name="totalMentions", default=0)
+    # `PUT /api/prefs` (seed §3.6), as validated JSON; absent means the defaults.
+    notification_prefs = JSONAttribute(attr_name="notificationPrefs", null=True)
 
 
 class ChatModel(Model):
@@ -195,8 +197,8 @@ class IdempotencyModel(Model):
 
 
 class EphemeralModel(Model):
-    """Short-lived state that must hold across Lambda containers: rate-limit buckets and typing
-    state. Every item carries a TTL; nothing here is a record anyone needs later."""
+    """Short-lived state that must hold across Lambda containers: rate-limit buckets, typing
+    state and toast groups. Every item carries a TTL; nothing here is a record anyone needs later."""
 
     class Meta(_Meta):
         table_name = _table_name("EPHEMERAL_TABLE", "tidings-ephemeral")
@@ -204,6 +206,28 @@ class EphemeralModel(Model):
     key = UnicodeAttribute(hash_key=True)
     tokens = NumberAttribute(null=True)
     updated_at = NumberAttribute(attr_name="updatedAt", null=True)  # epoch seconds, fractional
+    # Toast groups: the toast id a (user, chat) group shares, and how many messages it holds.
+    group_id = UnicodeAttribute(attr_name="groupId", null=True)
+    group_count = NumberAttribute(attr_name="groupCount", null=True)
+    expires_at = TTLAttribute(attr_name="expiresAt")
+
+
+# --- audit ----------------------------------------------------------------------------------
+
+
+class AuditModel(Model):
+    """Actions kept for abuse review (seed §3.7): each urgent message, written in the same
+    transaction as the message, so one never exists without the other. Kept for a year."""
+
+    class Meta(_Meta):
+        table_name = _table_name("AUDIT_TABLE", "tidings-audit")
+
+    actor_id = UnicodeAttribute(hash_key=True, attr_name="actorId")
+    at = UnicodeAttribute(range_key=True)  # "<ISO time>#<messageId>": newest last, unique
+    action = UnicodeAttribute()  # "message.urgent"
+    chat_id = UnicodeAttribute(attr_name="chatId")
+    message_id = UnicodeAttribute(attr_name="messageId")
+    seq = NumberAttribute()
     expires_at = TTLAttribute(attr_name="expiresAt")
 
 

@@ -1,6 +1,7 @@
-"""Messages stream consumer: raises the unread and mention badges of every recipient.
+"""Messages stream consumer: the notification pipeline for every new message (PROTOCOL.md §7).
 
-Toasts, preferences, DND and push (the rest of PROTOCOL.md §7) will join this consumer.
+For each recipient the evaluator (seed §3.2) decides: the badge, a toast for an online user, a
+push job for an offline one. Edits, deletes and reactions notify nobody.
 """
 
 from typing import Any
@@ -15,22 +16,22 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tidings.observability import logger, metrics, tracer
 from tidings.storage.messages import message_from_stream_image
-from tidings.wiring import badge_service
+from tidings.wiring import notification_service
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
-def count(record: DynamoDBRecord) -> None:
+def notify(record: DynamoDBRecord) -> None:
     image = record.dynamodb.raw_event.get("NewImage") if record.dynamodb else None
     if record.event_name != DynamoDBRecordEventName.INSERT or not image:
         return
     if image.get("kind", {}).get("S", "message") != "message":
-        return  # edits, deletes and reactions are not new unread messages
-    badge_service().message_arrived(message_from_stream_image(image))
+        return  # edits, deletes and reactions are not new messages
+    notification_service().message_arrived(message_from_stream_image(image))
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(event=event, record_handler=count, processor=processor, context=context)
+    return process_partial_response(event=event, record_handler=notify, processor=processor, context=context)

@@ -1,0 +1,93 @@
+"""A Notify pipeline on moto: real stores, a recording poster, a recording push queue, a clock."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+
+from tests.support.fakes import NoLimits
+from tests.support.seed import make_chat
+from tidings.domain.badges import BadgeService
+from tidings.domain.messages import Message, MessageService, SendMessage
+from tidings.domain.notifications import NotificationService
+from tidings.domain.push import PushNotification
+from tidings.storage.badges import DynamoBadgeStore
+from tidings.storage.connections import DynamoConnectionStore
+from tidings.storage.messages import DynamoMemberDirectory, DynamoMessageStore, DynamoUserDirectory
+from tidings.storage.notifications import CachedChatDirectory, DynamoPreferenceStore, DynamoToastGroups
+
+
+class Posted:
+    def __init__(self) -> None:
+        self.frames: dict[str, list[dict]] = {}
+
+    def post(self, connection_id: str, data: str) -> bool:
+        self.frames.setdefault(connection_id, []).append(json.loads(data))
+        return True
+
+
+class Pushed(list[PushNotification]):
+    def enqueue(self, notification: PushNotification) -> None:
+        self.append(notification)
+
+
+class Presence(dict[str, str]):
+    broken = False
+
+    def status_of(self, user_id: str) -> str:
+        if self.broken:
+            raise ConnectionError("presence table unreachable")
+        return self.get(user_id, "available")
+
+
+class NotifyWorld:
+    """Chats `project-x` (alice, bob, carol), channel `general` (alice, bob) and dm
+    `dm-alice-bob`; bob's connections are `online`, everyone else is offline."""
+
+    def __init__(self, online: tuple[str, ...] = ("bob-1",), now: float = 1_800_000_000.0) -> None:
+        make_chat("project-x", ["alice", "bob", "carol"])
+        make_chat("general", ["alice", "bob"], chat_type="channel")
+        make_chat("dm-alice-bob", ["alice", "bob"], chat_type="dm")
+        self.connections = DynamoConnectionStore()
+        for n, connection_id in enumerate(online):
+            self.connections.add(connection_id, "bob", connected_at_ms=n, token_expires_at=2_000_000_000)
+        self.posted = Posted()
+        self.pushed = Pushed()
+        self.presence = Presence()
+        self.preferences = DynamoPreferenceStore()
+        self.clock = now
+        ids = itertools.count(1)
+        self.notifications = NotificationService(
+            badges=DynamoBadgeStore(),
+            members=DynamoMemberDirectory(),
+            connections=self.connections,
+            preferences=self.preferences,
+            presence=self.presence,
+            chats=CachedChatDirectory(),
+            toast_groups=DynamoToastGroups(new_id=lambda: f"toast-{next(ids)}"),
+            push=self.pushed,
+            poster=lambda: self.posted,
+            now=lambda: self.clock,
+            new_id=lambda: f"urgent-{next(ids)}",
+        )
+        self.badge_service = BadgeService(DynamoBadgeStore(), self.connections, lambda: self.posted)
+        self._sending = MessageService(DynamoMessageStore(), DynamoUserDirectory(), NoLimits(), now=time.time)
+        self._requests = itertools.count()
+
+    def send(self, sender: str, chat_id: str, content: str = "hello", priority: str = "normal") -> Message:
+        request = SendMessage(
+            request_id=f"r{next(self._requests)}", chat_id=chat_id, content=content, priority=priority
+        )
+        message = self._sending.send(sender, request)
+        self.notifications.message_arrived(message)
+        return message
+
+    def of_type(self, connection_id: str, frame_type: str) -> list[dict]:
+        return [f["payload"] for f in self.posted.frames.get(connection_id, []) if f["type"] == frame_type]
+
+    def badges(self, connection_id: str) -> list[dict]:
+        return self.of_type(connection_id, "notification.badge")
+
+    def toasts(self, connection_id: str) -> list[dict]:
+        return self.of_type(connection_id, "notification.toast")
