@@ -9,16 +9,17 @@ from tidings.edge.websocket import Caller, frame_route
 from tidings.observability import logger, metrics, tracer
 from tidings.protocol.frames import ClientFrame, server_frame
 from tidings.protocol.sync import SyncRequestPayload
-from tidings.wiring import sync_service
+from tidings.wiring import badge_service, sync_service
 
 
 def sync_request(caller: Caller, frame: ClientFrame, payload: SyncRequestPayload) -> dict[str, Any]:
     if payload.chats is not None:
         results = sync_service().sync_chats(caller.user_id, payload.chats, payload.limit)
         metrics.add_metric(name="ChatsSynced", unit="Count", value=len(results))
-        # Badges and presence are filled in by the notifications and presence issues.
         chats = [result.to_wire() for result in results]
-        return server_frame("sync.response", {"refId": frame.id, "chats": chats, "badges": [], "presence": []})
+        badges = [badge.to_wire() for badge in badge_service().current(caller.user_id, list(payload.chats))]
+        # Presence is filled in by the presence issue.
+        return server_frame("sync.response", {"refId": frame.id, "chats": chats, "badges": badges, "presence": []})
     assert payload.chatId is not None  # the payload model requires chatId without chats
     result = sync_service().sync_chat(
         caller.user_id, payload.chatId, payload.lastKnownSeq, payload.cursor, payload.limit

@@ -65,6 +65,7 @@ async def test_a_focused_chat_gets_no_unread_growth(server):
         )
         await asyncio.sleep(QUIET_SECONDS)
         assert not [f for f in bob.frames if _badge_for("dm-alice-bob")(f)]
+        assert not bob.of_type("notification.toast"), "a focused chat gets no toast"
         assert (await _chat(server, "bob", "dm-alice-bob"))["unreadCount"] == before["unreadCount"]
     finally:
         await alice.close()

@@ -96,7 +96,11 @@ async def test_multi_chat_sync_catches_up_every_chat_at_once(server):
         reply = await sync(carol, {"chats": {"project-x": last_seen, "general": last_seen_general, "dm-alice-bob": 0}})
         assert reply["type"] == "sync.response"
         payload = reply["payload"]
-        assert (payload["badges"], payload["presence"]) == ([], [])
+        # The stored badges of carol's chats (not the dm she is not in); their counts depend on
+        # what earlier tests sent, and are checked by value in the handler tests.
+        assert sorted(badge["chatId"] for badge in payload["badges"]) == ["general", "project-x"]
+        assert all(badge["unreadCount"] >= 0 and badge["totalUnreadCount"] >= 0 for badge in payload["badges"])
+        assert payload["presence"] == []
         project, general, dm = payload["chats"]
         assert_missed_project_events(project, expected)
         assert kinds_and_seqs(general["events"]) == [("message.new", missed_general["seq"])]

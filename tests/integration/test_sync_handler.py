@@ -9,6 +9,7 @@ import pytest
 from tests.support.events import client_frame, message_event
 from tests.support.lambdas import load_function
 from tests.support.seed import make_chat
+from tidings.storage.badges import DynamoBadgeStore
 from tidings.storage.models import ChatModel
 
 
@@ -92,10 +93,16 @@ def test_multi_chat_sync_answers_every_chat_and_refuses_the_forbidden_one(handle
     send(handlers, context, "alice", "project-x", "p1")
     send(handlers, context, "dave", "general", "g1")
     send(handlers, context, "alice", "dm-alice-bob", "private")
+    DynamoBadgeStore().increment("project-x", "carol", mentioned=True)  # as the Notify consumer would
     reply = sync(handlers, context, "carol", {"chats": {"project-x": 0, "general": 0, "dm-alice-bob": 0}})
     payload = reply["payload"]
     assert reply["type"] == "sync.response"
-    assert (payload["badges"], payload["presence"]) == ([], [])
+    # Badges of carol's chats only (not the dm she is not in), each with her totals.
+    assert payload["badges"] == [
+        {"chatId": "general", "unreadCount": 0, "mentionCount": 0, "totalUnreadCount": 1, "totalMentionCount": 1},
+        {"chatId": "project-x", "unreadCount": 1, "mentionCount": 1, "totalUnreadCount": 1, "totalMentionCount": 1},
+    ]
+    assert payload["presence"] == []
     project, general, dm = payload["chats"]
     assert [e["payload"]["message"]["content"] for e in project["events"]] == ["p1"]
     assert [e["payload"]["message"]["content"] for e in general["events"]] == ["g1"]

@@ -237,8 +237,8 @@ SYNC = Function(
     "Sync",
     "message",
     "sync.handler",
-    "sync.request: replays the chat events a client missed (one chat or all)",
-    tables=((CHATS, "read"), (MEMBERS, "read"), (MESSAGES, "read")),
+    "sync.request: replays the chat events a client missed (one chat or all), with badges",
+    tables=((CHATS, "read"), (MEMBERS, "read"), (MESSAGES, "read"), (USERS, "read")),
 )
 CHATS_API = Function(
     "ChatsApi",

@@ -9,7 +9,7 @@ user's counts wait in storage for `GET /api/chats`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -28,17 +28,17 @@ class Badge:
     total_unread: int
     total_mentions: int
 
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "chatId": self.chat_id,
+            "unreadCount": self.unread,
+            "mentionCount": self.mentions,
+            "totalUnreadCount": self.total_unread,
+            "totalMentionCount": self.total_mentions,
+        }
+
     def frame(self) -> dict[str, Any]:
-        return server_frame(
-            "notification.badge",
-            {
-                "chatId": self.chat_id,
-                "unreadCount": self.unread,
-                "mentionCount": self.mentions,
-                "totalUnreadCount": self.total_unread,
-                "totalMentionCount": self.total_mentions,
-            },
-        )
+        return server_frame("notification.badge", self.to_wire())
 
 
 class BadgeStore(Protocol):
@@ -46,6 +46,9 @@ class BadgeStore(Protocol):
 
     def recount(self, chat_id: str, user_id: str) -> Badge:
         """Counts from the read watermark, stored with the totals adjusted by the difference."""
+
+    def current(self, user_id: str, chat_ids: Sequence[str]) -> list[Badge]:
+        """The stored badges of those of `chat_ids` the user is a member of, by chat id."""
 
 
 class Connections(Protocol):
@@ -76,3 +79,6 @@ class BadgeService:
             if not self._poster().post(connection_id, data):
                 self._connections.remove(connection_id)
         return badge
+
+    def current(self, user_id: str, chat_ids: Sequence[str]) -> list[Badge]:
+        return self._store.current(user_id, chat_ids)

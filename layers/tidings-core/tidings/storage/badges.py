@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pynamodb.attributes import NumberAttribute
-from pynamodb.exceptions import UpdateError
+from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.expressions.condition import Condition
 
 from tidings.domain.badges import Badge, is_mentioned
@@ -48,6 +50,24 @@ class DynamoBadgeStore:
                 chat_id, user_id, member, unread_delta=unread - old_unread, mention_delta=mentions - old_mentions
             )
         raise RuntimeError(f"badge recount for {user_id} in {chat_id} kept losing races")
+
+    def current(self, user_id: str, chat_ids: Sequence[str]) -> list[Badge]:
+        keys = [(chat_id, user_id) for chat_id in dict.fromkeys(chat_ids)]
+        members = sorted(
+            MemberModel.batch_get(keys, attributes_to_get=["chatId", "userId", "unreadCount", "mentionCount"]),
+            key=lambda member: member.chat_id,
+        )
+        if not members:
+            return []
+        try:
+            user = UserModel.get(user_id, attributes_to_get=["userId", "totalUnread", "totalMentions"])
+            totals = int(user.total_unread or 0), int(user.total_mentions or 0)
+        except DoesNotExist:
+            totals = 0, 0
+        return [
+            Badge(m.chat_id, int(m.unread_count or 0), int(m.mention_count or 0), max(0, totals[0]), max(0, totals[1]))
+            for m in members
+        ]
 
     def _count_after(self, chat_id: str, user_id: str, seq: int) -> tuple[int, int]:
         unread = mentions = 0

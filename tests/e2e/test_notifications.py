@@ -1,0 +1,172 @@
+"""Notifications end to end (PROTOCOL.md §7): toasts by level, preferences over REST, DND,
+urgent messages and their hourly limit, and grouping.
+
+These tests change users' preferences and count toasts, so they get a `tidings dev` of their
+own instead of the session-wide one; each test restores the preferences it changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+import pytest
+
+from tests.e2e.conftest import Server, start_server, stop_server
+
+pytestmark = pytest.mark.e2e
+
+# Toasts are posted right after the badge of the same message, so once the badge is here a
+# missing toast is not merely late.
+QUIET_SECONDS = 1.0
+
+
+@pytest.fixture(scope="module")
+def quiet_server() -> Iterator[Server]:
+    process, server, _ = start_server(log_name="tidings-dev-notifications")
+    yield server
+    stop_server(process)
+
+
+async def _rest(server: Server, method: str, path: str, user: str, body: dict | None = None) -> tuple[int, dict]:
+    headers = {"Authorization": f"Bearer {server.token(user)}"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, f"{server.base_url}{path}", headers=headers, json=body) as response,
+    ):
+        return response.status, await response.json()
+
+
+@asynccontextmanager
+async def _preferences(server: Server, user: str, document: dict) -> AsyncIterator[None]:
+    status, saved = await _rest(server, "PUT", "/api/prefs", user, document)
+    assert status == 200, saved
+    try:
+        yield
+    finally:
+        assert (await _rest(server, "PUT", "/api/prefs", user, {}))[0] == 200
+
+
+async def _send(client, chat_id: str, content: str, priority: str = "normal") -> dict:
+    ack = await client.request("message.send", {"chatId": chat_id, "content": content, "priority": priority})
+    assert ack["payload"]["status"] == "ok", ack
+    return ack["payload"]["message"]
+
+
+def _about(message: dict, frame_type: str):
+    return lambda f: f["type"] == frame_type and f["payload"].get("messageId", None) in (None, message["messageId"])
+
+
+def _badge_for(chat_id: str):
+    return lambda f: f["type"] == "notification.badge" and f["payload"]["chatId"] == chat_id
+
+
+def _toasts_about(client, message: dict) -> list[dict]:
+    return [
+        t["payload"] for t in client.of_type("notification.toast") if t["payload"]["messageId"] == message["messageId"]
+    ]
+
+
+async def test_level_all_gives_an_online_recipient_the_badge_then_a_toast(quiet_server):
+    alice, bob = await quiet_server.connect("alice"), await quiet_server.connect("bob")
+    try:
+        message = await _send(alice, "dm-alice-bob", "Lunch at noon? " + "x" * 120)
+        toast = await bob.wait_for(lambda f: f["type"] == "notification.toast")
+        kinds = [f["type"] for f in bob.frames if f["type"].startswith("notification.")]
+        assert kinds[:2] == ["notification.badge", "notification.toast"]
+        assert toast["payload"] == {
+            "id": toast["payload"]["id"],
+            "title": "Alice",
+            "body": ("Lunch at noon? " + "x" * 120)[:99] + "…",
+            "chatId": "dm-alice-bob",
+            "messageId": message["messageId"],
+            "priority": "normal",
+            "timestamp": message["createdAt"],
+            "actions": ["reply", "markRead", "mute"],
+            "count": 1,
+        }
+        assert len(toast["payload"]["body"]) == 100
+        assert not alice.of_type("notification.toast"), "no toast for your own message"
+    finally:
+        await alice.close()
+        await bob.close()
+
+
+async def test_mentions_only_set_through_put_prefs_toasts_only_mentions(quiet_server):
+    async with _preferences(quiet_server, "carol", {"chatOverrides": {"project-x": {"level": "mentions_only"}}}):
+        alice, carol = await quiet_server.connect("alice"), await quiet_server.connect("carol")
+        try:
+            plain = await _send(alice, "project-x", "status update, nothing for you")
+            await carol.wait_for(_badge_for("project-x"))
+            await asyncio.sleep(QUIET_SECONDS)
+            assert not _toasts_about(carol, plain), "mentions_only: a plain message only counts"
+
+            mention = await _send(alice, "project-x", "@carol can you review?")
+            toast = await carol.wait_for(_about(mention, "notification.toast"))
+            assert toast["payload"]["title"] == "Alice in Project X"
+            chat = next(
+                c for c in (await _rest(quiet_server, "GET", "/api/chats", "carol"))[1] if c["chatId"] == "project-x"
+            )
+            assert chat["mentionCount"] >= 1
+        finally:
+            await alice.close()
+            await carol.close()
+
+
+def _dnd_window_around_now() -> dict:
+    now = datetime.now(UTC)
+    clock = lambda moment: moment.strftime("%H:%M")  # noqa: E731
+    return {"startTime": clock(now - timedelta(hours=1)), "endTime": clock(now + timedelta(hours=1)), "timezone": "UTC"}
+
+
+async def test_scheduled_dnd_silences_toasts_but_not_badges_and_not_urgent_messages(quiet_server):
+    async with _preferences(quiet_server, "erin", {"global": {"dndSchedule": _dnd_window_around_now()}}):
+        carol, erin = await quiet_server.connect("carol"), await quiet_server.connect("erin")
+        try:
+            normal = await _send(carol, "general", "weekly numbers are in")
+            badge = await erin.wait_for(_badge_for("general"))
+            assert badge["payload"]["unreadCount"] >= 1, "DND keeps the badge"
+            await asyncio.sleep(QUIET_SECONDS)
+            assert not _toasts_about(erin, normal), "DND skips the toast"
+
+            urgent = await _send(carol, "general", "production is down", priority="urgent")
+            toast = await erin.wait_for(_about(urgent, "notification.toast"))
+            assert (toast["payload"]["priority"], toast["payload"]["body"]) == ("urgent", "production is down")
+        finally:
+            await carol.close()
+            await erin.close()
+
+
+async def test_the_fourth_urgent_message_in_an_hour_is_refused(quiet_server):
+    dave = await quiet_server.connect("dave")
+    try:
+        for n in range(3):
+            await _send(dave, "general", f"urgent {n}", priority="urgent")
+        ack = await dave.request("message.send", {"chatId": "general", "content": "one more", "priority": "urgent"})
+        assert ack["payload"]["status"] == "error"
+        assert ack["payload"]["error"]["code"] == "RATE_LIMITED"
+        assert ack["payload"]["error"]["retryAfterMs"] > 0
+        assert (await dave.request("message.send", {"chatId": "general", "content": "normal is fine"}))["payload"][
+            "status"
+        ] == "ok", "only urgent messages are limited"
+    finally:
+        await dave.close()
+
+
+async def test_rapid_messages_of_one_chat_become_one_growing_toast(quiet_server):
+    alice, bob = await quiet_server.connect("alice"), await quiet_server.connect("bob")
+    try:
+        await asyncio.sleep(2.5)  # any group bob had open for project-x has closed
+        burst = [await _send(alice, "project-x", f"burst {n}") for n in range(3)]
+        last = await bob.wait_for(_about(burst[-1], "notification.toast"))
+        toasts = [t["payload"] for t in bob.of_type("notification.toast") if t["payload"]["chatId"] == "project-x"]
+        assert len({t["id"] for t in toasts}) == 1, "one toast, replaced as it grows"
+        assert last["payload"]["count"] == 3
+        assert last["payload"]["title"] == "Project X"
+        assert last["payload"]["body"] == "3 new messages in Project X"
+    finally:
+        await alice.close()
+        await bob.close()
