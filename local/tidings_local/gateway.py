@@ -216,7 +216,8 @@ class Gateway:
         job = loop.run_in_executor(None, lambda: reindexer().run(progress))
         while not (job.done() and lines.empty()):
             getter = asyncio.ensure_future(lines.get())
-            await asyncio.wait({getter, job}, return_when=asyncio.FIRST_COMPLETED)
+            waiting: set[asyncio.Future[Any]] = {getter, job}
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
             if getter.done():
                 await response.write((json.dumps(getter.result()) + "\n").encode())
             else:

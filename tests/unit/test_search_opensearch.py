@@ -238,6 +238,14 @@ def test_search_reads_hits_total_and_highlights() -> None:
     assert hit.highlights == ["see the &lt;b&gt;<mark>plan</mark>&lt;/b&gt;"]
 
 
+def test_searching_before_the_first_document_finds_nothing_and_creates_nothing() -> None:
+    from opensearchpy.exceptions import NotFoundError
+
+    client = FakeClient(fail=NotFoundError(404, "index_not_found_exception", {}))
+    assert OpenSearchEngine(client, "idx").search_messages(q("plan"), CHATS, 0, 10).total == 0
+    assert client.calls == []
+
+
 def test_no_chats_means_no_call() -> None:
     client = FakeClient()
     assert OpenSearchEngine(client, "idx").search_messages(q("plan"), [], 0, 10).total == 0

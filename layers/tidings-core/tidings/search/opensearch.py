@@ -311,9 +311,15 @@ class OpenSearchEngine:
         return Page(int(response["hits"]["total"]["value"]), hits)
 
     def _search(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Searching never creates the index (searching roles may only read): before the first
+        message is indexed there is no index, and nothing to find."""
+        from opensearchpy.exceptions import NotFoundError
+
         with self._calls():
-            self._ensure_index()
-            return dict(self._client.search(index=self._index, body=body))
+            try:
+                return dict(self._client.search(index=self._index, body=body))
+            except NotFoundError:
+                return {"hits": {"total": {"value": 0}, "hits": []}}
 
 
 def client_for_aws(endpoint: str, region: str) -> Any:
