@@ -119,7 +119,7 @@ def test_the_mapping_follows_seed_5_3() -> None:
     properties = MAPPINGS["properties"]
     assert properties["content"] == {
         "type": "text",
-        "analyzer": "standard",
+        "analyzer": "tidings_text",
         "fields": {"exact": {"type": "keyword", "ignore_above": 256}},
     }
     for keyword in ("messageId", "chatId", "senderId", "mentions"):
@@ -129,6 +129,12 @@ def test_the_mapping_follows_seed_5_3() -> None:
     assert properties["attachmentNames"]["type"] == "text"
     template = index_template("tidings-messages")
     assert template["index_patterns"] == ["tidings-messages", "tidings-messages-*"]
+    # The standard tokenizer, lowercased and ASCII-folded (cafe finds café, as embedded).
+    assert template["template"]["settings"]["analysis"]["analyzer"]["tidings_text"] == {
+        "type": "custom",
+        "tokenizer": "standard",
+        "filter": ["lowercase", "asciifolding"],
+    }
 
 
 DOCUMENT = MessageDocument(

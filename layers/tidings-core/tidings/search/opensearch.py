@@ -41,6 +41,14 @@ TEXT_FIELDS = ["content", "attachmentNames"]
 # Search must fail fast: a slow engine becomes UNAVAILABLE, not a hung route.
 REQUEST_TIMEOUT_SECONDS = 5
 
+# Seed §5.3 names the `standard` analyzer; this is the standard tokenizer and lowercasing plus
+# ASCII folding, so `cafe` finds `café` here as in the embedded engine (unicode61,
+# remove_diacritics): both engines answer the contract suite alike.
+ANALYZER = "tidings_text"
+ANALYSIS: dict[str, Any] = {
+    "analyzer": {ANALYZER: {"type": "custom", "tokenizer": "standard", "filter": ["lowercase", "asciifolding"]}}
+}
+
 MAPPINGS: dict[str, Any] = {
     "dynamic": "strict",
     "properties": {
@@ -49,22 +57,26 @@ MAPPINGS: dict[str, Any] = {
         "chatId": {"type": "keyword"},
         "seq": {"type": "long"},
         "senderId": {"type": "keyword"},
-        "senderName": {"type": "text"},
+        "senderName": {"type": "text", "analyzer": ANALYZER},
         "content": {
             "type": "text",
-            "analyzer": "standard",
+            "analyzer": ANALYZER,
             "fields": {"exact": {"type": "keyword", "ignore_above": 256}},
         },
         "createdAt": {"type": "date"},
         "mentions": {"type": "keyword"},
         "hasAttachment": {"type": "boolean"},
-        "attachmentNames": {"type": "text"},
+        "attachmentNames": {"type": "text", "analyzer": ANALYZER},
         # Stored for display only.
         "attachments": {"type": "object", "enabled": False},
         "file": {
             "properties": {
                 "fileId": {"type": "keyword"},
-                "name": {"type": "text", "fields": {"exact": {"type": "keyword", "ignore_above": 256}}},
+                "name": {
+                    "type": "text",
+                    "analyzer": ANALYZER,
+                    "fields": {"exact": {"type": "keyword", "ignore_above": 256}},
+                },
                 "size": {"type": "long"},
                 "mimeType": {"type": "keyword"},
                 "url": {"type": "keyword", "index": False},
@@ -80,7 +92,12 @@ def index_template(index: str) -> dict[str, Any]:
         "index_patterns": [index, f"{index}-*"],
         "template": {
             # One shard is plenty for a chat workspace's messages; replicas follow the domain's size.
-            "settings": {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "1s"},
+            "settings": {
+                "number_of_shards": 1,
+                "number_of_replicas": 0,
+                "refresh_interval": "1s",
+                "analysis": ANALYSIS,
+            },
             "mappings": MAPPINGS,
         },
     }
