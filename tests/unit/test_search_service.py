@@ -104,6 +104,8 @@ def test_chat_id_must_be_the_searchers_and_in_narrows(service, engine) -> None:
     by_name = service.search("pat", 'budget in:"planning desk"', scope="messages")
     assert [r["message"]["messageId"] for r in by_name.results] == ["m2"]
     assert service.search("pat", "budget in:hidden", scope="messages").total == 0
+    newest_first = service.search("pat", "in:general", scope="messages")
+    assert [r["message"]["messageId"] for r in newest_first.results] == ["m1"]
 
 
 def test_people_are_members_of_the_searchers_chats_by_prefix(service) -> None:

@@ -151,7 +151,8 @@ class SearchService:
 
     def _segments(self, scope: Scope, query: SearchQuery, chats: list[ChatInfo]) -> list[Segment]:
         chat_ids = [c.chat_id for c in chats]
-        engine_searchable = query.has_text or query.has_message_filters
+        # Text, a message operator, or `in:` alone ("everything in #general", newest first).
+        engine_searchable = query.has_text or query.has_message_filters or bool(query.in_chats)
 
         def people(offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
             found = self._people(query, chats) if query.words and not query.has_message_filters else []
