@@ -17,6 +17,7 @@ from tidings_infra import names
 from tidings_infra.layer import LayerConstruct
 from tidings_infra.nag import acknowledge, acknowledge_wildcard_resource
 from tidings_infra.queues import QueuesConstruct
+from tidings_infra.search import SearchConstruct
 from tidings_infra.secrets import SecretsConstruct
 from tidings_infra.tables import TablesConstruct, model_indexes
 
@@ -67,6 +68,7 @@ class FunctionsConstruct(Construct):
         queues: QueuesConstruct,
         secrets: SecretsConstruct,
         layers: LayerConstruct,
+        search: SearchConstruct,
         callback_stage: apigwv2.WebSocketStage,
         async_invoked: Collection[str],
         removal_policy: RemovalPolicy,
@@ -76,6 +78,7 @@ class FunctionsConstruct(Construct):
         self._queues = queues
         self._secrets = secrets
         self._layers = layers
+        self._search = search
         self._callback_stage = callback_stage
         self._removal_policy = removal_policy
         self.functions: dict[str, lambda_.Function] = {}
@@ -101,6 +104,10 @@ class FunctionsConstruct(Construct):
             put(queue.env_var, self._queues.queue(queue).queue_url)
         if declared.manages_connections:
             put(names.CALLBACK_URL_ENV, self._callback_stage.callback_url)
+        for index, _ in declared.search:
+            put(index.env_var, self._search.endpoint(index))
+            put(names.SEARCH_ENGINE_ENV, "opensearch")
+            put(names.SEARCH_INDEX_ENV, index.index_name)
         return environment
 
     def _function(self, declared: Function, is_async_invoked: bool) -> lambda_.Function:
@@ -151,6 +158,8 @@ class FunctionsConstruct(Construct):
             self._queues.queue(queue).grant_send_messages(role)
         if declared.manages_connections:
             self._callback_stage.grant_management_api_access(role)
+        for index, access in declared.search:
+            self._search.grant(index, access, role)
 
     def _acknowledge(
         self, declared: Function, function: lambda_.Function, role: iam.Role, is_async_invoked: bool

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_opensearchservice as opensearch
 
 # --- paths (absolute, so the app synthesizes the same from any working directory) ----------
 
@@ -22,7 +23,19 @@ LAYER_BUILD_DIR = REPO_ROOT / "build" / "layer"
 # Pure-Python distributions copied from the installed environment into our layer.
 # boto3/botocore come from the Lambda runtime; Powertools and pydantic from the AWS layer.
 # tzdata: IANA time zones for scheduled DND, whatever the runtime image carries.
-LAYER_DISTRIBUTIONS = ("pynamodb", "PyJWT", "tzdata")
+# opensearch-py and what it imports at run time (requests and its own dependencies); its
+# gRPC extras (opensearch-protobufs, grpcio) are never imported and stay out.
+LAYER_DISTRIBUTIONS = (
+    "pynamodb",
+    "PyJWT",
+    "tzdata",
+    "opensearch-py",
+    "requests",
+    "certifi",
+    "idna",
+    "charset-normalizer",
+    "Events",
+)
 
 # --- stack, stage and constructs ---------------------------------------------------------
 
@@ -39,6 +52,7 @@ WEBSOCKET_CONSTRUCT = "WebSocket"
 EVENT_SOURCES_CONSTRUCT = "EventSources"
 HTTP_API_CONSTRUCT = "HttpApi"
 API_GATEWAY_ACCOUNT_CONSTRUCT = "ApiGatewayAccount"
+SEARCH_CONSTRUCT = "Search"
 
 WEBSOCKET_API_ID = "Api"
 WEBSOCKET_STAGE_ID = "Stage"
@@ -85,6 +99,17 @@ CALLBACK_URL_ENV = "WEBSOCKET_CALLBACK_URL"
 # ParameterNotFound rather than running an untested layer.
 POWERTOOLS_VERSION = "3.37.0"
 POWERTOOLS_LAYER_PARAMETER = f"/aws/service/powertools/python/{ARCHITECTURE.name}/{RUNTIME.name}/{POWERTOOLS_VERSION}"
+
+# --- search (OpenSearch Service) ----------------------------------------------------------
+
+SEARCH_ENGINE_VERSION = opensearch.EngineVersion.OPENSEARCH_2_19
+# One small node: the index is derived and rebuildable (docs/architecture.md "Search").
+SEARCH_DATA_NODES = 1
+SEARCH_INSTANCE_TYPE = "t3.medium.search"  # the smallest type with encryption at rest
+SEARCH_VOLUME_GB = 20
+# Set on functions declared with a SearchIndex (tidings.settings reads them).
+SEARCH_ENGINE_ENV = "SEARCH_ENGINE"
+SEARCH_INDEX_ENV = "SEARCH_INDEX"
 
 # --- API Gateway -------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from tidings_infra.functions import FunctionsConstruct
 from tidings_infra.http_api import HttpApiConstruct
 from tidings_infra.layer import LayerConstruct
 from tidings_infra.queues import QueuesConstruct
+from tidings_infra.search import SearchConstruct
 from tidings_infra.secrets import SecretsConstruct
 from tidings_infra.tables import TablesConstruct
 from tidings_infra.websocket import ApiGatewayAccountConstruct, WebSocketConstruct
@@ -56,6 +57,9 @@ class TidingsStack(Stack):
         self.secrets = secrets = SecretsConstruct(
             self, names.SECRETS_CONSTRUCT, secrets=application.secrets, removal_policy=removal_policy
         )
+        self.search = search = SearchConstruct(
+            self, names.SEARCH_CONSTRUCT, indexes=application.search_indexes, removal_policy=removal_policy
+        )
         self.layers = layers = LayerConstruct(self, names.LAYER_CONSTRUCT)
 
         self.websocket = websocket = WebSocketConstruct(self, names.WEBSOCKET_CONSTRUCT, removal_policy=removal_policy)
@@ -71,6 +75,7 @@ class TidingsStack(Stack):
             queues=queues,
             secrets=secrets,
             layers=layers,
+            search=search,
             callback_stage=websocket.stage,
             async_invoked={s.function.id for s in application.schedules},
             removal_policy=removal_policy,

@@ -3,12 +3,15 @@
     tidings dev [--demo] [--host 127.0.0.1] [--port 8080] [--idle-timeout 600] [--max-duration 7200]
     tidings token USER [--ttl 900]
     tidings session USER [--url http://127.0.0.1:8080]
+    tidings reindex [--url http://127.0.0.1:8080]
 
 `tidings dev` prints a short banner to stderr, then `Tidings is ready on http://HOST:PORT`
 once `/healthz` answers 200, and exits 0 on Ctrl+C or SIGTERM. `tidings token` prints the JWT
 as its last line of stdout, signed with the same local key the runtime uses (`keys.py`).
 `tidings session` asks a running `tidings dev` for a sign-in with a refresh token (refresh
 tokens live in the runtime's tables, so only the runtime can issue one) and prints it as JSON.
+`tidings reindex` asks a running `tidings dev` to rebuild its search index from its message
+store (the data lives in that process), drawing a progress bar on stderr.
 """
 
 from __future__ import annotations
@@ -46,7 +49,50 @@ def _parser() -> argparse.ArgumentParser:
     )
     session.add_argument("user")
     session.add_argument("--url", default="http://127.0.0.1:8080", help="the runtime's base URL")
+    dev.add_argument(
+        "--search-db",
+        metavar="PATH",
+        help="the embedded search engine's SQLite file (default: a fresh one in a temporary directory)",
+    )
+
+    reindex = commands.add_parser(
+        "reindex", help="rebuild the search index of a running tidings dev from its message store"
+    )
+    reindex.add_argument("--url", default="http://127.0.0.1:8080", help="the runtime's base URL")
     return parser
+
+
+def _reindex(base_url: str) -> int:
+    """Streams the runtime's progress lines (NDJSON) into a progress bar on stderr."""
+    if not base_url.startswith(("http://", "https://")):
+        print(f"tidings reindex: --url must be http(s)://HOST:PORT, not {base_url!r}", file=sys.stderr)
+        return 2
+    request = urllib.request.Request(f"{base_url.rstrip('/')}/_local/reindex", data=b"{}", method="POST")  # noqa: S310
+    last: dict = {}
+    try:
+        with urllib.request.urlopen(request, timeout=600) as response:  # noqa: S310
+            for line in response:
+                last = json.loads(line)
+                if "error" in last:
+                    print(f"\ntidings reindex: {last['error']['message']}", file=sys.stderr)
+                    return 1
+                print(f"\r{_progress_bar(last)}", end="", file=sys.stderr, flush=True)
+    except OSError as exc:
+        print(
+            f"tidings reindex: cannot reach tidings dev at {base_url} ({exc}); start it with 'make dev'",
+            file=sys.stderr,
+        )
+        return 1
+    print(file=sys.stderr)
+    print(f"Reindexed {last.get('messages', 0)} messages from {last.get('chatsTotal', 0)} chats", file=sys.stderr)
+    return 0
+
+
+def _progress_bar(progress: dict, width: int = 30) -> str:
+    done, total = int(progress.get("chatsDone", 0)), int(progress.get("chatsTotal", 0))
+    filled = width if total == 0 else width * done // total
+    bar = "#" * filled + "." * (width - filled)
+    return f"Reindexing [{bar}] {done}/{total} chats, {progress.get('messages', 0)} messages"
 
 
 def _session(user_id: str, base_url: str) -> int:
@@ -101,6 +147,7 @@ async def _serve(args: argparse.Namespace) -> None:
         demo=args.demo,
         idle_timeout=args.idle_timeout,
         max_duration=args.max_duration,
+        search_db_path=args.search_db,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -124,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "session":
         return _session(args.user, args.url)
+    if args.command == "reindex":
+        return _reindex(args.url)
     try:
         asyncio.run(_serve(args))
     except Exception as exc:  # a startup failure: one clear line, not a traceback

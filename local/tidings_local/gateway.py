@@ -13,6 +13,8 @@ Routes of the aiohttp application:
 - `GET /healthz`: 200 once every part is up, 503 before.
 - `GET /_local/stats`: local-only diagnostics for the benchmark (see `stats.py`).
 - `POST /_local/sessions {"userId"}`: local-only sign-in (access + refresh token) for the CLI.
+- `POST /_local/reindex`: local-only search index rebuild for `tidings reindex`; answers NDJSON
+  progress lines `{chatsDone, chatsTotal, messages}` (or a last `{error}` line).
 - everything else: the HTTP API's declared routes (`http_api.py`), else 404 JSON.
 
 API Gateway's limits and close behaviour are applied: a message over 128 KiB closes the
@@ -38,10 +40,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 from multidict import CIMultiDict
@@ -153,6 +157,7 @@ class Gateway:
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/_local/stats", self._stats)
         app.router.add_post("/_local/sessions", self._issue_session)
+        app.router.add_post("/_local/reindex", self._reindex)
         app.router.add_route("*", "/{path:.*}", self._http_api)  # last: everything else
         return app
 
@@ -191,6 +196,43 @@ class Gateway:
             return _json_error(400, "BAD_FRAME", 'Send {"userId": "<user id>"}')
         session = await asyncio.get_running_loop().run_in_executor(None, issue_session, user_id)
         return web.json_response(session)
+
+    async def _reindex(self, request: web.Request) -> web.StreamResponse:
+        """Rebuilds the search index from this process's message store (the data lives here,
+        in moto), streaming progress as NDJSON. On AWS the `SearchReindex` function does it."""
+        from tidings.errors import TidingsError
+        from tidings.search.indexing import ReindexProgress
+        from tidings.wiring import reindexer
+
+        loop = asyncio.get_running_loop()
+        lines: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+        def progress(step: ReindexProgress) -> None:
+            line = {"chatsDone": step.chats_done, "chatsTotal": step.chats_total, "messages": step.messages_indexed}
+            loop.call_soon_threadsafe(lines.put_nowait, line)
+
+        response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+        await response.prepare(request)
+        job = loop.run_in_executor(None, lambda: reindexer().run(progress))
+        while not (job.done() and lines.empty()):
+            getter = asyncio.ensure_future(lines.get())
+            waiting: set[asyncio.Future[Any]] = {getter, job}
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if getter.done():
+                await response.write((json.dumps(getter.result()) + "\n").encode())
+            else:
+                getter.cancel()
+        try:
+            job.result()
+        except TidingsError as exc:
+            await response.write(
+                (json.dumps({"error": {"code": exc.code.value, "message": exc.message}}) + "\n").encode()
+            )
+        except Exception:
+            logger.exception("reindex failed")
+            await response.write(b'{"error": {"code": "INTERNAL", "message": "reindex failed; see the runtime log"}}\n')
+        await response.write_eof()
+        return response
 
     async def close_all(self) -> None:
         """Shutdown: closes every connection with 1001, without invoking `$disconnect`."""

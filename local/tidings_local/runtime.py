@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import tempfile
 import time
 from collections.abc import Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -78,6 +79,7 @@ class LocalRuntime:
         secret_values: Mapping[str, str] | None = None,
         poller_settings: PollerSettings | None = None,
         max_workers: int = 64,
+        search_db_path: str | None = None,
     ) -> None:
         """`application` defaults to `tidings.app.APPLICATION`; `functions_dir` to the repo's
         `functions/` (or `$TIDINGS_FUNCTIONS_DIR`); `secret_values` (by secret id) to the local
@@ -104,6 +106,8 @@ class LocalRuntime:
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
         self._saved_env: dict[str, str] | None = None
+        self._search_dir: tempfile.TemporaryDirectory[str] | None = None
+        self.search_db_path = search_db_path
 
     @property
     def url(self) -> str:
@@ -129,6 +133,7 @@ class LocalRuntime:
                 os.environ.setdefault(name, value)
             os.environ["WEBSOCKET_CALLBACK_URL"] = self.url
             os.environ.update({table.env_var: table.default_name for table in self.application.tables})
+            os.environ.update(self._search_environment())
             await asyncio.get_running_loop().run_in_executor(self._platform, self._provision)
             await self._start_event_sources()
         except BaseException:
@@ -136,6 +141,14 @@ class LocalRuntime:
             raise
         self.ready = True
         logger.info("runtime ready", extra={"url": self.url, "demo": self.demo})
+
+    def _search_environment(self) -> dict[str, str]:
+        """The embedded search engine (docs/architecture.md "Search"): one SQLite file for the
+        whole process, empty at each start like the moto tables."""
+        if self.search_db_path is None:
+            self._search_dir = tempfile.TemporaryDirectory(prefix="tidings-search-")
+            self.search_db_path = str(Path(self._search_dir.name) / "search.db")
+        return {"SEARCH_ENGINE": "embedded", "SEARCH_DB_PATH": self.search_db_path}
 
     def _provision(self) -> None:
         provisioned = self.aws.start()
@@ -214,6 +227,10 @@ class LocalRuntime:
             os.environ.update(self._saved_env)
             self._saved_env = None
             _clear_settings_cache()
+        if self._search_dir is not None:
+            self._search_dir.cleanup()
+            self._search_dir = None
+            self.search_db_path = None
 
     async def __aenter__(self) -> LocalRuntime:
         await self.start()

@@ -404,6 +404,11 @@ def test_every_function_gets_exactly_its_environment(synthesized: Synthesized, f
         expected[secret.env_var] = _ref(synthesized.logical_id(synthesized.stack.secrets.secret(secret)))
     for queue in function.send_queues:
         expected[queue.env_var] = _ref(synthesized.logical_id(synthesized.stack.queues.queue(queue)))
+    for index, _ in function.search:
+        domain_id = synthesized.logical_id(synthesized.stack.search.domain(index))
+        expected[index.env_var] = {"Fn::Join": ["", ["https://", _get_att(domain_id, "DomainEndpoint")]]}
+        expected[names.SEARCH_ENGINE_ENV] = "opensearch"
+        expected[names.SEARCH_INDEX_ENV] = index.index_name
     callback = variables.pop(names.CALLBACK_URL_ENV, None)
     assert variables == expected
     if function.manages_connections:
@@ -442,7 +447,8 @@ def test_powertools_layer_version_matches_what_tests_run_against() -> None:
 def test_log_groups_have_a_retention(synthesized: Synthesized) -> None:
     log_groups = synthesized.of_type("AWS::Logs::LogGroup")
     api_access_logs = 2 if _HAS_HTTP_API else 1
-    assert len(log_groups) == len(APPLICATION.functions) + api_access_logs
+    search_logs = 3 * len(APPLICATION.search_indexes)  # slow search, slow index, application
+    assert len(log_groups) == len(APPLICATION.functions) + api_access_logs + search_logs
     for log_group in log_groups.values():
         assert log_group["Properties"]["RetentionInDays"] == 30
 

@@ -17,6 +17,7 @@ from tidings.declaration import (
     Queue,
     QueueSubscription,
     Route,
+    SearchIndex,
     Secret,
     StreamSubscription,
     Table,
@@ -55,6 +56,7 @@ JWT_SIGNING_KEY = Secret("JwtSigningKey", "JWT_SECRET_ARN", "HS256 key that sign
 FANOUT_FAILURES = Queue("FanoutFailures", "FANOUT_FAILURES_QUEUE_URL")
 RECEIPTS_FAILURES = Queue("ReceiptsFailures", "RECEIPTS_FAILURES_QUEUE_URL")
 NOTIFY_FAILURES = Queue("NotifyFailures", "NOTIFY_FAILURES_QUEUE_URL")
+SEARCH_INDEX_FAILURES = Queue("SearchIndexFailures", "SEARCH_INDEX_FAILURES_QUEUE_URL")
 # Typing expiry timers: each message carries its own delay (SQS allows up to 15 minutes).
 TYPING_TIMERS = Queue("TypingTimers", "TYPING_TIMERS_QUEUE_URL", visibility_timeout_seconds=30, dead_letter_after=3)
 # Token timers (token.refresh, then the close at expiry); a timer further out than SQS's
@@ -249,6 +251,38 @@ CHATS_API = Function(
     secrets=(JWT_SIGNING_KEY,),
 )
 
+# --- search (PROTOCOL.md §9) ----------------------------------------------------------------
+
+SEARCH_INDEX = SearchIndex("Search", "OPENSEARCH_ENDPOINT", index_name="tidings-messages")
+
+SEARCH = Function(
+    "Search",
+    "search",
+    "query.handler",
+    "search.query, search.suggest: full-text search over the searcher's chats, people and files",
+    tables=((MEMBERS, "read"), (CHATS, "read"), (USERS, "read"), (EPHEMERAL, "read_write")),
+    search=((SEARCH_INDEX, "read"),),
+)
+SEARCH_INDEXER = Function(
+    "SearchIndexer",
+    "search",
+    "indexer.handler",
+    "Messages stream consumer: indexes new messages, re-indexes edits, removes deletes",
+    tables=((MESSAGES, "read"),),
+    search=((SEARCH_INDEX, "read_write"),),
+    timeout_seconds=30,
+)
+SEARCH_REINDEX = Function(
+    "SearchReindex",
+    "search",
+    "reindex.handler",
+    "Rebuilds the search index from the message store (the recovery path; invoked by an operator)",
+    tables=((CHATS, "read"), (MESSAGES, "read")),
+    search=((SEARCH_INDEX, "read_write"),),
+    memory_mb=1024,
+    timeout_seconds=900,
+)
+
 APPLICATION = Application(
     name="Tidings",
     tables=(CONNECTIONS, USERS, CHATS, MEMBERS, MESSAGES, IDEMPOTENCY, EPHEMERAL, REFRESH_TOKENS, AUDIT),
@@ -271,6 +305,9 @@ APPLICATION = Application(
         PREFS_API,
         SYNC,
         CHATS_API,
+        SEARCH,
+        SEARCH_INDEXER,
+        SEARCH_REINDEX,
     ),
     authorizer=Authorizer(AUTHORIZER),
     routes=(
@@ -288,6 +325,8 @@ APPLICATION = Application(
         Route("typing.stop", TYPING),
         Route("read.mark", READ_MARK),
         Route("sync.request", SYNC),
+        Route("search.query", SEARCH),
+        Route("search.suggest", SEARCH),
     ),
     http_routes=(
         HttpRoute("GET", "/api/chats", CHATS_API),
@@ -328,11 +367,29 @@ APPLICATION = Application(
             retry_attempts=3,
             event_names=("MODIFY",),
         ),
+        StreamSubscription(
+            MESSAGES,
+            SEARCH_INDEXER,
+            on_failure=SEARCH_INDEX_FAILURES,
+            batch_size=100,
+            max_batching_window_seconds=0,  # searchable within 2 s of the ack (PROTOCOL.md §9)
+            retry_attempts=3,
+            event_names=("INSERT",),
+        ),
     ),
     queue_subscriptions=(
         QueueSubscription(TYPING_TIMERS, TYPING_EXPIRY, batch_size=10),
         QueueSubscription(TOKEN_TIMERS, SESSION_TIMERS, batch_size=10),
     ),
-    queues=(FANOUT_FAILURES, RECEIPTS_FAILURES, NOTIFY_FAILURES, TYPING_TIMERS, TOKEN_TIMERS, PUSH_JOBS),
+    queues=(
+        FANOUT_FAILURES,
+        RECEIPTS_FAILURES,
+        NOTIFY_FAILURES,
+        TYPING_TIMERS,
+        TOKEN_TIMERS,
+        PUSH_JOBS,
+        SEARCH_INDEX_FAILURES,
+    ),
     secrets=(JWT_SIGNING_KEY,),
+    search_indexes=(SEARCH_INDEX,),
 )

@@ -57,6 +57,17 @@ class Secret:
 
 
 @dataclass(frozen=True)
+class SearchIndex:
+    """The full-text search index (PROTOCOL.md §9): an OpenSearch Service domain on AWS, the
+    embedded SQLite FTS5 engine locally. Functions declared with it get `SEARCH_ENGINE` and
+    `env_var` (the domain endpoint) on AWS, and HTTP access to the domain by `Access`."""
+
+    id: str
+    env_var: str
+    index_name: str
+
+
+@dataclass(frozen=True)
 class Function:
     """A Lambda function: code in `functions/<domain>/<module>.py`, entry `module.attr`."""
 
@@ -68,6 +79,7 @@ class Function:
     secrets: tuple[Secret, ...] = ()
     send_queues: tuple[Queue, ...] = ()
     manages_connections: bool = False
+    search: tuple[tuple[SearchIndex, Access], ...] = ()
     memory_mb: int = 512
     timeout_seconds: int = 10
 
@@ -170,6 +182,7 @@ class Application:
     queue_subscriptions: tuple[QueueSubscription, ...] = ()
     schedules: tuple[Schedule, ...] = ()
     secrets: tuple[Secret, ...] = ()
+    search_indexes: tuple[SearchIndex, ...] = ()
     # Frames larger than this get FRAME_TOO_LARGE from the handlers (PROTOCOL.md §2).
     max_frame_bytes: int = 64 * 1024
 

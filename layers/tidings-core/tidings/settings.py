@@ -7,7 +7,10 @@ Logic receives these values as arguments and never reads `os.environ` itself.
 from __future__ import annotations
 
 import os
+import tempfile
 from functools import cache
+from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -23,6 +26,14 @@ class Settings(BaseModel):
         "https://github.com/tidings/tidings/blob/main/docs/protocol.md#versions", alias="PROTOCOL_UPGRADE_URL"
     )
     aws_region: str = Field("us-east-1", alias="AWS_REGION")
+    # Search (docs/architecture.md "Search"): the embedded SQLite FTS5 engine in a file (tests,
+    # `tidings dev`), or OpenSearch at OPENSEARCH_ENDPOINT (AWS; CDK sets both).
+    search_engine: Literal["embedded", "opensearch"] = Field("embedded", alias="SEARCH_ENGINE")
+    search_db_path: str = Field(
+        default_factory=lambda: str(Path(tempfile.gettempdir()) / "tidings-search.db"), alias="SEARCH_DB_PATH"
+    )
+    opensearch_endpoint: str | None = Field(None, alias="OPENSEARCH_ENDPOINT")
+    search_index: str = Field("tidings-messages", alias="SEARCH_INDEX")
 
 
 @cache

@@ -29,6 +29,11 @@ from tidings.domain.session import SessionService, TokenVerifier
 from tidings.domain.sync import SyncService
 from tidings.domain.token_timers import TokenTimerService
 from tidings.domain.typing import TypingService
+from tidings.search.embedded import EmbeddedSearchEngine
+from tidings.search.indexing import Reindexer, SearchIndexer
+from tidings.search.port import SearchEngine
+from tidings.search.service import SearchService
+from tidings.search.service import utc_now as search_clock
 from tidings.settings import settings
 from tidings.storage.badges import DynamoBadgeStore
 from tidings.storage.chats import DynamoChatStore
@@ -36,6 +41,7 @@ from tidings.storage.connections import DynamoConnectionStore
 from tidings.storage.messages import DynamoMemberDirectory, DynamoMessageStore, DynamoUserDirectory
 from tidings.storage.notifications import CachedChatDirectory, DynamoPreferenceStore, DynamoToastGroups
 from tidings.storage.ratelimits import DynamoBucketStore
+from tidings.storage.search import DynamoMessageCatalog, DynamoSearchDirectory
 from tidings.storage.sessions import DynamoRefreshTokenStore, DynamoRevocations
 from tidings.storage.sync import DynamoSyncStore
 from tidings.storage.typing import DynamoTypingStateStore
@@ -226,3 +232,44 @@ def sync_service() -> SyncService:
 @cache
 def chat_service() -> ChatService:
     return ChatService(DynamoChatStore(), preference_store())
+
+
+
+# --- search (PROTOCOL.md §9) ----------------------------------------------------------------
+
+
+def search_engine() -> SearchEngine:
+    """The engine the settings select. Not cached itself: the engine is cached per location,
+    so every function of one process (the local runtime) shares one embedded engine."""
+    current = settings()
+    if current.search_engine == "opensearch":
+        if not current.opensearch_endpoint:
+            raise RuntimeError("SEARCH_ENGINE=opensearch needs OPENSEARCH_ENDPOINT")
+        return _opensearch_engine(current.opensearch_endpoint, current.search_index, current.aws_region)
+    return _embedded_engine(current.search_db_path)
+
+
+@cache
+def _embedded_engine(path: str) -> EmbeddedSearchEngine:
+    return EmbeddedSearchEngine(path)
+
+
+@cache
+def _opensearch_engine(endpoint: str, index: str, region: str) -> SearchEngine:
+    from tidings.search.opensearch import OpenSearchEngine, client_for_aws
+
+    return OpenSearchEngine(client_for_aws(endpoint, region), index)
+
+
+@cache
+def search_service() -> SearchService:
+    return SearchService(search_engine, DynamoSearchDirectory(), rate_limiter(), now=search_clock)
+
+
+@cache
+def search_indexer() -> SearchIndexer:
+    return SearchIndexer(search_engine, message_store().get)
+
+
+def reindexer() -> Reindexer:
+    return Reindexer(search_engine, DynamoMessageCatalog())

@@ -89,6 +89,18 @@ class UserModel(Model):
     notification_prefs = JSONAttribute(attr_name="notificationPrefs", null=True)
 
 
+class ChatsByType(GlobalSecondaryIndex["ChatModel"]):
+    """Every chat, by type, without a Scan: `tidings reindex` walks it (a handful of
+    partitions, read only by that batch job). Keys only, so `headSeq` updates never touch it."""
+
+    class Meta:
+        index_name = "byType"
+        projection = KeysOnlyProjection()
+
+    chat_type = UnicodeAttribute(hash_key=True, attr_name="type")
+    chat_id = UnicodeAttribute(range_key=True, attr_name="chatId")
+
+
 class ChatModel(Model):
     """A chat's metadata and its seq counter (`headSeq`), which is advanced atomically."""
 
@@ -100,6 +112,7 @@ class ChatModel(Model):
     chat_type = UnicodeAttribute(attr_name="type")  # dm | group | channel
     head_seq = NumberAttribute(attr_name="headSeq", default=0)
     created_at = UnicodeAttribute(attr_name="createdAt")
+    by_type = ChatsByType()
 
 
 class MembershipsByUser(GlobalSecondaryIndex["MemberModel"]):

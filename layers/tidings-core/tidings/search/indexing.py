@@ -1,0 +1,91 @@
+"""Keeping the index in step with the Messages event log, and rebuilding it from scratch.
+
+The indexer follows the Messages stream's INSERTs, the chat events (docs/architecture.md,
+"Messages is an event log"): a `message` item is indexed from its own image, with no read; an
+`edit` item names its message by `targetSeq`, which is read as it is now (one GetItem) and
+indexed again, replacing the old content; a `delete` item removes the message by messageId.
+Reactions change nothing searchable. Reading the message's current state for an edit, instead
+of trusting the order of records, makes a retried or late edit converge on what is stored
+(deleted stays deleted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from tidings.domain.messages import Message
+from tidings.search.port import MessageDocument, SearchEngine
+
+REINDEX_BATCH = 200
+
+
+class SearchIndexer:
+    def __init__(self, engine: Callable[[], SearchEngine], load_message: Callable[[str, int], Message | None]) -> None:
+        self._engine = engine
+        self._load_message = load_message
+
+    def message_created(self, message: Message) -> None:
+        if message.deleted:
+            self._engine().remove([message.message_id])
+        else:
+            self._engine().index([MessageDocument.from_message(message)])
+
+    def message_edited(self, chat_id: str, message_id: str, target_seq: int) -> None:
+        current = self._load_message(chat_id, target_seq)
+        if current is None or current.deleted:
+            self._engine().remove([message_id])
+        else:
+            self._engine().index([MessageDocument.from_message(current)])
+
+    def message_deleted(self, message_id: str) -> None:
+        self._engine().remove([message_id])
+
+
+class MessageCatalog(Protocol):
+    def chat_ids(self) -> Iterator[str]:
+        """Every chat (no Scan: see the storage implementation)."""
+
+    def messages(self, chat_id: str) -> Iterator[Message]:
+        """The chat's messages (not its other events), oldest first."""
+
+
+@dataclass(frozen=True)
+class ReindexProgress:
+    chats_done: int
+    chats_total: int
+    messages_indexed: int
+
+
+class Reindexer:
+    """`tidings reindex` and the AWS `SearchReindex` function: empties the index, then indexes
+    every message of every chat from the message store (seed §8.2, the search index is derived)."""
+
+    def __init__(self, engine: Callable[[], SearchEngine], catalog: MessageCatalog) -> None:
+        self._engine = engine
+        self._catalog = catalog
+
+    def run(self, progress: Callable[[ReindexProgress], None] = lambda _: None) -> ReindexProgress:
+        engine = self._engine()
+        chat_ids = list(self._catalog.chat_ids())
+        engine.reset()
+        indexed = 0
+        progress(ReindexProgress(0, len(chat_ids), 0))
+        for done, chat_id in enumerate(chat_ids, start=1):
+            for batch in _batches(m for m in self._catalog.messages(chat_id) if not m.deleted):
+                engine.index(MessageDocument.from_message(m) for m in batch)
+                indexed += len(batch)
+            progress(ReindexProgress(done, len(chat_ids), indexed))
+        return ReindexProgress(len(chat_ids), len(chat_ids), indexed)
+
+
+def _batches(messages: Iterable[Message]) -> Iterator[list[Message]]:
+    batch: list[Message] = []
+    for message in messages:
+        batch.append(message)
+        if len(batch) == REINDEX_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
