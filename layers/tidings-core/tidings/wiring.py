@@ -234,7 +234,6 @@ def chat_service() -> ChatService:
     return ChatService(DynamoChatStore(), preference_store())
 
 
-
 # --- search (PROTOCOL.md §9) ----------------------------------------------------------------
 
 
