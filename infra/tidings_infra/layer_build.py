@@ -1,16 +1,20 @@
 """Stages the contents of our Lambda layer at synth time, without Docker and without network.
 
-The layer holds the shared package `tidings` (from the source tree) and its pure-Python
-dependencies (PynamoDB, PyJWT), copied file by file from the distributions installed in this
-environment, which are the exact versions the tests ran against. boto3/botocore come from the
-Lambda runtime, aws-lambda-powertools and pydantic from the AWS-managed Powertools layer, so
-nothing here needs compiling for Lambda's platform.
+The layer holds the shared package `tidings` (from the source tree) and its dependencies
+(PynamoDB, PyJWT, and the push worker's: see `names.LAYER_DISTRIBUTIONS`), copied file by file
+from the distributions installed in this environment, which are the exact versions the tests
+ran against. boto3/botocore come from the Lambda runtime, aws-lambda-powertools and pydantic
+from the AWS-managed Powertools layer. A few push dependencies are compiled (cryptography,
+cffi, aiohttp's speedups); they are copied as installed, which is right only on Lambda's own
+platform (Linux x86_64, CPython 3.11), so the build refuses any other.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
+import platform
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
@@ -42,6 +46,21 @@ def _copy_package_tree(package_dir: Path, site_dir: Path) -> None:
             _copy(source, site_dir / relative)
 
 
+# Lambda's platform for our functions (names.RUNTIME, names.ARCHITECTURE).
+_LAMBDA_PLATFORM = ("linux", "x86_64", (3, 11))
+_COMPILED_SUFFIXES = {".so"}
+
+
+def _check_platform(name: str, relative: PurePosixPath) -> None:
+    """Compiled extensions are copied as installed, so they must be built for Lambda's platform."""
+    here = (sys.platform, platform.machine(), sys.version_info[:2])
+    if relative.suffix in _COMPILED_SUFFIXES and here != _LAMBDA_PLATFORM:
+        raise RuntimeError(
+            f"{name} ships compiled code ({relative}) built for {here}, but the functions run on "
+            f"{_LAMBDA_PLATFORM}: synthesize on Linux x86_64 with CPython 3.11"
+        )
+
+
 def _copy_distribution(name: str, site_dir: Path) -> None:
     distribution = importlib.metadata.distribution(name)
     files = distribution.files
@@ -50,6 +69,7 @@ def _copy_distribution(name: str, site_dir: Path) -> None:
     for file in files:
         relative = PurePosixPath(str(file))
         if _wanted(relative):
+            _check_platform(name, relative)
             source = Path(str(distribution.locate_file(file)))
             if source.is_file():
                 _copy(source, site_dir / relative)

@@ -8,12 +8,14 @@ connections; an offline user's counts wait in storage for `GET /api/chats`.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tidings.domain.fanout import ConnectionPoster, MemberDirectory
 from tidings.domain.messages import Message
+from tidings.domain.push import PushNotification, PushQueue
 from tidings.protocol.frames import encode, server_frame
 
 BROADCASTS = ("@channel", "@here")
@@ -55,6 +57,21 @@ class Connections(Protocol):
     def remove(self, connection_id: str) -> None: ...
 
 
+def _offline_push(message: Message, user_id: str, badge: Badge) -> PushNotification:
+    content = message.content or ""
+    return PushNotification(
+        user_id=user_id,
+        id=str(uuid.uuid4()),
+        title=message.sender_name,
+        body=content if len(content) <= 100 else content[:99] + "…",
+        chat_id=message.chat_id,
+        message_id=message.message_id,
+        priority=message.priority,
+        timestamp=message.created_at,
+        total_unread=badge.total_unread,
+    )
+
+
 def is_mentioned(message: Message, user_id: str) -> bool:
     return user_id in message.mentions or any(b in message.mentions for b in BROADCASTS)
 
@@ -66,7 +83,9 @@ class BadgeService:
         members: MemberDirectory,
         connections: Connections,
         poster: Callable[[], ConnectionPoster],
+        push: PushQueue | None = None,
     ) -> None:
+        self._push = push
         self._store = store
         self._members = members
         self._connections = connections
@@ -81,6 +100,8 @@ class BadgeService:
                 continue  # the chat is on screen: no unread growth
             badge = self._store.increment(message.chat_id, user_id, is_mentioned(message, user_id))
             self._send(badge, connection_ids)
+            if not connection_ids and self._push is not None:  # offline: push (until the evaluator lands)
+                self._push.enqueue(_offline_push(message, user_id, badge))
 
     def chat_read(self, chat_id: str, user_id: str) -> Badge:
         badge = self._store.recount(chat_id, user_id)
