@@ -40,7 +40,6 @@ LAYER_DISTRIBUTIONS = (
     "charset-normalizer",
     "idna",
     "certifi",
-    "six",
     "aiohttp",
     "aiohappyeyeballs",
     "aiosignal",
