@@ -3,12 +3,15 @@
     tidings dev [--demo] [--host 127.0.0.1] [--port 8080] [--idle-timeout 600] [--max-duration 7200]
     tidings token USER [--ttl 900]
     tidings session USER [--url http://127.0.0.1:8080]
+    tidings vapid-keys --subject mailto:ops@example.com
 
 `tidings dev` prints a short banner to stderr, then `Tidings is ready on http://HOST:PORT`
 once `/healthz` answers 200, and exits 0 on Ctrl+C or SIGTERM. `tidings token` prints the JWT
 as its last line of stdout, signed with the same local key the runtime uses (`keys.py`).
 `tidings session` asks a running `tidings dev` for a sign-in with a refresh token (refresh
 tokens live in the runtime's tables, so only the runtime can issue one) and prints it as JSON.
+`tidings vapid-keys` prints a new Web Push VAPID key pair as the JSON value of the deployed
+`PushVapidKey` secret, for `aws secretsmanager put-secret-value` (README, "Deploy").
 """
 
 from __future__ import annotations
@@ -46,7 +49,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     session.add_argument("user")
     session.add_argument("--url", default="http://127.0.0.1:8080", help="the runtime's base URL")
+
+    vapid = commands.add_parser(
+        "vapid-keys", help="print a new VAPID key pair as the value of the PushVapidKey secret (for AWS)"
+    )
+    vapid.add_argument(
+        "--subject", required=True, help="how push services can reach the operator: mailto:… or https://…"
+    )
     return parser
+
+
+def _vapid_keys(subject: str) -> int:
+    """The secret's value on stdout (the private key: pipe it, don't paste it into a ticket);
+    the public key, which browsers subscribe with, on stderr for reference."""
+    from tidings.adapters.webpush import VapidConfig
+
+    if not subject.startswith(("mailto:", "https://")):
+        print("tidings vapid-keys: --subject must be a mailto: or https: URL (RFC 8292)", file=sys.stderr)
+        return 2
+    config = VapidConfig.generate(subject)
+    print(config.to_secret())
+    print(f"public key (served by GET /api/push/vapid-public-key): {config.public_key}", file=sys.stderr)
+    return 0
 
 
 def _session(user_id: str, base_url: str) -> int:
@@ -124,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "session":
         return _session(args.user, args.url)
+    if args.command == "vapid-keys":
+        return _vapid_keys(args.subject)
     try:
         asyncio.run(_serve(args))
     except Exception as exc:  # a startup failure: one clear line, not a traceback
