@@ -126,3 +126,41 @@ def test_the_layer_carries_the_push_workers_whole_dependency_closure() -> None:
         wanted |= _runtime_requirements(name)
     missing = seen - {_normalized(name) for name in names.LAYER_DISTRIBUTIONS}
     assert not missing, f"add to names.LAYER_DISTRIBUTIONS: {sorted(missing)}"
+
+
+# --- compiled dependencies must run on Lambda's glibc ----------------------------------------
+
+
+class _Wheel:
+    def __init__(self, *tags: str) -> None:
+        self._wheel = "Wheel-Version: 1.0\n" + "".join(f"Tag: {tag}\n" for tag in tags)
+
+    def read_text(self, name: str) -> str | None:
+        return self._wheel if name == "WHEEL" else None
+
+
+def test_a_wheel_runs_on_lambda_when_pure_or_built_for_glibc_2_26_or_older() -> None:
+    from tidings_infra.lambda_wheels import runs_on_lambda
+
+    assert runs_on_lambda(_Wheel("py3-none-any"))
+    assert runs_on_lambda(_Wheel("cp311-cp311-manylinux_2_17_x86_64", "cp311-cp311-manylinux2014_x86_64"))
+    assert runs_on_lambda(_Wheel("cp311-cp311-manylinux1_x86_64"))
+    assert not runs_on_lambda(_Wheel("cp311-abi3-manylinux_2_34_x86_64"))
+    assert not runs_on_lambda(_Wheel("cp311-abi3-manylinux_2_28_x86_64"))
+    assert not runs_on_lambda(_Wheel("cp311-cp311-linux_x86_64"))
+    assert not runs_on_lambda(_Wheel("cp311-cp311-manylinux_2_17_aarch64"))
+
+
+def test_every_compiled_file_in_the_built_layer_comes_from_a_wheel_lambda_can_load(synthesized: Synthesized) -> None:
+    from email.parser import Parser
+
+    from tidings_infra.lambda_wheels import LAMBDA_GLIBC, _tag_glibc
+
+    site = names.LAYER_BUILD_DIR / "python"
+    for info in site.glob("*.dist-info"):
+        tags = Parser().parsestr((info / "WHEEL").read_text()).get_all("Tag") or []
+        platforms = {tag.rsplit("-", 1)[-1] for tag in tags}
+        if platforms == {"any"}:
+            continue
+        glibcs = [g for g in (_tag_glibc(p) for p in platforms) if g is not None]
+        assert glibcs and min(glibcs) <= LAMBDA_GLIBC, f"{info.name} needs glibc {min(glibcs, default=None)}"
