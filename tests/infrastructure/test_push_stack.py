@@ -164,3 +164,11 @@ def test_every_compiled_file_in_the_built_layer_comes_from_a_wheel_lambda_can_lo
             continue
         glibcs = [g for g in (_tag_glibc(p) for p in platforms) if g is not None]
         assert glibcs and min(glibcs) <= LAMBDA_GLIBC, f"{info.name} needs glibc {min(glibcs, default=None)}"
+
+
+def test_the_stack_outputs_where_the_operator_puts_each_push_secret(synthesized: Synthesized) -> None:
+    outputs = synthesized.template.find_outputs("*")
+    for declared in PUSH_SECRETS:
+        secret_id = synthesized.logical_id(synthesized.stack.secrets.secret(declared))
+        assert outputs[f"{declared.id}SecretArn"]["Value"] == _ref(secret_id)
+    assert f"{JWT_SIGNING_KEY.id}SecretArn" not in outputs
