@@ -61,7 +61,6 @@ class PushQueue(Protocol):
 
 # --- subscriptions ----------------------------------------------------------------------------
 
-PLATFORMS = ("webpush", "fcm", "apns")
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
