@@ -116,7 +116,8 @@ def _banner(url: str, http_routes: list[str], demo: bool) -> str:
     return "\n".join(lines)
 
 
-async def _serve(args: argparse.Namespace) -> None:
+async def _serve(args: argparse.Namespace) -> bool:
+    """Runs until SIGINT/SIGTERM. True if handlers were still running when it stopped."""
     from tidings_local.runtime import LocalRuntime
 
     runtime = LocalRuntime(
@@ -139,6 +140,7 @@ async def _serve(args: argparse.Namespace) -> None:
         print("Shutting down", file=sys.stderr, flush=True)
     finally:
         await runtime.stop()
+    return runtime.lambdas.in_flight > 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "vapid-keys":
         return _vapid_keys(args.subject)
     try:
-        asyncio.run(_serve(args))
+        handlers_running = asyncio.run(_serve(args))
     except Exception as exc:  # a startup failure: one clear line, not a traceback
         print(f"tidings dev: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
@@ -159,6 +161,13 @@ def main(argv: list[str] | None = None) -> int:
         # moto and botocore leave millions of objects behind; the interpreter's final garbage
         # collection over them would delay the exit by ~1.5 s. Everything is closed by now.
         gc.freeze()
+    if handlers_running:
+        # A handler thread still running (a stream consumer's batch behind a burst of messages)
+        # would hold the interpreter's exit until it finishes, up to its function timeout. Its
+        # state dies with the process anyway, as a Lambda container's does: exit now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0
 
 
