@@ -10,13 +10,22 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: install dev test test-fast lint synth deploy bench layer clean ci
 
-install: $(STAMP) $(NODE_STAMP)
+LAMBDA_WHEELS := build/lambda-wheels
+LAMBDA_WHEELS_STAMP := $(LAMBDA_WHEELS)/.downloaded
+
+install: $(STAMP) $(NODE_STAMP) $(LAMBDA_WHEELS_STAMP)
 
 $(STAMP): pyproject.toml layers/tidings-core/pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=python3 ...'" >&2; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e layers/tidings-core -e '.[dev]'
+	@touch $@
+
+# Lambda's builds (glibc 2.17) of the layer's compiled dependencies whose installed build needs
+# a newer glibc (cryptography): the layer build unpacks these offline (tidings_infra/lambda_wheels.py).
+$(LAMBDA_WHEELS_STAMP): $(STAMP)
+	$(BIN)/python -m tidings_infra.lambda_wheels $(LAMBDA_WHEELS)
 	@touch $@
 
 $(NODE_STAMP): package.json package-lock.json

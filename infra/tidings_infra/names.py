@@ -20,21 +20,50 @@ FUNCTIONS_DIR = REPO_ROOT / "functions"
 CORE_PACKAGE_DIR = REPO_ROOT / "layers" / "tidings-core" / "tidings"
 # Staging directory of our layer (gitignored). Lambda puts `python/` of a layer on sys.path.
 LAYER_BUILD_DIR = REPO_ROOT / "build" / "layer"
-# Pure-Python distributions copied from the installed environment into our layer.
+# Distributions copied from the installed environment into our layer.
 # boto3/botocore come from the Lambda runtime; Powertools and pydantic from the AWS layer.
 # tzdata: IANA time zones for scheduled DND, whatever the runtime image carries.
 # opensearch-py and what it imports at run time (requests and its own dependencies); its
 # gRPC extras (opensearch-protobufs, grpcio) are never imported and stay out.
+# The push worker's dependencies: pywebpush and its closure (it imports requests and aiohttp
+# at module level), and httpx with h2 for FCM/APNs. cryptography, cffi and aiohttp's speedups
+# are compiled: they are copied as installed, so `make synth` must run on Linux x86_64 with
+# CPython 3.11, the functions' platform (layer_build checks it).
 LAYER_DISTRIBUTIONS = (
     "pynamodb",
     "PyJWT",
     "tzdata",
+    # search
     "opensearch-py",
-    "requests",
-    "certifi",
-    "idna",
-    "charset-normalizer",
     "Events",
+    # Web Push
+    "pywebpush",
+    "py-vapid",
+    "http_ece",
+    "cryptography",
+    "cffi",
+    "pycparser",
+    "requests",
+    "urllib3",
+    "charset-normalizer",
+    "idna",
+    "certifi",
+    "aiohttp",
+    "aiohappyeyeballs",
+    "aiosignal",
+    "attrs",
+    "frozenlist",
+    "multidict",
+    "propcache",
+    "yarl",
+    # FCM and APNs (HTTP/2)
+    "httpx",
+    "httpcore",
+    "h11",
+    "h2",
+    "hpack",
+    "hyperframe",
+    "anyio",
 )
 
 # --- stack, stage and constructs ---------------------------------------------------------

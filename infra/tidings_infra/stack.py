@@ -126,6 +126,15 @@ class TidingsStack(Stack):
                 value=self.http_api.url,
                 description="HTTP API base URL (https://…/); REST paths such as api/chats go after it",
             )
+        # Secrets the operator fills in after deploying (README, "Deploy"): where to put them.
+        for declared in application.secrets:
+            if declared.placeholder is not None:
+                CfnOutput(
+                    self,
+                    f"{declared.id}SecretArn",
+                    value=secrets.secret(declared).secret_arn,
+                    description=f"aws secretsmanager put-secret-value --secret-id <this>: {declared.description}",
+                )
 
     def _removal_policy(self) -> RemovalPolicy:
         value = str(self.node.try_get_context(names.CONTEXT_REMOVAL_POLICY) or "retain").lower()

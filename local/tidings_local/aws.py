@@ -159,7 +159,7 @@ class LocalAws:
         self.provisioned.environment[queue.env_var] = url
 
     def _create_secret(self, secret: Secret) -> None:
-        value = self._secret_values.get(secret.id) or secrets.token_urlsafe(48)
+        value = self._secret_values.get(secret.id) or secret.placeholder or secrets.token_urlsafe(48)
         arn = boto3.client("secretsmanager", region_name=region()).create_secret(
             Name=secret_name(self.application, secret), Description=secret.description, SecretString=value
         )["ARN"]

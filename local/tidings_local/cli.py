@@ -4,6 +4,7 @@
     tidings token USER [--ttl 900]
     tidings session USER [--url http://127.0.0.1:8080]
     tidings reindex [--url http://127.0.0.1:8080]
+    tidings vapid-keys --subject mailto:ops@example.com
 
 `tidings dev` prints a short banner to stderr, then `Tidings is ready on http://HOST:PORT`
 once `/healthz` answers 200, and exits 0 on Ctrl+C or SIGTERM. `tidings token` prints the JWT
@@ -12,6 +13,9 @@ as its last line of stdout, signed with the same local key the runtime uses (`ke
 tokens live in the runtime's tables, so only the runtime can issue one) and prints it as JSON.
 `tidings reindex` asks a running `tidings dev` to rebuild its search index from its message
 store (the data lives in that process), drawing a progress bar on stderr.
+
+`tidings vapid-keys` prints a new Web Push VAPID key pair as the JSON value of the deployed
+`PushVapidKey` secret, for `aws secretsmanager put-secret-value` (README, "Deploy").
 """
 
 from __future__ import annotations
@@ -59,6 +63,13 @@ def _parser() -> argparse.ArgumentParser:
         "reindex", help="rebuild the search index of a running tidings dev from its message store"
     )
     reindex.add_argument("--url", default="http://127.0.0.1:8080", help="the runtime's base URL")
+
+    vapid = commands.add_parser(
+        "vapid-keys", help="print a new VAPID key pair as the value of the PushVapidKey secret (for AWS)"
+    )
+    vapid.add_argument(
+        "--subject", required=True, help="how push services can reach the operator: mailto:… or https://…"
+    )
     return parser
 
 
@@ -93,6 +104,20 @@ def _progress_bar(progress: dict, width: int = 30) -> str:
     filled = width if total == 0 else width * done // total
     bar = "#" * filled + "." * (width - filled)
     return f"Reindexing [{bar}] {done}/{total} chats, {progress.get('messages', 0)} messages"
+
+
+def _vapid_keys(subject: str) -> int:
+    """The secret's value on stdout (the private key: pipe it, don't paste it into a ticket);
+    the public key, which browsers subscribe with, on stderr for reference."""
+    from tidings.adapters.webpush import VapidConfig
+
+    if not subject.startswith(("mailto:", "https://")):
+        print("tidings vapid-keys: --subject must be a mailto: or https: URL (RFC 8292)", file=sys.stderr)
+        return 2
+    config = VapidConfig.generate(subject)
+    print(config.to_secret())
+    print(f"public key (served by GET /api/push/vapid-public-key): {config.public_key}", file=sys.stderr)
+    return 0
 
 
 def _session(user_id: str, base_url: str) -> int:
@@ -138,7 +163,8 @@ def _banner(url: str, http_routes: list[str], demo: bool) -> str:
     return "\n".join(lines)
 
 
-async def _serve(args: argparse.Namespace) -> None:
+async def _serve(args: argparse.Namespace) -> bool:
+    """Runs until SIGINT/SIGTERM. True if handlers were still running when it stopped."""
     from tidings_local.runtime import LocalRuntime
 
     runtime = LocalRuntime(
@@ -162,6 +188,7 @@ async def _serve(args: argparse.Namespace) -> None:
         print("Shutting down", file=sys.stderr, flush=True)
     finally:
         await runtime.stop()
+    return runtime.lambdas.in_flight > 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,8 +200,10 @@ def main(argv: list[str] | None = None) -> int:
         return _session(args.user, args.url)
     if args.command == "reindex":
         return _reindex(args.url)
+    if args.command == "vapid-keys":
+        return _vapid_keys(args.subject)
     try:
-        asyncio.run(_serve(args))
+        handlers_running = asyncio.run(_serve(args))
     except Exception as exc:  # a startup failure: one clear line, not a traceback
         print(f"tidings dev: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
@@ -182,6 +211,13 @@ def main(argv: list[str] | None = None) -> int:
         # moto and botocore leave millions of objects behind; the interpreter's final garbage
         # collection over them would delay the exit by ~1.5 s. Everything is closed by now.
         gc.freeze()
+    if handlers_running:
+        # A handler thread still running (a stream consumer's batch behind a burst of messages)
+        # would hold the interpreter's exit until it finishes, up to its function timeout. Its
+        # state dies with the process anyway, as a Lambda container's does: exit now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0
 
 

@@ -48,7 +48,10 @@ HANDLER_ENV_DEFAULTS = {
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_SERVICE_NAME": "tidings",
     "LOG_LEVEL": "INFO",
+    # Lets a local push service on 127.0.0.1 (the e2e test's receiver) take Web Push over http.
+    "PUSH_ALLOW_LOOPBACK_HTTP": "true",
 }
+LOCAL_VAPID_SUBJECT = "mailto:tidings-dev@localhost"
 
 
 def _default_application() -> Application:
@@ -58,9 +61,16 @@ def _default_application() -> Application:
 
 
 def _default_secret_values() -> dict[str, str]:
-    from tidings.app import JWT_SIGNING_KEY
+    """The JWT key, and a VAPID key pair generated for this run (Web Push works locally; a
+    browser subscribed during one run must subscribe again in the next). FCM and APNs keep
+    their placeholders: they are not configured locally."""
+    from tidings.adapters.webpush import VapidConfig
+    from tidings.app import JWT_SIGNING_KEY, PUSH_VAPID
 
-    return {JWT_SIGNING_KEY.id: dev_signing_key()}
+    return {
+        JWT_SIGNING_KEY.id: dev_signing_key(),
+        PUSH_VAPID.id: VapidConfig.generate(LOCAL_VAPID_SUBJECT).to_secret(),
+    }
 
 
 class LocalRuntime:
@@ -83,7 +93,8 @@ class LocalRuntime:
     ) -> None:
         """`application` defaults to `tidings.app.APPLICATION`; `functions_dir` to the repo's
         `functions/` (or `$TIDINGS_FUNCTIONS_DIR`); `secret_values` (by secret id) to the local
-        JWT signing key, other declared secrets get random values; `port=0` picks a free port."""
+        JWT signing key and a fresh VAPID key pair, other declared secrets get their placeholder
+        or a random value; `port=0` picks a free port."""
         self.host = host
         self.port = port
         self.demo = demo

@@ -87,3 +87,14 @@ async def test_dev_starts_announces_readiness_and_exits_cleanly_on_sigint(tmp_pa
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+def test_vapid_keys_prints_a_secret_value_the_worker_accepts(capsys: pytest.CaptureFixture[str]) -> None:
+    from tidings.adapters.webpush import VapidConfig
+
+    assert main(["vapid-keys", "--subject", "mailto:ops@example.com"]) == 0
+    out, err = capsys.readouterr()
+    config = VapidConfig.from_secret(out)
+    assert config is not None and config.subject == "mailto:ops@example.com"
+    assert config.public_key in err
+    assert main(["vapid-keys", "--subject", "ops@example.com"]) == 2

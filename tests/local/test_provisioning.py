@@ -69,3 +69,24 @@ def test_demo_data_is_protocol_section_12(provisioned: Provisioned) -> None:
     assert roles == {"alice": "admin", "bob": "member", "carol": "member"}
     assert {m.user_id: m.role for m in MemberModel.query("dm-alice-bob")} == {"alice": "member", "bob": "member"}
     assert len(list(MemberModel.query("general"))) == 5
+
+
+def test_the_runtime_generates_a_vapid_key_pair_per_run_and_leaves_fcm_and_apns_unconfigured() -> None:
+    from tidings.adapters.webpush import VapidConfig
+    from tidings.app import PUSH_APNS, PUSH_FCM, PUSH_VAPID
+    from tidings_local.runtime import _default_secret_values
+
+    first, second = _default_secret_values(), _default_secret_values()
+    assert VapidConfig.from_secret(first[PUSH_VAPID.id]) is not None
+    assert first[PUSH_VAPID.id] != second[PUSH_VAPID.id], "a fresh key pair each run"
+    aws = LocalAws(APPLICATION, first)
+    try:
+        provisioned = aws.start()
+        secrets = boto3.client("secretsmanager", region_name="us-east-1")
+        for declared in (PUSH_FCM, PUSH_APNS):
+            value = secrets.get_secret_value(SecretId=provisioned.environment[declared.env_var])["SecretString"]
+            assert value == "{}", "the placeholder: not configured locally"
+        vapid = secrets.get_secret_value(SecretId=provisioned.environment[PUSH_VAPID.env_var])["SecretString"]
+        assert vapid == first[PUSH_VAPID.id]
+    finally:
+        aws.stop()

@@ -30,6 +30,7 @@ from tidings.storage.models import (
     IdempotencyModel,
     MemberModel,
     MessageModel,
+    PushSubscriptionModel,
     RefreshTokenModel,
     UserModel,
 )
@@ -48,6 +49,9 @@ EPHEMERAL = Table("Ephemeral", EphemeralModel, "EPHEMERAL_TABLE", ttl_attribute=
 REFRESH_TOKENS = Table("RefreshTokens", RefreshTokenModel, "REFRESH_TOKENS_TABLE", ttl_attribute="expiresAt")
 # Urgent messages, for abuse review (seed §3.7); each record expires after a year.
 AUDIT = Table("Audit", AuditModel, "AUDIT_TABLE", ttl_attribute="expiresAt")
+PUSH_SUBSCRIPTIONS = Table(
+    "PushSubscriptions", PushSubscriptionModel, "PUSH_SUBSCRIPTIONS_TABLE", ttl_attribute="expiresAt"
+)
 
 # --- secrets and queues -------------------------------------------------------------------
 
@@ -62,8 +66,31 @@ TYPING_TIMERS = Queue("TypingTimers", "TYPING_TIMERS_QUEUE_URL", visibility_time
 # Token timers (token.refresh, then the close at expiry); a timer further out than SQS's
 # 15-minute delay re-enqueues itself.
 TOKEN_TIMERS = Queue("TokenTimers", "TOKEN_TIMERS_QUEUE_URL", visibility_timeout_seconds=30, dead_letter_after=5)
-# Push jobs for offline users, from Notify to the push worker.
-PUSH_JOBS = Queue("PushJobs", "PUSH_JOBS_QUEUE_URL", visibility_timeout_seconds=60, dead_letter_after=5)
+# Push (docs/architecture.md "Push"). Jobs from the Notify consumer, and the worker's own
+# per-subscription retries (each with its backoff as DelaySeconds). Delivery failures are
+# retried by re-enqueueing, so only a job the worker cannot process at all (a malformed body,
+# storage down) is redelivered by SQS, and after 3 receives parked in the DLQ. Visibility is 6x
+# the worker's timeout, as AWS advises for SQS event sources.
+PUSH_JOBS = Queue("PushJobs", "PUSH_JOBS_QUEUE_URL", visibility_timeout_seconds=360, dead_letter_after=3)
+# Placeholders ("{}") mean "not configured": that platform's subscriptions are skipped.
+PUSH_VAPID = Secret(
+    "PushVapidKey",
+    "PUSH_VAPID_SECRET_ARN",
+    'Web Push VAPID key pair: {"privateKey": base64url P-256 scalar, "subject": "mailto:..."}',
+    placeholder="{}",
+)
+PUSH_FCM = Secret(
+    "PushFcmServiceAccount",
+    "PUSH_FCM_SECRET_ARN",
+    "FCM HTTP v1: the Firebase service account JSON key",
+    placeholder="{}",
+)
+PUSH_APNS = Secret(
+    "PushApnsKey",
+    "PUSH_APNS_SECRET_ARN",
+    'APNs token auth: {"teamId", "keyId", "privateKey" (.p8 PEM), "bundleId", "sandbox"}',
+    placeholder="{}",
+)
 
 # --- functions ----------------------------------------------------------------------------
 
@@ -250,6 +277,24 @@ CHATS_API = Function(
     tables=((CHATS, "read"), (MEMBERS, "read"), (MESSAGES, "read"), (USERS, "read")),
     secrets=(JWT_SIGNING_KEY,),
 )
+PUSH_API = Function(
+    "PushApi",
+    "notify",
+    "push_api.handler",
+    "POST/DELETE /api/push/subscriptions and GET /api/push/vapid-public-key",
+    tables=((PUSH_SUBSCRIPTIONS, "read_write"), (USERS, "read")),
+    secrets=(JWT_SIGNING_KEY, PUSH_VAPID),
+)
+PUSH_WORKER = Function(
+    "PushWorker",
+    "notify",
+    "push_worker.handler",
+    "Sends push jobs through Web Push, FCM and APNs; retries with backoff, deletes gone subscriptions",
+    tables=((PUSH_SUBSCRIPTIONS, "read_write"),),
+    secrets=(PUSH_VAPID, PUSH_FCM, PUSH_APNS),
+    send_queues=(PUSH_JOBS,),
+    timeout_seconds=60,
+)
 
 # --- search (PROTOCOL.md §9) ----------------------------------------------------------------
 
@@ -285,7 +330,18 @@ SEARCH_REINDEX = Function(
 
 APPLICATION = Application(
     name="Tidings",
-    tables=(CONNECTIONS, USERS, CHATS, MEMBERS, MESSAGES, IDEMPOTENCY, EPHEMERAL, REFRESH_TOKENS, AUDIT),
+    tables=(
+        CONNECTIONS,
+        USERS,
+        CHATS,
+        MEMBERS,
+        MESSAGES,
+        IDEMPOTENCY,
+        EPHEMERAL,
+        REFRESH_TOKENS,
+        AUDIT,
+        PUSH_SUBSCRIPTIONS,
+    ),
     functions=(
         AUTHORIZER,
         CONNECT,
@@ -308,6 +364,8 @@ APPLICATION = Application(
         SEARCH,
         SEARCH_INDEXER,
         SEARCH_REINDEX,
+        PUSH_API,
+        PUSH_WORKER,
     ),
     authorizer=Authorizer(AUTHORIZER),
     routes=(
@@ -335,6 +393,9 @@ APPLICATION = Application(
         HttpRoute("POST", "/api/auth/revoke", AUTH_API),
         HttpRoute("GET", "/api/prefs", PREFS_API),
         HttpRoute("PUT", "/api/prefs", PREFS_API),
+        HttpRoute("POST", "/api/push/subscriptions", PUSH_API),
+        HttpRoute("DELETE", "/api/push/subscriptions", PUSH_API),
+        HttpRoute("GET", "/api/push/vapid-public-key", PUSH_API),
     ),
     # API Gateway answers ping itself: a heartbeat every 30 s per connection costs no Lambda
     # invocation (PROTOCOL.md §3). Where no mock runs, ping reaches $default, which answers too.
@@ -380,6 +441,7 @@ APPLICATION = Application(
     queue_subscriptions=(
         QueueSubscription(TYPING_TIMERS, TYPING_EXPIRY, batch_size=10),
         QueueSubscription(TOKEN_TIMERS, SESSION_TIMERS, batch_size=10),
+        QueueSubscription(PUSH_JOBS, PUSH_WORKER, batch_size=10),
     ),
     queues=(
         FANOUT_FAILURES,
@@ -390,6 +452,6 @@ APPLICATION = Application(
         PUSH_JOBS,
         SEARCH_INDEX_FAILURES,
     ),
-    secrets=(JWT_SIGNING_KEY,),
+    secrets=(JWT_SIGNING_KEY, PUSH_VAPID, PUSH_FCM, PUSH_APNS),
     search_indexes=(SEARCH_INDEX,),
 )

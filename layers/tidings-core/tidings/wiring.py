@@ -12,9 +12,13 @@ from typing import Any
 from aws_lambda_powertools.utilities import parameters
 
 from tidings.adapters.apigateway import ApiGatewayPoster
+from tidings.adapters.apns import ApnsConfig, ApnsSender
+from tidings.adapters.fcm import FcmConfig, FcmSender
 from tidings.adapters.push_queue import SqsPushQueue
+from tidings.adapters.push_senders import ConfiguredSenders, SecretReader
 from tidings.adapters.timers import SqsTypingTimers
 from tidings.adapters.token_timers import SqsTokenTimers
+from tidings.adapters.webpush import VapidConfig, WebPushSender
 from tidings.domain.badges import BadgeService
 from tidings.domain.chat_events import ChatEventService
 from tidings.domain.chats import ChatService
@@ -23,6 +27,7 @@ from tidings.domain.credentials import CredentialService
 from tidings.domain.fanout import Fanout
 from tidings.domain.messages import MessageService
 from tidings.domain.notifications import NotificationService
+from tidings.domain.push import PushDelivery
 from tidings.domain.ratelimits import RateLimiter
 from tidings.domain.receipts import ReadService
 from tidings.domain.session import SessionService, TokenVerifier
@@ -40,6 +45,7 @@ from tidings.storage.chats import DynamoChatStore
 from tidings.storage.connections import DynamoConnectionStore
 from tidings.storage.messages import DynamoMemberDirectory, DynamoMessageStore, DynamoUserDirectory
 from tidings.storage.notifications import CachedChatDirectory, DynamoPreferenceStore, DynamoToastGroups
+from tidings.storage.push import DynamoSubscriptionStore
 from tidings.storage.ratelimits import DynamoBucketStore
 from tidings.storage.search import DynamoMessageCatalog, DynamoSearchDirectory
 from tidings.storage.sessions import DynamoRefreshTokenStore, DynamoRevocations
@@ -106,14 +112,6 @@ def badge_service() -> BadgeService:
 @cache
 def preference_store() -> DynamoPreferenceStore:
     return DynamoPreferenceStore()
-
-
-@cache
-def push_queue() -> SqsPushQueue:
-    queue_url = settings().push_jobs_queue_url
-    if not queue_url:
-        raise RuntimeError("PUSH_JOBS_QUEUE_URL is not set: offline users cannot be pushed")
-    return SqsPushQueue(queue_url)
 
 
 class _NoPresence:
@@ -272,3 +270,67 @@ def search_indexer() -> SearchIndexer:
 
 def reindexer() -> Reindexer:
     return Reindexer(search_engine, DynamoMessageCatalog())
+
+
+# --- push (docs/architecture.md "Push") -------------------------------------------------------
+
+# Push credentials are cached this long, so a newly configured platform is picked up within it.
+PUSH_SECRET_MAX_AGE_SECONDS = 300
+
+
+@cache
+def push_queue() -> SqsPushQueue:
+    queue_url = settings().push_jobs_queue_url
+    if not queue_url:
+        raise RuntimeError("PUSH_JOBS_QUEUE_URL is not set: push notifications cannot be queued")
+    return SqsPushQueue(queue_url)
+
+
+@cache
+def push_subscriptions() -> DynamoSubscriptionStore:
+    return DynamoSubscriptionStore()
+
+
+def _secret_reader(secret_id: str | None) -> SecretReader | None:
+    if not secret_id:
+        return None
+    return lambda: str(parameters.get_secret(secret_id, max_age=PUSH_SECRET_MAX_AGE_SECONDS))
+
+
+def vapid_config() -> VapidConfig | None:
+    """The VAPID key pair, or None while the deployment has not configured one."""
+    read = _secret_reader(settings().push_vapid_secret_arn)
+    return VapidConfig.from_secret(read()) if read else None
+
+
+def _web_push_sender(raw: str | None) -> WebPushSender | None:
+    config = VapidConfig.from_secret(raw)
+    return WebPushSender(config, allow_loopback_http=settings().push_allow_loopback_http) if config else None
+
+
+def _fcm_sender(raw: str | None) -> FcmSender | None:
+    config = FcmConfig.from_secret(raw)
+    return FcmSender(config) if config else None
+
+
+def _apns_sender(raw: str | None) -> ApnsSender | None:
+    config = ApnsConfig.from_secret(raw)
+    return ApnsSender(config) if config else None
+
+
+@cache
+def push_senders() -> ConfiguredSenders:
+    current = settings()
+    return ConfiguredSenders(
+        {
+            "webpush": _secret_reader(current.push_vapid_secret_arn),
+            "fcm": _secret_reader(current.push_fcm_secret_arn),
+            "apns": _secret_reader(current.push_apns_secret_arn),
+        },
+        {"webpush": _web_push_sender, "fcm": _fcm_sender, "apns": _apns_sender},
+    )
+
+
+@cache
+def push_delivery() -> PushDelivery:
+    return PushDelivery(push_subscriptions(), push_senders(), push_queue())
