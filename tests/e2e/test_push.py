@@ -105,7 +105,7 @@ async def test_an_offline_user_gets_an_encrypted_web_push_and_a_410_deletes_the_
         assert int(request.headers["ttl"]) > 0
         payload = subscriber.decrypt(request.body)
         assert payload["type"] == "notification.push"
-        assert payload["title"] == "Alice"
+        assert payload["title"] == "Alice in #general"  # as the toast would say
         assert payload["body"] == content[:99] + "…" and len(payload["body"]) == 100
         assert (payload["chatId"], payload["messageId"]) == ("general", message["messageId"])
         assert payload["priority"] == "normal"
