@@ -139,5 +139,5 @@ def test_the_notify_consumer_queues_a_push_for_an_offline_recipient(functions, c
     assert notify.handler(_batch(), context) == {"batchItemFailures": []}
     sqs = boto3.client("sqs")
     (job,) = sqs.receive_message(QueueUrl=os.environ["PUSH_JOBS_QUEUE_URL"], MaxNumberOfMessages=10)["Messages"]
-    body = json.loads(job["Body"])
+    body = json.loads(job["Body"])["notification"]
     assert (body["user_id"], body["title"], body["body"], body["total_unread"]) == ("bob", "Alice", "are you there?", 1)
