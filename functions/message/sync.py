@@ -9,16 +9,18 @@ from tidings.edge.websocket import Caller, frame_route
 from tidings.observability import logger, metrics, tracer
 from tidings.protocol.frames import ClientFrame, server_frame
 from tidings.protocol.sync import SyncRequestPayload
-from tidings.wiring import sync_service
+from tidings.wiring import presence_service, sync_service
 
 
 def sync_request(caller: Caller, frame: ClientFrame, payload: SyncRequestPayload) -> dict[str, Any]:
     if payload.chats is not None:
         results = sync_service().sync_chats(caller.user_id, payload.chats, payload.limit)
         metrics.add_metric(name="ChatsSynced", unit="Count", value=len(results))
-        # Badges and presence are filled in by the notifications and presence issues.
+        # Badges are filled in by the notifications issue. Presence: the users this user
+        # subscribed to (empty when presence is down: sync works without it).
         chats = [result.to_wire() for result in results]
-        return server_frame("sync.response", {"refId": frame.id, "chats": chats, "badges": [], "presence": []})
+        presence = presence_service().subscribed_presence(caller.user_id)
+        return server_frame("sync.response", {"refId": frame.id, "chats": chats, "badges": [], "presence": presence})
     assert payload.chatId is not None  # the payload model requires chatId without chats
     result = sync_service().sync_chat(
         caller.user_id, payload.chatId, payload.lastKnownSeq, payload.cursor, payload.limit

@@ -78,10 +78,13 @@ class LocalRuntime:
         secret_values: Mapping[str, str] | None = None,
         poller_settings: PollerSettings | None = None,
         max_workers: int = 64,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         """`application` defaults to `tidings.app.APPLICATION`; `functions_dir` to the repo's
         `functions/` (or `$TIDINGS_FUNCTIONS_DIR`); `secret_values` (by secret id) to the local
-        JWT signing key, other declared secrets get random values; `port=0` picks a free port."""
+        JWT signing key, other declared secrets get random values; `port=0` picks a free port;
+        `environment` is added to the functions' environment (the presence durations that
+        `tidings dev` flags shorten, for example)."""
         self.host = host
         self.port = port
         self.demo = demo
@@ -104,6 +107,7 @@ class LocalRuntime:
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
         self._saved_env: dict[str, str] | None = None
+        self._environment = dict(environment or {})
 
     @property
     def url(self) -> str:
@@ -128,6 +132,7 @@ class LocalRuntime:
             for name, value in HANDLER_ENV_DEFAULTS.items():
                 os.environ.setdefault(name, value)
             os.environ["WEBSOCKET_CALLBACK_URL"] = self.url
+            os.environ.update(self._environment)
             os.environ.update({table.env_var: table.default_name for table in self.application.tables})
             await asyncio.get_running_loop().run_in_executor(self._platform, self._provision)
             await self._start_event_sources()

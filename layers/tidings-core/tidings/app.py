@@ -28,6 +28,8 @@ from tidings.storage.models import (
     IdempotencyModel,
     MemberModel,
     MessageModel,
+    PresenceModel,
+    PresenceSubscriptionModel,
     RefreshTokenModel,
     UserModel,
 )
@@ -44,6 +46,12 @@ MESSAGES = Table("Messages", MessageModel, "MESSAGES_TABLE", stream="NEW_AND_OLD
 IDEMPOTENCY = Table("Idempotency", IdempotencyModel, "IDEMPOTENCY_TABLE", ttl_attribute="expiresAt")
 EPHEMERAL = Table("Ephemeral", EphemeralModel, "EPHEMERAL_TABLE", ttl_attribute="expiresAt")
 REFRESH_TOKENS = Table("RefreshTokens", RefreshTokenModel, "REFRESH_TOKENS_TABLE", ttl_attribute="expiresAt")
+# Presence: the stream carries status changes to the presence fan-out; subscriptions lapse by TTL
+# (and a check at read time, since TTL deletion is lazy).
+PRESENCE = Table("Presence", PresenceModel, "PRESENCE_TABLE", stream="NEW_AND_OLD_IMAGES")
+PRESENCE_SUBSCRIPTIONS = Table(
+    "PresenceSubscriptions", PresenceSubscriptionModel, "PRESENCE_SUBSCRIPTIONS_TABLE", ttl_attribute="expiresAt"
+)
 
 # --- secrets and queues -------------------------------------------------------------------
 
@@ -57,6 +65,15 @@ TYPING_TIMERS = Queue("TypingTimers", "TYPING_TIMERS_QUEUE_URL", visibility_time
 # Token timers (token.refresh, then the close at expiry); a timer further out than SQS's
 # 15-minute delay re-enqueues itself.
 TOKEN_TIMERS = Queue("TokenTimers", "TOKEN_TIMERS_QUEUE_URL", visibility_timeout_seconds=30, dead_letter_after=5)
+PRESENCE_FAILURES = Queue("PresenceFailures", "PRESENCE_FAILURES_QUEUE_URL")
+# Presence timers: each online period's idle check (re-arming itself) and coalesced updates.
+PRESENCE_TIMERS = Queue(
+    "PresenceTimers", "PRESENCE_TIMERS_QUEUE_URL", visibility_timeout_seconds=30, dead_letter_after=5
+)
+
+# Functions that serve activity frames (tidings.edge.activity) record activity in Presence; a
+# user seen active while presence thought them gone starts an online period, hence the queue.
+_PRESENCE_ACTIVITY: tuple[tuple[Table, Access], ...] = ((PRESENCE, "read_write"),)
 
 # --- functions ----------------------------------------------------------------------------
 
@@ -72,17 +89,17 @@ CONNECT = Function(
     "Connect",
     "connect",
     "connect.handler",
-    "Stores a new connection, arms its token timer, closes the user's oldest beyond 5",
-    tables=((CONNECTIONS, "read_write"),),
-    send_queues=(TOKEN_TIMERS,),
+    "Stores a new connection, arms its token timer, closes the user's oldest beyond 5; presence",
+    tables=((CONNECTIONS, "read_write"), (PRESENCE, "read_write")),
+    send_queues=(TOKEN_TIMERS, PRESENCE_TIMERS),
     manages_connections=True,
 )
 DISCONNECT = Function(
     "Disconnect",
     "connect",
     "disconnect.handler",
-    "Removes a closed connection",
-    tables=((CONNECTIONS, "write"),),
+    "Removes a closed connection; offline after the last",
+    tables=((CONNECTIONS, "read_write"), (PRESENCE, "read_write")),
 )
 DEFAULT = Function(
     "Default",
@@ -96,9 +113,9 @@ SESSION = Function(
     "connect",
     "session.handler",
     "hello, auth.renew, chat.focus",
-    tables=((CONNECTIONS, "read_write"), (MEMBERS, "read"), (USERS, "read")),
+    tables=((CONNECTIONS, "read_write"), (MEMBERS, "read"), (USERS, "read"), *_PRESENCE_ACTIVITY),
     secrets=(JWT_SIGNING_KEY,),
-    send_queues=(TOKEN_TIMERS,),
+    send_queues=(TOKEN_TIMERS, PRESENCE_TIMERS),
     manages_connections=True,  # UPGRADE_REQUIRED closes the connection
 )
 SESSION_TIMERS = Function(
@@ -132,7 +149,9 @@ MESSAGE_SEND = Function(
         (MESSAGES, "read_write"),
         (IDEMPOTENCY, "read_write"),
         (EPHEMERAL, "read_write"),
+        *_PRESENCE_ACTIVITY,
     ),
+    send_queues=(PRESENCE_TIMERS,),
 )
 MESSAGE_EVENTS = Function(
     "MessageEvents",
@@ -146,7 +165,9 @@ MESSAGE_EVENTS = Function(
         (MESSAGES, "read_write"),
         (IDEMPOTENCY, "read_write"),
         (EPHEMERAL, "read_write"),
+        *_PRESENCE_ACTIVITY,
     ),
+    send_queues=(PRESENCE_TIMERS,),
 )
 FANOUT = Function(
     "Fanout",
@@ -174,8 +195,8 @@ TYPING = Function(
     "message",
     "typing.handler",
     "typing.start, typing.stop: forwarded to the other members, throttled, never stored durably",
-    tables=_TYPING_TABLES,
-    send_queues=(TYPING_TIMERS,),
+    tables=_TYPING_TABLES + _PRESENCE_ACTIVITY,
+    send_queues=(TYPING_TIMERS, PRESENCE_TIMERS),
     manages_connections=True,
 )
 TYPING_EXPIRY = Function(
@@ -192,7 +213,8 @@ READ_MARK = Function(
     "message",
     "read.handler",
     "read.mark: moves the reader's watermark forward",
-    tables=((MEMBERS, "read_write"), (MESSAGES, "read")),
+    tables=((MEMBERS, "read_write"), (MESSAGES, "read"), *_PRESENCE_ACTIVITY),
+    send_queues=(PRESENCE_TIMERS,),
 )
 RECEIPTS = Function(
     "Receipts",
@@ -217,7 +239,13 @@ SYNC = Function(
     "message",
     "sync.handler",
     "sync.request: replays the chat events a client missed (one chat or all)",
-    tables=((CHATS, "read"), (MEMBERS, "read"), (MESSAGES, "read")),
+    tables=(
+        (CHATS, "read"),
+        (MEMBERS, "read"),
+        (MESSAGES, "read"),
+        (PRESENCE, "read"),
+        (PRESENCE_SUBSCRIPTIONS, "read"),
+    ),
 )
 CHATS_API = Function(
     "ChatsApi",
@@ -227,10 +255,48 @@ CHATS_API = Function(
     tables=((CHATS, "read"), (MEMBERS, "read"), (MESSAGES, "read"), (USERS, "read")),
     secrets=(JWT_SIGNING_KEY,),
 )
+PRESENCE_FRAMES = Function(
+    "PresenceFrames",
+    "presence",
+    "frames.handler",
+    "presence.update (coalesced), presence.subscribe (ack, then the snapshot), presence.unsubscribe",
+    tables=((PRESENCE, "read_write"), (PRESENCE_SUBSCRIPTIONS, "read_write")),
+    send_queues=(PRESENCE_TIMERS,),
+    manages_connections=True,  # the subscribe snapshot follows its ack
+    timeout_seconds=30,
+)
+PRESENCE_TIMERS_FUNCTION = Function(
+    "PresenceTimerHandler",
+    "presence",
+    "timers.handler",
+    "Presence timers: away after the idle time, coalesced presence.update applied",
+    tables=((PRESENCE, "read_write"), (CONNECTIONS, "read")),
+    send_queues=(PRESENCE_TIMERS,),
+)
+PRESENCE_CHANGES = Function(
+    "PresenceChanges",
+    "presence",
+    "changes.handler",
+    "Presence stream consumer: presence.changed to each changed user's subscribers (2 s batches)",
+    tables=((PRESENCE_SUBSCRIPTIONS, "read"), (CONNECTIONS, "read_write")),
+    manages_connections=True,
+    timeout_seconds=30,
+)
 
 APPLICATION = Application(
     name="Tidings",
-    tables=(CONNECTIONS, USERS, CHATS, MEMBERS, MESSAGES, IDEMPOTENCY, EPHEMERAL, REFRESH_TOKENS),
+    tables=(
+        CONNECTIONS,
+        USERS,
+        CHATS,
+        MEMBERS,
+        MESSAGES,
+        IDEMPOTENCY,
+        EPHEMERAL,
+        REFRESH_TOKENS,
+        PRESENCE,
+        PRESENCE_SUBSCRIPTIONS,
+    ),
     functions=(
         AUTHORIZER,
         CONNECT,
@@ -249,6 +315,9 @@ APPLICATION = Application(
         NOTIFY,
         SYNC,
         CHATS_API,
+        PRESENCE_FRAMES,
+        PRESENCE_TIMERS_FUNCTION,
+        PRESENCE_CHANGES,
     ),
     authorizer=Authorizer(AUTHORIZER),
     routes=(
@@ -266,6 +335,9 @@ APPLICATION = Application(
         Route("typing.stop", TYPING),
         Route("read.mark", READ_MARK),
         Route("sync.request", SYNC),
+        Route("presence.update", PRESENCE_FRAMES),
+        Route("presence.subscribe", PRESENCE_FRAMES),
+        Route("presence.unsubscribe", PRESENCE_FRAMES),
     ),
     http_routes=(
         HttpRoute("GET", "/api/chats", CHATS_API),
@@ -304,11 +376,30 @@ APPLICATION = Application(
             retry_attempts=3,
             event_names=("MODIFY",),
         ),
+        StreamSubscription(
+            PRESENCE,
+            PRESENCE_CHANGES,
+            on_failure=PRESENCE_FAILURES,
+            batch_size=100,
+            max_batching_window_seconds=2,  # PROTOCOL.md §8: changes batched over 2 s windows
+            retry_attempts=2,
+            max_record_age_seconds=60,  # a presence change older than this is stale news
+            event_names=("INSERT", "MODIFY"),
+        ),
     ),
     queue_subscriptions=(
         QueueSubscription(TYPING_TIMERS, TYPING_EXPIRY, batch_size=10),
         QueueSubscription(TOKEN_TIMERS, SESSION_TIMERS, batch_size=10),
+        QueueSubscription(PRESENCE_TIMERS, PRESENCE_TIMERS_FUNCTION, batch_size=10),
     ),
-    queues=(FANOUT_FAILURES, RECEIPTS_FAILURES, NOTIFY_FAILURES, TYPING_TIMERS, TOKEN_TIMERS),
+    queues=(
+        FANOUT_FAILURES,
+        RECEIPTS_FAILURES,
+        NOTIFY_FAILURES,
+        TYPING_TIMERS,
+        TOKEN_TIMERS,
+        PRESENCE_FAILURES,
+        PRESENCE_TIMERS,
+    ),
     secrets=(JWT_SIGNING_KEY,),
 )

@@ -22,6 +22,11 @@ class Settings(BaseModel):
         "https://github.com/tidings/tidings/blob/main/docs/protocol.md#versions", alias="PROTOCOL_UPGRADE_URL"
     )
     aws_region: str = Field("us-east-1", alias="AWS_REGION")
+    # Presence (PROTOCOL.md §8): timers, and the durations tests and `tidings dev` shorten.
+    presence_timers_queue_url: str | None = Field(None, alias="PRESENCE_TIMERS_QUEUE_URL")
+    presence_idle_seconds: float = Field(300, gt=0, alias="PRESENCE_IDLE_SECONDS")
+    presence_update_interval_seconds: float = Field(10, ge=0, alias="PRESENCE_UPDATE_INTERVAL_SECONDS")
+    presence_subscription_seconds: int = Field(600, gt=0, alias="PRESENCE_SUBSCRIPTION_SECONDS")
 
 
 @cache

@@ -12,6 +12,7 @@ from typing import Any
 from aws_lambda_powertools.utilities import parameters
 
 from tidings.adapters.apigateway import ApiGatewayPoster
+from tidings.adapters.presence_timers import SqsPresenceTimers
 from tidings.adapters.timers import SqsTypingTimers
 from tidings.adapters.token_timers import SqsTokenTimers
 from tidings.domain.badges import BadgeService
@@ -21,6 +22,7 @@ from tidings.domain.connections import Disconnector
 from tidings.domain.credentials import CredentialService
 from tidings.domain.fanout import Fanout
 from tidings.domain.messages import MessageService
+from tidings.domain.presence import PresenceFanout, PresenceService, PresenceTimings
 from tidings.domain.ratelimits import RateLimiter
 from tidings.domain.receipts import ReadService
 from tidings.domain.session import SessionService, TokenVerifier
@@ -32,6 +34,7 @@ from tidings.storage.badges import DynamoBadgeStore
 from tidings.storage.chats import DynamoChatStore
 from tidings.storage.connections import DynamoConnectionStore
 from tidings.storage.messages import DynamoMemberDirectory, DynamoMessageStore, DynamoUserDirectory
+from tidings.storage.presence import DynamoConnectionLiveness, DynamoPresenceStore, DynamoPresenceSubscriptions
 from tidings.storage.ratelimits import DynamoBucketStore
 from tidings.storage.sessions import DynamoRefreshTokenStore, DynamoRevocations
 from tidings.storage.sync import DynamoSyncStore
@@ -184,3 +187,53 @@ def sync_service() -> SyncService:
 @cache
 def chat_service() -> ChatService:
     return ChatService(DynamoChatStore())
+
+
+# --- presence (PROTOCOL.md §8) --------------------------------------------------------------
+
+
+@cache
+def presence_store() -> DynamoPresenceStore:
+    """Also for notifications: `presence_store().status_of(user_id)` (DND, seed §3.2)."""
+    return DynamoPresenceStore()
+
+
+@cache
+def presence_subscriptions() -> DynamoPresenceSubscriptions:
+    return DynamoPresenceSubscriptions()
+
+
+def presence_timings() -> PresenceTimings:
+    current = settings()
+    return PresenceTimings(
+        idle_seconds=current.presence_idle_seconds,
+        update_interval_seconds=current.presence_update_interval_seconds,
+        subscription_seconds=current.presence_subscription_seconds,
+    )
+
+
+@cache
+def presence_timers() -> SqsPresenceTimers:
+    queue_url = settings().presence_timers_queue_url
+    if not queue_url:
+        raise RuntimeError("PRESENCE_TIMERS_QUEUE_URL is not set: presence cannot go idle")
+    return SqsPresenceTimers(queue_url)
+
+
+@cache
+def presence_service() -> PresenceService:
+    # The timer queue is resolved only when a timer is armed: functions that only record
+    # activity (message routes) never arm one and are not given the queue.
+    return PresenceService(
+        presence_store(),
+        presence_subscriptions(),
+        presence_timers,
+        presence_timings(),
+        liveness=DynamoConnectionLiveness(),
+        now=time.time,
+    )
+
+
+@cache
+def presence_fanout() -> PresenceFanout:
+    return PresenceFanout(presence_subscriptions(), connection_store(), poster(), now=time.time)
