@@ -15,7 +15,7 @@ from tidings.edge.websocket import Caller, FrameRoute, frame_routes
 from tidings.observability import logger, metrics, tracer
 from tidings.protocol.frames import ClientFrame, ack_ok
 from tidings.protocol.presence import PresenceUpdatePayload, PresenceUsersPayload
-from tidings.wiring import poster, presence_service
+from tidings.wiring import presence_replies, presence_service
 
 
 def update(caller: Caller, frame: ClientFrame, payload: PresenceUpdatePayload) -> dict[str, Any]:
@@ -28,7 +28,7 @@ def update(caller: Caller, frame: ClientFrame, payload: PresenceUpdatePayload) -
 def subscribe(caller: Caller, frame: ClientFrame, payload: PresenceUsersPayload) -> None:
     snapshot = presence_service().subscribe(caller.user_id, payload.userIds)
     for data in subscribe_frames(frame.id, snapshot):
-        poster().post(caller.connection_id, data)
+        presence_replies().post(caller.connection_id, data)
     metrics.add_metric(name="PresenceSubscriptions", unit="Count", value=len(snapshot))
 
 

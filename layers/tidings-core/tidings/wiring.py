@@ -234,6 +234,11 @@ def presence_service() -> PresenceService:
     )
 
 
+def presence_replies() -> ApiGatewayPoster:
+    """Where `presence.subscribe` posts its ack and snapshot (the @connections API)."""
+    return poster()
+
+
 @cache
 def presence_fanout() -> PresenceFanout:
     return PresenceFanout(presence_subscriptions(), connection_store(), poster(), now=time.time)
