@@ -85,11 +85,11 @@ class DynamoPresenceStore:
         return True
 
     def states(self, user_ids: Sequence[str]) -> dict[str, PresenceState]:
-        """Eventually consistent: a snapshot a moment old is followed by the change itself."""
+        """Read consistently: a snapshot must not be older than a change already announced."""
         found: dict[str, PresenceState] = {}
         unique = list(dict.fromkeys(user_ids))
         for start in range(0, len(unique), BATCH_GET_MAX_KEYS):
-            for item in PresenceModel.batch_get(unique[start : start + BATCH_GET_MAX_KEYS]):
+            for item in PresenceModel.batch_get(unique[start : start + BATCH_GET_MAX_KEYS], consistent_read=True):
                 found[item.user_id] = _state(item)
         return found
 
