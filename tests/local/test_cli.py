@@ -87,3 +87,17 @@ async def test_dev_starts_announces_readiness_and_exits_cleanly_on_sigint(tmp_pa
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+def test_presence_flags_reach_the_functions_environment() -> None:
+    from tidings_local.cli import _function_environment, _parser
+
+    args = _parser().parse_args(["dev", "--presence-idle-seconds", "2", "--presence-update-interval", "0.5"])
+    assert _function_environment(args) == {"PRESENCE_IDLE_SECONDS": "2.0", "PRESENCE_UPDATE_INTERVAL_SECONDS": "0.5"}
+    assert _function_environment(_parser().parse_args(["dev"])) == {}, "unset flags keep the settings' defaults"
+
+
+def test_a_non_positive_presence_duration_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["dev", "--presence-idle-seconds", "0"])
+    assert "must be a positive number of seconds" in capsys.readouterr().err
