@@ -95,7 +95,7 @@ def test_multi_chat_sync_answers_every_chat_and_refuses_the_forbidden_one(handle
     reply = sync(handlers, context, "carol", {"chats": {"project-x": 0, "general": 0, "dm-alice-bob": 0}})
     payload = reply["payload"]
     assert reply["type"] == "sync.response"
-    assert (payload["badges"], payload["presence"]) == ([], [])
+    assert (payload["badges"], payload["presence"]) == ([], []), "carol subscribed to no one's presence"
     project, general, dm = payload["chats"]
     assert [e["payload"]["message"]["content"] for e in project["events"]] == ["p1"]
     assert [e["payload"]["message"]["content"] for e in general["events"]] == ["g1"]
