@@ -342,6 +342,20 @@ def test_activity_is_written_at_most_once_per_write_interval_per_container(parts
     assert store.touches == 1
 
 
+def test_a_container_forgets_stale_activity_records_beyond_its_limit(parts, monkeypatch):
+    import tidings.domain.presence as presence
+
+    service, store, _, _, clock = parts
+    monkeypatch.setattr(presence, "MAX_REMEMBERED_USERS", 3)
+    store.items.update({u: online(u, "c1") for u in ("a", "b", "c", "d")})
+    for user in ("a", "b", "c"):
+        service.activity(user, "c1")
+    clock.now += TIMINGS.activity_write_interval + 1
+    service.activity("d", "c1")
+    assert set(service._recorded) == {"d"}, "the stale ones are forgotten, the fresh one kept"
+    assert service.activity("d", "c1") is False
+
+
 def test_activity_while_away_is_the_full_transition(parts):
     service, store, _, timers, clock = parts
     service.connected("u", "c1")

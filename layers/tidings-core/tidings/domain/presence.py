@@ -42,6 +42,9 @@ MAX_SUBSCRIBE_USERS = 100
 # A write that lost a race is recomputed from the new state; more than this many in a row means
 # something is badly wrong, and presence is best effort.
 MAX_WRITE_ATTEMPTS = 6
+# A warm container remembers this many users' last recorded activity before forgetting the
+# stale ones (forgetting only costs one more conditional write).
+MAX_REMEMBERED_USERS = 10_000
 
 
 @dataclass(frozen=True)
@@ -323,7 +326,7 @@ class PresenceService:
 
     def connected(self, user_id: str, connection_id: str) -> None:
         self._step(user_id, lambda state, now: self._machine.connected(state, connection_id, now))
-        self._recorded[user_id] = self._clock()
+        self._remember(user_id, self._clock())
 
     def disconnected(self, user_id: str, connection_id: str) -> None:
         self._step(user_id, lambda state, now: self._machine.disconnected(state, connection_id, now))
@@ -338,7 +341,7 @@ class PresenceService:
             return False
         if not self._store.touch(user_id, connection_id, self._now()):
             self._step(user_id, lambda state, now: self._machine.activity(state, connection_id, now))
-        self._recorded[user_id] = clock
+        self._remember(user_id, clock)
         return True
 
     def idle_fired(self, timer: IdleTimer) -> None:
@@ -372,7 +375,7 @@ class PresenceService:
             return transition
 
         self._guarded(lambda: self._step(user_id, step))
-        self._recorded[user_id] = self._clock()
+        self._remember(user_id, self._clock())
         return applied[-1]
 
     def subscribe(self, subscriber_id: str, user_ids: Sequence[str]) -> list[dict[str, Any]]:
@@ -404,6 +407,12 @@ class PresenceService:
         return [state_payload(user_id, states.get(user_id)) for user_id in user_ids]
 
     # --- helpers ---------------------------------------------------------------------------
+
+    def _remember(self, user_id: str, clock: float) -> None:
+        self._recorded[user_id] = clock
+        if len(self._recorded) > MAX_REMEMBERED_USERS:
+            horizon = clock - self.timings.activity_write_interval
+            self._recorded = {user: at for user, at in self._recorded.items() if at >= horizon}
 
     def _step(self, user_id: str, step: Callable[[PresenceState, float], Transition | None]) -> None:
         for _ in range(MAX_WRITE_ATTEMPTS):
