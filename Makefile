@@ -8,7 +8,7 @@ NODE_STAMP := node_modules/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install dev test test-fast lint synth deploy bench layer clean ci
+.PHONY: install dev test test-fast lint synth deploy bench bench-presence layer clean ci
 
 LAMBDA_WHEELS := build/lambda-wheels
 LAMBDA_WHEELS_STAMP := $(LAMBDA_WHEELS)/.downloaded
@@ -52,6 +52,9 @@ deploy: install
 
 bench: $(STAMP)
 	$(BIN)/python -m tidings_local.bench
+
+bench-presence: $(STAMP)
+	$(BIN)/python -m tidings_local.bench_presence
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out build .pytest_cache .mypy_cache .ruff_cache

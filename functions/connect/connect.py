@@ -1,5 +1,5 @@
 """`$connect`: stores the authorized connection (findable by user), arms its token timer, and
-closes the user's oldest connections beyond the limit of 5."""
+closes the user's oldest connections beyond the limit of 5; the user is available from the first."""
 
 import time
 from typing import Any
@@ -7,9 +7,10 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from tidings.domain.presence import best_effort
 from tidings.edge.events import WebSocketConnectEvent
 from tidings.observability import logger, metrics, tracer
-from tidings.wiring import session_service
+from tidings.wiring import presence_service, session_service
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
@@ -27,4 +28,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if evicted:
         logger.info("connection limit: oldest closed", extra={"evicted": evicted})
     metrics.add_metric(name="ConnectionsOpened", unit="Count", value=1)
+    # After the connection is stored: presence never fails the connect (seed §8.4).
+    user_id, connection_id = request.authorizer.user_id, request.connection_id
+    best_effort(lambda: presence_service().connected(user_id, connection_id), "connect")
     return {"statusCode": 200}

@@ -9,7 +9,7 @@ from tidings.edge.websocket import Caller, frame_route
 from tidings.observability import logger, metrics, tracer
 from tidings.protocol.frames import ClientFrame, server_frame
 from tidings.protocol.sync import SyncRequestPayload
-from tidings.wiring import badge_service, sync_service
+from tidings.wiring import badge_service, presence_service, sync_service
 
 
 def sync_request(caller: Caller, frame: ClientFrame, payload: SyncRequestPayload) -> dict[str, Any]:
@@ -18,8 +18,11 @@ def sync_request(caller: Caller, frame: ClientFrame, payload: SyncRequestPayload
         metrics.add_metric(name="ChatsSynced", unit="Count", value=len(results))
         chats = [result.to_wire() for result in results]
         badges = [badge.to_wire() for badge in badge_service().current(caller.user_id, list(payload.chats))]
-        # Presence is filled in by the presence issue.
-        return server_frame("sync.response", {"refId": frame.id, "chats": chats, "badges": badges, "presence": []})
+        # The users this user subscribed to (empty when presence is down: sync works without it).
+        presence = presence_service().subscribed_presence(caller.user_id)
+        return server_frame(
+            "sync.response", {"refId": frame.id, "chats": chats, "badges": badges, "presence": presence}
+        )
     assert payload.chatId is not None  # the payload model requires chatId without chats
     result = sync_service().sync_chat(
         caller.user_id, payload.chatId, payload.lastKnownSeq, payload.cursor, payload.limit

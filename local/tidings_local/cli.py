@@ -1,6 +1,7 @@
 """The `tidings` command: `tidings dev` runs the local runtime, `tidings token` prints a JWT.
 
     tidings dev [--demo] [--host 127.0.0.1] [--port 8080] [--idle-timeout 600] [--max-duration 7200]
+                [--presence-idle-seconds 300] [--presence-update-interval 10]
     tidings token USER [--ttl 900]
     tidings session USER [--url http://127.0.0.1:8080]
     tidings reindex [--url http://127.0.0.1:8080]
@@ -33,6 +34,23 @@ from tidings.auth import DEFAULT_TTL_SECONDS, issue_token
 from tidings_local.keys import ENV_VAR, dev_signing_key
 
 
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
+    return value
+
+
+def _function_environment(args: argparse.Namespace) -> dict[str, str]:
+    """The flags that reach the functions as environment variables (`tidings.settings`)."""
+    environment = {}
+    if args.presence_idle_seconds is not None:
+        environment["PRESENCE_IDLE_SECONDS"] = str(args.presence_idle_seconds)
+    if args.presence_update_interval is not None:
+        environment["PRESENCE_UPDATE_INTERVAL_SECONDS"] = str(args.presence_update_interval)
+    return environment
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tidings", description="Tidings local tools")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -43,6 +61,18 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     dev.add_argument("--idle-timeout", type=float, default=600, metavar="SECONDS", help="close idle connections")
     dev.add_argument("--max-duration", type=float, default=7200, metavar="SECONDS", help="close older connections")
+    dev.add_argument(
+        "--presence-idle-seconds",
+        type=_positive,
+        metavar="SECONDS",
+        help="a user without activity frames for this long is away (default 300)",
+    )
+    dev.add_argument(
+        "--presence-update-interval",
+        type=_positive,
+        metavar="SECONDS",
+        help="presence.update takes effect at most once per this many seconds per user (default 10)",
+    )
 
     token = commands.add_parser("token", help="print a JWT for USER signed with the local key")
     token.add_argument("user")
@@ -174,6 +204,7 @@ async def _serve(args: argparse.Namespace) -> bool:
         idle_timeout=args.idle_timeout,
         max_duration=args.max_duration,
         search_db_path=args.search_db,
+        environment=_function_environment(args),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

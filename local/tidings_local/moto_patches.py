@@ -83,6 +83,17 @@ def wake(loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:
         loop.call_soon_threadsafe(event.set)
 
 
+async def wait_until_set(event: asyncio.Event, timeout: float) -> None:
+    """Waits for `event` at most `timeout` seconds. Not `asyncio.wait_for`: on Python 3.11 it
+    can swallow a cancellation that arrives as the event is set, and a poller that misses its
+    cancellation keeps the runtime from shutting down."""
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait({waiter}, timeout=timeout)
+    finally:
+        waiter.cancel()
+
+
 def _notify(request: Any) -> None:
     target = request.headers.get("X-Amz-Target") or b""
     operation = target.decode() if isinstance(target, bytes) else target

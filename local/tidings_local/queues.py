@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -31,7 +30,7 @@ from tidings.declaration import QueueSubscription
 from tidings_local.aws import region
 from tidings_local.lambdas import Lambdas
 from tidings_local.log import logger
-from tidings_local.moto_patches import SQS_SENDS, on_request, wake
+from tidings_local.moto_patches import SQS_SENDS, on_request, wait_until_set, wake
 from tidings_local.streams import PollerSettings
 
 T = TypeVar("T")
@@ -117,8 +116,7 @@ class QueuePoller:
         await self._deliver(batch)
 
     async def _wait_for_sends(self, timeout: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._sent.wait(), timeout)
+        await wait_until_set(self._sent, timeout)
 
     def _receive(self, wanted: int) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []

@@ -90,11 +90,13 @@ class LocalRuntime:
         poller_settings: PollerSettings | None = None,
         max_workers: int = 64,
         search_db_path: str | None = None,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         """`application` defaults to `tidings.app.APPLICATION`; `functions_dir` to the repo's
         `functions/` (or `$TIDINGS_FUNCTIONS_DIR`); `secret_values` (by secret id) to the local
         JWT signing key and a fresh VAPID key pair, other declared secrets get their placeholder
-        or a random value; `port=0` picks a free port."""
+        or a random value; `port=0` picks a free port; `environment` is added to the functions'
+        environment (the presence durations that `tidings dev` flags shorten, for example)."""
         self.host = host
         self.port = port
         self.demo = demo
@@ -119,6 +121,7 @@ class LocalRuntime:
         self._saved_env: dict[str, str] | None = None
         self._search_dir: tempfile.TemporaryDirectory[str] | None = None
         self.search_db_path = search_db_path
+        self._environment = dict(environment or {})
 
     @property
     def url(self) -> str:
@@ -143,6 +146,7 @@ class LocalRuntime:
             for name, value in HANDLER_ENV_DEFAULTS.items():
                 os.environ.setdefault(name, value)
             os.environ["WEBSOCKET_CALLBACK_URL"] = self.url
+            os.environ.update(self._environment)
             os.environ.update({table.env_var: table.default_name for table in self.application.tables})
             os.environ.update(self._search_environment())
             await asyncio.get_running_loop().run_in_executor(self._platform, self._provision)

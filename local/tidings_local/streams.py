@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
 import math
 import time
@@ -49,7 +48,7 @@ from tidings.declaration import StreamSubscription
 from tidings_local.aws import ACCOUNT_ID, region
 from tidings_local.lambdas import Lambdas
 from tidings_local.log import logger
-from tidings_local.moto_patches import DYNAMODB_WRITES, forget_shard_iterator, on_request, wake
+from tidings_local.moto_patches import DYNAMODB_WRITES, forget_shard_iterator, on_request, wait_until_set, wake
 
 T = TypeVar("T")
 
@@ -169,8 +168,7 @@ class StreamPoller:
         await self._deliver(list(self._buffer)[: self._limit])
 
     async def _wait_for_writes(self, timeout: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._written.wait(), timeout)
+        await wait_until_set(self._written, timeout)
 
     def _window_left(self) -> float:
         """Seconds the batching window still waits for a fuller batch (0: deliver now)."""

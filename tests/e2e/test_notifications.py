@@ -170,3 +170,21 @@ async def test_rapid_messages_of_one_chat_become_one_growing_toast(quiet_server)
     finally:
         await alice.close()
         await bob.close()
+
+
+async def test_dnd_set_through_presence_silences_toasts_but_not_badges_and_not_urgent_messages(quiet_server):
+    bob, erin = await quiet_server.connect("bob"), await quiet_server.connect("erin")
+    try:
+        ack = await erin.request("presence.update", {"status": "dnd"})
+        assert ack["payload"]["status"] == "ok", ack
+        normal = await _send(bob, "general", "are you around?")
+        await erin.wait_for(lambda f: _badge_for("general")(f) and f["payload"]["unreadCount"] >= 1)
+        await asyncio.sleep(QUIET_SECONDS)
+        assert not _toasts_about(erin, normal), "presence dnd skips the toast"
+
+        urgent = await _send(bob, "general", "need you now", priority="urgent")
+        toast = await erin.wait_for(_about(urgent, "notification.toast"))
+        assert toast["payload"]["priority"] == "urgent"
+    finally:
+        await bob.close()
+        await erin.close()

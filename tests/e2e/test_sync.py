@@ -93,6 +93,8 @@ async def test_multi_chat_sync_catches_up_every_chat_at_once(server):
     last_seen, last_seen_general, expected, missed_general = await miss_three_messages_and_an_edit(server)
     carol = await server.connect("carol")
     try:
+        subscribed = await carol.request("presence.subscribe", {"userIds": ["sync-never-connected"]})
+        assert subscribed["payload"]["status"] == "ok"
         reply = await sync(carol, {"chats": {"project-x": last_seen, "general": last_seen_general, "dm-alice-bob": 0}})
         assert reply["type"] == "sync.response"
         payload = reply["payload"]
@@ -100,7 +102,8 @@ async def test_multi_chat_sync_catches_up_every_chat_at_once(server):
         # what earlier tests sent, and are checked by value in the handler tests.
         assert sorted(badge["chatId"] for badge in payload["badges"]) == ["general", "project-x"]
         assert all(badge["unreadCount"] >= 0 and badge["totalUnreadCount"] >= 0 for badge in payload["badges"])
-        assert payload["presence"] == []
+        assert payload["presence"] == [{"userId": "sync-never-connected", "status": "offline"}]
+        await carol.request("presence.unsubscribe", {"userIds": ["sync-never-connected"]})
         project, general, dm = payload["chats"]
         assert_missed_project_events(project, expected)
         assert kinds_and_seqs(general["events"]) == [("message.new", missed_general["seq"])]

@@ -102,7 +102,7 @@ def test_multi_chat_sync_answers_every_chat_and_refuses_the_forbidden_one(handle
         {"chatId": "general", "unreadCount": 0, "mentionCount": 0, "totalUnreadCount": 1, "totalMentionCount": 1},
         {"chatId": "project-x", "unreadCount": 1, "mentionCount": 1, "totalUnreadCount": 1, "totalMentionCount": 1},
     ]
-    assert payload["presence"] == []
+    assert payload["presence"] == [], "carol subscribed to no one's presence"
     project, general, dm = payload["chats"]
     assert [e["payload"]["message"]["content"] for e in project["events"]] == ["p1"]
     assert [e["payload"]["message"]["content"] for e in general["events"]] == ["g1"]

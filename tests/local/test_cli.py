@@ -98,3 +98,17 @@ def test_vapid_keys_prints_a_secret_value_the_worker_accepts(capsys: pytest.Capt
     assert config is not None and config.subject == "mailto:ops@example.com"
     assert config.public_key in err
     assert main(["vapid-keys", "--subject", "ops@example.com"]) == 2
+
+
+def test_presence_flags_reach_the_functions_environment() -> None:
+    from tidings_local.cli import _function_environment, _parser
+
+    args = _parser().parse_args(["dev", "--presence-idle-seconds", "2", "--presence-update-interval", "0.5"])
+    assert _function_environment(args) == {"PRESENCE_IDLE_SECONDS": "2.0", "PRESENCE_UPDATE_INTERVAL_SECONDS": "0.5"}
+    assert _function_environment(_parser().parse_args(["dev"])) == {}, "unset flags keep the settings' defaults"
+
+
+def test_a_non_positive_presence_duration_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["dev", "--presence-idle-seconds", "0"])
+    assert "must be a positive number of seconds" in capsys.readouterr().err

@@ -30,6 +30,8 @@ from tidings.storage.models import (
     IdempotencyModel,
     MemberModel,
     MessageModel,
+    PresenceModel,
+    PresenceSubscriptionModel,
     PushSubscriptionModel,
     RefreshTokenModel,
     UserModel,
@@ -51,6 +53,12 @@ REFRESH_TOKENS = Table("RefreshTokens", RefreshTokenModel, "REFRESH_TOKENS_TABLE
 AUDIT = Table("Audit", AuditModel, "AUDIT_TABLE", ttl_attribute="expiresAt")
 PUSH_SUBSCRIPTIONS = Table(
     "PushSubscriptions", PushSubscriptionModel, "PUSH_SUBSCRIPTIONS_TABLE", ttl_attribute="expiresAt"
+)
+# Presence: the stream carries status changes to the presence fan-out; subscriptions lapse by TTL
+# (and a check at read time, since TTL deletion is lazy).
+PRESENCE = Table("Presence", PresenceModel, "PRESENCE_TABLE", stream="NEW_AND_OLD_IMAGES")
+PRESENCE_SUBSCRIPTIONS = Table(
+    "PresenceSubscriptions", PresenceSubscriptionModel, "PRESENCE_SUBSCRIPTIONS_TABLE", ttl_attribute="expiresAt"
 )
 
 # --- secrets and queues -------------------------------------------------------------------
@@ -92,6 +100,16 @@ PUSH_APNS = Secret(
     placeholder="{}",
 )
 
+PRESENCE_FAILURES = Queue("PresenceFailures", "PRESENCE_FAILURES_QUEUE_URL")
+# Presence timers: each online period's idle check (re-arming itself) and coalesced updates.
+PRESENCE_TIMERS = Queue(
+    "PresenceTimers", "PRESENCE_TIMERS_QUEUE_URL", visibility_timeout_seconds=30, dead_letter_after=5
+)
+
+# Functions that serve activity frames (tidings.edge.activity) record activity in Presence; a
+# user seen active while presence thought them gone starts an online period, hence the queue.
+_PRESENCE_ACTIVITY: tuple[tuple[Table, Access], ...] = ((PRESENCE, "read_write"),)
+
 # --- functions ----------------------------------------------------------------------------
 
 AUTHORIZER = Function(
@@ -106,17 +124,17 @@ CONNECT = Function(
     "Connect",
     "connect",
     "connect.handler",
-    "Stores a new connection, arms its token timer, closes the user's oldest beyond 5",
-    tables=((CONNECTIONS, "read_write"),),
-    send_queues=(TOKEN_TIMERS,),
+    "Stores a new connection, arms its token timer, closes the user's oldest beyond 5; presence",
+    tables=((CONNECTIONS, "read_write"), (PRESENCE, "read_write")),
+    send_queues=(TOKEN_TIMERS, PRESENCE_TIMERS),
     manages_connections=True,
 )
 DISCONNECT = Function(
     "Disconnect",
     "connect",
     "disconnect.handler",
-    "Removes a closed connection",
-    tables=((CONNECTIONS, "write"),),
+    "Removes a closed connection; offline after the last",
+    tables=((CONNECTIONS, "read_write"), (PRESENCE, "read_write")),
 )
 DEFAULT = Function(
     "Default",
@@ -130,9 +148,9 @@ SESSION = Function(
     "connect",
     "session.handler",
     "hello, auth.renew, chat.focus",
-    tables=((CONNECTIONS, "read_write"), (MEMBERS, "read"), (USERS, "read")),
+    tables=((CONNECTIONS, "read_write"), (MEMBERS, "read"), (USERS, "read"), *_PRESENCE_ACTIVITY),
     secrets=(JWT_SIGNING_KEY,),
-    send_queues=(TOKEN_TIMERS,),
+    send_queues=(TOKEN_TIMERS, PRESENCE_TIMERS),
     manages_connections=True,  # UPGRADE_REQUIRED closes the connection
 )
 SESSION_TIMERS = Function(
@@ -167,7 +185,9 @@ MESSAGE_SEND = Function(
         (IDEMPOTENCY, "read_write"),
         (EPHEMERAL, "read_write"),
         (AUDIT, "write"),  # urgent messages
+        *_PRESENCE_ACTIVITY,
     ),
+    send_queues=(PRESENCE_TIMERS,),
 )
 MESSAGE_EVENTS = Function(
     "MessageEvents",
@@ -181,7 +201,9 @@ MESSAGE_EVENTS = Function(
         (MESSAGES, "read_write"),
         (IDEMPOTENCY, "read_write"),
         (EPHEMERAL, "read_write"),
+        *_PRESENCE_ACTIVITY,
     ),
+    send_queues=(PRESENCE_TIMERS,),
 )
 FANOUT = Function(
     "Fanout",
@@ -209,8 +231,8 @@ TYPING = Function(
     "message",
     "typing.handler",
     "typing.start, typing.stop: forwarded to the other members, throttled, never stored durably",
-    tables=_TYPING_TABLES,
-    send_queues=(TYPING_TIMERS,),
+    tables=_TYPING_TABLES + _PRESENCE_ACTIVITY,
+    send_queues=(TYPING_TIMERS, PRESENCE_TIMERS),
     manages_connections=True,
 )
 TYPING_EXPIRY = Function(
@@ -227,7 +249,8 @@ READ_MARK = Function(
     "message",
     "read.handler",
     "read.mark: moves the reader's watermark forward",
-    tables=((MEMBERS, "read_write"), (MESSAGES, "read")),
+    tables=((MEMBERS, "read_write"), (MESSAGES, "read"), *_PRESENCE_ACTIVITY),
+    send_queues=(PRESENCE_TIMERS,),
 )
 RECEIPTS = Function(
     "Receipts",
@@ -249,6 +272,7 @@ NOTIFY = Function(
         (CHATS, "read"),
         (CONNECTIONS, "read_write"),
         (EPHEMERAL, "read_write"),  # toast groups
+        (PRESENCE, "read"),  # DND
     ),
     send_queues=(PUSH_JOBS,),
     manages_connections=True,
@@ -266,8 +290,15 @@ SYNC = Function(
     "Sync",
     "message",
     "sync.handler",
-    "sync.request: replays the chat events a client missed (one chat or all), with badges",
-    tables=((CHATS, "read"), (MEMBERS, "read"), (MESSAGES, "read"), (USERS, "read")),
+    "sync.request: replays the chat events a client missed (one chat or all), with badges and presence",
+    tables=(
+        (CHATS, "read"),
+        (MEMBERS, "read"),
+        (MESSAGES, "read"),
+        (USERS, "read"),
+        (PRESENCE, "read"),
+        (PRESENCE_SUBSCRIPTIONS, "read"),
+    ),
 )
 CHATS_API = Function(
     "ChatsApi",
@@ -327,6 +358,33 @@ SEARCH_REINDEX = Function(
     memory_mb=1024,
     timeout_seconds=900,
 )
+PRESENCE_FRAMES = Function(
+    "PresenceFrames",
+    "presence",
+    "frames.handler",
+    "presence.update (coalesced), presence.subscribe (ack, then the snapshot), presence.unsubscribe",
+    tables=((PRESENCE, "read_write"), (PRESENCE_SUBSCRIPTIONS, "read_write")),
+    send_queues=(PRESENCE_TIMERS,),
+    manages_connections=True,  # the subscribe snapshot follows its ack
+    timeout_seconds=30,
+)
+PRESENCE_TIMERS_FUNCTION = Function(
+    "PresenceTimerHandler",
+    "presence",
+    "timers.handler",
+    "Presence timers: away after the idle time, coalesced presence.update applied",
+    tables=((PRESENCE, "read_write"), (CONNECTIONS, "read")),
+    send_queues=(PRESENCE_TIMERS,),
+)
+PRESENCE_CHANGES = Function(
+    "PresenceChanges",
+    "presence",
+    "changes.handler",
+    "Presence stream consumer: presence.changed to each changed user's subscribers (2 s batches)",
+    tables=((PRESENCE_SUBSCRIPTIONS, "read"), (CONNECTIONS, "read_write")),
+    manages_connections=True,
+    timeout_seconds=30,
+)
 
 APPLICATION = Application(
     name="Tidings",
@@ -341,6 +399,8 @@ APPLICATION = Application(
         REFRESH_TOKENS,
         AUDIT,
         PUSH_SUBSCRIPTIONS,
+        PRESENCE,
+        PRESENCE_SUBSCRIPTIONS,
     ),
     functions=(
         AUTHORIZER,
@@ -366,6 +426,9 @@ APPLICATION = Application(
         SEARCH_REINDEX,
         PUSH_API,
         PUSH_WORKER,
+        PRESENCE_FRAMES,
+        PRESENCE_TIMERS_FUNCTION,
+        PRESENCE_CHANGES,
     ),
     authorizer=Authorizer(AUTHORIZER),
     routes=(
@@ -385,6 +448,9 @@ APPLICATION = Application(
         Route("sync.request", SYNC),
         Route("search.query", SEARCH),
         Route("search.suggest", SEARCH),
+        Route("presence.update", PRESENCE_FRAMES),
+        Route("presence.subscribe", PRESENCE_FRAMES),
+        Route("presence.unsubscribe", PRESENCE_FRAMES),
     ),
     http_routes=(
         HttpRoute("GET", "/api/chats", CHATS_API),
@@ -437,11 +503,22 @@ APPLICATION = Application(
             retry_attempts=3,
             event_names=("INSERT",),
         ),
+        StreamSubscription(
+            PRESENCE,
+            PRESENCE_CHANGES,
+            on_failure=PRESENCE_FAILURES,
+            batch_size=100,
+            max_batching_window_seconds=2,  # PROTOCOL.md §8: changes batched over 2 s windows
+            retry_attempts=2,
+            max_record_age_seconds=60,  # a presence change older than this is stale news
+            event_names=("INSERT", "MODIFY"),
+        ),
     ),
     queue_subscriptions=(
         QueueSubscription(TYPING_TIMERS, TYPING_EXPIRY, batch_size=10),
         QueueSubscription(TOKEN_TIMERS, SESSION_TIMERS, batch_size=10),
         QueueSubscription(PUSH_JOBS, PUSH_WORKER, batch_size=10),
+        QueueSubscription(PRESENCE_TIMERS, PRESENCE_TIMERS_FUNCTION, batch_size=10),
     ),
     queues=(
         FANOUT_FAILURES,
@@ -451,6 +528,8 @@ APPLICATION = Application(
         TOKEN_TIMERS,
         PUSH_JOBS,
         SEARCH_INDEX_FAILURES,
+        PRESENCE_FAILURES,
+        PRESENCE_TIMERS,
     ),
     secrets=(JWT_SIGNING_KEY, PUSH_VAPID, PUSH_FCM, PUSH_APNS),
     search_indexes=(SEARCH_INDEX,),

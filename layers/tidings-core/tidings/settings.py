@@ -41,6 +41,11 @@ class Settings(BaseModel):
     )
     opensearch_endpoint: str | None = Field(None, alias="OPENSEARCH_ENDPOINT")
     search_index: str = Field("tidings-messages", alias="SEARCH_INDEX")
+    # Presence (PROTOCOL.md §8): timers, and the durations tests and `tidings dev` shorten.
+    presence_timers_queue_url: str | None = Field(None, alias="PRESENCE_TIMERS_QUEUE_URL")
+    presence_idle_seconds: float = Field(300, gt=0, alias="PRESENCE_IDLE_SECONDS")
+    presence_update_interval_seconds: float = Field(10, ge=0, alias="PRESENCE_UPDATE_INTERVAL_SECONDS")
+    presence_subscription_seconds: int = Field(600, gt=0, alias="PRESENCE_SUBSCRIPTION_SECONDS")
 
 
 @cache

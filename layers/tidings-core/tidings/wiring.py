@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities import parameters
 from tidings.adapters.apigateway import ApiGatewayPoster
 from tidings.adapters.apns import ApnsConfig, ApnsSender
 from tidings.adapters.fcm import FcmConfig, FcmSender
+from tidings.adapters.presence_timers import SqsPresenceTimers
 from tidings.adapters.push_queue import SqsPushQueue
 from tidings.adapters.push_senders import ConfiguredSenders, SecretReader
 from tidings.adapters.timers import SqsTypingTimers
@@ -27,6 +28,7 @@ from tidings.domain.credentials import CredentialService
 from tidings.domain.fanout import Fanout
 from tidings.domain.messages import MessageService
 from tidings.domain.notifications import NotificationService
+from tidings.domain.presence import PresenceFanout, PresenceService, PresenceTimings
 from tidings.domain.push import PushDelivery
 from tidings.domain.ratelimits import RateLimiter
 from tidings.domain.receipts import ReadService
@@ -45,6 +47,7 @@ from tidings.storage.chats import DynamoChatStore
 from tidings.storage.connections import DynamoConnectionStore
 from tidings.storage.messages import DynamoMemberDirectory, DynamoMessageStore, DynamoUserDirectory
 from tidings.storage.notifications import CachedChatDirectory, DynamoPreferenceStore, DynamoToastGroups
+from tidings.storage.presence import DynamoConnectionLiveness, DynamoPresenceStore, DynamoPresenceSubscriptions
 from tidings.storage.push import DynamoSubscriptionStore
 from tidings.storage.ratelimits import DynamoBucketStore
 from tidings.storage.search import DynamoMessageCatalog, DynamoSearchDirectory
@@ -114,13 +117,6 @@ def preference_store() -> DynamoPreferenceStore:
     return DynamoPreferenceStore()
 
 
-class _NoPresence:
-    """Until presence lands (issue 6): nobody is in DND through presence."""
-
-    def status_of(self, user_id: str) -> str:
-        return "offline"
-
-
 @cache
 def notification_service() -> NotificationService:
     return NotificationService(
@@ -128,7 +124,7 @@ def notification_service() -> NotificationService:
         members=DynamoMemberDirectory(),
         connections=connection_store(),
         preferences=preference_store(),
-        presence=_NoPresence(),
+        presence=presence_store(),  # DND (seed §3.2)
         chats=CachedChatDirectory(),
         toast_groups=DynamoToastGroups(),
         push=push_queue(),
@@ -331,6 +327,61 @@ def push_senders() -> ConfiguredSenders:
     )
 
 
+# --- presence (PROTOCOL.md §8) --------------------------------------------------------------
+
+
+@cache
+def presence_store() -> DynamoPresenceStore:
+    """Also for notifications: `presence_store().status_of(user_id)` (DND, seed §3.2)."""
+    return DynamoPresenceStore()
+
+
+@cache
+def presence_subscriptions() -> DynamoPresenceSubscriptions:
+    return DynamoPresenceSubscriptions()
+
+
+def presence_timings() -> PresenceTimings:
+    current = settings()
+    return PresenceTimings(
+        idle_seconds=current.presence_idle_seconds,
+        update_interval_seconds=current.presence_update_interval_seconds,
+        subscription_seconds=current.presence_subscription_seconds,
+    )
+
+
 @cache
 def push_delivery() -> PushDelivery:
     return PushDelivery(push_subscriptions(), push_senders(), push_queue())
+
+
+@cache
+def presence_timers() -> SqsPresenceTimers:
+    queue_url = settings().presence_timers_queue_url
+    if not queue_url:
+        raise RuntimeError("PRESENCE_TIMERS_QUEUE_URL is not set: presence cannot go idle")
+    return SqsPresenceTimers(queue_url)
+
+
+@cache
+def presence_service() -> PresenceService:
+    # The timer queue is resolved only when a timer is armed: functions that only record
+    # activity (message routes) never arm one and are not given the queue.
+    return PresenceService(
+        presence_store(),
+        presence_subscriptions(),
+        presence_timers,
+        presence_timings(),
+        liveness=DynamoConnectionLiveness(),
+        now=time.time,
+    )
+
+
+def presence_replies() -> ApiGatewayPoster:
+    """Where `presence.subscribe` posts its ack and snapshot (the @connections API)."""
+    return poster()
+
+
+@cache
+def presence_fanout() -> PresenceFanout:
+    return PresenceFanout(presence_subscriptions(), connection_store(), poster(), now=time.time)

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.parser.models import (
 )
 from aws_lambda_powertools.utilities.parser.models.apigw_websocket import (
     APIGatewayWebSocketConnectEventRequestContext,
+    APIGatewayWebSocketDisconnectEventRequestContext,
     APIGatewayWebSocketMessageEventRequestContext,
 )
 from pydantic import BaseModel, Field
@@ -39,4 +40,11 @@ class WebSocketConnectEvent(APIGatewayWebSocketConnectEventModel):
     request_context: _ConnectContext = Field(alias="requestContext")  # type: ignore[assignment]
 
 
-WebSocketDisconnectEvent = APIGatewayWebSocketDisconnectEventModel
+class _DisconnectContext(APIGatewayWebSocketDisconnectEventRequestContext):
+    # API Gateway passes the authorizer context on $disconnect too; optional, so an event
+    # without it (an older runtime, a test) still parses and the user is looked up instead.
+    authorizer: AuthorizerContext | None = None
+
+
+class WebSocketDisconnectEvent(APIGatewayWebSocketDisconnectEventModel):
+    request_context: _DisconnectContext = Field(alias="requestContext")  # type: ignore[assignment]

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from tidings.edge.activity import note_activity
 from tidings.edge.events import WebSocketMessageEvent
 from tidings.errors import ErrorCode, TidingsError
 from tidings.observability import logger, metrics
@@ -57,7 +58,9 @@ def frame_router(route_for: Callable[[str], FrameRoute]) -> Callable[[dict[str, 
         caller = Caller(user_id=context.authorizer.user_id, connection_id=context.connection_id)
         logger.append_keys(userId=caller.user_id, connectionId=caller.connection_id)
         route = route_for(context.route_key)
-        return _reply(_process(str(parsed.body or ""), route.payload_model, route.action, caller))
+        reply = _reply(_process(str(parsed.body or ""), route.payload_model, route.action, caller))
+        note_activity(context.route_key, caller.user_id, caller.connection_id)  # after the reply is ready
+        return reply
 
     return handle
 
