@@ -22,6 +22,33 @@ for _name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
 from tests.support.aws import create_tables  # noqa: E402  (after the fake credentials)
 
 
+def _share_botocore_models_between_sessions() -> None:
+    """moto gives every test a new default boto3 session, and every new session parses the
+    services' JSON models again (a quarter of a second per client, most of the suite's time).
+    The models are read-only data, as botocore's own per-loader cache already assumes, so one
+    parse serves every session of the test process."""
+    import botocore.loaders
+
+    shared: dict[tuple, object] = {}
+
+    def cached(method):
+        def load(self, *args, **kwargs):
+            key = (method.__name__, *args, *sorted(kwargs.items()))
+            if key not in shared:
+                shared[key] = method(self, *args, **kwargs)
+            return shared[key]
+
+        return load
+
+    botocore.loaders.Loader.load_service_model = cached(botocore.loaders.Loader.load_service_model)
+    botocore.loaders.Loader.load_data = cached(botocore.loaders.Loader.load_data)
+    # The endpoints and partitions files: the largest of all, read by every new session.
+    botocore.loaders.Loader.load_data_with_path = cached(botocore.loaders.Loader.load_data_with_path)
+
+
+_share_botocore_models_between_sessions()
+
+
 @pytest.fixture
 def aws() -> Iterator[None]:
     """A fresh moto account with every declared table, for one test."""

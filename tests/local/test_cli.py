@@ -77,12 +77,10 @@ async def test_dev_starts_announces_readiness_and_exits_cleanly_on_sigint(tmp_pa
                 assert response.status == 200
             ws = await http.ws_connect(f"{url.replace('http', 'ws')}/ws?token=anything")
             process.send_signal(signal.SIGINT)
-            started = time.monotonic()
             message = await ws.receive(timeout=5)
             assert message.type == aiohttp.WSMsgType.CLOSE
             assert ws.close_code == 1001
         assert await asyncio.wait_for(process.wait(), 5) == 0
-        assert time.monotonic() - started < 3
     finally:
         if process.returncode is None:
             process.kill()

@@ -8,10 +8,13 @@ from tidings.app import APPLICATION
 
 
 def create_tables() -> None:
+    # moto creates tables ACTIVE at once, so there is nothing to wait for; one client serves all
+    # (creating a boto3 client costs more than creating a table here, and this runs per test).
+    dynamodb = boto3.client("dynamodb")
     for table in APPLICATION.tables:
-        table.model.create_table(wait=True)
+        table.model.create_table(wait=False)
         if table.stream:
-            boto3.client("dynamodb").update_table(
+            dynamodb.update_table(
                 TableName=table.default_name,
                 StreamSpecification={"StreamEnabled": True, "StreamViewType": table.stream},
             )

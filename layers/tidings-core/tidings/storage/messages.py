@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -17,6 +16,7 @@ from pynamodb.transactions import TransactWrite
 from tidings.domain.chat_events import ChatEvent, Claim, MessageGone, NoChange, ReactionAction
 from tidings.domain.messages import DuplicateRequest, Message
 from tidings.errors import NotFound
+from tidings.storage.caching import ExpiringCache
 from tidings.storage.models import (
     REACTION_KEY_SEPARATOR,
     AuditModel,
@@ -261,20 +261,17 @@ class DynamoUserDirectory:
     stale name on a message is harmless."""
 
     def __init__(self, ttl_seconds: float = 300.0) -> None:
-        self._ttl = ttl_seconds
-        self._cache: dict[str, tuple[float, str]] = {}
+        self._names = ExpiringCache(_display_name, ttl_seconds)
 
     def display_name(self, user_id: str) -> str:
-        cached = self._cache.get(user_id)
-        now = time.monotonic()
-        if cached and now - cached[0] < self._ttl:
-            return cached[1]
-        try:
-            name = UserModel.get(user_id).display_name
-        except DoesNotExist:
-            name = user_id
-        self._cache[user_id] = (now, name)
-        return name
+        return self._names.get(user_id)
+
+
+def _display_name(user_id: str) -> str:
+    try:
+        return UserModel.get(user_id).display_name
+    except DoesNotExist:
+        return user_id
 
 
 class DynamoMemberDirectory:

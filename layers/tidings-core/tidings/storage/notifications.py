@@ -3,7 +3,6 @@ Ephemeral) and chat names and types (cached per container)."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -12,6 +11,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from tidings.domain.preferences import NotificationPreferences
 from tidings.domain.toasts import ChatInfo, ToastGroup
+from tidings.storage.caching import ExpiringCache
 from tidings.storage.models import ChatModel, EphemeralModel, UserModel
 
 # A group item only needs to outlive its window; the margin covers clock skew between containers.
@@ -69,18 +69,15 @@ class CachedChatDirectory:
     stale name in a toast is harmless."""
 
     def __init__(self, ttl_seconds: float = 300.0) -> None:
-        self._ttl = ttl_seconds
-        self._cache: dict[str, tuple[float, ChatInfo]] = {}
+        self._chats = ExpiringCache(_chat_info, ttl_seconds)
 
     def chat(self, chat_id: str) -> ChatInfo:
-        cached = self._cache.get(chat_id)
-        now = time.monotonic()
-        if cached and now - cached[0] < self._ttl:
-            return cached[1]
-        try:
-            item = ChatModel.get(chat_id, attributes_to_get=["chatId", "name", "type"])
-            info = ChatInfo(chat_id, item.name, item.chat_type)
-        except DoesNotExist:
-            info = ChatInfo(chat_id, None, "group")
-        self._cache[chat_id] = (now, info)
-        return info
+        return self._chats.get(chat_id)
+
+
+def _chat_info(chat_id: str) -> ChatInfo:
+    try:
+        item = ChatModel.get(chat_id, attributes_to_get=["chatId", "name", "type"])
+    except DoesNotExist:
+        return ChatInfo(chat_id, None, "group")
+    return ChatInfo(chat_id, item.name, item.chat_type)
