@@ -151,6 +151,8 @@ def test_offline_carries_last_seen_and_gone_subscriber_connections_are_forgotten
     connections.sent.clear()
     seen = len(stream_records(PresenceModel.Meta.table_name))
     connections.gone.add("b-2")
+    # Connected long enough ago that its 410 is not a handshake still completing.
+    ConnectionModel("b-2").update(actions=[ConnectionModel.connected_at.set(1)])
     disconnect(handlers, context, "a-1")
     deliver_stream(handlers, context, since=seen)
     [offline] = changed(connections, "b-1")

@@ -1,3 +1,6 @@
+import time
+
+from tidings.domain.connections import HANDSHAKE_GRACE_MS
 from tidings.storage.connections import DynamoConnectionStore
 from tidings.storage.models import ConnectionModel
 
@@ -26,3 +29,14 @@ def test_a_connection_expires_by_ttl_after_api_gateways_two_hour_limit(aws):
     item = ConnectionModel.get("c1")
     assert item.user_id == "alice"
     assert item.expires_at.timestamp() == 1_000 + 3 * 3600
+
+
+def test_a_gone_connection_is_forgotten_unless_it_may_still_be_in_its_handshake(aws):
+    store = DynamoConnectionStore()
+    now_ms = int(time.time() * 1000)
+    store.add("settled", "alice", connected_at_ms=now_ms - HANDSHAKE_GRACE_MS - 1000, token_expires_at=2_000_000_000)
+    store.add("connecting", "alice", connected_at_ms=now_ms, token_expires_at=2_000_000_000)
+    store.forget_gone("settled")
+    store.forget_gone("connecting")  # API Gateway answers 410 until the handshake completes
+    store.forget_gone("never-stored")
+    assert store.for_user("alice") == ["connecting"]

@@ -437,7 +437,7 @@ class Directory:
     def for_user(self, user_id: str) -> list[str]:
         return self.by_user.get(user_id, [])
 
-    def remove(self, connection_id: str) -> None:
+    def forget_gone(self, connection_id: str) -> None:
         self.removed.append(connection_id)
 
 

@@ -56,7 +56,7 @@ class Connections(Protocol):
 
     def focused_chats(self, connection_ids: list[str]) -> set[str]: ...
 
-    def remove(self, connection_id: str) -> None: ...
+    def forget_gone(self, connection_id: str) -> None: ...
 
 
 def is_mentioned(message: Message, user_id: str) -> bool:
@@ -77,7 +77,7 @@ class BadgeService:
         data = encode(badge.frame())
         for connection_id in self._connections.for_user(user_id):
             if not self._poster().post(connection_id, data):
-                self._connections.remove(connection_id)
+                self._connections.forget_gone(connection_id)
         return badge
 
     def current(self, user_id: str, chat_ids: Sequence[str]) -> list[Badge]:

@@ -13,6 +13,11 @@ from typing import Any, Protocol
 from tidings.errors import ErrorCode
 from tidings.protocol.frames import encode, error_frame
 
+# API Gateway answers 410 for a connection until its $connect has returned and the handshake
+# completed, but the $connect handler has stored it before that. A connection this young that
+# answers 410 may be one of those, so a delivery never forgets it (`forget_gone`).
+HANDSHAKE_GRACE_MS = 10_000
+
 
 @dataclass(frozen=True)
 class ConnectionRef:

@@ -22,7 +22,8 @@ class MemberDirectory(Protocol):
 class ConnectionDirectory(Protocol):
     def for_user(self, user_id: str) -> list[str]: ...
 
-    def remove(self, connection_id: str) -> None: ...
+    def forget_gone(self, connection_id: str) -> None:
+        """After a 410: forgets the connection, unless it is young enough to be mid-handshake."""
 
 
 class DeliveryFailed(Exception):
@@ -58,7 +59,7 @@ class Fanout:
                     try:
                         if not self._poster.post(connection_id, data):
                             report.gone += 1
-                            self._connections.remove(connection_id)
+                            self._connections.forget_gone(connection_id)
                             break
                         report.delivered += 1
                     except Exception as exc:  # one bad connection must not starve the others

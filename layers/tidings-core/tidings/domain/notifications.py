@@ -117,7 +117,7 @@ class NotificationService:
         for connection_id in connection_ids:
             for data in frames:
                 if not self._poster().post(connection_id, data):
-                    self._connections.remove(connection_id)
+                    self._connections.forget_gone(connection_id)
                     break
 
 

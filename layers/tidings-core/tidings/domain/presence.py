@@ -509,7 +509,7 @@ class PresenceFanout:
                     if self._poster.post(connection_id, frame):
                         delivered += 1
                     else:
-                        self._connections.remove(connection_id)
+                        self._connections.forget_gone(connection_id)
                 except Exception as exc:  # one bad connection must not starve the others
                     failed += 1
                     first_error = first_error or exc

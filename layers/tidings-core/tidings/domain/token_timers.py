@@ -20,7 +20,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal, Protocol
 
-from tidings.domain.connections import ConnectionPoster, ConnectionState, ConnectionStore, Disconnector
+from tidings.domain.connections import (
+    HANDSHAKE_GRACE_MS,
+    ConnectionPoster,
+    ConnectionState,
+    ConnectionStore,
+    Disconnector,
+)
 from tidings.errors import ErrorCode
 from tidings.observability import logger, metrics
 from tidings.protocol.frames import encode
@@ -30,8 +36,6 @@ from tidings.protocol.session import token_refresh_frame
 # and the consumer's latency.
 REFRESH_LEAD_SECONDS = 70
 MAX_DELAY_SECONDS = 900  # SQS's limit on a message's DelaySeconds
-# A connection this young that is not reachable yet may still be completing its handshake.
-HANDSHAKE_GRACE_MS = 10_000
 
 TimerKind = Literal["refresh", "expire"]
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
 from pynamodb.expressions.update import Action
 
-from tidings.domain.connections import ConnectionRef, ConnectionState
+from tidings.domain.connections import HANDSHAKE_GRACE_MS, ConnectionRef, ConnectionState
 from tidings.errors import NotFound
 from tidings.storage.models import ConnectionModel
 
@@ -32,6 +33,17 @@ class DynamoConnectionStore:
 
     def remove(self, connection_id: str) -> None:
         ConnectionModel(connection_id).delete()
+
+    def forget_gone(self, connection_id: str) -> None:
+        """After a 410 from the @connections API: forgets the connection, unless it connected
+        within the handshake grace (its 410 only means the handshake is still completing, and
+        forgetting it would cut it off from every later delivery)."""
+        settled = ConnectionModel.connected_at < int(time.time() * 1000) - HANDSHAKE_GRACE_MS
+        try:
+            ConnectionModel(connection_id).delete(condition=settled)
+        except DeleteError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
 
     def for_user(self, user_id: str) -> list[str]:
         """The user's connection ids, oldest first, through the byUser index (no Scan)."""
