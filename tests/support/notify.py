@@ -35,10 +35,10 @@ class Pushed(list[PushNotification]):
 class Presence(dict[str, str]):
     broken = False
 
-    def status_of(self, user_id: str) -> str:
+    def statuses(self, user_ids: list[str]) -> dict[str, str]:
         if self.broken:
             raise ConnectionError("presence table unreachable")
-        return self.get(user_id, "available")
+        return {user_id: self.get(user_id, "available") for user_id in user_ids}
 
 
 class NotifyWorld:

@@ -79,3 +79,13 @@ def test_liveness_reports_the_connections_still_registered(aws):
     DynamoConnectionStore().add("c1", "u", connected_at_ms=1, token_expires_at=2_000_000_000)
     assert DynamoConnectionLiveness().existing(frozenset({"c1", "c2"})) == {"c1"}
     assert DynamoConnectionLiveness().existing(frozenset()) == frozenset()
+
+
+def test_statuses_answer_every_user_in_batches_offline_when_never_seen(aws):
+    store = DynamoPresenceStore()
+    store.save(replace(online("dnd-user"), status="dnd", manual_status="dnd"), 0)
+    for index in range(120):
+        store.save(online(f"user-{index}"), 0)
+    statuses = store.statuses(["dnd-user", "never-seen", *(f"user-{index}" for index in range(120))])
+    assert (statuses["dnd-user"], statuses["never-seen"], statuses["user-119"]) == ("dnd", "offline", "available")
+    assert len(statuses) == 122

@@ -332,7 +332,7 @@ def push_senders() -> ConfiguredSenders:
 
 @cache
 def presence_store() -> DynamoPresenceStore:
-    """Also for notifications: `presence_store().status_of(user_id)` (DND, seed §3.2)."""
+    """Also for notifications: `presence_store().statuses(user_ids)` (DND, seed §3.2)."""
     return DynamoPresenceStore()
 
 

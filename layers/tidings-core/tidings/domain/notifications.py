@@ -30,7 +30,7 @@ class PreferenceStore(Protocol):
 
 
 class PresenceLookup(Protocol):
-    def status_of(self, user_id: str) -> str: ...
+    def statuses(self, user_ids: Sequence[str]) -> dict[str, str]: ...
 
 
 class ChatDirectory(Protocol):
@@ -71,6 +71,7 @@ class NotificationService:
             return
         chat = self._chats.chat(message.chat_id)
         preferences = self._preferences.for_users(recipients)
+        in_dnd = self._in_dnd(recipients)
         now = self._now()
         urgent = message.priority == "urgent"
         for user_id in recipients:
@@ -80,7 +81,7 @@ class NotificationService:
             delivery = evaluate(
                 Recipient(
                     level=prefs.level_for(chat.chat_id, chat.chat_type),
-                    dnd=prefs.dnd_scheduled_at(now) or self._presence_dnd(user_id),
+                    dnd=user_id in in_dnd or prefs.dnd_scheduled_at(now),
                     focused=message.chat_id in self._connections.focused_chats(connection_ids),
                     online=bool(connection_ids),
                     mentioned=mentioned,
@@ -100,13 +101,15 @@ class NotificationService:
                     self._push.enqueue(_push_of(user_id, toast, badge))
             self._send(connection_ids, [encode(frame) for frame in frames])
 
-    def _presence_dnd(self, user_id: str) -> bool:
+    def _in_dnd(self, user_ids: list[str]) -> set[str]:
+        """Who is in DND through presence (one batch read for all recipients)."""
         try:
-            return self._presence.status_of(user_id) == DND_STATUS
+            statuses = self._presence.statuses(user_ids)
         except Exception:
-            # Degraded mode (seed §8.4): without presence, notify as if the user were not in DND.
-            logger.exception("presence lookup failed; treating the recipient as not in DND")
-            return False
+            # Degraded mode (seed §8.4): without presence, notify as if nobody were in DND.
+            logger.exception("presence lookup failed; treating the recipients as not in DND")
+            return set()
+        return {user_id for user_id, status in statuses.items() if status == DND_STATUS}
 
     def _group(self, user_id: str, message: Message, now: float, urgent: bool) -> ToastGroup:
         if urgent:

@@ -93,14 +93,21 @@ class DynamoPresenceStore:
                 found[item.user_id] = _state(item)
         return found
 
+    def statuses(self, user_ids: Sequence[str]) -> dict[str, str]:
+        """What others see now for each user ("offline" for a user never seen), in one
+        eventually consistent BatchGetItem per 100: for notifications, which skip toasts and
+        push for `dnd` (seed §3.2)."""
+        unique = list(dict.fromkeys(user_ids))
+        found = {user_id: OFFLINE for user_id in unique}
+        for start in range(0, len(unique), BATCH_GET_MAX_KEYS):
+            for item in PresenceModel.batch_get(
+                unique[start : start + BATCH_GET_MAX_KEYS], attributes_to_get=["userId", "status"]
+            ):
+                found[item.user_id] = item.status or OFFLINE
+        return found
+
     def status_of(self, user_id: str) -> str:
-        """The status others see now ("offline" for a user never seen): for notifications, which
-        skip toasts and push for `dnd` (seed §3.2). One eventually consistent GetItem."""
-        try:
-            item = PresenceModel.get(user_id, attributes_to_get=["userId", "status"])
-        except PresenceModel.DoesNotExist:
-            return OFFLINE
-        return item.status or OFFLINE
+        return self.statuses([user_id])[user_id]
 
 
 class DynamoPresenceSubscriptions:
