@@ -7,8 +7,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tidings.edge.websocket import Caller, FrameRoute, frame_routes
 from tidings.observability import logger, metrics, tracer
-from tidings.protocol.frames import ClientFrame, ack_ok
-from tidings.protocol.session import AuthRenewPayload, ChatFocusPayload, HelloPayload, iso
+from tidings.protocol.frames import ClientFrame, ack_ok, iso
+from tidings.protocol.session import AuthRenewPayload, ChatFocusPayload, HelloPayload
 from tidings.wiring import session_service
 
 

@@ -2,7 +2,7 @@
 `GET /api/push/vapid-public-key` (the application server key a browser subscribes with)."""
 
 import json
-from datetime import UTC, datetime
+import time
 from http import HTTPStatus
 from typing import Any
 
@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from tidings.edge.http import caller_id, http_app
 from tidings.errors import BadFrame, Unavailable
 from tidings.observability import logger, metrics, tracer
+from tidings.protocol.frames import iso
 from tidings.protocol.push import parse_identity, parse_registration
 from tidings.settings import settings
 from tidings.wiring import push_subscriptions, revocations, signing_key, vapid_config
@@ -36,16 +37,12 @@ def _json_object() -> dict[str, Any]:
     return body
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 @app.post("/api/push/subscriptions")
 def register() -> Response:
     """Idempotent: registering the same endpoint or token again overwrites it (201 each time)."""
     user_id = _caller()
     registration = parse_registration(_json_object(), allow_loopback_http=settings().push_allow_loopback_http)
-    subscription = registration.subscription(user_id, _now())
+    subscription = registration.subscription(user_id, iso(time.time()))
     push_subscriptions().save(subscription)
     logger.info(
         "push subscription registered", extra={"platform": subscription.platform, "subscriptionId": subscription.id}

@@ -44,13 +44,13 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 from multidict import CIMultiDict
 
 from tidings.declaration import Application
+from tidings.protocol.frames import iso
 from tidings_local.apigw import (
     AuthorizerConfigurationError,
     ConnectionRequest,
@@ -119,10 +119,6 @@ def _json_error(status: int, code: str, message: str) -> web.Response:
 def _management_error(status: int, error_type: str, message: str) -> web.Response:
     """An error botocore's rest-json parser turns into `client.exceptions.<error_type>`."""
     return web.json_response({"message": message}, status=status, headers={"x-amzn-ErrorType": error_type})
-
-
-def _iso(epoch_seconds: float) -> str:
-    return datetime.fromtimestamp(epoch_seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Gateway:
@@ -552,12 +548,12 @@ class Gateway:
         # The wire names are camelCase; boto3 presents them as ConnectedAt, Identity.SourceIp...
         return web.json_response(
             {
-                "connectedAt": _iso(connection.request.connected_at / 1000),
+                "connectedAt": iso(connection.request.connected_at / 1000),
                 "identity": {
                     "sourceIp": connection.request.source_ip,
                     "userAgent": connection.request.user_agent or "",
                 },
-                "lastActiveAt": _iso(connection.last_active_at),
+                "lastActiveAt": iso(connection.last_active_at),
             }
         )
 

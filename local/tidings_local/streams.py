@@ -38,13 +38,14 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
 
 from tidings.declaration import StreamSubscription
+from tidings.protocol.frames import iso
 from tidings_local.aws import ACCOUNT_ID, region
 from tidings_local.lambdas import Lambdas
 from tidings_local.log import logger
@@ -91,10 +92,6 @@ def lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
     result["eventVersion"] = "1.1"
     result["eventSourceARN"] = stream_arn
     return result
-
-
-def _iso(epoch_seconds: float) -> str:
-    return datetime.fromtimestamp(epoch_seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class StreamPoller:
@@ -308,13 +305,13 @@ class StreamPoller:
             },
             "responseContext": response_context,
             "version": "1.0",
-            "timestamp": _iso(time.time()),
+            "timestamp": iso(time.time()),
             "DDBStreamBatchInfo": {
                 "shardId": self._shard_id,
                 "startSequenceNumber": first["SequenceNumber"],
                 "endSequenceNumber": last["SequenceNumber"],
-                "approximateArrivalOfFirstRecord": _iso(first.get("ApproximateCreationDateTime", 0)),
-                "approximateArrivalOfLastRecord": _iso(last.get("ApproximateCreationDateTime", 0)),
+                "approximateArrivalOfFirstRecord": iso(first.get("ApproximateCreationDateTime", 0)),
+                "approximateArrivalOfLastRecord": iso(last.get("ApproximateCreationDateTime", 0)),
                 "batchSize": len(records),
                 "streamArn": self.stream_arn,
             },

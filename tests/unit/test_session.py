@@ -17,7 +17,7 @@ from tidings.domain.session import (
 )
 from tidings.domain.token_timers import TokenTimer, TokenTimerService
 from tidings.errors import Forbidden, NotFound, Unauthorized
-from tidings.protocol.session import iso
+from tidings.protocol.frames import iso
 from tidings.storage.connections import DynamoConnectionStore
 from tidings.storage.messages import DynamoMessageStore
 from tidings.storage.models import ConnectionModel

@@ -27,7 +27,7 @@ from tidings.domain.connections import ConnectionStore, Disconnector
 from tidings.domain.session import Revocations
 from tidings.errors import ErrorCode, Unauthorized, Unavailable
 from tidings.observability import logger, metrics
-from tidings.protocol.session import iso
+from tidings.protocol.frames import iso
 
 REFRESH_TOKEN_TTL = timedelta(days=7)
 REFRESH_TOKEN_BYTES = 32

@@ -11,11 +11,12 @@ import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, Protocol
 
 from tidings.domain.ratelimits import MESSAGE_WRITES, URGENT, RateLimiter
 from tidings.errors import Forbidden
+from tidings.protocol.frames import iso
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 MAX_MENTION_CANDIDATES = 50
@@ -173,8 +174,3 @@ class MessageService:
                 raise
             return original
         return message
-
-
-def iso(epoch_seconds: float) -> str:
-    stamp = datetime.fromtimestamp(epoch_seconds, UTC).isoformat(timespec="milliseconds")
-    return stamp.replace("+00:00", "Z")

@@ -21,13 +21,12 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from tidings.domain.fanout import ConnectionDirectory, ConnectionPoster, DeliveryFailed
 from tidings.errors import Unavailable
 from tidings.observability import logger, metrics
-from tidings.protocol.frames import ack_ok, encode, server_frame
+from tidings.protocol.frames import ack_ok, encode, iso, server_frame
 
 AVAILABLE = "available"
 AWAY = "away"
@@ -229,10 +228,6 @@ class PresenceMachine:
 
 
 # --- frames -------------------------------------------------------------------------------
-
-
-def iso(epoch_seconds: float) -> str:
-    return datetime.fromtimestamp(epoch_seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def presence_payload(user_id: str, status: str, last_seen: float | None) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -15,8 +16,13 @@ MAX_FRAME_BYTES = 64 * 1024
 MAX_CONTENT_CHARS = 16_000
 
 
+def iso(epoch_seconds: float) -> str:
+    """Epoch seconds as the wire's timestamp format: `2026-11-25T10:15:00.000Z`."""
+    return datetime.fromtimestamp(epoch_seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def utc_now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso(time.time())
 
 
 class ClientFrame(BaseModel):

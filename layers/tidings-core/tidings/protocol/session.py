@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tidings.errors import ErrorCode
-from tidings.protocol.frames import error_frame, server_frame
+from tidings.protocol.frames import error_frame, iso, server_frame
 
 MAX_TOKEN_CHARS = 8192
 
@@ -36,11 +35,6 @@ class RefreshRequest(_Payload):
     """`POST /api/auth/refresh`."""
 
     refreshToken: str = Field(min_length=1, max_length=512)
-
-
-def iso(epoch_seconds: float) -> str:
-    """Epoch seconds as the wire's timestamp format: `2026-11-25T10:15:00.000Z`."""
-    return datetime.fromtimestamp(epoch_seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def welcome_frame(
