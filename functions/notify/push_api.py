@@ -10,8 +10,8 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tidings.edge.http import caller_id, http_app
-from tidings.errors import BadFrame, Unavailable
+from tidings.edge.http import caller_id, http_app, json_body
+from tidings.errors import Unavailable
 from tidings.observability import logger, metrics, tracer
 from tidings.protocol.frames import iso
 from tidings.protocol.push import parse_identity, parse_registration
@@ -27,21 +27,11 @@ def _caller() -> str:
     return user_id
 
 
-def _json_object() -> dict[str, Any]:
-    try:
-        body = json.loads(app.current_event.decoded_body or "")
-    except ValueError as exc:
-        raise BadFrame("The body must be a JSON object") from exc
-    if not isinstance(body, dict):
-        raise BadFrame("The body must be a JSON object")
-    return body
-
-
 @app.post("/api/push/subscriptions")
 def register() -> Response:
     """Idempotent: registering the same endpoint or token again overwrites it (201 each time)."""
     user_id = _caller()
-    registration = parse_registration(_json_object(), allow_loopback_http=settings().push_allow_loopback_http)
+    registration = parse_registration(json_body(app), allow_loopback_http=settings().push_allow_loopback_http)
     subscription = registration.subscription(user_id, iso(time.time()))
     push_subscriptions().save(subscription)
     logger.info(
@@ -59,7 +49,7 @@ def register() -> Response:
 def unregister() -> Response:
     """204 whether or not the subscription existed: the caller's intent holds either way."""
     user_id = _caller()
-    identity = parse_identity(_json_object())
+    identity = parse_identity(json_body(app))
     push_subscriptions().remove(user_id, identity.subscription_id)
     logger.info(
         "push subscription removed", extra={"platform": identity.platform, "subscriptionId": identity.subscription_id}

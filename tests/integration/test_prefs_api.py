@@ -78,9 +78,11 @@ def test_bad_preferences_are_a_400_naming_the_field(api, context, token, body, f
     assert call(api, context, "GET", token=token)[1]["chatOverrides"] == {}, "nothing was saved"
 
 
-def test_a_body_that_is_not_json_is_a_400(api, context, token):
-    response = api.handler(http_event("PUT", "/api/prefs", token=token, body="{not json"), context)
+@pytest.mark.parametrize("body", ["{not json", "[]", '"all"'])
+def test_a_body_that_is_not_a_json_object_is_a_400(api, context, token, body):
+    response = api.handler(http_event("PUT", "/api/prefs", token=token, body=body), context)
     assert response["statusCode"] == 400
+    assert json.loads(response["body"])["error"]["message"] == "The body must be a JSON object"
 
 
 def test_preferences_need_a_token(api, context, token):

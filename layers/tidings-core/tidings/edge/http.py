@@ -87,9 +87,12 @@ def caller_id(
     return identity.user_id
 
 
-def json_body(app: APIGatewayHttpResolver) -> Any:
-    """The request body as JSON; a 400 when it is not JSON."""
+def json_body(app: APIGatewayHttpResolver) -> dict[str, Any]:
+    """The request body, a JSON object; a 400 when it is anything else."""
     try:
-        return json.loads(app.current_event.decoded_body or "")
+        body = json.loads(app.current_event.decoded_body or "")
     except ValueError as exc:
         raise BadFrame("The body must be a JSON object") from exc
+    if not isinstance(body, dict):
+        raise BadFrame("The body must be a JSON object")
+    return body
