@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from tidings.domain.fanout import ConnectionPoster
+from tidings.domain.fanout import ConnectionPoster, post_to_user
 from tidings.domain.messages import Message
 from tidings.protocol.frames import encode, server_frame
 
@@ -74,10 +74,7 @@ class BadgeService:
 
     def chat_read(self, chat_id: str, user_id: str) -> Badge:
         badge = self._store.recount(chat_id, user_id)
-        data = encode(badge.frame())
-        for connection_id in self._connections.for_user(user_id):
-            if not self._poster().post(connection_id, data):
-                self._connections.forget_gone(connection_id)
+        post_to_user(self._poster(), self._connections, self._connections.for_user(user_id), [encode(badge.frame())])
         return badge
 
     def current(self, user_id: str, chat_ids: Sequence[str]) -> list[Badge]:

@@ -26,6 +26,18 @@ class ConnectionDirectory(Protocol):
         """After a 410: forgets the connection, unless it is young enough to be mid-handshake."""
 
 
+def post_to_user(
+    poster: ConnectionPoster, connections: ConnectionDirectory, connection_ids: list[str], frames: list[str]
+) -> None:
+    """Posts `frames`, in order, to each of one user's connections; a gone connection is
+    forgotten (`forget_gone`) and gets none of the rest. Other failures raise."""
+    for connection_id in connection_ids:
+        for data in frames:
+            if not poster.post(connection_id, data):
+                connections.forget_gone(connection_id)
+                break
+
+
 class DeliveryFailed(Exception):
     """Some connections could not be reached for a reason other than being gone."""
 

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from tidings.domain.badges import Badge, BadgeStore, Connections, is_mentioned
 from tidings.domain.evaluator import Recipient, evaluate
-from tidings.domain.fanout import ConnectionPoster, MemberDirectory
+from tidings.domain.fanout import ConnectionPoster, MemberDirectory, post_to_user
 from tidings.domain.messages import Message
 from tidings.domain.preferences import NotificationPreferences
 from tidings.domain.push import PushNotification, PushQueue
@@ -99,7 +99,7 @@ class NotificationService:
                     frames.append(toast.frame())
                 if delivery.push:
                     self._push.enqueue(_push_of(user_id, toast, badge))
-            self._send(connection_ids, [encode(frame) for frame in frames])
+            post_to_user(self._poster(), self._connections, connection_ids, [encode(frame) for frame in frames])
 
     def _in_dnd(self, user_ids: list[str]) -> set[str]:
         """Who is in DND through presence (one batch read for all recipients)."""
@@ -115,13 +115,6 @@ class NotificationService:
         if urgent:
             return ToastGroup(self._new_id(), 1)  # an urgent message always stands alone
         return self._toast_groups.join(user_id, message.chat_id, now, GROUP_WINDOW_SECONDS)
-
-    def _send(self, connection_ids: list[str], frames: list[str]) -> None:
-        for connection_id in connection_ids:
-            for data in frames:
-                if not self._poster().post(connection_id, data):
-                    self._connections.forget_gone(connection_id)
-                    break
 
 
 def _push_of(user_id: str, toast: Toast, badge: Badge) -> PushNotification:
