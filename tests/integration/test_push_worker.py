@@ -3,30 +3,22 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import boto3
 import pytest
 
 from tests.support.events import sqs_event
 from tests.support.lambdas import load_function
+from tests.support.push import NOTIFICATION as SAMPLE
 from tests.support.push_service import LocalPushService
 from tests.support.webpush import Subscriber
 from tidings.adapters.webpush import VapidConfig
-from tidings.domain.push import MAX_ATTEMPTS, PushJob, PushNotification, PushSubscription, subscription_id
+from tidings.domain.push import MAX_ATTEMPTS, PushJob, PushSubscription, subscription_id
 from tidings.settings import settings
 from tidings.storage.push import DynamoSubscriptionStore
 
-NOTIFICATION = PushNotification(
-    user_id="carol",
-    id="toast-1",
-    title="Alice",
-    body="lunch?",
-    chat_id="project-x",
-    message_id="m-1",
-    priority="normal",
-    timestamp="2026-11-25T10:00:00.000Z",
-    total_unread=2,
-)
+NOTIFICATION = replace(SAMPLE, total_unread=2)
 
 
 @pytest.fixture(scope="module")

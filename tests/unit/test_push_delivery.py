@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from tests.support.push import NOTIFICATION
 from tests.support.push_service import LocalPushService, closed_port_url
 from tests.support.webpush import Subscriber
 from tidings.adapters.push_queue import SqsPushQueue, push_job_from_body
@@ -25,18 +26,6 @@ from tidings.domain.push import (
     subscription_id,
 )
 from tidings.storage.push import DynamoSubscriptionStore
-
-NOTIFICATION = PushNotification(
-    user_id="carol",
-    id="toast-1",
-    title="Alice",
-    body="lunch?",
-    chat_id="project-x",
-    message_id="m-1",
-    priority="normal",
-    timestamp="2026-11-25T10:00:00.000Z",
-    total_unread=3,
-)
 
 
 def web(user: str, endpoint: str) -> PushSubscription:

@@ -4,6 +4,7 @@ service (decrypted, VAPID verified), FCM and APNs through httpx.MockTransport.""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from urllib.parse import parse_qs
 
 import httpx
@@ -12,6 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from tests.support.push import NOTIFICATION as SAMPLE
 from tests.support.push_service import LocalPushService, closed_port_url
 from tests.support.webpush import Subscriber, verify_vapid
 from tidings.adapters.apns import ApnsConfig, ApnsSender
@@ -19,25 +21,13 @@ from tidings.adapters.fcm import FCM_SCOPE, JWT_BEARER_GRANT, FcmConfig, FcmSend
 from tidings.adapters.push_senders import ConfiguredSenders
 from tidings.adapters.webpush import VapidConfig, WebPushSender
 from tidings.domain.push import (
-    PushNotification,
     PushRejected,
     PushSubscription,
     SubscriptionGone,
     TransientPushFailure,
 )
 
-NOTIFICATION = PushNotification(
-    user_id="carol",
-    id="toast-1",
-    title="Alice",
-    body="lunch?",
-    chat_id="project-x",
-    message_id="m-1",
-    priority="urgent",
-    timestamp="2026-11-25T10:00:00.000Z",
-    count=1,
-    total_unread=3,
-)
+NOTIFICATION = replace(SAMPLE, priority="urgent")
 NOW = 1_800_000_000.0
 
 
