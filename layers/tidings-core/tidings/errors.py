@@ -16,6 +16,7 @@ class ErrorCode(StrEnum):
     UNAUTHORIZED = "UNAUTHORIZED"
     FORBIDDEN = "FORBIDDEN"
     NOT_FOUND = "NOT_FOUND"
+    CONFLICT = "CONFLICT"
     RATE_LIMITED = "RATE_LIMITED"
     CONNECTION_LIMIT = "CONNECTION_LIMIT"
     UPGRADE_REQUIRED = "UPGRADE_REQUIRED"
@@ -42,6 +43,12 @@ class Forbidden(TidingsError):
 
 class NotFound(TidingsError):
     code = ErrorCode.NOT_FOUND
+
+
+class Conflict(TidingsError):
+    """The same sender reused a frame id for a different request (the first one stands)."""
+
+    code = ErrorCode.CONFLICT
 
 
 class RateLimited(TidingsError):
