@@ -7,6 +7,7 @@ import base64
 import json
 import time
 import urllib.request
+import uuid
 
 import aiohttp
 import pytest
@@ -126,6 +127,94 @@ async def test_a_retry_with_the_same_id_gets_the_same_ack_and_no_second_delivery
     finally:
         await alice.close()
         await bob.close()
+
+
+async def _history(server, user: str, chat_id: str) -> list[dict]:
+    headers = {"Authorization": f"Bearer {server.token(user)}"}
+    url = f"{server.base_url}/api/chats/{chat_id}/messages?limit=50"
+    async with aiohttp.ClientSession() as session, session.get(url, headers=headers) as response:
+        assert response.status == 200
+        return (await response.json())["messages"]
+
+
+def _new_message(message_id: str):
+    return lambda f: f["type"] == "message.new" and f["payload"]["message"]["messageId"] == message_id
+
+
+async def test_two_users_sending_with_the_same_id_at_once_both_get_their_own_message_stored(server):
+    bob, carol, alice = await server.connect("bob"), await server.connect("carol"), await server.connect("alice")
+    try:
+        frame_id = f"same-{uuid.uuid4()}"
+        sent = await asyncio.gather(
+            bob.send("message.send", {"chatId": "project-x", "content": "bob's words"}, frame_id=frame_id),
+            carol.send("message.send", {"chatId": "project-x", "content": "carol's words"}, frame_id=frame_id),
+        )
+        assert sent == [frame_id, frame_id]
+        bobs, carols = [(await client.reply_to(frame_id))["payload"]["message"] for client in (bob, carol)]
+        assert (bobs["senderId"], bobs["content"]) == ("bob", "bob's words")
+        assert (carols["senderId"], carols["content"]) == ("carol", "carol's words")
+        assert bobs["messageId"] != carols["messageId"] and bobs["seq"] != carols["seq"]
+
+        for message in (bobs, carols):
+            delivered = await alice.wait_for(_new_message(message["messageId"]))
+            assert delivered["payload"]["message"]["content"] == message["content"]
+        stored = {m["messageId"]: (m["senderId"], m["content"]) for m in await _history(server, "alice", "project-x")}
+        assert stored[bobs["messageId"]] == ("bob", "bob's words")
+        assert stored[carols["messageId"]] == ("carol", "carol's words")
+
+        # The same user reusing the id for something else is refused, and nothing is stored.
+        await bob.send("message.send", {"chatId": "project-x", "content": "other words"}, frame_id=frame_id)
+        await asyncio.sleep(QUIET_SECONDS)
+        replies = [f for f in bob.frames if f.get("payload", {}).get("refId") == frame_id]
+        assert [f["payload"]["status"] for f in replies] == ["ok", "error"]
+        assert replies[-1]["payload"]["error"]["code"] == "CONFLICT"
+        assert not [f for f in alice.of_type("message.new") if f["payload"]["message"]["content"] == "other words"]
+    finally:
+        for client in (bob, carol, alice):
+            await client.close()
+
+
+async def test_deletes_and_reactions_with_the_same_id_from_two_users_at_once_both_apply(server):
+    alice, bob, carol = await server.connect("alice"), await server.connect("bob"), await server.connect("carol")
+    try:
+        target = (await alice.request("message.send", {"chatId": "project-x", "content": "react to me"}))["payload"]
+        target_id = target["message"]["messageId"]
+        react_id = f"react-{uuid.uuid4()}"
+        await asyncio.gather(
+            bob.send("message.react", {"messageId": target_id, "emoji": "👍", "action": "add"}, frame_id=react_id),
+            carol.send("message.react", {"messageId": target_id, "emoji": "🎉", "action": "add"}, frame_id=react_id),
+        )
+        bob_react, carol_react = [(await c.reply_to(react_id))["payload"] for c in (bob, carol)]
+        assert bob_react["status"] == carol_react["status"] == "ok"
+        assert bob_react["seq"] != carol_react["seq"]
+        latest = max(bob_react["seq"], carol_react["seq"])
+        final = await alice.wait_for(lambda f: f["type"] == "message.reaction" and f["payload"]["seq"] == latest)
+        assert sorted(final["payload"]["reactions"].items()) == [("🎉", ["carol"]), ("👍", ["bob"])]
+
+        bobs = (await bob.request("message.send", {"chatId": "project-x", "content": "bob: delete me"}))["payload"]
+        carols = (await carol.request("message.send", {"chatId": "project-x", "content": "carol: delete me"}))[
+            "payload"
+        ]
+        delete_id = f"delete-{uuid.uuid4()}"
+        await asyncio.gather(
+            bob.send("message.delete", {"messageId": bobs["message"]["messageId"]}, frame_id=delete_id),
+            carol.send("message.delete", {"messageId": carols["message"]["messageId"]}, frame_id=delete_id),
+        )
+        acks = {user: (await c.reply_to(delete_id))["payload"] for user, c in (("bob", bob), ("carol", carol))}
+        assert acks["bob"]["messageId"] == bobs["message"]["messageId"]
+        assert acks["carol"]["messageId"] == carols["message"]["messageId"]
+        for ack in acks.values():
+            assert ack["status"] == "ok"
+            deleted = await alice.wait_for(
+                lambda f, ack=ack: f["type"] == "message.deleted" and f["payload"]["seq"] == ack["seq"]
+            )
+            assert deleted["payload"]["messageId"] == ack["messageId"]
+        stored = {m["messageId"]: m for m in await _history(server, "alice", "project-x")}
+        assert stored[bobs["message"]["messageId"]]["deleted"] is True
+        assert stored[carols["message"]["messageId"]]["deleted"] is True
+    finally:
+        for client in (alice, bob, carol):
+            await client.close()
 
 
 async def test_five_quick_sends_get_strictly_increasing_seqs_each_delivered_once(server):

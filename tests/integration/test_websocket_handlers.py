@@ -62,6 +62,22 @@ def test_message_send_acks_with_the_stored_message(functions, context, connectio
     assert connections.sent == {}, "the send handler must not fan out"
 
 
+def test_the_same_frame_id_from_two_senders_is_two_messages_and_a_reuse_conflicts(functions, context, connections):
+    make_chat("project-x", ["alice", "bob", "carol"])
+    bob_frame = client_frame("message.send", {"chatId": "project-x", "content": "from bob"}, frame_id="1")
+    carol_frame = client_frame("message.send", {"chatId": "project-x", "content": "from carol"}, frame_id="1")
+    bobs = send_frame(functions, context, "bob", bob_frame)["payload"]["message"]
+    carols = send_frame(functions, context, "carol", carol_frame)["payload"]["message"]
+    assert (carols["senderId"], carols["content"]) == ("carol", "from carol")
+    assert carols["messageId"] != bobs["messageId"]
+
+    assert send_frame(functions, context, "bob", bob_frame)["payload"]["message"] == bobs, "a retry: the same ack"
+    reused = client_frame("message.send", {"chatId": "project-x", "content": "something else"}, frame_id="1")
+    conflict = send_frame(functions, context, "bob", reused)["payload"]
+    assert (conflict["refId"], conflict["status"], conflict["error"]["code"]) == ("1", "error", "CONFLICT")
+    assert sorted(item.content for item in MessageModel.query("project-x")) == ["from bob", "from carol"]
+
+
 def test_a_non_member_gets_forbidden(functions, context, connections):
     make_chat("project-x", ["alice", "bob"])
     frame = client_frame("message.send", {"chatId": "project-x", "content": "let me in"})

@@ -67,12 +67,12 @@ def test_a_retry_with_the_same_id_returns_the_original_message_and_writes_nothin
     retry = send(service, "alice", content="once", request_id="same")
     assert retry == first
     assert [m.seq for m in MessageModel.query("project-x")] == [1]
-    assert IdempotencyModel.get("message.send#project-x#same").seq == 1
+    assert IdempotencyModel.get("message.send#project-x#alice#same").seq == 1
 
 
 def test_an_expired_claim_no_longer_deduplicates(service):
     first = send(service, "alice", request_id="old")
-    claim = IdempotencyModel.get("message.send#project-x#old")
+    claim = IdempotencyModel.get("message.send#project-x#alice#old")
     claim.update(actions=[IdempotencyModel.expires_at.set(datetime.fromtimestamp(time.time() - 1, UTC))])
     again = send(service, "alice", request_id="old")
     assert again.seq == 2

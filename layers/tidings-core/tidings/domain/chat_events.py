@@ -3,25 +3,26 @@ chat's next seq, written in one transaction with the change and its idempotency 
 
 Only the sender edits; the sender or a chat admin deletes; any member reacts. A delete erases
 the content from storage. A duplicate reaction add (or a remove of a missing one) changes
-nothing and emits no event.
+nothing and emits no event, but still claims its frame id, so a retry gets the same answer and
+a reuse of the id for another request is a CONFLICT like any other.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from tidings.domain.messages import (
-    IDEMPOTENCY_WINDOW,
     MAX_MENTION_CANDIDATES,
+    Claim,
     DuplicateRequest,
+    HeldClaim,
     Message,
     UserDirectory,
-    idempotency_key,
     iso,
     mention_candidates,
+    original_of,
     resolve_mentions,
 )
 from tidings.domain.ratelimits import MESSAGE_WRITES, RateLimiter
@@ -43,12 +44,6 @@ class ChatEvent:
     actor_id: str
     actor_name: str
     at: str
-
-
-@dataclass(frozen=True)
-class Claim:
-    key: str
-    expires_at: int  # epoch seconds
 
 
 @dataclass(frozen=True)
@@ -85,6 +80,12 @@ class ChatEventStore(Protocol):
     def record_reaction(self, event: ChatEvent, emoji: str, action: ReactionAction, claim: Claim) -> None:
         """Raises NoChange when the reaction is already in the asked state."""
 
+    def record_no_change(self, claim: Claim, chat_id: str) -> None:
+        """Claims the key for a request that changed nothing; raises DuplicateRequest."""
+
+    def held_claim(self, key: str) -> HeldClaim | None:
+        """The live claim on `key`, if any."""
+
 
 class ChatEventService:
     def __init__(
@@ -103,42 +104,48 @@ class ChatEventService:
         message, _ = self._writable(actor_id, message_id)
         if message.sender_id != actor_id:
             raise Forbidden("Only the sender may edit a message")
+        claim = self._claim("message.edit", actor_id, request_id, message, {"content": content})
         candidates = mention_candidates(content)[:MAX_MENTION_CANDIDATES]
         mentions = resolve_mentions(candidates, self._store.members_among(message.chat_id, set(candidates)))
         return self._record(
             "edit",
             actor_id,
-            request_id,
             message,
-            lambda event, claim: self._store.record_edit(event, content, mentions, claim),
+            claim,
+            lambda event: self._store.record_edit(event, content, mentions, claim),
         )
 
     def delete(self, actor_id: str, request_id: str, message_id: str) -> EventOutcome:
         message, role = self._writable(actor_id, message_id)
         if message.sender_id != actor_id and role != "admin":
             raise Forbidden("Only the sender or a chat admin may delete a message")
-        return self._record(
-            "delete", actor_id, request_id, message, lambda event, claim: self._store.record_delete(event, claim)
-        )
+        claim = self._claim("message.delete", actor_id, request_id, message, {})
+        return self._record("delete", actor_id, message, claim, lambda event: self._store.record_delete(event, claim))
 
     def react(
         self, actor_id: str, request_id: str, message_id: str, emoji: str, action: ReactionAction
     ) -> EventOutcome:
         message, _ = self._writable(actor_id, message_id)
+        claim = self._claim("message.react", actor_id, request_id, message, {"emoji": emoji, "action": action})
         try:
             return self._record(
                 "reaction",
                 actor_id,
-                request_id,
                 message,
-                lambda event, claim: self._store.record_reaction(event, emoji, action, claim),
+                claim,
+                lambda event: self._store.record_reaction(event, emoji, action, claim),
             )
         except NoChange:
+            try:
+                self._store.record_no_change(claim, message.chat_id)
+            except DuplicateRequest as duplicate:
+                return self._replay(claim, duplicate, message)
             return EventOutcome(seq=None, message=self._current(message.chat_id, message.seq))
 
     def _writable(self, actor_id: str, message_id: str) -> tuple[Message, str]:
-        """The message, if it exists, is not deleted, and the actor may see it; with the
-        actor's role in its chat (read once, for the delete's admin check too)."""
+        """The message, if it exists and the actor may see it; with the actor's role in its chat
+        (read once, for the delete's admin check too). A deleted message is returned too: a
+        retry of the request that deleted it (or of one before) still gets its ack."""
         self._limiter.enforce(MESSAGE_WRITES, actor_id)
         location = self._store.locate(message_id)
         message = self._store.get(*location) if location else None
@@ -147,19 +154,27 @@ class ChatEventService:
         role = self._store.role_of(message.chat_id, actor_id)
         if role is None:
             raise Forbidden(f"You are not a member of chat {message.chat_id!r}")
-        if message.deleted:
-            raise NotFound(f"Message {message_id!r} was deleted")
         return message, role
+
+    def _claim(self, action: str, actor_id: str, request_id: str, message: Message, fields: dict[str, Any]) -> Claim:
+        return Claim.of(
+            action, message.chat_id, actor_id, request_id, {"messageId": message.message_id, **fields}, self._now()
+        )
 
     def _record(
         self,
         kind: EventKind,
         actor_id: str,
-        request_id: str,
         message: Message,
-        write: Callable[[ChatEvent, Claim], None],
+        claim: Claim,
+        write: Callable[[ChatEvent], None],
     ) -> EventOutcome:
-        now = self._now()
+        if message.deleted:
+            # Nothing can change a deleted message; only a retry of an earlier request has an ack.
+            held = self._store.held_claim(claim.key)
+            if held is None:
+                raise NotFound(f"Message {message.message_id!r} was deleted")
+            return self._replay(claim, DuplicateRequest(held), message)
         event = ChatEvent(
             kind=kind,
             chat_id=message.chat_id,
@@ -168,20 +183,21 @@ class ChatEventService:
             target_seq=message.seq,
             actor_id=actor_id,
             actor_name=self._users.display_name(actor_id),
-            at=iso(now),
-        )
-        claim = Claim(
-            idempotency_key(f"message.{kind}", message.chat_id, request_id),
-            int(now + IDEMPOTENCY_WINDOW / timedelta(seconds=1)),
+            at=iso(self._now()),
         )
         try:
-            write(event, claim)
+            write(event)
         except DuplicateRequest as duplicate:
-            # A retry of a change that was already made: the same seq, the message as it is now.
-            return EventOutcome(seq=duplicate.seq, message=self._current(message.chat_id, message.seq))
+            return self._replay(claim, duplicate, message)
         except MessageGone:
             raise NotFound(f"Message {message.message_id!r} was deleted") from None
         return EventOutcome(seq=event.seq, message=self._current(message.chat_id, message.seq))
+
+    def _replay(self, claim: Claim, duplicate: DuplicateRequest, message: Message) -> EventOutcome:
+        """A retry of a change that was already made (or already found unneeded): the same seq,
+        the message as it is now."""
+        held = original_of(claim, duplicate)
+        return EventOutcome(seq=held.seq, message=self._current(message.chat_id, message.seq))
 
     def _current(self, chat_id: str, seq: int) -> Message:
         message = self._store.get(chat_id, seq)

@@ -7,15 +7,18 @@ done here: it follows the stream.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from tidings.domain.ratelimits import MESSAGE_WRITES, URGENT, RateLimiter
-from tidings.errors import Forbidden
+from tidings.errors import Conflict, Forbidden
 from tidings.protocol.frames import iso
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
@@ -74,6 +77,16 @@ class SendMessage:
     attachments: list[dict[str, Any]] = field(default_factory=list)
     priority: str = "normal"
 
+    def fields(self) -> dict[str, Any]:
+        """What the request asks for (its fingerprint), everything but the frame id."""
+        return {
+            "chatId": self.chat_id,
+            "content": self.content,
+            "replyTo": self.reply_to,
+            "attachments": self.attachments,
+            "priority": self.priority,
+        }
+
 
 def mention_candidates(content: str) -> list[str]:
     """The `@names` in the content, in order of first appearance, without duplicates."""
@@ -95,18 +108,61 @@ def resolve_mentions(candidates: Iterable[str], member_ids: set[str]) -> list[st
     return resolved
 
 
-def idempotency_key(action: str, chat_id: str, request_id: str) -> str:
-    """Claims are per action and chat: the same frame id in another chat is another request."""
-    return f"{action}#{chat_id}#{request_id}"
+def idempotency_key(action: str, chat_id: str, sender_id: str, request_id: str) -> str:
+    """Claims are per action, chat and sender: the same frame id from another user, or in another
+    chat, is another request. Each part is percent-encoded so no id can forge another key."""
+    return "#".join([action, *(quote(part, safe="") for part in (chat_id, sender_id, request_id))])
+
+
+def fingerprint(fields: dict[str, Any]) -> str:
+    """What a request asks for, as a SHA-256 of its canonical JSON: a retry has the same one, a
+    different request that reuses the frame id does not."""
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An idempotency claim, written in the same transaction as the request's effect."""
+
+    key: str
+    fingerprint: str
+    expires_at: int  # epoch seconds
+
+    @classmethod
+    def of(
+        cls, action: str, chat_id: str, sender_id: str, request_id: str, fields: dict[str, Any], now: float
+    ) -> Claim:
+        return cls(
+            key=idempotency_key(action, chat_id, sender_id, request_id),
+            fingerprint=fingerprint({"type": action, **fields}),
+            expires_at=int(now + IDEMPOTENCY_WINDOW.total_seconds()),
+        )
+
+
+@dataclass(frozen=True)
+class HeldClaim:
+    """A live claim: where the original request's effect is (`seq` None when it changed nothing)."""
+
+    chat_id: str
+    seq: int | None
+    fingerprint: str | None
 
 
 class DuplicateRequest(Exception):
-    """The idempotency key was already claimed; the original effect is at (chat_id, seq)."""
+    """The idempotency key was already claimed, by the request described by `held`."""
 
-    def __init__(self, chat_id: str, seq: int) -> None:
-        super().__init__(f"already processed as {chat_id}#{seq}")
-        self.chat_id = chat_id
-        self.seq = seq
+    def __init__(self, held: HeldClaim) -> None:
+        super().__init__(f"already processed as {held.chat_id}#{held.seq}")
+        self.held = held
+
+
+def original_of(claim: Claim, duplicate: DuplicateRequest) -> HeldClaim:
+    """The held claim, when it is this very request again (a retry); CONFLICT when the sender
+    reused the frame id for something else."""
+    if duplicate.held.fingerprint != claim.fingerprint:
+        raise Conflict("This frame id was already used for a different request; send a new request with a new id")
+    return duplicate.held
 
 
 class MessageStore(Protocol):
@@ -114,7 +170,7 @@ class MessageStore(Protocol):
 
     def allocate_seq(self, chat_id: str) -> int: ...
 
-    def append(self, message: Message, idempotency_key: str, claim_expires_at: int) -> None:
+    def append(self, message: Message, claim: Claim) -> None:
         """Writes the message and claims the key atomically; raises DuplicateRequest."""
 
     def get(self, chat_id: str, seq: int) -> Message | None: ...
@@ -163,13 +219,14 @@ class MessageService:
             mentions=resolve_mentions(candidates, members),
             priority=request.priority,
         )
-        key = idempotency_key("message.send", request.chat_id, request.request_id)
+        claim = Claim.of("message.send", request.chat_id, sender_id, request.request_id, request.fields(), now)
         try:
-            self._store.append(message, key, int(now + IDEMPOTENCY_WINDOW.total_seconds()))
+            self._store.append(message, claim)
         except DuplicateRequest as duplicate:
             # A retry: answer with the message the first attempt stored. Its seq is kept; the
             # seq this attempt allocated stays a hole, which the protocol allows (§6).
-            original = self._store.get(duplicate.chat_id, duplicate.seq)
+            held = original_of(claim, duplicate)
+            original = self._store.get(held.chat_id, held.seq) if held.seq is not None else None
             if original is None:  # the claim outlived its message: never expected
                 raise
             return original

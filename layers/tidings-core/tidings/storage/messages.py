@@ -8,14 +8,14 @@ from functools import cache
 from typing import Any, cast
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.operand import Path
 from pynamodb.transactions import TransactWrite
 
-from tidings.domain.chat_events import ChatEvent, Claim, MessageGone, NoChange, ReactionAction
-from tidings.domain.messages import DuplicateRequest, Message
-from tidings.errors import NotFound
+from tidings.domain.chat_events import ChatEvent, MessageGone, NoChange, ReactionAction
+from tidings.domain.messages import Claim, DuplicateRequest, HeldClaim, Message
+from tidings.errors import NotFound, Unavailable
 from tidings.storage.caching import ExpiringCache
 from tidings.storage.models import (
     REACTION_KEY_SEPARATOR,
@@ -121,13 +121,13 @@ class DynamoMessageStore:
             raise
         return int(chat.head_seq)
 
-    def append(self, message: Message, idempotency_key: str, claim_expires_at: int) -> None:
+    def append(self, message: Message, claim: Claim) -> None:
         def operations(transaction: TransactWrite) -> None:
             transaction.save(_model_from_message(message), condition=MessageModel.seq.does_not_exist())
             if message.priority == "urgent":
                 transaction.save(_urgent_audit(message))
 
-        _transact(Claim(idempotency_key, claim_expires_at), message.chat_id, message.seq, operations)
+        _transact(claim, message.chat_id, message.seq, operations)
 
     def locate(self, message_id: str) -> tuple[str, int] | None:
         """The message's chat and seq. Its events share the messageId; the message came first."""
@@ -144,12 +144,9 @@ class DynamoMessageStore:
             return None
 
     def advance_read_watermark(self, chat_id: str, user_id: str, seq: int, message_id: str) -> bool:
+        actions, condition = _watermark_move(seq, message_id)
         try:
-            MemberModel(chat_id, user_id).update(
-                actions=[MemberModel.last_read_seq.set(seq), MemberModel.last_read_message_id.set(message_id)],
-                condition=MemberModel.user_id.exists()
-                & (MemberModel.last_read_seq.does_not_exist() | (MemberModel.last_read_seq < seq)),
-            )
+            MemberModel(chat_id, user_id).update(actions=actions, condition=condition)
         except UpdateError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
                 return False
@@ -197,6 +194,24 @@ class DynamoMessageStore:
                 raise NoChange() from None
             raise
 
+    def record_no_change(self, claim: Claim, chat_id: str) -> None:
+        """The claim alone, with no seq: one conditional put (nothing else to write with it)."""
+        try:
+            _claim_item(claim, chat_id, seq=None).save(condition=_claim_is_free())
+        except PutError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise _duplicate(claim.key) from exc
+            raise
+
+    def held_claim(self, key: str) -> HeldClaim | None:
+        try:
+            item = IdempotencyModel.get(key, consistent_read=True)
+        except DoesNotExist:
+            return None
+        if item.expires_at < datetime.now(UTC):
+            return None  # past its TTL, waiting for DynamoDB to delete it: it no longer counts
+        return HeldClaim(item.chat_id, None if item.seq is None else int(item.seq), item.fingerprint)
+
     def _record(self, event: ChatEvent, claim: Claim, actions: list[Any], precondition: Any = None) -> None:
         """One transaction: the claim, the change to the message, and the event item."""
         still_there = MessageModel.seq.exists() & (MessageModel.deleted == False)  # noqa: E712
@@ -229,30 +244,66 @@ class DynamoMessageStore:
 
 
 class _OperationRefused(Exception):
-    """A condition on one of the transaction's own operations (not the claim) failed."""
+    """A condition on one of the transaction's own operations (not the claim) failed.
+    `reasons` are the operations' cancellation codes in transaction order, claim excluded."""
+
+    def __init__(self, reasons: list[str | None]) -> None:
+        super().__init__(f"transaction refused: {reasons}")
+        self.reasons = reasons
+        self.failed = [index for index, code in enumerate(reasons) if code == "ConditionalCheckFailed"]
+
+
+def _watermark_move(seq: int, message_id: str) -> tuple[list[Any], Condition]:
+    """The update that moves a member's read watermark to `seq`, forward only, members only."""
+    actions = [
+        MemberModel.last_read_seq.set(seq),
+        MemberModel.last_read_message_id.set(message_id),
+    ]
+    condition = MemberModel.user_id.exists() & (
+        MemberModel.last_read_seq.does_not_exist() | (MemberModel.last_read_seq < seq)
+    )
+    return actions, condition
+
+
+def _claim_item(claim: Claim, chat_id: str, seq: int | None) -> IdempotencyModel:
+    return IdempotencyModel(
+        claim.key,
+        chat_id=chat_id,
+        seq=seq,
+        fingerprint=claim.fingerprint,
+        expires_at=datetime.fromtimestamp(claim.expires_at, UTC),
+    )
+
+
+def _claim_is_free() -> Condition:
+    # A claim past its TTL may linger until DynamoDB deletes it; it no longer counts.
+    return IdempotencyModel.key.does_not_exist() | (IdempotencyModel.expires_at < datetime.now(UTC))
+
+
+def _duplicate(key: str) -> DuplicateRequest:
+    held = DynamoMessageStore().held_claim(key)
+    if held is None:  # it expired between the refused write and this read: retrying will do
+        raise Unavailable("The request could not be completed; retry it with the same frame id")
+    return DuplicateRequest(held)
 
 
 def _transact(claim: Claim, chat_id: str, seq: int, operations: Callable[[TransactWrite], None]) -> None:
     """Writes `operations` together with the idempotency claim, all or nothing.
 
-    Raises DuplicateRequest when the claim is held (a retry), _OperationRefused when an
-    operation's own condition failed."""
-    claim_item = IdempotencyModel(
-        claim.key, chat_id=chat_id, seq=seq, expires_at=datetime.fromtimestamp(claim.expires_at, UTC)
-    )
-    # A claim past its TTL may linger until DynamoDB deletes it; it no longer counts.
-    claim_is_free = IdempotencyModel.key.does_not_exist() | (IdempotencyModel.expires_at < datetime.now(UTC))
+    Raises DuplicateRequest when the claim is held (a retry, or a reuse of the frame id),
+    _OperationRefused when an operation's own condition failed."""
     try:
         with TransactWrite(connection=_connection()) as transaction:
-            transaction.save(claim_item, condition=claim_is_free)
+            # The claim is the first put and the transaction has no condition checks or deletes
+            # (PynamoDB sends those first): its cancellation reason is the first one.
+            transaction.save(_claim_item(claim, chat_id, seq), condition=_claim_is_free())
             operations(transaction)
     except TransactWriteError as exc:
         reasons = [reason.code if reason else None for reason in (exc.cancellation_reasons or [])]
         if reasons and reasons[0] == "ConditionalCheckFailed":
-            held = IdempotencyModel.get(claim.key, consistent_read=True)
-            raise DuplicateRequest(held.chat_id, int(held.seq)) from exc
+            raise _duplicate(claim.key) from exc
         if "ConditionalCheckFailed" in reasons[1:]:
-            raise _OperationRefused() from exc
+            raise _OperationRefused(reasons[1:]) from exc
         raise
 
 

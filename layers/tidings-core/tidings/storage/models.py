@@ -199,14 +199,17 @@ class MessageModel(Model):
 
 
 class IdempotencyModel(Model):
-    """Claims a client frame id for 24 h, written in the same transaction as its effect."""
+    """Claims a client frame id of one sender for 24 h, written in the same transaction as its
+    effect. `key` is `<frame type>#<chatId>#<senderId>#<frame id>` (parts percent-encoded)."""
 
     class Meta(_Meta):
         table_name = _table_name("IDEMPOTENCY_TABLE", "tidings-idempotency")
 
     key = UnicodeAttribute(hash_key=True)
     chat_id = UnicodeAttribute(attr_name="chatId")
-    seq = NumberAttribute()
+    seq = NumberAttribute(null=True)  # the effect's seq; absent for a request that changed nothing
+    # SHA-256 of the request's canonical payload: a reuse of the id for another request conflicts.
+    fingerprint = UnicodeAttribute(null=True)
     expires_at = TTLAttribute(attr_name="expiresAt")
 
 
