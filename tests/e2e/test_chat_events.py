@@ -148,6 +148,34 @@ async def test_a_read_mark_sends_a_receipt_with_its_seq(server):
         await bob.close()
 
 
+async def test_sending_marks_the_chat_read_for_the_sender_without_a_receipt(server):
+    alice, bob = await server.connect("alice"), await server.connect("bob")
+    try:
+        question = await _send(alice, "dm-alice-bob", "lunch at noon?")
+        await bob.wait_for(lambda f: f["type"] == "notification.badge" and f["payload"]["chatId"] == "dm-alice-bob")
+        bob.frames.clear()
+
+        answer = await _send(bob, "dm-alice-bob", "yes!")  # no read.mark: replying is reading
+        cleared = await bob.wait_for(
+            lambda f: f["type"] == "notification.badge" and f["payload"]["chatId"] == "dm-alice-bob"
+        )
+        assert (cleared["payload"]["unreadCount"], cleared["payload"]["mentionCount"]) == (0, 0)
+
+        await alice.wait_for(
+            lambda f: f["type"] == "message.new" and f["payload"]["message"]["messageId"] == answer["messageId"]
+        )
+        sync = await alice.request("sync.request", {"chatId": "dm-alice-bob", "lastKnownSeq": question["seq"]})
+        assert sync["payload"]["readWatermarks"]["bob"] == answer["seq"], "bob has seen his own message"
+        assert sync["payload"]["readWatermarks"]["alice"] >= question["seq"]
+        await asyncio.sleep(QUIET_SECONDS + 1)  # past the receipts' batching window
+        assert not [f for f in alice.of_type("read.receipt") if f["payload"]["userId"] == "bob"], (
+            "the message.new already told alice; a send is no read.receipt"
+        )
+    finally:
+        await alice.close()
+        await bob.close()
+
+
 async def test_a_burst_of_25_sends_hits_rate_limited_with_retry_after(server):
     # Five connections of one user send at once: the limit is per user (10/s), not per connection.
     clients = [await server.connect("erin") for _ in range(5)]

@@ -10,6 +10,7 @@ from tests.support.events import client_frame, message_event, sqs_event
 from tests.support.seed import make_chat
 from tidings.domain.messages import SendMessage
 from tidings.settings import settings
+from tidings.storage.badges import DynamoBadgeStore
 from tidings.storage.connections import DynamoConnectionStore
 from tidings.storage.models import MemberModel
 from tidings.wiring import message_service, typing_state
@@ -92,7 +93,7 @@ def test_read_mark_moves_the_watermark_and_the_stream_sends_one_receipt(function
     assert MemberModel.get("project-x", "bob").last_read_seq == 3
 
     batch = {"Records": [r for r in stream_records(MemberModel.Meta.table_name) if r["eventName"] == "MODIFY"]}
-    assert len(batch["Records"]) == 3
+    assert len(batch["Records"]) == 6, "alice's three sends moved her watermark, bob's three marks his"
     assert functions["receipts"].handler(batch, context) == {"batchItemFailures": []}
 
     receipts = [json.loads(data) for data in connections.sent["alice-1"]]
@@ -103,3 +104,29 @@ def test_read_mark_moves_the_watermark_and_the_stream_sends_one_receipt(function
     to_reader = [json.loads(data) for data in connections.sent["bob-1"]]
     assert [f["type"] for f in to_reader] == ["notification.badge"], "the reader gets no receipt of their own"
     assert to_reader[0]["payload"]["unreadCount"] == 0
+
+
+def test_a_senders_own_message_sends_no_receipt_and_clears_what_they_had_unread(functions, context, connections, chat):
+    earlier = message_service().send("alice", SendMessage(request_id="a1", chat_id="project-x", content="question?"))
+    DynamoBadgeStore().increment("project-x", "bob", mentioned=False, seq=earlier.seq)  # as Notify does
+    reply = message_service().send("bob", SendMessage(request_id="b1", chat_id="project-x", content="answer"))
+    bob = MemberModel.get("project-x", "bob")
+    assert (bob.last_read_seq, bob.last_read_message_id) == (reply.seq, reply.message_id)
+
+    batch = {"Records": [r for r in stream_records(MemberModel.Meta.table_name) if r["eventName"] == "MODIFY"]}
+    assert functions["receipts"].handler(batch, context) == {"batchItemFailures": []}
+
+    to_alice = [json.loads(data)["type"] for data in connections.sent.get("alice-1", [])]
+    assert "read.receipt" not in to_alice, "the message.new already says bob has seen it"
+    to_bob = [json.loads(data) for data in connections.sent["bob-1"]]
+    assert [(f["type"], f["payload"]["unreadCount"]) for f in to_bob] == [("notification.badge", 0)]
+    assert MemberModel.get("project-x", "bob").unread_count == 0, "sending marks the chat read up to it"
+
+
+def test_a_message_the_recipient_has_already_read_past_is_not_counted(connections, chat):
+    first = message_service().send("alice", SendMessage(request_id="a1", chat_id="project-x", content="one"))
+    second = message_service().send("bob", SendMessage(request_id="b1", chat_id="project-x", content="two"))
+    # Notify runs behind: by the time it counts alice's message, bob has already replied after it.
+    assert DynamoBadgeStore().increment("project-x", "bob", mentioned=False, seq=first.seq) is None
+    assert MemberModel.get("project-x", "bob").unread_count == 0
+    assert DynamoBadgeStore().increment("project-x", "alice", mentioned=False, seq=second.seq).unread == 1

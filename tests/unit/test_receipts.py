@@ -4,10 +4,10 @@ import pytest
 
 from tests.support.seed import make_chat
 from tidings.domain.messages import SendMessage
-from tidings.domain.receipts import ReadService, Watermark, coalesce
+from tidings.domain.receipts import Advance, ReadService, Watermark, coalesce, plan
 from tidings.errors import Forbidden, NotFound
 from tidings.storage.messages import DynamoMessageStore
-from tidings.storage.models import MemberModel
+from tidings.storage.models import MemberModel, MessageModel
 from tidings.wiring import message_service
 
 
@@ -33,6 +33,29 @@ def test_the_watermark_only_moves_forward(messages):
     assert (member.last_read_seq, member.last_read_message_id) == (3, messages[2].message_id)
 
 
+def test_sending_moves_the_senders_watermark_to_their_message(messages):
+    alice = MemberModel.get("project-x", "alice")
+    assert (alice.last_read_seq, alice.last_read_message_id, alice.last_read_by) == (3, messages[2].message_id, "send")
+    assert MemberModel.get("project-x", "bob").last_read_seq == 0, "nobody else's watermark moves"
+
+
+def test_a_read_mark_after_a_send_is_recorded_as_a_mark(messages):
+    reply = message_service().send("bob", SendMessage(request_id="b1", chat_id="project-x", content="reply"))
+    ReadService(DynamoMessageStore()).mark("alice", "project-x", reply.message_id)
+    alice = MemberModel.get("project-x", "alice")
+    assert (alice.last_read_seq, alice.last_read_by) == (reply.seq, "mark")
+
+
+def test_a_send_never_moves_the_senders_watermark_back_and_is_stored_anyway(messages):
+    # bob has read further than the seq his message will get (a later message committed first).
+    DynamoMessageStore().advance_read_watermark("project-x", "bob", 10, "later")
+    sent = message_service().send("bob", SendMessage(request_id="b1", chat_id="project-x", content="late"))
+    assert sent.seq == 4
+    assert MessageModel.get("project-x", 4).content == "late"
+    bob = MemberModel.get("project-x", "bob")
+    assert (bob.last_read_seq, bob.last_read_message_id, bob.last_read_by) == (10, "later", "mark")
+
+
 def test_a_message_of_another_chat_is_not_found(messages):
     with pytest.raises(NotFound):
         ReadService(DynamoMessageStore()).mark("alice", "other", messages[0].message_id)
@@ -56,3 +79,21 @@ def test_coalesce_keeps_the_highest_mark_per_reader_and_chat():
         Watermark("c", "carol", 1, "m1"),
         Watermark("d", "bob", 2, "m2"),
     ]
+
+
+def test_a_batch_sends_receipts_for_read_marks_only_and_recounts_whoever_may_have_changed():
+    read = Watermark("c", "bob", 3, "m3")
+    sent_with_unread = Watermark("c", "carol", 4, "m4")
+    sent_all_read = Watermark("c", "dave", 5, "m5")
+    read_then_sent = [Watermark("c", "erin", 6, "m6"), Watermark("c", "erin", 7, "m7")]
+    batch = plan(
+        [
+            Advance(read),
+            Advance(sent_with_unread, by_send=True, had_counts=True),
+            Advance(sent_all_read, by_send=True, had_counts=False),
+            Advance(read_then_sent[0]),
+            Advance(read_then_sent[1], by_send=True, had_counts=False),
+        ]
+    )
+    assert batch.receipts == {read, read_then_sent[0]}, "a send is no read.receipt: message.new says it"
+    assert batch.recounts == {read, sent_with_unread, read_then_sent[1]}

@@ -178,7 +178,7 @@ MESSAGE_SEND = Function(
     "send.handler",
     "message.send: authorize, allocate seq, write idempotently, ack",
     tables=(
-        (MEMBERS, "read"),
+        (MEMBERS, "read_write"),  # the sender's read watermark moves to their message
         (USERS, "read"),
         (CHATS, "read_write"),
         (MESSAGES, "read_write"),

@@ -42,7 +42,8 @@ class Badge:
 
 
 class BadgeStore(Protocol):
-    def increment(self, chat_id: str, user_id: str, mentioned: bool) -> Badge: ...
+    def increment(self, chat_id: str, user_id: str, mentioned: bool, seq: int | None = None) -> Badge | None:
+        """Counts the message at `seq` unless the member has read past it; None if it did not count."""
 
     def recount(self, chat_id: str, user_id: str) -> Badge:
         """Counts from the read watermark, stored with the totals adjusted by the difference."""

@@ -171,7 +171,8 @@ class MessageStore(Protocol):
     def allocate_seq(self, chat_id: str) -> int: ...
 
     def append(self, message: Message, claim: Claim) -> None:
-        """Writes the message and claims the key atomically; raises DuplicateRequest."""
+        """Writes the message, claims the key and moves the sender's read watermark forward to
+        the message (sending marks the chat read up to it), atomically; raises DuplicateRequest."""
 
     def get(self, chat_id: str, seq: int) -> Message | None: ...
 

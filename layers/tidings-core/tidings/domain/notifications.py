@@ -91,7 +91,9 @@ class NotificationService:
             )
             if not delivery.count_unread:
                 continue
-            badge = self._badges.increment(message.chat_id, user_id, mentioned)
+            badge = self._badges.increment(message.chat_id, user_id, mentioned, seq=message.seq)
+            if badge is None:
+                continue  # already read past it (the stream runs behind the reader): nothing to tell
             frames = [badge.frame()]
             if delivery.toast or delivery.push:
                 toast = toast_for(message, chat, self._group(user_id, message, now, urgent))

@@ -2,6 +2,11 @@
 
 `read.mark` only writes the watermark; the receipts go out from the Members stream, whose
 batching window coalesces a burst of marks into one `read.receipt` with the highest seq.
+
+Sending a message also moves the sender's watermark to it (a sender has seen their own message,
+and everything before it: sending marks the chat read, as chat apps do). Such a move gets no
+`read.receipt`: the others learn it from the `message.new` itself. It still recounts the
+sender's badge when the sender had anything unread there.
 """
 
 from __future__ import annotations
@@ -44,6 +49,34 @@ class ReadService:
         seq = location[1]
         self._store.advance_read_watermark(chat_id, user_id, seq, message_id)
         return Watermark(chat_id, user_id, seq, message_id)
+
+
+@dataclass(frozen=True)
+class Advance:
+    """A watermark move as the Members stream reports it."""
+
+    mark: Watermark
+    by_send: bool = False  # the member's own message moved it, not a read.mark
+    had_counts: bool = True  # the member's unread or mention count in the chat was not zero
+
+
+@dataclass(frozen=True)
+class Plan:
+    receipts: set[Watermark]  # the marks to send as read.receipt to the other members
+    recounts: set[Watermark]  # the marks whose reader's badge is recounted (and sent to them)
+
+
+def plan(advances: Iterable[Advance]) -> Plan:
+    """What one batch of watermark moves sends: per (chat, reader), one receipt for the highest
+    read.mark, and one badge recount at the highest mark of any kind, unless every move was a
+    send that found nothing unread (which leaves the badge as it was: at zero)."""
+    advances = list(advances)
+    latest = coalesce(advance.mark for advance in advances)
+    recount_keys = {(a.mark.chat_id, a.mark.user_id) for a in advances if not a.by_send or a.had_counts}
+    return Plan(
+        receipts=set(coalesce(advance.mark for advance in advances if not advance.by_send)),
+        recounts={mark for mark in latest if (mark.chat_id, mark.user_id) in recount_keys},
+    )
 
 
 def coalesce(advances: Iterable[Watermark]) -> list[Watermark]:

@@ -23,12 +23,23 @@ def _unchanged(attribute: NumberAttribute, value: int) -> Condition:
 
 
 class DynamoBadgeStore:
-    def increment(self, chat_id: str, user_id: str, mentioned: bool) -> Badge:
+    def increment(self, chat_id: str, user_id: str, mentioned: bool, seq: int | None = None) -> Badge | None:
+        """One atomic ADD, on a member whose watermark is still below the message at `seq` (a
+        member who has read past it, by read.mark or by sending a later message, does not count
+        it); None when it did not count."""
         member = MemberModel(chat_id, user_id)
-        member.update(
-            actions=[MemberModel.unread_count.add(1), MemberModel.mention_count.add(1 if mentioned else 0)],
-            condition=MemberModel.user_id.exists(),
-        )
+        condition = MemberModel.user_id.exists()
+        if seq is not None:
+            condition &= MemberModel.last_read_seq.does_not_exist() | (MemberModel.last_read_seq < seq)
+        try:
+            member.update(
+                actions=[MemberModel.unread_count.add(1), MemberModel.mention_count.add(1 if mentioned else 0)],
+                condition=condition,
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return None  # read already, or no longer a member
+            raise
         return self._with_totals(chat_id, user_id, member, unread_delta=1, mention_delta=1 if mentioned else 0)
 
     def recount(self, chat_id: str, user_id: str) -> Badge:

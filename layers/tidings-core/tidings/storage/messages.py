@@ -122,12 +122,31 @@ class DynamoMessageStore:
         return int(chat.head_seq)
 
     def append(self, message: Message, claim: Claim) -> None:
-        def operations(transaction: TransactWrite) -> None:
-            transaction.save(_model_from_message(message), condition=MessageModel.seq.does_not_exist())
-            if message.priority == "urgent":
-                transaction.save(_urgent_audit(message))
+        """One transaction: the claim, the message, its audit item when urgent, and the sender's
+        read watermark moved to the message (a sender has seen their own message).
 
-        _transact(claim, message.chat_id, message.seq, operations)
+        The watermark only moves forward, so its update is conditional; when it is already
+        further (the sender marked a later message read that committed first), that condition
+        cancels the transaction and the message is written again without it."""
+
+        def operations(with_watermark: bool) -> Callable[[TransactWrite], None]:
+            def write(transaction: TransactWrite) -> None:
+                transaction.save(_model_from_message(message), condition=MessageModel.seq.does_not_exist())
+                if message.priority == "urgent":
+                    transaction.save(_urgent_audit(message))
+                if with_watermark:
+                    # PynamoDB sends puts before updates: this is the transaction's last item.
+                    actions, condition = _watermark_move(message.seq, message.message_id, by="send")
+                    transaction.update(MemberModel(message.chat_id, message.sender_id), actions, condition)
+
+            return write
+
+        try:
+            _transact(claim, message.chat_id, message.seq, operations(with_watermark=True))
+        except _OperationRefused as refused:
+            if refused.failed != [len(refused.reasons) - 1]:
+                raise  # the message's own condition: its seq is taken, which allocation rules out
+            _transact(claim, message.chat_id, message.seq, operations(with_watermark=False))
 
     def locate(self, message_id: str) -> tuple[str, int] | None:
         """The message's chat and seq. Its events share the messageId; the message came first."""
@@ -144,7 +163,7 @@ class DynamoMessageStore:
             return None
 
     def advance_read_watermark(self, chat_id: str, user_id: str, seq: int, message_id: str) -> bool:
-        actions, condition = _watermark_move(seq, message_id)
+        actions, condition = _watermark_move(seq, message_id, by="mark")
         try:
             MemberModel(chat_id, user_id).update(actions=actions, condition=condition)
         except UpdateError as exc:
@@ -253,11 +272,12 @@ class _OperationRefused(Exception):
         self.failed = [index for index, code in enumerate(reasons) if code == "ConditionalCheckFailed"]
 
 
-def _watermark_move(seq: int, message_id: str) -> tuple[list[Any], Condition]:
+def _watermark_move(seq: int, message_id: str, by: str) -> tuple[list[Any], Condition]:
     """The update that moves a member's read watermark to `seq`, forward only, members only."""
     actions = [
         MemberModel.last_read_seq.set(seq),
         MemberModel.last_read_message_id.set(message_id),
+        MemberModel.last_read_by.set(by),
     ]
     condition = MemberModel.user_id.exists() & (
         MemberModel.last_read_seq.does_not_exist() | (MemberModel.last_read_seq < seq)

@@ -140,6 +140,10 @@ class MemberModel(Model):
     # The read watermark (PROTOCOL.md §5): only ever moves forward.
     last_read_seq = NumberAttribute(attr_name="lastReadSeq", default=0)
     last_read_message_id = UnicodeAttribute(attr_name="lastReadMessageId", null=True)
+    # What moved the watermark last: "mark" (read.mark) or "send" (the member's own message,
+    # which moves it in the send's transaction). The receipts consumer sends no read.receipt for
+    # a "send": the message.new already tells the others.
+    last_read_by = UnicodeAttribute(attr_name="lastReadBy", null=True)
     # Badges (seed §3.3): changed only by atomic ADDs, or reset by a recount from the watermark.
     unread_count = NumberAttribute(attr_name="unreadCount", default=0)
     mention_count = NumberAttribute(attr_name="mentionCount", default=0)
