@@ -74,7 +74,8 @@ def test_sync_request_replays_missed_events_as_server_frames(handlers, context, 
     assert all(set(e) >= {"type", "id", "timestamp", "payload"} for e in payload["events"])
     assert payload["events"][0]["payload"]["message"]["content"] == "missed, edited"
     assert (payload["hasMore"], payload["cursor"], payload["headSeq"]) == (False, None, edit["payload"]["seq"])
-    assert payload["readWatermarks"] == {"alice": 0, "bob": 0, "carol": 0}
+    # Each sender has read up to their own message; carol has read nothing.
+    assert payload["readWatermarks"] == {"alice": seen["seq"], "bob": missed["seq"], "carol": 0}
 
 
 def test_sync_pages_with_limit_and_cursor(handlers, context, chats):

@@ -212,7 +212,7 @@ def test_more_than_500_missed_events_is_too_large(chat, sync):
         "chatId": "project-x",
         "tooLarge": True,
         "headSeq": 700,
-        "readWatermarks": {"alice": 0, "bob": 0, "carol": 0},
+        "readWatermarks": {"alice": 1, "bob": 0, "carol": 0},  # alice's message moved hers
     }
     just_fits = sync.sync_chat("bob", "project-x", 700 - MAX_MISSED_EVENTS, None, 100)
     assert isinstance(just_fits, ChatSync)
@@ -224,7 +224,7 @@ def test_read_watermarks_are_every_members_last_read_seq(chat, sync):
     MemberModel("project-x", "bob").update(actions=[MemberModel.last_read_seq.set(2)])
     MemberModel("project-x", "carol").update(actions=[MemberModel.last_read_seq.set(1)])
     result = sync.sync_chat("alice", "project-x", 2, None, 100)
-    assert result.read_watermarks == {"alice": 0, "bob": 2, "carol": 1}
+    assert result.read_watermarks == {"alice": 2, "bob": 2, "carol": 1}, "sending moved alice's to her message"
 
 
 def test_a_non_member_is_forbidden_and_learns_nothing(chat, sync):
