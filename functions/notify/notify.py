@@ -1,7 +1,8 @@
 """Messages stream consumer: the notification pipeline for every new message (PROTOCOL.md §7).
 
 For each recipient the evaluator (seed §3.2) decides: the badge, a toast for an online user, a
-push job for an offline one. Edits, deletes and reactions notify nobody.
+push job for an offline one. A delete takes its message out of the badges that counted it.
+Edits and reactions notify nobody.
 """
 
 from typing import Any
@@ -16,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tidings.observability import logger, metrics, tracer
 from tidings.storage.messages import message_from_stream_image
-from tidings.wiring import notification_service
+from tidings.wiring import badge_service, notification_service
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
@@ -25,9 +26,12 @@ def notify(record: DynamoDBRecord) -> None:
     image = record.dynamodb.raw_event.get("NewImage") if record.dynamodb else None
     if record.event_name != DynamoDBRecordEventName.INSERT or not image:
         return
-    if image.get("kind", {}).get("S", "message") != "message":
-        return  # edits, deletes and reactions are not new messages
-    notification_service().message_arrived(message_from_stream_image(image))
+    kind = image.get("kind", {}).get("S", "message")
+    if kind == "message":
+        notification_service().message_arrived(message_from_stream_image(image))
+    elif kind == "delete":
+        badge_service().message_deleted(image["chatId"]["S"], int(image["targetSeq"]["N"]))
+    # edits and reactions change no count
 
 
 @logger.inject_lambda_context

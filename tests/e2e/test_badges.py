@@ -105,3 +105,46 @@ async def test_read_mark_clears_the_badge_on_a_second_session(server):
     finally:
         for client in (alice, phone, laptop):
             await client.close()
+
+
+async def _carol_reaches(server, unread: int) -> dict:
+    for _ in range(60):
+        chat = await _chat(server, "carol", "project-x")
+        if chat["unreadCount"] == unread:
+            break
+        await asyncio.sleep(0.25)
+    return chat
+
+
+async def test_a_deleted_message_stops_counting_in_the_badges_and_the_chat_list(server):
+    alice, bob = await server.connect("alice"), await server.connect("bob")
+    try:
+        bob_before = await _chat(server, "bob", "project-x")
+        carol_before = await _chat(server, "carol", "project-x")  # offline: her counts wait in storage
+        message = await _send(alice, "project-x", "wrong chat, sorry @bob @carol")
+        raised = await bob.wait_for(
+            lambda f: _badge_for("project-x")(f) and f["payload"]["unreadCount"] == bob_before["unreadCount"] + 1
+        )
+        assert raised["payload"]["mentionCount"] == bob_before["mentionCount"] + 1
+        assert (await _carol_reaches(server, carol_before["unreadCount"] + 1))["mentionCount"] == (
+            carol_before["mentionCount"] + 1
+        )
+        bob.frames.clear()
+
+        ack = await alice.request("message.delete", {"messageId": message["messageId"]})
+        assert ack["payload"]["status"] == "ok"
+        lowered = await bob.wait_for(_badge_for("project-x"))
+        assert lowered["payload"]["unreadCount"] == bob_before["unreadCount"]
+        assert lowered["payload"]["mentionCount"] == bob_before["mentionCount"]
+        assert lowered["payload"]["totalUnreadCount"] == raised["payload"]["totalUnreadCount"] - 1
+        assert lowered["payload"]["totalMentionCount"] == raised["payload"]["totalMentionCount"] - 1
+        assert (await _chat(server, "bob", "project-x"))["unreadCount"] == bob_before["unreadCount"]
+
+        carol_after = await _carol_reaches(server, carol_before["unreadCount"])
+        assert (carol_after["unreadCount"], carol_after["mentionCount"]) == (
+            carol_before["unreadCount"],
+            carol_before["mentionCount"],
+        )
+    finally:
+        await alice.close()
+        await bob.close()

@@ -141,3 +141,23 @@ def test_the_notify_consumer_queues_a_push_for_an_offline_recipient(functions, c
     (job,) = sqs.receive_message(QueueUrl=os.environ["PUSH_JOBS_QUEUE_URL"], MaxNumberOfMessages=10)["Messages"]
     body = json.loads(job["Body"])["notification"]
     assert (body["user_id"], body["title"], body["body"], body["total_unread"]) == ("bob", "Alice", "are you there?", 1)
+
+
+def test_the_notify_consumer_takes_a_deleted_message_out_of_the_badges(functions, context, connections):
+    from tests.support.lambdas import load_function
+    from tidings.wiring import chat_event_service
+
+    notify = load_function("notify/notify.py")
+    make_chat("dm-alice-bob", ["alice", "bob"], chat_type="dm")
+    _connect("bob-1", "bob", 1)
+    gone = _send("alice", "dm-alice-bob", "r1", content="wrong chat, @bob")
+    assert notify.handler(_batch(), context) == {"batchItemFailures": []}
+    connections.sent.clear()
+
+    chat_event_service().delete("alice", "d1", gone.message_id)
+    delete_records = [r for r in _batch()["Records"] if r["dynamodb"]["NewImage"]["kind"]["S"] == "delete"]
+    assert notify.handler({"Records": delete_records}, context) == {"batchItemFailures": []}
+    (badge,) = [json.loads(data) for data in connections.sent["bob-1"]]
+    assert badge["type"] == "notification.badge"
+    assert (badge["payload"]["unreadCount"], badge["payload"]["mentionCount"]) == (0, 0)
+    assert (badge["payload"]["totalUnreadCount"], badge["payload"]["totalMentionCount"]) == (0, 0)

@@ -268,6 +268,7 @@ NOTIFY = Function(
     "Messages stream consumer: badges, toasts and push jobs per recipient (seed §3.2)",
     tables=(
         (MEMBERS, "read_write"),
+        (MESSAGES, "read"),  # a delete recounts the badges that counted its message
         (USERS, "read_write"),  # badge totals, preferences
         (CHATS, "read"),
         (CONNECTIONS, "read_write"),

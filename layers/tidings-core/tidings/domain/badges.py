@@ -2,9 +2,10 @@
 
 A new message raises the counts of every member but its sender, unless the member has the chat
 focused on a connection (`tidings.domain.notifications` applies that rule with the others).
-Counts change only through atomic counters; `read.mark` resets them by a recount from the
-watermark. Every change sends `notification.badge` to all of the user's connections; an offline
-user's counts wait in storage for `GET /api/chats`.
+Counts change only through atomic counters; `read.mark` (and a message of the user's own)
+resets them by a recount from the watermark, and a delete takes the message out of the counts
+of every member who may have counted it. Every change sends `notification.badge` to all of the
+user's connections; an offline user's counts wait in storage for `GET /api/chats`.
 """
 
 from __future__ import annotations
@@ -48,6 +49,14 @@ class BadgeStore(Protocol):
     def recount(self, chat_id: str, user_id: str) -> Badge:
         """Counts from the read watermark, stored with the totals adjusted by the difference."""
 
+    def recount_after_delete(self, chat_id: str, user_id: str) -> Badge | None:
+        """The same recount, but no count may rise (it never counted a deleted message it did
+        not count before); None when nothing changed."""
+
+    def may_count(self, chat_id: str, seq: int) -> list[str]:
+        """The members who may have counted the message at `seq`: watermark below it, and an
+        unread or mention count above zero."""
+
     def current(self, user_id: str, chat_ids: Sequence[str]) -> list[Badge]:
         """The stored badges of those of `chat_ids` the user is a member of, by chat id."""
 
@@ -65,8 +74,9 @@ def is_mentioned(message: Message, user_id: str) -> bool:
 
 
 class BadgeService:
-    """Reading a chat recounts its badge and tells every session of the reader. (A new message's
-    badge is counted by `tidings.domain.notifications`, which decides everything a recipient gets.)"""
+    """Reading a chat recounts its badge and tells every session of the reader; deleting a message
+    recounts the members who counted it. (A new message's badge is counted by
+    `tidings.domain.notifications`, which decides everything a recipient gets.)"""
 
     def __init__(self, store: BadgeStore, connections: Connections, poster: Callable[[], ConnectionPoster]) -> None:
         self._store = store
@@ -75,8 +85,20 @@ class BadgeService:
 
     def chat_read(self, chat_id: str, user_id: str) -> Badge:
         badge = self._store.recount(chat_id, user_id)
-        post_to_user(self._poster(), self._connections, self._connections.for_user(user_id), [encode(badge.frame())])
+        self._tell(user_id, badge)
         return badge
+
+    def message_deleted(self, chat_id: str, seq: int) -> None:
+        """A deleted message stops counting: each member who may have counted it is recounted
+        from their watermark (recounts skip deleted messages), and told when a count fell.
+        Deletes are rare; a new message costs nothing more for this."""
+        for user_id in self._store.may_count(chat_id, seq):
+            badge = self._store.recount_after_delete(chat_id, user_id)
+            if badge is not None:
+                self._tell(user_id, badge)
+
+    def _tell(self, user_id: str, badge: Badge) -> None:
+        post_to_user(self._poster(), self._connections, self._connections.for_user(user_id), [encode(badge.frame())])
 
     def current(self, user_id: str, chat_ids: Sequence[str]) -> list[Badge]:
         return self._store.current(user_id, chat_ids)

@@ -43,10 +43,38 @@ class DynamoBadgeStore:
         return self._with_totals(chat_id, user_id, member, unread_delta=1, mention_delta=1 if mentioned else 0)
 
     def recount(self, chat_id: str, user_id: str) -> Badge:
+        badge = self._recount(chat_id, user_id, only_down=False)
+        assert badge is not None  # a full recount always stores its result
+        return badge
+
+    def recount_after_delete(self, chat_id: str, user_id: str) -> Badge | None:
+        return self._recount(chat_id, user_id, only_down=True)
+
+    def may_count(self, chat_id: str, seq: int) -> list[str]:
+        members = MemberModel.query(
+            chat_id, attributes_to_get=["userId", "lastReadSeq", "unreadCount", "mentionCount"], consistent_read=True
+        )
+        return [
+            member.user_id
+            for member in members
+            if int(member.last_read_seq or 0) < seq
+            and (int(member.unread_count or 0) or int(member.mention_count or 0))
+        ]
+
+    def _recount(self, chat_id: str, user_id: str, only_down: bool) -> Badge | None:
+        """Counts from the watermark and stores the result, conditioned on the counts it read so
+        a message counted meanwhile makes it count again. `only_down` keeps each count at most
+        what it was (after a delete a count can only fall: messages that were never counted,
+        because the chat was focused, must not start counting now) and writes nothing, returning
+        None, when nothing falls."""
         for _ in range(_RECOUNT_ATTEMPTS):
             member = MemberModel.get(chat_id, user_id, consistent_read=True)
             unread, mentions = self._count_after(chat_id, user_id, int(member.last_read_seq or 0))
             old_unread, old_mentions = int(member.unread_count or 0), int(member.mention_count or 0)
+            if only_down:
+                unread, mentions = min(unread, old_unread), min(mentions, old_mentions)
+                if (unread, mentions) == (old_unread, old_mentions):
+                    return None
             try:
                 member.update(
                     actions=[MemberModel.unread_count.set(unread), MemberModel.mention_count.set(mentions)],
@@ -82,8 +110,9 @@ class DynamoBadgeStore:
 
     def _count_after(self, chat_id: str, user_id: str, seq: int) -> tuple[int, int]:
         unread = mentions = 0
+        # Consistent: a recount follows a write (a watermark move, a delete) it must see.
         for item in MessageModel.query(
-            chat_id, MessageModel.seq > seq, filter_condition=MessageModel.kind == "message"
+            chat_id, MessageModel.seq > seq, filter_condition=MessageModel.kind == "message", consistent_read=True
         ):
             message = message_from_model(item)
             if message.sender_id == user_id or message.deleted:
