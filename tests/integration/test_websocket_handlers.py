@@ -93,6 +93,18 @@ def test_a_non_member_gets_forbidden(functions, context, connections):
         ({"chatId": "c", "content": ""}, "payload.content"),
         ({"chatId": "c", "content": "x" * 16_001}, "payload.content"),
         ({"chatId": "c", "content": "hi", "priority": "shouting"}, "payload.priority"),
+        ({"chatId": "c", "content": "hi \ud800"}, "payload.content"),
+        ({"chatId": "c\u0000", "content": "hi"}, "payload.chatId"),
+        ({"chatId": "c", "content": "hi", "replyTo": "m\u001f"}, "payload.replyTo"),
+        (
+            {"chatId": "c", "content": "hi", "attachments": [{"name": "x", "url": "javascript:alert(1)"}]},
+            "payload.attachments.0.url",
+        ),
+        ({"chatId": "c", "content": "hi", "attachments": [{"name": "x", "size": 2**63}]}, "payload.attachments.0.size"),
+        (
+            {"chatId": "c", "content": "hi", "attachments": [{"name": "x", "size": 10**40}]},
+            "payload.attachments.0.size",
+        ),
     ],
 )
 def test_an_invalid_payload_gets_a_bad_frame_ack_naming_the_field(functions, context, connections, payload, field):
@@ -102,6 +114,21 @@ def test_an_invalid_payload_gets_a_bad_frame_ack_naming_the_field(functions, con
     assert ack["payload"]["refId"] == frame["id"]
     assert ack["payload"]["error"]["code"] == "BAD_FRAME"
     assert field in ack["payload"]["error"]["message"]
+
+
+@pytest.mark.parametrize("emoji", ["\x1f", "👍\x1fmallory", "<script>", "a", "👍" * 1000, "", "\ud800"])
+def test_a_reaction_that_is_not_an_emoji_is_refused_naming_the_field(functions, context, connections, emoji):
+    make_chat("dm-alice-bob", ["alice", "bob"], chat_type="dm")
+    sent = send_frame(
+        functions, context, "alice", client_frame("message.send", {"chatId": "dm-alice-bob", "content": "hi"})
+    )
+    payload = {"messageId": sent["payload"]["message"]["messageId"], "emoji": emoji, "action": "add"}
+    react = client_frame("message.react", payload)  # sent JSON-escaped, as a client would send it
+    ack = send_frame(functions, context, "bob", react, route="message.react", module="events")
+    assert ack["payload"]["refId"] == react["id"]
+    assert ack["payload"]["error"]["code"] == "BAD_FRAME"
+    assert "payload.emoji" in ack["payload"]["error"]["message"]
+    assert MessageModel.get("dm-alice-bob", 1).reactions.as_dict() == {}, "no reactor was forged"
 
 
 def test_a_frame_over_64_kib_is_refused_unprocessed(functions, context, connections):

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
 from tidings.domain.presence import MAX_SUBSCRIBE_USERS, Status
-
-UserId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+from tidings.protocol.frames import Identifier
 
 
 class PresenceUpdatePayload(BaseModel):
@@ -22,4 +19,4 @@ class PresenceUsersPayload(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    userIds: list[UserId] = Field(min_length=1, max_length=MAX_SUBSCRIBE_USERS)
+    userIds: list[Identifier] = Field(min_length=1, max_length=MAX_SUBSCRIBE_USERS)
