@@ -131,6 +131,27 @@ def test_a_reaction_that_is_not_an_emoji_is_refused_naming_the_field(functions, 
     assert MessageModel.get("dm-alice-bob", 1).reactions.as_dict() == {}, "no reactor was forged"
 
 
+def test_a_reply_must_name_a_message_of_the_same_chat(functions, context, connections):
+    make_chat("dm-alice-bob", ["alice", "bob"], chat_type="dm")
+    make_chat("project-x", ["alice", "bob"])
+    elsewhere = send_frame(
+        functions, context, "alice", client_frame("message.send", {"chatId": "project-x", "content": "x"})
+    )
+    here = send_frame(
+        functions, context, "alice", client_frame("message.send", {"chatId": "dm-alice-bob", "content": "q"})
+    )
+    for reply_to in (elsewhere["payload"]["message"]["messageId"], "no-such-message"):
+        frame = client_frame("message.send", {"chatId": "dm-alice-bob", "content": "re", "replyTo": reply_to})
+        refused = send_frame(functions, context, "bob", frame)["payload"]
+        assert refused["error"]["code"] == "NOT_FOUND"
+        assert refused["error"]["message"].startswith("payload.replyTo:")
+    assert len(list(MessageModel.query("dm-alice-bob"))) == 1, "nothing stored for a refused reply"
+
+    target = here["payload"]["message"]["messageId"]
+    reply = client_frame("message.send", {"chatId": "dm-alice-bob", "content": "a", "replyTo": target})
+    assert send_frame(functions, context, "bob", reply)["payload"]["message"]["replyTo"] == target
+
+
 def test_a_frame_over_64_kib_is_refused_unprocessed(functions, context, connections):
     make_chat("dm-alice-bob", ["alice", "bob"], chat_type="dm")
     frame = client_frame("message.send", {"chatId": "dm-alice-bob", "content": "x" * 70_000})

@@ -132,3 +132,22 @@ def test_a_fourth_urgent_message_is_rate_limited(service):
         urgent(f"u{i}")
     with pytest.raises(RateLimited):
         urgent("u3")
+
+
+def test_a_reply_names_a_message_of_its_own_chat_deleted_or_not(service):
+    original = send(service, "alice", content="question", request_id="q")
+    make_chat("other", ["alice"])
+    elsewhere = send(service, "alice", request_id="e", chat_id="other")
+
+    def reply(reply_to, request_id):
+        request = SendMessage(request_id=request_id, chat_id="project-x", content="answer", reply_to=reply_to)
+        return service.send("bob", request)
+
+    assert reply(original.message_id, "a1").reply_to == original.message_id
+    for missing in (elsewhere.message_id, "no-such-message"):
+        with pytest.raises(NotFound, match=r"^payload\.replyTo:"):
+            reply(missing, f"a-{missing}")
+    MessageModel("project-x", original.seq).update(actions=[MessageModel.deleted.set(True)])
+    assert reply(original.message_id, "a2").reply_to == original.message_id
+    with pytest.raises(Forbidden):
+        service.send("dave", SendMessage(request_id="d", chat_id="project-x", content="x", reply_to="whatever"))

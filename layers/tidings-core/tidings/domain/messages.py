@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from tidings.domain.ratelimits import MESSAGE_WRITES, URGENT, RateLimiter
-from tidings.errors import Conflict, Forbidden
+from tidings.errors import Conflict, Forbidden, NotFound
 from tidings.protocol.frames import iso
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
@@ -168,6 +168,9 @@ def original_of(claim: Claim, duplicate: DuplicateRequest) -> HeldClaim:
 class MessageStore(Protocol):
     def members_among(self, chat_id: str, user_ids: set[str]) -> set[str]: ...
 
+    def locate(self, message_id: str) -> tuple[str, int] | None:
+        """The chat and seq of a message (any item that names it: the message came first)."""
+
     def allocate_seq(self, chat_id: str) -> int: ...
 
     def append(self, message: Message, claim: Claim) -> None:
@@ -204,6 +207,8 @@ class MessageService:
         members = self._store.members_among(request.chat_id, {sender_id, *candidates})
         if sender_id not in members:
             raise Forbidden(f"You are not a member of chat {request.chat_id!r}")
+        if request.reply_to is not None:
+            self._check_reply_target(request.chat_id, request.reply_to)
 
         seq = self._store.allocate_seq(request.chat_id)
         now = self._now()
@@ -232,3 +237,10 @@ class MessageService:
                 raise
             return original
         return message
+
+    def _check_reply_target(self, chat_id: str, reply_to: str) -> None:
+        """A reply names a message of the same chat; a deleted one will do (it shows as a reply
+        to a deleted message). Checked after membership, so a non-member learns nothing."""
+        location = self._store.locate(reply_to)
+        if location is None or location[0] != chat_id:
+            raise NotFound(f"payload.replyTo: message {reply_to!r} is not in chat {chat_id!r}")
