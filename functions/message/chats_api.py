@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tidings.domain.chats import DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT
 from tidings.edge.http import caller_id, http_app
 from tidings.observability import logger, metrics, tracer
-from tidings.protocol.frames import encode
+from tidings.protocol.frames import MAX_SEQ, encode
 from tidings.wiring import chat_service, revocations, signing_key
 
 app = http_app()
@@ -21,7 +21,7 @@ class MessagesQuery(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    before: int | None = Field(None, ge=1)
+    before: int | None = Field(None, ge=1, le=MAX_SEQ)
     limit: int = Field(DEFAULT_PAGE_LIMIT, ge=1, le=MAX_PAGE_LIMIT)
 
 

@@ -124,6 +124,8 @@ def test_messages_are_for_members_only(api, context, chats):
     [
         ({"before": "abc"}, "before"),
         ({"before": "0"}, "before"),
+        ({"before": "1" * 41}, "before"),  # a number DynamoDB cannot hold (over 38 digits)
+        ({"before": str(2**53)}, "before"),
         ({"limit": "101"}, "limit"),
         ({"limit": "0"}, "limit"),
         ({"limit": "many"}, "limit"),

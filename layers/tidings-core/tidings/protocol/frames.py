@@ -20,6 +20,9 @@ from tidings.protocol.emoji import emoji_problem
 MAX_FRAME_BYTES = 64 * 1024
 MAX_CONTENT_CHARS = 16_000
 MAX_ID_CHARS = 128
+# The largest seq a client may name: JavaScript clients hold seqs as doubles, exact to 2^53 - 1,
+# and anything larger (past 38 digits) is a number DynamoDB refuses in a key condition.
+MAX_SEQ = 2**53 - 1
 MAX_ATTACHMENT_BYTES = 100 * 1024 * 1024  # 100 MiB, the upload limit
 MAX_URL_CHARS = 2048
 # Zero-width (non-)joiners are format characters that names legitimately hold (emoji, Indic
