@@ -450,6 +450,7 @@ export class TidingsClient {
       this.#emitError(new TidingsError(frame.payload?.code ?? 'INTERNAL', frame.payload?.message ?? 'Server error', { frame }));
     }
     if (this.#chats.isChatEvent(frame)) this.#chats.ingest(frame);
+    else if (frame.type === 'error') this.#emitter.emit('*', frame.payload, frame); // 'error' is the SDK's event
     else this.#deliver(frame);
   }
 

@@ -10,6 +10,7 @@
 export class IndexedDBStorage {
   #name;
   #indexedDB;
+  /** @type {Promise<IDBDatabase> | null} */
   #db = null;
 
   /**
@@ -42,9 +43,10 @@ export class IndexedDBStorage {
   }
 
   /** Closes the database (tests; an app normally keeps it open). */
-  close() {
-    this.#db?.close();
+  async close() {
+    const opening = this.#db;
     this.#db = null;
+    (await opening?.catch(() => null))?.close();
   }
 
   async #write(operation) {
