@@ -507,7 +507,16 @@ export class TidingsClient {
     this.#renewing = true;
     try {
       const token = await this.#getToken({ reason: 'refresh', expiresAt: payload?.expiresAt });
-      await this.#request('auth.renew', { token });
+      const ack = await this.#request('auth.renew', { token });
+      // The server only moves the expiry forward: a token that expires no later changes nothing,
+      // and the connection will be closed at the old expiry (then reconnected, 'unauthorized').
+      const before = Date.parse(payload?.expiresAt);
+      const after = Date.parse(ack?.expiresAt);
+      if (after <= before) {
+        this.#emitError(
+          new TidingsError('TOKEN', `auth.renew did not extend the connection (still ${ack.expiresAt}): getToken({reason: 'refresh'}) must return a token that outlives the current one`),
+        );
+      }
     } catch (error) {
       this.#emitError(error instanceof TidingsError ? error : new TidingsError('TOKEN', `Renewing the token failed: ${error?.message ?? error}`, { cause: error }));
     } finally {

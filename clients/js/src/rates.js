@@ -30,7 +30,7 @@ export class TypingRate {
   /**
    * @param {object} o
    * @param {import('./clock.js').Clock} o.clock
-   * @param {(type: 'typing.start' | 'typing.stop', chatId: string) => void} o.send
+   * @param {(type: 'typing.start' | 'typing.stop', chatId: string) => boolean} o.send whether it went out
    * @param {number} [o.typingIntervalMs]
    * @param {number} [o.typingIdleMs]
    */
@@ -46,9 +46,8 @@ export class TypingRate {
       state = { lastStart: -Infinity, idle: new Timer(this.#o.clock) };
       this.#typing.set(chatId, state);
     }
-    if (now - state.lastStart >= this.#o.typingIntervalMs) {
-      state.lastStart = now;
-      this.#o.send('typing.start', chatId);
+    if (now - state.lastStart >= this.#o.typingIntervalMs && this.#o.send('typing.start', chatId)) {
+      state.lastStart = now; // only a start that went out counts (none go out while offline)
     }
     state.idle.start(this.#o.typingIdleMs, () => this.stop(chatId));
   }

@@ -37,11 +37,13 @@ test('typing: send() ends it (the server clears the indicator) and the next keys
   h.client.close();
 });
 
-test('typing while disconnected sends nothing (ephemeral)', async () => {
+test('typing while disconnected sends nothing (ephemeral); the first keystroke once connected does', async () => {
   const h = harness();
   h.client.typing('general');
   await h.client.connect();
   assert.equal(h.network.framesOf('typing.start').length, 0);
+  h.client.typing('general');
+  assert.equal(h.network.framesOf('typing.start').length, 1);
   h.client.close();
 });
 
@@ -131,6 +133,19 @@ test('token.refresh: a fresh token from getToken goes out as auth.renew', async 
   const renew = h.network.framesOf('auth.renew');
   assert.deepEqual(renew.map((f) => f.payload), [{ token: 'token-2' }]);
   assert.equal(h.errors.length, 0);
+  h.client.close();
+});
+
+test('an auth.renew that does not move the expiry (a cached token) is an error event', async () => {
+  const h = harness();
+  await h.client.connect();
+  h.server.handle('auth.renew', (socket, frame) => {
+    socket.deliver('ack', { refId: frame.id, status: 'ok', expiresAt: '2026-11-25T10:15:00.000Z' });
+    return true;
+  });
+  h.network.last.deliver('token.refresh', { expiresAt: '2026-11-25T10:15:00.000Z' });
+  await h.settle();
+  assert.deepEqual(h.errors.map((e) => e.code), ['TOKEN']);
   h.client.close();
 });
 
