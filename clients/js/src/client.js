@@ -92,6 +92,7 @@ export class TidingsClient {
   #suggest;
   #rest;
   #token = null;
+  #userId = null;
   #focus;
   #status;
   #terminal = false; // close() or a close the SDK does not fight: requests reject at once
@@ -182,7 +183,7 @@ export class TidingsClient {
       clock,
       presenceRenewMs: options.presenceRenewMs,
       send: (type, userIds) => this.#request(type, { userIds }),
-      onError: (error) => this.#emitError(error),
+      onError: (error) => this.#backgroundFailed(error),
     });
     this.#focus = new LatestValue((chatId) => this.#request('chat.focus', { chatId }).then(stripReply));
     this.#status = new LatestValue((status) => this.#request('presence.update', { status }).then(stripReply));
@@ -208,8 +209,6 @@ export class TidingsClient {
   get connectionId() {
     return this.#connection.welcome?.connectionId ?? null;
   }
-
-  #userId = null;
 
   /**
    * Connects (and keeps reconnecting). Resolves with the `welcome` payload once connected;
