@@ -38,7 +38,7 @@ const encoder = new TextEncoder();
  *   after a `tooLarge` sync
  * @property {import('./outbox.js').OutboxStorage} [storage] where the outbox lives (default:
  *   IndexedDB in a browser, memory elsewhere)
- * @property {Function} [WebSocket] a WebSocket constructor (default `globalThis.WebSocket`; in
+ * @property {new (url: string) => any} [WebSocket] a WebSocket constructor (default `globalThis.WebSocket`; in
  *   Node 20 pass the `ws` package's)
  * @property {typeof fetch} [fetch] default `globalThis.fetch`
  * @property {import('./backoff.js').BackoffOptions} [backoff] reconnect delays
@@ -395,7 +395,11 @@ export class TidingsClient {
     return chats;
   }
 
-  /** `GET /api/chats/{chatId}/messages`: a page of messages, newest first, `{messages, nextBefore}`. */
+  /**
+   * `GET /api/chats/{chatId}/messages`: a page of messages, newest first, `{messages, nextBefore}`.
+   * @param {string} chatId
+   * @param {{before?: number, limit?: number}} [page] `before`: a seq; `limit`: 1..100 (default 50)
+   */
   history(chatId, { before, limit } = {}) {
     const query = new URLSearchParams();
     if (before !== undefined) query.set('before', String(before));

@@ -5,7 +5,7 @@
  * @typedef {object} Clock
  * @property {() => number} now milliseconds since the epoch
  * @property {(fn: () => void, ms: number) => unknown} setTimeout
- * @property {(handle: unknown) => void} clearTimeout
+ * @property {(handle: any) => void} clearTimeout
  */
 
 /** @type {Clock} */

@@ -95,7 +95,7 @@ export class Connection {
    * @param {object} o
    * @param {string} o.url
    * @param {(context: {reason: string}) => Promise<string>} o.getToken
-   * @param {Function} o.WebSocket
+   * @param {new (url: string) => any} o.WebSocket
    * @param {import('./clock.js').Clock} o.clock
    * @param {() => number} o.random
    * @param {import('./backoff.js').BackoffOptions} [o.backoff]

@@ -47,6 +47,10 @@ export class Requests {
    * @param {import('./clock.js').Clock} o.clock
    * @param {() => number} o.random
    * @param {import('./backoff.js').BackoffOptions} [o.backoff]
+   * @param {number} [o.ackTimeoutMs]
+   * @param {number} [o.maxRateLimitWaitMs]
+   * @param {number} [o.maxAttempts]
+   * @param {number} [o.maxServerErrorRetries]
    */
   constructor(o) {
     this.#o = withDefaults(REQUEST_DEFAULTS, o);

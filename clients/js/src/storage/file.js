@@ -1,3 +1,8 @@
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/** @typedef {import('../outbox.js').OutboxStorage} OutboxStorage */
+
 /**
  * An outbox storage in a JSON file, for Node (bots, CLIs, desktop shells): entries survive a
  * restart of the process. Import it from `@tidings/client/file-storage`; the main entry does
@@ -5,11 +10,8 @@
  *
  * Every change rewrites the file through a temporary file (synced to disk) and a rename, so a
  * crash leaves either the old or the new file, never half of one. Writes are serialized.
- * @implements {import('../outbox.js').OutboxStorage}
+ * @implements {OutboxStorage}
  */
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
-import { dirname } from 'node:path';
-
 export class FileStorage {
   #path;
   #entries = null;

@@ -1,3 +1,5 @@
+/** @typedef {import('../outbox.js').OutboxStorage} OutboxStorage */
+
 /**
  * An outbox storage in IndexedDB: the default in browsers, so messages written offline are
  * still sent after the page is reloaded or the browser restarted.
@@ -5,7 +7,7 @@
  * One object store (`outbox`, keyed by the entry id) in a database of its own. Writes resolve
  * when their transaction completes, with the `strict` durability hint where the browser
  * supports it, so a stored entry is on disk before the frame is sent.
- * @implements {import('../outbox.js').OutboxStorage}
+ * @implements {OutboxStorage}
  */
 export class IndexedDBStorage {
   #name;

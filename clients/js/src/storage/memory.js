@@ -1,7 +1,9 @@
+/** @typedef {import('../outbox.js').OutboxStorage} OutboxStorage */
+
 /**
  * An outbox storage in memory: the default outside browsers. Entries survive reconnects, not
  * a restart of the process.
- * @implements {import('../outbox.js').OutboxStorage}
+ * @implements {OutboxStorage}
  */
 export class MemoryStorage {
   #entries = new Map();
