@@ -1,7 +1,7 @@
 /**
  * The SDK against a real `tidings dev --demo`, over real WebSockets: sending and receiving,
  * same-id retries, the outbox across a dropped connection, a server-side cut, gap-fill, token
- * refresh and revocation.
+ * refresh, revocation, and (last: it restarts the shared runtime) a runtime restart.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -17,6 +17,12 @@ function open(userId, options) {
   return made;
 }
 
+/** Connects the clients, then tracks their chats from their headSeq (GET /api/chats). */
+async function connectAll(...made) {
+  await Promise.all(made.map(({ client }) => client.connect()));
+  await Promise.all(made.map(({ client }) => client.listChats()));
+}
+
 before(async () => {
   runtime = await Runtime.start();
 });
@@ -29,8 +35,7 @@ after(async () => {
 test('two users send and receive, in order, each message once', async () => {
   const alice = open('alice');
   const bob = open('bob');
-  await Promise.all([alice.client.connect(), bob.client.connect()]);
-  await Promise.all([alice.client.listChats(), bob.client.listChats()]); // track from headSeq
+  await connectAll(alice, bob);
   const tag = unique('hello');
   const sent = [];
   for (let i = 1; i <= 3; i++) sent.push(await alice.client.send('project-x', `${tag} ${i}`));
@@ -54,8 +59,7 @@ test('a lost ack: the SDK sends the same id again and the server stores the mess
   const control = networkControl();
   const alice = open('alice', { control, client: { ackTimeoutMs: 400 } });
   const bob = open('bob');
-  await Promise.all([alice.client.connect(), bob.client.connect()]);
-  await bob.client.listChats();
+  await connectAll(alice, bob);
   const tag = unique('retry');
   let dropped = 0;
   control.dropIncoming = (frame) => frame.type === 'ack' && frame.payload.message?.content === tag && dropped++ === 0;
@@ -77,8 +81,7 @@ test('the outbox: sends made while the connection is down go out in order after 
   const control = networkControl();
   const alice = open('alice', { control });
   const bob = open('bob');
-  await Promise.all([alice.client.connect(), bob.client.connect()]);
-  await bob.client.listChats();
+  await connectAll(alice, bob);
   control.offline = true;
   await runtime.deleteConnection(alice.client.connectionId);
   await waitFor(() => alice.client.state === 'reconnecting', 5000, 'alice offline');
@@ -103,8 +106,7 @@ test('a connection cut by the server (DeleteConnection): the SDK reconnects and 
   const control = networkControl();
   const carol = open('carol', { control });
   const bob = open('bob');
-  await Promise.all([carol.client.connect(), bob.client.connect()]);
-  await carol.client.listChats();
+  await connectAll(carol, bob);
   const before = carol.client.connectionId;
   control.offline = true; // keep carol away while bob writes
   await runtime.deleteConnection(before);
@@ -130,8 +132,7 @@ test('gap-fill: frames lost on the way are fetched with sync.request and deliver
   const control = networkControl();
   const bob = open('bob', { control });
   const alice = open('alice');
-  await Promise.all([alice.client.connect(), bob.client.connect()]);
-  await bob.client.listChats();
+  await connectAll(alice, bob);
   const tag = unique('gap');
   control.dropIncoming = (frame) => frame.type === 'message.new' && frame.payload.message?.content?.startsWith(`${tag} lost`);
   await alice.client.send('general', `${tag} lost 1`);
@@ -160,13 +161,13 @@ test('token refresh: a token about to expire is renewed with auth.renew; the con
   const alice = open('alice');
   const refreshes = [];
   carol.client.on('token.refresh', (payload) => refreshes.push(payload.expiresAt));
-  await Promise.all([carol.client.connect(), alice.client.connect()]);
-  await carol.client.listChats();
+  await connectAll(carol, alice);
   const connectionId = carol.client.connectionId;
-  await waitFor(() => carol.tokens.includes('refresh'), 10_000, 'token.refresh');
+  await waitFor(() => carol.tokens.includes('refresh') && refreshes.length === 1, 10_000, 'token.refresh');
   const renew = await waitFor(() => carol.control.sent.find((f) => f.type === 'auth.renew'), 10_000, 'auth.renew');
   assert.ok(renew.payload.token);
-  await sleep((SHORT + 4) * 1000); // past the first token's expiry and the server's expiry check
+  // Past the first token's expiry, and the server's expiry check (SQS delays in whole seconds).
+  await sleep(Date.parse(refreshes[0]) + 3000 - Date.now());
   assert.equal(carol.client.state, 'connected');
   assert.equal(carol.client.connectionId, connectionId, 'the same connection: renewed, not reconnected');
   assert.ok(!carol.tokens.includes('unauthorized'));
@@ -180,12 +181,12 @@ test('token refresh: a token about to expire is renewed with auth.renew; the con
 test('revoked: a fresh token reconnects once; a refused one closes the client with an error', async () => {
   const user = unique('revokee');
   let issueFresh = true;
-  let current = await runtime.token(user);
+  let current = await runtime.token(user, 900); // a ttl: a new token each time, never the cached one
   const made = open(user, {
     getToken: async ({ reason }) => {
       if (reason === 'unauthorized' && issueFresh) {
         await sleep(1100); // revocation has one-second granularity
-        current = await runtime.token(user);
+        current = await runtime.token(user, 900);
       }
       return current;
     },
@@ -203,4 +204,43 @@ test('revoked: a fresh token reconnects once; a refused one closes the client wi
   assert.deepEqual(made.seen.errors.map((e) => e.code), ['UNAUTHORIZED']);
   await sleep(1500);
   assert.equal(made.client.state, 'closed', 'no reconnect after giving up');
+});
+
+// Last, since it restarts the runtime the other tests share. `tidings dev` without `--data`
+// keeps its state in memory, so the restarted runtime has the demo chats again with their seqs
+// starting over: the SDK must reconnect, notice that the chat's headSeq went backwards (a
+// `reset`), and take the new history's events instead of dropping them as seqs it had seen.
+test('the runtime restarts mid-session: clients reconnect, reset the chat, and carry on', async () => {
+  const alice = open('alice');
+  const bob = open('bob');
+  await connectAll(alice, bob);
+  const baseline = bob.client.lastKnownSeq('dm-alice-bob');
+
+  const tag = unique('before');
+  for (let i = 1; i <= 3; i++) await alice.client.send('dm-alice-bob', `${tag} ${i}`);
+  await waitFor(() => contents(bob.seen, 'dm-alice-bob', tag).length === 3, 10_000, 'the first messages');
+  assert.equal(bob.client.lastKnownSeq('dm-alice-bob'), baseline + 3);
+
+  await runtime.stop('SIGKILL'); // a crash: nothing is saved
+  await waitFor(() => alice.client.state === 'reconnecting' && bob.client.state === 'reconnecting', 10_000, 'both notice');
+  const during = unique('during'); // written while the runtime is down: waits in the outbox
+  const pending = alice.client.send('dm-alice-bob', during);
+  await runtime.start();
+
+  await waitFor(() => alice.client.state === 'connected' && bob.client.state === 'connected', 20_000, 'both reconnect');
+  const stored = await pending;
+  assert.equal(stored.content, during);
+  assert.equal(stored.seq, 1, "the new runtime's history starts over");
+  await waitFor(() => bob.seen.resets.some((r) => r.chatId === 'dm-alice-bob'), 10_000, "bob's reset");
+  assert.equal(bob.seen.resets.find((r) => r.chatId === 'dm-alice-bob').reason, 'headSeqBehind');
+
+  // Seq 1 again, but a new message: delivered, not dropped as a duplicate of the old seq 1.
+  await waitFor(() => contents(bob.seen, 'dm-alice-bob', during).length === 1, 10_000, 'the message written during the outage');
+  const later = unique('after');
+  await bob.client.send('dm-alice-bob', later);
+  await waitFor(() => contents(alice.seen, 'dm-alice-bob', later).length === 1, 10_000, 'a message after the restart');
+  await sleep(300);
+  assert.equal(contents(alice.seen, 'dm-alice-bob', during).length, 1, 'once');
+  assert.equal(contents(bob.seen, 'dm-alice-bob', during).length, 1, 'once');
+  assert.equal(bob.client.lastKnownSeq('dm-alice-bob'), 2);
 });

@@ -75,8 +75,17 @@ export class Runtime {
     clearTimeout(timer);
   }
 
-  /** A token from `tidings token USER [--ttl SECONDS]`, the way a developer gets one. */
-  async token(userId, ttlSeconds) {
+  /** A token from `tidings token USER [--ttl SECONDS]`, the way a developer gets one. Tokens
+   * of the default lifetime (15 minutes) are reused per user, as the Python e2e tests do. */
+  token(userId, ttlSeconds) {
+    if (ttlSeconds !== undefined) return this.#issue(userId, ttlSeconds);
+    if (!this.#tokens.has(userId)) this.#tokens.set(userId, this.#issue(userId));
+    return this.#tokens.get(userId);
+  }
+
+  #tokens = new Map();
+
+  async #issue(userId, ttlSeconds) {
     const args = ['token', userId, ...(ttlSeconds === undefined ? [] : ['--ttl', String(ttlSeconds)])];
     const { stdout } = await promisify(execFile)(TIDINGS, args);
     return stdout.trim().split('\n').at(-1);
