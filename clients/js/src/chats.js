@@ -41,26 +41,6 @@ export const CHAT_DEFAULTS = Object.freeze({
   remembered: 5_000, // seqs and message ids remembered per chat, for dropping duplicates
 });
 
-/** A Set that forgets its oldest members past a limit. */
-class BoundedSet {
-  #items = new Set();
-  #limit;
-  constructor(limit) {
-    this.#limit = limit;
-  }
-  has(item) {
-    return this.#items.has(item);
-  }
-  add(item) {
-    this.#items.delete(item);
-    this.#items.add(item);
-    if (this.#items.size > this.#limit) this.#items.delete(this.#items.values().next().value);
-  }
-  clear() {
-    this.#items.clear();
-  }
-}
-
 /** A Map that forgets its oldest entries past a limit. */
 class BoundedMap {
   #items = new Map();
@@ -90,7 +70,8 @@ class Chat {
     this.applied = lastKnownSeq;
     /** @type {Map<number, object>} frames with a seq not applied yet */
     this.pending = new Map();
-    this.appliedSeqs = new BoundedSet(remembered);
+    /** seq -> true, for every seq applied */
+    this.appliedSeqs = new BoundedMap(remembered);
     /** messageId -> creation seq, from message.new */
     this.messageSeqs = new BoundedMap(remembered);
     /** the sync run that holds this chat's live frames, or null */
@@ -337,7 +318,7 @@ export class ChatTracker {
     }
     for (const message of messages ?? []) {
       if (message?.messageId) chat.messageSeqs.set(message.messageId, message.seq);
-      if (Number.isInteger(message?.seq)) chat.appliedSeqs.add(message.seq);
+      if (Number.isInteger(message?.seq)) chat.appliedSeqs.set(message.seq, true);
     }
     this.#o.notify('reset', { chatId: chat.chatId, reason: 'tooLarge', headSeq, messages });
   }
@@ -370,7 +351,7 @@ export class ChatTracker {
       if (chat.messageSeqs.has(messageId)) return;
       chat.messageSeqs.set(messageId, seq);
     }
-    chat.appliedSeqs.add(seq);
+    chat.appliedSeqs.set(seq, true);
     chat.applied = Math.max(chat.applied, seq);
     this.#o.deliver(frame);
   }
