@@ -404,7 +404,7 @@ export class TidingsClient {
     const query = new URLSearchParams();
     if (before !== undefined) query.set('before', String(before));
     if (limit !== undefined) query.set('limit', String(limit));
-    const suffix = query.size ? `?${query}` : '';
+    const suffix = query.toString() ? `?${query}` : '';
     return this.#rest.call('GET', `/api/chats/${encodeURIComponent(chatId)}/messages${suffix}`);
   }
 

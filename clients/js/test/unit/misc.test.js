@@ -51,3 +51,30 @@ test('TidingsError carries code, message, retryAfterMs', () => {
   assert.equal(error.code, 'RATE_LIMITED');
   assert.equal(error.retryAfterMs, 500);
 });
+
+test('REST: Bearer token, one retry with a fresh token after 401, errors as TidingsError', async () => {
+  const { harness } = await import('../support/harness.js');
+  const calls = [];
+  const answers = [
+    new Response(JSON.stringify({ error: { code: 'UNAUTHORIZED', message: 'expired' } }), { status: 401 }),
+    new Response(JSON.stringify({ messages: [], nextBefore: null }), { status: 200 }),
+    new Response(JSON.stringify({ error: { code: 'RATE_LIMITED', message: 'slow down' } }), { status: 429, headers: { 'Retry-After': '2' } }),
+  ];
+  const fetch = async (url, init) => {
+    calls.push([url, init.method, init.headers.Authorization]);
+    return answers.shift();
+  };
+  const h = harness({ fetch });
+  await h.client.connect();
+  const page = await h.client.history('project x', { before: 5, limit: 10 });
+  assert.deepEqual(page, { messages: [], nextBefore: null });
+  assert.deepEqual(calls, [
+    ['http://127.0.0.1:8080/api/chats/project%20x/messages?before=5&limit=10', 'GET', 'Bearer token-1'],
+    ['http://127.0.0.1:8080/api/chats/project%20x/messages?before=5&limit=10', 'GET', 'Bearer token-2'],
+  ]);
+  assert.equal(h.tokens.at(-1).reason, 'unauthorized');
+  const error = await h.client.api('PUT', '/api/prefs', { global: {} }).catch((e) => e);
+  assert.ok(error instanceof TidingsError);
+  assert.deepEqual([error.code, error.status, error.retryAfterMs], ['RATE_LIMITED', 429, 2000]);
+  h.client.close();
+});
