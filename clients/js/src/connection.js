@@ -293,6 +293,8 @@ export class Connection {
     if (link === this.#current) {
       this.#current = null;
       this.#stableTimer.stop();
+      this.#rotationTimer.stop();
+      this.#abandonReplacement(); // an ordinary reconnect follows instead
       this.#o.onDown();
     }
     this.#clearOpening(link);
@@ -348,6 +350,18 @@ export class Connection {
   #afterRotationFailed(error) {
     if (error && TERMINAL_ERRORS.has(error.code)) return; // keep the old one until it ends
     this.#rotationTimer.start(this.#o.rotationRetryMs, () => this.#rotate());
+  }
+
+  #abandonReplacement() {
+    const replacement = this.#replacement;
+    if (!replacement) return;
+    this.#replacement = null;
+    this.#detach(replacement);
+    try {
+      replacement.ws?.close(1000, 'not needed');
+    } catch {
+      // already closed
+    }
   }
 
   #retire(link) {

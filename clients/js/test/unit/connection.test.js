@@ -147,6 +147,23 @@ test('before API Gateway\'s 2 h limit the connection is replaced, make-before-br
   h.client.close();
 });
 
+test('the old connection dropping while its replacement opens: one ordinary reconnect', async () => {
+  const h = harness({ client: { backoff: { jitter: 'none' } } });
+  await h.client.connect();
+  h.server.handle('hello', (socket) => socket === h.network.sockets[1]); // the replacement gets no welcome
+  await h.clock.advance(115 * 60 * SECOND);
+  assert.equal(h.network.sockets.length, 2);
+  const replacement = h.network.sockets[1];
+  h.network.sockets[0].serverClose();
+  await h.settle();
+  assert.equal(replacement.closedBy?.side, 'client', 'the half-open replacement is dropped');
+  await h.clock.advance(SECOND);
+  assert.equal(h.network.sockets.length, 3);
+  assert.equal(h.client.state, 'connected');
+  assert.equal(h.client.connectionId, 'conn-2');
+  h.client.close();
+});
+
 test('error UNAUTHORIZED then the close: one immediate reconnect with a fresh token', async () => {
   const h = harness();
   await h.client.connect();
