@@ -13,8 +13,9 @@
  *   `sync.request {chats: {...}}` asks for what was missed, then both are merged in seq order;
  * - drops duplicates: a `message.new` whose `messageId` it has, any event whose seq it applied;
  * - `tooLarge` (more than 500 missed): refetches the newest page over REST and emits `reset`;
- * - a `headSeq` below what it knew (the server lost its history: a local runtime restarted
- *   without `--data`): emits `reset` and replays the chat from seq 0.
+ * - a `headSeq` below what it knew (the server lost its history: `tidings dev` keeps its state in
+ *   memory, so a restarted one starts every chat's seqs over): emits `reset` and replays the
+ *   chat from seq 0.
  *
  * A frame for a seq the tracker had already passed (judged a hole) is still delivered, late,
  * rather than lost.

@@ -206,8 +206,8 @@ test('revoked: a fresh token reconnects once; a refused one closes the client wi
   assert.equal(made.client.state, 'closed', 'no reconnect after giving up');
 });
 
-// Last, since it restarts the runtime the other tests share. `tidings dev` without `--data`
-// keeps its state in memory, so the restarted runtime has the demo chats again with their seqs
+// Last, since it restarts the runtime the other tests share. `tidings dev` keeps its state in
+// memory, so the restarted runtime has the demo chats again with their seqs
 // starting over: the SDK must reconnect, notice that the chat's headSeq went backwards (a
 // `reset`), and take the new history's events instead of dropping them as seqs it had seen.
 test('the runtime restarts mid-session: clients reconnect, reset the chat, and carry on', async () => {
