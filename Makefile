@@ -8,7 +8,7 @@ NODE_STAMP := node_modules/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install dev test test-fast lint synth deploy bench bench-presence layer clean ci
+.PHONY: install dev test test-js test-fast lint synth deploy bench bench-presence layer clean ci
 
 LAMBDA_WHEELS := build/lambda-wheels
 LAMBDA_WHEELS_STAMP := $(LAMBDA_WHEELS)/.downloaded
@@ -32,11 +32,24 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# The JavaScript client SDK's dev dependencies (its tests' WebSocket and IndexedDB).
+JS_CLIENT := clients/js
+JS_CLIENT_STAMP := $(JS_CLIENT)/node_modules/.installed
+
+$(JS_CLIENT_STAMP): $(JS_CLIENT)/package.json $(JS_CLIENT)/package-lock.json
+	cd $(JS_CLIENT) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 dev: $(STAMP)
 	$(BIN)/tidings dev --demo
 
-test: install
+test: install $(JS_CLIENT_STAMP)
 	$(BIN)/python -m pytest -q
+	cd $(JS_CLIENT) && npm test
+
+# The JavaScript SDK alone: unit tests, then end to end against `tidings dev` (.venv/bin/tidings).
+test-js: $(STAMP) $(JS_CLIENT_STAMP)
+	cd $(JS_CLIENT) && npm test
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -57,4 +70,4 @@ bench-presence: $(STAMP)
 	$(BIN)/python -m tidings_local.bench_presence
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules $(JS_CLIENT)/node_modules cdk.out build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,6 @@
+/** The SDK's version; `hello` sends it as `client: "tidings-js/<version>"`. Kept equal to
+ * package.json's by a unit test (a browser cannot import JSON everywhere yet). */
+export const VERSION = '0.1.0';
+
+/** The protocol version this SDK speaks. */
+export const PROTOCOL_VERSION = 1;
