@@ -88,7 +88,9 @@ def test_full_jitter_draws_between_zero_and_the_step():
     assert Backoff([0.5, 2], jitter=False).delay(5) == 2
 
 
-async def test_the_backoff_starts_again_after_a_successful_connection(make_client, server: FakeServer, clock: FakeClock):
+async def test_the_backoff_starts_again_after_a_successful_connection(
+    make_client, server: FakeServer, clock: FakeClock
+):
     client = make_client(backoff=Backoff(jitter=False))
     await client.connect()
     server.unreachable(times=2)

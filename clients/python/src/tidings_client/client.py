@@ -449,8 +449,11 @@ class TidingsClient:
         link = self._current_link()
         if link is None:
             return False
+        try:
+            await self._write(link, make_frame("typing.start", {"chatId": chat_id}))
+        except ClientClosedError:
+            return False
         self._typing_sent[chat_id] = now
-        await self._write(link, make_frame("typing.start", {"chatId": chat_id}))
         return True
 
     async def stop_typing(self, chat_id: str) -> None:
@@ -458,7 +461,8 @@ class TidingsClient:
         self._typing_sent.pop(chat_id, None)
         link = self._current_link()
         if link is not None:
-            await self._write(link, make_frame("typing.stop", {"chatId": chat_id}))
+            with contextlib.suppress(ClientClosedError):
+                await self._write(link, make_frame("typing.stop", {"chatId": chat_id}))
 
     # --- session state -----------------------------------------------------------------------
 
@@ -641,17 +645,16 @@ class TidingsClient:
         """Sends one frame as it is and returns its one reply frame (`ack`, `error`, `pong`,
         `welcome`, `sync.response`, ...), whatever it says. Not retried."""
         timeout = self.request_timeout if timeout is None else timeout
-        link = self._link if self.raw else await self._wait_connected(timeout)
-        if link is None:
-            raise ClientClosedError("not connected")
+        link = await self._wait_connected(timeout)
         return await self._request_on(link, frame_type, payload, id, timeout)
 
     async def send_raw(self, text: str) -> None:
         """Sends `text` as one WebSocket message on the current connection, unchanged."""
-        link = self._link if self.raw else await self._wait_connected(self.request_timeout)
-        if link is None:
-            raise ClientClosedError("not connected")
-        await link.conn.send(text)
+        link = await self._wait_connected(self.request_timeout)
+        try:
+            await link.conn.send(text)
+        except TransportClosed as exc:
+            raise ClientClosedError(f"the connection is closed ({exc.code})") from exc
         self.sent.append(text)
 
     # --- the connection loop -----------------------------------------------------------------
@@ -886,7 +889,7 @@ class TidingsClient:
                 last_ping = now
                 try:
                     await self._write(link, make_frame("ping", {}))
-                except TransportClosed:
+                except ClientClosedError:
                     return
             await self._clock.sleep(max(0.0, min(last_ping + interval, deadline) - self._clock.monotonic()))
 
@@ -1114,12 +1117,12 @@ class TidingsClient:
             link = await self._wait_connected(None)
             try:
                 reply = await self._request_on(link, frame_type, payload, frame_id, self.ack_timeout)
-            except (RequestTimeoutError, TransportClosed):
-                continue  # no ack in time, or the connection went: again, same id
+            except RequestTimeoutError:
+                continue  # no ack in time: again, same id
             except ClientClosedError:
                 if self._state is ConnectionState.CLOSED:
                     raise
-                continue
+                continue  # the connection went: again, same id, on the next one
             error = _reply_error(reply)
             if error is None:
                 return payload_of(reply)
@@ -1196,11 +1199,14 @@ class TidingsClient:
         return link
 
     async def _wait_connected(self, timeout: float | None) -> _Link:
+        """The current connection, once there is one (a raw client does not wait)."""
         while True:
             self._check_open()
             link = self._current_link()
             if link is not None:
                 return link
+            if self.raw:
+                raise ClientClosedError("not connected")
             connected = asyncio.ensure_future(self._connected.wait())
             closed = asyncio.ensure_future(self._closed.wait())
             try:
@@ -1239,9 +1245,12 @@ class TidingsClient:
 
     async def _write(self, link: _Link, frame: Frame) -> None:
         if link.closed.done():
-            raise TransportClosed(1006, "the connection is closed")
+            raise ClientClosedError("the connection is closed")
         text = encode(frame)
-        await link.conn.send(text)
+        try:
+            await link.conn.send(text)
+        except TransportClosed as exc:
+            raise ClientClosedError(f"the connection is closed ({exc.code})") from exc
         self.sent.append(text)
 
     async def _within(self, awaitable: Awaitable[T], timeout: float | None, message: str) -> T:

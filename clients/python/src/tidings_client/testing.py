@@ -82,7 +82,8 @@ class FakeConnection:
         self.server = server
         self.url = url
         self.headers = headers
-        self.received: list[Frame] = []  # every frame the client sent, in order
+        self.texts: list[str] = []  # every message the client sent, as sent
+        self.received: list[Frame] = []  # every frame (JSON object) the client sent, in order
         self._unread: deque[Frame] = deque()
         self._arrived = asyncio.Condition()
         self._outgoing: asyncio.Queue[str | None] = asyncio.Queue()
@@ -95,7 +96,13 @@ class FakeConnection:
     async def send(self, text: str) -> None:
         if self.closed:
             raise TransportClosed(self.close_code or 1006, "closed")
-        frame = json.loads(text)
+        self.texts.append(text)
+        try:
+            frame = json.loads(text)
+        except ValueError:
+            return  # send_raw garbage: only in `texts`
+        if not isinstance(frame, dict):
+            return
         self.received.append(frame)
         if frame.get("type") == "hello" and self.server.auto_welcome:
             self.reply(frame, "welcome", self.server.welcome_payload(frame))
