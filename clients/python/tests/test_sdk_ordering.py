@@ -47,7 +47,7 @@ def test_duplicates_are_dropped_by_seq_and_by_message_id():
     assert seqs(sequencer.live(message_new("c", 3))) == [3]
 
 
-def test_a_complete_sync_moves_past_holes_up_to_head_seq():
+def test_seqs_a_sync_did_not_return_are_holes_once_skipped():
     sequencer = Sequencer()
     sequencer.track("c", 10)
     sequencer.begin_sync(["c"])
@@ -55,9 +55,28 @@ def test_a_complete_sync_moves_past_holes_up_to_head_seq():
     outcome = sequencer.apply_sync(
         {"chatId": "c", "events": [message_new("c", 12)], "hasMore": False, "cursor": None, "headSeq": 13}
     )
-    # 11 and 13 do not exist (holes); 12 from sync, then the held 14.
-    assert seqs(outcome.deliver) == [12, 14]
+    assert outcome.deliver == []  # 11 may still be on its way
+    assert sequencer.has_gap("c")
+    # After the wait: 11 and 13 were holes; 12 from sync, then the held 14.
+    assert seqs(sequencer.skip_holes("c")) == [12, 14]
     assert sequencer.watermarks() == {"c": 14}
+    assert not sequencer.has_gap("c")
+    # A frame for a seq passed as a hole is delivered after all (late beats lost), once.
+    assert seqs(sequencer.live(message_new("c", 11))) == [11]
+    assert sequencer.live(message_new("c", 11)) == []
+    assert sequencer.live(message_new("c", 12)) == []
+
+
+def test_an_event_counted_in_head_seq_but_still_being_written_arrives_live_in_order():
+    # The server reads headSeq before the events: an event whose seq is allocated but whose
+    # item is not written yet is in headSeq, not in the events, and comes by fan-out.
+    sequencer = Sequencer()
+    sequencer.track("c", 3)
+    sequencer.begin_sync(["c"])
+    outcome = sequencer.apply_sync({"chatId": "c", "events": [], "hasMore": False, "cursor": None, "headSeq": 4})
+    assert outcome.deliver == []
+    assert seqs(sequencer.live(message_new("c", 4))) == [4]
+    assert seqs(sequencer.live(message_new("c", 5))) == [5]
 
 
 def test_other_frames_with_a_seq_are_not_chat_events():
@@ -145,6 +164,8 @@ async def test_reconnect_listens_first_then_syncs_every_chat(make_client, server
     rest = {"chatId": "c", "events": [message_new("c", 44)], "hasMore": False, "cursor": None, "headSeq": 45}
     connection.reply(more, "sync.response", {"chats": [rest], "badges": [], "presence": []})
     await settle()
+    assert ("c", 44) not in [(f["payload"].get("chatId"), f["payload"].get("seq")) for f in seen]
+    await clock.advance(1)  # 42 and 43 did not come: holes
     events = [(f["payload"]["chatId"], f["payload"]["seq"]) for f in seen if f["type"] == "message.new"]
     assert events == [("a", 1), ("b", 7), ("a", 2), ("a", 3), ("c", 41), ("c", 44)]
     assert [f["payload"] for f in seen if f["type"] == "notification.badge"] == [badge]

@@ -957,6 +957,8 @@ class TidingsClient:
     async def _fill_gap(self, chat_id: str) -> None:
         try:
             await self._clock.sleep(self.gap_timeout)  # the missing frame may just be late
+            for ready in self._sequencer.skip_holes(chat_id):  # what sync did not return is a hole
+                self._deliver(ready)
             link = self._current_link()
             last_seq = self._sequencer.watermarks().get(chat_id)
             if link is None or last_seq is None or not self._sequencer.has_gap(chat_id):
@@ -1018,6 +1020,7 @@ class TidingsClient:
         outcome = self._sequencer.apply_sync(entry)
         for ready in outcome.deliver:
             self._deliver(ready)
+        self._watch_gap(chat_id)
         if outcome.removed is not None:
             self._deliver(make_frame("chat.reset", {"chatId": chat_id, "reason": "removed", "error": outcome.removed}))
             return None

@@ -9,9 +9,12 @@ that arrived ahead of a missing `seq` (`pending`), and the ids of recent message
 - An event further ahead waits in `pending`: a gap, which the client fills with `sync.request`
   if it is still open after a short wait (frames of one chat can overtake each other).
 - While a chat syncs (after every reconnect: listen first, then sync), live frames wait until
-  its sync entry has been applied. After a complete sync, `last_seq` is at least the entry's
-  `headSeq`: seqs can have holes, and everything at or below `headSeq` that sync did not return
-  does not exist.
+  its sync entry has been applied; the entry's events join them and all go out in seq order.
+- Seqs can have holes (a retried send leaves one), and a sync entry's `headSeq` can count an
+  event that is still being written (it then arrives live, a moment later). So the seqs at or
+  below `headSeq` that sync did not return are only *presumed* holes: the client waits
+  `gap_timeout` for them and then `skip_holes()`. A frame that turns up for a skipped seq after
+  all is still delivered (late, out of order) rather than dropped.
 - A chat seen for the first time starts at its first event; earlier history is the REST API's.
 """
 
@@ -26,10 +29,12 @@ from tidings_client.frames import Frame, chat_event_position, message_id_of
 
 @dataclass
 class ChatState:
-    last_seq: int | None = None
-    pending: dict[int, Frame] = field(default_factory=dict)
-    seen: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    last_seq: int | None = None  # everything at or below was delivered or skipped
+    pending: dict[int, Frame] = field(default_factory=dict)  # arrived, waiting for a missing seq
+    seen: OrderedDict[str, None] = field(default_factory=OrderedDict)  # recent message ids
     syncing: bool = False
+    holes_until: int = 0  # sync's headSeq: missing seqs up to here are presumed holes
+    skipped: OrderedDict[int, None] = field(default_factory=OrderedDict)  # seqs passed as holes
 
 
 @dataclass
@@ -63,8 +68,15 @@ class Sequencer:
         return {chat_id: s.last_seq for chat_id, s in self.chats.items() if s.last_seq is not None}
 
     def has_gap(self, chat_id: str) -> bool:
+        """Frames wait for a missing seq (or sync left presumed holes): worth a timer."""
         state = self.chats.get(chat_id)
-        return state is not None and bool(state.pending) and not state.syncing
+        if state is None or state.syncing or state.last_seq is None:
+            return False
+        return bool(state.pending) or state.last_seq < state.holes_until
+
+    def has_holes(self, chat_id: str) -> bool:
+        state = self.chats.get(chat_id)
+        return state is not None and state.last_seq is not None and state.last_seq < state.holes_until
 
     def is_syncing(self, chat_id: str) -> bool:
         state = self.chats.get(chat_id)
@@ -82,6 +94,9 @@ class Sequencer:
         if state.last_seq is None and not state.syncing:
             state.last_seq = seq - 1  # a chat seen for the first time starts here
         if state.last_seq is not None and seq <= state.last_seq:
+            if seq in state.skipped:  # not a hole after all: late beats lost
+                del state.skipped[seq]
+                return self._apply(state, seq, frame, advance=False)
             return []  # applied already
         if state.syncing or state.last_seq is None or seq > state.last_seq + 1:
             state.pending.setdefault(seq, frame)
@@ -124,30 +139,50 @@ class Sequencer:
             state.last_seq = 0
             state.pending.clear()
             state.seen.clear()
+            state.skipped.clear()
+            state.holes_until = 0
             state.syncing = True
             return SyncOutcome(reset=True, head_seq=head_seq)
         if state.last_seq is None:
             state.last_seq = 0
         outcome = SyncOutcome(head_seq=head_seq)
-        events = [e for e in entry.get("events") or [] if isinstance(e, dict) and chat_event_position(e)]
-        for event in sorted(events, key=lambda e: chat_event_position(e)[1]):  # type: ignore[index]
-            seq = chat_event_position(event)[1]  # type: ignore[index]
-            if seq > state.last_seq:
-                outcome.deliver += self._apply(state, seq, event)
+        for event in entry.get("events") or []:
+            position = chat_event_position(event) if isinstance(event, dict) else None
+            if position is not None and position[1] > state.last_seq:
+                state.pending.setdefault(position[1], event)
         cursor = entry.get("cursor")
         if entry.get("hasMore") and isinstance(cursor, str):
             outcome.cursor = cursor
             return outcome
-        if head_seq is not None and head_seq > state.last_seq:
-            state.last_seq = head_seq
+        if head_seq is not None:
+            state.holes_until = max(state.holes_until, head_seq)
         state.syncing = False
         outcome.deliver += self._drain(state)
         return outcome
+
+    def skip_holes(self, chat_id: str) -> list[Frame]:
+        """Passes the seqs a complete sync did not return (up to its `headSeq`) that have not
+        arrived since: they are holes. Returns what can be delivered now."""
+        state = self.chats.get(chat_id)
+        if state is None or state.last_seq is None or state.syncing:
+            return []
+        delivered: list[Frame] = []
+        while state.last_seq < state.holes_until:
+            seq = state.last_seq + 1
+            if seq in state.pending:
+                delivered += self._apply(state, seq, state.pending.pop(seq))
+            else:
+                state.last_seq = seq
+                state.skipped[seq] = None
+                while len(state.skipped) > self._remember_ids:
+                    state.skipped.popitem(last=False)
+        return delivered + self._drain(state)
 
     def reset_to(self, chat_id: str, head_seq: int, message_ids: list[str]) -> list[Frame]:
         """After a `tooLarge` refetch: continue from `head_seq`, knowing these messages."""
         state = self.chats.setdefault(chat_id, ChatState())
         state.last_seq = head_seq
+        state.holes_until = max(state.holes_until, head_seq)
         state.seen.clear()
         for message_id in message_ids:
             self._remember(state, message_id)
@@ -156,8 +191,9 @@ class Sequencer:
 
     # --- internals -----------------------------------------------------------------------------
 
-    def _apply(self, state: ChatState, seq: int, frame: Frame) -> list[Frame]:
-        state.last_seq = seq
+    def _apply(self, state: ChatState, seq: int, frame: Frame, *, advance: bool = True) -> list[Frame]:
+        if advance:
+            state.last_seq = seq
         message_id = message_id_of(frame)
         if message_id is not None:
             if message_id in state.seen:
