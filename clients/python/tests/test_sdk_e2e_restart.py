@@ -26,7 +26,7 @@ async def test_a_runtime_restart_mid_session(dev):
     async with dev.client("alice") as alice, dev.client("bob") as bob:
         events: list[dict[str, Any]] = []
         bob.on("message.new", events.append)
-        bob.on("chat.reset", events.append)
+        bob.on("reset", events.append)
         for i in range(3):
             await alice.send("project-x", f"before {i}")
         await until(lambda: len(events) == 3)
@@ -50,8 +50,8 @@ async def test_a_runtime_restart_mid_session(dev):
                 for e in events
             )
         )
-        resets = [e for e in events if e["type"] == "chat.reset"]
-        assert [r["payload"]["reason"] for r in resets] == ["headSeqBackwards"]
+        resets = [e for e in events if e["type"] == "reset"]
+        assert [r["payload"]["reason"] for r in resets] == ["headSeqBehind"]
         assert resets[0]["payload"]["previousSeq"] == before
         after_reset = events[events.index(resets[0]) + 1 :]
         assert [e["payload"]["message"]["content"] for e in after_reset] == ["sent while the server was down"]

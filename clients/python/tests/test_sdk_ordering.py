@@ -132,6 +132,7 @@ async def test_a_late_frame_closes_the_gap_without_a_sync(make_client, server: F
 async def test_reconnect_listens_first_then_syncs_every_chat(make_client, server: FakeServer, clock: FakeClock):
     client = make_client()
     seen = collect(client, "message.new", "notification.badge", "presence.changed")
+    synced = collect(client, "synced")
     await client.connect()
     server.current.push_frame(message_new("a", 1))
     server.current.push_frame(message_new("b", 7))
@@ -171,6 +172,7 @@ async def test_reconnect_listens_first_then_syncs_every_chat(make_client, server
     assert [f["payload"] for f in seen if f["type"] == "notification.badge"] == [badge]
     assert [f["payload"] for f in seen if f["type"] == "presence.changed"] == [presence]
     assert client.watermarks() == {"a": 3, "b": 7, "c": 45}
+    assert [f["payload"]["chatId"] for f in synced] == ["a", "b", "c"]
 
 
 async def test_too_large_refetches_over_rest(make_client, server: FakeServer, clock: FakeClock):
@@ -183,14 +185,14 @@ async def test_too_large_refetches_over_rest(make_client, server: FakeServer, cl
             return {"messages": [message(chat_id, 900), message(chat_id, 899)], "nextBefore": 899}
 
     client._rest = FakeRest()
-    seen = collect(client, "message.new", "chat.reset")
+    seen = collect(client, "message.new", "reset")
     client.track("c", 10)
     await client.connect()
     request = await server.current.receive("sync.request")
     server.current.reply(request, "sync.response", {"chats": [{"chatId": "c", "tooLarge": True, "headSeq": 900}]})
     await settle()
     assert fetched == [("c", 50)]
-    reset = [f for f in seen if f["type"] == "chat.reset"]
+    reset = [f for f in seen if f["type"] == "reset"]
     assert reset[0]["payload"]["reason"] == "tooLarge"
     assert [m["seq"] for m in reset[0]["payload"]["messages"]] == [899, 900]  # oldest first
     server.current.push_frame(message_new("c", 900))  # a duplicate of what REST gave
@@ -201,7 +203,7 @@ async def test_too_large_refetches_over_rest(make_client, server: FakeServer, cl
 
 async def test_a_head_seq_that_went_backwards_resets_the_chat(make_client, server: FakeServer, clock: FakeClock):
     client = make_client()
-    seen = collect(client, "message.new", "chat.reset")
+    seen = collect(client, "message.new", "reset")
     client.track("c", 50)
     await client.connect()
     request = await server.current.receive("sync.request")
@@ -217,8 +219,8 @@ async def test_a_head_seq_that_went_backwards_resets_the_chat(make_client, serve
         {"chats": [{"chatId": "c", "events": events, "hasMore": False, "cursor": None, "headSeq": 2}]},
     )
     await settle()
-    assert [f["type"] for f in seen] == ["chat.reset", "message.new", "message.new"]
-    assert seen[0]["payload"] == {"chatId": "c", "reason": "headSeqBackwards", "headSeq": 2, "previousSeq": 50}
+    assert [f["type"] for f in seen] == ["reset", "message.new", "message.new"]
+    assert seen[0]["payload"] == {"chatId": "c", "reason": "headSeqBehind", "headSeq": 2, "previousSeq": 50}
     assert client.watermarks() == {"c": 2}
 
 
@@ -242,14 +244,14 @@ async def test_own_acked_messages_are_events_in_order_and_the_echo_is_dropped(ma
 
 async def test_a_removed_chat_is_forgotten(make_client, server: FakeServer):
     client = make_client()
-    seen = collect(client, "chat.reset")
+    seen = collect(client, "reset")
     client.track("gone", 3)
     await client.connect()
     request = await server.current.receive("sync.request")
     error = {"code": "FORBIDDEN", "message": "not a member"}
     server.current.reply(request, "sync.response", {"chats": [{"chatId": "gone", "error": error}]})
     await settle()
-    assert seen[0]["payload"] == {"chatId": "gone", "reason": "removed", "error": error}
+    assert seen[0]["payload"] == {"chatId": "gone", "reason": "forbidden", "error": error}
     assert client.watermarks() == {}
 
 

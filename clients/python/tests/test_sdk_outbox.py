@@ -182,6 +182,8 @@ async def test_a_sqlite_outbox_survives_a_restart(tmp_path, clock: FakeClock):
 
     restarted = TidingsClient("ws://x/ws", "t", clock=clock, transport=server, outbox=SqliteOutbox(path))
     assert [e.payload["content"] for e in restarted.pending_outbox()] == ["m0", "m1"]
+    outcomes: list[dict] = []  # no call awaits these: their results come as outbox events
+    restarted.on("outbox", lambda event: outcomes.append(event["payload"]))
     await restarted.connect()
     again = await server.current.receive("message.send")
     assert again["id"] == frame["id"] and again["payload"]["content"] == "m0"
@@ -190,6 +192,10 @@ async def test_a_sqlite_outbox_survives_a_restart(tmp_path, clock: FakeClock):
     assert last["payload"]["content"] == "m1"
     server.current.ack(last, message=stored(last, 2))
     await settle()
+    assert [(o["action"], o["entry"].payload["content"], o["ack"]["message"]["seq"]) for o in outcomes] == [
+        ("acked", "m0", 1),
+        ("acked", "m1", 2),
+    ]
     assert restarted.pending_outbox() == []
     assert SqliteOutbox(path).load() == []
     await restarted.close()

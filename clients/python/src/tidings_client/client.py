@@ -352,11 +352,17 @@ class TidingsClient:
         sync or async, one frame at a time in arrival order (chat events: in `seq` order, once
         each). Returns a function that removes the handler.
 
-        Besides the server's frames, the client delivers `chat.reset {chatId, reason, headSeq,
-        messages?}` when a chat's cached state must be dropped: `reason` is `tooLarge` (too far
-        behind; `messages` are the newest ones from REST, oldest first), `headSeqBackwards` (the
-        server lost events, e.g. `tidings dev` restarted without its data; the chat's events
-        follow again from seq 1) or `removed` (sync refused the chat; `error`)."""
+        Besides the server's frames, the client delivers its own events, as frames of these
+        types (not in the frame log, not matched by `"*"`):
+
+        - `reset {chatId, reason, headSeq, ...}`: drop what you cached of the chat. `reason`:
+          `tooLarge` (too far behind; `messages` are its newest ones from REST, oldest first),
+          `headSeqBehind` (the server lost events, e.g. `tidings dev` restarted without its
+          data: the chat's events follow again from seq 1; `previousSeq`), `forbidden` (sync
+          refused the chat: you were removed; `error`).
+        - `synced {chatId, headSeq, readWatermarks}`: a chat's sync finished.
+        - `outbox {action, entry, ack?, error?}`: a mutation was `queued`, `acked` or `failed`
+          (also those a persistent outbox kept from a previous run, which no call awaits)."""
         self._handlers.setdefault(frame_type, []).append(handler)
 
         def unsubscribe() -> None:
@@ -1022,27 +1028,19 @@ class TidingsClient:
             self._deliver(ready)
         self._watch_gap(chat_id)
         if outcome.removed is not None:
-            self._deliver(make_frame("chat.reset", {"chatId": chat_id, "reason": "removed", "error": outcome.removed}))
+            self._emit("reset", {"chatId": chat_id, "reason": "forbidden", "error": outcome.removed})
             return None
         if outcome.reset:
-            logger.warning(
-                "chat %s: the server's headSeq went back from %s to %s; resetting", chat_id, previous, outcome.head_seq
-            )
-            self._deliver(
-                make_frame(
-                    "chat.reset",
-                    {
-                        "chatId": chat_id,
-                        "reason": "headSeqBackwards",
-                        "headSeq": outcome.head_seq,
-                        "previousSeq": previous,
-                    },
-                )
-            )
+            logger.warning("chat %s: the server's headSeq went back from %s to %s", chat_id, previous, outcome.head_seq)
+            reset = {"chatId": chat_id, "reason": "headSeqBehind", "headSeq": outcome.head_seq, "previousSeq": previous}
+            self._emit("reset", reset)
             return 0
         if outcome.too_large:
             await self._refetch(chat_id, outcome.head_seq or 0)
             return None
+        if outcome.cursor is None:
+            watermarks = entry.get("readWatermarks") or {}
+            self._emit("synced", {"chatId": chat_id, "headSeq": outcome.head_seq, "readWatermarks": watermarks})
         return outcome.cursor
 
     async def _refetch(self, chat_id: str, head_seq: int) -> None:
@@ -1058,7 +1056,7 @@ class TidingsClient:
             except (TidingsError, OSError) as exc:
                 logger.warning("refetching chat %s over REST failed: %s", chat_id, exc)
                 payload["error"] = {"code": getattr(exc, "code", "ERROR"), "message": str(exc)}
-        self._deliver(make_frame("chat.reset", payload))
+        self._emit("reset", payload)
         for ready in self._sequencer.reset_to(chat_id, head_seq, message_ids):
             self._deliver(ready)
 
@@ -1079,6 +1077,7 @@ class TidingsClient:
     def _enqueue(self, entry: OutboxEntry, result: asyncio.Future[dict[str, Any]] | None) -> None:
         if result is not None:
             self._results[entry.id] = result
+            self._emit("outbox", {"action": "queued", "entry": entry})
         self._lanes.setdefault(entry.lane, deque()).append(entry)
         if entry.lane not in self._lane_tasks:
             self._lane_tasks[entry.lane] = asyncio.create_task(self._drain_lane(entry.lane))
@@ -1100,6 +1099,9 @@ class TidingsClient:
                 queue.popleft()
                 if ack is not None:
                     self._own_event(entry, ack)
+                    self._emit("outbox", {"action": "acked", "entry": entry, "ack": ack})
+                else:
+                    self._emit("outbox", {"action": "failed", "entry": entry, "error": error})
                 result = self._results.pop(entry.id, None)
                 if result is not None and not result.done():
                     if error is not None:
@@ -1312,6 +1314,11 @@ class TidingsClient:
             if not waiter.done() and index >= start and predicate(frame):
                 waiter.set_result(frame)
 
+    def _emit(self, event_type: str, payload: dict[str, Any]) -> None:
+        """One of the client's own events (`reset`, `synced`, `outbox`), for its handlers only."""
+        if self._handlers.get(event_type):
+            self._deliveries.put_nowait({"type": event_type, "id": new_id(), "payload": payload, "client": True})
+
     def _deliver(self, frame: Frame) -> None:
         frame_type = frame.get("type")
         if self._handlers.get(frame_type if isinstance(frame_type, str) else "") or self._handlers.get("*"):
@@ -1321,7 +1328,9 @@ class TidingsClient:
         while (frame := await self._deliveries.get()) is not None:
             frame_type = frame.get("type")
             handlers = list(self._handlers.get(frame_type if isinstance(frame_type, str) else "", ()))
-            for handler in handlers + list(self._handlers.get("*", ())):
+            if not frame.get("client"):
+                handlers += self._handlers.get("*", ())
+            for handler in handlers:
                 try:
                     result = handler(frame)
                     if inspect.isawaitable(result):
