@@ -134,6 +134,22 @@ class DevServer:
         return TidingsClient(self.ws_url, lambda: token, **options)
 
 
+async def wait_until(condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Waits for `condition()`; the timeout only bounds a failure (no timing assertions)."""
+    import asyncio
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+def until() -> Callable[..., Any]:
+    return wait_until
+
+
 @pytest.fixture(scope="module")
 def dev(request: pytest.FixtureRequest) -> Iterator[DevServer]:
     """A `tidings dev` of this module's own (modules can run in parallel)."""

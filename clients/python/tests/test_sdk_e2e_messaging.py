@@ -21,16 +21,7 @@ def contents(frames: list[dict[str, Any]], marker: str) -> list[str]:
     return [f["payload"]["message"]["content"] for f in frames if marker in (f["payload"]["message"]["content"] or "")]
 
 
-async def until(condition, timeout: float = 20.0) -> None:
-    """Waits for `condition()` (no timing assertion: the timeout only bounds a failure)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
-
-
-async def test_two_users_send_and_receive(dev):
+async def test_two_users_send_and_receive(dev, until):
     async with dev.client("alice") as alice, dev.client("bob") as bob:
         received: list[dict[str, Any]] = []
         bob.on("message.new", received.append)
@@ -42,7 +33,7 @@ async def test_two_users_send_and_receive(dev):
         assert answer["replyTo"] == stored["messageId"] and answer["seq"] > stored["seq"]
 
 
-async def test_a_retry_with_the_same_id_is_one_message(dev):
+async def test_a_retry_with_the_same_id_is_one_message(dev, until):
     async with dev.client("alice") as alice, dev.client("bob") as bob:
         received: list[dict[str, Any]] = []
         bob.on("message.new", received.append)
@@ -56,7 +47,7 @@ async def test_a_retry_with_the_same_id_is_one_message(dev):
         assert contents(received, marker) == [marker, f"after {marker}"]
 
 
-async def test_a_connection_cut_by_the_server_reconnects_and_syncs_what_it_missed(dev):
+async def test_a_connection_cut_by_the_server_reconnects_and_syncs_what_it_missed(dev, until):
     # A long first backoff step leaves bob's messages no connection to arrive on: only sync.
     async with (
         dev.client("alice", backoff=Backoff([3.0], jitter=False)) as alice,
@@ -83,7 +74,7 @@ async def test_a_connection_cut_by_the_server_reconnects_and_syncs_what_it_misse
         assert seqs == sorted(seqs) and len(seqs) == len(set(seqs))
 
 
-async def test_sends_during_a_reconnect_go_out_in_order(dev):
+async def test_sends_during_a_reconnect_go_out_in_order(dev, until):
     async with (
         dev.client("alice", backoff=Backoff([2.0], jitter=False)) as alice,
         dev.client("bob") as bob,
@@ -132,7 +123,7 @@ class DroppingTransport(WebSocketTransport):
         return Dropping()
 
 
-async def test_a_lost_frame_is_filled_from_sync(dev):
+async def test_a_lost_frame_is_filled_from_sync(dev, until):
     def lost(text: str) -> bool:
         frame = json.loads(text)
         return frame["type"] == "message.new" and frame["payload"]["message"]["content"] == "gap: lost in transit"
@@ -152,7 +143,7 @@ async def test_a_lost_frame_is_filled_from_sync(dev):
         assert gap_fill, "bob asked for the missing seq"
 
 
-async def test_token_refresh_renews_the_connection_before_it_expires(dev):
+async def test_token_refresh_renews_the_connection_before_it_expires(dev, until):
     session = dev.session("bob")
     short = dev.token("bob", ttl=6)  # the server asks for a new token at once (< 70 s left)
     refresher = TokenRefresher(RestClient(dev.base_url), session["refreshToken"], token=session["token"])
@@ -177,7 +168,7 @@ async def test_token_refresh_renews_the_connection_before_it_expires(dev):
         assert not bob.of_type("error")
 
 
-async def test_an_expired_token_reconnects_with_a_fresh_one(dev):
+async def test_an_expired_token_reconnects_with_a_fresh_one(dev, until):
     session = dev.session("carol")
     short = dev.token("carol", ttl=6)
     # A margin of 2 s keeps the short token while it has more left: its renew changes nothing,

@@ -14,15 +14,7 @@ from tidings_client import ConnectionState
 pytestmark = pytest.mark.e2e
 
 
-async def until(condition, timeout: float = 60.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
-
-
-async def test_a_runtime_restart_mid_session(dev):
+async def test_a_runtime_restart_mid_session(dev, until):
     async with dev.client("alice") as alice, dev.client("bob") as bob:
         events: list[dict[str, Any]] = []
         bob.on("message.new", events.append)

@@ -556,13 +556,9 @@ class TidingsClient:
             else:
                 suggestions = (await self._request_ok("search.suggest", {"query": query})).get("suggestions") or []
         except TidingsError as exc:
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_exception(exc)
+            _settle(waiters, error=exc)
             return
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(suggestions)
+        _settle(waiters, suggestions)
 
     # --- sync --------------------------------------------------------------------------------
 
@@ -815,16 +811,10 @@ class TidingsClient:
         if self._first is not None and not self._first.done():
             self._first.set_exception(failure)
             self._first.exception()  # retrieved: connect() may not be waiting any more
-        for future in list(self._results.values()):
-            if not future.done():
-                future.set_exception(ClientClosedError("the client closed before the ack"))
+        _settle(self._results.values(), error=ClientClosedError("the client closed before the ack"))
         for marks in self._reads.values():
-            for waiter in marks.waiters:
-                if not waiter.done():
-                    waiter.set_exception(ClientClosedError("the client closed before the ack"))
-        for _, _, waiter in self._waiters:
-            if not waiter.done():
-                waiter.set_exception(ClientClosedError("the client is closed"))
+            _settle(marks.waiters, error=ClientClosedError("the client closed before the ack"))
+        _settle([waiter for _, _, waiter in self._waiters], error=ClientClosedError("the client is closed"))
         current = asyncio.current_task()
         for task in list(self._tasks) + list(self._lane_tasks.values()):
             if task is not current and task is not self._run_task:
@@ -1177,13 +1167,9 @@ class TidingsClient:
                 try:
                     ack = await self._mutate(new_id(), "read.mark", {"chatId": chat_id, "messageId": message_id})
                 except TidingsError as exc:
-                    for waiter in waiters:
-                        if not waiter.done():
-                            waiter.set_exception(exc)
+                    _settle(waiters, error=exc)
                     continue
-                for waiter in waiters:
-                    if not waiter.done():
-                        waiter.set_result(ack)
+                _settle(waiters, ack)
         finally:
             marks.task = None
 
@@ -1337,6 +1323,17 @@ class TidingsClient:
                         await result
                 except Exception:
                     logger.exception("a handler for %s failed", frame_type)
+
+
+def _settle(waiters: Iterable[asyncio.Future[Any]], result: Any = None, *, error: BaseException | None = None) -> None:
+    """Resolves every waiter not resolved yet with `result`, or fails it with `error`."""
+    for waiter in list(waiters):
+        if waiter.done():
+            continue
+        if error is not None:
+            waiter.set_exception(error)
+        else:
+            waiter.set_result(result)
 
 
 def _reply_error(reply: Frame) -> TidingsError | None:
