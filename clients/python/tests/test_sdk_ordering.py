@@ -253,6 +253,9 @@ async def test_a_removed_chat_is_forgotten(make_client, server: FakeServer):
     await settle()
     assert seen[0]["payload"] == {"chatId": "gone", "reason": "forbidden", "error": error}
     assert client.watermarks() == {}
+    client.track("other", 5)
+    client.untrack("other")
+    assert client.watermarks() == {}
 
 
 async def test_sync_catches_up_on_demand(make_client, server: FakeServer):

@@ -568,6 +568,10 @@ class TidingsClient:
         and it is synced after every reconnect. Chats are also tracked from their first event."""
         self._sequencer.track(chat_id, last_seq)
 
+    def untrack(self, chat_id: str) -> None:
+        """Stops tracking a chat (it is tracked again from its next event)."""
+        self._sequencer.forget(chat_id)
+
     def watermarks(self) -> dict[str, int]:
         """The last `seq` applied per chat: persist it with your cache and `track` it again."""
         return self._sequencer.watermarks()
