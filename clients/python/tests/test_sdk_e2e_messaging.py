@@ -181,3 +181,20 @@ async def test_an_expired_token_reconnects_with_a_fresh_one(dev, until):
         await until(lambda: carol.state is ConnectionState.CONNECTED and carol.connection_id != first_connection)
         assert refresher.refresh_token != session["refreshToken"]  # rotated by the refresh
         assert (await carol.send("project-x", "back with a fresh token"))["senderId"] == "carol"
+
+
+async def test_a_sixth_connection_closes_the_oldest_for_good(dev, until):
+    token = dev.token("dave")
+    oldest = TidingsClient(dev.ws_url, token, backoff=Backoff([0.2], jitter=False))
+    await oldest.connect()
+    newer = [TidingsClient(dev.ws_url, token, raw=True) for _ in range(5)]
+    try:
+        for client in newer:
+            await client.connect()
+        await until(lambda: oldest.state is ConnectionState.CLOSED)
+        assert oldest.closed_error is not None and oldest.closed_error.code == "CONNECTION_LIMIT"
+        await asyncio.sleep(1)  # no reconnect would have taken a slot back
+        assert all(client.state is ConnectionState.CONNECTED for client in newer)
+    finally:
+        for client in [oldest, *newer]:
+            await client.close()
