@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tidings_client import Backoff, ConnectionState, RestClient, TidingsClient, TokenRefresher, jwt_expiry
+from tidings_client import Backoff, ConnectionState, HttpError, RestClient, TidingsClient, TokenRefresher, jwt_expiry
 from tidings_client.transport import Connection, WebSocketTransport
 
 pytestmark = pytest.mark.e2e
@@ -198,3 +198,18 @@ async def test_a_sixth_connection_closes_the_oldest_for_good(dev, until):
     finally:
         for client in [oldest, *newer]:
             await client.close()
+
+
+async def test_the_rest_helper_reads_chats_and_history_and_raises_http_errors(dev):
+    async with dev.client("alice") as alice, dev.client("dave") as dave:
+        sent = await alice.send("project-x", "for the history")
+        chats = {chat["chatId"]: chat for chat in await alice.rest.chats()}
+        assert chats["project-x"]["headSeq"] >= sent["seq"]
+        page = await alice.rest.messages("project-x", limit=5)
+        assert page["messages"][0]["messageId"] == sent["messageId"]  # newest first
+        with pytest.raises(HttpError) as refused:
+            await dave.rest.messages("project-x")  # dave is not a member
+        assert (refused.value.status, refused.value.code) == (403, "FORBIDDEN")
+        with pytest.raises(HttpError) as bad:
+            await alice.rest.messages("project-x", limit=1000)
+        assert bad.value.status == 400 and bad.value.code == "BAD_FRAME" and "limit" in bad.value.message

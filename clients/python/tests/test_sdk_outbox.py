@@ -10,6 +10,7 @@ import pytest
 from tidings_client import (
     ConflictError,
     ForbiddenError,
+    FrameTooLargeError,
     RateLimitedError,
     SqliteOutbox,
     TidingsClient,
@@ -208,3 +209,12 @@ async def test_a_closed_client_refuses_new_mutations(make_client):
     with pytest.raises(TidingsError) as caught:
         await client.send("c1", "too late")
     assert caught.value.code == "CLOSED"
+
+
+async def test_a_frame_over_64_kib_is_refused_before_it_is_queued(make_client, server: FakeServer):
+    client = make_client()
+    await client.connect()
+    with pytest.raises(FrameTooLargeError):
+        await client.send("c1", "x" * 70_000)
+    assert client.pending_outbox() == []
+    assert server.current.sent_of_type("message.send") == []

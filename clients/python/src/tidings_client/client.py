@@ -45,6 +45,7 @@ from tidings_client.backoff import Backoff
 from tidings_client.clock import Clock, SystemClock
 from tidings_client.errors import (
     ClientClosedError,
+    FrameTooLargeError,
     HandshakeError,
     HttpError,
     RateLimitedError,
@@ -82,6 +83,7 @@ FINAL_CODES = frozenset({"CONNECTION_LIMIT", "UPGRADE_REQUIRED"})
 # Failures worth retrying with the same id (the server did not, or may not have, stored it).
 TRANSIENT_CODES = frozenset({"INTERNAL", "UNAVAILABLE"})
 
+MAX_FRAME_BYTES = 64 * 1024  # the server refuses bigger frames (FRAME_TOO_LARGE)
 MAX_CHATS_PER_SYNC = 100  # the server's limit per sync.request
 MAX_USERS_PER_PRESENCE_FRAME = 100
 REFETCH_LIMIT = 50  # messages reloaded over REST for a chat too far behind
@@ -1063,6 +1065,9 @@ class TidingsClient:
             return await self._request_ok(frame_type, payload, frame_id)
         self._check_open()
         entry = OutboxEntry(frame_id or new_id(), frame_type, payload, lane, self._clock.time())
+        size = len(encode(make_frame(frame_type, payload, entry.id)).encode())
+        if size > MAX_FRAME_BYTES:  # the server would refuse it on every retry: not worth keeping
+            raise FrameTooLargeError(f"the frame is {size} bytes; the server takes at most {MAX_FRAME_BYTES}")
         result: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._store.add(entry)
         self._enqueue(entry, result)
