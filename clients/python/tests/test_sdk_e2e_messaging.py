@@ -145,7 +145,7 @@ async def test_a_lost_frame_is_filled_from_sync(dev, until):
 
 async def test_token_refresh_renews_the_connection_before_it_expires(dev, until):
     session = dev.session("bob")
-    short = dev.token("bob", ttl=6)  # the server asks for a new token at once (< 70 s left)
+    short = dev.token("bob", ttl=8)  # the server asks for a new token at once (< 70 s left)
     refresher = TokenRefresher(RestClient(dev.base_url), session["refreshToken"], token=session["token"])
     calls: list[int] = []
 
@@ -170,7 +170,7 @@ async def test_token_refresh_renews_the_connection_before_it_expires(dev, until)
 
 async def test_an_expired_token_reconnects_with_a_fresh_one(dev, until):
     session = dev.session("carol")
-    short = dev.token("carol", ttl=6)
+    short = dev.token("carol", ttl=8)
     # A margin of 2 s keeps the short token while it has more left: its renew changes nothing,
     # the server ends the connection at expiry, and the reconnect gets a refreshed token.
     refresher = TokenRefresher(RestClient(dev.base_url), session["refreshToken"], token=short, margin=2)
