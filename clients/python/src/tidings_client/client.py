@@ -395,7 +395,11 @@ class TidingsClient:
         priority: str | None = None,
         id: str | None = None,
     ) -> dict[str, Any]:
-        """Sends a message and returns it as stored (the ack's `message`, with `seq`)."""
+        """Sends a message and returns it as stored (the ack's `message`, with `seq`).
+
+        `id` is the frame id (a UUID; one is made when not given). The server stores one
+        message per (chat, sender, id), so sending again with the same id (from an earlier
+        run, say) returns the original message instead of a second one."""
         payload: dict[str, Any] = {"chatId": chat_id, "content": content}
         if reply_to is not None:
             payload["replyTo"] = reply_to
