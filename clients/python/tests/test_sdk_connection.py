@@ -264,3 +264,16 @@ async def test_connect_keeps_trying_while_the_server_is_unreachable(make_client,
     await clock.advance(1 + 2 + 4)
     await connecting
     assert client.state is ConnectionState.CONNECTED
+
+
+async def test_a_server_not_ready_is_retried_with_backoff(make_client, server: FakeServer, clock: FakeClock):
+    import asyncio
+
+    server.refuse(503, times=2)  # tidings dev answers 503 until every part is up
+    client = make_client()
+    connecting = asyncio.create_task(client.connect())
+    await clock.advance(1)
+    assert len(server.attempts) == 2 and client.state is ConnectionState.CONNECTING
+    await clock.advance(2)
+    await connecting
+    assert client.state is ConnectionState.CONNECTED
