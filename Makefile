@@ -15,11 +15,11 @@ LAMBDA_WHEELS_STAMP := $(LAMBDA_WHEELS)/.downloaded
 
 install: $(STAMP) $(NODE_STAMP) $(LAMBDA_WHEELS_STAMP)
 
-$(STAMP): pyproject.toml layers/tidings-core/pyproject.toml
+$(STAMP): pyproject.toml layers/tidings-core/pyproject.toml clients/python/pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=python3 ...'" >&2; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e layers/tidings-core -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e layers/tidings-core -e clients/python -e '.[dev]'
 	@touch $@
 
 # Lambda's builds (glibc 2.17) of the layer's compiled dependencies whose installed build needs
@@ -55,6 +55,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy layers/tidings-core/tidings local/tidings_local infra functions
+	MYPYPATH=clients/python/src $(BIN)/mypy -p tidings_client
 
 # Writes the CloudFormation template to cdk.out/ without AWS credentials or Docker.
 synth: install

@@ -1,0 +1,83 @@
+"""Frames on the wire: one JSON object per WebSocket text message."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+Frame = dict[str, Any]
+
+# Chat events: each takes the chat's next `seq` (in `payload.seq`), so the client orders and
+# de-duplicates them and fills gaps with `sync.request`. `read.receipt` also carries a `seq`
+# (a read watermark), which is why the set is explicit rather than "any frame with a seq".
+CHAT_EVENT_TYPES = frozenset(
+    {
+        "message.new",
+        "message.updated",
+        "message.deleted",
+        "message.reaction",
+        "member.joined",
+        "member.left",
+        "chat.updated",
+    }
+)
+
+# Frames that answer a client frame carry its id as `payload.refId`.
+REPLY_TYPES = frozenset({"ack", "error", "welcome", "pong", "sync.response", "search.results", "search.suggestions"})
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def iso_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def make_frame(frame_type: str, payload: dict[str, Any], frame_id: str | None = None) -> Frame:
+    return {"type": frame_type, "id": frame_id or new_id(), "timestamp": iso_now(), "payload": payload}
+
+
+def encode(frame: Frame) -> str:
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
+
+def decode(text: str) -> Frame | None:
+    """The frame in `text`, or None when it is not a JSON object."""
+    try:
+        frame = json.loads(text)
+    except ValueError:
+        return None
+    return frame if isinstance(frame, dict) else None
+
+
+def payload_of(frame: Frame) -> dict[str, Any]:
+    payload = frame.get("payload")
+    return payload if isinstance(payload, dict) else {}
+
+
+def ref_id(frame: Frame) -> str | None:
+    ref = payload_of(frame).get("refId")
+    return ref if isinstance(ref, str) else None
+
+
+def chat_event_position(frame: Frame) -> tuple[str, int] | None:
+    """(chatId, seq) of a chat event frame, None for any other frame."""
+    if frame.get("type") not in CHAT_EVENT_TYPES:
+        return None
+    payload = payload_of(frame)
+    chat_id, seq = payload.get("chatId"), payload.get("seq")
+    if isinstance(chat_id, str) and isinstance(seq, int) and not isinstance(seq, bool):
+        return chat_id, seq
+    return None
+
+
+def message_id_of(frame: Frame) -> str | None:
+    """The message id a `message.new` introduces (duplicates are dropped by it)."""
+    if frame.get("type") != "message.new":
+        return None
+    message = payload_of(frame).get("message")
+    message_id = message.get("messageId") if isinstance(message, dict) else None
+    return message_id if isinstance(message_id, str) else None

@@ -1,0 +1,117 @@
+"""The HTTP API (`/api/...`), with the standard library: `urllib` in a worker thread."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+from tidings_client.errors import HttpError
+from tidings_client.tokens import TokenSource, resolve_token
+
+
+class RestClient:
+    """`Authorization: Bearer <token>` calls against `api_url` (for `tidings dev`:
+    `http://127.0.0.1:8080`; on AWS the HTTP API's stage URL). Errors raise `HttpError` with the
+    status and the body's `error.code` / `error.message` (`retry_after_ms` from `Retry-After`)."""
+
+    def __init__(self, api_url: str, get_token: TokenSource | None = None, *, timeout: float = 30.0) -> None:
+        if not api_url.startswith(("http://", "https://")):
+            raise ValueError(f"api_url must be http(s)://..., not {api_url!r}")
+        self.api_url = api_url.rstrip("/")
+        self._get_token = get_token
+        self.timeout = timeout
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        query: dict[str, Any] | None = None,
+        auth: bool = True,
+    ) -> Any:
+        """The decoded JSON answer (None for an empty body, e.g. 204)."""
+        url = self.api_url + "/" + path.lstrip("/")
+        if query:
+            url += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
+        headers = {"Accept": "application/json"}
+        if auth:
+            if self._get_token is None:
+                raise ValueError("this RestClient has no get_token for authenticated calls")
+            headers["Authorization"] = f"Bearer {await resolve_token(self._get_token)}"
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(url, data=data, headers=headers, method=method.upper())  # noqa: S310
+        return await asyncio.to_thread(self._perform, request)
+
+    def _perform(self, request: urllib.request.Request) -> Any:
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                raw = response.read()
+        except urllib.error.HTTPError as exc:
+            raise _http_error(exc) from None
+        return json.loads(raw) if raw.strip() else None
+
+    async def get(self, path: str, **query: Any) -> Any:
+        return await self.request("GET", path, query=query)
+
+    async def post(self, path: str, body: Any = None) -> Any:
+        return await self.request("POST", path, body)
+
+    async def put(self, path: str, body: Any = None) -> Any:
+        return await self.request("PUT", path, body)
+
+    async def patch(self, path: str, body: Any = None) -> Any:
+        return await self.request("PATCH", path, body)
+
+    async def delete(self, path: str, body: Any = None) -> Any:
+        return await self.request("DELETE", path, body)
+
+    # --- the documented calls ---------------------------------------------------------------
+
+    async def chats(self) -> list[dict[str, Any]]:
+        """`GET /api/chats`: the caller's chats with `headSeq`, `lastReadSeq` and badges."""
+        result: list[dict[str, Any]] = await self.get("/api/chats")
+        return result
+
+    async def messages(self, chat_id: str, *, before: int | None = None, limit: int | None = None) -> dict[str, Any]:
+        """`GET /api/chats/{chatId}/messages`: `{messages (newest first), nextBefore}`."""
+        path = f"/api/chats/{urllib.parse.quote(chat_id, safe='')}/messages"
+        result: dict[str, Any] = await self.get(path, before=before, limit=limit)
+        return result
+
+    async def refresh(self, refresh_token: str) -> dict[str, Any]:
+        """`POST /api/auth/refresh` (no Authorization): `{token, refreshToken, expiresAt}`."""
+        result: dict[str, Any] = await self.request(
+            "POST", "/api/auth/refresh", {"refreshToken": refresh_token}, auth=False
+        )
+        return result
+
+    async def revoke(self) -> dict[str, Any]:
+        """`POST /api/auth/revoke`: signs the caller out everywhere."""
+        result: dict[str, Any] = await self.post("/api/auth/revoke")
+        return result
+
+
+def _http_error(exc: urllib.error.HTTPError) -> HttpError:
+    code, message = f"HTTP_{exc.code}", exc.reason if isinstance(exc.reason, str) else str(exc)
+    try:
+        body = json.loads(exc.read() or b"null")
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            code = str(error.get("code") or code)
+            message = str(error.get("message") or message)
+        elif isinstance(body.get("message"), str):  # API Gateway's own answers: {"message": ...}
+            message = body["message"]
+    retry_after = exc.headers.get("Retry-After") if exc.headers else None
+    retry_after_ms = int(float(retry_after) * 1000) if retry_after and retry_after.replace(".", "").isdigit() else None
+    return HttpError(message, code=code, status=exc.code, retry_after_ms=retry_after_ms)
