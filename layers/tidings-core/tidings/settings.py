@@ -20,6 +20,8 @@ class Settings(BaseModel):
     websocket_callback_url: str | None = Field(None, alias="WEBSOCKET_CALLBACK_URL")
     typing_timers_queue_url: str | None = Field(None, alias="TYPING_TIMERS_QUEUE_URL")
     token_timers_queue_url: str | None = Field(None, alias="TOKEN_TIMERS_QUEUE_URL")
+    # Fan-out's delivery retries (docs/architecture.md "Fan-out").
+    delivery_retries_queue_url: str | None = Field(None, alias="DELIVERY_RETRIES_QUEUE_URL")
     # Push (docs/architecture.md "Push"): the job queue and the platforms' credentials.
     push_jobs_queue_url: str | None = Field(None, alias="PUSH_JOBS_QUEUE_URL")
     push_vapid_secret_arn: str | None = Field(None, alias="PUSH_VAPID_SECRET_ARN")

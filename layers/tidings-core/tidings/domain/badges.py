@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from tidings.domain.fanout import ConnectionPoster, post_to_user
+from tidings.domain.fanout import ConnectionPoster, DeliveryRetries, post_to_user
 from tidings.domain.messages import Message
 from tidings.protocol.frames import encode, server_frame
 
@@ -67,14 +67,24 @@ class BadgeService:
     """Reading a chat recounts its badge and tells every session of the reader. (A new message's
     badge is counted by `tidings.domain.notifications`, which decides everything a recipient gets.)"""
 
-    def __init__(self, store: BadgeStore, connections: Connections, poster: Callable[[], ConnectionPoster]) -> None:
+    def __init__(
+        self,
+        store: BadgeStore,
+        connections: Connections,
+        poster: Callable[[], ConnectionPoster],
+        retries: Callable[[], DeliveryRetries] | None = None,
+    ) -> None:
+        """`retries`: where a connection that fails is retried (`tidings.domain.fanout`)."""
         self._store = store
         self._connections = connections
         self._poster = poster
+        self._retries = retries
 
     def chat_read(self, chat_id: str, user_id: str) -> Badge:
         badge = self._store.recount(chat_id, user_id)
-        post_to_user(self._poster(), self._connections, self._connections.for_user(user_id), [encode(badge.frame())])
+        connection_ids = self._connections.for_user(user_id)
+        retries = self._retries() if self._retries else None
+        post_to_user(self._poster(), self._connections, connection_ids, [encode(badge.frame())], retries)
         return badge
 
     def current(self, user_id: str, chat_ids: Sequence[str]) -> list[Badge]:
