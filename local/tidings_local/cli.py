@@ -1,7 +1,8 @@
 """The `tidings` command: `tidings dev` runs the local runtime, `tidings token` prints a JWT.
 
     tidings dev [--demo] [--host 127.0.0.1] [--port 8080] [--idle-timeout 600] [--max-duration 7200]
-                [--presence-idle-seconds 300] [--presence-update-interval 10] [--faults SPEC ...]
+                [--presence-idle-seconds 300] [--presence-update-interval 10]
+                [--push-retry-base-seconds 30] [--faults SPEC ...]
     tidings token USER [--ttl 900]
     tidings session USER [--url http://127.0.0.1:8080]
     tidings reindex [--url http://127.0.0.1:8080]
@@ -52,6 +53,8 @@ def _function_environment(args: argparse.Namespace) -> dict[str, str]:
         environment["PRESENCE_IDLE_SECONDS"] = str(args.presence_idle_seconds)
     if args.presence_update_interval is not None:
         environment["PRESENCE_UPDATE_INTERVAL_SECONDS"] = str(args.presence_update_interval)
+    if args.push_retry_base_seconds is not None:
+        environment["PUSH_RETRY_BASE_SECONDS"] = str(args.push_retry_base_seconds)
     return environment
 
 
@@ -100,6 +103,12 @@ def _parser() -> argparse.ArgumentParser:
         help="presence.update takes effect at most once per this many seconds per user (default 10)",
     )
 
+    dev.add_argument(
+        "--push-retry-base-seconds",
+        type=_positive,
+        metavar="SECONDS",
+        help="the first push retry's delay, doubling for each later one (default 30)",
+    )
     dev.add_argument(
         "--faults",
         action="append",

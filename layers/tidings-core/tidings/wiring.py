@@ -376,7 +376,9 @@ def presence_timings() -> PresenceTimings:
 
 @cache
 def push_delivery() -> PushDelivery:
-    return PushDelivery(push_subscriptions(), push_senders(), push_queue())
+    return PushDelivery(
+        push_subscriptions(), push_senders(), push_queue(), retry_base_seconds=settings().push_retry_base_seconds
+    )
 
 
 @cache
