@@ -47,7 +47,7 @@ How each fault reaches the code, as the real failure would:
   so the invocation fails after the records before it were handled.
 - `search`: the embedded engine's SQLite call raises `sqlite3.OperationalError`, which the
   engine turns into `SearchUnavailable` as it does for a real one.
-- `push`: `requests`' transport (pywebpush sends through it) refuses or answers the status.
+- `push`: `requests` (pywebpush sends through a session) refuses, or answers the status.
 
 Each firing is logged (metadata only) and counted in `GET /_local/stats` under `faults`.
 """
@@ -415,17 +415,18 @@ def _patch_search_engine() -> None:
 
 
 def _patch_requests() -> None:
+    """At `requests.Session.send`, not the transport adapter: moto's `responses` mock replaces
+    `HTTPAdapter.send` while moto runs, and passes unmatched requests to the real one."""
     import requests
-    from requests.adapters import HTTPAdapter
 
-    send = HTTPAdapter.send
+    send = requests.Session.send
 
-    def faulty_send(self: HTTPAdapter, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+    def faulty_send(self: requests.Session, request: requests.PreparedRequest, **kwargs: Any) -> Any:
         faults = _in_handler("push")
         host = urlsplit(request.url or "").hostname
         rule = faults.fire("push", host=host, function=current_function_id()) if faults is not None else None
         if rule is None:
-            return send(self, request, *args, **kwargs)
+            return send(self, request, **kwargs)
         if rule.error == "down":
             raise requests.ConnectionError(f"connection to {host} refused (injected fault)", request=request)
         response = requests.Response()
@@ -433,7 +434,7 @@ def _patch_requests() -> None:
         response.request, response.url, response._content = request, request.url or "", b""
         return response
 
-    HTTPAdapter.send = faulty_send  # type: ignore[method-assign]
+    requests.Session.send = faulty_send  # type: ignore[method-assign]
 
 
 # --- local-only endpoints ------------------------------------------------------------------

@@ -185,14 +185,18 @@ def test_search_down_is_the_engines_own_unavailable(faults: Faults, tmp_path) ->
         )  # the rule is spent
 
 
-def test_the_push_service_down_or_failing_reaches_the_sender_as_requests_errors(faults: Faults) -> None:
+async def test_the_push_service_down_or_failing_reaches_the_sender_as_requests_errors(runtime: LocalRuntime) -> None:
+    # In a running runtime: moto's `responses` mock then stands in for requests' transport.
     with LocalPushService() as push_service:
-        faults.add("push:down:count=1,push:503:count=1")
-        with handler_scope(Stats(), "Echo"):
-            with pytest.raises(requests.ConnectionError, match="refused"):
-                requests.post(push_service.url("/push/a"), data=b"x", timeout=5)
-            assert requests.post(push_service.url("/push/a"), data=b"x", timeout=5).status_code == 503
-            assert requests.post(push_service.url("/push/a"), data=b"x", timeout=5).status_code == 201
+        runtime.faults.add("push:down:count=1,push:503:count=1")
+
+        def post() -> requests.Response:
+            return requests.post(push_service.url("/push/a"), data=b"x", timeout=5)
+
+        with pytest.raises(requests.ConnectionError, match="refused"):
+            await _in_handler(post)
+        assert (await _in_handler(post)).status_code == 503
+        assert (await _in_handler(post)).status_code == 201
         assert len(push_service.requests) == 1  # the faulted ones never left the process
 
 
