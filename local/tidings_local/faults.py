@@ -356,16 +356,14 @@ def _tables_of(body: bytes | str | None) -> frozenset[str]:
     return frozenset(name for name in names if isinstance(name, str))
 
 
-def connection_error(operation: str, connection_id: str, user_id: str | None) -> web.Response | None:
-    """The @connections API's injected answer to this call, if a rule fires for it."""
+def connection_error(operation: str, connection_id: str, user_id: str | None) -> tuple[int, str, str] | None:
+    """The @connections API's injected answer to this call, if a rule fires for it:
+    (status, x-amzn-ErrorType, message)."""
     faults = _active
     if faults is None or not faults.targets("connections"):
         return None
     rule = faults.fire("connections", op=operation, connection=connection_id, user=user_id)
-    if rule is None:
-        return None
-    status, error_type, message = CONNECTION_ERRORS[rule.error]
-    return web.json_response({"message": message}, status=status, headers={"x-amzn-ErrorType": error_type})
+    return None if rule is None else CONNECTION_ERRORS[rule.error]
 
 
 def _patch_batch_processors() -> None:

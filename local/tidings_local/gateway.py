@@ -530,7 +530,8 @@ class Gateway:
         connection_id = request.match_info["connectionId"]
         connection = self.connections.get(connection_id)
         user_id = (connection.request.authorizer or {}).get("principalId") if connection else None
-        return connection_error(operation, connection_id, user_id)
+        error = connection_error(operation, connection_id, user_id)
+        return None if error is None else _management_error(*error)
 
     @staticmethod
     def _gone(request: web.Request) -> web.Response:
