@@ -134,7 +134,7 @@ async def wait_delivered(client: Client, chat_id: str, message_ids: set[str], ti
 DYNAMODB_FAULTS = (
     # The write path: every call of message.send may be throttled; a transaction may fail with a
     # 500 after it was applied (AWS says an InternalServerError may have succeeded).
-    "dynamodb:throttle:function=MessageSend:p=0.4",
+    "dynamodb:throttle:function=MessageSend:p=0.3",
     "dynamodb:throttling:function=MessageSend:op=UpdateItem:p=0.3",
     "dynamodb:500:function=MessageSend:op=TransactWriteItems:applied=true:p=0.3",
     # The consumers' reads: members, connections and the message itself.
@@ -143,15 +143,20 @@ DYNAMODB_FAULTS = (
 )
 SENDERS = ("alice", "bob", "carol")  # the members of project-x
 MESSAGES_EACH = 8
-SEND_ATTEMPTS = 4  # a client retries an error ack with the same frame id
+SEND_ATTEMPTS = 5
+ACK_WAIT_SECONDS = 20.0  # past MessageSend's 10 s timeout: API Gateway then answers no ack at all
 
 
 async def send_until_acked(client: Client, chat_id: str, content: str) -> dict[str, Any] | None:
-    """Sends like a client does: an error ack is retried with the same frame id, a few times."""
+    """Sends like a client does: an error ack, or no ack in time (a timed-out function gets
+    API Gateway's error without the frame's id), is retried with the same frame id."""
     frame_id = str(uuid.uuid4())
     for _ in range(SEND_ATTEMPTS):
         await client.send("message.send", {"chatId": chat_id, "content": content}, frame_id)
-        ack = await client.reply_to(frame_id, timeout=REPLY_TIMEOUT)
+        try:
+            ack = await client.reply_to(frame_id, timeout=ACK_WAIT_SECONDS)
+        except TimeoutError:
+            continue
         if ack["payload"]["status"] == "ok":
             return ack["payload"]["message"]
         client.frames.remove(ack)  # so the next reply to the same id is waited for
