@@ -1,7 +1,10 @@
 """Messages stream consumer: delivers each new chat event to every member's connections.
 
-Partial batch responses: a record that fails is reported in `batchItemFailures`, retried by the
-event source mapping (bisected, bounded), then sent to the on-failure queue.
+A connection that fails is retried on its own through the delivery retry queue, so the record
+succeeds and nobody already reached gets the frame twice (docs/architecture.md "Fan-out").
+Partial batch responses: a record that fails (a read failed, or the retry queue could not take
+a job) is reported in `batchItemFailures`, retried by the event source mapping (bisected,
+bounded), then sent to the on-failure queue.
 """
 
 from typing import Any
@@ -36,6 +39,9 @@ def deliver(record: DynamoDBRecord) -> None:
     metrics.add_metric(name="FramesDelivered", unit="Count", value=report.delivered)
     if report.gone:
         metrics.add_metric(name="StaleConnectionsRemoved", unit="Count", value=report.gone)
+    if report.retrying or report.given_up:
+        metrics.add_metric(name="DeliveriesRetried", unit="Count", value=report.retrying)
+        metrics.add_metric(name="DeliveriesGivenUp", unit="Count", value=report.given_up)
 
 
 @logger.inject_lambda_context

@@ -60,6 +60,12 @@ def resource_name(application: Application, resource_id: str) -> str:
     return f"{application.name.lower()}-{words}"
 
 
+def queue_names(application: Application, queue: Queue) -> tuple[str, str | None]:
+    """A declared queue's local name, and its dead-letter queue's (None without one)."""
+    name = resource_name(application, queue.id)
+    return name, (f"{name}-dlq" if queue.dead_letter_after is not None else None)
+
+
 def secret_name(application: Application, secret: Secret) -> str:
     """Secrets Manager names are path-like: `tidings/jwt-signing-key`."""
     prefix = application.name.lower()
@@ -139,14 +145,14 @@ class LocalAws:
 
     def _create_queue(self, queue: Queue) -> None:
         sqs = boto3.client("sqs", region_name=region())
-        name = resource_name(self.application, queue.id)
+        name, dlq_name = queue_names(self.application, queue)
         attributes: dict[QueueAttributeNameType, str] = {
             "DelaySeconds": str(queue.delay_seconds),
             "VisibilityTimeout": str(queue.visibility_timeout_seconds),
             "MessageRetentionPeriod": str(min(queue.retention_days, 14) * 86400),
         }
-        if queue.dead_letter_after is not None:
-            dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+        if dlq_name is not None and queue.dead_letter_after is not None:
+            dlq_url = sqs.create_queue(QueueName=dlq_name)["QueueUrl"]
             dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
             attributes["RedrivePolicy"] = json.dumps(
                 {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(queue.dead_letter_after)}

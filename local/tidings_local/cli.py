@@ -2,6 +2,7 @@
 
     tidings dev [--demo] [--host 127.0.0.1] [--port 8080] [--idle-timeout 600] [--max-duration 7200]
                 [--presence-idle-seconds 300] [--presence-update-interval 10]
+                [--push-retry-base-seconds 30] [--faults SPEC ...]
     tidings token USER [--ttl 900]
     tidings session USER [--url http://127.0.0.1:8080]
     tidings reindex [--url http://127.0.0.1:8080]
@@ -14,6 +15,10 @@ as its last line of stdout, signed with the same local key the runtime uses (`ke
 tokens live in the runtime's tables, so only the runtime can issue one) and prints it as JSON.
 `tidings reindex` asks a running `tidings dev` to rebuild its search index from its message
 store (the data lives in that process), drawing a progress bar on stderr.
+
+`tidings dev --faults SPEC` breaks the runtime on purpose (DynamoDB throttles and 5xx,
+@connections errors, stream consumers failing on a record, search or the push service down):
+see `FAULTS_HELP` below and `tidings_local/faults.py`.
 
 `tidings vapid-keys` prints a new Web Push VAPID key pair as the JSON value of the deployed
 `PushVapidKey` secret, for `aws secretsmanager put-secret-value` (README, "Deploy").
@@ -48,14 +53,38 @@ def _function_environment(args: argparse.Namespace) -> dict[str, str]:
         environment["PRESENCE_IDLE_SECONDS"] = str(args.presence_idle_seconds)
     if args.presence_update_interval is not None:
         environment["PRESENCE_UPDATE_INTERVAL_SECONDS"] = str(args.presence_update_interval)
+    if args.push_retry_base_seconds is not None:
+        environment["PUSH_RETRY_BASE_SECONDS"] = str(args.push_retry_base_seconds)
     return environment
+
+
+FAULTS_HELP = """\
+fault injection (--faults SPEC, repeatable; or at run time: POST /_local/faults {"faults": SPEC},
+DELETE /_local/faults to clear, GET to list; GET /_local/stats counts what fired):
+  SPEC  = RULE[,RULE...]     RULE = TARGET:ERROR[:KEY=VALUE...]     VALUE = ITEM[+ITEM...]
+  dynamodb:throttle|throttling|500   ProvisionedThroughputExceededException, ThrottlingException,
+                                     InternalServerError; keys op, table, function, applied=true
+                                     (the call takes effect, then the error answers)
+  connections:500|429                the @connections API fails; keys op, user, connection
+  stream:error|crash                 a consumer fails on a record (crash: the whole invocation);
+                                     keys function (required), record=N (the Nth record), chat
+  search:down                        the embedded search engine fails
+  push:down|500..599                 the Web Push service is unreachable or answers that status
+  every rule: p=PROBABILITY (default 1), count=N (fail N calls, then stop)
+  e.g. --faults dynamodb:throttle:function=MessageSend:p=0.3 --faults stream:error:function=Fanout:record=1
+"""
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tidings", description="Tidings local tools")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    dev = commands.add_parser("dev", help="run the whole backend locally (API Gateway, Lambda, DynamoDB on moto)")
+    dev = commands.add_parser(
+        "dev",
+        help="run the whole backend locally (API Gateway, Lambda, DynamoDB on moto)",
+        epilog=FAULTS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     dev.add_argument("--demo", action="store_true", help="load the demo users and chats (PROTOCOL.md §12)")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=8080, help="0 picks a free port")
@@ -72,6 +101,20 @@ def _parser() -> argparse.ArgumentParser:
         type=_positive,
         metavar="SECONDS",
         help="presence.update takes effect at most once per this many seconds per user (default 10)",
+    )
+
+    dev.add_argument(
+        "--push-retry-base-seconds",
+        type=_positive,
+        metavar="SECONDS",
+        help="the first push retry's delay, doubling for each later one (default 30)",
+    )
+    dev.add_argument(
+        "--faults",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="inject faults from the start (repeatable; grammar below)",
     )
 
     token = commands.add_parser("token", help="print a JWT for USER signed with the local key")
@@ -205,6 +248,7 @@ async def _serve(args: argparse.Namespace) -> bool:
         max_duration=args.max_duration,
         search_db_path=args.search_db,
         environment=_function_environment(args),
+        faults=args.faults,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -13,6 +13,8 @@ Routes of the aiohttp application:
 - `GET /healthz`: 200 once every part is up, 503 before.
 - `GET /_local/stats`: local-only diagnostics for the benchmark (see `stats.py`).
 - `POST /_local/sessions {"userId"}`: local-only sign-in (access + refresh token) for the CLI.
+- `/_local/faults`, `GET /_local/queues/{queueId}`: local-only fault injection and queue
+  inspection (`faults.py`); a rule may make the @connections API answer 500 or 429.
 - `POST /_local/reindex`: local-only search index rebuild for `tidings reindex`; answers NDJSON
   progress lines `{chatsDone, chatsTotal, messages}` (or a last `{error}` line).
 - everything else: the HTTP API's declared routes (`http_api.py`), else 404 JSON.
@@ -42,7 +44,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +68,7 @@ from tidings_local.apigw import (
     policy_allows,
     select_route,
 )
+from tidings_local.faults import connection_error
 from tidings_local.http_api import (
     INTEGRATION_TIMEOUT_SECONDS,
     HttpRequest,
@@ -133,8 +136,10 @@ class Gateway:
         idle_timeout: float,
         max_duration: float,
         is_ready: Callable[[], bool],
+        local_routes: Sequence[web.RouteDef] = (),
     ) -> None:
         self.application = application
+        self._local_routes = local_routes
         self.lambdas = lambdas
         self.stats = stats
         self.idle_timeout = idle_timeout
@@ -154,6 +159,7 @@ class Gateway:
         app.router.add_get("/_local/stats", self._stats)
         app.router.add_post("/_local/sessions", self._issue_session)
         app.router.add_post("/_local/reindex", self._reindex)
+        app.router.add_routes(self._local_routes)
         app.router.add_route("*", "/{path:.*}", self._http_api)  # last: everything else
         return app
 
@@ -520,11 +526,20 @@ class Gateway:
         connection = self.connections.get(request.match_info["connectionId"])
         return None if connection is None or connection.gone else connection
 
+    def _injected_error(self, request: web.Request, operation: str) -> web.Response | None:
+        connection_id = request.match_info["connectionId"]
+        connection = self.connections.get(connection_id)
+        user_id = (connection.request.authorizer or {}).get("principalId") if connection else None
+        error = connection_error(operation, connection_id, user_id)
+        return None if error is None else _management_error(*error)
+
     @staticmethod
     def _gone(request: web.Request) -> web.Response:
         return _management_error(410, "GoneException", f"Connection {request.match_info['connectionId']} is gone")
 
     async def _post_to_connection(self, request: web.Request) -> web.Response:
+        if (injected := self._injected_error(request, "PostToConnection")) is not None:
+            return injected
         connection = self._open_connection(request)
         if connection is None:
             return self._gone(request)
@@ -542,6 +557,8 @@ class Gateway:
         return web.Response(status=200)
 
     async def _get_connection(self, request: web.Request) -> web.Response:
+        if (injected := self._injected_error(request, "GetConnection")) is not None:
+            return injected
         connection = self._open_connection(request)
         if connection is None:
             return self._gone(request)
@@ -558,6 +575,8 @@ class Gateway:
         )
 
     async def _delete_connection(self, request: web.Request) -> web.Response:
+        if (injected := self._injected_error(request, "DeleteConnection")) is not None:
+            return injected
         connection = self._open_connection(request)
         if connection is None:
             return self._gone(request)

@@ -57,6 +57,11 @@ class FunctionTimeout(Exception):
     """The invocation ran past the function's declared timeout."""
 
 
+class FunctionCrashed(Exception):
+    """The handler's runtime died mid-invocation (`SystemExit` or another `BaseException` that
+    is not an `Exception`); Lambda reports that as the function error `Runtime.ExitError`."""
+
+
 @dataclass
 class LambdaContext:
     """The context object Lambda's Python runtime passes as the handler's second argument."""
@@ -159,8 +164,12 @@ class Lambdas:
             with self._in_flight_lock:
                 self._in_flight += 1
             try:
-                with handler_scope(self._stats):
+                with handler_scope(self._stats, function.id):
                     return handler(event, context)
+            except Exception:
+                raise
+            except BaseException as exc:
+                raise FunctionCrashed(f"Runtime.ExitError: {type(exc).__name__}: {exc}") from exc
             finally:
                 with self._in_flight_lock:
                     self._in_flight -= 1

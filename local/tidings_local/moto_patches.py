@@ -12,6 +12,8 @@ internals; `install()` runs once, when `tidings_local.aws` is imported.
    thousand messages every `message.send` would hold the lock for half a second. Instead we
    snapshot just the touched items and the stream lengths, and restore those on failure.
 4. `forget_shard_iterator`: moto keeps every shard iterator it ever issued.
+5. `intercept`: one hook in front of moto's answers, for the fault injection (`faults.py`).
+6. `peek_queue`: reads an SQS queue's messages without receiving them, for `/_local/queues`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
 from moto.dynamodbstreams.models import dynamodbstreams_backends
+from moto.sqs.models import sqs_backends
 
 _MOTO_LOCK = threading.RLock()
 
@@ -51,6 +54,9 @@ SQS_SENDS = frozenset(
     for operation in ("SendMessage", "SendMessageBatch", "ChangeMessageVisibility", "ChangeMessageVisibilityBatch")
 )
 _listeners: dict[Callable[[], None], frozenset[str]] = {}
+# (request, dispatch) -> moto's (status, headers, body) answer; see `intercept`.
+Interceptor = Callable[[Any, Callable[[], Any]], Any]
+_interceptor: Interceptor | None = None
 
 
 def install() -> None:
@@ -104,16 +110,33 @@ def _notify(request: Any) -> None:
 
 
 def _serialize_requests() -> None:
-    dispatch = botocore_stubber.process_request
+    process = botocore_stubber.process_request
 
     def serialized(request: Any) -> Any:
-        with _MOTO_LOCK:
-            response = dispatch(request)
+        def dispatch() -> Any:
+            with _MOTO_LOCK:
+                return process(request)
+
+        interceptor = _interceptor
+        response = dispatch() if interceptor is None else interceptor(request, dispatch)
         if response is not None and _listeners:
             _notify(request)
         return response
 
     botocore_stubber.process_request = serialized  # type: ignore[method-assign]
+
+
+# --- 5: the fault injection's way in ----------------------------------------------------------
+
+
+def intercept(interceptor: Interceptor | None) -> None:
+    """Puts `interceptor(request, dispatch)` in front of moto (None removes it). It answers
+    each request moto would handle: with `dispatch()`, moto's own `(status, headers, body)`, or
+    with an answer of its own in that shape, before or after dispatching. moto's stubber is a
+    botocore `before-send` hook, so botocore takes either as the HTTP response of that attempt
+    and its retry handler runs on it exactly as on AWS's answer."""
+    global _interceptor
+    _interceptor = interceptor
 
 
 # --- 3: transactions ---------------------------------------------------------------------------
@@ -209,3 +232,18 @@ def forget_shard_iterator(iterator: str, account_id: str, region: str) -> None:
     memory without bound; on AWS a used iterator expires anyway (after 15 minutes)."""
     with _MOTO_LOCK:
         dynamodbstreams_backends[account_id][region].shard_iterators.pop(iterator, None)
+
+
+# --- 6: reading a queue --------------------------------------------------------------------------
+
+
+def peek_queue(queue_name: str, account_id: str, region: str) -> list[dict[str, Any]]:
+    """Every message in the queue, delayed and in flight included, without receiving any: a
+    ReceiveMessage would count a receive (and move messages towards a dead-letter queue) and
+    hide them from the queue's own consumer."""
+    with _MOTO_LOCK:
+        queue = sqs_backends[account_id][region].get_queue(queue_name)
+        return [
+            {"messageId": m.id, "body": m.body, "receiveCount": m.approximate_receive_count}
+            for m in list(queue._messages)
+        ]

@@ -20,7 +20,7 @@ import contextlib
 import os
 import tempfile
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -29,11 +29,14 @@ from typing import Any
 from aiohttp import web
 
 from tidings.declaration import Application, Queue
-from tidings_local.aws import LocalAws, Provisioned
+from tidings_local import faults as fault_injection
+from tidings_local.aws import ACCOUNT_ID, LocalAws, Provisioned, queue_names, region
+from tidings_local.faults import Faults
 from tidings_local.gateway import Gateway
 from tidings_local.keys import dev_signing_key
 from tidings_local.lambdas import Lambdas
 from tidings_local.log import logger
+from tidings_local.moto_patches import peek_queue
 from tidings_local.queues import QueuePoller
 from tidings_local.schedules import Scheduler
 from tidings_local.stats import Stats
@@ -91,18 +94,28 @@ class LocalRuntime:
         max_workers: int = 64,
         search_db_path: str | None = None,
         environment: Mapping[str, str] | None = None,
+        faults: Sequence[str] = (),
     ) -> None:
         """`application` defaults to `tidings.app.APPLICATION`; `functions_dir` to the repo's
         `functions/` (or `$TIDINGS_FUNCTIONS_DIR`); `secret_values` (by secret id) to the local
         JWT signing key and a fresh VAPID key pair, other declared secrets get their placeholder
         or a random value; `port=0` picks a free port; `environment` is added to the functions'
-        environment (the presence durations that `tidings dev` flags shorten, for example)."""
+        environment (the presence durations that `tidings dev` flags shorten, for example);
+        `faults` are fault-injection specs (`faults.py`), active from the start (a bad one raises
+        `FaultSpecError` here)."""
         self.host = host
         self.port = port
         self.demo = demo
         self.application = application or _default_application()
         self.ready = False
         self.stats = Stats()
+        self.faults = Faults(
+            self.stats,
+            frozenset(function.id for function in self.application.functions),
+            {table.id: table.default_name for table in self.application.tables},
+        )
+        for spec in faults:
+            self.faults.add(spec)
         self._handlers = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lambda")
         self._platform = ThreadPoolExecutor(max_workers=4, thread_name_prefix="platform")
         self.lambdas = Lambdas(self.application, self._handlers, self.stats, functions_dir)
@@ -114,6 +127,7 @@ class LocalRuntime:
             idle_timeout=idle_timeout,
             max_duration=max_duration,
             is_ready=lambda: self.ready,
+            local_routes=fault_injection.routes(self.faults, self._queue_names(), self._peek_queue),
         )
         self._poller_settings = poller_settings or PollerSettings()
         self._tasks: list[asyncio.Task[None]] = []
@@ -136,7 +150,17 @@ class LocalRuntime:
     def provisioned(self) -> Provisioned:
         return self.aws.provisioned
 
+    def _queue_names(self) -> dict[str, tuple[str, str | None]]:
+        """Declared queue id -> (its name, its dead-letter queue's name or None), as provisioned."""
+        return {queue.id: queue_names(self.application, queue) for queue in self.application.queues}
+
+    def _peek_queue(self, name: str) -> list[dict[str, Any]]:
+        if not self.ready:
+            raise RuntimeError("the runtime is not ready")
+        return peek_queue(name, ACCOUNT_ID, region())
+
     async def start(self) -> None:
+        fault_injection.install(self.faults)
         try:
             self._runner = web.AppRunner(self.gateway.web_app(), access_log=None, shutdown_timeout=SHUTDOWN_SECONDS)
             await self._runner.setup()
@@ -218,6 +242,7 @@ class LocalRuntime:
     async def stop(self) -> None:
         """Closes sockets, stops pollers and executors, stops moto and restores the env."""
         self.ready = False
+        fault_injection.uninstall(self.faults)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.gateway.close_all(), SHUTDOWN_SECONDS)
         for task in self._tasks:

@@ -9,6 +9,7 @@ and has no AWS counterpart. Three counters:
 - `invocations`: Lambda invocations per declared function id.
 - `gatewayMessages`: WebSocket frames through the gateway, `in` from clients and `out` to them.
 - `httpRequests`: requests served by the HTTP API's declared routes.
+- `faults`: how often each injected fault fired (`faults.py`), by its rule as written.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Stats:
         self._invocations: Counter[str] = Counter()
         self._gateway: Counter[str] = Counter()
         self._http_requests = 0
+        self._faults: Counter[str] = Counter()
 
     def aws_call(self, service: str, operation: str) -> None:
         with self._lock:
@@ -46,6 +48,10 @@ class Stats:
         with self._lock:
             self._http_requests += 1
 
+    def fault_fired(self, rule: str) -> None:
+        with self._lock:
+            self._faults[rule] += 1
+
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             calls: dict[str, dict[str, int]] = {}
@@ -56,23 +62,31 @@ class Stats:
                 "invocations": dict(sorted(self._invocations.items())),
                 "gatewayMessages": {"in": self._gateway["in"], "out": self._gateway["out"]},
                 "httpRequests": self._http_requests,
+                "faults": dict(sorted(self._faults.items())),
             }
 
 
-# The stats sink of the invocation running on this thread; unset outside handler code.
+# The stats sink and function id of the invocation running on this thread; unset outside
+# handler code.
 _scope = threading.local()
 
 
 @contextmanager
-def handler_scope(stats: Stats) -> Iterator[None]:
-    """Marks the current thread as running handler code, so its AWS calls are counted."""
-    previous = getattr(_scope, "stats", None)
-    _scope.stats = stats
+def handler_scope(stats: Stats, function_id: str | None = None) -> Iterator[None]:
+    """Marks the current thread as running handler code (of `function_id`, None while a module
+    is imported), so its AWS calls are counted and function-scoped faults can find it."""
+    previous = getattr(_scope, "stats", None), getattr(_scope, "function_id", None)
+    _scope.stats, _scope.function_id = stats, function_id
     try:
         yield
     finally:
-        _scope.stats = previous
+        _scope.stats, _scope.function_id = previous
 
 
 def current_handler_stats() -> Stats | None:
     return getattr(_scope, "stats", None)
+
+
+def current_function_id() -> str | None:
+    """The declared id of the function whose handler runs on this thread, if any."""
+    return getattr(_scope, "function_id", None)

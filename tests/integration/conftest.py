@@ -45,6 +45,10 @@ def connections(aws, monkeypatch) -> FakeConnections:
     monkeypatch.setenv("TOKEN_TIMERS_QUEUE_URL", boto3.client("sqs").create_queue(QueueName="token-timers")["QueueUrl"])
     # The Notify consumer queues push jobs for offline recipients.
     monkeypatch.setenv("PUSH_JOBS_QUEUE_URL", boto3.client("sqs").create_queue(QueueName="push-jobs")["QueueUrl"])
+    # Stream consumers hand connections that fail to the delivery retry queue.
+    monkeypatch.setenv(
+        "DELIVERY_RETRIES_QUEUE_URL", boto3.client("sqs").create_queue(QueueName="delivery-retries")["QueueUrl"]
+    )
     settings.cache_clear()
     _clear_wiring()
     monkeypatch.setattr(wiring, "poster", lambda: fake)
@@ -75,6 +79,7 @@ def functions():
             "default": "connect/default.py",
             "send": "message/send.py",
             "fanout": "message/fanout.py",
+            "delivery_retry": "message/delivery_retry.py",
             "events": "message/events.py",
             "typing": "message/typing.py",
             "typing_timers": "message/typing_timers.py",

@@ -4,8 +4,11 @@ import json
 import os
 
 import boto3
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from tests.support.aws import stream_records
+from tests.support.events import sqs_event
 from tests.support.seed import make_chat
 from tidings.domain.messages import SendMessage
 from tidings.storage.connections import DynamoConnectionStore
@@ -57,21 +60,93 @@ def test_a_gone_connection_is_removed_and_the_others_still_get_the_message(funct
     assert DynamoConnectionStore().for_user("bob") == ["bob-new"]
 
 
-def test_a_failing_record_is_reported_and_the_rest_of_the_batch_is_delivered(functions, context, connections):
-    make_chat("broken-chat", ["alice", "erin"])
-    make_chat("fine-chat", ["alice", "bob"])
+def _retry_jobs() -> list[dict]:
+    """The delivery retry queue's messages, once their delay is over (received: seen once)."""
+    sqs = boto3.client("sqs")
+    url = os.environ["DELIVERY_RETRIES_QUEUE_URL"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    waiting = int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesDelayed"])
+    if not waiting:
+        return []
+    return sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=5)["Messages"]
+
+
+def _delayed() -> int:
+    url = os.environ["DELIVERY_RETRIES_QUEUE_URL"]
+    attributes = boto3.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    return int(attributes["ApproximateNumberOfMessagesDelayed"])
+
+
+def _purge() -> None:
+    boto3.client("sqs").purge_queue(QueueUrl=os.environ["DELIVERY_RETRIES_QUEUE_URL"])
+
+
+def test_a_failing_connection_is_retried_alone_and_nobody_else_gets_the_frame_twice(functions, context, connections):
+    make_chat("project-x", ["alice", "bob", "erin"])
     _connect("erin-1", "erin", 1)
     _connect("bob-1", "bob", 2)
     connections.broken.add("erin-1")
-    _send("alice", "broken-chat", "r1")
-    _send("alice", "fine-chat", "r2")
-    batch = _batch()
-    failing = next(r for r in batch["Records"] if r["dynamodb"]["Keys"]["chatId"]["S"] == "broken-chat")
+    message = _send("alice", "project-x", "r1")
 
-    response = functions["fanout"].handler(batch, context)
+    # The record succeeds: erin's frame is owed to erin alone, on the retry queue.
+    assert functions["fanout"].handler(_batch(), context) == {"batchItemFailures": []}
+    assert list(connections.sent) == ["bob-1"]
+    [job] = _retry_jobs()
+    body = json.loads(job["Body"])
+    assert (body["connectionIds"], body["attempt"]) == (["erin-1"], 2)
+    assert json.loads(body["frames"][0])["payload"]["message"]["messageId"] == message.message_id
 
-    assert response == {"batchItemFailures": [{"itemIdentifier": failing["dynamodb"]["SequenceNumber"]}]}
+    # The retry, once erin's connection answers again, reaches erin and only erin.
+    connections.broken.clear()
+    response = functions["delivery_retry"].handler(sqs_event([job["Body"]]), context)
+    assert response == {"batchItemFailures": []}
     assert len(connections.sent["bob-1"]) == 1
+    assert connections.sent["erin-1"] == body["frames"]
+    assert _retry_jobs() == []
+
+
+def test_a_retry_that_fails_again_backs_off_and_the_last_one_gives_up(functions, context, connections):
+    _connect("erin-1", "erin", 1)
+    connections.broken.add("erin-1")
+    job = json.dumps({"connectionIds": ["erin-1"], "frames": ['{"type":"message.new"}'], "attempt": 2})
+
+    assert functions["delivery_retry"].handler(sqs_event([job]), context) == {"batchItemFailures": []}
+    assert _delayed() == 1  # attempt 3, due in 5 s (tests/unit/test_fanout.py checks the schedule)
+    _purge()
+
+    last = json.dumps({"connectionIds": ["erin-1"], "frames": ['{"type":"message.new"}'], "attempt": 4})
+    assert functions["delivery_retry"].handler(sqs_event([last]), context) == {"batchItemFailures": []}
+    assert _retry_jobs() == []  # given up: erin's client fills the gap with sync.request
+    assert connections.sent == {}
+
+
+def test_a_job_that_is_not_a_redelivery_fails_its_record_for_the_dlq(functions, context, connections):
+    event = sqs_event(["{not json", json.dumps({"connectionIds": [], "frames": ["x"], "attempt": 2})])
+
+    response = functions["delivery_retry"].handler(event, context)
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"]]}
+
+
+def test_a_record_whose_reads_fail_is_retried_before_anybody_got_it(functions, context, connections, monkeypatch):
+    from tidings.storage.connections import DynamoConnectionStore as Store
+
+    make_chat("project-x", ["alice", "bob", "carol"])
+    _connect("bob-1", "bob", 1)
+    _connect("carol-1", "carol", 2)
+    _send("alice", "project-x", "r1")
+    real = Store.for_user
+
+    def for_user(self, user_id):
+        if user_id == "carol":
+            raise RuntimeError("Connections is throttled")
+        return real(self, user_id)
+
+    monkeypatch.setattr(Store, "for_user", for_user)
+
+    with pytest.raises(BatchProcessingError):  # the whole batch failed: the mapping retries it
+        functions["fanout"].handler(_batch(), context)
+    assert connections.sent == {}  # bob was not posted to, so the retry cannot repeat anything
 
 
 def test_records_that_are_not_new_chat_events_are_skipped(functions, context, connections):

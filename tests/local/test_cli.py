@@ -110,3 +110,28 @@ def test_a_non_positive_presence_duration_is_refused(capsys: pytest.CaptureFixtu
     with pytest.raises(SystemExit):
         main(["dev", "--presence-idle-seconds", "0"])
     assert "must be a positive number of seconds" in capsys.readouterr().err
+
+
+def test_push_retry_and_fault_flags_reach_the_runtime() -> None:
+    from tidings_local.cli import _function_environment, _parser
+
+    args = _parser().parse_args(
+        ["dev", "--push-retry-base-seconds", "1", "--faults", "search:down", "--faults", "push:down,push:503"]
+    )
+    assert _function_environment(args) == {"PUSH_RETRY_BASE_SECONDS": "1.0"}
+    assert args.faults == ["search:down", "push:down,push:503"]
+
+
+def test_a_bad_fault_spec_stops_dev_with_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["dev", "--port", "0", "--faults", "dynamodb:slow"]) == 1
+    err = capsys.readouterr().err
+    assert "tidings dev: FaultSpecError: 'dynamodb:slow': dynamodb has no error 'slow'" in err
+    assert "Traceback" not in err
+
+
+def test_dev_help_documents_the_fault_grammar(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["dev", "--help"])
+    out = capsys.readouterr().out
+    for text in ("RULE = TARGET:ERROR[:KEY=VALUE...]", "dynamodb:throttle|throttling|500", "POST /_local/faults"):
+        assert text in out

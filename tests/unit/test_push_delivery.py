@@ -235,6 +235,20 @@ def test_backoff_doubles_honours_retry_after_and_stops_at_the_sqs_maximum(failed
     assert retry_delay(failed_attempt, retry_after) == expected
 
 
+def test_a_shorter_base_delay_shortens_every_retry(store):
+    store.save(native(NOTIFICATION.user_id, "fcm", "phone"))
+    queue = RecordingQueue()
+    delivery = delivery_with(
+        store, {"fcm": FakeSender({"phone": TransientPushFailure("down")})}, queue, retry_base_seconds=1
+    )
+
+    for attempt in (1, 2, 3):
+        delivery.deliver(PushJob(NOTIFICATION, attempt=attempt))
+
+    assert [delay for _, delay in queue.jobs] == [1, 2, 4]
+    assert retry_delay(1, None, base_seconds=0.5) == 1  # SQS delays are whole seconds
+
+
 def test_the_sqs_queue_carries_the_job_and_its_delay():
     class Client:
         def __init__(self) -> None:

@@ -69,6 +69,17 @@ FANOUT_FAILURES = Queue("FanoutFailures", "FANOUT_FAILURES_QUEUE_URL")
 RECEIPTS_FAILURES = Queue("ReceiptsFailures", "RECEIPTS_FAILURES_QUEUE_URL")
 NOTIFY_FAILURES = Queue("NotifyFailures", "NOTIFY_FAILURES_QUEUE_URL")
 SEARCH_INDEX_FAILURES = Queue("SearchIndexFailures", "SEARCH_INDEX_FAILURES_QUEUE_URL")
+# Delivery retries (docs/architecture.md "Fan-out"): frames that some connections could not take
+# (a 5xx or a throttle from the @connections API), each job due after its attempt's backoff. A
+# connection that fails again is re-enqueued, so only a job the function cannot process at all is
+# redelivered by SQS, and after 3 receives parked in the DLQ. Visibility is 6x the timeout.
+DELIVERY_RETRIES = Queue(
+    "DeliveryRetries",
+    "DELIVERY_RETRIES_QUEUE_URL",
+    delay_seconds=1,
+    visibility_timeout_seconds=180,
+    dead_letter_after=3,
+)
 # Typing expiry timers: each message carries its own delay (SQS allows up to 15 minutes).
 TYPING_TIMERS = Queue("TypingTimers", "TYPING_TIMERS_QUEUE_URL", visibility_timeout_seconds=30, dead_letter_after=3)
 # Token timers (token.refresh, then the close at expiry); a timer further out than SQS's
@@ -217,6 +228,17 @@ FANOUT = Function(
         (EPHEMERAL, "read_write"),  # sending a message ends the sender's typing
         (CONNECTIONS, "read_write"),
     ),
+    send_queues=(DELIVERY_RETRIES,),
+    manages_connections=True,
+    timeout_seconds=30,
+)
+DELIVERY_RETRY = Function(
+    "DeliveryRetry",
+    "message",
+    "delivery_retry.handler",
+    "Posts frames again to the connections that could not take them, with backoff; gives up after the last try",
+    tables=((CONNECTIONS, "read_write"),),
+    send_queues=(DELIVERY_RETRIES,),
     manages_connections=True,
     timeout_seconds=30,
 )
@@ -258,6 +280,7 @@ RECEIPTS = Function(
     "receipts.handler",
     "Members stream consumer: read.receipt to the other members (coalesced per batch), and the reader's badge",
     tables=((MEMBERS, "read_write"), (MESSAGES, "read"), (USERS, "read_write"), (CONNECTIONS, "read_write")),
+    send_queues=(DELIVERY_RETRIES,),
     manages_connections=True,
     timeout_seconds=30,
 )
@@ -275,7 +298,7 @@ NOTIFY = Function(
         (EPHEMERAL, "read_write"),  # toast groups
         (PRESENCE, "read"),  # DND
     ),
-    send_queues=(PUSH_JOBS,),
+    send_queues=(PUSH_JOBS, DELIVERY_RETRIES),
     manages_connections=True,
     timeout_seconds=30,
 )
@@ -414,6 +437,7 @@ APPLICATION = Application(
         MESSAGE_SEND,
         MESSAGE_EVENTS,
         FANOUT,
+        DELIVERY_RETRY,
         TYPING,
         TYPING_EXPIRY,
         READ_MARK,
@@ -519,6 +543,7 @@ APPLICATION = Application(
         QueueSubscription(TYPING_TIMERS, TYPING_EXPIRY, batch_size=10),
         QueueSubscription(TOKEN_TIMERS, SESSION_TIMERS, batch_size=10),
         QueueSubscription(PUSH_JOBS, PUSH_WORKER, batch_size=10),
+        QueueSubscription(DELIVERY_RETRIES, DELIVERY_RETRY, batch_size=10),
         QueueSubscription(PRESENCE_TIMERS, PRESENCE_TIMERS_FUNCTION, batch_size=10),
     ),
     queues=(
@@ -531,6 +556,7 @@ APPLICATION = Application(
         SEARCH_INDEX_FAILURES,
         PRESENCE_FAILURES,
         PRESENCE_TIMERS,
+        DELIVERY_RETRIES,
     ),
     secrets=(JWT_SIGNING_KEY, PUSH_VAPID, PUSH_FCM, PUSH_APNS),
     search_indexes=(SEARCH_INDEX,),

@@ -20,6 +20,8 @@ class Settings(BaseModel):
     websocket_callback_url: str | None = Field(None, alias="WEBSOCKET_CALLBACK_URL")
     typing_timers_queue_url: str | None = Field(None, alias="TYPING_TIMERS_QUEUE_URL")
     token_timers_queue_url: str | None = Field(None, alias="TOKEN_TIMERS_QUEUE_URL")
+    # Fan-out's delivery retries (docs/architecture.md "Fan-out").
+    delivery_retries_queue_url: str | None = Field(None, alias="DELIVERY_RETRIES_QUEUE_URL")
     # Push (docs/architecture.md "Push"): the job queue and the platforms' credentials.
     push_jobs_queue_url: str | None = Field(None, alias="PUSH_JOBS_QUEUE_URL")
     push_vapid_secret_arn: str | None = Field(None, alias="PUSH_VAPID_SECRET_ARN")
@@ -28,6 +30,8 @@ class Settings(BaseModel):
     # Web Push endpoints must be https; `tidings dev` also allows http to a loopback host, for a
     # local push service. Never set on AWS.
     push_allow_loopback_http: bool = Field(False, alias="PUSH_ALLOW_LOOPBACK_HTTP")
+    # The first push retry's delay (then doubling); `tidings dev --push-retry-base-seconds` shortens it.
+    push_retry_base_seconds: float = Field(30, gt=0, le=900, alias="PUSH_RETRY_BASE_SECONDS")
     # Where a client that speaks no supported protocol version is sent (`UPGRADE_REQUIRED`).
     protocol_upgrade_url: str = Field(
         "https://github.com/tidings/tidings/blob/main/docs/protocol.md#versions", alias="PROTOCOL_UPGRADE_URL"

@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities import parameters
 
 from tidings.adapters.apigateway import ApiGatewayPoster
 from tidings.adapters.apns import ApnsConfig, ApnsSender
+from tidings.adapters.delivery_retries import SqsDeliveryRetries
 from tidings.adapters.fcm import FcmConfig, FcmSender
 from tidings.adapters.presence_timers import SqsPresenceTimers
 from tidings.adapters.push_queue import SqsPushQueue
@@ -25,7 +26,7 @@ from tidings.domain.chat_events import ChatEventService
 from tidings.domain.chats import ChatService
 from tidings.domain.connections import Disconnector
 from tidings.domain.credentials import CredentialService
-from tidings.domain.fanout import Fanout
+from tidings.domain.fanout import Deliveries, Fanout
 from tidings.domain.messages import MessageService
 from tidings.domain.notifications import NotificationService
 from tidings.domain.presence import PresenceFanout, PresenceService, PresenceTimings
@@ -105,8 +106,21 @@ def poster() -> ApiGatewayPoster:
 
 
 @cache
+def delivery_retries() -> SqsDeliveryRetries:
+    queue_url = settings().delivery_retries_queue_url
+    if not queue_url:
+        raise RuntimeError("DELIVERY_RETRIES_QUEUE_URL is not set: failed deliveries cannot be retried")
+    return SqsDeliveryRetries(queue_url)
+
+
+def deliveries() -> Deliveries:
+    """For the delivery retry function (docs/architecture.md "Fan-out")."""
+    return Deliveries(poster(), connection_store(), delivery_retries())
+
+
+@cache
 def badge_service() -> BadgeService:
-    return BadgeService(DynamoBadgeStore(), connection_store(), poster)
+    return BadgeService(DynamoBadgeStore(), connection_store(), poster, retries=delivery_retries)
 
 
 # --- notifications (PROTOCOL.md §7) ---------------------------------------------------------
@@ -130,6 +144,7 @@ def notification_service() -> NotificationService:
         push=push_queue(),
         poster=poster,
         now=time.time,
+        retries=delivery_retries,
     )
 
 
@@ -154,13 +169,22 @@ def typing_service() -> TypingService:
         user_directory(),
         rate_limiter(),
         SqsTypingTimers(queue_url),
-        fanout,
+        typing_fanout,
         now=time.time,
     )
 
 
 @cache
 def fanout() -> Fanout:
+    """Chat events and read receipts: a connection that fails is retried through the delivery
+    retry queue (docs/architecture.md "Fan-out")."""
+    return Fanout(DynamoMemberDirectory(), connection_store(), poster(), delivery_retries())
+
+
+@cache
+def typing_fanout() -> Fanout:
+    """Typing indicators are not retried: a late `typing.indicator` could land after the stop
+    that ends it, which is worse than none; a connection that fails misses it."""
     return Fanout(DynamoMemberDirectory(), connection_store(), poster())
 
 
@@ -352,7 +376,9 @@ def presence_timings() -> PresenceTimings:
 
 @cache
 def push_delivery() -> PushDelivery:
-    return PushDelivery(push_subscriptions(), push_senders(), push_queue())
+    return PushDelivery(
+        push_subscriptions(), push_senders(), push_queue(), retry_base_seconds=settings().push_retry_base_seconds
+    )
 
 
 @cache

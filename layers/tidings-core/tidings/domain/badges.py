@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from tidings.domain.fanout import ConnectionPoster, post_to_user
+from tidings.domain.fanout import ConnectionPoster, DeliveryRetries, post_to_user
 from tidings.domain.messages import Message
 from tidings.protocol.frames import encode, server_frame
 
@@ -78,10 +78,18 @@ class BadgeService:
     recounts the members who counted it. (A new message's badge is counted by
     `tidings.domain.notifications`, which decides everything a recipient gets.)"""
 
-    def __init__(self, store: BadgeStore, connections: Connections, poster: Callable[[], ConnectionPoster]) -> None:
+    def __init__(
+        self,
+        store: BadgeStore,
+        connections: Connections,
+        poster: Callable[[], ConnectionPoster],
+        retries: Callable[[], DeliveryRetries] | None = None,
+    ) -> None:
+        """`retries`: where a connection that fails is retried (`tidings.domain.fanout`)."""
         self._store = store
         self._connections = connections
         self._poster = poster
+        self._retries = retries
 
     def chat_read(self, chat_id: str, user_id: str) -> Badge:
         badge = self._store.recount(chat_id, user_id)
@@ -98,7 +106,9 @@ class BadgeService:
                 self._tell(user_id, badge)
 
     def _tell(self, user_id: str, badge: Badge) -> None:
-        post_to_user(self._poster(), self._connections, self._connections.for_user(user_id), [encode(badge.frame())])
+        connection_ids = self._connections.for_user(user_id)
+        retries = self._retries() if self._retries else None
+        post_to_user(self._poster(), self._connections, connection_ids, [encode(badge.frame())], retries)
 
     def current(self, user_id: str, chat_ids: Sequence[str]) -> list[Badge]:
         return self._store.current(user_id, chat_ids)

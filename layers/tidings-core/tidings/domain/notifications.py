@@ -13,7 +13,7 @@ from typing import Protocol
 
 from tidings.domain.badges import Badge, BadgeStore, Connections, is_mentioned
 from tidings.domain.evaluator import Recipient, evaluate
-from tidings.domain.fanout import ConnectionPoster, MemberDirectory, post_to_user
+from tidings.domain.fanout import ConnectionPoster, DeliveryRetries, MemberDirectory, post_to_user
 from tidings.domain.messages import Message
 from tidings.domain.preferences import NotificationPreferences
 from tidings.domain.push import PushNotification, PushQueue
@@ -52,6 +52,7 @@ class NotificationService:
         poster: Callable[[], ConnectionPoster],
         now: Callable[[], float],
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        retries: Callable[[], DeliveryRetries] | None = None,  # where failed posts are retried
     ) -> None:
         self._badges = badges
         self._members = members
@@ -64,6 +65,7 @@ class NotificationService:
         self._poster = poster
         self._now = now
         self._new_id = new_id
+        self._retries = retries
 
     def message_arrived(self, message: Message) -> None:
         recipients = [user_id for user_id in self._members.member_ids(message.chat_id) if user_id != message.sender_id]
@@ -101,7 +103,8 @@ class NotificationService:
                     frames.append(toast.frame())
                 if delivery.push:
                     self._push.enqueue(_push_of(user_id, toast, badge))
-            post_to_user(self._poster(), self._connections, connection_ids, [encode(frame) for frame in frames])
+            retries = self._retries() if self._retries else None
+            post_to_user(self._poster(), self._connections, connection_ids, [encode(f) for f in frames], retries)
 
     def _in_dnd(self, user_ids: list[str]) -> set[str]:
         """Who is in DND through presence (one batch read for all recipients)."""

@@ -203,10 +203,10 @@ RETRY_BASE_SECONDS = 30
 MAX_ATTEMPTS = 5  # retries after 30 s, 60 s, 120 s, 240 s: a push older than ~8 minutes is stale
 
 
-def retry_delay(failed_attempt: int, retry_after: float | None = None) -> int:
+def retry_delay(failed_attempt: int, retry_after: float | None = None, base_seconds: float = RETRY_BASE_SECONDS) -> int:
     """Exponential backoff after the `failed_attempt`-th try (30 s, 60 s, 120 s …), at least
     the push service's `Retry-After`, at most SQS's 15-minute delay."""
-    delay = RETRY_BASE_SECONDS * 2 ** (failed_attempt - 1)
+    delay = math.ceil(base_seconds * 2 ** (failed_attempt - 1))
     if retry_after is not None:
         delay = max(delay, math.ceil(retry_after))
     return min(SQS_MAX_DELAY_SECONDS, delay)
@@ -224,11 +224,14 @@ class PushDelivery:
         queue: PushJobQueue,
         *,
         max_attempts: int = MAX_ATTEMPTS,
+        retry_base_seconds: float = RETRY_BASE_SECONDS,
     ) -> None:
+        """`retry_base_seconds`: the first retry's delay (tests and `tidings dev` shorten it)."""
         self._subscriptions = subscriptions
         self._senders = senders
         self._queue = queue
         self._max_attempts = max_attempts
+        self._retry_base_seconds = retry_base_seconds
 
     def deliver(self, job: PushJob) -> list[Delivery]:
         targets = self._subscriptions.for_user(job.notification.user_id)
@@ -256,7 +259,7 @@ class PushDelivery:
             detail = f"{type(exc).__name__}: {exc}"
             if job.attempt >= self._max_attempts:
                 return delivery(PushOutcome.GAVE_UP, status=status, detail=detail)
-            delay = retry_delay(job.attempt, retry_after)
+            delay = retry_delay(job.attempt, retry_after, self._retry_base_seconds)
             self._queue.enqueue_job(PushJob(job.notification, subscription.id, job.attempt + 1), delay)
             return delivery(PushOutcome.RETRYING, status=status, delay_seconds=delay, detail=detail)
         return delivery(PushOutcome.SENT)
