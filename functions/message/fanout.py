@@ -38,7 +38,7 @@ def deliver(record: DynamoDBRecord) -> None:
         metrics.add_metric(name="StaleConnectionsRemoved", unit="Count", value=report.gone)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:

@@ -30,7 +30,7 @@ def notify(record: DynamoDBRecord) -> None:
     notification_service().message_arrived(message_from_stream_image(image))
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
