@@ -34,6 +34,9 @@ from tidings.errors import BadFrame, Forbidden, TidingsError
 from tidings.protocol.frames import encode
 
 MAX_MISSED_EVENTS = 500
+# The largest seq a client may name (`lastKnownSeq`, a cursor's position): DynamoDB numbers and
+# every seq this server allocates fit far below it.
+MAX_SEQ = 2**63 - 1
 # API Gateway's WebSocket message limit is 128 KiB; the envelope and the response's other
 # fields stay well inside what this leaves.
 RESPONSE_BUDGET_BYTES = 120 * 1024
@@ -84,8 +87,11 @@ def decode_cursor(chat_id: str, cursor: str) -> int:
         cursor_chat, after_seq = raw["c"], raw["s"]
     except (ValueError, TypeError, KeyError, binascii.Error):
         raise BadFrame("cursor is not a cursor this server gave out") from None
-    if cursor_chat != chat_id or not isinstance(after_seq, int) or after_seq < 0:
+    if cursor_chat != chat_id:
         raise BadFrame(f"cursor does not belong to chat {chat_id!r}")
+    # `bool` is an `int` in Python: `"s": true` is not a position.
+    if type(after_seq) is not int or not 0 <= after_seq <= MAX_SEQ:
+        raise BadFrame("cursor is not a cursor this server gave out")
     return after_seq
 
 
