@@ -150,6 +150,17 @@ async def test_a_message_over_128_kib_closes_with_1009(runtime: LocalRuntime, ht
     assert events(runtime, ECHO) == []
 
 
+async def test_a_route_reply_over_128_kib_is_not_delivered_and_the_connection_stays_open(
+    runtime: LocalRuntime, http: aiohttp.ClientSession
+) -> None:
+    ws = await connect(http, runtime)
+    await ws.send_str('{"type": "huge"}')
+    error = await reply(ws)
+    assert error["message"] == "Internal server error"
+    await ws.send_str('{"type": "echo"}')
+    assert (await reply(ws))["route"] == "echo"
+
+
 @pytest.mark.parametrize("limit", ["idle_timeout", "max_duration"])
 async def test_idle_and_old_connections_are_closed_with_1001(
     start_runtime: StartRuntime, http: aiohttp.ClientSession, limit: str
