@@ -40,31 +40,35 @@ class FrameRoute:
     action: Action[Any]
 
 
-def frame_route(payload_model: type[P], action: Action[P]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+def frame_route(payload_model: type[P], action: Action[P]) -> FrameRouter:
     """Builds `event -> integration response` for a function that serves one route; the action
     returns the reply frame."""
     only = FrameRoute(payload_model, action)
-    return frame_router(lambda _route_key: only)
+    return FrameRouter(lambda _route_key: only)
 
 
-def frame_routes(routes: dict[str, FrameRoute]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+def frame_routes(routes: dict[str, FrameRoute]) -> FrameRouter:
     """The same for a function that serves several routes, chosen by the event's route key."""
-    return frame_router(routes.__getitem__)
+    return FrameRouter(routes.__getitem__)
 
 
-def frame_router(route_for: Callable[[str], FrameRoute]) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    def handle(event: dict[str, Any]) -> dict[str, Any]:
+class FrameRouter:
+    """`event -> integration response` for the routes of one function. `route_for(route_key)`
+    tells which payload model and action serve a route (the fuzz suite reads the models)."""
+
+    def __init__(self, route_for: Callable[[str], FrameRoute]) -> None:
+        self.route_for = route_for
+
+    def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
         parsed = WebSocketMessageEvent.model_validate(event)
         context = parsed.request_context
         caller = Caller(user_id=context.authorizer.user_id, connection_id=context.connection_id)
         # Thread-local: the local runtime runs concurrent invocations in threads of one process.
         logger.thread_safe_append_keys(userId=caller.user_id, connectionId=caller.connection_id)
-        route = route_for(context.route_key)
+        route = self.route_for(context.route_key)
         reply = _reply(_process(str(parsed.body or ""), route.payload_model, route.action, caller))
         note_activity(context.route_key, caller.user_id, caller.connection_id)  # after the reply is ready
         return reply
-
-    return handle
 
 
 def _process(body: str, payload_model: type[P], action: Action[P], caller: Caller) -> dict[str, Any] | None:
