@@ -8,7 +8,7 @@ NODE_STAMP := node_modules/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install dev test test-js test-fast lint synth deploy bench bench-presence layer clean ci
+.PHONY: install dev test test-js test-fast lint fuzz synth deploy bench bench-presence layer clean ci
 
 LAMBDA_WHEELS := build/lambda-wheels
 LAMBDA_WHEELS_STAMP := $(LAMBDA_WHEELS)/.downloaded
@@ -51,6 +51,11 @@ test: install $(JS_CLIENT_STAMP)
 test-js: $(STAMP) $(JS_CLIENT_STAMP)
 	cd $(JS_CLIENT) && npm test
 
+# The fuzz suite with many random examples (make test runs few, the same each time); no per-test
+# timeout, since a test is thousands of examples.
+fuzz: install
+	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q tests/fuzz --timeout=0
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -71,4 +76,4 @@ bench-presence: $(STAMP)
 	$(BIN)/python -m tidings_local.bench_presence
 
 clean:
-	rm -rf $(VENV) node_modules $(JS_CLIENT)/node_modules cdk.out build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules $(JS_CLIENT)/node_modules cdk.out build .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
+from hypothesis import HealthCheck, settings
 from moto import mock_aws
 
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -20,6 +21,17 @@ for _name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
     os.environ[_name] = "testing"
 
 from tests.support.aws import create_tables  # noqa: E402  (after the fake credentials)
+
+# Hypothesis (tests/fuzz/). `default` runs in `make test`: few examples, the same ones every run,
+# so the suite stays fast and repeatable. `long` (`make fuzz`) explores: many random examples.
+# The fuzz tests reuse one moto world across examples (state accumulates, as in production), hence
+# the function-scoped fixtures; handlers on moto are slow next to Hypothesis' expectations.
+_FUZZ_HEALTH = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large]
+settings.register_profile(
+    "default", max_examples=60, deadline=None, derandomize=True, suppress_health_check=_FUZZ_HEALTH, database=None
+)
+settings.register_profile("long", max_examples=2000, deadline=None, suppress_health_check=_FUZZ_HEALTH)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 def _share_botocore_models_between_sessions() -> None:

@@ -23,13 +23,13 @@ def refresh() -> dict[str, Any]:
 @app.post("/api/auth/revoke")
 def revoke() -> dict[str, Any]:
     user_id = caller_id(app, signing_key, revocations().revoked_before)
-    logger.append_keys(userId=user_id)
+    logger.thread_safe_append_keys(userId=user_id)
     closed = credential_service().revoke(user_id)
     logger.info("session revoked", extra={"connectionsClosed": closed})
     return {"revoked": True}
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

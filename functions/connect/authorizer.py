@@ -9,7 +9,7 @@ from tidings.observability import logger, metrics
 from tidings.wiring import revocations, signing_key
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return authorize(event, signing_key, revocations().revoked_before)

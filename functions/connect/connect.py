@@ -13,12 +13,12 @@ from tidings.observability import logger, metrics, tracer
 from tidings.wiring import presence_service, session_service
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = WebSocketConnectEvent.model_validate(event).request_context
-    logger.append_keys(userId=request.authorizer.user_id, connectionId=request.connection_id)
+    logger.thread_safe_append_keys(userId=request.authorizer.user_id, connectionId=request.connection_id)
     evicted = session_service().connected(
         connection_id=request.connection_id,
         user_id=request.authorizer.user_id,

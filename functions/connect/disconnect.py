@@ -11,13 +11,13 @@ from tidings.observability import logger, metrics, tracer
 from tidings.wiring import connection_store, presence_service
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = WebSocketDisconnectEvent.model_validate(event).request_context
     connection_id = request.connection_id
-    logger.append_keys(connectionId=connection_id)
+    logger.thread_safe_append_keys(connectionId=connection_id)
     user_id = request.authorizer.user_id if request.authorizer else connection_store().user_of(connection_id)
     connection_store().remove(connection_id)
     metrics.add_metric(name="ConnectionsClosed", unit="Count", value=1)

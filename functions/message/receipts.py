@@ -48,7 +48,7 @@ def receipts_for(batch: Plan) -> Callable[[DynamoDBRecord], None]:
     return send_receipt
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:

@@ -35,7 +35,7 @@ def send_message(caller: Caller, frame: ClientFrame, payload: MessageSendPayload
 route = frame_route(MessageSendPayload, send_message)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

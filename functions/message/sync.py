@@ -14,15 +14,12 @@ from tidings.wiring import badge_service, presence_service, sync_service
 
 def sync_request(caller: Caller, frame: ClientFrame, payload: SyncRequestPayload) -> dict[str, Any]:
     if payload.chats is not None:
-        results = sync_service().sync_chats(caller.user_id, payload.chats, payload.limit)
-        metrics.add_metric(name="ChatsSynced", unit="Count", value=len(results))
-        chats = [result.to_wire() for result in results]
         badges = [badge.to_wire() for badge in badge_service().current(caller.user_id, list(payload.chats))]
         # The users this user subscribed to (empty when presence is down: sync works without it).
         presence = presence_service().subscribed_presence(caller.user_id)
-        return server_frame(
-            "sync.response", {"refId": frame.id, "chats": chats, "badges": badges, "presence": presence}
-        )
+        response = sync_service().sync_all(caller.user_id, payload.chats, payload.limit, badges, presence)
+        metrics.add_metric(name="ChatsSynced", unit="Count", value=len(response.chats))
+        return server_frame("sync.response", {"refId": frame.id, **response.to_wire()})
     assert payload.chatId is not None  # the payload model requires chatId without chats
     result = sync_service().sync_chat(
         caller.user_id, payload.chatId, payload.lastKnownSeq, payload.cursor, payload.limit
@@ -34,7 +31,7 @@ def sync_request(caller: Caller, frame: ClientFrame, payload: SyncRequestPayload
 route = frame_route(SyncRequestPayload, sync_request)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

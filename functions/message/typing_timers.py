@@ -18,7 +18,7 @@ def fire(record: SQSRecord) -> None:
     typing_service().timer_fired(typing_timer_from_body(record.body))
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:

@@ -34,7 +34,7 @@ def notify(record: DynamoDBRecord) -> None:
     # edits and reactions change no count
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:

@@ -23,7 +23,7 @@ app = http_app()
 
 def _caller() -> str:
     user_id = caller_id(app, signing_key, revocations().revoked_before)
-    logger.append_keys(userId=user_id)
+    logger.thread_safe_append_keys(userId=user_id)
     return user_id
 
 
@@ -66,7 +66,7 @@ def vapid_public_key() -> dict[str, str]:
     return {"publicKey": config.public_key}
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -59,7 +59,7 @@ def deliver(record: SQSRecord) -> None:
         _report(delivery, job.notification.user_id)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:

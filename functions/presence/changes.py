@@ -33,7 +33,7 @@ def announcer(final: dict[str, StatusChange]) -> Callable[[DynamoDBRecord], None
     return announce
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:

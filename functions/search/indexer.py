@@ -39,7 +39,7 @@ def index(record: DynamoDBRecord) -> None:
     metrics.add_metric(name="SearchDocumentsIndexed", unit="Count", value=1)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:

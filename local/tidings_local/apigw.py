@@ -142,7 +142,7 @@ def select_route(application: Application, data: str | bytes) -> Route | None:
     if isinstance(data, str):
         try:
             body = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested too deep to parse is not JSON either
             body = None
         key = body.get("type") if isinstance(body, dict) else None
         if isinstance(key, str) and key not in RESERVED_ROUTES:
@@ -159,7 +159,7 @@ def mock_reply(application: Application, data: str | bytes, request_id: str) -> 
         return None
     try:
         body = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(body, dict):
         return None

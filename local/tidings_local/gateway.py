@@ -20,7 +20,8 @@ Routes of the aiohttp application:
 - everything else: the HTTP API's declared routes (`http_api.py`), else 404 JSON.
 
 API Gateway's limits and close behaviour are applied: a message over 128 KiB closes the
-connection with 1009; no frame from the client for the idle timeout (10 min on AWS), or the
+connection with 1009, and a route reply over 128 KiB is not delivered (the client gets the
+gateway's `Internal server error` instead); no frame from the client for the idle timeout (10 min on AWS), or the
 maximum connection duration (2 h), closes it with 1001; DeleteConnection closes with 1000.
 Each close invokes `$disconnect`.
 
@@ -449,7 +450,20 @@ class Gateway:
             },
         )
         if route.two_way and isinstance(result, dict) and isinstance(result.get("body"), str):
-            await self._send(connection, result["body"])
+            body = result["body"]
+            size = len(body.encode("utf-8", errors="surrogatepass"))
+            if size > MAX_MESSAGE_BYTES:
+                # API Gateway's 128 KB message quota covers every message it sends, route replies
+                # included; it does not deliver a larger integration response. Locally the reply is
+                # dropped, logged, and the client gets the gateway's generic error, so a reply that
+                # would never reach a client on AWS never reaches one here either.
+                logger.error(
+                    "route reply over the message limit; not delivered",
+                    extra={"route": route.key, "connectionId": request.connection_id, "bytes": size},
+                )
+                await self._send(connection, gateway_error("Internal server error", request))
+                return
+            await self._send(connection, body)
 
     async def _disconnect(self, connection: Connection) -> None:
         if connection.server_close is not None:

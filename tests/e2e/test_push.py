@@ -147,3 +147,43 @@ async def test_an_offline_user_gets_an_encrypted_web_push_and_a_410_deletes_the_
             "/api/push/subscriptions",
             {"endpoint": f"{push_service.origin}/push/erin-phone"},
         )
+
+
+async def test_push_endpoints_never_appear_in_the_log(push_service):
+    """An endpoint URL is a capability (whoever has it can push to that browser): registering
+    one, refusing one, delivering to one and failing to reach one must log none of them."""
+    import uuid
+
+    from tests.e2e.conftest import start_server, stop_server
+    from tests.support.push_service import closed_port_url
+
+    process, server, log_path = start_server(log_name="tidings-dev-push-log")
+    delivered = f"/push/capability-{uuid.uuid4().hex}"
+    unreachable = closed_port_url(f"/push/capability-{uuid.uuid4().hex}")  # connection refused
+    refused = f"https://169.254.169.254/latest/meta-data/capability-{uuid.uuid4().hex}"
+    try:
+        for endpoint in (push_service.origin + delivered, unreachable):
+            status, _ = await _api(
+                server, OFFLINE_USER, "POST", "/api/push/subscriptions", Subscriber().subscription(endpoint)
+            )
+            assert status == 201
+        status, error = await _api(
+            server, OFFLINE_USER, "POST", "/api/push/subscriptions", Subscriber().subscription(refused)
+        )
+        assert status == 400 and error["error"]["message"].startswith("endpoint:"), error
+
+        alice = await server.connect("alice")
+        try:
+            await _send(alice, "general", "are you there?")
+            await push_service.wait_for(delivered, 1)
+        finally:
+            await alice.close()
+        await asyncio.sleep(QUIET_SECONDS)  # the same job tries the unreachable one too, and logs it
+        for endpoint in (push_service.origin + delivered, unreachable):
+            await _api(server, OFFLINE_USER, "DELETE", "/api/push/subscriptions", {"endpoint": endpoint})
+    finally:
+        stop_server(process)
+    log = log_path.read_text()
+    assert "push retrying" in log, "the worker logged the failed delivery (without its endpoint)"
+    for endpoint in (delivered, unreachable, refused):
+        assert endpoint.rsplit("/", 1)[1] not in log

@@ -65,6 +65,17 @@ def _clear_wiring() -> None:
 
 
 @pytest.fixture
+def frozen_rate_limits(connections, monkeypatch) -> None:
+    """Rate-limit buckets that do not refill while the test runs, however slow the machine."""
+    from tidings.domain.ratelimits import RateLimiter
+    from tidings.storage.ratelimits import DynamoBucketStore
+
+    limiter = RateLimiter(DynamoBucketStore(), now=lambda: 1_000_000.0)
+    monkeypatch.setattr(wiring, "rate_limiter", lambda: limiter)
+    _clear_wiring()
+
+
+@pytest.fixture
 def context() -> LambdaContext:
     return LambdaContext()
 

@@ -112,6 +112,17 @@ def test_subscribe_acks_then_sends_the_snapshot(handlers, context, connections, 
     ]
 
 
+def test_presence_subscribe_is_rate_limited_to_5_per_10_seconds(
+    handlers, context, connections, timers_queue, frozen_rate_limits
+):
+    connect(handlers, context, "b-1", "bob")
+    replies = [frame(handlers, context, "b-1", "bob", "presence.subscribe", {"userIds": ["alice"]}) for _ in range(6)]
+    assert [reply for _, reply in replies[:5]] == [None] * 5, "acked through @connections"
+    limited = replies[5][1]["payload"]
+    assert limited["refId"] == replies[5][0]
+    assert limited["error"]["code"] == "RATE_LIMITED" and limited["error"]["retryAfterMs"] > 0
+
+
 def test_bad_presence_frames_get_bad_frame_acks(handlers, context, connections, timers_queue):
     users = [f"user-{index}" for index in range(101)]
     _, too_many = frame(handlers, context, "b-1", "bob", "presence.subscribe", {"userIds": users})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -148,3 +149,40 @@ def test_bad_sync_requests_get_bad_frame_naming_the_problem(handlers, context, c
     assert reply["type"] == "ack"
     assert reply["payload"]["error"]["code"] == "BAD_FRAME"
     assert named in reply["payload"]["error"]["message"]
+
+
+def test_a_multi_chat_reply_fits_one_websocket_message_with_presence_and_badges(handlers, context, chats):
+    """30 presence.subscribe frames of 100 users each, then a multi-chat sync with more events
+    than fit: events, badges and presence all share the budget, so the reply stays within API
+    Gateway's 128 KiB message limit; presence that does not fit is left out, and says so."""
+    from tidings.wiring import presence_subscriptions
+
+    for batch in range(30):  # as 30 frames over five minutes would have (past the subscribe rate limit)
+        users = [f"user-{batch:02d}-{i:03d}" for i in range(100)]
+        presence_subscriptions().subscribe("carol", users, time.time() + 600)
+    for sender in ("alice", "bob"):  # within each sender's 10 messages a second
+        for i in range(8):
+            send(handlers, context, sender, "project-x", f"{i} " + "budget " * 1500)
+    send(handlers, context, "dave", "general", "g1")
+
+    frame = client_frame("sync.request", {"chats": {"project-x": 0, "general": 0}})
+    response = handlers["sync"].handler(message_event("conn-1=", "carol", frame, "sync.request"), context)
+    assert len(response["body"].encode()) <= 128 * 1024
+    payload = json.loads(response["body"])["payload"]
+    project, general = payload["chats"]
+    assert general["chatId"] == "general"
+    assert project["events"] and project["hasMore"] is True and project["cursor"]
+    assert payload["presence"] and payload["presenceTruncated"] is True
+    assert len(payload["presence"]) < 3000
+    assert [b["chatId"] for b in payload["badges"]] == ["general", "project-x"]
+
+
+def test_sync_requests_are_rate_limited(handlers, context, chats, frozen_rate_limits):
+    replies = [
+        call(handlers, context, "sync", "sync.request", "bob", client_frame("sync.request", {"chats": {"general": 0}}))
+        for _ in range(11)
+    ]
+    assert [r["type"] for r in replies[:10]] == ["sync.response"] * 10
+    limited = replies[10]["payload"]
+    assert limited["status"] == "error" and limited["error"]["code"] == "RATE_LIMITED"
+    assert limited["error"]["retryAfterMs"] > 0

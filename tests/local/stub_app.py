@@ -84,6 +84,7 @@ APP = Application(
         Route("oneway", ECHO, two_way=False),
         Route("slow", ECHO),
         Route("boom", ECHO),
+        Route("huge", ECHO),
         Route("call-aws", ECHO),
     ),
     http_routes=(

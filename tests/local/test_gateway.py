@@ -109,6 +109,14 @@ async def test_route_selection_by_body_type(
     assert answer["isBase64Encoded"] is False
 
 
+async def test_json_too_deep_to_parse_goes_to_default(runtime: LocalRuntime, http: aiohttp.ClientSession) -> None:
+    """Route selection cannot read a `type` from it, so it is `$default`'s, as any non-JSON."""
+    ws = await connect(http, runtime)
+    frame = '{"type": "echo", "x": ' + "[" * 5000 + "]" * 5000 + "}"
+    await ws.send_str(frame)
+    assert (await reply(ws))["route"] == "$default"
+
+
 async def test_binary_frames_go_to_default_base64_encoded(runtime: LocalRuntime, http: aiohttp.ClientSession) -> None:
     ws = await connect(http, runtime)
     await ws.send_bytes(b'{"type": "echo"}')
@@ -148,6 +156,17 @@ async def test_a_message_over_128_kib_closes_with_1009(runtime: LocalRuntime, ht
     disconnect = await eventually(lambda: events(runtime, DISCONNECT))
     assert disconnect[0]["requestContext"]["disconnectStatusCode"] == 1009
     assert events(runtime, ECHO) == []
+
+
+async def test_a_route_reply_over_128_kib_is_not_delivered_and_the_connection_stays_open(
+    runtime: LocalRuntime, http: aiohttp.ClientSession
+) -> None:
+    ws = await connect(http, runtime)
+    await ws.send_str('{"type": "huge"}')
+    error = await reply(ws)
+    assert error["message"] == "Internal server error"
+    await ws.send_str('{"type": "echo"}')
+    assert (await reply(ws))["route"] == "echo"
 
 
 @pytest.mark.parametrize("limit", ["idle_timeout", "max_duration"])

@@ -83,7 +83,7 @@ def test_delete_bodies_identify_the_subscription():
         ("http://127.0.0.1:8080/push", False, False),
         ("http://127.0.0.1:8080/push", True, True),
         ("http://localhost/push", True, True),
-        ("http://[::1]:9/push", True, True),
+        ("http://[::1]:9/push", True, False),  # only 127.0.0.1 and localhost, even locally
         ("http://10.0.0.1/push", True, False),
         ("https:///no-host", False, False),
         ("javascript:alert(1)", True, False),
@@ -95,3 +95,80 @@ def test_endpoints_are_https_except_loopback_where_allowed(endpoint, loopback_al
     else:
         with pytest.raises(ValueError):
             check_endpoint(endpoint, allow_loopback_http=loopback_allowed)
+
+
+# --- no endpoint leads inside the deployment (SSRF) -----------------------------------------------
+
+
+def resolving(table: dict[str, list[str]]):
+    """A resolver answering from `table`; other names do not resolve."""
+
+    def resolve(host: str, port: int) -> list[str]:
+        if host not in table:
+            raise OSError(f"{host} does not resolve")
+        return table[host]
+
+    return resolve
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://169.254.169.254/latest/meta-data/",  # the instance metadata service
+        "https://[fd00:ec2::254]/latest/meta-data/",  # its IPv6 address
+        "https://10.1.2.3/push",
+        "https://172.16.0.9/push",
+        "https://192.168.1.1/push",
+        "https://100.64.0.1/push",  # CGNAT
+        "https://127.0.0.1/push",
+        "https://127.0.0.1:8443/push",
+        "https://[::1]/push",
+        "https://[::ffff:169.254.169.254]/push",  # IPv4-mapped IPv6
+        "https://[::ffff:7f00:1]/push",
+        "https://[64:ff9b::a9fe:a9fe]/push",  # NAT64 of the metadata service
+        "https://[fe80::1]/push",
+        "https://[ff02::1]/push",
+        "https://224.0.0.1/push",  # multicast
+        "https://240.0.0.1/push",  # reserved
+        "https://0.0.0.0/push",
+        "https://2130706433/push",  # 127.0.0.1 as one number: resolves there
+        "https://0x7f.1/push",  # and as hex
+        "https://push.internal.example/push",  # resolves to a private address (below)
+        "https://split.example/push",  # one public address, one private: refused
+        "https://fcm.googleapis.com:8443/fcm/send/x",  # a public host, but not the https port
+        "https://user:secret@fcm.googleapis.com/fcm/send/x",
+    ],
+)
+def test_endpoints_inside_the_deployment_are_refused(endpoint):
+    resolve = resolving(
+        {
+            "push.internal.example": ["10.0.0.5"],
+            "split.example": ["142.250.1.1", "192.168.0.1"],
+            "fcm.googleapis.com": ["142.250.1.1"],
+            "2130706433": ["127.0.0.1"],
+            "0x7f.1": ["127.0.0.1"],
+        }
+    )
+    for allow_loopback_http in (False, True):
+        with pytest.raises(ValueError):
+            check_endpoint(endpoint, allow_loopback_http=allow_loopback_http, resolve=resolve)
+
+
+def test_a_public_host_is_accepted_and_one_that_does_not_resolve_yet_too():
+    resolve = resolving({"fcm.googleapis.com": ["142.250.1.1", "2a00:1450:4001::200a"]})
+    for endpoint in ("https://fcm.googleapis.com/fcm/send/x", "https://fcm.googleapis.com:443/x", ENDPOINT):
+        assert check_endpoint(endpoint, allow_loopback_http=False, resolve=resolve) == endpoint
+
+
+def test_the_real_resolver_reads_numeric_hosts_as_the_connection_would():
+    """No DNS needed: getaddrinfo reads these forms the way the worker's connection would."""
+    for host in ("2130706433", "0x7f.1", "127.1"):
+        with pytest.raises(ValueError):
+            check_endpoint(f"https://{host}/push", allow_loopback_http=True)
+
+
+def test_registration_refuses_the_metadata_service_naming_the_endpoint():
+    body = Subscriber().subscription("https://169.254.169.254/latest/meta-data/iam")
+    with pytest.raises(ValidationError) as raised:
+        parse_registration(body, allow_loopback_http=True)
+    assert fields(raised.value) == {"endpoint"}

@@ -98,10 +98,60 @@ def test_web_push_answers_become_domain_failures(push_service, status, headers, 
         assert raised.value.retry_after == 120
 
 
-def test_an_unreachable_web_push_endpoint_is_transient():
+def test_an_unreachable_web_push_endpoint_is_transient_and_the_failure_never_quotes_the_url():
     sender = WebPushSender(VapidConfig.generate("mailto:ops@example.com"), allow_loopback_http=True)
-    with pytest.raises(TransientPushFailure):
-        sender.send(web_subscription(Subscriber(), closed_port_url()), NOTIFICATION)
+    endpoint = closed_port_url("/push/secret-capability-token")
+    with pytest.raises(TransientPushFailure) as raised:
+        sender.send(web_subscription(Subscriber(), endpoint), NOTIFICATION)
+    assert "secret-capability-token" not in str(raised.value)
+
+
+class Rebinding:
+    """DNS that answers a public address first (the send-time check) and 127.0.0.1 after (the
+    connection), as a rebinding attacker's name server would; records what was connected to."""
+
+    def __init__(self) -> None:
+        self.lookups = 0
+        self.connected: list[tuple] = []
+
+    def resolve(self, host: str, port: int) -> list[str]:
+        self.lookups += 1
+        return ["142.250.1.1"] if self.lookups == 1 else ["127.0.0.1"]
+
+    def create_connection(self, address, *args, **kwargs):
+        self.connected.append(address)
+        raise OSError("not connecting anywhere in a test")
+
+
+def test_the_worker_checks_the_address_it_connects_to_not_only_the_name(monkeypatch):
+    """A name that resolved to a public address when checked and to a loopback one when the
+    connection is made is refused at connect time: the worker connects only to an address it
+    checked, so nothing is ever connected to."""
+    from tidings.adapters import push_http
+    from tidings.domain import push
+
+    dns = Rebinding()
+    monkeypatch.setattr(push, "resolve_host", dns.resolve)
+    monkeypatch.setattr(push_http, "create_connection", dns.create_connection)
+    sender = WebPushSender(VapidConfig.generate("mailto:ops@example.com"), allow_loopback_http=False)
+    with pytest.raises(PushRejected) as raised:
+        sender.send(web_subscription(Subscriber(), "https://push.example/p/secret-token"), NOTIFICATION)
+    assert "public host" in str(raised.value) and "secret-token" not in str(raised.value)
+    assert dns.lookups == 2, "checked before sending, and again when connecting"
+    assert dns.connected == []
+
+
+def test_a_checked_address_is_the_one_connected_to(monkeypatch):
+    from tidings.adapters import push_http
+    from tidings.domain import push
+
+    dns = Rebinding()
+    monkeypatch.setattr(push, "resolve_host", lambda host, port: ["142.250.1.1"])
+    monkeypatch.setattr(push_http, "create_connection", dns.create_connection)
+    sender = WebPushSender(VapidConfig.generate("mailto:ops@example.com"), allow_loopback_http=False)
+    with pytest.raises(TransientPushFailure):  # the fake connection fails: retried later
+        sender.send(web_subscription(Subscriber(), "https://push.example/p"), NOTIFICATION)
+    assert dns.connected == [("142.250.1.1", 443)]
 
 
 def test_plain_http_is_refused_unless_loopback_is_allowed(push_service):

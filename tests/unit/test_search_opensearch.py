@@ -264,3 +264,56 @@ def test_an_unreachable_domain_is_unavailable() -> None:
         engine.search_messages(q("plan"), CHATS, 0, 10)
     with pytest.raises(SearchUnavailable):
         engine.index([DOCUMENT])
+
+
+class RefusingClient(FakeClient):
+    """A domain that refuses every file document (as a mapping refuses a field it cannot hold)
+    with `status`, and takes everything else."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__()
+        self.status = status
+        self.bodies: list[list] = []
+
+    def bulk(self, body: list, refresh: str) -> dict:
+        self.bodies.append(body)
+        items = []
+        for action in body[0::2]:
+            item_id = action["index"]["_id"]
+            refused = "#" in item_id
+            error = {"type": "mapper_parsing_exception"} if refused else None
+            items.append({"index": {"_id": item_id, "status": self.status if refused else 201, "error": error}})
+        return {"errors": any(i["index"]["error"] for i in items), "items": items}
+
+
+def test_a_document_the_mapping_refuses_is_indexed_without_its_files_not_retried_forever() -> None:
+    client = RefusingClient(400)
+    OpenSearchEngine(client, "idx").index([DOCUMENT])  # no SearchUnavailable: the batch goes on
+    first, second = client.bodies
+    assert [a["index"]["_id"] for a in first[0::2]] == ["m1", "m1#0"]
+    assert [a["index"]["_id"] for a in second[0::2]] == ["m1"]
+    assert second[1]["attachments"] == [] and second[1]["hasAttachment"] is False
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_busy_domain_is_unavailable_so_the_record_is_retried(status) -> None:
+    with pytest.raises(SearchUnavailable):
+        OpenSearchEngine(RefusingClient(status), "idx").index([DOCUMENT])
+
+
+def test_an_attachment_size_no_engine_can_hold_is_left_out_of_the_document() -> None:
+    from tidings.domain.messages import Message
+    from tidings.search.port import MessageDocument
+
+    message = Message(
+        message_id="m9",
+        chat_id="c",
+        seq=1,
+        sender_id="alice",
+        sender_name="Alice",
+        content="report",
+        created_at="2026-11-20T10:00:00.000Z",
+        attachments=[{"name": "a.pdf", "size": 2**63}, {"name": "b.pdf", "size": 12}, {"name": 7, "size": True}],
+    )
+    files = MessageDocument.from_message(message).files
+    assert [(f.name, f.size) for f in files] == [("a.pdf", None), ("b.pdf", 12), ("", None)]

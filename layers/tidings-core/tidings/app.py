@@ -322,6 +322,7 @@ SYNC = Function(
         (USERS, "read"),
         (PRESENCE, "read"),
         (PRESENCE_SUBSCRIPTIONS, "read"),
+        (EPHEMERAL, "read_write"),  # rate limit
     ),
 )
 CHATS_API = Function(
@@ -387,7 +388,7 @@ PRESENCE_FRAMES = Function(
     "presence",
     "frames.handler",
     "presence.update (coalesced), presence.subscribe (ack, then the snapshot), presence.unsubscribe",
-    tables=((PRESENCE, "read_write"), (PRESENCE_SUBSCRIPTIONS, "read_write")),
+    tables=((PRESENCE, "read_write"), (PRESENCE_SUBSCRIPTIONS, "read_write"), (EPHEMERAL, "read_write")),
     send_queues=(PRESENCE_TIMERS,),
     manages_connections=True,  # the subscribe snapshot follows its ack
     timeout_seconds=30,

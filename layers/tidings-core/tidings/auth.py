@@ -16,6 +16,10 @@ ALGORITHMS = ["HS256"]
 ISSUER = "tidings"
 AUDIENCE = "tidings"
 DEFAULT_TTL_SECONDS = 15 * 60
+# The longest an access token may live (`exp - iat`; PyJWT already refuses an `iat` in the
+# future). A longer-lived token is refused as invalid: an absurd `exp` (2^63) would otherwise
+# become a connection expiry that overflows the timers and stores downstream.
+MAX_TOKEN_LIFETIME_SECONDS = 24 * 3600
 
 
 class InvalidToken(Exception):
@@ -50,7 +54,10 @@ def verify_token(token: str, key: str) -> Identity:
     user_id = claims["sub"]
     if not isinstance(user_id, str) or not user_id:
         raise InvalidToken("the token's subject is not a user id")
-    return Identity(user_id=user_id, expires_at=int(claims["exp"]), issued_at=int(claims["iat"]))
+    expires_at, issued_at = int(claims["exp"]), int(claims["iat"])
+    if expires_at - issued_at > MAX_TOKEN_LIFETIME_SECONDS:
+        raise InvalidToken(f"the token lives longer than {MAX_TOKEN_LIFETIME_SECONDS} seconds (exp - iat)")
+    return Identity(user_id=user_id, expires_at=expires_at, issued_at=issued_at)
 
 
 def ensure_not_revoked(identity: Identity, revoked_before: int | None) -> None:

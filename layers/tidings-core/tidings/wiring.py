@@ -244,7 +244,7 @@ def issue_session(user_id: str) -> dict[str, Any]:
 
 @cache
 def sync_service() -> SyncService:
-    return SyncService(DynamoSyncStore())
+    return SyncService(DynamoSyncStore(), rate_limiter=rate_limiter())
 
 
 @cache
@@ -400,6 +400,7 @@ def presence_service() -> PresenceService:
         presence_timings(),
         liveness=DynamoConnectionLiveness(),
         now=time.time,
+        rate_limiter=rate_limiter(),
     )
 
 

@@ -18,9 +18,11 @@ from tidings.adapters.push_http import (
     PUSH_TTL_SECONDS,
     READ_TIMEOUT_SECONDS,
     failure_for,
+    guarded_session,
     parse_secret_json,
 )
 from tidings.domain.push import (
+    EndpointRefused,
     PushNotification,
     PushRejected,
     PushSubscription,
@@ -64,17 +66,22 @@ def vapid_public_key(vapid: Vapid) -> str:
 
 
 class WebPushSender:
+    """Endpoint URLs are capabilities (whoever has one can push to that browser): no message
+    this raises, and so nothing logged, carries one; failures name the exception type only."""
+
     def __init__(self, config: VapidConfig, *, allow_loopback_http: bool, session: requests.Session | None = None):
         self._vapid = Vapid.from_raw(config.private_key.encode())
         self._subject = config.subject
         self._allow_loopback_http = allow_loopback_http
-        self._session = session or requests.Session()
+        # Checks every address it connects to: DNS may have changed since the registration.
+        self._session = session or guarded_session(allow_loopback_http=allow_loopback_http)
 
     def send(self, subscription: PushSubscription, notification: PushNotification) -> None:
         endpoint = subscription.endpoint or ""
         try:
+            # Again at send time: a subscription stored before these rules, or resolving elsewhere now.
             check_endpoint(endpoint, allow_loopback_http=self._allow_loopback_http)
-        except ValueError as exc:
+        except EndpointRefused as exc:
             raise PushRejected(f"endpoint {exc}") from exc
         try:
             webpush(
@@ -99,7 +106,9 @@ class WebPushSender:
             raise failure_for(
                 exc.status_code, f"push service answered {exc.status_code}", response.headers.get("Retry-After")
             ) from exc
-        except requests.RequestException as exc:  # connection refused, timeout, TLS …
-            raise TransientPushFailure(f"{type(exc).__name__}: {exc}") from exc
+        except EndpointRefused as exc:  # at connect time: the host resolved to a refused address
+            raise PushRejected(f"endpoint {exc}") from exc
+        except requests.RequestException as exc:  # connection refused, timeout, TLS …; str(exc) has the URL
+            raise TransientPushFailure(f"{type(exc).__name__} reaching the push service") from exc
         except ValueError as exc:  # malformed p256dh/auth stored from a bad registration
-            raise PushRejected(f"cannot encrypt for this subscription: {exc}") from exc
+            raise PushRejected(f"cannot encrypt for this subscription: {type(exc).__name__}") from exc

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 from tidings.domain.fanout import ConnectionDirectory, ConnectionPoster, DeliveryFailed
+from tidings.domain.ratelimits import PRESENCE_SUBSCRIBE, RateLimiter
 from tidings.errors import Unavailable
 from tidings.observability import logger, metrics
 from tidings.protocol.frames import ack_ok, encode, iso, server_frame
@@ -305,7 +306,9 @@ class PresenceService:
         now: Callable[[], float] = time.time,
         clock: Callable[[], float] = time.monotonic,
         machine: PresenceMachine | None = None,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
+        self._rate_limiter = rate_limiter
         self._store = store
         self._subscriptions = subscriptions
         self._timers = timers
@@ -375,7 +378,9 @@ class PresenceService:
 
     def subscribe(self, subscriber_id: str, user_ids: Sequence[str]) -> list[dict[str, Any]]:
         """Subscribes (or renews) for the subscription time; returns the current presence of
-        each user, in the order asked, once each. Raises Unavailable."""
+        each user, in the order asked, once each. Raises RateLimited (PRESENCE_SUBSCRIBE), Unavailable."""
+        if self._rate_limiter is not None:
+            self._rate_limiter.enforce(PRESENCE_SUBSCRIBE, subscriber_id)
         wanted = list(dict.fromkeys(user_ids))
 
         def run() -> list[dict[str, Any]]:

@@ -24,13 +24,17 @@ class Rule:
         return "#".join(("ratelimit", self.name, *scope))
 
 
-# One rule per row of PROTOCOL.md §10.
+# One rule per row of the rate-limit table (docs/protocol.md).
 MESSAGE_WRITES = Rule("message", capacity=10, refill_per_second=10)  # send, edit, delete, react
 TYPING = Rule("typing", capacity=1, refill_per_second=1)  # per user per chat
 READ_MARKS = Rule("read", capacity=5, refill_per_second=5)
 PRESENCE = Rule("presence", capacity=1, refill_per_second=0.1)
 SEARCH = Rule("search", capacity=5, refill_per_second=5)
 URGENT = Rule("urgent", capacity=3, refill_per_second=3 / 3600)
+# Not in the original table: each sync.request reads up to 100 chats and each presence.subscribe
+# writes up to 100 subscriptions, so neither may run unbounded.
+SYNC = Rule("sync", capacity=10, refill_per_second=10)
+PRESENCE_SUBSCRIBE = Rule("presence-subscribe", capacity=5, refill_per_second=0.5)  # 5 per 10 s
 
 
 @dataclass(frozen=True)

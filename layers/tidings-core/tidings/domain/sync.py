@@ -30,13 +30,21 @@ from typing import Any, Protocol
 
 from tidings.domain.events import event_frame
 from tidings.domain.messages import Message
+from tidings.domain.ratelimits import SYNC, RateLimiter
 from tidings.errors import BadFrame, Forbidden, TidingsError
 from tidings.protocol.frames import encode
 
 MAX_MISSED_EVENTS = 500
-# API Gateway's WebSocket message limit is 128 KiB; the envelope and the response's other
-# fields stay well inside what this leaves.
+# The largest seq a client may name (`lastKnownSeq`, a cursor's position): DynamoDB numbers and
+# every seq this server allocates fit far below it.
+MAX_SEQ = 2**63 - 1
+# API Gateway's WebSocket message limit is 128 KiB; the envelope (refId, id, timestamp) stays
+# well inside what this leaves. Everything else of a response counts against the budget: the
+# events, each chat's fields, and a multi-chat response's badges and presence.
 RESPONSE_BUDGET_BYTES = 120 * 1024
+# A multi-chat response's presence takes at most this much of the budget, so the events always
+# have room; the entries beyond it are left out and the response says `presenceTruncated`.
+PRESENCE_BUDGET_BYTES = 24 * 1024
 
 
 @dataclass(frozen=True)
@@ -84,8 +92,11 @@ def decode_cursor(chat_id: str, cursor: str) -> int:
         cursor_chat, after_seq = raw["c"], raw["s"]
     except (ValueError, TypeError, KeyError, binascii.Error):
         raise BadFrame("cursor is not a cursor this server gave out") from None
-    if cursor_chat != chat_id or not isinstance(after_seq, int) or after_seq < 0:
+    if cursor_chat != chat_id:
         raise BadFrame(f"cursor does not belong to chat {chat_id!r}")
+    # `bool` is an `int` in Python: `"s": true` is not a position.
+    if type(after_seq) is not int or not 0 <= after_seq <= MAX_SEQ:
+        raise BadFrame("cursor is not a cursor this server gave out")
     return after_seq
 
 
@@ -143,6 +154,40 @@ class ChatRefused:
 ChatResult = ChatSync | ChatTooLarge | ChatRefused
 
 
+@dataclass(frozen=True)
+class AllChatsSync:
+    """The multi-chat `sync.response`: every chat asked, the user's badges of them, and the
+    presence of the users they subscribed to, as much as fits (`presence_truncated` otherwise)."""
+
+    chats: list[ChatResult]
+    badges: list[dict[str, Any]]
+    presence: list[dict[str, Any]]
+    presence_truncated: bool = False
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {
+            "chats": [chat.to_wire() for chat in self.chats],
+            "badges": self.badges,
+            "presence": self.presence,
+        }
+        if self.presence_truncated:
+            wire["presenceTruncated"] = True
+        return wire
+
+
+def fit(entries: Sequence[dict[str, Any]], budget_bytes: int) -> list[dict[str, Any]]:
+    """The longest prefix of `entries` whose JSON fits `budget_bytes`."""
+    fitted: list[dict[str, Any]] = []
+    left = budget_bytes
+    for entry in entries:
+        size = _size(entry) + 1  # the comma
+        if size > left:
+            break
+        fitted.append(entry)
+        left -= size
+    return fitted
+
+
 @dataclass
 class _Budget:
     """Bytes left for the whole response, shared by every chat in it."""
@@ -167,14 +212,23 @@ def _size(value: Any) -> int:
 
 
 class SyncService:
-    def __init__(self, store: SyncStore, budget_bytes: int = RESPONSE_BUDGET_BYTES) -> None:
+    def __init__(
+        self, store: SyncStore, budget_bytes: int = RESPONSE_BUDGET_BYTES, rate_limiter: RateLimiter | None = None
+    ) -> None:
         self._store = store
         self._budget_bytes = budget_bytes
+        self._rate_limiter = rate_limiter
+
+    def _enforce_rate_limit(self, user_id: str) -> None:
+        """One token per `sync.request` (RATE_LIMITED beyond the SYNC rule)."""
+        if self._rate_limiter is not None:
+            self._rate_limiter.enforce(SYNC, user_id)
 
     def sync_chat(
         self, user_id: str, chat_id: str, last_known_seq: int | None, cursor: str | None, limit: int
     ) -> ChatSync | ChatTooLarge:
         """One chat. A cursor, when given, replaces `last_known_seq`. Raises Forbidden/BadFrame."""
+        self._enforce_rate_limit(user_id)
         after = decode_cursor(chat_id, cursor) if cursor is not None else last_known_seq
         if after is None:
             raise BadFrame("lastKnownSeq or cursor is required")
@@ -183,7 +237,26 @@ class SyncService:
             raise result.error
         return result
 
-    def sync_chats(self, user_id: str, positions: Mapping[str, int | str], limit: int) -> list[ChatResult]:
+    def sync_all(
+        self,
+        user_id: str,
+        positions: Mapping[str, int | str],
+        limit: int,
+        badges: Sequence[dict[str, Any]],
+        presence: Sequence[dict[str, Any]],
+    ) -> AllChatsSync:
+        """`sync_chats` with the response's badges and presence, all inside one budget: the
+        badges (one per chat asked, at most MAX_SYNC_CHATS) always go in, presence takes up to
+        PRESENCE_BUDGET_BYTES, and the events get what is left."""
+        self._enforce_rate_limit(user_id)
+        fitted = fit(presence, PRESENCE_BUDGET_BYTES)
+        reserved = _size(list(badges)) + _size(fitted)
+        chats = self.sync_chats(user_id, positions, limit, budget_bytes=self._budget_bytes - reserved)
+        return AllChatsSync(chats, list(badges), fitted, presence_truncated=len(fitted) < len(presence))
+
+    def sync_chats(
+        self, user_id: str, positions: Mapping[str, int | str], limit: int, budget_bytes: int | None = None
+    ) -> list[ChatResult]:
         """Several chats, each from its lastKnownSeq (an int) or cursor (a string), in the
         order given. A chat that cannot be synced gets a ChatRefused; the others are synced."""
         wanted: list[tuple[str, int]] = []
@@ -196,32 +269,39 @@ class SyncService:
                     refused[chat_id] = ChatRefused(chat_id, exc)
             else:
                 wanted.append((chat_id, position))
-        synced = {result.chat_id: result for result in self._sync(user_id, wanted, limit)}
+        budget = _Budget(self._budget_bytes if budget_bytes is None else budget_bytes)
+        for refusal in refused.values():
+            budget.left -= _size(refusal.to_wire())
+        synced = {result.chat_id: result for result in self._sync(user_id, wanted, limit, budget)}
         return [refused.get(chat_id) or synced[chat_id] for chat_id in positions]
 
-    def _sync(self, user_id: str, wanted: Sequence[tuple[str, int]], limit: int) -> list[ChatResult]:
+    def _sync(
+        self, user_id: str, wanted: Sequence[tuple[str, int]], limit: int, budget: _Budget | None = None
+    ) -> list[ChatResult]:
         head_seqs = self._store.head_seqs([chat_id for chat_id, _ in wanted]) if wanted else {}
-        budget = _Budget(self._budget_bytes)
+        budget = budget or _Budget(self._budget_bytes)
         results: list[ChatResult] = []
         for chat_id, after in wanted:
             watermarks = self._store.read_watermarks(chat_id) if chat_id in head_seqs else {}
+            result: ChatResult
             if user_id not in watermarks:
-                results.append(ChatRefused(chat_id, Forbidden(f"You are not a member of chat {chat_id!r}")))
+                result = ChatRefused(chat_id, Forbidden(f"You are not a member of chat {chat_id!r}"))
+            elif head_seqs[chat_id] - after > MAX_MISSED_EVENTS:
+                result = ChatTooLarge(chat_id, head_seqs[chat_id], watermarks)
+            else:
+                results.append(self._events(chat_id, after, limit, head_seqs[chat_id], watermarks, budget))
                 continue
-            head_seq = head_seqs[chat_id]
-            if head_seq - after > MAX_MISSED_EVENTS:
-                results.append(ChatTooLarge(chat_id, head_seq, watermarks))
-                continue
-            results.append(self._events(chat_id, after, limit, head_seq, watermarks, budget))
+            budget.left -= _size(result.to_wire())
+            results.append(result)
         return results
 
     def _events(
         self, chat_id: str, after: int, limit: int, head_seq: int, watermarks: dict[str, int], budget: _Budget
     ) -> ChatSync:
         empty = ChatSync(chat_id, [], False, None, head_seq, watermarks)
+        budget.left -= _size(empty.to_wire())
         if after >= head_seq:  # nothing was allocated after it: no Query needed
             return empty
-        budget.left -= _size(empty.to_wire())
         if budget.left <= 0 and budget.spent_any:  # no room left in this response: come back
             return ChatSync(chat_id, [], True, encode_cursor(chat_id, after), head_seq, watermarks)
 

@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from pydantic import ValidationError
 
 from tidings.auth import InvalidToken, ensure_not_revoked, verify_token
+from tidings.edge.json_input import NotJson, UnusableJson, parse_json
 from tidings.errors import BadFrame, ErrorCode, TidingsError, Unauthorized
 from tidings.observability import logger
 
@@ -89,10 +90,15 @@ def caller_id(
 
 
 def json_body(app: APIGatewayHttpResolver) -> dict[str, Any]:
-    """The request body, a JSON object; a 400 when it is anything else."""
+    """The request body, a JSON object; a 400 when it is anything else, or when a field of it
+    cannot be used (too deep, a lone surrogate: `tidings.edge.json_input`)."""
     try:
-        body = json.loads(app.current_event.decoded_body or "")
-    except ValueError as exc:
+        body = parse_json(app.current_event.decoded_body or "")
+    except NotJson as exc:
+        raise BadFrame("The body must be a JSON object") from exc
+    except UnusableJson as exc:
+        raise BadFrame(f"The body cannot be used: {exc}") from exc
+    except ValueError as exc:  # a base64-encoded body that is not UTF-8
         raise BadFrame("The body must be a JSON object") from exc
     if not isinstance(body, dict):
         raise BadFrame("The body must be a JSON object")

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from tidings.edge.activity import note_activity
 from tidings.edge.events import WebSocketMessageEvent
+from tidings.edge.json_input import UnusableJson, encodable, parse_json, utf8_size
 from tidings.errors import ErrorCode, TidingsError
 from tidings.observability import logger, metrics
 from tidings.protocol.frames import MAX_FRAME_BYTES, ClientFrame, ack_error, encode, error_frame
@@ -39,34 +40,39 @@ class FrameRoute:
     action: Action[Any]
 
 
-def frame_route(payload_model: type[P], action: Action[P]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+def frame_route(payload_model: type[P], action: Action[P]) -> FrameRouter:
     """Builds `event -> integration response` for a function that serves one route; the action
     returns the reply frame."""
     only = FrameRoute(payload_model, action)
-    return frame_router(lambda _route_key: only)
+    return FrameRouter(lambda _route_key: only)
 
 
-def frame_routes(routes: dict[str, FrameRoute]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+def frame_routes(routes: dict[str, FrameRoute]) -> FrameRouter:
     """The same for a function that serves several routes, chosen by the event's route key."""
-    return frame_router(routes.__getitem__)
+    return FrameRouter(routes.__getitem__)
 
 
-def frame_router(route_for: Callable[[str], FrameRoute]) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    def handle(event: dict[str, Any]) -> dict[str, Any]:
+class FrameRouter:
+    """`event -> integration response` for the routes of one function. `route_for(route_key)`
+    tells which payload model and action serve a route (the fuzz suite reads the models)."""
+
+    def __init__(self, route_for: Callable[[str], FrameRoute]) -> None:
+        self.route_for = route_for
+
+    def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
         parsed = WebSocketMessageEvent.model_validate(event)
         context = parsed.request_context
         caller = Caller(user_id=context.authorizer.user_id, connection_id=context.connection_id)
-        logger.append_keys(userId=caller.user_id, connectionId=caller.connection_id)
-        route = route_for(context.route_key)
+        # Thread-local: the local runtime runs concurrent invocations in threads of one process.
+        logger.thread_safe_append_keys(userId=caller.user_id, connectionId=caller.connection_id)
+        route = self.route_for(context.route_key)
         reply = _reply(_process(str(parsed.body or ""), route.payload_model, route.action, caller))
         note_activity(context.route_key, caller.user_id, caller.connection_id)  # after the reply is ready
         return reply
 
-    return handle
-
 
 def _process(body: str, payload_model: type[P], action: Action[P], caller: Caller) -> dict[str, Any] | None:
-    size = len(body.encode("utf-8"))
+    size = utf8_size(body)
     if size > MAX_FRAME_BYTES:
         metrics.add_metric(name="FramesRejected", unit="Count", value=1)
         return error_frame(
@@ -75,9 +81,9 @@ def _process(body: str, payload_model: type[P], action: Action[P], caller: Calle
             ref_id=_readable_id(body),
         )
     try:
-        raw = json.loads(body)
-    except ValueError:
-        return error_frame(ErrorCode.BAD_FRAME, "Frame is not valid JSON")
+        raw = parse_json(body)
+    except UnusableJson as exc:
+        return error_frame(ErrorCode.BAD_FRAME, f"Frame cannot be used: {exc}", ref_id=_readable_id(body))
     if not isinstance(raw, dict):
         return error_frame(ErrorCode.BAD_FRAME, "Frame must be a JSON object")
     try:
@@ -88,7 +94,7 @@ def _process(body: str, payload_model: type[P], action: Action[P], caller: Calle
         payload = payload_model.model_validate(frame.payload)
     except ValidationError as exc:
         return ack_error(frame.id, ErrorCode.BAD_FRAME, f"Invalid {frame.type} payload: {_describe(exc, 'payload')}")
-    logger.append_keys(frameType=frame.type, frameId=frame.id)
+    logger.thread_safe_append_keys(frameType=frame.type, frameId=frame.id)
     try:
         return action(caller, frame, payload)
     except TidingsError as exc:
@@ -117,7 +123,7 @@ def _readable_id(raw: Any) -> str | None:
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
     frame_id = raw.get("id") if isinstance(raw, dict) else None
-    return frame_id if isinstance(frame_id, str) and 0 < len(frame_id) <= 128 else None
+    return frame_id if isinstance(frame_id, str) and 0 < len(frame_id) <= 128 and encodable(frame_id) else None

@@ -4,8 +4,9 @@
 `{endpoint, keys: {p256dh, auth}, expirationTime}`) or a native device token
 (`{platform: "fcm"|"apns", deviceToken}`); `DELETE` takes the same identification (`{endpoint}`
 or `{platform, deviceToken}`). A bad field is a ValidationError, which the HTTP edge turns
-into 400 naming it. Whether http endpoints on a loopback host are allowed comes in the
-validation context (`allow_loopback_http`).
+into 400 naming it; so is an endpoint inside the deployment (`tidings.domain.push.check_endpoint`).
+Whether http endpoints on 127.0.0.1/localhost are allowed comes in the validation context
+(`allow_loopback_http`).
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ class WebPushRegistration(BaseModel):
     platform: Literal["webpush"] = "webpush"
     endpoint: str = Field(min_length=1, max_length=MAX_ENDPOINT_LENGTH)
     keys: WebPushKeys
-    expirationTime: int | None = Field(None, ge=0)  # epoch milliseconds, as browsers give it
+    # Epoch milliseconds, as browsers give it; at most JavaScript's largest exact integer.
+    expirationTime: int | None = Field(None, ge=0, le=2**53 - 1)
 
     _check_endpoint = field_validator("endpoint")(_endpoint)
 

@@ -13,13 +13,15 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from tidings.domain.sync import MAX_SEQ
+
 MAX_SYNC_LIMIT = 500
 DEFAULT_SYNC_LIMIT = 100
 MAX_SYNC_CHATS = 100
 MAX_CURSOR_CHARS = 512
 
 ChatId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
-Seq = Annotated[int, Field(ge=0, strict=True)]
+Seq = Annotated[int, Field(ge=0, le=MAX_SEQ, strict=True)]
 Cursor = Annotated[str, StringConstraints(min_length=1, max_length=MAX_CURSOR_CHARS)]
 
 

@@ -27,6 +27,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -94,7 +95,8 @@ def match_expression(query: SearchQuery) -> str:
 
 
 def _literal(text: str) -> str:
-    return '"' + text.replace('"', '""') + '"'
+    # FTS5 reads a NUL as the end of the query string: it separates words, as a space does.
+    return '"' + text.replace('"', '""').replace("\x00", " ") + '"'
 
 
 def _indexable(text: str) -> str:
@@ -144,7 +146,7 @@ class EmbeddedSearchEngine:
             try:
                 for document in documents:
                     self._remove(db, document.message_id)
-                    self._insert(db, document)
+                    self._insert_what_fits(db, document)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -165,6 +167,25 @@ class EmbeddedSearchEngine:
         with self._db() as db:
             for table in ("messages", "messages_fts", "files", "files_fts"):
                 db.execute(f"DELETE FROM {table}")  # noqa: S608 (fixed names)
+
+    @classmethod
+    def _insert_what_fits(cls, db: sqlite3.Connection, document: MessageDocument) -> None:
+        """Inserts the document; one whose files SQLite cannot store goes in without them, and
+        one it cannot store at all is skipped (logged), so it never fails the rest of the batch."""
+        for attempt in (document, replace(document, files=())) if document.files else (document,):
+            db.execute("SAVEPOINT document")
+            try:
+                cls._insert(db, attempt)
+            except (OverflowError, ValueError, TypeError, sqlite3.InterfaceError, sqlite3.DataError):
+                db.execute("ROLLBACK TO document")
+                db.execute("RELEASE document")
+                logger.warning(
+                    "message not indexable as it is",
+                    extra={"messageId": document.message_id, "files": len(attempt.files)},
+                )
+                continue
+            db.execute("RELEASE document")
+            return
 
     @staticmethod
     def _insert(db: sqlite3.Connection, document: MessageDocument) -> None:

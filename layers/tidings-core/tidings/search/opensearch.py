@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlparse
 
@@ -268,16 +269,34 @@ class OpenSearchEngine:
         self._ready = True
 
     def index(self, documents: Iterable[MessageDocument]) -> None:
+        """Bulk-indexes the documents. A document the domain refuses (a 4xx item: a field the
+        mapping cannot hold) is indexed again without its files, then dropped if refused again,
+        logged either way: one odd message never fails its batch. A busy or failing domain (429,
+        5xx items) is SearchUnavailable, so the record is retried."""
+        documents = list(documents)
+        refused = self._bulk(documents)
+        if refused:
+            logger.warning("OpenSearch refused documents; indexing them without files", extra={"messageIds": refused})
+            again = self._bulk([replace(d, files=()) for d in documents if d.message_id in refused])
+            if again:
+                logger.warning("OpenSearch refused documents; not indexed", extra={"messageIds": again})
+
+    def _bulk(self, documents: list[MessageDocument]) -> list[str]:
+        """The message ids of the documents the domain refused."""
         body = bulk_actions(documents, self._index)
         if not body:
-            return
+            return []
         with self._calls():
             self._ensure_index()
             response = self._client.bulk(body=body, refresh="wait_for" if self._refresh else "false")
-        if response.get("errors"):
-            failed = [item for item in response.get("items", []) if next(iter(item.values())).get("error")]
+        if not response.get("errors"):
+            return []
+        failed = [next(iter(item.values())) for item in response.get("items", [])]
+        failed = [item for item in failed if item.get("error")]
+        if any(int(item.get("status") or 500) == 429 or int(item.get("status") or 500) >= 500 for item in failed):
             logger.warning("OpenSearch bulk indexing had failures", extra={"failed": len(failed)})
             raise SearchUnavailable()
+        return sorted({str(item.get("_id", "")).split("#", 1)[0] for item in failed})
 
     def remove(self, message_ids: Iterable[str]) -> None:
         ids = list(message_ids)

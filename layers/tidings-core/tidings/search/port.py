@@ -16,11 +16,16 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from tidings.domain.messages import Message
 from tidings.errors import Unavailable
+from tidings.observability import logger
 from tidings.search.query import SearchQuery
 
 UNAVAILABLE_MESSAGE = "Search temporarily unavailable"
 MARK_OPEN, MARK_CLOSE = "<mark>", "</mark>"
 PREVIEW_CHARS = 200
+# What the engines can hold of an attachment: a size is a signed 64-bit integer (OpenSearch
+# `long`, SQLite INTEGER); text fields are capped so one odd attachment cannot bloat the index.
+MAX_INDEXED_SIZE = 2**63 - 1
+MAX_INDEXED_TEXT_CHARS = 2048
 
 T = TypeVar("T")
 
@@ -63,15 +68,19 @@ class MessageDocument:
 
     @classmethod
     def from_message(cls, message: Message) -> MessageDocument:
+        """The message as the index holds it. Attachments are stored as the client described
+        them, so a field no engine can hold (a size beyond 64 bits, a non-text name) is dropped
+        or cut here: one odd message must never make indexing fail, for it or its batch."""
         files = tuple(
             FileDocument(
-                file_id=str(attachment.get("fileId") or f"{message.message_id}:{position}"),
-                name=str(attachment.get("name") or ""),
-                size=attachment.get("size"),
-                mime_type=attachment.get("mimeType"),
-                url=attachment.get("url"),
+                file_id=_text(attachment.get("fileId")) or f"{message.message_id}:{position}",
+                name=_text(attachment.get("name")) or "",
+                size=_size(attachment.get("size")),
+                mime_type=_text(attachment.get("mimeType")),
+                url=_text(attachment.get("url")),
             )
             for position, attachment in enumerate(message.attachments or [])
+            if isinstance(attachment, dict)
         )
         return cls(
             message_id=message.message_id,
@@ -84,6 +93,18 @@ class MessageDocument:
             mentions=tuple(message.mentions),
             files=files,
         )
+
+
+def _size(value: Any) -> int | None:
+    if type(value) is int and 0 <= value <= MAX_INDEXED_SIZE:
+        return value
+    if value is not None:
+        logger.warning("attachment size not indexable; indexed without it", extra={"sizeType": type(value).__name__})
+    return None
+
+
+def _text(value: Any) -> str | None:
+    return value[:MAX_INDEXED_TEXT_CHARS] if isinstance(value, str) and value else None
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,9 @@ _CLAUSE = re.compile(
     r"|(?P<word>[^\s\"]+)"
 )
 _WORD_CHAR = re.compile(r"\w")
+# Control characters (NUL included) separate words, as spaces do: no engine can match them, and
+# SQLite's FTS5 would read a NUL as the end of the query.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class BadQuery(BadFrame):
@@ -102,7 +105,7 @@ class SearchQuery:
 
 def parse(text: str, *, user_id: str, now: datetime) -> SearchQuery:
     """The typed query for `text`, typed by `user_id` (for `mentions:me`) at `now` (UTC)."""
-    text = text[:MAX_QUERY_CHARS]
+    text = _CONTROL.sub(" ", text[:MAX_QUERY_CHARS])
     today = now.astimezone(UTC).date()
     clauses = [match for match in _CLAUSE.finditer(text)][:MAX_CLAUSES]
     words = [m.group("word") for m in clauses]

@@ -36,6 +36,9 @@ MIN_SUGGEST_CHARS = 2
 MAX_SUGGESTIONS = 5
 MAX_MESSAGE_SUGGESTIONS = 3
 SUGGESTION_TEXT_CHARS = 100
+# How deep paging may go: OpenSearch refuses `from + size` beyond its `max_result_window`
+# (10,000 by default), so results past it are not reachable; the embedded engine keeps the same bound.
+MAX_RESULT_WINDOW = 10_000
 
 _NAME_WORD = re.compile(r"\w+")
 
@@ -100,6 +103,7 @@ class SearchService:
         self._rate_limiter.enforce(SEARCH, user_id)
         query = parse(text, user_id=user_id, now=self._now())
         offset = decode_cursor(cursor) if cursor else 0
+        limit = min(limit, MAX_RESULT_WINDOW - offset)
         chats = self._visible_chats(user_id, query, chat_id)
         segments = self._segments(scope, query, chats)
         total = 0
@@ -110,7 +114,8 @@ class SearchService:
             results += items[:wanted]
             total += segment_total
         next_offset = offset + len(results)
-        return SearchResults(results, total, encode_cursor(next_offset) if results and next_offset < total else None)
+        more = results and next_offset < min(total, MAX_RESULT_WINDOW)
+        return SearchResults(results, total, encode_cursor(next_offset) if more else None)
 
     def suggest(self, user_id: str, text: str) -> list[dict[str, Any]]:
         self._rate_limiter.enforce(SEARCH, user_id)
@@ -337,7 +342,7 @@ def decode_cursor(cursor: str) -> int:
         offset = json.loads(base64.urlsafe_b64decode(padded.encode()))["o"]
     except (ValueError, KeyError, TypeError, binascii.Error):
         raise BadFrame("cursor is not one this server returned; start again without it") from None
-    if not isinstance(offset, int) or offset < 0:
+    if type(offset) is not int or not 0 <= offset < MAX_RESULT_WINDOW:
         raise BadFrame("cursor is not one this server returned; start again without it")
     return offset
 

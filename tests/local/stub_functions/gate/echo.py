@@ -17,6 +17,8 @@ def handler(event, context):
     route = request["routeKey"]
     if route == "boom":
         raise RuntimeError("the route broke")
+    if route == "huge":  # a reply one byte over API Gateway's 128 KiB message limit
+        return {"statusCode": 200, "body": "x" * (128 * 1024 + 1)}
     if route == "slow":
         time.sleep(0.2)
     if route == "call-aws":
