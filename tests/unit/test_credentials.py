@@ -76,6 +76,50 @@ def test_reusing_a_rotated_token_is_refused_and_invalidates_its_family(world):
     assert service.refresh(other_device.refresh_token).refresh_token
 
 
+def test_two_uses_of_one_token_at_the_same_moment_one_wins_the_other_is_refused_and_the_family_dies(world, monkeypatch):
+    """Both uses read the token before either rotates it: the loser's transaction is cancelled,
+    and whatever order PynamoDB sent its operations in, it gets 401 and the family is invalidated,
+    the winner's brand-new token included."""
+    service, _, _, _, _ = world
+    session = service.issue_session("alice")
+    other_device = service.issue_session("alice")
+    rotate = DynamoRefreshTokenStore.rotate
+    won: list = []
+
+    def the_other_use_rotates_first(self, old_hash, new, at):
+        if not won:
+            won.append(None)
+            won[0] = service.refresh(session.refresh_token)  # runs between the loser's read and write
+        return rotate(self, old_hash, new, at)
+
+    monkeypatch.setattr(DynamoRefreshTokenStore, "rotate", the_other_use_rotates_first)
+    with pytest.raises(Unauthorized, match="already used"):
+        service.refresh(session.refresh_token)
+    monkeypatch.setattr(DynamoRefreshTokenStore, "rotate", rotate)
+
+    [winner] = won
+    with pytest.raises(Unauthorized):
+        service.refresh(winner.refresh_token)
+    assert service.refresh(other_device.refresh_token).refresh_token, "another sign-in is untouched"
+
+
+def test_a_reuse_invalidates_the_newest_descendant_even_before_the_user_index_lists_it(world, monkeypatch):
+    """The byUser index is eventually consistent: the chain of rotations reaches the token
+    issued a moment ago without it."""
+    service, _, _, _, _ = world
+    first = service.issue_session("alice")
+    second = service.refresh(first.refresh_token)
+    third = service.refresh(second.refresh_token)
+    monkeypatch.setattr(RefreshTokenModel.by_user, "query", lambda *args, **kwargs: iter(()))
+    with pytest.raises(Unauthorized, match="already used"):
+        service.refresh(first.refresh_token)
+    monkeypatch.undo()
+    with pytest.raises(Unauthorized):
+        service.refresh(third.refresh_token)
+    for token in (first, second, third):
+        assert RefreshTokenModel.count(hashlib.sha256(token.refresh_token.encode()).hexdigest()) == 0
+
+
 @pytest.mark.parametrize("token", ["", "made-up", "x" * 43])
 def test_an_unknown_refresh_token_is_refused(world, token):
     service, _, _, _, _ = world

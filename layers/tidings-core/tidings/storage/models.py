@@ -272,6 +272,9 @@ class RefreshTokenModel(Model):
     family_id = UnicodeAttribute(attr_name="familyId")
     issued_at = NumberAttribute(attr_name="issuedAt")  # epoch seconds
     rotated_at = NumberAttribute(attr_name="rotatedAt", null=True)
+    # The token this one was rotated into: a reuse walks the chain to invalidate every
+    # descendant, without waiting for the byUser index to list the newest.
+    rotated_to = UnicodeAttribute(attr_name="rotatedTo", null=True)
     expires_at = TTLAttribute(attr_name="expiresAt")  # issued + 7 days
     by_user = RefreshTokensByUser()
 
