@@ -23,6 +23,8 @@ def test_a_bearer_header_token_is_allowed_with_the_user_in_the_context(signing_k
     assert response["policyDocument"]["Statement"][0]["Effect"] == "Allow"
     assert response["context"]["userId"] == "alice"
     assert response["context"]["tokenExpiresAt"] == pytest.approx(time.time() + 120, abs=3)
+    # $connect checks it against a revocation written after this check.
+    assert response["context"]["tokenIssuedAt"] == pytest.approx(time.time(), abs=3)
 
 
 def test_a_query_string_token_is_accepted_for_browsers(signing_key):

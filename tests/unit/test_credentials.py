@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from tests.support.session_fakes import Clock, RecordingPoster
+from tests.support.session_fakes import Clock, RecordingPoster, RecordingQueue
 from tidings.auth import InvalidToken, issue_token, verify_token
 from tidings.domain.connections import Disconnector
 from tidings.domain.credentials import CredentialService
@@ -27,9 +27,8 @@ def world(aws):
     poster = RecordingPoster()
     connections = DynamoConnectionStore()
     revocations = DynamoRevocations()
-    service = CredentialService(
-        DynamoRefreshTokenStore(), revocations, connections, Disconnector(connections, poster), lambda: KEY, clock
-    )
+    disconnector = Disconnector(connections, poster, RecordingQueue(), clock)
+    service = CredentialService(DynamoRefreshTokenStore(), revocations, connections, disconnector, lambda: KEY, clock)
     return service, clock, poster, connections, revocations
 
 

@@ -131,8 +131,12 @@ class CredentialService:
         the user's connections; returns how many connections were closed.
 
         `revokedBefore` is written first, so a token that is being checked concurrently is
-        refused from then on; the connections are closed last. If a connection cannot be
-        closed, the call fails (503) after trying all of them, and can be repeated."""
+        refused from then on; the connections are closed last, read from the user's record
+        with a consistent read. A `$connect` that passed the authorizer before the write is
+        either in that record (and closed here, a moment later if it is still in its handshake)
+        or stored after the read, and then it reads `revokedBefore` itself and refuses itself
+        (`SessionService.connected`). If a connection cannot be closed, the call fails (503)
+        after trying all of them, and can be repeated."""
         self._revocations.revoke(user_id, int(self._now()))
         self._refresh_tokens.invalidate(user_id)
         closed = 0

@@ -59,7 +59,12 @@ def authorize(
     policy = APIGatewayAuthorizerResponseWebSocket.from_route_arn(
         event.method_arn,
         principal_id=identity.user_id,
-        context={"userId": identity.user_id, "tokenExpiresAt": identity.expires_at},
+        # tokenIssuedAt: `$connect` checks it against a revocation written after this check.
+        context={
+            "userId": identity.user_id,
+            "tokenExpiresAt": identity.expires_at,
+            "tokenIssuedAt": identity.issued_at,
+        },
     )
     policy.allow_all_routes()
     return policy.asdict()
