@@ -23,6 +23,7 @@ import aiohttp
 import pytest
 
 from tests.e2e.conftest import Server, start_server, stop_server
+from tests.support.http import handshake_status, post_json
 from tests.support.wsclient import Client
 
 pytestmark = pytest.mark.e2e
@@ -47,19 +48,6 @@ def server(race_server: tuple[Server, Path]) -> Server:
 
 def unique_user(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def post_json(url: str, body: Any = None, token: str | None = None) -> tuple[int, dict[str, Any]]:
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    data = json.dumps(body if body is not None else {}).encode()
-    request = urllib.request.Request(url, data=data, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as error:
-        return error.code, json.load(error)
 
 
 def sign_in(server: Server, user_id: str) -> dict[str, Any]:
@@ -209,21 +197,12 @@ async def test_oversized_tokens_are_refused_as_api_gateway_refuses_them_and_noth
     huge = "A" * 11_000
     before = invocations(server)
 
-    async def status_of(url: str, headers: dict[str, str] | None = None) -> int:
-        async with aiohttp.ClientSession() as session:
-            try:
-                ws = await session.ws_connect(url, headers=headers)
-            except aiohttp.WSServerHandshakeError as refused:
-                return refused.status
-            await ws.close()
-            return 101
-
     # The authorizer refuses a token over 8 KiB, as it refuses any bad token.
-    assert await status_of(server.ws_url, {"Authorization": f"Bearer {big}"}) == 403
+    assert await handshake_status(server.ws_url, {"Authorization": f"Bearer {big}"}) == 403
     # API Gateway itself refuses before any function: a URL over 4096 characters, a request
     # line and headers over 10240 bytes.
-    assert await status_of(f"{server.ws_url}?token={big}") == 414
-    assert await status_of(server.ws_url, {"Authorization": f"Bearer {huge}"}) == 413
+    assert await handshake_status(f"{server.ws_url}?token={big}") == 414
+    assert await handshake_status(server.ws_url, {"Authorization": f"Bearer {huge}"}) == 413
     after = invocations(server)
     assert after.get("Authorizer", 0) == before.get("Authorizer", 0) + 1  # only the 9 KB header
     assert after.get("Connect", 0) == before.get("Connect", 0), "a refused connection stored nothing"
