@@ -137,13 +137,8 @@ class _WithoutRequestExcerpts(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
         if isinstance(error, HttpProcessingError):
-            record.msg, record.args = (
-                "refused an unparsable HTTP request (%s, status %s)",
-                (
-                    type(error).__name__,
-                    error.code,
-                ),
-            )
+            record.msg = "refused an unparsable HTTP request (%s, status %s)"
+            record.args = (type(error).__name__, error.code)
             record.exc_info = record.exc_text = None
         return True
 
