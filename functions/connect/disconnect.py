@@ -19,7 +19,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     connection_id = request.connection_id
     logger.thread_safe_append_keys(connectionId=connection_id)
     user_id = request.authorizer.user_id if request.authorizer else connection_store().user_of(connection_id)
-    connection_store().remove(connection_id)
+    connection_store().remove(connection_id, user_id)
     metrics.add_metric(name="ConnectionsClosed", unit="Count", value=1)
     if user_id is not None:  # presence never fails the disconnect (seed §8.4)
         best_effort(lambda: presence_service().disconnected(user_id, connection_id), "disconnect")

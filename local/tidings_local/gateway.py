@@ -23,7 +23,13 @@ API Gateway's limits and close behaviour are applied: a message over 128 KiB clo
 connection with 1009, and a route reply over 128 KiB is not delivered (the client gets the
 gateway's `Internal server error` instead); no frame from the client for the idle timeout (10 min on AWS), or the
 maximum connection duration (2 h), closes it with 1001; DeleteConnection closes with 1000.
-Each close invokes `$disconnect`.
+Each close invokes `$disconnect`. A request whose request line and header values exceed
+10,240 bytes is refused with 413, and a WebSocket URL over 4,096 characters with 414, before
+any function runs (see `_request_limits`).
+
+A connection is registered for the @connections API only once its handshake has completed, so
+PostToConnection and DeleteConnection answer 410 for a connection still inside its `$connect`,
+as API Gateway does; it opens all the same once `$connect` returns 2xx.
 
 Frames are handled as API Gateway handles them: each frame's integration is invoked as it
 arrives, so frames of one connection run concurrently (up to `FRAMES_IN_FLIGHT` at a time) and
@@ -44,12 +50,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp.http_exceptions import HttpProcessingError
 from multidict import CIMultiDict
 
 from tidings.declaration import Application
@@ -84,6 +92,16 @@ from tidings_local.stats import Stats
 
 MAX_MESSAGE_BYTES = 128 * 1024  # API Gateway's WebSocket message payload limit
 CLOSE_HANDSHAKE_SECONDS = 2.0
+# API Gateway's documented request limits (HTTP API and REST API quotas: "total combined size
+# of request line and header values", 10,240 bytes; WebSocket API quotas: "length of the URL",
+# 4,096 characters). AWS documents the limits, not the status they are answered with; these are
+# the statuses of its REQUEST_TOO_LARGE gateway response (413) and of its own answer to an
+# over-long URI (414). Nothing behind the gateway runs, so nothing is stored.
+MAX_REQUEST_LINE_AND_HEADER_BYTES = 10_240
+MAX_WEBSOCKET_URL_CHARACTERS = 4_096
+# aiohttp's own parser limits (8 KiB a line by default) sit well above API Gateway's, so that
+# the limits above decide and aiohttp never answers (or logs) an oversized request itself.
+PARSER_LINE_LIMIT = 64 * 1024
 
 
 # Frames of one connection handled at once; more wait (API Gateway's own limit is far higher,
@@ -114,6 +132,22 @@ class Connection:
         if self.server_close is None:
             self.server_close = (code, reason)
         self.close_requested.set()
+
+
+class _WithoutRequestExcerpts(logging.Filter):
+    """aiohttp logs a request it cannot parse with an excerpt of the offending line, which may
+    be a token: the record keeps what happened and loses the excerpt."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.msg = "refused an unparsable HTTP request (%s, status %s)"
+            record.args = (type(error).__name__, error.code)
+            record.exc_info = record.exc_text = None
+        return True
+
+
+_without_request_excerpts = _WithoutRequestExcerpts()
 
 
 def _json_error(status: int, code: str, message: str) -> web.Response:
@@ -151,7 +185,11 @@ class Gateway:
         self._http_routes = compile_routes(application)
 
     def web_app(self) -> web.Application:
-        app = web.Application(middlewares=[self._json_errors])
+        logging.getLogger("aiohttp.server").addFilter(_without_request_excerpts)
+        app = web.Application(
+            middlewares=[self._request_limits, self._json_errors],
+            handler_args={"max_line_size": PARSER_LINE_LIMIT, "max_field_size": PARSER_LINE_LIMIT},
+        )
         app.router.add_get("/ws", self._websocket)
         app.router.add_post("/@connections/{connectionId}", self._post_to_connection)
         app.router.add_get("/@connections/{connectionId}", self._get_connection)
@@ -163,6 +201,24 @@ class Gateway:
         app.router.add_routes(self._local_routes)
         app.router.add_route("*", "/{path:.*}", self._http_api)  # last: everything else
         return app
+
+    @web.middleware
+    async def _request_limits(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        """API Gateway's size limits on what arrives before the body. The log names the path
+        and the sizes only: the query string and the headers may carry a token."""
+        if request.path == "/ws" and len(str(request.url)) > MAX_WEBSOCKET_URL_CHARACTERS:
+            logger.info("request refused: URL too long", extra={"path": request.path, "length": len(str(request.url))})
+            return web.json_response({"message": "Request-URI Too Long"}, status=414)
+        request_line = (
+            f"{request.method} {request.rel_url.raw_path_qs} HTTP/{request.version.major}.{request.version.minor}"
+        )
+        size = len(request_line.encode()) + sum(len(value.encode()) for value in request.headers.values())
+        if size > MAX_REQUEST_LINE_AND_HEADER_BYTES:
+            logger.info("request refused: headers too large", extra={"path": request.path, "bytes": size})
+            return web.json_response({"message": "Request Too Long"}, status=413)
+        return await handler(request)
 
     @web.middleware
     async def _json_errors(

@@ -12,22 +12,13 @@ import uuid
 import aiohttp
 import pytest
 
+from tests.support.http import handshake_status
 from tests.support.wsclient import Client
 from tidings.auth import issue_token
 
 pytestmark = pytest.mark.e2e
 
 QUIET_SECONDS = 1.0  # how long "nothing else arrives" is watched for
-
-
-async def _handshake_status(url: str, headers: dict[str, str] | None = None) -> int:
-    async with aiohttp.ClientSession() as session:
-        try:
-            ws = await session.ws_connect(url, headers=headers)
-        except aiohttp.WSServerHandshakeError as refused:
-            return refused.status
-        await ws.close()
-        return 101
 
 
 def _alg_none_token(user: str) -> str:
@@ -46,7 +37,7 @@ def test_healthz_answers_ok(server):
 
 
 async def test_a_connection_without_a_token_is_refused_with_401(server):
-    assert await _handshake_status(server.ws_url) == 401
+    assert await handshake_status(server.ws_url) == 401
 
 
 @pytest.mark.parametrize(
@@ -62,8 +53,8 @@ async def test_a_connection_without_a_token_is_refused_with_401(server):
 )
 async def test_bad_tokens_are_refused_with_403(server, make_token):
     token = make_token(server)
-    assert await _handshake_status(f"{server.ws_url}?token={token}") == 403
-    assert await _handshake_status(server.ws_url, headers={"Authorization": f"Bearer {token}"}) == 403
+    assert await handshake_status(f"{server.ws_url}?token={token}") == 403
+    assert await handshake_status(server.ws_url, headers={"Authorization": f"Bearer {token}"}) == 403
 
 
 async def test_a_bearer_header_token_is_accepted(server):

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import urllib.error
-import urllib.request
 import uuid
-from typing import Any
 
 import pytest
 
+from tests.support.http import post_json
 from tests.support.wsclient import Client
 
 pytestmark = pytest.mark.e2e
@@ -41,19 +39,6 @@ async def wait_closed(client: Client, timeout: float = 5.0) -> None:
 
 def is_error(code: str):
     return lambda f: f["type"] == "error" and f["payload"]["code"] == code
-
-
-def post_json(url: str, body: Any = None, token: str | None = None) -> tuple[int, dict[str, Any]]:
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    data = json.dumps(body if body is not None else {}).encode()
-    request = urllib.request.Request(url, data=data, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as error:
-        return error.code, json.load(error)
 
 
 async def test_hello_gets_welcome(server):
@@ -202,7 +187,6 @@ async def test_revoke_closes_every_connection_of_the_user(server):
 
 def test_a_cli_session_refreshes_over_the_http_api_and_a_rotated_token_is_refused(server):
     import subprocess
-    import urllib.error
     import urllib.request
 
     from tests.e2e.conftest import TIDINGS

@@ -65,6 +65,52 @@ def test_a_sixth_connection_closes_the_oldest_with_connection_limit(functions, c
     assert DynamoConnectionStore().for_user("bob") == ["bob-1"]
 
 
+def test_a_connect_whose_session_was_revoked_after_the_authorizer_ran_is_refused_with_403(
+    functions, context, connections, signing_key
+):
+    now = int(time.time())
+    token = issue_token("alice", signing_key, now=now - 10)
+    allowed = functions["authorizer"].handler(authorizer_event(query_token=token), context)
+    assert allowed["context"]["tokenIssuedAt"] == now - 10  # handed to $connect
+    DynamoRevocations().revoke("alice", now)  # POST /api/auth/revoke, before $connect stores it
+
+    event = connect_event("alice-1", "alice", issued_at=allowed["context"]["tokenIssuedAt"])
+    assert functions["connect"].handler(event, context) == {"statusCode": 403}
+    assert DynamoConnectionStore().get("alice-1") is None
+    assert DynamoConnectionStore().for_user("alice") == []
+    fresh = connect_event("alice-2", "alice", issued_at=now + 1)
+    assert functions["connect"].handler(fresh, context) == {"statusCode": 200}
+
+
+def test_an_evicted_connection_still_in_its_handshake_is_closed_by_a_queued_close_once_it_opens(
+    functions, context, connections
+):
+    """API Gateway answers 410 until a connection's $connect has returned: the eviction keeps
+    its record and queues the close on TokenTimers, whose consumer delivers it."""
+    for n in range(1, 6):
+        functions["connect"].handler(connect_event(f"alice-{n}", "alice"), context)
+        time.sleep(0.002)
+    connections.gone.add("alice-1")  # still inside its own $connect
+    functions["connect"].handler(connect_event("alice-6", "alice"), context)
+    assert frames(connections, "alice-1") == [] and connections.closed == []
+    assert DynamoConnectionStore().get("alice-1") is not None
+    assert DynamoConnectionStore().for_user("alice") == [f"alice-{n}" for n in range(2, 7)]
+
+    sqs = boto3.client("sqs")
+    url = settings().token_timers_queue_url
+    time.sleep(1.1)  # the close waits a second in the queue, as the handshake completes
+    bodies = []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        bodies += [m["Body"] for m in messages]
+    [close] = [body for body in bodies if json.loads(body)["kind"] == "close"]
+    connections.gone.discard("alice-1")  # the handshake completed: it is open now
+    assert functions["session_timers"].handler(sqs_event([close]), context) == {"batchItemFailures": []}
+    [error] = frames(connections, "alice-1")
+    assert (error["type"], error["payload"]["code"]) == ("error", "CONNECTION_LIMIT")
+    assert connections.closed == ["alice-1"]
+    assert DynamoConnectionStore().get("alice-1") is None
+
+
 # --- hello ------------------------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 
@@ -197,3 +198,64 @@ async def test_stats_count_handler_calls_only(runtime: LocalRuntime, http: aioht
     }  # the stream poller's DynamoDB Streams calls are the platform's, not counted
     assert stats["invocations"] == {"Authorizer": 1, "Connect": 1, "Echo": 1}
     assert stats["gatewayMessages"] == {"in": 1, "out": 2}
+
+
+async def test_inside_its_connect_a_connection_answers_410_to_post_and_delete_and_opens_after(
+    runtime: LocalRuntime, http: aiohttp.ClientSession
+) -> None:
+    """As API Gateway: the @connections API knows a connection only once its handshake has
+    completed, and a DeleteConnection during `$connect` does not stop it from opening."""
+    ws = await connect(http, runtime, "token=alice&probe=1")
+    try:
+        assert runtime.lambdas.module(CONNECT).PROBES == [{"post": "GoneException", "delete": "GoneException"}]
+        await ws.send_str(json.dumps({"type": "echo"}))
+        assert (await reply(ws))["route"] == "echo"
+    finally:
+        await ws.close()
+
+
+@pytest.mark.parametrize(
+    ("where", "size", "status"),
+    [
+        pytest.param("header", 10_500, 413, id="request line and headers over 10240 bytes"),
+        pytest.param("query", 4_200, 414, id="websocket url over 4096 characters"),
+    ],
+)
+async def test_requests_over_api_gateways_size_limits_are_refused_before_any_function_runs(
+    runtime: LocalRuntime, http: aiohttp.ClientSession, where: str, size: int, status: int
+) -> None:
+    token = "t" * size
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        if where == "header":
+            await connect(http, runtime, "", headers={"Authorization": f"Bearer {token}"})
+        else:
+            await connect(http, runtime, f"token={token}")
+    assert refused.value.status == status
+    assert events(runtime, AUTHORIZER) == [] and events(runtime, CONNECT) == []
+    assert runtime.gateway.connections == {}
+    async with http.get(f"{runtime.url}/api/things/1", headers={"X-Big": token}) as response:
+        assert response.status == (413 if where == "header" else 200)
+
+
+async def test_a_token_under_the_limits_reaches_the_authorizer_even_past_aiohttps_8_kib_lines(
+    runtime: LocalRuntime, http: aiohttp.ClientSession
+) -> None:
+    token = "t" * 9_000  # API Gateway lets it through (10240 bytes); the authorizer decides
+    ws = await connect(http, runtime, "", headers={"Authorization": f"Bearer {token}"})
+    await ws.close()
+    [event] = events(runtime, AUTHORIZER)
+    assert event["headers"]["Authorization"] == f"Bearer {token}"
+
+
+async def test_a_request_even_aiohttp_cannot_parse_is_logged_without_an_excerpt(
+    runtime: LocalRuntime, caplog: pytest.LogCaptureFixture
+) -> None:
+    marker = "SECRET" * 20_000  # beyond aiohttp's own parser limit, in the request line
+    reader, writer = await asyncio.open_connection("127.0.0.1", runtime.port)
+    writer.write(f"GET /ws?token={marker} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    await writer.drain()
+    status_line = await reader.readline()
+    writer.close()
+    assert status_line.split()[1] == b"400"
+    await eventually(lambda: any("unparsable" in record.getMessage() for record in caplog.records))
+    assert "SECRET" not in caplog.text

@@ -48,13 +48,18 @@ def authorizer_event(*, header: str | None = None, query_token: str | None = Non
     }
 
 
-def _authorizer(user_id: str, expires_at: int) -> dict[str, Any]:
-    return {"principalId": user_id, "userId": user_id, "tokenExpiresAt": expires_at, "integrationLatency": 3}
+def _authorizer(user_id: str, expires_at: int, issued_at: int | None = None) -> dict[str, Any]:
+    context: dict[str, Any] = {"principalId": user_id, "userId": user_id, "tokenExpiresAt": expires_at}
+    if issued_at is not None:
+        context["tokenIssuedAt"] = issued_at
+    return {**context, "integrationLatency": 3}
 
 
-def connect_event(connection_id: str, user_id: str, expires_at: int | None = None) -> dict[str, Any]:
+def connect_event(
+    connection_id: str, user_id: str, expires_at: int | None = None, issued_at: int | None = None
+) -> dict[str, Any]:
     context = _request_context("$connect", "CONNECT", connection_id)
-    context["authorizer"] = _authorizer(user_id, expires_at or int(time.time()) + 900)
+    context["authorizer"] = _authorizer(user_id, expires_at or int(time.time()) + 900, issued_at)
     headers = {"Host": "example"}
     return {
         "headers": headers,

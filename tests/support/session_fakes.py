@@ -28,22 +28,26 @@ class RecordingQueue:
 
 @dataclass
 class RecordingPoster:
-    """Records ("post", id, frame) and ("close", id) in the order they happen."""
+    """Records ("post", id, frame) and ("close", id) in the order they happen.
+
+    A connection in `connecting` is still inside its `$connect`: like API Gateway, PostToConnection
+    and DeleteConnection answer 410 for it, and it opens all the same once taken out."""
 
     calls: list[tuple[Any, ...]] = field(default_factory=list)
     gone: set[str] = field(default_factory=set)
     broken: set[str] = field(default_factory=set)
+    connecting: set[str] = field(default_factory=set)
 
     def post(self, connection_id: str, data: str) -> bool:
         if connection_id in self.broken:
             raise ConnectionError(f"{connection_id} is unreachable")
-        if connection_id in self.gone:
+        if connection_id in self.gone or connection_id in self.connecting:
             return False
         self.calls.append(("post", connection_id, json.loads(data)))
         return True
 
     def close(self, connection_id: str) -> bool:
-        if connection_id in self.gone:
+        if connection_id in self.gone or connection_id in self.connecting:
             return False
         self.calls.append(("close", connection_id))
         self.gone.add(connection_id)

@@ -32,7 +32,7 @@ def test_an_expired_token_is_refused():
 
 def test_a_token_signed_with_another_key_is_refused():
     token = issue_token("alice", "another-signing-key-that-is-also-long-enough")
-    with pytest.raises(InvalidToken, match="Signature"):
+    with pytest.raises(InvalidToken, match="signature does not verify"):
         verify_token(token, KEY)
 
 
@@ -47,7 +47,7 @@ def test_an_algorithm_outside_the_pinned_list_is_refused():
     now = int(time.time())
     claims = {"sub": "alice", "iat": now, "exp": now + 60, "iss": "tidings", "aud": "tidings"}
     token = jwt.encode(claims, KEY, algorithm="HS512")
-    with pytest.raises(InvalidToken, match="alg value is not allowed"):
+    with pytest.raises(InvalidToken, match="algorithm is not allowed"):
         verify_token(token, KEY)
 
 
@@ -69,3 +69,25 @@ def test_a_token_for_another_audience_is_refused():
     claims = {"sub": "alice", "iat": now, "exp": now + 60, "iss": "tidings", "aud": "someone-else"}
     with pytest.raises(InvalidToken, match=r"(?i)audience"):
         verify_token(jwt.encode(claims, KEY, algorithm="HS256"), KEY)
+
+
+def test_a_token_over_8_kib_is_refused_before_it_is_parsed():
+    now = int(time.time())
+    claims = {"sub": "alice", "iat": now, "exp": now + 60, "iss": "tidings", "aud": "tidings", "pad": "x" * 9000}
+    token = jwt.encode(claims, KEY, algorithm="HS256")  # validly signed, only too large
+    assert len(token) > 8192
+    with pytest.raises(InvalidToken, match="larger than 8192 bytes") as refused:
+        verify_token(token, KEY)
+    assert refused.value.__cause__ is None  # PyJWT never saw it
+
+
+def test_a_refusal_never_quotes_the_token():
+    """The reason is logged (the authorizer's `token refused`) and sent to clients: PyJWT's own
+    messages may quote parts of the token (here: "Unsupported critical extension: ..."), ours never do."""
+    now = int(time.time())
+    claims = {"sub": "alice", "iat": now, "exp": now + 60, "iss": "tidings", "aud": "tidings"}
+    token = jwt.encode(claims, KEY, algorithm="HS256", headers={"crit": ["SECRET-MARKER"]})
+    with pytest.raises(InvalidToken) as refused:
+        verify_token(token, KEY)
+    assert "SECRET-MARKER" not in str(refused.value)
+    assert token[:20] not in str(refused.value)

@@ -23,6 +23,8 @@ def test_a_bearer_header_token_is_allowed_with_the_user_in_the_context(signing_k
     assert response["policyDocument"]["Statement"][0]["Effect"] == "Allow"
     assert response["context"]["userId"] == "alice"
     assert response["context"]["tokenExpiresAt"] == pytest.approx(time.time() + 120, abs=3)
+    # $connect checks it against a revocation written after this check.
+    assert response["context"]["tokenIssuedAt"] == pytest.approx(time.time(), abs=3)
 
 
 def test_a_query_string_token_is_accepted_for_browsers(signing_key):
@@ -56,3 +58,16 @@ def test_a_token_signed_with_another_key_is_denied(signing_key):
     token = issue_token("alice", "an-attackers-key-that-is-long-enough-for-hs256!")
     response = authorize(authorizer_event(header=f"Bearer {token}"), secret_signing_key)
     assert response["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+
+
+@pytest.mark.parametrize("where", ["header", "query"])
+def test_a_token_over_8_kib_is_denied_and_the_log_says_why_without_quoting_it(signing_key, caplog, where):
+    token = issue_token("alice", signing_key) + "A" * 9000  # a real token's start, far too long
+    event = authorizer_event(header=f"Bearer {token}") if where == "header" else authorizer_event(query_token=token)
+    with caplog.at_level("INFO"):
+        response = authorize(event, secret_signing_key)
+    assert response["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+    [refused] = [record for record in caplog.records if record.getMessage() == "token refused"]
+    assert refused.reason == "the token is larger than 8192 bytes"
+    logged = " ".join(str(vars(record)) for record in caplog.records)
+    assert "eyJ" not in logged  # no part of any JWT (every one starts so)

@@ -1,8 +1,9 @@
 import time
+from datetime import timedelta
 
-from tidings.domain.connections import HANDSHAKE_GRACE_MS
+from tidings.domain.connections import HANDSHAKE_GRACE_MS, ConnectionRef
 from tidings.storage.connections import DynamoConnectionStore
-from tidings.storage.models import ConnectionModel
+from tidings.storage.models import ConnectionModel, UserConnectionsModel
 
 
 def test_connections_are_found_by_user_oldest_first(aws):
@@ -40,3 +41,59 @@ def test_a_gone_connection_is_forgotten_unless_it_may_still_be_in_its_handshake(
     store.forget_gone("connecting")  # API Gateway answers 410 until the handshake completes
     store.forget_gone("never-stored")
     assert store.for_user("alice") == ["connecting"]
+
+
+def test_adding_returns_exactly_the_users_connections_as_the_write_left_them(aws):
+    store = DynamoConnectionStore()
+    assert store.add("c1", "alice", connected_at_ms=1_000, token_expires_at=10) == [ConnectionRef("c1", 1_000)]
+    assert store.add("c2", "alice", connected_at_ms=2_000, token_expires_at=10) == [
+        ConnectionRef("c1", 1_000),
+        ConnectionRef("c2", 2_000),
+    ]
+    store.remove("c1", "alice")
+    assert store.add("c3", "alice", connected_at_ms=3_000, token_expires_at=10) == [
+        ConnectionRef("c2", 2_000),
+        ConnectionRef("c3", 3_000),
+    ]
+    item = UserConnectionsModel.get("alice")
+    assert item.expires_at.timestamp() == 3 + 3 * 3600  # the last connect + 3 h
+
+
+def test_a_first_connect_creates_the_users_item_even_if_another_created_it_meanwhile(aws, monkeypatch):
+    """SET of a map entry needs the map: the first connect creates it, conditionally; one that
+    loses that race adds its entry to the map the other created."""
+    store = DynamoConnectionStore()
+    update = UserConnectionsModel.update
+    raced: list[bool] = []
+
+    def another_connect_creates_it_first(self, actions, condition=None, **kwargs):
+        if not raced and "attribute_not_exists" in repr(condition):
+            raced.append(True)
+            UserConnectionsModel("alice", connections={"c0": 500}, expires_at=timedelta(hours=3)).save()
+        return update(self, actions, condition=condition, **kwargs)
+
+    monkeypatch.setattr(UserConnectionsModel, "update", another_connect_creates_it_first)
+    assert [ref.connection_id for ref in store.add("c1", "alice", 1_000, 10)] == ["c0", "c1"]
+    assert raced == [True]
+
+
+def test_withdrawing_takes_a_connection_out_of_its_users_record_once_and_keeps_its_item(aws):
+    store = DynamoConnectionStore()
+    store.add("c1", "alice", connected_at_ms=1_000, token_expires_at=10)
+    assert store.withdraw("alice", "c1") is True
+    assert store.withdraw("alice", "c1") is False, "whoever withdraws it second does not close it"
+    assert store.withdraw("bob", "c9") is False
+    assert store.for_user("alice") == []
+    assert store.get("c1") is not None
+    assert UserConnectionsModel.count("bob") == 0, "no item is created for a user without connections"
+
+
+def test_a_connect_prunes_entries_whose_disconnect_was_lost_hours_ago(aws):
+    store = DynamoConnectionStore()
+    hour_ms = 3600 * 1000
+    store.add("ancient", "alice", connected_at_ms=10 * hour_ms, token_expires_at=10)
+    ConnectionModel("ancient").delete()  # swept by TTL; its $disconnect never came
+    store.add("recent", "alice", connected_at_ms=12 * hour_ms, token_expires_at=10)
+    assert store.for_user("alice") == ["ancient", "recent"]  # within 3 h of each other
+    assert [ref.connection_id for ref in store.add("new", "alice", 13 * hour_ms + 1, 10)] == ["recent", "new"]
+    assert store.for_user("alice") == ["recent", "new"]

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from tests.support.session_fakes import Clock, RecordingPoster
+from tests.support.session_fakes import Clock, RecordingPoster, RecordingQueue
 from tidings.auth import InvalidToken, issue_token, verify_token
 from tidings.domain.connections import Disconnector
 from tidings.domain.credentials import CredentialService
@@ -27,9 +27,8 @@ def world(aws):
     poster = RecordingPoster()
     connections = DynamoConnectionStore()
     revocations = DynamoRevocations()
-    service = CredentialService(
-        DynamoRefreshTokenStore(), revocations, connections, Disconnector(connections, poster), lambda: KEY, clock
-    )
+    disconnector = Disconnector(connections, poster, RecordingQueue(), clock)
+    service = CredentialService(DynamoRefreshTokenStore(), revocations, connections, disconnector, lambda: KEY, clock)
     return service, clock, poster, connections, revocations
 
 
@@ -74,6 +73,50 @@ def test_reusing_a_rotated_token_is_refused_and_invalidates_its_family(world):
         service.refresh(second.refresh_token)
     # ...but the user's other sign-ins are untouched.
     assert service.refresh(other_device.refresh_token).refresh_token
+
+
+def test_two_uses_of_one_token_at_the_same_moment_one_wins_the_other_is_refused_and_the_family_dies(world, monkeypatch):
+    """Both uses read the token before either rotates it: the loser's transaction is cancelled,
+    and whatever order PynamoDB sent its operations in, it gets 401 and the family is invalidated,
+    the winner's brand-new token included."""
+    service, _, _, _, _ = world
+    session = service.issue_session("alice")
+    other_device = service.issue_session("alice")
+    rotate = DynamoRefreshTokenStore.rotate
+    won: list = []
+
+    def the_other_use_rotates_first(self, old_hash, new, at):
+        if not won:
+            won.append(None)
+            won[0] = service.refresh(session.refresh_token)  # runs between the loser's read and write
+        return rotate(self, old_hash, new, at)
+
+    monkeypatch.setattr(DynamoRefreshTokenStore, "rotate", the_other_use_rotates_first)
+    with pytest.raises(Unauthorized, match="already used"):
+        service.refresh(session.refresh_token)
+    monkeypatch.setattr(DynamoRefreshTokenStore, "rotate", rotate)
+
+    [winner] = won
+    with pytest.raises(Unauthorized):
+        service.refresh(winner.refresh_token)
+    assert service.refresh(other_device.refresh_token).refresh_token, "another sign-in is untouched"
+
+
+def test_a_reuse_invalidates_the_newest_descendant_even_before_the_user_index_lists_it(world, monkeypatch):
+    """The byUser index is eventually consistent: the chain of rotations reaches the token
+    issued a moment ago without it."""
+    service, _, _, _, _ = world
+    first = service.issue_session("alice")
+    second = service.refresh(first.refresh_token)
+    third = service.refresh(second.refresh_token)
+    monkeypatch.setattr(RefreshTokenModel.by_user, "query", lambda *args, **kwargs: iter(()))
+    with pytest.raises(Unauthorized, match="already used"):
+        service.refresh(first.refresh_token)
+    monkeypatch.undo()
+    with pytest.raises(Unauthorized):
+        service.refresh(third.refresh_token)
+    for token in (first, second, third):
+        assert RefreshTokenModel.count(hashlib.sha256(token.refresh_token.encode()).hexdigest()) == 0
 
 
 @pytest.mark.parametrize("token", ["", "made-up", "x" * 43])

@@ -1,5 +1,6 @@
 """The session: version negotiation, the connection limit, auth.renew and chat.focus."""
 
+import json
 import time
 
 import pytest
@@ -7,7 +8,7 @@ import pytest
 from tests.support.seed import make_chat
 from tests.support.session_fakes import Clock, RecordingPoster, RecordingQueue
 from tidings.auth import issue_token
-from tidings.domain.connections import ConnectionRef, Disconnector
+from tidings.domain.connections import HANDSHAKE_GRACE_MS, ConnectionRef, Disconnector, PendingClose
 from tidings.domain.session import (
     SUPPORTED_VERSIONS,
     SessionService,
@@ -74,6 +75,14 @@ def test_seven_connections_evict_the_two_oldest_with_ties_broken_by_id():
     assert connections_to_evict(existing, ConnectionRef("g", 7)) == ["w", "x"]
 
 
+def test_the_handshake_grace_outlasts_the_authorizer_and_connect_together():
+    """A close that meets 410 keeps a young connection's record, since it may still open: as
+    long as its authorizer and `$connect` may run (their declared timeouts), and a bit."""
+    from tidings.app import AUTHORIZER, CONNECT
+
+    assert (AUTHORIZER.timeout_seconds + CONNECT.timeout_seconds + 5) * 1000 <= HANDSHAKE_GRACE_MS
+
+
 # --- the service ----------------------------------------------------------------------------
 
 
@@ -88,8 +97,9 @@ def world(aws):
         store,
         DynamoMessageStore(),
         TokenVerifier(lambda: KEY, revocations),
+        revocations,
         TokenTimerService(store, queue, poster, clock),
-        Disconnector(store, poster),
+        Disconnector(store, poster, queue, clock),
         clock,
         UPGRADE_URL,
     )
@@ -113,13 +123,43 @@ def test_connected_stores_arms_the_timer_and_closes_the_oldest_beyond_five(world
     assert queue.scheduled[-1] == (TokenTimer("refresh", "c6", NOW + 900, NOW + 830), 830)
 
 
-def test_a_connection_that_cannot_be_closed_does_not_fail_the_new_one(world):
-    service, store, _, poster, _, _ = world
+def test_a_connection_that_cannot_be_closed_does_not_fail_the_new_one_and_its_close_is_queued(world):
+    service, store, queue, poster, _, _ = world
     for n in range(1, 6):
         service.connected(f"c{n}", "alice", n * 1000, NOW + 900)
     poster.broken.add("c1")
     assert service.connected("c6", "alice", 6000, NOW + 900) == ["c1"]
     assert store.get("c6") is not None
+    [(close, delay)] = [(t, d) for t, d in queue.scheduled if isinstance(t, PendingClose)]
+    assert (close.connection_id, json.loads(close.data)["payload"]["code"], delay) == ("c1", "CONNECTION_LIMIT", 1)
+    assert store.get("c1") is not None, "kept until the queued close reaches it"
+
+
+def test_a_connect_after_the_users_revocation_is_refused_and_leaves_nothing(world):
+    """The authorizer checked the token before the revocation; `$connect` reads it again after
+    storing the connection, and refuses itself."""
+    service, store, _, poster, _, revocations = world
+    revocations.revoke("alice", NOW)
+    with pytest.raises(Unauthorized, match="revoked"):
+        service.connected("c1", "alice", NOW * 1000, NOW + 900, token_issued_at=NOW)
+    assert store.get("c1") is None
+    assert store.user_connections("alice") == []
+    # A token issued after it connects.
+    assert service.connected("c2", "alice", NOW * 1000, NOW + 900, token_issued_at=NOW + 1) == []
+    assert poster.calls == []
+
+
+def test_a_connect_that_fails_after_storing_leaves_nothing(world, monkeypatch):
+    service, store, _, _, _, revocations = world
+
+    def broken(user_id):
+        raise ConnectionError("DynamoDB is unreachable")
+
+    monkeypatch.setattr(revocations, "revoked_before", broken)
+    with pytest.raises(ConnectionError):
+        service.connected("c1", "alice", NOW * 1000, NOW + 900, token_issued_at=NOW)
+    assert store.get("c1") is None
+    assert store.user_connections("alice") == []
 
 
 def test_hello_with_a_supported_version_welcomes_and_stores_it(world):

@@ -3,7 +3,8 @@
 import pytest
 
 from tests.support.session_fakes import Clock, RecordingPoster, RecordingQueue
-from tidings.domain.connections import ConnectionState
+from tidings.adapters.token_timers import token_timer_body, token_timer_from_body
+from tidings.domain.connections import CloseOutcome, ConnectionState, PendingClose
 from tidings.domain.token_timers import (
     MAX_DELAY_SECONDS,
     REFRESH_LEAD_SECONDS,
@@ -152,3 +153,24 @@ def test_an_unreachable_connection_fails_the_timer_so_the_queue_redelivers_it(pa
     with pytest.raises(ConnectionError):
         timers.fire(TokenTimer("expire", "c1", NOW + 600, NOW + 600))
     assert store.get("c1") is not None, "kept, so the retry finds the connection again"
+
+
+def test_timers_and_pending_closes_round_trip_through_the_queue_body():
+    for timer in (TokenTimer("refresh", "c1", EXP, EXP - 70), PendingClose("c1", '{"type": "error"}')):
+        assert token_timer_from_body(token_timer_body(timer)) == timer
+
+
+def test_a_pending_close_that_arrives_after_the_handshake_posts_the_reason_then_closes(parts):
+    clock, queue, poster, store, timers = parts
+    store.add("c1", "alice", NOW * 1000, NOW + 600)
+    poster.connecting.add("c1")
+    close = PendingClose("c1", '{"type": "error", "payload": {"code": "CONNECTION_LIMIT"}}')
+    assert timers.fire(close) == CloseOutcome.DEFERRED
+    assert queue.scheduled == [(close, 1)] and store.get("c1") is not None
+
+    poster.connecting.discard("c1")
+    clock.now = NOW + 1
+    assert timers.fire(close) == CloseOutcome.CLOSED
+    assert [call[0] for call in poster.calls] == ["post", "close"]
+    assert store.get("c1") is None
+    assert store.user_connections("alice") == []

@@ -34,12 +34,15 @@ from tidings.storage.models import (
     PresenceSubscriptionModel,
     PushSubscriptionModel,
     RefreshTokenModel,
+    UserConnectionsModel,
     UserModel,
 )
 
 # --- tables -------------------------------------------------------------------------------
 
 CONNECTIONS = Table("Connections", ConnectionModel, "CONNECTIONS_TABLE", ttl_attribute="expiresAt")
+# A user's live connections on one item (the connection limit, revoke, fan-out by user).
+USER_CONNECTIONS = Table("UserConnections", UserConnectionsModel, "USER_CONNECTIONS_TABLE", ttl_attribute="expiresAt")
 USERS = Table("Users", UserModel, "USERS_TABLE")
 CHATS = Table("Chats", ChatModel, "CHATS_TABLE")
 # The Members stream carries read watermark moves to the receipts consumer.
@@ -121,6 +124,10 @@ PRESENCE_TIMERS = Queue(
 # user seen active while presence thought them gone starts an online period, hence the queue.
 _PRESENCE_ACTIVITY: tuple[tuple[Table, Access], ...] = ((PRESENCE, "read_write"),)
 
+# A connection's own record and its entry in its user's: whatever opens, closes, finds by user
+# or forgets a connection (DynamoConnectionStore) writes both.
+_CONNECTION_RECORDS: tuple[tuple[Table, Access], ...] = ((CONNECTIONS, "read_write"), (USER_CONNECTIONS, "read_write"))
+
 # --- functions ----------------------------------------------------------------------------
 
 AUTHORIZER = Function(
@@ -136,7 +143,7 @@ CONNECT = Function(
     "connect",
     "connect.handler",
     "Stores a new connection, arms its token timer, closes the user's oldest beyond 5; presence",
-    tables=((CONNECTIONS, "read_write"), (PRESENCE, "read_write")),
+    tables=(*_CONNECTION_RECORDS, (USERS, "read"), (PRESENCE, "read_write")),  # Users: revokedBefore
     send_queues=(TOKEN_TIMERS, PRESENCE_TIMERS),
     manages_connections=True,
 )
@@ -145,7 +152,7 @@ DISCONNECT = Function(
     "connect",
     "disconnect.handler",
     "Removes a closed connection; offline after the last",
-    tables=((CONNECTIONS, "read_write"), (PRESENCE, "read_write")),
+    tables=(*_CONNECTION_RECORDS, (PRESENCE, "read_write")),
 )
 DEFAULT = Function(
     "Default",
@@ -159,7 +166,7 @@ SESSION = Function(
     "connect",
     "session.handler",
     "hello, auth.renew, chat.focus",
-    tables=((CONNECTIONS, "read_write"), (MEMBERS, "read"), (USERS, "read"), *_PRESENCE_ACTIVITY),
+    tables=(*_CONNECTION_RECORDS, (MEMBERS, "read"), (USERS, "read"), *_PRESENCE_ACTIVITY),
     secrets=(JWT_SIGNING_KEY,),
     send_queues=(TOKEN_TIMERS, PRESENCE_TIMERS),
     manages_connections=True,  # UPGRADE_REQUIRED closes the connection
@@ -169,7 +176,7 @@ SESSION_TIMERS = Function(
     "connect",
     "timers.handler",
     "Token timers: token.refresh before the token expires, the close when it has",
-    tables=((CONNECTIONS, "read_write"),),
+    tables=_CONNECTION_RECORDS,
     send_queues=(TOKEN_TIMERS,),
     manages_connections=True,
 )
@@ -178,8 +185,9 @@ AUTH_API = Function(
     "connect",
     "auth_api.handler",
     "POST /api/auth/refresh and POST /api/auth/revoke",
-    tables=((USERS, "read_write"), (REFRESH_TOKENS, "read_write"), (CONNECTIONS, "read_write")),
+    tables=((USERS, "read_write"), (REFRESH_TOKENS, "read_write"), *_CONNECTION_RECORDS),
     secrets=(JWT_SIGNING_KEY,),
+    send_queues=(TOKEN_TIMERS,),  # a connection revoked inside its handshake is closed a moment later
     manages_connections=True,  # revoke closes the user's connections
     timeout_seconds=30,
 )
@@ -226,7 +234,7 @@ FANOUT = Function(
         (MESSAGES, "read"),
         (USERS, "read"),
         (EPHEMERAL, "read_write"),  # sending a message ends the sender's typing
-        (CONNECTIONS, "read_write"),
+        *_CONNECTION_RECORDS,
     ),
     send_queues=(DELIVERY_RETRIES,),
     manages_connections=True,
@@ -237,7 +245,7 @@ DELIVERY_RETRY = Function(
     "message",
     "delivery_retry.handler",
     "Posts frames again to the connections that could not take them, with backoff; gives up after the last try",
-    tables=((CONNECTIONS, "read_write"),),
+    tables=_CONNECTION_RECORDS,
     send_queues=(DELIVERY_RETRIES,),
     manages_connections=True,
     timeout_seconds=30,
@@ -246,7 +254,7 @@ _TYPING_TABLES: tuple[tuple[Table, Access], ...] = (
     (MEMBERS, "read"),
     (USERS, "read"),
     (EPHEMERAL, "read_write"),
-    (CONNECTIONS, "read_write"),
+    *_CONNECTION_RECORDS,
 )
 TYPING = Function(
     "Typing",
@@ -279,7 +287,7 @@ RECEIPTS = Function(
     "message",
     "receipts.handler",
     "Members stream consumer: read.receipt to the other members (coalesced per batch), and the reader's badge",
-    tables=((MEMBERS, "read_write"), (MESSAGES, "read"), (USERS, "read_write"), (CONNECTIONS, "read_write")),
+    tables=((MEMBERS, "read_write"), (MESSAGES, "read"), (USERS, "read_write"), *_CONNECTION_RECORDS),
     send_queues=(DELIVERY_RETRIES,),
     manages_connections=True,
     timeout_seconds=30,
@@ -294,7 +302,7 @@ NOTIFY = Function(
         (MESSAGES, "read"),  # a delete recounts the badges that counted its message
         (USERS, "read_write"),  # badge totals, preferences
         (CHATS, "read"),
-        (CONNECTIONS, "read_write"),
+        *_CONNECTION_RECORDS,
         (EPHEMERAL, "read_write"),  # toast groups
         (PRESENCE, "read"),  # DND
     ),
@@ -406,7 +414,7 @@ PRESENCE_CHANGES = Function(
     "presence",
     "changes.handler",
     "Presence stream consumer: presence.changed to each changed user's subscribers (2 s batches)",
-    tables=((PRESENCE_SUBSCRIPTIONS, "read"), (CONNECTIONS, "read_write")),
+    tables=((PRESENCE_SUBSCRIPTIONS, "read"), *_CONNECTION_RECORDS),
     manages_connections=True,
     timeout_seconds=30,
 )
@@ -415,6 +423,7 @@ APPLICATION = Application(
     name="Tidings",
     tables=(
         CONNECTIONS,
+        USER_CONNECTIONS,
         USERS,
         CHATS,
         MEMBERS,

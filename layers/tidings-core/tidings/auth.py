@@ -3,6 +3,9 @@
 The algorithm list is pinned, so a token whose header says `none` or any other algorithm is
 refused before its signature is even looked at. PyJWT does every check; this module only sets
 the policy.
+
+A refused token's reason is one of a few fixed phrases, never PyJWT's message: some of those
+quote parts of the token, and the reason is logged and sent back to clients.
 """
 
 from __future__ import annotations
@@ -20,6 +23,23 @@ DEFAULT_TTL_SECONDS = 15 * 60
 # future). A longer-lived token is refused as invalid: an absurd `exp` (2^63) would otherwise
 # become a connection expiry that overflows the timers and stores downstream.
 MAX_TOKEN_LIFETIME_SECONDS = 24 * 3600
+# Ours are a few hundred bytes. API Gateway refuses a request whose request line and headers
+# exceed 10,240 bytes and a WebSocket URL over 4,096 characters before any code runs; this
+# bound refuses anything larger than a token could sensibly be before it is parsed.
+MAX_TOKEN_BYTES = 8 * 1024
+
+# From the most specific PyJWT error to the least (ExpiredSignatureError is an InvalidTokenError...).
+_REASONS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
+    (jwt.ExpiredSignatureError, "the token has expired"),
+    (jwt.ImmatureSignatureError, "the token is not valid yet"),
+    (jwt.InvalidSignatureError, "the token's signature does not verify"),
+    (jwt.InvalidAlgorithmError, "the token's algorithm is not allowed"),
+    (jwt.InvalidAudienceError, "the token is for another audience"),
+    (jwt.InvalidIssuerError, "the token is from another issuer"),
+    (jwt.InvalidIssuedAtError, "the token's issue time is invalid"),
+    (jwt.MissingRequiredClaimError, "the token lacks a required claim (sub, exp, iat)"),
+    (jwt.DecodeError, "the token is malformed"),
+)
 
 
 class InvalidToken(Exception):
@@ -39,7 +59,14 @@ def issue_token(user_id: str, key: str, ttl_seconds: int = DEFAULT_TTL_SECONDS, 
     return jwt.encode(claims, key, algorithm=ALGORITHMS[0])
 
 
+def _reason(error: jwt.PyJWTError) -> str:
+    return next((reason for kind, reason in _REASONS if isinstance(error, kind)), "the token is invalid")
+
+
 def verify_token(token: str, key: str) -> Identity:
+    """Raises InvalidToken, with a reason that never quotes the token."""
+    if len(token.encode("utf-8")) > MAX_TOKEN_BYTES:
+        raise InvalidToken(f"the token is larger than {MAX_TOKEN_BYTES} bytes")
     try:
         claims = jwt.decode(
             token,
@@ -50,7 +77,7 @@ def verify_token(token: str, key: str) -> Identity:
             options={"require": ["sub", "exp", "iat"]},
         )
     except jwt.PyJWTError as exc:
-        raise InvalidToken(str(exc)) from exc
+        raise InvalidToken(_reason(exc)) from exc
     user_id = claims["sub"]
     if not isinstance(user_id, str) or not user_id:
         raise InvalidToken("the token's subject is not a user id")

@@ -202,16 +202,22 @@ def token_verifier() -> TokenVerifier:
 
 
 @cache
+def token_timer_queue() -> SqsTokenTimers:
+    """Token timers, and closes waiting for a connection's handshake to complete."""
+    queue_url = settings().token_timers_queue_url
+    if not queue_url:
+        raise RuntimeError("TOKEN_TIMERS_QUEUE_URL is not set: token expiry cannot be enforced")
+    return SqsTokenTimers(queue_url)
+
+
+@cache
 def disconnector() -> Disconnector:
-    return Disconnector(connection_store(), poster())
+    return Disconnector(connection_store(), poster(), token_timer_queue(), now=time.time)
 
 
 @cache
 def token_timers() -> TokenTimerService:
-    queue_url = settings().token_timers_queue_url
-    if not queue_url:
-        raise RuntimeError("TOKEN_TIMERS_QUEUE_URL is not set: token expiry cannot be enforced")
-    return TokenTimerService(connection_store(), SqsTokenTimers(queue_url), poster(), now=time.time)
+    return TokenTimerService(connection_store(), token_timer_queue(), poster(), now=time.time)
 
 
 @cache
@@ -220,6 +226,7 @@ def session_service() -> SessionService:
         connection_store(),
         message_store(),
         token_verifier(),
+        revocations(),
         token_timers(),
         disconnector(),
         now=time.time,

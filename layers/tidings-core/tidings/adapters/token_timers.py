@@ -1,4 +1,8 @@
-"""Token timers on SQS: one message per timer, delayed by DelaySeconds (at most 15 minutes)."""
+"""Token timers on SQS: one message per timer, delayed by DelaySeconds (at most 15 minutes).
+
+The queue also carries pending closes (a close that met a connection inside its handshake),
+told apart by `kind`.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Any
 
 import boto3
 
+from tidings.domain.connections import PendingClose
 from tidings.domain.token_timers import MAX_DELAY_SECONDS, TokenTimer
 
 
@@ -15,7 +20,7 @@ class SqsTokenTimers:
         self._queue_url = queue_url
         self._client = client or boto3.client("sqs")
 
-    def schedule(self, timer: TokenTimer, delay_seconds: int) -> None:
+    def schedule(self, timer: TokenTimer | PendingClose, delay_seconds: int) -> None:
         self._client.send_message(
             QueueUrl=self._queue_url,
             MessageBody=token_timer_body(timer),
@@ -23,7 +28,9 @@ class SqsTokenTimers:
         )
 
 
-def token_timer_body(timer: TokenTimer) -> str:
+def token_timer_body(timer: TokenTimer | PendingClose) -> str:
+    if isinstance(timer, PendingClose):
+        return json.dumps({"kind": "close", "connectionId": timer.connection_id, "data": timer.data})
     return json.dumps(
         {
             "kind": timer.kind,
@@ -34,10 +41,12 @@ def token_timer_body(timer: TokenTimer) -> str:
     )
 
 
-def token_timer_from_body(body: str) -> TokenTimer:
+def token_timer_from_body(body: str) -> TokenTimer | PendingClose:
     """Raises ValueError (or KeyError) for a body that is not a token timer."""
     data = json.loads(body)
     kind = data["kind"]
+    if kind == "close":
+        return PendingClose(connection_id=str(data["connectionId"]), data=str(data["data"]))
     if kind not in ("refresh", "expire"):
         raise ValueError(f"unknown token timer kind {kind!r}")
     return TokenTimer(

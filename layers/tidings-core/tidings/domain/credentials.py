@@ -41,6 +41,7 @@ class RefreshTokenRecord:
     issued_at: int  # epoch seconds
     expires_at: int  # epoch seconds
     rotated_at: int | None = None
+    rotated_to: str | None = None  # the hash of the token it was rotated into
 
 
 @dataclass(frozen=True)
@@ -61,11 +62,19 @@ class RefreshTokenStore(Protocol):
     def add(self, record: RefreshTokenRecord) -> None: ...
 
     def rotate(self, old_hash: str, new: RefreshTokenRecord, at: int) -> bool:
-        """Marks the old token rotated and stores the new one, atomically; False (and nothing
-        written) when the old one was rotated already or is gone."""
+        """Marks the old token rotated (into the new one) and stores the new one, atomically;
+        False (and nothing written) when the old one was rotated already or is gone, which is
+        how the loser of two concurrent uses of one token learns that it lost."""
 
     def invalidate(self, user_id: str, family_id: str | None = None) -> int:
-        """Deletes the user's refresh tokens (of one family, if given); returns how many."""
+        """Deletes the user's refresh tokens (of one family, if given) that the user index
+        lists; returns how many. The index is eventually consistent: a token issued a moment
+        ago may be missing."""
+
+    def invalidate_descendants(self, token_hash: str) -> int:
+        """Deletes the token and every token rotated from it, following the chain; returns how
+        many. Each delete holds only if the token still names the successor just read, so a
+        rotation racing the walk cannot slip past it."""
 
 
 def hash_refresh_token(token: str) -> str:
@@ -122,8 +131,12 @@ class CredentialService:
         the user's connections; returns how many connections were closed.
 
         `revokedBefore` is written first, so a token that is being checked concurrently is
-        refused from then on; the connections are closed last. If a connection cannot be
-        closed, the call fails (503) after trying all of them, and can be repeated."""
+        refused from then on; the connections are closed last, read from the user's record
+        with a consistent read. A `$connect` that passed the authorizer before the write is
+        either in that record (and closed here, a moment later if it is still in its handshake)
+        or stored after the read, and then it reads `revokedBefore` itself and refuses itself
+        (`SessionService.connected`). If a connection cannot be closed, the call fails (503)
+        after trying all of them, and can be repeated."""
         self._revocations.revoke(user_id, int(self._now()))
         self._refresh_tokens.invalidate(user_id)
         closed = 0
@@ -145,7 +158,10 @@ class CredentialService:
         return closed
 
     def _reused(self, record: RefreshTokenRecord) -> Session:
-        invalidated = self._refresh_tokens.invalidate(record.user_id, record.family_id)
+        # The chain first: it reaches the newest token (perhaps issued a moment ago to the
+        # other user of this token) without the index; the index then catches the rest.
+        invalidated = self._refresh_tokens.invalidate_descendants(record.token_hash)
+        invalidated += self._refresh_tokens.invalidate(record.user_id, record.family_id)
         logger.warning(
             "refresh token reused: its family is invalidated",
             extra={"userId": record.user_id, "familyId": record.family_id, "invalidated": invalidated},

@@ -14,6 +14,7 @@ from tidings.domain.connections import ConnectionRef, ConnectionStore, Disconnec
 from tidings.domain.token_timers import TokenTimerService
 from tidings.errors import ErrorCode, Forbidden, NotFound, Unauthorized
 from tidings.observability import logger, metrics
+from tidings.protocol.frames import error_frame
 from tidings.protocol.session import upgrade_required_frame, welcome_frame
 
 SUPPORTED_VERSIONS = (1,)
@@ -43,9 +44,9 @@ def connections_to_evict(
 ) -> list[str]:
     """The oldest of the user's other connections beyond `limit`, counting the new one.
 
-    The new connection is counted even when the (eventually consistent) index does not list it
-    yet, and is never evicted itself. Ties on connect time are broken by id, so concurrent
-    `$connect`s of one user agree on the order."""
+    `existing` is the exact set the new connection joined (its user's record, read atomically
+    with the join). The new connection is never evicted itself, and ties on connect time are
+    broken by id, so concurrent `$connect`s of one user agree on the order."""
     others = sorted(
         (c for c in existing if c.connection_id != new.connection_id),
         key=lambda c: (c.connected_at_ms, c.connection_id),
@@ -74,6 +75,7 @@ class SessionService:
         connections: ConnectionStore,
         members: MembershipCheck,
         verifier: TokenVerifier,
+        revocations: Revocations,
         timers: TokenTimerService,
         disconnector: Disconnector,
         now: Callable[[], float],
@@ -82,6 +84,7 @@ class SessionService:
         self._connections = connections
         self._members = members
         self._verifier = verifier
+        self._revocations = revocations
         self._timers = timers
         self._disconnector = disconnector
         self._now = now
@@ -89,28 +92,67 @@ class SessionService:
 
     # --- $connect ---------------------------------------------------------------------------
 
-    def connected(self, connection_id: str, user_id: str, connected_at_ms: int, token_expires_at: int) -> list[str]:
+    def connected(
+        self,
+        connection_id: str,
+        user_id: str,
+        connected_at_ms: int,
+        token_expires_at: int,
+        token_issued_at: int | None = None,
+    ) -> list[str]:
         """Stores the new connection, arms its token timer, and closes the user's oldest
-        connections beyond the limit. Returns the ids of the connections it closed."""
+        connections beyond the limit. Returns the ids of the connections it evicted.
+
+        Raises Unauthorized (the connection is refused, its record removed) when the user's
+        session was revoked after the authorizer let this token through: the record is stored
+        before `revokedBefore` is read again, and revoke writes `revokedBefore` before it reads
+        the user's connections, so one of the two always sees the other."""
         # Armed first: if that fails the connection is refused (no connection without its expiry
         # enforced) and nothing is stored. The connection opens only after $connect returns,
         # so the first timer waits at least a second.
         self._timers.arm(connection_id, token_expires_at, min_delay_seconds=1)
-        self._connections.add(connection_id, user_id, connected_at_ms, token_expires_at)
-        evicted = connections_to_evict(
-            self._connections.user_connections(user_id), ConnectionRef(connection_id, connected_at_ms)
-        )
-        for old in evicted:
-            try:
-                self._disconnector.close_with_error(
-                    old,
-                    ErrorCode.CONNECTION_LIMIT,
-                    f"More than {MAX_CONNECTIONS_PER_USER} connections for this user: the oldest is closed",
-                )
-            except Exception:  # the new connection must not fail because an old one could not be closed
-                logger.exception("could not close a connection over the limit", extra={"evicted": old})
+        live = self._connections.add(connection_id, user_id, connected_at_ms, token_expires_at)
+        try:
+            if token_issued_at is not None:
+                self._refuse_if_revoked(user_id, token_expires_at, token_issued_at)
+            evicted = self._evict(user_id, connections_to_evict(live, ConnectionRef(connection_id, connected_at_ms)))
+        except Exception:
+            # The handshake fails, so the connection never opens: nothing may stay behind.
+            self._connections.remove(connection_id, user_id)
+            raise
         if evicted:
             metrics.add_metric(name="ConnectionsEvicted", unit="Count", value=len(evicted))
+        return evicted
+
+    def _refuse_if_revoked(self, user_id: str, token_expires_at: int, token_issued_at: int) -> None:
+        identity = Identity(user_id=user_id, expires_at=token_expires_at, issued_at=token_issued_at)
+        try:
+            ensure_not_revoked(identity, self._revocations.revoked_before(user_id))
+        except InvalidToken as exc:
+            metrics.add_metric(name="ConnectionsRefused", unit="Count", value=1)
+            raise Unauthorized("The session was revoked; sign in again") from exc
+
+    def _evict(self, user_id: str, candidates: list[str]) -> list[str]:
+        """Closes each candidate with `error CONNECTION_LIMIT`, once: a concurrent `$connect`
+        may pick the same one, and only the one that takes it out of the user's record closes
+        it. A close that cannot be made now is queued; it never fails the new connection."""
+        evicted = []
+        frame = error_frame(
+            ErrorCode.CONNECTION_LIMIT,
+            f"More than {MAX_CONNECTIONS_PER_USER} connections for this user: the oldest is closed",
+        )
+        for old in candidates:
+            if not self._connections.withdraw(user_id, old):
+                continue
+            evicted.append(old)
+            try:
+                self._disconnector.close(old, frame)
+            except Exception:  # the new connection must not fail because an old one could not be closed
+                logger.exception("could not close a connection over the limit; retrying later", extra={"evicted": old})
+                try:
+                    self._disconnector.close_later(old, frame)
+                except Exception:
+                    logger.exception("could not queue the close either", extra={"evicted": old})
         return evicted
 
     # --- frames -----------------------------------------------------------------------------

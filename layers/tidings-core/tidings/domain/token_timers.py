@@ -10,6 +10,9 @@ A queue delays a message by at most 15 minutes, so a timer that is not due yet w
 re-enqueues itself for the remainder. `auth.renew` moves the connection's expiry and arms a new
 chain; a timer whose expiry no longer matches the connection's is stale and does nothing, as is
 one whose connection is gone. Timers never sleep: waiting is the queue's job.
+
+The same queue carries `PendingClose`s: closes that met a connection still inside its handshake
+(`connections.Disconnector`), tried again a second later.
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ from enum import StrEnum
 from typing import Literal, Protocol
 
 from tidings.domain.connections import (
-    HANDSHAKE_GRACE_MS,
+    CloseOutcome,
     ConnectionPoster,
     ConnectionState,
     ConnectionStore,
     Disconnector,
+    PendingClose,
+    may_be_in_handshake,
 )
 from tidings.errors import ErrorCode
 from tidings.observability import logger, metrics
@@ -49,7 +54,7 @@ class TokenTimer:
 
 
 class TimerQueue(Protocol):
-    def schedule(self, timer: TokenTimer, delay_seconds: int) -> None: ...
+    def schedule(self, timer: TokenTimer | PendingClose, delay_seconds: int) -> None: ...
 
 
 class Action(StrEnum):
@@ -90,7 +95,7 @@ class TokenTimerService:
         self._connections = connections
         self._queue = queue
         self._poster = poster
-        self._disconnector = Disconnector(connections, poster)
+        self._disconnector = Disconnector(connections, poster, queue, now)
         self._now = now
 
     def arm(self, connection_id: str, token_expires_at: int, *, min_delay_seconds: int = 0) -> TokenTimer:
@@ -101,9 +106,11 @@ class TokenTimerService:
         self._queue.schedule(timer, delay_until(timer.due_at, now, min_delay_seconds))
         return timer
 
-    def fire(self, timer: TokenTimer) -> Action:
+    def fire(self, timer: TokenTimer | PendingClose) -> Action | CloseOutcome:
         """Handles one arrived timer; returns what it did. Failures of the @connections API
         raise, so the queue redelivers the timer."""
+        if isinstance(timer, PendingClose):
+            return self._disconnector.attempt(timer)
         connection = self._connections.get(timer.connection_id)
         now = self._now()
         action = decide(timer, connection, now)
@@ -131,8 +138,8 @@ class TokenTimerService:
     def _unreachable(self, timer: TokenTimer, connection: ConnectionState, now: float) -> Action:
         """The connection answered 410. Right after `$connect` its handshake may not have
         completed yet, so it is tried again a second later; otherwise it is gone for good."""
-        if now * 1000 - connection.connected_at_ms < HANDSHAKE_GRACE_MS:
+        if may_be_in_handshake(connection.connected_at_ms, now):
             self._queue.schedule(timer, 1)
             return Action.WAIT
-        self._connections.remove(timer.connection_id)
+        self._connections.remove(timer.connection_id, connection.user_id)
         return Action.DROP

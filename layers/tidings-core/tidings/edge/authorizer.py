@@ -51,7 +51,7 @@ def authorize(
         if revoked_before is not None:
             ensure_not_revoked(identity, revoked_before(identity.user_id))
     except InvalidToken as exc:
-        logger.info("token refused", extra={"reason": str(exc)})
+        logger.info("token refused", extra={"reason": str(exc)})  # a fixed phrase, never the token
         metrics.add_metric(name="ConnectionsRefused", unit="Count", value=1)
         policy = APIGatewayAuthorizerResponseWebSocket.from_route_arn(event.method_arn, principal_id="anonymous")
         policy.deny_all_routes()
@@ -59,7 +59,12 @@ def authorize(
     policy = APIGatewayAuthorizerResponseWebSocket.from_route_arn(
         event.method_arn,
         principal_id=identity.user_id,
-        context={"userId": identity.user_id, "tokenExpiresAt": identity.expires_at},
+        # tokenIssuedAt: `$connect` checks it against a revocation written after this check.
+        context={
+            "userId": identity.user_id,
+            "tokenExpiresAt": identity.expires_at,
+            "tokenIssuedAt": identity.issued_at,
+        },
     )
     policy.allow_all_routes()
     return policy.asdict()

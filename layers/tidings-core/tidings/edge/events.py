@@ -22,6 +22,8 @@ class AuthorizerContext(BaseModel):
     principal_id: str = Field(alias="principalId")
     user_id: str = Field(alias="userId")
     token_expires_at: int = Field(alias="tokenExpiresAt")
+    # Absent for a connection authorized before the authorizer passed it on.
+    token_issued_at: int | None = Field(alias="tokenIssuedAt", default=None)
 
 
 class _MessageContext(APIGatewayWebSocketMessageEventRequestContext):

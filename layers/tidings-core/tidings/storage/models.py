@@ -43,7 +43,9 @@ class _Meta:
 
 
 class ConnectionsByUser(GlobalSecondaryIndex["ConnectionModel"]):
-    """Finds a user's open connections without a Scan (fan-out, connection limit, revoke)."""
+    """A user's connections by index. Tidings itself no longer reads it (a GSI is eventually
+    consistent, so concurrent `$connect`s each saw a partial set): `UserConnectionsModel` is
+    the record of a user's live connections. Kept until nothing queries it any more."""
 
     class Meta:
         index_name = "byUser"
@@ -54,6 +56,9 @@ class ConnectionsByUser(GlobalSecondaryIndex["ConnectionModel"]):
 
 
 class ConnectionModel(Model):
+    """One open connection, by id: what every frame of it and every timer needs to know.
+    A user's connections are found through `UserConnectionsModel`."""
+
     class Meta(_Meta):
         table_name = _table_name("CONNECTIONS_TABLE", "tidings-connections")
 
@@ -69,6 +74,22 @@ class ConnectionModel(Model):
     # API Gateway closes every connection after 2 h; TTL sweeps items whose $disconnect was lost.
     expires_at = TTLAttribute(attr_name="expiresAt")
     by_user = ConnectionsByUser()
+
+
+class UserConnectionsModel(Model):
+    """A user's live connections on one item: `connections` maps connectionId -> connectedAt
+    (epoch ms). Every change is one UpdateItem that returns the item as it left it, so a
+    `$connect` sees exactly the connections it counts against the limit, and revoke exactly
+    the ones it closes (a GSI would be eventually consistent). Fan-out reads it by user."""
+
+    class Meta(_Meta):
+        table_name = _table_name("USER_CONNECTIONS_TABLE", "tidings-user-connections")
+
+    user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
+    # A raw map (plain MapAttribute), so expressions can address one connection's entry.
+    connections: MapAttribute[str, int] = MapAttribute(default=dict)
+    # The last connect + 3 h: every entry is dead by then (API Gateway's 2 h limit).
+    expires_at = TTLAttribute(attr_name="expiresAt")
 
 
 # --- users and chats ----------------------------------------------------------------------
@@ -279,6 +300,9 @@ class RefreshTokenModel(Model):
     family_id = UnicodeAttribute(attr_name="familyId")
     issued_at = NumberAttribute(attr_name="issuedAt")  # epoch seconds
     rotated_at = NumberAttribute(attr_name="rotatedAt", null=True)
+    # The token this one was rotated into: a reuse walks the chain to invalidate every
+    # descendant, without waiting for the byUser index to list the newest.
+    rotated_to = UnicodeAttribute(attr_name="rotatedTo", null=True)
     expires_at = TTLAttribute(attr_name="expiresAt")  # issued + 7 days
     by_user = RefreshTokensByUser()
 

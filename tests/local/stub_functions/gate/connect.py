@@ -1,9 +1,33 @@
-"""Stub $connect: refuses with the status in `?refuse=STATUS`."""
+"""Stub $connect: refuses with the status in `?refuse=STATUS`; with `?probe=1`, tries to post
+to and delete its own connection first and records what the @connections API answered."""
+
+import os
+
+import boto3
 
 EVENTS: list[dict] = []
+PROBES: list[dict] = []
+
+
+def _answer(call) -> str:
+    try:
+        call()
+    except Exception as exc:  # the error botocore raised, by name
+        return type(exc).__name__
+    return "ok"
 
 
 def handler(event, context):
     EVENTS.append(event)
-    refuse = (event.get("queryStringParameters") or {}).get("refuse")
+    query = event.get("queryStringParameters") or {}
+    if query.get("probe"):
+        management = boto3.client("apigatewaymanagementapi", endpoint_url=os.environ["WEBSOCKET_CALLBACK_URL"])
+        connection_id = event["requestContext"]["connectionId"]
+        PROBES.append(
+            {
+                "post": _answer(lambda: management.post_to_connection(ConnectionId=connection_id, Data=b"{}")),
+                "delete": _answer(lambda: management.delete_connection(ConnectionId=connection_id)),
+            }
+        )
+    refuse = query.get("refuse")
     return {"statusCode": int(refuse) if refuse else 200}
