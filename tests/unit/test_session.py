@@ -1,6 +1,7 @@
 """The session: version negotiation, the connection limit, auth.renew and chat.focus."""
 
 import json
+import sys
 import time
 
 import pytest
@@ -25,7 +26,14 @@ from tidings.storage.models import ConnectionModel
 from tidings.storage.sessions import DynamoRevocations
 
 KEY = "unit-test-signing-key-that-is-long-enough-for-hs256"
-NOW = int(time.time())  # tokens are verified against the real clock
+NOW = int(time.time())  # tokens are verified against the real clock: see fresh_now
+
+
+@pytest.fixture(autouse=True)
+def fresh_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's NOW is taken when it starts: a module-wide one goes stale on a slow machine
+    (a 600 s token issued at import had expired by the time a long suite reached its test)."""
+    monkeypatch.setattr(sys.modules[__name__], "NOW", int(time.time()))
 UPGRADE_URL = "https://example.test/upgrade"
 
 
