@@ -194,3 +194,18 @@ def test_reindex_rebuilds_the_index_from_the_message_store(search_functions, sea
 
     assert result == {"chats": 3, "messages": 1}
     assert message_ids(search(search_functions, context, "bob", {"query": "rebuild"})) == [kept.message_id]
+
+
+def test_the_page_size_is_the_documented_1_to_50(search_functions, search_db, context):
+    """docs/protocol.md: `limit` 1..50, default 20; outside that a BAD_FRAME naming the field."""
+    for n in range(24):  # from four members: each stays under the 10 sends a second limit
+        send(("alice", "bob", "carol", "dave")[n % 4], "general", f"note number {n} about limits")
+    index_stream(search_functions, context)
+
+    default = search(search_functions, context, "bob", {"query": "limits", "scope": "messages"})["payload"]
+    assert len(default["results"]) == 20 and default["total"] == 24
+    widest = search(search_functions, context, "bob", {"query": "limits", "scope": "messages", "limit": 50})
+    assert len(widest["payload"]["results"]) == 24
+    for bad in (0, 51):
+        reply = search(search_functions, context, "bob", {"query": "limits", "limit": bad})["payload"]
+        assert reply["error"]["code"] == "BAD_FRAME" and "payload.limit" in reply["error"]["message"]

@@ -216,3 +216,26 @@ def test_edit_react_delete_handlers_ack_with_the_event_seq(functions, context, c
     delete = client_frame("message.delete", {"messageId": message_id})
     deleted = send_frame(functions, context, "alice", delete, route="message.delete", module="events")
     assert (deleted["payload"]["seq"], deleted["payload"]["messageId"]) == (4, message_id)
+
+
+def test_a_send_throttled_past_botocores_retries_is_unavailable_with_a_retry_hint(
+    functions, context, connections, monkeypatch
+):
+    """Capacity is the server's problem, not a fault in the request: the client is told to retry
+    the same frame shortly (UNAVAILABLE + retryAfterMs), not INTERNAL."""
+    from botocore.exceptions import ClientError
+    from pynamodb.exceptions import TransactWriteError
+
+    from tidings.storage.messages import DynamoMessageStore
+
+    make_chat("dm-alice-bob", ["alice", "bob"], chat_type="dm")
+
+    def throttled(self, message, claim):
+        error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}
+        raise TransactWriteError("Failed to write transaction items", cause=ClientError(error, "TransactWriteItems"))
+
+    monkeypatch.setattr(DynamoMessageStore, "append", throttled)
+    frame = client_frame("message.send", {"chatId": "dm-alice-bob", "content": "hi"})
+    payload = send_frame(functions, context, "alice", frame)["payload"]
+    assert (payload["refId"], payload["status"], payload["error"]["code"]) == (frame["id"], "error", "UNAVAILABLE")
+    assert payload["error"]["retryAfterMs"] == 1000

@@ -34,6 +34,8 @@ def fresh_now(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test's NOW is taken when it starts: a module-wide one goes stale on a slow machine
     (a 600 s token issued at import had expired by the time a long suite reached its test)."""
     monkeypatch.setattr(sys.modules[__name__], "NOW", int(time.time()))
+
+
 UPGRADE_URL = "https://example.test/upgrade"
 
 

@@ -61,3 +61,39 @@ class Unavailable(TidingsError):
 
 class Unauthorized(TidingsError):
     code = ErrorCode.UNAUTHORIZED
+
+
+# AWS errors that say "not now" rather than "never": throttling, a transaction that lost a race
+# with another on the same item, a service-side fault. botocore has already retried them; the
+# client may retry the same request (same frame id) a moment later.
+TRANSIENT_AWS_ERROR_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TransactionConflict",
+        "TransactionInProgressException",
+        "InternalServerError",
+        "ServiceUnavailable",
+    }
+)
+RETRY_TRANSIENT_AFTER_MS = 1000
+
+
+def transient_aws_error(exc: BaseException) -> bool:
+    """Whether `exc` (or anything it was raised from) is a transient AWS error: botocore's
+    `ClientError` carries the code in `response`, PynamoDB's errors in `cause_response_code`, and
+    a cancelled transaction in its cancellation reasons."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        codes = {
+            getattr(current, "cause_response_code", None),
+            (getattr(current, "response", None) or {}).get("Error", {}).get("Code"),
+            *(getattr(reason, "code", None) for reason in getattr(current, "cancellation_reasons", None) or ()),
+        }
+        if codes & TRANSIENT_AWS_ERROR_CODES:
+            return True
+        current = current.__cause__ or current.__context__
+    return False

@@ -16,7 +16,14 @@ from pydantic import ValidationError
 
 from tidings.auth import InvalidToken, ensure_not_revoked, verify_token
 from tidings.edge.json_input import NotJson, UnusableJson, parse_json
-from tidings.errors import BadFrame, ErrorCode, TidingsError, Unauthorized
+from tidings.errors import (
+    RETRY_TRANSIENT_AFTER_MS,
+    BadFrame,
+    ErrorCode,
+    TidingsError,
+    Unauthorized,
+    transient_aws_error,
+)
 from tidings.observability import logger
 
 STATUS_BY_CODE = {
@@ -63,6 +70,15 @@ def http_app() -> APIGatewayHttpResolver:
 
     @app.exception_handler(Exception)
     def internal(exc: Exception) -> Response:
+        if transient_aws_error(exc):
+            logger.warning("HTTP route failed on a transient AWS error", exc_info=True)
+            retry_after = str(max(1, RETRY_TRANSIENT_AFTER_MS // 1000))
+            return error_response(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                ErrorCode.UNAVAILABLE.value,
+                "Temporarily unavailable; retry",
+                {"Retry-After": retry_after},
+            )
         logger.exception("HTTP route failed")
         return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, ErrorCode.INTERNAL.value, "Internal error")
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from tidings.edge.activity import note_activity
 from tidings.edge.events import WebSocketMessageEvent
 from tidings.edge.json_input import UnusableJson, encodable, parse_json, utf8_size
-from tidings.errors import ErrorCode, TidingsError
+from tidings.errors import RETRY_TRANSIENT_AFTER_MS, ErrorCode, TidingsError, transient_aws_error
 from tidings.observability import logger, metrics
 from tidings.protocol.frames import MAX_FRAME_BYTES, ClientFrame, ack_error, encode, error_frame
 
@@ -99,7 +99,15 @@ def _process(body: str, payload_model: type[P], action: Action[P], caller: Calle
         return action(caller, frame, payload)
     except TidingsError as exc:
         return ack_error(frame.id, exc.code, exc.message, exc.retry_after_ms)
-    except Exception:
+    except Exception as exc:
+        if transient_aws_error(exc):
+            logger.warning("route failed on a transient AWS error", exc_info=True)
+            return ack_error(
+                frame.id,
+                ErrorCode.UNAVAILABLE,
+                "Temporarily unavailable; retry with the same frame id",
+                RETRY_TRANSIENT_AFTER_MS,
+            )
         logger.exception("route failed")
         return ack_error(frame.id, ErrorCode.INTERNAL, "Internal error; retry with the same frame id")
 
