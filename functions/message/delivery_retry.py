@@ -33,7 +33,7 @@ def deliver(record: SQSRecord) -> None:
     metrics.add_metric(name="DeliveriesGivenUp", unit="Count", value=report.given_up)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:

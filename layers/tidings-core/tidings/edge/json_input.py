@@ -18,7 +18,12 @@ MAX_DEPTH = 32
 
 
 class UnusableJson(ValueError):
-    """The text is not JSON the server can use; the message names the field."""
+    """The text is not JSON the server can use; the message names the field, `path` is where it
+    is (empty for the whole text)."""
+
+    def __init__(self, message: str, path: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class NotJson(UnusableJson):
@@ -39,25 +44,25 @@ def parse_json(text: str) -> Any:
         raise NotJson("not valid JSON") from None
     problem = unusable_field(value)
     if problem is not None:
-        raise UnusableJson(problem)
+        raise UnusableJson(*problem)
     return value
 
 
-def unusable_field(value: Any) -> str | None:
-    """`"<path>: <what>"` for the first field the server cannot use, else None. Iterative, so
-    no input can exhaust the stack here."""
+def unusable_field(value: Any) -> tuple[str, tuple[str, ...]] | None:
+    """`("<path>: <what>", path)` for the first field the server cannot use, else None.
+    Iterative, so no input can exhaust the stack here."""
     stack: list[tuple[Any, tuple[str, ...]]] = [(value, ())]
     while stack:
         node, path = stack.pop()
         if len(path) > MAX_DEPTH:
-            return f"{field_name(path[:MAX_DEPTH])}: nested deeper than {MAX_DEPTH} levels"
+            return f"{field_name(path[:MAX_DEPTH])}: nested deeper than {MAX_DEPTH} levels", path[:MAX_DEPTH]
         if isinstance(node, str):
             if not encodable(node):
-                return f"{field_name(path)}: contains a lone surrogate, which is not valid Unicode text"
+                return f"{field_name(path)}: contains a lone surrogate, which is not valid Unicode text", path
         elif isinstance(node, dict):
             for key, item in node.items():
                 if not encodable(key):
-                    return f"{field_name(path)}: a key contains a lone surrogate, which is not valid Unicode text"
+                    return f"{field_name(path)}: a key contains a lone surrogate, which is not valid Unicode text", path
                 stack.append((item, (*path, key)))
         elif isinstance(node, list):
             stack.extend((item, (*path, str(index))) for index, item in enumerate(node))

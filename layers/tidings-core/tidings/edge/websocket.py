@@ -83,7 +83,11 @@ def _process(body: str, payload_model: type[P], action: Action[P], caller: Calle
     try:
         raw = parse_json(body)
     except UnusableJson as exc:
-        return error_frame(ErrorCode.BAD_FRAME, f"Frame cannot be used: {exc}", ref_id=_readable_id(body))
+        frame_id = _readable_id(body)
+        if frame_id is not None and exc.path[:1] == ("payload",):
+            # The envelope is fine and names the frame: the payload's problem is this frame's ack.
+            return ack_error(frame_id, ErrorCode.BAD_FRAME, f"Invalid payload: {exc}")
+        return error_frame(ErrorCode.BAD_FRAME, f"Frame cannot be used: {exc}", ref_id=frame_id)
     if not isinstance(raw, dict):
         return error_frame(ErrorCode.BAD_FRAME, "Frame must be a JSON object")
     try:
