@@ -92,7 +92,7 @@ def functions():
             "fanout": "message/fanout.py",
             "delivery_retry": "message/delivery_retry.py",
             "events": "message/events.py",
-            "typing": "message/typing.py",
+            "typing": "message/typing_frames.py",
             "typing_timers": "message/typing_timers.py",
             "read": "message/read.py",
             "receipts": "message/receipts.py",
