@@ -13,6 +13,15 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_opensearchservice as opensearch
 
+# The settings the local runtime shares, re-exported: they live in a module without CDK imports.
+from tidings_infra.packaging import (  # noqa: F401
+    CALLBACK_URL_ENV,
+    COMMON_ENVIRONMENT,
+    LAYER_DISTRIBUTIONS,
+    SEARCH_ENGINE_ENV,
+    SEARCH_INDEX_ENV,
+)
+
 # --- paths (absolute, so the app synthesizes the same from any working directory) ----------
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -20,52 +29,6 @@ FUNCTIONS_DIR = REPO_ROOT / "functions"
 CORE_PACKAGE_DIR = REPO_ROOT / "layers" / "tidings-core" / "tidings"
 # Staging directory of our layer (gitignored). Lambda puts `python/` of a layer on sys.path.
 LAYER_BUILD_DIR = REPO_ROOT / "build" / "layer"
-# Distributions copied from the installed environment into our layer.
-# boto3/botocore come from the Lambda runtime; Powertools and pydantic from the AWS layer.
-# tzdata: IANA time zones for scheduled DND, whatever the runtime image carries.
-# opensearch-py and what it imports at run time (requests and its own dependencies); its
-# gRPC extras (opensearch-protobufs, grpcio) are never imported and stay out.
-# The push worker's dependencies: pywebpush and its closure (it imports requests and aiohttp
-# at module level), and httpx with h2 for FCM/APNs. cryptography, cffi and aiohttp's speedups
-# are compiled: they are copied as installed, so `make synth` must run on Linux x86_64 with
-# CPython 3.11, the functions' platform (layer_build checks it).
-LAYER_DISTRIBUTIONS = (
-    "pynamodb",
-    "PyJWT",
-    "tzdata",
-    # search
-    "opensearch-py",
-    "Events",
-    # Web Push
-    "pywebpush",
-    "py-vapid",
-    "http_ece",
-    "cryptography",
-    "cffi",
-    "pycparser",
-    "requests",
-    "urllib3",
-    "charset-normalizer",
-    "idna",
-    "certifi",
-    "aiohttp",
-    "aiohappyeyeballs",
-    "aiosignal",
-    "attrs",
-    "frozenlist",
-    "multidict",
-    "propcache",
-    "yarl",
-    # FCM and APNs (HTTP/2)
-    "httpx",
-    "httpcore",
-    "h11",
-    "h2",
-    "hpack",
-    "hyperframe",
-    "anyio",
-)
-
 # --- stack, stage and constructs ---------------------------------------------------------
 
 STACK_NAME = "TidingsStack"
@@ -107,15 +70,6 @@ RUNTIME = lambda_.Runtime.PYTHON_3_11
 ARCHITECTURE = lambda_.Architecture.X86_64
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 
-# Environment every function gets (Powertools reads these; tidings.observability builds on it).
-COMMON_ENVIRONMENT = {
-    "POWERTOOLS_SERVICE_NAME": "tidings",
-    "POWERTOOLS_METRICS_NAMESPACE": "Tidings",
-    "LOG_LEVEL": "INFO",
-}
-# Set on functions with `manages_connections`: the @connections endpoint of this API stage.
-CALLBACK_URL_ENV = "WEBSOCKET_CALLBACK_URL"
-
 # --- the AWS-managed Powertools layer ----------------------------------------------------
 
 # Powertools publishes its layer ARNs as public SSM parameters
@@ -136,9 +90,6 @@ SEARCH_ENGINE_VERSION = opensearch.EngineVersion.OPENSEARCH_2_19
 SEARCH_DATA_NODES = 1
 SEARCH_INSTANCE_TYPE = "t3.medium.search"  # the smallest type with encryption at rest
 SEARCH_VOLUME_GB = 20
-# Set on functions declared with a SearchIndex (tidings.settings reads them).
-SEARCH_ENGINE_ENV = "SEARCH_ENGINE"
-SEARCH_INDEX_ENV = "SEARCH_INDEX"
 
 # --- API Gateway -------------------------------------------------------------------------
 
