@@ -4,13 +4,9 @@
 secret that the application declares, from the declaration itself: keys and indexes come from
 the PynamoDB models (`Model.create_table`), streams and TTL from the `Table` entries.
 
-Importing this module installs, once per process and before any botocore session exists
-(PynamoDB and boto3 both copy `BUILTIN_HANDLERS` when a session is created):
-
-- the moto patches of `moto_patches.py` (one lock around moto, request notifications, cheap
-  transaction backups);
-- a botocore `before-call` hook that counts AWS API calls made inside a handler invocation
-  (see `stats.py`).
+Importing this module installs the moto patches of `moto_patches.py` (one lock around moto,
+request notifications, cheap transaction backups), once per process. The functions' workers
+reach the same backends through moto's server (`moto_server.py`).
 """
 
 from __future__ import annotations
@@ -24,12 +20,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import boto3
-from botocore.handlers import BUILTIN_HANDLERS
 from moto import mock_aws
 
-from tidings.declaration import Application, Queue, Secret, Table
 from tidings_local import moto_patches
-from tidings_local.stats import current_handler_stats
+from tidings_local.declared import Application, Queue, Secret, Table
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.literals import QueueAttributeNameType
@@ -38,16 +32,7 @@ ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "us-east-1"
 
 
-def _count_handler_call(model: Any, **_: Any) -> None:
-    """botocore `before-call` hook: counts (service, operation) for calls made by handler code."""
-    stats = current_handler_stats()
-    if stats is not None:
-        stats.aws_call(model.service_model.service_name, model.name)
-
-
 moto_patches.install()
-if ("before-call", _count_handler_call) not in BUILTIN_HANDLERS:
-    BUILTIN_HANDLERS.append(("before-call", _count_handler_call))
 
 
 def region() -> str:

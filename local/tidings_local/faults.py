@@ -34,20 +34,19 @@ succeeded). A rule fires for calls that match all its keys.
 
 How each fault reaches the code, as the real failure would:
 
-- `dynamodb`: only calls made by handler code (the platform's stream polling is not ours). The
-  error is moto's answer to that HTTP attempt (`moto_patches.intercept`; moto's stubber is a
-  botocore `before-send` hook), so botocore parses it and its retry handler retries it with
-  backoff, as it retries AWS's throttles and 5xx. Not `before-call`: a response returned there
-  short-circuits the call before the retry handler, so a throttle botocore would have retried
-  away would reach the handler at once, which AWS never does.
-- `connections`: the @connections API answers the error (`gateway.py`); boto3 retries it too.
-- `stream`: a wrapper around the record handler of Powertools' batch processors, which every
-  consumer uses. `error` raises inside the handler (Powertools reports the record in
-  `batchItemFailures`); `crash` raises past Powertools (a `BaseException`, as a dying runtime),
-  so the invocation fails after the records before it were handled.
-- `search`: the embedded engine's SQLite call raises `sqlite3.OperationalError`, which the
-  engine turns into `SearchUnavailable` as it does for a real one.
-- `push`: `requests` (pywebpush sends through a session) refuses, or answers the status.
+- `dynamodb`: only calls made by a function (the platform's stream polling is not ours), decided
+  where DynamoDB would fail them, in front of moto's server (`moto_server.Gatekeeper`): the
+  error is the HTTP answer to that attempt, so botocore's retry handler in the worker retries
+  it with backoff, as it retries AWS's throttles and 5xx.
+- `connections`: the @connections API answers the error (`management_api.py`); boto3 retries it.
+- `stream`, `search`, `push`: inside the function's worker process (`lambda_faults.py`): a
+  wrapper around the record handler of Powertools' batch processors (`error` raises inside the
+  handler, Powertools reports the record in `batchItemFailures`; `crash` raises past Powertools,
+  so the runtime dies after the records before it were handled), the embedded search engine's
+  SQLite call raising `sqlite3.OperationalError` (which the engine turns into
+  `SearchUnavailable` as it does for a real one), `requests` refusing or answering the status.
+  The worker asks this process (`Faults.decide`) whether a rule fires, so `p`, `count` and
+  `record=N` hold across all the workers of a function.
 
 Each firing is logged (metadata only) and counted in `GET /_local/stats` under `faults`.
 """
@@ -57,20 +56,16 @@ from __future__ import annotations
 import functools
 import json
 import random
-import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from tidings_local import moto_patches
 from tidings_local.log import logger
-from tidings_local.stats import Stats, current_function_id, current_handler_stats
+from tidings_local.stats import Stats
 
 COMMON_KEYS = frozenset({"p", "count"})
 ERRORS: dict[str, frozenset[str]] = {
@@ -110,17 +105,12 @@ CONNECTION_ERRORS = {
 }
 
 
+# The targets decided inside the function's worker process (`lambda_faults.py`).
+WORKER_TARGETS = ("stream", "search", "push")
+
+
 class FaultSpecError(ValueError):
     """A rule that cannot be parsed or names something that does not exist."""
-
-
-class InjectedFault(Exception):
-    """The exception an injected `stream:error` raises inside a record handler."""
-
-
-class InjectedCrash(BaseException):
-    """An injected `stream:crash`: a `BaseException`, so that no `except Exception` in the
-    handler (Powertools' per-record one included) stops it, as nothing stops a dying runtime."""
 
 
 @dataclass
@@ -294,145 +284,53 @@ class Faults:
         )
         return rule
 
+    def worker_targets(self) -> list[str]:
+        """The worker-side targets (stream, search, push) with active rules."""
+        with self._lock:
+            return sorted({rule.target for rule in self._rules if rule.target in WORKER_TARGETS})
 
-# --- the hooks (process-wide; they act for the installed `Faults`) ---------------------------
+    def decide(self, function_id: str, target: str, facts: Mapping[str, Any]) -> str | None:
+        """A worker's question: does a rule fire for this call of `function_id`? Its error, or None."""
+        if target not in WORKER_TARGETS:
+            return None
+        known = {key: value for key, value in facts.items() if key in KEYS[target] and isinstance(value, str)}
+        record = facts.get("record")
+        rule = self.fire(target, record_id=record if isinstance(record, str) else None, function=function_id, **known)
+        return None if rule is None else rule.error
 
-_active: Faults | None = None
-_patched = False
-
-
-def install(faults: Faults) -> None:
-    """Makes `faults` the rules the hooks apply; patches the hook points once per process."""
-    global _active, _patched
-    if not _patched:
-        _patch_batch_processors()
-        _patch_search_engine()
-        _patch_requests()
-        _patched = True
-    _active = faults
-    moto_patches.intercept(_dynamodb_interceptor)
-
-
-def uninstall(faults: Faults) -> None:
-    global _active
-    if _active is faults:
-        _active = None
-        moto_patches.intercept(None)
+    def connection_error(self, operation: str, connection_id: str, user_id: str | None) -> tuple[int, str, str] | None:
+        """The @connections API's injected answer to this call, if a rule fires for it:
+        (status, x-amzn-ErrorType, message)."""
+        if not self.targets("connections"):
+            return None
+        rule = self.fire("connections", op=operation, connection=connection_id, user=user_id)
+        return None if rule is None else CONNECTION_ERRORS[rule.error]
 
 
-def _in_handler(target: str) -> Faults | None:
-    faults = _active
-    if faults is None or current_handler_stats() is None or not faults.targets(target):
+# --- where the faults are decided -------------------------------------------------------------
+
+
+def dynamodb_fault(
+    faults: Faults, operation: str, request: Mapping[str, Any], function_id: str
+) -> tuple[tuple[int, dict[str, str], bytes], bool] | None:
+    """DynamoDB's answer to a function's request, if a rule fires for it: ((status, headers,
+    body), whether the request takes effect first)."""
+    if not faults.targets("dynamodb"):
         return None
-    return faults
-
-
-def _dynamodb_interceptor(request: Any, dispatch: Callable[[], Any]) -> Any:
-    target = request.headers.get("X-Amz-Target") or b""
-    target = target.decode() if isinstance(target, bytes) else target
-    faults = _in_handler("dynamodb") if target.startswith("DynamoDB_20120810.") else None
-    if faults is None:
-        return dispatch()
-    operation = target.partition(".")[2]
-    rule = faults.fire("dynamodb", op=operation, table=_tables_of(request.body), function=current_function_id())
+    rule = faults.fire("dynamodb", op=operation, table=_tables_of(request), function=function_id)
     if rule is None:
-        return dispatch()
-    if rule.applied:
-        dispatch()
+        return None
     status, error_type, message = DYNAMODB_ERRORS[rule.error]
     headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": str(uuid.uuid4())}
-    return status, headers, json.dumps({"__type": error_type, "message": message})
+    return (status, headers, json.dumps({"__type": error_type, "message": message}).encode()), rule.applied
 
 
-def _tables_of(body: bytes | str | None) -> frozenset[str]:
+def _tables_of(request: Mapping[str, Any]) -> frozenset[str]:
     """The tables a DynamoDB request names (TableName, RequestItems, TransactItems)."""
-    try:
-        request = json.loads(body or b"{}")
-    except ValueError:
-        return frozenset()
     names = {request.get("TableName")} | set(request.get("RequestItems") or {})
     for item in request.get("TransactItems") or []:
         names |= {part.get("TableName") for part in item.values() if isinstance(part, dict)}
     return frozenset(name for name in names if isinstance(name, str))
-
-
-def connection_error(operation: str, connection_id: str, user_id: str | None) -> tuple[int, str, str] | None:
-    """The @connections API's injected answer to this call, if a rule fires for it:
-    (status, x-amzn-ErrorType, message)."""
-    faults = _active
-    if faults is None or not faults.targets("connections"):
-        return None
-    rule = faults.fire("connections", op=operation, connection=connection_id, user=user_id)
-    return None if rule is None else CONNECTION_ERRORS[rule.error]
-
-
-def _patch_batch_processors() -> None:
-    from aws_lambda_powertools.utilities.batch.base import BasePartialProcessor
-
-    call = BasePartialProcessor.__call__
-
-    def __call__(self: Any, records: list[dict], handler: Callable[..., Any], lambda_context: Any = None) -> Any:
-        return call(self, records, _with_record_faults(handler), lambda_context)
-
-    BasePartialProcessor.__call__ = __call__  # type: ignore[method-assign]
-
-
-def _with_record_faults(handler: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(handler)  # Powertools reads the signature for `lambda_context`
-    def record_handler(record: Any, **kwargs: Any) -> Any:
-        faults = _in_handler("stream")
-        raw = getattr(record, "raw_event", None)
-        change = raw.get("dynamodb") if isinstance(raw, dict) else None
-        if faults is not None and isinstance(change, dict):
-            sequence_number = change.get("SequenceNumber")
-            chat = (change.get("Keys") or {}).get("chatId") or (change.get("NewImage") or {}).get("chatId") or {}
-            rule = faults.fire("stream", record_id=sequence_number, function=current_function_id(), chat=chat.get("S"))
-            if rule is not None and rule.error == "crash":
-                raise InjectedCrash(f"injected crash on record {sequence_number}")
-            if rule is not None:
-                raise InjectedFault(f"injected failure of record {sequence_number}")
-        return handler(record=record, **kwargs)
-
-    return record_handler
-
-
-def _patch_search_engine() -> None:
-    from tidings.search.embedded import EmbeddedSearchEngine
-
-    database = EmbeddedSearchEngine._db
-
-    @contextmanager
-    def _db(self: EmbeddedSearchEngine) -> Iterator[sqlite3.Connection]:
-        with database(self) as connection:
-            faults = _in_handler("search")
-            if faults is not None and faults.fire("search", function=current_function_id()):
-                raise sqlite3.OperationalError("disk I/O error (injected fault)")
-            yield connection
-
-    EmbeddedSearchEngine._db = _db  # type: ignore[method-assign]
-
-
-def _patch_requests() -> None:
-    """At `requests.Session.send`, not the transport adapter: moto's `responses` mock replaces
-    `HTTPAdapter.send` while moto runs, and passes unmatched requests to the real one."""
-    import requests
-
-    send = requests.Session.send
-
-    def faulty_send(self: requests.Session, request: requests.PreparedRequest, **kwargs: Any) -> Any:
-        faults = _in_handler("push")
-        host = urlsplit(request.url or "").hostname
-        rule = faults.fire("push", host=host, function=current_function_id()) if faults is not None else None
-        if rule is None:
-            return send(self, request, **kwargs)
-        if rule.error == "down":
-            raise requests.ConnectionError(f"connection to {host} refused (injected fault)", request=request)
-        response = requests.Response()
-        response.status_code, response.reason = int(rule.error), "Injected fault"
-        response.request, response.url, response._content = request, request.url or "", b""
-        return response
-
-    requests.Session.send = faulty_send  # type: ignore[method-assign]
 
 
 # --- local-only endpoints ------------------------------------------------------------------

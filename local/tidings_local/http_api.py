@@ -1,6 +1,7 @@
 """API Gateway HTTP API, locally: the declared `HttpRoute`s with Lambda payload format 2.0.
 
-Pure functions, served by `gateway.py` under the same port as the WebSocket API:
+`HttpApi` serves them under the same port as the WebSocket API (`gateway.py` routes to it
+whatever no other route takes), from these pure functions:
 
 - routing: `METHOD /path/{param}` templates (and greedy `{param+}`), the most specific match
   first (most literal segments), as API Gateway selects routes;
@@ -17,6 +18,7 @@ runtime's own 404 JSON.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
@@ -25,9 +27,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from tidings.declaration import Application, HttpRoute
+from aiohttp import web
+from multidict import CIMultiDict
+
 from tidings_local.apigw import new_id
 from tidings_local.aws import ACCOUNT_ID
+from tidings_local.declared import Application, HttpRoute
+from tidings_local.lambdas import FunctionError, Lambdas
+from tidings_local.log import logger
+from tidings_local.stats import Stats
 
 API_ID = "local-http"
 INTEGRATION_TIMEOUT_SECONDS = 30  # the HTTP API's maximum; a longer function is cut off
@@ -152,3 +160,54 @@ def http_response(result: Any) -> HttpResponse:
     body = result.get("body") or ""
     raw = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
     return HttpResponse(int(result["statusCode"]), headers, raw)
+
+
+def json_error(status: int, code: str, message: str) -> web.Response:
+    """The runtime's own JSON error (an unknown path, a wrong method), not API Gateway's."""
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+class HttpApi:
+    """The HTTP API's routes: each request is its route's function's payload 2.0 event."""
+
+    def __init__(self, application: Application, lambdas: Lambdas, stats: Stats) -> None:
+        self.lambdas = lambdas
+        self.stats = stats
+        self._routes = compile_routes(application)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        found = match_route(self._routes, request.method, request.path)
+        if found is None:
+            return json_error(404, "NOT_FOUND", f"No such path: {request.path}")
+        compiled, path_parameters = found
+        self.stats.http_request()
+        event = http_event(
+            compiled,
+            path_parameters,
+            HttpRequest(
+                method=request.method,
+                path=request.rel_url.raw_path,
+                raw_query=request.rel_url.raw_query_string,
+                headers=list(request.headers.items()),
+                query=list(request.query.items()),
+                body=await request.read(),
+                source_ip=request.remote or "127.0.0.1",
+                domain_name=request.host,
+            ),
+        )
+        try:
+            result = await asyncio.wait_for(
+                self.lambdas.invoke(compiled.route.function, event), INTEGRATION_TIMEOUT_SECONDS
+            )
+            response = http_response(result)
+        except TimeoutError:
+            return web.json_response({"message": "Service Unavailable"}, status=503)
+        except FunctionError as exc:
+            logger.error("HTTP route failed", extra={"route": compiled.key, "errorType": exc.error_type})
+            return web.json_response({"message": "Internal Server Error"}, status=500)
+        except Exception:
+            logger.exception("HTTP route failed", extra={"route": compiled.key})
+            return web.json_response({"message": "Internal Server Error"}, status=500)
+        headers = CIMultiDict(response.headers)
+        headers.setdefault("apigw-requestid", event["requestContext"]["requestId"])
+        return web.Response(status=response.status, headers=headers, body=response.body)

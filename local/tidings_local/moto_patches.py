@@ -1,19 +1,19 @@
 """Where the runtime reaches into moto, and why. Nothing else in the package touches moto's
 internals; `install()` runs once, when `tidings_local.aws` is imported.
 
-1. One lock around moto's request dispatcher. moto is not thread-safe for read-modify-write
-   (an `ADD` counter, a conditional put, a transaction) and handlers run in a thread pool.
-   Requests moto does not match, such as the handlers' `apigatewaymanagementapi` calls to
-   `http://HOST:PORT/@connections/...`, pass straight through to the real HTTP gateway.
-2. Request notifications (`on_request`): after moto handles a DynamoDB write or an SQS send,
-   the event source pollers are told, so they wake at once instead of polling hot.
+1. One lock around moto (`moto_lock`): its in-process dispatcher here, and its server
+   application in `moto_server.py`. moto is not thread-safe for read-modify-write (an `ADD`
+   counter, a conditional put, a transaction), and the workers' requests arrive on the server's
+   threads while the runtime's own calls run on others.
+2. Request notifications (`on_request`, `notify`): after moto handles a DynamoDB write or an SQS
+   send, in process or through the server, the event source pollers are told, so they wake at
+   once instead of polling hot.
 3. Cheap transaction backups. Before a TransactWriteItems, moto deep-copies every table it
    touches so that it can roll back; that costs ~0.1 ms per stored item, so after a few
    thousand messages every `message.send` would hold the lock for half a second. Instead we
    snapshot just the touched items and the stream lengths, and restore those on failure.
 4. `forget_shard_iterator`: moto keeps every shard iterator it ever issued.
-5. `intercept`: one hook in front of moto's answers, for the fault injection (`faults.py`).
-6. `peek_queue`: reads an SQS queue's messages without receiving them, for `/_local/queues`.
+5. `peek_queue`: reads an SQS queue's messages without receiving them, for `/_local/queues`.
 """
 
 from __future__ import annotations
@@ -54,9 +54,6 @@ SQS_SENDS = frozenset(
     for operation in ("SendMessage", "SendMessageBatch", "ChangeMessageVisibility", "ChangeMessageVisibilityBatch")
 )
 _listeners: dict[Callable[[], None], frozenset[str]] = {}
-# (request, dispatch) -> moto's (status, headers, body) answer; see `intercept`.
-Interceptor = Callable[[Any, Callable[[], Any]], Any]
-_interceptor: Interceptor | None = None
 
 
 def install() -> None:
@@ -100,43 +97,31 @@ async def wait_until_set(event: asyncio.Event, timeout: float) -> None:
         waiter.cancel()
 
 
-def _notify(request: Any) -> None:
-    target = request.headers.get("X-Amz-Target") or b""
-    operation = target.decode() if isinstance(target, bytes) else target
+def notify(target: str) -> None:
+    """Tells the listeners of `target` (an X-Amz-Target value) that moto has handled it."""
     for listener, operations in list(_listeners.items()):
-        if operation in operations:
-            with contextlib.suppress(Exception):  # a listener must never break a handler's call
+        if target in operations:
+            with contextlib.suppress(Exception):  # a listener must never break a caller's request
                 listener()
+
+
+def moto_lock() -> threading.RLock:
+    """The one lock around moto (re-entrant: a request never waits for itself)."""
+    return _MOTO_LOCK
 
 
 def _serialize_requests() -> None:
     process = botocore_stubber.process_request
 
     def serialized(request: Any) -> Any:
-        def dispatch() -> Any:
-            with _MOTO_LOCK:
-                return process(request)
-
-        interceptor = _interceptor
-        response = dispatch() if interceptor is None else interceptor(request, dispatch)
+        with _MOTO_LOCK:
+            response = process(request)
         if response is not None and _listeners:
-            _notify(request)
+            target = request.headers.get("X-Amz-Target") or b""
+            notify(target.decode() if isinstance(target, bytes) else target)
         return response
 
     botocore_stubber.process_request = serialized  # type: ignore[method-assign]
-
-
-# --- 5: the fault injection's way in ----------------------------------------------------------
-
-
-def intercept(interceptor: Interceptor | None) -> None:
-    """Puts `interceptor(request, dispatch)` in front of moto (None removes it). It answers
-    each request moto would handle: with `dispatch()`, moto's own `(status, headers, body)`, or
-    with an answer of its own in that shape, before or after dispatching. moto's stubber is a
-    botocore `before-send` hook, so botocore takes either as the HTTP response of that attempt
-    and its retry handler runs on it exactly as on AWS's answer."""
-    global _interceptor
-    _interceptor = interceptor
 
 
 # --- 3: transactions ---------------------------------------------------------------------------
@@ -234,7 +219,7 @@ def forget_shard_iterator(iterator: str, account_id: str, region: str) -> None:
         dynamodbstreams_backends[account_id][region].shard_iterators.pop(iterator, None)
 
 
-# --- 6: reading a queue --------------------------------------------------------------------------
+# --- 5: reading a queue --------------------------------------------------------------------------
 
 
 def peek_queue(queue_name: str, account_id: str, region: str) -> list[dict[str, Any]]:

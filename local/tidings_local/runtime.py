@@ -1,16 +1,19 @@
 """`LocalRuntime`: the whole local emulation wired together, for the CLI and for tests.
 
 Start order, so that `/healthz` is truthful: the HTTP port opens first (answering 503), then
-moto is provisioned from the declaration, the demo data is loaded, the handlers are imported
-(their cold start), the event sources start (stream and queue pollers, schedules), and only
-then `/healthz` answers 200.
+moto is provisioned from the declaration, the demo data is loaded, moto's server starts for the
+workers, every function's first worker loads (its cold start, all in parallel), the event
+sources start (stream and queue pollers, schedules), and only then `/healthz` answers 200.
 
     async with LocalRuntime(port=0, demo=True) as runtime:
         ...  # runtime.ws_url, runtime.url, runtime.stats.snapshot()
 
-The runtime changes the process environment (table names, queue URLs, secret ARNs,
-`WEBSOCKET_CALLBACK_URL`, Powertools settings) because the handlers read it, and restores it on
-`stop()`. moto is process-global, so only one runtime may run per process at a time.
+Each function's workers get exactly the environment CDK gives it (`declared.function_environment`)
+plus what Lambda sets, their own credentials and the endpoint of moto's server; see
+`function_environment` below for what the local runtime changes. The runtime's own process
+keeps the tables' and queues' variables too (`/_local/sessions` and `/_local/reindex` run the
+shared code here), and restores its environment on `stop()`. moto is process-global, so only
+one runtime may run per process at a time.
 """
 
 from __future__ import annotations
@@ -19,24 +22,35 @@ import asyncio
 import contextlib
 import os
 import tempfile
-import time
 from collections.abc import Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 
-from tidings.declaration import Application, Queue
 from tidings_local import faults as fault_injection
+from tidings_local.apigw import API_ID, STAGE
 from tidings_local.aws import ACCOUNT_ID, LocalAws, Provisioned, queue_names, region
+from tidings_local.declared import (
+    Application,
+    Function,
+    Queue,
+    SearchIndex,
+    Secret,
+    Table,
+    function_environment,
+)
 from tidings_local.faults import Faults
 from tidings_local.gateway import Gateway
+from tidings_local.iam import Policies
 from tidings_local.keys import dev_signing_key
-from tidings_local.lambdas import Lambdas
+from tidings_local.lambdas import MAX_WORKERS_PER_FUNCTION, Lambdas, shared_template
 from tidings_local.log import logger
 from tidings_local.moto_patches import peek_queue
+from tidings_local.moto_server import MotoServer
 from tidings_local.queues import QueuePoller
 from tidings_local.schedules import Scheduler
 from tidings_local.stats import Stats
@@ -44,16 +58,19 @@ from tidings_local.streams import PollerSettings, StreamPoller
 
 SHUTDOWN_SECONDS = 2.0
 
-# Set for the handlers unless the developer set them: no X-Ray daemon locally, and no EMF
+# Set for every function unless the developer set them: no X-Ray daemon locally, and no EMF
 # metric blobs flooding stdout.
 HANDLER_ENV_DEFAULTS = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_DISABLED": "true",
-    "POWERTOOLS_SERVICE_NAME": "tidings",
-    "LOG_LEVEL": "INFO",
     # Lets a local push service on 127.0.0.1 (the e2e test's receiver) take Web Push over http.
     "PUSH_ALLOW_LOOPBACK_HTTP": "true",
 }
+# The developer's own value of these reaches every function (LOG_LEVEL=DEBUG make dev).
+DEVELOPER_SETTINGS = ("LOG_LEVEL", "POWERTOOLS_LOG_LEVEL", "POWERTOOLS_DEV", "POWERTOOLS_DEBUG")
+# Local only: the embedded search engine stands in for OpenSearch (docs/architecture.md "Search").
+SEARCH_ENGINE_ENV = "SEARCH_ENGINE"
+SEARCH_DB_PATH_ENV = "SEARCH_DB_PATH"
 LOCAL_VAPID_SUBJECT = "mailto:tidings-dev@localhost"
 
 
@@ -76,8 +93,32 @@ def _default_secret_values() -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class _LocalNames:
+    """Where the declared resources are locally (`declared.PhysicalNames`)."""
+
+    provisioned: Provisioned
+    url: str
+    search_db_path: str
+
+    def table_name(self, table: Table) -> str:
+        return self.provisioned.environment[table.env_var]
+
+    def secret_arn(self, secret: Secret) -> str:
+        return self.provisioned.secret_arns[secret.id]
+
+    def queue_url(self, queue: Queue) -> str:
+        return self.provisioned.queue_urls[queue.id]
+
+    def callback_url(self) -> str:
+        return self.url
+
+    def search_endpoint(self, index: SearchIndex) -> str:
+        return self.search_db_path
+
+
 class LocalRuntime:
-    """API Gateway, Lambda, DynamoDB (+ Streams), SQS and Secrets Manager in one process."""
+    """API Gateway, Lambda, DynamoDB (+ Streams), SQS and Secrets Manager on one machine."""
 
     def __init__(
         self,
@@ -91,18 +132,21 @@ class LocalRuntime:
         functions_dir: Path | None = None,
         secret_values: Mapping[str, str] | None = None,
         poller_settings: PollerSettings | None = None,
-        max_workers: int = 64,
+        max_workers: int = MAX_WORKERS_PER_FUNCTION,
         search_db_path: str | None = None,
         environment: Mapping[str, str] | None = None,
         faults: Sequence[str] = (),
+        record_invocations: bool = False,
     ) -> None:
         """`application` defaults to `tidings.app.APPLICATION`; `functions_dir` to the repo's
         `functions/` (or `$TIDINGS_FUNCTIONS_DIR`); `secret_values` (by secret id) to the local
         JWT signing key and a fresh VAPID key pair, other declared secrets get their placeholder
-        or a random value; `port=0` picks a free port; `environment` is added to the functions'
-        environment (the presence durations that `tidings dev` flags shorten, for example);
-        `faults` are fault-injection specs (`faults.py`), active from the start (a bad one raises
-        `FaultSpecError` here)."""
+        or a random value; `port=0` picks a free port; `max_workers` caps each function's
+        concurrent workers; `environment` is added to every function's environment (the
+        presence durations that `tidings dev` flags shorten, for example); `faults` are
+        fault-injection specs (`faults.py`), active from the start (a bad one raises
+        `FaultSpecError` here); `record_invocations` keeps every invocation's event and result
+        (`runtime.lambdas.invocations`, for tests)."""
         self.host = host
         self.port = port
         self.demo = demo
@@ -116,14 +160,18 @@ class LocalRuntime:
         )
         for spec in faults:
             self.faults.add(spec)
-        self._handlers = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lambda")
         self._platform = ThreadPoolExecutor(max_workers=4, thread_name_prefix="platform")
-        self.lambdas = Lambdas(self.application, self._handlers, self.stats, functions_dir)
+        self.lambdas = Lambdas(
+            self.application, self.stats, functions_dir, max_workers=max_workers, record_invocations=record_invocations
+        )
         self.aws = LocalAws(self.application, _default_secret_values() if secret_values is None else secret_values)
+        self.moto_server: MotoServer | None = None
+        self.policies: Policies | None = None
         self.gateway = Gateway(
             self.application,
             self.lambdas,
             self.stats,
+            self.faults,
             idle_timeout=idle_timeout,
             max_duration=max_duration,
             is_ready=lambda: self.ready,
@@ -160,7 +208,6 @@ class LocalRuntime:
         return peek_queue(name, ACCOUNT_ID, region())
 
     async def start(self) -> None:
-        fault_injection.install(self.faults)
         try:
             self._runner = web.AppRunner(self.gateway.web_app(), access_log=None, shutdown_timeout=SHUTDOWN_SECONDS)
             await self._runner.setup()
@@ -173,7 +220,18 @@ class LocalRuntime:
             os.environ.update(self._environment)
             os.environ.update({table.env_var: table.default_name for table in self.application.tables})
             os.environ.update(self._search_environment())
-            await asyncio.get_running_loop().run_in_executor(self._platform, self._provision)
+            # The workers' template process starts meanwhile: its imports overlap provisioning.
+            template = asyncio.ensure_future(asyncio.to_thread(shared_template))
+            try:
+                await asyncio.get_running_loop().run_in_executor(self._platform, self._provision)
+            finally:
+                await template
+            self.policies = Policies(self.application, self.provisioned, api_id=API_ID, stage=STAGE)
+            self.gateway.policies = self.policies
+            self.moto_server = MotoServer(self.policies, self.faults, self.stats)
+            await asyncio.get_running_loop().run_in_executor(self._platform, self.moto_server.start)
+            environments = {function.id: self.function_environment(function) for function in self.application.functions}
+            await self.lambdas.start(environments, self.faults)
             await self._start_event_sources()
         except BaseException:
             await self.stop()
@@ -181,13 +239,33 @@ class LocalRuntime:
         self.ready = True
         logger.info("runtime ready", extra={"url": self.url, "demo": self.demo})
 
+    def function_environment(self, function: Function) -> dict[str, str]:
+        """`function`'s environment locally: what CDK sets, with the embedded search engine in
+        place of OpenSearch, the local settings (`HANDLER_ENV_DEFAULTS`, the developer's
+        `DEVELOPER_SETTINGS`, the runtime's `environment`), the function's own credentials, and
+        moto's server as every AWS service's endpoint."""
+        assert self.moto_server is not None and self.policies is not None and self.search_db_path is not None
+        environment = function_environment(function, _LocalNames(self.provisioned, self.url, self.search_db_path))
+        for index, _ in function.search:
+            environment[SEARCH_DB_PATH_ENV] = environment.pop(index.env_var)
+            environment[SEARCH_ENGINE_ENV] = "embedded"
+        for name, value in HANDLER_ENV_DEFAULTS.items():
+            environment[name] = self._saved_env.get(name, value) if self._saved_env else value
+        for name in DEVELOPER_SETTINGS:
+            if self._saved_env and name in self._saved_env:
+                environment[name] = self._saved_env[name]
+        environment.update(self._environment)
+        environment.update(self.policies.role(function).credentials())
+        environment["AWS_ENDPOINT_URL"] = self.moto_server.url
+        return environment
+
     def _search_environment(self) -> dict[str, str]:
         """The embedded search engine (docs/architecture.md "Search"): one SQLite file for the
-        whole process, empty at each start like the moto tables."""
+        whole runtime, empty at each start like the moto tables."""
         if self.search_db_path is None:
             self._search_dir = tempfile.TemporaryDirectory(prefix="tidings-search-")
             self.search_db_path = str(Path(self._search_dir.name) / "search.db")
-        return {"SEARCH_ENGINE": "embedded", "SEARCH_DB_PATH": self.search_db_path}
+        return {SEARCH_ENGINE_ENV: "embedded", SEARCH_DB_PATH_ENV: self.search_db_path}
 
     def _provision(self) -> None:
         provisioned = self.aws.start()
@@ -197,7 +275,6 @@ class LocalRuntime:
             from tidings_local.demo import load_demo_data
 
             load_demo_data()
-        self.lambdas.load()
 
     async def _start_event_sources(self) -> None:
         """One task per stream subscription, queue subscription and schedule."""
@@ -240,28 +317,23 @@ class LocalRuntime:
         self._tasks.append(asyncio.create_task(coroutine, name=name))
 
     async def stop(self) -> None:
-        """Closes sockets, stops pollers and executors, stops moto and restores the env."""
+        """Closes sockets, stops pollers and workers, stops moto and restores the env."""
         self.ready = False
-        fault_injection.uninstall(self.faults)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.gateway.close_all(), SHUTDOWN_SECONDS)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        await self.lambdas.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        self._handlers.shutdown(wait=False, cancel_futures=True)
         self._platform.shutdown(wait=False, cancel_futures=True)
-        deadline = time.monotonic() + SHUTDOWN_SECONDS
-        while self.lambdas.in_flight and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        if self.lambdas.in_flight:
-            # Stopping moto now would let a still-running handler reach real AWS endpoints.
-            logger.warning("handlers still running at shutdown; leaving moto active")
-        else:
-            self.aws.stop()
+        if self.moto_server is not None:
+            self.moto_server.stop()
+            self.moto_server = None
+        self.aws.stop()
         if self._saved_env is not None:
             os.environ.clear()
             os.environ.update(self._saved_env)

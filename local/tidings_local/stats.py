@@ -1,11 +1,14 @@
 """Local-only diagnostics: what one message costs, counted the way AWS would bill it.
 
 `GET /_local/stats` serves `Stats.snapshot()` for the benchmark. It is not part of the protocol
-and has no AWS counterpart. Three counters:
+and has no AWS counterpart. The counters:
 
-- `awsCalls`: AWS API calls made by *our code*, i.e. inside a Lambda handler invocation. Calls
-  the platform makes on AWS (stream polling, on-failure destination sends, table setup) are not
-  counted, because on AWS they are not made by, nor billed to, our functions' code.
+- `awsCalls`: AWS API requests made by *our code*, i.e. by a function: counted where the service
+  receives them (moto's server, `moto_server.Gatekeeper`, and the @connections API), by service
+  and operation, and told apart by the caller's access key (`awsCallsByFunction`). A request
+  botocore retries counts once per attempt, as the service sees it. Calls the platform makes on
+  AWS (stream polling, on-failure destination sends, table setup) are not counted, because on
+  AWS they are not made by, nor billed to, our functions' code.
 - `invocations`: Lambda invocations per declared function id.
 - `gatewayMessages`: WebSocket frames through the gateway, `in` from clients and `out` to them.
 - `httpRequests`: requests served by the HTTP API's declared routes.
@@ -16,25 +19,23 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 
 class Stats:
-    """Thread-safe counters: handlers run in a thread pool and report from there."""
+    """Thread-safe counters: moto's server reports from its request threads."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._aws_calls: Counter[tuple[str, str]] = Counter()
+        self._aws_calls: Counter[tuple[str, str, str]] = Counter()
         self._invocations: Counter[str] = Counter()
         self._gateway: Counter[str] = Counter()
         self._http_requests = 0
         self._faults: Counter[str] = Counter()
 
-    def aws_call(self, service: str, operation: str) -> None:
+    def aws_call(self, service: str, operation: str, function_id: str) -> None:
         with self._lock:
-            self._aws_calls[(service, operation)] += 1
+            self._aws_calls[(function_id, service, operation)] += 1
 
     def invocation(self, function_id: str) -> None:
         with self._lock:
@@ -54,39 +55,19 @@ class Stats:
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            calls: dict[str, dict[str, int]] = {}
-            for (service, operation), count in sorted(self._aws_calls.items()):
-                calls.setdefault(service, {})[operation] = count
+            calls: Counter[tuple[str, str]] = Counter()
+            by_function: dict[str, dict[str, dict[str, int]]] = {}
+            for (function_id, service, operation), count in sorted(self._aws_calls.items()):
+                calls[(service, operation)] += count
+                by_function.setdefault(function_id, {}).setdefault(service, {})[operation] = count
+            totals: dict[str, dict[str, int]] = {}
+            for (service, operation), count in sorted(calls.items()):
+                totals.setdefault(service, {})[operation] = count
             return {
-                "awsCalls": calls,
+                "awsCalls": totals,
+                "awsCallsByFunction": by_function,
                 "invocations": dict(sorted(self._invocations.items())),
                 "gatewayMessages": {"in": self._gateway["in"], "out": self._gateway["out"]},
                 "httpRequests": self._http_requests,
                 "faults": dict(sorted(self._faults.items())),
             }
-
-
-# The stats sink and function id of the invocation running on this thread; unset outside
-# handler code.
-_scope = threading.local()
-
-
-@contextmanager
-def handler_scope(stats: Stats, function_id: str | None = None) -> Iterator[None]:
-    """Marks the current thread as running handler code (of `function_id`, None while a module
-    is imported), so its AWS calls are counted and function-scoped faults can find it."""
-    previous = getattr(_scope, "stats", None), getattr(_scope, "function_id", None)
-    _scope.stats, _scope.function_id = stats, function_id
-    try:
-        yield
-    finally:
-        _scope.stats, _scope.function_id = previous
-
-
-def current_handler_stats() -> Stats | None:
-    return getattr(_scope, "stats", None)
-
-
-def current_function_id() -> str | None:
-    """The declared id of the function whose handler runs on this thread, if any."""
-    return getattr(_scope, "function_id", None)

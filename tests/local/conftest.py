@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from tests.local.stub_app import APP, STUB_FUNCTIONS_DIR
-from tidings.declaration import Application
+from tidings_local.declared import Application, Function
 from tidings_local.runtime import LocalRuntime
 from tidings_local.streams import PollerSettings
 
@@ -27,6 +27,7 @@ async def start_runtime() -> AsyncIterator[StartRuntime]:
 
     async def start(application: Application = APP, **options: Any) -> LocalRuntime:
         options.setdefault("poller_settings", FAST_POLLING)
+        options.setdefault("record_invocations", True)
         runtime = LocalRuntime(port=0, application=application, functions_dir=STUB_FUNCTIONS_DIR, **options)
         await runtime.start()
         started.append(runtime)
@@ -56,3 +57,9 @@ async def eventually(predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.02)
     return value
+
+
+async def probe(runtime: LocalRuntime, function: Function, *steps: dict[str, Any]) -> dict[str, Any]:
+    """Invokes a probe function (`stub_functions/probe/probe.py`) with `steps`; its answer."""
+    answer: dict[str, Any] = await runtime.lambdas.invoke(function, {"steps": list(steps)})
+    return answer

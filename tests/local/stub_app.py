@@ -18,6 +18,7 @@ from tidings.declaration import (
     QueueSubscription,
     Route,
     Schedule,
+    SearchIndex,
     Secret,
     StreamSubscription,
     Table,
@@ -55,11 +56,41 @@ CONSUMER_FAILURES = Queue("ConsumerFailures", "CONSUMER_FAILURES_QUEUE_URL")
 STUB_KEY = Secret("StubKey", "STUB_KEY_ARN", "a secret the runtime generates")
 
 AUTHORIZER = Function("Authorizer", "gate", "authorizer.handler", "allows a token naming the user")
-CONNECT = Function("Connect", "gate", "connect.handler", "refuses ?refuse=STATUS")
+CONNECT = Function("Connect", "gate", "connect.handler", "refuses ?refuse=STATUS", manages_connections=True)
 DISCONNECT = Function("Disconnect", "gate", "disconnect.handler", "records the event")
-ECHO = Function("Echo", "gate", "echo.handler", "replies with what it was given")
+ECHO = Function(
+    "Echo",
+    "gate",
+    "echo.handler",
+    "replies with what it was given",
+    tables=((NOTES, "write"),),
+    manages_connections=True,
+)
 CONSUMER = Function("Consumer", "stream", "consumer.handler", "fails records as told")
 REST = Function("Rest", "gate", "rest.handler", "answers HTTP API requests with what it was given")
+
+# Functions that do what their event asks (`stub_functions/probe/probe.py`), each with its own
+# grants, for the tests of what a function sees and may do.
+STUB_INDEX = SearchIndex("StubSearch", "STUB_SEARCH_ENDPOINT", index_name="stub-messages")
+PROBE = Function(
+    "Probe",
+    "probe",
+    "probe.handler",
+    "may use Notes and Events, and search; nothing else",
+    tables=((NOTES, "read_write"), (EVENTS, "read_write")),
+    search=((STUB_INDEX, "read"),),
+    timeout_seconds=30,
+)
+READER = Function(
+    "Reader",
+    "probe",
+    "probe.handler",
+    "may read Notes and the stub key",
+    tables=((NOTES, "read"),),
+    secrets=(STUB_KEY,),
+)
+NOBODY = Function("Nobody", "probe", "probe.handler", "may use nothing")
+NAPPER = Function("Napper", "probe", "probe.handler", "times out after a second", timeout_seconds=1)
 
 SUBSCRIPTION = StreamSubscription(
     EVENTS,
@@ -74,7 +105,7 @@ SUBSCRIPTION = StreamSubscription(
 APP = Application(
     name="Stub",
     tables=(EVENTS, NOTES),
-    functions=(AUTHORIZER, CONNECT, DISCONNECT, ECHO, CONSUMER, REST),
+    functions=(AUTHORIZER, CONNECT, DISCONNECT, ECHO, CONSUMER, REST, PROBE, READER, NOBODY, NAPPER),
     authorizer=Authorizer(AUTHORIZER),
     routes=(
         Route("$connect", CONNECT, two_way=False),
@@ -96,6 +127,7 @@ APP = Application(
     stream_subscriptions=(SUBSCRIPTION,),
     queues=(CONSUMER_FAILURES,),
     secrets=(STUB_KEY,),
+    search_indexes=(STUB_INDEX,),
 )
 
 
@@ -120,3 +152,16 @@ TIMERS_APP = Application(
     queue_subscriptions=(QueueSubscription(JOBS, WORKER, batch_size=5),),
     schedules=(Schedule("Tick", TICK, rate_seconds=1),),
 )
+
+
+# --- functions that cannot load ---------------------------------------------------------------
+
+SHADOWED = Function("Shadowed", "shadow", "frames.handler", "its folder has a typing.py")
+NEEDS_MOTO = Function("NeedsMoto", "missing", "needs_moto.handler", "imports a package no layer has")
+
+
+def alone(function: Function) -> Application:
+    """An application of the authorizer and `function`."""
+    return Application(
+        name="Broken", tables=(), functions=(AUTHORIZER, function), authorizer=Authorizer(AUTHORIZER), routes=()
+    )

@@ -1,33 +1,26 @@
-"""Fault injection (`tidings_local.faults`): the grammar, and each fault arriving the way the
-real failure would (botocore retrying DynamoDB's throttles, Powertools reporting a failed
-record, the search engine's own error path, the push transport refusing)."""
+"""Fault injection (`tidings_local.faults`): the grammar, and each fault arriving inside a
+function's worker the way the real failure would (botocore retrying DynamoDB's throttles,
+Powertools reporting a failed record, the search engine's own error path, the push transport
+refusing)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 import boto3
 import botocore.exceptions
 import pytest
-import requests
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-from tests.local.conftest import eventually
-from tests.local.stub_app import CONNECT, EventModel, NoteModel
+from tests.local.conftest import eventually, probe
+from tests.local.stub_app import CONNECT, PROBE, READER, EventModel, NoteModel
 from tests.support.push_service import LocalPushService
-from tidings.search.embedded import EmbeddedSearchEngine
-from tidings.search.port import SearchUnavailable
-from tidings.search.query import parse as parse_query
-from tidings_local import faults as fault_injection
-from tidings_local.faults import Faults, FaultSpecError, InjectedCrash, parse
+from tidings_local.faults import Faults, FaultSpecError, parse
+from tidings_local.lambdas import FunctionCrashed
 from tidings_local.runtime import LocalRuntime
-from tidings_local.stats import Stats, handler_scope
+from tidings_local.stats import Stats
 
 # --- the grammar -------------------------------------------------------------------------------
 
@@ -103,15 +96,7 @@ def test_record_n_poisons_the_nth_record_and_only_it_on_every_retry() -> None:
     assert [fails(r) for r in ("100", "100", "200", "100", "300", "200")] == [False, False, True, False, False, True]
 
 
-# --- the hooks, in this process ------------------------------------------------------------------
-
-
-@pytest.fixture
-def faults() -> Iterator[Faults]:
-    installed = Faults(Stats(), frozenset({"Consumer", "Echo"}), {"Notes": "local-test-notes"})
-    fault_injection.install(installed)
-    yield installed
-    fault_injection.uninstall(installed)
+# --- the faults inside a function's worker --------------------------------------------------------
 
 
 def _stream_record(sequence: str, chat_id: str) -> dict[str, Any]:
@@ -128,156 +113,139 @@ def _stream_record(sequence: str, chat_id: str) -> dict[str, Any]:
     }
 
 
-def test_a_stream_error_fails_just_that_record_through_powertools(faults: Faults) -> None:
-    faults.add("stream:error:function=Consumer:chat=poisoned")
-    handled: list[str] = []
-    event = {"Records": [_stream_record("1", "fine"), _stream_record("2", "poisoned"), _stream_record("3", "fine")]}
-
-    with handler_scope(Stats(), "Consumer"):
-        response = process_partial_response(
-            event=event,
-            record_handler=lambda record: handled.append(record.dynamodb.sequence_number),
-            processor=BatchProcessor(event_type=EventType.DynamoDBStreams),
-        )
-
-    assert response == {"batchItemFailures": [{"itemIdentifier": "2"}]}
-    assert handled == ["1", "3"]
+def _batch(*records: dict[str, Any]) -> dict[str, Any]:
+    return {"do": "batch", "records": list(records)}
 
 
-def test_a_stream_crash_fails_the_whole_invocation_after_the_records_before_it(faults: Faults) -> None:
-    faults.add("stream:crash:function=Consumer:record=2")
-    handled: list[str] = []
-    event = {"Records": [_stream_record("1", "a"), _stream_record("2", "a"), _stream_record("3", "a")]}
-
-    with handler_scope(Stats(), "Consumer"), pytest.raises(InjectedCrash):
-        process_partial_response(
-            event=event,
-            record_handler=lambda record: handled.append(record.dynamodb.sequence_number),
-            processor=BatchProcessor(event_type=EventType.DynamoDBStreams),
-        )
-    assert handled == ["1"]
+def _notes() -> list[str]:
+    return sorted(note.note_id for note in NoteModel.scan())
 
 
-def test_a_record_handler_outside_a_faulted_function_is_untouched(faults: Faults) -> None:
-    faults.add("stream:error:function=Echo")
-    with handler_scope(Stats(), "Consumer"):
-        response = process_partial_response(
-            event={"Records": [_stream_record("1", "a")]},
-            record_handler=lambda record: None,
-            processor=BatchProcessor(event_type=EventType.DynamoDBStreams),
-        )
-    assert response == {"batchItemFailures": []}
+async def test_a_stream_error_fails_just_that_record_through_powertools(runtime: LocalRuntime) -> None:
+    runtime.faults.add("stream:error:function=Probe:chat=poisoned")
+    records = [_stream_record("1", "fine"), _stream_record("2", "poisoned"), _stream_record("3", "fine")]
+
+    [batch] = (await probe(runtime, PROBE, _batch(*records)))["steps"]
+
+    assert batch == {"handled": ["1", "3"], "failures": [{"itemIdentifier": "2"}]}
 
 
-def test_search_down_is_the_engines_own_unavailable(faults: Faults, tmp_path) -> None:
-    engine = EmbeddedSearchEngine(str(tmp_path / "search.db"))
-    faults.add("search:down:count=1")
+async def test_a_stream_crash_kills_the_invocation_after_the_records_before_it(runtime: LocalRuntime) -> None:
+    runtime.faults.add("stream:crash:function=Probe:record=2")
+    records = [_stream_record("1", "a"), _stream_record("2", "a"), _stream_record("3", "a")]
 
-    with handler_scope(Stats(), "Echo"):
-        with pytest.raises(SearchUnavailable) as raised:
-            engine.search_messages(parse_query("hello", user_id="alice", now=datetime.now(UTC)), ["general"], 0, 10)
-        assert isinstance(raised.value.__cause__, sqlite3.OperationalError)
-        assert (
-            engine.search_messages(
-                parse_query("hello", user_id="alice", now=datetime.now(UTC)), ["general"], 0, 10
-            ).hits
-            == []
-        )  # the rule is spent
+    with pytest.raises(FunctionCrashed) as crashed:
+        await probe(runtime, PROBE, _batch(*records))
+
+    assert crashed.value.error_type == "Runtime.ExitError"
+    assert _notes() == ["record-1"], "record 1 was handled, then the runtime died on record 2"
+    assert runtime.stats.snapshot()["faults"] == {"stream:crash:function=Probe:record=2": 1}
+
+
+async def test_a_record_handler_of_another_function_is_untouched(runtime: LocalRuntime) -> None:
+    runtime.faults.add("stream:error:function=Echo")
+    [batch] = (await probe(runtime, PROBE, _batch(_stream_record("1", "a"))))["steps"]
+    assert batch == {"handled": ["1"], "failures": []}
+
+
+async def test_search_down_is_the_engines_own_unavailable(runtime: LocalRuntime) -> None:
+    runtime.faults.add("search:down:count=1")
+    down, back = (await probe(runtime, PROBE, {"do": "search"}, {"do": "search"}))["steps"]
+    assert down == {"error": "SearchUnavailable", "cause": "OperationalError"}
+    assert back == {"hits": 0}, "the rule is spent"
 
 
 async def test_the_push_service_down_or_failing_reaches_the_sender_as_requests_errors(runtime: LocalRuntime) -> None:
-    # In a running runtime: moto's `responses` mock then stands in for requests' transport.
     with LocalPushService() as push_service:
         runtime.faults.add("push:down:count=1,push:503:count=1")
+        post = {"do": "post", "url": push_service.url("/push/a")}
 
-        def post() -> requests.Response:
-            return requests.post(push_service.url("/push/a"), data=b"x", timeout=5)
+        refused, failed, delivered = (await probe(runtime, PROBE, post, post, post))["steps"]
 
-        with pytest.raises(requests.ConnectionError, match="refused"):
-            await _in_handler(post)
-        assert (await _in_handler(post)).status_code == 503
-        assert (await _in_handler(post)).status_code == 201
-        assert len(push_service.requests) == 1  # the faulted ones never left the process
-
-
-# --- the hooks, in a running runtime -------------------------------------------------------------
+        assert refused["error"] == "ConnectionError" and "refused" in refused["message"]
+        assert failed == {"status": 503}
+        assert delivered == {"status": 201}
+        assert len(push_service.requests) == 1  # the faulted ones never left the worker
 
 
-def _dynamodb(runtime: LocalRuntime):
-    return boto3.client("dynamodb", region_name="us-east-1")
-
-
-def _in_handler(call, function_id: str = "Echo") -> Any:
-    """Runs `call` the way handler code runs: on a worker thread, in a handler scope."""
-
-    def run() -> Any:
-        with handler_scope(Stats(), function_id):
-            return call()
-
-    return asyncio.to_thread(run)
+def _dynamodb(operation: str, **params: Any) -> dict[str, Any]:
+    return {"do": "aws", "service": "dynamodb", "operation": operation, "params": params}
 
 
 async def test_a_throttle_is_retried_by_botocore_before_the_handler_sees_it(runtime: LocalRuntime) -> None:
-    client = _dynamodb(runtime)
     runtime.faults.add("dynamodb:throttle:op=GetItem:count=2")
 
-    response = await _in_handler(lambda: client.get_item(TableName="local-test-notes", Key={"noteId": {"S": "n"}}))
+    [got] = (
+        await probe(runtime, PROBE, _dynamodb("get_item", TableName="local-test-notes", Key={"noteId": {"S": "n"}}))
+    )["steps"]
 
-    assert response["ResponseMetadata"]["RetryAttempts"] == 2  # two throttles, retried away
+    assert got == {"ok": True, "retries": 2}, "two throttles, retried away"
     assert runtime.stats.snapshot()["faults"] == {"dynamodb:throttle:op=GetItem:count=2": 2}
 
 
 async def test_throttling_past_the_retries_reaches_the_handler_as_aws_error_codes(runtime: LocalRuntime) -> None:
-    client = _dynamodb(runtime)
     runtime.faults.add("dynamodb:throttling:op=PutItem,dynamodb:500:op=Query")
 
-    with pytest.raises(botocore.exceptions.ClientError) as throttled:
-        await _in_handler(lambda: client.put_item(TableName="local-test-notes", Item={"noteId": {"S": "n"}}))
-    with pytest.raises(botocore.exceptions.ClientError) as failed:
-        await _in_handler(
-            lambda: client.query(
+    throttled, failed = (
+        await probe(
+            runtime,
+            PROBE,
+            _dynamodb("put_item", TableName="local-test-notes", Item={"noteId": {"S": "n"}}),
+            _dynamodb(
+                "query",
                 TableName="local-test-notes",
                 KeyConditionExpression="noteId = :n",
                 ExpressionAttributeValues={":n": {"S": "n"}},
-            )
+            ),
         )
+    )["steps"]
 
-    assert throttled.value.response["Error"]["Code"] == "ThrottlingException"
-    assert failed.value.response["Error"]["Code"] == "InternalServerError"
-    assert failed.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
-    assert failed.value.response["ResponseMetadata"]["RetryAttempts"] > 0
+    assert throttled["error"] == "ThrottlingException"
+    assert failed["error"] == "InternalServerError"
+    assert failed["status"] == 500
+    assert failed["retries"] > 0
     assert NoteModel.count() == 0  # a throttled write never happened
 
 
 async def test_an_applied_500_takes_effect_and_the_retry_meets_it(runtime: LocalRuntime) -> None:
-    client = _dynamodb(runtime)
     runtime.faults.add("dynamodb:500:op=PutItem:applied=true:count=1")
 
-    with pytest.raises(client.exceptions.ConditionalCheckFailedException):
-        await _in_handler(
-            lambda: client.put_item(
+    [put] = (
+        await probe(
+            runtime,
+            PROBE,
+            _dynamodb(
+                "put_item",
                 TableName="local-test-notes",
                 Item={"noteId": {"S": "once"}},
                 ConditionExpression="attribute_not_exists(noteId)",
-            )
+            ),
         )
+    )["steps"]
+
+    assert put["error"] == "ConditionalCheckFailedException"
     assert NoteModel.get("once").note_id == "once"
 
 
-async def test_dynamodb_faults_hit_only_handler_code_of_the_chosen_function_and_table(runtime: LocalRuntime) -> None:
-    client = _dynamodb(runtime)
-    runtime.faults.add("dynamodb:500:function=Consumer:table=Notes")
+async def test_dynamodb_faults_hit_only_the_chosen_functions_calls_to_the_chosen_table(runtime: LocalRuntime) -> None:
+    runtime.faults.add("dynamodb:500:function=Probe:table=Notes")
+    note = {"TableName": "local-test-notes", "Item": {"noteId": {"S": "n"}}}
 
-    def put() -> Any:
-        return client.put_item(TableName="local-test-notes", Item={"noteId": {"S": "n"}})
+    await asyncio.to_thread(boto3.client("dynamodb", region_name="us-east-1").put_item, **note)  # not a function
+    [read] = (
+        await probe(runtime, READER, _dynamodb("get_item", TableName="local-test-notes", Key={"noteId": {"S": "n"}}))
+    )["steps"]
+    other_table, faulted = (
+        await probe(
+            runtime,
+            PROBE,
+            _dynamodb("put_item", TableName="local-test-events", Item={"pk": {"S": "p"}, "sk": {"N": "1"}}),
+            _dynamodb("put_item", **note),
+        )
+    )["steps"]
 
-    await asyncio.to_thread(put)  # platform code: not a handler
-    await _in_handler(put, "Echo")  # another function
-    await _in_handler(
-        lambda: client.put_item(TableName="local-test-events", Item={"pk": {"S": "p"}, "sk": {"N": "1"}}), "Consumer"
-    )
-    with pytest.raises(botocore.exceptions.ClientError):
-        await _in_handler(put, "Consumer")
+    assert read["ok"] and other_table["ok"]
+    assert faulted["error"] == "InternalServerError"
     assert EventModel.count("p") == 1
 
 
@@ -287,11 +255,11 @@ async def test_the_connections_api_answers_injected_errors_for_the_chosen_user(
     management = boto3.client("apigatewaymanagementapi", endpoint_url=runtime.url, region_name="us-east-1")
     alice = await http.ws_connect(f"{runtime.ws_url}?token=alice")
     bob = await http.ws_connect(f"{runtime.ws_url}?token=bob")
-    connects = await eventually(lambda: len(runtime.lambdas.module(CONNECT).EVENTS) == 2)
+    connects = await eventually(lambda: len(runtime.lambdas.events(CONNECT)) == 2)
     assert connects
     ids = {
         event["requestContext"]["authorizer"]["principalId"]: event["requestContext"]["connectionId"]
-        for event in runtime.lambdas.module(CONNECT).EVENTS
+        for event in runtime.lambdas.events(CONNECT)
     }
     runtime.faults.add("connections:429:user=bob:count=1,connections:500:user=bob:op=PostToConnection")
 

@@ -20,7 +20,7 @@ from tidings_local.runtime import LocalRuntime
 
 
 def events(runtime: LocalRuntime, function) -> list[dict]:
-    return runtime.lambdas.module(function).EVENTS
+    return runtime.lambdas.events(function)
 
 
 async def connect(http: aiohttp.ClientSession, runtime: LocalRuntime, query: str = "token=alice", **kwargs):
@@ -207,7 +207,8 @@ async def test_inside_its_connect_a_connection_answers_410_to_post_and_delete_an
     completed, and a DeleteConnection during `$connect` does not stop it from opening."""
     ws = await connect(http, runtime, "token=alice&probe=1")
     try:
-        assert runtime.lambdas.module(CONNECT).PROBES == [{"post": "GoneException", "delete": "GoneException"}]
+        [invocation] = runtime.lambdas.invocations_of(CONNECT)
+        assert invocation.result["probe"] == {"post": "GoneException", "delete": "GoneException"}
         await ws.send_str(json.dumps({"type": "echo"}))
         assert (await reply(ws))["route"] == "echo"
     finally:

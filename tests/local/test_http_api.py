@@ -11,7 +11,7 @@ from tidings_local.runtime import LocalRuntime
 
 
 def events(runtime: LocalRuntime) -> list[dict]:
-    return runtime.lambdas.module(REST).EVENTS
+    return runtime.lambdas.events(REST)
 
 
 @pytest.mark.parametrize(

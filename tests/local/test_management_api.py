@@ -22,7 +22,7 @@ def management(runtime: LocalRuntime):
 
 async def test_post_get_delete_then_gone(runtime: LocalRuntime, http: aiohttp.ClientSession, management) -> None:
     ws = await http.ws_connect(f"{runtime.ws_url}?token=alice", headers={"User-Agent": "pytest-client"})
-    connection_id = runtime.lambdas.module(CONNECT).EVENTS[0]["requestContext"]["connectionId"]
+    connection_id = runtime.lambdas.events(CONNECT)[0]["requestContext"]["connectionId"]
 
     # boto3 blocks, and this server runs on the test's event loop: call it from a thread.
     await asyncio.to_thread(management.post_to_connection, ConnectionId=connection_id, Data=b'{"hello": 1}')
@@ -38,7 +38,7 @@ async def test_post_get_delete_then_gone(runtime: LocalRuntime, http: aiohttp.Cl
     message = await ws.receive(timeout=5)
     assert message.type == aiohttp.WSMsgType.CLOSE
     assert ws.close_code == 1000
-    disconnect = await eventually(lambda: runtime.lambdas.module(DISCONNECT).EVENTS)
+    disconnect = await eventually(lambda: runtime.lambdas.events(DISCONNECT))
     assert disconnect[0]["requestContext"]["disconnectStatusCode"] == 1000
 
     with pytest.raises(management.exceptions.GoneException):
@@ -58,7 +58,7 @@ async def test_posting_over_128_kib_is_payload_too_large(
     runtime: LocalRuntime, http: aiohttp.ClientSession, management
 ) -> None:
     ws = await http.ws_connect(f"{runtime.ws_url}?token=alice")
-    connection_id = runtime.lambdas.module(CONNECT).EVENTS[0]["requestContext"]["connectionId"]
+    connection_id = runtime.lambdas.events(CONNECT)[0]["requestContext"]["connectionId"]
     with pytest.raises(management.exceptions.PayloadTooLargeException):
         await asyncio.to_thread(management.post_to_connection, ConnectionId=connection_id, Data=b"x" * (128 * 1024 + 1))
     assert not ws.closed

@@ -30,7 +30,10 @@ def write(*behaviours: str) -> None:
 
 
 def invocations(runtime: LocalRuntime) -> list[list[int]]:
-    return runtime.lambdas.module(CONSUMER).INVOCATIONS
+    """The `sk` of every record, per invocation of the consumer."""
+    return [
+        [int(r["dynamodb"]["Keys"]["sk"]["N"]) for r in event["Records"]] for event in runtime.lambdas.events(CONSUMER)
+    ]
 
 
 def on_failure_messages(runtime: LocalRuntime) -> list[dict]:
@@ -50,21 +53,20 @@ async def test_the_event_is_lambda_shaped_and_only_wanted_event_names_are_delive
     start_runtime: StartRuntime,
 ) -> None:
     runtime = await start_runtime()
-    seen: list[dict] = []
-    consumer = runtime.lambdas.module(CONSUMER)
-    original = consumer.handler
-    consumer.handler = lambda event, context: seen.append(event) or original(event, context)
-    runtime.lambdas.load()  # pick up the wrapped handler
+
+    def seen() -> list[dict]:
+        return runtime.lambdas.events(CONSUMER)
+
     write("ok")
     EventModel(pk="chat", sk=1, behaviour="changed").save()  # MODIFY: filtered out
     write("ok", "ok")  # sk 1 (MODIFY again) and sk 2 (INSERT)
-    await eventually(lambda: sum(len(e["Records"]) for e in seen) == 2)
-    parsed = [DynamoDBStreamModel.model_validate(event) for event in seen]
+    await eventually(lambda: sum(len(e["Records"]) for e in seen()) == 2)
+    parsed = [DynamoDBStreamModel.model_validate(event) for event in seen()]
     records = [record for event in parsed for record in event.Records]
     assert [r.eventName for r in records] == ["INSERT", "INSERT"]
     assert [r.dynamodb.Keys["sk"] for r in records] == [1, 2]
     assert records[0].eventSourceARN == runtime.provisioned.stream_arns["Events"]
-    assert isinstance(seen[0]["Records"][0]["dynamodb"]["ApproximateCreationDateTime"], int)
+    assert isinstance(seen()[0]["Records"][0]["dynamodb"]["ApproximateCreationDateTime"], int)
 
 
 async def test_a_poison_record_goes_to_the_on_failure_queue_and_the_rest_is_delivered(

@@ -21,7 +21,7 @@ async def test_queue_messages_are_delivered_and_failed_ones_kept(start_runtime: 
             {"Id": "3", "MessageBody": "b"},
         ],
     )
-    [event] = await eventually(lambda: runtime.lambdas.module(WORKER).EVENTS)
+    [event] = await eventually(lambda: runtime.lambdas.events(WORKER))
     parsed = SqsModel.model_validate(event)
     assert [r.body for r in parsed.Records] == ["a", "fail", "b"]
     assert parsed.Records[0].messageAttributes["kind"].stringValue == "x"
@@ -37,7 +37,7 @@ async def test_queue_messages_are_delivered_and_failed_ones_kept(start_runtime: 
 
 async def test_schedules_invoke_their_function_with_a_scheduled_event(start_runtime: StartRuntime) -> None:
     runtime = await start_runtime(TIMERS_APP)
-    [event] = await eventually(lambda: runtime.lambdas.module(TICK).EVENTS, timeout=3)
+    [event] = await eventually(lambda: runtime.lambdas.events(TICK), timeout=3)
     parsed = EventBridgeModel.model_validate(event)
     assert parsed.detail_type == "Scheduled Event"
     assert parsed.source == "aws.events"

@@ -1,7 +1,5 @@
 """Stub REQUEST authorizer: the token names the user; a few tokens trigger each outcome."""
 
-EVENTS: list[dict] = []
-
 
 def _policy(effect: str, principal: str, resource: str, context: dict | None = None) -> dict:
     policy = {
@@ -17,7 +15,6 @@ def _policy(effect: str, principal: str, resource: str, context: dict | None = N
 
 
 def handler(event, context):
-    EVENTS.append(event)
     header = event["headers"].get("Authorization", "")
     token = event["queryStringParameters"].get("token") or header.removeprefix("Bearer ")
     if not token:

@@ -1,12 +1,10 @@
 """Stub $connect: refuses with the status in `?refuse=STATUS`; with `?probe=1`, tries to post
-to and delete its own connection first and records what the @connections API answered."""
+to and delete its own connection first and answers what the @connections API said (API Gateway
+ignores the extra key)."""
 
 import os
 
 import boto3
-
-EVENTS: list[dict] = []
-PROBES: list[dict] = []
 
 
 def _answer(call) -> str:
@@ -18,16 +16,14 @@ def _answer(call) -> str:
 
 
 def handler(event, context):
-    EVENTS.append(event)
     query = event.get("queryStringParameters") or {}
+    refuse = query.get("refuse")
+    answer = {"statusCode": int(refuse) if refuse else 200}
     if query.get("probe"):
         management = boto3.client("apigatewaymanagementapi", endpoint_url=os.environ["WEBSOCKET_CALLBACK_URL"])
         connection_id = event["requestContext"]["connectionId"]
-        PROBES.append(
-            {
-                "post": _answer(lambda: management.post_to_connection(ConnectionId=connection_id, Data=b"{}")),
-                "delete": _answer(lambda: management.delete_connection(ConnectionId=connection_id)),
-            }
-        )
-    refuse = query.get("refuse")
-    return {"statusCode": int(refuse) if refuse else 200}
+        answer["probe"] = {
+            "post": _answer(lambda: management.post_to_connection(ConnectionId=connection_id, Data=b"{}")),
+            "delete": _answer(lambda: management.delete_connection(ConnectionId=connection_id)),
+        }
+    return answer

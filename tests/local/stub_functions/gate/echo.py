@@ -6,13 +6,8 @@ import time
 
 import boto3
 
-from tests.local.stub_app import NoteModel
-
-EVENTS: list[dict] = []
-
 
 def handler(event, context):
-    EVENTS.append(event)
     request = event["requestContext"]
     route = request["routeKey"]
     if route == "boom":
@@ -22,7 +17,9 @@ def handler(event, context):
     if route == "slow":
         time.sleep(0.2)
     if route == "call-aws":
-        NoteModel(note_id=request["connectionId"]).save()
+        boto3.client("dynamodb").put_item(
+            TableName=os.environ["NOTES_TABLE"], Item={"noteId": {"S": request["connectionId"]}}
+        )
         boto3.client("apigatewaymanagementapi", endpoint_url=os.environ["WEBSOCKET_CALLBACK_URL"]).post_to_connection(
             ConnectionId=request["connectionId"], Data=b'{"pushed": true}'
         )

@@ -3,11 +3,8 @@ inferred one (a plain dict); `?fail=1` raises."""
 
 import json
 
-EVENTS: list[dict] = []
-
 
 def handler(event, context):
-    EVENTS.append(event)
     if (event.get("queryStringParameters") or {}).get("fail"):
         raise RuntimeError("the function broke")
     if event["requestContext"]["http"]["method"] == "POST":
