@@ -89,6 +89,7 @@ def run_template(config):
         except Exception as exc:  # not installed here: the functions that need it will say so
             print(f"lambda template: {name} not preloaded: {type(exc).__name__}: {exc}", file=sys.stderr)
     _check_preloaded(config)
+    _share_sdk_models(config.get("sdk_services") or ())
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the workers
     control = socket.socket(fileno=config["control_fd"])
     control.sendall(json.dumps({"modules": sorted({name.partition(".")[0] for name in sys.modules})}).encode())
@@ -124,6 +125,45 @@ def _exec_fresh(spec, fds):
         os.set_inheritable(fd, True)
     config = json.dumps({"worker": spec, "fds": fds})
     os.execv(sys.executable, [sys.executable, "-I", "-S", "-u", os.path.abspath(__file__), config])  # noqa: S606
+
+
+def _share_sdk_models(services):
+    """Parses the AWS SDK's models once, here, for every worker forked after.
+
+    botocore parses a service's JSON models (and its endpoint rules, partitions, retry config)
+    once per botocore session: that is most of the ~0.2 s of CPU each new `boto3.client` costs,
+    paid by every worker at its first invocation, several times over (boto3's default session,
+    PynamoDB's own). Parsed once in the template, the workers share them copy-on-write. The data
+    are the SDK's own files, unchanged: botocore already shares one parse between the clients of
+    a session; this shares it between sessions. A local speed-up only: on Lambda each
+    environment parses its own."""
+    try:
+        import boto3
+        import botocore.session
+        from botocore import loaders
+    except ImportError:
+        return
+    shared = {}
+
+    def across_sessions(load):
+        def load_shared(self, *args, **kwargs):
+            key = (load.__name__, tuple(self.search_paths), args, tuple(sorted(kwargs.items())))
+            if key not in shared:
+                shared[key] = load(self, *args, **kwargs)
+            return shared[key]
+
+        return load_shared
+
+    for name in ("load_service_model", "load_data_with_path", "list_available_services"):
+        setattr(loaders.Loader, name, across_sessions(getattr(loaders.Loader, name)))
+    for service in services:
+        try:  # creating a client loads all it needs (no call is made), through boto3 (whose
+            # loader also searches boto3's own data) and through botocore alone, as PynamoDB does
+            for session in (boto3.session.Session(), botocore.session.get_session()):
+                create = session.client if isinstance(session, boto3.session.Session) else session.create_client
+                create(service, region_name="us-east-1", endpoint_url="http://127.0.0.1:9")
+        except Exception as exc:
+            print(f"lambda template: {service} model not preloaded: {type(exc).__name__}: {exc}", file=sys.stderr)
 
 
 def _check_preloaded(config):

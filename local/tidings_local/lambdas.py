@@ -21,7 +21,8 @@ Workers reach AWS through `AWS_ENDPOINT_URL` (moto's server, `moto_server.py`) w
 function's own credentials, so that IAM can be enforced where AWS enforces it (`iam.py`).
 
 Differences from AWS, on purpose: workers fork from a template process that has already imported
-the runtime's and the layers' third-party packages (see `lambda_bootstrap.py`; a function whose
+the runtime's and the layers' third-party packages and parsed the AWS SDK's service models
+(see `lambda_bootstrap.py`; a function whose
 folder shadows one of them gets a fresh interpreter instead); the init phase has no 10 s limit
 and a cold start does not count against the invocation's timeout (a loaded laptop is slower than
 Lambda); memory is not limited; more concurrent invocations than `max_workers` wait for a worker

@@ -69,6 +69,8 @@ PRELOAD = (
     "aiohttp",
     "zoneinfo",
 )
+# The AWS services the functions call: their SDK models are parsed once, in the template.
+SDK_SERVICES = ("dynamodb", "dynamodbstreams", "sqs", "secretsmanager", "apigatewaymanagementapi")
 
 
 class WorkerGone(Exception):
@@ -109,6 +111,7 @@ class Template:
             "layers": str(self.paths.layers),
             "runtime": str(self.paths.runtime),
             "preload": list(self._preload),
+            "sdk_services": list(SDK_SERVICES),
             "control_fd": theirs.fileno(),
         }
         self._process = subprocess.Popen(  # noqa: S603 - our own bootstrap, no shell

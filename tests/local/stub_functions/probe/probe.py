@@ -7,7 +7,8 @@ Steps: `{"do": "env", "name"}`, `{"do": "environ"}` (every variable's name), `{"
 (`sys.path`), `{"do": "set", "key", "value"}`, `{"do": "get", "key"}`,
 `{"do": "sleep", "seconds"}`, `{"do": "exit", "code"}`, `{"do": "aws", "service", "operation",
 "params", "endpoint"?}`, `{"do": "post", "url"}` (requests), `{"do": "search"}` (the embedded
-engine), `{"do": "batch", "records"}` (Powertools' batch processor over stream records).
+engine), `{"do": "batch", "records"}` (Powertools' batch processor over stream records),
+`{"do": "sdk_models"}` (whether two botocore sessions share one parsed DynamoDB model).
 """
 
 import os
@@ -112,6 +113,13 @@ def _batch(step):
     return {"handled": handled, "failures": response["batchItemFailures"]}
 
 
+def _sdk_models(step):
+    import botocore.session
+
+    first, second = (botocore.session.get_session().get_service_data("dynamodb") for _ in range(2))
+    return {"shared": first is second, "operations": len(first["operations"])}
+
+
 _STEPS = {
     "env": _env,
     "environ": _environ,
@@ -124,4 +132,5 @@ _STEPS = {
     "post": _post,
     "search": _search,
     "batch": _batch,
+    "sdk_models": _sdk_models,
 }
