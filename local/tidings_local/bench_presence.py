@@ -36,20 +36,10 @@ from pathlib import Path
 import aiohttp
 
 from tidings.auth import issue_token
-from tidings_local.bench import (
-    BenchError,
-    Runtime,
-    StatsDelta,
-    _git_revision,
-    _ms,
-    _nproc,
-    _table,
-    free_port,
-    log,
-    percentile,
-    settled_stats,
-    stats_delta,
-)
+from tidings_local.bench_cost import percentile
+from tidings_local.bench_load import StatsDelta, settled_stats, stats_delta
+from tidings_local.bench_report import _git_revision, _ms, _nproc, _table
+from tidings_local.bench_runtime import BenchError, Runtime, free_port, log
 from tidings_local.keys import dev_signing_key
 
 SUBJECT = "subject"
