@@ -73,7 +73,7 @@ def aws() -> Iterator[None]:
 def signing_key(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
     key = "unit-test-signing-key-that-is-long-enough-for-hs256"
     arn = boto3.client("secretsmanager").create_secret(Name="tidings/test-jwt", SecretString=key)["ARN"]
-    monkeypatch.setenv("JWT_SECRET_ARN", arn)
+    monkeypatch.setenv("JWT_SIGNING_KEY_SECRET_ARN", arn)
     from tidings.settings import settings
 
     settings.cache_clear()

@@ -5,8 +5,8 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tidings.edge.http import caller_id, http_app, json_body
-from tidings.observability import logger, metrics, tracer
+from tidings.kernel.observability import logger, metrics, tracer
+from tidings.kernel.rest import caller_id, http_app, json_body
 from tidings.protocol.session import RefreshRequest
 from tidings.wiring import credential_service, revocations, signing_key
 

@@ -5,7 +5,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tidings.edge.authorizer import authorize
-from tidings.observability import logger, metrics
+from tidings.kernel.observability import logger, metrics
 from tidings.wiring import revocations, signing_key
 
 

@@ -9,9 +9,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tidings.domain.presence import best_effort
-from tidings.edge.events import WebSocketConnectEvent
-from tidings.errors import Unauthorized
-from tidings.observability import logger, metrics, tracer
+from tidings.kernel.apigw_events import WebSocketConnectEvent
+from tidings.kernel.errors import Unauthorized
+from tidings.kernel.observability import logger, metrics, tracer
 from tidings.wiring import presence_service, session_service
 
 

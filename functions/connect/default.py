@@ -5,9 +5,9 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tidings.edge.websocket import frame_route
-from tidings.observability import logger, metrics, tracer
-from tidings.protocol.frames import EmptyPayload
+from tidings.kernel.observability import logger, metrics, tracer
+from tidings.kernel.router import frame_route
+from tidings.kernel.wire import EmptyPayload
 from tidings.session import answer_unrouted_frame
 
 route = frame_route(EmptyPayload, answer_unrouted_frame)

@@ -6,8 +6,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tidings.domain.presence import best_effort
-from tidings.edge.events import WebSocketDisconnectEvent
-from tidings.observability import logger, metrics, tracer
+from tidings.kernel.apigw_events import WebSocketDisconnectEvent
+from tidings.kernel.observability import logger, metrics, tracer
 from tidings.wiring import connection_store, presence_service
 
 

@@ -8,9 +8,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
 from tidings.domain.chats import DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT
-from tidings.edge.http import caller_id, http_app
-from tidings.observability import logger, metrics, tracer
-from tidings.protocol.frames import MAX_SEQ, encode
+from tidings.kernel.observability import logger, metrics, tracer
+from tidings.kernel.rest import caller_id, http_app
+from tidings.kernel.wire import encode
+from tidings.protocol.frames import MAX_SEQ
 from tidings.wiring import chat_service, revocations, signing_key
 
 app = http_app()

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tidings.adapters.delivery_retries import redelivery_from_body
-from tidings.observability import logger, metrics, tracer
+from tidings.kernel.observability import logger, metrics, tracer
 from tidings.wiring import deliveries
 
 # A batch of nothing but poison is still a partial failure response, not an invocation error.

@@ -10,15 +10,10 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tidings.domain.chat_events import EventOutcome
-from tidings.edge.websocket import Caller, FrameRoute, frame_routes
-from tidings.observability import logger, metrics, tracer
-from tidings.protocol.frames import (
-    ClientFrame,
-    MessageDeletePayload,
-    MessageEditPayload,
-    MessageReactPayload,
-    ack_ok,
-)
+from tidings.kernel.observability import logger, metrics, tracer
+from tidings.kernel.router import Caller, FrameRoute, frame_routes
+from tidings.kernel.wire import ClientFrame, ack_ok
+from tidings.protocol.frames import MessageDeletePayload, MessageEditPayload, MessageReactPayload
 from tidings.wiring import chat_event_service
 
 

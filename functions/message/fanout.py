@@ -16,8 +16,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tidings.domain.typing import typing_ended_by_message
 from tidings.edge.streams import chat_event_frame
-from tidings.observability import logger, metrics, tracer
-from tidings.protocol.frames import encode
+from tidings.kernel.observability import logger, metrics, tracer
+from tidings.kernel.wire import encode
 from tidings.wiring import fanout, message_store, typing_state, user_directory
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)

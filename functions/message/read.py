@@ -5,9 +5,10 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tidings.edge.websocket import Caller, frame_route
-from tidings.observability import logger, metrics, tracer
-from tidings.protocol.frames import ClientFrame, ReadMarkPayload, ack_ok
+from tidings.kernel.observability import logger, metrics, tracer
+from tidings.kernel.router import Caller, frame_route
+from tidings.kernel.wire import ClientFrame, ack_ok
+from tidings.protocol.frames import ReadMarkPayload
 from tidings.wiring import read_service
 
 

@@ -16,8 +16,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tidings.domain.receipts import Advance, Plan, plan, read_receipt
 from tidings.edge.member_stream import watermark_advance
-from tidings.observability import logger, metrics, tracer
-from tidings.protocol.frames import encode
+from tidings.kernel.observability import logger, metrics, tracer
+from tidings.kernel.wire import encode
 from tidings.wiring import badge_service, fanout
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)

@@ -5,9 +5,9 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tidings.edge.websocket import Caller, frame_route
-from tidings.observability import logger, metrics, tracer
-from tidings.protocol.frames import ClientFrame, server_frame
+from tidings.kernel.observability import logger, metrics, tracer
+from tidings.kernel.router import Caller, frame_route
+from tidings.kernel.wire import ClientFrame, server_frame
 from tidings.protocol.sync import SyncRequestPayload
 from tidings.wiring import badge_service, presence_service, sync_service
 

@@ -8,9 +8,10 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tidings.edge.websocket import Caller, FrameRoute, frame_routes
-from tidings.observability import logger, metrics, tracer
-from tidings.protocol.frames import ChatPayload, ClientFrame
+from tidings.kernel.observability import logger, metrics, tracer
+from tidings.kernel.router import Caller, FrameRoute, frame_routes
+from tidings.kernel.wire import ClientFrame
+from tidings.protocol.frames import ChatPayload
 from tidings.wiring import typing_service
 
 

@@ -10,8 +10,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tidings.domain.preferences import NotificationPreferences
-from tidings.edge.http import caller_id, http_app, json_body
-from tidings.observability import logger, metrics, tracer
+from tidings.kernel.observability import logger, metrics, tracer
+from tidings.kernel.rest import caller_id, http_app, json_body
 from tidings.wiring import preference_store, revocations, signing_key
 
 app = http_app()

@@ -10,10 +10,10 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tidings.edge.http import caller_id, http_app, json_body
-from tidings.errors import Unavailable
-from tidings.observability import logger, metrics, tracer
-from tidings.protocol.frames import iso
+from tidings.kernel.errors import Unavailable
+from tidings.kernel.observability import logger, metrics, tracer
+from tidings.kernel.rest import caller_id, http_app, json_body
+from tidings.kernel.wire import iso
 from tidings.protocol.push import parse_identity, parse_registration
 from tidings.settings import settings
 from tidings.wiring import push_subscriptions, revocations, signing_key, vapid_config

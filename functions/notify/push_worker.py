@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tidings.adapters.push_queue import push_job_from_body
 from tidings.domain.push import Delivery, PushOutcome
-from tidings.observability import logger, metrics, tracer
+from tidings.kernel.observability import logger, metrics, tracer
 from tidings.wiring import push_delivery
 
 # A batch of nothing but poison is still a partial failure response, not an invocation error.

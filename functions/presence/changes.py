@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tidings.domain.presence import StatusChange, coalesce_changes
 from tidings.edge.presence_stream import status_change
-from tidings.observability import logger, metrics, tracer
+from tidings.kernel.observability import logger, metrics, tracer
 from tidings.wiring import presence_fanout
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)

@@ -11,9 +11,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tidings.domain.presence import subscribe_frames
-from tidings.edge.websocket import Caller, FrameRoute, frame_routes
-from tidings.observability import logger, metrics, tracer
-from tidings.protocol.frames import ClientFrame, ack_ok
+from tidings.kernel.observability import logger, metrics, tracer
+from tidings.kernel.router import Caller, FrameRoute, frame_routes
+from tidings.kernel.wire import ClientFrame, ack_ok
 from tidings.protocol.presence import PresenceUpdatePayload, PresenceUsersPayload
 from tidings.wiring import presence_replies, presence_service
 

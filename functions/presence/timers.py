@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tidings.adapters.presence_timers import presence_timer_from_body
-from tidings.observability import logger, metrics, tracer
+from tidings.kernel.observability import logger, metrics, tracer
 from tidings.wiring import presence_service
 
 processor = BatchProcessor(event_type=EventType.SQS)

@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tidings.observability import logger, metrics, tracer
+from tidings.kernel.observability import logger, metrics, tracer
 from tidings.storage.messages import message_from_stream_image
 from tidings.wiring import search_indexer
 

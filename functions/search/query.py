@@ -6,9 +6,9 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tidings.edge.websocket import Caller, FrameRoute, frame_routes
-from tidings.observability import logger, metrics, tracer
-from tidings.protocol.frames import ClientFrame, server_frame
+from tidings.kernel.observability import logger, metrics, tracer
+from tidings.kernel.router import Caller, FrameRoute, frame_routes
+from tidings.kernel.wire import ClientFrame, server_frame
 from tidings.protocol.search import SearchQueryPayload, SearchSuggestPayload
 from tidings.wiring import search_service
 

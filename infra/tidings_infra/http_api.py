@@ -11,7 +11,7 @@ from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from tidings.declaration import Function, HttpRoute
+from tidings.kernel.declaration import Function, HttpRoute
 from tidings_infra import names
 from tidings_infra.access_logs import json_access_logs
 from tidings_infra.nag import acknowledge

@@ -43,7 +43,7 @@ from collections.abc import Sequence
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from constructs import Construct
 
-from tidings.declaration import MockRoute
+from tidings.kernel.declaration import MockRoute
 from tidings_infra.nag import acknowledge
 
 # `$default` in a selection expression would be read as a variable; `\$default` is the literal key.

@@ -113,8 +113,6 @@ COMMON_ENVIRONMENT = {
     "POWERTOOLS_METRICS_NAMESPACE": "Tidings",
     "LOG_LEVEL": "INFO",
 }
-# Set on functions with `manages_connections`: the @connections endpoint of this API stage.
-CALLBACK_URL_ENV = "WEBSOCKET_CALLBACK_URL"
 
 # --- the AWS-managed Powertools layer ----------------------------------------------------
 
@@ -136,9 +134,6 @@ SEARCH_ENGINE_VERSION = opensearch.EngineVersion.OPENSEARCH_2_19
 SEARCH_DATA_NODES = 1
 SEARCH_INSTANCE_TYPE = "t3.medium.search"  # the smallest type with encryption at rest
 SEARCH_VOLUME_GB = 20
-# Set on functions declared with a SearchIndex (tidings.settings reads them).
-SEARCH_ENGINE_ENV = "SEARCH_ENGINE"
-SEARCH_INDEX_ENV = "SEARCH_INDEX"
 
 # --- API Gateway -------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from aws_cdk import RemovalPolicy, SecretValue
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from tidings.declaration import Secret
+from tidings.kernel.declaration import Secret
 from tidings_infra.nag import acknowledge
 
 

@@ -60,8 +60,8 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from aiohttp.http_exceptions import HttpProcessingError
 from multidict import CIMultiDict
 
-from tidings.declaration import Application
-from tidings.protocol.frames import iso
+from tidings.kernel.declaration import Application
+from tidings.kernel.wire import iso
 from tidings_local.apigw import (
     AuthorizerConfigurationError,
     ConnectionRequest,
@@ -259,7 +259,7 @@ class Gateway:
     async def _reindex(self, request: web.Request) -> web.StreamResponse:
         """Rebuilds the search index from this process's message store (the data lives here,
         in moto), streaming progress as NDJSON. On AWS the `SearchReindex` function does it."""
-        from tidings.errors import TidingsError
+        from tidings.kernel.errors import TidingsError
         from tidings.search.indexing import ReindexProgress
         from tidings.wiring import reindexer
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tidings.declaration import Application, Queue
+from tidings.kernel.declaration import Application, Queue
 from tidings_local import faults as fault_injection
 from tidings_local.aws import ACCOUNT_ID, LocalAws, Provisioned, queue_names, region
 from tidings_local.faults import Faults

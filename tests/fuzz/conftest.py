@@ -27,10 +27,10 @@ from tidings import wiring
 from tidings.adapters.webpush import VapidConfig
 from tidings.app import APPLICATION
 from tidings.auth import issue_token
-from tidings.declaration import Function
 from tidings.domain.messages import SendMessage
 from tidings.domain.sync import encode_cursor
-from tidings.observability import logger
+from tidings.kernel.declaration import Function
+from tidings.kernel.observability import logger
 from tidings.search.service import encode_cursor as search_cursor
 from tidings.settings import settings
 from tidings.storage.connections import DynamoConnectionStore
@@ -96,7 +96,7 @@ def world(aws, signing_key, tmp_path: Path, monkeypatch) -> Iterator[World]:
     monkeypatch.setenv("SEARCH_DB_PATH", str(tmp_path / "search.db"))
     vapid = VapidConfig.generate("mailto:ops@example.com").to_secret()
     arn = boto3.client("secretsmanager").create_secret(Name="tidings/fuzz-vapid", SecretString=vapid)["ARN"]
-    monkeypatch.setenv("PUSH_VAPID_SECRET_ARN", arn)
+    monkeypatch.setenv("PUSH_VAPID_KEY_SECRET_ARN", arn)
     settings.cache_clear()
     _clear_wiring()
     connections = FakeConnections()

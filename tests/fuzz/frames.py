@@ -14,7 +14,7 @@ from tests.fuzz.conftest import World, assert_no_traceback, handler_of
 from tests.support.events import message_event
 from tests.support.lambdas import LambdaContext
 from tidings.app import APPLICATION
-from tidings.errors import ErrorCode
+from tidings.kernel.errors import ErrorCode
 from tidings.storage.connections import DynamoConnectionStore
 from tidings_local.apigw import mock_reply, select_route
 

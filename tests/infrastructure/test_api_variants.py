@@ -14,7 +14,7 @@ import pytest
 
 from tests.infrastructure import api_assertions
 from tidings.app import CONNECTIONS, USERS
-from tidings.declaration import Application, Authorizer, Function, HttpRoute, MockRoute, Route
+from tidings.kernel.declaration import Application, Authorizer, Function, HttpRoute, MockRoute, Route
 from tidings_infra import names
 from tidings_infra.app import build_app
 from tidings_infra.http_api import cors_allowed_origins

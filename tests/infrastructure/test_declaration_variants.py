@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tidings.app import CONNECTIONS, MESSAGES
-from tidings.declaration import (
+from tidings.kernel.declaration import (
     Application,
     Authorizer,
     Function,
@@ -26,8 +26,8 @@ from tidings_infra import names
 from tidings_infra.app import build_app
 from tidings_infra.layer_build import build_layer
 
-WORK = Queue("Work", "WORK_QUEUE_URL", delay_seconds=5, visibility_timeout_seconds=60, dead_letter_after=3)
-FAILURES = Queue("Failures", "FAILURES_QUEUE_URL")
+WORK = Queue("Work", delay_seconds=5, visibility_timeout_seconds=60, dead_letter_after=3)
+FAILURES = Queue("Failures")
 PRODUCER = Function(
     "Producer", "connect", "connect.handler", "sends work", tables=((CONNECTIONS, "read"),), send_queues=(WORK,)
 )

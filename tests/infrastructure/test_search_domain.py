@@ -9,7 +9,7 @@ import pytest
 
 from tests.infrastructure.synthesis import Synthesized
 from tidings.app import APPLICATION, SEARCH_INDEX
-from tidings.declaration import Function
+from tidings.kernel.declaration import Function
 
 _READ = {"es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost"}
 _WRITE = {"es:ESHttpPut", "es:ESHttpDelete"}

@@ -67,8 +67,7 @@ def _clear_wiring() -> None:
 @pytest.fixture
 def frozen_rate_limits(connections, monkeypatch) -> None:
     """Rate-limit buckets that do not refill while the test runs, however slow the machine."""
-    from tidings.domain.ratelimits import RateLimiter
-    from tidings.storage.ratelimits import DynamoBucketStore
+    from tidings.kernel.ratelimits import DynamoBucketStore, RateLimiter
 
     limiter = RateLimiter(DynamoBucketStore(), now=lambda: 1_000_000.0)
     monkeypatch.setattr(wiring, "rate_limiter", lambda: limiter)

@@ -17,7 +17,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from tests.support.events import authorizer_event, client_frame, http_event, message_event
 from tests.support.lambdas import FUNCTIONS_DIR, LambdaContext
 from tests.support.seed import make_chat
-from tidings.observability import logger
+from tidings.kernel.observability import logger
 
 PER_INVOCATION_KEYS = {"userId", "connectionId", "frameType", "frameId"}
 

@@ -31,7 +31,7 @@ def vapid(connections, signing_key, monkeypatch) -> VapidConfig:
     arn = boto3.client("secretsmanager").create_secret(Name="tidings/push-vapid", SecretString=config.to_secret())[
         "ARN"
     ]
-    monkeypatch.setenv("PUSH_VAPID_SECRET_ARN", arn)
+    monkeypatch.setenv("PUSH_VAPID_KEY_SECRET_ARN", arn)
     settings.cache_clear()
     return config
 
@@ -149,7 +149,7 @@ def test_the_vapid_public_key_is_served(api, context, signing_key, vapid):
 
 def test_without_a_configured_vapid_key_the_public_key_is_503(api, context, signing_key, connections, monkeypatch):
     arn = boto3.client("secretsmanager").create_secret(Name="tidings/push-vapid", SecretString="{}")["ARN"]
-    monkeypatch.setenv("PUSH_VAPID_SECRET_ARN", arn)
+    monkeypatch.setenv("PUSH_VAPID_KEY_SECRET_ARN", arn)
     settings.cache_clear()
     status, error = call(api, context, signing_key, "GET", "/api/push/vapid-public-key")
     assert (status, error["error"]["code"]) == (503, "UNAVAILABLE")

@@ -34,8 +34,8 @@ def queue_url(connections, monkeypatch) -> str:
     vapid = secrets.create_secret(Name="vapid", SecretString=VapidConfig.generate("mailto:o@example.com").to_secret())
     fcm = secrets.create_secret(Name="fcm", SecretString="{}")  # the placeholder: not configured
     monkeypatch.setenv("PUSH_JOBS_QUEUE_URL", url)
-    monkeypatch.setenv("PUSH_VAPID_SECRET_ARN", vapid["ARN"])
-    monkeypatch.setenv("PUSH_FCM_SECRET_ARN", fcm["ARN"])
+    monkeypatch.setenv("PUSH_VAPID_KEY_SECRET_ARN", vapid["ARN"])
+    monkeypatch.setenv("PUSH_FCM_SERVICE_ACCOUNT_SECRET_ARN", fcm["ARN"])
     monkeypatch.setenv("PUSH_ALLOW_LOOPBACK_HTTP", "true")
     settings.cache_clear()
     return url
@@ -44,7 +44,7 @@ def queue_url(connections, monkeypatch) -> str:
 @pytest.fixture
 def counted(monkeypatch) -> list[str]:
     """The names of the metrics the worker adds (Powertools flushes them as EMF on AWS)."""
-    from tidings.observability import metrics
+    from tidings.kernel.observability import metrics
 
     names: list[str] = []
     monkeypatch.setattr(metrics, "add_metric", lambda name, unit, value, **_: names.append(name))

@@ -15,10 +15,9 @@ from tests.support.lambdas import LambdaContext, load_function
 from tests.support.seed import make_chat
 from tidings import wiring
 from tidings.domain.messages import SendMessage
-from tidings.domain.ratelimits import RateLimiter
+from tidings.kernel.ratelimits import DynamoBucketStore, RateLimiter
 from tidings.settings import settings
 from tidings.storage.models import MessageModel
-from tidings.storage.ratelimits import DynamoBucketStore
 from tidings.wiring import chat_event_service, message_service
 
 

@@ -8,7 +8,7 @@ from tests.support.fakes import NoLimits
 from tests.support.seed import make_chat
 from tidings.domain.chat_events import ChatEventService
 from tidings.domain.messages import MessageService, SendMessage
-from tidings.errors import Forbidden, NotFound
+from tidings.kernel.errors import Forbidden, NotFound
 from tidings.storage.messages import DynamoMessageStore, DynamoUserDirectory
 from tidings.storage.models import MessageModel
 

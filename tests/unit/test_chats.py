@@ -11,7 +11,7 @@ from tests.support.seed import make_chat
 from tidings.domain.chat_events import ChatEventService
 from tidings.domain.chats import ChatService
 from tidings.domain.messages import MessageService, SendMessage
-from tidings.errors import Forbidden
+from tidings.kernel.errors import Forbidden
 from tidings.storage.chats import DynamoChatStore
 from tidings.storage.messages import DynamoMessageStore, DynamoUserDirectory
 from tidings.storage.models import MemberModel, UserModel

@@ -35,7 +35,7 @@ from tidings.domain.connections import Disconnector, PendingClose
 from tidings.domain.credentials import CredentialService
 from tidings.domain.session import MAX_CONNECTIONS_PER_USER, SessionService, TokenVerifier
 from tidings.domain.token_timers import TokenTimerService
-from tidings.errors import ErrorCode, Unauthorized
+from tidings.kernel.errors import ErrorCode, Unauthorized
 from tidings.storage.connections import DynamoConnectionStore
 from tidings.storage.messages import DynamoMessageStore
 from tidings.storage.sessions import DynamoRefreshTokenStore, DynamoRevocations

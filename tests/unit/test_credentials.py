@@ -10,7 +10,7 @@ from tidings.auth import InvalidToken, issue_token, verify_token
 from tidings.domain.connections import Disconnector
 from tidings.domain.credentials import CredentialService
 from tidings.domain.session import TokenVerifier
-from tidings.errors import Unauthorized, Unavailable
+from tidings.kernel.errors import Unauthorized, Unavailable
 from tidings.storage.connections import DynamoConnectionStore
 from tidings.storage.models import RefreshTokenModel, UserModel
 from tidings.storage.sessions import DynamoRefreshTokenStore, DynamoRevocations

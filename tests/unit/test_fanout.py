@@ -8,13 +8,13 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from tidings.adapters.apigateway import ApiGatewayPoster
 from tidings.adapters.delivery_retries import SQS_MAX_BODY_BYTES, SqsDeliveryRetries, redelivery_from_body
-from tidings.domain.fanout import (
+from tidings.domain.fanout import Fanout
+from tidings.kernel.connections_api import (
     MAX_ATTEMPTS,
     RETRY_DELAYS_SECONDS,
+    ApiGatewayPoster,
     Deliveries,
-    Fanout,
     PostFailed,
     Redelivery,
     post_to_user,

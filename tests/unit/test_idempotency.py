@@ -13,7 +13,7 @@ from tests.support.fakes import NoLimits
 from tests.support.seed import make_chat
 from tidings.domain.chat_events import ChatEventService
 from tidings.domain.messages import MessageService, SendMessage, idempotency_key
-from tidings.errors import Conflict, NotFound
+from tidings.kernel.errors import Conflict, NotFound
 from tidings.storage.messages import DynamoMessageStore, DynamoUserDirectory, message_from_model
 from tidings.storage.models import MessageModel
 

@@ -3,11 +3,11 @@
 import pytest
 from pydantic import ValidationError
 
+from tidings.kernel.wire import ClientFrame
 from tidings.protocol.emoji import emoji_problem
 from tidings.protocol.frames import (
     MAX_ATTACHMENT_BYTES,
     ChatPayload,
-    ClientFrame,
     MessageDeletePayload,
     MessageEditPayload,
     MessageReactPayload,

@@ -22,7 +22,7 @@ from tidings.domain.presence import (
     presence_payload,
     state_payload,
 )
-from tidings.errors import Unavailable
+from tidings.kernel.errors import Unavailable
 
 TIMINGS = PresenceTimings(idle_seconds=300, update_interval_seconds=10, subscription_seconds=600)
 T0 = 1_800_000_000.0

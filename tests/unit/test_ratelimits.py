@@ -2,9 +2,17 @@
 
 import pytest
 
-from tidings.domain.ratelimits import MESSAGE_WRITES, TYPING, URGENT, Bucket, RateLimiter, Rule, decide
-from tidings.errors import RateLimited
-from tidings.storage.ratelimits import DynamoBucketStore
+from tidings.kernel.errors import RateLimited
+from tidings.kernel.ratelimits import (
+    MESSAGE_WRITES,
+    TYPING,
+    URGENT,
+    Bucket,
+    DynamoBucketStore,
+    RateLimiter,
+    Rule,
+    decide,
+)
 
 
 class Clock:

@@ -5,7 +5,7 @@ import pytest
 from tests.support.seed import make_chat
 from tidings.domain.messages import SendMessage
 from tidings.domain.receipts import Advance, ReadService, Watermark, coalesce, plan
-from tidings.errors import Forbidden, NotFound
+from tidings.kernel.errors import Forbidden, NotFound
 from tidings.storage.messages import DynamoMessageStore
 from tidings.storage.models import MemberModel, MessageModel
 from tidings.wiring import message_service

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.fakes import NoLimits
-from tidings.errors import BadFrame, Forbidden
+from tidings.kernel.errors import BadFrame, Forbidden
 from tidings.search.embedded import EmbeddedSearchEngine
 from tidings.search.port import FileDocument, MessageDocument
 from tidings.search.query import parse

@@ -18,8 +18,8 @@ from tidings.domain.session import (
     negotiate,
 )
 from tidings.domain.token_timers import TokenTimer, TokenTimerService
-from tidings.errors import Forbidden, NotFound, Unauthorized
-from tidings.protocol.frames import iso
+from tidings.kernel.errors import Forbidden, NotFound, Unauthorized
+from tidings.kernel.wire import iso
 from tidings.storage.connections import DynamoConnectionStore
 from tidings.storage.messages import DynamoMessageStore
 from tidings.storage.models import ConnectionModel

@@ -21,7 +21,7 @@ from tidings.domain.sync import (
     decode_cursor,
     encode_cursor,
 )
-from tidings.errors import BadFrame, ErrorCode, Forbidden
+from tidings.kernel.errors import BadFrame, ErrorCode, Forbidden
 from tidings.storage.messages import DynamoMessageStore, DynamoUserDirectory
 from tidings.storage.models import ChatModel, MemberModel, MessageModel
 from tidings.storage.sync import DynamoSyncStore

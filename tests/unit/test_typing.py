@@ -5,11 +5,10 @@ import json
 import pytest
 
 from tests.support.seed import make_chat
-from tidings.domain.ratelimits import RateLimiter
 from tidings.domain.typing import TYPING_TIMEOUT_SECONDS, TypingService, TypingTimer, typing_ended_by_message
-from tidings.errors import Forbidden
+from tidings.kernel.errors import Forbidden
+from tidings.kernel.ratelimits import DynamoBucketStore, RateLimiter
 from tidings.storage.messages import DynamoMessageStore, DynamoUserDirectory
-from tidings.storage.ratelimits import DynamoBucketStore
 from tidings.storage.typing import DynamoTypingStateStore
 
 

@@ -7,7 +7,7 @@ and both runtimes pick it up.
 
 from __future__ import annotations
 
-from tidings.declaration import (
+from tidings.kernel.declaration import (
     Access,
     Application,
     Authorizer,
@@ -40,85 +40,72 @@ from tidings.storage.models import (
 
 # --- tables -------------------------------------------------------------------------------
 
-CONNECTIONS = Table("Connections", ConnectionModel, "CONNECTIONS_TABLE", ttl_attribute="expiresAt")
+CONNECTIONS = Table("Connections", ConnectionModel)
 # A user's live connections on one item (the connection limit, revoke, fan-out by user).
-USER_CONNECTIONS = Table("UserConnections", UserConnectionsModel, "USER_CONNECTIONS_TABLE", ttl_attribute="expiresAt")
-USERS = Table("Users", UserModel, "USERS_TABLE")
-CHATS = Table("Chats", ChatModel, "CHATS_TABLE")
+USER_CONNECTIONS = Table("UserConnections", UserConnectionsModel)
+USERS = Table("Users", UserModel)
+CHATS = Table("Chats", ChatModel)
 # The Members stream carries read watermark moves to the receipts consumer.
-MEMBERS = Table("Members", MemberModel, "MEMBERS_TABLE", stream="NEW_AND_OLD_IMAGES")
+MEMBERS = Table("Members", MemberModel, stream="NEW_AND_OLD_IMAGES")
 # NEW_AND_OLD_IMAGES so later consumers (search, notify) see what an edit or delete replaced.
-MESSAGES = Table("Messages", MessageModel, "MESSAGES_TABLE", stream="NEW_AND_OLD_IMAGES")
-IDEMPOTENCY = Table("Idempotency", IdempotencyModel, "IDEMPOTENCY_TABLE", ttl_attribute="expiresAt")
-EPHEMERAL = Table("Ephemeral", EphemeralModel, "EPHEMERAL_TABLE", ttl_attribute="expiresAt")
-REFRESH_TOKENS = Table("RefreshTokens", RefreshTokenModel, "REFRESH_TOKENS_TABLE", ttl_attribute="expiresAt")
+MESSAGES = Table("Messages", MessageModel, stream="NEW_AND_OLD_IMAGES")
+IDEMPOTENCY = Table("Idempotency", IdempotencyModel)
+EPHEMERAL = Table("Ephemeral", EphemeralModel)
+REFRESH_TOKENS = Table("RefreshTokens", RefreshTokenModel)
 # Urgent messages, for abuse review (seed §3.7); each record expires after a year.
-AUDIT = Table("Audit", AuditModel, "AUDIT_TABLE", ttl_attribute="expiresAt")
-PUSH_SUBSCRIPTIONS = Table(
-    "PushSubscriptions", PushSubscriptionModel, "PUSH_SUBSCRIPTIONS_TABLE", ttl_attribute="expiresAt"
-)
+AUDIT = Table("Audit", AuditModel)
+PUSH_SUBSCRIPTIONS = Table("PushSubscriptions", PushSubscriptionModel)
 # Presence: the stream carries status changes to the presence fan-out; subscriptions lapse by TTL
 # (and a check at read time, since TTL deletion is lazy).
-PRESENCE = Table("Presence", PresenceModel, "PRESENCE_TABLE", stream="NEW_AND_OLD_IMAGES")
-PRESENCE_SUBSCRIPTIONS = Table(
-    "PresenceSubscriptions", PresenceSubscriptionModel, "PRESENCE_SUBSCRIPTIONS_TABLE", ttl_attribute="expiresAt"
-)
+PRESENCE = Table("Presence", PresenceModel, stream="NEW_AND_OLD_IMAGES")
+PRESENCE_SUBSCRIPTIONS = Table("PresenceSubscriptions", PresenceSubscriptionModel)
 
 # --- secrets and queues -------------------------------------------------------------------
 
-JWT_SIGNING_KEY = Secret("JwtSigningKey", "JWT_SECRET_ARN", "HS256 key that signs Tidings access tokens")
+JWT_SIGNING_KEY = Secret("JwtSigningKey", "HS256 key that signs Tidings access tokens")
 
-FANOUT_FAILURES = Queue("FanoutFailures", "FANOUT_FAILURES_QUEUE_URL")
-RECEIPTS_FAILURES = Queue("ReceiptsFailures", "RECEIPTS_FAILURES_QUEUE_URL")
-NOTIFY_FAILURES = Queue("NotifyFailures", "NOTIFY_FAILURES_QUEUE_URL")
-SEARCH_INDEX_FAILURES = Queue("SearchIndexFailures", "SEARCH_INDEX_FAILURES_QUEUE_URL")
+FANOUT_FAILURES = Queue("FanoutFailures")
+RECEIPTS_FAILURES = Queue("ReceiptsFailures")
+NOTIFY_FAILURES = Queue("NotifyFailures")
+SEARCH_INDEX_FAILURES = Queue("SearchIndexFailures")
 # Delivery retries (docs/architecture.md "Fan-out"): frames that some connections could not take
 # (a 5xx or a throttle from the @connections API), each job due after its attempt's backoff. A
 # connection that fails again is re-enqueued, so only a job the function cannot process at all is
 # redelivered by SQS, and after 3 receives parked in the DLQ. Visibility is 6x the timeout.
 DELIVERY_RETRIES = Queue(
-    "DeliveryRetries",
-    "DELIVERY_RETRIES_QUEUE_URL",
-    delay_seconds=1,
-    visibility_timeout_seconds=180,
-    dead_letter_after=3,
+    "DeliveryRetries", delay_seconds=1, visibility_timeout_seconds=180, dead_letter_after=3, carries_frames=True
 )
 # Typing expiry timers: each message carries its own delay (SQS allows up to 15 minutes).
-TYPING_TIMERS = Queue("TypingTimers", "TYPING_TIMERS_QUEUE_URL", visibility_timeout_seconds=30, dead_letter_after=3)
+TYPING_TIMERS = Queue("TypingTimers", visibility_timeout_seconds=30, dead_letter_after=3)
 # Token timers (token.refresh, then the close at expiry); a timer further out than SQS's
 # 15-minute delay re-enqueues itself.
-TOKEN_TIMERS = Queue("TokenTimers", "TOKEN_TIMERS_QUEUE_URL", visibility_timeout_seconds=30, dead_letter_after=5)
+TOKEN_TIMERS = Queue("TokenTimers", visibility_timeout_seconds=30, dead_letter_after=5, carries_frames=True)
 # Push (docs/architecture.md "Push"). Jobs from the Notify consumer, and the worker's own
 # per-subscription retries (each with its backoff as DelaySeconds). Delivery failures are
 # retried by re-enqueueing, so only a job the worker cannot process at all (a malformed body,
 # storage down) is redelivered by SQS, and after 3 receives parked in the DLQ. Visibility is 6x
 # the worker's timeout, as AWS advises for SQS event sources.
-PUSH_JOBS = Queue("PushJobs", "PUSH_JOBS_QUEUE_URL", visibility_timeout_seconds=360, dead_letter_after=3)
+PUSH_JOBS = Queue("PushJobs", visibility_timeout_seconds=360, dead_letter_after=3)
 # Placeholders ("{}") mean "not configured": that platform's subscriptions are skipped.
 PUSH_VAPID = Secret(
     "PushVapidKey",
-    "PUSH_VAPID_SECRET_ARN",
     'Web Push VAPID key pair: {"privateKey": base64url P-256 scalar, "subject": "mailto:..."}',
     placeholder="{}",
 )
 PUSH_FCM = Secret(
     "PushFcmServiceAccount",
-    "PUSH_FCM_SECRET_ARN",
     "FCM HTTP v1: the Firebase service account JSON key",
     placeholder="{}",
 )
 PUSH_APNS = Secret(
     "PushApnsKey",
-    "PUSH_APNS_SECRET_ARN",
     'APNs token auth: {"teamId", "keyId", "privateKey" (.p8 PEM), "bundleId", "sandbox"}',
     placeholder="{}",
 )
 
-PRESENCE_FAILURES = Queue("PresenceFailures", "PRESENCE_FAILURES_QUEUE_URL")
+PRESENCE_FAILURES = Queue("PresenceFailures")
 # Presence timers: each online period's idle check (re-arming itself) and coalesced updates.
-PRESENCE_TIMERS = Queue(
-    "PresenceTimers", "PRESENCE_TIMERS_QUEUE_URL", visibility_timeout_seconds=30, dead_letter_after=5
-)
+PRESENCE_TIMERS = Queue("PresenceTimers", visibility_timeout_seconds=30, dead_letter_after=5)
 
 # Functions that serve activity frames (tidings.edge.activity) record activity in Presence; a
 # user seen active while presence thought them gone starts an online period, hence the queue.
@@ -362,7 +349,7 @@ PUSH_WORKER = Function(
 
 # --- search (PROTOCOL.md §9) ----------------------------------------------------------------
 
-SEARCH_INDEX = SearchIndex("Search", "OPENSEARCH_ENDPOINT", index_name="tidings-messages")
+SEARCH_INDEX = SearchIndex("Search", index_name="tidings-messages")
 
 SEARCH = Function(
     "Search",

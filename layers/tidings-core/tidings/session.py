@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tidings.edge.websocket import Caller
-from tidings.errors import ErrorCode
-from tidings.protocol.frames import ClientFrame, EmptyPayload, ack_error, server_frame
+from tidings.kernel.errors import ErrorCode
+from tidings.kernel.router import Caller
+from tidings.kernel.wire import ClientFrame, EmptyPayload, ack_error, server_frame
 
 
 def answer_unrouted_frame(caller: Caller, frame: ClientFrame, payload: EmptyPayload) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 
 class Settings(BaseModel):
-    jwt_secret_arn: str | None = Field(None, alias="JWT_SECRET_ARN")
+    jwt_secret_arn: str | None = Field(None, alias="JWT_SIGNING_KEY_SECRET_ARN")
     websocket_callback_url: str | None = Field(None, alias="WEBSOCKET_CALLBACK_URL")
     typing_timers_queue_url: str | None = Field(None, alias="TYPING_TIMERS_QUEUE_URL")
     token_timers_queue_url: str | None = Field(None, alias="TOKEN_TIMERS_QUEUE_URL")
@@ -24,9 +24,9 @@ class Settings(BaseModel):
     delivery_retries_queue_url: str | None = Field(None, alias="DELIVERY_RETRIES_QUEUE_URL")
     # Push (docs/architecture.md "Push"): the job queue and the platforms' credentials.
     push_jobs_queue_url: str | None = Field(None, alias="PUSH_JOBS_QUEUE_URL")
-    push_vapid_secret_arn: str | None = Field(None, alias="PUSH_VAPID_SECRET_ARN")
-    push_fcm_secret_arn: str | None = Field(None, alias="PUSH_FCM_SECRET_ARN")
-    push_apns_secret_arn: str | None = Field(None, alias="PUSH_APNS_SECRET_ARN")
+    push_vapid_secret_arn: str | None = Field(None, alias="PUSH_VAPID_KEY_SECRET_ARN")
+    push_fcm_secret_arn: str | None = Field(None, alias="PUSH_FCM_SERVICE_ACCOUNT_SECRET_ARN")
+    push_apns_secret_arn: str | None = Field(None, alias="PUSH_APNS_KEY_SECRET_ARN")
     # Web Push endpoints must be https; `tidings dev` also allows http to a loopback host, for a
     # local push service. Never set on AWS.
     push_allow_loopback_http: bool = Field(False, alias="PUSH_ALLOW_LOOPBACK_HTTP")
@@ -43,7 +43,7 @@ class Settings(BaseModel):
     search_db_path: str = Field(
         default_factory=lambda: str(Path(tempfile.gettempdir()) / "tidings-search.db"), alias="SEARCH_DB_PATH"
     )
-    opensearch_endpoint: str | None = Field(None, alias="OPENSEARCH_ENDPOINT")
+    opensearch_endpoint: str | None = Field(None, alias="SEARCH_ENDPOINT")
     search_index: str = Field("tidings-messages", alias="SEARCH_INDEX")
     # Presence (PROTOCOL.md §8): timers, and the durations tests and `tidings dev` shorten.
     presence_timers_queue_url: str | None = Field(None, alias="PRESENCE_TIMERS_QUEUE_URL")

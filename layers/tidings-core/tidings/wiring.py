@@ -11,7 +11,6 @@ from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
 
-from tidings.adapters.apigateway import ApiGatewayPoster
 from tidings.adapters.apns import ApnsConfig, ApnsSender
 from tidings.adapters.delivery_retries import SqsDeliveryRetries
 from tidings.adapters.fcm import FcmConfig, FcmSender
@@ -26,17 +25,18 @@ from tidings.domain.chat_events import ChatEventService
 from tidings.domain.chats import ChatService
 from tidings.domain.connections import Disconnector
 from tidings.domain.credentials import CredentialService
-from tidings.domain.fanout import Deliveries, Fanout
+from tidings.domain.fanout import Fanout
 from tidings.domain.messages import MessageService
 from tidings.domain.notifications import NotificationService
 from tidings.domain.presence import PresenceFanout, PresenceService, PresenceTimings
 from tidings.domain.push import PushDelivery
-from tidings.domain.ratelimits import RateLimiter
 from tidings.domain.receipts import ReadService
 from tidings.domain.session import SessionService, TokenVerifier
 from tidings.domain.sync import SyncService
 from tidings.domain.token_timers import TokenTimerService
 from tidings.domain.typing import TypingService
+from tidings.kernel.connections_api import ApiGatewayPoster, Deliveries
+from tidings.kernel.ratelimits import DynamoBucketStore, RateLimiter
 from tidings.search.embedded import EmbeddedSearchEngine
 from tidings.search.indexing import Reindexer, SearchIndexer
 from tidings.search.port import SearchEngine
@@ -50,7 +50,6 @@ from tidings.storage.messages import DynamoMemberDirectory, DynamoMessageStore, 
 from tidings.storage.notifications import CachedChatDirectory, DynamoPreferenceStore, DynamoToastGroups
 from tidings.storage.presence import DynamoConnectionLiveness, DynamoPresenceStore, DynamoPresenceSubscriptions
 from tidings.storage.push import DynamoSubscriptionStore
-from tidings.storage.ratelimits import DynamoBucketStore
 from tidings.storage.search import DynamoMessageCatalog, DynamoSearchDirectory
 from tidings.storage.sessions import DynamoRefreshTokenStore, DynamoRevocations
 from tidings.storage.sync import DynamoSyncStore
@@ -63,7 +62,7 @@ SIGNING_KEY_MAX_AGE_SECONDS = 300
 def signing_key() -> str:
     secret_id = settings().jwt_secret_arn
     if not secret_id:
-        raise RuntimeError("JWT_SECRET_ARN is not set: the authorizer cannot verify tokens")
+        raise RuntimeError("JWT_SIGNING_KEY_SECRET_ARN is not set: the authorizer cannot verify tokens")
     return str(parameters.get_secret(secret_id, max_age=SIGNING_KEY_MAX_AGE_SECONDS))
 
 
@@ -268,7 +267,7 @@ def search_engine() -> SearchEngine:
     current = settings()
     if current.search_engine == "opensearch":
         if not current.opensearch_endpoint:
-            raise RuntimeError("SEARCH_ENGINE=opensearch needs OPENSEARCH_ENDPOINT")
+            raise RuntimeError("SEARCH_ENGINE=opensearch needs SEARCH_ENDPOINT")
         return _opensearch_engine(current.opensearch_endpoint, current.search_index, current.aws_region)
     return _embedded_engine(current.search_db_path)
 

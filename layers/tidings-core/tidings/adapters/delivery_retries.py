@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 
-from tidings.domain.fanout import Redelivery
+from tidings.kernel.connections_api import Redelivery
 
 SQS_MAX_DELAY_SECONDS = 900
 SQS_MAX_BODY_BYTES = 256 * 1024

@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from tidings.domain.fanout import ConnectionPoster, DeliveryRetries, post_to_user
 from tidings.domain.messages import Message
-from tidings.protocol.frames import encode, server_frame
+from tidings.kernel.connections_api import ConnectionPoster, DeliveryRetries, post_to_user
+from tidings.kernel.wire import encode, server_frame
 
 BROADCASTS = ("@channel", "@here")
 

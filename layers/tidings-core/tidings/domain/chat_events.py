@@ -25,8 +25,8 @@ from tidings.domain.messages import (
     original_of,
     resolve_mentions,
 )
-from tidings.domain.ratelimits import MESSAGE_WRITES, RateLimiter
-from tidings.errors import Forbidden, NotFound
+from tidings.kernel.errors import Forbidden, NotFound
+from tidings.kernel.ratelimits import MESSAGE_WRITES, RateLimiter
 
 EventKind = Literal["edit", "delete", "reaction"]
 ReactionAction = Literal["add", "remove"]

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from tidings.domain.messages import Message
 from tidings.domain.preferences import NotificationPreferences
-from tidings.errors import Forbidden
+from tidings.kernel.errors import Forbidden
 
 MAX_PAGE_LIMIT = 100
 DEFAULT_PAGE_LIMIT = 50

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-from tidings.errors import ErrorCode
-from tidings.protocol.frames import encode, error_frame
+from tidings.kernel.connections_api import ConnectionPoster
+from tidings.kernel.errors import ErrorCode
+from tidings.kernel.wire import encode, error_frame
 
 # How long after its connect time a connection may still be inside its handshake. It must
 # exceed the authorizer's and `$connect`'s timeouts together (10 s each, declared in
@@ -81,14 +82,6 @@ class ConnectionStore(Protocol):
     def extend_token(self, connection_id: str, expires_at: int) -> bool:
         """Moves `tokenExpiresAt` forward to `expires_at`; False if it already was at or past
         it. Raises NotFound when the connection is gone."""
-
-
-class ConnectionPoster(Protocol):
-    def post(self, connection_id: str, data: str) -> bool:
-        """False when the connection is gone (410); other failures raise."""
-
-    def close(self, connection_id: str) -> bool:
-        """DeleteConnection; False when it was gone already."""
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,9 @@ from typing import Any, Protocol
 from tidings.auth import DEFAULT_TTL_SECONDS, issue_token
 from tidings.domain.connections import ConnectionStore, Disconnector
 from tidings.domain.session import Revocations
-from tidings.errors import ErrorCode, Unauthorized, Unavailable
-from tidings.observability import logger, metrics
-from tidings.protocol.frames import iso
+from tidings.kernel.errors import ErrorCode, Unauthorized, Unavailable
+from tidings.kernel.observability import logger, metrics
+from tidings.kernel.wire import iso
 
 REFRESH_TOKEN_TTL = timedelta(days=7)
 REFRESH_TOKEN_BYTES = 32

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from tidings.domain.messages import Message
-from tidings.protocol.frames import server_frame
+from tidings.kernel.wire import server_frame
 
 KINDS = ("message", "edit", "delete", "reaction")
 

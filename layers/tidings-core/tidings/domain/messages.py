@@ -17,9 +17,9 @@ from datetime import timedelta
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from tidings.domain.ratelimits import MESSAGE_WRITES, URGENT, RateLimiter
-from tidings.errors import Conflict, Forbidden, NotFound
-from tidings.protocol.frames import iso
+from tidings.kernel.errors import Conflict, Forbidden, NotFound
+from tidings.kernel.ratelimits import MESSAGE_WRITES, URGENT, RateLimiter
+from tidings.kernel.wire import iso
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 MAX_MENTION_CANDIDATES = 50

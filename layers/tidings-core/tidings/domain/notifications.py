@@ -13,13 +13,14 @@ from typing import Protocol
 
 from tidings.domain.badges import Badge, BadgeStore, Connections, is_mentioned
 from tidings.domain.evaluator import Recipient, evaluate
-from tidings.domain.fanout import ConnectionPoster, DeliveryRetries, MemberDirectory, post_to_user
+from tidings.domain.fanout import MemberDirectory
 from tidings.domain.messages import Message
 from tidings.domain.preferences import NotificationPreferences
 from tidings.domain.push import PushNotification, PushQueue
 from tidings.domain.toasts import GROUP_WINDOW_SECONDS, ChatInfo, Toast, ToastGroup, ToastGroups, toast_for
-from tidings.observability import logger
-from tidings.protocol.frames import encode
+from tidings.kernel.connections_api import ConnectionPoster, DeliveryRetries, post_to_user
+from tidings.kernel.observability import logger
+from tidings.kernel.wire import encode
 
 DND_STATUS = "dnd"
 

@@ -23,11 +23,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
-from tidings.domain.fanout import ConnectionDirectory, ConnectionPoster, DeliveryFailed
-from tidings.domain.ratelimits import PRESENCE_SUBSCRIBE, RateLimiter
-from tidings.errors import Unavailable
-from tidings.observability import logger, metrics
-from tidings.protocol.frames import ack_ok, encode, iso, server_frame
+from tidings.kernel.connections_api import ConnectionDirectory, ConnectionPoster, DeliveryFailed
+from tidings.kernel.errors import Unavailable
+from tidings.kernel.observability import logger, metrics
+from tidings.kernel.ratelimits import PRESENCE_SUBSCRIBE, RateLimiter
+from tidings.kernel.wire import ack_ok, encode, iso, server_frame
 
 AVAILABLE = "available"
 AWAY = "away"

@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from tidings.errors import Forbidden, NotFound
-from tidings.protocol.frames import server_frame
+from tidings.kernel.errors import Forbidden, NotFound
+from tidings.kernel.wire import server_frame
 
 
 @dataclass(frozen=True)

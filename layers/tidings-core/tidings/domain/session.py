@@ -12,9 +12,9 @@ from typing import Any, Protocol
 from tidings.auth import Identity, InvalidToken, ensure_not_revoked, verify_token
 from tidings.domain.connections import ConnectionRef, ConnectionStore, Disconnector
 from tidings.domain.token_timers import TokenTimerService
-from tidings.errors import ErrorCode, Forbidden, NotFound, Unauthorized
-from tidings.observability import logger, metrics
-from tidings.protocol.frames import error_frame
+from tidings.kernel.errors import ErrorCode, Forbidden, NotFound, Unauthorized
+from tidings.kernel.observability import logger, metrics
+from tidings.kernel.wire import error_frame
 from tidings.protocol.session import upgrade_required_frame, welcome_frame
 
 SUPPORTED_VERSIONS = (1,)

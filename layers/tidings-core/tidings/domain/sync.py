@@ -30,9 +30,9 @@ from typing import Any, Protocol
 
 from tidings.domain.events import event_frame
 from tidings.domain.messages import Message
-from tidings.domain.ratelimits import SYNC, RateLimiter
-from tidings.errors import BadFrame, Forbidden, TidingsError
-from tidings.protocol.frames import encode
+from tidings.kernel.errors import BadFrame, Forbidden, TidingsError
+from tidings.kernel.ratelimits import SYNC, RateLimiter
+from tidings.kernel.wire import encode
 
 MAX_MISSED_EVENTS = 500
 # The largest seq a client may name (`lastKnownSeq`, a cursor's position): DynamoDB numbers and

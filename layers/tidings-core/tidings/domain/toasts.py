@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tidings.domain.messages import Message
-from tidings.protocol.frames import server_frame
+from tidings.kernel.wire import server_frame
 
 BODY_LIMIT = 100
 ELLIPSIS = "…"

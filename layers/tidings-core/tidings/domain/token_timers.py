@@ -25,16 +25,16 @@ from typing import Literal, Protocol
 
 from tidings.domain.connections import (
     CloseOutcome,
-    ConnectionPoster,
     ConnectionState,
     ConnectionStore,
     Disconnector,
     PendingClose,
     may_be_in_handshake,
 )
-from tidings.errors import ErrorCode
-from tidings.observability import logger, metrics
-from tidings.protocol.frames import encode
+from tidings.kernel.connections_api import ConnectionPoster
+from tidings.kernel.errors import ErrorCode
+from tidings.kernel.observability import logger, metrics
+from tidings.kernel.wire import encode
 from tidings.protocol.session import token_refresh_frame
 
 # token.refresh must arrive at least 60 s before the expiry; 70 s leaves 10 s for the queue's

@@ -16,9 +16,9 @@ from typing import Protocol
 
 from tidings.domain.fanout import Fanout
 from tidings.domain.messages import UserDirectory
-from tidings.domain.ratelimits import TYPING, RateLimiter
-from tidings.errors import Forbidden
-from tidings.protocol.frames import encode, server_frame
+from tidings.kernel.errors import Forbidden
+from tidings.kernel.ratelimits import TYPING, RateLimiter
+from tidings.kernel.wire import encode, server_frame
 
 TYPING_TIMEOUT_SECONDS = 5.0
 

@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 
 from tidings.auth import InvalidToken, ensure_not_revoked, verify_token
-from tidings.observability import logger, metrics
+from tidings.kernel.observability import logger, metrics
 
 
 class Unauthorized(Exception):

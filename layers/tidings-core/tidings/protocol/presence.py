@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from tidings.domain.presence import MAX_SUBSCRIBE_USERS, Status
-from tidings.protocol.frames import Identifier
+from tidings.kernel.wire import Identifier
 
 
 class PresenceUpdatePayload(BaseModel):

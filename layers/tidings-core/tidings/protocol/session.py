@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tidings.errors import ErrorCode
-from tidings.protocol.frames import error_frame, iso, server_frame
+from tidings.kernel.errors import ErrorCode
+from tidings.kernel.wire import error_frame, iso, server_frame
 
 MAX_TOKEN_CHARS = 8192
 

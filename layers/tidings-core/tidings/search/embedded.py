@@ -31,7 +31,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from tidings.observability import logger
+from tidings.kernel.observability import logger
 from tidings.search.port import (
     MARK_CLOSE,
     MARK_OPEN,

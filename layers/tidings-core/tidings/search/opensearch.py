@@ -21,7 +21,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlparse
 
-from tidings.observability import logger
+from tidings.kernel.observability import logger
 from tidings.search.embedded import iso
 from tidings.search.port import (
     MARK_CLOSE,

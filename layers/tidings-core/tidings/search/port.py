@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from tidings.domain.messages import Message
-from tidings.errors import Unavailable
-from tidings.observability import logger
+from tidings.kernel.errors import Unavailable
+from tidings.kernel.observability import logger
 from tidings.search.query import SearchQuery
 
 UNAVAILABLE_MESSAGE = "Search temporarily unavailable"

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
-from tidings.domain.ratelimits import SEARCH, RateLimiter
-from tidings.errors import BadFrame, Forbidden
+from tidings.kernel.errors import BadFrame, Forbidden
+from tidings.kernel.ratelimits import SEARCH, RateLimiter
 from tidings.search.port import MARK_CLOSE, MARK_OPEN, FileHit, MessageHit, SearchEngine
 from tidings.search.query import BadQuery, SearchQuery, parse
 

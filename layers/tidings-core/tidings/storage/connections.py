@@ -16,7 +16,7 @@ from pynamodb.expressions.operand import Path
 from pynamodb.expressions.update import Action
 
 from tidings.domain.connections import ConnectionRef, ConnectionState, may_be_in_handshake
-from tidings.errors import NotFound
+from tidings.kernel.errors import NotFound
 from tidings.storage.models import ConnectionModel, UserConnectionsModel
 
 # API Gateway closes every connection after 2 hours; the TTL sweeps items whose $disconnect

@@ -15,8 +15,8 @@ from pynamodb.transactions import TransactWrite
 
 from tidings.domain.chat_events import ChatEvent, MessageGone, NoChange, ReactionAction
 from tidings.domain.messages import Claim, DuplicateRequest, HeldClaim, Message
-from tidings.errors import NotFound, Unavailable
-from tidings.storage.caching import ExpiringCache
+from tidings.kernel.caching import ExpiringCache
+from tidings.kernel.errors import NotFound, Unavailable
 from tidings.storage.models import (
     REACTION_KEY_SEPARATOR,
     AuditModel,

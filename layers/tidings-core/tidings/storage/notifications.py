@@ -11,7 +11,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from tidings.domain.preferences import NotificationPreferences
 from tidings.domain.toasts import ChatInfo, ToastGroup
-from tidings.storage.caching import ExpiringCache
+from tidings.kernel.caching import ExpiringCache
 from tidings.storage.models import ChatModel, EphemeralModel, UserModel
 
 # A group item only needs to outlive its window; the margin covers clock skew between containers.

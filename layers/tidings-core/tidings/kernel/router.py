@@ -15,11 +15,11 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from tidings.edge.activity import note_activity
-from tidings.edge.events import WebSocketMessageEvent
-from tidings.edge.json_input import UnusableJson, encodable, parse_json, utf8_size
-from tidings.errors import RETRY_TRANSIENT_AFTER_MS, ErrorCode, TidingsError, transient_aws_error
-from tidings.observability import logger, metrics
-from tidings.protocol.frames import MAX_FRAME_BYTES, ClientFrame, ack_error, encode, error_frame
+from tidings.kernel.apigw_events import WebSocketMessageEvent
+from tidings.kernel.errors import RETRY_TRANSIENT_AFTER_MS, ErrorCode, TidingsError, transient_aws_error
+from tidings.kernel.json_input import UnusableJson, encodable, parse_json, utf8_size
+from tidings.kernel.observability import logger, metrics
+from tidings.kernel.wire import MAX_FRAME_BYTES, ClientFrame, ack_error, encode, error_frame
 
 P = TypeVar("P", bound=BaseModel)
 

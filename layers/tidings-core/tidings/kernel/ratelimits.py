@@ -1,6 +1,7 @@
 """Rate limits (PROTOCOL.md §10) as token buckets.
 
-The buckets live in DynamoDB so a limit holds across Lambda containers. A bucket holds up to
+The buckets live in DynamoDB (the Ephemeral table, written with optimistic concurrency) so a
+limit holds across Lambda containers. A bucket holds up to
 `capacity` tokens and gains `refill_per_second`; each action takes one token.
 """
 
@@ -9,9 +10,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from tidings.errors import RateLimited
+from pynamodb.exceptions import DoesNotExist, PutError
+
+from tidings.kernel.errors import RateLimited
+from tidings.storage.models import EphemeralModel
 
 
 @dataclass(frozen=True)
@@ -95,3 +100,34 @@ class RateLimiter:
         decision = self.check(rule, *scope)
         if not decision.allowed:
             raise RateLimited(f"Too many {rule.name} actions; retry later", retry_after_ms=decision.retry_after_ms)
+
+
+class DynamoBucketStore:
+    def load(self, key: str) -> Bucket | None:
+        try:
+            item = EphemeralModel.get(key, consistent_read=True)
+        except DoesNotExist:
+            return None
+        if item.tokens is None or item.updated_at is None:
+            return None
+        return Bucket(tokens=float(item.tokens), updated_at=float(item.updated_at))
+
+    def save_if_unchanged(self, key: str, bucket: Bucket, previous: Bucket | None, ttl_seconds: int) -> bool:
+        unchanged = (
+            EphemeralModel.key.does_not_exist()
+            if previous is None
+            else EphemeralModel.updated_at == previous.updated_at
+        )
+        item = EphemeralModel(
+            key,
+            tokens=bucket.tokens,
+            updated_at=bucket.updated_at,
+            expires_at=datetime.now(UTC) + timedelta(seconds=ttl_seconds),
+        )
+        try:
+            item.save(condition=unchanged)
+        except PutError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True

@@ -15,8 +15,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from pydantic import ValidationError
 
 from tidings.auth import InvalidToken, ensure_not_revoked, verify_token
-from tidings.edge.json_input import NotJson, UnusableJson, parse_json
-from tidings.errors import (
+from tidings.kernel.errors import (
     RETRY_TRANSIENT_AFTER_MS,
     BadFrame,
     ErrorCode,
@@ -24,7 +23,8 @@ from tidings.errors import (
     Unauthorized,
     transient_aws_error,
 )
-from tidings.observability import logger
+from tidings.kernel.json_input import NotJson, UnusableJson, parse_json
+from tidings.kernel.observability import logger
 
 STATUS_BY_CODE = {
     ErrorCode.BAD_FRAME: HTTPStatus.BAD_REQUEST,
