@@ -67,8 +67,9 @@ def _default_secret_values() -> dict[str, str]:
     """The JWT key, and a VAPID key pair generated for this run (Web Push works locally; a
     browser subscribed during one run must subscribe again in the next). FCM and APNs keep
     their placeholders: they are not configured locally."""
-    from tidings.adapters.webpush import VapidConfig
-    from tidings.app import JWT_SIGNING_KEY, PUSH_VAPID
+    from tidings.notifications.declaration import PUSH_VAPID
+    from tidings.notifications.vapid import VapidConfig
+    from tidings.sessions.declaration import JWT_SIGNING_KEY
 
     return {
         JWT_SIGNING_KEY.id: dev_signing_key(),

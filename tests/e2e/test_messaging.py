@@ -14,7 +14,7 @@ import pytest
 
 from tests.support.http import handshake_status
 from tests.support.wsclient import Client
-from tidings.auth import issue_token
+from tidings.sessions.tokens import issue_token
 
 pytestmark = pytest.mark.e2e
 

@@ -24,16 +24,16 @@ from tests.support.fakes import NoLimits
 from tests.support.lambdas import load_function
 from tests.support.seed import make_chat
 from tidings import wiring
-from tidings.adapters.webpush import VapidConfig
 from tidings.app import APPLICATION
-from tidings.auth import issue_token
-from tidings.domain.messages import SendMessage
-from tidings.domain.sync import encode_cursor
 from tidings.kernel.declaration import Function
 from tidings.kernel.observability import logger
-from tidings.search.service import encode_cursor as search_cursor
+from tidings.messaging.sending import SendMessage
+from tidings.messaging.syncing import encode_cursor
+from tidings.notifications.vapid import VapidConfig
+from tidings.search.searching import encode_cursor as search_cursor
+from tidings.sessions.connection_store import DynamoConnectionStore
+from tidings.sessions.tokens import issue_token
 from tidings.settings import settings
-from tidings.storage.connections import DynamoConnectionStore
 
 QUEUES = {
     "TOKEN_TIMERS_QUEUE_URL": "token-timers",

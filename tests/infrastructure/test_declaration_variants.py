@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from tidings.app import CONNECTIONS, MESSAGES
 from tidings.kernel.declaration import (
     Application,
     Authorizer,
@@ -22,6 +21,8 @@ from tidings.kernel.declaration import (
     Schedule,
     StreamSubscription,
 )
+from tidings.messaging.models import MESSAGES
+from tidings.sessions.models import CONNECTIONS
 from tidings_infra import names
 from tidings_infra.app import build_app
 from tidings_infra.layer_build import build_layer
@@ -31,8 +32,8 @@ FAILURES = Queue("Failures")
 PRODUCER = Function(
     "Producer", "connect", "connect.handler", "sends work", tables=((CONNECTIONS, "read"),), send_queues=(WORK,)
 )
-WORKER = Function("Worker", "message", "fanout.handler", "consumes work", timeout_seconds=30)
-TICKER = Function("Ticker", "message", "send.handler", "runs every two minutes")
+WORKER = Function("Worker", "messaging", "fanout.handler", "consumes work", timeout_seconds=30)
+TICKER = Function("Ticker", "messaging", "send.handler", "runs every two minutes")
 VARIANT = Application(
     name="Variant",
     tables=(CONNECTIONS, MESSAGES),

@@ -6,8 +6,8 @@ import time
 import pytest
 
 from tests.support.events import http_event
-from tidings.auth import issue_token, verify_token
-from tidings.storage.connections import DynamoConnectionStore
+from tidings.sessions.connection_store import DynamoConnectionStore
+from tidings.sessions.tokens import issue_token, verify_token
 from tidings.wiring import issue_session
 
 

@@ -12,10 +12,11 @@ from tests.support.aws import stream_records
 from tests.support.events import client_frame, connect_event, disconnect_event, message_event, sqs_event
 from tests.support.lambdas import load_function
 from tests.support.seed import make_chat
-from tidings.adapters.presence_timers import presence_timer_body, presence_timer_from_body
-from tidings.domain.presence import ApplyTimer, IdleTimer
+from tidings.presence.machine import ApplyTimer, IdleTimer
+from tidings.presence.models import PresenceModel
+from tidings.presence.timer_queue import presence_timer_body, presence_timer_from_body
+from tidings.sessions.models import ConnectionModel
 from tidings.settings import settings
-from tidings.storage.models import ConnectionModel, PresenceModel
 from tidings.wiring import presence_store
 
 
@@ -24,14 +25,14 @@ def handlers():
     return {
         name: load_function(path)
         for name, path in {
-            "connect": "connect/connect.py",
-            "disconnect": "connect/disconnect.py",
-            "frames": "presence/frames.py",
-            "timers": "presence/timers.py",
-            "changes": "presence/changes.py",
-            "sync": "message/sync.py",
-            "send": "message/send.py",
-            "session": "connect/session.py",
+            "connect": "sessions/connect.py",
+            "disconnect": "sessions/disconnect.py",
+            "frames": "presence/presence_frames.py",
+            "timers": "presence/presence_timers.py",
+            "changes": "presence/changes_consumer.py",
+            "sync": "messaging/sync_request.py",
+            "send": "messaging/message_send.py",
+            "session": "sessions/session_frames.py",
         }.items()
     }
 

@@ -10,11 +10,11 @@ import pytest
 from tests.support.events import http_event
 from tests.support.lambdas import load_function
 from tests.support.webpush import Subscriber
-from tidings.adapters.webpush import VapidConfig
-from tidings.auth import issue_token
-from tidings.domain.push import subscription_id
+from tidings.notifications.push_delivery import subscription_id
+from tidings.notifications.push_store import DynamoSubscriptionStore
+from tidings.notifications.vapid import VapidConfig
+from tidings.sessions.tokens import issue_token
 from tidings.settings import settings
-from tidings.storage.push import DynamoSubscriptionStore
 
 ENDPOINT = "https://fcm.googleapis.com/fcm/send/abc123"
 APNS_TOKEN = "0f" * 32
@@ -22,7 +22,7 @@ APNS_TOKEN = "0f" * 32
 
 @pytest.fixture(scope="module")
 def api():
-    return load_function("notify/push_api.py")
+    return load_function("notifications/push_api.py")
 
 
 @pytest.fixture

@@ -13,17 +13,17 @@ from tests.support.lambdas import load_function
 from tests.support.push import NOTIFICATION as SAMPLE
 from tests.support.push_service import LocalPushService
 from tests.support.webpush import Subscriber
-from tidings.adapters.webpush import VapidConfig
-from tidings.domain.push import MAX_ATTEMPTS, PushJob, PushSubscription, subscription_id
+from tidings.notifications.push_delivery import MAX_ATTEMPTS, PushJob, PushSubscription, subscription_id
+from tidings.notifications.push_store import DynamoSubscriptionStore
+from tidings.notifications.vapid import VapidConfig
 from tidings.settings import settings
-from tidings.storage.push import DynamoSubscriptionStore
 
 NOTIFICATION = replace(SAMPLE, total_unread=2)
 
 
 @pytest.fixture(scope="module")
 def worker():
-    return load_function("notify/push_worker.py")
+    return load_function("notifications/push_worker.py")
 
 
 @pytest.fixture

@@ -14,18 +14,18 @@ from tests.support.events import client_frame, message_event
 from tests.support.lambdas import LambdaContext, load_function
 from tests.support.seed import make_chat
 from tidings import wiring
-from tidings.domain.messages import SendMessage
 from tidings.kernel.ratelimits import DynamoBucketStore, RateLimiter
+from tidings.messaging.models import MessageModel
+from tidings.messaging.sending import SendMessage
 from tidings.settings import settings
-from tidings.storage.models import MessageModel
 from tidings.wiring import chat_event_service, message_service
 
 
 @pytest.fixture(scope="module")
 def search_functions():
     return {
-        "query": load_function("search/query.py"),
-        "indexer": load_function("search/indexer.py"),
+        "query": load_function("search/search_frames.py"),
+        "indexer": load_function("search/index_consumer.py"),
         "reindex": load_function("search/reindex.py"),
     }
 

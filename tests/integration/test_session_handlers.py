@@ -9,13 +9,13 @@ import pytest
 
 from tests.support.events import authorizer_event, client_frame, connect_event, message_event, sqs_event
 from tests.support.seed import make_chat
-from tidings.adapters.token_timers import token_timer_body
-from tidings.auth import issue_token
-from tidings.domain.token_timers import TokenTimer
+from tidings.sessions.connection_store import DynamoConnectionStore
+from tidings.sessions.models import ConnectionModel
+from tidings.sessions.token_expiry import TokenTimer
+from tidings.sessions.token_queue import token_timer_body
+from tidings.sessions.token_store import DynamoRevocations
+from tidings.sessions.tokens import issue_token
 from tidings.settings import settings
-from tidings.storage.connections import DynamoConnectionStore
-from tidings.storage.models import ConnectionModel
-from tidings.storage.sessions import DynamoRevocations
 
 
 def frames(connections, connection_id):

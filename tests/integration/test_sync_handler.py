@@ -10,13 +10,14 @@ import pytest
 from tests.support.events import client_frame, message_event
 from tests.support.lambdas import load_function
 from tests.support.seed import make_chat
-from tidings.storage.badges import DynamoBadgeStore
-from tidings.storage.models import ChatModel
+from tidings.chats.models import ChatModel
+from tidings.notifications.badge_store import DynamoBadgeStore
 
 
 @pytest.fixture(scope="module")
 def handlers():
-    return {name: load_function(f"message/{name}.py") for name in ("send", "events", "sync")}
+    paths = {"send": "message_send", "events": "chat_event_frames", "sync": "sync_request"}
+    return {name: load_function(f"messaging/{module}.py") for name, module in paths.items()}
 
 
 @pytest.fixture

@@ -8,11 +8,11 @@ import pytest
 from tests.support.aws import stream_records
 from tests.support.events import client_frame, message_event, sqs_event
 from tests.support.seed import make_chat
-from tidings.domain.messages import SendMessage
+from tidings.chats.models import MemberModel
+from tidings.messaging.sending import SendMessage
+from tidings.notifications.badge_store import DynamoBadgeStore
+from tidings.sessions.connection_store import DynamoConnectionStore
 from tidings.settings import settings
-from tidings.storage.badges import DynamoBadgeStore
-from tidings.storage.connections import DynamoConnectionStore
-from tidings.storage.models import MemberModel
 from tidings.wiring import message_service, typing_state
 
 

@@ -5,8 +5,8 @@ import time
 import pytest
 
 from tests.support.events import authorizer_event
-from tidings.auth import issue_token
-from tidings.edge.authorizer import Unauthorized, authorize
+from tidings.sessions.authorizing import Unauthorized, authorize
+from tidings.sessions.tokens import issue_token
 from tidings.wiring import signing_key as secret_signing_key
 
 

@@ -8,14 +8,15 @@ import pytest
 
 from tests.support.fakes import NoLimits
 from tests.support.seed import make_chat
-from tidings.domain.chat_events import ChatEventService
-from tidings.domain.chats import ChatService
-from tidings.domain.messages import MessageService, SendMessage
+from tidings.chats.chat_list import ChatService
+from tidings.chats.directory import DynamoUserDirectory
+from tidings.chats.models import MemberModel, UserModel
+from tidings.chats.store import DynamoChatStore
 from tidings.kernel.errors import Forbidden
-from tidings.storage.chats import DynamoChatStore
-from tidings.storage.messages import DynamoMessageStore, DynamoUserDirectory
-from tidings.storage.models import MemberModel, UserModel
-from tidings.storage.notifications import DynamoPreferenceStore
+from tidings.messaging.chat_events import ChatEventService
+from tidings.messaging.message_store import DynamoMessageStore
+from tidings.messaging.sending import MessageService, SendMessage
+from tidings.notifications.preference_store import DynamoPreferenceStore
 
 
 @pytest.fixture
@@ -71,7 +72,7 @@ def test_the_chat_list_is_the_callers_chats_with_members_and_seqs(chats, sending
 
 
 def test_a_dm_has_no_name_and_a_user_without_chats_gets_an_empty_list(chats):
-    from tidings.storage.models import ChatModel
+    from tidings.chats.models import ChatModel
 
     ChatModel("dm-alice-bob").update(actions=[ChatModel.name.remove()])
     (dm,) = [c.to_wire() for c in chats.list_chats("alice") if c.chat.chat_id == "dm-alice-bob"]

@@ -8,8 +8,6 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from tidings.adapters.delivery_retries import SQS_MAX_BODY_BYTES, SqsDeliveryRetries, redelivery_from_body
-from tidings.domain.fanout import Fanout
 from tidings.kernel.connections_api import (
     MAX_ATTEMPTS,
     RETRY_DELAYS_SECONDS,
@@ -19,6 +17,8 @@ from tidings.kernel.connections_api import (
     Redelivery,
     post_to_user,
 )
+from tidings.kernel.delay_queue import SQS_MAX_BODY_BYTES, SqsDeliveryRetries, redelivery_from_body
+from tidings.messaging.fanout import Fanout
 
 
 class Poster:

@@ -4,8 +4,8 @@ import pytest
 from pydantic import ValidationError
 
 from tidings.kernel.wire import ClientFrame
-from tidings.protocol.emoji import emoji_problem
-from tidings.protocol.frames import (
+from tidings.messaging.emoji import emoji_problem
+from tidings.messaging.wire import (
     MAX_ATTACHMENT_BYTES,
     ChatPayload,
     MessageDeletePayload,
@@ -14,7 +14,7 @@ from tidings.protocol.frames import (
     MessageSendPayload,
     ReadMarkPayload,
 )
-from tidings.protocol.presence import PresenceUsersPayload
+from tidings.presence.wire import PresenceUsersPayload
 
 
 def refused_fields(model, payload) -> list[str]:

@@ -10,9 +10,7 @@ import pytest
 from tests.support.push import NOTIFICATION
 from tests.support.push_service import LocalPushService, closed_port_url
 from tests.support.webpush import Subscriber
-from tidings.adapters.push_queue import SqsPushQueue, push_job_from_body
-from tidings.adapters.webpush import VapidConfig, WebPushSender
-from tidings.domain.push import (
+from tidings.notifications.push_delivery import (
     MAX_ATTEMPTS,
     PushDelivery,
     PushJob,
@@ -25,7 +23,10 @@ from tidings.domain.push import (
     retry_delay,
     subscription_id,
 )
-from tidings.storage.push import DynamoSubscriptionStore
+from tidings.notifications.push_queue import SqsPushQueue, push_job_from_body
+from tidings.notifications.push_store import DynamoSubscriptionStore
+from tidings.notifications.vapid import VapidConfig
+from tidings.notifications.webpush import WebPushSender
 
 
 def web(user: str, endpoint: str) -> PushSubscription:

@@ -3,11 +3,12 @@
 import pytest
 
 from tests.support.seed import make_chat
-from tidings.domain.messages import SendMessage
-from tidings.domain.receipts import Advance, ReadService, Watermark, coalesce, plan
+from tidings.chats.models import MemberModel
 from tidings.kernel.errors import Forbidden, NotFound
-from tidings.storage.messages import DynamoMessageStore
-from tidings.storage.models import MemberModel, MessageModel
+from tidings.messaging.message_store import DynamoMessageStore
+from tidings.messaging.models import MessageModel
+from tidings.messaging.receipts import Advance, ReadService, Watermark, coalesce, plan
+from tidings.messaging.sending import SendMessage
 from tidings.wiring import message_service
 
 

@@ -302,7 +302,7 @@ def test_a_busy_domain_is_unavailable_so_the_record_is_retried(status) -> None:
 
 
 def test_an_attachment_size_no_engine_can_hold_is_left_out_of_the_document() -> None:
-    from tidings.domain.messages import Message
+    from tidings.messaging.message import Message
     from tidings.search.port import MessageDocument
 
     message = Message(

@@ -11,49 +11,59 @@ from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
 
-from tidings.adapters.apns import ApnsConfig, ApnsSender
-from tidings.adapters.delivery_retries import SqsDeliveryRetries
-from tidings.adapters.fcm import FcmConfig, FcmSender
-from tidings.adapters.presence_timers import SqsPresenceTimers
-from tidings.adapters.push_queue import SqsPushQueue
-from tidings.adapters.push_senders import ConfiguredSenders, SecretReader
-from tidings.adapters.timers import SqsTypingTimers
-from tidings.adapters.token_timers import SqsTokenTimers
-from tidings.adapters.webpush import VapidConfig, WebPushSender
-from tidings.domain.badges import BadgeService
-from tidings.domain.chat_events import ChatEventService
-from tidings.domain.chats import ChatService
-from tidings.domain.connections import Disconnector
-from tidings.domain.credentials import CredentialService
-from tidings.domain.fanout import Fanout
-from tidings.domain.messages import MessageService
-from tidings.domain.notifications import NotificationService
-from tidings.domain.presence import PresenceFanout, PresenceService, PresenceTimings
-from tidings.domain.push import PushDelivery
-from tidings.domain.receipts import ReadService
-from tidings.domain.session import SessionService, TokenVerifier
-from tidings.domain.sync import SyncService
-from tidings.domain.token_timers import TokenTimerService
-from tidings.domain.typing import TypingService
+from tidings.chats.chat_list import ChatService
+from tidings.chats.directory import (
+    CachedChatDirectory,
+    DynamoMemberDirectory,
+    DynamoSearchDirectory,
+    DynamoUserDirectory,
+)
+from tidings.chats.store import DynamoChatStore
 from tidings.kernel.connections_api import ApiGatewayPoster, Deliveries
+from tidings.kernel.delay_queue import SqsDeliveryRetries
 from tidings.kernel.ratelimits import DynamoBucketStore, RateLimiter
+from tidings.messaging.chat_events import ChatEventService
+from tidings.messaging.fanout import Fanout
+from tidings.messaging.message_store import DynamoMessageStore
+from tidings.messaging.receipts import ReadService
+from tidings.messaging.sending import MessageService
+from tidings.messaging.sync_store import DynamoSyncStore
+from tidings.messaging.syncing import SyncService
+from tidings.messaging.typing_indicators import TypingService
+from tidings.messaging.typing_queue import SqsTypingTimers
+from tidings.messaging.typing_store import DynamoTypingStateStore
+from tidings.notifications.apns import ApnsConfig, ApnsSender
+from tidings.notifications.badge_store import DynamoBadgeStore
+from tidings.notifications.badges import BadgeService
+from tidings.notifications.fcm import FcmConfig, FcmSender
+from tidings.notifications.notifying import NotificationService
+from tidings.notifications.preference_store import DynamoPreferenceStore
+from tidings.notifications.push_delivery import PushDelivery
+from tidings.notifications.push_queue import SqsPushQueue
+from tidings.notifications.push_senders import ConfiguredSenders, SecretReader
+from tidings.notifications.push_store import DynamoSubscriptionStore
+from tidings.notifications.toast_store import DynamoToastGroups
+from tidings.notifications.vapid import VapidConfig
+from tidings.notifications.webpush import WebPushSender
+from tidings.presence.machine import PresenceTimings
+from tidings.presence.presence_fanout import PresenceFanout
+from tidings.presence.presence_service import PresenceService
+from tidings.presence.store import DynamoPresenceStore, DynamoPresenceSubscriptions
+from tidings.presence.timer_queue import SqsPresenceTimers
+from tidings.search.catalog import DynamoMessageCatalog
 from tidings.search.embedded import EmbeddedSearchEngine
 from tidings.search.indexing import Reindexer, SearchIndexer
 from tidings.search.port import SearchEngine
-from tidings.search.service import SearchService
-from tidings.search.service import utc_now as search_clock
+from tidings.search.searching import SearchService
+from tidings.search.searching import utc_now as search_clock
+from tidings.sessions.connection_store import DynamoConnectionLiveness, DynamoConnectionStore
+from tidings.sessions.connections import Disconnector
+from tidings.sessions.credentials import CredentialService
+from tidings.sessions.session_service import SessionService, TokenVerifier
+from tidings.sessions.token_expiry import TokenTimerService
+from tidings.sessions.token_queue import SqsTokenTimers
+from tidings.sessions.token_store import DynamoRefreshTokenStore, DynamoRevocations
 from tidings.settings import settings
-from tidings.storage.badges import DynamoBadgeStore
-from tidings.storage.chats import DynamoChatStore
-from tidings.storage.connections import DynamoConnectionStore
-from tidings.storage.messages import DynamoMemberDirectory, DynamoMessageStore, DynamoUserDirectory
-from tidings.storage.notifications import CachedChatDirectory, DynamoPreferenceStore, DynamoToastGroups
-from tidings.storage.presence import DynamoConnectionLiveness, DynamoPresenceStore, DynamoPresenceSubscriptions
-from tidings.storage.push import DynamoSubscriptionStore
-from tidings.storage.search import DynamoMessageCatalog, DynamoSearchDirectory
-from tidings.storage.sessions import DynamoRefreshTokenStore, DynamoRevocations
-from tidings.storage.sync import DynamoSyncStore
-from tidings.storage.typing import DynamoTypingStateStore
 
 # The signing key is cached by Powertools for this long, so a rotation lands within minutes.
 SIGNING_KEY_MAX_AGE_SECONDS = 300

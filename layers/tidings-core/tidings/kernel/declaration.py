@@ -20,6 +20,7 @@ Nothing here imports AWS or CDK: it is plain data.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -467,3 +468,18 @@ class _Placeholders:
 
 
 _NAMES_FOR_CHECKING = _Placeholders()
+
+
+def _table_name(env_var: str, default: str) -> str:
+    return os.environ.get(env_var, default)
+
+
+def _region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+class TableMeta:
+    """What every table's model shares: on-demand billing, the function's region."""
+
+    billing_mode = "PAY_PER_REQUEST"
+    region = _region()

@@ -15,8 +15,8 @@ from typing import Protocol
 
 from pynamodb.exceptions import DoesNotExist, PutError
 
+from tidings.kernel.ephemeral import EphemeralModel
 from tidings.kernel.errors import RateLimited
-from tidings.storage.models import EphemeralModel
 
 
 @dataclass(frozen=True)

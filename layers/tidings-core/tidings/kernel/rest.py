@@ -14,7 +14,6 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from pydantic import ValidationError
 
-from tidings.auth import InvalidToken, ensure_not_revoked, verify_token
 from tidings.kernel.errors import (
     RETRY_TRANSIENT_AFTER_MS,
     BadFrame,
@@ -25,6 +24,7 @@ from tidings.kernel.errors import (
 )
 from tidings.kernel.json_input import NotJson, UnusableJson, parse_json
 from tidings.kernel.observability import logger
+from tidings.sessions.tokens import InvalidToken, ensure_not_revoked, verify_token
 
 STATUS_BY_CODE = {
     ErrorCode.BAD_FRAME: HTTPStatus.BAD_REQUEST,

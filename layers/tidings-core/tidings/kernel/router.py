@@ -14,12 +14,12 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from tidings.edge.activity import note_activity
 from tidings.kernel.apigw_events import WebSocketMessageEvent
 from tidings.kernel.errors import RETRY_TRANSIENT_AFTER_MS, ErrorCode, TidingsError, transient_aws_error
 from tidings.kernel.json_input import UnusableJson, encodable, parse_json, utf8_size
 from tidings.kernel.observability import logger, metrics
-from tidings.kernel.wire import MAX_FRAME_BYTES, ClientFrame, ack_error, encode, error_frame
+from tidings.kernel.wire import MAX_FRAME_BYTES, ClientFrame, EmptyPayload, ack_error, encode, error_frame, server_frame
+from tidings.presence.activity import note_activity
 
 P = TypeVar("P", bound=BaseModel)
 
@@ -139,3 +139,10 @@ def _readable_id(raw: Any) -> str | None:
             return None
     frame_id = raw.get("id") if isinstance(raw, dict) else None
     return frame_id if isinstance(frame_id, str) and 0 < len(frame_id) <= 128 and encodable(frame_id) else None
+
+
+def answer_unrouted_frame(caller: Caller, frame: ClientFrame, payload: EmptyPayload) -> dict[str, Any]:
+    """`ping` gets `pong`; any other type reached `$default` because no route knows it."""
+    if frame.type == "ping":
+        return server_frame("pong", {"refId": frame.id})
+    return ack_error(frame.id, ErrorCode.UNKNOWN_TYPE, f"Unknown frame type {frame.type!r}")

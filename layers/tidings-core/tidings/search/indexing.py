@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from tidings.domain.messages import Message
+from tidings.messaging.message import Message
 from tidings.search.port import MessageDocument, SearchEngine
 
 REINDEX_BATCH = 200

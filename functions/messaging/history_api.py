@@ -1,0 +1,51 @@
+"""`GET /api/chats/{chatId}/messages` (docs/protocol.md, "REST"): a chat's history, newest first."""
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field
+
+from tidings.kernel.observability import logger, metrics, tracer
+from tidings.kernel.rest import caller_id, http_app
+from tidings.kernel.wire import encode
+from tidings.messaging.history import DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT
+from tidings.messaging.wire import MAX_SEQ
+from tidings.wiring import chat_service, revocations, signing_key
+
+app = http_app()
+
+
+def _json(body: Any) -> Response:
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=encode(body))
+
+
+class MessagesQuery(BaseModel):
+    """`?before=SEQ&limit=N`; a bad value is a 400 naming the parameter."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    before: int | None = Field(None, ge=1, le=MAX_SEQ)
+    limit: int = Field(DEFAULT_PAGE_LIMIT, ge=1, le=MAX_PAGE_LIMIT)
+
+
+class ChatPath(BaseModel):
+    chatId: str = Field(min_length=1, max_length=128)
+
+
+@app.get("/api/chats/<chatId>/messages")
+def list_messages(chatId: str) -> Response:
+    user_id = caller_id(app, signing_key, revocations().revoked_before)
+    path = ChatPath.model_validate({"chatId": chatId})
+    query = MessagesQuery.model_validate(app.current_event.query_string_parameters or {})
+    page = chat_service().messages(user_id, path.chatId, query.before, query.limit)
+    metrics.add_metric(name="HistoryPagesServed", unit="Count", value=1)
+    return _json(page.to_wire())
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,66 @@
+"""Push worker (the PushJobs queue): sends each job to the user's Web Push, FCM and APNs
+subscriptions. Per-subscription failures are retried by re-enqueueing with backoff (see
+`tidings.domain.push.PushDelivery`), so a record fails only when its body is not a push job
+(or storage fails): then SQS redelivers it and its redrive policy parks it in the DLQ."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tidings.kernel.observability import logger, metrics, tracer
+from tidings.notifications.push_delivery import Delivery, PushOutcome
+from tidings.notifications.push_queue import push_job_from_body
+from tidings.wiring import push_delivery
+
+# A batch of nothing but poison is still a partial failure response, not an invocation error.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+# One metric name per outcome, suffixed with the platform (e.g. `PushSent.webpush`).
+METRIC_NAMES = {
+    PushOutcome.SENT: "PushSent",
+    PushOutcome.EXPIRED: "PushExpired",
+    PushOutcome.RETRYING: "PushRetried",
+    PushOutcome.GAVE_UP: "PushGaveUp",
+    PushOutcome.FAILED: "PushFailed",
+    PushOutcome.UNCONFIGURED: "PushSkippedUnconfigured",
+}
+WARNINGS = {PushOutcome.RETRYING, PushOutcome.GAVE_UP, PushOutcome.FAILED, PushOutcome.UNCONFIGURED}
+
+
+def _report(delivery: Delivery, user_id: str) -> None:
+    metrics.add_metric(name=f"{METRIC_NAMES[delivery.outcome]}.{delivery.platform}", unit="Count", value=1)
+    extra = {
+        "userId": user_id,
+        "subscriptionId": delivery.subscription_id,
+        "platform": delivery.platform,
+        "outcome": delivery.outcome.value,
+        "attempt": delivery.attempt,
+        "status": delivery.status,
+        "delaySeconds": delivery.delay_seconds,
+        "detail": delivery.detail,
+    }
+    if delivery.outcome in WARNINGS:
+        logger.warning(f"push {delivery.outcome.value}", extra=extra)
+    else:
+        logger.info(f"push {delivery.outcome.value}", extra=extra)
+
+
+def deliver(record: SQSRecord) -> None:
+    try:
+        job = push_job_from_body(record.body)
+    except (ValueError, KeyError, TypeError):
+        logger.error("not a push job; left to the DLQ", extra={"sqsMessageId": record.message_id})
+        metrics.add_metric(name="PushJobsMalformed", unit="Count", value=1)
+        raise
+    for delivery in push_delivery().deliver(job):
+        _report(delivery, job.notification.user_id)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=deliver, processor=processor, context=context)
