@@ -1,33 +1,50 @@
 """`GET /api/chats` (docs/protocol.md, "REST"): the caller's chats."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tidings.kernel.observability import logger, metrics, tracer
+from tidings.chats import compose as chats
+from tidings.chats.chat_list import ChatService
+from tidings.chats.declaration import CHATS_API
+from tidings.kernel.environment import Environment, cold_start
+from tidings.kernel.handlers import http_entry
+from tidings.kernel.observability import metrics
 from tidings.kernel.rest import caller_id, http_app
 from tidings.kernel.wire import encode
-from tidings.wiring import chat_service, revocations, signing_key
+from tidings.notifications import compose as notifications
+from tidings.sessions import compose as sessions
 
 app = http_app()
 
 
-def _json(body: Any) -> Response:
-    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=encode(body))
+@dataclass(frozen=True)
+class Services:
+    chat_list: ChatService
+    authenticate: Callable[[str], str]
+
+
+@cold_start(CHATS_API)
+def _services(environment: Environment) -> Services:
+    chat_list = chats.chat_list(environment, preferences=notifications.preference_store(environment))
+    return Services(chat_list, sessions.authenticate(environment))
 
 
 @app.get("/api/chats")
 def list_chats() -> Response:
-    user_id = caller_id(app, signing_key, revocations().revoked_before)
-    chats = chat_service().list_chats(user_id)
+    user_id = caller_id(app, _services().authenticate)
+    summaries = _services().chat_list.list_chats(user_id)
     metrics.add_metric(name="ChatListsServed", unit="Count", value=1)
-    return _json([chat.to_wire() for chat in chats])
+    return Response(
+        status_code=200,
+        content_type=content_types.APPLICATION_JSON,
+        body=encode([summary.to_wire() for summary in summaries]),  # type: ignore[arg-type]
+    )
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@http_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

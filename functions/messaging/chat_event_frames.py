@@ -6,15 +6,34 @@ stream, like `message.new`.
 
 from typing import Any
 
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tidings.kernel.observability import logger, metrics, tracer
+from tidings.chats import compose as chats
+from tidings.kernel import ratelimits
+from tidings.kernel.environment import Environment, cold_start
+from tidings.kernel.handlers import websocket_entry
+from tidings.kernel.observability import logger
 from tidings.kernel.router import Caller, FrameRoute, frame_routes
 from tidings.kernel.wire import ClientFrame, ack_ok
-from tidings.messaging.chat_events import EventOutcome
+from tidings.messaging import compose as messaging
+from tidings.messaging.chat_events import ChatEventService, EventOutcome
+from tidings.messaging.declaration import MESSAGE_EVENTS
 from tidings.messaging.wire import MessageDeletePayload, MessageEditPayload, MessageReactPayload
-from tidings.wiring import chat_event_service
+from tidings.presence import compose as presence
+from tidings.presence.activity import activity_hook
+from tidings.presence.presence_service import PresenceService
+
+
+@cold_start(MESSAGE_EVENTS)
+def _chat_events(environment: Environment) -> ChatEventService:
+    return messaging.chat_events(
+        environment, users=chats.user_directory(environment), limiter=ratelimits.rate_limiter(environment)
+    )
+
+
+@cold_start(MESSAGE_EVENTS)
+def _presence(environment: Environment) -> PresenceService:
+    return presence.presence_service(environment)
 
 
 def _ack(frame: ClientFrame, outcome: EventOutcome, **fields: Any) -> dict[str, Any]:
@@ -24,16 +43,16 @@ def _ack(frame: ClientFrame, outcome: EventOutcome, **fields: Any) -> dict[str, 
 
 
 def edit(caller: Caller, frame: ClientFrame, payload: MessageEditPayload) -> dict[str, Any]:
-    outcome = chat_event_service().edit(caller.user_id, frame.id, payload.messageId, payload.content)
+    outcome = _chat_events().edit(caller.user_id, frame.id, payload.messageId, payload.content)
     return _ack(frame, outcome, message=outcome.message.to_wire())
 
 
 def delete(caller: Caller, frame: ClientFrame, payload: MessageDeletePayload) -> dict[str, Any]:
-    return _ack(frame, chat_event_service().delete(caller.user_id, frame.id, payload.messageId))
+    return _ack(frame, _chat_events().delete(caller.user_id, frame.id, payload.messageId))
 
 
 def react(caller: Caller, frame: ClientFrame, payload: MessageReactPayload) -> dict[str, Any]:
-    outcome = chat_event_service().react(caller.user_id, frame.id, payload.messageId, payload.emoji, payload.action)
+    outcome = _chat_events().react(caller.user_id, frame.id, payload.messageId, payload.emoji, payload.action)
     return _ack(frame, outcome, reactions=outcome.message.reactions)
 
 
@@ -42,12 +61,11 @@ route = frame_routes(
         "message.edit": FrameRoute(MessageEditPayload, edit),
         "message.delete": FrameRoute(MessageDeletePayload, delete),
         "message.react": FrameRoute(MessageReactPayload, react),
-    }
+    },
+    on_served=activity_hook(_presence),
 )
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@websocket_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return route(event)

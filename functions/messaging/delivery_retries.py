@@ -7,34 +7,42 @@ the DLQ."""
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import EventType
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tidings.kernel.delay_queue import redelivery_from_body
-from tidings.kernel.observability import logger, metrics, tracer
-from tidings.wiring import deliveries
+from tidings.kernel import connections_api
+from tidings.kernel.connections_api import REDELIVERIES, Deliveries
+from tidings.kernel.environment import Environment, cold_start
+from tidings.kernel.handlers import consumer_entry, process_batch
+from tidings.kernel.observability import logger, metrics
+from tidings.messaging import compose as messaging
+from tidings.messaging.declaration import DELIVERY_RETRY
+from tidings.sessions import compose as sessions
 
-# A batch of nothing but poison is still a partial failure response, not an invocation error.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+@cold_start(DELIVERY_RETRY)
+def _deliveries(environment: Environment) -> Deliveries:
+    return messaging.deliveries(
+        environment, poster=connections_api.poster(environment), connections=sessions.connection_store(environment)
+    )
 
 
 def deliver(record: SQSRecord) -> None:
     try:
-        job = redelivery_from_body(record.body)
+        job = REDELIVERIES.decode(record.body)
     except ValueError:
         logger.error("not a delivery retry job; left to the DLQ", extra={"sqsMessageId": record.message_id})
         metrics.add_metric(name="DeliveryRetriesMalformed", unit="Count", value=1)
         raise
-    report = deliveries().redeliver(job)
+    report = _deliveries().redeliver(job)
     metrics.add_metric(name="FramesDelivered", unit="Count", value=report.delivered)
     metrics.add_metric(name="DeliveriesRetried", unit="Count", value=report.retrying)
     metrics.add_metric(name="DeliveriesGivenUp", unit="Count", value=report.given_up)
 
 
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@consumer_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(event=event, record_handler=deliver, processor=processor, context=context)
+    # A batch of nothing but poison is still a partial failure response, not an invocation error.
+    return process_batch(event, context, deliver, EventType.SQS, poison_is_partial=True)

@@ -7,35 +7,69 @@ a job) is reported in `batchItemFailures`, retried by the event source mapping (
 bounded), then sent to the on-failure queue.
 """
 
+from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import EventType
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tidings.kernel.observability import logger, metrics, tracer
+from tidings.chats import compose as chats
+from tidings.chats.directory import DynamoUserDirectory
+from tidings.kernel import connections_api
+from tidings.kernel.environment import Environment, cold_start
+from tidings.kernel.handlers import consumer_entry, process_batch
+from tidings.kernel.observability import metrics
 from tidings.kernel.wire import encode
+from tidings.messaging import compose as messaging
+from tidings.messaging.declaration import FANOUT
+from tidings.messaging.fanout import Fanout
+from tidings.messaging.message_store import DynamoMessageStore
 from tidings.messaging.records import chat_event_frame
 from tidings.messaging.typing_indicators import typing_ended_by_message
-from tidings.wiring import fanout, message_store, typing_state, user_directory
+from tidings.messaging.typing_store import DynamoTypingStateStore
+from tidings.sessions import compose as sessions
 
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+@dataclass(frozen=True)
+class Services:
+    messages: DynamoMessageStore
+    typing: DynamoTypingStateStore
+    users: DynamoUserDirectory
+    fanout: Fanout
+
+
+@cold_start(FANOUT)
+def _services(environment: Environment) -> Services:
+    fanout = messaging.fanout(
+        environment,
+        poster=connections_api.poster(environment),
+        members=chats.member_directory(environment),
+        connections=sessions.connection_store(environment),
+    )
+    return Services(
+        messaging.message_store(environment),
+        messaging.typing_state(environment),
+        chats.user_directory(environment),
+        fanout,
+    )
 
 
 def deliver(record: DynamoDBRecord) -> None:
-    event = chat_event_frame(record, message_store().get)
+    services = _services()
+    event = chat_event_frame(record, services.messages.get)
     if event is None:
         return
     chat_id, frame = event
     frames: list[tuple[str, str | None]] = []
     if frame["type"] == "message.new":
         sender = frame["payload"]["message"]["senderId"]
-        typing_off = typing_ended_by_message(typing_state(), user_directory(), chat_id, sender)
+        typing_off = typing_ended_by_message(services.typing, services.users, chat_id, sender)
         if typing_off is not None:
             frames.append((typing_off, sender))
     frames.append((encode(frame), None))
-    report = fanout().frames_to_chat(chat_id, frames)
+    report = services.fanout.frames_to_chat(chat_id, frames)
     metrics.add_metric(name="FramesDelivered", unit="Count", value=report.delivered)
     if report.gone:
         metrics.add_metric(name="StaleConnectionsRemoved", unit="Count", value=report.gone)
@@ -44,8 +78,6 @@ def deliver(record: DynamoDBRecord) -> None:
         metrics.add_metric(name="DeliveriesGivenUp", unit="Count", value=report.given_up)
 
 
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@consumer_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(event=event, record_handler=deliver, processor=processor, context=context)
+    return process_batch(event, context, deliver, EventType.DynamoDBStreams)

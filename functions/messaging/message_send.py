@@ -2,19 +2,38 @@
 
 from typing import Any
 
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tidings.kernel.observability import logger, metrics, tracer
+from tidings.chats import compose as chats
+from tidings.kernel import ratelimits
+from tidings.kernel.environment import Environment, cold_start
+from tidings.kernel.handlers import websocket_entry
+from tidings.kernel.observability import logger, metrics
 from tidings.kernel.router import Caller, frame_route
 from tidings.kernel.wire import ClientFrame, ack_ok
-from tidings.messaging.sending import SendMessage
+from tidings.messaging import compose as messaging
+from tidings.messaging.declaration import MESSAGE_SEND
+from tidings.messaging.sending import MessageService, SendMessage
 from tidings.messaging.wire import MessageSendPayload
-from tidings.wiring import message_service
+from tidings.presence import compose as presence
+from tidings.presence.activity import activity_hook
+from tidings.presence.presence_service import PresenceService
+
+
+@cold_start(MESSAGE_SEND)
+def _sending(environment: Environment) -> MessageService:
+    return messaging.message_sending(
+        environment, users=chats.user_directory(environment), limiter=ratelimits.rate_limiter(environment)
+    )
+
+
+@cold_start(MESSAGE_SEND)
+def _presence(environment: Environment) -> PresenceService:
+    return presence.presence_service(environment)
 
 
 def send_message(caller: Caller, frame: ClientFrame, payload: MessageSendPayload) -> dict[str, Any]:
-    message = message_service().send(
+    message = _sending().send(
         caller.user_id,
         SendMessage(
             request_id=frame.id,
@@ -33,11 +52,9 @@ def send_message(caller: Caller, frame: ClientFrame, payload: MessageSendPayload
     return ack_ok(frame.id, message=message.to_wire())
 
 
-route = frame_route(MessageSendPayload, send_message)
+route = frame_route(MessageSendPayload, send_message, on_served=activity_hook(_presence))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@websocket_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return route(event)

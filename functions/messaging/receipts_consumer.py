@@ -3,35 +3,47 @@ and recounts the reader's badge (`notification.badge` to all of the reader's con
 
 The event source's batching window coalesces bursts: one receipt per reader per chat per batch,
 with the highest seq. A move made by the member's own message (`lastReadBy: "send"`) sends no
-receipt, and recounts only when the sender had something unread (`tidings.domain.receipts`).
+receipt, and recounts only when the sender had something unread (`tidings.messaging.receipts`).
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import EventType
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tidings.kernel.observability import logger, metrics, tracer
+from tidings.chats import compose as chats
+from tidings.kernel import connections_api
+from tidings.kernel.environment import Environment, cold_start
+from tidings.kernel.handlers import consumer_entry, process_batch
 from tidings.kernel.wire import encode
-from tidings.messaging.receipts import Advance, Plan, plan, read_receipt
-from tidings.messaging.records import watermark_advance
-from tidings.wiring import badge_service, fanout
+from tidings.messaging import compose as messaging
+from tidings.messaging.declaration import RECEIPTS
+from tidings.messaging.fanout import Fanout
+from tidings.messaging.receipts import Plan, plan, read_receipt
+from tidings.messaging.records import advance_of, watermark_advance
+from tidings.notifications import compose as notifications
+from tidings.notifications.badges import BadgeService
+from tidings.sessions import compose as sessions
 
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+@dataclass(frozen=True)
+class Services:
+    fanout: Fanout
+    badges: BadgeService
 
 
-def advance_of(record: DynamoDBRecord) -> Advance | None:
-    mark = watermark_advance(record)
-    if mark is None or record.dynamodb is None:
-        return None
-    image = record.dynamodb.new_image
-    return Advance(
-        mark,
-        by_send=image.get("lastReadBy") == "send",
-        had_counts=bool(int(image.get("unreadCount") or 0) or int(image.get("mentionCount") or 0)),
+@cold_start(RECEIPTS)
+def _services(environment: Environment) -> Services:
+    poster = connections_api.poster(environment)
+    connections = sessions.connection_store(environment)
+    members = chats.member_directory(environment)
+    return Services(
+        messaging.fanout(environment, poster=poster, members=members, connections=connections),
+        notifications.badge_service(environment, poster=poster, connections=connections),
     )
 
 
@@ -40,20 +52,17 @@ def receipts_for(batch: Plan) -> Callable[[DynamoDBRecord], None]:
         mark = watermark_advance(record)
         if mark is None:
             return  # not a watermark move
+        services = _services()
         if mark in batch.receipts:  # else superseded later in this batch, or made by a send
-            fanout().to_chat(mark.chat_id, encode(read_receipt(mark)), except_user=mark.user_id)
+            services.fanout.to_chat(mark.chat_id, encode(read_receipt(mark)), except_user=mark.user_id)
         if mark in batch.recounts:
-            badge_service().chat_read(mark.chat_id, mark.user_id)  # the reader's badge, on every session
+            services.badges.chat_read(mark.chat_id, mark.user_id)  # the reader's badge, on every session
 
     return send_receipt
 
 
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@consumer_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     advances = (advance_of(DynamoDBRecord(raw)) for raw in event.get("Records", []))
     batch = plan(advance for advance in advances if advance is not None)
-    return process_partial_response(
-        event=event, record_handler=receipts_for(batch), processor=processor, context=context
-    )
+    return process_batch(event, context, receipts_for(batch), EventType.DynamoDBStreams)

@@ -2,24 +2,40 @@
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import EventType
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tidings.kernel.observability import logger, metrics, tracer
-from tidings.messaging.typing_queue import typing_timer_from_body
-from tidings.wiring import typing_service
+from tidings.chats import compose as chats
+from tidings.kernel import connections_api, ratelimits
+from tidings.kernel.environment import Environment, cold_start
+from tidings.kernel.handlers import consumer_entry, process_batch
+from tidings.messaging import compose as messaging
+from tidings.messaging.declaration import TYPING_EXPIRY
+from tidings.messaging.records import TYPING_TIMER_BODIES
+from tidings.messaging.typing_indicators import TypingService
+from tidings.sessions import compose as sessions
 
-processor = BatchProcessor(event_type=EventType.SQS)
+
+@cold_start(TYPING_EXPIRY)
+def _typing(environment: Environment) -> TypingService:
+    members = chats.member_directory(environment)
+    return messaging.typing(
+        environment,
+        poster=connections_api.poster(environment),
+        members=members,
+        membership=members,
+        users=chats.user_directory(environment),
+        connections=sessions.connection_store(environment),
+        limiter=ratelimits.rate_limiter(environment),
+    )
 
 
 def fire(record: SQSRecord) -> None:
-    typing_service().timer_fired(typing_timer_from_body(record.body))
+    _typing().timer_fired(TYPING_TIMER_BODIES.decode(record.body))
 
 
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@consumer_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(event=event, record_handler=fire, processor=processor, context=context)
+    return process_batch(event, context, fire, EventType.SQS)

@@ -1,22 +1,28 @@
 """Push worker (the PushJobs queue): sends each job to the user's Web Push, FCM and APNs
 subscriptions. Per-subscription failures are retried by re-enqueueing with backoff (see
-`tidings.domain.push.PushDelivery`), so a record fails only when its body is not a push job
+`tidings.notifications.push_delivery.PushDelivery`), so a record fails only when its body is not a push job
 (or storage fails): then SQS redelivers it and its redrive policy parks it in the DLQ."""
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import EventType
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tidings.kernel.observability import logger, metrics, tracer
-from tidings.notifications.push_delivery import Delivery, PushOutcome
-from tidings.notifications.push_queue import push_job_from_body
-from tidings.wiring import push_delivery
+from tidings.kernel.environment import Environment, cold_start
+from tidings.kernel.handlers import consumer_entry, process_batch
+from tidings.kernel.observability import logger, metrics
+from tidings.notifications import compose as notifications
+from tidings.notifications.declaration import PUSH_WORKER
+from tidings.notifications.push_delivery import Delivery, PushDelivery, PushOutcome
+from tidings.notifications.records import PUSH_JOB_BODIES
 
-# A batch of nothing but poison is still a partial failure response, not an invocation error.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+@cold_start(PUSH_WORKER)
+def _push_delivery(environment: Environment) -> PushDelivery:
+    return notifications.push_delivery(environment)
+
 
 # One metric name per outcome, suffixed with the platform (e.g. `PushSent.webpush`).
 METRIC_NAMES = {
@@ -50,17 +56,16 @@ def _report(delivery: Delivery, user_id: str) -> None:
 
 def deliver(record: SQSRecord) -> None:
     try:
-        job = push_job_from_body(record.body)
+        job = PUSH_JOB_BODIES.decode(record.body)
     except (ValueError, KeyError, TypeError):
         logger.error("not a push job; left to the DLQ", extra={"sqsMessageId": record.message_id})
         metrics.add_metric(name="PushJobsMalformed", unit="Count", value=1)
         raise
-    for delivery in push_delivery().deliver(job):
+    for delivery in _push_delivery().deliver(job):
         _report(delivery, job.notification.user_id)
 
 
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@consumer_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(event=event, record_handler=deliver, processor=processor, context=context)
+    # A batch of nothing but poison is still a partial failure response, not an invocation error.
+    return process_batch(event, context, deliver, EventType.SQS, poison_is_partial=True)

@@ -7,32 +7,49 @@ be sent after everything the handler posted.
 
 from typing import Any
 
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tidings.kernel.observability import logger, metrics, tracer
+from tidings.kernel import connections_api, ratelimits
+from tidings.kernel.connections_api import ApiGatewayPoster
+from tidings.kernel.environment import Environment, cold_start
+from tidings.kernel.handlers import websocket_entry
+from tidings.kernel.observability import metrics
 from tidings.kernel.router import Caller, FrameRoute, frame_routes
 from tidings.kernel.wire import ClientFrame, ack_ok
+from tidings.presence import compose as presence
+from tidings.presence.activity import activity_hook
+from tidings.presence.declaration import PRESENCE_FRAMES
+from tidings.presence.presence_service import PresenceService
 from tidings.presence.wire import PresenceUpdatePayload, PresenceUsersPayload, subscribe_frames
-from tidings.wiring import presence_replies, presence_service
+
+
+@cold_start(PRESENCE_FRAMES)
+def _presence(environment: Environment) -> PresenceService:
+    return presence.presence_service(environment, limiter=ratelimits.rate_limiter(environment))
+
+
+@cold_start(PRESENCE_FRAMES)
+def _replies(environment: Environment) -> ApiGatewayPoster:
+    """Where `presence.subscribe` posts its ack and snapshot (the @connections API)."""
+    return connections_api.poster(environment)
 
 
 def update(caller: Caller, frame: ClientFrame, payload: PresenceUpdatePayload) -> dict[str, Any]:
-    applied = presence_service().update(caller.user_id, caller.connection_id, payload.status)
+    applied = _presence().update(caller.user_id, caller.connection_id, payload.status)
     if not applied:
         metrics.add_metric(name="PresenceUpdatesCoalesced", unit="Count", value=1)
     return ack_ok(frame.id, presence=payload.status, coalesced=not applied)
 
 
 def subscribe(caller: Caller, frame: ClientFrame, payload: PresenceUsersPayload) -> None:
-    snapshot = presence_service().subscribe(caller.user_id, payload.userIds)
+    snapshot = _presence().subscribe(caller.user_id, payload.userIds)
     for data in subscribe_frames(frame.id, snapshot):
-        presence_replies().post(caller.connection_id, data)
+        _replies().post(caller.connection_id, data)
     metrics.add_metric(name="PresenceSubscriptions", unit="Count", value=len(snapshot))
 
 
 def unsubscribe(caller: Caller, frame: ClientFrame, payload: PresenceUsersPayload) -> dict[str, Any]:
-    presence_service().unsubscribe(caller.user_id, payload.userIds)
+    _presence().unsubscribe(caller.user_id, payload.userIds)
     return ack_ok(frame.id)
 
 
@@ -41,12 +58,11 @@ route = frame_routes(
         "presence.update": FrameRoute(PresenceUpdatePayload, update),
         "presence.subscribe": FrameRoute(PresenceUsersPayload, subscribe),
         "presence.unsubscribe": FrameRoute(PresenceUsersPayload, unsubscribe),
-    }
+    },
+    on_served=activity_hook(_presence),
 )
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@websocket_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return route(event)

@@ -3,24 +3,29 @@
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import EventType
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tidings.kernel.observability import logger, metrics, tracer
-from tidings.presence.timer_queue import presence_timer_from_body
-from tidings.wiring import presence_service
+from tidings.kernel.environment import Environment, cold_start
+from tidings.kernel.handlers import consumer_entry, process_batch
+from tidings.presence import compose as presence
+from tidings.presence.declaration import PRESENCE_TIMERS_FUNCTION
+from tidings.presence.presence_service import PresenceService
+from tidings.presence.records import PRESENCE_TIMER_BODIES
+from tidings.sessions import compose as sessions
 
-processor = BatchProcessor(event_type=EventType.SQS)
+
+@cold_start(PRESENCE_TIMERS_FUNCTION)
+def _presence(environment: Environment) -> PresenceService:
+    return presence.presence_service(environment, liveness=sessions.connection_liveness(environment))
 
 
 def fire(record: SQSRecord) -> None:
-    presence_service().timer_fired(presence_timer_from_body(record.body))
+    _presence().timer_fired(PRESENCE_TIMER_BODIES.decode(record.body))
 
 
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@consumer_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(event=event, record_handler=fire, processor=processor, context=context)
+    return process_batch(event, context, fire, EventType.SQS)

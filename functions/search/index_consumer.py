@@ -7,40 +7,41 @@ its message as stored now, a delete removes it (tidings.search.indexing). A reco
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import EventType
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
-    DynamoDBRecord,
-    DynamoDBRecordEventName,
-)
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tidings.kernel.observability import logger, metrics, tracer
-from tidings.messaging.records import message_from_stream_image
-from tidings.wiring import search_indexer
+from tidings.kernel.environment import Environment, cold_start
+from tidings.kernel.handlers import consumer_entry, process_batch
+from tidings.kernel.observability import metrics
+from tidings.messaging import compose as messaging
+from tidings.messaging.records import chat_event
+from tidings.search import compose as search
+from tidings.search.declaration import SEARCH_INDEXER
+from tidings.search.indexing import SearchIndexer
 
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+@cold_start(SEARCH_INDEXER)
+def _indexer(environment: Environment) -> SearchIndexer:
+    return search.search_indexer(environment, load_message=messaging.message_store(environment).get)
 
 
 def index(record: DynamoDBRecord) -> None:
-    image = record.dynamodb.raw_event.get("NewImage") if record.dynamodb else None
-    if record.event_name != DynamoDBRecordEventName.INSERT or not image:
+    event = chat_event(record)
+    if event is None:
         return
-    kind = image.get("kind", {}).get("S", "message")
-    item = message_from_stream_image(image)
-    if kind == "message":
-        search_indexer().message_created(item)
-    elif kind == "edit":
-        search_indexer().message_edited(item.chat_id, item.message_id, int(image["targetSeq"]["N"]))
-    elif kind == "delete":
-        search_indexer().message_deleted(item.message_id)
+    if event.kind == "message":
+        _indexer().message_created(event.item)
+    elif event.kind == "edit" and event.target_seq is not None:
+        _indexer().message_edited(event.item.chat_id, event.item.message_id, event.target_seq)
+    elif event.kind == "delete":
+        _indexer().message_deleted(event.item.message_id)
     else:
         return  # reactions change nothing searchable
     metrics.add_metric(name="SearchDocumentsIndexed", unit="Count", value=1)
 
 
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@consumer_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(event=event, record_handler=index, processor=processor, context=context)
+    return process_batch(event, context, index, EventType.DynamoDBStreams)

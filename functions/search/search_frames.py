@@ -3,18 +3,30 @@ chats, and suggestions as they type. Search down is an `UNAVAILABLE` ack; nothin
 
 from typing import Any
 
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tidings.kernel.observability import logger, metrics, tracer
+from tidings.chats import compose as chats
+from tidings.kernel import ratelimits
+from tidings.kernel.environment import Environment, cold_start
+from tidings.kernel.handlers import websocket_entry
+from tidings.kernel.observability import metrics
 from tidings.kernel.router import Caller, FrameRoute, frame_routes
 from tidings.kernel.wire import ClientFrame, server_frame
+from tidings.search import compose as search
+from tidings.search.declaration import SEARCH
+from tidings.search.searching import SearchService
 from tidings.search.wire import SearchQueryPayload, SearchSuggestPayload
-from tidings.wiring import search_service
+
+
+@cold_start(SEARCH)
+def _search(environment: Environment) -> SearchService:
+    return search.search_service(
+        environment, directory=chats.user_chats(environment), limiter=ratelimits.rate_limiter(environment)
+    )
 
 
 def search_query(caller: Caller, frame: ClientFrame, payload: SearchQueryPayload) -> dict[str, Any]:
-    results = search_service().search(
+    results = _search().search(
         caller.user_id, payload.query, payload.scope, payload.chatId, payload.cursor, payload.limit
     )
     metrics.add_metric(name="SearchQueries", unit="Count", value=1)
@@ -22,7 +34,7 @@ def search_query(caller: Caller, frame: ClientFrame, payload: SearchQueryPayload
 
 
 def search_suggest(caller: Caller, frame: ClientFrame, payload: SearchSuggestPayload) -> dict[str, Any]:
-    suggestions = search_service().suggest(caller.user_id, payload.query)
+    suggestions = _search().suggest(caller.user_id, payload.query)
     return server_frame("search.suggestions", {"refId": frame.id, "suggestions": suggestions})
 
 
@@ -34,8 +46,6 @@ route = frame_routes(
 )
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@websocket_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return route(event)

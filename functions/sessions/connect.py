@@ -3,26 +3,43 @@ closes the user's oldest connections beyond the limit of 5; the user is availabl
 A session revoked since the authorizer ran refuses the connection (403, as the authorizer would)."""
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from tidings.kernel import connections_api
 from tidings.kernel.apigw_events import WebSocketConnectEvent
+from tidings.kernel.environment import Environment, cold_start
 from tidings.kernel.errors import Unauthorized
-from tidings.kernel.observability import logger, metrics, tracer
-from tidings.presence.presence_service import best_effort
-from tidings.wiring import presence_service, session_service
+from tidings.kernel.handlers import websocket_entry
+from tidings.kernel.observability import logger, metrics
+from tidings.presence import compose as presence
+from tidings.presence.presence_service import PresenceService, best_effort
+from tidings.sessions import compose as sessions
+from tidings.sessions.declaration import CONNECT
+from tidings.sessions.session_service import SessionService
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@dataclass(frozen=True)
+class Services:
+    sessions: SessionService
+    presence: PresenceService
+
+
+@cold_start(CONNECT)
+def _services(environment: Environment) -> Services:
+    poster = connections_api.poster(environment)
+    return Services(sessions.admission(environment, poster=poster), presence.presence_service(environment))
+
+
+@websocket_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = WebSocketConnectEvent.model_validate(event).request_context
     logger.thread_safe_append_keys(userId=request.authorizer.user_id, connectionId=request.connection_id)
+    services = _services()
     try:
-        evicted = session_service().connected(
+        evicted = services.sessions.connected(
             connection_id=request.connection_id,
             user_id=request.authorizer.user_id,
             connected_at_ms=int(request.connected_at.timestamp() * 1000) or int(time.time() * 1000),
@@ -35,7 +52,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if evicted:
         logger.info("connection limit: oldest closed", extra={"evicted": evicted})
     metrics.add_metric(name="ConnectionsOpened", unit="Count", value=1)
-    # After the connection is stored: presence never fails the connect (seed §8.4).
+    # After the connection is stored: presence never fails the connect (docs/architecture.md, "Presence").
     user_id, connection_id = request.authorizer.user_id, request.connection_id
-    best_effort(lambda: presence_service().connected(user_id, connection_id), "connect")
+    best_effort(lambda: services.presence.connected(user_id, connection_id), "connect")
     return {"statusCode": 200}

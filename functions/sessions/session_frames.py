@@ -1,32 +1,49 @@
-"""Session frames (PROTOCOL.md §3): `hello`, `auth.renew`, `chat.focus`."""
+"""Session frames (docs/protocol.md, "Sessions"): `hello`, `auth.renew`, `chat.focus`."""
 
 from typing import Any
 
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tidings.kernel.observability import logger, metrics, tracer
+from tidings.chats import compose as chats
+from tidings.kernel import connections_api
+from tidings.kernel.environment import Environment, cold_start
+from tidings.kernel.handlers import websocket_entry
 from tidings.kernel.router import Caller, FrameRoute, frame_routes
 from tidings.kernel.wire import ClientFrame, ack_ok, iso
+from tidings.presence import compose as presence
+from tidings.presence.activity import activity_hook
+from tidings.presence.presence_service import PresenceService
+from tidings.sessions import compose as sessions
+from tidings.sessions.declaration import SESSION
+from tidings.sessions.session_service import SessionService
 from tidings.sessions.wire import AuthRenewPayload, ChatFocusPayload, HelloPayload
-from tidings.wiring import session_service
+
+
+@cold_start(SESSION)
+def _sessions(environment: Environment) -> SessionService:
+    return sessions.session_service(
+        environment, poster=connections_api.poster(environment), members=chats.member_directory(environment)
+    )
+
+
+@cold_start(SESSION)
+def _presence(environment: Environment) -> PresenceService:
+    return presence.presence_service(environment)
 
 
 def hello(caller: Caller, frame: ClientFrame, payload: HelloPayload) -> dict[str, Any] | None:
     """`welcome`, or no reply at all: an unsupported version got its error frame through the
     @connections API and the connection is closed."""
-    return session_service().hello(
-        caller.connection_id, caller.user_id, frame.id, payload.protocolVersion, payload.client
-    )
+    return _sessions().hello(caller.connection_id, caller.user_id, frame.id, payload.protocolVersion, payload.client)
 
 
 def renew(caller: Caller, frame: ClientFrame, payload: AuthRenewPayload) -> dict[str, Any]:
-    expires_at = session_service().renew(caller.connection_id, caller.user_id, payload.token)
+    expires_at = _sessions().renew(caller.connection_id, caller.user_id, payload.token)
     return ack_ok(frame.id, expiresAt=iso(expires_at))
 
 
 def focus(caller: Caller, frame: ClientFrame, payload: ChatFocusPayload) -> dict[str, Any]:
-    session_service().focus(caller.connection_id, caller.user_id, payload.chatId)
+    _sessions().focus(caller.connection_id, caller.user_id, payload.chatId)
     return ack_ok(frame.id, chatId=payload.chatId)
 
 
@@ -35,12 +52,11 @@ route = frame_routes(
         "hello": FrameRoute(HelloPayload, hello),
         "auth.renew": FrameRoute(AuthRenewPayload, renew),
         "chat.focus": FrameRoute(ChatFocusPayload, focus),
-    }
+    },
+    on_served=activity_hook(_presence),
 )
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@websocket_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return route(event)

@@ -7,24 +7,29 @@ Partial batch responses: a timer that fails (the @connections API erred, say) is
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import EventType
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tidings.kernel.observability import logger, metrics, tracer
-from tidings.sessions.token_queue import token_timer_from_body
-from tidings.wiring import token_timers
+from tidings.kernel import connections_api
+from tidings.kernel.environment import Environment, cold_start
+from tidings.kernel.handlers import consumer_entry, process_batch
+from tidings.sessions import compose as sessions
+from tidings.sessions.declaration import SESSION_TIMERS
+from tidings.sessions.records import TOKEN_TIMER_BODIES
+from tidings.sessions.token_expiry import TokenTimerService
 
-processor = BatchProcessor(event_type=EventType.SQS)
+
+@cold_start(SESSION_TIMERS)
+def _token_timers(environment: Environment) -> TokenTimerService:
+    return sessions.token_timers(environment, poster=connections_api.poster(environment))
 
 
 def fire(record: SQSRecord) -> None:
-    token_timers().fire(token_timer_from_body(record.body))
+    _token_timers().fire(TOKEN_TIMER_BODIES.decode(record.body))
 
 
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@consumer_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(event=event, record_handler=fire, processor=processor, context=context)
+    return process_batch(event, context, fire, EventType.SQS)

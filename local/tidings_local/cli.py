@@ -47,7 +47,7 @@ def _positive(text: str) -> float:
 
 
 def _function_environment(args: argparse.Namespace) -> dict[str, str]:
-    """The flags that reach the functions as environment variables (`tidings.settings`)."""
+    """The flags that reach the functions as environment variables (the features' settings)."""
     environment = {}
     if args.presence_idle_seconds is not None:
         environment["PRESENCE_IDLE_SECONDS"] = str(args.presence_idle_seconds)

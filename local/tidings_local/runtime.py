@@ -193,7 +193,6 @@ class LocalRuntime:
     def _provision(self) -> None:
         provisioned = self.aws.start()
         os.environ.update(provisioned.environment)
-        _clear_settings_cache()
         if self.demo:
             from tidings_local.demo import load_demo_data
 
@@ -267,7 +266,6 @@ class LocalRuntime:
             os.environ.clear()
             os.environ.update(self._saved_env)
             self._saved_env = None
-            _clear_settings_cache()
         if self._search_dir is not None:
             self._search_dir.cleanup()
             self._search_dir = None
@@ -281,14 +279,6 @@ class LocalRuntime:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.stop()
-
-
-def _clear_settings_cache() -> None:
-    """`tidings.settings.settings()` caches the environment at first use; a runtime started in
-    the same process as an earlier one (tests) must not see the old values."""
-    from tidings.settings import settings
-
-    settings.cache_clear()
 
 
 __all__ = ["LocalRuntime", "PollerSettings"]

@@ -30,7 +30,7 @@ from tidings_infra.layer_build import build_layer
 WORK = Queue("Work", delay_seconds=5, visibility_timeout_seconds=60, dead_letter_after=3)
 FAILURES = Queue("Failures")
 PRODUCER = Function(
-    "Producer", "connect", "connect.handler", "sends work", tables=((CONNECTIONS, "read"),), send_queues=(WORK,)
+    "Producer", "sessions", "connect.handler", "sends work", tables=((CONNECTIONS, "read"),), send_queues=(WORK,)
 )
 WORKER = Function("Worker", "messaging", "fanout.handler", "consumes work", timeout_seconds=30)
 TICKER = Function("Ticker", "messaging", "send.handler", "runs every two minutes")

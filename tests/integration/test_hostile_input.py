@@ -16,11 +16,11 @@ from tests.support.aws import stream_records
 from tests.support.events import client_frame, http_event, message_event
 from tests.support.lambdas import LambdaContext, load_function
 from tests.support.seed import make_chat
+from tests.support.services import search_service
+from tidings.kernel.environment import ColdStart
 from tidings.messaging.models import MessageModel
 from tidings.sessions.connection_store import DynamoConnectionStore
 from tidings.sessions.tokens import ALGORITHMS, AUDIENCE, ISSUER, issue_token
-from tidings.settings import settings
-from tidings.wiring import search_service
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def handlers():
 @pytest.fixture
 def world(connections, signing_key, tmp_path: Path, monkeypatch):
     monkeypatch.setenv("SEARCH_DB_PATH", str(tmp_path / "search.db"))
-    settings.cache_clear()
+    ColdStart.forget_all()
     make_chat("project-x", ["alice", "bob"])
     DynamoConnectionStore().add("alice-1", "alice", int(time.time() * 1000), int(time.time()) + 60)
     return connections
@@ -161,8 +161,8 @@ def test_auth_renew_with_an_absurd_exp_is_unauthorized(handlers, world, signing_
 def test_an_attachment_size_beyond_64_bits_never_poisons_the_indexer(handlers, world):
     """Another part of the stack bounds `size` at the frame; the indexer must cope with any
     stored value anyway: the message is indexed (without the unusable size) and found."""
+    from tests.support.services import message_service
     from tidings.messaging.sending import SendMessage
-    from tidings.wiring import message_service
 
     message = message_service().send(
         "alice",
@@ -187,7 +187,7 @@ def rest(handlers, body: str) -> dict:
 
 
 def settings_key() -> str:
-    from tidings.wiring import signing_key
+    from tests.support.services import signing_key
 
     return signing_key()
 

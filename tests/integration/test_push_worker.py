@@ -13,10 +13,10 @@ from tests.support.lambdas import load_function
 from tests.support.push import NOTIFICATION as SAMPLE
 from tests.support.push_service import LocalPushService
 from tests.support.webpush import Subscriber
+from tidings.kernel.environment import ColdStart
 from tidings.notifications.push_delivery import MAX_ATTEMPTS, PushJob, PushSubscription, subscription_id
 from tidings.notifications.push_store import DynamoSubscriptionStore
 from tidings.notifications.vapid import VapidConfig
-from tidings.settings import settings
 
 NOTIFICATION = replace(SAMPLE, total_unread=2)
 
@@ -37,7 +37,7 @@ def queue_url(connections, monkeypatch) -> str:
     monkeypatch.setenv("PUSH_VAPID_KEY_SECRET_ARN", vapid["ARN"])
     monkeypatch.setenv("PUSH_FCM_SERVICE_ACCOUNT_SECRET_ARN", fcm["ARN"])
     monkeypatch.setenv("PUSH_ALLOW_LOOPBACK_HTTP", "true")
-    settings.cache_clear()
+    ColdStart.forget_all()
     return url
 
 

@@ -16,7 +16,7 @@ from tidings.notifications.badge_store import DynamoBadgeStore
 from tidings.notifications.badges import BadgeService
 from tidings.notifications.notifying import NotificationService
 from tidings.notifications.preference_store import DynamoPreferenceStore
-from tidings.notifications.push_delivery import PushNotification
+from tidings.notifications.push_delivery import PushJob, PushNotification
 from tidings.notifications.toast_store import DynamoToastGroups
 from tidings.sessions.connection_store import DynamoConnectionStore
 
@@ -31,8 +31,10 @@ class Posted:
 
 
 class Pushed(list[PushNotification]):
-    def enqueue(self, notification: PushNotification) -> None:
-        self.append(notification)
+    """The push queue: records the notifications of the jobs scheduled."""
+
+    def schedule(self, job: PushJob, delay_seconds: int = 0) -> None:
+        self.append(job.notification)
 
 
 class Presence(dict[str, str]):

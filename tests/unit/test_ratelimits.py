@@ -3,16 +3,9 @@
 import pytest
 
 from tidings.kernel.errors import RateLimited
-from tidings.kernel.ratelimits import (
-    MESSAGE_WRITES,
-    TYPING,
-    URGENT,
-    Bucket,
-    DynamoBucketStore,
-    RateLimiter,
-    Rule,
-    decide,
-)
+from tidings.kernel.ratelimits import Bucket, DynamoBucketStore, RateLimiter, Rule, decide
+from tidings.messaging.declaration import MESSAGE_WRITES, URGENT
+from tidings.messaging.declaration import TYPING_STARTS as TYPING
 
 
 class Clock:

@@ -5,6 +5,7 @@ import pytest
 from tests.support.session_fakes import Clock, RecordingPoster, RecordingQueue
 from tidings.sessions.connection_store import DynamoConnectionStore
 from tidings.sessions.connections import CloseOutcome, ConnectionState, PendingClose
+from tidings.sessions.records import token_timer_body, token_timer_from_body
 from tidings.sessions.token_expiry import (
     MAX_DELAY_SECONDS,
     REFRESH_LEAD_SECONDS,
@@ -14,7 +15,6 @@ from tidings.sessions.token_expiry import (
     decide,
     delay_until,
 )
-from tidings.sessions.token_queue import token_timer_body, token_timer_from_body
 
 NOW = 1_800_000_000
 EXP = NOW + 3600

@@ -10,9 +10,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from tidings.kernel.errors import Forbidden
-from tidings.messaging.history import MessagePage
-from tidings.messaging.message import Message
 from tidings.notifications.preferences import NotificationPreferences
 
 
@@ -80,12 +77,6 @@ class ChatStore(Protocol):
 
     def display_names(self, user_ids: Sequence[str]) -> dict[str, str]: ...
 
-    def is_member(self, chat_id: str, user_id: str) -> bool: ...
-
-    def messages_before(self, chat_id: str, before: int | None, limit: int) -> tuple[list[Message], bool]:
-        """At most `limit` messages (not events) with seq < before, newest first, and whether
-        there are older ones."""
-
 
 class Preferences(Protocol):
     def get(self, user_id: str) -> NotificationPreferences: ...
@@ -116,11 +107,3 @@ class ChatService:
             for own in memberships
             if own.chat_id in chats
         ]
-
-    def messages(self, user_id: str, chat_id: str, before: int | None, limit: int) -> MessagePage:
-        """A page of the chat's messages, newest first, older than `before` (the newest when
-        None). Deleted messages are in it as tombstones (`deleted: true`, no content)."""
-        if not self._store.is_member(chat_id, user_id):
-            raise Forbidden(f"You are not a member of chat {chat_id!r}")
-        messages, older = self._store.messages_before(chat_id, before, limit)
-        return MessagePage(messages, messages[-1].seq if older and messages else None)

@@ -3,13 +3,16 @@ a user's chats and the people in them. Reads only; names and chat info are cache
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from pynamodb.exceptions import DoesNotExist
 
 from tidings.chats.models import ChatModel, MemberModel, UserModel
 from tidings.kernel.caching import ExpiringCache
+
+# BatchGetItem takes at most 100 keys; mention candidates are capped well below that.
+_BATCH_GET_LIMIT = 100
 
 
 @dataclass(frozen=True)
@@ -46,8 +49,27 @@ def _display_name(user_id: str) -> str:
 
 
 class DynamoMemberDirectory:
+    """A chat's members, by chat partition: ids, membership, roles."""
+
+    def members_among(self, chat_id: str, user_ids: set[str]) -> set[str]:
+        keys = [(chat_id, user_id) for user_id in sorted(user_ids)[:_BATCH_GET_LIMIT]]
+        return {member.user_id for member in MemberModel.batch_get(keys, attributes_to_get=["userId"])}
+
+    def role_of(self, chat_id: str, user_id: str) -> str | None:
+        try:
+            return MemberModel.get(chat_id, user_id, attributes_to_get=["role"]).role
+        except DoesNotExist:
+            return None
+
     def member_ids(self, chat_id: str) -> list[str]:
         return [m.user_id for m in MemberModel.query(chat_id, attributes_to_get=["userId"])]
+
+    def is_member(self, chat_id: str, user_id: str) -> bool:
+        try:
+            MemberModel.get(chat_id, user_id, attributes_to_get=["userId"])
+        except DoesNotExist:
+            return False
+        return True
 
 
 class CachedChatDirectory:
@@ -72,7 +94,9 @@ def _chat_info(chat_id: str) -> ChatInfo:
 CHAT_TYPES = ("dm", "group", "channel")
 
 
-class DynamoSearchDirectory:
+class DynamoUserChats:
+    """A user's chats and the people in them: what search may show a searcher."""
+
     def chats_of(self, user_id: str) -> list[ChatInfo]:
         """One Query on Members.byUser, one BatchGetItem of the chats."""
         chat_ids = [m.chat_id for m in MemberModel.by_user.query(user_id)]
@@ -94,3 +118,11 @@ class DynamoSearchDirectory:
             for u in UserModel.batch_get(list(user_ids), attributes_to_get=["userId", "displayName"])
         }
         return [Person(user_id, names.get(user_id, user_id)) for user_id in user_ids]
+
+
+def all_chat_ids() -> Iterator[str]:
+    """Every chat, through the Chats.byType index: one Query per chat type (for the rebuild of
+    the search index; no Scan)."""
+    for chat_type in CHAT_TYPES:
+        for chat in ChatModel.by_type.query(chat_type):
+            yield chat.chat_id

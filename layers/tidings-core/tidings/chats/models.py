@@ -14,12 +14,12 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
-from tidings.kernel.declaration import Table, TableMeta, _table_name
+from tidings.kernel.declaration import Table, TableMeta
 
 
 class UserModel(Model):
     class Meta(TableMeta):
-        table_name = _table_name("USERS_TABLE", "tidings-users")
+        table_name = "tidings-users"
 
     user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
     display_name = UnicodeAttribute(attr_name="displayName")
@@ -49,7 +49,7 @@ class ChatModel(Model):
     """A chat's metadata and its seq counter (`headSeq`), which is advanced atomically."""
 
     class Meta(TableMeta):
-        table_name = _table_name("CHATS_TABLE", "tidings-chats")
+        table_name = "tidings-chats"
 
     chat_id = UnicodeAttribute(hash_key=True, attr_name="chatId")
     name = UnicodeAttribute(null=True)
@@ -74,7 +74,7 @@ class MemberModel(Model):
     """Membership, partitioned by chat so a chat's members are one Query."""
 
     class Meta(TableMeta):
-        table_name = _table_name("MEMBERS_TABLE", "tidings-members")
+        table_name = "tidings-members"
 
     chat_id = UnicodeAttribute(hash_key=True, attr_name="chatId")
     user_id = UnicodeAttribute(range_key=True, attr_name="userId")

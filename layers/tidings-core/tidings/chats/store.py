@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pynamodb.exceptions import DoesNotExist
-
 from tidings.chats.chat_list import ListedChat, Membership
 from tidings.chats.models import ChatModel, MemberModel, UserModel
-from tidings.messaging.message import Message
-from tidings.messaging.models import MessageModel
-from tidings.messaging.records import message_from_model
 
 
 def _membership(item: MemberModel) -> Membership:
@@ -42,28 +37,3 @@ class DynamoChatStore:
     def display_names(self, user_ids: Sequence[str]) -> dict[str, str]:
         users = UserModel.batch_get(list(dict.fromkeys(user_ids)), attributes_to_get=["userId", "displayName"])
         return {user.user_id: user.display_name for user in users}
-
-    def is_member(self, chat_id: str, user_id: str) -> bool:
-        try:
-            MemberModel.get(chat_id, user_id, attributes_to_get=["userId"])
-        except DoesNotExist:
-            return False
-        return True
-
-    def messages_before(self, chat_id: str, before: int | None, limit: int) -> tuple[list[Message], bool]:
-        """One Query, newest first, keeping `message` items only (edit, delete and reaction
-        events hold no content; their effect is already on the message item). Reads one more
-        message than asked to know whether there are older ones."""
-        condition = MessageModel.seq < before if before is not None else None
-        items = list(
-            MessageModel.query(
-                chat_id,
-                condition,
-                filter_condition=MessageModel.kind == "message",
-                consistent_read=True,
-                scan_index_forward=False,
-                limit=limit + 1,
-                page_size=limit + 1 + limit // 4,  # some room for the events between messages
-            )
-        )
-        return [message_from_model(item) for item in items[:limit]], len(items) > limit

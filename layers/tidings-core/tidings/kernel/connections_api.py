@@ -20,6 +20,7 @@ channels can also put on the queue.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -28,6 +29,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from tidings.kernel.delay_queue import SQS_MAX_BODY_BYTES, json_codec
+from tidings.kernel.environment import Environment
 from tidings.kernel.observability import logger
 
 # Before delivery attempts 2, 3 and 4 (attempt 1 is the consumer's own post); after the 4th
@@ -92,6 +95,27 @@ class Redelivery:
         return cls(tuple(ids), tuple(frames), attempt)
 
 
+REDELIVERIES = json_codec(Redelivery.to_body, Redelivery.from_body)
+
+
+def split_to_fit(job: Redelivery) -> list[Redelivery]:
+    """`job` split by connections into messages of at most SQS_MAX_BODY_BYTES (a frame is at
+    most 128 KiB, so a job for one connection always fits)."""
+    empty = len(REDELIVERIES.encode(Redelivery(("",), job.frames, job.attempt)))
+    parts: list[Redelivery] = []
+    ids: list[str] = []
+    size = empty
+    for connection_id in job.connection_ids:
+        extra = len(json.dumps(connection_id)) + 1
+        if ids and size + extra > SQS_MAX_BODY_BYTES:
+            parts.append(Redelivery(tuple(ids), job.frames, job.attempt))
+            ids, size = [], empty
+        ids.append(connection_id)
+        size += extra
+    parts.append(Redelivery(tuple(ids), job.frames, job.attempt))
+    return parts
+
+
 class DeliveryRetries(Protocol):
     def schedule(self, job: Redelivery, delay_seconds: int) -> None:
         """Puts `job` on the retry queue, due in `delay_seconds`. Raises if the queue cannot
@@ -113,10 +137,22 @@ class DeliveryReport:
 class Deliveries:
     """Posts frames to connections, each on its own (see the module docstring)."""
 
-    def __init__(self, poster: ConnectionPoster, connections: GoneConnections, retries: DeliveryRetries | None):
+    def __init__(
+        self,
+        poster: ConnectionPoster,
+        connections: GoneConnections,
+        retries: DeliveryRetries | None,
+        *,
+        fail_record: bool = False,
+    ):
+        """Without `retries`, a connection that could not be reached is given up, unless
+        `fail_record`: then the delivery raises `DeliveryFailed` once every connection was
+        tried, so the caller's record is retried in order (presence: a status is the latest
+        word on a user, and a delayed retry could land after a newer one)."""
         self._poster = poster
         self._connections = connections
         self._retries = retries
+        self._fail_record = fail_record
 
     def deliver(self, targets: Sequence[tuple[str, Sequence[str]]], attempt: int = 1) -> DeliveryReport:
         """Posts each target's frames, in order, to its connection."""
@@ -138,6 +174,9 @@ class Deliveries:
                     self._forget(connection_id)
                     break
                 report.delivered += 1
+        if owed and self._fail_record:
+            count = sum(len(connection_ids) for connection_ids in owed.values())
+            raise DeliveryFailed(f"{count} connection(s) failed")
         if owed:
             self._retry_later(owed, attempt, report)
         return report
@@ -213,3 +252,8 @@ class ApiGatewayPoster:
         except self._client.exceptions.GoneException:
             return False
         return True
+
+
+def poster(environment: Environment) -> ApiGatewayPoster:
+    """The @connections poster of a function declared `manages_connections`."""
+    return ApiGatewayPoster(environment.callback_url)

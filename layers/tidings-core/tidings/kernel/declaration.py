@@ -20,7 +20,6 @@ Nothing here imports AWS or CDK: it is plain data.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -470,16 +469,11 @@ class _Placeholders:
 _NAMES_FOR_CHECKING = _Placeholders()
 
 
-def _table_name(env_var: str, default: str) -> str:
-    return os.environ.get(env_var, default)
-
-
-def _region() -> str:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-
-
 class TableMeta:
-    """What every table's model shares: on-demand billing, the function's region."""
+    """What every table's model shares: on-demand billing. Its `table_name` is the local name
+    (moto's, the tests'); a function's environment binds the deployed name and the region at
+    cold start (`tidings.kernel.environment.environment_of`). Until then the region is boto3's
+    default, as for every other client."""
 
     billing_mode = "PAY_PER_REQUEST"
-    region = _region()
+    region: str | None = None

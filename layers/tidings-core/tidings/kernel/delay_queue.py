@@ -1,59 +1,62 @@
-"""The delivery retry queue on SQS (docs/architecture.md "Fan-out"): what a connection could not
-take the first time, posted again by `functions/message/delivery_retry.py`."""
+"""The one SQS adapter: a queue as a timer, one message per job, due after its delay.
+
+Every queue of the application goes through it: typing, token and presence timers, the push
+jobs and the delivery retries. SQS delays a message by at most 15 minutes, so a job due later is
+sent with the longest delay and its consumer re-arms it for the remainder when it arrives. Each
+feature gives the queue a `Codec` for its job type (in its `records.py`).
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import boto3
 
-from tidings.kernel.connections_api import Redelivery
+T = TypeVar("T")
 
 SQS_MAX_DELAY_SECONDS = 900
 SQS_MAX_BODY_BYTES = 256 * 1024
 
 
-def _body(job: Redelivery) -> str:
-    # ASCII: SQS refuses some characters a frame may carry (U+FFFE, U+FFFF), escaped they pass.
-    return json.dumps(job.to_body(), separators=(",", ":"))
+@dataclass(frozen=True)
+class Codec(Generic[T]):
+    """A job type as a message body, and back. `decode` raises ValueError (or KeyError,
+    TypeError) for a body that is not such a job."""
+
+    encode: Callable[[T], str]
+    decode: Callable[[str], T]
 
 
-class SqsDeliveryRetries:
-    """`DeliveryRetries`: one message per job, its backoff as the message's DelaySeconds. A job
-    for many connections is split so each message fits SQS's 256 KiB (a frame is at most
-    128 KiB, so a job for one connection always fits)."""
+def json_codec(to_json: Callable[[T], Any], from_json: Callable[[Any], T]) -> Codec[T]:
+    """Compact JSON, ASCII: SQS refuses some characters a frame may carry (U+FFFE, U+FFFF),
+    escaped they pass."""
+    return Codec(lambda job: json.dumps(to_json(job), separators=(",", ":")), lambda body: from_json(json.loads(body)))
 
-    def __init__(self, queue_url: str, client: Any | None = None) -> None:
+
+class DelayQueue(Generic[T]):
+    """`schedule(job, delay_seconds)`: one SendMessage per job (or per part, when `split` cuts a
+    job to fit SQS's 256 KiB), its delay as the message's DelaySeconds."""
+
+    def __init__(
+        self,
+        queue_url: str,
+        codec: Codec[T],
+        client: Any | None = None,
+        *,
+        split: Callable[[T], Iterable[T]] | None = None,
+    ) -> None:
         self._queue_url = queue_url
+        self._codec = codec
         self._client = client or boto3.client("sqs")
+        self._split = split
 
-    def schedule(self, job: Redelivery, delay_seconds: int) -> None:
-        for part in _parts(job):
+    def schedule(self, job: T, delay_seconds: int = 0) -> None:
+        for part in self._split(job) if self._split else (job,):
             self._client.send_message(
                 QueueUrl=self._queue_url,
-                MessageBody=_body(part),
+                MessageBody=self._codec.encode(part),
                 DelaySeconds=max(0, min(SQS_MAX_DELAY_SECONDS, delay_seconds)),
             )
-
-
-def _parts(job: Redelivery) -> list[Redelivery]:
-    """`job` split by connections into messages of at most SQS_MAX_BODY_BYTES."""
-    empty = len(_body(Redelivery(("",), job.frames, job.attempt)))
-    parts: list[Redelivery] = []
-    ids: list[str] = []
-    size = empty
-    for connection_id in job.connection_ids:
-        extra = len(json.dumps(connection_id)) + 1
-        if ids and size + extra > SQS_MAX_BODY_BYTES:
-            parts.append(Redelivery(tuple(ids), job.frames, job.attempt))
-            ids, size = [], empty
-        ids.append(connection_id)
-        size += extra
-    parts.append(Redelivery(tuple(ids), job.frames, job.attempt))
-    return parts
-
-
-def redelivery_from_body(body: str) -> Redelivery:
-    """Raises ValueError for a body that is not a redelivery job."""
-    return Redelivery.from_body(json.loads(body))

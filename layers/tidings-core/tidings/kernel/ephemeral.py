@@ -10,7 +10,7 @@ from pynamodb.attributes import (
 )
 from pynamodb.models import Model
 
-from tidings.kernel.declaration import Table, TableMeta, _table_name
+from tidings.kernel.declaration import Table, TableMeta
 
 
 class EphemeralModel(Model):
@@ -18,7 +18,7 @@ class EphemeralModel(Model):
     state and toast groups. Every item carries a TTL; nothing here is a record anyone needs later."""
 
     class Meta(TableMeta):
-        table_name = _table_name("EPHEMERAL_TABLE", "tidings-ephemeral")
+        table_name = "tidings-ephemeral"
 
     key = UnicodeAttribute(hash_key=True)
     tokens = NumberAttribute(null=True)

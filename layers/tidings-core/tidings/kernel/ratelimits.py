@@ -1,13 +1,15 @@
-"""Rate limits (PROTOCOL.md §10) as token buckets.
+"""Rate limits (docs/protocol.md, "Limits") as token buckets.
 
-The buckets live in DynamoDB (the Ephemeral table, written with optimistic concurrency) so a
-limit holds across Lambda containers. A bucket holds up to
-`capacity` tokens and gains `refill_per_second`; each action takes one token.
+Each feature declares its own rules (in its `declaration.py`). The buckets live in the
+Ephemeral table, written with optimistic concurrency, so a limit holds across Lambda
+containers. A bucket holds up to `capacity` tokens and gains `refill_per_second`; each action
+takes one token.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,7 +17,8 @@ from typing import Protocol
 
 from pynamodb.exceptions import DoesNotExist, PutError
 
-from tidings.kernel.ephemeral import EphemeralModel
+from tidings.kernel.environment import Environment
+from tidings.kernel.ephemeral import EPHEMERAL, EphemeralModel
 from tidings.kernel.errors import RateLimited
 
 
@@ -27,19 +30,6 @@ class Rule:
 
     def bucket_key(self, *scope: str) -> str:
         return "#".join(("ratelimit", self.name, *scope))
-
-
-# One rule per row of the rate-limit table (docs/protocol.md).
-MESSAGE_WRITES = Rule("message", capacity=10, refill_per_second=10)  # send, edit, delete, react
-TYPING = Rule("typing", capacity=1, refill_per_second=1)  # per user per chat
-READ_MARKS = Rule("read", capacity=5, refill_per_second=5)
-PRESENCE = Rule("presence", capacity=1, refill_per_second=0.1)
-SEARCH = Rule("search", capacity=5, refill_per_second=5)
-URGENT = Rule("urgent", capacity=3, refill_per_second=3 / 3600)
-# Not in the original table: each sync.request reads up to 100 chats and each presence.subscribe
-# writes up to 100 subscriptions, so neither may run unbounded.
-SYNC = Rule("sync", capacity=10, refill_per_second=10)
-PRESENCE_SUBSCRIBE = Rule("presence-subscribe", capacity=5, refill_per_second=0.5)  # 5 per 10 s
 
 
 @dataclass(frozen=True)
@@ -131,3 +121,9 @@ class DynamoBucketStore:
                 return False
             raise
         return True
+
+
+def rate_limiter(environment: Environment) -> RateLimiter:
+    """The buckets of a function granted the Ephemeral table."""
+    environment.table_name(EPHEMERAL)  # raises for a function without the grant
+    return RateLimiter(DynamoBucketStore(), now=time.time)

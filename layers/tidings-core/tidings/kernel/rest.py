@@ -24,7 +24,6 @@ from tidings.kernel.errors import (
 )
 from tidings.kernel.json_input import NotJson, UnusableJson, parse_json
 from tidings.kernel.observability import logger
-from tidings.sessions.tokens import InvalidToken, ensure_not_revoked, verify_token
 
 STATUS_BY_CODE = {
     ErrorCode.BAD_FRAME: HTTPStatus.BAD_REQUEST,
@@ -85,24 +84,15 @@ def http_app() -> APIGatewayHttpResolver:
     return app
 
 
-def caller_id(
-    app: APIGatewayHttpResolver,
-    signing_key: Callable[[], str],
-    revoked_before: Callable[[str], int | None],
-) -> str:
-    """The user of the request's `Authorization: Bearer <JWT>`; 401 without a valid one, or for
-    a token issued at or before the user's revocation (`revoked_before(user_id)`, normally
-    `tidings.wiring.revocations().revoked_before`, which needs read access to Users)."""
+def caller_id(app: APIGatewayHttpResolver, authenticate: Callable[[str], str]) -> str:
+    """The user of the request's `Authorization: Bearer <JWT>`; 401 without one. `authenticate`
+    checks the token (`tidings.sessions.compose.authenticate`: signature, expiry, revocation)
+    and raises `Unauthorized` for one it refuses."""
     header = app.current_event.headers.get("authorization") or app.current_event.headers.get("Authorization") or ""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Send Authorization: Bearer <access token>")
-    try:
-        identity = verify_token(token.strip(), signing_key())
-        ensure_not_revoked(identity, revoked_before(identity.user_id))
-    except InvalidToken as exc:
-        raise Unauthorized(f"Invalid access token: {exc}") from exc
-    return identity.user_id
+    return authenticate(token.strip())
 
 
 def json_body(app: APIGatewayHttpResolver) -> dict[str, Any]:

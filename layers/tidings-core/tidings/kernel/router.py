@@ -19,7 +19,6 @@ from tidings.kernel.errors import RETRY_TRANSIENT_AFTER_MS, ErrorCode, TidingsEr
 from tidings.kernel.json_input import UnusableJson, encodable, parse_json, utf8_size
 from tidings.kernel.observability import logger, metrics
 from tidings.kernel.wire import MAX_FRAME_BYTES, ClientFrame, EmptyPayload, ack_error, encode, error_frame, server_frame
-from tidings.presence.activity import note_activity
 
 P = TypeVar("P", bound=BaseModel)
 
@@ -40,24 +39,30 @@ class FrameRoute:
     action: Action[Any]
 
 
-def frame_route(payload_model: type[P], action: Action[P]) -> FrameRouter:
+# Called after each frame's reply is ready, with the route key and the caller (presence records
+# activity this way); never fails the frame.
+Served = Callable[[str, Caller], None]
+
+
+def frame_route(payload_model: type[P], action: Action[P], *, on_served: Served | None = None) -> FrameRouter:
     """Builds `event -> integration response` for a function that serves one route; the action
     returns the reply frame."""
     only = FrameRoute(payload_model, action)
-    return FrameRouter(lambda _route_key: only)
+    return FrameRouter(lambda _route_key: only, on_served)
 
 
-def frame_routes(routes: dict[str, FrameRoute]) -> FrameRouter:
+def frame_routes(routes: dict[str, FrameRoute], *, on_served: Served | None = None) -> FrameRouter:
     """The same for a function that serves several routes, chosen by the event's route key."""
-    return FrameRouter(routes.__getitem__)
+    return FrameRouter(routes.__getitem__, on_served)
 
 
 class FrameRouter:
     """`event -> integration response` for the routes of one function. `route_for(route_key)`
     tells which payload model and action serve a route (the fuzz suite reads the models)."""
 
-    def __init__(self, route_for: Callable[[str], FrameRoute]) -> None:
+    def __init__(self, route_for: Callable[[str], FrameRoute], on_served: Served | None = None) -> None:
         self.route_for = route_for
+        self._on_served = on_served
 
     def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
         parsed = WebSocketMessageEvent.model_validate(event)
@@ -67,7 +72,8 @@ class FrameRouter:
         logger.thread_safe_append_keys(userId=caller.user_id, connectionId=caller.connection_id)
         route = self.route_for(context.route_key)
         reply = _reply(_process(str(parsed.body or ""), route.payload_model, route.action, caller))
-        note_activity(context.route_key, caller.user_id, caller.connection_id)  # after the reply is ready
+        if self._on_served is not None:
+            self._on_served(context.route_key, caller)  # after the reply is ready
         return reply
 
 

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from tidings.kernel.errors import Forbidden, NotFound
-from tidings.kernel.ratelimits import MESSAGE_WRITES, RateLimiter
+from tidings.kernel.ratelimits import RateLimiter
 from tidings.kernel.wire import iso
+from tidings.messaging.declaration import MESSAGE_WRITES
 from tidings.messaging.idempotency import Claim, DuplicateRequest, HeldClaim, original_of
 from tidings.messaging.message import MAX_MENTION_CANDIDATES, Message, mention_candidates, resolve_mentions
 from tidings.messaging.sending import UserDirectory

@@ -17,11 +17,25 @@ from tidings.kernel.declaration import (
     Table,
 )
 from tidings.kernel.ephemeral import EPHEMERAL
+from tidings.kernel.ratelimits import Rule
 from tidings.messaging.models import AUDIT, IDEMPOTENCY, MESSAGES
-from tidings.presence.declaration import PRESENCE_RECORDING, PRESENCE_RECORDING_QUEUES
+from tidings.presence.declaration import (
+    PRESENCE_RECORDING,
+    PRESENCE_RECORDING_QUEUES,
+    PRESENCE_RECORDING_SETTINGS,
+    PresenceSettings,
+)
 from tidings.presence.models import PRESENCE, PRESENCE_SUBSCRIPTIONS
 from tidings.sessions.declaration import JWT_SIGNING_KEY
 from tidings.sessions.models import CONNECTION_RECORDS
+
+# Rate limits (docs/protocol.md, "Limits"), each a token bucket per user (typing: per user and chat).
+MESSAGE_WRITES = Rule("message", capacity=10, refill_per_second=10)  # send, edit, delete, react
+URGENT = Rule("urgent", capacity=3, refill_per_second=3 / 3600)
+TYPING_STARTS = Rule("typing", capacity=1, refill_per_second=1)
+READ_MARKS = Rule("read", capacity=5, refill_per_second=5)
+# Each sync.request reads up to 100 chats, so it may not run unbounded.
+SYNC_REQUESTS = Rule("sync", capacity=10, refill_per_second=10)
 
 FANOUT_FAILURES = Queue("FanoutFailures")
 RECEIPTS_FAILURES = Queue("ReceiptsFailures")
@@ -51,6 +65,7 @@ MESSAGE_SEND = Function(
         *PRESENCE_RECORDING,
     ),
     send_queues=PRESENCE_RECORDING_QUEUES,
+    settings=PRESENCE_RECORDING_SETTINGS,
 )
 MESSAGE_EVENTS = Function(
     "MessageEvents",
@@ -67,6 +82,7 @@ MESSAGE_EVENTS = Function(
         *PRESENCE_RECORDING,
     ),
     send_queues=PRESENCE_RECORDING_QUEUES,
+    settings=PRESENCE_RECORDING_SETTINGS,
 )
 FANOUT = Function(
     "Fanout",
@@ -106,6 +122,7 @@ TYPING = Function(
     "typing_frames.handler",
     "typing.start, typing.stop: forwarded to the other members, throttled, never stored durably",
     tables=_TYPING_TABLES + PRESENCE_RECORDING,
+    settings=PRESENCE_RECORDING_SETTINGS,
     send_queues=(TYPING_TIMERS, *PRESENCE_RECORDING_QUEUES),
     manages_connections=True,
 )
@@ -124,6 +141,7 @@ READ_MARK = Function(
     "read_mark.handler",
     "read.mark: moves the reader's watermark forward",
     tables=((MEMBERS, "read_write"), (MESSAGES, "read"), *PRESENCE_RECORDING),
+    settings=PRESENCE_RECORDING_SETTINGS,
     send_queues=PRESENCE_RECORDING_QUEUES,
 )
 RECEIPTS = Function(
@@ -150,6 +168,7 @@ SYNC = Function(
         (PRESENCE_SUBSCRIPTIONS, "read"),
         (EPHEMERAL, "read_write"),  # rate limit
     ),
+    settings=(PresenceSettings,),  # the subscribed users' presence
 )
 HISTORY_API = Function(
     "HistoryApi",

@@ -3,7 +3,7 @@ the same transactions, the chat's seq counter and the members' read watermarks."
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, cast
@@ -14,6 +14,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.operand import Path
 from pynamodb.transactions import TransactWrite
 
+from tidings.chats.directory import DynamoMemberDirectory
 from tidings.chats.models import ChatModel, MemberModel
 from tidings.kernel.errors import NotFound, Unavailable
 from tidings.messaging.chat_events import ChatEvent, MessageGone, NoChange, ReactionAction
@@ -21,10 +22,6 @@ from tidings.messaging.idempotency import Claim, DuplicateRequest, HeldClaim
 from tidings.messaging.message import Message
 from tidings.messaging.models import AuditModel, IdempotencyModel, MessageModel
 from tidings.messaging.records import message_from_model, reaction_key
-
-# BatchGetItem takes at most 100 keys; mention candidates are capped well below that.
-_BATCH_GET_LIMIT = 100
-
 
 AUDIT_RETENTION = timedelta(days=365)
 
@@ -62,9 +59,14 @@ def _urgent_audit(message: Message) -> AuditModel:
 
 
 class DynamoMessageStore:
+    """Messages and chat events, with the chat's seq counter (`headSeq` on the chat item) and the
+    members' read watermarks (on the member item). Membership is read through the directory."""
+
+    def __init__(self) -> None:
+        self._members = DynamoMemberDirectory()
+
     def members_among(self, chat_id: str, user_ids: set[str]) -> set[str]:
-        keys = [(chat_id, user_id) for user_id in sorted(user_ids)[:_BATCH_GET_LIMIT]]
-        return {member.user_id for member in MemberModel.batch_get(keys, attributes_to_get=["userId"])}
+        return self._members.members_among(chat_id, user_ids)
 
     def allocate_seq(self, chat_id: str) -> int:
         """The chat's next seq: one atomic ADD on the chat item, so concurrent senders never
@@ -117,10 +119,7 @@ class DynamoMessageStore:
         return first.chat_id, int(first.seq)
 
     def role_of(self, chat_id: str, user_id: str) -> str | None:
-        try:
-            return MemberModel.get(chat_id, user_id, attributes_to_get=["role"]).role
-        except DoesNotExist:
-            return None
+        return self._members.role_of(chat_id, user_id)
 
     def advance_read_watermark(self, chat_id: str, user_id: str, seq: int, message_id: str) -> bool:
         actions, condition = _watermark_move(seq, message_id, by="mark")
@@ -220,6 +219,29 @@ class DynamoMessageStore:
             return message_from_model(MessageModel.get(chat_id, seq, consistent_read=True))
         except DoesNotExist:
             return None
+
+    def messages_before(self, chat_id: str, before: int | None, limit: int) -> tuple[list[Message], bool]:
+        """One Query, newest first, keeping `message` items only (edit, delete and reaction
+        events hold no content; their effect is already on the message item). Reads one more
+        message than asked to know whether there are older ones."""
+        condition = MessageModel.seq < before if before is not None else None
+        items = list(
+            MessageModel.query(
+                chat_id,
+                condition,
+                filter_condition=MessageModel.kind == "message",
+                consistent_read=True,
+                scan_index_forward=False,
+                limit=limit + 1,
+                page_size=limit + 1 + limit // 4,  # some room for the events between messages
+            )
+        )
+        return [message_from_model(item) for item in items[:limit]], len(items) > limit
+
+    def messages_of(self, chat_id: str) -> Iterator[Message]:
+        """The chat's messages (not its other events), oldest first: for the search rebuild."""
+        for item in MessageModel.query(chat_id, filter_condition=MessageModel.kind == "message"):
+            yield message_from_model(item)
 
 
 class _OperationRefused(Exception):

@@ -14,7 +14,7 @@ from pynamodb.attributes import (
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
-from tidings.kernel.declaration import Table, TableMeta, _table_name
+from tidings.kernel.declaration import Table, TableMeta
 
 # Reactions: a raw map (plain MapAttribute, so PynamoDB lets expressions address its keys) with
 # one entry per (emoji, user): `"<emoji>\x1f<userId>" -> added-at`. A flat entry per reaction
@@ -44,7 +44,7 @@ class MessageModel(Model):
     """
 
     class Meta(TableMeta):
-        table_name = _table_name("MESSAGES_TABLE", "tidings-messages")
+        table_name = "tidings-messages"
 
     chat_id = UnicodeAttribute(hash_key=True, attr_name="chatId")
     seq = NumberAttribute(range_key=True)
@@ -70,7 +70,7 @@ class IdempotencyModel(Model):
     effect. `key` is `<frame type>#<chatId>#<senderId>#<frame id>` (parts percent-encoded)."""
 
     class Meta(TableMeta):
-        table_name = _table_name("IDEMPOTENCY_TABLE", "tidings-idempotency")
+        table_name = "tidings-idempotency"
 
     key = UnicodeAttribute(hash_key=True)
     chat_id = UnicodeAttribute(attr_name="chatId")
@@ -85,7 +85,7 @@ class AuditModel(Model):
     transaction as the message, so one never exists without the other. Kept for a year."""
 
     class Meta(TableMeta):
-        table_name = _table_name("AUDIT_TABLE", "tidings-audit")
+        table_name = "tidings-audit"
 
     actor_id = UnicodeAttribute(hash_key=True, attr_name="actorId")
     at = UnicodeAttribute(range_key=True)  # "<ISO time>#<messageId>": newest last, unique

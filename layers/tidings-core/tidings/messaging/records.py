@@ -3,17 +3,21 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
     DynamoDBRecord,
-    DynamoDBRecordEventName,
 )
 
+from tidings.kernel.delay_queue import Codec
+from tidings.kernel.stream_records import is_insert, new_item
 from tidings.messaging.message import Message
 from tidings.messaging.models import REACTION_KEY_SEPARATOR, MessageModel
-from tidings.messaging.receipts import Watermark
+from tidings.messaging.receipts import Advance, Watermark
+from tidings.messaging.typing_indicators import TypingTimer
 from tidings.messaging.wire import KINDS, event_frame
 
 
@@ -49,9 +53,28 @@ def reactions_by_emoji(entries: dict[str, Any]) -> dict[str, list[str]]:
     return grouped
 
 
-def message_from_stream_image(image: dict[str, Any]) -> Message:
-    """A message from a stream record's DynamoDB-JSON image (`NewImage`)."""
-    return message_from_model(MessageModel.from_raw_data(image))
+@dataclass(frozen=True)
+class ChatEventRecord:
+    """An INSERT of the Messages stream: a chat event of `kind` (message, edit, delete,
+    reaction, or one this code does not know), its item as a `Message` (an event item holds no
+    content) and, for an event, the seq of the message it is about."""
+
+    kind: str
+    item: Message
+    target_seq: int | None
+
+
+def chat_event(record: DynamoDBRecord) -> ChatEventRecord | None:
+    """The chat event a Messages stream record carries; None for anything but an INSERT: a
+    MODIFY is a message item being updated by an event that has its own item (the event
+    source filters these out too)."""
+    if not is_insert(record):
+        return None
+    item = new_item(record, MessageModel)
+    if item is None:
+        return None
+    target = None if item.target_seq is None else int(item.target_seq)
+    return ChatEventRecord(str(item.kind or "message"), message_from_model(item), target)
 
 
 def chat_event_frame(
@@ -60,24 +83,17 @@ def chat_event_frame(
     """(chatId, frame) for a record that is a chat event, None for one that is not.
 
     A `message` item carries the message itself; an event item names it by `targetSeq`, and the
-    message is read as it is now. Only INSERTs are events: a MODIFY is a message item being
-    updated by an event that has its own item (the event source filters these out too)."""
-    if record.event_name != DynamoDBRecordEventName.INSERT:
+    message is read as it is now."""
+    event = chat_event(record)
+    if event is None or event.kind not in KINDS:
         return None
-    stream = record.dynamodb
-    image = stream.raw_event.get("NewImage") if stream else None
-    if not image:
-        return None
-    kind = image.get("kind", {}).get("S", "message")
-    if kind not in KINDS:
-        return None
-    item = message_from_stream_image(image)
-    if kind == "message":
-        return item.chat_id, event_frame(kind, item.seq, item)
-    target = load_message(item.chat_id, int(image["targetSeq"]["N"]))
+    item = event.item
+    if event.kind == "message":
+        return item.chat_id, event_frame(event.kind, item.seq, item)
+    target = load_message(item.chat_id, event.target_seq) if event.target_seq is not None else None
     if target is None:
         return None
-    return item.chat_id, event_frame(kind, item.seq, target)
+    return item.chat_id, event_frame(event.kind, item.seq, target)
 
 
 def watermark_advance(record: DynamoDBRecord) -> Watermark | None:
@@ -94,4 +110,27 @@ def watermark_advance(record: DynamoDBRecord) -> Watermark | None:
         user_id=str(new["userId"]),
         seq=new_seq,
         message_id=new.get("lastReadMessageId"),
+    )
+
+
+def typing_timer_from_body(body: str) -> TypingTimer:
+    data = json.loads(body)
+    return TypingTimer(chat_id=str(data["chat_id"]), user_id=str(data["user_id"]), started_at=float(data["started_at"]))
+
+
+TYPING_TIMER_BODIES = Codec(lambda timer: json.dumps(asdict(timer)), typing_timer_from_body)
+
+
+def advance_of(record: DynamoDBRecord) -> Advance | None:
+    """A Members stream record that moved a read watermark forward, with what the receipts
+    consumer needs to know of it: whether the member's own message moved it, and whether the
+    member had unread or mentions left in the chat."""
+    mark = watermark_advance(record)
+    if mark is None or record.dynamodb is None:
+        return None
+    image = record.dynamodb.new_image
+    return Advance(
+        mark,
+        by_send=image.get("lastReadBy") == "send",
+        had_counts=bool(int(image.get("unreadCount") or 0) or int(image.get("mentionCount") or 0)),
     )

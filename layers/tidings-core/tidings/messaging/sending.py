@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from tidings.kernel.errors import Forbidden, NotFound
-from tidings.kernel.ratelimits import MESSAGE_WRITES, URGENT, RateLimiter
+from tidings.kernel.ratelimits import RateLimiter
 from tidings.kernel.wire import iso
+from tidings.messaging.declaration import MESSAGE_WRITES, URGENT
 from tidings.messaging.idempotency import Claim, DuplicateRequest, original_of
 from tidings.messaging.message import MAX_MENTION_CANDIDATES, Message, mention_candidates, resolve_mentions
 

@@ -29,8 +29,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from tidings.kernel.errors import BadFrame, Forbidden, TidingsError
-from tidings.kernel.ratelimits import SYNC, RateLimiter
+from tidings.kernel.ratelimits import RateLimiter
 from tidings.kernel.wire import encode
+from tidings.messaging.declaration import SYNC_REQUESTS
 from tidings.messaging.message import Message
 from tidings.messaging.wire import MAX_SYNC_SEQ, event_frame
 
@@ -219,7 +220,7 @@ class SyncService:
     def _enforce_rate_limit(self, user_id: str) -> None:
         """One token per `sync.request` (RATE_LIMITED beyond the SYNC rule)."""
         if self._rate_limiter is not None:
-            self._rate_limiter.enforce(SYNC, user_id)
+            self._rate_limiter.enforce(SYNC_REQUESTS, user_id)
 
     def sync_chat(
         self, user_id: str, chat_id: str, last_known_seq: int | None, cursor: str | None, limit: int

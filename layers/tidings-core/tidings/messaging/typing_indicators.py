@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from tidings.kernel.errors import Forbidden
-from tidings.kernel.ratelimits import TYPING, RateLimiter
+from tidings.kernel.ratelimits import RateLimiter
 from tidings.kernel.wire import encode, server_frame
+from tidings.messaging.declaration import TYPING_STARTS
 from tidings.messaging.fanout import Fanout
 from tidings.messaging.sending import UserDirectory
 
@@ -90,7 +91,7 @@ class TypingService:
         """Forwards the start unless it is over the limit; True if forwarded."""
         self._require_member(user_id, chat_id)
         now = self._now()
-        if not self._limiter.check(TYPING, user_id, chat_id).allowed:
+        if not self._limiter.check(TYPING_STARTS, user_id, chat_id).allowed:
             # Dropped, but the typer is still typing: push the deadline out.
             self._state.extend_if_typing(chat_id, user_id, now)
             return False

@@ -4,6 +4,8 @@ push worker."""
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from tidings.chats.models import CHATS, MEMBERS, USERS
 from tidings.kernel.declaration import (
     Feature,
@@ -14,6 +16,7 @@ from tidings.kernel.declaration import (
     Secret,
     StreamSubscription,
 )
+from tidings.kernel.environment import FeatureSettings
 from tidings.kernel.ephemeral import EPHEMERAL
 from tidings.messaging.declaration import DELIVERY_RETRIES
 from tidings.messaging.models import MESSAGES
@@ -21,6 +24,17 @@ from tidings.notifications.models import PUSH_SUBSCRIPTIONS
 from tidings.presence.models import PRESENCE
 from tidings.sessions.declaration import JWT_SIGNING_KEY
 from tidings.sessions.models import CONNECTION_RECORDS
+
+
+class PushSettings(FeatureSettings, prefix="PUSH_"):
+    """`PUSH_ALLOW_LOOPBACK_HTTP`: Web Push endpoints must be https; `tidings dev` also allows
+    http to a loopback host, for a local push service (never set on AWS).
+    `PUSH_RETRY_BASE_SECONDS`: the first push retry's delay, then doubling
+    (`tidings dev --push-retry-base-seconds` shortens it)."""
+
+    allow_loopback_http: bool = False
+    retry_base_seconds: float = Field(30, gt=0, le=900)
+
 
 NOTIFY_FAILURES = Queue("NotifyFailures")
 # Push (docs/architecture.md "Push"). Jobs from the Notify consumer, and the worker's own
@@ -75,6 +89,7 @@ PUSH_API = Function(
     "POST/DELETE /api/push/subscriptions and GET /api/push/vapid-public-key",
     tables=((PUSH_SUBSCRIPTIONS, "read_write"), (USERS, "read")),
     secrets=(JWT_SIGNING_KEY, PUSH_VAPID),
+    settings=(PushSettings,),
 )
 PUSH_WORKER = Function(
     "PushWorker",
@@ -84,6 +99,7 @@ PUSH_WORKER = Function(
     tables=((PUSH_SUBSCRIPTIONS, "read_write"),),
     secrets=(PUSH_VAPID, PUSH_FCM, PUSH_APNS),
     send_queues=(PUSH_JOBS,),
+    settings=(PushSettings,),
     timeout_seconds=60,
 )
 

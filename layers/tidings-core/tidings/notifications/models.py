@@ -10,7 +10,7 @@ from pynamodb.attributes import (
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
-from tidings.kernel.declaration import Table, TableMeta, _table_name
+from tidings.kernel.declaration import Table, TableMeta
 
 
 class PushSubscriptionsById(GlobalSecondaryIndex["PushSubscriptionModel"]):
@@ -29,7 +29,7 @@ class PushSubscriptionModel(Model):
     FCM/APNs device token. The push worker reads a user's subscriptions with one Query."""
 
     class Meta(TableMeta):
-        table_name = _table_name("PUSH_SUBSCRIPTIONS_TABLE", "tidings-push-subscriptions")
+        table_name = "tidings-push-subscriptions"
 
     user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
     # SHA-256 (hex) of the endpoint (Web Push) or of "platform:deviceToken": stable, so a

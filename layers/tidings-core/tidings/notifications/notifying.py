@@ -20,7 +20,7 @@ from tidings.messaging.message import Message
 from tidings.notifications.badges import Badge, BadgeStore, Connections, is_mentioned
 from tidings.notifications.evaluator import Recipient, evaluate
 from tidings.notifications.preferences import NotificationPreferences
-from tidings.notifications.push_delivery import PushNotification, PushQueue
+from tidings.notifications.push_delivery import PushJob, PushJobs, PushNotification
 from tidings.notifications.toasts import GROUP_WINDOW_SECONDS, Toast, ToastGroup, ToastGroups, toast_for
 
 DND_STATUS = "dnd"
@@ -50,7 +50,7 @@ class NotificationService:
         presence: PresenceLookup,
         chats: ChatDirectory,
         toast_groups: ToastGroups,
-        push: PushQueue,
+        push: PushJobs,
         poster: Callable[[], ConnectionPoster],
         now: Callable[[], float],
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
@@ -104,7 +104,7 @@ class NotificationService:
                 if delivery.toast:
                     frames.append(toast.frame())
                 if delivery.push:
-                    self._push.enqueue(_push_of(user_id, toast, badge))
+                    self._push.schedule(PushJob(_push_of(user_id, toast, badge)))
             retries = self._retries() if self._retries else None
             post_to_user(self._poster(), self._connections, connection_ids, [encode(f) for f in frames], retries)
 

@@ -53,8 +53,10 @@ class PushNotification:
         return cls(**{name: job[name] for name in cls.__dataclass_fields__ if name in job})
 
 
-class PushQueue(Protocol):
-    def enqueue(self, notification: PushNotification) -> None: ...
+class PushJobs(Protocol):
+    """The push queue (`tidings.kernel.delay_queue.DelayQueue` of `PushJob`s)."""
+
+    def schedule(self, job: PushJob, delay_seconds: int = 0) -> None: ...
 
 
 def subscription_id(platform: str, address: str) -> str:
@@ -149,10 +151,6 @@ class PushJob:
         )
 
 
-class PushJobQueue(PushQueue, Protocol):
-    def enqueue_job(self, job: PushJob, delay_seconds: int = 0) -> None: ...
-
-
 class PushOutcome(StrEnum):
     SENT = "sent"
     EXPIRED = "expired"  # the push service said the subscription is gone: deleted
@@ -202,7 +200,7 @@ class PushDelivery:
         self,
         subscriptions: SubscriptionStore,
         senders: Callable[[str], PushSender | None],
-        queue: PushJobQueue,
+        queue: PushJobs,
         *,
         max_attempts: int = MAX_ATTEMPTS,
         retry_base_seconds: float = RETRY_BASE_SECONDS,
@@ -242,6 +240,6 @@ class PushDelivery:
             if job.attempt >= self._max_attempts:
                 return delivery(PushOutcome.GAVE_UP, status=status, detail=detail)
             delay = retry_delay(job.attempt, retry_after, self._retry_base_seconds)
-            self._queue.enqueue_job(PushJob(job.notification, subscription.id, job.attempt + 1), delay)
+            self._queue.schedule(PushJob(job.notification, subscription.id, job.attempt + 1), delay)
             return delivery(PushOutcome.RETRYING, status=status, delay_seconds=delay, detail=detail)
         return delivery(PushOutcome.SENT)

@@ -5,12 +5,15 @@ Frames the user causes count; frames a client sends on its own do not: `ping` (t
 answered by API Gateway without a Lambda anyway), `hello` and `auth.renew` (sent at connect and
 on `token.refresh`), `sync.request` (sent on every reconnect). `presence.update` records its own
 activity. Every function that serves one of these routes has read-write access to the Presence
-table (`tidings.app`; a test checks it).
+table (`PRESENCE_RECORDING` in `tidings.presence.declaration`; a test checks it).
 """
 
 from __future__ import annotations
 
-from tidings.presence.presence_service import best_effort
+from collections.abc import Callable
+
+from tidings.kernel.router import Caller, Served
+from tidings.presence.presence_service import PresenceService, best_effort
 
 ACTIVITY_FRAMES = frozenset(
     {
@@ -28,12 +31,13 @@ ACTIVITY_FRAMES = frozenset(
 )
 
 
-def note_activity(frame_type: str, user_id: str, connection_id: str) -> None:
-    """Records the activity, best effort: a presence failure never fails the frame."""
-    if frame_type not in ACTIVITY_FRAMES:
-        return
-    # Resolved here, not at import: the edge builds no services, and routes without activity
-    # never touch presence.
-    from tidings.wiring import presence_service
+def activity_hook(service: Callable[[], PresenceService]) -> Served:
+    """What the frame router calls after each frame (`frame_routes(..., on_served=…)`): records
+    the activity of an activity frame, best effort; a presence failure never fails the frame.
+    `service` is built on the first activity frame, so routes without one never touch presence."""
 
-    best_effort(lambda: presence_service().activity(user_id, connection_id), "activity")
+    def note_activity(route_key: str, caller: Caller) -> None:
+        if route_key in ACTIVITY_FRAMES:
+            best_effort(lambda: service().activity(caller.user_id, caller.connection_id), "activity")
+
+    return note_activity

@@ -12,7 +12,7 @@ from pynamodb.attributes import (
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
-from tidings.kernel.declaration import Table, TableMeta, _table_name
+from tidings.kernel.declaration import Table, TableMeta
 
 
 class PresenceModel(Model):
@@ -23,7 +23,7 @@ class PresenceModel(Model):
     Written with optimistic concurrency on `version`: read, compute, write if unchanged."""
 
     class Meta(TableMeta):
-        table_name = _table_name("PRESENCE_TABLE", "tidings-presence")
+        table_name = "tidings-presence"
 
     user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
     status = UnicodeAttribute(default="offline")
@@ -55,7 +55,7 @@ class PresenceSubscriptionModel(Model):
     are one Query. TTL deletion is lazy: readers also drop items whose `expiresAt` has passed."""
 
     class Meta(TableMeta):
-        table_name = _table_name("PRESENCE_SUBSCRIPTIONS_TABLE", "tidings-presence-subscriptions")
+        table_name = "tidings-presence-subscriptions"
 
     user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
     subscriber_id = UnicodeAttribute(range_key=True, attr_name="subscriberId")

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from tidings.kernel.connections_api import ConnectionDirectory, ConnectionPoster, DeliveryFailed
+from tidings.kernel.connections_api import ConnectionDirectory, ConnectionPoster, Deliveries
 from tidings.presence.presence_service import SubscriptionStore
 from tidings.presence.wire import presence_changed_frame, presence_payload
 
@@ -38,8 +38,9 @@ def coalesce_changes(changes: Iterable[StatusChange]) -> dict[str, StatusChange]
 
 
 class PresenceFanout:
-    """Delivers a status change to the connections of the users subscribed to it. Reads only
-    that user's subscribers (one Query) and their connections (one Query each)."""
+    """Delivers a status change to the connections of the users subscribed to it, through the
+    one delivery loop (`Deliveries`). Reads only that user's subscribers (one Query) and their
+    connections (one GetItem each), all before the first post."""
 
     def __init__(
         self,
@@ -50,25 +51,16 @@ class PresenceFanout:
     ) -> None:
         self._subscriptions = subscriptions
         self._connections = connections
-        self._poster = poster
+        self._deliveries = Deliveries(poster, connections, None, fail_record=True)
         self._now = now
 
     def publish(self, change: StatusChange) -> int:
         """Posts `presence.changed`; returns how many connections got it. Raises DeliveryFailed
         when some could not be reached (not gone), so the record is retried."""
         frame = presence_changed_frame(presence_payload(change.user_id, change.new_status, change.last_seen))
-        delivered = failed = 0
-        first_error: Exception | None = None
-        for subscriber_id in self._subscriptions.subscribers_of(change.user_id, self._now()):
-            for connection_id in self._connections.for_user(subscriber_id):
-                try:
-                    if self._poster.post(connection_id, frame):
-                        delivered += 1
-                    else:
-                        self._connections.forget_gone(connection_id)
-                except Exception as exc:  # one bad connection must not starve the others
-                    failed += 1
-                    first_error = first_error or exc
-        if first_error is not None:
-            raise DeliveryFailed(f"{failed} connection(s) failed") from first_error
-        return delivered
+        targets = [
+            (connection_id, [frame])
+            for subscriber_id in self._subscriptions.subscribers_of(change.user_id, self._now())
+            for connection_id in self._connections.for_user(subscriber_id)
+        ]
+        return self._deliveries.deliver(targets).delivered

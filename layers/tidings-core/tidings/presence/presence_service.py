@@ -9,7 +9,8 @@ from typing import Any, Protocol
 
 from tidings.kernel.errors import Unavailable
 from tidings.kernel.observability import logger, metrics
-from tidings.kernel.ratelimits import PRESENCE_SUBSCRIBE, RateLimiter
+from tidings.kernel.ratelimits import RateLimiter
+from tidings.presence.declaration import PRESENCE_SUBSCRIBE
 from tidings.presence.machine import (
     ApplyTimer,
     IdleTimer,

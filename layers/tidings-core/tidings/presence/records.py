@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
     DynamoDBRecord,
     DynamoDBRecordEventName,
 )
 
-from tidings.presence.machine import OFFLINE
+from tidings.kernel.delay_queue import Codec
+from tidings.presence.machine import OFFLINE, ApplyTimer, IdleTimer, PresenceTimer
 from tidings.presence.presence_fanout import StatusChange
 
 
@@ -32,3 +35,22 @@ def status_change(record: DynamoDBRecord) -> StatusChange | None:
         last_seen=None if last_seen is None else float(last_seen),
         record_id=str(stream.sequence_number),
     )
+
+
+def presence_timer_body(timer: PresenceTimer) -> str:
+    if isinstance(timer, IdleTimer):
+        return json.dumps({"kind": "idle", "userId": timer.user_id, "chain": timer.chain})
+    return json.dumps({"kind": "apply", "userId": timer.user_id})
+
+
+def presence_timer_from_body(body: str) -> PresenceTimer:
+    """Raises ValueError (or KeyError) for a body that is not a presence timer."""
+    data = json.loads(body)
+    if data["kind"] == "idle":
+        return IdleTimer(user_id=str(data["userId"]), chain=str(data["chain"]))
+    if data["kind"] == "apply":
+        return ApplyTimer(user_id=str(data["userId"]))
+    raise ValueError(f"unknown presence timer kind {data['kind']!r}")
+
+
+PRESENCE_TIMER_BODIES = Codec(presence_timer_body, presence_timer_from_body)

@@ -6,7 +6,11 @@ from __future__ import annotations
 from tidings.chats.models import CHATS, MEMBERS, USERS
 from tidings.kernel.declaration import Feature, Function, Queue, Route, SearchIndex, StreamSubscription
 from tidings.kernel.ephemeral import EPHEMERAL
+from tidings.kernel.ratelimits import Rule
 from tidings.messaging.models import MESSAGES
+
+# search.query and search.suggest share one bucket per user (docs/protocol.md, "Limits").
+SEARCH_REQUESTS = Rule("search", capacity=5, refill_per_second=5)
 
 SEARCH_INDEX = SearchIndex("Search", index_name="tidings-messages")
 SEARCH_INDEX_FAILURES = Queue("SearchIndexFailures")

@@ -15,7 +15,7 @@ literal (double quotes doubled), so `NEAR`, `OR`, `*`, `^`, column filters and p
 input are just characters; everything else is a bound SQL parameter.
 
 Concurrency: one connection per engine, guarded by a lock (the local runtime runs handlers on
-threads; the indexer and the search handler share the engine through `tidings.wiring`). Any
+threads; the indexer and the search handler share the engine through `tidings.search.compose`). Any
 SQLite error is `SearchUnavailable`.
 """
 

@@ -25,7 +25,8 @@ from typing import Any, Literal, Protocol
 
 from tidings.chats.directory import ChatInfo, Person
 from tidings.kernel.errors import BadFrame, Forbidden
-from tidings.kernel.ratelimits import SEARCH, RateLimiter
+from tidings.kernel.ratelimits import RateLimiter
+from tidings.search.declaration import SEARCH_REQUESTS
 from tidings.search.port import MARK_CLOSE, MARK_OPEN, FileHit, MessageHit, SearchEngine
 from tidings.search.query import BadQuery, SearchQuery, parse
 
@@ -88,7 +89,7 @@ class SearchService:
         cursor: str | None = None,
         limit: int = DEFAULT_LIMIT,
     ) -> SearchResults:
-        self._rate_limiter.enforce(SEARCH, user_id)
+        self._rate_limiter.enforce(SEARCH_REQUESTS, user_id)
         query = parse(text, user_id=user_id, now=self._now())
         offset = decode_cursor(cursor) if cursor else 0
         limit = min(limit, MAX_RESULT_WINDOW - offset)
@@ -106,7 +107,7 @@ class SearchService:
         return SearchResults(results, total, encode_cursor(next_offset) if more else None)
 
     def suggest(self, user_id: str, text: str) -> list[dict[str, Any]]:
-        self._rate_limiter.enforce(SEARCH, user_id)
+        self._rate_limiter.enforce(SEARCH_REQUESTS, user_id)
         if len(text.strip()) < MIN_SUGGEST_CHARS:
             return []
         try:

@@ -16,8 +16,21 @@ from tidings.kernel.declaration import (
     Route,
     Secret,
 )
-from tidings.presence.declaration import PRESENCE_RECORDING, PRESENCE_RECORDING_QUEUES
+from tidings.kernel.environment import FeatureSettings
+from tidings.presence.declaration import (
+    PRESENCE_RECORDING,
+    PRESENCE_RECORDING_QUEUES,
+    PRESENCE_RECORDING_SETTINGS,
+)
 from tidings.sessions.models import CONNECTION_RECORDS, REFRESH_TOKENS
+
+
+class ProtocolSettings(FeatureSettings, prefix="PROTOCOL_"):
+    """`PROTOCOL_UPGRADE_URL`: where a client that speaks no supported protocol version is sent
+    (`UPGRADE_REQUIRED`)."""
+
+    upgrade_url: str = "https://github.com/tidings/tidings/blob/main/docs/protocol.md#versions"
+
 
 JWT_SIGNING_KEY = Secret("JwtSigningKey", "HS256 key that signs Tidings access tokens")
 # Token timers (token.refresh, then the close at expiry); a timer further out than SQS's
@@ -39,6 +52,7 @@ CONNECT = Function(
     "Stores a new connection, arms its token timer, closes the user's oldest beyond 5; presence",
     tables=(*CONNECTION_RECORDS, (USERS, "read"), *PRESENCE_RECORDING),  # Users: revokedBefore
     send_queues=(TOKEN_TIMERS, *PRESENCE_RECORDING_QUEUES),
+    settings=PRESENCE_RECORDING_SETTINGS,
     manages_connections=True,
 )
 DISCONNECT = Function(
@@ -47,6 +61,7 @@ DISCONNECT = Function(
     "disconnect.handler",
     "Removes a closed connection; offline after the last",
     tables=(*CONNECTION_RECORDS, *PRESENCE_RECORDING),
+    settings=PRESENCE_RECORDING_SETTINGS,
 )
 DEFAULT = Function(
     "Default",
@@ -63,6 +78,7 @@ SESSION = Function(
     tables=(*CONNECTION_RECORDS, (MEMBERS, "read"), (USERS, "read"), *PRESENCE_RECORDING),
     secrets=(JWT_SIGNING_KEY,),
     send_queues=(TOKEN_TIMERS, *PRESENCE_RECORDING_QUEUES),
+    settings=(*PRESENCE_RECORDING_SETTINGS, ProtocolSettings),
     manages_connections=True,  # UPGRADE_REQUIRED closes the connection
 )
 SESSION_TIMERS = Function(

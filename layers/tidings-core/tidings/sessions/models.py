@@ -11,7 +11,7 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
-from tidings.kernel.declaration import Access, Table, TableMeta, _table_name
+from tidings.kernel.declaration import Access, Table, TableMeta
 
 
 class ConnectionsByUser(GlobalSecondaryIndex["ConnectionModel"]):
@@ -32,7 +32,7 @@ class ConnectionModel(Model):
     A user's connections are found through `UserConnectionsModel`."""
 
     class Meta(TableMeta):
-        table_name = _table_name("CONNECTIONS_TABLE", "tidings-connections")
+        table_name = "tidings-connections"
 
     connection_id = UnicodeAttribute(hash_key=True, attr_name="connectionId")
     user_id = UnicodeAttribute(attr_name="userId")
@@ -55,7 +55,7 @@ class UserConnectionsModel(Model):
     the ones it closes (a GSI would be eventually consistent). Fan-out reads it by user."""
 
     class Meta(TableMeta):
-        table_name = _table_name("USER_CONNECTIONS_TABLE", "tidings-user-connections")
+        table_name = "tidings-user-connections"
 
     user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
     # A raw map (plain MapAttribute), so expressions can address one connection's entry.
@@ -81,7 +81,7 @@ class RefreshTokenModel(Model):
     every token descended from the same sign-in, is invalidated)."""
 
     class Meta(TableMeta):
-        table_name = _table_name("REFRESH_TOKENS_TABLE", "tidings-refresh-tokens")
+        table_name = "tidings-refresh-tokens"
 
     token_hash = UnicodeAttribute(hash_key=True, attr_name="tokenHash")
     user_id = UnicodeAttribute(attr_name="userId")

@@ -1,31 +1,13 @@
-"""Token timers on SQS: one message per timer, delayed by DelaySeconds (at most 15 minutes).
-
-The queue also carries pending closes (a close that met a connection inside its handshake),
-told apart by `kind`.
-"""
+"""What arrives on the sessions' queue: token timers, and the closes that met a connection
+inside its handshake, told apart by `kind`."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
 
-import boto3
-
+from tidings.kernel.delay_queue import Codec
 from tidings.sessions.connections import PendingClose
-from tidings.sessions.token_expiry import MAX_DELAY_SECONDS, TokenTimer
-
-
-class SqsTokenTimers:
-    def __init__(self, queue_url: str, client: Any | None = None) -> None:
-        self._queue_url = queue_url
-        self._client = client or boto3.client("sqs")
-
-    def schedule(self, timer: TokenTimer | PendingClose, delay_seconds: int) -> None:
-        self._client.send_message(
-            QueueUrl=self._queue_url,
-            MessageBody=token_timer_body(timer),
-            DelaySeconds=max(0, min(MAX_DELAY_SECONDS, delay_seconds)),
-        )
+from tidings.sessions.token_expiry import TokenTimer
 
 
 def token_timer_body(timer: TokenTimer | PendingClose) -> str:
@@ -55,3 +37,6 @@ def token_timer_from_body(body: str) -> TokenTimer | PendingClose:
         token_expires_at=int(data["tokenExpiresAt"]),
         due_at=int(data["dueAt"]),
     )
+
+
+TOKEN_TIMER_BODIES: Codec[TokenTimer | PendingClose] = Codec(token_timer_body, token_timer_from_body)
