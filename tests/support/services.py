@@ -13,7 +13,7 @@ from tidings.messaging.sending import MessageService
 from tidings.messaging.typing_store import DynamoTypingStateStore
 from tidings.presence import compose as presence
 from tidings.presence.declaration import PRESENCE_FRAMES
-from tidings.presence.store import DynamoPresenceStore, DynamoPresenceSubscriptions
+from tidings.presence.presence_store import DynamoPresenceStore, DynamoPresenceSubscriptions
 from tidings.search import compose as search
 from tidings.search.declaration import SEARCH
 from tidings.search.searching import SearchService

@@ -9,9 +9,9 @@ import pytest
 from tests.support.fakes import NoLimits
 from tests.support.seed import make_chat
 from tidings.chats.chat_list import ChatService
+from tidings.chats.chat_store import DynamoChatStore
 from tidings.chats.directory import DynamoMemberDirectory, DynamoUserDirectory
 from tidings.chats.models import MemberModel, UserModel
-from tidings.chats.store import DynamoChatStore
 from tidings.kernel.errors import Forbidden
 from tidings.messaging.chat_events import ChatEventService
 from tidings.messaging.history import HistoryService

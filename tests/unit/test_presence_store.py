@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from tidings.presence.machine import PresenceState
 from tidings.presence.models import PresenceSubscriptionModel
-from tidings.presence.store import DynamoPresenceStore, DynamoPresenceSubscriptions
+from tidings.presence.presence_store import DynamoPresenceStore, DynamoPresenceSubscriptions
 from tidings.sessions.connection_store import DynamoConnectionLiveness, DynamoConnectionStore
 
 NOW = 1_800_000_000.0

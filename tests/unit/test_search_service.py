@@ -12,7 +12,7 @@ import pytest
 from tests.support.fakes import NoLimits
 from tidings.chats.directory import ChatInfo, Person
 from tidings.kernel.errors import BadFrame, Forbidden
-from tidings.search.embedded import EmbeddedSearchEngine
+from tidings.search.embedded_engine import EmbeddedSearchEngine
 from tidings.search.port import FileDocument, MessageDocument
 from tidings.search.query import parse
 from tidings.search.searching import SearchService, decode_cursor, encode_cursor, mark_prefixes

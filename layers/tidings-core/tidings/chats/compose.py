@@ -5,9 +5,9 @@ Every function takes the environment it builds for, and checks the grants its st
 from __future__ import annotations
 
 from tidings.chats.chat_list import ChatService, Preferences
+from tidings.chats.chat_store import DynamoChatStore
 from tidings.chats.directory import CachedChatDirectory, DynamoMemberDirectory, DynamoUserChats, DynamoUserDirectory
 from tidings.chats.models import CHATS, MEMBERS, USERS
-from tidings.chats.store import DynamoChatStore
 from tidings.kernel.environment import Environment
 
 

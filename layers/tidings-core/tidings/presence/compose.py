@@ -15,8 +15,8 @@ from tidings.presence.machine import PresenceTimer, PresenceTimings
 from tidings.presence.models import PRESENCE, PRESENCE_SUBSCRIPTIONS
 from tidings.presence.presence_fanout import PresenceFanout
 from tidings.presence.presence_service import ConnectionLiveness, PresenceService, SubscriptionStore
+from tidings.presence.presence_store import DynamoPresenceStore, DynamoPresenceSubscriptions
 from tidings.presence.records import PRESENCE_TIMER_BODIES
-from tidings.presence.store import DynamoPresenceStore, DynamoPresenceSubscriptions
 
 
 def presence_store(environment: Environment) -> DynamoPresenceStore:

@@ -14,7 +14,7 @@ from tidings.kernel.ratelimits import RateLimiter
 from tidings.messaging.message import Message
 from tidings.messaging.message_store import DynamoMessageStore
 from tidings.search.declaration import SEARCH_INDEX, SEARCH_REINDEX
-from tidings.search.embedded import EmbeddedSearchEngine
+from tidings.search.embedded_engine import EmbeddedSearchEngine
 from tidings.search.indexing import Reindexer, SearchIndexer
 from tidings.search.port import SearchEngine
 from tidings.search.searching import SearchDirectory, SearchService, utc_now
@@ -41,7 +41,7 @@ def _embedded_engine(path: str) -> EmbeddedSearchEngine:
 
 @cache
 def _opensearch_engine(endpoint: str, index: str, region: str) -> SearchEngine:
-    from tidings.search.opensearch import OpenSearchEngine, client_for_aws
+    from tidings.search.opensearch_engine import OpenSearchEngine, client_for_aws
 
     return OpenSearchEngine(client_for_aws(endpoint, region), index)
 

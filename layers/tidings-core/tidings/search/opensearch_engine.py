@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from tidings.kernel.observability import logger
-from tidings.search.embedded import iso
+from tidings.search.embedded_engine import iso
 from tidings.search.port import (
     MARK_CLOSE,
     MARK_OPEN,
