@@ -2,15 +2,14 @@
 
 `unreadCount` and `mentionCount` are the stored badges, so an offline user finds them here at
 the next login; `muted` (level `off`) and `pinned` come from the user's notification
-preferences, through the `Preferences` port."""
+preferences, through the `Preferences` port (notifications' preference store, passed in by the
+handler: the directory does not import the feature that keeps preferences)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
-
-from tidings.notifications.preferences import NotificationPreferences
 
 
 @dataclass(frozen=True)
@@ -78,8 +77,16 @@ class ChatStore(Protocol):
     def display_names(self, user_ids: Sequence[str]) -> dict[str, str]: ...
 
 
+class ChatMarks(Protocol):
+    """What the chat list shows of one user's preferences."""
+
+    def muted(self, chat_id: str, chat_type: str) -> bool: ...
+
+    def pinned(self, chat_id: str) -> bool: ...
+
+
 class Preferences(Protocol):
-    def get(self, user_id: str) -> NotificationPreferences: ...
+    def get(self, user_id: str) -> ChatMarks: ...
 
 
 class ChatService:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from pynamodb.exceptions import DoesNotExist
 
@@ -28,6 +29,12 @@ class ChatInfo:
 class Person:
     user_id: str
     display_name: str
+
+
+class MemberDirectory(Protocol):
+    """A chat's member ids: whom a chat's frames and notifications go to."""
+
+    def member_ids(self, chat_id: str) -> list[str]: ...
 
 
 class DynamoUserDirectory:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+from tidings.chats.directory import MemberDirectory
 from tidings.chats.models import CHATS, MEMBERS
 from tidings.kernel.connections_api import (
     REDELIVERIES,
@@ -21,7 +22,7 @@ from tidings.kernel.ephemeral import EPHEMERAL
 from tidings.kernel.ratelimits import RateLimiter
 from tidings.messaging.chat_events import ChatEventService
 from tidings.messaging.declaration import DELIVERY_RETRIES, TYPING_TIMERS
-from tidings.messaging.fanout import Fanout, MemberDirectory
+from tidings.messaging.fanout import Fanout
 from tidings.messaging.history import HistoryMembers, HistoryService
 from tidings.messaging.message_store import DynamoMessageStore
 from tidings.messaging.models import MESSAGES

@@ -8,8 +8,7 @@ connection that API Gateway reports gone (410) is forgotten on the spot.
 
 from __future__ import annotations
 
-from typing import Protocol
-
+from tidings.chats.directory import MemberDirectory
 from tidings.kernel.connections_api import (
     ConnectionDirectory,
     ConnectionPoster,
@@ -17,10 +16,6 @@ from tidings.kernel.connections_api import (
     DeliveryReport,
     DeliveryRetries,
 )
-
-
-class MemberDirectory(Protocol):
-    def member_ids(self, chat_id: str) -> list[str]: ...
 
 
 class Fanout:

@@ -11,13 +11,13 @@ from collections.abc import Callable
 
 from aws_lambda_powertools.utilities import parameters
 
+from tidings.chats.directory import MemberDirectory
 from tidings.chats.models import MEMBERS, USERS
 from tidings.kernel.connections_api import REDELIVERIES, ConnectionPoster, split_to_fit
 from tidings.kernel.delay_queue import DelayQueue
 from tidings.kernel.environment import Environment
 from tidings.kernel.ephemeral import EPHEMERAL
 from tidings.messaging.declaration import DELIVERY_RETRIES
-from tidings.messaging.fanout import MemberDirectory
 from tidings.notifications.badge_store import DynamoBadgeStore
 from tidings.notifications.badges import BadgeService, Connections
 from tidings.notifications.declaration import PUSH_APNS, PUSH_FCM, PUSH_JOBS, PUSH_VAPID, PushSettings

@@ -11,11 +11,10 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from tidings.chats.directory import ChatInfo
+from tidings.chats.directory import ChatInfo, MemberDirectory
 from tidings.kernel.connections_api import ConnectionPoster, DeliveryRetries, post_to_user
 from tidings.kernel.observability import logger
 from tidings.kernel.wire import encode
-from tidings.messaging.fanout import MemberDirectory
 from tidings.messaging.message import Message
 from tidings.notifications.badges import Badge, BadgeStore, Connections, is_mentioned
 from tidings.notifications.evaluator import Recipient, evaluate
