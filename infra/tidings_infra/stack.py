@@ -14,6 +14,7 @@ from tidings_infra.event_sources import EventSourcesConstruct
 from tidings_infra.functions import FunctionsConstruct
 from tidings_infra.http_api import HttpApiConstruct
 from tidings_infra.layer import LayerConstruct
+from tidings_infra.log_encryption import encrypt_log_groups
 from tidings_infra.monitoring import MonitoringConstruct
 from tidings_infra.queues import QueuesConstruct
 from tidings_infra.search import SearchConstruct
@@ -45,6 +46,7 @@ class TidingsStack(Stack):
         super().__init__(scope, construct_id, description=names.STACK_DESCRIPTION, **kwargs)
         _check_functions_declared(application)
         removal_policy = self._removal_policy()
+        self.logs_key = encrypt_log_groups(self, names.LOGS_KEY_ID, removal_policy)
 
         self.tables = tables = TablesConstruct(
             self, names.TABLES_CONSTRUCT, tables=application.tables, removal_policy=removal_policy
