@@ -262,20 +262,30 @@ def run_fresh(
     attribute: str | None = "",
     interpreter_options: Sequence[str] = (),
     timeout: float = 120,
+    write_bytecode: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """Run the bootstrap for `function` in a fresh interpreter. By default it loads the handler;
     `modules` (with `attribute=None`) imports something else on the same path (a baseline).
 
-    `-B` because the code is read-only on Lambda: modules of the asset and of our layer, which
-    ship no bytecode, are compiled on every cold start (pass `-X pycache_prefix=DIR` to cache
-    them elsewhere, as the loader test does for speed, without writing into the assets)."""
+    `-B` by default because the code is read-only on Lambda: modules of the asset and of our
+    layer, which ship no bytecode, are compiled on every cold start. `write_bytecode` is for use
+    with `-X pycache_prefix=DIR` only, which caches them in DIR, never in the assets."""
     spec = {
         "path": sys_path(function, runtime_dir),
         "modules": list(modules or [function.module]),
         "attribute": function.attribute if attribute == "" else attribute,
     }
     return subprocess.run(  # noqa: S603 - our own interpreter, our own script
-        [sys.executable, "-I", "-S", "-B", *interpreter_options, "-c", _BOOTSTRAP, json.dumps(spec)],
+        [
+            sys.executable,
+            "-I",
+            "-S",
+            *([] if write_bytecode else ["-B"]),
+            *interpreter_options,
+            "-c",
+            _BOOTSTRAP,
+            json.dumps(spec),
+        ],
         env=lambda_environment(function),
         cwd=function.asset_dir,
         capture_output=True,
