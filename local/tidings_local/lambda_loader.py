@@ -295,9 +295,14 @@ def run_fresh(
     )
 
 
-def load(function: SynthesizedFunction, runtime_dir: Path, interpreter_options: Sequence[str] = ()) -> LoadResult:
+def load(
+    function: SynthesizedFunction,
+    runtime_dir: Path,
+    interpreter_options: Sequence[str] = (),
+    write_bytecode: bool = False,
+) -> LoadResult:
     """Load one function's handler as Lambda does; the error says what broke, if anything."""
-    completed = run_fresh(function, runtime_dir, interpreter_options=interpreter_options)
+    completed = run_fresh(function, runtime_dir, interpreter_options=interpreter_options, write_bytecode=write_bytecode)
     lines = completed.stdout.strip().splitlines()
     report = json.loads(lines[-1]) if lines else {}
     if completed.returncode != 0 or "error" in report:
@@ -316,7 +321,8 @@ def load_all(
     runtime_dir: Path,
     interpreter_options: Sequence[str] = (),
     workers: int | None = None,
+    write_bytecode: bool = False,
 ) -> list[LoadResult]:
     """`load` every function, a few fresh interpreters at a time, in the order given."""
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2) as pool:
-        return list(pool.map(lambda f: load(f, runtime_dir, interpreter_options), functions))
+        return list(pool.map(lambda f: load(f, runtime_dir, interpreter_options, write_bytecode), functions))
