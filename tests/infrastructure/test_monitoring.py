@@ -23,7 +23,7 @@ def _alarm(synthesized: Synthesized, name: str) -> dict[str, Any]:
 def test_the_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(synthesized: Synthesized) -> None:
     resources = synthesized.resources
     topic_id = monitoring_assertions.only_logical_id(resources, "AWS::SNS::Topic")
-    key_id = monitoring_assertions.only_logical_id(resources, "AWS::KMS::Key")
+    key_id = monitoring_assertions.only_logical_id(resources, "AWS::KMS::Key", f"{names.MONITORING_CONSTRUCT}.*")
     # Not the AWS-managed alias/aws/sns key: CloudWatch cannot be granted its use.
     assert resources[topic_id]["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
     key = resources[key_id]["Properties"]
