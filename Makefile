@@ -8,7 +8,7 @@ NODE_STAMP := node_modules/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install dev test test-js test-fast lint fuzz synth deploy bench bench-presence layer clean ci
+.PHONY: install dev test test-js test-fast lint fuzz synth deploy bench bench-presence bench-cold layer clean ci
 
 LAMBDA_WHEELS := build/lambda-wheels
 LAMBDA_WHEELS_STAMP := $(LAMBDA_WHEELS)/.downloaded
@@ -74,6 +74,10 @@ bench: $(STAMP)
 
 bench-presence: $(STAMP)
 	$(BIN)/python -m tidings_local.bench_presence
+
+# Import time and module count of every synthesized function, loaded as Lambda loads it.
+bench-cold: synth
+	$(BIN)/python -m tidings_local.bench_cold
 
 clean:
 	rm -rf $(VENV) node_modules $(JS_CLIENT)/node_modules cdk.out build .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -16,7 +16,8 @@ from tidings.storage.models import ChatModel
 
 @pytest.fixture(scope="module")
 def handlers():
-    return {name: load_function(f"message/{name}.py") for name in ("send", "events", "sync")}
+    files = {"send": "send.py", "events": "message_events.py", "sync": "sync.py"}
+    return {name: load_function(f"message/{file}") for name, file in files.items()}
 
 
 @pytest.fixture

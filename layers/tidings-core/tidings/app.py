@@ -211,7 +211,7 @@ MESSAGE_SEND = Function(
 MESSAGE_EVENTS = Function(
     "MessageEvents",
     "message",
-    "events.handler",
+    "message_events.handler",
     "message.edit, message.delete, message.react: each change a chat event with its own seq",
     tables=(
         (MEMBERS, "read"),
@@ -259,7 +259,7 @@ _TYPING_TABLES: tuple[tuple[Table, Access], ...] = (
 TYPING = Function(
     "Typing",
     "message",
-    "typing.handler",
+    "typing_frames.handler",
     "typing.start, typing.stop: forwarded to the other members, throttled, never stored durably",
     tables=_TYPING_TABLES + _PRESENCE_ACTIVITY,
     send_queues=(TYPING_TIMERS, PRESENCE_TIMERS),
