@@ -47,14 +47,19 @@ expect.set_options(timeout=TIMEOUT_MS)
 
 def launch_chromium(playwright: Playwright) -> Browser:
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"No Chromium at {CHROMIUM}: `make install` installs Debian's chromium (or set TIDINGS_CHROMIUM)")
+        raise FileNotFoundError(
+            f"No Chromium at {CHROMIUM}: `make install` installs Debian's chromium (or set TIDINGS_CHROMIUM)"
+        )
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
+        try:
+            browser = launch_chromium(playwright)
+        except FileNotFoundError as missing:
+            pytest.fail(str(missing))
         yield browser
         browser.close()
 
