@@ -1,6 +1,7 @@
 """Browser tests: the web client (`clients/web/`) in headless Chromium, driven by Playwright,
-against a real `tidings dev --demo` subprocess (one per test module, so each module starts
-from the demo data).
+against a real `tidings dev --demo` subprocess (one for the whole run: each test sets up what
+it counts on, such as having read a chat before counting its badge, and gives back what it
+changes, such as preferences).
 
 Chromium is Debian's (`/usr/bin/chromium`, installed by `make install`; `TIDINGS_CHROMIUM`
 names another): Playwright's own browser download is never used. Every user is a page in its
@@ -64,9 +65,10 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server() -> Iterator[Server]:
-    process, server, _ = start_server(log_name="tidings-dev-browser")
+    # A status change takes effect at most once a second instead of every 10 s.
+    process, server, _ = start_server("--presence-update-interval", "1", log_name="tidings-dev-browser")
     yield server
     stop_server(process)
 
@@ -123,6 +125,13 @@ class User:
     def chat_item(self, chat_id: str):
         return self.page.locator(f'[data-testid="chat-item"][data-chat-id="{chat_id}"]')
 
+    def read_all(self) -> None:
+        """Opens every chat once, so no badge is left over from earlier tests."""
+        for chat_id in self.testid("chat-item").evaluate_all("items => items.map(item => item.dataset.chatId)"):
+            self.open_chat(chat_id)
+            expect(self.chat_item(chat_id).get_by_test_id("badge")).to_have_count(0)
+        expect(self.testid("total-badge")).to_be_hidden()
+
     def message(self, text: str):
         return self.testid("message").filter(has=self.page.get_by_test_id("message-content").filter(has_text=text))
 
@@ -164,6 +173,15 @@ def sign_in(browser: Browser, server: Server) -> Iterator[Callable[..., User]]:
     for user in users:
         user.context.close()
     assert not errors, f"uncaught errors in the web client: {errors}"
+
+
+@pytest.fixture
+def restore_prefs(server: Server) -> Iterator[Callable[[str], None]]:
+    """`restore_prefs("bob")`: bob's preferences go back to the defaults after the test."""
+    users: list[str] = []
+    yield users.append
+    for user in users:
+        rest(server, "PUT", "/api/prefs", user, {})
 
 
 def eventually(check: Callable[[], bool], timeout: float = TIMEOUT_MS / 1000, what: str = "the condition") -> None:

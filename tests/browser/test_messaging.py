@@ -15,7 +15,8 @@ pytestmark = pytest.mark.browser
 
 def test_a_message_reaches_the_other_user_and_its_receipt_turns_read(sign_in) -> None:
     alice = sign_in("alice", chat="dm-alice-bob")
-    bob = sign_in("bob", chat="general")  # looking elsewhere: alice's message stays unread
+    bob = sign_in("bob", chat="dm-alice-bob")
+    bob.open_chat("general")  # looking elsewhere: alice's message stays unread
 
     alice.send("Lunch at noon?")
     mine = alice.message("Lunch at noon?")

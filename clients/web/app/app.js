@@ -156,7 +156,7 @@ export class App {
           h('button', { type: 'button', onclick: () => this.client.connect().catch(() => {}) }, 'Reconnect'),
         ),
       );
-    } else if (!navigator.onLine || state === 'reconnecting') {
+    } else if (this.offline()) {
       const pending = this.store.pendingCount();
       banners.push(
         h(
@@ -188,6 +188,12 @@ export class App {
       );
     }
     replaceChildren(this.banners, banners);
+  }
+
+  /** No connection to count on: the browser is offline, or the SDK lost the connection. (While
+   * the first connection is being made, requests simply wait for it.) */
+  offline() {
+    return !navigator.onLine || this.client.state === 'reconnecting' || this.client.state === 'closed';
   }
 
   showNotice(text) {
@@ -519,6 +525,7 @@ export class App {
   }
 
   async signOut() {
+    this.client.close(); // first: no reconnect while the session is revoked
     try {
       await this.session.signOut();
     } catch (error) {

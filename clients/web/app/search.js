@@ -83,7 +83,7 @@ export class SearchBox {
     const query = this.input.value;
     this.selected = -1;
     const asked = ++this.asked;
-    if (query.trim().length < 2 || this.app.client.state !== 'connected') {
+    if (query.trim().length < 2 || this.app.offline()) {
       this.suggestions = [];
       this.#renderSuggestions();
       return;
@@ -206,7 +206,7 @@ export class SearchBox {
       this.#renderResults();
     }
     let results;
-    if (app.client.state !== 'connected') {
+    if (app.offline()) {
       results = { ...this.#localResults(text), offline: true };
     } else {
       try {

@@ -22,6 +22,7 @@ export class Session {
   #fetch;
   #current;
   #refreshing = null;
+  #ended = false;
 
   /**
    * @param {{token: string, refreshToken?: string, expiresAt?: string, localUser?: string}} current
@@ -47,6 +48,7 @@ export class Session {
 
   /** The SDK's `getToken`: a token valid now; a fresh one when the SDK asks for it. */
   async token(reason) {
+    if (this.#ended) throw new SessionEnded('You signed out');
     const expiring = expiresInMs(this.#current.token) < EARLY_REFRESH_MS;
     if ((reason === 'refresh' || reason === 'unauthorized' || expiring) && this.canRefresh) await this.refresh();
     return this.#current.token;
@@ -76,8 +78,10 @@ export class Session {
     this.#save();
   }
 
-  /** Revokes the session on the server (every connection of it closes), then forgets it. */
+  /** Revokes the session on the server (every connection of it closes), then forgets it. From
+   * here on no token is handed out: a reconnect racing the sign-out must not sign in again. */
   async signOut() {
+    this.#ended = true;
     try {
       await this.#fetch(`${this.#config.apiUrl}/api/auth/revoke`, {
         method: 'POST',
@@ -89,6 +93,7 @@ export class Session {
   }
 
   #save() {
+    if (this.#ended) return;
     try {
       this.#storage?.setItem(STORAGE_KEY, JSON.stringify(this.#current));
     } catch {

@@ -125,3 +125,17 @@ test('signing out revokes the session and forgets it', async () => {
   assert.equal(calls[0].key, 'POST http://api.test/api/auth/revoke');
   assert.equal(storage.items.size, 0);
 });
+
+test('after signing out no token is handed out, and a racing reconnect cannot sign in again', async () => {
+  const storage = memoryStorage();
+  const { fetch, calls } = fakeFetch({
+    'POST http://api.test/api/auth/revoke': [204, null],
+    'POST http://api.test/api/auth/refresh': [401, { error: { code: 'UNAUTHORIZED' } }],
+    'POST /_local/sessions': [200, { token: valid('alice'), refreshToken: 'fresh' }],
+  });
+  const session = new Session({ token: valid('alice'), refreshToken: 'r1', localUser: 'alice' }, { config, storage, fetch });
+  await session.signOut();
+  await assert.rejects(session.token('unauthorized'), SessionEnded);
+  assert.equal(storage.items.size, 0);
+  assert.deepEqual(calls.map((call) => call.key), ['POST http://api.test/api/auth/revoke']);
+});
