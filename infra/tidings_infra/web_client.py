@@ -86,23 +86,15 @@ class WebClientConstruct(Construct):
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.logs = s3.Bucket(
-            self,
+        self.logs = self._private_bucket(
             "AccessLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
             # CloudFront's standard logs are written with an ACL, so this bucket takes them.
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(LOG_RETENTION_DAYS))],
             removal_policy=removal_policy,
         )
-        self.bucket = s3.Bucket(
-            self,
+        self.bucket = self._private_bucket(
             "Assets",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             server_access_logs_bucket=self.logs,
             server_access_logs_prefix="s3/",
@@ -180,6 +172,17 @@ class WebClientConstruct(Construct):
             OUTPUT_WEB_CLIENT_URL,
             value=self.url,
             description="The web client (open it with ?token=<JWT>)",
+        )
+
+    def _private_bucket(self, construct_id: str, **props: Any) -> s3.Bucket:
+        """S3-managed encryption, every public access blocked, TLS only."""
+        return s3.Bucket(
+            self,
+            construct_id,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            **props,
         )
 
     def _acknowledge_deployment_handler(self, deployment: s3deploy.BucketDeployment, assets: s3.IBucket) -> None:

@@ -96,7 +96,6 @@ export class App {
     this.chatList.render();
     this.chatView.render();
     this.toastView.render();
-    this.prefsPanel.render();
     this.#maybeMarkRead();
   }
 

@@ -28,9 +28,8 @@ export class PrefsPanel {
     );
   }
 
-  /** Nothing to do per render: the form is built when opened, so typing is never lost. */
-  render() {}
-
+  /** Builds the form from the preferences now (it is not redrawn while open, so nothing typed
+   * is lost). */
   open() {
     this.#build();
     this.element.hidden = false;

@@ -169,7 +169,7 @@ export class SearchBox {
       this.input.value = item.text;
       this.run(item.text);
     } else if (item.type === 'person') {
-      const dm = [...app.store.chats.values()].find((chat) => chat.type === 'dm' && chat.members?.some((member) => member.userId === item.userId));
+      const dm = app.store.dmWith(item.userId);
       if (dm) {
         this.input.blur();
         app.openChat(dm.chatId);
@@ -327,7 +327,7 @@ export class SearchBox {
       return item(
         'person',
         () => {
-          const dm = [...store.chats.values()].find((chat) => chat.type === 'dm' && chat.members?.some((member) => member.userId === person.userId));
+          const dm = store.dmWith(person.userId);
           if (dm) {
             done();
             app.openChat(dm.chatId);

@@ -362,6 +362,11 @@ export class Store {
     this.changed('presence');
   }
 
+  /** My DM with a user, or null. */
+  dmWith(userId) {
+    return [...this.chats.values()].find((chat) => chat.type === 'dm' && chat.members?.some((member) => member.userId === userId)) ?? null;
+  }
+
   /** A user's display name, from any chat's member list. */
   displayName(userId) {
     for (const chat of this.chats.values()) {

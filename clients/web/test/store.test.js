@@ -130,3 +130,10 @@ test('listeners hear every change', () => {
   store.applyBadge({ chatId: 'c', unreadCount: 1 });
   assert.equal(topics.length, heard);
 });
+
+test('my DM with someone, when there is one', () => {
+  const store = new Store('alice');
+  store.setChats([chat('project-x'), chat('dm-alice-bob', { type: 'dm' })]);
+  assert.equal(store.dmWith('bob').chatId, 'dm-alice-bob');
+  assert.equal(store.dmWith('carol'), null);
+});
