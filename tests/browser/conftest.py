@@ -1,5 +1,5 @@
 """Browser tests: the web client (`clients/web/`) in headless Chromium, driven by Playwright,
-against a real `tidings dev --demo` subprocess (one for the whole run: each test sets up what
+against a real `tidings dev --demo` subprocess (one for the whole folder: each test sets up what
 it counts on, such as having read a chat before counting its badge, and gives back what it
 changes, such as preferences).
 
@@ -54,8 +54,10 @@ def launch_chromium(playwright: Playwright) -> Browser:
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
+    # Package scope, not session: the sync API runs its own event loop while it is open, and
+    # the async tests that come after this folder need the thread without it.
     with sync_playwright() as playwright:
         try:
             browser = launch_chromium(playwright)
@@ -65,7 +67,7 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server() -> Iterator[Server]:
     # A status change takes effect at most once a second instead of every 10 s.
     process, server, _ = start_server("--presence-update-interval", "1", log_name="tidings-dev-browser")

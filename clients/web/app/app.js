@@ -300,7 +300,8 @@ export class App {
     this.#alertOutside(payload);
   }
 
-  /** The page is hidden: a desktop notification (if allowed), and a sound (if wanted). */
+  /** A sound (unless turned off for everything or for the chat) and, while the page is hidden,
+   * a desktop notification (if the browser allows them and `global.desktop` is on). */
   #alertOutside(payload) {
     const prefs = this.store.prefs;
     const chat = this.store.chats.get(payload.chatId);
