@@ -120,7 +120,7 @@ export class SearchBox {
         h(
           'li',
           {
-            class: `suggestion ${item.type}${index === this.selected ? ' selected' : ''}`,
+            class: `suggestion suggestion-${item.type}${index === this.selected ? ' selected' : ''}`,
             testid: 'suggestion',
             role: 'option',
             'aria-selected': String(index === this.selected),
@@ -307,7 +307,7 @@ export class SearchBox {
       return plain ?? '';
     };
     const item = (type, onclick, ...children) =>
-      h('li', { class: `search-result ${type}`, testid: 'search-result', dataset: { type }, tabindex: '0', onclick, onkeydown: (event) => event.key === 'Enter' && onclick() }, ...children);
+      h('li', { class: `search-result result-${type}`, testid: 'search-result', dataset: { type }, tabindex: '0', onclick, onkeydown: (event) => event.key === 'Enter' && onclick() }, ...children);
     const done = () => this.close();
     if (result.type === 'message' && result.message) {
       const message = result.message;
