@@ -20,6 +20,7 @@ from tidings_infra.queues import QueuesConstruct
 from tidings_infra.search import SearchConstruct
 from tidings_infra.secrets import SecretsConstruct
 from tidings_infra.tables import TablesConstruct
+from tidings_infra.web_client import add_web_client
 from tidings_infra.websocket import ApiGatewayAccountConstruct, WebSocketConstruct
 
 _REMOVAL_POLICIES = {"retain": RemovalPolicy.RETAIN, "destroy": RemovalPolicy.DESTROY}
@@ -100,6 +101,13 @@ class TidingsStack(Stack):
                 function_for=functions.function,
                 removal_policy=removal_policy,
             )
+        # The web client on S3 + CloudFront, with `-c tidings:webClient=true` only (web_client.py).
+        self.web_client = add_web_client(
+            self,
+            websocket_url=websocket.url,
+            http_api_url=self.http_api.url if self.http_api else None,
+            removal_policy=removal_policy,
+        )
         self.event_sources = EventSourcesConstruct(
             self,
             names.EVENT_SOURCES_CONSTRUCT,
