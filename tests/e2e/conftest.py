@@ -96,9 +96,10 @@ class Server:
         return RestClient(self.base_url, token)
 
     async def local(self, method: str, path: str, body: Any = None) -> Any:
-        """One of the runtime's own endpoints (`/_local/...`): the JSON answer; an error status
-        raises `HttpError`."""
-        return await self.rest().request(method, path, body, auth=False)
+        """One of the runtime's own endpoints (`/_local/...`), which must answer 200: its JSON."""
+        response = await self.rest().fetch(method, path, body, auth=False)
+        assert response.status == 200, (method, path, response.status, response.text)
+        return response.json()
 
 
 async def wait_until(condition: Callable[[], bool], timeout: float = WAIT_SECONDS, message: str = "") -> None:

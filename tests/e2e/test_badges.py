@@ -15,7 +15,9 @@ QUIET_SECONDS = 1.5
 
 
 async def _chat(server, user: str, chat_id: str) -> dict:
-    return next(chat for chat in await server.rest(user).chats() if chat["chatId"] == chat_id)
+    response = await server.rest(user).fetch("GET", "/api/chats")
+    assert response.status == 200
+    return next(chat for chat in response.json() if chat["chatId"] == chat_id)
 
 
 def _badge_for(chat_id: str):

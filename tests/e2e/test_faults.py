@@ -15,7 +15,6 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 
@@ -254,10 +253,8 @@ async def test_search_down_leaves_messaging_working_and_a_reindex_recovers_it(no
     results = await bob.request("search.query", {"query": word}, timeout=REPLY_TIMEOUT)
     assert results["type"] == "search.results"
     assert [r for r in results["payload"]["results"] if r["type"] == "message"] == []
-    # The rebuild streams its progress as JSON lines: read to the end.
-    async with aiohttp.ClientSession() as session, session.post(f"{server.base_url}/_local/reindex") as response:
-        assert response.status == 200
-        await response.read()
+    # The rebuild streams its progress as JSON lines, read to the end.
+    assert (await server.rest().fetch("POST", "/_local/reindex", auth=False)).status == 200
     results = await bob.request("search.query", {"query": word}, timeout=REPLY_TIMEOUT)
     found = [r["message"]["messageId"] for r in results["payload"]["results"] if r["type"] == "message"]
     assert found == [message["messageId"]]
@@ -358,7 +355,7 @@ async def test_the_push_service_down_is_retried_with_backoff_then_given_up(no_fa
     endpoint = f"{origin}/push/erin-{uuid.uuid4().hex[:6]}"
     subscription = Subscriber().subscription(endpoint)
     erin = server.rest("erin")
-    await erin.post("/api/push/subscriptions", subscription)
+    assert (await erin.fetch("POST", "/api/push/subscriptions", subscription)).status == 201
     rule = "push:down"
     await inject(server, rule)
     (alice,) = await connect(server, "alice")

@@ -125,7 +125,9 @@ async def test_a_retry_with_the_same_id_gets_the_same_ack_and_no_second_delivery
 
 
 async def _history(server, user: str, chat_id: str) -> list[dict]:
-    return (await server.rest(user).messages(chat_id, limit=50))["messages"]
+    response = await server.rest(user).fetch("GET", f"/api/chats/{chat_id}/messages", query={"limit": 50})
+    assert response.status == 200
+    return response.json()["messages"]
 
 
 def _new_message(message_id: str):

@@ -33,11 +33,12 @@ def quiet_server() -> Iterator[Server]:
 @asynccontextmanager
 async def _preferences(server: Server, user: str, document: dict) -> AsyncIterator[None]:
     rest = server.rest(user)
-    await rest.put("/api/prefs", document)  # an error status raises
+    saved = await rest.fetch("PUT", "/api/prefs", document)
+    assert saved.status == 200, saved.text
     try:
         yield
     finally:
-        await rest.put("/api/prefs", {})
+        assert (await rest.fetch("PUT", "/api/prefs", {})).status == 200
 
 
 async def _send(client, chat_id: str, content: str, priority: str = "normal") -> dict:

@@ -77,10 +77,14 @@ async def _unsubscribe(erin, endpoint: str) -> None:
 
 async def test_an_offline_user_gets_an_encrypted_web_push_and_a_410_deletes_the_subscription(server, push_service):
     erin = server.rest(OFFLINE_USER)
-    key = await erin.get("/api/push/vapid-public-key")
+    answer = await erin.fetch("GET", "/api/push/vapid-public-key")
+    assert answer.status == 200
+    key = answer.json()
     subscriber = Subscriber()
     endpoint = f"{push_service.origin}/push/erin-laptop"
-    registered = await erin.post("/api/push/subscriptions", subscriber.subscription(endpoint))
+    answer = await erin.fetch("POST", "/api/push/subscriptions", subscriber.subscription(endpoint))
+    assert answer.status == 201, answer.text
+    registered = answer.json()
     assert registered["platform"] == "webpush"
 
     alice = await server.connect("alice")
@@ -113,7 +117,10 @@ async def test_an_offline_user_gets_an_encrypted_web_push_and_a_410_deletes_the_
 
         # 3. A new subscription of the same user gets the next message; the deleted one does not.
         other = Subscriber()
-        await erin.post("/api/push/subscriptions", other.subscription(f"{push_service.origin}/push/erin-phone"))
+        answer = await erin.fetch(
+            "POST", "/api/push/subscriptions", other.subscription(f"{push_service.origin}/push/erin-phone")
+        )
+        assert answer.status == 201
         third = await alice.send("general", "third")
         [phone] = await push_service.wait_for("/push/erin-phone", 1)
         assert other.decrypt(phone.body)["messageId"] == third["messageId"]
@@ -139,7 +146,8 @@ async def test_push_endpoints_never_appear_in_the_log(push_service):
     erin = server.rest(OFFLINE_USER)
     try:
         for endpoint in (push_service.origin + delivered, unreachable):
-            await erin.post("/api/push/subscriptions", Subscriber().subscription(endpoint))
+            answer = await erin.fetch("POST", "/api/push/subscriptions", Subscriber().subscription(endpoint))
+            assert answer.status == 201
         with pytest.raises(HttpError) as error:
             await erin.post("/api/push/subscriptions", Subscriber().subscription(refused))
         assert error.value.status == 400 and error.value.message.startswith("endpoint:"), error.value
