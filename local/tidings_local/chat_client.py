@@ -313,6 +313,10 @@ def _newer(incoming: dict[str, Any], known: dict[str, Any]) -> bool:
     return str(incoming.get("editedAt") or "") > str(known.get("editedAt") or "")
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def _clock(timestamp: Any) -> str:
     try:
         return datetime.fromisoformat(str(timestamp).replace("Z", "+00:00")).astimezone().strftime("%H:%M")
@@ -506,7 +510,7 @@ class ChatApp:
         try:
             await self.client.send(chat.chat_id, text)
         except TidingsError as exc:
-            self.note(f"not sent: {exc}", chat)
+            self.note(f"not sent: {exc} (Up brings the line back to send it again)", chat)
 
     # --- commands ------------------------------------------------------------------------------
 
@@ -562,7 +566,7 @@ class ChatApp:
         found = await self.client.search(query, limit=10)
         results = found.get("results") or []
         lines = [
-            f"search {query!r}: {found.get('total', len(results))} results"
+            f"search {query!r}: {_count(int(found.get('total') or len(results)), 'result')}"
             if results
             else f"search {query!r}: no results"
         ]
@@ -815,8 +819,8 @@ class ChatApp:
         if self.terminal is None:
             return
         width, height = self.terminal.size()
-        body = self._body(width)
         body_height = height - 4
+        body = self._body(width, body_height)
         body = [("", "")] * (body_height - len(body)) + body[-body_height:]
         prompt = f"{self.current.title(self.me)} › " if self.current else "› "
         prompt = prompt if display_width(prompt) < width // 2 else "› "
@@ -865,18 +869,18 @@ class ChatApp:
         for number, chat in enumerate(self.chats.values(), 1):
             counts = f"{chat.unread} unread" if chat.unread else ""
             if chat.mentions:
-                counts += f", {chat.mentions} mention{'s' if chat.mentions > 1 else ''}"
+                counts += f", {_count(chat.mentions, 'mention')}"
             lines.append(f"  {number}. {fit(chat.title(self.me), 24)} {fit(printable(chat.chat_id), 24)} {counts}")
         return lines
 
-    def _body(self, width: int) -> list[Row]:
+    def _body(self, width: int, height: int) -> list[Row]:
+        """The rows between the header and the prompt (at most `height` of them are shown)."""
         chat = self.current
         rows: list[Row] = []
-        if chat is None:
+        if chat is None:  # the chat list from the top, then as many of the latest notes as fit
             rows = [("", line) for line in self._chat_list()] + [("", "")]
-            for note in self.notes.get(None, []):
-                rows += [(note.style, line) for line in wrap(note.text, width, 2)]
-            return rows
+            notes = [(n.style, line) for n in self.notes.get(None, []) for line in wrap(n.text, width, 2)]
+            return rows + notes[len(notes) - max(height - len(rows), 0) :]
         seen_line_seq = self._last_seen_own_seq(chat)
         items: list[tuple[tuple[int, int, int], dict[str, Any] | Note]] = [
             ((m["seq"], 0, 0), m) for m in chat.messages.values()

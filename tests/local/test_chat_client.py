@@ -19,7 +19,7 @@ import subprocess
 import termios
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -173,14 +173,30 @@ def unique(word: str) -> str:
     return f"{word}-{uuid.uuid4().hex[:8]}"
 
 
-async def local_call(server: Server, method: str, path: str, body: Any = None) -> None:
+async def local_call(server: Server, method: str, path: str, body: Any = None) -> Any:
+    """One of the runtime's local-only endpoints (`/_local/...`): the decoded answer."""
     request = urllib.request.Request(
         server.base_url + path,
         data=None if body is None else json.dumps(body).encode(),
         headers={"Content-Type": "application/json"},
         method=method,
     )
-    await asyncio.to_thread(lambda: urllib.request.urlopen(request, timeout=30).close())
+
+    def call() -> Any:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            raw = response.read()
+        return json.loads(raw) if raw.strip() else None
+
+    return await asyncio.to_thread(call)
+
+
+async def poll(condition: Callable[[], Awaitable[bool]], what: str, timeout: float = TIMEOUT) -> None:
+    """Asks again every half second until `condition()` holds (for state nothing announces)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{what}: not within {timeout} s")
+        await asyncio.sleep(0.5)
 
 
 def new_message(text: str) -> Any:
@@ -190,6 +206,7 @@ def new_message(text: str) -> Any:
 # --- in a pseudo-terminal, against tidings dev -------------------------------------------------
 
 
+@pytest.mark.e2e
 async def test_a_conversation_between_the_terminal_and_bob(chat_client: Any, sdk: Any) -> None:
     alice = await chat_client("alice", "--chat", "dm-alice-bob")
     # Subscribed to bob's presence: the header shows his status (offline: he is not connected).
@@ -260,6 +277,7 @@ async def test_a_conversation_between_the_terminal_and_bob(chat_client: Any, sdk
     assert alice.output.endswith(b"\x1b[?1049l\x1b[?25h")  # the main screen, with a cursor
 
 
+@pytest.mark.e2e
 async def test_chat_list_history_and_several_people_typing(chat_client: Any, sdk: Any, dev: Server) -> None:
     # typing_interval=0: every typing() call sends typing.start (the test's typists keep typing)
     bob, carol, dave = [await sdk(user, typing_interval=0) for user in ("bob", "carol", "dave")]
@@ -298,14 +316,18 @@ async def test_chat_list_history_and_several_people_typing(chat_client: Any, sdk
         finally:
             keep_typing.cancel()
 
-    # Search (the index catches up within seconds: ask again until it has the edit).
-    for _ in range(30):
+    # Search. The index catches up within seconds: ask again until it has the edit.
+    found = ""
+
+    async def searched() -> bool:
+        nonlocal found
         mark = alice.mark()
         alice.type(f"/search {first}\r")
-        screen = await alice.expect(rf"search '{first}': (\d+ results|no results)", after=mark)
-        if "no results" not in screen:
-            break
-    assert re.search(rf"\[Project X\] Bob: {first} again", screen), screen
+        found = await alice.expect(rf"search '{first}': (\d+ results?|no results)", after=mark)
+        return "no results" not in found
+
+    await poll(searched, "the search never found the message")
+    assert re.search(rf"\[Project X\] Bob: {first} again", found), found
 
     alice.type("\x04")  # Ctrl+D
     assert await alice.wait_exit() == 0
@@ -319,24 +341,38 @@ async def _keep_typing(clients: list[TidingsClient]) -> None:
         await asyncio.sleep(1)  # a typist's pace, not a wait for anything
 
 
+@pytest.mark.e2e
 async def test_a_message_is_shown_as_sending_until_it_is_stored(chat_client: Any, sdk: Any, dev: Server) -> None:
     bob = await sdk("bob")
     alice = await chat_client("alice", "--chat", "dm-alice-bob")
     await alice.expect(r"Enter sends")
-    await local_call(dev, "POST", "/_local/faults", {"faults": "dynamodb:throttle:function=MessageSend"})
+    rule = "dynamodb:throttle:function=MessageSend"  # every send fails (UNAVAILABLE); the SDK retries
+    await local_call(dev, "POST", "/_local/faults", {"faults": rule})
+    text = unique("patience")
     try:
-        text = unique("patience")
         alice.type(f"{text}\r")
         await alice.expect(rf"Alice: {text}  \(sending…\)")
+
+        async def refused() -> bool:
+            stats = await local_call(dev, "GET", "/_local/stats")
+            return bool(stats["faults"].get(rule))
+
+        await poll(refused, "the fault never fired")
+        mark = alice.mark()
+        alice.type(" ")  # redraws the screen: after a refused attempt, the message is still pending
+        screen = await alice.expect(r"\nBob ›", after=mark)
+        assert re.search(rf"Alice: {text}  \(sending…\)", screen), screen
+        assert not [f for f in bob.of_type("message.new") if new_message(text)(f)]
     finally:
         await local_call(dev, "DELETE", "/_local/faults")
     await bob.wait_for("message.new", new_message(text), timeout=TIMEOUT)  # the SDK's retry stored it
     screen = await alice.expect(rf"Alice: {text} ✓")
     assert "sending…" not in screen
-    alice.type("/quit\r")
+    alice.type("\x7f/quit\r")
     assert await alice.wait_exit() == 0
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("key", ["\x03", "\x04"], ids=["ctrl-c", "ctrl-d"])
 async def test_ctrl_c_and_ctrl_d_leave_and_restore_the_terminal(chat_client: Any, key: str) -> None:
     alice = await chat_client("alice")
@@ -360,6 +396,7 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("args", "says"),
     [
