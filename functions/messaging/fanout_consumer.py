@@ -8,6 +8,7 @@ bounded), then sent to the on-failure queue.
 """
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import EventType
@@ -71,6 +72,11 @@ def deliver(record: DynamoDBRecord) -> None:
     frames.append((encode(frame), None))
     report = services.fanout.frames_to_chat(chat_id, frames)
     metrics.add_metric(name="FramesDelivered", unit="Count", value=report.delivered)
+    # Delivery latency: from the event's createdAt (stamped when it was accepted) to now.
+    accepted = datetime.fromisoformat(record.dynamodb.new_image["createdAt"])  # type: ignore[union-attr]  # an event
+    metrics.add_metric(
+        name="DeliveryLatency", unit="Milliseconds", value=(datetime.now(UTC) - accepted).total_seconds() * 1000
+    )
     if report.gone:
         metrics.add_metric(name="StaleConnectionsRemoved", unit="Count", value=report.gone)
     if report.retrying or report.given_up:

@@ -1,6 +1,7 @@
 """`search.query` and `search.suggest` (PROTOCOL.md §9): full-text search over the searcher's
 chats, and suggestions as they type. Search down is an `UNAVAILABLE` ack; nothing else is touched."""
 
+import time
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -26,10 +27,12 @@ def _search(environment: Environment) -> SearchService:
 
 
 def search_query(caller: Caller, frame: ClientFrame, payload: SearchQueryPayload) -> dict[str, Any]:
+    started = time.perf_counter()
     results = _search().search(
         caller.user_id, payload.query, payload.scope, payload.chatId, payload.cursor, payload.limit
     )
     metrics.add_metric(name="SearchQueries", unit="Count", value=1)
+    metrics.add_metric(name="SearchLatency", unit="Milliseconds", value=(time.perf_counter() - started) * 1000)
     return server_frame("search.results", {"refId": frame.id, **results.to_wire()})
 
 

@@ -82,6 +82,8 @@ EVENT_SOURCES_CONSTRUCT = "EventSources"
 HTTP_API_CONSTRUCT = "HttpApi"
 API_GATEWAY_ACCOUNT_CONSTRUCT = "ApiGatewayAccount"
 SEARCH_CONSTRUCT = "Search"
+MONITORING_CONSTRUCT = "Monitoring"
+LOGS_KEY_ID = "LogsKey"
 
 WEBSOCKET_API_ID = "Api"
 WEBSOCKET_STAGE_ID = "Stage"
@@ -98,6 +100,10 @@ HTTP_STAGE_NAME = "$default"
 OUTPUT_WEBSOCKET_URL = "WebSocketUrl"
 OUTPUT_CALLBACK_URL = "CallbackUrl"
 OUTPUT_HTTP_API_URL = "HttpApiUrl"
+OUTPUT_ALARM_TOPIC_ARN = "AlarmTopicArn"
+OUTPUT_DASHBOARD_URL = "DashboardUrl"
+OUTPUT_TABLE_NAME_SUFFIX = "TableName"  # <table id>TableName, one per declared table
+OUTPUT_SECRET_ARN_SUFFIX = "SecretArn"  # <secret id>SecretArn, one per declared secret
 
 # --- Lambda ------------------------------------------------------------------------------
 
@@ -107,7 +113,7 @@ RUNTIME = lambda_.Runtime.PYTHON_3_11
 ARCHITECTURE = lambda_.Architecture.X86_64
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 
-# Environment every function gets (Powertools reads these; tidings.observability builds on it).
+# Environment every function gets (Powertools reads these; tidings.kernel.observability builds on it).
 COMMON_ENVIRONMENT = {
     "POWERTOOLS_SERVICE_NAME": "tidings",
     "POWERTOOLS_METRICS_NAMESPACE": "Tidings",

@@ -6,6 +6,7 @@
     tidings token USER [--ttl 900]
     tidings session USER [--url http://127.0.0.1:8080]
     tidings reindex [--url http://127.0.0.1:8080]
+    tidings chat USER [--url http://127.0.0.1:8080] [--chat CHAT] [--token JWT --ws-url URL --api-url URL]
     tidings vapid-keys --subject mailto:ops@example.com
 
 `tidings dev` prints a short banner to stderr, then `Tidings is ready on http://HOST:PORT`
@@ -15,6 +16,8 @@ as its last line of stdout, signed with the same local key the runtime uses (`ke
 tokens live in the runtime's tables, so only the runtime can issue one) and prints it as JSON.
 `tidings reindex` asks a running `tidings dev` to rebuild its search index from its message
 store (the data lives in that process), drawing a progress bar on stderr.
+
+`tidings chat USER` is a small terminal chat client on the Python SDK (`chat_client.py`).
 
 `tidings dev --faults SPEC` breaks the runtime on purpose (DynamoDB throttles and 5xx,
 @connections errors, stream consumers failing on a record, search or the push service down):
@@ -36,6 +39,7 @@ import sys
 import urllib.request
 
 from tidings.sessions.tokens import DEFAULT_TTL_SECONDS, issue_token
+from tidings_local import chat_client
 from tidings_local.keys import ENV_VAR, dev_signing_key
 
 
@@ -136,6 +140,11 @@ def _parser() -> argparse.ArgumentParser:
         "reindex", help="rebuild the search index of a running tidings dev from its message store"
     )
     reindex.add_argument("--url", default="http://127.0.0.1:8080", help="the runtime's base URL")
+
+    chat = commands.add_parser(
+        "chat", help="chat in the terminal as USER (messages, typing, receipts, presence) on tidings dev or AWS"
+    )
+    chat_client.add_arguments(chat)
 
     vapid = commands.add_parser(
         "vapid-keys", help="print a new VAPID key pair as the value of the PushVapidKey secret (for AWS)"
@@ -275,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
         return _session(args.user, args.url)
     if args.command == "reindex":
         return _reindex(args.url)
+    if args.command == "chat":
+        return chat_client.run(args)
     if args.command == "vapid-keys":
         return _vapid_keys(args.subject)
     try:

@@ -17,6 +17,7 @@ Routes of the aiohttp application:
   inspection (`faults.py`); a rule may make the @connections API answer 500 or 429.
 - `POST /_local/reindex`: local-only search index rebuild for `tidings reindex`; answers NDJSON
   progress lines `{chatsDone, chatsTotal, messages}` (or a last `{error}` line).
+- `GET /`, `/app/...`, `/sdk/...`, `/config.json`: the web client (`static.py`).
 - everything else: the HTTP API's declared routes (`http_api.py`), else 404 JSON.
 
 API Gateway's limits and close behaviour are applied: a message over 128 KiB closes the
@@ -88,6 +89,7 @@ from tidings_local.http_api import (
 )
 from tidings_local.lambdas import Lambdas
 from tidings_local.log import logger
+from tidings_local.static import add_web_client_routes
 from tidings_local.stats import Stats
 
 MAX_MESSAGE_BYTES = 128 * 1024  # API Gateway's WebSocket message payload limit
@@ -199,6 +201,7 @@ class Gateway:
         app.router.add_post("/_local/sessions", self._issue_session)
         app.router.add_post("/_local/reindex", self._reindex)
         app.router.add_routes(self._local_routes)
+        add_web_client_routes(app, is_ready=self._is_ready)  # `/`, /app, /sdk, /config.json
         app.router.add_route("*", "/{path:.*}", self._http_api)  # last: everything else
         return app
 

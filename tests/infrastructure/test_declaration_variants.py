@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.infrastructure import monitoring_assertions
 from tidings.kernel.declaration import (
     Application,
     Authorizer,
@@ -163,3 +164,9 @@ def test_unacknowledged_nag_findings_fail_the_synth(tmp_path: Path) -> None:
     rules = {v["ruleName"] for plugin in report["pluginReports"] for v in plugin["violations"]}
     assert "Serverless-EventBusDLQ" in rules
     assert "Serverless-LambdaEventSourceMappingDestination" not in rules
+
+
+def test_a_new_queue_consumer_and_function_get_their_alarms(resources: dict[str, dict[str, Any]]) -> None:
+    """Alarms follow the declaration: the variant's DLQ, failure queue, consumer and functions."""
+    monitoring_assertions.assert_alarms_cover(VARIANT, resources)
+    assert monitoring_assertions.failure_queue_names(VARIANT) == {"WorkDlq", "Failures"}

@@ -163,4 +163,6 @@ def test_the_stack_outputs_where_the_operator_puts_each_push_secret(synthesized:
     for declared in PUSH_SECRETS:
         secret_id = synthesized.logical_id(synthesized.stack.secrets.secret(declared))
         assert outputs[f"{declared.id}SecretArn"]["Value"] == _ref(secret_id)
-    assert f"{JWT_SIGNING_KEY.id}SecretArn" not in outputs
+        assert "put-secret-value" in outputs[f"{declared.id}SecretArn"]["Description"]
+    # The generated signing key is output too, but it is not one the operator fills in.
+    assert "put-secret-value" not in outputs[f"{JWT_SIGNING_KEY.id}SecretArn"]["Description"]

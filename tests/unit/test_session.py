@@ -39,6 +39,14 @@ def fresh_now(monkeypatch: pytest.MonkeyPatch) -> None:
 UPGRADE_URL = "https://example.test/upgrade"
 
 
+@pytest.fixture(autouse=True)
+def _now() -> None:
+    """NOW is the time each test starts, not when the module was collected: a long run reaches
+    these tests more than a token's lifetime (15 minutes) after collecting them."""
+    global NOW
+    NOW = int(time.time())
+
+
 # --- version negotiation --------------------------------------------------------------------
 
 

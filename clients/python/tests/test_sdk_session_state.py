@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from tidings_client import UnavailableError
+from tidings_client import TidingsClient, UnavailableError
 from tidings_client.testing import FakeClock, FakeServer, settle
 
 
@@ -162,3 +162,17 @@ async def test_search_returns_results_or_raises(make_client, server: FakeServer)
     server.current.ack_error(frame, "UNAVAILABLE", "Search temporarily unavailable")
     with pytest.raises(UnavailableError):
         await searching
+
+
+async def test_a_raw_client_neither_throttles_typing_nor_debounces_suggestions(server: FakeServer, clock: FakeClock):
+    # Raw mode shows the server's own limits: every call is one frame, at once.
+    client = TidingsClient("ws://x/ws", "t", raw=True, clock=clock, transport=server)
+    await client.connect()
+    assert [await client.typing("c1") for _ in range(3)] == [True, True, True]
+    assert len(server.current.sent_of_type("typing.start")) == 3
+    asking = asyncio.create_task(client.suggest("b"))  # under 2 characters: asked all the same
+    frame = await server.current.receive("search.suggest")
+    assert frame["payload"] == {"query": "b"}
+    server.current.reply(frame, "search.suggestions", {"suggestions": []})
+    assert await asking == []
+    await client.close()

@@ -1,6 +1,6 @@
 """Domain errors, each carrying the protocol error code it becomes (PROTOCOL.md §2).
 
-Domain and storage code raise these; `tidings.edge.websocket` is the one place that turns them
+Domain and storage code raise these; `tidings.kernel.router` is the one place that turns them
 into `ack`/`error` frames.
 """
 

@@ -97,7 +97,7 @@ def caller_id(app: APIGatewayHttpResolver, authenticate: Callable[[str], str]) -
 
 def json_body(app: APIGatewayHttpResolver) -> dict[str, Any]:
     """The request body, a JSON object; a 400 when it is anything else, or when a field of it
-    cannot be used (too deep, a lone surrogate: `tidings.edge.json_input`)."""
+    cannot be used (too deep, a lone surrogate: `tidings.kernel.json_input`)."""
     try:
         body = parse_json(app.current_event.decoded_body or "")
     except NotJson as exc:

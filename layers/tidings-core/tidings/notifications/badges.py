@@ -1,7 +1,7 @@
 """Badges (PROTOCOL.md §7, seed §3.3): unread and mention counts per user and chat, and totals.
 
 A new message raises the counts of every member but its sender, unless the member has the chat
-focused on a connection (`tidings.domain.notifications` applies that rule with the others).
+focused on a connection (`tidings.notifications.notifying` applies that rule with the others).
 Counts change only through atomic counters; `read.mark` (and a message of the user's own)
 resets them by a recount from the watermark, and a delete takes the message out of the counts
 of every member who may have counted it. Every change sends `notification.badge` to all of the
@@ -76,7 +76,7 @@ def is_mentioned(message: Message, user_id: str) -> bool:
 class BadgeService:
     """Reading a chat recounts its badge and tells every session of the reader; deleting a message
     recounts the members who counted it. (A new message's badge is counted by
-    `tidings.domain.notifications`, which decides everything a recipient gets.)"""
+    `tidings.notifications.notifying`, which decides everything a recipient gets.)"""
 
     def __init__(
         self,

@@ -70,7 +70,7 @@ def check_endpoint(
     not make the worker post to anything but a public push service. An IP literal is checked as
     it is; a host name is resolved and every address checked. A name that does not resolve now is
     accepted, as it reaches nothing: the worker checks every address again when it connects
-    (`tidings.adapters.push_http.guarded_session`), since DNS can change. Plain http is allowed
+    (`tidings.notifications.push_http.guarded_session`), since DNS can change. Plain http is allowed
     only to 127.0.0.1 or localhost, and only where the deployment says so (`tidings dev`, whose
     tests run a push service there); on AWS never."""
     try:
