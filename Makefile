@@ -61,8 +61,12 @@ $(JS_CLIENT_STAMP): $(JS_CLIENT)/package.json $(JS_CLIENT)/package-lock.json
 dev: $(STAMP)
 	$(BIN)/tidings dev --demo
 
+# The suite on every core (TEST_WORKERS=1 for one process); tests/conftest.py keeps each module on
+# one worker.
+TEST_WORKERS ?= auto
+
 test: install $(JS_CLIENT_STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 	cd $(JS_CLIENT) && npm test
 	cd $(WEB_CLIENT) && npm test
 

@@ -81,3 +81,13 @@ def signing_key(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
     arn = boto3.client("secretsmanager").create_secret(Name="tidings/test-jwt", SecretString=key)["ARN"]
     monkeypatch.setenv(JWT_SIGNING_KEY.env_var, arn)
     return key
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`make test` runs the suite on every core (pytest-xdist, `--dist loadgroup`). A module's
+    tests stay on one worker, so its module-scoped `tidings dev` starts once; the infrastructure
+    tests all share one worker, so the layer in build/ is never rebuilt by two synths at once."""
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        group = "infrastructure" if module.startswith("tests/infrastructure/") else module
+        item.add_marker(pytest.mark.xdist_group(group))

@@ -615,7 +615,12 @@ class ChatApp:
         except TidingsError as exc:
             self.note(f"could not focus the chat: {exc}", chat)
         self._spawn(self._follow_presence(chat, previous))
-        if chat is not None and not chat.history_loaded:
+        if chat is not None:
+            await self._load_history(chat)
+
+    async def _load_history(self, chat: Chat) -> None:
+        """The chat's last messages, once (again after a reconnect if it failed)."""
+        if not chat.history_loaded:
             try:
                 page = await self.client.rest.messages(chat.chat_id, limit=HISTORY_LIMIT)
             except (TidingsError, OSError) as exc:
@@ -626,8 +631,7 @@ class ChatApp:
                     if known is None or _newer(message, known):
                         chat.messages[message["messageId"]] = message
                 chat.history_loaded = True
-        if chat is not None:
-            self._mark_read(chat)
+        self._mark_read(chat)
         self.redraw()
 
     async def _follow_presence(self, chat: Chat | None, previous: Chat | None) -> None:
@@ -788,8 +792,10 @@ class ChatApp:
             self.note("connection lost: reconnecting… (what you send now goes out once connected)")
         elif state is ConnectionState.CONNECTED and previous is ConnectionState.RECONNECTING:
             self.note("connected again")
+            if self.current is not None:
+                self._spawn(self._load_history(self.current))
         elif state is ConnectionState.CLOSED and self.client.closed_error is not None:
-            self.note(f"disconnected for good: {self.client.closed_error}. /quit to leave")
+            self.note(f"disconnected for good: {self.client.closed_error}. /quit, then start tidings chat again")
         self.redraw()
 
     # --- drawing -------------------------------------------------------------------------------
