@@ -176,3 +176,22 @@ async def test_a_raw_client_neither_throttles_typing_nor_debounces_suggestions(s
     server.current.reply(frame, "search.suggestions", {"suggestions": []})
     assert await asking == []
     await client.close()
+
+
+async def test_closing_sends_the_read_mark_its_interval_still_held_back(make_client, server: FakeServer):
+    client = make_client()
+    await client.connect()
+    first = asyncio.create_task(client.mark_read("c1", "m0"))
+    frame = await server.current.receive("read.mark")
+    server.current.ack(frame, chatId="c1", messageId="m0", seq=1)
+    await first
+    held = asyncio.create_task(client.mark_read("c1", "m1"))  # within the 1 s interval: held back
+    await settle()
+    assert server.current.unread("read.mark") == []
+
+    closing = asyncio.create_task(client.close())
+    frame = await server.current.receive("read.mark")
+    assert frame["payload"] == {"chatId": "c1", "messageId": "m1"}
+    server.current.ack(frame, chatId="c1", messageId="m1", seq=2)
+    await closing
+    assert (await held)["messageId"] == "m1"

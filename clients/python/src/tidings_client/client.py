@@ -312,7 +312,9 @@ class TidingsClient:
     async def close(self) -> None:
         """Closes the connection and stops every timer. Mutations not yet acked stay in the
         outbox store (a persistent one sends them at the next start); their awaiting callers
-        get `ClientClosedError`. Handlers finish the frames already received."""
+        get `ClientClosedError`. Handlers finish the frames already received. A read mark still
+        held back by its 1-second interval goes out first: the user did read up to there."""
+        await self._flush_read_marks()
         self._finish(None)
         link = self._link
         if link is not None:
@@ -1203,6 +1205,28 @@ class TidingsClient:
                 _settle(waiters, ack)
         finally:
             marks.task = None
+
+    async def _flush_read_marks(self) -> None:
+        """Sends, once and without waiting for their interval, the read marks not yet sent."""
+        link = self._current_link()
+        if link is None:
+            return
+        for chat_id, marks in self._reads.items():
+            if marks.message_id is None:
+                continue
+            message_id, waiters = marks.message_id, marks.waiters
+            marks.message_id, marks.waiters = None, []
+            payload = {"chatId": chat_id, "messageId": message_id}
+            try:
+                reply = await self._request_on(link, "read.mark", payload, new_id(), self.ack_timeout)
+            except TidingsError as exc:
+                _settle(waiters, error=exc)
+                continue
+            error = _reply_error(reply)
+            if error is None:
+                _settle(waiters, payload_of(reply))
+            else:
+                _settle(waiters, error=error)
 
     # --- plumbing ----------------------------------------------------------------------------
 
