@@ -94,6 +94,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy layers/tidings-core/tidings local/tidings_local infra functions
+	$(BIN)/lint-imports
 	MYPYPATH=clients/python/src $(BIN)/mypy -p tidings_client
 
 # Writes the CloudFormation template to cdk.out/ without AWS credentials or Docker.

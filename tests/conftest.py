@@ -21,6 +21,12 @@ for _name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
     os.environ[_name] = "testing"
 
 from tests.support.aws import create_tables  # noqa: E402  (after the fake credentials)
+from tidings.app import APPLICATION  # noqa: E402
+from tidings.sessions.declaration import JWT_SIGNING_KEY  # noqa: E402
+
+# Every table's name as the runtime gives it to the functions that may use it: the local name.
+for _table in APPLICATION.tables:
+    os.environ.setdefault(_table.env_var, _table.default_name)
 
 # Hypothesis (tests/fuzz/). `default` runs in `make test`: few examples, the same ones every run,
 # so the suite stays fast and repeatable. `long` (`make fuzz`) explores: many random examples.
@@ -73,12 +79,8 @@ def aws() -> Iterator[None]:
 def signing_key(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
     key = "unit-test-signing-key-that-is-long-enough-for-hs256"
     arn = boto3.client("secretsmanager").create_secret(Name="tidings/test-jwt", SecretString=key)["ARN"]
-    monkeypatch.setenv("JWT_SECRET_ARN", arn)
-    from tidings.settings import settings
-
-    settings.cache_clear()
-    yield key
-    settings.cache_clear()
+    monkeypatch.setenv(JWT_SIGNING_KEY.env_var, arn)
+    return key
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -11,7 +11,7 @@ from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from tidings.declaration import Function, HttpRoute
+from tidings.kernel.declaration import Function, HttpRoute
 from tidings_infra import names
 from tidings_infra.access_logs import json_access_logs
 from tidings_infra.nag import acknowledge
@@ -70,7 +70,7 @@ class HttpApiConstruct(Construct):
     one `lambda:InvokeFunction` permission per route, scoped to this API and that route's path.
 
     **No API Gateway authorizer.** Every route's function verifies the bearer JWT itself
-    (`tidings.edge.http.caller_id`), exactly as the WebSocket `$connect` authorizer does, and
+    (`tidings.kernel.rest.caller_id`), exactly as the WebSocket `$connect` authorizer does, and
     `POST /api/auth/refresh` takes no access token at all. HTTP APIs' native JWT authorizer
     cannot verify our tokens: it validates signatures only against the JWKS of an OIDC issuer
     (public keys fetched from the issuer's `jwks_uri`), while Tidings access tokens are HS256,

@@ -22,7 +22,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from tidings.declaration import Application, Function
+from tidings.kernel.declaration import Application, Function
 from tidings_infra import names
 from tidings_infra.queues import QueuesConstruct
 
@@ -50,7 +50,7 @@ _FIFTEEN_MINUTES = Duration.minutes(15)
 
 
 def application_metric(name: str, statistic: str = "Sum", period: Duration = _FIVE_MINUTES) -> cloudwatch.Metric:
-    """A Powertools EMF metric of the handlers (`tidings.observability.metrics`)."""
+    """A Powertools EMF metric of the handlers (`tidings.kernel.observability.metrics`)."""
     return cloudwatch.Metric(
         namespace=names.COMMON_ENVIRONMENT["POWERTOOLS_METRICS_NAMESPACE"],
         metric_name=name,

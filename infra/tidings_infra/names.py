@@ -113,14 +113,12 @@ RUNTIME = lambda_.Runtime.PYTHON_3_11
 ARCHITECTURE = lambda_.Architecture.X86_64
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 
-# Environment every function gets (Powertools reads these; tidings.observability builds on it).
+# Environment every function gets (Powertools reads these; tidings.kernel.observability builds on it).
 COMMON_ENVIRONMENT = {
     "POWERTOOLS_SERVICE_NAME": "tidings",
     "POWERTOOLS_METRICS_NAMESPACE": "Tidings",
     "LOG_LEVEL": "INFO",
 }
-# Set on functions with `manages_connections`: the @connections endpoint of this API stage.
-CALLBACK_URL_ENV = "WEBSOCKET_CALLBACK_URL"
 
 # --- the AWS-managed Powertools layer ----------------------------------------------------
 
@@ -142,9 +140,6 @@ SEARCH_ENGINE_VERSION = opensearch.EngineVersion.OPENSEARCH_2_19
 SEARCH_DATA_NODES = 1
 SEARCH_INSTANCE_TYPE = "t3.medium.search"  # the smallest type with encryption at rest
 SEARCH_VOLUME_GB = 20
-# Set on functions declared with a SearchIndex (tidings.settings reads them).
-SEARCH_ENGINE_ENV = "SEARCH_ENGINE"
-SEARCH_INDEX_ENV = "SEARCH_INDEX"
 
 # --- API Gateway -------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from tidings.declaration import Queue
+from tidings.kernel.declaration import Queue
 from tidings_infra.nag import acknowledge
 
 _DLQ_RETENTION = Duration.days(14)  # the SQS maximum: time for an operator to inspect and redrive

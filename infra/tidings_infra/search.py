@@ -24,7 +24,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_opensearchservice as opensearch
 from constructs import Construct
 
-from tidings.declaration import Access, SearchIndex
+from tidings.kernel.declaration import Access, SearchIndex
 from tidings_infra import names
 from tidings_infra.nag import acknowledge, acknowledge_wildcard_resource
 

@@ -8,7 +8,7 @@ from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from constructs import Construct
 
 from tidings.app import APPLICATION
-from tidings.declaration import Application
+from tidings.kernel.declaration import Application
 from tidings_infra import names
 from tidings_infra.event_sources import EventSourcesConstruct
 from tidings_infra.functions import FunctionsConstruct

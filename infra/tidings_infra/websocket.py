@@ -13,7 +13,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from tidings.declaration import Authorizer, Function, MockRoute, Route
+from tidings.kernel.declaration import Authorizer, Function, MockRoute, Route
 from tidings_infra import names
 from tidings_infra.access_logs import json_access_logs
 from tidings_infra.mock_routes import MockRoutesConstruct

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from typing import Any
 
-from tidings.declaration import Application, Route
+from tidings.kernel.declaration import Application, Route
 from tidings_local.aws import ACCOUNT_ID, region
 
 API_ID = "local"

@@ -27,7 +27,7 @@ import boto3
 from botocore.handlers import BUILTIN_HANDLERS
 from moto import mock_aws
 
-from tidings.declaration import Application, Queue, Secret, Table
+from tidings.kernel.declaration import Application, Queue, Secret, Table
 from tidings_local import moto_patches
 from tidings_local.stats import current_handler_stats
 

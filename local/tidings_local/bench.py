@@ -67,7 +67,7 @@ from typing import IO, Any
 import aiohttp
 
 from tidings.app import APPLICATION
-from tidings.auth import issue_token
+from tidings.sessions.tokens import issue_token
 from tidings_local.keys import dev_signing_key
 
 DEMO_USERS = ("alice", "bob", "carol", "dave", "erin")

@@ -52,22 +52,20 @@ TOP_PACKAGES = 5
 
 # Why a module of ours pulls in what it does, for the summary (printed when it shows up).
 KNOWN_CAUSES = {
-    "tidings.observability": (
+    "tidings.kernel.observability": (
         "creates Powertools' `Tracer()`, which, with tracing on (as on Lambda), patches every library "
         "the X-Ray SDK supports at once (`patch_all`): it imports botocore's client machinery, httpx, "
         "requests and PynamoDB just to patch them, whether the function uses them or not"
     ),
-    "tidings.adapters.webpush": (
-        "is imported by `tidings.wiring`, which imports every adapter at module level, so every "
-        "function loads pywebpush, which imports aiohttp and requests at module level; only the push "
+    "tidings.notifications.webpush": (
+        "imports pywebpush, which imports aiohttp and requests at module level; only the push "
         "worker sends a push (the push API only reads the VAPID public key)"
     ),
-    "tidings.adapters.apns": (
-        "(also through `tidings.wiring`) imports PyJWT with cryptography for APNs token signing; only "
-        "the push worker signs APNs tokens"
+    "tidings.notifications.apns": (
+        "imports PyJWT with cryptography for APNs token signing; only the push worker signs APNs tokens"
     ),
-    "tidings.auth": "imports PyJWT with cryptography; the functions that verify tokens need it",
-    "tidings.protocol.frames": "builds the pydantic models of the frames (pydantic's schema building)",
+    "tidings.sessions.tokens": "imports PyJWT with cryptography; the functions that verify tokens need it",
+    "tidings.kernel.wire": "builds the pydantic models of the frames (pydantic's schema building)",
 }
 
 # `-X importtime` lines: "import time: <self us> | <cumulative us> | <indent><module>".
@@ -290,8 +288,8 @@ def render(
         "The third-party imports made directly by our code (`tidings.*` or the handler module), their",
         "cumulative import time in ms summed by the module of ours that makes them, with its two largest",
         "(`-X importtime`, one run, as deployed). Imports made while one of our modules runs count as",
-        "that module's: the X-Ray patching that Powertools' `Tracer()` does when `tidings.observability`",
-        "creates it is `tidings.observability`'s. Then the self time by package.",
+        "that module's: the X-Ray patching that Powertools' `Tracer()` does when `tidings.kernel.observability`",
+        "creates it is `tidings.kernel.observability`'s. Then the self time by package.",
         "",
         "| function | third-party imports, by the module of ours that makes them (ms) | self time by package (ms) |",
         "|---|---|---|",

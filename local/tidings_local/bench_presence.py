@@ -35,7 +35,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tidings.auth import issue_token
+from tidings.sessions.tokens import issue_token
 from tidings_local.bench import (
     BenchError,
     Runtime,

@@ -38,7 +38,7 @@ import signal
 import sys
 import urllib.request
 
-from tidings.auth import DEFAULT_TTL_SECONDS, issue_token
+from tidings.sessions.tokens import DEFAULT_TTL_SECONDS, issue_token
 from tidings_local import chat_client
 from tidings_local.keys import ENV_VAR, dev_signing_key
 
@@ -51,7 +51,7 @@ def _positive(text: str) -> float:
 
 
 def _function_environment(args: argparse.Namespace) -> dict[str, str]:
-    """The flags that reach the functions as environment variables (`tidings.settings`)."""
+    """The flags that reach the functions as environment variables (the features' settings)."""
     environment = {}
     if args.presence_idle_seconds is not None:
         environment["PRESENCE_IDLE_SECONDS"] = str(args.presence_idle_seconds)
@@ -191,7 +191,7 @@ def _progress_bar(progress: dict, width: int = 30) -> str:
 def _vapid_keys(subject: str) -> int:
     """The secret's value on stdout (the private key: pipe it, don't paste it into a ticket);
     the public key, which browsers subscribe with, on stderr for reference."""
-    from tidings.adapters.webpush import VapidConfig
+    from tidings.notifications.vapid import VapidConfig
 
     if not subject.startswith(("mailto:", "https://")):
         print("tidings vapid-keys: --subject must be a mailto: or https: URL (RFC 8292)", file=sys.stderr)

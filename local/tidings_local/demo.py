@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tidings.storage.models import ChatModel, MemberModel, UserModel
+from tidings.chats.models import ChatModel, MemberModel, UserModel
 
 USERS = {"alice": "Alice", "bob": "Bob", "carol": "Carol", "dave": "Dave", "erin": "Erin"}
 

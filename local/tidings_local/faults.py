@@ -397,7 +397,7 @@ def _with_record_faults(handler: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _patch_search_engine() -> None:
-    from tidings.search.embedded import EmbeddedSearchEngine
+    from tidings.search.embedded_engine import EmbeddedSearchEngine
 
     database = EmbeddedSearchEngine._db
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from tidings.declaration import Application, HttpRoute
+from tidings.kernel.declaration import Application, HttpRoute
 from tidings_local.apigw import new_id
 from tidings_local.aws import ACCOUNT_ID
 

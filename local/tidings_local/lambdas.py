@@ -34,7 +34,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from tidings.declaration import Application, Function
+from tidings.kernel.declaration import Application, Function
 from tidings_local.aws import ACCOUNT_ID, region
 from tidings_local.stats import Stats, handler_scope
 

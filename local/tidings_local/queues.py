@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 import boto3
 
-from tidings.declaration import QueueSubscription
+from tidings.kernel.declaration import QueueSubscription
 from tidings_local.aws import region
 from tidings_local.lambdas import Lambdas
 from tidings_local.log import logger

@@ -28,7 +28,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tidings.declaration import Application, Queue
+from tidings.kernel.declaration import Application, Queue
 from tidings_local import faults as fault_injection
 from tidings_local.aws import ACCOUNT_ID, LocalAws, Provisioned, queue_names, region
 from tidings_local.faults import Faults
@@ -67,8 +67,9 @@ def _default_secret_values() -> dict[str, str]:
     """The JWT key, and a VAPID key pair generated for this run (Web Push works locally; a
     browser subscribed during one run must subscribe again in the next). FCM and APNs keep
     their placeholders: they are not configured locally."""
-    from tidings.adapters.webpush import VapidConfig
-    from tidings.app import JWT_SIGNING_KEY, PUSH_VAPID
+    from tidings.notifications.declaration import PUSH_VAPID
+    from tidings.notifications.vapid import VapidConfig
+    from tidings.sessions.declaration import JWT_SIGNING_KEY
 
     return {
         JWT_SIGNING_KEY.id: dev_signing_key(),
@@ -192,7 +193,6 @@ class LocalRuntime:
     def _provision(self) -> None:
         provisioned = self.aws.start()
         os.environ.update(provisioned.environment)
-        _clear_settings_cache()
         if self.demo:
             from tidings_local.demo import load_demo_data
 
@@ -266,7 +266,6 @@ class LocalRuntime:
             os.environ.clear()
             os.environ.update(self._saved_env)
             self._saved_env = None
-            _clear_settings_cache()
         if self._search_dir is not None:
             self._search_dir.cleanup()
             self._search_dir = None
@@ -280,14 +279,6 @@ class LocalRuntime:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.stop()
-
-
-def _clear_settings_cache() -> None:
-    """`tidings.settings.settings()` caches the environment at first use; a runtime started in
-    the same process as an earlier one (tests) must not see the old values."""
-    from tidings.settings import settings
-
-    settings.cache_clear()
 
 
 __all__ = ["LocalRuntime", "PollerSettings"]

@@ -114,7 +114,7 @@ def _not_found(relative: str) -> web.Response:
 def _stored_users() -> list[dict[str, str]]:
     """The users in this runtime's Users table (moto), for the sign-in page: `--demo`'s five,
     or whatever was seeded."""
-    from tidings.storage.models import UserModel
+    from tidings.chats.models import UserModel
 
     try:
         users = [{"userId": u.user_id, "displayName": u.display_name or u.user_id} for u in UserModel.scan()]

@@ -44,8 +44,8 @@ from typing import Any, TypeVar
 import boto3
 from botocore.config import Config
 
-from tidings.declaration import StreamSubscription
-from tidings.protocol.frames import iso
+from tidings.kernel.declaration import StreamSubscription
+from tidings.kernel.wire import iso
 from tidings_local.aws import ACCOUNT_ID, region
 from tidings_local.lambdas import Lambdas
 from tidings_local.log import logger

@@ -9,7 +9,7 @@ from playwright.sync_api import Browser, expect
 
 from tests.browser.conftest import TIMEOUT_MS, VIEWPORT
 from tests.e2e.conftest import Server
-from tidings.auth import issue_token
+from tidings.sessions.tokens import issue_token
 from tidings_local.keys import dev_signing_key
 
 pytestmark = pytest.mark.browser

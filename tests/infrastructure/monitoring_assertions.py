@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tidings.declaration import Application, Function
+from tidings.kernel.declaration import Application, Function
 from tidings_infra import names
 from tidings_infra.monitoring import ITERATOR_AGE_THRESHOLD_SECONDS
 

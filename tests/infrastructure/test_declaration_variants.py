@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 
 from tests.infrastructure import monitoring_assertions
-from tidings.app import CONNECTIONS, MESSAGES
-from tidings.declaration import (
+from tidings.kernel.declaration import (
     Application,
     Authorizer,
     Function,
@@ -23,17 +22,19 @@ from tidings.declaration import (
     Schedule,
     StreamSubscription,
 )
+from tidings.messaging.models import MESSAGES
+from tidings.sessions.models import CONNECTIONS
 from tidings_infra import names
 from tidings_infra.app import build_app
 from tidings_infra.layer_build import build_layer
 
-WORK = Queue("Work", "WORK_QUEUE_URL", delay_seconds=5, visibility_timeout_seconds=60, dead_letter_after=3)
-FAILURES = Queue("Failures", "FAILURES_QUEUE_URL")
+WORK = Queue("Work", delay_seconds=5, visibility_timeout_seconds=60, dead_letter_after=3)
+FAILURES = Queue("Failures")
 PRODUCER = Function(
-    "Producer", "connect", "connect.handler", "sends work", tables=((CONNECTIONS, "read"),), send_queues=(WORK,)
+    "Producer", "sessions", "connect.handler", "sends work", tables=((CONNECTIONS, "read"),), send_queues=(WORK,)
 )
-WORKER = Function("Worker", "message", "fanout.handler", "consumes work", timeout_seconds=30)
-TICKER = Function("Ticker", "message", "send.handler", "runs every two minutes")
+WORKER = Function("Worker", "messaging", "fanout.handler", "consumes work", timeout_seconds=30)
+TICKER = Function("Ticker", "messaging", "send.handler", "runs every two minutes")
 VARIANT = Application(
     name="Variant",
     tables=(CONNECTIONS, MESSAGES),

@@ -11,7 +11,7 @@ from tests.infrastructure import monitoring_assertions
 from tests.infrastructure.synthesis import Synthesized
 from tests.support.lambdas import load_function
 from tidings.app import APPLICATION
-from tidings.protocol.push import DeviceTokenRegistration
+from tidings.notifications.wire import DeviceTokenRegistration
 from tidings_infra import names
 from tidings_infra.monitoring import PUSH_PLATFORMS
 
@@ -59,7 +59,7 @@ def test_the_authorizer_alarms_on_its_error_rate_not_on_each_unauthorized(synthe
 
 
 def test_the_push_alarm_is_on_the_push_workers_own_metric_names(synthesized: Synthesized) -> None:
-    worker = load_function("notify/push_worker.py")
+    worker = load_function("notifications/push_worker.py")
     assert set(PUSH_PLATFORMS) == {
         "webpush",
         *typing.get_args(DeviceTokenRegistration.model_fields["platform"].annotation),

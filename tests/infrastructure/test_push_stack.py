@@ -8,17 +8,9 @@ import re
 
 from tests.infrastructure.synthesis import Synthesized
 from tests.infrastructure.test_stack import _actions_on, _get_att, _ref, _role_statements
-from tidings.app import (
-    JWT_SIGNING_KEY,
-    NOTIFY,
-    PUSH_API,
-    PUSH_APNS,
-    PUSH_FCM,
-    PUSH_JOBS,
-    PUSH_SUBSCRIPTIONS,
-    PUSH_VAPID,
-    PUSH_WORKER,
-)
+from tidings.notifications.declaration import NOTIFY, PUSH_API, PUSH_APNS, PUSH_FCM, PUSH_JOBS, PUSH_VAPID, PUSH_WORKER
+from tidings.notifications.models import PUSH_SUBSCRIPTIONS
+from tidings.sessions.declaration import JWT_SIGNING_KEY
 from tidings_infra import names
 
 PUSH_SECRETS = (PUSH_VAPID, PUSH_FCM, PUSH_APNS)

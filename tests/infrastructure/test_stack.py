@@ -17,7 +17,16 @@ from aws_cdk.assertions import Match
 from tests.infrastructure import api_assertions
 from tests.infrastructure.synthesis import Synthesized
 from tidings.app import APPLICATION
-from tidings.declaration import Access, Function, HttpRoute, MockRoute, Route, StreamSubscription, Table
+from tidings.kernel.declaration import (
+    CALLBACK_URL_ENV,
+    Access,
+    Function,
+    HttpRoute,
+    MockRoute,
+    Route,
+    StreamSubscription,
+    Table,
+)
 from tidings_infra import names
 from tidings_infra.tables import model_indexes
 
@@ -407,9 +416,9 @@ def test_every_function_gets_exactly_its_environment(synthesized: Synthesized, f
     for index, _ in function.search:
         domain_id = synthesized.logical_id(synthesized.stack.search.domain(index))
         expected[index.env_var] = {"Fn::Join": ["", ["https://", _get_att(domain_id, "DomainEndpoint")]]}
-        expected[names.SEARCH_ENGINE_ENV] = "opensearch"
-        expected[names.SEARCH_INDEX_ENV] = index.index_name
-    callback = variables.pop(names.CALLBACK_URL_ENV, None)
+        expected[index.engine_env] = "opensearch"
+        expected[index.index_env] = index.index_name
+    callback = variables.pop(CALLBACK_URL_ENV, None)
     assert variables == expected
     if function.manages_connections:
         api_id = synthesized.logical_id(synthesized.stack.websocket.api)

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from tests.infrastructure.synthesis import Synthesized
-from tidings.app import CONNECTIONS, USERS
-from tidings.declaration import Application, Authorizer, Function, Route
+from tidings.chats.models import USERS
+from tidings.kernel.declaration import Application, Authorizer, Function, Route
+from tidings.sessions.models import CONNECTIONS
 from tidings_infra import names
 from tidings_infra.app import build_app
 from tidings_infra.web_client import CONTEXT_WEB_CLIENT, OUTPUT_WEB_CLIENT_URL, web_client_enabled
@@ -167,8 +168,8 @@ def test_the_url_is_an_output(with_client) -> None:
 
 
 def test_it_needs_the_http_api(tmp_path: Path) -> None:
-    gate = Function("Gate", "connect", "authorizer.handler", "authorizes $connect", tables=((USERS, "read"),))
-    hello = Function("Hello", "connect", "connect.handler", "stores connections", tables=((CONNECTIONS, "write"),))
+    gate = Function("Gate", "sessions", "authorizer.handler", "authorizes $connect", tables=((USERS, "read"),))
+    hello = Function("Hello", "sessions", "connect.handler", "stores connections", tables=((CONNECTIONS, "write"),))
     no_http = Application(
         name="NoHttp",
         tables=(CONNECTIONS, USERS),

@@ -12,16 +12,16 @@ from tests.support.aws import stream_records
 from tests.support.events import client_frame, message_event
 from tests.support.lambdas import load_function
 from tests.support.seed import make_chat
-from tidings.domain.messages import SendMessage
-from tidings.settings import settings
-from tidings.storage.models import MessageModel
-from tidings.wiring import chat_event_service, message_service
+from tests.support.services import chat_event_service, message_service
+from tidings.kernel.environment import ColdStart
+from tidings.messaging.models import MessageModel
+from tidings.messaging.sending import SendMessage
 
 
 @pytest.fixture
 def recorded(monkeypatch) -> list[tuple[str, str, float]]:
     """(name, unit, value) of every metric added (Powertools flushes them as EMF on AWS)."""
-    from tidings.observability import metrics
+    from tidings.kernel.observability import metrics
 
     added: list[tuple[str, str, float]] = []
     monkeypatch.setattr(metrics, "add_metric", lambda name, unit, value, **_: added.append((name, unit, value)))
@@ -55,11 +55,11 @@ def test_the_delivery_consumer_reports_each_chat_events_latency_since_it_was_acc
 
 def test_search_query_reports_its_latency(connections, recorded, context, tmp_path, monkeypatch):
     monkeypatch.setenv("SEARCH_DB_PATH", str(tmp_path / "search.db"))
-    settings.cache_clear()
+    ColdStart.forget_all()
     make_chat("project-x", ["alice", "bob"])
     frame = client_frame("search.query", {"query": "budget"})
 
-    response = load_function("search/query.py").handler(
+    response = load_function("search/search_frames.py").handler(
         message_event("conn-1", "alice", frame, "search.query"), context
     )
 

@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from tests.local.conftest import eventually
 from tests.local.stub_app import CONNECT, EventModel, NoteModel
 from tests.support.push_service import LocalPushService
-from tidings.search.embedded import EmbeddedSearchEngine
+from tidings.search.embedded_engine import EmbeddedSearchEngine
 from tidings.search.port import SearchUnavailable
 from tidings.search.query import parse as parse_query
 from tidings_local import faults as fault_injection

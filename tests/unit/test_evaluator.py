@@ -2,7 +2,7 @@
 
 import pytest
 
-from tidings.domain.evaluator import Delivery, Recipient, evaluate
+from tidings.notifications.evaluator import Delivery, Recipient, evaluate
 
 BADGE_ONLY = Delivery(count_unread=True, toast=False, push=False)
 TOAST = Delivery(count_unread=True, toast=True, push=False)

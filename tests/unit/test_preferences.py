@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from tidings.domain.preferences import DndSchedule, NotificationPreferences
+from tidings.notifications.preferences import DndSchedule, NotificationPreferences
 
 
 def at(utc: str) -> float:

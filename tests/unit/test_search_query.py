@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tidings.errors import ErrorCode
+from tidings.kernel.errors import ErrorCode
 from tidings.search.query import MAX_CLAUSES, BadQuery, SearchQuery, TimeRange, parse
 
 # A Wednesday.

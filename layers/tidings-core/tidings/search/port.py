@@ -14,9 +14,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
-from tidings.domain.messages import Message
-from tidings.errors import Unavailable
-from tidings.observability import logger
+from tidings.kernel.errors import Unavailable
+from tidings.kernel.observability import logger
+from tidings.messaging.message import Message
 from tidings.search.query import SearchQuery
 
 UNAVAILABLE_MESSAGE = "Search temporarily unavailable"

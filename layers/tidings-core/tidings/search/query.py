@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
-from tidings.errors import BadFrame
+from tidings.kernel.errors import BadFrame
 
 MAX_QUERY_CHARS = 1000
 MAX_CLAUSES = 32
