@@ -1,4 +1,4 @@
-"""Push subscriptions (PROTOCOL.md §7, §11): `POST/DELETE /api/push/subscriptions`, and
+"""Push subscriptions: `POST/DELETE /api/push/subscriptions`, and
 `GET /api/push/vapid-public-key` (the application server key a browser subscribes with)."""
 
 import json

@@ -1,4 +1,4 @@
-"""Presence frames (PROTOCOL.md §8): `presence.update`, `presence.subscribe`, `presence.unsubscribe`.
+"""Presence frames: `presence.update`, `presence.subscribe`, `presence.unsubscribe`.
 
 `presence.subscribe` replies through the @connections API rather than as the route's response:
 the `ack` must come before the snapshot's `presence.changed` frames, and a response would only

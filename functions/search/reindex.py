@@ -1,4 +1,4 @@
-"""Rebuilds the search index from the message store (seed §8.2): the recovery path.
+"""Rebuilds the search index from the message store: the recovery path.
 
 On AWS: `aws lambda invoke --function-name <SearchReindex> out.json`; progress goes to the
 function's log. Locally, `tidings reindex` runs the same `Reindexer` inside `tidings dev`.

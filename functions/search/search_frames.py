@@ -1,4 +1,4 @@
-"""`search.query` and `search.suggest` (PROTOCOL.md §9): full-text search over the searcher's
+"""`search.query` and `search.suggest`: full-text search over the searcher's
 chats, and suggestions as they type. Search down is an `UNAVAILABLE` ack; nothing else is touched."""
 
 import time

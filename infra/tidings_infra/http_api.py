@@ -1,4 +1,4 @@
-"""The API Gateway HTTP API: the REST calls of PROTOCOL.md §11, one route per declared `HttpRoute`."""
+"""The API Gateway HTTP API: the REST calls of docs/protocol.md, one route per declared `HttpRoute`."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from tidings_infra.access_logs import json_access_logs
 from tidings_infra.nag import acknowledge
 
 # One JSON object per request. Metadata only: never a body, a query string (`?token=` is not
-# used here, but a future route might) or a header value such as Authorization (seed §11.3).
+# used here, but a future route might) or a header value such as Authorization.
 _ACCESS_LOG_FIELDS = {
     "requestId": "$context.requestId",
     "extendedRequestId": "$context.extendedRequestId",
@@ -97,7 +97,7 @@ class HttpApiConstruct(Construct):
             self,
             names.HTTP_API_ID,
             api_name=f"{Stack.of(self).stack_name}-http",
-            description="Tidings REST API (PROTOCOL.md §11)",
+            description="Tidings REST API",
             create_default_stage=False,
             cors_preflight=apigwv2.CorsPreflightOptions(
                 allow_origins=cors_allowed_origins(self.node.try_get_context(names.CONTEXT_CORS_ALLOWED_ORIGINS)),

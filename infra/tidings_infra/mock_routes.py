@@ -1,6 +1,6 @@
 """WebSocket routes that API Gateway answers itself: MOCK integrations, no Lambda.
 
-Why: a client sends `ping` every 30 s per connection (PROTOCOL.md §3). Routed to a function,
+Why: a client sends `ping` every 30 s per connection. Routed to a function,
 that is one Lambda invocation per connection per 30 s, about 86,400 a month for one idle tab,
 for a reply that needs no state. A MOCK integration builds the `pong` in API Gateway's mapping
 templates instead, so a heartbeat costs only the WebSocket message itself.

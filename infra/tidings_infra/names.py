@@ -157,7 +157,7 @@ HTTP_THROTTLE_BURST_LIMIT = 200
 CORS_DEFAULT_ALLOWED_ORIGINS = ("*",)
 CORS_ALLOWED_METHODS = ("GET", "POST", "PUT", "DELETE")
 CORS_ALLOWED_HEADERS = ("Authorization", "Content-Type")
-CORS_EXPOSED_HEADERS = ("Retry-After",)  # 429s carry it (PROTOCOL.md §11); scripts may read it
+CORS_EXPOSED_HEADERS = ("Retry-After",)  # 429s carry it; scripts may read it
 CORS_MAX_AGE_SECONDS = 3600
 
 # --- context keys (cdk.json or `cdk synth -c key=value`) ---------------------------------

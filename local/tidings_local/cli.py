@@ -89,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=FAULTS_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    dev.add_argument("--demo", action="store_true", help="load the demo users and chats (PROTOCOL.md §12)")
+    dev.add_argument("--demo", action="store_true", help="load the demo users and chats")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     dev.add_argument("--idle-timeout", type=float, default=600, metavar="SECONDS", help="close idle connections")

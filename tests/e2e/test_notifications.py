@@ -1,4 +1,4 @@
-"""Notifications end to end (PROTOCOL.md §7): toasts by level, preferences over REST, DND,
+"""Notifications end to end: toasts by level, preferences over REST, DND,
 urgent messages and their hourly limit, and grouping.
 
 These tests change users' preferences and count toasts, so they get a `tidings dev` of their

@@ -1,4 +1,4 @@
-"""Presence end to end over real WebSockets (PROTOCOL.md §8).
+"""Presence end to end over real WebSockets.
 
 A dedicated `tidings dev` with a 2 s presence.update interval (so every manual status can be
 seen without waiting 10 s between them), and one with a 2 s idle time for away. Each test uses

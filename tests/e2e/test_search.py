@@ -1,4 +1,4 @@
-"""Search end to end (PROTOCOL.md §9) over real WebSockets against `tidings dev`, as an
+"""Search end to end over real WebSockets against `tidings dev`, as an
 application searches: the SDK's `search()` and `suggest()` (refusals raise, with their frame).
 
 The session-wide server is shared with every other e2e test, so each test searches for words
@@ -72,7 +72,7 @@ async def test_a_new_message_is_found_within_2_5_seconds(server):
     try:
         word = _word()
         message = await _send(alice, "general", f"launch checklist {word}")
-        # The product's promise (PROTOCOL.md §9: searchable within 2 s of the ack) is the test.
+        # The product's promise (docs/protocol.md: searchable within 2 s of the ack) is the test.
         payload = await _until(alice, word, _found(1), timeout=2.5, scope="messages")
         assert [m["messageId"] for m in _messages(payload)] == [message["messageId"]]
         assert _messages(payload)[0]["senderName"] == "Alice"

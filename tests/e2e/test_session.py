@@ -1,4 +1,4 @@
-"""The session end to end (PROTOCOL.md §3, §11): hello, chat.focus, the connection limit, token
+"""The session end to end: hello, chat.focus, the connection limit, token
 expiry (token.refresh, the close, auth.renew) and revoke, over real WebSockets."""
 
 from __future__ import annotations

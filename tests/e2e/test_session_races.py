@@ -1,4 +1,4 @@
-"""Session races end to end, over real WebSockets against `tidings dev` (PROTOCOL.md §1-3, §11):
+"""Session races end to end, over real WebSockets against `tidings dev`:
 connects of one user beyond the limit at the same moment, a revoke during a burst of connects,
 one refresh token used twice at once, oversized tokens; and, last, that no token reached the
 runtime's log through any of it.

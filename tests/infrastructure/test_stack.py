@@ -150,7 +150,7 @@ def test_mock_routes_are_answered_by_api_gateway_without_lambda(synthesized: Syn
 
 def test_ping_is_answered(synthesized: Synthesized) -> None:
     """The heartbeat gets its pong whichever way `ping` is declared: by a function on a two-way
-    route, or (PROTOCOL.md §3: no invocation per heartbeat) by a mock route."""
+    route, or (docs/protocol.md: no invocation per heartbeat) by a mock route."""
     mock = next((r for r in APPLICATION.mock_routes if r.key == "ping"), None)
     if mock is not None:
         assert mock.reply_type == "pong"
@@ -485,7 +485,7 @@ def test_no_policy_grants_a_wildcard_action(synthesized: Synthesized) -> None:
 
 
 def test_no_role_may_scan_a_table(synthesized: Synthesized) -> None:
-    """No Tidings code path Scans (ARCHITECTURE.md); IAM makes a Scan fail loudly."""
+    """No Tidings code path Scans; IAM makes a Scan fail loudly."""
     for name, document in _policy_documents(synthesized):
         for statement in document["Statement"]:
             if statement["Effect"] == "Allow":

@@ -1,5 +1,5 @@
 """Input a client can send that the server cannot use gets `BAD_FRAME` naming the field (or is
-accepted and handled), never `INTERNAL`, `UNAVAILABLE` or no reply (PROTOCOL.md §2): the
+accepted and handled), never `INTERNAL`, `UNAVAILABLE` or no reply: the
 defects third-party clients found, one test each, driven through the real handlers on moto."""
 
 from __future__ import annotations

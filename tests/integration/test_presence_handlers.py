@@ -1,5 +1,5 @@
 """Presence handlers driven by AWS-shaped events on moto: $connect/$disconnect, the presence
-frames, the timer consumer, the Presence stream consumer, sync, and degraded mode (seed §8.4)."""
+frames, the timer consumer, the Presence stream consumer, sync, and degraded mode."""
 
 from __future__ import annotations
 
@@ -242,7 +242,7 @@ def test_multi_chat_sync_carries_the_presence_of_the_subscribed_users(handlers, 
     ]
 
 
-# --- degraded mode (seed §8.4) ----------------------------------------------------------------
+# --- degraded mode ----------------------------------------------------------------
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """Resources are created from the real declaration: tables from the PynamoDB models, plus the
-declared streams, TTL, queues and secrets; and the demo data is PROTOCOL.md §12."""
+declared streams, TTL, queues and secrets; and the demo data is the documented one (docs/protocol.md)."""
 
 from __future__ import annotations
 

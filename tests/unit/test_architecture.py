@@ -3,6 +3,7 @@ pyproject.toml) and module names a reader cannot confuse (docs/architecture.md "
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -56,3 +57,20 @@ def test_handler_modules_are_unique_across_the_repository():
 def test_only_the_feature_roles_repeat_a_file_name_in_the_package():
     repeated = {name: paths for name, paths in _modules(PACKAGE).items() if len(paths) > 1 and name not in ROLES}
     assert repeated == {}
+
+
+# The project's own docs state the contract; nothing in the repository points outside it.
+OUTSIDE_CITATIONS = re.compile(r"PROTOCOL\.md|ARCHITECTURE\.md|SEED-design|\.\./shared|\bseed §")
+
+
+def test_nothing_cites_design_documents_outside_the_repository():
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    citing = []
+    for name in tracked.splitlines():
+        path = ROOT / name
+        if path.suffix not in {".py", ".md", ".js", ".toml", ".yaml", ".yml", ".html", ".json"} or not path.is_file():
+            continue
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            if OUTSIDE_CITATIONS.search(line) and path != Path(__file__):
+                citing.append(f"{name}:{number}: {line.strip()}")
+    assert not citing, "say it in docs/ instead:\n" + "\n".join(citing)

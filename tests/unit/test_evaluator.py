@@ -1,4 +1,4 @@
-"""The evaluator (seed §3.2) as a table: every branch, one row each."""
+"""The evaluator as a table: every branch, one row each."""
 
 import pytest
 

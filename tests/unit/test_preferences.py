@@ -1,4 +1,4 @@
-"""Notification preferences: the seed §3.6 schema, validated; levels; scheduled DND by time zone."""
+"""Notification preferences: the schema, validated; levels; scheduled DND by time zone."""
 
 from datetime import UTC, datetime
 

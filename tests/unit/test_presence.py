@@ -1,4 +1,4 @@
-"""The presence state machine (seed §4.1), presence.update coalescing (PROTOCOL.md §8, §10), the
+"""The presence state machine, presence.update coalescing, the
 stream batch coalescing, and the service around them with in-memory ports."""
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ def test_appearing_offline_sets_last_seen_and_ends_with_the_session():
 
 
 def test_activity_from_a_connection_presence_missed_starts_an_online_period():
-    """Presence was down at $connect (seed §8.4): the next activity frame repairs it."""
+    """Presence was down at $connect: the next activity frame repairs it."""
     transition = machine().activity(PresenceState("u"), "c1", T0)
     assert transition.state.status == "available"
     assert [type(timer) for timer, _ in transition.timers] == [IdleTimer]

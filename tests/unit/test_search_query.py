@@ -1,4 +1,4 @@
-"""The search query language (PROTOCOL.md §9) as a table of inputs, hostile ones included."""
+"""The search query language as a table of inputs, hostile ones included."""
 
 from __future__ import annotations
 

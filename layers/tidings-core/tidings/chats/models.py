@@ -29,7 +29,7 @@ class UserModel(Model):
     # Badge totals over all the user's chats, kept by atomic ADDs beside the per-chat counts.
     total_unread = NumberAttribute(attr_name="totalUnread", default=0)
     total_mentions = NumberAttribute(attr_name="totalMentions", default=0)
-    # `PUT /api/prefs` (seed §3.6), as validated JSON; absent means the defaults.
+    # `PUT /api/prefs`, as validated JSON; absent means the defaults.
     notification_prefs = JSONAttribute(attr_name="notificationPrefs", null=True)
 
 
@@ -80,14 +80,14 @@ class MemberModel(Model):
     user_id = UnicodeAttribute(range_key=True, attr_name="userId")
     role = UnicodeAttribute(default="member")  # member | admin
     joined_at = UnicodeAttribute(attr_name="joinedAt")
-    # The read watermark (PROTOCOL.md §5): only ever moves forward.
+    # The read watermark: only ever moves forward.
     last_read_seq = NumberAttribute(attr_name="lastReadSeq", default=0)
     last_read_message_id = UnicodeAttribute(attr_name="lastReadMessageId", null=True)
     # What moved the watermark last: "mark" (read.mark) or "send" (the member's own message,
     # which moves it in the send's transaction). The receipts consumer sends no read.receipt for
     # a "send": the message.new already tells the others.
     last_read_by = UnicodeAttribute(attr_name="lastReadBy", null=True)
-    # Badges (seed §3.3): changed only by atomic ADDs, or reset by a recount from the watermark.
+    # Badges: changed only by atomic ADDs, or reset by a recount from the watermark.
     unread_count = NumberAttribute(attr_name="unreadCount", default=0)
     mention_count = NumberAttribute(attr_name="mentionCount", default=0)
     by_user = MembershipsByUser()

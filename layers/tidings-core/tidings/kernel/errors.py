@@ -1,4 +1,4 @@
-"""Domain errors, each carrying the protocol error code it becomes (PROTOCOL.md §2).
+"""Domain errors, each carrying the protocol error code it becomes.
 
 Domain and storage code raise these; `tidings.kernel.router` is the one place that turns them
 into `ack`/`error` frames.

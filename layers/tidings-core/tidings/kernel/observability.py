@@ -1,7 +1,7 @@
 """The one place that creates the Powertools Logger, Tracer and Metrics.
 
 Logs carry metadata only (chatId, messageId, userId, connectionId): message content is never
-logged (seed §11.3).
+logged.
 
 Log keys belong to one invocation. Every handler's `inject_lambda_context(clear_state=True)`
 starts an invocation with only its own Lambda context, and per-invocation keys (userId, frame)

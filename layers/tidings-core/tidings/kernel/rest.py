@@ -1,4 +1,4 @@
-"""The edge of every HTTP API route (PROTOCOL.md §11), on Powertools' event handler.
+"""The edge of every HTTP API route, on Powertools' event handler.
 
 `http_app()` gives a resolver whose errors are JSON `{error: {code, message}}` with the
 matching status; `caller_id()` verifies the bearer JWT exactly as the WebSocket authorizer does.

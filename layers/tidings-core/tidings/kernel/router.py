@@ -1,6 +1,6 @@
 """The edge of every WebSocket route: from an API Gateway event to one reply frame.
 
-`frame_route` does what every route needs, in the order PROTOCOL.md §2 fixes: size check, JSON
+`frame_route` does what every route needs, in the order docs/protocol.md fixes: size check, JSON
 parse, envelope check, payload validation, then the route's action; domain errors become
 `ack` errors here and nowhere else. The connection always stays open.
 """

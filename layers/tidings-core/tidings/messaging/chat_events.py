@@ -1,4 +1,4 @@
-"""Edit, delete and react (PROTOCOL.md §4): each change to a message is a chat event with the
+"""Edit, delete and react: each change to a message is a chat event with the
 chat's next seq, written in one transaction with the change and its idempotency claim.
 
 Only the sender edits; the sender or a chat admin deletes; any member reacts. A delete erases

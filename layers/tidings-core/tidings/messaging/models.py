@@ -81,7 +81,7 @@ class IdempotencyModel(Model):
 
 
 class AuditModel(Model):
-    """Actions kept for abuse review (seed §3.7): each urgent message, written in the same
+    """Actions kept for abuse review: each urgent message, written in the same
     transaction as the message, so one never exists without the other. Kept for a year."""
 
     class Meta(TableMeta):

@@ -1,4 +1,4 @@
-"""Read receipts (PROTOCOL.md §5): a per-user, per-chat watermark that only moves forward.
+"""Read receipts: a per-user, per-chat watermark that only moves forward.
 
 `read.mark` only writes the watermark; the receipts go out from the Members stream, whose
 batching window coalesces a burst of marks into one `read.receipt` with the highest seq.

@@ -106,7 +106,7 @@ class MessageService:
             self._store.append(message, claim)
         except DuplicateRequest as duplicate:
             # A retry: answer with the message the first attempt stored. Its seq is kept; the
-            # seq this attempt allocated stays a hole, which the protocol allows (§6).
+            # seq this attempt allocated stays a hole, which the protocol allows (sync skips it).
             held = original_of(claim, duplicate)
             original = self._store.get(held.chat_id, held.seq) if held.seq is not None else None
             if original is None:  # the claim outlived its message: never expected

@@ -1,4 +1,4 @@
-"""Sync (PROTOCOL.md §6): replays the chat events a client missed, in seq order.
+"""Sync: replays the chat events a client missed, in seq order.
 
 The Messages table is the chat's event log, so one chat's missed events are one Query
 (`seq > after`) plus one BatchGetItem of the messages that edit, delete and reaction events

@@ -1,4 +1,4 @@
-"""Typing indicators (PROTOCOL.md §5): forwarded to the other members, never echoed back, at most
+"""Typing indicators: forwarded to the other members, never echoed back, at most
 one `typing.start` a second per user per chat, and never stored durably.
 
 The only state is a short-lived "is typing since" item per (chat, user) with a TTL, shared by

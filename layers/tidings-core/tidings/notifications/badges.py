@@ -1,4 +1,4 @@
-"""Badges (PROTOCOL.md §7, seed §3.3): unread and mention counts per user and chat, and totals.
+"""Badges: unread and mention counts per user and chat, and totals.
 
 A new message raises the counts of every member but its sender, unless the member has the chat
 focused on a connection (`tidings.notifications.notifying` applies that rule with the others).

@@ -1,7 +1,7 @@
-"""The notification evaluator (seed §3.2, PROTOCOL.md §7): what one recipient gets for one message.
+"""The notification evaluator: what one recipient gets for one message.
 
 Pure rules, no I/O: the Notify consumer gathers the facts (preferences, presence, focus,
-connections) and asks `evaluate`. Every branch of the seed's pseudo-code is a line here:
+connections) and asks `evaluate`. Every rule of the notification design is a line here:
 
 - a focused chat: nothing (no unread growth, no toast; the message is on screen);
 - otherwise the badge always counts, even in DND and for level `off`;

@@ -25,7 +25,7 @@ class PushSubscriptionsById(GlobalSecondaryIndex["PushSubscriptionModel"]):
 
 
 class PushSubscriptionModel(Model):
-    """A device that receives pushes for a user (seed §3.5): a Web Push subscription or an
+    """A device that receives pushes for a user: a Web Push subscription or an
     FCM/APNs device token. The push worker reads a user's subscriptions with one Query."""
 
     class Meta(TableMeta):

@@ -1,4 +1,4 @@
-"""The Notify pipeline (seed §3.1-3.4, PROTOCOL.md §7): for every recipient of a new message,
+"""The Notify pipeline: for every recipient of a new message,
 gather the facts, ask the evaluator, then count the badge, send the toast or queue the push.
 
 It runs in the Messages stream consumer, apart from fan-out, so a slow preference read or push
@@ -112,7 +112,7 @@ class NotificationService:
         try:
             statuses = self._presence.statuses(user_ids)
         except Exception:
-            # Degraded mode (seed §8.4): without presence, notify as if nobody were in DND.
+            # Degraded mode: without presence, notify as if nobody were in DND.
             logger.exception("presence lookup failed; treating the recipients as not in DND")
             return set()
         return {user_id for user_id, status in statuses.items() if status == DND_STATUS}

@@ -1,4 +1,4 @@
-"""Notification preferences (PROTOCOL.md §7, seed §3.6): the schema, validated, and its rules.
+"""Notification preferences: the schema, validated, and its rules.
 
 `GET/PUT /api/prefs` carry this model as JSON; the Notify consumer reads it for every recipient.
 The model is strict (unknown fields are refused) so that a typo in a client is a 400 naming the
@@ -70,7 +70,7 @@ def _parse_clock(value: str) -> time:
 class GlobalPreferences(_Strict):
     desktop: bool = True  # false: no push to devices (toasts in open apps still show)
     sound: bool = True
-    # An extension of seed §3.6: the level of every chat and channel without an override.
+    # An extension of the preferences schema: the level of every chat and channel without an override.
     level: Level = DEFAULT_LEVEL
     dnd_schedule: DndSchedule | None = Field(default=None, alias="dndSchedule")
 

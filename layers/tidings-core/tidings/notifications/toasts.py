@@ -1,4 +1,4 @@
-"""Toasts (PROTOCOL.md §7, seed §3.4): what a notification says, and how rapid ones group.
+"""Toasts: what a notification says, and how rapid ones group.
 
 Messages of one chat that arrive within `GROUP_WINDOW_SECONDS` of the first share one toast:
 the toast keeps its `id` and its `count` grows ("3 new messages in #general"), so a client

@@ -1,4 +1,4 @@
-"""The push subscription REST bodies (PROTOCOL.md §7, §11), validated with pydantic.
+"""The push subscription REST bodies, validated with pydantic.
 
 `POST /api/push/subscriptions` takes a browser's Web Push subscription (`PushSubscription.toJSON()`:
 `{endpoint, keys: {p256dh, auth}, expirationTime}`) or a native device token

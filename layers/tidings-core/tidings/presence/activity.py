@@ -1,4 +1,4 @@
-"""Which frames show that the user is there (PROTOCOL.md §8: away after the idle time without
+"""Which frames show that the user is there (docs/protocol.md: away after the idle time without
 activity frames, available again on activity).
 
 Frames the user causes count; frames a client sends on its own do not: `ping` (the heartbeat,

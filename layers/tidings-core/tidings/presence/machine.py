@@ -39,7 +39,7 @@ Status = Literal["available", "away", "dnd", "brb", "offline", "in_a_meeting"]
 
 @dataclass(frozen=True)
 class PresenceTimings:
-    """The durations of PROTOCOL.md §8 and §10, configurable so tests need not wait 5 minutes."""
+    """The durations of docs/protocol.md, configurable so tests need not wait 5 minutes."""
 
     idle_seconds: float = 300.0
     update_interval_seconds: float = 10.0
@@ -112,7 +112,7 @@ def _delay(seconds: float) -> int:
 
 
 class PresenceMachine:
-    """Seed §4.1 as pure functions of (state, input, now). None: nothing changes."""
+    """The presence rules as pure functions of (state, input, now). None: nothing changes."""
 
     def __init__(self, timings: PresenceTimings, new_chain: Callable[[], str] = lambda: uuid.uuid4().hex) -> None:
         self.timings = timings

@@ -16,7 +16,7 @@ from tidings.kernel.declaration import Table, TableMeta
 
 
 class PresenceModel(Model):
-    """A user's presence (PROTOCOL.md §8), one item per user who ever connected.
+    """A user's presence, one item per user who ever connected.
 
     `status` is what subscribers see; the stream (NEW_AND_OLD_IMAGES) carries its changes to
     the presence fan-out. Every other attribute is the state machine's input (domain/presence.py).

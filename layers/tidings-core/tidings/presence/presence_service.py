@@ -172,7 +172,7 @@ class PresenceService:
 
     def subscribed_presence(self, subscriber_id: str) -> list[dict[str, Any]]:
         """Sync's `presence`: the current presence of the users this user subscribed to. Empty
-        when presence is down: sync must work without it (seed §8.4)."""
+        when presence is down: sync must work without it."""
         try:
             user_ids = self._subscriptions.subscribed_by(subscriber_id, self._now())
             states = self._store.states(user_ids) if user_ids else {}
@@ -216,7 +216,7 @@ class PresenceService:
 
 
 def best_effort(action: Callable[[], Any], what: str) -> None:
-    """Presence must never fail `$connect`, `$disconnect` or a message (seed §8.4): a failure is
+    """Presence must never fail `$connect`, `$disconnect` or a message: a failure is
     logged and counted, and the user's presence is stale until the next transition."""
     try:
         action()

@@ -96,7 +96,7 @@ class DynamoPresenceStore:
     def statuses(self, user_ids: Sequence[str]) -> dict[str, str]:
         """What others see now for each user ("offline" for a user never seen), in one
         eventually consistent BatchGetItem per 100: for notifications, which skip toasts and
-        push for `dnd` (seed §3.2)."""
+        push for `dnd`."""
         unique = list(dict.fromkeys(user_ids))
         found = {user_id: OFFLINE for user_id in unique}
         for start in range(0, len(unique), BATCH_GET_MAX_KEYS):

@@ -33,7 +33,7 @@ def presence_changed_frame(payload: dict[str, Any]) -> str:
 
 
 def subscribe_frames(ref_id: str, snapshot: Iterable[dict[str, Any]]) -> list[str]:
-    """The ack, then one `presence.changed` per user: the order PROTOCOL.md §8 gives."""
+    """The ack, then one `presence.changed` per user: the order docs/protocol.md gives."""
     return [encode(ack_ok(ref_id))] + [presence_changed_frame(payload) for payload in snapshot]
 
 

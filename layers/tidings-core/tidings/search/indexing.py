@@ -51,7 +51,7 @@ class ReindexProgress:
 
 class Reindexer:
     """`tidings reindex` and the AWS `SearchReindex` function: empties the index, then indexes
-    every message of every chat from the message store (seed §8.2, the search index is derived)."""
+    every message of every chat from the message store (the search index is derived data)."""
 
     def __init__(
         self,

@@ -1,6 +1,6 @@
 """The OpenSearch engine (AWS): opensearch-py with SigV4, one index of messages and files.
 
-Index design (seed §5.3): one index, `tidings-messages` by default, created from an index
+Index design: one index, `tidings-messages` by default, created from an index
 template the first time a container uses it (no custom resource: the template is idempotent
 and the indexer reaches the domain anyway). Each message is a `docType: message` document with
 id = messageId; each attachment a `docType: file` document with id = `messageId#position`, so
@@ -42,7 +42,7 @@ TEXT_FIELDS = ["content", "attachmentNames"]
 # Search must fail fast: a slow engine becomes UNAVAILABLE, not a hung route.
 REQUEST_TIMEOUT_SECONDS = 5
 
-# Seed §5.3 names the `standard` analyzer; this is the standard tokenizer and lowercasing plus
+# The index design names the `standard` analyzer; this is the standard tokenizer and lowercasing plus
 # ASCII folding, so `cafe` finds `café` here as in the embedded engine (unicode61,
 # remove_diacritics): both engines answer the contract suite alike.
 ANALYZER = "tidings_text"

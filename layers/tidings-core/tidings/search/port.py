@@ -39,7 +39,7 @@ class SearchUnavailable(Unavailable):
 
 @dataclass(frozen=True)
 class FileDocument:
-    """One attachment of a message, searchable by name (seed §5.2 "Files")."""
+    """One attachment of a message, searchable by name (the `files` scope)."""
 
     file_id: str
     name: str
@@ -50,7 +50,7 @@ class FileDocument:
 
 @dataclass(frozen=True)
 class MessageDocument:
-    """What the index holds of a message (seed §5.3)."""
+    """What the index holds of a message."""
 
     message_id: str
     chat_id: str

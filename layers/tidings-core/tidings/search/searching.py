@@ -1,4 +1,4 @@
-"""`search.query` and `search.suggest` (PROTOCOL.md §9, seed §5): free of AWS event shapes.
+"""`search.query` and `search.suggest`: free of AWS event shapes.
 
 Who may see what: the searcher's memberships (one Query on `Members.byUser`, plus one
 BatchGetItem of the chats for their names) are the access control. Messages and files come
@@ -220,7 +220,7 @@ def mark_prefixes(text: str, query: SearchQuery) -> str:
     return "".join(out)
 
 
-# --- wire shapes (seed §5.6) -----------------------------------------------------------------
+# --- wire shapes -----------------------------------------------------------------
 
 
 def _message_result(hit: MessageHit) -> dict[str, Any]:

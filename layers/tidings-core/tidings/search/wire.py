@@ -1,4 +1,4 @@
-"""Search payloads (PROTOCOL.md §9)."""
+"""Search payloads."""
 
 from __future__ import annotations
 

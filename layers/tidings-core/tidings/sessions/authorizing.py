@@ -1,7 +1,7 @@
 """The `$connect` authorizer: a JWT from `Authorization: Bearer …` or `?token=…`.
 
 API Gateway answers 401 when the authorizer raises `Unauthorized` (no token at all) and 403
-when the returned policy denies (a token that fails verification), as PROTOCOL.md §1 asks.
+when the returned policy denies (a token that fails verification), as docs/protocol.md asks.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def authorize(
     revoked_before: Callable[[str], int | None] | None = None,
 ) -> dict[str, Any]:
     """`revoked_before(user_id)`: the user's revocation time, so a revoked session cannot
-    reconnect (PROTOCOL.md §3)."""
+    reconnect."""
     event = APIGatewayAuthorizerRequestEvent(raw_event)
     token = token_from(event)
     if token is None:

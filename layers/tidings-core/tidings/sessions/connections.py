@@ -2,7 +2,7 @@
 
 A server-initiated close always sends its reason first, as an `error` frame through the
 @connections API, and only then deletes the connection: API Gateway closes with 1000 and no
-application code, so the frame is the only way a client learns why (PROTOCOL.md §2).
+application code, so the frame is the only way a client learns why.
 
 A connection is never open without a record. API Gateway answers 410 for a connection until its
 `$connect` has returned and its handshake completed, although `$connect` has stored it by then;

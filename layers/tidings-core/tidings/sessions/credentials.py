@@ -1,4 +1,4 @@
-"""Sessions (PROTOCOL.md §11): refresh tokens that rotate on every use, and revocation.
+"""Sessions: refresh tokens that rotate on every use, and revocation.
 
 A refresh token is 32 random bytes (URL-safe base64), given to the client once and stored only
 as its SHA-256. Using it returns a new access token and a new refresh token of the same family

@@ -38,7 +38,7 @@ class ConnectionModel(Model):
     user_id = UnicodeAttribute(attr_name="userId")
     connected_at = NumberAttribute(attr_name="connectedAt")  # epoch milliseconds
     token_expires_at = NumberAttribute(attr_name="tokenExpiresAt")  # epoch seconds
-    # Set by `hello` (PROTOCOL.md §3); a connection that never said hello speaks version 1.
+    # Set by `hello`; a connection that never said hello speaks version 1.
     protocol_version = NumberAttribute(attr_name="protocolVersion", null=True)
     client = UnicodeAttribute(null=True)  # `hello.client`, e.g. "web/1.4.2"
     # The chat this connection shows now (`chat.focus`); notifications read it.

@@ -1,4 +1,4 @@
-"""The session (PROTOCOL.md §3): `hello`, `auth.renew`, `chat.focus`, and the connection limit.
+"""The session: `hello`, `auth.renew`, `chat.focus`, and the connection limit.
 
 Free of AWS event shapes. The token's expiry is enforced by `token_timers`; closes go through
 `connections.Disconnector`, which sends the reason before it closes.

@@ -1,4 +1,4 @@
-"""Token expiry (PROTOCOL.md §3), enforced with serverless timers: a delay queue.
+"""Token expiry, enforced with serverless timers: a delay queue.
 
 Each connection has one live timer chain, keyed by the token expiry it was armed for:
 

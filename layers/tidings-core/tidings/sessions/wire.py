@@ -1,4 +1,4 @@
-"""Session frames (PROTOCOL.md §3) and the auth REST bodies (§11): payload models and builders."""
+"""Session frames and the auth REST bodies: payload models and builders."""
 
 from __future__ import annotations
 
