@@ -8,12 +8,12 @@ NODE_STAMP := node_modules/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install dev test test-js test-fast lint fuzz synth deploy bench bench-presence layer clean ci
+.PHONY: install dev test test-js test-web test-fast lint fuzz synth deploy bench bench-presence bench-cold layer clean ci chromium screenshots
 
 LAMBDA_WHEELS := build/lambda-wheels
 LAMBDA_WHEELS_STAMP := $(LAMBDA_WHEELS)/.downloaded
 
-install: $(STAMP) $(NODE_STAMP) $(LAMBDA_WHEELS_STAMP)
+install: $(STAMP) $(NODE_STAMP) $(LAMBDA_WHEELS_STAMP) chromium
 
 $(STAMP): pyproject.toml layers/tidings-core/pyproject.toml clients/python/pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=python3 ...'" >&2; exit 1; }
@@ -32,6 +32,24 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# The browser tests' Chromium: Debian's package, never Playwright's own download (`playwright
+# install` is not used). Installed with apt-get when missing (as root, or with sudo); elsewhere,
+# install Chromium yourself and point CHROMIUM at it. The emoji font is for the screenshots.
+CHROMIUM ?= /usr/bin/chromium
+export TIDINGS_CHROMIUM := $(CHROMIUM)
+
+chromium:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if ! command -v apt-get >/dev/null; then \
+	    echo "warning: no Chromium at $(CHROMIUM) and no apt-get: install Chromium, then run make CHROMIUM=/path/to/chromium (the browser tests need it)" >&2; \
+	  else \
+	    if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; \
+	    else echo "error: installing Chromium needs root or sudo" >&2; exit 1; fi; \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null; \
+	  fi; \
+	fi
+
 # The JavaScript client SDK's dev dependencies (its tests' WebSocket and IndexedDB).
 JS_CLIENT := clients/js
 JS_CLIENT_STAMP := $(JS_CLIENT)/node_modules/.installed
@@ -43,9 +61,14 @@ $(JS_CLIENT_STAMP): $(JS_CLIENT)/package.json $(JS_CLIENT)/package-lock.json
 dev: $(STAMP)
 	$(BIN)/tidings dev --demo
 
+# The suite on every core (TEST_WORKERS=1 for one process); tests/conftest.py keeps each module on
+# one worker.
+TEST_WORKERS ?= auto
+
 test: install $(JS_CLIENT_STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 	cd $(JS_CLIENT) && npm test
+	cd $(WEB_CLIENT) && npm test
 
 # The JavaScript SDK alone: unit tests, then end to end against `tidings dev` (.venv/bin/tidings).
 test-js: $(STAMP) $(JS_CLIENT_STAMP)
@@ -56,10 +79,22 @@ test-js: $(STAMP) $(JS_CLIENT_STAMP)
 fuzz: install
 	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q tests/fuzz --timeout=0
 
+# The web client alone: its unit tests (Node, no dependencies), then the browser tests.
+WEB_CLIENT := clients/web
+
+test-web: $(STAMP) chromium
+	cd $(WEB_CLIENT) && npm test
+	$(BIN)/python -m pytest -q tests/browser tests/local/test_static.py
+
+# docs/screenshots/*.png: the web client's main views, from a tidings dev with demo users talking.
+screenshots: $(STAMP) chromium
+	$(BIN)/python -m tests.browser.screenshots
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy layers/tidings-core/tidings local/tidings_local infra functions
+	$(BIN)/lint-imports
 	MYPYPATH=clients/python/src $(BIN)/mypy -p tidings_client
 
 # Writes the CloudFormation template to cdk.out/ without AWS credentials or Docker.
@@ -74,6 +109,10 @@ bench: $(STAMP)
 
 bench-presence: $(STAMP)
 	$(BIN)/python -m tidings_local.bench_presence
+
+# Import time and module count of every synthesized function, loaded as Lambda loads it.
+bench-cold: synth
+	$(BIN)/python -m tidings_local.bench_cold
 
 clean:
 	rm -rf $(VENV) node_modules $(JS_CLIENT)/node_modules cdk.out build .pytest_cache .mypy_cache .ruff_cache .hypothesis

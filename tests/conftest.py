@@ -21,6 +21,12 @@ for _name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
     os.environ[_name] = "testing"
 
 from tests.support.aws import create_tables  # noqa: E402  (after the fake credentials)
+from tidings.app import APPLICATION  # noqa: E402
+from tidings.sessions.declaration import JWT_SIGNING_KEY  # noqa: E402
+
+# Every table's name as the runtime gives it to the functions that may use it: the local name.
+for _table in APPLICATION.tables:
+    os.environ.setdefault(_table.env_var, _table.default_name)
 
 # Hypothesis (tests/fuzz/). `default` runs in `make test`: few examples, the same ones every run,
 # so the suite stays fast and repeatable. `long` (`make fuzz`) explores: many random examples.
@@ -73,9 +79,15 @@ def aws() -> Iterator[None]:
 def signing_key(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
     key = "unit-test-signing-key-that-is-long-enough-for-hs256"
     arn = boto3.client("secretsmanager").create_secret(Name="tidings/test-jwt", SecretString=key)["ARN"]
-    monkeypatch.setenv("JWT_SECRET_ARN", arn)
-    from tidings.settings import settings
+    monkeypatch.setenv(JWT_SIGNING_KEY.env_var, arn)
+    return key
 
-    settings.cache_clear()
-    yield key
-    settings.cache_clear()
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`make test` runs the suite on every core (pytest-xdist, `--dist loadgroup`). A module's
+    tests stay on one worker, so its module-scoped `tidings dev` starts once; the infrastructure
+    tests all share one worker, so the layer in build/ is never rebuilt by two synths at once."""
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        group = "infrastructure" if module.startswith("tests/infrastructure/") else module
+        item.add_marker(pytest.mark.xdist_group(group))

@@ -1,4 +1,4 @@
-"""Rebuilds the search index from the message store (seed §8.2): the recovery path.
+"""Rebuilds the search index from the message store: the recovery path.
 
 On AWS: `aws lambda invoke --function-name <SearchReindex> out.json`; progress goes to the
 function's log. Locally, `tidings reindex` runs the same `Reindexer` inside `tidings dev`.
@@ -8,9 +8,21 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tidings.observability import logger, metrics, tracer
-from tidings.search.indexing import ReindexProgress
-from tidings.wiring import reindexer
+from tidings.chats.directory import all_chat_ids
+from tidings.kernel.environment import Environment, cold_start
+from tidings.kernel.handlers import consumer_entry
+from tidings.kernel.observability import logger, metrics
+from tidings.messaging import compose as messaging
+from tidings.search import compose as search
+from tidings.search.declaration import SEARCH_REINDEX
+from tidings.search.indexing import Reindexer, ReindexProgress
+
+
+@cold_start(SEARCH_REINDEX)
+def _reindexer(environment: Environment) -> Reindexer:
+    return search.reindexer(
+        environment, chat_ids=all_chat_ids, messages=messaging.message_store(environment).messages_of
+    )
 
 
 def _log(progress: ReindexProgress) -> None:
@@ -24,10 +36,8 @@ def _log(progress: ReindexProgress) -> None:
     )
 
 
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
-@tracer.capture_lambda_handler
+@consumer_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result = reindexer().run(_log)
+    result = _reindexer().run(_log)
     metrics.add_metric(name="SearchDocumentsReindexed", unit="Count", value=result.messages_indexed)
     return {"chats": result.chats_total, "messages": result.messages_indexed}

@@ -8,7 +8,7 @@ from typing import Any
 from aws_cdk import App
 
 from tidings.app import APPLICATION
-from tidings.declaration import Application
+from tidings.kernel.declaration import Application
 from tidings_infra import names
 from tidings_infra.nag import add_nag_checks
 from tidings_infra.stack import TidingsStack

@@ -13,7 +13,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
 
-from tidings.declaration import Function, QueueSubscription, Schedule, StreamSubscription
+from tidings.kernel.declaration import Function, QueueSubscription, Schedule, StreamSubscription
 from tidings_infra.nag import acknowledge
 from tidings_infra.queues import QueuesConstruct
 from tidings_infra.tables import TablesConstruct

@@ -12,10 +12,19 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from tidings.declaration import Access, Function
+from tidings.kernel.declaration import (
+    TABLE_ACTIONS,
+    Access,
+    Function,
+    Queue,
+    SearchIndex,
+    Secret,
+    Table,
+)
 from tidings_infra import names
 from tidings_infra.layer import LayerConstruct
 from tidings_infra.nag import acknowledge, acknowledge_wildcard_resource
+from tidings_infra.packaging import lambda_environment
 from tidings_infra.queues import QueuesConstruct
 from tidings_infra.search import SearchConstruct
 from tidings_infra.secrets import SecretsConstruct
@@ -25,21 +34,9 @@ from tidings_infra.tables import TablesConstruct, model_indexes
 _ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache", "tests"]
 
 
-# Explicit action lists instead of grant_read_data/grant_write_data: those include Scan, and no
-# Tidings code path may Scan (ARCHITECTURE.md), so IAM enforces it. DescribeTable is there
-# because PynamoDB reads the key schema on first use.
-_READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem")
-_WRITE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
-_TABLE_ACTIONS: dict[Access, tuple[str, ...]] = {
-    "read": ("dynamodb:DescribeTable", *_READ_ACTIONS),
-    "write": ("dynamodb:DescribeTable", "dynamodb:ConditionCheckItem", *_WRITE_ACTIONS),
-    "read_write": ("dynamodb:DescribeTable", *_READ_ACTIONS, *_WRITE_ACTIONS),
-}
-
-
 def _grant_table(table: dynamodb.Table, access: Access, grantee: iam.IGrantable) -> None:
     """Grants on the table and its indexes (Table.grant covers both)."""
-    table.grant(grantee, *_TABLE_ACTIONS[access])
+    table.grant(grantee, *TABLE_ACTIONS[access])
 
 
 class FunctionsConstruct(Construct):
@@ -89,26 +86,9 @@ class FunctionsConstruct(Construct):
         return self.functions[declared.id]
 
     def _environment(self, declared: Function) -> dict[str, str]:
-        environment = dict(names.COMMON_ENVIRONMENT)
-
-        def put(key: str, value: str) -> None:
-            if key in environment:
-                raise ValueError(f"function {declared.id}: environment variable {key} is set twice")
-            environment[key] = value
-
-        for table, _ in declared.tables:
-            put(table.env_var, self._tables.table(table).table_name)
-        for secret in declared.secrets:
-            put(secret.env_var, self._secrets.secret(secret).secret_arn)
-        for queue in declared.send_queues:
-            put(queue.env_var, self._queues.queue(queue).queue_url)
-        if declared.manages_connections:
-            put(names.CALLBACK_URL_ENV, self._callback_stage.callback_url)
-        for index, _ in declared.search:
-            put(index.env_var, self._search.endpoint(index))
-            put(names.SEARCH_ENGINE_ENV, "opensearch")
-            put(names.SEARCH_INDEX_ENV, index.index_name)
-        return environment
+        """The declaration's variables, named by this stack, and the Powertools settings every
+        function gets (`packaging.lambda_environment`, which `tidings dev` uses too)."""
+        return lambda_environment(declared, _StackNames(self))
 
     def _function(self, declared: Function, is_async_invoked: bool) -> lambda_.Function:
         code_dir = names.FUNCTIONS_DIR / declared.domain
@@ -203,3 +183,25 @@ class FunctionsConstruct(Construct):
                 "execute-api:ManageConnections on this API's own stage only; connection ids exist only "
                 "at runtime, so @connections/* cannot be narrowed further.",
             )
+
+
+class _StackNames:
+    """The declared resources as this stack names them (CloudFormation references)."""
+
+    def __init__(self, functions: FunctionsConstruct) -> None:
+        self._functions = functions
+
+    def table_name(self, table: Table) -> str:
+        return self._functions._tables.table(table).table_name
+
+    def queue_url(self, queue: Queue) -> str:
+        return self._functions._queues.queue(queue).queue_url
+
+    def secret_arn(self, secret: Secret) -> str:
+        return self._functions._secrets.secret(secret).secret_arn
+
+    def callback_url(self) -> str:
+        return self._functions._callback_stage.callback_url
+
+    def search_endpoint(self, index: SearchIndex) -> str:
+        return self._functions._search.endpoint(index)

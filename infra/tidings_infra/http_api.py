@@ -1,4 +1,4 @@
-"""The API Gateway HTTP API: the REST calls of PROTOCOL.md §11, one route per declared `HttpRoute`."""
+"""The API Gateway HTTP API: the REST calls of docs/protocol.md, one route per declared `HttpRoute`."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from tidings.declaration import Function, HttpRoute
+from tidings.kernel.declaration import Function, HttpRoute
 from tidings_infra import names
 from tidings_infra.access_logs import json_access_logs
 from tidings_infra.nag import acknowledge
 
 # One JSON object per request. Metadata only: never a body, a query string (`?token=` is not
-# used here, but a future route might) or a header value such as Authorization (seed §11.3).
+# used here, but a future route might) or a header value such as Authorization.
 _ACCESS_LOG_FIELDS = {
     "requestId": "$context.requestId",
     "extendedRequestId": "$context.extendedRequestId",
@@ -70,7 +70,7 @@ class HttpApiConstruct(Construct):
     one `lambda:InvokeFunction` permission per route, scoped to this API and that route's path.
 
     **No API Gateway authorizer.** Every route's function verifies the bearer JWT itself
-    (`tidings.edge.http.caller_id`), exactly as the WebSocket `$connect` authorizer does, and
+    (`tidings.kernel.rest.caller_id`), exactly as the WebSocket `$connect` authorizer does, and
     `POST /api/auth/refresh` takes no access token at all. HTTP APIs' native JWT authorizer
     cannot verify our tokens: it validates signatures only against the JWKS of an OIDC issuer
     (public keys fetched from the issuer's `jwks_uri`), while Tidings access tokens are HS256,
@@ -97,7 +97,7 @@ class HttpApiConstruct(Construct):
             self,
             names.HTTP_API_ID,
             api_name=f"{Stack.of(self).stack_name}-http",
-            description="Tidings REST API (PROTOCOL.md §11)",
+            description="Tidings REST API",
             create_default_stage=False,
             cors_preflight=apigwv2.CorsPreflightOptions(
                 allow_origins=cors_allowed_origins(self.node.try_get_context(names.CONTEXT_CORS_ALLOWED_ORIGINS)),

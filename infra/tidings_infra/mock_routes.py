@@ -1,6 +1,6 @@
 """WebSocket routes that API Gateway answers itself: MOCK integrations, no Lambda.
 
-Why: a client sends `ping` every 30 s per connection (PROTOCOL.md §3). Routed to a function,
+Why: a client sends `ping` every 30 s per connection. Routed to a function,
 that is one Lambda invocation per connection per 30 s, about 86,400 a month for one idle tab,
 for a reply that needs no state. A MOCK integration builds the `pong` in API Gateway's mapping
 templates instead, so a heartbeat costs only the WebSocket message itself.
@@ -29,7 +29,7 @@ Everything a client controls (the frame id) passes through `$util.escapeJavaScri
 JSON string, so no id can break the JSON or the `statusCode` parse.
 
 The reply is `{"type": <reply_type>, "id": $context.requestId, "timestamp": ISO-8601 UTC with
-milliseconds, "payload": {"refId": <id>}}`, the shape of `tidings.protocol.frames.server_frame`.
+milliseconds, "payload": {"refId": <id>}}`, the shape of `tidings.kernel.wire.server_frame`.
 The timestamp is assembled from `$context.requestTime` (CLF, `24/Nov/2026:10:00:00 +0000`, UTC)
 and the last three digits of `$context.requestTimeEpoch` (milliseconds): API Gateway's VTL has
 no date formatting of its own.
@@ -43,7 +43,7 @@ from collections.abc import Sequence
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from constructs import Construct
 
-from tidings.declaration import MockRoute
+from tidings.kernel.declaration import MockRoute
 from tidings_infra.nag import acknowledge
 
 # `$default` in a selection expression would be read as a variable; `\$default` is the literal key.

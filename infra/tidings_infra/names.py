@@ -14,13 +14,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_opensearchservice as opensearch
 
 # The settings the local runtime shares, re-exported: they live in a module without CDK imports.
-from tidings_infra.packaging import (  # noqa: F401
-    CALLBACK_URL_ENV,
-    COMMON_ENVIRONMENT,
-    LAYER_DISTRIBUTIONS,
-    SEARCH_ENGINE_ENV,
-    SEARCH_INDEX_ENV,
-)
+from tidings_infra.packaging import COMMON_ENVIRONMENT, LAYER_DISTRIBUTIONS  # noqa: F401
 
 # --- paths (absolute, so the app synthesizes the same from any working directory) ----------
 
@@ -45,6 +39,8 @@ EVENT_SOURCES_CONSTRUCT = "EventSources"
 HTTP_API_CONSTRUCT = "HttpApi"
 API_GATEWAY_ACCOUNT_CONSTRUCT = "ApiGatewayAccount"
 SEARCH_CONSTRUCT = "Search"
+MONITORING_CONSTRUCT = "Monitoring"
+LOGS_KEY_ID = "LogsKey"
 
 WEBSOCKET_API_ID = "Api"
 WEBSOCKET_STAGE_ID = "Stage"
@@ -61,6 +57,10 @@ HTTP_STAGE_NAME = "$default"
 OUTPUT_WEBSOCKET_URL = "WebSocketUrl"
 OUTPUT_CALLBACK_URL = "CallbackUrl"
 OUTPUT_HTTP_API_URL = "HttpApiUrl"
+OUTPUT_ALARM_TOPIC_ARN = "AlarmTopicArn"
+OUTPUT_DASHBOARD_URL = "DashboardUrl"
+OUTPUT_TABLE_NAME_SUFFIX = "TableName"  # <table id>TableName, one per declared table
+OUTPUT_SECRET_ARN_SUFFIX = "SecretArn"  # <secret id>SecretArn, one per declared secret
 
 # --- Lambda ------------------------------------------------------------------------------
 
@@ -107,7 +107,7 @@ HTTP_THROTTLE_BURST_LIMIT = 200
 CORS_DEFAULT_ALLOWED_ORIGINS = ("*",)
 CORS_ALLOWED_METHODS = ("GET", "POST", "PUT", "DELETE")
 CORS_ALLOWED_HEADERS = ("Authorization", "Content-Type")
-CORS_EXPOSED_HEADERS = ("Retry-After",)  # 429s carry it (PROTOCOL.md §11); scripts may read it
+CORS_EXPOSED_HEADERS = ("Retry-After",)  # 429s carry it; scripts may read it
 CORS_MAX_AGE_SECONDS = 3600
 
 # --- context keys (cdk.json or `cdk synth -c key=value`) ---------------------------------

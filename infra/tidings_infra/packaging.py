@@ -1,11 +1,13 @@
-"""What every function gets besides its own code: the layer's distributions and the common
-environment variables.
+"""What every function gets besides its own code: the layer's distributions and its
+environment (the common variables, then the declaration's own).
 
 Kept apart from `names.py`, whose `aws_cdk` import starts jsii's Node.js runtime (seconds), so
 that the local runtime (`tidings dev`) builds its workers from the very same lists without CDK.
 """
 
 from __future__ import annotations
+
+from tidings.kernel.declaration import Function, PhysicalNames, function_environment
 
 # Distributions copied from the installed environment into our layer.
 # boto3/botocore come from the Lambda runtime; Powertools and pydantic from the AWS layer.
@@ -53,14 +55,20 @@ LAYER_DISTRIBUTIONS = (
     "anyio",
 )
 
-# Environment every function gets (Powertools reads these; tidings.observability builds on it).
+# Environment every function gets (Powertools reads these; tidings.kernel.observability builds on it).
 COMMON_ENVIRONMENT = {
     "POWERTOOLS_SERVICE_NAME": "tidings",
     "POWERTOOLS_METRICS_NAMESPACE": "Tidings",
     "LOG_LEVEL": "INFO",
 }
-# Set on functions with `manages_connections`: the @connections endpoint of this API stage.
-CALLBACK_URL_ENV = "WEBSOCKET_CALLBACK_URL"
-# Set on functions declared with a SearchIndex (tidings.settings reads them).
-SEARCH_ENGINE_ENV = "SEARCH_ENGINE"
-SEARCH_INDEX_ENV = "SEARCH_INDEX"
+
+
+def lambda_environment(function: Function, names: PhysicalNames) -> dict[str, str]:
+    """The environment `function` is deployed with: `COMMON_ENVIRONMENT` and the declaration's
+    variables (`function_environment`) under the given runtime's names. The CDK stack sets
+    exactly this; `tidings dev` starts from it too."""
+    declared = function_environment(function, names)
+    clash = COMMON_ENVIRONMENT.keys() & declared.keys()
+    if clash:
+        raise ValueError(f"function {function.id}: environment variables {sorted(clash)} are set twice")
+    return COMMON_ENVIRONMENT | declared

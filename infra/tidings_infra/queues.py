@@ -8,7 +8,7 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from tidings.declaration import Queue
+from tidings.kernel.declaration import Queue
 from tidings_infra.nag import acknowledge
 
 _DLQ_RETENTION = Duration.days(14)  # the SQS maximum: time for an operator to inspect and redrive
@@ -37,6 +37,11 @@ class QueuesConstruct(Construct):
 
     def queue(self, declared: Queue) -> sqs.Queue:
         return self.queues[declared.id]
+
+    def dead_letter_queue(self, declared: Queue) -> sqs.IQueue | None:
+        """The DLQ of a queue declared with `dead_letter_after`, else None."""
+        dead_letter = self.queue(declared).dead_letter_queue
+        return dead_letter.queue if dead_letter is not None else None
 
     def _queue(self, declared: Queue, is_failure_destination: bool, removal_policy: RemovalPolicy) -> sqs.Queue:
         dead_letter_queue = None

@@ -24,7 +24,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_opensearchservice as opensearch
 from constructs import Construct
 
-from tidings.declaration import Access, SearchIndex
+from tidings.kernel.declaration import Access, SearchIndex
 from tidings_infra import names
 from tidings_infra.nag import acknowledge, acknowledge_wildcard_resource
 
@@ -125,8 +125,8 @@ class SearchConstruct(Construct):
         acknowledge(
             domain,
             "The reference deployment is one data node: the index is derived data, rebuilt from DynamoDB by the "
-            "SearchReindex function (seed §8.2), and while it is down search answers UNAVAILABLE and messaging "
-            "goes on (seed §8.4). Dedicated masters and zone awareness are a capacity decision for larger "
+            "SearchReindex function, and while it is down search answers UNAVAILABLE and messaging "
+            "goes on. Dedicated masters and zone awareness are a capacity decision for larger "
             "deployments (names.SEARCH_* in infra).",
             "AwsSolutions-OS4",
             "AwsSolutions-OS7",

@@ -8,7 +8,7 @@ from aws_cdk import RemovalPolicy, SecretValue
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from tidings.declaration import Secret
+from tidings.kernel.declaration import Secret
 from tidings_infra.nag import acknowledge
 
 
@@ -40,7 +40,7 @@ class SecretsConstruct(Construct):
                     secret,
                     "Not rotated automatically: rotating an HS256 signing key needs verifiers to accept the "
                     "previous key until every token it signed has expired (a key-id / dual-key scheme in "
-                    "tidings.auth, not built yet). Until then rotation is a planned manual operation.",
+                    "tidings.sessions.tokens, not built yet). Until then rotation is a planned manual operation.",
                     "AwsSolutions-SMG4",
                 )
             else:

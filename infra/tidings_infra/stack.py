@@ -8,16 +8,19 @@ from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from constructs import Construct
 
 from tidings.app import APPLICATION
-from tidings.declaration import Application
+from tidings.kernel.declaration import Application
 from tidings_infra import names
 from tidings_infra.event_sources import EventSourcesConstruct
 from tidings_infra.functions import FunctionsConstruct
 from tidings_infra.http_api import HttpApiConstruct
 from tidings_infra.layer import LayerConstruct
+from tidings_infra.log_encryption import encrypt_log_groups
+from tidings_infra.monitoring import MonitoringConstruct
 from tidings_infra.queues import QueuesConstruct
 from tidings_infra.search import SearchConstruct
 from tidings_infra.secrets import SecretsConstruct
 from tidings_infra.tables import TablesConstruct
+from tidings_infra.web_client import add_web_client
 from tidings_infra.websocket import ApiGatewayAccountConstruct, WebSocketConstruct
 
 _REMOVAL_POLICIES = {"retain": RemovalPolicy.RETAIN, "destroy": RemovalPolicy.DESTROY}
@@ -28,8 +31,9 @@ class TidingsStack(Stack):
 
     Construction order is the dependency order: state (tables, queues, secrets), layers, the
     WebSocket API and stage, the functions (which need the stage's callback URL), then what
-    invokes the functions (WebSocket routes, the HTTP API, event sources). The HTTP API exists
-    only when the application declares HTTP routes.
+    invokes the functions (WebSocket routes, the HTTP API, event sources), and last what watches
+    it all (alarms, the dashboard). The HTTP API exists only when the application declares HTTP
+    routes.
     """
 
     def __init__(
@@ -43,6 +47,7 @@ class TidingsStack(Stack):
         super().__init__(scope, construct_id, description=names.STACK_DESCRIPTION, **kwargs)
         _check_functions_declared(application)
         removal_policy = self._removal_policy()
+        self.logs_key = encrypt_log_groups(self, names.LOGS_KEY_ID, removal_policy)
 
         self.tables = tables = TablesConstruct(
             self, names.TABLES_CONSTRUCT, tables=application.tables, removal_policy=removal_policy
@@ -96,6 +101,13 @@ class TidingsStack(Stack):
                 function_for=functions.function,
                 removal_policy=removal_policy,
             )
+        # The web client on S3 + CloudFront, with `-c tidings:webClient=true` only (web_client.py).
+        self.web_client = add_web_client(
+            self,
+            websocket_url=websocket.url,
+            http_api_url=self.http_api.url if self.http_api else None,
+            removal_policy=removal_policy,
+        )
         self.event_sources = EventSourcesConstruct(
             self,
             names.EVENT_SOURCES_CONSTRUCT,
@@ -105,6 +117,16 @@ class TidingsStack(Stack):
             tables=tables,
             queues=queues,
             function_for=functions.function,
+        )
+        self.monitoring = monitoring = MonitoringConstruct(
+            self,
+            names.MONITORING_CONSTRUCT,
+            application=application,
+            function_for=functions.function,
+            queues=queues,
+            websocket_api=websocket.api,
+            websocket_stage=websocket.stage,
+            removal_policy=removal_policy,
         )
 
         CfnOutput(
@@ -126,15 +148,39 @@ class TidingsStack(Stack):
                 value=self.http_api.url,
                 description="HTTP API base URL (https://…/); REST paths such as api/chats go after it",
             )
-        # Secrets the operator fills in after deploying (README, "Deploy"): where to put them.
+        # Where the data is, for operators and scripts (one output per declared table).
+        for declared_table in application.tables:
+            CfnOutput(
+                self,
+                f"{declared_table.id}{names.OUTPUT_TABLE_NAME_SUFFIX}",
+                value=tables.table(declared_table).table_name,
+                description=f"DynamoDB table of {declared_table.model.__name__} items",
+            )
+        # Every secret's ARN: the generated keys (what a token service signs with) and the ones
+        # the operator fills in after deploying (README, "Deploy").
         for declared in application.secrets:
-            if declared.placeholder is not None:
-                CfnOutput(
-                    self,
-                    f"{declared.id}SecretArn",
-                    value=secrets.secret(declared).secret_arn,
-                    description=f"aws secretsmanager put-secret-value --secret-id <this>: {declared.description}",
-                )
+            if declared.placeholder is None:
+                description = f"{declared.description}; generated at deploy time"
+            else:
+                description = f"aws secretsmanager put-secret-value --secret-id <this>: {declared.description}"
+            CfnOutput(
+                self,
+                f"{declared.id}{names.OUTPUT_SECRET_ARN_SUFFIX}",
+                value=secrets.secret(declared).secret_arn,
+                description=description,
+            )
+        CfnOutput(
+            self,
+            names.OUTPUT_ALARM_TOPIC_ARN,
+            value=monitoring.topic.topic_arn,
+            description="SNS topic every alarm notifies (subscribe your on-call email, chat or pager to it)",
+        )
+        CfnOutput(
+            self,
+            names.OUTPUT_DASHBOARD_URL,
+            value=monitoring.dashboard_url,
+            description="CloudWatch dashboard of connections, delivery, search, lag, failures and push",
+        )
 
     def _removal_policy(self) -> RemovalPolicy:
         value = str(self.node.try_get_context(names.CONTEXT_REMOVAL_POLICY) or "retain").lower()

@@ -13,7 +13,7 @@ from pynamodb.attributes import Attribute, TTLAttribute
 from pynamodb.indexes import GlobalSecondaryIndex, Index, LocalSecondaryIndex
 from pynamodb.models import Model
 
-from tidings.declaration import Table
+from tidings.kernel.declaration import Table
 
 _ATTRIBUTE_TYPES = {
     "S": dynamodb.AttributeType.STRING,

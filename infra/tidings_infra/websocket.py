@@ -13,14 +13,14 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from tidings.declaration import Authorizer, Function, MockRoute, Route
+from tidings.kernel.declaration import Authorizer, Function, MockRoute, Route
 from tidings_infra import names
 from tidings_infra.access_logs import json_access_logs
 from tidings_infra.mock_routes import MockRoutesConstruct
 from tidings_infra.nag import acknowledge
 
 # One JSON object per WebSocket event (connect, message, disconnect). Metadata only: ids,
-# route, status and errors, never a frame's body (seed §11.3).
+# route, status and errors, never a frame's body.
 _ACCESS_LOG_FIELDS = {
     "requestId": "$context.requestId",
     "extendedRequestId": "$context.extendedRequestId",
@@ -52,7 +52,7 @@ class WebSocketConstruct(Construct):
             self,
             names.WEBSOCKET_API_ID,
             api_name=f"{Stack.of(self).stack_name}-websocket",
-            description="Tidings real-time messaging (PROTOCOL.md)",
+            description="Tidings real-time messaging",
             route_selection_expression=names.ROUTE_SELECTION_EXPRESSION,
         )
         self.stage = apigwv2.WebSocketStage(

@@ -25,8 +25,8 @@ from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from typing import Any
 
+from tidings.kernel.declaration import Application, Route
 from tidings_local.aws import ACCOUNT_ID, region
-from tidings_local.declared import Application, Route
 
 API_ID = "local"
 STAGE = "local"

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import boto3
 from moto import mock_aws
 
+from tidings.kernel.declaration import Application, Queue, Secret, Table
 from tidings_local import moto_patches
-from tidings_local.declared import Application, Queue, Secret, Table
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.literals import QueueAttributeNameType

@@ -58,7 +58,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tidings.auth import issue_token
+from tidings.sessions.tokens import issue_token
 from tidings_local.bench_cost import DEFAULT_CONSUMER_MS, DEFAULT_ROUTE_MS, Result
 from tidings_local.bench_load import (
     DEMO_USERS,

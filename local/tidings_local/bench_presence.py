@@ -35,7 +35,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tidings.auth import issue_token
+from tidings.sessions.tokens import issue_token
 from tidings_local.bench_cost import percentile
 from tidings_local.bench_load import StatsDelta, settled_stats, stats_delta
 from tidings_local.bench_report import _git_revision, _ms, _nproc, _table

@@ -6,6 +6,7 @@
     tidings token USER [--ttl 900]
     tidings session USER [--url http://127.0.0.1:8080]
     tidings reindex [--url http://127.0.0.1:8080]
+    tidings chat USER [--url http://127.0.0.1:8080] [--chat CHAT] [--token JWT --ws-url URL --api-url URL]
     tidings vapid-keys --subject mailto:ops@example.com
 
 `tidings dev` prints a short banner to stderr, then `Tidings is ready on http://HOST:PORT`
@@ -15,6 +16,8 @@ as its last line of stdout, signed with the same local key the runtime uses (`ke
 tokens live in the runtime's tables, so only the runtime can issue one) and prints it as JSON.
 `tidings reindex` asks a running `tidings dev` to rebuild its search index from its message
 store (the data lives in that process), drawing a progress bar on stderr.
+
+`tidings chat USER` is a small terminal chat client on the Python SDK (`chat_client.py`).
 
 `tidings dev --faults SPEC` breaks the runtime on purpose (DynamoDB throttles and 5xx,
 @connections errors, stream consumers failing on a record, search or the push service down):
@@ -35,7 +38,8 @@ import signal
 import sys
 import urllib.request
 
-from tidings.auth import DEFAULT_TTL_SECONDS, issue_token
+from tidings.sessions.tokens import DEFAULT_TTL_SECONDS, issue_token
+from tidings_local import chat_client
 from tidings_local.keys import ENV_VAR, dev_signing_key
 
 
@@ -47,7 +51,7 @@ def _positive(text: str) -> float:
 
 
 def _function_environment(args: argparse.Namespace) -> dict[str, str]:
-    """The flags that reach the functions as environment variables (`tidings.settings`)."""
+    """The flags that reach the functions as environment variables (the features' settings)."""
     environment = {}
     if args.presence_idle_seconds is not None:
         environment["PRESENCE_IDLE_SECONDS"] = str(args.presence_idle_seconds)
@@ -85,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=FAULTS_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    dev.add_argument("--demo", action="store_true", help="load the demo users and chats (PROTOCOL.md §12)")
+    dev.add_argument("--demo", action="store_true", help="load the demo users and chats")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     dev.add_argument("--idle-timeout", type=float, default=600, metavar="SECONDS", help="close idle connections")
@@ -137,6 +141,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     reindex.add_argument("--url", default="http://127.0.0.1:8080", help="the runtime's base URL")
 
+    chat = commands.add_parser(
+        "chat", help="chat in the terminal as USER (messages, typing, receipts, presence) on tidings dev or AWS"
+    )
+    chat_client.add_arguments(chat)
+
     vapid = commands.add_parser(
         "vapid-keys", help="print a new VAPID key pair as the value of the PushVapidKey secret (for AWS)"
     )
@@ -182,7 +191,7 @@ def _progress_bar(progress: dict, width: int = 30) -> str:
 def _vapid_keys(subject: str) -> int:
     """The secret's value on stdout (the private key: pipe it, don't paste it into a ticket);
     the public key, which browsers subscribe with, on stderr for reference."""
-    from tidings.adapters.webpush import VapidConfig
+    from tidings.notifications.vapid import VapidConfig
 
     if not subject.startswith(("mailto:", "https://")):
         print("tidings vapid-keys: --subject must be a mailto: or https: URL (RFC 8292)", file=sys.stderr)
@@ -275,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
         return _session(args.user, args.url)
     if args.command == "reindex":
         return _reindex(args.url)
+    if args.command == "chat":
+        return chat_client.run(args)
     if args.command == "vapid-keys":
         return _vapid_keys(args.subject)
     try:

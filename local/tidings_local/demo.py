@@ -1,4 +1,4 @@
-"""The demo data of `tidings dev --demo` (PROTOCOL.md §12), written through the PynamoDB models.
+"""The demo data of `tidings dev --demo`, written through the PynamoDB models.
 
 Writing through the models, not raw items, means the demo data has exactly the shape the
 handlers read. Without `--demo` the runtime starts empty.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tidings.storage.models import ChatModel, MemberModel, UserModel
+from tidings.chats.models import ChatModel, MemberModel, UserModel
 
 USERS = {"alice": "Alice", "bob": "Bob", "carol": "Carol", "dave": "Dave", "erin": "Erin"}
 

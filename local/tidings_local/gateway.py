@@ -6,6 +6,7 @@
 | `POST\\|GET\\|DELETE /@connections/{connectionId}` | its management API (`management_api.py`) |
 | `GET /healthz`, `/_local/stats`, `/_local/sessions`, `/_local/reindex` | `local_endpoints.py` |
 | `/_local/faults`, `GET /_local/queues/{queueId}` | fault injection (`faults.routes`) |
+| `GET /`, `/app/...`, `/sdk/...`, `/config.json` | the web client (`static.py`) |
 | everything else | the HTTP API's declared routes (`http_api.py`), else 404 JSON |
 
 In front of all of them, API Gateway's request limits: a request whose request line and header
@@ -24,7 +25,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from tidings_local.declared import Application
+from tidings.kernel.declaration import Application
 from tidings_local.faults import Faults
 from tidings_local.http_api import HttpApi, json_error
 from tidings_local.iam import Policies
@@ -32,6 +33,7 @@ from tidings_local.lambdas import Lambdas
 from tidings_local.local_endpoints import LocalEndpoints
 from tidings_local.log import logger
 from tidings_local.management_api import ManagementApi
+from tidings_local.static import add_web_client_routes
 from tidings_local.stats import Stats
 from tidings_local.websocket_api import MAX_MESSAGE_BYTES, Connection, WebSocketApi
 
@@ -87,6 +89,7 @@ class Gateway:
         self.http_api = HttpApi(application, lambdas, stats)
         self.local = LocalEndpoints(stats, is_ready)
         self._local_routes = local_routes
+        self._is_ready = is_ready
 
     @property
     def connections(self) -> dict[str, Connection]:
@@ -113,6 +116,7 @@ class Gateway:
         app.router.add_routes(self.management.routes())
         app.router.add_routes(self.local.routes())
         app.router.add_routes(self._local_routes)
+        add_web_client_routes(app, is_ready=self._is_ready)  # `/`, /app, /sdk, /config.json
         app.router.add_route("*", "/{path:.*}", self.http_api.handle)  # last: everything else
         return app
 

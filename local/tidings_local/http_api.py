@@ -30,9 +30,9 @@ from typing import Any
 from aiohttp import web
 from multidict import CIMultiDict
 
+from tidings.kernel.declaration import Application, HttpRoute
 from tidings_local.apigw import new_id
 from tidings_local.aws import ACCOUNT_ID
-from tidings_local.declared import Application, HttpRoute
 from tidings_local.lambdas import FunctionError, Lambdas
 from tidings_local.log import logger
 from tidings_local.stats import Stats

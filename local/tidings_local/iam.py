@@ -38,8 +38,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
+from tidings.kernel.declaration import TABLE_ACTIONS, Application, Function
 from tidings_local.aws import ACCOUNT_ID, Provisioned, region
-from tidings_local.declared import TABLE_ACTIONS, Application, Function
 
 _SEND = ("sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
 _CONSUME = (

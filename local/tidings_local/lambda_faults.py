@@ -125,7 +125,7 @@ def _patch_requests(module):
 
 PATCHES = {
     "aws_lambda_powertools.utilities.batch.base": _patch_batch_processors,
-    "tidings.search.embedded": _patch_search_engine,
+    "tidings.search.embedded_engine": _patch_search_engine,
     "requests.sessions": _patch_requests,
 }
 

@@ -46,8 +46,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from tidings.kernel.declaration import Application, Function
 from tidings_local.aws import ACCOUNT_ID, region
-from tidings_local.declared import Application, Function
 from tidings_local.lambda_paths import LambdaPaths, shadowing, stage
 from tidings_local.log import logger
 from tidings_local.stats import Stats

@@ -47,7 +47,7 @@ class LocalEndpoints:
     async def _issue_session(self, request: web.Request) -> web.Response:
         """Local-only sign-in for `tidings session USER`: an access token plus a refresh token
         stored in this process's tables (on AWS, whatever signs people in does this)."""
-        from tidings.wiring import issue_session
+        from tidings.sessions.compose import issue_session
 
         try:
             body = await request.json()
@@ -62,9 +62,9 @@ class LocalEndpoints:
     async def _reindex(self, request: web.Request) -> web.StreamResponse:
         """Rebuilds the search index from this process's message store (the data lives here,
         in moto), streaming progress as NDJSON. On AWS the `SearchReindex` function does it."""
-        from tidings.errors import TidingsError
+        from tidings.kernel.errors import TidingsError
+        from tidings.search.compose import operator_reindexer as reindexer
         from tidings.search.indexing import ReindexProgress
-        from tidings.wiring import reindexer
 
         loop = asyncio.get_running_loop()
         lines: asyncio.Queue[dict[str, Any]] = asyncio.Queue()

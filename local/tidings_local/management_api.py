@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from aiohttp import WSCloseCode, web
 
-from tidings.protocol.frames import iso
+from tidings.kernel.wire import iso
 from tidings_local.apigw import API_ID, STAGE
 from tidings_local.faults import Faults
 from tidings_local.iam import Policies, access_key_of, connections_arn

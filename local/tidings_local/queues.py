@@ -26,8 +26,8 @@ from typing import Any, TypeVar
 
 import boto3
 
+from tidings.kernel.declaration import QueueSubscription
 from tidings_local.aws import region
-from tidings_local.declared import QueueSubscription
 from tidings_local.lambdas import Lambdas
 from tidings_local.log import logger
 from tidings_local.moto_patches import SQS_SENDS, on_request, wait_until_set, wake

@@ -8,12 +8,12 @@ sources start (stream and queue pollers, schedules), and only then `/healthz` an
     async with LocalRuntime(port=0, demo=True) as runtime:
         ...  # runtime.ws_url, runtime.url, runtime.stats.snapshot()
 
-Each function's workers get exactly the environment CDK gives it (`declared.function_environment`)
-plus what Lambda sets, their own credentials and the endpoint of moto's server; see
-`function_environment` below for what the local runtime changes. The runtime's own process
-keeps the tables' and queues' variables too (`/_local/sessions` and `/_local/reindex` run the
-shared code here), and restores its environment on `stop()`. moto is process-global, so only
-one runtime may run per process at a time.
+Each function's workers get exactly the environment CDK gives it
+(`tidings_infra.packaging.lambda_environment`) plus what Lambda sets, their own credentials and
+the endpoint of moto's server; see `function_environment` below for what the local runtime
+changes. The runtime's own process keeps the tables' and queues' variables too
+(`/_local/sessions` and `/_local/reindex` run the shared code here), and restores its
+environment on `stop()`. moto is process-global, so only one runtime may run per process at a time.
 """
 
 from __future__ import annotations
@@ -31,18 +31,18 @@ from typing import Any
 
 from aiohttp import web
 
-from tidings_local import faults as fault_injection
-from tidings_local.apigw import API_ID, STAGE
-from tidings_local.aws import ACCOUNT_ID, LocalAws, Provisioned, queue_names, region
-from tidings_local.declared import (
+from tidings.kernel.declaration import (
     Application,
     Function,
     Queue,
     SearchIndex,
     Secret,
     Table,
-    function_environment,
 )
+from tidings_infra.packaging import lambda_environment
+from tidings_local import faults as fault_injection
+from tidings_local.apigw import API_ID, STAGE
+from tidings_local.aws import ACCOUNT_ID, LocalAws, Provisioned, queue_names, region
 from tidings_local.faults import Faults
 from tidings_local.gateway import Gateway
 from tidings_local.iam import Policies
@@ -68,9 +68,6 @@ HANDLER_ENV_DEFAULTS = {
 }
 # The developer's own value of these reaches every function (LOG_LEVEL=DEBUG make dev).
 DEVELOPER_SETTINGS = ("LOG_LEVEL", "POWERTOOLS_LOG_LEVEL", "POWERTOOLS_DEV", "POWERTOOLS_DEBUG")
-# Local only: the embedded search engine stands in for OpenSearch (docs/architecture.md "Search").
-SEARCH_ENGINE_ENV = "SEARCH_ENGINE"
-SEARCH_DB_PATH_ENV = "SEARCH_DB_PATH"
 LOCAL_VAPID_SUBJECT = "mailto:tidings-dev@localhost"
 
 
@@ -84,8 +81,9 @@ def _default_secret_values() -> dict[str, str]:
     """The JWT key, and a VAPID key pair generated for this run (Web Push works locally; a
     browser subscribed during one run must subscribe again in the next). FCM and APNs keep
     their placeholders: they are not configured locally."""
-    from tidings.adapters.webpush import VapidConfig
-    from tidings.app import JWT_SIGNING_KEY, PUSH_VAPID
+    from tidings.notifications.declaration import PUSH_VAPID
+    from tidings.notifications.vapid import VapidConfig
+    from tidings.sessions.declaration import JWT_SIGNING_KEY
 
     return {
         JWT_SIGNING_KEY.id: dev_signing_key(),
@@ -95,7 +93,7 @@ def _default_secret_values() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class _LocalNames:
-    """Where the declared resources are locally (`declared.PhysicalNames`)."""
+    """Where the declared resources are locally (`tidings.kernel.declaration.PhysicalNames`)."""
 
     provisioned: Provisioned
     url: str
@@ -245,10 +243,11 @@ class LocalRuntime:
         `DEVELOPER_SETTINGS`, the runtime's `environment`), the function's own credentials, and
         moto's server as every AWS service's endpoint."""
         assert self.moto_server is not None and self.policies is not None and self.search_db_path is not None
-        environment = function_environment(function, _LocalNames(self.provisioned, self.url, self.search_db_path))
+        names = _LocalNames(self.provisioned, self.url, self.search_db_path)
+        environment = lambda_environment(function, names)
         for index, _ in function.search:
-            environment[SEARCH_DB_PATH_ENV] = environment.pop(index.env_var)
-            environment[SEARCH_ENGINE_ENV] = "embedded"
+            environment[index.db_path_env] = environment.pop(index.env_var)
+            environment[index.engine_env] = "embedded"
         for name, value in HANDLER_ENV_DEFAULTS.items():
             environment[name] = self._saved_env.get(name, value) if self._saved_env else value
         for name in DEVELOPER_SETTINGS:
@@ -265,12 +264,14 @@ class LocalRuntime:
         if self.search_db_path is None:
             self._search_dir = tempfile.TemporaryDirectory(prefix="tidings-search-")
             self.search_db_path = str(Path(self._search_dir.name) / "search.db")
-        return {SEARCH_ENGINE_ENV: "embedded", SEARCH_DB_PATH_ENV: self.search_db_path}
+        environment: dict[str, str] = {}
+        for index in self.application.search_indexes:
+            environment |= {index.engine_env: "embedded", index.db_path_env: self.search_db_path}
+        return environment
 
     def _provision(self) -> None:
         provisioned = self.aws.start()
         os.environ.update(provisioned.environment)
-        _clear_settings_cache()
         if self.demo:
             from tidings_local.demo import load_demo_data
 
@@ -338,7 +339,6 @@ class LocalRuntime:
             os.environ.clear()
             os.environ.update(self._saved_env)
             self._saved_env = None
-            _clear_settings_cache()
         if self._search_dir is not None:
             self._search_dir.cleanup()
             self._search_dir = None
@@ -352,14 +352,6 @@ class LocalRuntime:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.stop()
-
-
-def _clear_settings_cache() -> None:
-    """`tidings.settings.settings()` caches the environment at first use; a runtime started in
-    the same process as an earlier one (tests) must not see the old values."""
-    from tidings.settings import settings
-
-    settings.cache_clear()
 
 
 __all__ = ["LocalRuntime", "PollerSettings"]

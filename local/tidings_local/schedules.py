@@ -13,8 +13,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from tidings.kernel.declaration import Application, Schedule
 from tidings_local.aws import ACCOUNT_ID, region
-from tidings_local.declared import Application, Schedule
 from tidings_local.lambdas import Lambdas
 from tidings_local.log import logger
 

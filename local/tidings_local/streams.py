@@ -44,9 +44,9 @@ from typing import Any, TypeVar
 import boto3
 from botocore.config import Config
 
-from tidings.protocol.frames import iso
+from tidings.kernel.declaration import StreamSubscription
+from tidings.kernel.wire import iso
 from tidings_local.aws import ACCOUNT_ID, region
-from tidings_local.declared import StreamSubscription
 from tidings_local.lambdas import Lambdas
 from tidings_local.log import logger
 from tidings_local.moto_patches import DYNAMODB_WRITES, forget_shard_iterator, on_request, wait_until_set, wake

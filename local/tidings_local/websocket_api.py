@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from tidings.kernel.declaration import Application
 from tidings_local.apigw import (
     AuthorizerConfigurationError,
     ConnectionRequest,
@@ -54,7 +55,6 @@ from tidings_local.apigw import (
     policy_allows,
     select_route,
 )
-from tidings_local.declared import Application
 from tidings_local.http_api import json_error
 from tidings_local.lambdas import FunctionError, Lambdas
 from tidings_local.log import logger

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from tidings_local.declared import Function
+from tidings.kernel.declaration import Function
 from tidings_local.lambda_paths import LambdaPaths
 
 BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")

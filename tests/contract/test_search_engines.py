@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tidings.search.embedded import EmbeddedSearchEngine
+from tidings.search.embedded_engine import EmbeddedSearchEngine
 from tidings.search.port import FileDocument, MessageDocument, SearchEngine, SearchUnavailable
 from tidings.search.query import SearchQuery, TimeRange, parse
 
@@ -33,7 +33,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SearchEng
         yield embedded
         embedded.close()
         return
-    from tidings.search.opensearch import OpenSearchEngine, client_for_url
+    from tidings.search.opensearch_engine import OpenSearchEngine, client_for_url
 
     engine = OpenSearchEngine(
         client_for_url(OPENSEARCH_URL), index=f"tidings-test-{uuid.uuid4().hex[:8]}", refresh=True

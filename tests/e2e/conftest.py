@@ -1,27 +1,38 @@
-"""End-to-end fixtures: a real `tidings dev --demo` process and WebSocket clients.
+"""End-to-end fixtures: a real `tidings dev --demo` process, and the project's own Python SDK
+(`tidings_client`) as every test's client.
 
 The runtime runs as a subprocess on a free port, exactly as a developer starts it; the tests
-talk to it only over HTTP and WebSockets, as a client would.
+talk to it only over HTTP and WebSockets, as a client would. `server.connect(user)` is a
+`TidingsClient` as an application uses it (hello, ordered and de-duplicated chat events,
+retries, reconnects); `server.connect(user, raw=True)` is the SDK's raw mode, for tests that
+must see exactly what the server does (every frame, duplicates, error replies, closes).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.support.wsclient import Client
+from tidings_client import Backoff, RestClient, TidingsClient
 
 TIDINGS = Path(sys.executable).with_name("tidings")
 STARTUP_TIMEOUT_SECONDS = 60
+# Waits, not speed assertions: generous, because a shared 2-core machine runs the whole system
+# (gateway, every function, moto) in one process next to the tests. A wait only bounds a failure.
+WAIT_SECONDS = 30.0
+# A normal client that lost its connection tries again quickly (the default starts at 1 s, jittered).
+RECONNECT_BACKOFF = Backoff([0.2, 0.5, 1.0], jitter=False)
 
 
 def _free_port() -> int:
@@ -46,8 +57,58 @@ class Server:
             self.tokens[user_id] = token
         return token
 
-    async def connect(self, user_id: str) -> Client:
-        return await Client.connect(f"{self.ws_url}?token={self.token(user_id)}")
+    def client(
+        self, user_id: str | None = None, *, token: str | None = None, raw: bool = False, **options: Any
+    ) -> TidingsClient:
+        """An SDK client of `user_id` (or with `token`), not connected yet. The token goes in the
+        query string, as a browser sends it (`token_in="header"` for `Authorization: Bearer`);
+        the frame log keeps every frame; waits and replies get `WAIT_SECONDS`."""
+        if token is None:
+            if user_id is None:
+                raise ValueError("a client needs a user_id or a token")
+            token = self.token(user_id)
+        options.setdefault("token_in", "query")
+        options.setdefault("log_size", None)
+        for timeout in ("wait_timeout", "request_timeout", "connect_timeout"):
+            options.setdefault(timeout, WAIT_SECONDS)
+        if not raw:
+            options.setdefault("backoff", RECONNECT_BACKOFF)
+        return TidingsClient(self.ws_url, token, raw=raw, **options)
+
+    async def connect(
+        self, user_id: str | None = None, *, token: str | None = None, raw: bool = False, **options: Any
+    ) -> TidingsClient:
+        """`client(...)`, connected: a normal client once `welcome` is in, a raw one (no hello)
+        once the handshake succeeded (a refused one raises `HandshakeError` with its status)."""
+        client = self.client(user_id, token=token, raw=raw, **options)
+        try:
+            await client.connect(timeout=WAIT_SECONDS)
+        except BaseException:
+            await client.close()
+            raise
+        return client
+
+    def rest(self, user_id: str | None = None, *, token: str | None = None) -> RestClient:
+        """The SDK's client of the HTTP API, as `user_id` (or with `token`; neither: for
+        unauthenticated calls, `request(..., auth=False)`)."""
+        if token is None and user_id is not None:
+            token = self.token(user_id)
+        return RestClient(self.base_url, token)
+
+    async def local(self, method: str, path: str, body: Any = None) -> Any:
+        """One of the runtime's own endpoints (`/_local/...`), which must answer 200: its JSON."""
+        response = await self.rest().fetch(method, path, body, auth=False)
+        assert response.status == 200, (method, path, response.status, response.text)
+        return response.json()
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = WAIT_SECONDS, message: str = "") -> None:
+    """Waits until `condition()` holds; the timeout only bounds a failure."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(message or "condition not met in time")
+        await asyncio.sleep(0.05)
 
 
 def _wait_healthy(url: str, process: subprocess.Popen) -> None:

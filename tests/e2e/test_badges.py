@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 
-import aiohttp
 import pytest
 
 pytestmark = pytest.mark.e2e
@@ -16,10 +15,9 @@ QUIET_SECONDS = 1.5
 
 
 async def _chat(server, user: str, chat_id: str) -> dict:
-    headers = {"Authorization": f"Bearer {server.token(user)}"}
-    async with aiohttp.ClientSession() as session, session.get(f"{server.base_url}/api/chats", headers=headers) as r:
-        assert r.status == 200
-        return next(chat for chat in await r.json() if chat["chatId"] == chat_id)
+    response = await server.rest(user).fetch("GET", "/api/chats")
+    assert response.status == 200
+    return next(chat for chat in response.json() if chat["chatId"] == chat_id)
 
 
 def _badge_for(chat_id: str):
@@ -33,7 +31,7 @@ async def _send(client, chat_id: str, content: str) -> dict:
 
 
 async def test_a_message_raises_the_recipients_badge_and_a_mention_its_mention_count(server):
-    alice, bob = await server.connect("alice"), await server.connect("bob")
+    alice, bob = await server.connect("alice", raw=True), await server.connect("bob", raw=True)
     try:
         before = await _chat(server, "bob", "dm-alice-bob")
         await _send(alice, "dm-alice-bob", "plain")
@@ -42,9 +40,9 @@ async def test_a_message_raises_the_recipients_badge_and_a_mention_its_mention_c
         assert first["payload"]["mentionCount"] == before["mentionCount"]
         assert first["payload"]["totalUnreadCount"] >= first["payload"]["unreadCount"]
 
-        bob.frames.clear()
+        mark = bob.mark()
         await _send(alice, "dm-alice-bob", "ping @bob")
-        second = await bob.wait_for(_badge_for("dm-alice-bob"))
+        second = await bob.wait_for(_badge_for("dm-alice-bob"), after=mark)
         assert second["payload"]["unreadCount"] == before["unreadCount"] + 2
         assert second["payload"]["mentionCount"] == before["mentionCount"] + 1
         # Sending marks the chat read for the sender: any badge alice gets for it says 0.
@@ -56,7 +54,7 @@ async def test_a_message_raises_the_recipients_badge_and_a_mention_its_mention_c
 
 
 async def test_a_focused_chat_gets_no_unread_growth(server):
-    alice, bob = await server.connect("alice"), await server.connect("bob")
+    alice, bob = await server.connect("alice", raw=True), await server.connect("bob", raw=True)
     try:
         ack = await bob.request("chat.focus", {"chatId": "dm-alice-bob"})
         assert ack["payload"]["status"] == "ok"
@@ -75,7 +73,7 @@ async def test_a_focused_chat_gets_no_unread_growth(server):
 
 
 async def test_an_offline_users_counts_wait_in_the_chat_list(server):
-    alice = await server.connect("alice")
+    alice = await server.connect("alice", raw=True)
     try:
         before = await _chat(server, "carol", "project-x")
         await _send(alice, "project-x", "carol is offline")
@@ -92,15 +90,15 @@ async def test_an_offline_users_counts_wait_in_the_chat_list(server):
 
 
 async def test_read_mark_clears_the_badge_on_a_second_session(server):
-    alice = await server.connect("alice")
-    phone, laptop = await server.connect("dave"), await server.connect("dave")
+    alice = await server.connect("alice", raw=True)
+    phone, laptop = await server.connect("dave", raw=True), await server.connect("dave", raw=True)
     try:
         message = await _send(alice, "general", "news for everyone")
         await laptop.wait_for(lambda f: _badge_for("general")(f) and f["payload"]["unreadCount"] > 0)
-        laptop.frames.clear()
+        mark = laptop.mark()
         ack = await phone.request("read.mark", {"chatId": "general", "messageId": message["messageId"]})
         assert ack["payload"]["status"] == "ok"
-        cleared = await laptop.wait_for(_badge_for("general"))
+        cleared = await laptop.wait_for(_badge_for("general"), after=mark)
         assert cleared["payload"]["unreadCount"] == 0
         assert cleared["payload"]["mentionCount"] == 0
         assert (await _chat(server, "dave", "general"))["unreadCount"] == 0
@@ -119,7 +117,7 @@ async def _carol_reaches(server, unread: int) -> dict:
 
 
 async def test_a_deleted_message_stops_counting_in_the_badges_and_the_chat_list(server):
-    alice, bob = await server.connect("alice"), await server.connect("bob")
+    alice, bob = await server.connect("alice", raw=True), await server.connect("bob", raw=True)
     try:
         bob_before = await _chat(server, "bob", "project-x")
         carol_before = await _chat(server, "carol", "project-x")  # offline: her counts wait in storage
@@ -131,11 +129,11 @@ async def test_a_deleted_message_stops_counting_in_the_badges_and_the_chat_list(
         assert (await _carol_reaches(server, carol_before["unreadCount"] + 1))["mentionCount"] == (
             carol_before["mentionCount"] + 1
         )
-        bob.frames.clear()
+        mark = bob.mark()
 
         ack = await alice.request("message.delete", {"messageId": message["messageId"]})
         assert ack["payload"]["status"] == "ok"
-        lowered = await bob.wait_for(_badge_for("project-x"))
+        lowered = await bob.wait_for(_badge_for("project-x"), after=mark)
         assert lowered["payload"]["unreadCount"] == bob_before["unreadCount"]
         assert lowered["payload"]["mentionCount"] == bob_before["mentionCount"]
         assert lowered["payload"]["totalUnreadCount"] == raised["payload"]["totalUnreadCount"] - 1

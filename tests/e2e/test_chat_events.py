@@ -27,7 +27,7 @@ async def _send(client, chat_id: str, content: str) -> dict:
 
 
 async def test_an_edit_reaches_the_others_and_a_non_senders_edit_is_forbidden(server):
-    alice, bob = await server.connect("alice"), await server.connect("bob")
+    alice, bob = await server.connect("alice", raw=True), await server.connect("bob", raw=True)
     try:
         message = await _send(alice, "dm-alice-bob", "frist")
         ack = await alice.request("message.edit", {"messageId": message["messageId"], "content": "first"})
@@ -47,7 +47,7 @@ async def test_an_edit_reaches_the_others_and_a_non_senders_edit_is_forbidden(se
 
 
 async def test_reactions_are_shared_and_a_duplicate_add_changes_nothing(server):
-    alice, bob, carol = await server.connect("alice"), await server.connect("bob"), await server.connect("carol")
+    alice, bob, carol = [await server.connect(user, raw=True) for user in ("alice", "bob", "carol")]
     try:
         message = await _send(alice, "project-x", "lunch?")
         first = await bob.request("message.react", {"messageId": message["messageId"], "emoji": "🍕", "action": "add"})
@@ -71,7 +71,7 @@ async def test_reactions_are_shared_and_a_duplicate_add_changes_nothing(server):
 
 
 async def test_a_delete_reaches_the_others_and_the_message_is_gone(server):
-    alice, bob = await server.connect("alice"), await server.connect("bob")
+    alice, bob = await server.connect("alice", raw=True), await server.connect("bob", raw=True)
     try:
         message = await _send(bob, "project-x", "oops, wrong chat")
         ack = await alice.request("message.delete", {"messageId": message["messageId"]})  # alice is admin
@@ -90,17 +90,17 @@ async def _warm_typing(alice, bob) -> None:
     that typing has ended. A burst into a cold function is spread over the cold starts of the
     environments it starts (on Lambda too), which can put a second start past the 1/s limit."""
     for _ in range(5):
-        await alice.send("typing.start", {"chatId": "general"})
+        assert await alice.typing("general")
     await bob.wait_for(_is("typing.indicator", userId="alice", chatId="general", active=False), timeout=30)
 
 
 async def test_typing_goes_to_the_others_throttled_not_echoed_and_ends_by_itself(server):
-    alice, bob = await server.connect("alice"), await server.connect("bob")
+    alice, bob = await server.connect("alice", raw=True), await server.connect("bob", raw=True)
     try:
         await _warm_typing(alice, bob)
         started = time.monotonic()
-        for _ in range(5):  # a burst: only the first is forwarded
-            await alice.send("typing.start", {"chatId": "dm-alice-bob"})
+        for _ in range(5):  # a burst (a raw client does not throttle): only the first is forwarded
+            assert await alice.typing("dm-alice-bob")
         on = await bob.wait_for(_is("typing.indicator", userId="alice", chatId="dm-alice-bob", active=True))
         assert on["payload"]["displayName"] == "Alice"
 
@@ -124,24 +124,25 @@ async def test_typing_goes_to_the_others_throttled_not_echoed_and_ends_by_itself
 
 
 async def test_typing_stop_and_sending_a_message_end_typing(server):
-    alice, bob = await server.connect("alice"), await server.connect("bob")
+    alice, bob = await server.connect("alice", raw=True), await server.connect("bob", raw=True)
     try:
-        await alice.send("typing.start", {"chatId": "dm-alice-bob"})
+        assert await alice.typing("dm-alice-bob")
         await bob.wait_for(_is("typing.indicator", userId="alice", active=True))
-        await alice.send("typing.stop", {"chatId": "dm-alice-bob"})
+        await alice.stop_typing("dm-alice-bob")
         await bob.wait_for(_is("typing.indicator", userId="alice", active=False))
 
         await asyncio.sleep(1.1)  # past the 1/s typing limit
-        bob.frames.clear()
-        await alice.send("typing.start", {"chatId": "dm-alice-bob"})
-        await bob.wait_for(_is("typing.indicator", userId="alice", active=True))
+        mark = bob.mark()
+        assert await alice.typing("dm-alice-bob")
+        await bob.wait_for(_is("typing.indicator", userId="alice", active=True), after=mark)
         message = await _send(alice, "dm-alice-bob", "done typing")
         await bob.wait_for(
-            lambda f: f["type"] == "message.new" and f["payload"]["message"]["messageId"] == message["messageId"]
+            lambda f: f["type"] == "message.new" and f["payload"]["message"]["messageId"] == message["messageId"],
+            after=mark,
         )
         relevant = [
             (f["type"], f["payload"].get("active"))
-            for f in bob.frames
+            for f in bob.frames_after(mark)
             if f["type"] in ("typing.indicator", "message.new")
         ]
         assert relevant == [("typing.indicator", True), ("typing.indicator", False), ("message.new", None)]
@@ -151,7 +152,7 @@ async def test_typing_stop_and_sending_a_message_end_typing(server):
 
 
 async def test_a_read_mark_sends_a_receipt_with_its_seq(server):
-    alice, bob = await server.connect("alice"), await server.connect("bob")
+    alice, bob = await server.connect("alice", raw=True), await server.connect("bob", raw=True)
     try:
         message = await _send(alice, "dm-alice-bob", "did you read this?")
         ack = await bob.request("read.mark", {"chatId": "dm-alice-bob", "messageId": message["messageId"]})
@@ -165,15 +166,15 @@ async def test_a_read_mark_sends_a_receipt_with_its_seq(server):
 
 
 async def test_sending_marks_the_chat_read_for_the_sender_without_a_receipt(server):
-    alice, bob = await server.connect("alice"), await server.connect("bob")
+    alice, bob = await server.connect("alice", raw=True), await server.connect("bob", raw=True)
     try:
         question = await _send(alice, "dm-alice-bob", "lunch at noon?")
         await bob.wait_for(lambda f: f["type"] == "notification.badge" and f["payload"]["chatId"] == "dm-alice-bob")
-        bob.frames.clear()
+        mark = bob.mark()
 
         answer = await _send(bob, "dm-alice-bob", "yes!")  # no read.mark: replying is reading
         cleared = await bob.wait_for(
-            lambda f: f["type"] == "notification.badge" and f["payload"]["chatId"] == "dm-alice-bob"
+            lambda f: f["type"] == "notification.badge" and f["payload"]["chatId"] == "dm-alice-bob", after=mark
         )
         assert (cleared["payload"]["unreadCount"], cleared["payload"]["mentionCount"]) == (0, 0)
 
@@ -194,16 +195,15 @@ async def test_sending_marks_the_chat_read_for_the_sender_without_a_receipt(serv
 
 async def test_a_burst_of_25_sends_hits_rate_limited_with_retry_after(server):
     # Five connections of one user send at once: the limit is per user (10/s), not per connection.
-    clients = [await server.connect("erin") for _ in range(5)]
+    clients = [await server.connect("erin", raw=True) for _ in range(5)]
     try:
-        sent = await asyncio.gather(
+        replies = await asyncio.gather(
             *(
-                _send_frame(client, {"chatId": "general", "content": f"burst {i}"})
+                client.request("message.send", {"chatId": "general", "content": f"burst {i}"})
                 for i in range(5)
                 for client in clients
             )
         )
-        replies = [await client.reply_to(frame_id, timeout=30) for client, frame_id in sent]
         statuses = [reply["payload"]["status"] for reply in replies]
         limited = [reply["payload"]["error"] for reply in replies if reply["payload"]["status"] == "error"]
         assert limited, f"25 sends at once must exceed 10/s: {statuses}"
@@ -213,7 +213,3 @@ async def test_a_burst_of_25_sends_hits_rate_limited_with_retry_after(server):
     finally:
         for client in clients:
             await client.close()
-
-
-async def _send_frame(client, payload):
-    return client, await client.send("message.send", payload)

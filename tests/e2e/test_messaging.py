@@ -9,25 +9,34 @@ import time
 import urllib.request
 import uuid
 
-import aiohttp
+import jwt
 import pytest
 
+from tests.e2e.conftest import wait_until
 from tests.support.http import handshake_status
-from tests.support.wsclient import Client
-from tidings.auth import issue_token
+from tidings_client import ConnectionState
 
 pytestmark = pytest.mark.e2e
 
 QUIET_SECONDS = 1.0  # how long "nothing else arrives" is watched for
 
 
+def _claims(user: str) -> dict:
+    now = int(time.time())
+    return {"sub": user, "iat": now, "exp": now + 600, "iss": "tidings", "aud": "tidings"}
+
+
 def _alg_none_token(user: str) -> str:
     def part(value: dict) -> str:
         return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
 
-    now = int(time.time())
-    claims = {"sub": user, "iat": now, "exp": now + 600, "iss": "tidings", "aud": "tidings"}
-    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(_claims(user))}."
+
+
+def _signed_with_another_key(user: str) -> str:
+    """A token shaped exactly like the server's own (HS256, its issuer and audience), signed
+    with a key the server does not have."""
+    return jwt.encode(_claims(user), "some-other-key-that-is-long-enough-to-sign-hs256", algorithm="HS256")
 
 
 def test_healthz_answers_ok(server):
@@ -45,9 +54,7 @@ async def test_a_connection_without_a_token_is_refused_with_401(server):
     [
         pytest.param(lambda s: "not-a-jwt", id="malformed"),
         pytest.param(lambda s: _alg_none_token("alice"), id="alg-none"),
-        pytest.param(
-            lambda s: issue_token("alice", "some-other-key-that-is-long-enough-to-sign-hs256"), id="bad-signature"
-        ),
+        pytest.param(lambda s: _signed_with_another_key("alice"), id="bad-signature"),
         pytest.param(lambda s: s.token("alice", ttl=-60), id="expired"),
     ],
 )
@@ -58,7 +65,7 @@ async def test_bad_tokens_are_refused_with_403(server, make_token):
 
 
 async def test_a_bearer_header_token_is_accepted(server):
-    client = await Client.connect(server.ws_url, headers={"Authorization": f"Bearer {server.token('carol')}"})
+    client = await server.connect("carol", raw=True, token_in="header")
     try:
         pong = await client.request("ping", {})
         assert pong["type"] == "pong"
@@ -67,13 +74,12 @@ async def test_a_bearer_header_token_is_accepted(server):
 
 
 async def test_send_acks_then_every_member_connection_gets_message_new(server):
-    alice_phone = await server.connect("alice")
-    alice_laptop = await server.connect("alice")
-    bob = await server.connect("bob")
-    carol = await server.connect("carol")  # not in the DM
+    alice_phone = await server.connect("alice", raw=True)
+    alice_laptop = await server.connect("alice", raw=True)
+    bob = await server.connect("bob", raw=True)
+    carol = await server.connect("carol", raw=True)  # not in the DM
     try:
-        frame_id = await alice_phone.send("message.send", {"chatId": "dm-alice-bob", "content": "hi @bob"})
-        ack = await alice_phone.reply_to(frame_id)
+        ack = await alice_phone.request("message.send", {"chatId": "dm-alice-bob", "content": "hi @bob"})
         assert ack["type"] == "ack"
         assert ack["payload"]["status"] == "ok"
         message = ack["payload"]["message"]
@@ -98,15 +104,13 @@ async def test_send_acks_then_every_member_connection_gets_message_new(server):
 
 
 async def test_a_retry_with_the_same_id_gets_the_same_ack_and_no_second_delivery(server):
-    alice = await server.connect("alice")
-    bob = await server.connect("bob")
+    alice = await server.connect("alice", raw=True)
+    bob = await server.connect("bob", raw=True)
     try:
         payload = {"chatId": "dm-alice-bob", "content": "exactly once"}
-        first_id = await alice.send("message.send", payload)
-        first = await alice.reply_to(first_id)
-        alice.frames.clear()
-        await alice.send("message.send", payload, frame_id=first_id)
-        retry = await alice.reply_to(first_id)
+        first = await alice.request("message.send", payload)
+        first_id = first["payload"]["refId"]
+        retry = await alice.request("message.send", payload, id=first_id)
         assert retry["payload"]["message"]["messageId"] == first["payload"]["message"]["messageId"]
         assert retry["payload"]["message"]["seq"] == first["payload"]["message"]["seq"]
 
@@ -121,11 +125,9 @@ async def test_a_retry_with_the_same_id_gets_the_same_ack_and_no_second_delivery
 
 
 async def _history(server, user: str, chat_id: str) -> list[dict]:
-    headers = {"Authorization": f"Bearer {server.token(user)}"}
-    url = f"{server.base_url}/api/chats/{chat_id}/messages?limit=50"
-    async with aiohttp.ClientSession() as session, session.get(url, headers=headers) as response:
-        assert response.status == 200
-        return (await response.json())["messages"]
+    response = await server.rest(user).fetch("GET", f"/api/chats/{chat_id}/messages", query={"limit": 50})
+    assert response.status == 200
+    return response.json()["messages"]
 
 
 def _new_message(message_id: str):
@@ -133,15 +135,15 @@ def _new_message(message_id: str):
 
 
 async def test_two_users_sending_with_the_same_id_at_once_both_get_their_own_message_stored(server):
-    bob, carol, alice = await server.connect("bob"), await server.connect("carol"), await server.connect("alice")
+    bob, carol, alice = [await server.connect(user, raw=True) for user in ("bob", "carol", "alice")]
     try:
         frame_id = f"same-{uuid.uuid4()}"
-        sent = await asyncio.gather(
-            bob.send("message.send", {"chatId": "project-x", "content": "bob's words"}, frame_id=frame_id),
-            carol.send("message.send", {"chatId": "project-x", "content": "carol's words"}, frame_id=frame_id),
+        replies = await asyncio.gather(
+            bob.request("message.send", {"chatId": "project-x", "content": "bob's words"}, id=frame_id),
+            carol.request("message.send", {"chatId": "project-x", "content": "carol's words"}, id=frame_id),
         )
-        assert sent == [frame_id, frame_id]
-        bobs, carols = [(await client.reply_to(frame_id))["payload"]["message"] for client in (bob, carol)]
+        assert [reply["payload"]["refId"] for reply in replies] == [frame_id, frame_id]
+        bobs, carols = [reply["payload"]["message"] for reply in replies]
         assert (bobs["senderId"], bobs["content"]) == ("bob", "bob's words")
         assert (carols["senderId"], carols["content"]) == ("carol", "carol's words")
         assert bobs["messageId"] != carols["messageId"] and bobs["seq"] != carols["seq"]
@@ -154,7 +156,7 @@ async def test_two_users_sending_with_the_same_id_at_once_both_get_their_own_mes
         assert stored[carols["messageId"]] == ("carol", "carol's words")
 
         # The same user reusing the id for something else is refused, and nothing is stored.
-        await bob.send("message.send", {"chatId": "project-x", "content": "other words"}, frame_id=frame_id)
+        await bob.request("message.send", {"chatId": "project-x", "content": "other words"}, id=frame_id)
         await asyncio.sleep(QUIET_SECONDS)
         replies = [f for f in bob.frames if f.get("payload", {}).get("refId") == frame_id]
         assert [f["payload"]["status"] for f in replies] == ["ok", "error"]
@@ -166,16 +168,18 @@ async def test_two_users_sending_with_the_same_id_at_once_both_get_their_own_mes
 
 
 async def test_deletes_and_reactions_with_the_same_id_from_two_users_at_once_both_apply(server):
-    alice, bob, carol = await server.connect("alice"), await server.connect("bob"), await server.connect("carol")
+    alice, bob, carol = [await server.connect(user, raw=True) for user in ("alice", "bob", "carol")]
     try:
         target = (await alice.request("message.send", {"chatId": "project-x", "content": "react to me"}))["payload"]
         target_id = target["message"]["messageId"]
         react_id = f"react-{uuid.uuid4()}"
-        await asyncio.gather(
-            bob.send("message.react", {"messageId": target_id, "emoji": "👍", "action": "add"}, frame_id=react_id),
-            carol.send("message.react", {"messageId": target_id, "emoji": "🎉", "action": "add"}, frame_id=react_id),
-        )
-        bob_react, carol_react = [(await c.reply_to(react_id))["payload"] for c in (bob, carol)]
+        bob_react, carol_react = [
+            reply["payload"]
+            for reply in await asyncio.gather(
+                bob.request("message.react", {"messageId": target_id, "emoji": "👍", "action": "add"}, id=react_id),
+                carol.request("message.react", {"messageId": target_id, "emoji": "🎉", "action": "add"}, id=react_id),
+            )
+        ]
         assert bob_react["status"] == carol_react["status"] == "ok"
         assert bob_react["seq"] != carol_react["seq"]
         latest = max(bob_react["seq"], carol_react["seq"])
@@ -187,11 +191,11 @@ async def test_deletes_and_reactions_with_the_same_id_from_two_users_at_once_bot
             "payload"
         ]
         delete_id = f"delete-{uuid.uuid4()}"
-        await asyncio.gather(
-            bob.send("message.delete", {"messageId": bobs["message"]["messageId"]}, frame_id=delete_id),
-            carol.send("message.delete", {"messageId": carols["message"]["messageId"]}, frame_id=delete_id),
+        bob_delete, carol_delete = await asyncio.gather(
+            bob.request("message.delete", {"messageId": bobs["message"]["messageId"]}, id=delete_id),
+            carol.request("message.delete", {"messageId": carols["message"]["messageId"]}, id=delete_id),
         )
-        acks = {user: (await c.reply_to(delete_id))["payload"] for user, c in (("bob", bob), ("carol", carol))}
+        acks = {"bob": bob_delete["payload"], "carol": carol_delete["payload"]}
         assert acks["bob"]["messageId"] == bobs["message"]["messageId"]
         assert acks["carol"]["messageId"] == carols["message"]["messageId"]
         for ack in acks.values():
@@ -209,8 +213,8 @@ async def test_deletes_and_reactions_with_the_same_id_from_two_users_at_once_bot
 
 
 async def test_five_quick_sends_get_strictly_increasing_seqs_each_delivered_once(server):
-    alice = await server.connect("alice")
-    carol = await server.connect("carol")
+    alice = await server.connect("alice", raw=True)
+    carol = await server.connect("carol", raw=True)
     try:
         # Back to back, each as soon as the previous is acked: seqs follow the send order.
         in_order = [
@@ -221,8 +225,10 @@ async def test_five_quick_sends_get_strictly_increasing_seqs_each_delivered_once
 
         # All five in flight at once (frames of one connection run concurrently, as on AWS):
         # the order is the server's, but every send still gets its own seq.
-        ids = [await alice.send("message.send", {"chatId": "project-x", "content": f"burst {i}"}) for i in range(5)]
-        burst = [(await alice.reply_to(frame_id))["payload"]["message"]["seq"] for frame_id in ids]
+        acks = await asyncio.gather(
+            *(alice.request("message.send", {"chatId": "project-x", "content": f"burst {i}"}) for i in range(5))
+        )
+        burst = [ack["payload"]["message"]["seq"] for ack in acks]
         assert len(set(burst)) == 5
         assert min(burst) > seqs[-1]
 
@@ -237,8 +243,8 @@ async def test_five_quick_sends_get_strictly_increasing_seqs_each_delivered_once
 
 
 async def test_a_non_members_send_is_forbidden_and_reaches_nobody(server):
-    dave = await server.connect("dave")
-    alice = await server.connect("alice")
+    dave = await server.connect("dave", raw=True)
+    alice = await server.connect("alice", raw=True)
     try:
         ack = await dave.request("message.send", {"chatId": "project-x", "content": "let me in"})
         assert ack["payload"]["status"] == "error"
@@ -251,21 +257,29 @@ async def test_a_non_members_send_is_forbidden_and_reaches_nobody(server):
 
 
 async def test_a_channel_message_reaches_all_five_members(server):
+    # As an application sees it: the SDK's message handler of every member gets it.
     clients = {user: await server.connect(user) for user in ("alice", "bob", "carol", "dave", "erin")}
+    handled: dict[str, list[dict]] = {user: [] for user in clients}
+    for user, client in clients.items():
+        client.on("message.new", handled[user].append)
     try:
-        ack = await clients["erin"].request("message.send", {"chatId": "general", "content": "hello all"})
-        message_id = ack["payload"]["message"]["messageId"]
-        for client in clients.values():
-            await client.wait_for(
-                lambda f: f["type"] == "message.new" and f["payload"]["message"]["messageId"] == message_id
-            )
+        message = await clients["erin"].send("general", "hello all")
+
+        def is_it(f):
+            return f["payload"]["message"]["messageId"] == message["messageId"]
+
+        for user, client in clients.items():
+            # The server's own frame (for erin too: not only the SDK's event for her ack) ...
+            await client.wait_for("message.new", is_it)
+            # ... and the handler's.
+            await wait_until(lambda user=user: any(is_it(f) for f in handled[user]))
     finally:
         for client in clients.values():
             await client.close()
 
 
 async def test_bad_frames_get_their_errors_and_the_connection_keeps_working(server):
-    alice = await server.connect("alice")
+    alice = await server.connect("alice", raw=True)
     try:
         await alice.send_raw("{this is not json")
         bad = await alice.wait_for(lambda f: f["type"] == "error")
@@ -284,7 +298,7 @@ async def test_bad_frames_get_their_errors_and_the_connection_keeps_working(serv
         assert too_large["type"] == "error"
         assert too_large["payload"]["code"] == "FRAME_TOO_LARGE"
 
-        assert not alice.closed
+        assert alice.state is ConnectionState.CONNECTED
         pong = await alice.request("ping", {})
         assert pong["type"] == "pong"
         ok = await alice.request("message.send", {"chatId": "dm-alice-bob", "content": "still here"})
@@ -299,29 +313,28 @@ async def test_a_closed_connection_stops_receiving_and_the_others_still_do(serve
     alice = await server.connect("alice")
     try:
         await bob_gone.close()
-        ack = await alice.request("message.send", {"chatId": "dm-alice-bob", "content": "after close"})
-        message_id = ack["payload"]["message"]["messageId"]
+        message = await alice.send("dm-alice-bob", "after close")
+        message_id = message["messageId"]
         await bob.wait_for(lambda f: f["type"] == "message.new" and f["payload"]["message"]["messageId"] == message_id)
     finally:
         await bob.close()
         await alice.close()
 
 
-def _invocations(server) -> dict:
-    with urllib.request.urlopen(f"{server.base_url}/_local/stats", timeout=5) as response:
-        return json.load(response)["invocations"]
+async def _invocations(server) -> dict:
+    return (await server.local("GET", "/_local/stats"))["invocations"]
 
 
 async def test_ping_is_answered_by_the_gateway_without_a_lambda_invocation(server):
-    client = await server.connect("carol")
+    client = await server.connect("carol", raw=True)
     try:
-        before = _invocations(server)
-        frame_id = await client.send("ping", {})
-        pong = await client.reply_to(frame_id)
+        before = await _invocations(server)
+        frame_id = str(uuid.uuid4())
+        pong = await client.request("ping", {}, id=frame_id)
         assert pong["type"] == "pong"
         assert pong["payload"] == {"refId": frame_id}
         assert pong["timestamp"].endswith("Z")
-        after = _invocations(server)
+        after = await _invocations(server)
         assert after.get("Default", 0) == before.get("Default", 0), "ping must not invoke a function"
     finally:
         await client.close()

@@ -1,4 +1,4 @@
-"""Notifications end to end (PROTOCOL.md §7): toasts by level, preferences over REST, DND,
+"""Notifications end to end: toasts by level, preferences over REST, DND,
 urgent messages and their hourly limit, and grouping.
 
 These tests change users' preferences and count toasts, so they get a `tidings dev` of their
@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
-import aiohttp
 import pytest
 
 from tests.e2e.conftest import Server, start_server, stop_server
@@ -31,23 +30,15 @@ def quiet_server() -> Iterator[Server]:
     stop_server(process)
 
 
-async def _rest(server: Server, method: str, path: str, user: str, body: dict | None = None) -> tuple[int, dict]:
-    headers = {"Authorization": f"Bearer {server.token(user)}"}
-    async with (
-        aiohttp.ClientSession() as session,
-        session.request(method, f"{server.base_url}{path}", headers=headers, json=body) as response,
-    ):
-        return response.status, await response.json()
-
-
 @asynccontextmanager
 async def _preferences(server: Server, user: str, document: dict) -> AsyncIterator[None]:
-    status, saved = await _rest(server, "PUT", "/api/prefs", user, document)
-    assert status == 200, saved
+    rest = server.rest(user)
+    saved = await rest.fetch("PUT", "/api/prefs", document)
+    assert saved.status == 200, saved.text
     try:
         yield
     finally:
-        assert (await _rest(server, "PUT", "/api/prefs", user, {}))[0] == 200
+        assert (await rest.fetch("PUT", "/api/prefs", {})).status == 200
 
 
 async def _send(client, chat_id: str, content: str, priority: str = "normal") -> dict:
@@ -71,7 +62,7 @@ def _toasts_about(client, message: dict) -> list[dict]:
 
 
 async def test_level_all_gives_an_online_recipient_the_badge_then_a_toast(quiet_server):
-    alice, bob = await quiet_server.connect("alice"), await quiet_server.connect("bob")
+    alice, bob = await quiet_server.connect("alice", raw=True), await quiet_server.connect("bob", raw=True)
     try:
         message = await _send(alice, "dm-alice-bob", "Lunch at noon? " + "x" * 120)
         toast = await bob.wait_for(lambda f: f["type"] == "notification.toast")
@@ -97,7 +88,7 @@ async def test_level_all_gives_an_online_recipient_the_badge_then_a_toast(quiet_
 
 async def test_mentions_only_set_through_put_prefs_toasts_only_mentions(quiet_server):
     async with _preferences(quiet_server, "carol", {"chatOverrides": {"project-x": {"level": "mentions_only"}}}):
-        alice, carol = await quiet_server.connect("alice"), await quiet_server.connect("carol")
+        alice, carol = await quiet_server.connect("alice", raw=True), await quiet_server.connect("carol", raw=True)
         try:
             plain = await _send(alice, "project-x", "status update, nothing for you")
             await carol.wait_for(_badge_for("project-x"))
@@ -107,9 +98,7 @@ async def test_mentions_only_set_through_put_prefs_toasts_only_mentions(quiet_se
             mention = await _send(alice, "project-x", "@carol can you review?")
             toast = await carol.wait_for(_about(mention, "notification.toast"))
             assert toast["payload"]["title"] == "Alice in Project X"
-            chat = next(
-                c for c in (await _rest(quiet_server, "GET", "/api/chats", "carol"))[1] if c["chatId"] == "project-x"
-            )
+            chat = next(c for c in await quiet_server.rest("carol").chats() if c["chatId"] == "project-x")
             assert chat["mentionCount"] >= 1
         finally:
             await alice.close()
@@ -124,7 +113,7 @@ def _dnd_window_around_now() -> dict:
 
 async def test_scheduled_dnd_silences_toasts_but_not_badges_and_not_urgent_messages(quiet_server):
     async with _preferences(quiet_server, "erin", {"global": {"dndSchedule": _dnd_window_around_now()}}):
-        carol, erin = await quiet_server.connect("carol"), await quiet_server.connect("erin")
+        carol, erin = await quiet_server.connect("carol", raw=True), await quiet_server.connect("erin", raw=True)
         try:
             normal = await _send(carol, "general", "weekly numbers are in")
             badge = await erin.wait_for(_badge_for("general"))
@@ -141,7 +130,7 @@ async def test_scheduled_dnd_silences_toasts_but_not_badges_and_not_urgent_messa
 
 
 async def test_the_fourth_urgent_message_in_an_hour_is_refused(quiet_server):
-    dave = await quiet_server.connect("dave")
+    dave = await quiet_server.connect("dave", raw=True)
     try:
         for n in range(3):
             await _send(dave, "general", f"urgent {n}", priority="urgent")
@@ -157,7 +146,7 @@ async def test_the_fourth_urgent_message_in_an_hour_is_refused(quiet_server):
 
 
 async def test_rapid_messages_of_one_chat_become_one_growing_toast(quiet_server):
-    alice, bob = await quiet_server.connect("alice"), await quiet_server.connect("bob")
+    alice, bob = await quiet_server.connect("alice", raw=True), await quiet_server.connect("bob", raw=True)
     try:
         await asyncio.sleep(2.5)  # any group bob had open for project-x has closed
         burst = [await _send(alice, "project-x", f"burst {n}") for n in range(3)]
@@ -173,7 +162,7 @@ async def test_rapid_messages_of_one_chat_become_one_growing_toast(quiet_server)
 
 
 async def test_dnd_set_through_presence_silences_toasts_but_not_badges_and_not_urgent_messages(quiet_server):
-    bob, erin = await quiet_server.connect("bob"), await quiet_server.connect("erin")
+    bob, erin = await quiet_server.connect("bob", raw=True), await quiet_server.connect("erin", raw=True)
     try:
         ack = await erin.request("presence.update", {"status": "dnd"})
         assert ack["payload"]["status"] == "ok", ack

@@ -1,8 +1,10 @@
-"""Presence end to end over real WebSockets (PROTOCOL.md §8).
+"""Presence end to end over real WebSockets.
 
 A dedicated `tidings dev` with a 2 s presence.update interval (so every manual status can be
 seen without waiting 10 s between them), and one with a 2 s idle time for away. Each test uses
 its own user ids (any user id gets a token), so the tests cannot see each other's changes.
+Watchers are raw SDK clients (every `presence.changed`, in arrival order); users who only come
+and go are normal ones, as an application connects.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tests.e2e.conftest import Server, start_server, stop_server
-from tests.support.wsclient import Client, Frame
+from tidings_client import ConnectionState, Frame, TidingsClient
 
 pytestmark = pytest.mark.e2e
 
@@ -48,20 +50,19 @@ def changed(user_id: str, status: str | None = None) -> Callable[[Frame], bool]:
     return matches
 
 
-def statuses(client: Client, user_id: str) -> list[str]:
+def statuses(client: TidingsClient, user_id: str) -> list[str]:
     return [f["payload"]["status"] for f in client.frames if changed(user_id)(f)]
 
 
-async def next_status(client: Client, user_id: str, seen_before: int) -> str:
+async def next_status(client: TidingsClient, user_id: str, seen_before: int) -> str:
     """The status of the first `presence.changed` for `user_id` after the first `seen_before`."""
     await client.wait_for(lambda _: len(statuses(client, user_id)) > seen_before)
     return statuses(client, user_id)[seen_before]
 
 
-async def subscribe(client: Client, user_ids: list[str]) -> list[Frame]:
+async def subscribe(client: TidingsClient, user_ids: list[str]) -> list[Frame]:
     """Subscribes; returns the snapshot frames, after checking the ack comes first."""
-    frame_id = await client.send("presence.subscribe", {"userIds": user_ids})
-    ack = await client.reply_to(frame_id)
+    ack = await client.request("presence.subscribe", {"userIds": user_ids})
     assert ack["type"] == "ack" and ack["payload"]["status"] == "ok", ack
     snapshot = [await client.wait_for(changed(user_id)) for user_id in user_ids]
     position = client.frames.index(ack)
@@ -70,7 +71,7 @@ async def subscribe(client: Client, user_ids: list[str]) -> list[Frame]:
 
 
 async def test_a_subscribe_snapshot_shows_offline_for_users_never_connected(presence_server):
-    watcher = await presence_server.connect("snap-watcher")
+    watcher = await presence_server.connect("snap-watcher", raw=True)
     try:
         snapshot = await subscribe(watcher, ["snap-nobody", "snap-ghost"])
         assert [f["payload"] for f in snapshot] == [
@@ -84,7 +85,7 @@ async def test_a_subscribe_snapshot_shows_offline_for_users_never_connected(pres
 async def test_a_connect_is_seen_as_available_and_closing_the_last_session_as_offline_with_last_seen(
     presence_server,
 ):
-    watcher = await presence_server.connect("life-watcher")
+    watcher = await presence_server.connect("life-watcher", raw=True)
     try:
         await subscribe(watcher, ["life-user"])
         user = await presence_server.connect("life-user")
@@ -95,7 +96,7 @@ async def test_a_connect_is_seen_as_available_and_closing_the_last_session_as_of
         assert statuses(watcher, "life-user") == ["offline", "available", "offline"]
 
         # The snapshot of a user who was here keeps the time they left.
-        other = await presence_server.connect("life-latecomer")
+        other = await presence_server.connect("life-latecomer", raw=True)
         try:
             snapshot = await subscribe(other, ["life-user"])
             assert snapshot[0]["payload"] == offline["payload"]
@@ -106,9 +107,9 @@ async def test_a_connect_is_seen_as_available_and_closing_the_last_session_as_of
 
 
 async def test_every_manual_status_propagates(presence_server):
-    watcher = await presence_server.connect("manual-watcher")
+    watcher = await presence_server.connect("manual-watcher", raw=True)
     await subscribe(watcher, ["manual-user"])
-    user = await presence_server.connect("manual-user")
+    user = await presence_server.connect("manual-user", raw=True)
     try:
         await watcher.wait_for(changed("manual-user", "available"))
         for status in ("dnd", "brb", "in_a_meeting", "away", "offline", "available"):
@@ -124,9 +125,9 @@ async def test_every_manual_status_propagates(presence_server):
 
 
 async def test_updates_within_the_interval_are_coalesced_and_the_last_one_wins(presence_server):
-    watcher = await presence_server.connect("coalesce-watcher")
+    watcher = await presence_server.connect("coalesce-watcher", raw=True)
     await subscribe(watcher, ["coalesce-user"])
-    user = await presence_server.connect("coalesce-user")
+    user = await presence_server.connect("coalesce-user", raw=True)
     try:
         await watcher.wait_for(changed("coalesce-user", "available"))
         acks = [await user.request("presence.update", {"status": s}) for s in ("dnd", "brb", "in_a_meeting")]
@@ -144,7 +145,7 @@ async def test_updates_within_the_interval_are_coalesced_and_the_last_one_wins(p
 
 
 async def test_a_second_session_keeps_the_user_available_after_the_first_closes(presence_server):
-    watcher = await presence_server.connect("multi-watcher")
+    watcher = await presence_server.connect("multi-watcher", raw=True)
     try:
         await subscribe(watcher, ["multi-user"])
         phone = await presence_server.connect("multi-user")
@@ -161,7 +162,7 @@ async def test_a_second_session_keeps_the_user_available_after_the_first_closes(
 
 
 async def test_flapping_is_batched_and_settles_on_the_final_state(presence_server):
-    watcher = await presence_server.connect("flap-watcher")
+    watcher = await presence_server.connect("flap-watcher", raw=True)
     try:
         await subscribe(watcher, ["flap-user"])
         for _ in range(5):
@@ -184,10 +185,10 @@ async def test_flapping_is_batched_and_settles_on_the_final_state(presence_serve
 
 
 async def test_users_not_subscribed_to_produce_no_frames(presence_server):
-    watcher = await presence_server.connect("quiet-watcher")
+    watcher = await presence_server.connect("quiet-watcher", raw=True)
     try:
         await subscribe(watcher, ["quiet-watched"])
-        stranger = await presence_server.connect("quiet-stranger")
+        stranger = await presence_server.connect("quiet-stranger", raw=True)
         await stranger.request("presence.update", {"status": "dnd"})
         await stranger.close()
         watched = await presence_server.connect("quiet-watched")  # the control: this one arrives
@@ -200,10 +201,10 @@ async def test_users_not_subscribed_to_produce_no_frames(presence_server):
 
 
 async def test_unsubscribe_stops_updates(presence_server):
-    watcher = await presence_server.connect("unsub-watcher")
+    watcher = await presence_server.connect("unsub-watcher", raw=True)
     try:
         await subscribe(watcher, ["unsub-user"])
-        user = await presence_server.connect("unsub-user")
+        user = await presence_server.connect("unsub-user", raw=True)
         await watcher.wait_for(changed("unsub-user", "available"))
         ack = await watcher.request("presence.unsubscribe", {"userIds": ["unsub-user"]})
         assert ack["payload"]["status"] == "ok"
@@ -217,8 +218,8 @@ async def test_unsubscribe_stops_updates(presence_server):
 
 
 async def test_subscriptions_belong_to_the_user_and_reach_every_session(presence_server):
-    desk = await presence_server.connect("owner-watcher")
-    phone = await presence_server.connect("owner-watcher")
+    desk = await presence_server.connect("owner-watcher", raw=True)
+    phone = await presence_server.connect("owner-watcher", raw=True)
     try:
         await subscribe(desk, ["owner-user"])
         user = await presence_server.connect("owner-user")
@@ -230,26 +231,26 @@ async def test_subscriptions_belong_to_the_user_and_reach_every_session(presence
 
 
 async def test_more_than_100_users_or_an_unknown_status_is_a_bad_frame(presence_server):
-    client = await presence_server.connect("bad-frames")
+    client = await presence_server.connect("bad-frames", raw=True)
     try:
         too_many = await client.request("presence.subscribe", {"userIds": [f"u{i}" for i in range(101)]})
         assert too_many["payload"]["error"]["code"] == "BAD_FRAME"
         unknown = await client.request("presence.update", {"status": "sleeping"})
         assert unknown["payload"]["error"]["code"] == "BAD_FRAME"
-        assert not client.closed
+        assert client.state is ConnectionState.CONNECTED
     finally:
         await client.close()
 
 
 async def test_sync_carries_the_presence_of_the_subscribed_users(presence_server):
-    watcher = await presence_server.connect("sync-watcher")
+    watcher = await presence_server.connect("sync-watcher", raw=True)
     await subscribe(watcher, ["sync-user", "sync-nobody"])
-    user = await presence_server.connect("sync-user")
+    user = await presence_server.connect("sync-user", raw=True)
     try:
         await user.request("presence.update", {"status": "dnd"})
         await watcher.wait_for(changed("sync-user", "dnd"))
         await watcher.close()
-        watcher = await presence_server.connect("sync-watcher")  # a reconnect: subscriptions stay
+        watcher = await presence_server.connect("sync-watcher", raw=True)  # a reconnect: subscriptions stay
         response = await watcher.request("sync.request", {"chats": {}})
         assert sorted(response["payload"]["presence"], key=lambda p: p["userId"]) == [
             {"userId": "sync-nobody", "status": "offline"},
@@ -261,9 +262,9 @@ async def test_sync_carries_the_presence_of_the_subscribed_users(presence_server
 
 
 async def test_away_after_the_idle_time_and_available_again_on_activity(idle_server):
-    watcher = await idle_server.connect("idle-watcher")
+    watcher = await idle_server.connect("idle-watcher", raw=True)
     await subscribe(watcher, ["dave"])
-    user = await idle_server.connect("dave")
+    user = await idle_server.connect("dave", raw=True)
     try:
         await watcher.wait_for(changed("dave", "away"))
         seen = len(statuses(watcher, "dave"))

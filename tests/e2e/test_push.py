@@ -14,11 +14,11 @@ import contextlib
 import time
 from dataclasses import dataclass, field
 
-import aiohttp
 import pytest
 from aiohttp import web
 
 from tests.support.webpush import PushRequest, Subscriber, verify_vapid
+from tidings_client import HttpError
 
 pytestmark = pytest.mark.e2e
 
@@ -69,37 +69,29 @@ async def push_service():
     await runner.cleanup()
 
 
-async def _api(server, user: str, method: str, path: str, body: dict | None = None) -> tuple[int, dict | None]:
-    headers = {"Authorization": f"Bearer {server.token(user)}"}
-    async with (
-        aiohttp.ClientSession() as session,
-        session.request(method, f"{server.base_url}{path}", json=body, headers=headers) as response,
-    ):
-        return response.status, (await response.json() if response.content_length else None)
-
-
-async def _send(client, chat_id: str, content: str) -> dict:
-    ack = await client.request("message.send", {"chatId": chat_id, "content": content})
-    assert ack["payload"]["status"] == "ok", ack
-    return ack["payload"]["message"]
+async def _unsubscribe(erin, endpoint: str) -> None:
+    """Cleans up after a test (whatever went wrong before)."""
+    with contextlib.suppress(HttpError):
+        await erin.delete("/api/push/subscriptions", {"endpoint": endpoint})
 
 
 async def test_an_offline_user_gets_an_encrypted_web_push_and_a_410_deletes_the_subscription(server, push_service):
-    status, key = await _api(server, OFFLINE_USER, "GET", "/api/push/vapid-public-key")
-    assert status == 200
+    erin = server.rest(OFFLINE_USER)
+    answer = await erin.fetch("GET", "/api/push/vapid-public-key")
+    assert answer.status == 200
+    key = answer.json()
     subscriber = Subscriber()
     endpoint = f"{push_service.origin}/push/erin-laptop"
-    status, registered = await _api(
-        server, OFFLINE_USER, "POST", "/api/push/subscriptions", subscriber.subscription(endpoint)
-    )
-    assert status == 201, registered
+    answer = await erin.fetch("POST", "/api/push/subscriptions", subscriber.subscription(endpoint))
+    assert answer.status == 201, answer.text
+    registered = answer.json()
     assert registered["platform"] == "webpush"
 
     alice = await server.connect("alice")
     try:
         # 1. A message reaches the offline user's push service, encrypted for its keys.
         content = "Lunch at noon? " + "x" * 120
-        message = await _send(alice, "general", content)
+        message = await alice.send("general", content)
         [request] = await push_service.wait_for("/push/erin-laptop", 1)
         assert request.headers["content-encoding"] == "aes128gcm"
         assert int(request.headers["ttl"]) > 0
@@ -120,33 +112,23 @@ async def test_an_offline_user_gets_an_encrypted_web_push_and_a_410_deletes_the_
 
         # 2. The push service says the subscription is gone: the worker deletes it.
         push_service.answers["/push/erin-laptop"] = 410
-        await _send(alice, "general", "second")
+        await alice.send("general", "second")
         await push_service.wait_for("/push/erin-laptop", 2)
 
         # 3. A new subscription of the same user gets the next message; the deleted one does not.
         other = Subscriber()
-        status, _ = await _api(
-            server,
-            OFFLINE_USER,
-            "POST",
-            "/api/push/subscriptions",
-            other.subscription(f"{push_service.origin}/push/erin-phone"),
+        answer = await erin.fetch(
+            "POST", "/api/push/subscriptions", other.subscription(f"{push_service.origin}/push/erin-phone")
         )
-        assert status == 201
-        third = await _send(alice, "general", "third")
+        assert answer.status == 201
+        third = await alice.send("general", "third")
         [phone] = await push_service.wait_for("/push/erin-phone", 1)
         assert other.decrypt(phone.body)["messageId"] == third["messageId"]
         await asyncio.sleep(QUIET_SECONDS)  # the same job would have tried the deleted one too
         assert len([r for r in push_service.requests if r.path == "/push/erin-laptop"]) == 2
     finally:
         await alice.close()
-        await _api(
-            server,
-            OFFLINE_USER,
-            "DELETE",
-            "/api/push/subscriptions",
-            {"endpoint": f"{push_service.origin}/push/erin-phone"},
-        )
+        await _unsubscribe(erin, f"{push_service.origin}/push/erin-phone")
 
 
 async def test_push_endpoints_never_appear_in_the_log(push_service):
@@ -161,26 +143,24 @@ async def test_push_endpoints_never_appear_in_the_log(push_service):
     delivered = f"/push/capability-{uuid.uuid4().hex}"
     unreachable = closed_port_url(f"/push/capability-{uuid.uuid4().hex}")  # connection refused
     refused = f"https://169.254.169.254/latest/meta-data/capability-{uuid.uuid4().hex}"
+    erin = server.rest(OFFLINE_USER)
     try:
         for endpoint in (push_service.origin + delivered, unreachable):
-            status, _ = await _api(
-                server, OFFLINE_USER, "POST", "/api/push/subscriptions", Subscriber().subscription(endpoint)
-            )
-            assert status == 201
-        status, error = await _api(
-            server, OFFLINE_USER, "POST", "/api/push/subscriptions", Subscriber().subscription(refused)
-        )
-        assert status == 400 and error["error"]["message"].startswith("endpoint:"), error
+            answer = await erin.fetch("POST", "/api/push/subscriptions", Subscriber().subscription(endpoint))
+            assert answer.status == 201
+        with pytest.raises(HttpError) as error:
+            await erin.post("/api/push/subscriptions", Subscriber().subscription(refused))
+        assert error.value.status == 400 and error.value.message.startswith("endpoint:"), error.value
 
         alice = await server.connect("alice")
         try:
-            await _send(alice, "general", "are you there?")
+            await alice.send("general", "are you there?")
             await push_service.wait_for(delivered, 1)
         finally:
             await alice.close()
         await asyncio.sleep(QUIET_SECONDS)  # the same job tries the unreachable one too, and logs it
         for endpoint in (push_service.origin + delivered, unreachable):
-            await _api(server, OFFLINE_USER, "DELETE", "/api/push/subscriptions", {"endpoint": endpoint})
+            await _unsubscribe(erin, endpoint)
     finally:
         stop_server(process)
     log = log_path.read_text()

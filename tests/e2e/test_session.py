@@ -1,16 +1,17 @@
-"""The session end to end (PROTOCOL.md §3, §11): hello, chat.focus, the connection limit, token
+"""The session end to end: hello, chat.focus, the connection limit, token
 expiry (token.refresh, the close, auth.renew) and revoke, over real WebSockets."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import uuid
 
 import pytest
 
-from tests.support.http import post_json
-from tests.support.wsclient import Client
+from tests.e2e.conftest import TIDINGS, WAIT_SECONDS
+from tidings_client import ConnectionState, HttpError, RestClient, TidingsClient
 
 pytestmark = pytest.mark.e2e
 
@@ -25,16 +26,15 @@ def unique_user(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-async def connect_with(server, token: str) -> Client:
-    return await Client.connect(f"{server.ws_url}?token={token}")
+async def connect_with(server, token: str) -> TidingsClient:
+    return await server.connect(token=token, raw=True)
 
 
-async def wait_closed(client: Client, timeout: float = 5.0) -> None:
-    async def closed() -> None:
-        while not client.closed:
-            await asyncio.sleep(0.05)
-
-    await asyncio.wait_for(closed(), timeout)
+async def close_code(client: TidingsClient) -> int:
+    """The close code of the server's close (which the test waits for)."""
+    info = await client.wait_closed(timeout=WAIT_SECONDS)
+    assert info.by == "server", info
+    return info.code
 
 
 def is_error(code: str):
@@ -42,7 +42,7 @@ def is_error(code: str):
 
 
 async def test_hello_gets_welcome(server):
-    client = await server.connect("dave")
+    client = await server.connect("dave", raw=True)
     try:
         welcome = await client.request("hello", {"protocolVersion": 1, "client": "e2e/1.0"})
         assert welcome["type"] == "welcome"
@@ -58,21 +58,19 @@ async def test_hello_gets_welcome(server):
 
 
 async def test_an_unsupported_version_gets_upgrade_required_and_is_closed(server):
-    client = await server.connect("dave")
+    client = await server.connect("dave", raw=True)
     try:
-        frame_id = await client.send("hello", {"protocolVersion": 99})
-        error = await client.reply_to(frame_id)
+        error = await client.request("hello", {"protocolVersion": 99})
         assert error["type"] == "error"
         assert error["payload"]["code"] == "UPGRADE_REQUIRED"
         assert error["payload"]["upgradeUrl"]
-        await wait_closed(client)
-        assert client.ws.close_code == 1000
+        assert await close_code(client) == 1000
     finally:
         await client.close()
 
 
 async def test_chat_focus_acks_a_chat_of_the_user_and_refuses_another(server):
-    carol = await server.connect("carol")
+    carol = await server.connect("carol", raw=True)
     try:
         ack = await carol.request("chat.focus", {"chatId": "general"})
         assert (ack["type"], ack["payload"]["status"]) == ("ack", "ok")
@@ -97,8 +95,7 @@ async def test_a_sixth_connection_closes_the_oldest_with_connection_limit(server
         oldest = clients[0]
         error = await oldest.wait_for(is_error("CONNECTION_LIMIT"))
         assert error["payload"]["message"]
-        await wait_closed(oldest)
-        assert oldest.ws.close_code == 1000
+        assert await close_code(oldest) == 1000
         for client in clients[1:]:
             assert (await client.request("ping", {}))["type"] == "pong"
             assert not client.of_type("error")
@@ -114,8 +111,7 @@ async def test_a_short_lived_token_gets_token_refresh_then_unauthorized_and_the_
         assert refresh["payload"]["expiresAt"].endswith("Z")
         error = await client.wait_for(is_error("UNAUTHORIZED"), timeout=EXPIRY_WAIT)
         assert error["payload"]["message"]
-        await wait_closed(client)
-        assert client.ws.close_code == 1000
+        assert await close_code(client) == 1000
         assert client.frames.index(refresh) < client.frames.index(error)
     finally:
         await client.close()
@@ -126,7 +122,7 @@ async def test_a_token_inside_the_refresh_lead_gets_token_refresh_at_once(server
     try:
         refresh = await client.wait_for(lambda f: f["type"] == "token.refresh")
         assert refresh["payload"]["expiresAt"].endswith("Z")
-        assert not client.closed
+        assert client.state is ConnectionState.CONNECTED
     finally:
         await client.close()
 
@@ -141,12 +137,12 @@ async def test_auth_renew_with_a_fresh_token_prevents_the_close(server):
         ack = await renewed.request("auth.renew", {"token": fresh})
         assert ack["payload"]["status"] == "ok", ack
         await control.wait_for(is_error("UNAUTHORIZED"), timeout=EXPIRY_WAIT)
-        await wait_closed(control)
+        await control.wait_closed(timeout=WAIT_SECONDS)
         # The renewed connection's timers for the old expiry were due together with the
         # control's: they have run, and it is still open.
         assert (await renewed.request("ping", {}))["type"] == "pong"
         await asyncio.sleep(1.0)
-        assert not renewed.closed
+        assert renewed.state is ConnectionState.CONNECTED
         assert not renewed.of_type("error")
     finally:
         await renewed.close()
@@ -154,7 +150,7 @@ async def test_auth_renew_with_a_fresh_token_prevents_the_close(server):
 
 
 async def test_auth_renew_with_another_users_token_is_forbidden(server):
-    client = await server.connect("dave")
+    client = await server.connect("dave", raw=True)
     try:
         ack = await client.request("auth.renew", {"token": server.token("erin")})
         assert ack["payload"]["error"]["code"] == "FORBIDDEN"
@@ -168,51 +164,37 @@ async def test_revoke_closes_every_connection_of_the_user(server):
     user = unique_user("revoke")
     token = server.token(user)
     clients = [await connect_with(server, token) for _ in range(3)]
-    bystander = await server.connect("dave")
+    bystander = await server.connect("dave", raw=True)
     try:
         for client in clients:
             await client.request("ping", {})
-        status, body = post_json(f"{server.base_url}/api/auth/revoke", token=token)
-        assert (status, body) == (200, {"revoked": True})
+        rest = server.rest(token=token)
+        revoked = await rest.fetch("POST", "/api/auth/revoke")
+        assert (revoked.status, revoked.json()) == (200, {"revoked": True})
         for client in clients:
             await client.wait_for(is_error("UNAUTHORIZED"))
-            await wait_closed(client)
+            await client.wait_closed(timeout=WAIT_SECONDS)
         assert (await bystander.request("ping", {}))["type"] == "pong"
         # The revoked token can neither reconnect nor call the API again.
-        assert post_json(f"{server.base_url}/api/auth/revoke", token=token)[0] == 401
+        with pytest.raises(HttpError) as refused:
+            await rest.revoke()
+        assert refused.value.status == 401
     finally:
         for client in [*clients, bystander]:
             await client.close()
 
 
-def test_a_cli_session_refreshes_over_the_http_api_and_a_rotated_token_is_refused(server):
-    import subprocess
-    import urllib.request
-
-    from tests.e2e.conftest import TIDINGS
-
+async def test_a_cli_session_refreshes_over_the_http_api_and_a_rotated_token_is_refused(server):
     printed = subprocess.run(
         [str(TIDINGS), "session", "bob", "--url", server.base_url], check=True, capture_output=True, text=True
     ).stdout
     session = json.loads(printed)
     assert {"token", "refreshToken", "expiresAt"} <= session.keys()
 
-    def refresh(refresh_token: str):
-        request = urllib.request.Request(
-            f"{server.base_url}/api/auth/refresh",
-            data=json.dumps({"refreshToken": refresh_token}).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=15) as response:
-            return json.load(response)
-
-    renewed = refresh(session["refreshToken"])
+    rest = RestClient(server.base_url)  # a refresh needs no access token
+    renewed = await rest.refresh(session["refreshToken"])
     assert renewed["refreshToken"] != session["refreshToken"]
     assert renewed["token"]
-    try:
-        refresh(session["refreshToken"])
-        raise AssertionError("a rotated refresh token must be refused")
-    except urllib.error.HTTPError as refused:
-        assert refused.code == 401
-        assert json.load(refused)["error"]["code"] == "UNAUTHORIZED"
+    with pytest.raises(HttpError) as refused:
+        await rest.refresh(session["refreshToken"])
+    assert (refused.value.status, refused.value.code) == (401, "UNAUTHORIZED")

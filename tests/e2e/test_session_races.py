@@ -1,4 +1,4 @@
-"""Session races end to end, over real WebSockets against `tidings dev` (PROTOCOL.md §1-3, §11):
+"""Session races end to end, over real WebSockets against `tidings dev`:
 connects of one user beyond the limit at the same moment, a revoke during a burst of connects,
 one refresh token used twice at once, oversized tokens; and, last, that no token reached the
 runtime's log through any of it.
@@ -10,21 +10,17 @@ tests sharing the session's runtime.
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
-from tests.e2e.conftest import Server, start_server, stop_server
+from tests.e2e.conftest import Server, start_server, stop_server, wait_until
 from tests.support.http import handshake_status, post_json
-from tests.support.wsclient import Client
+from tidings_client import ConnectionState, HandshakeError, HttpError, TidingsClient
 
 pytestmark = pytest.mark.e2e
 
@@ -50,36 +46,30 @@ def unique_user(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def sign_in(server: Server, user_id: str) -> dict[str, Any]:
+async def sign_in(server: Server, user_id: str) -> dict[str, Any]:
     """A local sign-in: an access token and a refresh token (what `tidings session` does)."""
-    status, session = post_json(f"{server.base_url}/_local/sessions", {"userId": user_id})
-    assert status == 200, session
+    session: dict[str, Any] = await server.local("POST", "/_local/sessions", {"userId": user_id})
     REFRESH_TOKENS.append(session["refreshToken"])
     return session
 
 
-def invocations(server: Server) -> dict[str, int]:
-    with urllib.request.urlopen(f"{server.base_url}/_local/stats", timeout=5) as response:
-        return json.load(response)["invocations"]
+async def invocations(server: Server) -> dict[str, int]:
+    return (await server.local("GET", "/_local/stats"))["invocations"]
 
 
-def errors(client: Client) -> list[str]:
+def errors(client: TidingsClient) -> list[str]:
     return [f["payload"]["code"] for f in client.of_type("error")]
 
 
-async def wait_until(predicate, timeout: float, message: str) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(message)
-        await asyncio.sleep(0.1)
+def closed(client: TidingsClient) -> bool:
+    return client.state is ConnectionState.CLOSED
 
 
-async def handshake(server: Server, token: str) -> Client | int:
-    """The connected client, or the status the handshake was refused with."""
+async def handshake(server: Server, token: str) -> TidingsClient | int:
+    """The connected (raw) client, or the status the handshake was refused with."""
     try:
-        return await Client.connect(f"{server.ws_url}?token={token}")
-    except aiohttp.WSServerHandshakeError as refused:
+        return await server.connect(token=token, raw=True)
+    except HandshakeError as refused:
         return refused.status
 
 
@@ -88,18 +78,19 @@ async def handshake(server: Server, token: str) -> Client | int:
 
 async def test_ten_connects_at_once_leave_exactly_five_open_all_reachable_and_revoke_closes_them(server):
     dave = server.token("dave")  # a member of `general`
-    clients = list(await asyncio.gather(*[Client.connect(f"{server.ws_url}?token={dave}") for _ in range(10)]))
-    alice = await server.connect("alice")
+    clients = list(await asyncio.gather(*[server.connect(token=dave, raw=True) for _ in range(10)]))
+    alice = await server.connect("alice", raw=True)
     try:
         # The evicted ones are told and closed: at once, or a moment after their handshake.
-        await wait_until(lambda: sum(c.closed for c in clients) >= 5, 20, "fewer than 5 were closed")
+        await wait_until(lambda: sum(map(closed, clients)) >= 5, 20, "fewer than 5 were closed")
         await asyncio.sleep(2.0)  # nothing else is closed later
-        evicted = [c for c in clients if c.closed]
-        still_open = [c for c in clients if not c.closed]
+        evicted = [c for c in clients if closed(c)]
+        still_open = [c for c in clients if not closed(c)]
         assert (len(evicted), len(still_open)) == (5, 5)
         for client in evicted:
             assert errors(client) == ["CONNECTION_LIMIT"]
-            assert client.ws.close_code == 1000
+            assert client.close_info is not None and client.close_info.by == "server"
+            assert client.close_info.code == 1000
         for client in still_open:
             assert errors(client) == []
 
@@ -114,11 +105,11 @@ async def test_ten_connects_at_once_leave_exactly_five_open_all_reachable_and_re
         for client in evicted:
             assert not client.of_type("message.new")
 
-        status, body = await asyncio.to_thread(post_json, f"{server.base_url}/api/auth/revoke", token=dave)
-        assert (status, body) == (200, {"revoked": True})
+        revoked = await server.rest(token=dave).fetch("POST", "/api/auth/revoke")
+        assert (revoked.status, revoked.json()) == (200, {"revoked": True})
         for client in still_open:
             await client.wait_for(lambda f: f["type"] == "error" and f["payload"]["code"] == "UNAUTHORIZED")
-        await wait_until(lambda: all(c.closed for c in clients), 10, "revoke left connections open")
+        await wait_until(lambda: all(map(closed, clients)), 10, "revoke left connections open")
     finally:
         server.tokens.pop("dave", None)  # revoked
         for client in [*clients, alice]:
@@ -135,16 +126,15 @@ async def test_a_revoke_during_a_burst_of_connects_leaves_no_connection_of_the_u
 
     async def revoke() -> int:
         await asyncio.sleep(revoke_after)
-        status, _ = await asyncio.to_thread(post_json, f"{server.base_url}/api/auth/revoke", token=token)
-        return status
+        return (await server.rest(token=token).fetch("POST", "/api/auth/revoke")).status
 
     *outcomes, revoked = await asyncio.gather(*[handshake(server, token) for _ in range(8)], revoke())
-    clients = [outcome for outcome in outcomes if isinstance(outcome, Client)]
+    clients = [outcome for outcome in outcomes if isinstance(outcome, TidingsClient)]
     try:
         assert revoked == 200
-        assert all(outcome == 403 for outcome in outcomes if not isinstance(outcome, Client)), outcomes
+        assert all(outcome == 403 for outcome in outcomes if not isinstance(outcome, TidingsClient)), outcomes
         # Every one that opened is told why and closed: at once, or a moment after its handshake.
-        await wait_until(lambda: all(c.closed for c in clients), 20, "connections of a revoked session stayed open")
+        await wait_until(lambda: all(map(closed, clients)), 20, "connections of a revoked session stayed open")
         for client in clients:
             assert errors(client) in (["UNAUTHORIZED"], ["CONNECTION_LIMIT"]), errors(client)
         # And the token cannot connect any more.
@@ -174,9 +164,9 @@ def _refresh_together(server: Server, refresh_token: str, uses: int = 2) -> list
 
 
 @pytest.mark.parametrize("attempt", range(6))
-def test_two_refreshes_with_one_token_at_once_give_one_200_one_401_and_the_family_is_invalidated(server, attempt):
-    session = sign_in(server, unique_user("refresh"))
-    results = _refresh_together(server, session["refreshToken"])
+async def test_two_refreshes_with_one_token_at_once_give_one_200_one_401_and_the_family_is_invalidated(server, attempt):
+    session = await sign_in(server, unique_user("refresh"))
+    results = await asyncio.to_thread(_refresh_together, server, session["refreshToken"])
 
     statuses = sorted(status for status, _ in results)
     assert statuses == [200, 401], results
@@ -185,8 +175,9 @@ def test_two_refreshes_with_one_token_at_once_give_one_200_one_401_and_the_famil
     assert loser["error"]["code"] == "UNAUTHORIZED"
     REFRESH_TOKENS.append(winner["refreshToken"])
     # The reuse invalidated the family: the winner's new refresh token is refused too.
-    status, body = post_json(f"{server.base_url}/api/auth/refresh", {"refreshToken": winner["refreshToken"]})
-    assert (status, body["error"]["code"]) == (401, "UNAUTHORIZED")
+    with pytest.raises(HttpError) as refused:
+        await server.rest().refresh(winner["refreshToken"])
+    assert (refused.value.status, refused.value.code) == (401, "UNAUTHORIZED")
 
 
 # --- oversized tokens ---------------------------------------------------------------------------
@@ -195,7 +186,7 @@ def test_two_refreshes_with_one_token_at_once_give_one_200_one_401_and_the_famil
 async def test_oversized_tokens_are_refused_as_api_gateway_refuses_them_and_nothing_runs_behind(server):
     big = server.token("carol") + "A" * 9_000  # a real token's start, 9 KB: within API Gateway's limits
     huge = "A" * 11_000
-    before = invocations(server)
+    before = await invocations(server)
 
     # The authorizer refuses a token over 8 KiB, as it refuses any bad token.
     assert await handshake_status(server.ws_url, {"Authorization": f"Bearer {big}"}) == 403
@@ -203,14 +194,13 @@ async def test_oversized_tokens_are_refused_as_api_gateway_refuses_them_and_noth
     # line and headers over 10240 bytes.
     assert await handshake_status(f"{server.ws_url}?token={big}") == 414
     assert await handshake_status(server.ws_url, {"Authorization": f"Bearer {huge}"}) == 413
-    after = invocations(server)
+    after = await invocations(server)
     assert after.get("Authorizer", 0) == before.get("Authorizer", 0) + 1  # only the 9 KB header
     assert after.get("Connect", 0) == before.get("Connect", 0), "a refused connection stored nothing"
 
-    status, body = post_json(f"{server.base_url}/api/auth/revoke", token=big)
-    assert (status, body["error"]["code"]) == (401, "UNAUTHORIZED")
-    status, _ = post_json(f"{server.base_url}/api/auth/revoke", token=huge)
-    assert status == 413
+    refused = await server.rest(token=big).fetch("POST", "/api/auth/revoke")
+    assert (refused.status, refused.json()["error"]["code"]) == (401, "UNAUTHORIZED")
+    assert (await server.rest(token=huge).fetch("POST", "/api/auth/revoke")).status == 413
 
 
 # --- last: the log --------------------------------------------------------------------------------
@@ -221,14 +211,14 @@ async def test_no_token_material_reached_the_runtime_log(race_server):
     refresh bodies, oversized, refused, revoked); a few more here, then the log is searched."""
     server, log_path = race_server
     erin = server.token("erin")
-    client = await Client.connect(server.ws_url, headers={"Authorization": f"Bearer {erin}"})
+    client = await server.connect(token=erin, raw=True, token_in="header")
     try:
         assert (await client.request("auth.renew", {"token": server.token("erin", ttl=900)}))["type"] == "ack"
         assert (await client.request("auth.renew", {"token": erin + "tampered"}))["payload"]["status"] == "error"
     finally:
         await client.close()
     assert await handshake(server, erin[:-4] + "AAAA") == 403  # a bad signature
-    post_json(f"{server.base_url}/api/auth/refresh", {"refreshToken": sign_in(server, "erin")["refreshToken"]})
+    await server.rest().refresh((await sign_in(server, "erin"))["refreshToken"])
     await asyncio.sleep(1.0)  # the log is written as it happens; give the last lines a moment
 
     log = log_path.read_text()

@@ -8,27 +8,27 @@ missed, in order.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import aiohttp
 import pytest
 
-from tests.e2e.conftest import Server, start_server, stop_server
-from tests.support.wsclient import Client
+from tests.e2e.conftest import WAIT_SECONDS, Server, start_server, stop_server, wait_until
+from tidings_client import ConnectionState, HttpError, TidingsClient
 
 pytestmark = pytest.mark.e2e
 
 REPLY_TIMEOUT = 20.0  # generous: the emulator shares its CPUs with whatever else runs
 
 
-async def send(client: Client, chat_id: str, content: str) -> dict[str, Any]:
+async def send(client: TidingsClient, chat_id: str, content: str) -> dict[str, Any]:
     ack = await client.request("message.send", {"chatId": chat_id, "content": content}, timeout=REPLY_TIMEOUT)
     assert ack["payload"]["status"] == "ok", ack
     return ack["payload"]["message"]
 
 
-async def sync(client: Client, payload: dict[str, Any]) -> dict[str, Any]:
+async def sync(client: TidingsClient, payload: dict[str, Any]) -> dict[str, Any]:
     return await client.request("sync.request", payload, timeout=REPLY_TIMEOUT)
 
 
@@ -40,8 +40,8 @@ async def miss_three_messages_and_an_edit(server: Server) -> tuple[int, int, lis
     """carol sees a message in project-x and one in general, disconnects, and misses three
     messages and an edit in project-x and one message in general. Returns what she last saw
     in each chat, the project-x events she missed, and the general message she missed."""
-    alice = await server.connect("alice")
-    carol = await server.connect("carol")
+    alice = await server.connect("alice", raw=True)
+    carol = await server.connect("carol", raw=True)
     try:
         seen = await send(alice, "project-x", "before the gap")
         seen_general = await send(alice, "general", "general, before the gap")
@@ -80,7 +80,7 @@ def assert_missed_project_events(chat: dict[str, Any], expected: list[tuple[str,
 
 async def test_a_reconnecting_client_gets_exactly_what_it_missed_through_sync(server):
     last_seen, _, expected, _ = await miss_three_messages_and_an_edit(server)
-    carol = await server.connect("carol")
+    carol = await server.connect("carol", raw=True)
     try:
         reply = await sync(carol, {"chatId": "project-x", "lastKnownSeq": last_seen})
         assert reply["type"] == "sync.response"
@@ -89,9 +89,42 @@ async def test_a_reconnecting_client_gets_exactly_what_it_missed_through_sync(se
         await carol.close()
 
 
+async def test_the_sdk_delivers_what_a_tracked_chat_missed_in_order_once(server):
+    # As an application runs the recipe: its cache says the last seq, the SDK syncs on connect.
+    last_seen, _, expected, _ = await miss_three_messages_and_an_edit(server)
+    carol = server.client("carol")
+    events: list[dict[str, Any]] = []
+    synced: list[dict[str, Any]] = []
+
+    def on_event(frame: dict[str, Any]) -> None:
+        if frame["payload"]["chatId"] == "project-x":
+            events.append(frame)
+
+    carol.on("message.new", on_event)
+    carol.on("message.updated", on_event)
+    carol.on("synced", lambda f: synced.append(f["payload"]))
+    carol.track("project-x", last_seen)
+    try:
+        await carol.connect(timeout=WAIT_SECONDS)
+        await wait_until(lambda: len(events) >= len(expected) and synced)
+        assert kinds_and_seqs(events[: len(expected)]) == expected
+        assert [e["payload"]["message"]["content"] for e in events[: len(expected)]] == [
+            "missed 0",
+            "missed 1, edited",
+            "missed 2",
+            "missed 1, edited",
+        ]
+        assert synced[0]["chatId"] == "project-x" and synced[0]["headSeq"] >= expected[-1][1]
+        assert carol.watermarks()["project-x"] >= expected[-1][1]
+        sync_requests = [f for f in carol.sent if '"sync.request"' in f]
+        assert len(sync_requests) == 1 and f'"project-x":{last_seen}' in sync_requests[0]
+    finally:
+        await carol.close()
+
+
 async def test_multi_chat_sync_catches_up_every_chat_at_once(server):
     last_seen, last_seen_general, expected, missed_general = await miss_three_messages_and_an_edit(server)
-    carol = await server.connect("carol")
+    carol = await server.connect("carol", raw=True)
     try:
         subscribed = await carol.request("presence.subscribe", {"userIds": ["sync-never-connected"]})
         assert subscribed["payload"]["status"] == "ok"
@@ -117,7 +150,7 @@ async def test_multi_chat_sync_catches_up_every_chat_at_once(server):
 
 
 async def test_sync_pages_with_a_cursor(server):
-    bob = await server.connect("bob")
+    bob = await server.connect("bob", raw=True)
     try:
         first = await send(bob, "dm-alice-bob", "page 0")
         for i in range(1, 3):
@@ -133,19 +166,19 @@ async def test_sync_pages_with_a_cursor(server):
 
 
 async def test_a_non_member_gets_forbidden(server):
-    dave = await server.connect("dave")
+    dave = await server.connect("dave", raw=True)
     try:
         reply = await sync(dave, {"chatId": "project-x", "lastKnownSeq": 0})
         assert reply["type"] == "ack"
         assert reply["payload"]["status"] == "error"
         assert reply["payload"]["error"]["code"] == "FORBIDDEN"
-        assert not dave.closed
+        assert dave.state is ConnectionState.CONNECTED
     finally:
         await dave.close()
 
 
 async def test_a_bad_sync_request_gets_bad_frame(server):
-    bob = await server.connect("bob")
+    bob = await server.connect("bob", raw=True)
     try:
         reply = await sync(bob, {"chatId": "project-x", "lastKnownSeq": 0, "limit": 501})
         assert reply["payload"]["error"]["code"] == "BAD_FRAME"
@@ -171,25 +204,28 @@ def busy_server() -> Iterator[Server]:
     stop_server(process)
 
 
-async def _send_paced(client: Client, chat_id: str, contents: list[str]) -> None:
+async def _send_paced(client: TidingsClient, chat_id: str, contents: list[str]) -> None:
     """Sends one after another; a RATE_LIMITED answer is waited out and the same frame (same
     id, so never a duplicate) sent again."""
     for content in contents:
-        frame_id = None
+        frame_id = str(uuid.uuid4())
         while True:
-            frame_id = await client.send("message.send", {"chatId": chat_id, "content": content}, frame_id=frame_id)
-            ack = await client.reply_to(frame_id, timeout=REPLY_TIMEOUT)
+            payload = {"chatId": chat_id, "content": content}
+            ack = await client.request("message.send", payload, id=frame_id, timeout=REPLY_TIMEOUT)
             if ack["payload"]["status"] == "ok":
                 break
             assert ack["payload"]["error"]["code"] == "RATE_LIMITED", ack
             await asyncio.sleep(ack["payload"]["error"]["retryAfterMs"] / 1000)
-        client.frames.clear()  # fan-out copies pile up otherwise
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 async def test_more_than_500_missed_events_is_too_large(busy_server):
-    senders = {user: await busy_server.connect(user) for user in ("alice", "bob", "carol", "dave", "erin")}
+    # Raw: no log kept (the fan-out copies would pile up) and no gap-filling syncs of the SDK's.
+    senders = {
+        user: await busy_server.connect(user, raw=True, log_size=0)
+        for user in ("alice", "bob", "carol", "dave", "erin")
+    }
     try:
         first = await send(senders["alice"], "general", "the last one erin saw")
         per_user = [[f"{user} {i}" for i in range(k, TOO_MANY, len(senders))] for k, user in enumerate(senders)]
@@ -206,8 +242,9 @@ async def test_more_than_500_missed_events_is_too_large(busy_server):
         assert "events" not in payload
 
         # The client's way out (docs/protocol.md): refetch the latest page over REST.
-        status, latest = await _get(busy_server, "/api/chats/general/messages?limit=50", "erin")
-        assert status == 200
+        answer = await busy_server.rest("erin").fetch("GET", "/api/chats/general/messages", query={"limit": 50})
+        assert answer.status == 200
+        latest = answer.json()
         assert len(latest["messages"]) == 50
         assert latest["messages"][0]["seq"] == payload["headSeq"]
         assert latest["nextBefore"] == latest["messages"][-1]["seq"]
@@ -236,26 +273,19 @@ async def test_more_than_500_missed_events_is_too_large(busy_server):
 # --- the chats REST API ---------------------------------------------------------------------
 
 
-async def _get(server: Server, path: str, user: str | None = None) -> tuple[int, Any]:
-    headers = {"Authorization": f"Bearer {server.token(user)}"} if user else {}
-    async with aiohttp.ClientSession() as session, session.get(f"{server.base_url}{path}", headers=headers) as response:
-        body = await response.json(content_type=None) if response.content_type == "application/json" else None
-        return response.status, body
-
-
 @pytest.fixture
 async def http_api(server: Server) -> Server:
     """The server's HTTP API: an unauthenticated call is a 401 from the function (a 404 would
     mean the runtime does not serve the declared HttpRoutes)."""
-    status, _ = await _get(server, "/api/chats")
+    status = (await server.rest().fetch("GET", "/api/chats", auth=False)).status
     assert status == 401, f"GET /api/chats without a token answered {status}"
     return server
 
 
 async def test_get_chats_lists_the_callers_chats(http_api):
-    status, chats = await _get(http_api, "/api/chats", "carol")
-    assert status == 200
-    by_id = {chat["chatId"]: chat for chat in chats}
+    answer = await http_api.rest("carol").fetch("GET", "/api/chats")
+    assert answer.status == 200
+    by_id = {chat["chatId"]: chat for chat in answer.json()}
     assert set(by_id) == {"project-x", "general"}
     project = by_id["project-x"]
     assert (project["name"], project["type"]) == ("Project X", "group")
@@ -269,29 +299,34 @@ async def test_get_chats_lists_the_callers_chats(http_api):
     # The counters depend on what earlier tests sent (and on the badges consumer): only their shape here.
     assert all(isinstance(project[count], int) and project[count] >= 0 for count in ("unreadCount", "mentionCount"))
     assert (project["muted"], project["pinned"]) == (False, False)
-    status, dms = await _get(http_api, "/api/chats", "bob")
+    dms = await http_api.rest("bob").chats()
     assert {chat["chatId"]: chat["name"] for chat in dms}["dm-alice-bob"] is None
 
 
 async def test_get_messages_pages_back_newest_first(http_api):
     alice = await http_api.connect("alice")
     try:
-        sent = [await send(alice, "project-x", f"history {i}") for i in range(3)]
+        sent = [await alice.send("project-x", f"history {i}") for i in range(3)]
     finally:
         await alice.close()
-    status, page = await _get(http_api, "/api/chats/project-x/messages?limit=2", "bob")
-    assert status == 200
+    bob = http_api.rest("bob")
+    answer = await bob.fetch("GET", "/api/chats/project-x/messages", query={"limit": 2})
+    assert answer.status == 200
+    page = answer.json()
     assert [m["messageId"] for m in page["messages"]] == [sent[2]["messageId"], sent[1]["messageId"]]
     assert page["nextBefore"] == sent[1]["seq"]
-    status, older = await _get(http_api, f"/api/chats/project-x/messages?before={page['nextBefore']}&limit=1", "bob")
+    older = await bob.messages("project-x", before=page["nextBefore"], limit=1)
     assert [m["messageId"] for m in older["messages"]] == [sent[0]["messageId"]]
 
 
 async def test_the_chats_api_refuses_strangers_bad_parameters_and_missing_tokens(http_api):
-    status, body = await _get(http_api, "/api/chats/project-x/messages", "dave")
-    assert (status, body["error"]["code"]) == (403, "FORBIDDEN")
-    status, body = await _get(http_api, "/api/chats/project-x/messages?limit=101", "bob")
-    assert status == 400
-    assert body["error"]["message"].startswith("limit")
-    status, body = await _get(http_api, "/api/chats")
-    assert (status, body["error"]["code"]) == (401, "UNAUTHORIZED")
+    with pytest.raises(HttpError) as refused:
+        await http_api.rest("dave").messages("project-x")
+    assert (refused.value.status, refused.value.code) == (403, "FORBIDDEN")
+    with pytest.raises(HttpError) as refused:
+        await http_api.rest("bob").messages("project-x", limit=101)
+    assert refused.value.status == 400
+    assert refused.value.message.startswith("limit")
+    with pytest.raises(HttpError) as refused:
+        await http_api.rest().request("GET", "/api/chats", auth=False)
+    assert (refused.value.status, refused.value.code) == (401, "UNAUTHORIZED")

@@ -19,28 +19,25 @@ import pytest
 from hypothesis import strategies as st
 
 from tests.fuzz.strategies import forged_cursors, forged_tokens, hostile_text
-from tests.integration.conftest import FakeConnections, _clear_wiring
+from tests.integration.conftest import FakeConnections
+from tests.support.aws import declare_environment
 from tests.support.fakes import NoLimits
 from tests.support.lambdas import load_function
 from tests.support.seed import make_chat
-from tidings import wiring
-from tidings.adapters.webpush import VapidConfig
+from tests.support.services import message_service
 from tidings.app import APPLICATION
-from tidings.auth import issue_token
-from tidings.declaration import Function
-from tidings.domain.messages import SendMessage
-from tidings.domain.sync import encode_cursor
-from tidings.observability import logger
-from tidings.search.service import encode_cursor as search_cursor
-from tidings.settings import settings
-from tidings.storage.connections import DynamoConnectionStore
-
-QUEUES = {
-    "TOKEN_TIMERS_QUEUE_URL": "token-timers",
-    "TYPING_TIMERS_QUEUE_URL": "typing-timers",
-    "PRESENCE_TIMERS_QUEUE_URL": "presence-timers",
-    "PUSH_JOBS_QUEUE_URL": "push-jobs",
-}
+from tidings.kernel import connections_api, ratelimits
+from tidings.kernel.declaration import Function
+from tidings.kernel.environment import ColdStart
+from tidings.kernel.observability import logger
+from tidings.messaging.sending import SendMessage
+from tidings.messaging.syncing import encode_cursor
+from tidings.notifications.declaration import PUSH_VAPID
+from tidings.notifications.vapid import VapidConfig
+from tidings.search.declaration import SEARCH_INDEX
+from tidings.search.searching import encode_cursor as search_cursor
+from tidings.sessions.connection_store import DynamoConnectionStore
+from tidings.sessions.tokens import issue_token
 
 _modules: dict[str, ModuleType] = {}
 
@@ -90,19 +87,16 @@ def assert_no_traceback(lines: list[dict[str, Any]]) -> None:
 
 @pytest.fixture
 def world(aws, signing_key, tmp_path: Path, monkeypatch) -> Iterator[World]:
-    sqs = boto3.client("sqs")
-    for variable, name in QUEUES.items():
-        monkeypatch.setenv(variable, sqs.create_queue(QueueName=name)["QueueUrl"])
-    monkeypatch.setenv("SEARCH_DB_PATH", str(tmp_path / "search.db"))
+    monkeypatch.setenv(SEARCH_INDEX.db_path_env, str(tmp_path / "search.db"))
     vapid = VapidConfig.generate("mailto:ops@example.com").to_secret()
     arn = boto3.client("secretsmanager").create_secret(Name="tidings/fuzz-vapid", SecretString=vapid)["ARN"]
-    monkeypatch.setenv("PUSH_VAPID_SECRET_ARN", arn)
-    settings.cache_clear()
-    _clear_wiring()
+    monkeypatch.setenv(PUSH_VAPID.env_var, arn)
+    declare_environment(monkeypatch)
+    ColdStart.forget_all()
     connections = FakeConnections()
-    monkeypatch.setattr(wiring, "poster", lambda: connections)
+    monkeypatch.setattr(connections_api, "poster", lambda environment: connections)
     # Every frame reaches its route: fuzzing the rate limiter's refusals would test nothing else.
-    monkeypatch.setattr(wiring, "rate_limiter", lambda: NoLimits())
+    monkeypatch.setattr(ratelimits, "rate_limiter", lambda environment: NoLimits())
 
     make_chat("general", ["alice", "bob", "carol", "dave", "erin"], admins=("alice",), chat_type="channel")
     make_chat("project-x", ["alice", "bob", "carol"], admins=("alice",))
@@ -111,7 +105,7 @@ def world(aws, signing_key, tmp_path: Path, monkeypatch) -> Iterator[World]:
     for connection_id, user_id in (("alice-1=", "alice"), ("bob-1=", "bob")):
         DynamoConnectionStore().add(connection_id, user_id, now * 1000, now + 900)
     for chat_id in ("general", "project-x", "general", "project-x"):  # seqs beyond 1, to page through
-        message = wiring.message_service().send(
+        message = message_service().send(
             "alice", SendMessage(request_id=f"seed-{uuid.uuid4()}", chat_id=chat_id, content="the quarterly budget")
         )
     world = World(connections, signing_key)
@@ -135,8 +129,7 @@ def world(aws, signing_key, tmp_path: Path, monkeypatch) -> Iterator[World]:
         yield world
     finally:
         logger.registered_handler.setStream(previous)
-        _clear_wiring()
-        settings.cache_clear()
+        ColdStart.forget_all()
 
 
 def websocket_routes() -> list[str]:

@@ -14,8 +14,8 @@ from tests.fuzz.conftest import World, assert_no_traceback, handler_of
 from tests.support.events import message_event
 from tests.support.lambdas import LambdaContext
 from tidings.app import APPLICATION
-from tidings.errors import ErrorCode
-from tidings.storage.connections import DynamoConnectionStore
+from tidings.kernel.errors import ErrorCode
+from tidings.sessions.connection_store import DynamoConnectionStore
 from tidings_local.apigw import mock_reply, select_route
 
 MAX_MESSAGE_BYTES = 128 * 1024  # API Gateway's WebSocket message limit

@@ -174,7 +174,7 @@ def forged_tokens(signing_key: str) -> st.SearchStrategy[str]:
     any value in each claim."""
     import jwt
 
-    from tidings.auth import ALGORITHMS, AUDIENCE, ISSUER
+    from tidings.sessions.tokens import ALGORITHMS, AUDIENCE, ISSUER
 
     now = int(time.time())
     claims = st.fixed_dictionaries(

@@ -19,7 +19,7 @@ from tests.fuzz.conftest import websocket_routes
 from tests.fuzz.frames import CODES, MAY_GO_UNANSWERED, readable_id
 from tests.fuzz.strategies import CHATS, USERS, dumps, envelopes, frame_ids, model_payloads, raw_texts
 from tests.fuzz.test_frames import payload_model
-from tests.support.wsclient import Client
+from tidings_client import ConnectionState
 
 pytestmark = pytest.mark.e2e
 
@@ -30,9 +30,10 @@ REPLY_SECONDS = 15.0
 
 
 @pytest.fixture(scope="module")
-def runtime() -> Iterator[tuple[Server, str]]:
+def runtime() -> Iterator[Server]:
     process, server, log_path = start_server(log_name="tidings-dev-fuzz")
-    yield server, server.token("alice")
+    server.token("alice")  # once, before the examples
+    yield server
     stop_server(process)
     log = log_path.read_text()
     errors = [line for line in log.splitlines() if '"level":"ERROR"' in line or "Traceback" in line]
@@ -88,20 +89,18 @@ def check_reply(reply: dict[str, Any], body: str) -> None:
         assert code in CODES and code != "INTERNAL", (body[:300], reply)
 
 
-async def exchange(url: str, bodies: list[str]) -> None:
-    client = await Client.connect(url)
+async def exchange(server: Server, bodies: list[str]) -> None:
+    client = await server.connect("alice", raw=True)  # a raw SDK client: every frame as it is
     try:
         for body in bodies:
-            seen = len(client.frames)
+            mark = client.mark()
             await client.send_raw(body)
             if frame_type(body) in MAY_GO_UNANSWERED:
                 continue
-            reply = await client.wait_for(
-                lambda f, seen=seen, body=body: client.frames.index(f) >= seen and is_reply(f, body), REPLY_SECONDS
-            )
+            reply = await client.wait_for(lambda f, body=body: is_reply(f, body), timeout=REPLY_SECONDS, after=mark)
             check_reply(reply, body)
-        assert not client.closed, "the connection stayed open"
-        pong = await client.reply_to(await client.send("ping", {}), REPLY_SECONDS)
+        assert client.state is ConnectionState.CONNECTED, "the connection stayed open"
+        pong = await client.request("ping", {}, timeout=REPLY_SECONDS)
         assert pong["type"] == "pong"
     finally:
         await client.close()
@@ -110,5 +109,4 @@ async def exchange(url: str, bodies: list[str]) -> None:
 @settings(max_examples=max(3, settings.default.max_examples // 20))
 @given(frames=st.lists(bodies, min_size=5, max_size=20))
 def test_a_real_connection_answers_every_hostile_frame_and_stays_open(runtime, frames):
-    server, token = runtime
-    asyncio.run(exchange(f"{server.ws_url}?token={token}", frames))
+    asyncio.run(exchange(runtime, frames))

@@ -18,10 +18,10 @@ from tests.fuzz.strategies import USERS, dumps, forged_tokens, hostile_text, htt
 from tests.support.events import http_event
 from tests.support.lambdas import LambdaContext
 from tidings.app import APPLICATION
-from tidings.declaration import HttpRoute
-from tidings.domain.preferences import NotificationPreferences
-from tidings.errors import ErrorCode
-from tidings.protocol.push import DeviceTokenRegistration, WebPushRegistration
+from tidings.kernel.declaration import HttpRoute
+from tidings.kernel.errors import ErrorCode
+from tidings.notifications.preferences import NotificationPreferences
+from tidings.notifications.wire import DeviceTokenRegistration, WebPushRegistration
 
 # The bodies the REST routes read, as shapes to fill with hostile values; every route gets all
 # of them (a field another route reads is just an extra one), plus JSON and text of any shape.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tidings.declaration import HttpRoute, MockRoute
+from tidings.kernel.declaration import HttpRoute, MockRoute
 from tidings_infra.mock_routes import TEMPLATE_SELECTION_EXPRESSION
 from tidings_infra.nag import flatten_cfn_reference
 

@@ -13,18 +13,19 @@ from typing import Any
 import pytest
 
 from tests.infrastructure import api_assertions
-from tidings.app import CONNECTIONS, USERS
-from tidings.declaration import Application, Authorizer, Function, HttpRoute, MockRoute, Route
+from tidings.chats.models import USERS
+from tidings.kernel.declaration import Application, Authorizer, Function, HttpRoute, MockRoute, Route
+from tidings.sessions.models import CONNECTIONS
 from tidings_infra import names
 from tidings_infra.app import build_app
 from tidings_infra.http_api import cors_allowed_origins
 from tidings_infra.mock_routes import response_template
 
-GATE = Function("Gate", "connect", "authorizer.handler", "authorizes $connect", tables=((USERS, "read"),))
-CONNECT = Function("Hello", "connect", "connect.handler", "stores connections", tables=((CONNECTIONS, "write"),))
-FALLBACK = Function("Fallback", "connect", "default.handler", "frames no route matched")
-PREFS = Function("Prefs", "message", "chats_api.handler", "GET and PUT /api/prefs", tables=((USERS, "read_write"),))
-PUSH = Function("Push", "connect", "auth_api.handler", "push subscriptions, reached only over HTTP")
+GATE = Function("Gate", "sessions", "authorizer.handler", "authorizes $connect", tables=((USERS, "read"),))
+CONNECT = Function("Hello", "sessions", "connect.handler", "stores connections", tables=((CONNECTIONS, "write"),))
+FALLBACK = Function("Fallback", "sessions", "default.handler", "frames no route matched")
+PREFS = Function("Prefs", "messaging", "chats_api.handler", "GET and PUT /api/prefs", tables=((USERS, "read_write"),))
+PUSH = Function("Push", "sessions", "auth_api.handler", "push subscriptions, reached only over HTTP")
 
 PING = MockRoute("ping", "pong")
 PRESENCE = MockRoute("presence.ping", "presence.pong")

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tidings.app import CONNECTIONS, MESSAGES
-from tidings.declaration import (
+from tests.infrastructure import monitoring_assertions
+from tidings.kernel.declaration import (
     Application,
     Authorizer,
     Function,
@@ -22,17 +22,19 @@ from tidings.declaration import (
     Schedule,
     StreamSubscription,
 )
+from tidings.messaging.models import MESSAGES
+from tidings.sessions.models import CONNECTIONS
 from tidings_infra import names
 from tidings_infra.app import build_app
 from tidings_infra.layer_build import build_layer
 
-WORK = Queue("Work", "WORK_QUEUE_URL", delay_seconds=5, visibility_timeout_seconds=60, dead_letter_after=3)
-FAILURES = Queue("Failures", "FAILURES_QUEUE_URL")
+WORK = Queue("Work", delay_seconds=5, visibility_timeout_seconds=60, dead_letter_after=3)
+FAILURES = Queue("Failures")
 PRODUCER = Function(
-    "Producer", "connect", "connect.handler", "sends work", tables=((CONNECTIONS, "read"),), send_queues=(WORK,)
+    "Producer", "sessions", "connect.handler", "sends work", tables=((CONNECTIONS, "read"),), send_queues=(WORK,)
 )
-WORKER = Function("Worker", "message", "fanout.handler", "consumes work", timeout_seconds=30)
-TICKER = Function("Ticker", "message", "send.handler", "runs every two minutes")
+WORKER = Function("Worker", "messaging", "fanout.handler", "consumes work", timeout_seconds=30)
+TICKER = Function("Ticker", "messaging", "send.handler", "runs every two minutes")
 VARIANT = Application(
     name="Variant",
     tables=(CONNECTIONS, MESSAGES),
@@ -162,3 +164,9 @@ def test_unacknowledged_nag_findings_fail_the_synth(tmp_path: Path) -> None:
     rules = {v["ruleName"] for plugin in report["pluginReports"] for v in plugin["violations"]}
     assert "Serverless-EventBusDLQ" in rules
     assert "Serverless-LambdaEventSourceMappingDestination" not in rules
+
+
+def test_a_new_queue_consumer_and_function_get_their_alarms(resources: dict[str, dict[str, Any]]) -> None:
+    """Alarms follow the declaration: the variant's DLQ, failure queue, consumer and functions."""
+    monitoring_assertions.assert_alarms_cover(VARIANT, resources)
+    assert monitoring_assertions.failure_queue_names(VARIANT) == {"WorkDlq", "Failures"}

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from tests.infrastructure.synthesis import Synthesized
 from tests.infrastructure.test_stack import _actions_on, _get_att, _ref, _role_statements
-from tidings.app import DELIVERY_RETRIES, DELIVERY_RETRY, FANOUT, NOTIFY, RECEIPTS, SYNC, TYPING
+from tidings.messaging.declaration import DELIVERY_RETRIES, DELIVERY_RETRY, FANOUT, RECEIPTS, SYNC, TYPING
+from tidings.notifications.declaration import NOTIFY
 
 
 def _queue_id(synthesized: Synthesized) -> str:

@@ -7,15 +7,10 @@ from __future__ import annotations
 import json
 
 from tests.infrastructure.synthesis import Synthesized
-from tidings.app import (
-    APPLICATION,
-    PRESENCE,
-    PRESENCE_CHANGES,
-    PRESENCE_SUBSCRIPTIONS,
-    PRESENCE_TIMERS,
-    PRESENCE_TIMERS_FUNCTION,
-)
-from tidings.edge.activity import ACTIVITY_FRAMES
+from tidings.app import APPLICATION
+from tidings.presence.activity import ACTIVITY_FRAMES
+from tidings.presence.declaration import PRESENCE_CHANGES, PRESENCE_TIMERS, PRESENCE_TIMERS_FUNCTION
+from tidings.presence.models import PRESENCE, PRESENCE_SUBSCRIPTIONS
 
 
 def _id(synthesized: Synthesized, construct: object) -> str:

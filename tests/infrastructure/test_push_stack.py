@@ -8,17 +8,9 @@ import re
 
 from tests.infrastructure.synthesis import Synthesized
 from tests.infrastructure.test_stack import _actions_on, _get_att, _ref, _role_statements
-from tidings.app import (
-    JWT_SIGNING_KEY,
-    NOTIFY,
-    PUSH_API,
-    PUSH_APNS,
-    PUSH_FCM,
-    PUSH_JOBS,
-    PUSH_SUBSCRIPTIONS,
-    PUSH_VAPID,
-    PUSH_WORKER,
-)
+from tidings.notifications.declaration import NOTIFY, PUSH_API, PUSH_APNS, PUSH_FCM, PUSH_JOBS, PUSH_VAPID, PUSH_WORKER
+from tidings.notifications.models import PUSH_SUBSCRIPTIONS
+from tidings.sessions.declaration import JWT_SIGNING_KEY
 from tidings_infra import names
 
 PUSH_SECRETS = (PUSH_VAPID, PUSH_FCM, PUSH_APNS)
@@ -171,4 +163,6 @@ def test_the_stack_outputs_where_the_operator_puts_each_push_secret(synthesized:
     for declared in PUSH_SECRETS:
         secret_id = synthesized.logical_id(synthesized.stack.secrets.secret(declared))
         assert outputs[f"{declared.id}SecretArn"]["Value"] == _ref(secret_id)
-    assert f"{JWT_SIGNING_KEY.id}SecretArn" not in outputs
+        assert "put-secret-value" in outputs[f"{declared.id}SecretArn"]["Description"]
+    # The generated signing key is output too, but it is not one the operator fills in.
+    assert "put-secret-value" not in outputs[f"{JWT_SIGNING_KEY.id}SecretArn"]["Description"]

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from tests.infrastructure.synthesis import Synthesized
-from tidings.app import APPLICATION, SEARCH_INDEX
-from tidings.declaration import Function
+from tidings.app import APPLICATION
+from tidings.kernel.declaration import Function
+from tidings.search.declaration import SEARCH_INDEX
 
 _READ = {"es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost"}
 _WRITE = {"es:ESHttpPut", "es:ESHttpDelete"}

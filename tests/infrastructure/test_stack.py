@@ -17,7 +17,16 @@ from aws_cdk.assertions import Match
 from tests.infrastructure import api_assertions
 from tests.infrastructure.synthesis import Synthesized
 from tidings.app import APPLICATION
-from tidings.declaration import Access, Function, HttpRoute, MockRoute, Route, StreamSubscription, Table
+from tidings.kernel.declaration import (
+    CALLBACK_URL_ENV,
+    Access,
+    Function,
+    HttpRoute,
+    MockRoute,
+    Route,
+    StreamSubscription,
+    Table,
+)
 from tidings_infra import names
 from tidings_infra.tables import model_indexes
 
@@ -141,7 +150,7 @@ def test_mock_routes_are_answered_by_api_gateway_without_lambda(synthesized: Syn
 
 def test_ping_is_answered(synthesized: Synthesized) -> None:
     """The heartbeat gets its pong whichever way `ping` is declared: by a function on a two-way
-    route, or (PROTOCOL.md §3: no invocation per heartbeat) by a mock route."""
+    route, or (docs/protocol.md: no invocation per heartbeat) by a mock route."""
     mock = next((r for r in APPLICATION.mock_routes if r.key == "ping"), None)
     if mock is not None:
         assert mock.reply_type == "pong"
@@ -407,9 +416,9 @@ def test_every_function_gets_exactly_its_environment(synthesized: Synthesized, f
     for index, _ in function.search:
         domain_id = synthesized.logical_id(synthesized.stack.search.domain(index))
         expected[index.env_var] = {"Fn::Join": ["", ["https://", _get_att(domain_id, "DomainEndpoint")]]}
-        expected[names.SEARCH_ENGINE_ENV] = "opensearch"
-        expected[names.SEARCH_INDEX_ENV] = index.index_name
-    callback = variables.pop(names.CALLBACK_URL_ENV, None)
+        expected[index.engine_env] = "opensearch"
+        expected[index.index_env] = index.index_name
+    callback = variables.pop(CALLBACK_URL_ENV, None)
     assert variables == expected
     if function.manages_connections:
         api_id = synthesized.logical_id(synthesized.stack.websocket.api)
@@ -476,7 +485,7 @@ def test_no_policy_grants_a_wildcard_action(synthesized: Synthesized) -> None:
 
 
 def test_no_role_may_scan_a_table(synthesized: Synthesized) -> None:
-    """No Tidings code path Scans (ARCHITECTURE.md); IAM makes a Scan fail loudly."""
+    """No Tidings code path Scans; IAM makes a Scan fail loudly."""
     for name, document in _policy_documents(synthesized):
         for statement in document["Statement"]:
             if statement["Effect"] == "Allow":

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import boto3
+from collections.abc import Iterator
+
 import pytest
 
+from tests.support.aws import declare_environment
 from tests.support.lambdas import LambdaContext, load_function
-from tidings import wiring
-from tidings.settings import settings
+from tidings.kernel import connections_api, ratelimits
+from tidings.kernel.environment import ColdStart
 
 
 class FakeConnections:
@@ -39,40 +41,25 @@ class FakeConnections:
 
 
 @pytest.fixture
-def connections(aws, monkeypatch) -> FakeConnections:
+def connections(aws, signing_key, monkeypatch) -> Iterator[FakeConnections]:
+    """The declared environment on moto, with an in-memory @connections API; every handler
+    starts cold (each test is a new container)."""
     fake = FakeConnections()
-    # $connect arms a token timer, so every handler test has the TokenTimers queue.
-    monkeypatch.setenv("TOKEN_TIMERS_QUEUE_URL", boto3.client("sqs").create_queue(QueueName="token-timers")["QueueUrl"])
-    # The Notify consumer queues push jobs for offline recipients.
-    monkeypatch.setenv("PUSH_JOBS_QUEUE_URL", boto3.client("sqs").create_queue(QueueName="push-jobs")["QueueUrl"])
-    # Stream consumers hand connections that fail to the delivery retry queue.
-    monkeypatch.setenv(
-        "DELIVERY_RETRIES_QUEUE_URL", boto3.client("sqs").create_queue(QueueName="delivery-retries")["QueueUrl"]
-    )
-    settings.cache_clear()
-    _clear_wiring()
-    monkeypatch.setattr(wiring, "poster", lambda: fake)
+    declare_environment(monkeypatch)
+    ColdStart.forget_all()
+    monkeypatch.setattr(connections_api, "poster", lambda environment: fake)
     yield fake
-    _clear_wiring()
-    settings.cache_clear()
-
-
-def _clear_wiring() -> None:
-    """Services are built once per container; each test is a new container."""
-    for value in vars(wiring).values():
-        if callable(getattr(value, "cache_clear", None)):
-            value.cache_clear()
+    ColdStart.forget_all()
 
 
 @pytest.fixture
 def frozen_rate_limits(connections, monkeypatch) -> None:
     """Rate-limit buckets that do not refill while the test runs, however slow the machine."""
-    from tidings.domain.ratelimits import RateLimiter
-    from tidings.storage.ratelimits import DynamoBucketStore
+    from tidings.kernel.ratelimits import DynamoBucketStore, RateLimiter
 
     limiter = RateLimiter(DynamoBucketStore(), now=lambda: 1_000_000.0)
-    monkeypatch.setattr(wiring, "rate_limiter", lambda: limiter)
-    _clear_wiring()
+    monkeypatch.setattr(ratelimits, "rate_limiter", lambda environment: limiter)
+    ColdStart.forget_all()
 
 
 @pytest.fixture
@@ -85,20 +72,20 @@ def functions():
     return {
         name: load_function(path)
         for name, path in {
-            "connect": "connect/connect.py",
-            "disconnect": "connect/disconnect.py",
-            "default": "connect/default.py",
-            "send": "message/send.py",
-            "fanout": "message/fanout.py",
-            "delivery_retry": "message/delivery_retry.py",
-            "events": "message/events.py",
-            "typing": "message/typing_frames.py",
-            "typing_timers": "message/typing_timers.py",
-            "read": "message/read.py",
-            "receipts": "message/receipts.py",
-            "authorizer": "connect/authorizer.py",
-            "session": "connect/session.py",
-            "session_timers": "connect/timers.py",
-            "auth_api": "connect/auth_api.py",
+            "connect": "sessions/connect.py",
+            "disconnect": "sessions/disconnect.py",
+            "default": "sessions/default_route.py",
+            "send": "messaging/message_send.py",
+            "fanout": "messaging/fanout_consumer.py",
+            "delivery_retry": "messaging/delivery_retries.py",
+            "events": "messaging/chat_event_frames.py",
+            "typing": "messaging/typing_frames.py",
+            "typing_timers": "messaging/typing_timers.py",
+            "read": "messaging/read_mark.py",
+            "receipts": "messaging/receipts_consumer.py",
+            "authorizer": "sessions/authorizer.py",
+            "session": "sessions/session_frames.py",
+            "session_timers": "sessions/token_timers.py",
+            "auth_api": "sessions/auth_api.py",
         }.items()
     }

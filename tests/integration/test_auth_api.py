@@ -6,9 +6,9 @@ import time
 import pytest
 
 from tests.support.events import http_event
-from tidings.auth import issue_token, verify_token
-from tidings.storage.connections import DynamoConnectionStore
-from tidings.wiring import issue_session
+from tidings.sessions.compose import issue_session
+from tidings.sessions.connection_store import DynamoConnectionStore
+from tidings.sessions.tokens import issue_token, verify_token
 
 
 def call(functions, context, method, path, **kwargs):

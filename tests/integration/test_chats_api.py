@@ -1,4 +1,5 @@
-"""The chats REST API handler driven by API Gateway HTTP API (payload 2.0) events, on moto."""
+"""The chat list (`ChatsApi`) and history (`HistoryApi`) handlers driven by API Gateway HTTP API
+(payload 2.0) events, on moto."""
 
 from __future__ import annotations
 
@@ -11,17 +12,30 @@ from tests.support.events import http_event
 from tests.support.fakes import NoLimits
 from tests.support.lambdas import load_function
 from tests.support.seed import make_chat
-from tidings.auth import issue_token
-from tidings.domain.messages import MessageService, SendMessage
-from tidings.storage.messages import DynamoMessageStore, DynamoUserDirectory
-from tidings.storage.sessions import DynamoRevocations
+from tidings.chats.directory import DynamoUserDirectory
+from tidings.messaging.message_store import DynamoMessageStore
+from tidings.messaging.sending import MessageService, SendMessage
+from tidings.sessions.token_store import DynamoRevocations
+from tidings.sessions.tokens import issue_token
 
 MESSAGES_ROUTE = "GET /api/chats/{chatId}/messages"
 
 
+class ChatsRestApi:
+    """Both functions behind their routes, as the HTTP API routes to them."""
+
+    def __init__(self) -> None:
+        self.chats = load_function("chats/chats_api.py")
+        self.history = load_function("messaging/history_api.py")
+
+    def handler(self, event, context):
+        function = self.history if event["rawPath"].endswith("/messages") else self.chats
+        return function.handler(event, context)
+
+
 @pytest.fixture(scope="module")
 def api():
-    return load_function("message/chats_api.py")
+    return ChatsRestApi()
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from tests.support.aws import stream_records
 from tests.support.events import sqs_event
 from tests.support.seed import make_chat
-from tidings.domain.messages import SendMessage
-from tidings.storage.connections import DynamoConnectionStore
-from tidings.storage.models import MessageModel
-from tidings.wiring import message_service
+from tests.support.services import message_service
+from tidings.messaging.models import MessageModel
+from tidings.messaging.sending import SendMessage
+from tidings.sessions.connection_store import DynamoConnectionStore
 
 
 def _send(sender, chat_id, request_id, content="hello"):
@@ -129,7 +129,7 @@ def test_a_job_that_is_not_a_redelivery_fails_its_record_for_the_dlq(functions, 
 
 
 def test_a_record_whose_reads_fail_is_retried_before_anybody_got_it(functions, context, connections, monkeypatch):
-    from tidings.storage.connections import DynamoConnectionStore as Store
+    from tidings.sessions.connection_store import DynamoConnectionStore as Store
 
     make_chat("project-x", ["alice", "bob", "carol"])
     _connect("bob-1", "bob", 1)
@@ -163,7 +163,7 @@ def test_records_that_are_not_new_chat_events_are_skipped(functions, context, co
 
 
 def test_edit_delete_and_reaction_events_are_delivered_with_their_seqs(functions, context, connections):
-    from tidings.wiring import chat_event_service
+    from tests.support.services import chat_event_service
 
     make_chat("dm-alice-bob", ["alice", "bob"], chat_type="dm")
     _connect("bob-1", "bob", 1)
@@ -191,7 +191,7 @@ def test_edit_delete_and_reaction_events_are_delivered_with_their_seqs(functions
 def test_the_notify_consumer_raises_badges_from_the_stream(functions, context, connections):
     from tests.support.lambdas import load_function
 
-    notify = load_function("notify/notify.py")
+    notify = load_function("notifications/notify_consumer.py")
     make_chat("dm-alice-bob", ["alice", "bob"], chat_type="dm")
     _connect("bob-1", "bob", 1)
     _send("alice", "dm-alice-bob", "r1", content="hi @bob")
@@ -207,7 +207,7 @@ def test_the_notify_consumer_raises_badges_from_the_stream(functions, context, c
 def test_the_notify_consumer_queues_a_push_for_an_offline_recipient(functions, context, connections):
     from tests.support.lambdas import load_function
 
-    notify = load_function("notify/notify.py")
+    notify = load_function("notifications/notify_consumer.py")
     make_chat("dm-alice-bob", ["alice", "bob"], chat_type="dm")
     _send("alice", "dm-alice-bob", "r1", content="are you there?")
 
@@ -220,9 +220,9 @@ def test_the_notify_consumer_queues_a_push_for_an_offline_recipient(functions, c
 
 def test_the_notify_consumer_takes_a_deleted_message_out_of_the_badges(functions, context, connections):
     from tests.support.lambdas import load_function
-    from tidings.wiring import chat_event_service
+    from tests.support.services import chat_event_service
 
-    notify = load_function("notify/notify.py")
+    notify = load_function("notifications/notify_consumer.py")
     make_chat("dm-alice-bob", ["alice", "bob"], chat_type="dm")
     _connect("bob-1", "bob", 1)
     gone = _send("alice", "dm-alice-bob", "r1", content="wrong chat, @bob")

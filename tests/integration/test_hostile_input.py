@@ -1,5 +1,5 @@
 """Input a client can send that the server cannot use gets `BAD_FRAME` naming the field (or is
-accepted and handled), never `INTERNAL`, `UNAVAILABLE` or no reply (PROTOCOL.md §2): the
+accepted and handled), never `INTERNAL`, `UNAVAILABLE` or no reply: the
 defects third-party clients found, one test each, driven through the real handlers on moto."""
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from tests.support.aws import stream_records
 from tests.support.events import client_frame, http_event, message_event
 from tests.support.lambdas import LambdaContext, load_function
 from tests.support.seed import make_chat
-from tidings.auth import ALGORITHMS, AUDIENCE, ISSUER, issue_token
-from tidings.settings import settings
-from tidings.storage.connections import DynamoConnectionStore
-from tidings.storage.models import MessageModel
-from tidings.wiring import search_service
+from tests.support.services import search_service
+from tidings.kernel.environment import ColdStart
+from tidings.messaging.models import MessageModel
+from tidings.sessions.connection_store import DynamoConnectionStore
+from tidings.sessions.tokens import ALGORITHMS, AUDIENCE, ISSUER, issue_token
 
 
 @pytest.fixture(scope="module")
@@ -28,13 +28,13 @@ def handlers():
     return {
         path: load_function(path)
         for path in (
-            "connect/default.py",
-            "connect/session.py",
-            "message/send.py",
-            "message/sync.py",
-            "search/query.py",
-            "search/indexer.py",
-            "notify/prefs_api.py",
+            "sessions/default_route.py",
+            "sessions/session_frames.py",
+            "messaging/message_send.py",
+            "messaging/sync_request.py",
+            "search/search_frames.py",
+            "search/index_consumer.py",
+            "notifications/prefs_api.py",
         )
     }
 
@@ -42,7 +42,7 @@ def handlers():
 @pytest.fixture
 def world(connections, signing_key, tmp_path: Path, monkeypatch):
     monkeypatch.setenv("SEARCH_DB_PATH", str(tmp_path / "search.db"))
-    settings.cache_clear()
+    ColdStart.forget_all()
     make_chat("project-x", ["alice", "bob"])
     DynamoConnectionStore().add("alice-1", "alice", int(time.time() * 1000), int(time.time()) + 60)
     return connections
@@ -62,7 +62,7 @@ def assert_bad_frame(reply: dict, field: str) -> None:
 
 def test_json_nested_a_thousand_deep_gets_bad_frame(handlers, world):
     body = '{"type": "ping", "id": "deep-1", "payload": ' + "[" * 1000 + "]" * 1000 + "}"
-    reply = frame_reply(handlers, "connect/default.py", body, "$default")
+    reply = frame_reply(handlers, "sessions/default_route.py", body, "$default")
     assert reply["type"] == "error"
     assert_bad_frame(reply, "nested deeper")
 
@@ -70,7 +70,7 @@ def test_json_nested_a_thousand_deep_gets_bad_frame(handlers, world):
 def test_json_nested_deeper_than_the_limit_names_the_field(handlers, world):
     body = json.dumps(client_frame("message.send", {"chatId": "project-x", "content": "x", "extra": [[[[[[[[]]]]]]]]}))
     body = body.replace("[[[[[[[[]]]]]]]]", "[" * 40 + "]" * 40)
-    reply = frame_reply(handlers, "message/send.py", body, "message.send")
+    reply = frame_reply(handlers, "messaging/message_send.py", body, "message.send")
     assert_bad_frame(reply, "payload.extra")
 
 
@@ -86,7 +86,7 @@ def test_a_lone_surrogate_in_any_string_gets_bad_frame_naming_it(handlers, world
         body = body.replace('"hi"', '"h\\ud83di"')
     else:
         body = body.replace('"content"', '"\\ud800": 1, "content"')
-    reply = frame_reply(handlers, "message/send.py", body, "message.send")
+    reply = frame_reply(handlers, "messaging/message_send.py", body, "message.send")
     assert_bad_frame(reply, "surrogate")
     assert reply["payload"].get("refId") == (None if where == "id" else "surrogate-1")
     # A bad envelope is an `error` frame; a bad payload in a good envelope is that frame's ack.
@@ -98,13 +98,13 @@ def test_a_lone_surrogate_in_any_string_gets_bad_frame_naming_it(handlers, world
 
 def test_nan_is_not_json(handlers, world):
     body = '{"type": "ping", "id": "n", "payload": {"x": NaN}}'
-    reply = frame_reply(handlers, "connect/default.py", body, "$default")
+    reply = frame_reply(handlers, "sessions/default_route.py", body, "$default")
     assert_bad_frame(reply, "not valid JSON")
 
 
 def test_a_nul_in_a_search_query_is_searched_not_unavailable(handlers, world):
     frame = client_frame("search.query", {"query": "bud\x00get", "scope": "messages"})
-    reply = frame_reply(handlers, "search/query.py", frame, "search.query")
+    reply = frame_reply(handlers, "search/search_frames.py", frame, "search.query")
     assert reply["type"] == "search.results", reply
     assert reply["payload"]["refId"] == frame["id"]
 
@@ -116,19 +116,19 @@ def cursor(value: dict) -> str:
 @pytest.mark.parametrize("position", [True, 2**63, 1.5, -1, "3"])
 def test_a_sync_cursor_that_is_not_a_position_gets_bad_frame(handlers, world, position):
     frame = client_frame("sync.request", {"chatId": "project-x", "cursor": cursor({"c": "project-x", "s": position})})
-    reply = frame_reply(handlers, "message/sync.py", frame, "sync.request")
+    reply = frame_reply(handlers, "messaging/sync_request.py", frame, "sync.request")
     assert_bad_frame(reply, "cursor")
 
 
 def test_a_huge_last_known_seq_gets_bad_frame(handlers, world):
     frame = client_frame("sync.request", {"chatId": "project-x", "lastKnownSeq": 2**64})
-    assert_bad_frame(frame_reply(handlers, "message/sync.py", frame, "sync.request"), "lastKnownSeq")
+    assert_bad_frame(frame_reply(handlers, "messaging/sync_request.py", frame, "sync.request"), "lastKnownSeq")
 
 
 @pytest.mark.parametrize("offset", [2**63, 10**30, 10_000, True])
 def test_a_search_cursor_out_of_range_gets_bad_frame(handlers, world, offset):
     frame = client_frame("search.query", {"query": "budget", "cursor": cursor({"o": offset})})
-    assert_bad_frame(frame_reply(handlers, "search/query.py", frame, "search.query"), "cursor")
+    assert_bad_frame(frame_reply(handlers, "search/search_frames.py", frame, "search.query"), "cursor")
 
 
 def test_deep_paging_stops_at_the_result_window(world):
@@ -150,7 +150,9 @@ def test_auth_renew_with_an_absurd_exp_is_unauthorized(handlers, world, signing_
     token = jwt.encode(
         {"sub": "alice", "iat": now, "iss": ISSUER, "aud": AUDIENCE, **claims}, signing_key, algorithm=ALGORITHMS[0]
     )
-    reply = frame_reply(handlers, "connect/session.py", client_frame("auth.renew", {"token": token}), "auth.renew")
+    reply = frame_reply(
+        handlers, "sessions/session_frames.py", client_frame("auth.renew", {"token": token}), "auth.renew"
+    )
     assert reply["payload"]["status"] == "error", reply
     assert reply["payload"]["error"]["code"] == "UNAUTHORIZED"
     assert "exp" in reply["payload"]["error"]["message"]
@@ -159,8 +161,8 @@ def test_auth_renew_with_an_absurd_exp_is_unauthorized(handlers, world, signing_
 def test_an_attachment_size_beyond_64_bits_never_poisons_the_indexer(handlers, world):
     """Another part of the stack bounds `size` at the frame; the indexer must cope with any
     stored value anyway: the message is indexed (without the unusable size) and found."""
-    from tidings.domain.messages import SendMessage
-    from tidings.wiring import message_service
+    from tests.support.services import message_service
+    from tidings.messaging.sending import SendMessage
 
     message = message_service().send(
         "alice",
@@ -172,7 +174,7 @@ def test_an_attachment_size_beyond_64_bits_never_poisons_the_indexer(handlers, w
         ),
     )
     records = stream_records(MessageModel.Meta.table_name)
-    result = handlers["search/indexer.py"].handler({"Records": records}, LambdaContext())
+    result = handlers["search/index_consumer.py"].handler({"Records": records}, LambdaContext())
     assert result == {"batchItemFailures": []}
     found = search_service().search("bob", "report", scope="files")
     assert [r["file"]["messageId"] for r in found.results] == [message.message_id]
@@ -181,11 +183,11 @@ def test_an_attachment_size_beyond_64_bits_never_poisons_the_indexer(handlers, w
 
 def rest(handlers, body: str) -> dict:
     event = http_event("PUT", "/api/prefs", token=issue_token("alice", settings_key()), body=body)
-    return handlers["notify/prefs_api.py"].handler(event, LambdaContext())
+    return handlers["notifications/prefs_api.py"].handler(event, LambdaContext())
 
 
 def settings_key() -> str:
-    from tidings.wiring import signing_key
+    from tests.support.services import signing_key
 
     return signing_key()
 

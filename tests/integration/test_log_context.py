@@ -5,6 +5,7 @@ process, all sharing one Logger)."""
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 import re
@@ -17,7 +18,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from tests.support.events import authorizer_event, client_frame, http_event, message_event
 from tests.support.lambdas import FUNCTIONS_DIR, LambdaContext
 from tests.support.seed import make_chat
-from tidings.observability import logger
+from tidings.kernel import handlers
+from tidings.kernel.observability import logger
 
 PER_INVOCATION_KEYS = {"userId", "connectionId", "frameType", "frameId"}
 
@@ -107,10 +109,13 @@ def test_concurrent_invocations_in_threads_keep_their_own_keys():
 
 
 def test_every_handler_starts_its_invocation_with_a_clean_log_state():
-    """The decorator line every function's handler carries (the tests above exercise it)."""
+    """Every function's handler wears one of the kernel's entry stanzas, and the stanza clears
+    the log state (the tests above exercise it)."""
+    stanza = inspect.getsource(handlers._stanza)
+    assert "inject_lambda_context(correlation_id_path=correlation_id_path, clear_state=True)" in stanza
     for path in sorted(FUNCTIONS_DIR.glob("*/*.py")):
         source = path.read_text()
-        decorators = re.findall(r"^@logger\.inject_lambda_context.*$", source, flags=re.MULTILINE)
-        assert decorators, f"{path} has no handler decorated with logger.inject_lambda_context"
-        assert all("clear_state=True" in line for line in decorators), (path, decorators)
+        entries = re.findall(r"^@(websocket_entry|http_entry|consumer_entry|authorizer_entry)$", source, flags=re.M)
+        assert len(entries) == 1, f"{path}: its handler wears one entry stanza of tidings.kernel.handlers"
+        assert "inject_lambda_context" not in source, f"{path}: the stanza is tidings.kernel.handlers'"
         assert "logger.append_keys(" not in source, f"{path}: use thread_safe_append_keys (per invocation)"

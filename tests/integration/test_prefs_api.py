@@ -9,14 +9,14 @@ import pytest
 from tests.support.events import http_event
 from tests.support.lambdas import load_function
 from tests.support.seed import make_chat
-from tidings.auth import issue_token
+from tidings.sessions.tokens import issue_token
 
 NIGHT = {"enabled": True, "startTime": "22:00", "endTime": "08:00", "timezone": "Europe/Berlin"}
 
 
 @pytest.fixture(scope="module")
 def api():
-    return load_function("notify/prefs_api.py")
+    return load_function("notifications/prefs_api.py")
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def test_put_replaces_the_preferences_and_get_returns_them(api, context, token):
 
 
 def test_preferences_mute_and_pin_in_the_chat_list(api, context, token):
-    chats = load_function("message/chats_api.py")
+    chats = load_function("chats/chats_api.py")
     call(api, context, "PUT", token=token, body={"chatOverrides": {"project-x": {"level": "off", "pinned": True}}})
     response = chats.handler(http_event("GET", "/api/chats", token=token), context)
     (chat,) = json.loads(response["body"])

@@ -1,5 +1,5 @@
 """Presence handlers driven by AWS-shaped events on moto: $connect/$disconnect, the presence
-frames, the timer consumer, the Presence stream consumer, sync, and degraded mode (seed §8.4)."""
+frames, the timer consumer, the Presence stream consumer, sync, and degraded mode."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from tests.support.aws import stream_records
 from tests.support.events import client_frame, connect_event, disconnect_event, message_event, sqs_event
 from tests.support.lambdas import load_function
 from tests.support.seed import make_chat
-from tidings.adapters.presence_timers import presence_timer_body, presence_timer_from_body
-from tidings.domain.presence import ApplyTimer, IdleTimer
-from tidings.settings import settings
-from tidings.storage.models import ConnectionModel, PresenceModel
-from tidings.wiring import presence_store
+from tests.support.services import presence_store
+from tidings.kernel.environment import ColdStart
+from tidings.presence.machine import ApplyTimer, IdleTimer
+from tidings.presence.models import PresenceModel
+from tidings.presence.records import presence_timer_body, presence_timer_from_body
+from tidings.sessions.models import ConnectionModel
 
 
 @pytest.fixture(scope="module")
@@ -24,14 +25,14 @@ def handlers():
     return {
         name: load_function(path)
         for name, path in {
-            "connect": "connect/connect.py",
-            "disconnect": "connect/disconnect.py",
-            "frames": "presence/frames.py",
-            "timers": "presence/timers.py",
-            "changes": "presence/changes.py",
-            "sync": "message/sync.py",
-            "send": "message/send.py",
-            "session": "connect/session.py",
+            "connect": "sessions/connect.py",
+            "disconnect": "sessions/disconnect.py",
+            "frames": "presence/presence_frames.py",
+            "timers": "presence/presence_timers.py",
+            "changes": "presence/changes_consumer.py",
+            "sync": "messaging/sync_request.py",
+            "send": "messaging/message_send.py",
+            "session": "sessions/session_frames.py",
         }.items()
     }
 
@@ -41,9 +42,9 @@ def timers_queue(connections, monkeypatch):
     url = boto3.client("sqs").create_queue(QueueName="presence-timers")["QueueUrl"]
     monkeypatch.setenv("PRESENCE_TIMERS_QUEUE_URL", url)
     monkeypatch.setenv("PRESENCE_IDLE_SECONDS", "60")
-    settings.cache_clear()
+    ColdStart.forget_all()
     yield url
-    settings.cache_clear()
+    ColdStart.forget_all()
 
 
 def armed_timers(queue_url: str) -> list:
@@ -202,7 +203,7 @@ def test_updates_are_coalesced_and_the_timer_applies_the_last(handlers, context,
 def test_the_idle_timer_makes_the_user_away_and_activity_brings_them_back(handlers, context, timers_queue, monkeypatch):
     # An idle time far shorter than this test takes, so the message counts as new activity.
     monkeypatch.setenv("PRESENCE_IDLE_SECONDS", "0.001")
-    settings.cache_clear()
+    ColdStart.forget_all()
     make_chat("general", ["alice", "bob"], chat_type="channel")
     connect(handlers, context, "a-1", "alice")
     chain = PresenceModel.get("alice").idle_chain
@@ -241,7 +242,7 @@ def test_multi_chat_sync_carries_the_presence_of_the_subscribed_users(handlers, 
     ]
 
 
-# --- degraded mode (seed §8.4) ----------------------------------------------------------------
+# --- degraded mode ----------------------------------------------------------------
 
 
 @pytest.fixture

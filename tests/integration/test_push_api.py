@@ -10,11 +10,11 @@ import pytest
 from tests.support.events import http_event
 from tests.support.lambdas import load_function
 from tests.support.webpush import Subscriber
-from tidings.adapters.webpush import VapidConfig
-from tidings.auth import issue_token
-from tidings.domain.push import subscription_id
-from tidings.settings import settings
-from tidings.storage.push import DynamoSubscriptionStore
+from tidings.kernel.environment import ColdStart
+from tidings.notifications.push_delivery import subscription_id
+from tidings.notifications.push_store import DynamoSubscriptionStore
+from tidings.notifications.vapid import VapidConfig
+from tidings.sessions.tokens import issue_token
 
 ENDPOINT = "https://fcm.googleapis.com/fcm/send/abc123"
 APNS_TOKEN = "0f" * 32
@@ -22,7 +22,7 @@ APNS_TOKEN = "0f" * 32
 
 @pytest.fixture(scope="module")
 def api():
-    return load_function("notify/push_api.py")
+    return load_function("notifications/push_api.py")
 
 
 @pytest.fixture
@@ -31,8 +31,8 @@ def vapid(connections, signing_key, monkeypatch) -> VapidConfig:
     arn = boto3.client("secretsmanager").create_secret(Name="tidings/push-vapid", SecretString=config.to_secret())[
         "ARN"
     ]
-    monkeypatch.setenv("PUSH_VAPID_SECRET_ARN", arn)
-    settings.cache_clear()
+    monkeypatch.setenv("PUSH_VAPID_KEY_SECRET_ARN", arn)
+    ColdStart.forget_all()
     return config
 
 
@@ -125,7 +125,7 @@ def test_http_endpoints_on_loopback_are_allowed_only_where_the_deployment_says(
     body = Subscriber().subscription("http://127.0.0.1:8999/push/x")
     assert call(api, context, signing_key, "POST", "/api/push/subscriptions", body)[0] == 400
     monkeypatch.setenv("PUSH_ALLOW_LOOPBACK_HTTP", "true")
-    settings.cache_clear()
+    ColdStart.forget_all()
     assert call(api, context, signing_key, "POST", "/api/push/subscriptions", body)[0] == 201
     assert (
         call(
@@ -149,8 +149,8 @@ def test_the_vapid_public_key_is_served(api, context, signing_key, vapid):
 
 def test_without_a_configured_vapid_key_the_public_key_is_503(api, context, signing_key, connections, monkeypatch):
     arn = boto3.client("secretsmanager").create_secret(Name="tidings/push-vapid", SecretString="{}")["ARN"]
-    monkeypatch.setenv("PUSH_VAPID_SECRET_ARN", arn)
-    settings.cache_clear()
+    monkeypatch.setenv("PUSH_VAPID_KEY_SECRET_ARN", arn)
+    ColdStart.forget_all()
     status, error = call(api, context, signing_key, "GET", "/api/push/vapid-public-key")
     assert (status, error["error"]["code"]) == (503, "UNAVAILABLE")
 

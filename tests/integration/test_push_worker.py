@@ -13,17 +13,17 @@ from tests.support.lambdas import load_function
 from tests.support.push import NOTIFICATION as SAMPLE
 from tests.support.push_service import LocalPushService
 from tests.support.webpush import Subscriber
-from tidings.adapters.webpush import VapidConfig
-from tidings.domain.push import MAX_ATTEMPTS, PushJob, PushSubscription, subscription_id
-from tidings.settings import settings
-from tidings.storage.push import DynamoSubscriptionStore
+from tidings.kernel.environment import ColdStart
+from tidings.notifications.push_delivery import MAX_ATTEMPTS, PushJob, PushSubscription, subscription_id
+from tidings.notifications.push_store import DynamoSubscriptionStore
+from tidings.notifications.vapid import VapidConfig
 
 NOTIFICATION = replace(SAMPLE, total_unread=2)
 
 
 @pytest.fixture(scope="module")
 def worker():
-    return load_function("notify/push_worker.py")
+    return load_function("notifications/push_worker.py")
 
 
 @pytest.fixture
@@ -34,17 +34,17 @@ def queue_url(connections, monkeypatch) -> str:
     vapid = secrets.create_secret(Name="vapid", SecretString=VapidConfig.generate("mailto:o@example.com").to_secret())
     fcm = secrets.create_secret(Name="fcm", SecretString="{}")  # the placeholder: not configured
     monkeypatch.setenv("PUSH_JOBS_QUEUE_URL", url)
-    monkeypatch.setenv("PUSH_VAPID_SECRET_ARN", vapid["ARN"])
-    monkeypatch.setenv("PUSH_FCM_SECRET_ARN", fcm["ARN"])
+    monkeypatch.setenv("PUSH_VAPID_KEY_SECRET_ARN", vapid["ARN"])
+    monkeypatch.setenv("PUSH_FCM_SERVICE_ACCOUNT_SECRET_ARN", fcm["ARN"])
     monkeypatch.setenv("PUSH_ALLOW_LOOPBACK_HTTP", "true")
-    settings.cache_clear()
+    ColdStart.forget_all()
     return url
 
 
 @pytest.fixture
 def counted(monkeypatch) -> list[str]:
     """The names of the metrics the worker adds (Powertools flushes them as EMF on AWS)."""
-    from tidings.observability import metrics
+    from tidings.kernel.observability import metrics
 
     names: list[str] = []
     monkeypatch.setattr(metrics, "add_metric", lambda name, unit, value, **_: names.append(name))

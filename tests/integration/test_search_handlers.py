@@ -13,20 +13,19 @@ from tests.support.aws import stream_records
 from tests.support.events import client_frame, message_event
 from tests.support.lambdas import LambdaContext, load_function
 from tests.support.seed import make_chat
-from tidings import wiring
-from tidings.domain.messages import SendMessage
-from tidings.domain.ratelimits import RateLimiter
-from tidings.settings import settings
-from tidings.storage.models import MessageModel
-from tidings.storage.ratelimits import DynamoBucketStore
-from tidings.wiring import chat_event_service, message_service
+from tests.support.services import chat_event_service, message_service
+from tidings.kernel import ratelimits
+from tidings.kernel.environment import ColdStart
+from tidings.kernel.ratelimits import DynamoBucketStore, RateLimiter
+from tidings.messaging.models import MessageModel
+from tidings.messaging.sending import SendMessage
 
 
 @pytest.fixture(scope="module")
 def search_functions():
     return {
-        "query": load_function("search/query.py"),
-        "indexer": load_function("search/indexer.py"),
+        "query": load_function("search/search_frames.py"),
+        "indexer": load_function("search/index_consumer.py"),
         "reindex": load_function("search/reindex.py"),
     }
 
@@ -35,7 +34,7 @@ def search_functions():
 def search_db(connections, tmp_path: Path, monkeypatch) -> Path:
     path = tmp_path / "search.db"
     monkeypatch.setenv("SEARCH_DB_PATH", str(path))
-    settings.cache_clear()
+    ColdStart.forget_all()
     make_chat("project-x", ["alice", "bob", "carol"])
     make_chat("general", ["alice", "bob", "carol", "dave"], chat_type="channel")
     make_chat("secret", ["erin", "alice"])
@@ -161,7 +160,8 @@ def test_bad_input_gets_a_bad_frame_ack(search_functions, search_db, context):
 def test_searches_are_limited_to_five_a_second(search_functions, search_db, context, monkeypatch):
     # A frozen clock: the bucket never refills, however slowly moto answers.
     frozen = RateLimiter(DynamoBucketStore(), now=lambda: 1_000_000.0)
-    monkeypatch.setattr(wiring, "rate_limiter", lambda: frozen)
+    monkeypatch.setattr(ratelimits, "rate_limiter", lambda environment: frozen)
+    ColdStart.forget_all()
     replies = [search(search_functions, context, "dave", {"query": "anything"}) for _ in range(6)]
     assert [r["type"] for r in replies[:5]] == ["search.results"] * 5
     assert replies[5]["payload"]["error"]["code"] == "RATE_LIMITED"
@@ -172,7 +172,7 @@ def test_search_down_is_unavailable_and_the_indexer_reports_the_failure(
     search_functions, search_db, context, monkeypatch, tmp_path
 ):
     monkeypatch.setenv("SEARCH_DB_PATH", str(tmp_path / "missing-dir" / "search.db"))
-    settings.cache_clear()
+    ColdStart.forget_all()
     send("alice", "general", "this still gets stored")
 
     reply = search(search_functions, context, "alice", {"query": "stored"})

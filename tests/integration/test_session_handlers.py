@@ -2,6 +2,7 @@
 chat.focus, the token timer consumer (SQS, partial batch failures) and the authorizer."""
 
 import json
+import os
 import time
 
 import boto3
@@ -9,13 +10,12 @@ import pytest
 
 from tests.support.events import authorizer_event, client_frame, connect_event, message_event, sqs_event
 from tests.support.seed import make_chat
-from tidings.adapters.token_timers import token_timer_body
-from tidings.auth import issue_token
-from tidings.domain.token_timers import TokenTimer
-from tidings.settings import settings
-from tidings.storage.connections import DynamoConnectionStore
-from tidings.storage.models import ConnectionModel
-from tidings.storage.sessions import DynamoRevocations
+from tidings.sessions.connection_store import DynamoConnectionStore
+from tidings.sessions.models import ConnectionModel
+from tidings.sessions.records import token_timer_body
+from tidings.sessions.token_expiry import TokenTimer
+from tidings.sessions.token_store import DynamoRevocations
+from tidings.sessions.tokens import issue_token
 
 
 def frames(connections, connection_id):
@@ -35,7 +35,7 @@ def reply(response):
 def queued_timers():
     """The timers waiting in the TokenTimers queue, with their delays (moto keeps them)."""
     sqs = boto3.client("sqs")
-    url = settings().token_timers_queue_url
+    url = os.environ["TOKEN_TIMERS_QUEUE_URL"]
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesDelayed"])
 
@@ -97,7 +97,7 @@ def test_an_evicted_connection_still_in_its_handshake_is_closed_by_a_queued_clos
     assert DynamoConnectionStore().for_user("alice") == [f"alice-{n}" for n in range(2, 7)]
 
     sqs = boto3.client("sqs")
-    url = settings().token_timers_queue_url
+    url = os.environ["TOKEN_TIMERS_QUEUE_URL"]
     time.sleep(1.1)  # the close waits a second in the queue, as the handshake completes
     bodies = []
     while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):

@@ -10,13 +10,14 @@ import pytest
 from tests.support.events import client_frame, message_event
 from tests.support.lambdas import load_function
 from tests.support.seed import make_chat
-from tidings.storage.badges import DynamoBadgeStore
-from tidings.storage.models import ChatModel
+from tidings.chats.models import ChatModel
+from tidings.notifications.badge_store import DynamoBadgeStore
 
 
 @pytest.fixture(scope="module")
 def handlers():
-    return {name: load_function(f"message/{name}.py") for name in ("send", "events", "sync")}
+    paths = {"send": "message_send", "events": "chat_event_frames", "sync": "sync_request"}
+    return {name: load_function(f"messaging/{module}.py") for name, module in paths.items()}
 
 
 @pytest.fixture
@@ -155,7 +156,7 @@ def test_a_multi_chat_reply_fits_one_websocket_message_with_presence_and_badges(
     """30 presence.subscribe frames of 100 users each, then a multi-chat sync with more events
     than fit: events, badges and presence all share the budget, so the reply stays within API
     Gateway's 128 KiB message limit; presence that does not fit is left out, and says so."""
-    from tidings.wiring import presence_subscriptions
+    from tests.support.services import presence_subscriptions
 
     for batch in range(30):  # as 30 frames over five minutes would have (past the subscribe rate limit)
         users = [f"user-{batch:02d}-{i:03d}" for i in range(100)]

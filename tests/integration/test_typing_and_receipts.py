@@ -8,21 +8,21 @@ import pytest
 from tests.support.aws import stream_records
 from tests.support.events import client_frame, message_event, sqs_event
 from tests.support.seed import make_chat
-from tidings.domain.messages import SendMessage
-from tidings.settings import settings
-from tidings.storage.badges import DynamoBadgeStore
-from tidings.storage.connections import DynamoConnectionStore
-from tidings.storage.models import MemberModel
-from tidings.wiring import message_service, typing_state
+from tests.support.services import message_service, typing_state
+from tidings.chats.models import MemberModel
+from tidings.kernel.environment import ColdStart
+from tidings.messaging.sending import SendMessage
+from tidings.notifications.badge_store import DynamoBadgeStore
+from tidings.sessions.connection_store import DynamoConnectionStore
 
 
 @pytest.fixture
 def timers_queue(connections, monkeypatch):
     url = boto3.client("sqs").create_queue(QueueName="typing-timers")["QueueUrl"]
     monkeypatch.setenv("TYPING_TIMERS_QUEUE_URL", url)
-    settings.cache_clear()
+    ColdStart.forget_all()
     yield url
-    settings.cache_clear()
+    ColdStart.forget_all()
 
 
 @pytest.fixture

@@ -12,9 +12,10 @@ from tests.support.events import (
     message_event,
 )
 from tests.support.seed import make_chat
-from tidings.auth import issue_token
-from tidings.storage.connections import DynamoConnectionStore
-from tidings.storage.models import ConnectionModel, MessageModel
+from tidings.messaging.models import MessageModel
+from tidings.sessions.connection_store import DynamoConnectionStore
+from tidings.sessions.models import ConnectionModel
+from tidings.sessions.tokens import issue_token
 
 
 def reply(response):
@@ -226,7 +227,7 @@ def test_a_send_throttled_past_botocores_retries_is_unavailable_with_a_retry_hin
     from botocore.exceptions import ClientError
     from pynamodb.exceptions import TransactWriteError
 
-    from tidings.storage.messages import DynamoMessageStore
+    from tidings.messaging.message_store import DynamoMessageStore
 
     make_chat("dm-alice-bob", ["alice", "bob"], chat_type="dm")
 

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from tests.local.stub_app import APP, STUB_FUNCTIONS_DIR
-from tidings_local.declared import Application, Function
+from tidings.kernel.declaration import Application, Function
 from tidings_local.runtime import LocalRuntime
 from tidings_local.streams import PollerSettings
 

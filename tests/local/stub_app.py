@@ -9,7 +9,7 @@ from pathlib import Path
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
-from tidings.declaration import (
+from tidings.kernel.declaration import (
     Application,
     Authorizer,
     Function,
@@ -50,10 +50,10 @@ class NoteModel(Model):
     expires_at = NumberAttribute(attr_name="expiresAt", null=True)
 
 
-EVENTS = Table("Events", EventModel, "EVENTS_TABLE", stream="NEW_IMAGE")
-NOTES = Table("Notes", NoteModel, "NOTES_TABLE", ttl_attribute="expiresAt")
-CONSUMER_FAILURES = Queue("ConsumerFailures", "CONSUMER_FAILURES_QUEUE_URL")
-STUB_KEY = Secret("StubKey", "STUB_KEY_ARN", "a secret the runtime generates")
+EVENTS = Table("Events", EventModel, stream="NEW_IMAGE")
+NOTES = Table("Notes", NoteModel, ttl_attribute="expiresAt")
+CONSUMER_FAILURES = Queue("ConsumerFailures")
+STUB_KEY = Secret("StubKey", "a secret the runtime generates")
 
 AUTHORIZER = Function("Authorizer", "gate", "authorizer.handler", "allows a token naming the user")
 CONNECT = Function("Connect", "gate", "connect.handler", "refuses ?refuse=STATUS", manages_connections=True)
@@ -71,7 +71,7 @@ REST = Function("Rest", "gate", "rest.handler", "answers HTTP API requests with 
 
 # Functions that do what their event asks (`stub_functions/probe/probe.py`), each with its own
 # grants, for the tests of what a function sees and may do.
-STUB_INDEX = SearchIndex("StubSearch", "STUB_SEARCH_ENDPOINT", index_name="stub-messages")
+STUB_INDEX = SearchIndex("StubSearch", index_name="stub-messages")
 PROBE = Function(
     "Probe",
     "probe",
@@ -138,7 +138,7 @@ def with_subscription(**changes: object) -> Application:
 
 # --- timers: an SQS event source mapping and a schedule ------------------------------------
 
-JOBS = Queue("Jobs", "JOBS_QUEUE_URL", dead_letter_after=3)
+JOBS = Queue("Jobs", dead_letter_after=3)
 WORKER = Function("Worker", "timers", "worker.handler", "fails messages whose body is 'fail'")
 TICK = Function("Tick", "timers", "tick.handler", "records scheduled events")
 

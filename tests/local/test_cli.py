@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from tidings.app import APPLICATION
-from tidings.auth import verify_token
+from tidings.sessions.tokens import verify_token
 from tidings_local.cli import main
 from tidings_local.keys import DEVELOPMENT_KEY, dev_signing_key
 
@@ -88,7 +88,7 @@ async def test_dev_starts_announces_readiness_and_exits_cleanly_on_sigint(tmp_pa
 
 
 def test_vapid_keys_prints_a_secret_value_the_worker_accepts(capsys: pytest.CaptureFixture[str]) -> None:
-    from tidings.adapters.webpush import VapidConfig
+    from tidings.notifications.vapid import VapidConfig
 
     assert main(["vapid-keys", "--subject", "mailto:ops@example.com"]) == 0
     out, err = capsys.readouterr()

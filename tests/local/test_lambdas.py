@@ -63,7 +63,7 @@ async def test_workers_share_the_sdk_models_the_template_parsed(runtime: LocalRu
 
 
 async def test_a_function_sees_only_the_variables_it_was_declared_with(runtime: LocalRuntime) -> None:
-    names = ("NOTES_TABLE", "EVENTS_TABLE", "STUB_KEY_ARN", "WEBSOCKET_CALLBACK_URL", "SEARCH_DB_PATH")
+    names = ("NOTES_TABLE", "EVENTS_TABLE", "STUB_KEY_SECRET_ARN", "WEBSOCKET_CALLBACK_URL", "STUB_SEARCH_DB_PATH")
     steps = [{"do": "env", "name": name} for name in (*names, "AWS_LAMBDA_FUNCTION_NAME")]
 
     probe_env = (await probe(runtime, PROBE, *steps))["steps"]

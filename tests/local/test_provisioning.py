@@ -1,5 +1,5 @@
 """Resources are created from the real declaration: tables from the PynamoDB models, plus the
-declared streams, TTL, queues and secrets; and the demo data is PROTOCOL.md §12."""
+declared streams, TTL, queues and secrets; and the demo data is the documented one (docs/protocol.md)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,12 @@ from collections.abc import Iterator
 import boto3
 import pytest
 
-from tidings.app import APPLICATION, CONNECTIONS, FANOUT_FAILURES, JWT_SIGNING_KEY, MESSAGES
-from tidings.storage.models import ChatModel, MemberModel, UserModel
+from tidings.app import APPLICATION
+from tidings.chats.models import ChatModel, MemberModel, UserModel
+from tidings.messaging.declaration import FANOUT_FAILURES
+from tidings.messaging.models import MESSAGES
+from tidings.sessions.declaration import JWT_SIGNING_KEY
+from tidings.sessions.models import CONNECTIONS
 from tidings_local.aws import LocalAws, Provisioned
 from tidings_local.demo import load_demo_data
 
@@ -72,8 +76,8 @@ def test_demo_data_is_protocol_section_12(provisioned: Provisioned) -> None:
 
 
 def test_the_runtime_generates_a_vapid_key_pair_per_run_and_leaves_fcm_and_apns_unconfigured() -> None:
-    from tidings.adapters.webpush import VapidConfig
-    from tidings.app import PUSH_APNS, PUSH_FCM, PUSH_VAPID
+    from tidings.notifications.declaration import PUSH_APNS, PUSH_FCM, PUSH_VAPID
+    from tidings.notifications.vapid import VapidConfig
     from tidings_local.runtime import _default_secret_values
 
     first, second = _default_secret_values(), _default_secret_values()

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import re
+
 import boto3
 
 from tidings.app import APPLICATION
+from tidings.kernel.declaration import CALLBACK_URL_ENV
 
 
 def create_tables() -> None:
@@ -35,3 +39,30 @@ def stream_records(table_name: str) -> list[dict]:
         if created is not None and hasattr(created, "timestamp"):
             record["dynamodb"]["ApproximateCreationDateTime"] = int(created.timestamp())
     return records
+
+
+CALLBACK_URL = "https://abcdef1234.execute-api.us-east-1.amazonaws.com/prod"
+
+
+def declare_environment(monkeypatch) -> dict[str, str]:
+    """What the runtime gives the declared functions, on moto: every declared queue and secret
+    (placeholders), and an @connections endpoint (tests replace the poster). Variables a test
+    has set already are kept. Table names are set for the whole test process
+    (`tests/conftest.py`)."""
+    sqs = boto3.client("sqs")
+    secrets = boto3.client("secretsmanager")
+    environment: dict[str, str] = {CALLBACK_URL_ENV: CALLBACK_URL}
+    for queue in APPLICATION.queues:
+        environment[queue.env_var] = sqs.create_queue(QueueName=_kebab(queue.id))["QueueUrl"]
+    for secret in APPLICATION.secrets:
+        name = f"tidings/test-{_kebab(secret.id)}"
+        value = secret.placeholder or "test-secret-value-that-is-long-enough-for-hs256"
+        environment[secret.env_var] = secrets.create_secret(Name=name, SecretString=value)["ARN"]
+    for name, value in environment.items():
+        if name not in os.environ:
+            monkeypatch.setenv(name, value)
+    return environment
+
+
+def _kebab(resource_id: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", resource_id).lower()

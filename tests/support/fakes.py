@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tidings.domain.ratelimits import Decision, Rule
+from tidings.kernel.ratelimits import Decision, Rule
 
 
 class NoLimits:

@@ -8,14 +8,17 @@ import time
 
 from tests.support.fakes import NoLimits
 from tests.support.seed import make_chat
-from tidings.domain.badges import BadgeService
-from tidings.domain.messages import Message, MessageService, SendMessage
-from tidings.domain.notifications import NotificationService
-from tidings.domain.push import PushNotification
-from tidings.storage.badges import DynamoBadgeStore
-from tidings.storage.connections import DynamoConnectionStore
-from tidings.storage.messages import DynamoMemberDirectory, DynamoMessageStore, DynamoUserDirectory
-from tidings.storage.notifications import CachedChatDirectory, DynamoPreferenceStore, DynamoToastGroups
+from tidings.chats.directory import CachedChatDirectory, DynamoMemberDirectory, DynamoUserDirectory
+from tidings.messaging.message import Message
+from tidings.messaging.message_store import DynamoMessageStore
+from tidings.messaging.sending import MessageService, SendMessage
+from tidings.notifications.badge_store import DynamoBadgeStore
+from tidings.notifications.badges import BadgeService
+from tidings.notifications.notifying import NotificationService
+from tidings.notifications.preference_store import DynamoPreferenceStore
+from tidings.notifications.push_delivery import PushJob, PushNotification
+from tidings.notifications.toast_store import DynamoToastGroups
+from tidings.sessions.connection_store import DynamoConnectionStore
 
 
 class Posted:
@@ -28,8 +31,10 @@ class Posted:
 
 
 class Pushed(list[PushNotification]):
-    def enqueue(self, notification: PushNotification) -> None:
-        self.append(notification)
+    """The push queue: records the notifications of the jobs scheduled."""
+
+    def schedule(self, job: PushJob, delay_seconds: int = 0) -> None:
+        self.append(job.notification)
 
 
 class Presence(dict[str, str]):

@@ -1,6 +1,6 @@
 """A push notification for tests of the push path."""
 
-from tidings.domain.push import PushNotification
+from tidings.notifications.push_delivery import PushNotification
 
 NOTIFICATION = PushNotification(
     user_id="carol",

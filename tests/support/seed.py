@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tidings.storage.models import ChatModel, MemberModel, UserModel
+from tidings.chats.models import ChatModel, MemberModel, UserModel
 
 
 def make_chat(chat_id: str, members: list[str], *, admins: tuple[str, ...] = (), chat_type: str = "group") -> None:

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from tidings.domain.token_timers import TokenTimer
+from tidings.sessions.token_expiry import TokenTimer
 
 
 @dataclass

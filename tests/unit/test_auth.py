@@ -5,7 +5,7 @@ import time
 import jwt
 import pytest
 
-from tidings.auth import InvalidToken, issue_token, verify_token
+from tidings.sessions.tokens import InvalidToken, issue_token, verify_token
 
 KEY = "unit-test-signing-key-that-is-long-enough-for-hs256-and-for-hs512-too!"
 

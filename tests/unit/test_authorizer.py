@@ -5,9 +5,9 @@ import time
 import pytest
 
 from tests.support.events import authorizer_event
-from tidings.auth import issue_token
-from tidings.edge.authorizer import Unauthorized, authorize
-from tidings.wiring import signing_key as secret_signing_key
+from tests.support.services import signing_key as secret_signing_key
+from tidings.sessions.authorizing import Unauthorized, authorize
+from tidings.sessions.tokens import issue_token
 
 
 def test_no_token_at_all_raises_unauthorized_which_api_gateway_answers_with_401(signing_key):

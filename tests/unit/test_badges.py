@@ -6,9 +6,10 @@ import pytest
 
 from tests.support.fakes import NoLimits
 from tests.support.notify import NotifyWorld
-from tidings.domain.chat_events import ChatEventService
-from tidings.storage.messages import DynamoMessageStore, DynamoUserDirectory
-from tidings.storage.models import MemberModel, UserModel
+from tidings.chats.directory import DynamoUserDirectory
+from tidings.chats.models import MemberModel, UserModel
+from tidings.messaging.chat_events import ChatEventService
+from tidings.messaging.message_store import DynamoMessageStore
 
 
 @pytest.fixture

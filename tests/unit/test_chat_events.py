@@ -6,11 +6,12 @@ import pytest
 
 from tests.support.fakes import NoLimits
 from tests.support.seed import make_chat
-from tidings.domain.chat_events import ChatEventService
-from tidings.domain.messages import MessageService, SendMessage
-from tidings.errors import Forbidden, NotFound
-from tidings.storage.messages import DynamoMessageStore, DynamoUserDirectory
-from tidings.storage.models import MessageModel
+from tidings.chats.directory import DynamoUserDirectory
+from tidings.kernel.errors import Forbidden, NotFound
+from tidings.messaging.chat_events import ChatEventService
+from tidings.messaging.message_store import DynamoMessageStore
+from tidings.messaging.models import MessageModel
+from tidings.messaging.sending import MessageService, SendMessage
 
 
 @pytest.fixture

@@ -8,22 +8,33 @@ import pytest
 
 from tests.support.fakes import NoLimits
 from tests.support.seed import make_chat
-from tidings.domain.chat_events import ChatEventService
-from tidings.domain.chats import ChatService
-from tidings.domain.messages import MessageService, SendMessage
-from tidings.errors import Forbidden
-from tidings.storage.chats import DynamoChatStore
-from tidings.storage.messages import DynamoMessageStore, DynamoUserDirectory
-from tidings.storage.models import MemberModel, UserModel
-from tidings.storage.notifications import DynamoPreferenceStore
+from tidings.chats.chat_list import ChatService
+from tidings.chats.chat_store import DynamoChatStore
+from tidings.chats.directory import DynamoMemberDirectory, DynamoUserDirectory
+from tidings.chats.models import MemberModel, UserModel
+from tidings.kernel.errors import Forbidden
+from tidings.messaging.chat_events import ChatEventService
+from tidings.messaging.history import HistoryService
+from tidings.messaging.message_store import DynamoMessageStore
+from tidings.messaging.sending import MessageService, SendMessage
+from tidings.notifications.preference_store import DynamoPreferenceStore
 
 
 @pytest.fixture
-def chats(aws) -> ChatService:
+def seeded(aws) -> None:
     make_chat("project-x", ["alice", "bob", "carol"], admins=("alice",))
     make_chat("general", ["alice", "bob", "carol", "dave", "erin"], admins=("alice",), chat_type="channel")
     make_chat("dm-alice-bob", ["alice", "bob"], chat_type="dm")
+
+
+@pytest.fixture
+def chats(seeded) -> ChatService:
     return ChatService(DynamoChatStore(), DynamoPreferenceStore())
+
+
+@pytest.fixture
+def history(seeded) -> HistoryService:
+    return HistoryService(DynamoMessageStore(), DynamoMemberDirectory())
 
 
 @pytest.fixture
@@ -71,7 +82,7 @@ def test_the_chat_list_is_the_callers_chats_with_members_and_seqs(chats, sending
 
 
 def test_a_dm_has_no_name_and_a_user_without_chats_gets_an_empty_list(chats):
-    from tidings.storage.models import ChatModel
+    from tidings.chats.models import ChatModel
 
     ChatModel("dm-alice-bob").update(actions=[ChatModel.name.remove()])
     (dm,) = [c.to_wire() for c in chats.list_chats("alice") if c.chat.chat_id == "dm-alice-bob"]
@@ -79,40 +90,40 @@ def test_a_dm_has_no_name_and_a_user_without_chats_gets_an_empty_list(chats):
     assert chats.list_chats("mallory") == []
 
 
-def test_messages_come_newest_first_without_events_and_page_back_to_the_first(chats, sending, events):
+def test_messages_come_newest_first_without_events_and_page_back_to_the_first(history, sending, events):
     sent = [send(sending, "project-x", "alice", f"m{i}") for i in range(5)]
     events.react("bob", "r1", sent[1].message_id, "👍", "add")
     events.edit("alice", "e1", sent[3].message_id, "m3 edited")
 
-    first = chats.messages("bob", "project-x", None, 2)
+    first = history.messages("bob", "project-x", None, 2)
     assert [m.content for m in first.messages] == ["m4", "m3 edited"]
     assert first.next_before == sent[3].seq
-    second = chats.messages("bob", "project-x", first.next_before, 2)
+    second = history.messages("bob", "project-x", first.next_before, 2)
     assert [m.content for m in second.messages] == ["m2", "m1"]
     assert second.messages[1].reactions == {"👍": ["bob"]}
-    last = chats.messages("bob", "project-x", second.next_before, 2)
+    last = history.messages("bob", "project-x", second.next_before, 2)
     assert [m.content for m in last.messages] == ["m0"]
     assert last.next_before is None
     assert last.to_wire()["nextBefore"] is None
 
 
-def test_a_page_that_ends_exactly_at_the_first_message_has_no_next(chats, sending):
+def test_a_page_that_ends_exactly_at_the_first_message_has_no_next(history, sending):
     for i in range(2):
         send(sending, "project-x", "alice", f"m{i}")
-    page = chats.messages("bob", "project-x", None, 2)
+    page = history.messages("bob", "project-x", None, 2)
     assert (len(page.messages), page.next_before) == (2, None)
 
 
-def test_deleted_messages_are_tombstones_in_history(chats, sending, events):
+def test_deleted_messages_are_tombstones_in_history(history, sending, events):
     message = send(sending, "project-x", "alice", "oops")
     events.delete("alice", "d1", message.message_id)
-    (tombstone,) = chats.messages("bob", "project-x", None, 50).messages
+    (tombstone,) = history.messages("bob", "project-x", None, 50).messages
     assert (tombstone.deleted, tombstone.content) == (True, None)
 
 
-def test_only_members_read_history(chats, sending):
+def test_only_members_read_history(history, sending):
     send(sending, "project-x", "alice", "members only")
     with pytest.raises(Forbidden):
-        chats.messages("dave", "project-x", None, 50)
+        history.messages("dave", "project-x", None, 50)
     with pytest.raises(Forbidden):
-        chats.messages("dave", "no-such-chat", None, 50)
+        history.messages("dave", "no-such-chat", None, 50)

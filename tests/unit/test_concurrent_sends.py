@@ -10,10 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 from tests.support.fakes import NoLimits
 from tests.support.seed import make_chat
-from tidings.domain.chat_events import ChatEventService
-from tidings.domain.messages import MessageService, SendMessage
-from tidings.storage.messages import DynamoMessageStore, DynamoUserDirectory
-from tidings.storage.models import ChatModel, MessageModel
+from tidings.chats.directory import DynamoUserDirectory
+from tidings.chats.models import ChatModel
+from tidings.messaging.chat_events import ChatEventService
+from tidings.messaging.message_store import DynamoMessageStore
+from tidings.messaging.models import MessageModel
+from tidings.messaging.sending import MessageService, SendMessage
 from tidings_local import moto_patches
 
 SENDS = 40

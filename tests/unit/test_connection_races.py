@@ -30,15 +30,15 @@ from tests.support.interleave import (
     steps_on_methods,
 )
 from tests.support.session_fakes import Clock, RecordingPoster, RecordingQueue
-from tidings.auth import Identity, InvalidToken, ensure_not_revoked
-from tidings.domain.connections import Disconnector, PendingClose
-from tidings.domain.credentials import CredentialService
-from tidings.domain.session import MAX_CONNECTIONS_PER_USER, SessionService, TokenVerifier
-from tidings.domain.token_timers import TokenTimerService
-from tidings.errors import ErrorCode, Unauthorized
-from tidings.storage.connections import DynamoConnectionStore
-from tidings.storage.messages import DynamoMessageStore
-from tidings.storage.sessions import DynamoRefreshTokenStore, DynamoRevocations
+from tidings.kernel.errors import ErrorCode, Unauthorized
+from tidings.messaging.message_store import DynamoMessageStore
+from tidings.sessions.connection_store import DynamoConnectionStore
+from tidings.sessions.connections import Disconnector, PendingClose
+from tidings.sessions.credentials import CredentialService
+from tidings.sessions.session_service import MAX_CONNECTIONS_PER_USER, SessionService, TokenVerifier
+from tidings.sessions.token_expiry import TokenTimerService
+from tidings.sessions.token_store import DynamoRefreshTokenStore, DynamoRevocations
+from tidings.sessions.tokens import Identity, InvalidToken, ensure_not_revoked
 
 KEY = "unit-test-signing-key-that-is-long-enough-for-hs256"
 NOW = 1_800_000_000

@@ -1,9 +1,9 @@
 import time
 from datetime import timedelta
 
-from tidings.domain.connections import HANDSHAKE_GRACE_MS, ConnectionRef
-from tidings.storage.connections import DynamoConnectionStore
-from tidings.storage.models import ConnectionModel, UserConnectionsModel
+from tidings.sessions.connection_store import DynamoConnectionStore
+from tidings.sessions.connections import HANDSHAKE_GRACE_MS, ConnectionRef
+from tidings.sessions.models import ConnectionModel, UserConnectionsModel
 
 
 def test_connections_are_found_by_user_oldest_first(aws):

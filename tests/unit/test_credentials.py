@@ -6,14 +6,15 @@ import time
 import pytest
 
 from tests.support.session_fakes import Clock, RecordingPoster, RecordingQueue
-from tidings.auth import InvalidToken, issue_token, verify_token
-from tidings.domain.connections import Disconnector
-from tidings.domain.credentials import CredentialService
-from tidings.domain.session import TokenVerifier
-from tidings.errors import Unauthorized, Unavailable
-from tidings.storage.connections import DynamoConnectionStore
-from tidings.storage.models import RefreshTokenModel, UserModel
-from tidings.storage.sessions import DynamoRefreshTokenStore, DynamoRevocations
+from tidings.chats.models import UserModel
+from tidings.kernel.errors import Unauthorized, Unavailable
+from tidings.sessions.connection_store import DynamoConnectionStore
+from tidings.sessions.connections import Disconnector
+from tidings.sessions.credentials import CredentialService
+from tidings.sessions.models import RefreshTokenModel
+from tidings.sessions.session_service import TokenVerifier
+from tidings.sessions.token_store import DynamoRefreshTokenStore, DynamoRevocations
+from tidings.sessions.tokens import InvalidToken, issue_token, verify_token
 
 KEY = "unit-test-signing-key-that-is-long-enough-for-hs256"
 WEEK = 7 * 24 * 3600

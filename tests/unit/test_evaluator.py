@@ -1,8 +1,8 @@
-"""The evaluator (seed §3.2) as a table: every branch, one row each."""
+"""The evaluator as a table: every branch, one row each."""
 
 import pytest
 
-from tidings.domain.evaluator import Delivery, Recipient, evaluate
+from tidings.notifications.evaluator import Delivery, Recipient, evaluate
 
 BADGE_ONLY = Delivery(count_unread=True, toast=False, push=False)
 TOAST = Delivery(count_unread=True, toast=True, push=False)

@@ -8,17 +8,19 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from tidings.adapters.apigateway import ApiGatewayPoster
-from tidings.adapters.delivery_retries import SQS_MAX_BODY_BYTES, SqsDeliveryRetries, redelivery_from_body
-from tidings.domain.fanout import (
+from tidings.kernel.connections_api import (
     MAX_ATTEMPTS,
+    REDELIVERIES,
     RETRY_DELAYS_SECONDS,
+    ApiGatewayPoster,
     Deliveries,
-    Fanout,
     PostFailed,
     Redelivery,
     post_to_user,
+    split_to_fit,
 )
+from tidings.kernel.delay_queue import SQS_MAX_BODY_BYTES, DelayQueue
+from tidings.messaging.fanout import Fanout
 
 
 class Poster:
@@ -178,12 +180,14 @@ def test_a_big_job_is_split_into_messages_that_fit_sqs() -> None:
     frame = json.dumps({"type": "message.new", "payload": {"content": '"quoted" \uffff ' * 4000}}, ensure_ascii=False)
     ids = tuple(f"connection-{n:05d}=" for n in range(20000))
 
-    SqsDeliveryRetries("url", client=sqs).schedule(Redelivery(ids, (frame,), 3), delay_seconds=5)
+    DelayQueue("url", REDELIVERIES, client=sqs, split=split_to_fit).schedule(
+        Redelivery(ids, (frame,), 3), delay_seconds=5
+    )
 
     assert len(sqs.sent) > 1
     assert all(len(m["MessageBody"].encode()) <= SQS_MAX_BODY_BYTES for m in sqs.sent)
     assert all(m["MessageBody"].isascii() and m["DelaySeconds"] == 5 for m in sqs.sent)
-    jobs = [redelivery_from_body(m["MessageBody"]) for m in sqs.sent]
+    jobs = [REDELIVERIES.decode(m["MessageBody"]) for m in sqs.sent]
     assert [i for job in jobs for i in job.connection_ids] == list(ids)
     assert {(job.frames, job.attempt) for job in jobs} == {((frame,), 3)}
 

@@ -11,11 +11,14 @@ import pytest
 
 from tests.support.fakes import NoLimits
 from tests.support.seed import make_chat
-from tidings.domain.chat_events import ChatEventService
-from tidings.domain.messages import MessageService, SendMessage, idempotency_key
-from tidings.errors import Conflict, NotFound
-from tidings.storage.messages import DynamoMessageStore, DynamoUserDirectory, message_from_model
-from tidings.storage.models import MessageModel
+from tidings.chats.directory import DynamoUserDirectory
+from tidings.kernel.errors import Conflict, NotFound
+from tidings.messaging.chat_events import ChatEventService
+from tidings.messaging.idempotency import idempotency_key
+from tidings.messaging.message_store import DynamoMessageStore
+from tidings.messaging.models import MessageModel
+from tidings.messaging.records import message_from_model
+from tidings.messaging.sending import MessageService, SendMessage
 
 
 @pytest.fixture

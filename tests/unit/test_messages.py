@@ -6,12 +6,13 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.support.seed import make_chat
-from tidings.domain.messages import MessageService, SendMessage, mention_candidates, resolve_mentions
-from tidings.domain.ratelimits import RateLimiter
-from tidings.errors import Forbidden, NotFound, RateLimited
-from tidings.storage.messages import DynamoMessageStore, DynamoUserDirectory
-from tidings.storage.models import IdempotencyModel, MessageModel
-from tidings.storage.ratelimits import DynamoBucketStore
+from tidings.chats.directory import DynamoUserDirectory
+from tidings.kernel.errors import Forbidden, NotFound, RateLimited
+from tidings.kernel.ratelimits import DynamoBucketStore, RateLimiter
+from tidings.messaging.message import mention_candidates, resolve_mentions
+from tidings.messaging.message_store import DynamoMessageStore
+from tidings.messaging.models import IdempotencyModel, MessageModel
+from tidings.messaging.sending import MessageService, SendMessage
 
 # Idempotency claims expire by the wall clock, so the service's clock must be near it.
 NOW = float(int(time.time() // 3600 * 3600))

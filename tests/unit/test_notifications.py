@@ -3,8 +3,9 @@
 import pytest
 
 from tests.support.notify import NotifyWorld
-from tidings.domain.preferences import NotificationPreferences
-from tidings.storage.models import AuditModel, EphemeralModel
+from tidings.kernel.ephemeral import EphemeralModel
+from tidings.messaging.models import AuditModel
+from tidings.notifications.preferences import NotificationPreferences
 
 
 @pytest.fixture

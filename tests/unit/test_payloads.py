@@ -3,18 +3,18 @@
 import pytest
 from pydantic import ValidationError
 
-from tidings.protocol.emoji import emoji_problem
-from tidings.protocol.frames import (
+from tidings.kernel.wire import ClientFrame
+from tidings.messaging.emoji import emoji_problem
+from tidings.messaging.wire import (
     MAX_ATTACHMENT_BYTES,
     ChatPayload,
-    ClientFrame,
     MessageDeletePayload,
     MessageEditPayload,
     MessageReactPayload,
     MessageSendPayload,
     ReadMarkPayload,
 )
-from tidings.protocol.presence import PresenceUsersPayload
+from tidings.presence.wire import PresenceUsersPayload
 
 
 def refused_fields(model, payload) -> list[str]:

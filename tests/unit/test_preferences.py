@@ -1,11 +1,11 @@
-"""Notification preferences: the seed §3.6 schema, validated; levels; scheduled DND by time zone."""
+"""Notification preferences: the schema, validated; levels; scheduled DND by time zone."""
 
 from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
 
-from tidings.domain.preferences import DndSchedule, NotificationPreferences
+from tidings.notifications.preferences import DndSchedule, NotificationPreferences
 
 
 def at(utc: str) -> float:

@@ -1,4 +1,4 @@
-"""The presence state machine (seed §4.1), presence.update coalescing (PROTOCOL.md §8, §10), the
+"""The presence state machine, presence.update coalescing, the
 stream batch coalescing, and the service around them with in-memory ports."""
 
 from __future__ import annotations
@@ -8,21 +8,18 @@ from itertools import count
 
 import pytest
 
-from tidings.domain.presence import (
+from tidings.kernel.errors import Unavailable
+from tidings.presence.machine import (
     ApplyTimer,
     IdleTimer,
-    PresenceFanout,
     PresenceMachine,
-    PresenceService,
     PresenceState,
     PresenceTimer,
     PresenceTimings,
-    StatusChange,
-    coalesce_changes,
-    presence_payload,
-    state_payload,
 )
-from tidings.errors import Unavailable
+from tidings.presence.presence_fanout import PresenceFanout, StatusChange, coalesce_changes
+from tidings.presence.presence_service import PresenceService
+from tidings.presence.wire import presence_payload, state_payload
 
 TIMINGS = PresenceTimings(idle_seconds=300, update_interval_seconds=10, subscription_seconds=600)
 T0 = 1_800_000_000.0
@@ -166,7 +163,7 @@ def test_appearing_offline_sets_last_seen_and_ends_with_the_session():
 
 
 def test_activity_from_a_connection_presence_missed_starts_an_online_period():
-    """Presence was down at $connect (seed §8.4): the next activity frame repairs it."""
+    """Presence was down at $connect: the next activity frame repairs it."""
     transition = machine().activity(PresenceState("u"), "c1", T0)
     assert transition.state.status == "available"
     assert [type(timer) for timer, _ in transition.timers] == [IdleTimer]
@@ -343,7 +340,7 @@ def test_activity_is_written_at_most_once_per_write_interval_per_container(parts
 
 
 def test_a_container_forgets_stale_activity_records_beyond_its_limit(parts, monkeypatch):
-    import tidings.domain.presence as presence
+    import tidings.presence.presence_service as presence
 
     service, store, _, _, clock = parts
     monkeypatch.setattr(presence, "MAX_REMEMBERED_USERS", 3)

@@ -6,10 +6,10 @@ import time
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from tidings.domain.presence import PresenceState
-from tidings.storage.connections import DynamoConnectionStore
-from tidings.storage.models import PresenceSubscriptionModel
-from tidings.storage.presence import DynamoConnectionLiveness, DynamoPresenceStore, DynamoPresenceSubscriptions
+from tidings.presence.machine import PresenceState
+from tidings.presence.models import PresenceSubscriptionModel
+from tidings.presence.presence_store import DynamoPresenceStore, DynamoPresenceSubscriptions
+from tidings.sessions.connection_store import DynamoConnectionLiveness, DynamoConnectionStore
 
 NOW = 1_800_000_000.0
 

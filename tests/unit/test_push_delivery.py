@@ -10,9 +10,8 @@ import pytest
 from tests.support.push import NOTIFICATION
 from tests.support.push_service import LocalPushService, closed_port_url
 from tests.support.webpush import Subscriber
-from tidings.adapters.push_queue import SqsPushQueue, push_job_from_body
-from tidings.adapters.webpush import VapidConfig, WebPushSender
-from tidings.domain.push import (
+from tidings.kernel.delay_queue import DelayQueue
+from tidings.notifications.push_delivery import (
     MAX_ATTEMPTS,
     PushDelivery,
     PushJob,
@@ -25,7 +24,10 @@ from tidings.domain.push import (
     retry_delay,
     subscription_id,
 )
-from tidings.storage.push import DynamoSubscriptionStore
+from tidings.notifications.push_store import DynamoSubscriptionStore
+from tidings.notifications.records import PUSH_JOB_BODIES, push_job_from_body
+from tidings.notifications.vapid import VapidConfig
+from tidings.notifications.webpush import WebPushSender
 
 
 def web(user: str, endpoint: str) -> PushSubscription:
@@ -58,10 +60,7 @@ class RecordingQueue:
     def __init__(self) -> None:
         self.jobs: list[tuple[PushJob, int]] = []
 
-    def enqueue(self, notification: PushNotification) -> None:
-        self.enqueue_job(PushJob(notification))
-
-    def enqueue_job(self, job: PushJob, delay_seconds: int = 0) -> None:
+    def schedule(self, job: PushJob, delay_seconds: int = 0) -> None:
         self.jobs.append((job, delay_seconds))
 
 
@@ -258,9 +257,9 @@ def test_the_sqs_queue_carries_the_job_and_its_delay():
             self.calls.append(kwargs)
 
     client = Client()
-    queue = SqsPushQueue("https://sqs.example/push", client=client)
-    queue.enqueue(NOTIFICATION)
-    queue.enqueue_job(PushJob(NOTIFICATION, "sub-1", 3), delay_seconds=5000)
+    queue = DelayQueue("https://sqs.example/push", PUSH_JOB_BODIES, client=client)
+    queue.schedule(PushJob(NOTIFICATION))
+    queue.schedule(PushJob(NOTIFICATION, "sub-1", 3), delay_seconds=5000)
     first, retry = client.calls
     assert first["DelaySeconds"] == 0 and retry["DelaySeconds"] == 900
     assert push_job_from_body(first["MessageBody"]) == PushJob(NOTIFICATION)

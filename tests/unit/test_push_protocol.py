@@ -6,8 +6,9 @@ import pytest
 from pydantic import ValidationError
 
 from tests.support.webpush import Subscriber
-from tidings.domain.push import check_endpoint, subscription_id
-from tidings.protocol.push import (
+from tidings.notifications.push_delivery import subscription_id
+from tidings.notifications.push_endpoints import check_endpoint
+from tidings.notifications.wire import (
     DeviceTokenIdentity,
     DeviceTokenRegistration,
     WebPushIdentity,

@@ -16,16 +16,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from tests.support.push import NOTIFICATION as SAMPLE
 from tests.support.push_service import LocalPushService, closed_port_url
 from tests.support.webpush import Subscriber, verify_vapid
-from tidings.adapters.apns import ApnsConfig, ApnsSender
-from tidings.adapters.fcm import FCM_SCOPE, JWT_BEARER_GRANT, FcmConfig, FcmSender
-from tidings.adapters.push_senders import ConfiguredSenders
-from tidings.adapters.webpush import VapidConfig, WebPushSender
-from tidings.domain.push import (
-    PushRejected,
-    PushSubscription,
-    SubscriptionGone,
-    TransientPushFailure,
-)
+from tidings.notifications.apns import ApnsConfig, ApnsSender
+from tidings.notifications.fcm import FCM_SCOPE, JWT_BEARER_GRANT, FcmConfig, FcmSender
+from tidings.notifications.push_delivery import PushRejected, PushSubscription, SubscriptionGone, TransientPushFailure
+from tidings.notifications.push_senders import ConfiguredSenders
+from tidings.notifications.vapid import VapidConfig
+from tidings.notifications.webpush import WebPushSender
 
 NOTIFICATION = replace(SAMPLE, priority="urgent")
 NOW = 1_800_000_000.0
@@ -127,8 +123,8 @@ def test_the_worker_checks_the_address_it_connects_to_not_only_the_name(monkeypa
     """A name that resolved to a public address when checked and to a loopback one when the
     connection is made is refused at connect time: the worker connects only to an address it
     checked, so nothing is ever connected to."""
-    from tidings.adapters import push_http
-    from tidings.domain import push
+    from tidings.notifications import push_endpoints as push
+    from tidings.notifications import push_http
 
     dns = Rebinding()
     monkeypatch.setattr(push, "resolve_host", dns.resolve)
@@ -142,8 +138,8 @@ def test_the_worker_checks_the_address_it_connects_to_not_only_the_name(monkeypa
 
 
 def test_a_checked_address_is_the_one_connected_to(monkeypatch):
-    from tidings.adapters import push_http
-    from tidings.domain import push
+    from tidings.notifications import push_endpoints as push
+    from tidings.notifications import push_http
 
     dns = Rebinding()
     monkeypatch.setattr(push, "resolve_host", lambda host, port: ["142.250.1.1"])

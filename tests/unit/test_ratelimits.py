@@ -2,9 +2,10 @@
 
 import pytest
 
-from tidings.domain.ratelimits import MESSAGE_WRITES, TYPING, URGENT, Bucket, RateLimiter, Rule, decide
-from tidings.errors import RateLimited
-from tidings.storage.ratelimits import DynamoBucketStore
+from tidings.kernel.errors import RateLimited
+from tidings.kernel.ratelimits import Bucket, DynamoBucketStore, RateLimiter, Rule, decide
+from tidings.messaging.declaration import MESSAGE_WRITES, URGENT
+from tidings.messaging.declaration import TYPING_STARTS as TYPING
 
 
 class Clock:

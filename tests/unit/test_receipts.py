@@ -1,27 +1,32 @@
 """Read watermarks move forward only; bursts coalesce to the highest seq."""
 
+import time
+
 import pytest
 
+from tests.support.fakes import NoLimits
 from tests.support.seed import make_chat
-from tidings.domain.messages import SendMessage
-from tidings.domain.receipts import Advance, ReadService, Watermark, coalesce, plan
-from tidings.errors import Forbidden, NotFound
-from tidings.storage.messages import DynamoMessageStore
-from tidings.storage.models import MemberModel, MessageModel
-from tidings.wiring import message_service
+from tidings.chats.directory import DynamoUserDirectory
+from tidings.chats.models import MemberModel
+from tidings.kernel.errors import Forbidden, NotFound
+from tidings.messaging.message_store import DynamoMessageStore
+from tidings.messaging.models import MessageModel
+from tidings.messaging.receipts import Advance, ReadService, Watermark, coalesce, plan
+from tidings.messaging.sending import MessageService, SendMessage
+
+
+def message_service() -> MessageService:
+    return MessageService(DynamoMessageStore(), DynamoUserDirectory(), NoLimits(), now=time.time)
 
 
 @pytest.fixture
 def messages(aws):
     make_chat("project-x", ["alice", "bob"])
     make_chat("other", ["alice"])
-    for cached in (message_service,):
-        cached.cache_clear()
     sent = [
         message_service().send("alice", SendMessage(request_id=f"r{i}", chat_id="project-x", content=f"m{i}"))
         for i in range(3)
     ]
-    message_service.cache_clear()
     return sent
 
 

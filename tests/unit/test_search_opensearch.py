@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 
-from tidings.search.opensearch import (
+from tidings.search.opensearch_engine import (
     MAPPINGS,
     OpenSearchEngine,
     bulk_actions,
@@ -223,7 +223,7 @@ def test_remove_deletes_the_message_and_its_files_by_message_id() -> None:
 
 
 def test_search_reads_hits_total_and_highlights() -> None:
-    from tidings.search.opensearch import message_source
+    from tidings.search.opensearch_engine import message_source
 
     response = {
         "hits": {
@@ -302,7 +302,7 @@ def test_a_busy_domain_is_unavailable_so_the_record_is_retried(status) -> None:
 
 
 def test_an_attachment_size_no_engine_can_hold_is_left_out_of_the_document() -> None:
-    from tidings.domain.messages import Message
+    from tidings.messaging.message import Message
     from tidings.search.port import MessageDocument
 
     message = Message(

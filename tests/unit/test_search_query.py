@@ -1,4 +1,4 @@
-"""The search query language (PROTOCOL.md §9) as a table of inputs, hostile ones included."""
+"""The search query language as a table of inputs, hostile ones included."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tidings.errors import ErrorCode
+from tidings.kernel.errors import ErrorCode
 from tidings.search.query import MAX_CLAUSES, BadQuery, SearchQuery, TimeRange, parse
 
 # A Wednesday.

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from tests.support.fakes import NoLimits
-from tidings.errors import BadFrame, Forbidden
-from tidings.search.embedded import EmbeddedSearchEngine
+from tidings.chats.directory import ChatInfo, Person
+from tidings.kernel.errors import BadFrame, Forbidden
+from tidings.search.embedded_engine import EmbeddedSearchEngine
 from tidings.search.port import FileDocument, MessageDocument
 from tidings.search.query import parse
-from tidings.search.service import ChatInfo, Person, SearchService, decode_cursor, encode_cursor, mark_prefixes
+from tidings.search.searching import SearchService, decode_cursor, encode_cursor, mark_prefixes
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 CHATS = {

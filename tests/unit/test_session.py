@@ -8,22 +8,22 @@ import pytest
 
 from tests.support.seed import make_chat
 from tests.support.session_fakes import Clock, RecordingPoster, RecordingQueue
-from tidings.auth import issue_token
-from tidings.domain.connections import HANDSHAKE_GRACE_MS, ConnectionRef, Disconnector, PendingClose
-from tidings.domain.session import (
+from tidings.kernel.errors import Forbidden, NotFound, Unauthorized
+from tidings.kernel.wire import iso
+from tidings.messaging.message_store import DynamoMessageStore
+from tidings.sessions.connection_store import DynamoConnectionStore
+from tidings.sessions.connections import HANDSHAKE_GRACE_MS, ConnectionRef, Disconnector, PendingClose
+from tidings.sessions.models import ConnectionModel
+from tidings.sessions.session_service import (
     SUPPORTED_VERSIONS,
     SessionService,
     TokenVerifier,
     connections_to_evict,
     negotiate,
 )
-from tidings.domain.token_timers import TokenTimer, TokenTimerService
-from tidings.errors import Forbidden, NotFound, Unauthorized
-from tidings.protocol.frames import iso
-from tidings.storage.connections import DynamoConnectionStore
-from tidings.storage.messages import DynamoMessageStore
-from tidings.storage.models import ConnectionModel
-from tidings.storage.sessions import DynamoRevocations
+from tidings.sessions.token_expiry import TokenTimer, TokenTimerService
+from tidings.sessions.token_store import DynamoRevocations
+from tidings.sessions.tokens import issue_token
 
 KEY = "unit-test-signing-key-that-is-long-enough-for-hs256"
 NOW = int(time.time())  # tokens are verified against the real clock: see fresh_now
@@ -37,6 +37,14 @@ def fresh_now(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 UPGRADE_URL = "https://example.test/upgrade"
+
+
+@pytest.fixture(autouse=True)
+def _now() -> None:
+    """NOW is the time each test starts, not when the module was collected: a long run reaches
+    these tests more than a token's lifetime (15 minutes) after collecting them."""
+    global NOW
+    NOW = int(time.time())
 
 
 # --- version negotiation --------------------------------------------------------------------
@@ -88,7 +96,7 @@ def test_seven_connections_evict_the_two_oldest_with_ties_broken_by_id():
 def test_the_handshake_grace_outlasts_the_authorizer_and_connect_together():
     """A close that meets 410 keeps a young connection's record, since it may still open: as
     long as its authorizer and `$connect` may run (their declared timeouts), and a bit."""
-    from tidings.app import AUTHORIZER, CONNECT
+    from tidings.sessions.declaration import AUTHORIZER, CONNECT
 
     assert (AUTHORIZER.timeout_seconds + CONNECT.timeout_seconds + 5) * 1000 <= HANDSHAKE_GRACE_MS
 

@@ -10,9 +10,15 @@ from pynamodb.connection.base import Connection
 
 from tests.support.fakes import NoLimits
 from tests.support.seed import make_chat
-from tidings.domain.chat_events import ChatEventService
-from tidings.domain.messages import MessageService, SendMessage
-from tidings.domain.sync import (
+from tidings.chats.directory import DynamoUserDirectory
+from tidings.chats.models import ChatModel, MemberModel
+from tidings.kernel.errors import BadFrame, ErrorCode, Forbidden
+from tidings.messaging.chat_events import ChatEventService
+from tidings.messaging.message_store import DynamoMessageStore
+from tidings.messaging.models import MessageModel
+from tidings.messaging.sending import MessageService, SendMessage
+from tidings.messaging.sync_store import DynamoSyncStore
+from tidings.messaging.syncing import (
     MAX_MISSED_EVENTS,
     ChatRefused,
     ChatSync,
@@ -21,10 +27,6 @@ from tidings.domain.sync import (
     decode_cursor,
     encode_cursor,
 )
-from tidings.errors import BadFrame, ErrorCode, Forbidden
-from tidings.storage.messages import DynamoMessageStore, DynamoUserDirectory
-from tidings.storage.models import ChatModel, MemberModel, MessageModel
-from tidings.storage.sync import DynamoSyncStore
 
 
 class Chat:

@@ -3,9 +3,10 @@
 import pytest
 
 from tests.support.session_fakes import Clock, RecordingPoster, RecordingQueue
-from tidings.adapters.token_timers import token_timer_body, token_timer_from_body
-from tidings.domain.connections import CloseOutcome, ConnectionState, PendingClose
-from tidings.domain.token_timers import (
+from tidings.sessions.connection_store import DynamoConnectionStore
+from tidings.sessions.connections import CloseOutcome, ConnectionState, PendingClose
+from tidings.sessions.records import token_timer_body, token_timer_from_body
+from tidings.sessions.token_expiry import (
     MAX_DELAY_SECONDS,
     REFRESH_LEAD_SECONDS,
     Action,
@@ -14,7 +15,6 @@ from tidings.domain.token_timers import (
     decide,
     delay_until,
 )
-from tidings.storage.connections import DynamoConnectionStore
 
 NOW = 1_800_000_000
 EXP = NOW + 3600

@@ -5,7 +5,7 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import CancellationReason, PutError, TransactWriteError, VerboseClientError
 
-from tidings.errors import transient_aws_error
+from tidings.kernel.errors import transient_aws_error
 
 
 def client_error(code: str, operation: str = "PutItem") -> ClientError:

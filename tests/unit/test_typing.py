@@ -5,12 +5,17 @@ import json
 import pytest
 
 from tests.support.seed import make_chat
-from tidings.domain.ratelimits import RateLimiter
-from tidings.domain.typing import TYPING_TIMEOUT_SECONDS, TypingService, TypingTimer, typing_ended_by_message
-from tidings.errors import Forbidden
-from tidings.storage.messages import DynamoMessageStore, DynamoUserDirectory
-from tidings.storage.ratelimits import DynamoBucketStore
-from tidings.storage.typing import DynamoTypingStateStore
+from tidings.chats.directory import DynamoUserDirectory
+from tidings.kernel.errors import Forbidden
+from tidings.kernel.ratelimits import DynamoBucketStore, RateLimiter
+from tidings.messaging.message_store import DynamoMessageStore
+from tidings.messaging.typing_indicators import (
+    TYPING_TIMEOUT_SECONDS,
+    TypingService,
+    TypingTimer,
+    typing_ended_by_message,
+)
+from tidings.messaging.typing_store import DynamoTypingStateStore
 
 
 class Clock:

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from tidings_client import UnavailableError
+from tidings_client import TidingsClient, UnavailableError
 from tidings_client.testing import FakeClock, FakeServer, settle
 
 
@@ -162,3 +162,36 @@ async def test_search_returns_results_or_raises(make_client, server: FakeServer)
     server.current.ack_error(frame, "UNAVAILABLE", "Search temporarily unavailable")
     with pytest.raises(UnavailableError):
         await searching
+
+
+async def test_a_raw_client_neither_throttles_typing_nor_debounces_suggestions(server: FakeServer, clock: FakeClock):
+    # Raw mode shows the server's own limits: every call is one frame, at once.
+    client = TidingsClient("ws://x/ws", "t", raw=True, clock=clock, transport=server)
+    await client.connect()
+    assert [await client.typing("c1") for _ in range(3)] == [True, True, True]
+    assert len(server.current.sent_of_type("typing.start")) == 3
+    asking = asyncio.create_task(client.suggest("b"))  # under 2 characters: asked all the same
+    frame = await server.current.receive("search.suggest")
+    assert frame["payload"] == {"query": "b"}
+    server.current.reply(frame, "search.suggestions", {"suggestions": []})
+    assert await asking == []
+    await client.close()
+
+
+async def test_closing_sends_the_read_mark_its_interval_still_held_back(make_client, server: FakeServer):
+    client = make_client()
+    await client.connect()
+    first = asyncio.create_task(client.mark_read("c1", "m0"))
+    frame = await server.current.receive("read.mark")
+    server.current.ack(frame, chatId="c1", messageId="m0", seq=1)
+    await first
+    held = asyncio.create_task(client.mark_read("c1", "m1"))  # within the 1 s interval: held back
+    await settle()
+    assert server.current.unread("read.mark") == []
+
+    closing = asyncio.create_task(client.close())
+    frame = await server.current.receive("read.mark")
+    assert frame["payload"] == {"chatId": "c1", "messageId": "m1"}
+    server.current.ack(frame, chatId="c1", messageId="m1", seq=2)
+    await closing
+    assert (await held)["messageId"] == "m1"

@@ -11,6 +11,7 @@ import pytest
 from tidings_client import (
     ClientClosedError,
     ConnectionState,
+    HandshakeError,
     RequestTimeoutError,
     TidingsClient,
     TokenRefresher,
@@ -64,6 +65,18 @@ async def test_raw_mode_reports_the_error_frame_before_the_close(clock: FakeCloc
     await client.close()
 
 
+async def test_raw_mode_reports_a_refused_handshake_with_its_status(clock: FakeClock, server: FakeServer):
+    # A normal client takes a 403 as "get a fresh token"; a raw one says what the server said.
+    server.refuse(403, times=2)
+    client = TidingsClient("ws://x/ws", "t", raw=True, clock=clock, transport=server)
+    with pytest.raises(HandshakeError) as refused:
+        await client.connect()
+    assert refused.value.status == 403
+    assert client.state is ConnectionState.CLOSED and client.closed_error is refused.value
+    assert len(server.attempts) == 1
+    await client.close()
+
+
 async def test_raw_mutations_are_sent_once(clock: FakeClock, server: FakeServer):
     client = TidingsClient("ws://x/ws", "t", raw=True, clock=clock, transport=server, request_timeout=5)
     await client.connect()
@@ -91,6 +104,33 @@ async def test_wait_for_matches_logged_and_future_frames(make_client, server: Fa
     # A predicate that trips over a frame of another shape is just not a match.
     assert (await client.wait_for(lambda f: f["payload"]["unreadCount"] == 2))["payload"]["chatId"] == "c"
     assert [f["payload"]["chatId"] for f in client.of_type("notification.badge")] == ["a", "b", "c"]
+
+
+async def test_the_frame_log_reads_from_a_mark(make_client, server: FakeServer):
+    client = make_client()
+    await client.connect()
+    server.current.push("notification.badge", {"chatId": "a", "unreadCount": 1})
+    await settle()
+    mark = client.mark()
+    server.current.push("notification.toast", {"chatId": "b"})
+    server.current.push("notification.badge", {"chatId": "c", "unreadCount": 2})
+    await settle()
+    assert [f["payload"]["chatId"] for f in client.frames_after(mark)] == ["b", "c"]
+    assert [f["payload"]["chatId"] for f in client.of_type("notification.badge", after=mark)] == ["c"]
+    assert [f["payload"]["chatId"] for f in client.of_type("notification.badge")] == ["a", "c"]
+    assert client.frames_after(None) == client.frames
+    assert client.frames_after(client.mark()) == []
+
+
+async def test_wait_for_waits_for_the_clients_wait_timeout_by_default(make_client, clock: FakeClock):
+    client = make_client(wait_timeout=30)
+    await client.connect()
+    waiting = asyncio.create_task(client.wait_for("never"))
+    await clock.advance(29)
+    assert not waiting.done()
+    await clock.advance(1)
+    with pytest.raises(RequestTimeoutError):
+        await waiting
 
 
 async def test_wait_for_times_out_on_the_clients_clock(make_client, clock: FakeClock):

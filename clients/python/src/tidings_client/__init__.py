@@ -25,7 +25,7 @@ from tidings_client.errors import (
 )
 from tidings_client.frames import CHAT_EVENT_TYPES, Frame
 from tidings_client.outbox import MemoryOutbox, OutboxEntry, OutboxStore, SqliteOutbox
-from tidings_client.rest import RestClient
+from tidings_client.rest import RestClient, RestResponse
 from tidings_client.tokens import TokenRefresher, TokenSource, jwt_expiry
 
 __all__ = [
@@ -51,6 +51,7 @@ __all__ = [
     "RateLimitedError",
     "RequestTimeoutError",
     "RestClient",
+    "RestResponse",
     "SqliteOutbox",
     "SystemClock",
     "TidingsClient",

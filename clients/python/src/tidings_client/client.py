@@ -178,6 +178,7 @@ class TidingsClient:
         transport: Transport | None = None,
         ack_timeout: float = 5.0,
         request_timeout: float = 15.0,
+        wait_timeout: float = 10.0,
         connect_timeout: float = 10.0,
         heartbeat_timeout: float = 90.0,
         max_connection_age: float = 2 * 3600 - 5 * 60,
@@ -200,6 +201,7 @@ class TidingsClient:
         self.extra_headers = dict(headers or {})
         self.ack_timeout = ack_timeout
         self.request_timeout = request_timeout
+        self.wait_timeout = wait_timeout
         self.connect_timeout = connect_timeout
         self.heartbeat_timeout = heartbeat_timeout
         self.max_connection_age = max_connection_age
@@ -282,7 +284,8 @@ class TidingsClient:
         """Opens the connection and returns once it is up (after `welcome`). Retries with
         backoff until then; raises at once for a final refusal (a token refused twice,
         `UPGRADE_REQUIRED`). With `timeout`, raises `RequestTimeoutError` when not connected by
-        then (the client keeps trying until `close()`). A raw client tries once."""
+        then (the client keeps trying until `close()`). A raw client tries once, and a refused
+        handshake raises `HandshakeError` with its HTTP status (401 and 403 included)."""
         if self._started:
             raise RuntimeError("connect() was already called on this client")
         self._started = True
@@ -309,7 +312,9 @@ class TidingsClient:
     async def close(self) -> None:
         """Closes the connection and stops every timer. Mutations not yet acked stay in the
         outbox store (a persistent one sends them at the next start); their awaiting callers
-        get `ClientClosedError`. Handlers finish the frames already received."""
+        get `ClientClosedError`. Handlers finish the frames already received. A read mark still
+        held back by its 1-second interval goes out first: the user did read up to there."""
+        await self._flush_read_marks()
         self._finish(None)
         link = self._link
         if link is not None:
@@ -453,10 +458,11 @@ class TidingsClient:
 
     async def typing(self, chat_id: str) -> bool:
         """Call on every keystroke: sends `typing.start` at most once per `typing_interval`
-        (3 s) per chat, only while connected. True when a frame went out."""
+        (3 s) per chat, only while connected. True when a frame went out. A raw client sends
+        one on every call (the server's own limit is then what a test sees)."""
         now = self._clock.monotonic()
         last = self._typing_sent.get(chat_id)
-        if last is not None and now - last < self.typing_interval:
+        if not self.raw and last is not None and now - last < self.typing_interval:
             return False
         link = self._current_link()
         if link is None:
@@ -542,7 +548,10 @@ class TidingsClient:
     async def suggest(self, query: str) -> list[dict[str, Any]]:
         """Suggestions while typing, debounced: the request goes out `suggest_debounce`
         (300 ms) after the last call, for the last query, and every waiting call gets its
-        suggestions. Under 2 characters: `[]` without asking."""
+        suggestions. Under 2 characters: `[]` without asking. A raw client asks at once, for
+        every query."""
+        if self.raw:
+            return await self._suggestions(query)
         self._suggest_query = query
         waiter: asyncio.Future[list[dict[str, Any]]] = asyncio.get_running_loop().create_future()
         self._suggest_waiters.append(waiter)
@@ -557,14 +566,17 @@ class TidingsClient:
         query, waiters = self._suggest_query, self._suggest_waiters
         self._suggest_waiters = []
         try:
-            if len(query.strip()) < 2:
-                suggestions: list[dict[str, Any]] = []
-            else:
-                suggestions = (await self._request_ok("search.suggest", {"query": query})).get("suggestions") or []
+            suggestions = [] if len(query.strip()) < 2 else await self._suggestions(query)
         except TidingsError as exc:
             _settle(waiters, error=exc)
             return
         _settle(waiters, suggestions)
+
+    async def _suggestions(self, query: str) -> list[dict[str, Any]]:
+        suggestions: list[dict[str, Any]] = (await self._request_ok("search.suggest", {"query": query})).get(
+            "suggestions"
+        ) or []
+        return suggestions
 
     # --- sync --------------------------------------------------------------------------------
 
@@ -605,8 +617,14 @@ class TidingsClient:
         """Every server frame received (the last `log_size`), oldest first."""
         return [frame for _, frame in self._log]
 
-    def of_type(self, frame_type: str) -> list[Frame]:
-        return [frame for _, frame in self._log if frame.get("type") == frame_type]
+    def of_type(self, frame_type: str, *, after: int | None = None) -> list[Frame]:
+        """The logged server frames of `frame_type` (from the `after` mark on), oldest first."""
+        return [frame for frame in self.frames_after(after) if frame.get("type") == frame_type]
+
+    def frames_after(self, mark: int | None) -> list[Frame]:
+        """The logged server frames received since `mark` (from `mark()`; None: all), oldest first."""
+        start = 0 if mark is None else mark
+        return [frame for index, frame in self._log if index >= start]
 
     def mark(self) -> int:
         """A position in the frame log: `wait_for(..., after=mark)` ignores earlier frames."""
@@ -617,12 +635,14 @@ class TidingsClient:
         match: str | Callable[[Frame], bool],
         where: Callable[[Frame], bool] | None = None,
         *,
-        timeout: float = 10.0,
+        timeout: float | None = None,
         after: int | None = None,
     ) -> Frame:
         """The first logged server frame (from `after` on) of type `match` (or for which
-        `match(frame)` is true) that also satisfies `where`; waits up to `timeout` seconds.
-        A predicate that raises KeyError/TypeError/IndexError counts as no match."""
+        `match(frame)` is true) that also satisfies `where`; waits up to `timeout` seconds
+        (default: the client's `wait_timeout`, 10 s). A predicate that raises
+        KeyError/TypeError/IndexError counts as no match."""
+        timeout = self.wait_timeout if timeout is None else timeout
 
         def predicate(frame: Frame) -> bool:
             try:
@@ -732,7 +752,7 @@ class TidingsClient:
         try:
             conn = await self._transport.connect(url, headers, self.connect_timeout)
         except HandshakeError as exc:
-            if exc.status in (401, 403):
+            if exc.status in (401, 403) and not self.raw:  # a raw client reports the status as it is
                 raise _AuthRefused(UnauthorizedError(str(exc), frame=None)) from exc
             raise
         now = self._clock.monotonic()
@@ -1185,6 +1205,28 @@ class TidingsClient:
                 _settle(waiters, ack)
         finally:
             marks.task = None
+
+    async def _flush_read_marks(self) -> None:
+        """Sends, once and without waiting for their interval, the read marks not yet sent."""
+        link = self._current_link()
+        if link is None:
+            return
+        for chat_id, marks in self._reads.items():
+            if marks.message_id is None:
+                continue
+            message_id, waiters = marks.message_id, marks.waiters
+            marks.message_id, marks.waiters = None, []
+            payload = {"chatId": chat_id, "messageId": message_id}
+            try:
+                reply = await self._request_on(link, "read.mark", payload, new_id(), self.ack_timeout)
+            except TidingsError as exc:
+                _settle(waiters, error=exc)
+                continue
+            error = _reply_error(reply)
+            if error is None:
+                _settle(waiters, payload_of(reply))
+            else:
+                _settle(waiters, error=error)
 
     # --- plumbing ----------------------------------------------------------------------------
 

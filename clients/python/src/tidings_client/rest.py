@@ -7,16 +7,33 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
+from email.message import Message
+from http import HTTPStatus
 from typing import Any
 
 from tidings_client.errors import HttpError
 from tidings_client.tokens import TokenSource, resolve_token
 
 
+@dataclass(frozen=True)
+class RestResponse:
+    """An HTTP answer as it came: its `status`, `headers` (lower-case names) and body `text`."""
+
+    status: int
+    headers: dict[str, str]
+    text: str
+
+    def json(self) -> Any:
+        """The body decoded as JSON (None for an empty body); ValueError if it is not JSON."""
+        return json.loads(self.text) if self.text.strip() else None
+
+
 class RestClient:
     """`Authorization: Bearer <token>` calls against `api_url` (for `tidings dev`:
     `http://127.0.0.1:8080`; on AWS the HTTP API's stage URL). Errors raise `HttpError` with the
-    status and the body's `error.code` / `error.message` (`retry_after_ms` from `Retry-After`)."""
+    status and the body's `error.code` / `error.message` (`retry_after_ms` from `Retry-After`);
+    `fetch` returns any answer as it came, for tools and tests that look at the status."""
 
     def __init__(self, api_url: str, get_token: TokenSource | None = None, *, timeout: float = 30.0) -> None:
         if not api_url.startswith(("http://", "https://")):
@@ -34,7 +51,23 @@ class RestClient:
         query: dict[str, Any] | None = None,
         auth: bool = True,
     ) -> Any:
-        """The decoded JSON answer (None for an empty body, e.g. 204)."""
+        """The decoded JSON answer (None for an empty body, e.g. 204); any status but 2xx raises
+        `HttpError`."""
+        response = await self.fetch(method, path, body, query=query, auth=auth)
+        if not 200 <= response.status < 300:
+            raise _http_error(response)
+        return response.json()
+
+    async def fetch(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        query: dict[str, Any] | None = None,
+        auth: bool = True,
+    ) -> RestResponse:
+        """One call, answered as it came: error statuses are returned, not raised."""
         url = self.api_url + "/" + path.lstrip("/")
         if query:
             url += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
@@ -50,13 +83,12 @@ class RestClient:
         request = urllib.request.Request(url, data=data, headers=headers, method=method.upper())  # noqa: S310
         return await asyncio.to_thread(self._perform, request)
 
-    def _perform(self, request: urllib.request.Request) -> Any:
+    def _perform(self, request: urllib.request.Request) -> RestResponse:
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                raw = response.read()
+                return _response(response.status, response.headers, response.read())
         except urllib.error.HTTPError as exc:
-            raise _http_error(exc) from None
-        return json.loads(raw) if raw.strip() else None
+            return _response(exc.code, exc.headers, exc.read())
 
     async def get(self, path: str, **query: Any) -> Any:
         return await self.request("GET", path, query=query)
@@ -99,10 +131,15 @@ class RestClient:
         return result
 
 
-def _http_error(exc: urllib.error.HTTPError) -> HttpError:
-    code, message = f"HTTP_{exc.code}", exc.reason if isinstance(exc.reason, str) else str(exc)
+def _response(status: int, headers: Message | None, raw: bytes) -> RestResponse:
+    names = {name.lower(): value for name, value in headers.items()} if headers is not None else {}
+    return RestResponse(status, names, raw.decode("utf-8", errors="replace"))
+
+
+def _http_error(response: RestResponse) -> HttpError:
+    code, message = f"HTTP_{response.status}", _reason(response.status)
     try:
-        body = json.loads(exc.read() or b"null")
+        body = response.json()
     except ValueError:
         body = None
     if isinstance(body, dict):
@@ -112,6 +149,13 @@ def _http_error(exc: urllib.error.HTTPError) -> HttpError:
             message = str(error.get("message") or message)
         elif isinstance(body.get("message"), str):  # API Gateway's own answers: {"message": ...}
             message = body["message"]
-    retry_after = exc.headers.get("Retry-After") if exc.headers else None
+    retry_after = response.headers.get("retry-after")
     retry_after_ms = int(float(retry_after) * 1000) if retry_after and retry_after.replace(".", "").isdigit() else None
-    return HttpError(message, code=code, status=exc.code, retry_after_ms=retry_after_ms)
+    return HttpError(message, code=code, status=response.status, retry_after_ms=retry_after_ms)
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return f"HTTP {status}"

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
 
-from tidings.domain.messages import Message
+from tidings.messaging.message import Message
 from tidings.search.port import MessageDocument, SearchEngine
 
 REINDEX_BATCH = 200
@@ -43,14 +42,6 @@ class SearchIndexer:
         self._engine().remove([message_id])
 
 
-class MessageCatalog(Protocol):
-    def chat_ids(self) -> Iterator[str]:
-        """Every chat (no Scan: see the storage implementation)."""
-
-    def messages(self, chat_id: str) -> Iterator[Message]:
-        """The chat's messages (not its other events), oldest first."""
-
-
 @dataclass(frozen=True)
 class ReindexProgress:
     chats_done: int
@@ -60,20 +51,28 @@ class ReindexProgress:
 
 class Reindexer:
     """`tidings reindex` and the AWS `SearchReindex` function: empties the index, then indexes
-    every message of every chat from the message store (seed §8.2, the search index is derived)."""
+    every message of every chat from the message store (the search index is derived data)."""
 
-    def __init__(self, engine: Callable[[], SearchEngine], catalog: MessageCatalog) -> None:
+    def __init__(
+        self,
+        engine: Callable[[], SearchEngine],
+        chat_ids: Callable[[], Iterable[str]],
+        messages: Callable[[str], Iterable[Message]],
+    ) -> None:
+        """`chat_ids`: every chat (no Scan: the directory's `all_chat_ids`); `messages`: a
+        chat's messages (not its other events), oldest first (the message store's)."""
         self._engine = engine
-        self._catalog = catalog
+        self._chat_ids = chat_ids
+        self._messages = messages
 
     def run(self, progress: Callable[[ReindexProgress], None] = lambda _: None) -> ReindexProgress:
         engine = self._engine()
-        chat_ids = list(self._catalog.chat_ids())
+        chat_ids = list(self._chat_ids())
         engine.reset()
         indexed = 0
         progress(ReindexProgress(0, len(chat_ids), 0))
         for done, chat_id in enumerate(chat_ids, start=1):
-            for batch in _batches(m for m in self._catalog.messages(chat_id) if not m.deleted):
+            for batch in _batches(m for m in self._messages(chat_id) if not m.deleted):
                 engine.index(MessageDocument.from_message(m) for m in batch)
                 indexed += len(batch)
             progress(ReindexProgress(done, len(chat_ids), indexed))

@@ -14,9 +14,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
-from tidings.domain.messages import Message
-from tidings.errors import Unavailable
-from tidings.observability import logger
+from tidings.kernel.errors import Unavailable
+from tidings.kernel.observability import logger
+from tidings.messaging.message import Message
 from tidings.search.query import SearchQuery
 
 UNAVAILABLE_MESSAGE = "Search temporarily unavailable"
@@ -39,7 +39,7 @@ class SearchUnavailable(Unavailable):
 
 @dataclass(frozen=True)
 class FileDocument:
-    """One attachment of a message, searchable by name (seed §5.2 "Files")."""
+    """One attachment of a message, searchable by name (the `files` scope)."""
 
     file_id: str
     name: str
@@ -50,7 +50,7 @@ class FileDocument:
 
 @dataclass(frozen=True)
 class MessageDocument:
-    """What the index holds of a message (seed §5.3)."""
+    """What the index holds of a message."""
 
     message_id: str
     chat_id: str

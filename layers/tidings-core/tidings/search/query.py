@@ -1,4 +1,4 @@
-"""The search query language (PROTOCOL.md §9) parsed into a typed query both engines translate.
+"""The search query language parsed into a typed query both engines translate.
 
     budget "quarterly report" from:alice in:project-x mentions:me has:attachment
     before:2026-11-20 after:2026-11-01 during:last-week        ... last week
@@ -11,7 +11,7 @@
   (Slack's meaning); `during:` takes today, yesterday, this-week, last-week (Monday-based
   calendar weeks), this-month, last-month.
 - A trailing `today`, `yesterday`, `last week` or `last month` is a time range, not terms: as
-  in seed §5.4, `last week` is the last 7 days and `last month` the last 30 days (whereas
+  here `last week` is the last 7 days and `last month` the last 30 days (whereas
   `during:last-week` is the previous calendar week).
 - Anything else that looks like an operator (`foo:bar`, `has:link`, an empty `from:`) is a
   plain term. Only a bad date is an error (`BadQuery`, a BAD_FRAME ack).
@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
-from tidings.errors import BadFrame
+from tidings.kernel.errors import BadFrame
 
 MAX_QUERY_CHARS = 1000
 MAX_CLAUSES = 32

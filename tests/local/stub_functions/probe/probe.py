@@ -81,11 +81,11 @@ def _post(step):
 def _search(step):
     from datetime import UTC, datetime
 
-    from tidings.search.embedded import EmbeddedSearchEngine
+    from tidings.search.embedded_engine import EmbeddedSearchEngine
     from tidings.search.port import SearchUnavailable
     from tidings.search.query import parse
 
-    engine = EmbeddedSearchEngine(os.environ["SEARCH_DB_PATH"])
+    engine = EmbeddedSearchEngine(os.environ["STUB_SEARCH_DB_PATH"])
     query = parse("hello", user_id="alice", now=datetime.now(UTC))
     try:
         return {"hits": len(engine.search_messages(query, ["general"], 0, 10).hits)}

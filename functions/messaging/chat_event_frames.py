@@ -1,0 +1,71 @@
+"""`message.edit`, `message.delete`, `message.react`: each change is a chat event with its own seq.
+
+Fan-out of the resulting `message.updated` / `message.deleted` / `message.reaction` follows the
+stream, like `message.new`.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tidings.chats import compose as chats
+from tidings.kernel import ratelimits
+from tidings.kernel.environment import Environment, cold_start
+from tidings.kernel.handlers import websocket_entry
+from tidings.kernel.observability import logger
+from tidings.kernel.router import Caller, FrameRoute, frame_routes
+from tidings.kernel.wire import ClientFrame, ack_ok
+from tidings.messaging import compose as messaging
+from tidings.messaging.chat_events import ChatEventService, EventOutcome
+from tidings.messaging.declaration import MESSAGE_EVENTS
+from tidings.messaging.wire import MessageDeletePayload, MessageEditPayload, MessageReactPayload
+from tidings.presence import compose as presence
+from tidings.presence.activity import activity_hook
+from tidings.presence.presence_service import PresenceService
+
+
+@cold_start(MESSAGE_EVENTS)
+def _chat_events(environment: Environment) -> ChatEventService:
+    return messaging.chat_events(
+        environment, users=chats.user_directory(environment), limiter=ratelimits.rate_limiter(environment)
+    )
+
+
+@cold_start(MESSAGE_EVENTS)
+def _presence(environment: Environment) -> PresenceService:
+    return presence.presence_service(environment)
+
+
+def _ack(frame: ClientFrame, outcome: EventOutcome, **fields: Any) -> dict[str, Any]:
+    message = outcome.message
+    logger.info("chat event", extra={"chatId": message.chat_id, "messageId": message.message_id, "seq": outcome.seq})
+    return ack_ok(frame.id, chatId=message.chat_id, seq=outcome.seq, messageId=message.message_id, **fields)
+
+
+def edit(caller: Caller, frame: ClientFrame, payload: MessageEditPayload) -> dict[str, Any]:
+    outcome = _chat_events().edit(caller.user_id, frame.id, payload.messageId, payload.content)
+    return _ack(frame, outcome, message=outcome.message.to_wire())
+
+
+def delete(caller: Caller, frame: ClientFrame, payload: MessageDeletePayload) -> dict[str, Any]:
+    return _ack(frame, _chat_events().delete(caller.user_id, frame.id, payload.messageId))
+
+
+def react(caller: Caller, frame: ClientFrame, payload: MessageReactPayload) -> dict[str, Any]:
+    outcome = _chat_events().react(caller.user_id, frame.id, payload.messageId, payload.emoji, payload.action)
+    return _ack(frame, outcome, reactions=outcome.message.reactions)
+
+
+route = frame_routes(
+    {
+        "message.edit": FrameRoute(MessageEditPayload, edit),
+        "message.delete": FrameRoute(MessageDeletePayload, delete),
+        "message.react": FrameRoute(MessageReactPayload, react),
+    },
+    on_served=activity_hook(_presence),
+)
+
+
+@websocket_entry
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return route(event)

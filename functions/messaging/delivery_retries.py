@@ -1,0 +1,48 @@
+"""Delivery retries (the DeliveryRetries queue): frames that some connections could not take
+(a 5xx or a throttle from the @connections API), posted again to just those connections. One
+that fails again is re-enqueued with a longer delay, or given up after the last attempt
+(docs/architecture.md "Fan-out"). A record fails only when its body is not a retry job (or the
+queue cannot take the next retry): then SQS redelivers it, and its redrive policy parks it in
+the DLQ."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import EventType
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tidings.kernel import connections_api
+from tidings.kernel.connections_api import REDELIVERIES, Deliveries
+from tidings.kernel.environment import Environment, cold_start
+from tidings.kernel.handlers import consumer_entry, process_batch
+from tidings.kernel.observability import logger, metrics
+from tidings.messaging import compose as messaging
+from tidings.messaging.declaration import DELIVERY_RETRY
+from tidings.sessions import compose as sessions
+
+
+@cold_start(DELIVERY_RETRY)
+def _deliveries(environment: Environment) -> Deliveries:
+    return messaging.deliveries(
+        environment, poster=connections_api.poster(environment), connections=sessions.connection_store(environment)
+    )
+
+
+def deliver(record: SQSRecord) -> None:
+    try:
+        job = REDELIVERIES.decode(record.body)
+    except ValueError:
+        logger.error("not a delivery retry job; left to the DLQ", extra={"sqsMessageId": record.message_id})
+        metrics.add_metric(name="DeliveryRetriesMalformed", unit="Count", value=1)
+        raise
+    report = _deliveries().redeliver(job)
+    metrics.add_metric(name="FramesDelivered", unit="Count", value=report.delivered)
+    metrics.add_metric(name="DeliveriesRetried", unit="Count", value=report.retrying)
+    metrics.add_metric(name="DeliveriesGivenUp", unit="Count", value=report.given_up)
+
+
+@consumer_entry
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    # A batch of nothing but poison is still a partial failure response, not an invocation error.
+    return process_batch(event, context, deliver, EventType.SQS, poison_is_partial=True)

@@ -1,0 +1,67 @@
+"""`GET /api/chats/{chatId}/messages` (docs/protocol.md, "REST"): a chat's history, newest first."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field
+
+from tidings.chats import compose as chats
+from tidings.kernel.environment import Environment, cold_start
+from tidings.kernel.handlers import http_entry
+from tidings.kernel.observability import metrics
+from tidings.kernel.rest import caller_id, http_app
+from tidings.kernel.wire import encode
+from tidings.messaging import compose as messaging
+from tidings.messaging.declaration import HISTORY_API
+from tidings.messaging.history import DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, HistoryService
+from tidings.messaging.wire import MAX_SEQ
+from tidings.sessions import compose as sessions
+
+app = http_app()
+
+
+@dataclass(frozen=True)
+class Services:
+    history: HistoryService
+    authenticate: Callable[[str], str]
+
+
+@cold_start(HISTORY_API)
+def _services(environment: Environment) -> Services:
+    history = messaging.history(environment, members=chats.member_directory(environment))
+    return Services(history, sessions.authenticate(environment))
+
+
+def _json(body: Any) -> Response:
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=encode(body))
+
+
+class MessagesQuery(BaseModel):
+    """`?before=SEQ&limit=N`; a bad value is a 400 naming the parameter."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    before: int | None = Field(None, ge=1, le=MAX_SEQ)
+    limit: int = Field(DEFAULT_PAGE_LIMIT, ge=1, le=MAX_PAGE_LIMIT)
+
+
+class ChatPath(BaseModel):
+    chatId: str = Field(min_length=1, max_length=128)
+
+
+@app.get("/api/chats/<chatId>/messages")
+def list_messages(chatId: str) -> Response:
+    user_id = caller_id(app, _services().authenticate)
+    path = ChatPath.model_validate({"chatId": chatId})
+    query = MessagesQuery.model_validate(app.current_event.query_string_parameters or {})
+    page = _services().history.messages(user_id, path.chatId, query.before, query.limit)
+    metrics.add_metric(name="HistoryPagesServed", unit="Count", value=1)
+    return _json(page.to_wire())
+
+
+@http_entry
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

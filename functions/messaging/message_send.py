@@ -1,0 +1,60 @@
+"""`message.send`: validate, authorize, allocate seq, write idempotently, ack. No fan-out here."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tidings.chats import compose as chats
+from tidings.kernel import ratelimits
+from tidings.kernel.environment import Environment, cold_start
+from tidings.kernel.handlers import websocket_entry
+from tidings.kernel.observability import logger, metrics
+from tidings.kernel.router import Caller, frame_route
+from tidings.kernel.wire import ClientFrame, ack_ok
+from tidings.messaging import compose as messaging
+from tidings.messaging.declaration import MESSAGE_SEND
+from tidings.messaging.sending import MessageService, SendMessage
+from tidings.messaging.wire import MessageSendPayload
+from tidings.presence import compose as presence
+from tidings.presence.activity import activity_hook
+from tidings.presence.presence_service import PresenceService
+
+
+@cold_start(MESSAGE_SEND)
+def _sending(environment: Environment) -> MessageService:
+    return messaging.message_sending(
+        environment, users=chats.user_directory(environment), limiter=ratelimits.rate_limiter(environment)
+    )
+
+
+@cold_start(MESSAGE_SEND)
+def _presence(environment: Environment) -> PresenceService:
+    return presence.presence_service(environment)
+
+
+def send_message(caller: Caller, frame: ClientFrame, payload: MessageSendPayload) -> dict[str, Any]:
+    message = _sending().send(
+        caller.user_id,
+        SendMessage(
+            request_id=frame.id,
+            chat_id=payload.chatId,
+            content=payload.content,
+            reply_to=payload.replyTo,
+            attachments=[a.model_dump(exclude_none=True) for a in payload.attachments],
+            priority=payload.priority,
+        ),
+    )
+    logger.info(
+        "message stored",
+        extra={"chatId": message.chat_id, "messageId": message.message_id, "seq": message.seq},
+    )
+    metrics.add_metric(name="MessagesSent", unit="Count", value=1)
+    return ack_ok(frame.id, message=message.to_wire())
+
+
+route = frame_route(MessageSendPayload, send_message, on_served=activity_hook(_presence))
+
+
+@websocket_entry
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return route(event)

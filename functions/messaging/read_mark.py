@@ -1,0 +1,40 @@
+"""`read.mark`: moves the reader's watermark forward; receipts follow the Members stream."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tidings.kernel.environment import Environment, cold_start
+from tidings.kernel.handlers import websocket_entry
+from tidings.kernel.router import Caller, frame_route
+from tidings.kernel.wire import ClientFrame, ack_ok
+from tidings.messaging import compose as messaging
+from tidings.messaging.declaration import READ_MARK
+from tidings.messaging.receipts import ReadService
+from tidings.messaging.wire import ReadMarkPayload
+from tidings.presence import compose as presence
+from tidings.presence.activity import activity_hook
+from tidings.presence.presence_service import PresenceService
+
+
+@cold_start(READ_MARK)
+def _read_marks(environment: Environment) -> ReadService:
+    return messaging.read_marks(environment)
+
+
+@cold_start(READ_MARK)
+def _presence(environment: Environment) -> PresenceService:
+    return presence.presence_service(environment)
+
+
+def mark_read(caller: Caller, frame: ClientFrame, payload: ReadMarkPayload) -> dict[str, Any]:
+    mark = _read_marks().mark(caller.user_id, payload.chatId, payload.messageId)
+    return ack_ok(frame.id, chatId=mark.chat_id, messageId=mark.message_id, seq=mark.seq)
+
+
+route = frame_route(ReadMarkPayload, mark_read, on_served=activity_hook(_presence))
+
+
+@websocket_entry
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return route(event)

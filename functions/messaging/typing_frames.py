@@ -1,0 +1,63 @@
+"""`typing.start` / `typing.stop`: forwarded to the other members; no reply on success.
+
+Errors (not a member, a bad payload) still get an error ack, so a client author sees them.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tidings.chats import compose as chats
+from tidings.kernel import connections_api, ratelimits
+from tidings.kernel.environment import Environment, cold_start
+from tidings.kernel.handlers import websocket_entry
+from tidings.kernel.observability import metrics
+from tidings.kernel.router import Caller, FrameRoute, frame_routes
+from tidings.kernel.wire import ClientFrame
+from tidings.messaging import compose as messaging
+from tidings.messaging.declaration import TYPING
+from tidings.messaging.typing_indicators import TypingService
+from tidings.messaging.wire import ChatPayload
+from tidings.presence import compose as presence
+from tidings.presence.activity import activity_hook
+from tidings.presence.presence_service import PresenceService
+from tidings.sessions import compose as sessions
+
+
+@cold_start(TYPING)
+def _typing(environment: Environment) -> TypingService:
+    members = chats.member_directory(environment)
+    return messaging.typing(
+        environment,
+        poster=connections_api.poster(environment),
+        members=members,
+        membership=members,
+        users=chats.user_directory(environment),
+        connections=sessions.connection_store(environment),
+        limiter=ratelimits.rate_limiter(environment),
+    )
+
+
+@cold_start(TYPING)
+def _presence(environment: Environment) -> PresenceService:
+    return presence.presence_service(environment)
+
+
+def start(caller: Caller, frame: ClientFrame, payload: ChatPayload) -> None:
+    if not _typing().start(caller.user_id, payload.chatId):
+        metrics.add_metric(name="TypingDropped", unit="Count", value=1)
+
+
+def stop(caller: Caller, frame: ClientFrame, payload: ChatPayload) -> None:
+    _typing().stop(caller.user_id, payload.chatId)
+
+
+route = frame_routes(
+    {"typing.start": FrameRoute(ChatPayload, start), "typing.stop": FrameRoute(ChatPayload, stop)},
+    on_served=activity_hook(_presence),
+)
+
+
+@websocket_entry
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return route(event)

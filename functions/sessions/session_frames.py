@@ -1,0 +1,62 @@
+"""Session frames (docs/protocol.md, "Sessions"): `hello`, `auth.renew`, `chat.focus`."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tidings.chats import compose as chats
+from tidings.kernel import connections_api
+from tidings.kernel.environment import Environment, cold_start
+from tidings.kernel.handlers import websocket_entry
+from tidings.kernel.router import Caller, FrameRoute, frame_routes
+from tidings.kernel.wire import ClientFrame, ack_ok, iso
+from tidings.presence import compose as presence
+from tidings.presence.activity import activity_hook
+from tidings.presence.presence_service import PresenceService
+from tidings.sessions import compose as sessions
+from tidings.sessions.declaration import SESSION
+from tidings.sessions.session_service import SessionService
+from tidings.sessions.wire import AuthRenewPayload, ChatFocusPayload, HelloPayload
+
+
+@cold_start(SESSION)
+def _sessions(environment: Environment) -> SessionService:
+    return sessions.session_service(
+        environment, poster=connections_api.poster(environment), members=chats.member_directory(environment)
+    )
+
+
+@cold_start(SESSION)
+def _presence(environment: Environment) -> PresenceService:
+    return presence.presence_service(environment)
+
+
+def hello(caller: Caller, frame: ClientFrame, payload: HelloPayload) -> dict[str, Any] | None:
+    """`welcome`, or no reply at all: an unsupported version got its error frame through the
+    @connections API and the connection is closed."""
+    return _sessions().hello(caller.connection_id, caller.user_id, frame.id, payload.protocolVersion, payload.client)
+
+
+def renew(caller: Caller, frame: ClientFrame, payload: AuthRenewPayload) -> dict[str, Any]:
+    expires_at = _sessions().renew(caller.connection_id, caller.user_id, payload.token)
+    return ack_ok(frame.id, expiresAt=iso(expires_at))
+
+
+def focus(caller: Caller, frame: ClientFrame, payload: ChatFocusPayload) -> dict[str, Any]:
+    _sessions().focus(caller.connection_id, caller.user_id, payload.chatId)
+    return ack_ok(frame.id, chatId=payload.chatId)
+
+
+route = frame_routes(
+    {
+        "hello": FrameRoute(HelloPayload, hello),
+        "auth.renew": FrameRoute(AuthRenewPayload, renew),
+        "chat.focus": FrameRoute(ChatFocusPayload, focus),
+    },
+    on_served=activity_hook(_presence),
+)
+
+
+@websocket_entry
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return route(event)

@@ -1,0 +1,259 @@
+"""The @connections API and the one delivery loop that posts through it.
+
+`ApiGatewayPoster` is the one way to write to a WebSocket client. `Deliveries` is the one
+delivery loop (docs/architecture.md "Fan-out"):
+
+- every read happens before the first post, so a failed read retries a record nobody got yet;
+- a post that fails for a reason worth retrying (5xx, 429, a timeout; the @connections client
+  has already retried it twice with backoff) hands *that connection's* remaining frames to the
+  delivery retry queue (`DeliveryRetries`), and the caller succeeds: nobody already reached is
+  posted to again;
+- the retry queue's consumer delivers the same way, with a longer delay per attempt, and gives
+  a connection up after the last one (its client finds the gap by `seq` and fills it with
+  `sync.request`: the message is stored, nothing acked is lost);
+- without a retry queue (typing: a late indicator is worse than none) a failed connection is
+  given up at once.
+
+A `Redelivery` is "these frames to these connections": the unit a sharded fan-out of big
+channels can also put on the queue.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from tidings.kernel.delay_queue import SQS_MAX_BODY_BYTES, json_codec
+from tidings.kernel.environment import Environment
+from tidings.kernel.observability import logger
+
+# Before delivery attempts 2, 3 and 4 (attempt 1 is the consumer's own post); after the 4th
+# the connection is given up, about half a minute after the first try.
+RETRY_DELAYS_SECONDS = (1, 5, 25)
+MAX_ATTEMPTS = 1 + len(RETRY_DELAYS_SECONDS)
+
+
+class PostFailed(Exception):
+    """A post that failed while the connection is not known to be gone. `retryable`: a 5xx, a
+    throttle or a timeout; False for a refusal that would repeat (403, 413)."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class ConnectionPoster(Protocol):
+    """The @connections API: the one way to write to a WebSocket client (`ApiGatewayPoster`)."""
+
+    def post(self, connection_id: str, data: str) -> bool:
+        """Sends `data`; False when the connection is gone (410). Other failures raise:
+        `PostFailed`, or any other exception, which counts as worth retrying."""
+
+    def close(self, connection_id: str) -> bool:
+        """DeleteConnection; False when it was gone already."""
+
+
+class GoneConnections(Protocol):
+    def forget_gone(self, connection_id: str) -> None:
+        """After a 410: forgets the connection, unless it is young enough to be mid-handshake."""
+
+
+class ConnectionDirectory(GoneConnections, Protocol):
+    def for_user(self, user_id: str) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class Redelivery:
+    """Frames still owed to some connections: one job on the delivery retry queue. `attempt`
+    is the delivery attempt this job makes (the consumer's own post was attempt 1)."""
+
+    connection_ids: tuple[str, ...]
+    frames: tuple[str, ...]
+    attempt: int = 2
+
+    def to_body(self) -> dict[str, Any]:
+        return {"connectionIds": list(self.connection_ids), "frames": list(self.frames), "attempt": self.attempt}
+
+    @classmethod
+    def from_body(cls, body: Any) -> Redelivery:
+        """Raises ValueError for a body that is not a redelivery."""
+        if not isinstance(body, dict):
+            raise ValueError("a redelivery is a JSON object")
+        ids, frames, attempt = body.get("connectionIds"), body.get("frames"), body.get("attempt")
+        if not (isinstance(ids, list) and ids and all(isinstance(i, str) for i in ids)):
+            raise ValueError("connectionIds must be a non-empty list of strings")
+        if not (isinstance(frames, list) and frames and all(isinstance(f, str) for f in frames)):
+            raise ValueError("frames must be a non-empty list of strings")
+        if not isinstance(attempt, int) or isinstance(attempt, bool) or not 2 <= attempt <= MAX_ATTEMPTS:
+            raise ValueError(f"attempt must be a whole number from 2 to {MAX_ATTEMPTS}")
+        return cls(tuple(ids), tuple(frames), attempt)
+
+
+REDELIVERIES = json_codec(Redelivery.to_body, Redelivery.from_body)
+
+
+def split_to_fit(job: Redelivery) -> list[Redelivery]:
+    """`job` split by connections into messages of at most SQS_MAX_BODY_BYTES (a frame is at
+    most 128 KiB, so a job for one connection always fits)."""
+    empty = len(REDELIVERIES.encode(Redelivery(("",), job.frames, job.attempt)))
+    parts: list[Redelivery] = []
+    ids: list[str] = []
+    size = empty
+    for connection_id in job.connection_ids:
+        extra = len(json.dumps(connection_id)) + 1
+        if ids and size + extra > SQS_MAX_BODY_BYTES:
+            parts.append(Redelivery(tuple(ids), job.frames, job.attempt))
+            ids, size = [], empty
+        ids.append(connection_id)
+        size += extra
+    parts.append(Redelivery(tuple(ids), job.frames, job.attempt))
+    return parts
+
+
+class DeliveryRetries(Protocol):
+    def schedule(self, job: Redelivery, delay_seconds: int) -> None:
+        """Puts `job` on the retry queue, due in `delay_seconds`. Raises if the queue cannot
+        take it (the caller's record is then retried whole)."""
+
+
+class DeliveryFailed(Exception):
+    """Some connections could not be reached for a reason other than being gone."""
+
+
+@dataclass
+class DeliveryReport:
+    delivered: int = 0  # frames posted
+    gone: int = 0  # connections found gone (410) and forgotten
+    retrying: int = 0  # connections handed to the retry queue
+    given_up: int = 0  # connections that will not get these frames (their clients sync)
+
+
+class Deliveries:
+    """Posts frames to connections, each on its own (see the module docstring)."""
+
+    def __init__(
+        self,
+        poster: ConnectionPoster,
+        connections: GoneConnections,
+        retries: DeliveryRetries | None,
+        *,
+        fail_record: bool = False,
+    ):
+        """Without `retries`, a connection that could not be reached is given up, unless
+        `fail_record`: then the delivery raises `DeliveryFailed` once every connection was
+        tried, so the caller's record is retried in order (presence: a status is the latest
+        word on a user, and a delayed retry could land after a newer one)."""
+        self._poster = poster
+        self._connections = connections
+        self._retries = retries
+        self._fail_record = fail_record
+
+    def deliver(self, targets: Sequence[tuple[str, Sequence[str]]], attempt: int = 1) -> DeliveryReport:
+        """Posts each target's frames, in order, to its connection."""
+        report = DeliveryReport()
+        owed: dict[tuple[str, ...], list[str]] = {}  # frames not yet posted -> connections owed them
+        for connection_id, frames in targets:
+            for index, data in enumerate(frames):
+                try:
+                    posted = self._poster.post(connection_id, data)
+                except Exception as exc:  # one bad connection must not starve the others
+                    if isinstance(exc, PostFailed) and not exc.retryable:
+                        report.given_up += 1
+                        logger.warning("delivery refused", extra={"connectionId": connection_id, "error": str(exc)})
+                    else:
+                        owed.setdefault(tuple(frames[index:]), []).append(connection_id)
+                    break
+                if not posted:
+                    report.gone += 1
+                    self._forget(connection_id)
+                    break
+                report.delivered += 1
+        if owed and self._fail_record:
+            count = sum(len(connection_ids) for connection_ids in owed.values())
+            raise DeliveryFailed(f"{count} connection(s) failed")
+        if owed:
+            self._retry_later(owed, attempt, report)
+        return report
+
+    def redeliver(self, job: Redelivery) -> DeliveryReport:
+        return self.deliver([(connection_id, job.frames) for connection_id in job.connection_ids], job.attempt)
+
+    def _retry_later(self, owed: dict[tuple[str, ...], list[str]], attempt: int, report: DeliveryReport) -> None:
+        count = sum(len(connection_ids) for connection_ids in owed.values())
+        if self._retries is None or attempt >= MAX_ATTEMPTS:
+            report.given_up += count
+            logger.warning("delivery given up", extra={"connections": count, "attempt": attempt})
+            return
+        for frames, connection_ids in owed.items():
+            self._retries.schedule(
+                Redelivery(tuple(connection_ids), frames, attempt + 1), RETRY_DELAYS_SECONDS[attempt - 1]
+            )
+        report.retrying += count
+        logger.info("delivery retry scheduled", extra={"connections": count, "attempt": attempt + 1})
+
+    def _forget(self, connection_id: str) -> None:
+        """Best effort: a connection left behind goes at its next 410, or by TTL. A failure here
+        must not fail a delivery that has reached others."""
+        try:
+            self._connections.forget_gone(connection_id)
+        except Exception:
+            logger.exception("could not forget a gone connection", extra={"connectionId": connection_id})
+
+
+def post_to_user(
+    poster: ConnectionPoster,
+    connections: GoneConnections,
+    connection_ids: list[str],
+    frames: list[str],
+    retries: DeliveryRetries | None = None,
+) -> DeliveryReport:
+    """Posts `frames`, in order, to each of one user's connections (see `Deliveries`)."""
+    return Deliveries(poster, connections, retries).deliver(
+        [(connection_id, frames) for connection_id in connection_ids]
+    )
+
+
+# Fan-out posts to one connection after another, so a slow or failing one must cost little:
+# botocore's standard retry mode retries 5xx, throttles and timeouts twice with jittered
+# exponential backoff (and stops retrying when its retry quota runs out, as in an outage);
+# what still fails goes to the delivery retry queue (`Deliveries`).
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
+
+
+class ApiGatewayPoster:
+    def __init__(self, endpoint_url: str, client: Any | None = None) -> None:
+        self._client = client or boto3.client(
+            "apigatewaymanagementapi", endpoint_url=endpoint_url, config=CLIENT_CONFIG
+        )
+
+    def post(self, connection_id: str, data: str) -> bool:
+        try:
+            self._client.post_to_connection(ConnectionId=connection_id, Data=data.encode("utf-8"))
+        except self._client.exceptions.GoneException:
+            return False
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+            code = exc.response.get("Error", {}).get("Code", "")
+            retryable = status >= 500 or status == 429 or code == "LimitExceededException"
+            raise PostFailed(f"PostToConnection failed: {status} {code}", retryable=retryable) from exc
+        except BotoCoreError as exc:  # connection refused, timeouts
+            raise PostFailed(f"PostToConnection failed: {type(exc).__name__}", retryable=True) from exc
+        return True
+
+    def close(self, connection_id: str) -> bool:
+        try:
+            self._client.delete_connection(ConnectionId=connection_id)
+        except self._client.exceptions.GoneException:
+            return False
+        return True
+
+
+def poster(environment: Environment) -> ApiGatewayPoster:
+    """The @connections poster of a function declared `manages_connections`."""
+    return ApiGatewayPoster(environment.callback_url)

@@ -1,0 +1,199 @@
+"""Edit, delete and react: each change to a message is a chat event with the
+chat's next seq, written in one transaction with the change and its idempotency claim.
+
+Only the sender edits; the sender or a chat admin deletes; any member reacts. A delete erases
+the content from storage. A duplicate reaction add (or a remove of a missing one) changes
+nothing and emits no event, but still claims its frame id, so a retry gets the same answer and
+a reuse of the id for another request is a CONFLICT like any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from tidings.kernel.errors import Forbidden, NotFound
+from tidings.kernel.ratelimits import RateLimiter
+from tidings.kernel.wire import iso
+from tidings.messaging.declaration import MESSAGE_WRITES
+from tidings.messaging.idempotency import Claim, DuplicateRequest, HeldClaim, original_of
+from tidings.messaging.message import MAX_MENTION_CANDIDATES, Message, mention_candidates, resolve_mentions
+from tidings.messaging.sending import UserDirectory
+
+EventKind = Literal["edit", "delete", "reaction"]
+ReactionAction = Literal["add", "remove"]
+
+
+@dataclass(frozen=True)
+class ChatEvent:
+    """A change to message `target_seq` of `chat_id`, recorded at `seq`."""
+
+    kind: EventKind
+    chat_id: str
+    seq: int
+    message_id: str
+    target_seq: int
+    actor_id: str
+    actor_name: str
+    at: str
+
+
+@dataclass(frozen=True)
+class EventOutcome:
+    """What the ack reports: the event's seq (None when nothing changed) and the message now."""
+
+    seq: int | None
+    message: Message
+
+
+class MessageGone(Exception):
+    """The message was deleted, or never existed, by the time the change was written."""
+
+
+class NoChange(Exception):
+    """The reaction was already there (add) or already absent (remove)."""
+
+
+class ChatEventStore(Protocol):
+    def locate(self, message_id: str) -> tuple[str, int] | None: ...
+
+    def get(self, chat_id: str, seq: int) -> Message | None: ...
+
+    def role_of(self, chat_id: str, user_id: str) -> str | None: ...
+
+    def members_among(self, chat_id: str, user_ids: set[str]) -> set[str]: ...
+
+    def allocate_seq(self, chat_id: str) -> int: ...
+
+    def record_edit(self, event: ChatEvent, content: str, mentions: list[str], claim: Claim) -> None: ...
+
+    def record_delete(self, event: ChatEvent, claim: Claim) -> None: ...
+
+    def record_reaction(self, event: ChatEvent, emoji: str, action: ReactionAction, claim: Claim) -> None:
+        """Raises NoChange when the reaction is already in the asked state."""
+
+    def record_no_change(self, claim: Claim, chat_id: str) -> None:
+        """Claims the key for a request that changed nothing; raises DuplicateRequest."""
+
+    def held_claim(self, key: str) -> HeldClaim | None:
+        """The live claim on `key`, if any."""
+
+
+class ChatEventService:
+    def __init__(
+        self,
+        store: ChatEventStore,
+        users: UserDirectory,
+        limiter: RateLimiter,
+        now: Callable[[], float],
+    ) -> None:
+        self._store = store
+        self._users = users
+        self._limiter = limiter
+        self._now = now
+
+    def edit(self, actor_id: str, request_id: str, message_id: str, content: str) -> EventOutcome:
+        message, _ = self._writable(actor_id, message_id)
+        if message.sender_id != actor_id:
+            raise Forbidden("Only the sender may edit a message")
+        claim = self._claim("message.edit", actor_id, request_id, message, {"content": content})
+        candidates = mention_candidates(content)[:MAX_MENTION_CANDIDATES]
+        mentions = resolve_mentions(candidates, self._store.members_among(message.chat_id, set(candidates)))
+        return self._record(
+            "edit",
+            actor_id,
+            message,
+            claim,
+            lambda event: self._store.record_edit(event, content, mentions, claim),
+        )
+
+    def delete(self, actor_id: str, request_id: str, message_id: str) -> EventOutcome:
+        message, role = self._writable(actor_id, message_id)
+        if message.sender_id != actor_id and role != "admin":
+            raise Forbidden("Only the sender or a chat admin may delete a message")
+        claim = self._claim("message.delete", actor_id, request_id, message, {})
+        return self._record("delete", actor_id, message, claim, lambda event: self._store.record_delete(event, claim))
+
+    def react(
+        self, actor_id: str, request_id: str, message_id: str, emoji: str, action: ReactionAction
+    ) -> EventOutcome:
+        message, _ = self._writable(actor_id, message_id)
+        claim = self._claim("message.react", actor_id, request_id, message, {"emoji": emoji, "action": action})
+        try:
+            return self._record(
+                "reaction",
+                actor_id,
+                message,
+                claim,
+                lambda event: self._store.record_reaction(event, emoji, action, claim),
+            )
+        except NoChange:
+            try:
+                self._store.record_no_change(claim, message.chat_id)
+            except DuplicateRequest as duplicate:
+                return self._replay(claim, duplicate, message)
+            return EventOutcome(seq=None, message=self._current(message.chat_id, message.seq))
+
+    def _writable(self, actor_id: str, message_id: str) -> tuple[Message, str]:
+        """The message, if it exists and the actor may see it; with the actor's role in its chat
+        (read once, for the delete's admin check too). A deleted message is returned too: a
+        retry of the request that deleted it (or of one before) still gets its ack."""
+        self._limiter.enforce(MESSAGE_WRITES, actor_id)
+        location = self._store.locate(message_id)
+        message = self._store.get(*location) if location else None
+        if message is None:
+            raise NotFound(f"Message {message_id!r} does not exist")
+        role = self._store.role_of(message.chat_id, actor_id)
+        if role is None:
+            raise Forbidden(f"You are not a member of chat {message.chat_id!r}")
+        return message, role
+
+    def _claim(self, action: str, actor_id: str, request_id: str, message: Message, fields: dict[str, Any]) -> Claim:
+        return Claim.of(
+            action, message.chat_id, actor_id, request_id, {"messageId": message.message_id, **fields}, self._now()
+        )
+
+    def _record(
+        self,
+        kind: EventKind,
+        actor_id: str,
+        message: Message,
+        claim: Claim,
+        write: Callable[[ChatEvent], None],
+    ) -> EventOutcome:
+        if message.deleted:
+            # Nothing can change a deleted message; only a retry of an earlier request has an ack.
+            held = self._store.held_claim(claim.key)
+            if held is None:
+                raise NotFound(f"Message {message.message_id!r} was deleted")
+            return self._replay(claim, DuplicateRequest(held), message)
+        event = ChatEvent(
+            kind=kind,
+            chat_id=message.chat_id,
+            seq=self._store.allocate_seq(message.chat_id),
+            message_id=message.message_id,
+            target_seq=message.seq,
+            actor_id=actor_id,
+            actor_name=self._users.display_name(actor_id),
+            at=iso(self._now()),
+        )
+        try:
+            write(event)
+        except DuplicateRequest as duplicate:
+            return self._replay(claim, duplicate, message)
+        except MessageGone:
+            raise NotFound(f"Message {message.message_id!r} was deleted") from None
+        return EventOutcome(seq=event.seq, message=self._current(message.chat_id, message.seq))
+
+    def _replay(self, claim: Claim, duplicate: DuplicateRequest, message: Message) -> EventOutcome:
+        """A retry of a change that was already made (or already found unneeded): the same seq,
+        the message as it is now."""
+        held = original_of(claim, duplicate)
+        return EventOutcome(seq=held.seq, message=self._current(message.chat_id, message.seq))
+
+    def _current(self, chat_id: str, seq: int) -> Message:
+        message = self._store.get(chat_id, seq)
+        if message is None:  # messages are never removed, only erased
+            raise NotFound("The message no longer exists")
+        return message

@@ -1,0 +1,221 @@
+"""Messaging's part of the application (docs/protocol.md, "Messages", "Typing and receipts",
+"Sync"): sending and changing messages, fan-out and its delivery retries, typing, read receipts,
+sync and history."""
+
+from __future__ import annotations
+
+from tidings.chats.models import CHATS, MEMBERS, USERS
+from tidings.kernel.declaration import (
+    Access,
+    Feature,
+    Function,
+    HttpRoute,
+    Queue,
+    QueueSubscription,
+    Route,
+    StreamSubscription,
+    Table,
+)
+from tidings.kernel.ephemeral import EPHEMERAL
+from tidings.kernel.ratelimits import Rule
+from tidings.messaging.models import AUDIT, IDEMPOTENCY, MESSAGES
+from tidings.presence.declaration import (
+    PRESENCE_RECORDING,
+    PRESENCE_RECORDING_QUEUES,
+    PRESENCE_RECORDING_SETTINGS,
+    PresenceSettings,
+)
+from tidings.presence.models import PRESENCE, PRESENCE_SUBSCRIPTIONS
+from tidings.sessions.declaration import JWT_SIGNING_KEY
+from tidings.sessions.models import CONNECTION_RECORDS
+
+# Rate limits (docs/protocol.md, "Limits"), each a token bucket per user (typing: per user and chat).
+MESSAGE_WRITES = Rule("message", capacity=10, refill_per_second=10)  # send, edit, delete, react
+URGENT = Rule("urgent", capacity=3, refill_per_second=3 / 3600)
+TYPING_STARTS = Rule("typing", capacity=1, refill_per_second=1)
+READ_MARKS = Rule("read", capacity=5, refill_per_second=5)
+# Each sync.request reads up to 100 chats, so it may not run unbounded.
+SYNC_REQUESTS = Rule("sync", capacity=10, refill_per_second=10)
+
+FANOUT_FAILURES = Queue("FanoutFailures")
+RECEIPTS_FAILURES = Queue("ReceiptsFailures")
+# Delivery retries (docs/architecture.md "Fan-out"): frames that some connections could not take
+# (a 5xx or a throttle from the @connections API), each job due after its attempt's backoff. A
+# connection that fails again is re-enqueued, so only a job the function cannot process at all is
+# redelivered by SQS, and after 3 receives parked in the DLQ. Visibility is 6x the timeout.
+DELIVERY_RETRIES = Queue(
+    "DeliveryRetries", delay_seconds=1, visibility_timeout_seconds=180, dead_letter_after=3, carries_frames=True
+)
+# Typing expiry timers: each message carries its own delay (SQS allows up to 15 minutes).
+TYPING_TIMERS = Queue("TypingTimers", visibility_timeout_seconds=30, dead_letter_after=3)
+
+MESSAGE_SEND = Function(
+    "MessageSend",
+    "messaging",
+    "message_send.handler",
+    "message.send: authorize, allocate seq, write idempotently, ack",
+    tables=(
+        (MEMBERS, "read_write"),  # the sender's read watermark moves to their message
+        (USERS, "read"),
+        (CHATS, "read_write"),
+        (MESSAGES, "read_write"),
+        (IDEMPOTENCY, "read_write"),
+        (EPHEMERAL, "read_write"),
+        (AUDIT, "write"),  # urgent messages
+        *PRESENCE_RECORDING,
+    ),
+    send_queues=PRESENCE_RECORDING_QUEUES,
+    settings=PRESENCE_RECORDING_SETTINGS,
+)
+MESSAGE_EVENTS = Function(
+    "MessageEvents",
+    "messaging",
+    "chat_event_frames.handler",
+    "message.edit, message.delete, message.react: each change a chat event with its own seq",
+    tables=(
+        (MEMBERS, "read"),
+        (USERS, "read"),
+        (CHATS, "read_write"),
+        (MESSAGES, "read_write"),
+        (IDEMPOTENCY, "read_write"),
+        (EPHEMERAL, "read_write"),
+        *PRESENCE_RECORDING,
+    ),
+    send_queues=PRESENCE_RECORDING_QUEUES,
+    settings=PRESENCE_RECORDING_SETTINGS,
+)
+FANOUT = Function(
+    "Fanout",
+    "messaging",
+    "fanout_consumer.handler",
+    "Delivers chat events from the Messages stream to every member's connections",
+    tables=(
+        (MEMBERS, "read"),
+        (MESSAGES, "read"),
+        (USERS, "read"),
+        (EPHEMERAL, "read_write"),  # sending a message ends the sender's typing
+        *CONNECTION_RECORDS,
+    ),
+    send_queues=(DELIVERY_RETRIES,),
+    manages_connections=True,
+    timeout_seconds=30,
+)
+DELIVERY_RETRY = Function(
+    "DeliveryRetry",
+    "messaging",
+    "delivery_retries.handler",
+    "Posts frames again to the connections that could not take them, with backoff; gives up after the last try",
+    tables=CONNECTION_RECORDS,
+    send_queues=(DELIVERY_RETRIES,),
+    manages_connections=True,
+    timeout_seconds=30,
+)
+_TYPING_TABLES: tuple[tuple[Table, Access], ...] = (
+    (MEMBERS, "read"),
+    (USERS, "read"),
+    (EPHEMERAL, "read_write"),
+    *CONNECTION_RECORDS,
+)
+TYPING = Function(
+    "Typing",
+    "messaging",
+    "typing_frames.handler",
+    "typing.start, typing.stop: forwarded to the other members, throttled, never stored durably",
+    tables=_TYPING_TABLES + PRESENCE_RECORDING,
+    settings=PRESENCE_RECORDING_SETTINGS,
+    send_queues=(TYPING_TIMERS, *PRESENCE_RECORDING_QUEUES),
+    manages_connections=True,
+)
+TYPING_EXPIRY = Function(
+    "TypingExpiry",
+    "messaging",
+    "typing_timers.handler",
+    "Typing timers: reports a typer stopped 5 s after the last typing.start",
+    tables=_TYPING_TABLES,
+    send_queues=(TYPING_TIMERS,),
+    manages_connections=True,
+)
+READ_MARK = Function(
+    "ReadMark",
+    "messaging",
+    "read_mark.handler",
+    "read.mark: moves the reader's watermark forward",
+    tables=((MEMBERS, "read_write"), (MESSAGES, "read"), *PRESENCE_RECORDING),
+    settings=PRESENCE_RECORDING_SETTINGS,
+    send_queues=PRESENCE_RECORDING_QUEUES,
+)
+RECEIPTS = Function(
+    "Receipts",
+    "messaging",
+    "receipts_consumer.handler",
+    "Members stream consumer: read.receipt to the other members (coalesced per batch), and the reader's badge",
+    tables=((MEMBERS, "read_write"), (MESSAGES, "read"), (USERS, "read_write"), *CONNECTION_RECORDS),
+    send_queues=(DELIVERY_RETRIES,),
+    manages_connections=True,
+    timeout_seconds=30,
+)
+SYNC = Function(
+    "Sync",
+    "messaging",
+    "sync_request.handler",
+    "sync.request: replays the chat events a client missed (one chat or all), with badges and presence",
+    tables=(
+        (CHATS, "read"),
+        (MEMBERS, "read"),
+        (MESSAGES, "read"),
+        (USERS, "read"),
+        (PRESENCE, "read"),
+        (PRESENCE_SUBSCRIPTIONS, "read"),
+        (EPHEMERAL, "read_write"),  # rate limit
+    ),
+    settings=(PresenceSettings,),  # the subscribed users' presence
+)
+HISTORY_API = Function(
+    "HistoryApi",
+    "messaging",
+    "history_api.handler",
+    "GET /api/chats/{chatId}/messages: a chat's message history, newest first",
+    tables=((MEMBERS, "read"), (MESSAGES, "read"), (USERS, "read")),  # Users: revokedBefore
+    secrets=(JWT_SIGNING_KEY,),
+)
+
+FEATURE = Feature(
+    "messaging",
+    functions=(
+        MESSAGE_SEND,
+        MESSAGE_EVENTS,
+        FANOUT,
+        DELIVERY_RETRY,
+        TYPING,
+        TYPING_EXPIRY,
+        READ_MARK,
+        RECEIPTS,
+        SYNC,
+        HISTORY_API,
+    ),
+    routes=(
+        Route("message.send", MESSAGE_SEND),
+        Route("message.edit", MESSAGE_EVENTS),
+        Route("message.delete", MESSAGE_EVENTS),
+        Route("message.react", MESSAGE_EVENTS),
+        Route("typing.start", TYPING),
+        Route("typing.stop", TYPING),
+        Route("read.mark", READ_MARK),
+        Route("sync.request", SYNC),
+    ),
+    http_routes=(HttpRoute("GET", "/api/chats/{chatId}/messages", HISTORY_API),),
+    stream_subscriptions=(
+        StreamSubscription(MESSAGES, FANOUT, on_failure=FANOUT_FAILURES, event_names=("INSERT",)),
+        StreamSubscription(
+            MEMBERS,
+            RECEIPTS,
+            on_failure=RECEIPTS_FAILURES,
+            max_batching_window_seconds=1,  # coalesces bursts of read.mark (docs/protocol.md, "Limits")
+            event_names=("MODIFY",),
+        ),
+    ),
+    queue_subscriptions=(
+        QueueSubscription(TYPING_TIMERS, TYPING_EXPIRY, batch_size=10),
+        QueueSubscription(DELIVERY_RETRIES, DELIVERY_RETRY, batch_size=10),
+    ),
+)

@@ -1,0 +1,122 @@
+"""`message.send` (docs/protocol.md, "Messages"): free of AWS event shapes.
+
+Authorize, allocate the chat's next seq, write the message and its idempotency claim in one
+transaction, and return the stored message for the ack. Fan-out is not done here: it follows
+the stream."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from tidings.kernel.errors import Forbidden, NotFound
+from tidings.kernel.ratelimits import RateLimiter
+from tidings.kernel.wire import iso
+from tidings.messaging.declaration import MESSAGE_WRITES, URGENT
+from tidings.messaging.idempotency import Claim, DuplicateRequest, original_of
+from tidings.messaging.message import MAX_MENTION_CANDIDATES, Message, mention_candidates, resolve_mentions
+
+
+@dataclass(frozen=True)
+class SendMessage:
+    """A `message.send` request. `request_id` is the client frame id (the idempotency key)."""
+
+    request_id: str
+    chat_id: str
+    content: str
+    reply_to: str | None = None
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    priority: str = "normal"
+
+    def fields(self) -> dict[str, Any]:
+        """What the request asks for (its fingerprint), everything but the frame id."""
+        return {
+            "chatId": self.chat_id,
+            "content": self.content,
+            "replyTo": self.reply_to,
+            "attachments": self.attachments,
+            "priority": self.priority,
+        }
+
+
+class MessageStore(Protocol):
+    def members_among(self, chat_id: str, user_ids: set[str]) -> set[str]: ...
+
+    def locate(self, message_id: str) -> tuple[str, int] | None:
+        """The chat and seq of a message (any item that names it: the message came first)."""
+
+    def allocate_seq(self, chat_id: str) -> int: ...
+
+    def append(self, message: Message, claim: Claim) -> None:
+        """Writes the message, claims the key and moves the sender's read watermark forward to
+        the message (sending marks the chat read up to it), atomically; raises DuplicateRequest."""
+
+    def get(self, chat_id: str, seq: int) -> Message | None: ...
+
+
+class UserDirectory(Protocol):
+    def display_name(self, user_id: str) -> str: ...
+
+
+class MessageService:
+    def __init__(
+        self,
+        store: MessageStore,
+        users: UserDirectory,
+        limiter: RateLimiter,
+        now: Callable[[], float],
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self._store = store
+        self._users = users
+        self._limiter = limiter
+        self._now = now
+        self._new_id = new_id
+
+    def send(self, sender_id: str, request: SendMessage) -> Message:
+        self._limiter.enforce(MESSAGE_WRITES, sender_id)
+        if request.priority == "urgent":
+            self._limiter.enforce(URGENT, sender_id)
+        candidates = mention_candidates(request.content)[:MAX_MENTION_CANDIDATES]
+        members = self._store.members_among(request.chat_id, {sender_id, *candidates})
+        if sender_id not in members:
+            raise Forbidden(f"You are not a member of chat {request.chat_id!r}")
+        if request.reply_to is not None:
+            self._check_reply_target(request.chat_id, request.reply_to)
+
+        seq = self._store.allocate_seq(request.chat_id)
+        now = self._now()
+        message = Message(
+            message_id=self._new_id(),
+            chat_id=request.chat_id,
+            seq=seq,
+            sender_id=sender_id,
+            sender_name=self._users.display_name(sender_id),
+            content=request.content,
+            created_at=iso(now),
+            reply_to=request.reply_to,
+            attachments=request.attachments,
+            mentions=resolve_mentions(candidates, members),
+            priority=request.priority,
+        )
+        claim = Claim.of("message.send", request.chat_id, sender_id, request.request_id, request.fields(), now)
+        try:
+            self._store.append(message, claim)
+        except DuplicateRequest as duplicate:
+            # A retry: answer with the message the first attempt stored. Its seq is kept; the
+            # seq this attempt allocated stays a hole, which the protocol allows (sync skips it).
+            held = original_of(claim, duplicate)
+            original = self._store.get(held.chat_id, held.seq) if held.seq is not None else None
+            if original is None:  # the claim outlived its message: never expected
+                raise
+            return original
+        return message
+
+    def _check_reply_target(self, chat_id: str, reply_to: str) -> None:
+        """A reply names a message of the same chat; a deleted one will do (it shows as a reply
+        to a deleted message). Checked after membership, so a non-member learns nothing."""
+        location = self._store.locate(reply_to)
+        if location is None or location[0] != chat_id:
+            raise NotFound(f"payload.replyTo: message {reply_to!r} is not in chat {chat_id!r}")

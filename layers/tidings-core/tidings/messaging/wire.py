@@ -1,0 +1,189 @@
+"""Messaging payloads (docs/protocol.md, "Messages"): what `message.*`, `typing.*` and `read.mark` carry."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from tidings.kernel.wire import Identifier, Payload, plain, server_frame
+from tidings.messaging.emoji import emoji_problem
+from tidings.messaging.message import Message
+
+MAX_CONTENT_CHARS = 16_000
+# The largest seq a client may name: JavaScript clients hold seqs as doubles, exact to 2^53 - 1,
+# and anything larger (past 38 digits) is a number DynamoDB refuses in a key condition.
+MAX_SEQ = 2**53 - 1
+MAX_ATTACHMENT_BYTES = 100 * 1024 * 1024  # 100 MiB, the upload limit
+MAX_URL_CHARS = 2048
+# The largest seq sync accepts (`lastKnownSeq`, a cursor's position): DynamoDB numbers and every
+# seq this server allocates fit far below it.
+MAX_SYNC_SEQ = 2**63 - 1
+# type/subtype (RFC 6838 names), then optional parameters in printable ASCII.
+_MIME_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_!#$&^.+-]*/[A-Za-z0-9][A-Za-z0-9_!#$&^.+-]*( *;[ -~]*)?", re.ASCII)
+
+
+def _emoji(value: str) -> str:
+    problem = emoji_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _attachment_url(value: str) -> str:
+    """An `https://` URL (or `http://` on this machine, for local use) with a host and no
+    credentials: never `javascript:`, `data:` or anything a client would run or mistake."""
+    if any(char.isspace() for char in value):
+        raise ValueError("must not contain spaces")
+    plain(value)
+    try:
+        parts = urlsplit(value)
+        host, _ = parts.hostname, parts.port  # a bad port raises
+    except ValueError:
+        raise ValueError("must be a URL") from None
+    if parts.scheme not in ("https", "http"):
+        raise ValueError("must be an https:// URL")
+    if not host or parts.username is not None or parts.password is not None:
+        raise ValueError("must be an https:// URL with a host and without credentials")
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise ValueError("must be an https:// URL (http:// only for localhost)")
+    return value
+
+
+def _mime_type(value: str) -> str:
+    if not _MIME_TYPE.fullmatch(value):
+        raise ValueError("must be a media type like application/pdf")
+    return value
+
+
+# pydantic itself refuses a lone surrogate (`"\ud800"`, which UTF-8 cannot carry) in a
+# constrained string, so no text field needs its own check for one.
+Content = Annotated[str, StringConstraints(min_length=1, max_length=MAX_CONTENT_CHARS)]
+Emoji = Annotated[str, AfterValidator(_emoji)]
+
+
+class Attachment(Payload):
+    """A file reference. Until uploads are part of the protocol, `url` is a link the sender
+    gives; it must be https (see `_attachment_url`)."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(plain)]
+    fileId: Identifier | None = None
+    url: (
+        Annotated[str, StringConstraints(min_length=1, max_length=MAX_URL_CHARS), AfterValidator(_attachment_url)]
+        | None
+    ) = None
+    # Strict: a JSON integer, not `true`, `"12"` or `1e3`; bounded, so the search index (a long) holds it.
+    size: int | None = Field(None, ge=0, le=MAX_ATTACHMENT_BYTES, strict=True)
+    mimeType: Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(_mime_type)] | None = None
+
+
+class MessageSendPayload(Payload):
+    chatId: Identifier
+    content: Content
+    replyTo: Identifier | None = None  # a message of the same chat (checked against storage)
+    attachments: list[Attachment] = Field(default_factory=list, max_length=20)
+    priority: Literal["normal", "urgent"] = "normal"
+
+
+class MessageEditPayload(Payload):
+    messageId: Identifier
+    content: Content
+
+
+class MessageDeletePayload(Payload):
+    messageId: Identifier
+
+
+class MessageReactPayload(Payload):
+    messageId: Identifier
+    emoji: Emoji  # one to four emoji, nothing else (tidings.protocol.emoji)
+    action: Literal["add", "remove"]
+
+
+class ChatPayload(Payload):
+    """`typing.start`, `typing.stop`."""
+
+    chatId: Identifier
+
+
+class ReadMarkPayload(Payload):
+    chatId: Identifier
+    messageId: Identifier
+
+
+MAX_SYNC_LIMIT = 500
+
+
+DEFAULT_SYNC_LIMIT = 100
+
+
+MAX_SYNC_CHATS = 100
+
+
+MAX_CURSOR_CHARS = 512
+
+
+ChatId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+Seq = Annotated[int, Field(ge=0, le=MAX_SYNC_SEQ, strict=True)]
+
+
+Cursor = Annotated[str, StringConstraints(min_length=1, max_length=MAX_CURSOR_CHARS)]
+
+
+class SyncRequestPayload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    chatId: ChatId | None = None
+    lastKnownSeq: Seq | None = None
+    cursor: Cursor | None = None
+    chats: dict[ChatId, Seq | Cursor] | None = Field(None, max_length=MAX_SYNC_CHATS)
+    limit: int = Field(DEFAULT_SYNC_LIMIT, ge=1, le=MAX_SYNC_LIMIT)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> SyncRequestPayload:
+        if self.chats is not None:
+            if self.chatId is not None or self.lastKnownSeq is not None or self.cursor is not None:
+                raise ValueError("send either chats, or chatId with lastKnownSeq or cursor; not both")
+            return self
+        if self.chatId is None:
+            raise ValueError("chatId (or chats) is required")
+        if self.lastKnownSeq is None and self.cursor is None:
+            raise ValueError("lastKnownSeq (or cursor) is required")
+        return self
+
+
+KINDS = ("message", "edit", "delete", "reaction")
+
+
+def message_new(message: Message) -> dict[str, Any]:
+    return event_frame("message", message.seq, message)
+
+
+def event_frame(kind: str, seq: int, message: Message) -> dict[str, Any]:
+    """The frame for the chat event of `kind` recorded at `seq` about `message`."""
+    base = {"chatId": message.chat_id, "seq": seq}
+    if kind == "message":
+        return server_frame("message.new", {**base, "message": message.to_wire()})
+    if kind == "edit":
+        return server_frame("message.updated", {**base, "message": message.to_wire()})
+    if kind == "delete":
+        return server_frame("message.deleted", {**base, "messageId": message.message_id})
+    if kind == "reaction":
+        return server_frame(
+            "message.reaction", {**base, "messageId": message.message_id, "reactions": message.reactions}
+        )
+    raise ValueError(f"unknown chat event kind {kind!r}")

@@ -1,0 +1,114 @@
+"""Badges: unread and mention counts per user and chat, and totals.
+
+A new message raises the counts of every member but its sender, unless the member has the chat
+focused on a connection (`tidings.notifications.notifying` applies that rule with the others).
+Counts change only through atomic counters; `read.mark` (and a message of the user's own)
+resets them by a recount from the watermark, and a delete takes the message out of the counts
+of every member who may have counted it. Every change sends `notification.badge` to all of the
+user's connections; an offline user's counts wait in storage for `GET /api/chats`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tidings.kernel.connections_api import ConnectionPoster, DeliveryRetries, post_to_user
+from tidings.kernel.wire import encode, server_frame
+from tidings.messaging.message import Message
+
+BROADCASTS = ("@channel", "@here")
+
+
+@dataclass(frozen=True)
+class Badge:
+    chat_id: str
+    unread: int
+    mentions: int
+    total_unread: int
+    total_mentions: int
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "chatId": self.chat_id,
+            "unreadCount": self.unread,
+            "mentionCount": self.mentions,
+            "totalUnreadCount": self.total_unread,
+            "totalMentionCount": self.total_mentions,
+        }
+
+    def frame(self) -> dict[str, Any]:
+        return server_frame("notification.badge", self.to_wire())
+
+
+class BadgeStore(Protocol):
+    def increment(self, chat_id: str, user_id: str, mentioned: bool, seq: int | None = None) -> Badge | None:
+        """Counts the message at `seq` unless the member has read past it; None if it did not count."""
+
+    def recount(self, chat_id: str, user_id: str) -> Badge:
+        """Counts from the read watermark, stored with the totals adjusted by the difference."""
+
+    def recount_after_delete(self, chat_id: str, user_id: str) -> Badge | None:
+        """The same recount, but no count may rise (it never counted a deleted message it did
+        not count before); None when nothing changed."""
+
+    def may_count(self, chat_id: str, seq: int) -> list[str]:
+        """The members who may have counted the message at `seq`: watermark below it, and an
+        unread or mention count above zero."""
+
+    def current(self, user_id: str, chat_ids: Sequence[str]) -> list[Badge]:
+        """The stored badges of those of `chat_ids` the user is a member of, by chat id."""
+
+
+class Connections(Protocol):
+    def for_user(self, user_id: str) -> list[str]: ...
+
+    def focused_chats(self, connection_ids: list[str]) -> set[str]: ...
+
+    def forget_gone(self, connection_id: str) -> None: ...
+
+
+def is_mentioned(message: Message, user_id: str) -> bool:
+    return user_id in message.mentions or any(b in message.mentions for b in BROADCASTS)
+
+
+class BadgeService:
+    """Reading a chat recounts its badge and tells every session of the reader; deleting a message
+    recounts the members who counted it. (A new message's badge is counted by
+    `tidings.notifications.notifying`, which decides everything a recipient gets.)"""
+
+    def __init__(
+        self,
+        store: BadgeStore,
+        connections: Connections,
+        poster: Callable[[], ConnectionPoster],
+        retries: Callable[[], DeliveryRetries] | None = None,
+    ) -> None:
+        """`retries`: where a connection that fails is retried (`tidings.domain.fanout`)."""
+        self._store = store
+        self._connections = connections
+        self._poster = poster
+        self._retries = retries
+
+    def chat_read(self, chat_id: str, user_id: str) -> Badge:
+        badge = self._store.recount(chat_id, user_id)
+        self._tell(user_id, badge)
+        return badge
+
+    def message_deleted(self, chat_id: str, seq: int) -> None:
+        """A deleted message stops counting: each member who may have counted it is recounted
+        from their watermark (recounts skip deleted messages), and told when a count fell.
+        Deletes are rare; a new message costs nothing more for this."""
+        for user_id in self._store.may_count(chat_id, seq):
+            badge = self._store.recount_after_delete(chat_id, user_id)
+            if badge is not None:
+                self._tell(user_id, badge)
+
+    def _tell(self, user_id: str, badge: Badge) -> None:
+        connection_ids = self._connections.for_user(user_id)
+        retries = self._retries() if self._retries else None
+        post_to_user(self._poster(), self._connections, connection_ids, [encode(badge.frame())], retries)
+
+    def current(self, user_id: str, chat_ids: Sequence[str]) -> list[Badge]:
+        return self._store.current(user_id, chat_ids)

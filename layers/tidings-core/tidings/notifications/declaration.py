@@ -1,0 +1,118 @@
+"""Notifications' part of the application (docs/protocol.md, "Notifications"): the Notify
+consumer (badges, toasts, push jobs), preferences and push subscriptions over REST, and the
+push worker."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from tidings.chats.models import CHATS, MEMBERS, USERS
+from tidings.kernel.declaration import (
+    Feature,
+    Function,
+    HttpRoute,
+    Queue,
+    QueueSubscription,
+    Secret,
+    StreamSubscription,
+)
+from tidings.kernel.environment import FeatureSettings
+from tidings.kernel.ephemeral import EPHEMERAL
+from tidings.messaging.declaration import DELIVERY_RETRIES
+from tidings.messaging.models import MESSAGES
+from tidings.notifications.models import PUSH_SUBSCRIPTIONS
+from tidings.presence.models import PRESENCE
+from tidings.sessions.declaration import JWT_SIGNING_KEY
+from tidings.sessions.models import CONNECTION_RECORDS
+
+
+class PushSettings(FeatureSettings, prefix="PUSH_"):
+    """`PUSH_ALLOW_LOOPBACK_HTTP`: Web Push endpoints must be https; `tidings dev` also allows
+    http to a loopback host, for a local push service (never set on AWS).
+    `PUSH_RETRY_BASE_SECONDS`: the first push retry's delay, then doubling
+    (`tidings dev --push-retry-base-seconds` shortens it)."""
+
+    allow_loopback_http: bool = False
+    retry_base_seconds: float = Field(30, gt=0, le=900)
+
+
+NOTIFY_FAILURES = Queue("NotifyFailures")
+# Push (docs/architecture.md "Push"). Jobs from the Notify consumer, and the worker's own
+# per-subscription retries (each with its backoff as DelaySeconds). Delivery failures are
+# retried by re-enqueueing, so only a job the worker cannot process at all (a malformed body,
+# storage down) is redelivered by SQS, and after 3 receives parked in the DLQ. Visibility is 6x
+# the worker's timeout, as AWS advises for SQS event sources.
+PUSH_JOBS = Queue("PushJobs", visibility_timeout_seconds=360, dead_letter_after=3)
+# Placeholders ("{}") mean "not configured": that platform's subscriptions are skipped.
+PUSH_VAPID = Secret(
+    "PushVapidKey",
+    'Web Push VAPID key pair: {"privateKey": base64url P-256 scalar, "subject": "mailto:..."}',
+    placeholder="{}",
+)
+PUSH_FCM = Secret("PushFcmServiceAccount", "FCM HTTP v1: the Firebase service account JSON key", placeholder="{}")
+PUSH_APNS = Secret(
+    "PushApnsKey",
+    'APNs token auth: {"teamId", "keyId", "privateKey" (.p8 PEM), "bundleId", "sandbox"}',
+    placeholder="{}",
+)
+
+NOTIFY = Function(
+    "Notify",
+    "notifications",
+    "notify_consumer.handler",
+    "Messages stream consumer: badges, toasts and push jobs per recipient",
+    tables=(
+        (MEMBERS, "read_write"),
+        (MESSAGES, "read"),  # a delete recounts the badges that counted its message
+        (USERS, "read_write"),  # badge totals, preferences
+        (CHATS, "read"),
+        *CONNECTION_RECORDS,
+        (EPHEMERAL, "read_write"),  # toast groups
+        (PRESENCE, "read"),  # DND
+    ),
+    send_queues=(PUSH_JOBS, DELIVERY_RETRIES),
+    manages_connections=True,
+    timeout_seconds=30,
+)
+PREFS_API = Function(
+    "PrefsApi",
+    "notifications",
+    "prefs_api.handler",
+    "GET/PUT /api/prefs: notification preferences",
+    tables=((USERS, "read_write"),),
+    secrets=(JWT_SIGNING_KEY,),
+)
+PUSH_API = Function(
+    "PushApi",
+    "notifications",
+    "push_api.handler",
+    "POST/DELETE /api/push/subscriptions and GET /api/push/vapid-public-key",
+    tables=((PUSH_SUBSCRIPTIONS, "read_write"), (USERS, "read")),
+    secrets=(JWT_SIGNING_KEY, PUSH_VAPID),
+    settings=(PushSettings,),
+)
+PUSH_WORKER = Function(
+    "PushWorker",
+    "notifications",
+    "push_worker.handler",
+    "Sends push jobs through Web Push, FCM and APNs; retries with backoff, deletes gone subscriptions",
+    tables=((PUSH_SUBSCRIPTIONS, "read_write"),),
+    secrets=(PUSH_VAPID, PUSH_FCM, PUSH_APNS),
+    send_queues=(PUSH_JOBS,),
+    settings=(PushSettings,),
+    timeout_seconds=60,
+)
+
+FEATURE = Feature(
+    "notifications",
+    functions=(NOTIFY, PREFS_API, PUSH_API, PUSH_WORKER),
+    http_routes=(
+        HttpRoute("GET", "/api/prefs", PREFS_API),
+        HttpRoute("PUT", "/api/prefs", PREFS_API),
+        HttpRoute("POST", "/api/push/subscriptions", PUSH_API),
+        HttpRoute("DELETE", "/api/push/subscriptions", PUSH_API),
+        HttpRoute("GET", "/api/push/vapid-public-key", PUSH_API),
+    ),
+    stream_subscriptions=(StreamSubscription(MESSAGES, NOTIFY, on_failure=NOTIFY_FAILURES, event_names=("INSERT",)),),
+    queue_subscriptions=(QueueSubscription(PUSH_JOBS, PUSH_WORKER, batch_size=10),),
+)

@@ -1,0 +1,138 @@
+"""The Notify pipeline: for every recipient of a new message,
+gather the facts, ask the evaluator, then count the badge, send the toast or queue the push.
+
+It runs in the Messages stream consumer, apart from fan-out, so a slow preference read or push
+queue never delays message delivery.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from tidings.chats.directory import ChatInfo, MemberDirectory
+from tidings.kernel.connections_api import ConnectionPoster, DeliveryRetries, post_to_user
+from tidings.kernel.observability import logger
+from tidings.kernel.wire import encode
+from tidings.messaging.message import Message
+from tidings.notifications.badges import Badge, BadgeStore, Connections, is_mentioned
+from tidings.notifications.evaluator import Recipient, evaluate
+from tidings.notifications.preferences import NotificationPreferences
+from tidings.notifications.push_delivery import PushJob, PushJobs, PushNotification
+from tidings.notifications.toasts import GROUP_WINDOW_SECONDS, Toast, ToastGroup, ToastGroups, toast_for
+
+DND_STATUS = "dnd"
+
+
+class PreferenceStore(Protocol):
+    def for_users(self, user_ids: Sequence[str]) -> dict[str, NotificationPreferences]:
+        """Each user's preferences; defaults for a user who never saved any."""
+
+
+class PresenceLookup(Protocol):
+    def statuses(self, user_ids: Sequence[str]) -> dict[str, str]: ...
+
+
+class ChatDirectory(Protocol):
+    def chat(self, chat_id: str) -> ChatInfo: ...
+
+
+class NotificationService:
+    def __init__(
+        self,
+        *,
+        badges: BadgeStore,
+        members: MemberDirectory,
+        connections: Connections,
+        preferences: PreferenceStore,
+        presence: PresenceLookup,
+        chats: ChatDirectory,
+        toast_groups: ToastGroups,
+        push: PushJobs,
+        poster: Callable[[], ConnectionPoster],
+        now: Callable[[], float],
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        retries: Callable[[], DeliveryRetries] | None = None,  # where failed posts are retried
+    ) -> None:
+        self._badges = badges
+        self._members = members
+        self._connections = connections
+        self._preferences = preferences
+        self._presence = presence
+        self._chats = chats
+        self._toast_groups = toast_groups
+        self._push = push
+        self._poster = poster
+        self._now = now
+        self._new_id = new_id
+        self._retries = retries
+
+    def message_arrived(self, message: Message) -> None:
+        recipients = [user_id for user_id in self._members.member_ids(message.chat_id) if user_id != message.sender_id]
+        if not recipients:
+            return
+        chat = self._chats.chat(message.chat_id)
+        preferences = self._preferences.for_users(recipients)
+        in_dnd = self._in_dnd(recipients)
+        now = self._now()
+        urgent = message.priority == "urgent"
+        for user_id in recipients:
+            prefs = preferences.get(user_id) or NotificationPreferences()
+            connection_ids = self._connections.for_user(user_id)
+            mentioned = is_mentioned(message, user_id)
+            delivery = evaluate(
+                Recipient(
+                    level=prefs.level_for(chat.chat_id, chat.chat_type),
+                    dnd=user_id in in_dnd or prefs.dnd_scheduled_at(now),
+                    focused=message.chat_id in self._connections.focused_chats(connection_ids),
+                    online=bool(connection_ids),
+                    mentioned=mentioned,
+                    push_enabled=prefs.global_.desktop,
+                ),
+                urgent,
+            )
+            if not delivery.count_unread:
+                continue
+            badge = self._badges.increment(message.chat_id, user_id, mentioned, seq=message.seq)
+            if badge is None:
+                continue  # already read past it (the stream runs behind the reader): nothing to tell
+            frames = [badge.frame()]
+            if delivery.toast or delivery.push:
+                toast = toast_for(message, chat, self._group(user_id, message, now, urgent))
+                if delivery.toast:
+                    frames.append(toast.frame())
+                if delivery.push:
+                    self._push.schedule(PushJob(_push_of(user_id, toast, badge)))
+            retries = self._retries() if self._retries else None
+            post_to_user(self._poster(), self._connections, connection_ids, [encode(f) for f in frames], retries)
+
+    def _in_dnd(self, user_ids: list[str]) -> set[str]:
+        """Who is in DND through presence (one batch read for all recipients)."""
+        try:
+            statuses = self._presence.statuses(user_ids)
+        except Exception:
+            # Degraded mode: without presence, notify as if nobody were in DND.
+            logger.exception("presence lookup failed; treating the recipients as not in DND")
+            return set()
+        return {user_id for user_id, status in statuses.items() if status == DND_STATUS}
+
+    def _group(self, user_id: str, message: Message, now: float, urgent: bool) -> ToastGroup:
+        if urgent:
+            return ToastGroup(self._new_id(), 1)  # an urgent message always stands alone
+        return self._toast_groups.join(user_id, message.chat_id, now, GROUP_WINDOW_SECONDS)
+
+
+def _push_of(user_id: str, toast: Toast, badge: Badge) -> PushNotification:
+    return PushNotification(
+        user_id=user_id,
+        id=toast.id,
+        title=toast.title,
+        body=toast.body,
+        chat_id=toast.chat_id,
+        message_id=toast.message_id,
+        priority=toast.priority,
+        timestamp=toast.timestamp,
+        count=toast.count,
+        total_unread=badge.total_unread,
+    )

@@ -1,0 +1,78 @@
+"""Construction of presence's services, from a function's environment. The @connections
+poster, the connections' ports and the rate limiter are passed in by the handler."""
+
+from __future__ import annotations
+
+import time
+from typing import cast
+
+from tidings.kernel.connections_api import ConnectionDirectory, ConnectionPoster
+from tidings.kernel.delay_queue import DelayQueue
+from tidings.kernel.environment import Environment
+from tidings.kernel.ratelimits import RateLimiter
+from tidings.presence.declaration import PRESENCE_TIMERS, PresenceSettings
+from tidings.presence.machine import PresenceTimer, PresenceTimings
+from tidings.presence.models import PRESENCE, PRESENCE_SUBSCRIPTIONS
+from tidings.presence.presence_fanout import PresenceFanout
+from tidings.presence.presence_service import ConnectionLiveness, PresenceService, SubscriptionStore
+from tidings.presence.presence_store import DynamoPresenceStore, DynamoPresenceSubscriptions
+from tidings.presence.records import PRESENCE_TIMER_BODIES
+
+
+def presence_store(environment: Environment) -> DynamoPresenceStore:
+    """Also notifications' DND lookup: `statuses(user_ids)`."""
+    environment.require(PRESENCE)
+    return DynamoPresenceStore()
+
+
+def subscriptions(environment: Environment) -> DynamoPresenceSubscriptions:
+    environment.require(PRESENCE_SUBSCRIPTIONS)
+    return DynamoPresenceSubscriptions()
+
+
+def timings(environment: Environment) -> PresenceTimings:
+    settings = environment.settings(PresenceSettings)
+    return PresenceTimings(
+        idle_seconds=settings.idle_seconds,
+        update_interval_seconds=settings.update_interval_seconds,
+        subscription_seconds=settings.subscription_seconds,
+    )
+
+
+def timer_queue(environment: Environment) -> DelayQueue[PresenceTimer]:
+    return DelayQueue(environment.queue_url(PRESENCE_TIMERS), PRESENCE_TIMER_BODIES)
+
+
+def presence_service(
+    environment: Environment, *, liveness: ConnectionLiveness | None = None, limiter: RateLimiter | None = None
+) -> PresenceService:
+    """The timer queue is resolved only when a timer is armed; `liveness` sweeps connections
+    whose `$disconnect` was lost (the timer function), `limiter` bounds `presence.subscribe`."""
+    store = presence_store(environment)
+    watched: SubscriptionStore = (
+        subscriptions(environment)
+        if PRESENCE_SUBSCRIPTIONS in dict(environment.function.tables)
+        else cast(SubscriptionStore, _NoSubscriptions())
+    )
+    return PresenceService(
+        store,
+        watched,
+        lambda: timer_queue(environment),
+        timings(environment),
+        liveness=liveness,
+        now=time.time,
+        rate_limiter=limiter,
+    )
+
+
+class _NoSubscriptions:
+    """For the functions that only record presence: they never subscribe or read subscriptions."""
+
+    def __getattr__(self, name: str) -> object:
+        raise RuntimeError(f"this function has no PresenceSubscriptions grant ({name})")
+
+
+def presence_fanout(
+    environment: Environment, *, poster: ConnectionPoster, connections: ConnectionDirectory
+) -> PresenceFanout:
+    return PresenceFanout(subscriptions(environment), connections, poster, now=time.time)

@@ -1,0 +1,51 @@
+"""Presence on the wire (docs/protocol.md, "Presence"): payload models and frames."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tidings.kernel.wire import Identifier, ack_ok, encode, iso, server_frame
+from tidings.presence.machine import OFFLINE, PresenceState, Status
+
+MAX_SUBSCRIBE_USERS = 100
+
+
+def presence_payload(user_id: str, status: str, last_seen: float | None) -> dict[str, Any]:
+    """The payload of `presence.changed`, and an entry of sync's `presence` list."""
+    payload: dict[str, Any] = {"userId": user_id, "status": status}
+    if status == OFFLINE and last_seen is not None:
+        payload["lastSeen"] = iso(last_seen)
+    return payload
+
+
+def state_payload(user_id: str, state: PresenceState | None) -> dict[str, Any]:
+    """Unknown and never-connected users are offline, without `lastSeen`."""
+    if state is None:
+        return presence_payload(user_id, OFFLINE, None)
+    return presence_payload(user_id, state.status, state.last_seen)
+
+
+def presence_changed_frame(payload: dict[str, Any]) -> str:
+    return encode(server_frame("presence.changed", payload))
+
+
+def subscribe_frames(ref_id: str, snapshot: Iterable[dict[str, Any]]) -> list[str]:
+    """The ack, then one `presence.changed` per user: the order docs/protocol.md gives."""
+    return [encode(ack_ok(ref_id))] + [presence_changed_frame(payload) for payload in snapshot]
+
+
+class PresenceUpdatePayload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    status: Status
+
+
+class PresenceUsersPayload(BaseModel):
+    """`presence.subscribe` and `presence.unsubscribe`: at most 100 users a frame."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    userIds: list[Identifier] = Field(min_length=1, max_length=MAX_SUBSCRIBE_USERS)

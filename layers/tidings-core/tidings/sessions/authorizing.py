@@ -1,0 +1,70 @@
+"""The `$connect` authorizer: a JWT from `Authorization: Bearer …` or `?token=…`.
+
+API Gateway answers 401 when the authorizer raises `Unauthorized` (no token at all) and 403
+when the returned policy denies (a token that fails verification), as docs/protocol.md asks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+    APIGatewayAuthorizerRequestEvent,
+    APIGatewayAuthorizerResponseWebSocket,
+)
+
+from tidings.kernel.observability import logger, metrics
+from tidings.sessions.tokens import InvalidToken, ensure_not_revoked, verify_token
+
+
+class Unauthorized(Exception):
+    """Raised with exactly this message, API Gateway turns it into HTTP 401."""
+
+    def __init__(self) -> None:
+        super().__init__("Unauthorized")
+
+
+def token_from(event: APIGatewayAuthorizerRequestEvent) -> str | None:
+    header = (event.headers or {}).get("Authorization") or ""
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    token = (event.get("queryStringParameters") or {}).get("token")
+    return token or None
+
+
+def authorize(
+    raw_event: dict[str, Any],
+    signing_key: Callable[[], str],
+    revoked_before: Callable[[str], int | None] | None = None,
+) -> dict[str, Any]:
+    """`revoked_before(user_id)`: the user's revocation time, so a revoked session cannot
+    reconnect."""
+    event = APIGatewayAuthorizerRequestEvent(raw_event)
+    token = token_from(event)
+    if token is None:
+        metrics.add_metric(name="ConnectionsRefused", unit="Count", value=1)
+        raise Unauthorized()
+    try:
+        identity = verify_token(token, signing_key())
+        if revoked_before is not None:
+            ensure_not_revoked(identity, revoked_before(identity.user_id))
+    except InvalidToken as exc:
+        logger.info("token refused", extra={"reason": str(exc)})  # a fixed phrase, never the token
+        metrics.add_metric(name="ConnectionsRefused", unit="Count", value=1)
+        policy = APIGatewayAuthorizerResponseWebSocket.from_route_arn(event.method_arn, principal_id="anonymous")
+        policy.deny_all_routes()
+        return policy.asdict()
+    policy = APIGatewayAuthorizerResponseWebSocket.from_route_arn(
+        event.method_arn,
+        principal_id=identity.user_id,
+        # tokenIssuedAt: `$connect` checks it against a revocation written after this check.
+        context={
+            "userId": identity.user_id,
+            "tokenExpiresAt": identity.expires_at,
+            "tokenIssuedAt": identity.issued_at,
+        },
+    )
+    policy.allow_all_routes()
+    return policy.asdict()

@@ -1,0 +1,211 @@
+"""The session: `hello`, `auth.renew`, `chat.focus`, and the connection limit.
+
+Free of AWS event shapes. The token's expiry is enforced by `token_timers`; closes go through
+`connections.Disconnector`, which sends the reason before it closes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from tidings.kernel.errors import ErrorCode, Forbidden, NotFound, Unauthorized
+from tidings.kernel.observability import logger, metrics
+from tidings.kernel.wire import error_frame
+from tidings.sessions.connections import ConnectionRef, ConnectionStore, Disconnector
+from tidings.sessions.token_expiry import TokenTimerService
+from tidings.sessions.tokens import Identity, InvalidToken, ensure_not_revoked, verify_token
+from tidings.sessions.wire import upgrade_required_frame, welcome_frame
+
+SUPPORTED_VERSIONS = (1,)
+HEARTBEAT_INTERVAL_MS = 30_000
+MAX_CONNECTIONS_PER_USER = 5
+
+
+class MembershipCheck(Protocol):
+    def members_among(self, chat_id: str, user_ids: set[str]) -> set[str]: ...
+
+
+class Revocations(Protocol):
+    def revoked_before(self, user_id: str) -> int | None:
+        """Epoch seconds: the user's tokens issued at or before it are refused."""
+
+    def revoke(self, user_id: str, at: int) -> None: ...
+
+
+def negotiate(requested: int) -> int | None:
+    """The protocol version both sides speak, or None: the server speaks exactly the versions
+    it lists, so an older client must upgrade (and a newer one may retry with a listed one)."""
+    return requested if requested in SUPPORTED_VERSIONS else None
+
+
+def connections_to_evict(
+    existing: Sequence[ConnectionRef], new: ConnectionRef, limit: int = MAX_CONNECTIONS_PER_USER
+) -> list[str]:
+    """The oldest of the user's other connections beyond `limit`, counting the new one.
+
+    `existing` is the exact set the new connection joined (its user's record, read atomically
+    with the join). The new connection is never evicted itself, and ties on connect time are
+    broken by id, so concurrent `$connect`s of one user agree on the order."""
+    others = sorted(
+        (c for c in existing if c.connection_id != new.connection_id),
+        key=lambda c: (c.connected_at_ms, c.connection_id),
+    )
+    excess = len(others) + 1 - limit
+    return [c.connection_id for c in others[: max(0, excess)]]
+
+
+class TokenVerifier:
+    """Verifies an access token and refuses one issued at or before the user's revocation."""
+
+    def __init__(self, signing_key: Callable[[], str], revocations: Revocations) -> None:
+        self._signing_key = signing_key
+        self._revocations = revocations
+
+    def verify(self, token: str) -> Identity:
+        """Raises InvalidToken."""
+        identity = verify_token(token, self._signing_key())
+        ensure_not_revoked(identity, self._revocations.revoked_before(identity.user_id))
+        return identity
+
+
+class SessionService:
+    def __init__(
+        self,
+        connections: ConnectionStore,
+        members: MembershipCheck,
+        verifier: TokenVerifier,
+        revocations: Revocations,
+        timers: TokenTimerService,
+        disconnector: Disconnector,
+        now: Callable[[], float],
+        upgrade_url: str,
+    ) -> None:
+        self._connections = connections
+        self._members = members
+        self._verifier = verifier
+        self._revocations = revocations
+        self._timers = timers
+        self._disconnector = disconnector
+        self._now = now
+        self._upgrade_url = upgrade_url
+
+    # --- $connect ---------------------------------------------------------------------------
+
+    def connected(
+        self,
+        connection_id: str,
+        user_id: str,
+        connected_at_ms: int,
+        token_expires_at: int,
+        token_issued_at: int | None = None,
+    ) -> list[str]:
+        """Stores the new connection, arms its token timer, and closes the user's oldest
+        connections beyond the limit. Returns the ids of the connections it evicted.
+
+        Raises Unauthorized (the connection is refused, its record removed) when the user's
+        session was revoked after the authorizer let this token through: the record is stored
+        before `revokedBefore` is read again, and revoke writes `revokedBefore` before it reads
+        the user's connections, so one of the two always sees the other."""
+        # Armed first: if that fails the connection is refused (no connection without its expiry
+        # enforced) and nothing is stored. The connection opens only after $connect returns,
+        # so the first timer waits at least a second.
+        self._timers.arm(connection_id, token_expires_at, min_delay_seconds=1)
+        live = self._connections.add(connection_id, user_id, connected_at_ms, token_expires_at)
+        try:
+            if token_issued_at is not None:
+                self._refuse_if_revoked(user_id, token_expires_at, token_issued_at)
+            evicted = self._evict(user_id, connections_to_evict(live, ConnectionRef(connection_id, connected_at_ms)))
+        except Exception:
+            # The handshake fails, so the connection never opens: nothing may stay behind.
+            self._connections.remove(connection_id, user_id)
+            raise
+        if evicted:
+            metrics.add_metric(name="ConnectionsEvicted", unit="Count", value=len(evicted))
+        return evicted
+
+    def _refuse_if_revoked(self, user_id: str, token_expires_at: int, token_issued_at: int) -> None:
+        identity = Identity(user_id=user_id, expires_at=token_expires_at, issued_at=token_issued_at)
+        try:
+            ensure_not_revoked(identity, self._revocations.revoked_before(user_id))
+        except InvalidToken as exc:
+            metrics.add_metric(name="ConnectionsRefused", unit="Count", value=1)
+            raise Unauthorized("The session was revoked; sign in again") from exc
+
+    def _evict(self, user_id: str, candidates: list[str]) -> list[str]:
+        """Closes each candidate with `error CONNECTION_LIMIT`, once: a concurrent `$connect`
+        may pick the same one, and only the one that takes it out of the user's record closes
+        it. A close that cannot be made now is queued; it never fails the new connection."""
+        evicted = []
+        frame = error_frame(
+            ErrorCode.CONNECTION_LIMIT,
+            f"More than {MAX_CONNECTIONS_PER_USER} connections for this user: the oldest is closed",
+        )
+        for old in candidates:
+            if not self._connections.withdraw(user_id, old):
+                continue
+            evicted.append(old)
+            try:
+                self._disconnector.close(old, frame)
+            except Exception:  # the new connection must not fail because an old one could not be closed
+                logger.exception("could not close a connection over the limit; retrying later", extra={"evicted": old})
+                try:
+                    self._disconnector.close_later(old, frame)
+                except Exception:
+                    logger.exception("could not queue the close either", extra={"evicted": old})
+        return evicted
+
+    # --- frames -----------------------------------------------------------------------------
+
+    def hello(
+        self, connection_id: str, user_id: str, request_id: str, version: int, client: str | None
+    ) -> dict[str, Any] | None:
+        """The `welcome` frame; or None after an `error UPGRADE_REQUIRED` was sent and the
+        connection closed (a reply returned after the close could not arrive)."""
+        negotiated = negotiate(version)
+        if negotiated is None:
+            metrics.add_metric(name="UpgradesRequired", unit="Count", value=1)
+            self._disconnector.close(
+                connection_id,
+                upgrade_required_frame(
+                    request_id,
+                    f"Protocol version {version} is not supported; this server speaks "
+                    f"{', '.join(map(str, SUPPORTED_VERSIONS))}",
+                    self._upgrade_url,
+                    list(SUPPORTED_VERSIONS),
+                ),
+            )
+            return None
+        self._connections.set_protocol(connection_id, negotiated, client)
+        return welcome_frame(
+            request_id,
+            connection_id=connection_id,
+            user_id=user_id,
+            protocol_version=negotiated,
+            supported_versions=list(SUPPORTED_VERSIONS),
+            heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
+            server_time=self._now(),
+        )
+
+    def renew(self, connection_id: str, user_id: str, token: str) -> int:
+        """Verifies the new token and extends the connection's expiry to it; returns the
+        connection's token expiry (epoch seconds). The refresh timer is re-armed for it, and
+        the timers armed for the old expiry lapse."""
+        try:
+            identity = self._verifier.verify(token)
+        except InvalidToken as exc:
+            raise Unauthorized(f"Invalid token: {exc}") from exc
+        if identity.user_id != user_id:
+            raise Forbidden("The token belongs to another user")
+        if self._connections.extend_token(connection_id, identity.expires_at):
+            self._timers.arm(connection_id, identity.expires_at)
+            return identity.expires_at
+        state = self._connections.get(connection_id)
+        if state is None:
+            raise NotFound("This connection is no longer registered; reconnect")
+        return state.token_expires_at
+
+    def focus(self, connection_id: str, user_id: str, chat_id: str | None) -> None:
+        if chat_id is not None and user_id not in self._members.members_among(chat_id, {user_id}):
+            raise Forbidden(f"You are not a member of chat {chat_id!r}")
+        self._connections.set_focus(connection_id, chat_id)
