@@ -1,9 +1,9 @@
 """Loads synthesized functions the way the Lambda Python runtime does, each in a fresh interpreter.
 
-`tidings dev` loads handler files by path under unique module names (`lambdas.py`), which is
-convenient but forgiving: it cannot see a handler module that shadows another module, nor a
-dependency missing from our layer. This module reproduces what Lambda does with the *synthesized*
-code (`cdk.out`), so the infrastructure tests and `make bench-cold` can check and measure it:
+`tidings dev` runs the functions from the source tree as Lambda would (`lambdas.py`,
+`lambda_paths.py`). This module reproduces what Lambda does with the *synthesized* code
+(`cdk.out`), so the infrastructure tests and `make bench-cold` can check and measure what
+`cdk deploy` would ship:
 
 - `sys.path` is, in Lambda's order: the function's code (`/var/task`, the asset directory), the
   layers' `python/` directories (`/opt/python`), then the runtime's own packages (`/var/runtime`)

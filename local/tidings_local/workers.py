@@ -40,8 +40,8 @@ CONTROL_MESSAGE_BYTES = 64 * 1024
 # What the template imports once for every worker: the runtime's SDK, the Powertools layer, and
 # the third-party packages of our layer that most functions import at cold start. Never
 # `tidings` (it reads the environment at import) and never function code. opensearch-py stays
-# out: only the search functions import it, lazily, and its `events` dependency has the name of
-# a handler module (functions/message/events.py).
+# out: only the search functions import it, lazily, and its `events` dependency has a name a
+# handler module once had (functions/message/events.py).
 PRELOAD = (
     "boto3",
     "botocore.session",
