@@ -228,6 +228,7 @@ async def test_five_quick_sends_get_strictly_increasing_seqs_each_delivered_once
         acks = await asyncio.gather(
             *(alice.request("message.send", {"chatId": "project-x", "content": f"burst {i}"}) for i in range(5))
         )
+        assert all(ack["payload"]["status"] == "ok" for ack in acks), acks
         burst = [ack["payload"]["message"]["seq"] for ack in acks]
         assert len(set(burst)) == 5
         assert min(burst) > seqs[-1]
