@@ -18,6 +18,8 @@ from referencing.jsonschema import DRAFT202012
 
 ASYNCAPI = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.yaml"
 _BASE = "urn:tidings:asyncapi"
+# API Gateway's own message when an integration fails has no `type`; the document names it so.
+UNTYPED = "apigateway.error"
 
 
 class FrameContract:
@@ -46,7 +48,7 @@ class FrameContract:
 
     def problems(self, frame: Any) -> list[str]:
         """Why `frame` is not a server frame of the contract; empty when it is one."""
-        frame_type = frame.get("type") if isinstance(frame, dict) else None
+        frame_type = frame.get("type", UNTYPED) if isinstance(frame, dict) else None
         candidates = self._validators.get(frame_type) if isinstance(frame_type, str) else None
         if not candidates:
             return [f"no server frame of type {frame_type!r} in {ASYNCAPI.name}"]

@@ -51,6 +51,7 @@ def test_the_committed_documents_are_what_the_models_generate() -> None:
     for path, text in (
         (protocol_docs.ASYNCAPI_PATH, protocol_docs.asyncapi_text()),
         (protocol_docs.OPENAPI_PATH, protocol_docs.openapi_text()),
+        (protocol_docs.FRAMES_DTS_PATH, protocol_docs.frames_dts_text()),
     ):
         assert path.read_text(encoding="utf-8") == text, f"{path.name} is stale: run `make protocol-docs`"
 
@@ -134,6 +135,18 @@ def _frames() -> list[dict[str, Any]]:
 def test_the_servers_frames_match_the_contract() -> None:
     for frame in _frames():
         assert contract().problems(frame) == [], frame
+
+
+def test_api_gateways_own_error_message_is_in_the_contract() -> None:
+    """What API Gateway sends when a route's function fails; the local gateway sends the same."""
+    from tidings_local.apigw import gateway_error
+
+    class Request:
+        connection_id = "c-1"
+
+    message = json.loads(gateway_error("Internal server error", Request()))  # type: ignore[arg-type]
+    assert contract().problems(message) == []
+    assert contract().problems({"message": "Internal server error"}) != []
 
 
 def test_absent_fields_are_left_out_and_nullable_ones_kept() -> None:

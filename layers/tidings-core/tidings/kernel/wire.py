@@ -141,6 +141,16 @@ class ErrorBody(ServerPayload):
     error: ErrorDetail
 
 
+class GatewayErrorMessage(ServerPayload):
+    """Not a frame: API Gateway's own message when a route's integration fails (the function
+    crashed or timed out, or its reply exceeded 128 KiB). It has no `type`; retry the frame
+    with the same `id`."""
+
+    message: str = Field(description="`Internal server error`")
+    connectionId: str
+    requestId: str
+
+
 class PongPayload(ServerPayload):
     refId: str
 
