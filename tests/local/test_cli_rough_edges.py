@@ -265,7 +265,8 @@ async def test_dev_on_a_free_port_prints_exact_commands_and_serves_its_local_end
             async with http.get(f"{url}/@connections/nobody") as response:
                 assert response.status == 410, "the management API answers this machine as AWS would"
         # --log-format text: the runtime's "runtime ready" record as one human line on stdout.
-        line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
+        while "runtime ready" not in (line := (await asyncio.wait_for(process.stdout.readline(), 30)).decode()):
+            assert line, "stdout ended without the runtime's readiness record"
         assert re.match(r"\d\d:\d\d:\d\d\.\d{3} INFO  tidings-local · runtime ready  url=http", line), line
         process.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(process.wait(), 10) == 0
