@@ -41,7 +41,8 @@ Differences from AWS, on purpose:
   with them), and not at all when the runtime itself shuts down;
 - the 32 KB WebSocket frame limit is not applied (only the 128 KiB message limit), and there is
   no connection-rate throttling;
-- HTTP requests to @connections are not SigV4-verified.
+- HTTP requests to @connections are not SigV4-verified; instead they, and `/_local/*`, answer
+  403 to any peer but this machine unless `allow_remote_local_endpoints` (`local_only.py`).
 
 Logs carry metadata only (connectionId, route, status): never frame bodies or message content.
 """
@@ -88,6 +89,7 @@ from tidings_local.http_api import (
     match_route,
 )
 from tidings_local.lambdas import Lambdas
+from tidings_local.local_only import peer_check
 from tidings_local.log import logger
 from tidings_local.static import add_web_client_routes
 from tidings_local.stats import Stats
@@ -174,8 +176,10 @@ class Gateway:
         max_duration: float,
         is_ready: Callable[[], bool],
         local_routes: Sequence[web.RouteDef] = (),
+        allow_remote_local_endpoints: bool = False,
     ) -> None:
         self.application = application
+        self._allow_remote_local_endpoints = allow_remote_local_endpoints
         self._local_routes = local_routes
         self.lambdas = lambdas
         self.stats = stats
@@ -189,7 +193,11 @@ class Gateway:
     def web_app(self) -> web.Application:
         logging.getLogger("aiohttp.server").addFilter(_without_request_excerpts)
         app = web.Application(
-            middlewares=[self._request_limits, self._json_errors],
+            middlewares=[
+                peer_check(allow_remote=self._allow_remote_local_endpoints),
+                self._request_limits,
+                self._json_errors,
+            ],
             handler_args={"max_line_size": PARSER_LINE_LIMIT, "max_field_size": PARSER_LINE_LIMIT},
         )
         app.router.add_get("/ws", self._websocket)

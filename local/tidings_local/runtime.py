@@ -96,6 +96,7 @@ class LocalRuntime:
         search_db_path: str | None = None,
         environment: Mapping[str, str] | None = None,
         faults: Sequence[str] = (),
+        allow_remote_local_endpoints: bool = False,
     ) -> None:
         """`application` defaults to `tidings.app.APPLICATION`; `functions_dir` to the repo's
         `functions/` (or `$TIDINGS_FUNCTIONS_DIR`); `secret_values` (by secret id) to the local
@@ -103,7 +104,8 @@ class LocalRuntime:
         or a random value; `port=0` picks a free port; `environment` is added to the functions'
         environment (the presence durations that `tidings dev` flags shorten, for example);
         `faults` are fault-injection specs (`faults.py`), active from the start (a bad one raises
-        `FaultSpecError` here)."""
+        `FaultSpecError` here); `allow_remote_local_endpoints` lets other hosts use the
+        unauthenticated local-only endpoints (`local_only.py`)."""
         self.host = host
         self.port = port
         self.demo = demo
@@ -129,6 +131,7 @@ class LocalRuntime:
             max_duration=max_duration,
             is_ready=lambda: self.ready,
             local_routes=fault_injection.routes(self.faults, self._queue_names(), self._peek_queue),
+            allow_remote_local_endpoints=allow_remote_local_endpoints,
         )
         self._poller_settings = poller_settings or PollerSettings()
         self._tasks: list[asyncio.Task[None]] = []
