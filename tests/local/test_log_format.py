@@ -168,6 +168,9 @@ def test_on_a_terminal_the_records_are_human_lines_and_coloured(monkeypatch: pyt
     terminal = _Terminal()
     monkeypatch.setattr("sys.stdout", terminal)
     built_before = _powertools_logger()  # binds sys.stdout now, as the runtime's logger does at import
+    # Powertools keeps thread-safe keys per thread for every logger: a handler test that ran
+    # earlier on this thread (one pytest-xdist worker) would lend its userId and frameType here.
+    built_before.thread_safe_clear_keys()
     undo = install("auto", environ={})
     try:
         built_before.warning("stream batch failed", extra={"function": "Fanout", "chatId": "c1"})
