@@ -8,7 +8,7 @@ NODE_STAMP := node_modules/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install dev test test-js test-web test-fast lint fuzz synth deploy bench bench-presence bench-cold layer clean ci chromium screenshots
+.PHONY: install dev test test-js test-web test-fast lint fuzz synth deploy bench bench-presence bench-cold layer clean ci chromium screenshots protocol-docs
 
 LAMBDA_WHEELS := build/lambda-wheels
 LAMBDA_WHEELS_STAMP := $(LAMBDA_WHEELS)/.downloaded
@@ -89,6 +89,11 @@ test-web: $(STAMP) chromium
 # docs/screenshots/*.png: the web client's main views, from a tidings dev with demo users talking.
 screenshots: $(STAMP) chromium
 	$(BIN)/python -m tests.browser.screenshots
+
+# docs/asyncapi.yaml and docs/openapi.yaml, generated from the wire models (tests/unit/test_protocol_docs.py
+# fails while a committed one is stale).
+protocol-docs: $(STAMP)
+	$(BIN)/python -m tidings_local.protocol_docs
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -6,7 +6,6 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field
 
 from tidings.chats import compose as chats
 from tidings.kernel.environment import Environment, cold_start
@@ -16,8 +15,8 @@ from tidings.kernel.rest import caller_id, http_app
 from tidings.kernel.wire import encode
 from tidings.messaging import compose as messaging
 from tidings.messaging.declaration import HISTORY_API
-from tidings.messaging.history import DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, HistoryService
-from tidings.messaging.wire import MAX_SEQ
+from tidings.messaging.history import HistoryService
+from tidings.messaging.wire import ChatPath, MessagesQuery
 from tidings.sessions import compose as sessions
 
 app = http_app()
@@ -37,19 +36,6 @@ def _services(environment: Environment) -> Services:
 
 def _json(body: Any) -> Response:
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=encode(body))
-
-
-class MessagesQuery(BaseModel):
-    """`?before=SEQ&limit=N`; a bad value is a 400 naming the parameter."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    before: int | None = Field(None, ge=1, le=MAX_SEQ)
-    limit: int = Field(DEFAULT_PAGE_LIMIT, ge=1, le=MAX_PAGE_LIMIT)
-
-
-class ChatPath(BaseModel):
-    chatId: str = Field(min_length=1, max_length=128)
 
 
 @app.get("/api/chats/<chatId>/messages")

@@ -15,7 +15,7 @@ from tidings.kernel.wire import ClientFrame, server_frame
 from tidings.messaging import compose as messaging
 from tidings.messaging.declaration import SYNC
 from tidings.messaging.syncing import SyncService
-from tidings.messaging.wire import SyncRequestPayload
+from tidings.messaging.wire import SyncAllResponse, SyncChatResponse, SyncRequestPayload, SyncTooLargeResponse
 from tidings.notifications import compose as notifications
 from tidings.notifications.badges import BadgeService
 from tidings.presence import compose as presence
@@ -59,13 +59,15 @@ def sync_request(caller: Caller, frame: ClientFrame, payload: SyncRequestPayload
         subscribed = services.presence.subscribed_presence(caller.user_id)
         response = services.sync.sync_all(caller.user_id, payload.chats, payload.limit, badges, subscribed)
         metrics.add_metric(name="ChatsSynced", unit="Count", value=len(response.chats))
-        return server_frame("sync.response", {"refId": frame.id, **response.to_wire()})
+        return server_frame("sync.response", SyncAllResponse.model_validate({"refId": frame.id, **response.to_wire()}))
     assert payload.chatId is not None  # the payload model requires chatId without chats
     result = services.sync.sync_chat(
         caller.user_id, payload.chatId, payload.lastKnownSeq, payload.cursor, payload.limit
     )
     metrics.add_metric(name="ChatsSynced", unit="Count", value=1)
-    return server_frame("sync.response", {"refId": frame.id, **result.to_wire()})
+    reply = {"refId": frame.id, **result.to_wire()}
+    model = SyncTooLargeResponse if "tooLarge" in reply else SyncChatResponse
+    return server_frame("sync.response", model.model_validate(reply))
 
 
 route = frame_route(SyncRequestPayload, sync_request)

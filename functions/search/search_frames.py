@@ -16,7 +16,12 @@ from tidings.kernel.wire import ClientFrame, server_frame
 from tidings.search import compose as search
 from tidings.search.declaration import SEARCH
 from tidings.search.searching import SearchService
-from tidings.search.wire import SearchQueryPayload, SearchSuggestPayload
+from tidings.search.wire import (
+    SearchQueryPayload,
+    SearchResultsPayload,
+    SearchSuggestionsPayload,
+    SearchSuggestPayload,
+)
 
 
 @cold_start(SEARCH)
@@ -33,12 +38,13 @@ def search_query(caller: Caller, frame: ClientFrame, payload: SearchQueryPayload
     )
     metrics.add_metric(name="SearchQueries", unit="Count", value=1)
     metrics.add_metric(name="SearchLatency", unit="Milliseconds", value=(time.perf_counter() - started) * 1000)
-    return server_frame("search.results", {"refId": frame.id, **results.to_wire()})
+    return server_frame("search.results", SearchResultsPayload.model_validate({"refId": frame.id, **results.to_wire()}))
 
 
 def search_suggest(caller: Caller, frame: ClientFrame, payload: SearchSuggestPayload) -> dict[str, Any]:
     suggestions = _search().suggest(caller.user_id, payload.query)
-    return server_frame("search.suggestions", {"refId": frame.id, "suggestions": suggestions})
+    reply = SearchSuggestionsPayload.model_validate({"refId": frame.id, "suggestions": suggestions})
+    return server_frame("search.suggestions", reply)
 
 
 route = frame_routes(

@@ -36,11 +36,33 @@ import json
 import os
 import signal
 import sys
+import urllib.error
 import urllib.request
 
-from tidings.sessions.tokens import DEFAULT_TTL_SECONDS, issue_token
-from tidings_local import chat_client
+from tidings.sessions.tokens import (
+    DEFAULT_TTL_SECONDS,
+    MAX_TOKEN_LIFETIME_SECONDS,
+    InvalidToken,
+    issue_token,
+    verify_token,
+)
+from tidings_local import chat_client, log_format
 from tidings_local.keys import ENV_VAR, dev_signing_key
+from tidings_local.local_only import is_loopback_host
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+DEFAULT_URL = chat_client.DEFAULT_URL
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Keeps the epilogs' layout and shows every real default as "(default: …)"; an option
+    whose default is "unset" (None, False, []) says in its own help what unset means."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False, []):
+            return action.help
+        return super()._get_help_string(action)
 
 
 def _positive(text: str) -> float:
@@ -48,6 +70,39 @@ def _positive(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
     return value
+
+
+def _ttl(text: str) -> int:
+    """A token lifetime the server accepts: whole seconds, more than 0 (a token with `exp` at or
+    before `iat` is expired when printed) and at most its longest lifetime."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number of seconds, not {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(
+            f"must be a positive number of seconds, not {text} (the token would be expired)"
+        )
+    if value > MAX_TOKEN_LIFETIME_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"must be at most {MAX_TOKEN_LIFETIME_SECONDS} seconds, not {text} (the server refuses longer-lived tokens)"
+        )
+    return value
+
+
+def _user_id(text: str) -> str:
+    """A user id the server accepts in a token's `sub`: not blank, without surrounding
+    whitespace (a quoting slip, never a user), and small enough that its token is accepted."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("a user id cannot be empty or blank")
+    if text != text.strip():
+        raise argparse.ArgumentTypeError(f"a user id cannot begin or end with whitespace: {text!r}")
+    key = dev_signing_key()
+    try:  # the server's own check, on a token for this id
+        verify_token(issue_token(text, key, DEFAULT_TTL_SECONDS), key)
+    except InvalidToken as exc:
+        raise argparse.ArgumentTypeError(f"the server would refuse a token for this user id: {exc}") from None
+    return text
 
 
 def _function_environment(args: argparse.Namespace) -> dict[str, str]:
@@ -80,38 +135,70 @@ DELETE /_local/faults to clear, GET to list; GET /_local/stats counts what fired
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tidings", description="Tidings local tools")
+    parser = argparse.ArgumentParser(prog="tidings", description="Tidings local tools", formatter_class=_HelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
     dev = commands.add_parser(
         "dev",
         help="run the whole backend locally (API Gateway, Lambda, DynamoDB on moto)",
+        description="Runs the whole backend in this process. Its state (tables, queues, the search index\n"
+        "unless --search-db is given) is in memory, and is lost when it stops.",
         epilog=FAULTS_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     dev.add_argument("--demo", action="store_true", help="load the demo users and chats")
-    dev.add_argument("--host", default="127.0.0.1")
-    dev.add_argument("--port", type=int, default=8080, help="0 picks a free port")
-    dev.add_argument("--idle-timeout", type=float, default=600, metavar="SECONDS", help="close idle connections")
-    dev.add_argument("--max-duration", type=float, default=7200, metavar="SECONDS", help="close older connections")
+    dev.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help="the address to listen on; any other than loopback exposes the runtime to the network (a warning"
+        " says so, and the local-only endpoints refuse other hosts unless --allow-remote-local-endpoints)",
+    )
+    dev.add_argument("--port", type=int, default=DEFAULT_PORT, help="the port to listen on; 0 picks a free port")
+    dev.add_argument(
+        "--allow-remote-local-endpoints",
+        action="store_true",
+        help="let other hosts use the unauthenticated local-only endpoints (/@connections, /_local/...:"
+        " sign-in for any user, faults, stats, reindex); by default they answer 403 to any peer but this host",
+    )
+    dev.add_argument(
+        "--log-format",
+        choices=log_format.FORMATS,
+        default="auto",
+        help="text: one short human line per log record (coloured unless NO_COLOR is set); json: one"
+        " Powertools JSON object per line, as on Lambda; auto: text on a terminal, else json",
+    )
+    dev.add_argument(
+        "--idle-timeout",
+        type=_positive,
+        default=600,
+        metavar="SECONDS",
+        help="close a connection that sent no frame for this long (API Gateway: 10 minutes)",
+    )
+    dev.add_argument(
+        "--max-duration",
+        type=_positive,
+        default=7200,
+        metavar="SECONDS",
+        help="close a connection open for this long (API Gateway: 2 hours)",
+    )
     dev.add_argument(
         "--presence-idle-seconds",
         type=_positive,
         metavar="SECONDS",
-        help="a user without activity frames for this long is away (default 300)",
+        help="a user without activity frames for this long is away (default: 300)",
     )
     dev.add_argument(
         "--presence-update-interval",
         type=_positive,
         metavar="SECONDS",
-        help="presence.update takes effect at most once per this many seconds per user (default 10)",
+        help="presence.update takes effect at most once per this many seconds per user (default: 10)",
     )
 
     dev.add_argument(
         "--push-retry-base-seconds",
         type=_positive,
         metavar="SECONDS",
-        help="the first push retry's delay, doubling for each later one (default 30)",
+        help="the first push retry's delay, doubling for each later one (default: 30)",
     )
     dev.add_argument(
         "--faults",
@@ -121,15 +208,25 @@ def _parser() -> argparse.ArgumentParser:
         help="inject faults from the start (repeatable; grammar below)",
     )
 
-    token = commands.add_parser("token", help="print a JWT for USER signed with the local key")
-    token.add_argument("user")
-    token.add_argument("--ttl", type=int, default=DEFAULT_TTL_SECONDS, metavar="SECONDS")
+    token = commands.add_parser(
+        "token", help="print a JWT for USER signed with the local key", formatter_class=_HelpFormatter
+    )
+    token.add_argument("user", type=_user_id, help="the user id (the token's sub)")
+    token.add_argument(
+        "--ttl",
+        type=_ttl,
+        default=DEFAULT_TTL_SECONDS,
+        metavar="SECONDS",
+        help=f"how long the token lives, 1 to {MAX_TOKEN_LIFETIME_SECONDS} seconds",
+    )
 
     session = commands.add_parser(
-        "session", help="sign USER in on a running tidings dev: prints {token, refreshToken, expiresAt}"
+        "session",
+        help="sign USER in on a running tidings dev: prints {token, refreshToken, expiresAt}",
+        formatter_class=_HelpFormatter,
     )
-    session.add_argument("user")
-    session.add_argument("--url", default="http://127.0.0.1:8080", help="the runtime's base URL")
+    session.add_argument("user", type=_user_id, help="the user id to sign in")
+    session.add_argument("--url", default=DEFAULT_URL, help="the runtime's base URL")
     dev.add_argument(
         "--search-db",
         metavar="PATH",
@@ -137,12 +234,16 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     reindex = commands.add_parser(
-        "reindex", help="rebuild the search index of a running tidings dev from its message store"
+        "reindex",
+        help="rebuild the search index of a running tidings dev from its message store",
+        formatter_class=_HelpFormatter,
     )
-    reindex.add_argument("--url", default="http://127.0.0.1:8080", help="the runtime's base URL")
+    reindex.add_argument("--url", default=DEFAULT_URL, help="the runtime's base URL")
 
     chat = commands.add_parser(
-        "chat", help="chat in the terminal as USER (messages, typing, receipts, presence) on tidings dev or AWS"
+        "chat",
+        help="chat in the terminal as USER (messages, typing, receipts, presence) on tidings dev or AWS",
+        formatter_class=_HelpFormatter,
     )
     chat_client.add_arguments(chat)
 
@@ -214,18 +315,55 @@ def _session(user_id: str, base_url: str) -> int:
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-            print(json.dumps(json.load(response), indent=2))
+            session = json.load(response)
+    except urllib.error.HTTPError as exc:  # it answered: say what it said, not "cannot reach"
+        print(f"tidings session: {base_url} refused the sign-in: {_error_message(exc)}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(
             f"tidings session: cannot reach tidings dev at {base_url} ({exc}); start it with 'make dev'",
             file=sys.stderr,
         )
         return 1
+    except ValueError:
+        print(
+            f"tidings session: {base_url} answered with something other than JSON; is it tidings dev?", file=sys.stderr
+        )
+        return 1
+    return _print_result("tidings session", json.dumps(session, indent=2))
+
+
+def _error_message(error: urllib.error.HTTPError) -> str:
+    """The runtime's JSON error message (`{"error": {"message"}}`), else the HTTP status."""
+    try:
+        body = json.load(error)
+        return f"{body['error']['message']} (HTTP {error.code})"
+    except (ValueError, KeyError, TypeError, OSError):
+        return f"HTTP {error.code} {error.reason}"
+
+
+def _print_result(command: str, text: str) -> int:
+    """Prints the command's result on stdout; a failure to write it (a full disk, a closed
+    pipe) is reported as what it is, and exits 1."""
+    try:
+        print(text)
+        sys.stdout.flush()
+    except OSError as exc:
+        # Point stdout at /dev/null so the interpreter's own flush at exit does not fail again
+        # with a traceback-like "Exception ignored" (the recipe of Python's signal docs).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        print(f"{command}: cannot write to stdout: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     return 0
 
 
 def _banner(url: str, http_routes: list[str], demo: bool) -> str:
     key_source = f"${ENV_VAR}" if os.environ.get(ENV_VAR) else f"the development key (set {ENV_VAR} to change it)"
+    # The exact commands for this runtime: without --url they would reach port 8080, which may
+    # be another runtime (or anything else listening there).
+    url_flag = "" if url == DEFAULT_URL else f" --url {url}"
     lines = [
         "Tidings local runtime (API Gateway WebSocket + Lambda + DynamoDB Streams, on moto)",
         f"  WebSocket: {url.replace('http://', 'ws://', 1)}/ws",
@@ -234,15 +372,36 @@ def _banner(url: str, http_routes: list[str], demo: bool) -> str:
     if http_routes:
         lines.append(f"  HTTP API:  {url} + {', '.join(http_routes)}")
     lines += [
-        "  token:     .venv/bin/tidings token alice   (or: tidings session alice, with a refresh token)",
+        "  token:     .venv/bin/tidings token alice",
+        f"             or .venv/bin/tidings session alice{url_flag}   (with a refresh token)",
         "             then connect with ?token=<jwt> or an 'Authorization: Bearer <jwt>' header",
+        f"  chat:      .venv/bin/tidings chat alice{url_flag}",
         f"  signing key: {key_source}",
+        "  state:     in memory: every table, queue and message is lost when tidings dev stops",
     ]
     if demo:
         from tidings_local.demo import describe
 
         lines += ["Demo data:", describe()]
     return "\n".join(lines)
+
+
+def _exposure_warning(host: str, allow_remote_local_endpoints: bool) -> str | None:
+    """The warning for a bind beyond loopback, or None."""
+    if is_loopback_host(host):
+        return None
+    shown = host or "''"
+    exposed = f"warning: --host {shown} listens beyond this machine: anyone who can reach it can connect."
+    if allow_remote_local_endpoints:
+        return (
+            f"{exposed} --allow-remote-local-endpoints lets them use the unauthenticated local-only endpoints"
+            " too: /@connections (post to or close any connection) and /_local/* (sign in as any user, faults,"
+            " stats, reindex)."
+        )
+    return (
+        f"{exposed} The unauthenticated local-only endpoints (/@connections, /_local/*: sign-in as any user,"
+        " faults, stats, reindex) answer 403 to other hosts (--allow-remote-local-endpoints to allow them)."
+    )
 
 
 async def _serve(args: argparse.Namespace) -> bool:
@@ -258,6 +417,7 @@ async def _serve(args: argparse.Namespace) -> bool:
         search_db_path=args.search_db,
         environment=_function_environment(args),
         faults=args.faults,
+        allow_remote_local_endpoints=args.allow_remote_local_endpoints,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -267,6 +427,8 @@ async def _serve(args: argparse.Namespace) -> bool:
     try:
         routes = [f"{r.method} {r.path}" for r in runtime.application.http_routes]
         print(_banner(runtime.url, routes, args.demo), file=sys.stderr)
+        if (warning := _exposure_warning(args.host, args.allow_remote_local_endpoints)) is not None:
+            print(warning, file=sys.stderr)
         print(f"Tidings is ready on {runtime.url}", file=sys.stderr, flush=True)
         await stop.wait()
         print("Shutting down", file=sys.stderr, flush=True)
@@ -278,8 +440,7 @@ async def _serve(args: argparse.Namespace) -> bool:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "token":
-        print(issue_token(args.user, dev_signing_key(), args.ttl))
-        return 0
+        return _print_result("tidings token", issue_token(args.user, dev_signing_key(), args.ttl))
     if args.command == "session":
         return _session(args.user, args.url)
     if args.command == "reindex":
@@ -288,12 +449,14 @@ def main(argv: list[str] | None = None) -> int:
         return chat_client.run(args)
     if args.command == "vapid-keys":
         return _vapid_keys(args.subject)
+    restore_stdout = log_format.install(args.log_format)
     try:
         handlers_running = asyncio.run(_serve(args))
     except Exception as exc:  # a startup failure: one clear line, not a traceback
         print(f"tidings dev: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     finally:
+        restore_stdout()
         # moto and botocore leave millions of objects behind; the interpreter's final garbage
         # collection over them would delay the exit by ~1.5 s. Everything is closed by now.
         gc.freeze()

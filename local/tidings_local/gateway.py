@@ -15,6 +15,9 @@ values exceed 10,240 bytes is refused with 413, and a WebSocket URL over 4,096 c
 
 Differences from AWS, on purpose: the HTTP API shares the WebSocket API's host and port (on AWS
 it has its own endpoint).
+
+The local-only endpoints (`/@connections/*`, `/_local/*`) answer 403 to any peer but this machine
+unless `allow_remote_local_endpoints` (`local_only.py`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from tidings_local.http_api import HttpApi, json_error
 from tidings_local.iam import Policies
 from tidings_local.lambdas import Lambdas
 from tidings_local.local_endpoints import LocalEndpoints
+from tidings_local.local_only import peer_check
 from tidings_local.log import logger
 from tidings_local.management_api import ManagementApi
 from tidings_local.static import add_web_client_routes
@@ -81,6 +85,7 @@ class Gateway:
         max_duration: float,
         is_ready: Callable[[], bool],
         local_routes: Sequence[web.RouteDef] = (),
+        allow_remote_local_endpoints: bool = False,
     ) -> None:
         self.websocket = WebSocketApi(
             application, lambdas, stats, idle_timeout=idle_timeout, max_duration=max_duration, is_ready=is_ready
@@ -88,6 +93,7 @@ class Gateway:
         self.management = ManagementApi(self.websocket, faults, stats)
         self.http_api = HttpApi(application, lambdas, stats)
         self.local = LocalEndpoints(stats, is_ready)
+        self._allow_remote_local_endpoints = allow_remote_local_endpoints
         self._local_routes = local_routes
         self._is_ready = is_ready
 
@@ -109,7 +115,11 @@ class Gateway:
     def web_app(self) -> web.Application:
         logging.getLogger("aiohttp.server").addFilter(_without_request_excerpts)
         app = web.Application(
-            middlewares=[_request_limits, _json_errors],
+            middlewares=[
+                peer_check(allow_remote=self._allow_remote_local_endpoints),
+                _request_limits,
+                _json_errors,
+            ],
             handler_args={"max_line_size": PARSER_LINE_LIMIT, "max_field_size": PARSER_LINE_LIMIT},
         )
         app.router.add_routes(self.websocket.routes())

@@ -53,6 +53,7 @@ import sys
 import threading
 import time
 import traceback
+import warnings
 
 STDLIB_PATH = list(sys.path)  # with -I -S: the standard library only
 CHANNEL_LIMIT = 64 * 1024 * 1024
@@ -194,6 +195,9 @@ def run_worker(spec, channel_fd, stdout_fd, stderr_fd):
     os.chdir(spec["asset"])
     channel = Channel(socket.socket(fileno=channel_fd))
     _setup_logging()
+    # Powertools warns "No application metrics to publish" after every invocation that added no
+    # metric; locally nothing is published, so it is only noise (as `log_format` hides it there).
+    warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
     faults = _load_fault_hooks(spec.get("hooks"), channel)  # before the function's sys.path is set
     sys.path[:] = [*spec["sys_path"], *STDLIB_PATH]
     started = time.monotonic()

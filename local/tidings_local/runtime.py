@@ -135,6 +135,7 @@ class LocalRuntime:
         environment: Mapping[str, str] | None = None,
         faults: Sequence[str] = (),
         record_invocations: bool = False,
+        allow_remote_local_endpoints: bool = False,
     ) -> None:
         """`application` defaults to `tidings.app.APPLICATION`; `functions_dir` to the repo's
         `functions/` (or `$TIDINGS_FUNCTIONS_DIR`); `secret_values` (by secret id) to the local
@@ -144,7 +145,9 @@ class LocalRuntime:
         presence durations that `tidings dev` flags shorten, for example); `faults` are
         fault-injection specs (`faults.py`), active from the start (a bad one raises
         `FaultSpecError` here); `record_invocations` keeps every invocation's event and result
-        (`runtime.lambdas.invocations`, for tests)."""
+        (`runtime.lambdas.invocations`, for tests);
+        `allow_remote_local_endpoints` lets other hosts use the unauthenticated local-only
+        endpoints (`local_only.py`)."""
         self.host = host
         self.port = port
         self.demo = demo
@@ -174,6 +177,7 @@ class LocalRuntime:
             max_duration=max_duration,
             is_ready=lambda: self.ready,
             local_routes=fault_injection.routes(self.faults, self._queue_names(), self._peek_queue),
+            allow_remote_local_endpoints=allow_remote_local_endpoints,
         )
         self._poller_settings = poller_settings or PollerSettings()
         self._tasks: list[asyncio.Task[None]] = []

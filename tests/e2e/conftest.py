@@ -6,11 +6,16 @@ talk to it only over HTTP and WebSockets, as a client would. `server.connect(use
 `TidingsClient` as an application uses it (hello, ordered and de-duplicated chat events,
 retries, reconnects); `server.connect(user, raw=True)` is the SDK's raw mode, for tests that
 must see exactly what the server does (every frame, duplicates, error replies, closes).
+
+Every frame any of those clients receives is checked against the published contract,
+`docs/asyncapi.yaml` (`frames_match_the_contract`): a test whose server sent a frame the document
+does not describe fails.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -24,15 +29,19 @@ from typing import Any
 
 import pytest
 
-from tidings_client import Backoff, RestClient, TidingsClient
+from tests.support.frame_contract import contract
+from tidings_client import Backoff, ConnectionState, RestClient, TidingsClient
 
 TIDINGS = Path(sys.executable).with_name("tidings")
-STARTUP_TIMEOUT_SECONDS = 60
+STARTUP_TIMEOUT_SECONDS = 180  # only bounds a failure: a loaded 2-core CI machine starting moto can be slow
 # Waits, not speed assertions: generous, because a shared 2-core machine runs the whole system
 # (gateway, every function, moto) in one process next to the tests. A wait only bounds a failure.
 WAIT_SECONDS = 30.0
 # A normal client that lost its connection tries again quickly (the default starts at 1 s, jittered).
 RECONNECT_BACKOFF = Backoff([0.2, 0.5, 1.0], jitter=False)
+
+# Every client `Server.client` made, and the frame-log mark up to which its frames were checked.
+_checked_up_to: dict[TidingsClient, int] = {}
 
 
 def _free_port() -> int:
@@ -73,7 +82,9 @@ class Server:
             options.setdefault(timeout, WAIT_SECONDS)
         if not raw:
             options.setdefault("backoff", RECONNECT_BACKOFF)
-        return TidingsClient(self.ws_url, token, raw=raw, **options)
+        client = TidingsClient(self.ws_url, token, raw=raw, **options)
+        _checked_up_to[client] = client.mark()
+        return client
 
     async def connect(
         self, user_id: str | None = None, *, token: str | None = None, raw: bool = False, **options: Any
@@ -158,3 +169,28 @@ def server() -> Iterator[Server]:
     process, server, _ = start_server()
     yield server
     stop_server(process)
+
+
+def contract_violations(clients: dict[TidingsClient, int]) -> list[str]:
+    """The frames the clients received since their marks that `docs/asyncapi.yaml` does not
+    describe, each with why; the marks move on, and closed clients are let go."""
+    violations = []
+    for client, mark in list(clients.items()):
+        for frame in client.frames_after(mark):
+            problems = contract().problems(frame)
+            if problems:
+                violations.append(f"{json.dumps(frame, ensure_ascii=False)[:500]}\n    " + "\n    ".join(problems))
+        if client.state is ConnectionState.CLOSED:
+            del clients[client]
+        else:
+            clients[client] = client.mark()
+    return violations
+
+
+@pytest.fixture(autouse=True)
+def frames_match_the_contract() -> Iterator[None]:
+    """After each test: every frame its clients received is a server frame of the contract."""
+    yield
+    violations = contract_violations(_checked_up_to)
+    if violations:
+        pytest.fail("server frames that docs/asyncapi.yaml does not describe:\n" + "\n".join(violations), pytrace=False)

@@ -136,7 +136,10 @@ async def test_a_revoke_during_a_burst_of_connects_leaves_no_connection_of_the_u
         # Every one that opened is told why and closed: at once, or a moment after its handshake.
         await wait_until(lambda: all(map(closed, clients)), 20, "connections of a revoked session stayed open")
         for client in clients:
-            assert errors(client) in (["UNAUTHORIZED"], ["CONNECTION_LIMIT"]), errors(client)
+            # The limit's closer and the revoke's may both reach one connection in the same
+            # instant, so it can hear both reasons; it never hears another, nor none.
+            told = errors(client)
+            assert told and set(told) <= {"UNAUTHORIZED", "CONNECTION_LIMIT"} and len(told) == len(set(told)), told
         # And the token cannot connect any more.
         assert await handshake(server, token) == 403
     finally:

@@ -64,6 +64,16 @@ def test_a_token_without_subject_is_refused():
         verify_token(token, KEY)
 
 
+@pytest.mark.parametrize("claim", ["sub", "iat", "exp", "iss", "aud"])
+def test_every_claim_is_required_and_the_refusal_names_them_all(claim):
+    now = int(time.time())
+    claims = {"sub": "alice", "iat": now, "exp": now + 60, "iss": "tidings", "aud": "tidings"}
+    del claims[claim]
+    with pytest.raises(InvalidToken) as refused:
+        verify_token(jwt.encode(claims, KEY, algorithm="HS256"), KEY)
+    assert str(refused.value) == "the token lacks a required claim (sub, iat, exp, iss, aud)"
+
+
 def test_a_token_for_another_audience_is_refused():
     now = int(time.time())
     claims = {"sub": "alice", "iat": now, "exp": now + 60, "iss": "tidings", "aud": "someone-else"}

@@ -9,9 +9,18 @@ import time
 import unicodedata
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    model_serializer,
+)
+from pydantic.json_schema import SkipJsonSchema
 
 from tidings.kernel.errors import ErrorCode
 
@@ -62,8 +71,88 @@ class EmptyPayload(Payload):
     pass
 
 
-def server_frame(frame_type: str, payload: dict[str, Any]) -> dict[str, Any]:
+class ServerPayload(BaseModel):
+    """The base of every server payload model: the wire's shape, exactly (docs/asyncapi.yaml is
+    generated from these). A field the server may leave out has a default of None and is left out
+    when None; a field that may be `null` on the wire is required and typed `X | None`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_serializer(mode="wrap")
+    def _leave_out_absent(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for name, field in type(self).model_fields.items():
+            if data.get(name, ...) is None and not field.is_required() and field.default is None:
+                del data[name]
+        return data
+
+
+# A field the server leaves out rather than send `null` (the schema shows only the value's type).
+Absent = SkipJsonSchema[None]
+
+
+def server_frame(frame_type: str, payload: dict[str, Any] | ServerPayload) -> dict[str, Any]:
+    if isinstance(payload, ServerPayload):
+        payload = payload.model_dump(mode="json", by_alias=True)
     return {"type": frame_type, "id": str(uuid.uuid4()), "timestamp": utc_now_iso(), "payload": payload}
+
+
+class ServerFrameEnvelope(BaseModel):
+    """What every server frame carries besides its payload."""
+
+    type: str
+    id: str = Field(description="A UUID the server gives each frame")
+    timestamp: str = Field(description="When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z")
+
+
+class ErrorDetail(ServerPayload):
+    code: ErrorCode
+    message: str
+    retryAfterMs: int | Absent = Field(None, description="With RATE_LIMITED: wait this long, then retry")
+
+
+class AckOk(ServerPayload):
+    """A plain `ack`: the frame was done. Routes that answer with more extend it."""
+
+    refId: str = Field(description="The `id` of the client frame this answers")
+    status: Literal["ok"] = "ok"
+
+
+class AckError(ServerPayload):
+    refId: str = Field(description="The `id` of the client frame this answers")
+    status: Literal["error"] = "error"
+    error: ErrorDetail
+
+
+class ErrorPayload(ServerPayload):
+    """An `error` frame: a frame the server could not read (no `refId` when its id cannot be
+    read), or the reason before the server closes the connection."""
+
+    code: ErrorCode
+    message: str
+    refId: str | Absent = None
+    upgradeUrl: str | Absent = Field(None, description="With UPGRADE_REQUIRED")
+    supportedVersions: list[int] | Absent = Field(None, description="With UPGRADE_REQUIRED")
+
+
+class ErrorBody(ServerPayload):
+    """Every REST error: `{"error": {"code", "message"}}` with the matching HTTP status."""
+
+    error: ErrorDetail
+
+
+class GatewayErrorMessage(ServerPayload):
+    """Not a frame: API Gateway's own message when a route's integration fails (the function
+    crashed or timed out, or its reply exceeded 128 KiB). It has no `type`; retry the frame
+    with the same `id`."""
+
+    message: str = Field(description="`Internal server error`")
+    connectionId: str
+    requestId: str
+
+
+class PongPayload(ServerPayload):
+    refId: str
 
 
 def ack_ok(ref_id: str, **fields: Any) -> dict[str, Any]:
@@ -71,16 +160,20 @@ def ack_ok(ref_id: str, **fields: Any) -> dict[str, Any]:
 
 
 def ack_error(ref_id: str, code: ErrorCode, message: str, retry_after_ms: int | None = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"code": code.value, "message": message}
-    if retry_after_ms is not None:
-        error["retryAfterMs"] = retry_after_ms
-    return server_frame("ack", {"refId": ref_id, "status": "error", "error": error})
+    error = ErrorDetail(code=code, message=message, retryAfterMs=retry_after_ms)
+    return server_frame("ack", AckError(refId=ref_id, error=error))
 
 
-def error_frame(code: ErrorCode, message: str, ref_id: str | None = None, **extra: Any) -> dict[str, Any]:
-    payload: dict[str, Any] = {"code": code.value, "message": message, **extra}
-    if ref_id is not None:
-        payload["refId"] = ref_id
+def error_frame(
+    code: ErrorCode,
+    message: str,
+    ref_id: str | None = None,
+    upgrade_url: str | None = None,
+    supported_versions: list[int] | None = None,
+) -> dict[str, Any]:
+    payload = ErrorPayload(
+        code=code, message=message, refId=ref_id, upgradeUrl=upgrade_url, supportedVersions=supported_versions
+    )
     return server_frame("error", payload)
 
 

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from tidings.kernel.errors import Forbidden, NotFound
 from tidings.kernel.wire import server_frame
+from tidings.messaging.wire import ReadReceiptPayload
 
 
 @dataclass(frozen=True)
@@ -92,5 +93,5 @@ def coalesce(advances: Iterable[Watermark]) -> list[Watermark]:
 def read_receipt(mark: Watermark) -> dict[str, Any]:
     return server_frame(
         "read.receipt",
-        {"chatId": mark.chat_id, "userId": mark.user_id, "messageId": mark.message_id, "seq": mark.seq},
+        ReadReceiptPayload(chatId=mark.chat_id, userId=mark.user_id, messageId=mark.message_id, seq=mark.seq),
     )

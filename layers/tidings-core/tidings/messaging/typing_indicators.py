@@ -20,6 +20,7 @@ from tidings.kernel.wire import encode, server_frame
 from tidings.messaging.declaration import TYPING_STARTS
 from tidings.messaging.fanout import Fanout
 from tidings.messaging.sending import UserDirectory
+from tidings.messaging.wire import TypingIndicatorPayload
 
 TYPING_TIMEOUT_SECONDS = 5.0
 
@@ -55,7 +56,8 @@ class TimerQueue(Protocol):
 def typing_frame(chat_id: str, user_id: str, display_name: str, active: bool) -> str:
     return encode(
         server_frame(
-            "typing.indicator", {"chatId": chat_id, "userId": user_id, "displayName": display_name, "active": active}
+            "typing.indicator",
+            TypingIndicatorPayload(chatId=chat_id, userId=user_id, displayName=display_name, active=active),
         )
     )
 

@@ -9,8 +9,9 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from tidings.kernel.wire import Identifier, Payload, plain, server_frame
+from tidings.kernel.wire import AckOk, Identifier, Payload, ServerFrameEnvelope, ServerPayload, plain, server_frame
 from tidings.messaging.emoji import emoji_problem
+from tidings.messaging.history import DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT
 from tidings.messaging.message import Message
 
 MAX_CONTENT_CHARS = 16_000
@@ -166,6 +167,204 @@ class SyncRequestPayload(BaseModel):
         return self
 
 
+class MessagesQuery(BaseModel):
+    """`GET /api/chats/{chatId}/messages?before=SEQ&limit=N`; a bad value is a 400 naming the parameter."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    before: int | None = Field(None, ge=1, le=MAX_SEQ)
+    limit: int = Field(DEFAULT_PAGE_LIMIT, ge=1, le=MAX_PAGE_LIMIT)
+
+
+class ChatPath(BaseModel):
+    chatId: str = Field(min_length=1, max_length=128)
+
+
+# --- what the server sends -------------------------------------------------------------------
+
+
+class WireAttachment(ServerPayload):
+    """An attachment as stored: what the sender gave (docs/protocol.md, "message.send")."""
+
+    name: str
+    fileId: str | None = None
+    url: str | None = None
+    size: int | None = None
+    mimeType: str | None = None
+
+
+class WireMessage(ServerPayload):
+    """A message as it is now (edits and reactions applied; deleted: `content` null)."""
+
+    messageId: str
+    chatId: str
+    seq: int = Field(description="The chat seq the message was created at")
+    senderId: str
+    senderName: str
+    content: str | None
+    replyTo: str | None
+    attachments: list[WireAttachment]
+    mentions: list[str] = Field(description="Mentioned user ids, and `@channel`/`@here` with their `@`")
+    priority: Literal["normal", "urgent"]
+    createdAt: str
+    editedAt: str | None
+    deleted: bool
+    reactions: dict[str, list[str]] = Field(description="Each emoji and the users who reacted, in order")
+
+
+class MessageEventPayload(ServerPayload):
+    """`message.new` and `message.updated`."""
+
+    chatId: str
+    seq: int = Field(description="The event's chat seq")
+    message: WireMessage
+
+
+class MessageDeletedPayload(ServerPayload):
+    chatId: str
+    seq: int
+    messageId: str
+
+
+class MessageReactionPayload(ServerPayload):
+    chatId: str
+    seq: int
+    messageId: str
+    reactions: dict[str, list[str]]
+
+
+class TypingIndicatorPayload(ServerPayload):
+    chatId: str
+    userId: str
+    displayName: str
+    active: bool
+
+
+class ReadReceiptPayload(ServerPayload):
+    chatId: str
+    userId: str
+    messageId: str | None
+    seq: int
+
+
+class MessageSendAck(AckOk):
+    message: WireMessage
+
+
+class MessageEditAck(AckOk):
+    chatId: str
+    seq: int | None
+    messageId: str
+    message: WireMessage
+
+
+class MessageDeleteAck(AckOk):
+    chatId: str
+    seq: int | None
+    messageId: str
+
+
+class MessageReactAck(AckOk):
+    chatId: str
+    seq: int | None = Field(description="null when the reaction changed nothing (no event)")
+    messageId: str
+    reactions: dict[str, list[str]]
+
+
+class ReadMarkAck(AckOk):
+    chatId: str
+    messageId: str
+    seq: int
+
+
+class MessageNewFrame(ServerFrameEnvelope):
+    type: Literal["message.new"]
+    payload: MessageEventPayload
+
+
+class MessageUpdatedFrame(ServerFrameEnvelope):
+    type: Literal["message.updated"]
+    payload: MessageEventPayload
+
+
+class MessageDeletedFrame(ServerFrameEnvelope):
+    type: Literal["message.deleted"]
+    payload: MessageDeletedPayload
+
+
+class MessageReactionFrame(ServerFrameEnvelope):
+    type: Literal["message.reaction"]
+    payload: MessageReactionPayload
+
+
+ChatEventFrame = MessageNewFrame | MessageUpdatedFrame | MessageDeletedFrame | MessageReactionFrame
+
+
+class SyncChatPayload(ServerPayload):
+    chatId: str
+    events: list[ChatEventFrame] = Field(
+        description="The chat's events after the known seq, as the frames they were live, in seq order"
+    )
+    hasMore: bool
+    cursor: str | None
+    headSeq: int
+    readWatermarks: dict[str, int]
+
+
+class SyncTooLargePayload(ServerPayload):
+    chatId: str
+    tooLarge: Literal[True]
+    headSeq: int
+    readWatermarks: dict[str, int]
+
+
+class SyncChatError(ServerPayload):
+    code: str
+    message: str
+
+
+class SyncRefusedPayload(ServerPayload):
+    chatId: str
+    error: SyncChatError
+
+
+class SyncChatResponse(SyncChatPayload):
+    refId: str
+
+
+class SyncTooLargeResponse(SyncTooLargePayload):
+    refId: str
+
+
+class SyncAllBadge(ServerPayload):
+    chatId: str
+    unreadCount: int
+    mentionCount: int
+    totalUnreadCount: int
+    totalMentionCount: int
+
+
+class SyncAllPresence(ServerPayload):
+    userId: str
+    status: str
+    lastSeen: str | None = None
+
+
+class SyncAllResponse(ServerPayload):
+    refId: str
+    chats: list[SyncChatPayload | SyncTooLargePayload | SyncRefusedPayload]
+    badges: list[SyncAllBadge]
+    presence: list[SyncAllPresence]
+    presenceTruncated: Literal[True] | None = None
+
+
+class MessagePageResponse(ServerPayload):
+    """`GET /api/chats/{chatId}/messages`: newest first."""
+
+    messages: list[WireMessage]
+    nextBefore: int | None = Field(description="`before` for the next, older page; null on the last")
+
+
 KINDS = ("message", "edit", "delete", "reaction")
 
 
@@ -175,15 +374,22 @@ def message_new(message: Message) -> dict[str, Any]:
 
 def event_frame(kind: str, seq: int, message: Message) -> dict[str, Any]:
     """The frame for the chat event of `kind` recorded at `seq` about `message`."""
-    base = {"chatId": message.chat_id, "seq": seq}
+    chat_id = message.chat_id
     if kind == "message":
-        return server_frame("message.new", {**base, "message": message.to_wire()})
+        return server_frame("message.new", MessageEventPayload(chatId=chat_id, seq=seq, message=_wire(message)))
     if kind == "edit":
-        return server_frame("message.updated", {**base, "message": message.to_wire()})
+        return server_frame("message.updated", MessageEventPayload(chatId=chat_id, seq=seq, message=_wire(message)))
     if kind == "delete":
-        return server_frame("message.deleted", {**base, "messageId": message.message_id})
+        return server_frame(
+            "message.deleted", MessageDeletedPayload(chatId=chat_id, seq=seq, messageId=message.message_id)
+        )
     if kind == "reaction":
         return server_frame(
-            "message.reaction", {**base, "messageId": message.message_id, "reactions": message.reactions}
+            "message.reaction",
+            MessageReactionPayload(chatId=chat_id, seq=seq, messageId=message.message_id, reactions=message.reactions),
         )
     raise ValueError(f"unknown chat event kind {kind!r}")
+
+
+def _wire(message: Message) -> WireMessage:
+    return WireMessage.model_validate(message.to_wire())

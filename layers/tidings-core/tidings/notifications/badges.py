@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from tidings.kernel.connections_api import ConnectionPoster, DeliveryRetries, post_to_user
 from tidings.kernel.wire import encode, server_frame
 from tidings.messaging.message import Message
+from tidings.notifications.wire import BadgePayload
 
 BROADCASTS = ("@channel", "@here")
 
@@ -39,7 +40,7 @@ class Badge:
         }
 
     def frame(self) -> dict[str, Any]:
-        return server_frame("notification.badge", self.to_wire())
+        return server_frame("notification.badge", BadgePayload.model_validate(self.to_wire()))
 
 
 class BadgeStore(Protocol):

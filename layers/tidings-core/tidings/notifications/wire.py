@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from tidings.kernel.wire import ServerPayload
 from tidings.notifications.push_delivery import PushSubscription, subscription_id
 from tidings.notifications.push_endpoints import check_endpoint
 
@@ -138,3 +139,37 @@ def parse_identity(body: Any) -> WebPushIdentity | DeviceTokenIdentity:
     if _is_native(body):
         return DeviceTokenIdentity.model_validate(body)
     return WebPushIdentity.model_validate(body)
+
+
+class RegistrationResponse(ServerPayload):
+    """`POST /api/push/subscriptions` (201)."""
+
+    subscriptionId: str = Field(description="The SHA-256 of the endpoint, or of the platform and token")
+    platform: Literal["webpush", "fcm", "apns"]
+
+
+class VapidKeyResponse(ServerPayload):
+    publicKey: str = Field(description="The base64url uncompressed P-256 point, for `applicationServerKey`")
+
+
+# --- frames ----------------------------------------------------------------------------------
+
+
+class BadgePayload(ServerPayload):
+    chatId: str
+    unreadCount: int
+    mentionCount: int
+    totalUnreadCount: int
+    totalMentionCount: int
+
+
+class ToastPayload(ServerPayload):
+    id: str = Field(description="The toast's id: replace a shown toast with the same id")
+    title: str
+    body: str
+    chatId: str
+    messageId: str
+    priority: Literal["normal", "urgent"]
+    timestamp: str
+    actions: list[Literal["reply", "markRead", "mute"]]
+    count: int = Field(description="How many messages the toast stands for")

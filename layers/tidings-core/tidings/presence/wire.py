@@ -7,18 +7,29 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tidings.kernel.wire import Identifier, ack_ok, encode, iso, server_frame
+from tidings.kernel.wire import Absent, AckOk, Identifier, ServerPayload, ack_ok, encode, iso, server_frame
 from tidings.presence.machine import OFFLINE, PresenceState, Status
 
 MAX_SUBSCRIBE_USERS = 100
 
 
+class PresenceChangedPayload(ServerPayload):
+    userId: str
+    status: Status
+    lastSeen: str | Absent = Field(None, description="With `offline`: when the user went offline, ISO 8601 UTC")
+
+
+class PresenceUpdateAck(AckOk):
+    presence: Status = Field(description="The status asked for")
+    coalesced: bool = Field(description="true: it takes effect when the 10 s since the last update are over")
+
+
 def presence_payload(user_id: str, status: str, last_seen: float | None) -> dict[str, Any]:
     """The payload of `presence.changed`, and an entry of sync's `presence` list."""
-    payload: dict[str, Any] = {"userId": user_id, "status": status}
-    if status == OFFLINE and last_seen is not None:
-        payload["lastSeen"] = iso(last_seen)
-    return payload
+    seen = iso(last_seen) if status == OFFLINE and last_seen is not None else None
+    return PresenceChangedPayload.model_validate({"userId": user_id, "status": status, "lastSeen": seen}).model_dump(
+        mode="json"
+    )
 
 
 def state_payload(user_id: str, state: PresenceState | None) -> dict[str, Any]:

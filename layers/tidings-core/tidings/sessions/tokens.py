@@ -18,6 +18,9 @@ import jwt
 ALGORITHMS = ["HS256"]
 ISSUER = "tidings"
 AUDIENCE = "tidings"
+# Every claim an access token must carry (PyJWT checks iss and aud against ISSUER and AUDIENCE,
+# exp and iat against the clock; `sub` is the user id).
+REQUIRED_CLAIMS = ("sub", "iat", "exp", "iss", "aud")
 DEFAULT_TTL_SECONDS = 15 * 60
 # The longest an access token may live (`exp - iat`; PyJWT already refuses an `iat` in the
 # future). A longer-lived token is refused as invalid: an absurd `exp` (2^63) would otherwise
@@ -37,7 +40,7 @@ _REASONS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
     (jwt.InvalidAudienceError, "the token is for another audience"),
     (jwt.InvalidIssuerError, "the token is from another issuer"),
     (jwt.InvalidIssuedAtError, "the token's issue time is invalid"),
-    (jwt.MissingRequiredClaimError, "the token lacks a required claim (sub, exp, iat)"),
+    (jwt.MissingRequiredClaimError, f"the token lacks a required claim ({', '.join(REQUIRED_CLAIMS)})"),
     (jwt.DecodeError, "the token is malformed"),
 )
 
@@ -74,7 +77,7 @@ def verify_token(token: str, key: str) -> Identity:
             algorithms=ALGORITHMS,
             audience=AUDIENCE,
             issuer=ISSUER,
-            options={"require": ["sub", "exp", "iat"]},
+            options={"require": list(REQUIRED_CLAIMS)},
         )
     except jwt.PyJWTError as exc:
         raise InvalidToken(_reason(exc)) from exc

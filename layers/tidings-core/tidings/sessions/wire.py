@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tidings.kernel.errors import ErrorCode
-from tidings.kernel.wire import error_frame, iso, server_frame
+from tidings.kernel.wire import AckOk, ServerPayload, error_frame, iso, server_frame
 
 MAX_TOKEN_CHARS = 8192
 
@@ -37,6 +37,40 @@ class RefreshRequest(_Payload):
     refreshToken: str = Field(min_length=1, max_length=512)
 
 
+class WelcomePayload(ServerPayload):
+    refId: str
+    connectionId: str
+    userId: str
+    protocolVersion: int
+    supportedVersions: list[int]
+    heartbeatIntervalMs: int = Field(description="How often to send `ping`")
+    serverTime: str = Field(description="The server's clock, ISO 8601 UTC, to estimate the client's offset")
+
+
+class TokenRefreshPayload(ServerPayload):
+    expiresAt: str = Field(description="When the connection's access token expires, ISO 8601 UTC")
+
+
+class AuthRenewAck(AckOk):
+    expiresAt: str = Field(description="The connection's new expiry, ISO 8601 UTC")
+
+
+class ChatFocusAck(AckOk):
+    chatId: str | None
+
+
+class RefreshResponse(ServerPayload):
+    """`POST /api/auth/refresh`: the new access token and the refresh token that replaces the one sent."""
+
+    token: str
+    refreshToken: str
+    expiresAt: str = Field(description="When the access token expires, ISO 8601 UTC")
+
+
+class RevokeResponse(ServerPayload):
+    revoked: Literal[True] = True
+
+
 def welcome_frame(
     ref_id: str,
     *,
@@ -49,15 +83,15 @@ def welcome_frame(
 ) -> dict[str, Any]:
     return server_frame(
         "welcome",
-        {
-            "refId": ref_id,
-            "connectionId": connection_id,
-            "userId": user_id,
-            "protocolVersion": protocol_version,
-            "supportedVersions": supported_versions,
-            "heartbeatIntervalMs": heartbeat_interval_ms,
-            "serverTime": iso(server_time),
-        },
+        WelcomePayload(
+            refId=ref_id,
+            connectionId=connection_id,
+            userId=user_id,
+            protocolVersion=protocol_version,
+            supportedVersions=supported_versions,
+            heartbeatIntervalMs=heartbeat_interval_ms,
+            serverTime=iso(server_time),
+        ),
     )
 
 
@@ -68,10 +102,10 @@ def upgrade_required_frame(
         ErrorCode.UPGRADE_REQUIRED,
         message,
         ref_id=ref_id,
-        upgradeUrl=upgrade_url,
-        supportedVersions=supported_versions,
+        upgrade_url=upgrade_url,
+        supported_versions=supported_versions,
     )
 
 
 def token_refresh_frame(token_expires_at: int) -> dict[str, Any]:
-    return server_frame("token.refresh", {"expiresAt": iso(token_expires_at)})
+    return server_frame("token.refresh", TokenRefreshPayload(expiresAt=iso(token_expires_at)))
