@@ -33,18 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
+from tidings_local.lambda_paths import provided_distributions
 
 STACK_NAME = "TidingsStack"
 REGION = "us-east-1"
-# The Lambda Python runtime ships boto3 (and what it needs). The public Powertools layer ships
-# aws-lambda-powertools with its extras; we stage the extras tidings-core asks for, which are
-# the ones installed here (the public layer bundles them all, so this errs on the strict side).
-RUNTIME_ROOTS = ("boto3",)
-POWERTOOLS = "aws-lambda-powertools"
-CORE_DISTRIBUTION = "tidings-core"
-
 # Run in the fresh interpreter: Lambda's bootstrap, reduced to loading the handler. It reports
 # how long the import took and how many modules it brought in (what `make bench-cold` tables).
 _BOOTSTRAP = """
@@ -152,42 +144,6 @@ def synthesized_functions(template: Mapping[str, Any], cloud_assembly: Path) -> 
     return functions
 
 
-# --- what the Lambda runtime and the Powertools layer provide ----------------------------
-
-
-def _powertools_extras() -> set[str]:
-    for line in importlib.metadata.requires(CORE_DISTRIBUTION) or []:
-        requirement = Requirement(line)
-        if canonicalize_name(requirement.name) == POWERTOOLS:
-            return set(requirement.extras)
-    raise LookupError(f"{CORE_DISTRIBUTION} does not require {POWERTOOLS}")
-
-
-def distribution_closure(roots: Iterable[tuple[str, Iterable[str]]]) -> list[importlib.metadata.Distribution]:
-    """The installed distributions `roots` (name, extras) need, with their dependencies."""
-    seen: dict[str, importlib.metadata.Distribution] = {}
-    pending = [(name, set(extras)) for name, extras in roots]
-    while pending:
-        name, extras = pending.pop()
-        key = canonicalize_name(name)
-        if key in seen:
-            continue
-        distribution = importlib.metadata.distribution(name)
-        seen[key] = distribution
-        for line in distribution.requires or []:
-            requirement = Requirement(line)
-            wanted = requirement.marker is None or any(
-                requirement.marker.evaluate({"extra": extra}) for extra in extras | {""}
-            )
-            if wanted:
-                pending.append((requirement.name, set(requirement.extras)))
-    return list(seen.values())
-
-
-def runtime_distributions() -> list[importlib.metadata.Distribution]:
-    return distribution_closure([*((name, ()) for name in RUNTIME_ROOTS), (POWERTOOLS, _powertools_extras())])
-
-
 def _stage_symlinks(distributions: Iterable[importlib.metadata.Distribution], target: Path) -> None:
     for distribution in distributions:
         for file in distribution.files or []:
@@ -206,7 +162,7 @@ def runtime_packages() -> Iterator[Path]:
     """A directory holding exactly the runtime's and the Powertools layer's packages (symlinks,
     including their compiled bytecode, as a runtime image carries it)."""
     with tempfile.TemporaryDirectory(prefix="lambda-runtime-") as directory:
-        _stage_symlinks(runtime_distributions(), Path(directory))
+        _stage_symlinks(provided_distributions(), Path(directory))
         yield Path(directory)
 
 

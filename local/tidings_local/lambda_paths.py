@@ -8,12 +8,14 @@ the standard library. Nothing else: not the packages of the machine that built i
 `stage(root)` builds that here with symlinks, so a worker sees exactly this and the sources stay
 editable in place:
 
-- `root/opt/python/`: the AWS Powertools layer's packages (`POWERTOOLS_LAYER_DISTRIBUTIONS`:
-  Powertools with its core extras, as that layer ships them; one not installed here is missing,
-  which is stricter than AWS), then ours over it: the shared package `tidings` (its source
-  directory) and the distributions `tidings_infra.layer_build` copies into our layer
+- `root/opt/python/`: the AWS Powertools layer's packages (`powertools_layer_distributions`:
+  Powertools with the extras tidings-core asks for, and their closure; the public layer bundles
+  them all, so this errs on the strict side), then ours over it: the shared package `tidings`
+  (its source directory) and the distributions `tidings_infra.layer_build` copies into our layer
   (`LAYER_DISTRIBUTIONS`);
-- `root/runtime/`: boto3 and its closure (`RUNTIME_DISTRIBUTIONS`), as the Python runtime ships it.
+- `root/runtime/`: boto3 and its closure (`runtime_distributions`), as the Python runtime ships it.
+
+The same two lists are what `lambda_loader` stages for the synthesized code.
 
 `shadowing(asset_dir, paths)` names the asset's modules that would hide a module of the standard
 library, of the layers or of the runtime: with the asset first on `sys.path`, `import typing`
@@ -30,26 +32,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
 from tidings_infra.packaging import LAYER_DISTRIBUTIONS
 
 CORE_PACKAGE_DIR = Path(__file__).resolve().parents[2] / "layers" / "tidings-core" / "tidings"
-# What the Python 3.11 runtime ships for function code: the AWS SDK and its closure.
-RUNTIME_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3")
-# The public Powertools layer: Powertools with its core extras ("[all]") and their closures.
-POWERTOOLS_LAYER_DISTRIBUTIONS = (
-    "aws-lambda-powertools",
-    "pydantic",
-    "pydantic-core",
-    "annotated-types",
-    "typing-extensions",
-    "typing-inspection",
-    "aws-xray-sdk",
-    "wrapt",
-    "fastjsonschema",
-    "jsonpath-ng",
-    "pydantic-settings",
-    "aws-encryption-sdk",
-)
+# The Lambda Python runtime ships boto3 (and what it needs); the public Powertools layer ships
+# aws-lambda-powertools with its extras.
+RUNTIME_ROOTS = ("boto3",)
+POWERTOOLS = "aws-lambda-powertools"
+CORE_DISTRIBUTION = "tidings-core"
 _NOT_MODULES = {"__pycache__", "bin", "share", "include"}
 
 
@@ -76,9 +69,9 @@ def stage(root: Path, core_package: Path = CORE_PACKAGE_DIR) -> LambdaPaths:
     for directory in (paths.layers, paths.runtime):
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
-    for distribution in _installed(RUNTIME_DISTRIBUTIONS):
+    for distribution in runtime_distributions():
         _link_distribution(distribution, paths.runtime)
-    for distribution in _installed(POWERTOOLS_LAYER_DISTRIBUTIONS):
+    for distribution in powertools_layer_distributions():
         _link_distribution(distribution, paths.layers)
     for name in LAYER_DISTRIBUTIONS:  # ours is the later layer: its files win
         _link_distribution(importlib.metadata.distribution(name), paths.layers)
@@ -112,14 +105,53 @@ def _module_names(directory: Path) -> set[str]:
     return names
 
 
-def _installed(names: Iterable[str]) -> list[importlib.metadata.Distribution]:
-    found = []
-    for name in names:
-        try:
-            found.append(importlib.metadata.distribution(name))
-        except importlib.metadata.PackageNotFoundError:
-            continue  # not installed here: missing locally (stricter than AWS), never borrowed
-    return found
+# --- what the Lambda runtime and the Powertools layer provide ----------------------------
+
+
+def _powertools_extras() -> set[str]:
+    for line in importlib.metadata.requires(CORE_DISTRIBUTION) or []:
+        requirement = Requirement(line)
+        if canonicalize_name(requirement.name) == POWERTOOLS:
+            return set(requirement.extras)
+    raise LookupError(f"{CORE_DISTRIBUTION} does not require {POWERTOOLS}")
+
+
+def distribution_closure(roots: Iterable[tuple[str, Iterable[str]]]) -> list[importlib.metadata.Distribution]:
+    """The installed distributions `roots` (name, extras) need, with their dependencies."""
+    seen: dict[str, importlib.metadata.Distribution] = {}
+    pending = [(name, set(extras)) for name, extras in roots]
+    while pending:
+        name, extras = pending.pop()
+        key = canonicalize_name(name)
+        if key in seen:
+            continue
+        distribution = importlib.metadata.distribution(name)
+        seen[key] = distribution
+        for line in distribution.requires or []:
+            requirement = Requirement(line)
+            wanted = requirement.marker is None or any(
+                requirement.marker.evaluate({"extra": extra}) for extra in extras | {""}
+            )
+            if wanted:
+                pending.append((requirement.name, set(requirement.extras)))
+    return list(seen.values())
+
+
+def runtime_distributions() -> list[importlib.metadata.Distribution]:
+    """What the Python runtime itself ships: boto3 and its closure."""
+    return distribution_closure((name, ()) for name in RUNTIME_ROOTS)
+
+
+def powertools_layer_distributions() -> list[importlib.metadata.Distribution]:
+    """What the Powertools layer adds over the runtime's packages."""
+    runtime = {canonicalize_name(d.metadata["Name"]) for d in runtime_distributions()}
+    layer = distribution_closure([(POWERTOOLS, _powertools_extras())])
+    return [d for d in layer if canonicalize_name(d.metadata["Name"]) not in runtime]
+
+
+def provided_distributions() -> list[importlib.metadata.Distribution]:
+    """Everything a function gets without bringing it: the runtime's and the Powertools layer's."""
+    return [*runtime_distributions(), *powertools_layer_distributions()]
 
 
 def _link_distribution(distribution: importlib.metadata.Distribution, target: Path) -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from tests.infrastructure.synthesis import Synthesized
 from tidings.app import APPLICATION
-from tidings_local import lambda_loader
+from tidings_local import lambda_loader, lambda_paths
 from tidings_local.lambda_loader import SynthesizedFunction
 
 FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
@@ -61,7 +61,7 @@ def test_every_function_loads_as_lambda_loads_it(
 
 
 def test_the_runtime_stand_in_holds_only_the_runtime_and_powertools_closure(runtime_dir: Path) -> None:
-    names = {d.metadata["Name"].lower().replace("_", "-") for d in lambda_loader.runtime_distributions()}
+    names = {d.metadata["Name"].lower().replace("_", "-") for d in lambda_paths.provided_distributions()}
     assert {"boto3", "botocore", "s3transfer", "jmespath", "aws-lambda-powertools", "pydantic"} <= names
     assert {"aws-xray-sdk", "typing-extensions", "python-dateutil", "six", "urllib3"} <= names
     # Our layer's own dependencies must come from our layer, not from this stand-in.
