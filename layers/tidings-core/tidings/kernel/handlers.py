@@ -3,20 +3,23 @@ and queue consumers, partial batch responses. Every handler in `functions/` is o
 
 The stanza: `inject_lambda_context(clear_state=True)` starts each invocation's log keys from its
 own Lambda context (with the API Gateway request id as correlation id for API routes),
-`log_metrics` flushes the invocation's metrics, `capture_lambda_handler` traces it.
+`log_metrics` flushes the invocation's metrics, `capture_lambda_handler` traces it (where
+tracing is on: elsewhere the X-Ray SDK is not even imported).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tidings.kernel.observability import logger, metrics, tracer
+from tidings.kernel.observability import logger, metrics, tracer, tracing_enabled
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import EventType
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 Handler = Callable[[dict[str, Any], LambdaContext], Any]
 H = TypeVar("H", bound=Handler)
@@ -24,8 +27,8 @@ H = TypeVar("H", bound=Handler)
 
 def _stanza(correlation_id_path: str | None, traced: bool = True) -> Callable[[H], H]:
     def dress(handler: H) -> H:
-        if traced:
-            handler = tracer.capture_lambda_handler(handler)  # type: ignore[assignment]
+        if traced and tracing_enabled():
+            handler = tracer().capture_lambda_handler(handler)  # type: ignore[assignment]
         handler = metrics.log_metrics(handler)  # type: ignore[assignment]
         return logger.inject_lambda_context(correlation_id_path=correlation_id_path, clear_state=True)(handler)  # type: ignore[no-any-return]
 
@@ -57,5 +60,9 @@ def process_batch(
     (`ReportBatchItemFailures`), so the event source retries only those. `poison_is_partial`:
     a batch in which every record failed is still a partial response, not an invocation error
     (for queues whose bad jobs go to a dead-letter queue by their redrive policy)."""
+    # Imported here: Powertools' batch utility loads its pydantic models of every event source,
+    # which only the consumers need (and they import `EventType` from it anyway).
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, process_partial_response
+
     processor = BatchProcessor(event_type=event_type, raise_on_entire_batch_failure=not poison_is_partial)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -9,11 +9,20 @@ are appended with `thread_safe_append_keys`. The formatter also keeps the Lambda
 per thread: on AWS an execution environment runs one invocation at a time, but `tidings dev`
 runs concurrent invocations in threads of one process sharing this Logger, where one shared
 set of keys would give a line another invocation's request id.
+
+The Tracer exists only where tracing is on (on Lambda, unless `POWERTOOLS_TRACE_DISABLED`):
+Powertools' `Tracer()` imports the X-Ray SDK even when disabled, and by default patches every
+library the SDK supports at once (`patch_all`), importing botocore's client, httpx, requests
+and PynamoDB whether the function uses them or not. Here each library is patched when the
+function first imports it, so a function traces its calls of what it uses and pays for no more.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from functools import cache
+from types import ModuleType
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -47,5 +56,40 @@ class PerThreadKeysFormatter(LambdaPowertoolsFormatter):
 
 
 logger = Logger(service=SERVICE, logger_formatter=PerThreadKeysFormatter())
-tracer = Tracer(service=SERVICE)
 metrics = Metrics(namespace="Tidings", service=SERVICE)
+
+
+# X-Ray's name for a library it patches -> the module whose import triggers the patch. What
+# `patch_all` would patch, less the databases we never use; `httplib` (http.client, under
+# urllib3) traces the HTTP calls no other patch sees (OpenSearch).
+TRACED_LIBRARIES = {
+    "botocore": "botocore.client",
+    "pynamodb": "pynamodb.connection",
+    "httpx": "httpx",
+    "requests": "requests",
+    "httplib": "urllib3",
+    "sqlite3": "sqlite3",
+}
+
+
+def tracing_enabled() -> bool:
+    """Powertools' own rule: off with `POWERTOOLS_TRACE_DISABLED`, outside Lambda, or in SAM/Chalice."""
+    return not Tracer._is_tracer_disabled()
+
+
+@cache
+def tracer() -> Tracer:
+    """The Tracer of a function with tracing on (`tracing_enabled()`), created on first use."""
+    import wrapt  # the X-Ray SDK's own dependency, for its post-import hooks
+
+    created = Tracer(service=SERVICE, auto_patch=False)
+    for library, module in TRACED_LIBRARIES.items():
+        wrapt.register_post_import_hook(_patcher(created, library), module)
+    return created
+
+
+def _patcher(tracer: Tracer, library: str) -> Callable[[ModuleType], None]:
+    def patch(_imported: ModuleType) -> None:
+        tracer.patch([library])
+
+    return patch
