@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -20,9 +20,11 @@ from tidings.kernel.wire import iso
 from tidings.notifications import compose as notifications
 from tidings.notifications.declaration import PUSH_API, PushSettings
 from tidings.notifications.push_store import DynamoSubscriptionStore
-from tidings.notifications.vapid import VapidConfig
 from tidings.notifications.wire import parse_identity, parse_registration
 from tidings.sessions import compose as sessions
+
+if TYPE_CHECKING:
+    from tidings.notifications.vapid import VapidConfig
 
 app = http_app()
 
@@ -31,7 +33,7 @@ app = http_app()
 class Services:
     subscriptions: DynamoSubscriptionStore
     authenticate: Callable[[str], str]
-    vapid_config: Callable[[], VapidConfig | None]
+    vapid_config: Callable[[], "VapidConfig | None"]  # read by the key route only: py_vapid loads then
     allow_loopback_http: bool
 
 

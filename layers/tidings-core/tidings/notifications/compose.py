@@ -2,14 +2,14 @@
 presence's ports, the connections and the @connections poster are passed in by the handler.
 
 The push senders import their HTTP clients (pywebpush, httpx) only when the push worker builds
-them: no other function loads them."""
+them, and the VAPID key pair (py_vapid, cryptography) is imported by what reads it (the push
+API, the push worker): no other function loads them."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-
-from aws_lambda_powertools.utilities import parameters
+from typing import TYPE_CHECKING
 
 from tidings.chats.directory import MemberDirectory
 from tidings.chats.models import MEMBERS, USERS
@@ -17,6 +17,7 @@ from tidings.kernel.connections_api import REDELIVERIES, ConnectionPoster, split
 from tidings.kernel.delay_queue import DelayQueue
 from tidings.kernel.environment import Environment
 from tidings.kernel.ephemeral import EPHEMERAL
+from tidings.kernel.secret_values import secret_reader
 from tidings.messaging.declaration import DELIVERY_RETRIES
 from tidings.notifications.badge_store import DynamoBadgeStore
 from tidings.notifications.badges import BadgeService, Connections
@@ -29,7 +30,9 @@ from tidings.notifications.push_senders import ConfiguredSenders, SecretReader
 from tidings.notifications.push_store import DynamoSubscriptionStore
 from tidings.notifications.records import PUSH_JOB_BODIES
 from tidings.notifications.toast_store import DynamoToastGroups
-from tidings.notifications.vapid import VapidConfig
+
+if TYPE_CHECKING:
+    from tidings.notifications.vapid import VapidConfig
 
 # Push credentials are cached this long, so a newly configured platform is picked up within it.
 PUSH_SECRET_MAX_AGE_SECONDS = 300
@@ -99,11 +102,13 @@ def push_subscriptions(environment: Environment) -> DynamoSubscriptionStore:
 
 
 def _secret_reader(arn: str) -> SecretReader:
-    return lambda: str(parameters.get_secret(arn, max_age=PUSH_SECRET_MAX_AGE_SECONDS))
+    return secret_reader(arn, PUSH_SECRET_MAX_AGE_SECONDS)
 
 
 def vapid_config(environment: Environment) -> VapidConfig | None:
     """The VAPID key pair, or None while the deployment has not configured one."""
+    from tidings.notifications.vapid import VapidConfig
+
     return VapidConfig.from_secret(_secret_reader(environment.secret_arn(PUSH_VAPID))())
 
 
@@ -121,6 +126,7 @@ def push_delivery(environment: Environment) -> PushDelivery:
 def _senders(environment: Environment, allow_loopback_http: bool) -> ConfiguredSenders:
     from tidings.notifications.apns import ApnsConfig, ApnsSender
     from tidings.notifications.fcm import FcmConfig, FcmSender
+    from tidings.notifications.vapid import VapidConfig
     from tidings.notifications.webpush import WebPushSender
 
     def web_push(raw: str | None) -> PushSender | None:

@@ -14,7 +14,6 @@ from tidings.kernel.ratelimits import RateLimiter
 from tidings.messaging.message import Message
 from tidings.messaging.message_store import DynamoMessageStore
 from tidings.search.declaration import SEARCH_INDEX, SEARCH_REINDEX
-from tidings.search.embedded_engine import EmbeddedSearchEngine
 from tidings.search.indexing import Reindexer, SearchIndexer
 from tidings.search.port import SearchEngine
 from tidings.search.searching import SearchDirectory, SearchService, utc_now
@@ -35,7 +34,10 @@ def search_engine(environment: Environment) -> Callable[[], SearchEngine]:
 
 
 @cache
-def _embedded_engine(path: str) -> EmbeddedSearchEngine:
+def _embedded_engine(path: str) -> SearchEngine:
+    # Imported by the engine in use only: each engine loads its own client (sqlite3, opensearch-py).
+    from tidings.search.embedded_engine import EmbeddedSearchEngine
+
     return EmbeddedSearchEngine(path)
 
 

@@ -7,13 +7,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools.utilities import parameters
-
 from tidings.chats.models import USERS
 from tidings.kernel.connections_api import ConnectionPoster
 from tidings.kernel.delay_queue import DelayQueue
 from tidings.kernel.environment import Environment, environment_of
 from tidings.kernel.errors import Unauthorized
+from tidings.kernel.secret_values import secret_reader
 from tidings.sessions.connection_store import DynamoConnectionLiveness, DynamoConnectionStore
 from tidings.sessions.connections import Disconnector, PendingClose
 from tidings.sessions.credentials import CredentialService
@@ -31,8 +30,7 @@ SIGNING_KEY_MAX_AGE_SECONDS = 300
 
 def signing_key(environment: Environment) -> Callable[[], str]:
     """The HS256 key, read from Secrets Manager through Powertools' cache."""
-    arn = environment.secret_arn(JWT_SIGNING_KEY)
-    return lambda: str(parameters.get_secret(arn, max_age=SIGNING_KEY_MAX_AGE_SECONDS))
+    return secret_reader(environment.secret_arn(JWT_SIGNING_KEY), SIGNING_KEY_MAX_AGE_SECONDS)
 
 
 def connection_store(environment: Environment) -> DynamoConnectionStore:

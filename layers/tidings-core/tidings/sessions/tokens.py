@@ -2,7 +2,8 @@
 
 The algorithm list is pinned, so a token whose header says `none` or any other algorithm is
 refused before its signature is even looked at. PyJWT does every check; this module only sets
-the policy.
+the policy. PyJWT (and the cryptography it loads) is imported where a token is first signed or
+verified, so the functions that do neither never load it.
 
 A refused token's reason is one of a few fixed phrases, never PyJWT's message: some of those
 quote parts of the token, and the reason is logged and sent back to clients.
@@ -12,8 +13,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
 
-import jwt
+if TYPE_CHECKING:
+    import jwt
 
 ALGORITHMS = ["HS256"]
 ISSUER = "tidings"
@@ -31,18 +35,24 @@ MAX_TOKEN_LIFETIME_SECONDS = 24 * 3600
 # bound refuses anything larger than a token could sensibly be before it is parsed.
 MAX_TOKEN_BYTES = 8 * 1024
 
-# From the most specific PyJWT error to the least (ExpiredSignatureError is an InvalidTokenError...).
-_REASONS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
-    (jwt.ExpiredSignatureError, "the token has expired"),
-    (jwt.ImmatureSignatureError, "the token is not valid yet"),
-    (jwt.InvalidSignatureError, "the token's signature does not verify"),
-    (jwt.InvalidAlgorithmError, "the token's algorithm is not allowed"),
-    (jwt.InvalidAudienceError, "the token is for another audience"),
-    (jwt.InvalidIssuerError, "the token is from another issuer"),
-    (jwt.InvalidIssuedAtError, "the token's issue time is invalid"),
-    (jwt.MissingRequiredClaimError, f"the token lacks a required claim ({', '.join(REQUIRED_CLAIMS)})"),
-    (jwt.DecodeError, "the token is malformed"),
-)
+
+@cache
+def _reasons() -> tuple[tuple[type[jwt.PyJWTError], str], ...]:
+    """PyJWT's errors with our reasons, from the most specific to the least
+    (ExpiredSignatureError is an InvalidTokenError...)."""
+    import jwt
+
+    return (
+        (jwt.ExpiredSignatureError, "the token has expired"),
+        (jwt.ImmatureSignatureError, "the token is not valid yet"),
+        (jwt.InvalidSignatureError, "the token's signature does not verify"),
+        (jwt.InvalidAlgorithmError, "the token's algorithm is not allowed"),
+        (jwt.InvalidAudienceError, "the token is for another audience"),
+        (jwt.InvalidIssuerError, "the token is from another issuer"),
+        (jwt.InvalidIssuedAtError, "the token's issue time is invalid"),
+        (jwt.MissingRequiredClaimError, f"the token lacks a required claim ({', '.join(REQUIRED_CLAIMS)})"),
+        (jwt.DecodeError, "the token is malformed"),
+    )
 
 
 class InvalidToken(Exception):
@@ -59,17 +69,21 @@ class Identity:
 def issue_token(user_id: str, key: str, ttl_seconds: int = DEFAULT_TTL_SECONDS, now: float | None = None) -> str:
     issued = int(time.time() if now is None else now)
     claims = {"sub": user_id, "iat": issued, "exp": issued + ttl_seconds, "iss": ISSUER, "aud": AUDIENCE}
+    import jwt
+
     return jwt.encode(claims, key, algorithm=ALGORITHMS[0])
 
 
 def _reason(error: jwt.PyJWTError) -> str:
-    return next((reason for kind, reason in _REASONS if isinstance(error, kind)), "the token is invalid")
+    return next((reason for kind, reason in _reasons() if isinstance(error, kind)), "the token is invalid")
 
 
 def verify_token(token: str, key: str) -> Identity:
     """Raises InvalidToken, with a reason that never quotes the token."""
     if len(token.encode("utf-8")) > MAX_TOKEN_BYTES:
         raise InvalidToken(f"the token is larger than {MAX_TOKEN_BYTES} bytes")
+    import jwt
+
     try:
         claims = jwt.decode(
             token,
