@@ -4,18 +4,21 @@ its own types."""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
-    DynamoDBRecord,
-    DynamoDBRecordEventName,
-)
 from pynamodb.models import Model
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 M = TypeVar("M", bound=Model)
 
 
 def is_insert(record: DynamoDBRecord) -> bool:
+    # Imported here: the stores that share a module with these helpers handle no records, and
+    # the consumers that do have loaded Powertools' data classes already (the batch utility).
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecordEventName
+
     return record.event_name == DynamoDBRecordEventName.INSERT
 
 

@@ -1,58 +1,64 @@
 """Construction of messaging's services, from a function's environment. The directory's ports
 (display names, members), the @connections poster and the rate limiter are passed in by the
-handler that composes them."""
+handler that composes them.
+
+Each builder imports the services it builds, so a function loads the modules of what it builds
+and no other (`tests/infrastructure/test_cold_start_imports.py`)."""
 
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
-from tidings.chats.directory import MemberDirectory
 from tidings.chats.models import CHATS, MEMBERS
-from tidings.kernel.connections_api import (
-    REDELIVERIES,
-    ConnectionDirectory,
-    ConnectionPoster,
-    Deliveries,
-    Redelivery,
-    split_to_fit,
-)
+from tidings.kernel.connections_api import REDELIVERIES, split_to_fit
 from tidings.kernel.delay_queue import DelayQueue
 from tidings.kernel.environment import Environment
 from tidings.kernel.ephemeral import EPHEMERAL
-from tidings.kernel.ratelimits import RateLimiter
-from tidings.messaging.chat_events import ChatEventService
 from tidings.messaging.declaration import DELIVERY_RETRIES, TYPING_TIMERS
-from tidings.messaging.fanout import Fanout
-from tidings.messaging.history import HistoryMembers, HistoryService
-from tidings.messaging.message_store import DynamoMessageStore
 from tidings.messaging.models import MESSAGES
-from tidings.messaging.receipts import ReadService
-from tidings.messaging.records import TYPING_TIMER_BODIES
-from tidings.messaging.sending import MessageService, UserDirectory
-from tidings.messaging.sync_store import DynamoSyncStore
-from tidings.messaging.syncing import SyncService
-from tidings.messaging.typing_indicators import MembershipCheck, TypingService
-from tidings.messaging.typing_store import DynamoTypingStateStore
+
+if TYPE_CHECKING:
+    from tidings.chats.directory import MemberDirectory
+    from tidings.kernel.connections_api import ConnectionDirectory, ConnectionPoster, Deliveries, Redelivery
+    from tidings.kernel.ratelimits import RateLimiter
+    from tidings.messaging.chat_events import ChatEventService
+    from tidings.messaging.fanout import Fanout
+    from tidings.messaging.history import HistoryMembers, HistoryService
+    from tidings.messaging.message_store import DynamoMessageStore
+    from tidings.messaging.receipts import ReadService
+    from tidings.messaging.sending import MessageService, UserDirectory
+    from tidings.messaging.syncing import SyncService
+    from tidings.messaging.typing_indicators import MembershipCheck, TypingService
+    from tidings.messaging.typing_store import DynamoTypingStateStore
 
 
 def message_store(environment: Environment) -> DynamoMessageStore:
     """The chat event log, with the chats' seq counters and the members' watermarks."""
+    from tidings.messaging.message_store import DynamoMessageStore
+
     environment.require(MESSAGES)
     return DynamoMessageStore()
 
 
 def message_sending(environment: Environment, *, users: UserDirectory, limiter: RateLimiter) -> MessageService:
+    from tidings.messaging.sending import MessageService
+
     environment.require(CHATS, MEMBERS)
     return MessageService(message_store(environment), users, limiter, now=time.time)
 
 
 def chat_events(environment: Environment, *, users: UserDirectory, limiter: RateLimiter) -> ChatEventService:
     """`message.edit`, `message.delete`, `message.react`."""
+    from tidings.messaging.chat_events import ChatEventService
+
     environment.require(CHATS, MEMBERS)
     return ChatEventService(message_store(environment), users, limiter, now=time.time)
 
 
 def read_marks(environment: Environment) -> ReadService:
+    from tidings.messaging.receipts import ReadService
+
     environment.require(MEMBERS)
     return ReadService(message_store(environment))
 
@@ -64,6 +70,8 @@ def delivery_retries(environment: Environment) -> DelayQueue[Redelivery]:
 
 def deliveries(environment: Environment, *, poster: ConnectionPoster, connections: ConnectionDirectory) -> Deliveries:
     """The delivery retry function's loop: posts again, re-enqueues what fails again."""
+    from tidings.kernel.connections_api import Deliveries
+
     return Deliveries(poster, connections, delivery_retries(environment))
 
 
@@ -76,10 +84,14 @@ def fanout(
 ) -> Fanout:
     """Chat events, receipts: a connection that fails is retried through the delivery retry
     queue (docs/architecture.md "Fan-out")."""
+    from tidings.messaging.fanout import Fanout
+
     return Fanout(members, connections, poster, delivery_retries(environment))
 
 
 def typing_state(environment: Environment) -> DynamoTypingStateStore:
+    from tidings.messaging.typing_store import DynamoTypingStateStore
+
     environment.require(EPHEMERAL)
     return DynamoTypingStateStore()
 
@@ -96,6 +108,10 @@ def typing(
 ) -> TypingService:
     """Typing indicators are not retried: a late `typing.indicator` could land after the stop
     that ends it, which is worse than none; a connection that fails misses it."""
+    from tidings.messaging.fanout import Fanout
+    from tidings.messaging.records import TYPING_TIMER_BODIES
+    from tidings.messaging.typing_indicators import TypingService
+
     typing_fanout = Fanout(members, connections, poster)
     return TypingService(
         typing_state(environment),
@@ -109,9 +125,14 @@ def typing(
 
 
 def sync(environment: Environment, *, limiter: RateLimiter) -> SyncService:
+    from tidings.messaging.sync_store import DynamoSyncStore
+    from tidings.messaging.syncing import SyncService
+
     environment.require(CHATS, MEMBERS, MESSAGES)
     return SyncService(DynamoSyncStore(), rate_limiter=limiter)
 
 
 def history(environment: Environment, *, members: HistoryMembers) -> HistoryService:
+    from tidings.messaging.history import HistoryService
+
     return HistoryService(message_store(environment), members)

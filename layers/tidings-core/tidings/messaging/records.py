@@ -6,11 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
-
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
-    DynamoDBRecord,
-)
+from typing import TYPE_CHECKING, Any
 
 from tidings.kernel.delay_queue import Codec
 from tidings.kernel.stream_records import is_insert, new_item
@@ -19,6 +15,10 @@ from tidings.messaging.models import REACTION_KEY_SEPARATOR, MessageModel
 from tidings.messaging.receipts import Advance, Watermark
 from tidings.messaging.typing_indicators import TypingTimer
 from tidings.messaging.wire import KINDS, event_frame
+
+if TYPE_CHECKING:
+    # Only the stream consumers handle records (and load Powertools' data classes to parse them).
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 
 def message_from_model(item: MessageModel) -> Message:

@@ -3,7 +3,8 @@ presence's ports, the connections and the @connections poster are passed in by t
 
 The push senders import their HTTP clients (pywebpush, httpx) only when the push worker builds
 them, and the VAPID key pair (py_vapid, cryptography) is imported by what reads it (the push
-API, the push worker): no other function loads them."""
+API, the push worker): no other function loads them. Every other builder imports the services
+it builds as well (`tests/infrastructure/test_cold_start_imports.py`)."""
 
 from __future__ import annotations
 
@@ -11,27 +12,26 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from tidings.chats.directory import MemberDirectory
 from tidings.chats.models import MEMBERS, USERS
-from tidings.kernel.connections_api import REDELIVERIES, ConnectionPoster, split_to_fit
+from tidings.kernel.connections_api import REDELIVERIES, split_to_fit
 from tidings.kernel.delay_queue import DelayQueue
 from tidings.kernel.environment import Environment
 from tidings.kernel.ephemeral import EPHEMERAL
 from tidings.kernel.secret_values import secret_reader
 from tidings.messaging.declaration import DELIVERY_RETRIES
-from tidings.notifications.badge_store import DynamoBadgeStore
-from tidings.notifications.badges import BadgeService, Connections
 from tidings.notifications.declaration import PUSH_APNS, PUSH_FCM, PUSH_JOBS, PUSH_VAPID, PushSettings
 from tidings.notifications.models import PUSH_SUBSCRIPTIONS
-from tidings.notifications.notifying import ChatDirectory, NotificationService, PresenceLookup
-from tidings.notifications.preference_store import DynamoPreferenceStore
-from tidings.notifications.push_delivery import PushDelivery, PushJob, PushSender
-from tidings.notifications.push_senders import ConfiguredSenders, SecretReader
-from tidings.notifications.push_store import DynamoSubscriptionStore
-from tidings.notifications.records import PUSH_JOB_BODIES
-from tidings.notifications.toast_store import DynamoToastGroups
 
 if TYPE_CHECKING:
+    from tidings.chats.directory import MemberDirectory
+    from tidings.kernel.connections_api import ConnectionPoster
+    from tidings.notifications.badge_store import DynamoBadgeStore
+    from tidings.notifications.badges import BadgeService, Connections
+    from tidings.notifications.notifying import ChatDirectory, NotificationService, PresenceLookup
+    from tidings.notifications.preference_store import DynamoPreferenceStore
+    from tidings.notifications.push_delivery import PushDelivery, PushJob, PushSender
+    from tidings.notifications.push_senders import ConfiguredSenders, SecretReader
+    from tidings.notifications.push_store import DynamoSubscriptionStore
     from tidings.notifications.vapid import VapidConfig
 
 # Push credentials are cached this long, so a newly configured platform is picked up within it.
@@ -39,16 +39,22 @@ PUSH_SECRET_MAX_AGE_SECONDS = 300
 
 
 def badge_store(environment: Environment) -> DynamoBadgeStore:
+    from tidings.notifications.badge_store import DynamoBadgeStore
+
     environment.require(MEMBERS, USERS)
     return DynamoBadgeStore()
 
 
 def preference_store(environment: Environment) -> DynamoPreferenceStore:
+    from tidings.notifications.preference_store import DynamoPreferenceStore
+
     environment.require(USERS)
     return DynamoPreferenceStore()
 
 
 def push_jobs(environment: Environment) -> DelayQueue[PushJob]:
+    from tidings.notifications.records import PUSH_JOB_BODIES
+
     return DelayQueue(environment.queue_url(PUSH_JOBS), PUSH_JOB_BODIES)
 
 
@@ -58,11 +64,14 @@ def _retries(environment: Environment) -> Callable[[], DelayQueue]:  # type: ign
 
 def badge_service(environment: Environment, *, poster: ConnectionPoster, connections: Connections) -> BadgeService:
     """Recounts and `notification.badge`; failed posts go to the delivery retry queue."""
+    from tidings.notifications.badges import BadgeService
+
     return BadgeService(badge_store(environment), connections, lambda: poster, retries=_retries(environment))
 
 
 def badge_reader(environment: Environment, *, connections: Connections) -> BadgeService:
     """The stored badges only (sync): it posts nothing."""
+    from tidings.notifications.badges import BadgeService
 
     def no_poster() -> ConnectionPoster:
         raise RuntimeError(f"function {environment.function.id} only reads badges")
@@ -80,6 +89,9 @@ def notification_service(
     chats: ChatDirectory,
 ) -> NotificationService:
     """The Notify pipeline: `presence` answers DND, `chats` names the chat in a toast."""
+    from tidings.notifications.notifying import NotificationService
+    from tidings.notifications.toast_store import DynamoToastGroups
+
     environment.require(EPHEMERAL)
     return NotificationService(
         badges=badge_store(environment),
@@ -97,6 +109,8 @@ def notification_service(
 
 
 def push_subscriptions(environment: Environment) -> DynamoSubscriptionStore:
+    from tidings.notifications.push_store import DynamoSubscriptionStore
+
     environment.require(PUSH_SUBSCRIPTIONS)
     return DynamoSubscriptionStore()
 
@@ -114,6 +128,8 @@ def vapid_config(environment: Environment) -> VapidConfig | None:
 
 def push_delivery(environment: Environment) -> PushDelivery:
     """The push worker's logic, with a sender per configured platform."""
+    from tidings.notifications.push_delivery import PushDelivery
+
     settings = environment.settings(PushSettings)
     return PushDelivery(
         push_subscriptions(environment),
@@ -126,6 +142,7 @@ def push_delivery(environment: Environment) -> PushDelivery:
 def _senders(environment: Environment, allow_loopback_http: bool) -> ConfiguredSenders:
     from tidings.notifications.apns import ApnsConfig, ApnsSender
     from tidings.notifications.fcm import FcmConfig, FcmSender
+    from tidings.notifications.push_senders import ConfiguredSenders
     from tidings.notifications.vapid import VapidConfig
     from tidings.notifications.webpush import WebPushSender
 

@@ -1,31 +1,40 @@
 """Construction of presence's services, from a function's environment. The @connections
-poster, the connections' ports and the rate limiter are passed in by the handler."""
+poster, the connections' ports and the rate limiter are passed in by the handler.
+
+Each builder imports the services it builds, so a function loads the modules of what it builds
+and no other (`tests/infrastructure/test_cold_start_imports.py`)."""
 
 from __future__ import annotations
 
 import time
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
-from tidings.kernel.connections_api import ConnectionDirectory, ConnectionPoster
 from tidings.kernel.delay_queue import DelayQueue
 from tidings.kernel.environment import Environment
-from tidings.kernel.ratelimits import RateLimiter
 from tidings.presence.declaration import PRESENCE_TIMERS, PresenceSettings
-from tidings.presence.machine import PresenceTimer, PresenceTimings
+from tidings.presence.machine import PresenceTimings
 from tidings.presence.models import PRESENCE, PRESENCE_SUBSCRIPTIONS
-from tidings.presence.presence_fanout import PresenceFanout
-from tidings.presence.presence_service import ConnectionLiveness, PresenceService, SubscriptionStore
-from tidings.presence.presence_store import DynamoPresenceStore, DynamoPresenceSubscriptions
-from tidings.presence.records import PRESENCE_TIMER_BODIES
+
+if TYPE_CHECKING:
+    from tidings.kernel.connections_api import ConnectionDirectory, ConnectionPoster
+    from tidings.kernel.ratelimits import RateLimiter
+    from tidings.presence.machine import PresenceTimer
+    from tidings.presence.presence_fanout import PresenceFanout
+    from tidings.presence.presence_service import ConnectionLiveness, PresenceService, SubscriptionStore
+    from tidings.presence.presence_store import DynamoPresenceStore, DynamoPresenceSubscriptions
 
 
 def presence_store(environment: Environment) -> DynamoPresenceStore:
     """Also notifications' DND lookup: `statuses(user_ids)`."""
+    from tidings.presence.presence_store import DynamoPresenceStore
+
     environment.require(PRESENCE)
     return DynamoPresenceStore()
 
 
 def subscriptions(environment: Environment) -> DynamoPresenceSubscriptions:
+    from tidings.presence.presence_store import DynamoPresenceSubscriptions
+
     environment.require(PRESENCE_SUBSCRIPTIONS)
     return DynamoPresenceSubscriptions()
 
@@ -40,6 +49,8 @@ def timings(environment: Environment) -> PresenceTimings:
 
 
 def timer_queue(environment: Environment) -> DelayQueue[PresenceTimer]:
+    from tidings.presence.records import PRESENCE_TIMER_BODIES
+
     return DelayQueue(environment.queue_url(PRESENCE_TIMERS), PRESENCE_TIMER_BODIES)
 
 
@@ -48,6 +59,8 @@ def presence_service(
 ) -> PresenceService:
     """The timer queue is resolved only when a timer is armed; `liveness` sweeps connections
     whose `$disconnect` was lost (the timer function), `limiter` bounds `presence.subscribe`."""
+    from tidings.presence.presence_service import PresenceService, SubscriptionStore
+
     store = presence_store(environment)
     watched: SubscriptionStore = (
         subscriptions(environment)
@@ -75,4 +88,6 @@ class _NoSubscriptions:
 def presence_fanout(
     environment: Environment, *, poster: ConnectionPoster, connections: ConnectionDirectory
 ) -> PresenceFanout:
+    from tidings.presence.presence_fanout import PresenceFanout
+
     return PresenceFanout(subscriptions(environment), connections, poster, now=time.time)

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import json
-
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
-    DynamoDBRecord,
-    DynamoDBRecordEventName,
-)
+from typing import TYPE_CHECKING
 
 from tidings.kernel.delay_queue import Codec
 from tidings.presence.machine import OFFLINE, ApplyTimer, IdleTimer, PresenceTimer
 from tidings.presence.presence_fanout import StatusChange
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
 
 def status_change(record: DynamoDBRecord) -> StatusChange | None:
     """The change of the status subscribers see, or None when the record changed something else
     (activity, connections of a user who stays online, a coalesced update waiting)."""
+    # Imported here: the timer bodies below are all most importers of this module use.
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecordEventName
+
     stream = record.dynamodb
     if stream is None or record.event_name not in (DynamoDBRecordEventName.INSERT, DynamoDBRecordEventName.MODIFY):
         return None

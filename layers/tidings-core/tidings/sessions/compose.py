@@ -1,28 +1,31 @@
 """Construction of the sessions' services, from a function's environment. The @connections
-poster and another feature's ports are passed in by the handler that composes them."""
+poster and another feature's ports are passed in by the handler that composes them.
+
+Each builder imports the services it builds, so a function loads the modules of what it builds
+and no other (`tests/infrastructure/test_cold_start_imports.py`)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tidings.chats.models import USERS
-from tidings.kernel.connections_api import ConnectionPoster
 from tidings.kernel.delay_queue import DelayQueue
 from tidings.kernel.environment import Environment, environment_of
 from tidings.kernel.errors import Unauthorized
 from tidings.kernel.secret_values import secret_reader
-from tidings.sessions.connection_store import DynamoConnectionLiveness, DynamoConnectionStore
-from tidings.sessions.connections import Disconnector, PendingClose
-from tidings.sessions.credentials import CredentialService
 from tidings.sessions.declaration import AUTH_API, JWT_SIGNING_KEY, TOKEN_TIMERS, ProtocolSettings
 from tidings.sessions.models import CONNECTIONS, REFRESH_TOKENS, USER_CONNECTIONS
-from tidings.sessions.records import TOKEN_TIMER_BODIES
-from tidings.sessions.session_service import MembershipCheck, SessionService, TokenVerifier
-from tidings.sessions.token_expiry import TokenTimer, TokenTimerService
-from tidings.sessions.token_store import DynamoRefreshTokenStore, DynamoRevocations
-from tidings.sessions.tokens import InvalidToken
+
+if TYPE_CHECKING:
+    from tidings.kernel.connections_api import ConnectionPoster
+    from tidings.sessions.connection_store import DynamoConnectionLiveness, DynamoConnectionStore
+    from tidings.sessions.connections import Disconnector, PendingClose
+    from tidings.sessions.credentials import CredentialService
+    from tidings.sessions.session_service import MembershipCheck, SessionService, TokenVerifier
+    from tidings.sessions.token_expiry import TokenTimer, TokenTimerService
+    from tidings.sessions.token_store import DynamoRevocations
 
 # The signing key is cached by Powertools for this long, so a rotation lands within minutes.
 SIGNING_KEY_MAX_AGE_SECONDS = 300
@@ -34,28 +37,38 @@ def signing_key(environment: Environment) -> Callable[[], str]:
 
 
 def connection_store(environment: Environment) -> DynamoConnectionStore:
+    from tidings.sessions.connection_store import DynamoConnectionStore
+
     environment.require(CONNECTIONS, USER_CONNECTIONS)
     return DynamoConnectionStore()
 
 
 def connection_liveness(environment: Environment) -> DynamoConnectionLiveness:
     """Which connections are still registered (presence's idle chain sweeps the others)."""
+    from tidings.sessions.connection_store import DynamoConnectionLiveness
+
     environment.require(CONNECTIONS)
     return DynamoConnectionLiveness()
 
 
 def revocations(environment: Environment) -> DynamoRevocations:
+    from tidings.sessions.token_store import DynamoRevocations
+
     environment.require(USERS)
     return DynamoRevocations()
 
 
 def token_verifier(environment: Environment) -> TokenVerifier:
+    from tidings.sessions.session_service import TokenVerifier
+
     return TokenVerifier(signing_key(environment), revocations(environment))
 
 
 def authenticate(environment: Environment) -> Callable[[str], str]:
     """A bearer token -> its user, for the HTTP API edge (`tidings.kernel.rest.caller_id`):
     verified as the `$connect` authorizer verifies it, and refused when revoked."""
+    from tidings.sessions.tokens import InvalidToken
+
     verifier = token_verifier(environment)
 
     def user_of(token: str) -> str:
@@ -69,19 +82,27 @@ def authenticate(environment: Environment) -> Callable[[str], str]:
 
 def token_queue(environment: Environment) -> DelayQueue[TokenTimer | PendingClose]:
     """Token timers, and closes waiting for a connection's handshake to complete."""
+    from tidings.sessions.records import TOKEN_TIMER_BODIES
+
     return DelayQueue(environment.queue_url(TOKEN_TIMERS), TOKEN_TIMER_BODIES)
 
 
 def disconnector(environment: Environment, *, poster: ConnectionPoster) -> Disconnector:
+    from tidings.sessions.connections import Disconnector
+
     return Disconnector(connection_store(environment), poster, token_queue(environment), now=time.time)
 
 
 def token_timers(environment: Environment, *, poster: ConnectionPoster) -> TokenTimerService:
+    from tidings.sessions.token_expiry import TokenTimerService
+
     return TokenTimerService(connection_store(environment), token_queue(environment), poster, now=time.time)
 
 
 def session_service(environment: Environment, *, poster: ConnectionPoster, members: MembershipCheck) -> SessionService:
     """`hello`, `auth.renew`, `chat.focus` (and `$connect`); `members` checks `chat.focus`."""
+    from tidings.sessions.session_service import SessionService
+
     return SessionService(
         connection_store(environment),
         members,
@@ -97,6 +118,8 @@ def session_service(environment: Environment, *, poster: ConnectionPoster, membe
 def admission(environment: Environment, *, poster: ConnectionPoster) -> SessionService:
     """`$connect` alone: the authorizer has verified the token and no chat is involved, so the
     function has neither the signing key nor Members; what `connected` never uses is refused."""
+    from tidings.sessions.session_service import SessionService, TokenVerifier
+
     return SessionService(
         connection_store(environment),
         _NoMembers(),
@@ -120,6 +143,9 @@ def _no_signing_key() -> str:
 
 def credential_service(environment: Environment, *, poster: ConnectionPoster) -> CredentialService:
     """Refresh, revoke and sign-in."""
+    from tidings.sessions.credentials import CredentialService
+    from tidings.sessions.token_store import DynamoRefreshTokenStore
+
     environment.require(REFRESH_TOKENS)
     return CredentialService(
         DynamoRefreshTokenStore(),
