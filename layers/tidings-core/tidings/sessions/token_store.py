@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError
@@ -10,8 +11,10 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from tidings.chats.models import UserModel
-from tidings.sessions.credentials import RefreshTokenRecord
 from tidings.sessions.models import RefreshTokenModel
+
+if TYPE_CHECKING:
+    from tidings.sessions.credentials import RefreshTokenRecord
 
 
 class DynamoRevocations:
@@ -34,6 +37,10 @@ class DynamoRevocations:
 
 
 def _record(item: RefreshTokenModel) -> RefreshTokenRecord:
+    # Imported here: the revocations (the authorizer's) live in this module too, and only the
+    # refresh tokens' store needs the credentials' types.
+    from tidings.sessions.credentials import RefreshTokenRecord
+
     return RefreshTokenRecord(
         token_hash=item.token_hash,
         user_id=item.user_id,
