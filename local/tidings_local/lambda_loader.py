@@ -38,22 +38,26 @@ from tidings_local.lambda_paths import provided_distributions
 STACK_NAME = "TidingsStack"
 REGION = "us-east-1"
 # Run in the fresh interpreter: Lambda's bootstrap, reduced to loading the handler. It reports
-# how long the import took and how many modules it brought in (what `make bench-cold` tables).
+# how long the import took (wall clock, and the process's CPU time, which other processes on a
+# busy machine disturb less) and how many modules it brought in (what `make bench-cold` tables),
+# and on request their names (what tests/infrastructure/test_cold_start_imports.py checks).
 _BOOTSTRAP = """
 import importlib, json, sys, time
 spec = json.loads(sys.argv[1])
 sys.path[:0] = spec["path"]
 before = len(sys.modules)
-start = time.perf_counter()
+start, cpu_start = time.perf_counter(), time.process_time()
 try:
     loaded = [importlib.import_module(name) for name in spec["modules"]]
     handler = getattr(loaded[0], spec["attribute"]) if spec["attribute"] else None
 except BaseException as error:
     print(json.dumps({"error": f"{type(error).__name__}: {error}"}))
     raise SystemExit(1)
-seconds = time.perf_counter() - start
+seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
 print(json.dumps({
     "seconds": seconds,
+    "cpu_seconds": cpu_seconds,
+    "loaded": sorted(sys.modules) if spec.get("list_modules") else None,
     "modules": len(sys.modules) - before,
     "file": getattr(loaded[0], "__file__", None),
     "callable": callable(handler),
@@ -87,6 +91,7 @@ class LoadResult:
     error: str | None
     seconds: float = 0.0
     modules: int = 0
+    loaded: frozenset[str] = frozenset()  # every module's name, with `list_modules`
 
     @property
     def ok(self) -> bool:
@@ -219,17 +224,21 @@ def run_fresh(
     interpreter_options: Sequence[str] = (),
     timeout: float = 120,
     write_bytecode: bool = False,
+    list_modules: bool = False,
+    environment: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run the bootstrap for `function` in a fresh interpreter. By default it loads the handler;
     `modules` (with `attribute=None`) imports something else on the same path (a baseline).
 
     `-B` by default because the code is read-only on Lambda: modules of the asset and of our
     layer, which ship no bytecode, are compiled on every cold start. `write_bytecode` is for use
-    with `-X pycache_prefix=DIR` only, which caches them in DIR, never in the assets."""
+    with `-X pycache_prefix=DIR` only, which caches them in DIR, never in the assets.
+    `environment` is laid over Lambda's; `list_modules` reports every module loaded."""
     spec = {
         "path": sys_path(function, runtime_dir),
         "modules": list(modules or [function.module]),
         "attribute": function.attribute if attribute == "" else attribute,
+        "list_modules": list_modules,
     }
     return subprocess.run(  # noqa: S603 - our own interpreter, our own script
         [
@@ -242,7 +251,7 @@ def run_fresh(
             _BOOTSTRAP,
             json.dumps(spec),
         ],
-        env=lambda_environment(function),
+        env={**lambda_environment(function), **(environment or {})},
         cwd=function.asset_dir,
         capture_output=True,
         text=True,
@@ -256,9 +265,18 @@ def load(
     runtime_dir: Path,
     interpreter_options: Sequence[str] = (),
     write_bytecode: bool = False,
+    list_modules: bool = False,
+    environment: Mapping[str, str] | None = None,
 ) -> LoadResult:
     """Load one function's handler as Lambda does; the error says what broke, if anything."""
-    completed = run_fresh(function, runtime_dir, interpreter_options=interpreter_options, write_bytecode=write_bytecode)
+    completed = run_fresh(
+        function,
+        runtime_dir,
+        interpreter_options=interpreter_options,
+        write_bytecode=write_bytecode,
+        list_modules=list_modules,
+        environment=environment,
+    )
     lines = completed.stdout.strip().splitlines()
     report = json.loads(lines[-1]) if lines else {}
     if completed.returncode != 0 or "error" in report:
@@ -269,7 +287,9 @@ def load(
         return LoadResult(function, f"`import {function.module}` loaded {report['file']}, not {own_file}")
     if not report["callable"]:
         return LoadResult(function, f"{function.handler} is not callable")
-    return LoadResult(function, None, seconds=report["seconds"], modules=report["modules"])
+    return LoadResult(
+        function, None, seconds=report["seconds"], modules=report["modules"], loaded=frozenset(report["loaded"] or ())
+    )
 
 
 def load_all(
@@ -278,7 +298,14 @@ def load_all(
     interpreter_options: Sequence[str] = (),
     workers: int | None = None,
     write_bytecode: bool = False,
+    list_modules: bool = False,
+    environment: Mapping[str, str] | None = None,
 ) -> list[LoadResult]:
     """`load` every function, a few fresh interpreters at a time, in the order given."""
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2) as pool:
-        return list(pool.map(lambda f: load(f, runtime_dir, interpreter_options, write_bytecode), functions))
+        return list(
+            pool.map(
+                lambda f: load(f, runtime_dir, interpreter_options, write_bytecode, list_modules, environment),
+                functions,
+            )
+        )

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from aws_cdk.assertions import Template
 
 from tests.infrastructure.synthesis import Synthesized
 from tidings_infra.app import build_app
+from tidings_local import lambda_loader
+from tidings_local.lambda_loader import SynthesizedFunction
 
 
 @pytest.fixture(scope="session")
@@ -27,3 +30,16 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesize
         resources=json.loads(json.dumps(template_json))["Resources"],
         outdir=outdir,
     )
+
+
+@pytest.fixture(scope="session")
+def runtime_dir() -> Iterator[Path]:
+    """What the Lambda runtime and the Powertools layer provide (`lambda_loader.runtime_packages`)."""
+    with lambda_loader.runtime_packages() as directory:
+        yield directory
+
+
+@pytest.fixture(scope="session")
+def functions(synthesized: Synthesized) -> list[SynthesizedFunction]:
+    """Every synthesized function, with its asset and our layer on disk."""
+    return lambda_loader.synthesized_functions({"Resources": synthesized.resources}, synthesized.outdir)

@@ -10,28 +10,15 @@ module (the asset comes first on `sys.path`), and a dependency missing from our 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.infrastructure.synthesis import Synthesized
 from tidings.app import APPLICATION
 from tidings_local import lambda_loader, lambda_paths
 from tidings_local.lambda_loader import SynthesizedFunction
 
 FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
-
-
-@pytest.fixture(scope="module")
-def runtime_dir() -> Iterator[Path]:
-    with lambda_loader.runtime_packages() as directory:
-        yield directory
-
-
-@pytest.fixture(scope="module")
-def functions(synthesized: Synthesized) -> list[SynthesizedFunction]:
-    return lambda_loader.synthesized_functions({"Resources": synthesized.resources}, synthesized.outdir)
 
 
 def test_every_declared_function_is_found_with_its_code_and_our_layer(functions: list[SynthesizedFunction]) -> None:
