@@ -15,10 +15,10 @@ Method
    include what a connect and a disconnect cost anyway (authorizer, connection item, token
    timer), not only presence.
 
-PROTOCOL.md §8 asks for every change within 3 s; the 2 s batching window is most of that. Like
-`tidings_local.bench`, this measures the emulator on this machine, not AWS; the counts per
-change are the transferable part. Nothing is asserted: it exits non-zero only if it could not
-finish.
+The protocol asks for every presence change within 3 s (docs/protocol.md, "Presence"); the 2 s
+batching window is most of that. Like `tidings_local.bench`, this measures the emulator on this
+machine, not AWS; the counts per change are the transferable part. Nothing is asserted: it
+exits non-zero only if it could not finish.
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ def render(result: Result, command: str) -> str:
         f"closes {result.rounds} times: {changes} changes, each delivered before the next starts",
         f"- Command: `{command}`",
         "",
-        "## Change → delivered (PROTOCOL.md §8: within 3 s, batched over 2 s windows)",
+        "## Change → delivered (the protocol: within 3 s, batched over 2 s windows)",
         "",
     ]
     rows = [
