@@ -17,8 +17,6 @@ from tidings.kernel.wire import encode
 from tidings.notifications import compose as notifications
 
 app = http_app()
-
-
 _caller = assemblies.rest_caller(app, CHATS_API)
 
 

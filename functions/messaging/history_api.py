@@ -18,8 +18,6 @@ from tidings.messaging.history import HistoryService
 from tidings.messaging.wire import ChatPath, MessagesQuery
 
 app = http_app()
-
-
 _caller = assemblies.rest_caller(app, HISTORY_API)
 
 

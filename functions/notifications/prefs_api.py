@@ -20,8 +20,6 @@ from tidings.notifications.preference_store import DynamoPreferenceStore
 from tidings.notifications.preferences import NotificationPreferences
 
 app = http_app()
-
-
 _caller = assemblies.rest_caller(app, PREFS_API)
 
 

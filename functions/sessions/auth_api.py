@@ -16,8 +16,6 @@ from tidings.sessions.declaration import AUTH_API
 from tidings.sessions.wire import RefreshRequest
 
 app = http_app()
-
-
 _caller = assemblies.rest_caller(app, AUTH_API)
 
 
