@@ -39,7 +39,7 @@ from tidings.sessions.tokens import issue_token
 from tidings_local.bench_cost import percentile
 from tidings_local.bench_load import StatsDelta, settled_stats, stats_delta
 from tidings_local.bench_report import _git_revision, _ms, _nproc, _table
-from tidings_local.bench_runtime import BenchError, Runtime, free_port, log
+from tidings_local.bench_runtime import BenchError, Runtime, log, run_benchmark
 from tidings_local.keys import dev_signing_key
 
 SUBJECT = "subject"
@@ -220,25 +220,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    runtime = Runtime("127.0.0.1", args.port or free_port())
-    failed = True
-    try:
-        result = asyncio.run(run(args, runtime))
-        failed = False
-    except BenchError as exc:
-        log(f"error: {exc}")
-        return 2
-    finally:
-        runtime.stop(keep_log=failed)
-        if failed:
-            log(f"runtime log kept at {runtime.log_path}")
     command = "python -m tidings_local.bench_presence " + " ".join(argv if argv is not None else sys.argv[1:])
-    report = render(result, command.strip())
-    print(report)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(report)
-    log(f"wrote {args.output}")
-    return 0
+    return run_benchmark(
+        args.port, lambda runtime: run(args, runtime), lambda result: render(result, command.strip()), args.output
+    )
 
 
 if __name__ == "__main__":
