@@ -8,20 +8,14 @@ import time
 
 from tidings.chats.directory import MemberDirectory
 from tidings.chats.models import CHATS, MEMBERS
-from tidings.kernel.connections_api import (
-    REDELIVERIES,
-    ConnectionDirectory,
-    ConnectionPoster,
-    Deliveries,
-    Redelivery,
-    split_to_fit,
-)
+from tidings.kernel import connections_api
+from tidings.kernel.connections_api import ConnectionDirectory, ConnectionPoster, Deliveries, Redelivery
 from tidings.kernel.delay_queue import DelayQueue
 from tidings.kernel.environment import Environment
 from tidings.kernel.ephemeral import EPHEMERAL
 from tidings.kernel.ratelimits import RateLimiter
 from tidings.messaging.chat_events import ChatEventService
-from tidings.messaging.declaration import DELIVERY_RETRIES, TYPING_TIMERS
+from tidings.messaging.declaration import TYPING_TIMERS
 from tidings.messaging.fanout import Fanout
 from tidings.messaging.history import HistoryMembers, HistoryService
 from tidings.messaging.message_store import DynamoMessageStore
@@ -59,7 +53,7 @@ def read_marks(environment: Environment) -> ReadService:
 
 def delivery_retries(environment: Environment) -> DelayQueue[Redelivery]:
     """The delivery retry queue (docs/architecture.md "Fan-out"), jobs cut to fit SQS."""
-    return DelayQueue(environment.queue_url(DELIVERY_RETRIES), REDELIVERIES, split=split_to_fit)
+    return connections_api.delivery_retries(environment)
 
 
 def deliveries(environment: Environment, *, poster: ConnectionPoster, connections: ConnectionDirectory) -> Deliveries:

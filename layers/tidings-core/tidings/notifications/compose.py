@@ -13,21 +13,28 @@ from aws_lambda_powertools.utilities import parameters
 
 from tidings.chats.directory import MemberDirectory
 from tidings.chats.models import MEMBERS, USERS
-from tidings.kernel.connections_api import REDELIVERIES, ConnectionPoster, split_to_fit
+from tidings.kernel import connections_api
+from tidings.kernel.connections_api import ConnectionPoster
 from tidings.kernel.delay_queue import DelayQueue
 from tidings.kernel.environment import Environment
 from tidings.kernel.ephemeral import EPHEMERAL
-from tidings.messaging.declaration import DELIVERY_RETRIES
 from tidings.notifications.badge_store import DynamoBadgeStore
 from tidings.notifications.badges import BadgeService, Connections
-from tidings.notifications.declaration import PUSH_APNS, PUSH_FCM, PUSH_JOBS, PUSH_VAPID, PushSettings
+from tidings.notifications.declaration import (
+    NOTIFICATION_RETRIES,
+    PUSH_APNS,
+    PUSH_FCM,
+    PUSH_JOBS,
+    PUSH_VAPID,
+    PushSettings,
+)
 from tidings.notifications.models import PUSH_SUBSCRIPTIONS
-from tidings.notifications.notifying import ChatDirectory, NotificationService, PresenceLookup
+from tidings.notifications.notifying import ChatDirectory, ChatEventNotifications, NotificationService, PresenceLookup
 from tidings.notifications.preference_store import DynamoPreferenceStore
 from tidings.notifications.push_delivery import PushDelivery, PushJob, PushSender
 from tidings.notifications.push_senders import ConfiguredSenders, SecretReader
 from tidings.notifications.push_store import DynamoSubscriptionStore
-from tidings.notifications.records import PUSH_JOB_BODIES
+from tidings.notifications.records import NOTIFICATION_RETRY_BODIES, PUSH_JOB_BODIES, NotificationRetry
 from tidings.notifications.toast_store import DynamoToastGroups
 from tidings.notifications.vapid import VapidConfig
 
@@ -50,7 +57,12 @@ def push_jobs(environment: Environment) -> DelayQueue[PushJob]:
 
 
 def _retries(environment: Environment) -> Callable[[], DelayQueue]:  # type: ignore[type-arg]
-    return lambda: DelayQueue(environment.queue_url(DELIVERY_RETRIES), REDELIVERIES, split=split_to_fit)
+    return lambda: connections_api.delivery_retries(environment)
+
+
+def notification_retries(environment: Environment) -> DelayQueue[NotificationRetry]:
+    """Where the Delivery consumer puts the chat events whose notification work failed."""
+    return DelayQueue(environment.queue_url(NOTIFICATION_RETRIES), NOTIFICATION_RETRY_BODIES)
 
 
 def badge_service(environment: Environment, *, poster: ConnectionPoster, connections: Connections) -> BadgeService:
@@ -76,7 +88,7 @@ def notification_service(
     presence: PresenceLookup,
     chats: ChatDirectory,
 ) -> NotificationService:
-    """The Notify pipeline: `presence` answers DND, `chats` names the chat in a toast."""
+    """The notification pipeline: `presence` answers DND, `chats` names the chat in a toast."""
     environment.require(EPHEMERAL)
     return NotificationService(
         badges=badge_store(environment),
@@ -91,6 +103,22 @@ def notification_service(
         now=time.time,
         retries=_retries(environment),
     )
+
+
+def chat_event_notifications(
+    environment: Environment,
+    *,
+    poster: ConnectionPoster,
+    members: MemberDirectory,
+    connections: Connections,
+    presence: PresenceLookup,
+    chats: ChatDirectory,
+) -> ChatEventNotifications:
+    """What the Delivery consumer and the notification retry do with a chat event."""
+    service = notification_service(
+        environment, poster=poster, members=members, connections=connections, presence=presence, chats=chats
+    )
+    return ChatEventNotifications(service, badge_service(environment, poster=poster, connections=connections))
 
 
 def push_subscriptions(environment: Environment) -> DynamoSubscriptionStore:
