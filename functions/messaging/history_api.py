@@ -1,37 +1,29 @@
 """`GET /api/chats/{chatId}/messages` (docs/protocol.md, "REST"): a chat's history, newest first."""
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from tidings import assemblies
 from tidings.chats import compose as chats
 from tidings.kernel.environment import Environment, cold_start
 from tidings.kernel.handlers import http_entry
 from tidings.kernel.observability import metrics
-from tidings.kernel.rest import caller_id, http_app
+from tidings.kernel.rest import http_app
 from tidings.kernel.wire import encode
 from tidings.messaging import compose as messaging
 from tidings.messaging.declaration import HISTORY_API
 from tidings.messaging.history import HistoryService
 from tidings.messaging.wire import ChatPath, MessagesQuery
-from tidings.sessions import compose as sessions
 
 app = http_app()
-
-
-@dataclass(frozen=True)
-class Services:
-    history: HistoryService
-    authenticate: Callable[[str], str]
+_caller = assemblies.rest_caller(app, HISTORY_API)
 
 
 @cold_start(HISTORY_API)
-def _services(environment: Environment) -> Services:
-    history = messaging.history(environment, members=chats.member_directory(environment))
-    return Services(history, sessions.authenticate(environment))
+def _history(environment: Environment) -> HistoryService:
+    return messaging.history(environment, members=chats.member_directory(environment))
 
 
 def _json(body: Any) -> Response:
@@ -40,10 +32,10 @@ def _json(body: Any) -> Response:
 
 @app.get("/api/chats/<chatId>/messages")
 def list_messages(chatId: str) -> Response:
-    user_id = caller_id(app, _services().authenticate)
+    user_id = _caller()
     path = ChatPath.model_validate({"chatId": chatId})
     query = MessagesQuery.model_validate(app.current_event.query_string_parameters or {})
-    page = _services().history.messages(user_id, path.chatId, query.before, query.limit)
+    page = _history().messages(user_id, path.chatId, query.before, query.limit)
     metrics.add_metric(name="HistoryPagesServed", unit="Count", value=1)
     return _json(page.to_wire())
 

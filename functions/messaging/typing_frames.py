@@ -7,35 +7,23 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tidings.chats import compose as chats
-from tidings.kernel import connections_api, ratelimits
+from tidings import assemblies
 from tidings.kernel.environment import Environment, cold_start
 from tidings.kernel.handlers import websocket_entry
 from tidings.kernel.observability import metrics
 from tidings.kernel.router import Caller, FrameRoute, frame_routes
 from tidings.kernel.wire import ClientFrame
-from tidings.messaging import compose as messaging
 from tidings.messaging.declaration import TYPING
 from tidings.messaging.typing_indicators import TypingService
 from tidings.messaging.wire import ChatPayload
 from tidings.presence import compose as presence
 from tidings.presence.activity import activity_hook
 from tidings.presence.presence_service import PresenceService
-from tidings.sessions import compose as sessions
 
 
 @cold_start(TYPING)
 def _typing(environment: Environment) -> TypingService:
-    members = chats.member_directory(environment)
-    return messaging.typing(
-        environment,
-        poster=connections_api.poster(environment),
-        members=members,
-        membership=members,
-        users=chats.user_directory(environment),
-        connections=sessions.connection_store(environment),
-        limiter=ratelimits.rate_limiter(environment),
-    )
+    return assemblies.typing_service(environment)
 
 
 @cold_start(TYPING)

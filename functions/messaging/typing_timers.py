@@ -7,29 +7,17 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tidings.chats import compose as chats
-from tidings.kernel import connections_api, ratelimits
+from tidings import assemblies
 from tidings.kernel.environment import Environment, cold_start
 from tidings.kernel.handlers import consumer_entry, process_batch
-from tidings.messaging import compose as messaging
 from tidings.messaging.declaration import TYPING_EXPIRY
 from tidings.messaging.records import TYPING_TIMER_BODIES
 from tidings.messaging.typing_indicators import TypingService
-from tidings.sessions import compose as sessions
 
 
 @cold_start(TYPING_EXPIRY)
 def _typing(environment: Environment) -> TypingService:
-    members = chats.member_directory(environment)
-    return messaging.typing(
-        environment,
-        poster=connections_api.poster(environment),
-        members=members,
-        membership=members,
-        users=chats.user_directory(environment),
-        connections=sessions.connection_store(environment),
-        limiter=ratelimits.rate_limiter(environment),
-    )
+    return assemblies.typing_service(environment)
 
 
 def fire(record: SQSRecord) -> None:

@@ -5,47 +5,39 @@ PUT replaces the whole document. Unknown fields and bad values are a 400 whose m
 field, e.g. `chatOverrides.general.level: Input should be 'all', ...`.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from tidings import assemblies
 from tidings.kernel.environment import Environment, cold_start
 from tidings.kernel.handlers import http_entry
 from tidings.kernel.observability import metrics
-from tidings.kernel.rest import caller_id, http_app, json_body
+from tidings.kernel.rest import http_app, json_body
 from tidings.notifications import compose as notifications
 from tidings.notifications.declaration import PREFS_API
 from tidings.notifications.preference_store import DynamoPreferenceStore
 from tidings.notifications.preferences import NotificationPreferences
-from tidings.sessions import compose as sessions
 
 app = http_app()
-
-
-@dataclass(frozen=True)
-class Services:
-    preferences: DynamoPreferenceStore
-    authenticate: Callable[[str], str]
+_caller = assemblies.rest_caller(app, PREFS_API)
 
 
 @cold_start(PREFS_API)
-def _services(environment: Environment) -> Services:
-    return Services(notifications.preference_store(environment), sessions.authenticate(environment))
+def _preferences(environment: Environment) -> DynamoPreferenceStore:
+    return notifications.preference_store(environment)
 
 
 @app.get("/api/prefs")
 def get_prefs() -> dict[str, Any]:
-    user_id = caller_id(app, _services().authenticate)
-    return _services().preferences.get(user_id).to_wire()
+    return _preferences().get(_caller()).to_wire()
 
 
 @app.put("/api/prefs")
 def put_prefs() -> dict[str, Any]:
-    user_id = caller_id(app, _services().authenticate)
+    user_id = _caller()
     prefs = NotificationPreferences.model_validate(json_body(app))
-    _services().preferences.put(user_id, prefs)
+    _preferences().put(user_id, prefs)
     metrics.add_metric(name="PreferencesSaved", unit="Count", value=1)
     return prefs.to_wire()
 

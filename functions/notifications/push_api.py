@@ -11,17 +11,17 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from tidings import assemblies
 from tidings.kernel.environment import Environment, cold_start
 from tidings.kernel.errors import Unavailable
 from tidings.kernel.handlers import http_entry
 from tidings.kernel.observability import logger, metrics
-from tidings.kernel.rest import caller_id, http_app, json_body
+from tidings.kernel.rest import http_app, json_body
 from tidings.kernel.wire import iso
 from tidings.notifications import compose as notifications
 from tidings.notifications.declaration import PUSH_API, PushSettings
 from tidings.notifications.push_store import DynamoSubscriptionStore
 from tidings.notifications.wire import parse_identity, parse_registration
-from tidings.sessions import compose as sessions
 
 if TYPE_CHECKING:
     from tidings.notifications.vapid import VapidConfig
@@ -32,7 +32,6 @@ app = http_app()
 @dataclass(frozen=True)
 class Services:
     subscriptions: DynamoSubscriptionStore
-    authenticate: Callable[[str], str]
     vapid_config: Callable[[], "VapidConfig | None"]  # read by the key route only: py_vapid loads then
     allow_loopback_http: bool
 
@@ -41,14 +40,16 @@ class Services:
 def _services(environment: Environment) -> Services:
     return Services(
         notifications.push_subscriptions(environment),
-        sessions.authenticate(environment),
         lambda: notifications.vapid_config(environment),
         environment.settings(PushSettings).allow_loopback_http,
     )
 
 
+_authenticated_caller = assemblies.rest_caller(app, PUSH_API)
+
+
 def _caller() -> str:
-    user_id = caller_id(app, _services().authenticate)
+    user_id = _authenticated_caller()
     logger.thread_safe_append_keys(userId=user_id)
     return user_id
 

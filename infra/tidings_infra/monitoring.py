@@ -290,7 +290,12 @@ class MonitoringConstruct(Construct):
                 [
                     self._delivery_success(application),
                 ],
-                right=[application_metric("FramesDelivered").with_(label="frames posted")],
+                right=[
+                    application_metric("FramesDelivered").with_(label="frames posted"),
+                    # Notification work the Delivery consumer left to its retry queue (whose DLQ alarms).
+                    application_metric("NotificationsDeferred").with_(label="notifications deferred"),
+                    application_metric("NotificationsRetried").with_(label="notifications retried"),
+                ],
                 annotations={"alert": 99.5},
             ),
             _graph(

@@ -71,7 +71,7 @@ from tidings_local.bench_load import (
     stats_delta,
 )
 from tidings_local.bench_report import render
-from tidings_local.bench_runtime import BenchError, Runtime, free_port, log
+from tidings_local.bench_runtime import BenchError, Runtime, log, run_benchmark
 from tidings_local.keys import dev_signing_key
 
 DEFAULT_OUTPUT = Path("docs/benchmarks.md")
@@ -218,28 +218,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    runtime = Runtime("127.0.0.1", args.port or free_port())
-    failed = True
-    try:
-        result = asyncio.run(run(args, runtime))
-        failed = not result.complete
-    except BenchError as exc:
-        log(f"error: {exc}")
-        return 2
-    except KeyboardInterrupt:
-        log("interrupted")
-        return 130
-    finally:
-        log("stopping runtime…")
-        runtime.stop(keep_log=failed)
-        if failed:
-            log(f"runtime log kept at {runtime.log_path}")
-    report = render(result, args.route_ms, args.consumer_ms)
-    print(report)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(report)
-    log(f"wrote {args.output}")
-    return 0 if result.complete else 1
+    return run_benchmark(
+        args.port,
+        lambda runtime: run(args, runtime),
+        lambda result: render(result, args.route_ms, args.consumer_ms),
+        args.output,
+        complete=lambda result: result.complete,
+    )
 
 
 if __name__ == "__main__":

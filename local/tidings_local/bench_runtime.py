@@ -11,10 +11,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, TypeVar
 
 import aiohttp
+
+R = TypeVar("R")
 
 # --- runtime process ------------------------------------------------------------------------
 
@@ -107,3 +110,42 @@ class Runtime:
             if not keep_log:
                 with contextlib.suppress(OSError):
                     os.unlink(self._log.name)
+
+
+# --- a benchmark's main -------------------------------------------------------------------
+
+
+def run_benchmark(
+    port: int | None,
+    scenario: Callable[[Runtime], Coroutine[Any, Any, R]],
+    report: Callable[[R], str],
+    output: Path,
+    *,
+    complete: Callable[[R], bool] = lambda _: True,
+) -> int:
+    """Runs `scenario` against a fresh runtime on `port` (or a free one), stops the runtime,
+    prints the report and writes it to `output`. The runtime's log is kept (and named) when the
+    run failed or was incomplete. The exit status: 0 done, 1 incomplete, 2 could not run,
+    130 interrupted."""
+    runtime = Runtime("127.0.0.1", port or free_port())
+    failed = True
+    try:
+        result = asyncio.run(scenario(runtime))
+        failed = not complete(result)
+    except BenchError as exc:
+        log(f"error: {exc}")
+        return 2
+    except KeyboardInterrupt:
+        log("interrupted")
+        return 130
+    finally:
+        log("stopping runtime…")
+        runtime.stop(keep_log=failed)
+        if failed:
+            log(f"runtime log kept at {runtime.log_path}")
+    text = report(result)
+    print(text)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text)
+    log(f"wrote {output}")
+    return 0 if complete(result) else 1

@@ -130,7 +130,7 @@ DELETE /_local/faults to clear, GET to list; GET /_local/stats counts what fired
   search:down                        the embedded search engine fails
   push:down|500..599                 the Web Push service is unreachable or answers that status
   every rule: p=PROBABILITY (default 1), count=N (fail N calls, then stop)
-  e.g. --faults dynamodb:throttle:function=MessageSend:p=0.3 --faults stream:error:function=Fanout:record=1
+  e.g. --faults dynamodb:throttle:function=MessageSend:p=0.3 --faults stream:error:function=Delivery:record=1
 """
 
 

@@ -10,7 +10,7 @@ separated by commas:
     dynamodb:throttle:function=MessageSend:op=TransactWriteItems+UpdateItem:p=0.3
     dynamodb:500:table=Messages:applied=true:count=2
     connections:429:user=bob
-    stream:error:function=Fanout:record=1
+    stream:error:function=Delivery:record=1
     search:down
     push:down
 

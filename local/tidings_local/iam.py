@@ -20,7 +20,7 @@ the way `infra/tidings_infra/functions.py` and its event sources grant them:
 as IAM evaluates it (a `TransactWriteItems` needs `PutItem`, `UpdateItem`, `DeleteItem` or
 `ConditionCheckItem` on each item's table; a `Query` on an index needs it on the index), and
 `access_denied` answers a refusal in the service's own error format, with AWS's message:
-"User: arn:aws:sts::…:assumed-role/…/Tidings-Fanout is not authorized to perform: dynamodb:Scan
+"User: arn:aws:sts::…:assumed-role/…/Tidings-Delivery is not authorized to perform: dynamodb:Scan
 on resource: arn:aws:dynamodb:…:table/… because no identity-based policy allows the
 dynamodb:Scan action".
 

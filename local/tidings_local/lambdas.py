@@ -74,6 +74,10 @@ def default_functions_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "functions"
 
 
+# How long shutdown waits for running invocations before it kills their workers.
+DRAIN_SECONDS = 5.0
+
+
 class FunctionError(Exception):
     """The function failed, as Lambda reports it: `errorType`, `errorMessage`, `stackTrace`."""
 
@@ -401,8 +405,12 @@ class Lambdas:
             pid = worker.pid if worker is not None else None
             self.invocations.append(Invocation(function.id, event, result, error, pid))
 
-    async def stop(self) -> None:
-        """Ends every worker (their logs written out first)."""
+    async def stop(self, grace_seconds: float = DRAIN_SECONDS) -> None:
+        """Ends every worker (their logs written out first). Invocations still running (the
+        `$disconnect` of a connection that closed just before, a consumer's last batch) get
+        `grace_seconds` to finish first: killed mid-way they would fail as `Runtime.ExitError`."""
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=grace_seconds)
         workers = [worker for pool in self._pools.values() for worker in pool.kill_all()]
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*(worker.closed() for worker in workers)), 2)

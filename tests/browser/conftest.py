@@ -40,7 +40,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-TIMEOUT_MS = 20_000
+TIMEOUT_MS = 45_000  # the bound of a failure, not a goal (a loaded 2-core machine)
 VIEWPORT = {"width": 1100, "height": 720}
 
 expect.set_options(timeout=TIMEOUT_MS)

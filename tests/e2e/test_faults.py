@@ -131,8 +131,8 @@ DYNAMODB_FAULTS = (
     "dynamodb:throttling:function=MessageSend:op=UpdateItem:p=0.3",
     "dynamodb:500:function=MessageSend:op=TransactWriteItems:applied=true:p=0.3",
     # The consumers' reads: members, connections and the message itself.
-    "dynamodb:500:function=Fanout+Notify:op=Query+GetItem+BatchGetItem:p=0.5",
-    "dynamodb:throttle:function=Fanout:op=Query:p=0.3",
+    "dynamodb:500:function=Delivery+NotifyRetry:op=Query+GetItem+BatchGetItem:p=0.5",
+    "dynamodb:throttle:function=Delivery:op=Query:p=0.3",
 )
 SENDERS = ("alice", "bob", "carol")  # the members of project-x
 MESSAGES_EACH = 8
@@ -198,8 +198,8 @@ async def test_every_acked_message_reaches_every_member_or_sync_under_dynamodb_f
 async def test_a_poison_record_goes_to_the_failure_queue_and_later_messages_flow(no_faults_left, error) -> None:
     server = no_faults_left
     alice, bob = await connect(server, "alice", "bob")
-    failures_before = len((await queue(server, "FanoutFailures"))["messages"])
-    rule = f"stream:{error}:function=Fanout:record=1"
+    failures_before = len((await queue(server, "DeliveryFailures"))["messages"])
+    rule = f"stream:{error}:function=Delivery:record=1"
     await inject(server, rule)
 
     poison = await send(alice, "dm-alice-bob", "the poison record")
@@ -210,13 +210,13 @@ async def test_a_poison_record_goes_to_the_failure_queue_and_later_messages_flow
     assert await fired(server, rule) == 4  # the first try and the mapping's 3 retries
 
     async def on_failure_queue() -> list[dict[str, Any]]:
-        messages = (await queue(server, "FanoutFailures"))["messages"]
+        messages = (await queue(server, "DeliveryFailures"))["messages"]
         return messages[failures_before:]
 
     [failure] = await eventually(on_failure_queue)
     body = failure["body"]
     assert body["requestContext"]["condition"] == "RetryAttemptsExhausted"
-    assert body["requestContext"]["functionArn"].endswith(":function:Tidings-Fanout")
+    assert body["requestContext"]["functionArn"].endswith(":function:Tidings-Delivery")
     assert body["DDBStreamBatchInfo"]["batchSize"] == 1
     if error == "crash":
         assert body["responseContext"]["functionError"] == "Unhandled"

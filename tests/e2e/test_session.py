@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 # Tokens this short expire while the test watches: token.refresh comes at once (the token is
 # inside the 70 s lead) and the close at the expiry. `tidings token` itself takes a moment.
-SHORT_TTL = 4
+SHORT_TTL = 8  # long enough to make a token (a subprocess) and connect twice on a loaded machine
 EXPIRY_WAIT = SHORT_TTL + 6  # the expiry, plus SQS's whole-second delays and the poll interval
 
 

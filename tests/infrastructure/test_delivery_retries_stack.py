@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from tests.infrastructure.synthesis import Synthesized
 from tests.infrastructure.test_stack import _actions_on, _get_att, _ref, _role_statements
-from tidings.messaging.declaration import DELIVERY_RETRIES, DELIVERY_RETRY, FANOUT, RECEIPTS, SYNC, TYPING
-from tidings.notifications.declaration import NOTIFY
+from tidings.messaging.declaration import DELIVERY, DELIVERY_RETRIES, DELIVERY_RETRY, RECEIPTS, SYNC, TYPING
+from tidings.notifications.declaration import NOTIFY_RETRY
 
 
 def _queue_id(synthesized: Synthesized) -> str:
@@ -38,7 +38,7 @@ def test_the_retry_function_consumes_the_queue_with_partial_batch_failures(synth
 
 def test_the_posting_consumers_may_enqueue_retries_and_typing_and_sync_may_not(synthesized: Synthesized) -> None:
     queue_arn = _get_att(_queue_id(synthesized), "Arn")
-    for function in (FANOUT, NOTIFY, RECEIPTS, DELIVERY_RETRY):
+    for function in (DELIVERY, NOTIFY_RETRY, RECEIPTS, DELIVERY_RETRY):
         assert "sqs:SendMessage" in _actions_on(_role_statements(synthesized, function), queue_arn), function.id
     for function in (TYPING, SYNC):
         assert "sqs:SendMessage" not in _actions_on(_role_statements(synthesized, function), queue_arn), function.id

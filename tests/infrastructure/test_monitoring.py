@@ -90,6 +90,8 @@ def test_the_dashboard_plots_the_key_metrics(synthesized: Synthesized) -> None:
         "ConnectCount",
         "DeliveryLatency",
         "FramesDelivered",
+        "NotificationsDeferred",
+        "NotificationsRetried",
         "SearchLatency",
         "IteratorAge",
         "ApproximateNumberOfMessagesVisible",

@@ -8,7 +8,16 @@ import re
 
 from tests.infrastructure.synthesis import Synthesized
 from tests.infrastructure.test_stack import _actions_on, _get_att, _ref, _role_statements
-from tidings.notifications.declaration import NOTIFY, PUSH_API, PUSH_APNS, PUSH_FCM, PUSH_JOBS, PUSH_VAPID, PUSH_WORKER
+from tidings.messaging.declaration import DELIVERY
+from tidings.notifications.declaration import (
+    NOTIFY_RETRY,
+    PUSH_API,
+    PUSH_APNS,
+    PUSH_FCM,
+    PUSH_JOBS,
+    PUSH_VAPID,
+    PUSH_WORKER,
+)
 from tidings.notifications.models import PUSH_SUBSCRIPTIONS
 from tidings.sessions.declaration import JWT_SIGNING_KEY
 from tidings_infra import names
@@ -42,9 +51,10 @@ def test_the_worker_consumes_the_push_queue_with_partial_batch_failures(synthesi
     )
 
 
-def test_the_notify_consumer_and_the_worker_may_send_push_jobs(synthesized: Synthesized) -> None:
+def test_the_notifying_functions_and_the_worker_may_send_push_jobs(synthesized: Synthesized) -> None:
     queue_arn = _get_att(_queue_id(synthesized), "Arn")
-    assert "sqs:SendMessage" in _actions_on(_role_statements(synthesized, NOTIFY), queue_arn)
+    for notifying in (DELIVERY, NOTIFY_RETRY):
+        assert "sqs:SendMessage" in _actions_on(_role_statements(synthesized, notifying), queue_arn), notifying.id
     assert "sqs:SendMessage" in _actions_on(_role_statements(synthesized, PUSH_WORKER), queue_arn)  # retries
     assert "sqs:SendMessage" not in _actions_on(_role_statements(synthesized, PUSH_API), queue_arn)
 
@@ -84,7 +94,7 @@ def test_the_api_reads_only_the_vapid_secret_and_the_worker_all_three(synthesize
 
     assert readable(PUSH_API) == {PUSH_VAPID.id}
     assert readable(PUSH_WORKER) == {PUSH_VAPID.id, PUSH_FCM.id, PUSH_APNS.id}
-    assert readable(NOTIFY) == set()
+    assert readable(DELIVERY) == readable(NOTIFY_RETRY) == set()
 
 
 # What the Lambda runtime (boto3 and its dependencies) and the Powertools layer (pydantic and

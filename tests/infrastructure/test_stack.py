@@ -27,6 +27,7 @@ from tidings.kernel.declaration import (
     StreamSubscription,
     Table,
 )
+from tidings.messaging.models import MESSAGES
 from tidings_infra import names
 from tidings_infra.tables import model_indexes
 
@@ -379,6 +380,19 @@ def test_stream_consumers_handle_failures(synthesized: Synthesized, subscription
     # The consumer may park failed records in the on-failure queue.
     statements = _role_statements(synthesized, subscription.function)
     assert "sqs:SendMessage" in _actions_on(statements, _get_att(queue_id, "Arn"))
+
+
+def test_no_stream_has_more_than_two_readers(synthesized: Synthesized) -> None:
+    """DynamoDB Streams throttles more than two processes reading one shard; every event source
+    mapping on a stream reads all of its shards."""
+    readers: dict[str, list[str]] = {}
+    for mapping in synthesized.of_type("AWS::Lambda::EventSourceMapping").values():
+        source = mapping["Properties"]["EventSourceArn"]
+        if isinstance(source, dict) and source.get("Fn::GetAtt", [None, None])[1] == "StreamArn":
+            readers.setdefault(source["Fn::GetAtt"][0], []).append(mapping["Properties"]["FunctionName"]["Ref"])
+    assert readers, "the template has stream consumers"
+    assert len(readers[_table_id(synthesized, MESSAGES)]) == 2  # the Delivery consumer and the search indexer
+    assert {table: functions for table, functions in readers.items() if len(functions) > 2} == {}
 
 
 def test_every_event_source_mapping_is_declared(synthesized: Synthesized) -> None:

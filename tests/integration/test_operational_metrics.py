@@ -43,10 +43,10 @@ def test_the_delivery_consumer_reports_each_chat_events_latency_since_it_was_acc
     # The consumer runs 1.5 s after both events were written.
     later = datetime.now(UTC) + timedelta(milliseconds=1500)
     monkeypatch.setattr(
-        functions["fanout"], "datetime", type("Later", (datetime,), {"now": staticmethod(lambda tz: later)})
+        functions["delivery"], "datetime", type("Later", (datetime,), {"now": staticmethod(lambda tz: later)})
     )
 
-    assert functions["fanout"].handler(batch, context) == {"batchItemFailures": []}
+    assert functions["delivery"].handler(batch, context) == {"batchItemFailures": []}
 
     latencies = _latencies(recorded, "DeliveryLatency")
     assert len(latencies) == 2  # the message.new and the message.updated

@@ -120,6 +120,16 @@ async def test_a_runtime_that_exits_fails_the_invocation_and_is_replaced(runtime
     assert (await probe(runtime, PROBE))["pid"] != first
 
 
+async def test_stopping_lets_a_running_invocation_finish_before_the_workers_go(start_runtime: StartRuntime) -> None:
+    # A connection closed just before shutdown still has its $disconnect running: killing its
+    # worker would fail it as Runtime.ExitError (and log an error for nothing the user did).
+    runtime = await start_runtime()
+    running = asyncio.ensure_future(probe(runtime, PROBE, {"do": "sleep", "seconds": 0.5}))
+    await eventually(lambda: runtime.lambdas.in_flight)
+    await runtime.stop()
+    assert (await running)["pid"]
+
+
 async def test_a_function_error_is_reported_as_lambda_reports_it(runtime: LocalRuntime) -> None:
     from tidings_local.lambdas import FunctionError
 

@@ -10,7 +10,7 @@ import pytest
 
 from tidings.app import APPLICATION
 from tidings.chats.models import ChatModel, MemberModel, UserModel
-from tidings.messaging.declaration import FANOUT_FAILURES
+from tidings.messaging.declaration import DELIVERY_FAILURES
 from tidings.messaging.models import MESSAGES
 from tidings.sessions.declaration import JWT_SIGNING_KEY
 from tidings.sessions.models import CONNECTIONS
@@ -46,7 +46,7 @@ def test_every_declared_table_queue_and_secret_exists(provisioned: Provisioned) 
     ttl = dynamodb.describe_time_to_live(TableName=CONNECTIONS.default_name)["TimeToLiveDescription"]
     assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expiresAt"}
 
-    assert provisioned.environment[FANOUT_FAILURES.env_var] == provisioned.queue_urls[FANOUT_FAILURES.id]
+    assert provisioned.environment[DELIVERY_FAILURES.env_var] == provisioned.queue_urls[DELIVERY_FAILURES.id]
     secret = boto3.client("secretsmanager", region_name="us-east-1").get_secret_value(
         SecretId=provisioned.environment[JWT_SIGNING_KEY.env_var]
     )

@@ -26,6 +26,9 @@ import { MemoryStorage } from './storage/memory.js';
 import { VERSION } from './version.js';
 
 const MAX_FRAME_BYTES = 64 * 1024; // the server refuses bigger frames (FRAME_TOO_LARGE)
+// How long close() waits for the ack of a read mark it sends first (an unanswered one stays in
+// the outbox for the next connect()).
+export const CLOSE_FLUSH_MS = 2_000;
 const encoder = new TextEncoder();
 
 /**
@@ -226,9 +229,33 @@ export class TidingsClient {
     return promise;
   }
 
-  /** Closes the connection and stops reconnecting. Pending queries reject with `CLOSED`;
-   * pending mutations stay in the outbox and go out at the next `connect()`. */
+  /**
+   * Closes the connection and stops reconnecting. Pending queries reject with `CLOSED`;
+   * pending mutations stay in the outbox and go out at the next `connect()`.
+   *
+   * A read mark the 1-second interval is holding back is sent first, so a user who read and
+   * left is not left with an unread message: then the connection closes once it is
+   * acknowledged, or after `CLOSE_FLUSH_MS` at the most. Without one, it closes at once.
+   * @returns {Promise<void>} resolves when the client is closed
+   */
   close() {
+    const held = this.#reads.flushAll();
+    if (held.length === 0) {
+      this.#close();
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = () => {
+        this.#o.clock.clearTimeout(bound);
+        this.#close();
+        resolve();
+      };
+      const bound = this.#o.clock.setTimeout(done, CLOSE_FLUSH_MS);
+      Promise.allSettled(held).then(done);
+    });
+  }
+
+  #close() {
     globalThis.removeEventListener?.('online', this.#onOnline);
     this.#connection.stop();
     this.#shutDown(new TidingsError('CLOSED', 'The client was closed'));

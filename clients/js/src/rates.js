@@ -120,14 +120,27 @@ export class ReadMarks {
     return promise;
   }
 
+  /**
+   * Sends every mark the interval is holding back, now (before a close).
+   * @returns {Promise<unknown>[]} one per mark sent, settled by its ack
+   */
+  flushAll() {
+    const sent = [];
+    for (const [chatId, chat] of this.#chats) {
+      const sending = this.#flush(chatId, chat);
+      if (sending) sent.push(sending);
+    }
+    return sent;
+  }
+
   #flush(chatId, chat) {
     const next = chat.next;
-    if (!next) return;
+    if (!next) return null;
     chat.next = null;
     chat.timer.stop();
     chat.lastSentAt = this.#o.clock.now();
     if (Number.isInteger(next.seq)) chat.highest = Math.max(chat.highest, next.seq);
-    this.#o.send(chatId, next.messageId).then(
+    return this.#o.send(chatId, next.messageId).then(
       (ack) => {
         if (Number.isInteger(ack?.seq)) chat.highest = Math.max(chat.highest, ack.seq);
         for (const waiter of next.waiters) waiter.resolve(ack);

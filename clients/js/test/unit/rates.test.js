@@ -213,3 +213,28 @@ test('search resolves with {results, total, cursor}', async () => {
   assert.deepEqual(h.network.framesOf('search.query')[0].payload, { query: 'budget', scope: 'messages', limit: 5 });
   h.client.close();
 });
+
+test('close() first sends the read mark the interval was holding back, then closes', async () => {
+  const h = harness({ client: { chats: { general: 0 } } });
+  await h.client.connect();
+  for (let seq = 1; seq <= 3; seq++) {
+    h.network.last.deliver('message.new', { chatId: 'general', seq, message: { messageId: `m${seq}`, chatId: 'general', seq } });
+  }
+  const marks = () => h.network.framesOf('read.mark').map((f) => f.payload.messageId);
+  h.client.markRead('general', 'm1');
+  const held = h.client.markRead('general', 'm3'); // inside the 1-second interval: held back
+  assert.deepEqual(marks(), ['m1']);
+  const closed = h.client.close();
+  assert.deepEqual(marks(), ['m1', 'm3'], 'the held-back mark goes out before the close');
+  assert.ok(await held, 'and is acknowledged');
+  await closed;
+  assert.equal(h.client.state, 'closed');
+});
+
+test('close() with nothing held back closes at once', async () => {
+  const h = harness();
+  await h.client.connect();
+  const closed = h.client.close();
+  assert.equal(h.client.state, 'closed');
+  await closed;
+});

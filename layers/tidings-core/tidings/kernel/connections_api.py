@@ -15,7 +15,8 @@ delivery loop (docs/architecture.md "Fan-out"):
   given up at once.
 
 A `Redelivery` is "these frames to these connections": the unit a sharded fan-out of big
-channels can also put on the queue.
+channels can also put on the queue. The queue itself (`DELIVERY_RETRIES`) is declared here, with
+its job, because every feature that posts frames sends to it.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from tidings.kernel.delay_queue import SQS_MAX_BODY_BYTES, json_codec
+from tidings.kernel.declaration import Queue
+from tidings.kernel.delay_queue import SQS_MAX_BODY_BYTES, DelayQueue, json_codec
 from tidings.kernel.environment import Environment
 from tidings.kernel.observability import logger
 
@@ -37,6 +39,14 @@ from tidings.kernel.observability import logger
 # the connection is given up, about half a minute after the first try.
 RETRY_DELAYS_SECONDS = (1, 5, 25)
 MAX_ATTEMPTS = 1 + len(RETRY_DELAYS_SECONDS)
+
+# Delivery retries (docs/architecture.md "Fan-out"): frames that some connections could not take
+# (a 5xx or a throttle from the @connections API), each job due after its attempt's backoff. A
+# connection that fails again is re-enqueued, so only a job the function cannot process at all is
+# redelivered by SQS, and after 3 receives parked in the DLQ. Visibility is 6x the timeout.
+DELIVERY_RETRIES = Queue(
+    "DeliveryRetries", delay_seconds=1, visibility_timeout_seconds=180, dead_letter_after=3, carries_frames=True
+)
 
 
 class PostFailed(Exception):
@@ -114,6 +124,11 @@ def split_to_fit(job: Redelivery) -> list[Redelivery]:
         size += extra
     parts.append(Redelivery(tuple(ids), job.frames, job.attempt))
     return parts
+
+
+def delivery_retries(environment: Environment) -> DelayQueue[Redelivery]:
+    """The delivery retry queue of a function that sends to it, jobs cut to fit SQS."""
+    return DelayQueue(environment.queue_url(DELIVERY_RETRIES), REDELIVERIES, split=split_to_fit)
 
 
 class DeliveryRetries(Protocol):

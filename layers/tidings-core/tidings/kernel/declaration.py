@@ -51,6 +51,12 @@ TABLE_ACTIONS: dict[Access, tuple[str, ...]] = {
 }
 
 
+# DynamoDB Streams: "More than 2 processes are reading from the same streams shard at the same
+# time. Exceeding this limit may result in request throttling" (its LimitExceededException). Each
+# stream subscription is an event source mapping, which reads every shard of its stream.
+MAX_STREAM_READERS = 2
+
+
 def env_var_name(resource_id: str, suffix: str) -> str:
     """`("TypingTimers", "QUEUE_URL")` -> `TYPING_TIMERS_QUEUE_URL`: the one naming rule."""
     words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", resource_id).upper()
@@ -340,6 +346,7 @@ def compose(*features: Feature, name: str = "Tidings") -> Application:
     for subscription in streams:
         if subscription.table.stream is None:
             problems.append(f"{subscription.function.id} subscribes to {subscription.table.id}, which has no stream")
+    _check_stream_readers(problems, streams)
     consumers = {s.queue.id: s.function for s in queue_subscriptions}
     for function in functions:
         try:
@@ -385,6 +392,33 @@ def compose(*features: Feature, name: str = "Tidings") -> Application:
         secrets=secrets,
         search_indexes=search_indexes,
     )
+
+
+def _check_stream_readers(problems: list[str], streams: Iterable[StreamSubscription]) -> None:
+    readers: dict[str, list[str]] = {}
+    for subscription in streams:
+        readers.setdefault(subscription.table.id, []).append(subscription.function.id)
+    for table_id, function_ids in readers.items():
+        if len(function_ids) > MAX_STREAM_READERS:
+            problems.append(
+                f"the {table_id} stream has {len(function_ids)} readers ({', '.join(function_ids)}); DynamoDB "
+                f"Streams throttles more than {MAX_STREAM_READERS} per shard. Do the new work in an existing "
+                "consumer (as the Delivery consumer does fan-out and notifications), or have a consumer pass "
+                "the records on through a queue"
+            )
+
+
+def combined_grants(*grants: Iterable[tuple[Table, Access]]) -> tuple[tuple[Table, Access], ...]:
+    """The table grants of a function that does the work of several: each table once, with the
+    widest access any of them needs (a table granted twice would set its variable twice)."""
+    widest: dict[str, tuple[Table, Access]] = {}
+    for table, access in (grant for group in grants for grant in group):
+        held = widest.get(table.id)
+        if held is None or held[1] == access:
+            widest[table.id] = (table, access)
+        else:
+            widest[table.id] = (table, "read_write")
+    return tuple(widest.values())
 
 
 def _check_unique(problems: list[str], what: str, values: Iterable[object]) -> None:

@@ -11,11 +11,11 @@ import time
 from typing import TYPE_CHECKING
 
 from tidings.chats.models import CHATS, MEMBERS
-from tidings.kernel.connections_api import REDELIVERIES, split_to_fit
+from tidings.kernel import connections_api
 from tidings.kernel.delay_queue import DelayQueue
 from tidings.kernel.environment import Environment
 from tidings.kernel.ephemeral import EPHEMERAL
-from tidings.messaging.declaration import DELIVERY_RETRIES, TYPING_TIMERS
+from tidings.messaging.declaration import TYPING_TIMERS
 from tidings.messaging.models import MESSAGES
 
 if TYPE_CHECKING:
@@ -65,14 +65,12 @@ def read_marks(environment: Environment) -> ReadService:
 
 def delivery_retries(environment: Environment) -> DelayQueue[Redelivery]:
     """The delivery retry queue (docs/architecture.md "Fan-out"), jobs cut to fit SQS."""
-    return DelayQueue(environment.queue_url(DELIVERY_RETRIES), REDELIVERIES, split=split_to_fit)
+    return connections_api.delivery_retries(environment)
 
 
 def deliveries(environment: Environment, *, poster: ConnectionPoster, connections: ConnectionDirectory) -> Deliveries:
     """The delivery retry function's loop: posts again, re-enqueues what fails again."""
-    from tidings.kernel.connections_api import Deliveries
-
-    return Deliveries(poster, connections, delivery_retries(environment))
+    return connections_api.Deliveries(poster, connections, delivery_retries(environment))
 
 
 def fanout(

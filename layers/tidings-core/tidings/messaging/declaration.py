@@ -1,10 +1,11 @@
 """Messaging's part of the application (docs/protocol.md, "Messages", "Typing and receipts",
-"Sync"): sending and changing messages, fan-out and its delivery retries, typing, read receipts,
-sync and history."""
+"Sync"): sending and changing messages, the Delivery consumer (fan-out, then the notifications)
+and its delivery retries, typing, read receipts, sync and history."""
 
 from __future__ import annotations
 
 from tidings.chats.models import CHATS, MEMBERS, USERS
+from tidings.kernel.connections_api import DELIVERY_RETRIES
 from tidings.kernel.declaration import (
     Access,
     Feature,
@@ -15,10 +16,12 @@ from tidings.kernel.declaration import (
     Route,
     StreamSubscription,
     Table,
+    combined_grants,
 )
 from tidings.kernel.ephemeral import EPHEMERAL
 from tidings.kernel.ratelimits import Rule
 from tidings.messaging.models import AUDIT, IDEMPOTENCY, MESSAGES
+from tidings.notifications.declaration import NOTIFICATION_RETRIES, NOTIFYING, NOTIFYING_QUEUES
 from tidings.presence.declaration import (
     PRESENCE_RECORDING,
     PRESENCE_RECORDING_QUEUES,
@@ -37,15 +40,8 @@ READ_MARKS = Rule("read", capacity=5, refill_per_second=5)
 # Each sync.request reads up to 100 chats, so it may not run unbounded.
 SYNC_REQUESTS = Rule("sync", capacity=10, refill_per_second=10)
 
-FANOUT_FAILURES = Queue("FanoutFailures")
+DELIVERY_FAILURES = Queue("DeliveryFailures")
 RECEIPTS_FAILURES = Queue("ReceiptsFailures")
-# Delivery retries (docs/architecture.md "Fan-out"): frames that some connections could not take
-# (a 5xx or a throttle from the @connections API), each job due after its attempt's backoff. A
-# connection that fails again is re-enqueued, so only a job the function cannot process at all is
-# redelivered by SQS, and after 3 receives parked in the DLQ. Visibility is 6x the timeout.
-DELIVERY_RETRIES = Queue(
-    "DeliveryRetries", delay_seconds=1, visibility_timeout_seconds=180, dead_letter_after=3, carries_frames=True
-)
 # Typing expiry timers: each message carries its own delay (SQS allows up to 15 minutes).
 TYPING_TIMERS = Queue("TypingTimers", visibility_timeout_seconds=30, dead_letter_after=3)
 
@@ -84,19 +80,26 @@ MESSAGE_EVENTS = Function(
     send_queues=PRESENCE_RECORDING_QUEUES,
     settings=PRESENCE_RECORDING_SETTINGS,
 )
-FANOUT = Function(
-    "Fanout",
+# The Messages stream's first reader (the search indexer is the second; a stream takes two):
+# fan-out to the members' connections, then, with the members and connections it read, the
+# notifications (docs/architecture.md "Fan-out" and "Notifications"). Notification work that
+# fails goes to its own retry queue, so it never makes the stream re-deliver the frames.
+DELIVERY = Function(
+    "Delivery",
     "messaging",
-    "fanout_consumer.handler",
-    "Delivers chat events from the Messages stream to every member's connections",
-    tables=(
-        (MEMBERS, "read"),
-        (MESSAGES, "read"),
-        (USERS, "read"),
-        (EPHEMERAL, "read_write"),  # sending a message ends the sender's typing
-        *CONNECTION_RECORDS,
+    "delivery_consumer.handler",
+    "Messages stream consumer: chat events to every member's connections, then badges, toasts and push jobs",
+    tables=combined_grants(
+        (
+            (MEMBERS, "read"),
+            (MESSAGES, "read"),
+            (USERS, "read"),
+            (EPHEMERAL, "read_write"),  # sending a message ends the sender's typing
+            *CONNECTION_RECORDS,
+        ),
+        NOTIFYING,
     ),
-    send_queues=(DELIVERY_RETRIES,),
+    send_queues=(*NOTIFYING_QUEUES, NOTIFICATION_RETRIES),
     manages_connections=True,
     timeout_seconds=30,
 )
@@ -184,7 +187,7 @@ FEATURE = Feature(
     functions=(
         MESSAGE_SEND,
         MESSAGE_EVENTS,
-        FANOUT,
+        DELIVERY,
         DELIVERY_RETRY,
         TYPING,
         TYPING_EXPIRY,
@@ -205,7 +208,7 @@ FEATURE = Feature(
     ),
     http_routes=(HttpRoute("GET", "/api/chats/{chatId}/messages", HISTORY_API),),
     stream_subscriptions=(
-        StreamSubscription(MESSAGES, FANOUT, on_failure=FANOUT_FAILURES, event_names=("INSERT",)),
+        StreamSubscription(MESSAGES, DELIVERY, on_failure=DELIVERY_FAILURES, event_names=("INSERT",)),
         StreamSubscription(
             MEMBERS,
             RECEIPTS,

@@ -2,11 +2,14 @@
 own through the one delivery loop (`tidings.kernel.connections_api.Deliveries`), so that one
 failing connection never costs the others a duplicate.
 
-Runs in the stream consumers, never in the send handler. Connections are found per user; a
-connection that API Gateway reports gone (410) is forgotten on the spot.
+Runs in the stream consumers, never in the send handler. Connections are found per user (the
+chat's audience: each member's connections, read once and handed on to the notifications by
+the Delivery consumer); a connection that API Gateway reports gone (410) is forgotten on the spot.
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection
 
 from tidings.chats.directory import MemberDirectory
 from tidings.kernel.connections_api import (
@@ -35,10 +38,27 @@ class Fanout:
         return self.frames_to_chat(chat_id, [(data, except_user)])
 
     def frames_to_chat(self, chat_id: str, frames: list[tuple[str, str | None]]) -> DeliveryReport:
-        """Posts each `(data, except_user)` in order, after reading members and connections."""
+        """Posts each `(data, except_user)` in order, after reading members and connections
+        (not the connections of a user every frame excepts)."""
+        excepted = {except_user for _, except_user in frames}
+        skip = excepted if len(excepted) == 1 and None not in excepted else set()
+        return self.frames_to_audience(self.audience(chat_id, skip=skip), frames)
+
+    def audience(self, chat_id: str, *, skip: Collection[str | None] = ()) -> dict[str, list[str]]:
+        """Every member of the chat with their connections (none for an offline member, and
+        none looked up for the members in `skip`)."""
+        return {
+            user_id: [] if user_id in skip else self._connections.for_user(user_id)
+            for user_id in self._members.member_ids(chat_id)
+        }
+
+    def frames_to_audience(
+        self, audience: dict[str, list[str]], frames: list[tuple[str, str | None]]
+    ) -> DeliveryReport:
+        """Posts each `(data, except_user)` in order to the connections of `audience`."""
         targets: list[tuple[str, list[str]]] = []
-        for user_id in self._members.member_ids(chat_id):
+        for user_id, connection_ids in audience.items():
             mine = [data for data, except_user in frames if user_id != except_user]
             if mine:
-                targets += [(connection_id, mine) for connection_id in self._connections.for_user(user_id)]
+                targets += [(connection_id, mine) for connection_id in connection_ids]
         return self._deliveries.deliver(targets)

@@ -78,22 +78,22 @@ def chat_event(record: DynamoDBRecord) -> ChatEventRecord | None:
 
 
 def chat_event_frame(
-    record: DynamoDBRecord, load_message: Callable[[str, int], Message | None]
-) -> tuple[str, dict[str, Any]] | None:
-    """(chatId, frame) for a record that is a chat event, None for one that is not.
+    event: ChatEventRecord, load_message: Callable[[str, int], Message | None]
+) -> dict[str, Any] | None:
+    """The frame of a chat event the clients know (of `event.item.chat_id`), None for one they
+    do not.
 
     A `message` item carries the message itself; an event item names it by `targetSeq`, and the
     message is read as it is now."""
-    event = chat_event(record)
-    if event is None or event.kind not in KINDS:
+    if event.kind not in KINDS:
         return None
     item = event.item
     if event.kind == "message":
-        return item.chat_id, event_frame(event.kind, item.seq, item)
+        return event_frame(event.kind, item.seq, item)
     target = load_message(item.chat_id, event.target_seq) if event.target_seq is not None else None
     if target is None:
         return None
-    return item.chat_id, event_frame(event.kind, item.seq, target)
+    return event_frame(event.kind, item.seq, target)
 
 
 def watermark_advance(record: DynamoDBRecord) -> Watermark | None:

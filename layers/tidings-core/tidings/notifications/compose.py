@@ -13,13 +13,19 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from tidings.chats.models import MEMBERS, USERS
-from tidings.kernel.connections_api import REDELIVERIES, split_to_fit
+from tidings.kernel import connections_api
 from tidings.kernel.delay_queue import DelayQueue
 from tidings.kernel.environment import Environment
 from tidings.kernel.ephemeral import EPHEMERAL
 from tidings.kernel.secret_values import secret_reader
-from tidings.messaging.declaration import DELIVERY_RETRIES
-from tidings.notifications.declaration import PUSH_APNS, PUSH_FCM, PUSH_JOBS, PUSH_VAPID, PushSettings
+from tidings.notifications.declaration import (
+    NOTIFICATION_RETRIES,
+    PUSH_APNS,
+    PUSH_FCM,
+    PUSH_JOBS,
+    PUSH_VAPID,
+    PushSettings,
+)
 from tidings.notifications.models import PUSH_SUBSCRIPTIONS
 
 if TYPE_CHECKING:
@@ -27,11 +33,17 @@ if TYPE_CHECKING:
     from tidings.kernel.connections_api import ConnectionPoster
     from tidings.notifications.badge_store import DynamoBadgeStore
     from tidings.notifications.badges import BadgeService, Connections
-    from tidings.notifications.notifying import ChatDirectory, NotificationService, PresenceLookup
+    from tidings.notifications.notifying import (
+        ChatDirectory,
+        ChatEventNotifications,
+        NotificationService,
+        PresenceLookup,
+    )
     from tidings.notifications.preference_store import DynamoPreferenceStore
     from tidings.notifications.push_delivery import PushDelivery, PushJob, PushSender
     from tidings.notifications.push_senders import ConfiguredSenders, SecretReader
     from tidings.notifications.push_store import DynamoSubscriptionStore
+    from tidings.notifications.records import NotificationRetry
     from tidings.notifications.vapid import VapidConfig
 
 # Push credentials are cached this long, so a newly configured platform is picked up within it.
@@ -59,7 +71,14 @@ def push_jobs(environment: Environment) -> DelayQueue[PushJob]:
 
 
 def _retries(environment: Environment) -> Callable[[], DelayQueue]:  # type: ignore[type-arg]
-    return lambda: DelayQueue(environment.queue_url(DELIVERY_RETRIES), REDELIVERIES, split=split_to_fit)
+    return lambda: connections_api.delivery_retries(environment)
+
+
+def notification_retries(environment: Environment) -> DelayQueue[NotificationRetry]:
+    """Where the Delivery consumer puts the chat events whose notification work failed."""
+    from tidings.notifications.records import NOTIFICATION_RETRY_BODIES
+
+    return DelayQueue(environment.queue_url(NOTIFICATION_RETRIES), NOTIFICATION_RETRY_BODIES)
 
 
 def badge_service(environment: Environment, *, poster: ConnectionPoster, connections: Connections) -> BadgeService:
@@ -88,7 +107,7 @@ def notification_service(
     presence: PresenceLookup,
     chats: ChatDirectory,
 ) -> NotificationService:
-    """The Notify pipeline: `presence` answers DND, `chats` names the chat in a toast."""
+    """The notification pipeline: `presence` answers DND, `chats` names the chat in a toast."""
     from tidings.notifications.notifying import NotificationService
     from tidings.notifications.toast_store import DynamoToastGroups
 
@@ -106,6 +125,24 @@ def notification_service(
         now=time.time,
         retries=_retries(environment),
     )
+
+
+def chat_event_notifications(
+    environment: Environment,
+    *,
+    poster: ConnectionPoster,
+    members: MemberDirectory,
+    connections: Connections,
+    presence: PresenceLookup,
+    chats: ChatDirectory,
+) -> ChatEventNotifications:
+    """What the Delivery consumer and the notification retry do with a chat event."""
+    from tidings.notifications.notifying import ChatEventNotifications
+
+    service = notification_service(
+        environment, poster=poster, members=members, connections=connections, presence=presence, chats=chats
+    )
+    return ChatEventNotifications(service, badge_service(environment, poster=poster, connections=connections))
 
 
 def push_subscriptions(environment: Environment) -> DynamoSubscriptionStore:

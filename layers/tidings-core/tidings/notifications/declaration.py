@@ -1,24 +1,25 @@
-"""Notifications' part of the application (docs/protocol.md, "Notifications"): the Notify
-consumer (badges, toasts, push jobs), preferences and push subscriptions over REST, and the
-push worker."""
+"""Notifications' part of the application (docs/protocol.md, "Notifications"): what the
+Delivery consumer needs to notify (badges, toasts, push jobs) and the retry of what it could not,
+preferences and push subscriptions over REST, and the push worker."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
 from tidings.chats.models import CHATS, MEMBERS, USERS
+from tidings.kernel.connections_api import DELIVERY_RETRIES
 from tidings.kernel.declaration import (
+    Access,
     Feature,
     Function,
     HttpRoute,
     Queue,
     QueueSubscription,
     Secret,
-    StreamSubscription,
+    Table,
 )
 from tidings.kernel.environment import FeatureSettings
 from tidings.kernel.ephemeral import EPHEMERAL
-from tidings.messaging.declaration import DELIVERY_RETRIES
 from tidings.messaging.models import MESSAGES
 from tidings.notifications.models import PUSH_SUBSCRIPTIONS
 from tidings.presence.models import PRESENCE
@@ -36,8 +37,7 @@ class PushSettings(FeatureSettings, prefix="PUSH_"):
     retry_base_seconds: float = Field(30, gt=0, le=900)
 
 
-NOTIFY_FAILURES = Queue("NotifyFailures")
-# Push (docs/architecture.md "Push"). Jobs from the Notify consumer, and the worker's own
+# Push (docs/architecture.md "Push"). Jobs from the Delivery consumer, and the worker's own
 # per-subscription retries (each with its backoff as DelaySeconds). Delivery failures are
 # retried by re-enqueueing, so only a job the worker cannot process at all (a malformed body,
 # storage down) is redelivered by SQS, and after 3 receives parked in the DLQ. Visibility is 6x
@@ -56,21 +56,35 @@ PUSH_APNS = Secret(
     placeholder="{}",
 )
 
-NOTIFY = Function(
-    "Notify",
+# Notification retries (docs/architecture.md "Notifications"): the chat events whose notification
+# work failed in the Delivery consumer after their frames were posted, so that a failure here
+# never makes the stream retry deliver the frames again. Each job is retried by SQS (after the
+# visibility timeout, 6x the function's) and after 3 receives parked in the DLQ, which alarms.
+NOTIFICATION_RETRIES = Queue(
+    "NotificationRetries", delay_seconds=5, visibility_timeout_seconds=180, dead_letter_after=3
+)
+
+# What a function that notifies needs (the Delivery consumer, the notification retry): badges on
+# members and users, preferences, the chat's name, connections and their focus, toast groups,
+# presence for DND; it posts frames (retried through the delivery retry queue) and queues pushes.
+NOTIFYING: tuple[tuple[Table, Access], ...] = (
+    (MEMBERS, "read_write"),
+    (MESSAGES, "read"),  # a delete recounts the badges that counted its message
+    (USERS, "read_write"),  # badge totals, preferences
+    (CHATS, "read"),
+    *CONNECTION_RECORDS,
+    (EPHEMERAL, "read_write"),  # toast groups
+    (PRESENCE, "read"),  # DND
+)
+NOTIFYING_QUEUES = (PUSH_JOBS, DELIVERY_RETRIES)
+
+NOTIFY_RETRY = Function(
+    "NotifyRetry",
     "notifications",
-    "notify_consumer.handler",
-    "Messages stream consumer: badges, toasts and push jobs per recipient",
-    tables=(
-        (MEMBERS, "read_write"),
-        (MESSAGES, "read"),  # a delete recounts the badges that counted its message
-        (USERS, "read_write"),  # badge totals, preferences
-        (CHATS, "read"),
-        *CONNECTION_RECORDS,
-        (EPHEMERAL, "read_write"),  # toast groups
-        (PRESENCE, "read"),  # DND
-    ),
-    send_queues=(PUSH_JOBS, DELIVERY_RETRIES),
+    "notify_retries.handler",
+    "Notification work the Delivery consumer could not do: badges, toasts and push jobs, retried",
+    tables=NOTIFYING,
+    send_queues=NOTIFYING_QUEUES,
     manages_connections=True,
     timeout_seconds=30,
 )
@@ -105,7 +119,7 @@ PUSH_WORKER = Function(
 
 FEATURE = Feature(
     "notifications",
-    functions=(NOTIFY, PREFS_API, PUSH_API, PUSH_WORKER),
+    functions=(NOTIFY_RETRY, PREFS_API, PUSH_API, PUSH_WORKER),
     http_routes=(
         HttpRoute("GET", "/api/prefs", PREFS_API),
         HttpRoute("PUT", "/api/prefs", PREFS_API),
@@ -113,6 +127,8 @@ FEATURE = Feature(
         HttpRoute("DELETE", "/api/push/subscriptions", PUSH_API),
         HttpRoute("GET", "/api/push/vapid-public-key", PUSH_API),
     ),
-    stream_subscriptions=(StreamSubscription(MESSAGES, NOTIFY, on_failure=NOTIFY_FAILURES, event_names=("INSERT",)),),
-    queue_subscriptions=(QueueSubscription(PUSH_JOBS, PUSH_WORKER, batch_size=10),),
+    queue_subscriptions=(
+        QueueSubscription(PUSH_JOBS, PUSH_WORKER, batch_size=10),
+        QueueSubscription(NOTIFICATION_RETRIES, NOTIFY_RETRY, batch_size=10),
+    ),
 )

@@ -1,14 +1,15 @@
-"""The Notify pipeline: for every recipient of a new message,
+"""The notification pipeline: for every recipient of a new message,
 gather the facts, ask the evaluator, then count the badge, send the toast or queue the push.
 
-It runs in the Messages stream consumer, apart from fan-out, so a slow preference read or push
-queue never delays message delivery.
+It runs in the Delivery consumer after the message's frames were posted, with the members and
+connections fan-out read (its `audience`), so a slow preference read or push queue never delays
+message delivery; what fails here is retried on its own (docs/architecture.md "Notifications").
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from tidings.chats.directory import ChatInfo, MemberDirectory
@@ -16,7 +17,7 @@ from tidings.kernel.connections_api import ConnectionPoster, DeliveryRetries, po
 from tidings.kernel.observability import logger
 from tidings.kernel.wire import encode
 from tidings.messaging.message import Message
-from tidings.notifications.badges import Badge, BadgeStore, Connections, is_mentioned
+from tidings.notifications.badges import Badge, BadgeService, BadgeStore, Connections, is_mentioned
 from tidings.notifications.evaluator import Recipient, evaluate
 from tidings.notifications.preferences import NotificationPreferences
 from tidings.notifications.push_delivery import PushJob, PushJobs, PushNotification
@@ -68,8 +69,11 @@ class NotificationService:
         self._new_id = new_id
         self._retries = retries
 
-    def message_arrived(self, message: Message) -> None:
-        recipients = [user_id for user_id in self._members.member_ids(message.chat_id) if user_id != message.sender_id]
+    def message_arrived(self, message: Message, audience: Mapping[str, list[str]] | None = None) -> None:
+        """`audience`: the chat's members and their connections as fan-out read them just now
+        (read here when not given)."""
+        members = audience.keys() if audience is not None else self._members.member_ids(message.chat_id)
+        recipients = [user_id for user_id in members if user_id != message.sender_id]
         if not recipients:
             return
         chat = self._chats.chat(message.chat_id)
@@ -79,7 +83,7 @@ class NotificationService:
         urgent = message.priority == "urgent"
         for user_id in recipients:
             prefs = preferences.get(user_id) or NotificationPreferences()
-            connection_ids = self._connections.for_user(user_id)
+            connection_ids = audience[user_id] if audience is not None else self._connections.for_user(user_id)
             mentioned = is_mentioned(message, user_id)
             delivery = evaluate(
                 Recipient(
@@ -121,6 +125,24 @@ class NotificationService:
         if urgent:
             return ToastGroup(self._new_id(), 1)  # an urgent message always stands alone
         return self._toast_groups.join(user_id, message.chat_id, now, GROUP_WINDOW_SECONDS)
+
+
+class ChatEventNotifications:
+    """What a chat event means for notifications: a new message notifies its recipients, a
+    delete takes its message out of the badges that counted it; edits and reactions change no
+    count."""
+
+    def __init__(self, notifications: NotificationService, badges: BadgeService) -> None:
+        self._notifications = notifications
+        self._badges = badges
+
+    def event(
+        self, kind: str, item: Message, target_seq: int | None, audience: Mapping[str, list[str]] | None = None
+    ) -> None:
+        if kind == "message":
+            self._notifications.message_arrived(item, audience)
+        elif kind == "delete" and target_seq is not None:
+            self._badges.message_deleted(item.chat_id, target_seq)
 
 
 def _push_of(user_id: str, toast: Toast, badge: Badge) -> PushNotification:

@@ -15,6 +15,38 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 
+class Notice(Protocol):
+    """What a toast and a push notification both tell about a message."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def body(self) -> str: ...
+    @property
+    def chat_id(self) -> str: ...
+    @property
+    def message_id(self) -> str: ...
+    @property
+    def priority(self) -> str: ...
+    @property
+    def timestamp(self) -> str: ...
+
+
+def notice_fields(notice: Notice) -> dict[str, Any]:
+    """Those fields in their wire names, as the push payload and the toast frame carry them."""
+    return {
+        "id": notice.id,
+        "title": notice.title,
+        "body": notice.body,
+        "chatId": notice.chat_id,
+        "messageId": notice.message_id,
+        "priority": notice.priority,
+        "timestamp": notice.timestamp,
+    }
+
+
 @dataclass(frozen=True)
 class PushNotification:
     """What one user's devices are told about one message (or a group of them)."""
@@ -32,18 +64,7 @@ class PushNotification:
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON a device receives (Web Push payload, FCM data, APNs custom keys)."""
-        return {
-            "type": "notification.push",
-            "id": self.id,
-            "title": self.title,
-            "body": self.body,
-            "chatId": self.chat_id,
-            "messageId": self.message_id,
-            "priority": self.priority,
-            "timestamp": self.timestamp,
-            "count": self.count,
-            "badge": self.total_unread,
-        }
+        return {"type": "notification.push", **notice_fields(self), "count": self.count, "badge": self.total_unread}
 
     def to_job(self) -> dict[str, Any]:
         return asdict(self)

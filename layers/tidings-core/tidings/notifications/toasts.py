@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from tidings.chats.directory import ChatInfo
 from tidings.kernel.wire import server_frame
 from tidings.messaging.message import Message
+from tidings.notifications.push_delivery import notice_fields
 from tidings.notifications.wire import ToastPayload
 
 BODY_LIMIT = 100
@@ -54,19 +55,7 @@ class Toast:
     def frame(self) -> dict[str, Any]:
         return server_frame(
             "notification.toast",
-            ToastPayload.model_validate(
-                {
-                    "id": self.id,
-                    "title": self.title,
-                    "body": self.body,
-                    "chatId": self.chat_id,
-                    "messageId": self.message_id,
-                    "priority": self.priority,
-                    "timestamp": self.timestamp,
-                    "actions": list(ACTIONS),
-                    "count": self.count,
-                }
-            ),
+            ToastPayload.model_validate({**notice_fields(self), "actions": list(ACTIONS), "count": self.count}),
         )
 
 

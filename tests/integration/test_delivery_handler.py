@@ -1,4 +1,5 @@
-"""The Messages stream consumer, fed real DynamoDB stream records (moto)."""
+"""The Messages stream's Delivery consumer (fan-out, then notifications) and the retry
+functions behind it, fed real DynamoDB stream records and SQS events (moto)."""
 
 import json
 import os
@@ -36,7 +37,7 @@ def test_a_new_message_reaches_every_connection_of_every_member(functions, conte
     _connect("dave-1", "dave", 4)  # not a member
     message = _send("alice", "project-x", "r1")
 
-    response = functions["fanout"].handler(_batch(), context)
+    response = functions["delivery"].handler(_batch(), context)
 
     assert response == {"batchItemFailures": []}
     assert set(connections.sent) == {"alice-1", "alice-2", "bob-1"}
@@ -55,7 +56,7 @@ def test_a_gone_connection_is_removed_and_the_others_still_get_the_message(funct
     connections.gone.add("bob-old")
     _send("alice", "dm-alice-bob", "r1")
 
-    assert functions["fanout"].handler(_batch(), context) == {"batchItemFailures": []}
+    assert functions["delivery"].handler(_batch(), context) == {"batchItemFailures": []}
     assert list(connections.sent) == ["bob-new"]
     assert DynamoConnectionStore().for_user("bob") == ["bob-new"]
 
@@ -89,19 +90,23 @@ def test_a_failing_connection_is_retried_alone_and_nobody_else_gets_the_frame_tw
     message = _send("alice", "project-x", "r1")
 
     # The record succeeds: erin's frame is owed to erin alone, on the retry queue.
-    assert functions["fanout"].handler(_batch(), context) == {"batchItemFailures": []}
+    assert functions["delivery"].handler(_batch(), context) == {"batchItemFailures": []}
     assert list(connections.sent) == ["bob-1"]
-    [job] = _retry_jobs()
-    body = json.loads(job["Body"])
-    assert (body["connectionIds"], body["attempt"]) == (["erin-1"], 2)
+    # Two jobs for erin alone: the message, and the notification step's badge and toast.
+    jobs = {json.loads(json.loads(j["Body"])["frames"][0])["type"]: j for j in _retry_jobs()}
+    assert set(jobs) == {"message.new", "notification.badge"}
+    bodies = {frame_type: json.loads(job["Body"]) for frame_type, job in jobs.items()}
+    assert {(b["connectionIds"][0], b["attempt"]) for b in bodies.values()} == {("erin-1", 2)}
+    body = bodies["message.new"]
     assert json.loads(body["frames"][0])["payload"]["message"]["messageId"] == message.message_id
 
     # The retry, once erin's connection answers again, reaches erin and only erin.
     connections.broken.clear()
-    response = functions["delivery_retry"].handler(sqs_event([job["Body"]]), context)
+    response = functions["delivery_retry"].handler(sqs_event([job["Body"] for job in jobs.values()]), context)
     assert response == {"batchItemFailures": []}
-    assert len(connections.sent["bob-1"]) == 1
-    assert connections.sent["erin-1"] == body["frames"]
+    bob = [json.loads(data)["type"] for data in connections.sent["bob-1"]]
+    assert bob == ["message.new", "notification.badge", "notification.toast"]
+    assert connections.sent["erin-1"] == body["frames"] + bodies["notification.badge"]["frames"]
     assert _retry_jobs() == []
 
 
@@ -145,7 +150,7 @@ def test_a_record_whose_reads_fail_is_retried_before_anybody_got_it(functions, c
     monkeypatch.setattr(Store, "for_user", for_user)
 
     with pytest.raises(BatchProcessingError):  # the whole batch failed: the mapping retries it
-        functions["fanout"].handler(_batch(), context)
+        functions["delivery"].handler(_batch(), context)
     assert connections.sent == {}  # bob was not posted to, so the retry cannot repeat anything
 
 
@@ -158,7 +163,7 @@ def test_records_that_are_not_new_chat_events_are_skipped(functions, context, co
     modify["eventName"] = "REMOVE"
     del modify["dynamodb"]["NewImage"]
 
-    assert functions["fanout"].handler({"Records": [modify]}, context) == {"batchItemFailures": []}
+    assert functions["delivery"].handler({"Records": [modify]}, context) == {"batchItemFailures": []}
     assert connections.sent == {}
 
 
@@ -172,9 +177,9 @@ def test_edit_delete_and_reaction_events_are_delivered_with_their_seqs(functions
     chat_event_service().react("bob", "x1", message.message_id, "👍", "add")
     chat_event_service().delete("alice", "d1", message.message_id)
 
-    assert functions["fanout"].handler(_batch(), context) == {"batchItemFailures": []}
+    assert functions["delivery"].handler(_batch(), context) == {"batchItemFailures": []}
 
-    frames = [json.loads(data) for data in connections.sent["bob-1"]]
+    frames = [f for f in _frames(connections, "bob-1") if f["type"].startswith("message.")]  # not the badges
     assert [(f["type"], f["payload"]["seq"]) for f in frames] == [
         ("message.new", 1),
         ("message.updated", 2),
@@ -188,51 +193,156 @@ def test_edit_delete_and_reaction_events_are_delivered_with_their_seqs(functions
     assert frames[2]["payload"]["reactions"] == {}
 
 
-def test_the_notify_consumer_raises_badges_from_the_stream(functions, context, connections):
-    from tests.support.lambdas import load_function
+def _frames(connections, connection_id) -> list[dict]:
+    return [json.loads(data) for data in connections.sent.get(connection_id, [])]
 
-    notify = load_function("notifications/notify_consumer.py")
+
+def test_the_delivery_consumer_posts_the_message_then_raises_badges_and_toasts(functions, context, connections):
     make_chat("dm-alice-bob", ["alice", "bob"], chat_type="dm")
     _connect("bob-1", "bob", 1)
     _send("alice", "dm-alice-bob", "r1", content="hi @bob")
 
-    assert notify.handler(_batch(), context) == {"batchItemFailures": []}
-    badge, toast = [json.loads(data) for data in connections.sent["bob-1"]]
+    assert functions["delivery"].handler(_batch(), context) == {"batchItemFailures": []}
+    new, badge, toast = _frames(connections, "bob-1")
+    assert new["type"] == "message.new"  # delivery first: notification work never delays it
     assert badge["type"] == "notification.badge"
     assert (badge["payload"]["unreadCount"], badge["payload"]["mentionCount"]) == (1, 1)
     assert toast["type"] == "notification.toast"
     assert (toast["payload"]["title"], toast["payload"]["body"]) == ("Alice", "hi @bob")
 
 
-def test_the_notify_consumer_queues_a_push_for_an_offline_recipient(functions, context, connections):
-    from tests.support.lambdas import load_function
+def test_the_delivery_consumer_reads_members_and_connections_once_for_both(
+    functions, context, connections, monkeypatch
+):
+    from tidings.chats.directory import DynamoMemberDirectory
 
-    notify = load_function("notifications/notify_consumer.py")
+    make_chat("project-x", ["alice", "bob", "carol"])
+    _connect("bob-1", "bob", 1)
+    _send("alice", "project-x", "r1")
+    reads: list[str] = []
+    real_members, real_connections = DynamoMemberDirectory.member_ids, DynamoConnectionStore.for_user
+    monkeypatch.setattr(DynamoMemberDirectory, "member_ids", lambda s, c: reads.append(c) or real_members(s, c))
+    monkeypatch.setattr(DynamoConnectionStore, "for_user", lambda s, u: reads.append(u) or real_connections(s, u))
+
+    assert functions["delivery"].handler(_batch(), context) == {"batchItemFailures": []}
+    assert sorted(reads) == ["alice", "bob", "carol", "project-x"]
+    assert [f["type"] for f in _frames(connections, "bob-1")] == [
+        "message.new",
+        "notification.badge",
+        "notification.toast",
+    ]
+
+
+def test_the_delivery_consumer_queues_a_push_for_an_offline_recipient(functions, context, connections):
     make_chat("dm-alice-bob", ["alice", "bob"], chat_type="dm")
     _send("alice", "dm-alice-bob", "r1", content="are you there?")
 
-    assert notify.handler(_batch(), context) == {"batchItemFailures": []}
+    assert functions["delivery"].handler(_batch(), context) == {"batchItemFailures": []}
     sqs = boto3.client("sqs")
     (job,) = sqs.receive_message(QueueUrl=os.environ["PUSH_JOBS_QUEUE_URL"], MaxNumberOfMessages=10)["Messages"]
     body = json.loads(job["Body"])["notification"]
     assert (body["user_id"], body["title"], body["body"], body["total_unread"]) == ("bob", "Alice", "are you there?", 1)
 
 
-def test_the_notify_consumer_takes_a_deleted_message_out_of_the_badges(functions, context, connections):
-    from tests.support.lambdas import load_function
+def test_the_delivery_consumer_takes_a_deleted_message_out_of_the_badges(functions, context, connections):
     from tests.support.services import chat_event_service
 
-    notify = load_function("notifications/notify_consumer.py")
     make_chat("dm-alice-bob", ["alice", "bob"], chat_type="dm")
     _connect("bob-1", "bob", 1)
     gone = _send("alice", "dm-alice-bob", "r1", content="wrong chat, @bob")
-    assert notify.handler(_batch(), context) == {"batchItemFailures": []}
+    assert functions["delivery"].handler(_batch(), context) == {"batchItemFailures": []}
     connections.sent.clear()
 
     chat_event_service().delete("alice", "d1", gone.message_id)
     delete_records = [r for r in _batch()["Records"] if r["dynamodb"]["NewImage"]["kind"]["S"] == "delete"]
-    assert notify.handler({"Records": delete_records}, context) == {"batchItemFailures": []}
-    (badge,) = [json.loads(data) for data in connections.sent["bob-1"]]
+    assert functions["delivery"].handler({"Records": delete_records}, context) == {"batchItemFailures": []}
+    deleted, badge = _frames(connections, "bob-1")
+    assert deleted["type"] == "message.deleted"
     assert badge["type"] == "notification.badge"
     assert (badge["payload"]["unreadCount"], badge["payload"]["mentionCount"]) == (0, 0)
     assert (badge["payload"]["totalUnreadCount"], badge["payload"]["totalMentionCount"]) == (0, 0)
+
+
+def _notification_retries() -> list[dict]:
+    url = os.environ["NOTIFICATION_RETRIES_QUEUE_URL"]
+    return boto3.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=10)["Messages"]
+
+
+def _preferences_down(monkeypatch) -> None:
+    from tidings.notifications.preference_store import DynamoPreferenceStore
+
+    def for_users(self, user_ids):
+        raise RuntimeError("Users is throttled")
+
+    monkeypatch.setattr(DynamoPreferenceStore, "for_users", for_users)
+
+
+def test_a_notification_failure_neither_prevents_nor_repeats_delivery(functions, context, connections, monkeypatch):
+    from tidings.chats.models import MemberModel
+
+    make_chat("project-x", ["alice", "bob", "carol"])
+    _connect("bob-1", "bob", 1)
+    _connect("carol-1", "carol", 2)
+    message = _send("alice", "project-x", "r1", content="hi @bob")
+    with monkeypatch.context() as patched:
+        _preferences_down(patched)
+        # The record succeeds: the frames are out, the notification work waits on its own queue.
+        assert functions["delivery"].handler(_batch(), context) == {"batchItemFailures": []}
+    assert [f["type"] for f in _frames(connections, "bob-1")] == ["message.new"]
+    assert [f["type"] for f in _frames(connections, "carol-1")] == ["message.new"]
+    assert int(MemberModel.get("project-x", "bob").unread_count or 0) == 0
+    (job,) = _notification_retries()
+
+    # The retry does the notification work, and only it: nobody gets message.new again.
+    response = functions["notify_retry"].handler(sqs_event([job["Body"]]), context)
+    assert response == {"batchItemFailures": []}
+    bob = _frames(connections, "bob-1")
+    assert [f["type"] for f in bob] == ["message.new", "notification.badge", "notification.toast"]
+    assert bob[2]["payload"]["messageId"] == message.message_id
+    assert [f["type"] for f in _frames(connections, "carol-1")] == [
+        "message.new",
+        "notification.badge",
+        "notification.toast",
+    ]
+    assert (
+        int(MemberModel.get("project-x", "bob").unread_count),
+        MemberModel.get("project-x", "bob").mention_count,
+    ) == (1, 1)
+
+
+def test_a_notification_retry_that_fails_again_is_left_to_sqs_and_its_dlq(functions, context, connections, monkeypatch):
+    make_chat("dm-alice-bob", ["alice", "bob"], chat_type="dm")
+    _connect("bob-1", "bob", 1)
+    _send("alice", "dm-alice-bob", "r1")
+    _preferences_down(monkeypatch)
+    assert functions["delivery"].handler(_batch(), context) == {"batchItemFailures": []}
+    (job,) = _notification_retries()
+    event = sqs_event([job["Body"], "{not a retry job"])
+
+    response = functions["notify_retry"].handler(event, context)
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"]]}
+    assert [f["type"] for f in _frames(connections, "bob-1")] == ["message.new"]
+
+
+def test_when_the_notification_retry_queue_fails_too_the_record_fails_rather_than_lose_it(
+    functions, context, connections, monkeypatch
+):
+    from tidings.kernel.delay_queue import DelayQueue
+
+    make_chat("dm-alice-bob", ["alice", "bob"], chat_type="dm")
+    _connect("bob-1", "bob", 1)
+    _send("alice", "dm-alice-bob", "r1")
+    _preferences_down(monkeypatch)
+    real_schedule = DelayQueue.schedule
+
+    def schedule(self, job, delay_seconds=0):
+        if self._queue_url == os.environ["NOTIFICATION_RETRIES_QUEUE_URL"]:
+            raise RuntimeError("SQS is down")
+        return real_schedule(self, job, delay_seconds)
+
+    monkeypatch.setattr(DelayQueue, "schedule", schedule)
+
+    with pytest.raises(BatchProcessingError):  # the mapping retries the record, then parks it
+        functions["delivery"].handler(_batch(), context)
+    assert [f["type"] for f in _frames(connections, "bob-1")] == ["message.new"]

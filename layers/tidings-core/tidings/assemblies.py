@@ -1,0 +1,51 @@
+"""Services put together from more than one feature, for the functions that share them.
+
+A handler composes the features it uses itself (`functions/<feature>/`). Where several functions
+need the same cross-feature assembly, it is written here once: this module sits beside
+`tidings.app` in the application layer, so it may import every feature and no feature imports
+it (the import-linter layers contract). Each assembly imports its features when it is called,
+so a function that uses one assembly does not load the features of the others at cold start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from tidings.kernel.declaration import Function
+from tidings.kernel.environment import Environment, cold_start
+from tidings.kernel.rest import caller_id
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
+    from tidings.messaging.typing_indicators import TypingService
+
+
+def typing_service(environment: Environment) -> TypingService:
+    """Typing indicators as the `typing.*` routes and the typing expiry timers both use them."""
+    from tidings.chats import compose as chats
+    from tidings.kernel import connections_api, ratelimits
+    from tidings.messaging import compose as messaging
+    from tidings.sessions import compose as sessions
+
+    members = chats.member_directory(environment)
+    return messaging.typing(
+        environment,
+        poster=connections_api.poster(environment),
+        members=members,
+        membership=members,
+        users=chats.user_directory(environment),
+        connections=sessions.connection_store(environment),
+        limiter=ratelimits.rate_limiter(environment),
+    )
+
+
+def rest_caller(app: APIGatewayHttpResolver, function: Function) -> Callable[[], str]:
+    """`caller()` for an HTTP API function: the user of the request `app` is resolving, by its
+    bearer token (`Unauthorized`, a 401, without a valid one). The token check (signature,
+    expiry, revocation: the sessions feature) is built on the first request."""
+    from tidings.sessions import compose as sessions
+
+    authenticate = cold_start(function)(sessions.authenticate)
+    return lambda: caller_id(app, authenticate())
