@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.infrastructure.synthesis import Synthesized
+from tidings.app import APPLICATION
 from tidings.kernel.observability import TRACED_LIBRARIES
 from tidings_local import lambda_loader
 from tidings_local.lambda_loader import LoadResult, SynthesizedFunction
@@ -36,6 +37,7 @@ NEVER_AT_IMPORT = {
 # A feature's service module -> the only functions (handler modules) that may load it at import.
 ONLY_IN = {
     "aws_lambda_powertools.utilities.batch": "consumers",  # resolved from the event source mappings
+    "aws_lambda_powertools.event_handler": {route.function.handler.split(".")[0] for route in APPLICATION.http_routes},
     "tidings.sessions.credentials": {"auth_api"},
     "tidings.messaging.syncing": {"sync_request"},
     "tidings.chats.chat_list": {"chats_api"},

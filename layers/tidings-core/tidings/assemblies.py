@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 from tidings.kernel.declaration import Function
 from tidings.kernel.environment import Environment, cold_start
-from tidings.kernel.rest import caller_id
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
@@ -45,6 +44,8 @@ def rest_caller(app: APIGatewayHttpResolver, function: Function) -> Callable[[],
     """`caller()` for an HTTP API function: the user of the request `app` is resolving, by its
     bearer token (`Unauthorized`, a 401, without a valid one). The token check (signature,
     expiry, revocation: the sessions feature) is built on the first request."""
+    # Imported here: the typing service above is for WebSocket functions, which load no HTTP resolver.
+    from tidings.kernel.rest import caller_id
     from tidings.sessions import compose as sessions
 
     authenticate = cold_start(function)(sessions.authenticate)
