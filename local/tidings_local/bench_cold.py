@@ -69,6 +69,40 @@ KNOWN_CAUSES = {
     "tidings.kernel.wire": "builds the pydantic models of the frames (pydantic's schema building)",
 }
 
+# Why functions stay above 1.5x the baseline after the trimming (issue 13): what is left is what
+# they use. Static text, rendered after the numbers; keep it true when the imports change.
+REMAINING_OUTLIERS = """## Why functions stay above the baseline
+
+Every function but `$default` imports only what its routes use
+(`tests/infrastructure/test_cold_start_imports.py` checks it). What remains above `import boto3,
+pydantic`:
+
+- **Every function with tables** (all but `$default`): PynamoDB and its models (the attributes,
+  the connection, botocore's loaders it calls at import), Powertools' Logger and Metrics, our
+  kernel and the feature settings models, and our own modules compiled from source at every
+  cold start (the asset and our layer ship no bytecode: the *with bytecode* columns show what
+  shipping `.pyc` files would save). With tracing on, as deployed, also the X-Ray recorder and
+  its patches of botocore and PynamoDB: the calls the function makes are traced.
+- **The WebSocket frame functions, `$connect` and `$disconnect`**: Powertools' parser models of
+  the API Gateway WebSocket events, whose package builds the pydantic models of every event
+  source it supports; and the pydantic models of the frames of the function's feature (its
+  `wire.py` is built whole at import).
+- **The consumers** (stream and queue): Powertools' batch utility, which imports its pydantic
+  models of every event source (SQS, DynamoDB, Kinesis, Kafka) even for one.
+- **The typing functions, the Delivery consumer, receipts, sync and history**: the largest service
+  graphs: their routes use the chats directory, sessions' connections, presence and messaging
+  together (typing indicators fan out to members' connections and record activity).
+- **The HTTP API functions**: Powertools' HTTP resolver (`event_handler`).
+- **The authorizer** loads PyJWT and cryptography at its first verification (with every token
+  it verifies), which this table does not count: a first-invocation cost, like every function's
+  `@cold_start` builders (the services it builds, Powertools' parameters utility at the first
+  secret read, the push senders in the push worker).
+
+Further steps, not taken: ship the asset and our layer with precompiled (unchecked-hash) `.pyc`
+files; our own models of the few WebSocket event fields we read instead of Powertools' parser
+package; `defer_build` on the wire models, so that a function builds the models it validates.
+"""
+
 # `-X importtime` lines: "import time: <self us> | <cumulative us> | <indent><module>".
 _IMPORTTIME = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)$")
 
@@ -321,6 +355,7 @@ def render(
         "|---|---:|",
         *(f"| {name} | {ms:.0f} |" for name, ms in sorted(mean.items(), key=lambda item: -item[1])[:15]),
         "",
+        REMAINING_OUTLIERS,
     ]
     return "\n".join(lines)
 
