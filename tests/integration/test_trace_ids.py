@@ -5,12 +5,10 @@ it, and on every log line and EMF record of the stream and queue consumers that 
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import boto3
 import pytest
@@ -18,25 +16,13 @@ import pytest
 from tests.support.aws import stream_records
 from tests.support.events import client_frame, message_event, sqs_event
 from tests.support.lambdas import load_function
+from tests.support.logs import captured_log
 from tests.support.seed import make_chat
 from tidings.kernel.observability import logger
 from tidings.messaging.models import MessageModel
 from tidings.sessions.connection_store import DynamoConnectionStore
 
 MINTED = re.compile(r"[0-9a-f]{32}")
-
-
-@contextmanager
-def captured_log() -> Iterator[list[dict]]:
-    """The JSON lines the shared Logger writes inside the block (filled when it ends)."""
-    stream = io.StringIO()
-    previous = logger.registered_handler.setStream(stream)
-    lines: list[dict] = []
-    try:
-        yield lines
-    finally:
-        logger.registered_handler.setStream(previous)
-        lines += [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
 
 
 @pytest.fixture
