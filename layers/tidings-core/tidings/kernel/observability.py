@@ -9,11 +9,19 @@ are appended with `thread_safe_append_keys`. The formatter also keeps the Lambda
 per thread: on AWS an execution environment runs one invocation at a time, but `tidings dev`
 runs concurrent invocations in threads of one process sharing this Logger, where one shared
 set of keys would give a line another invocation's request id.
+
+A stream or queue consumer handles each record of a batch in `record_scope(trace_id)`: its
+lines carry the trace id of the message the record is about, and its metrics go out as one EMF
+record of their own with the trace id as metadata (not a dimension: one per message would make
+a metric per message), so `filter traceId = "..."` in Logs Insights finds both
+(docs/operations.md).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -49,3 +57,21 @@ class PerThreadKeysFormatter(LambdaPowertoolsFormatter):
 logger = Logger(service=SERVICE, logger_formatter=PerThreadKeysFormatter())
 tracer = Tracer(service=SERVICE)
 metrics = Metrics(namespace="Tidings", service=SERVICE)
+
+
+@contextmanager
+def record_scope(trace_id: str | None) -> Iterator[None]:
+    """One record's share of a batch, traced by `trace_id` (None: a record that is about no
+    traced message, whose lines and metrics stay the invocation's)."""
+    if trace_id is None:
+        yield
+        return
+    logger.thread_safe_append_keys(traceId=trace_id)
+    metrics.add_metadata(key="traceId", value=trace_id)
+    try:
+        yield
+    finally:
+        logger.thread_safe_remove_keys(["traceId"])
+        if metrics.metric_set:
+            metrics.flush_metrics()  # this record's EMF record, with its trace id
+        metrics.clear_metrics()  # and never its metadata on the next record's metrics
