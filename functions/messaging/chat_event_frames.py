@@ -38,8 +38,19 @@ def _presence(environment: Environment) -> PresenceService:
 
 def _ack(frame: ClientFrame, outcome: EventOutcome, **fields: Any) -> dict[str, Any]:
     message = outcome.message
-    logger.info("chat event", extra={"chatId": message.chat_id, "messageId": message.message_id, "seq": outcome.seq})
-    return ack_ok(frame.id, chatId=message.chat_id, seq=outcome.seq, messageId=message.message_id, **fields)
+    logger.info(
+        "chat event",
+        extra={
+            "chatId": message.chat_id,
+            "messageId": message.message_id,
+            "seq": outcome.seq,
+            "traceId": message.trace_id,
+        },
+    )
+    # An edit, delete or reaction is part of its message's trace.
+    return ack_ok(
+        frame.id, message.trace_id, chatId=message.chat_id, seq=outcome.seq, messageId=message.message_id, **fields
+    )
 
 
 def edit(caller: Caller, frame: ClientFrame, payload: MessageEditPayload) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from tidings.kernel import connections_api
 from tidings.kernel.delay_queue import DelayQueue
 from tidings.kernel.environment import Environment, cold_start
 from tidings.kernel.handlers import consumer_entry, process_batch
-from tidings.kernel.observability import logger, metrics
+from tidings.kernel.observability import logger, metrics, record_scope
 from tidings.kernel.wire import encode
 from tidings.messaging import compose as messaging
 from tidings.messaging.declaration import DELIVERY
@@ -83,9 +83,10 @@ def handle(record: DynamoDBRecord) -> None:
     event = chat_event(record)
     if event is None:
         return
-    services = _services()
-    audience = deliver(services, record, event)
-    notify(services, record, event, audience)
+    with record_scope(event.item.trace_id):
+        services = _services()
+        audience = deliver(services, record, event)
+        notify(services, record, event, audience)
 
 
 def deliver(services: Services, record: DynamoDBRecord, event: ChatEventRecord) -> dict[str, list[str]] | None:
@@ -102,7 +103,11 @@ def deliver(services: Services, record: DynamoDBRecord, event: ChatEventRecord) 
             frames.append((typing_off, sender))
     frames.append((encode(frame), None))
     audience = services.fanout.audience(chat_id)
-    report = services.fanout.frames_to_audience(audience, frames)
+    report = services.fanout.frames_to_audience(audience, frames, trace_id=event.item.trace_id)
+    logger.info(
+        "chat event delivered",
+        extra={"chatId": chat_id, "seq": event.item.seq, "kind": event.kind, "framesDelivered": report.delivered},
+    )
     metrics.add_metric(name="FramesDelivered", unit="Count", value=report.delivered)
     # Delivery latency: from the event's createdAt (stamped when it was accepted) to now.
     accepted = datetime.fromisoformat(record.dynamodb.new_image["createdAt"])  # type: ignore[union-attr]  # an event

@@ -16,7 +16,7 @@ from tidings.kernel import connections_api
 from tidings.kernel.connections_api import REDELIVERIES, Deliveries
 from tidings.kernel.environment import Environment, cold_start
 from tidings.kernel.handlers import consumer_entry, process_batch
-from tidings.kernel.observability import logger, metrics
+from tidings.kernel.observability import logger, metrics, record_scope
 from tidings.messaging import compose as messaging
 from tidings.messaging.declaration import DELIVERY_RETRY
 from tidings.sessions import compose as sessions
@@ -36,10 +36,11 @@ def deliver(record: SQSRecord) -> None:
         logger.error("not a delivery retry job; left to the DLQ", extra={"sqsMessageId": record.message_id})
         metrics.add_metric(name="DeliveryRetriesMalformed", unit="Count", value=1)
         raise
-    report = _deliveries().redeliver(job)
-    metrics.add_metric(name="FramesDelivered", unit="Count", value=report.delivered)
-    metrics.add_metric(name="DeliveriesRetried", unit="Count", value=report.retrying)
-    metrics.add_metric(name="DeliveriesGivenUp", unit="Count", value=report.given_up)
+    with record_scope(job.trace_id):
+        report = _deliveries().redeliver(job)
+        metrics.add_metric(name="FramesDelivered", unit="Count", value=report.delivered)
+        metrics.add_metric(name="DeliveriesRetried", unit="Count", value=report.retrying)
+        metrics.add_metric(name="DeliveriesGivenUp", unit="Count", value=report.given_up)
 
 
 @consumer_entry

@@ -10,7 +10,7 @@ from tidings.kernel.environment import Environment, cold_start
 from tidings.kernel.handlers import websocket_entry
 from tidings.kernel.observability import logger, metrics
 from tidings.kernel.router import Caller, frame_route
-from tidings.kernel.wire import ClientFrame, ack_ok
+from tidings.kernel.wire import ClientFrame, ack_ok, trace_id_of
 from tidings.messaging import compose as messaging
 from tidings.messaging.declaration import MESSAGE_SEND
 from tidings.messaging.sending import MessageService, SendMessage
@@ -42,14 +42,21 @@ def send_message(caller: Caller, frame: ClientFrame, payload: MessageSendPayload
             reply_to=payload.replyTo,
             attachments=[a.model_dump(exclude_none=True) for a in payload.attachments],
             priority=payload.priority,
+            trace_id=trace_id_of(frame.traceId),
         ),
     )
+    # A retry answers with the message first stored, and so with its trace id.
     logger.info(
         "message stored",
-        extra={"chatId": message.chat_id, "messageId": message.message_id, "seq": message.seq},
+        extra={
+            "chatId": message.chat_id,
+            "messageId": message.message_id,
+            "seq": message.seq,
+            "traceId": message.trace_id,
+        },
     )
     metrics.add_metric(name="MessagesSent", unit="Count", value=1)
-    return ack_ok(frame.id, message=message.to_wire())
+    return ack_ok(frame.id, message.trace_id, message=message.to_wire())
 
 
 route = frame_route(MessageSendPayload, send_message, on_served=activity_hook(_presence))

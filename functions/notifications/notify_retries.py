@@ -16,7 +16,7 @@ from tidings.chats import compose as chats
 from tidings.kernel import connections_api
 from tidings.kernel.environment import Environment, cold_start
 from tidings.kernel.handlers import consumer_entry, process_batch
-from tidings.kernel.observability import logger, metrics
+from tidings.kernel.observability import logger, metrics, record_scope
 from tidings.messaging.records import chat_event
 from tidings.notifications import compose as notifications
 from tidings.notifications.declaration import NOTIFY_RETRY
@@ -48,8 +48,9 @@ def notify(record: SQSRecord) -> None:
     event = chat_event(DynamoDBRecord(job.record))
     if event is None:
         return
-    _notifications().event(event.kind, event.item, event.target_seq)
-    metrics.add_metric(name="NotificationsRetried", unit="Count", value=1)
+    with record_scope(event.item.trace_id):  # the job's stream record carries the message's
+        _notifications().event(event.kind, event.item, event.target_seq)
+        metrics.add_metric(name="NotificationsRetried", unit="Count", value=1)
 
 
 @consumer_entry

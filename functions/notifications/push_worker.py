@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tidings.kernel.environment import Environment, cold_start
 from tidings.kernel.handlers import consumer_entry, process_batch
-from tidings.kernel.observability import logger, metrics
+from tidings.kernel.observability import logger, metrics, record_scope
 from tidings.notifications import compose as notifications
 from tidings.notifications.declaration import PUSH_WORKER
 from tidings.notifications.push_delivery import Delivery, PushDelivery, PushOutcome
@@ -61,8 +61,9 @@ def deliver(record: SQSRecord) -> None:
         logger.error("not a push job; left to the DLQ", extra={"sqsMessageId": record.message_id})
         metrics.add_metric(name="PushJobsMalformed", unit="Count", value=1)
         raise
-    for delivery in _push_delivery().deliver(job):
-        _report(delivery, job.notification.user_id)
+    with record_scope(job.trace_id):
+        for delivery in _push_delivery().deliver(job):
+            _report(delivery, job.notification.user_id)
 
 
 @consumer_entry

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tidings.kernel.environment import Environment, cold_start
 from tidings.kernel.handlers import consumer_entry, process_batch
-from tidings.kernel.observability import metrics
+from tidings.kernel.observability import logger, metrics, record_scope
 from tidings.messaging import compose as messaging
 from tidings.messaging.records import chat_event
 from tidings.search import compose as search
@@ -31,15 +31,19 @@ def index(record: DynamoDBRecord) -> None:
     event = chat_event(record)
     if event is None:
         return
-    if event.kind == "message":
-        _indexer().message_created(event.item)
-    elif event.kind == "edit" and event.target_seq is not None:
-        _indexer().message_edited(event.item.chat_id, event.item.message_id, event.target_seq)
-    elif event.kind == "delete":
-        _indexer().message_deleted(event.item.message_id)
-    else:
-        return  # reactions change nothing searchable
-    metrics.add_metric(name="SearchDocumentsIndexed", unit="Count", value=1)
+    with record_scope(event.item.trace_id):
+        if event.kind == "message":
+            _indexer().message_created(event.item)
+        elif event.kind == "edit" and event.target_seq is not None:
+            _indexer().message_edited(event.item.chat_id, event.item.message_id, event.target_seq)
+        elif event.kind == "delete":
+            _indexer().message_deleted(event.item.message_id)
+        else:
+            return  # reactions change nothing searchable
+        logger.info(
+            "search index updated", extra={"chatId": event.item.chat_id, "seq": event.item.seq, "kind": event.kind}
+        )
+        metrics.add_metric(name="SearchDocumentsIndexed", unit="Count", value=1)
 
 
 @consumer_entry

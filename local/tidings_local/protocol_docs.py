@@ -27,6 +27,8 @@ from pydantic.json_schema import models_json_schema
 
 from tidings.chats.wire import ChatSummaryWire
 from tidings.kernel.wire import (
+    TRACE_ID,
+    Absent,
     AckError,
     AckOk,
     EmptyPayload,
@@ -200,7 +202,15 @@ def _camel(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in re.split(r"[._]", name))
 
 
+# The client frames whose envelope may carry a `traceId` the server keeps (the other frames ignore one).
+TRACED_CLIENT_FRAMES = frozenset({"message.send"})
+
+
 def _client_frame_model(message: ClientMessage) -> type[BaseModel]:
+    traced: dict[str, Any] = {}
+    if message.name in TRACED_CLIENT_FRAMES:
+        description = f"Optional: `{TRACE_ID.pattern}`; kept as the message's trace id (anything else is replaced)"
+        traced["traceId"] = (str | Absent, Field(None, description=description))
     return create_model(
         f"{_camel(message.name)}ClientFrame",
         __doc__=message.summary,
@@ -208,6 +218,7 @@ def _client_frame_model(message: ClientMessage) -> type[BaseModel]:
         id=(Identifier, Field(description="The client's own id (a UUID); the reply carries it as `refId`")),
         timestamp=(str | None, None),
         payload=(message.payload, ...),
+        **traced,
     )
 
 

@@ -6,35 +6,20 @@ process, all sharing one Logger)."""
 from __future__ import annotations
 
 import inspect
-import io
 import json
 import re
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from aws_lambda_powertools.logging import correlation_paths
 
 from tests.support.events import authorizer_event, client_frame, http_event, message_event
 from tests.support.lambdas import FUNCTIONS_DIR, LambdaContext
+from tests.support.logs import captured_log
 from tests.support.seed import make_chat
 from tidings.kernel import handlers
 from tidings.kernel.observability import logger
 
 PER_INVOCATION_KEYS = {"userId", "connectionId", "frameType", "frameId"}
-
-
-@contextmanager
-def captured_log() -> Iterator[list[dict]]:
-    """The JSON lines the shared Logger writes inside the block (filled when it ends)."""
-    stream = io.StringIO()
-    previous = logger.registered_handler.setStream(stream)
-    lines: list[dict] = []
-    try:
-        yield lines
-    finally:
-        logger.registered_handler.setStream(previous)
-        lines += [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
 
 
 def send(functions, user: str, frame_id: str, request_id: str | None = None) -> None:

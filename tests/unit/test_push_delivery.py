@@ -137,7 +137,9 @@ def test_a_transient_failure_re_enqueues_that_subscription_alone_with_backoff(st
     sender = FakeSender({"https://push.example/busy": TransientPushFailure("503", 503)})
     [busy] = [
         d
-        for d in delivery_with(store, {"webpush": sender}, queue).deliver(PushJob(NOTIFICATION, attempt=3))
+        for d in delivery_with(store, {"webpush": sender}, queue).deliver(
+            PushJob(NOTIFICATION, attempt=3, trace_id="trace-of-the-message")
+        )
         if d.outcome != PushOutcome.SENT
     ]
     assert (busy.outcome, busy.status, busy.delay_seconds) == (PushOutcome.RETRYING, 503, 120)
@@ -148,6 +150,8 @@ def test_a_transient_failure_re_enqueues_that_subscription_alone_with_backoff(st
         120,
     )
     assert job.notification == NOTIFICATION
+    assert job.trace_id == "trace-of-the-message"  # the retry is still part of the message's trace
+    assert push_job_from_body(PUSH_JOB_BODIES.encode(job)).trace_id == "trace-of-the-message"
     assert len(store.for_user("carol")) == 2, "a transient failure deletes nothing"
 
 

@@ -117,6 +117,10 @@ type: "message.send"
 id: string
 timestamp?: (string | null)
 payload: MessageSendPayload
+/**
+ * Optional: `[A-Za-z0-9_-]{8,64}`; kept as the message's trace id (anything else is replaced)
+ */
+traceId?: string
 }
 /**
  * This interface was referenced by `TidingsFrames`'s JSON-Schema
@@ -434,6 +438,10 @@ id: string
  * When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z
  */
 timestamp: string
+/**
+ * On frames about a message: the trace id its `message.send` gave or the server minted
+ */
+traceId?: string
 payload: AckOk
 }
 /**
@@ -465,6 +473,10 @@ id: string
  * When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z
  */
 timestamp: string
+/**
+ * On frames about a message: the trace id its `message.send` gave or the server minted
+ */
+traceId?: string
 payload: AckError
 }
 /**
@@ -507,6 +519,10 @@ id: string
  * When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z
  */
 timestamp: string
+/**
+ * On frames about a message: the trace id its `message.send` gave or the server minted
+ */
+traceId?: string
 payload: AuthRenewAck
 }
 /**
@@ -540,6 +556,10 @@ id: string
  * When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z
  */
 timestamp: string
+/**
+ * On frames about a message: the trace id its `message.send` gave or the server minted
+ */
+traceId?: string
 payload: ChatFocusAck
 }
 /**
@@ -570,6 +590,10 @@ id: string
  * When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z
  */
 timestamp: string
+/**
+ * On frames about a message: the trace id its `message.send` gave or the server minted
+ */
+traceId?: string
 payload: MessageSendAck
 }
 /**
@@ -646,6 +670,10 @@ id: string
  * When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z
  */
 timestamp: string
+/**
+ * On frames about a message: the trace id its `message.send` gave or the server minted
+ */
+traceId?: string
 payload: MessageEditAck
 }
 /**
@@ -679,6 +707,10 @@ id: string
  * When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z
  */
 timestamp: string
+/**
+ * On frames about a message: the trace id its `message.send` gave or the server minted
+ */
+traceId?: string
 payload: MessageDeleteAck
 }
 /**
@@ -711,6 +743,10 @@ id: string
  * When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z
  */
 timestamp: string
+/**
+ * On frames about a message: the trace id its `message.send` gave or the server minted
+ */
+traceId?: string
 payload: MessageReactAck
 }
 /**
@@ -749,6 +785,10 @@ id: string
  * When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z
  */
 timestamp: string
+/**
+ * On frames about a message: the trace id its `message.send` gave or the server minted
+ */
+traceId?: string
 payload: ReadMarkAck
 }
 /**
@@ -781,6 +821,10 @@ id: string
  * When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z
  */
 timestamp: string
+/**
+ * On frames about a message: the trace id its `message.send` gave or the server minted
+ */
+traceId?: string
 payload: PresenceUpdateAck
 }
 /**
@@ -818,6 +862,10 @@ id: string
  * When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z
  */
 timestamp: string
+/**
+ * On frames about a message: the trace id its `message.send` gave or the server minted
+ */
+traceId?: string
 payload: ErrorPayload
 }
 /**
@@ -872,6 +920,10 @@ id: string
  * When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z
  */
 timestamp: string
+/**
+ * On frames about a message: the trace id its `message.send` gave or the server minted
+ */
+traceId?: string
 payload: PongPayload
 }
 /**
@@ -897,6 +949,10 @@ id: string
  * When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z
  */
 timestamp: string
+/**
+ * On frames about a message: the trace id its `message.send` gave or the server minted
+ */
+traceId?: string
 payload: WelcomePayload
 }
 /**
@@ -934,6 +990,10 @@ id: string
  * When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z
  */
 timestamp: string
+/**
+ * On frames about a message: the trace id its `message.send` gave or the server minted
+ */
+traceId?: string
 payload: TokenRefreshPayload
 }
 /**
@@ -960,6 +1020,10 @@ id: string
  * When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z
  */
 timestamp: string
+/**
+ * On frames about a message: the trace id its `message.send` gave or the server minted
+ */
+traceId?: string
 payload: MessageEventPayload
 }
 /**
@@ -990,6 +1054,10 @@ id: string
  * When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z
  */
 timestamp: string
+/**
+ * On frames about a message: the trace id its `message.send` gave or the server minted
+ */
+traceId?: string
 payload: MessageEventPayload
 }
 /**
@@ -1006,6 +1074,10 @@ id: string
  * When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z
  */
 timestamp: string
+/**
+ * On frames about a message: the trace id its `message.send` gave or the server minted
+ */
+traceId?: string
 payload: MessageDeletedPayload
 }
 /**
@@ -1031,6 +1103,10 @@ id: string
  * When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z
  */
 timestamp: string
+/**
+ * On frames about a message: the trace id its `message.send` gave or the server minted
+ */
+traceId?: string
 payload: MessageReactionPayload
 }
 /**
@@ -1061,6 +1137,10 @@ id: string
  * When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z
  */
 timestamp: string
+/**
+ * On frames about a message: the trace id its `message.send` gave or the server minted
+ */
+traceId?: string
 payload: TypingIndicatorPayload
 }
 /**
@@ -1089,6 +1169,10 @@ id: string
  * When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z
  */
 timestamp: string
+/**
+ * On frames about a message: the trace id its `message.send` gave or the server minted
+ */
+traceId?: string
 payload: ReadReceiptPayload
 }
 /**
@@ -1117,6 +1201,10 @@ id: string
  * When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z
  */
 timestamp: string
+/**
+ * On frames about a message: the trace id its `message.send` gave or the server minted
+ */
+traceId?: string
 payload: (SyncChatResponse | SyncTooLargeResponse | SyncAllResponse)
 }
 /**
@@ -1242,6 +1330,10 @@ id: string
  * When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z
  */
 timestamp: string
+/**
+ * On frames about a message: the trace id its `message.send` gave or the server minted
+ */
+traceId?: string
 payload: BadgePayload
 }
 /**
@@ -1271,6 +1363,10 @@ id: string
  * When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z
  */
 timestamp: string
+/**
+ * On frames about a message: the trace id its `message.send` gave or the server minted
+ */
+traceId?: string
 payload: ToastPayload
 }
 /**
@@ -1310,6 +1406,10 @@ id: string
  * When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z
  */
 timestamp: string
+/**
+ * On frames about a message: the trace id its `message.send` gave or the server minted
+ */
+traceId?: string
 payload: PresenceChangedPayload
 }
 /**
@@ -1340,6 +1440,10 @@ id: string
  * When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z
  */
 timestamp: string
+/**
+ * On frames about a message: the trace id its `message.send` gave or the server minted
+ */
+traceId?: string
 payload: SearchResultsPayload
 }
 /**
@@ -1472,6 +1576,10 @@ id: string
  * When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z
  */
 timestamp: string
+/**
+ * On frames about a message: the trace id its `message.send` gave or the server minted
+ */
+traceId?: string
 payload: SearchSuggestionsPayload
 }
 /**

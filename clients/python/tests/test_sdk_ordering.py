@@ -101,6 +101,18 @@ async def test_handlers_get_chat_events_in_seq_order_exactly_once(make_client, s
     assert seqs(seen) == [1, 2, 3, 4, 5, 6]
 
 
+async def test_handlers_get_the_frames_envelope_as_the_server_sent_it_trace_id_included(
+    make_client, server: FakeServer
+):
+    client = make_client()
+    seen = collect(client)
+    await client.connect()
+    for seq in (1, 3, 2):  # 3 waits for 2: a frame held for a gap keeps its envelope too
+        server.current.push_frame({**message_new("c", seq), "traceId": f"trace-of-{seq}"})
+    await settle()
+    assert [(f["payload"]["seq"], f["traceId"]) for f in seen] == [(n, f"trace-of-{n}") for n in (1, 2, 3)]
+
+
 async def test_a_gap_is_filled_with_sync_request(make_client, server: FakeServer, clock: FakeClock):
     client = make_client()
     seen = collect(client)

@@ -34,6 +34,18 @@ test('live events are delivered in seq order: a later one waits for the missing 
   h.client.close();
 });
 
+test('handlers get the frame as the server sent it, its envelope traceId included (held ones too)', async () => {
+  const h = harness({ client: { chats: { general: 0 } } });
+  await h.client.connect();
+  const traced = [];
+  h.client.on('message.new', (payload, frame) => traced.push([payload.seq, frame.traceId]));
+  for (const seq of [2, 1]) {
+    h.network.last.deliver('message.new', { chatId: 'general', seq, message: message('general', seq) }, { traceId: `trace-of-${seq}` });
+  }
+  assert.deepEqual(traced, [[1, 'trace-of-1'], [2, 'trace-of-2']]);
+  h.client.close();
+});
+
 test('duplicates are dropped: by messageId for message.new, by seq for other events', async () => {
   const h = harness({ client: { chats: { general: 0 } } });
   await h.client.connect();

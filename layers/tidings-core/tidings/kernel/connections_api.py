@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import boto3
@@ -81,14 +81,21 @@ class ConnectionDirectory(GoneConnections, Protocol):
 @dataclass(frozen=True)
 class Redelivery:
     """Frames still owed to some connections: one job on the delivery retry queue. `attempt`
-    is the delivery attempt this job makes (the consumer's own post was attempt 1)."""
+    is the delivery attempt this job makes (the consumer's own post was attempt 1); `trace_id`
+    the trace of the message the frames are about, if any."""
 
     connection_ids: tuple[str, ...]
     frames: tuple[str, ...]
     attempt: int = 2
+    trace_id: str | None = None
 
     def to_body(self) -> dict[str, Any]:
-        return {"connectionIds": list(self.connection_ids), "frames": list(self.frames), "attempt": self.attempt}
+        return {
+            "connectionIds": list(self.connection_ids),
+            "frames": list(self.frames),
+            "attempt": self.attempt,
+            "traceId": self.trace_id,
+        }
 
     @classmethod
     def from_body(cls, body: Any) -> Redelivery:
@@ -102,7 +109,8 @@ class Redelivery:
             raise ValueError("frames must be a non-empty list of strings")
         if not isinstance(attempt, int) or isinstance(attempt, bool) or not 2 <= attempt <= MAX_ATTEMPTS:
             raise ValueError(f"attempt must be a whole number from 2 to {MAX_ATTEMPTS}")
-        return cls(tuple(ids), tuple(frames), attempt)
+        trace_id = body.get("traceId")
+        return cls(tuple(ids), tuple(frames), attempt, trace_id if isinstance(trace_id, str) else None)
 
 
 REDELIVERIES = json_codec(Redelivery.to_body, Redelivery.from_body)
@@ -111,18 +119,18 @@ REDELIVERIES = json_codec(Redelivery.to_body, Redelivery.from_body)
 def split_to_fit(job: Redelivery) -> list[Redelivery]:
     """`job` split by connections into messages of at most SQS_MAX_BODY_BYTES (a frame is at
     most 128 KiB, so a job for one connection always fits)."""
-    empty = len(REDELIVERIES.encode(Redelivery(("",), job.frames, job.attempt)))
+    empty = len(REDELIVERIES.encode(replace(job, connection_ids=("",))))
     parts: list[Redelivery] = []
     ids: list[str] = []
     size = empty
     for connection_id in job.connection_ids:
         extra = len(json.dumps(connection_id)) + 1
         if ids and size + extra > SQS_MAX_BODY_BYTES:
-            parts.append(Redelivery(tuple(ids), job.frames, job.attempt))
+            parts.append(replace(job, connection_ids=tuple(ids)))
             ids, size = [], empty
         ids.append(connection_id)
         size += extra
-    parts.append(Redelivery(tuple(ids), job.frames, job.attempt))
+    parts.append(replace(job, connection_ids=tuple(ids)))
     return parts
 
 
@@ -169,8 +177,10 @@ class Deliveries:
         self._retries = retries
         self._fail_record = fail_record
 
-    def deliver(self, targets: Sequence[tuple[str, Sequence[str]]], attempt: int = 1) -> DeliveryReport:
-        """Posts each target's frames, in order, to its connection."""
+    def deliver(
+        self, targets: Sequence[tuple[str, Sequence[str]]], attempt: int = 1, trace_id: str | None = None
+    ) -> DeliveryReport:
+        """Posts each target's frames, in order, to its connection; a retry of them carries `trace_id`."""
         report = DeliveryReport()
         owed: dict[tuple[str, ...], list[str]] = {}  # frames not yet posted -> connections owed them
         for connection_id, frames in targets:
@@ -193,13 +203,16 @@ class Deliveries:
             count = sum(len(connection_ids) for connection_ids in owed.values())
             raise DeliveryFailed(f"{count} connection(s) failed")
         if owed:
-            self._retry_later(owed, attempt, report)
+            self._retry_later(owed, attempt, report, trace_id)
         return report
 
     def redeliver(self, job: Redelivery) -> DeliveryReport:
-        return self.deliver([(connection_id, job.frames) for connection_id in job.connection_ids], job.attempt)
+        targets = [(connection_id, job.frames) for connection_id in job.connection_ids]
+        return self.deliver(targets, job.attempt, job.trace_id)
 
-    def _retry_later(self, owed: dict[tuple[str, ...], list[str]], attempt: int, report: DeliveryReport) -> None:
+    def _retry_later(
+        self, owed: dict[tuple[str, ...], list[str]], attempt: int, report: DeliveryReport, trace_id: str | None
+    ) -> None:
         count = sum(len(connection_ids) for connection_ids in owed.values())
         if self._retries is None or attempt >= MAX_ATTEMPTS:
             report.given_up += count
@@ -207,7 +220,7 @@ class Deliveries:
             return
         for frames, connection_ids in owed.items():
             self._retries.schedule(
-                Redelivery(tuple(connection_ids), frames, attempt + 1), RETRY_DELAYS_SECONDS[attempt - 1]
+                Redelivery(tuple(connection_ids), frames, attempt + 1, trace_id), RETRY_DELAYS_SECONDS[attempt - 1]
             )
         report.retrying += count
         logger.info("delivery retry scheduled", extra={"connections": count, "attempt": attempt + 1})
@@ -227,10 +240,11 @@ def post_to_user(
     connection_ids: list[str],
     frames: list[str],
     retries: DeliveryRetries | None = None,
+    trace_id: str | None = None,
 ) -> DeliveryReport:
     """Posts `frames`, in order, to each of one user's connections (see `Deliveries`)."""
     return Deliveries(poster, connections, retries).deliver(
-        [(connection_id, frames) for connection_id in connection_ids]
+        [(connection_id, frames) for connection_id in connection_ids], trace_id=trace_id
     )
 
 

@@ -15,12 +15,19 @@ Powertools' `Tracer()` imports the X-Ray SDK even when disabled, and by default 
 library the SDK supports at once (`patch_all`), importing botocore's client, httpx, requests
 and PynamoDB whether the function uses them or not. Here each library is patched when the
 function first imports it, so a function traces its calls of what it uses and pays for no more.
+
+A stream or queue consumer handles each record of a batch in `record_scope(trace_id)`: its
+lines carry the trace id of the message the record is about, and its metrics go out as one EMF
+record of their own with the trace id as metadata (not a dimension: one per message would make
+a metric per message), so `filter traceId = "..."` in Logs Insights finds both
+(docs/operations.md).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from types import ModuleType
 from typing import Any
@@ -93,3 +100,21 @@ def _patcher(tracer: Tracer, library: str) -> Callable[[ModuleType], None]:
         tracer.patch([library])
 
     return patch
+
+
+@contextmanager
+def record_scope(trace_id: str | None) -> Iterator[None]:
+    """One record's share of a batch, traced by `trace_id` (None: a record that is about no
+    traced message, whose lines and metrics stay the invocation's)."""
+    if trace_id is None:
+        yield
+        return
+    logger.thread_safe_append_keys(traceId=trace_id)
+    metrics.add_metadata(key="traceId", value=trace_id)
+    try:
+        yield
+    finally:
+        logger.thread_safe_remove_keys(["traceId"])
+        if metrics.metric_set:
+            metrics.flush_metrics()  # this record's EMF record, with its trace id
+        metrics.clear_metrics()  # and never its metadata on the next record's metrics

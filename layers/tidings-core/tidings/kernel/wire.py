@@ -5,6 +5,7 @@ identifiers it carries, and the builders of server frames, acks and error frames
 from __future__ import annotations
 
 import json
+import re
 import time
 import unicodedata
 import uuid
@@ -51,6 +52,17 @@ def plain(value: str) -> str:
 
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS), AfterValidator(plain)]
 
+# A trace id follows one message through the functions that handle it (docs/operations.md).
+TRACE_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
+
+def trace_id_of(given: object) -> str:
+    """The client's `traceId` when it is one, else a new one: a bad trace id is never an error
+    (it is for the operator's logs, not the request)."""
+    if isinstance(given, str) and TRACE_ID.fullmatch(given):
+        return given
+    return uuid.uuid4().hex
+
 
 class ClientFrame(BaseModel):
     """The envelope every client frame shares. `payload` is validated per type."""
@@ -59,6 +71,8 @@ class ClientFrame(BaseModel):
     id: Identifier  # part of idempotency keys and echoed as `refId`
     timestamp: str | None = None
     payload: dict[str, Any] = Field(default_factory=dict)
+    # Unvalidated on purpose: `trace_id_of` keeps a valid one and replaces anything else.
+    traceId: Any = None
 
 
 class Payload(BaseModel):
@@ -91,10 +105,16 @@ class ServerPayload(BaseModel):
 Absent = SkipJsonSchema[None]
 
 
-def server_frame(frame_type: str, payload: dict[str, Any] | ServerPayload) -> dict[str, Any]:
+def server_frame(
+    frame_type: str, payload: dict[str, Any] | ServerPayload, trace_id: str | None = None
+) -> dict[str, Any]:
+    """A server frame; `trace_id`: the trace of the message it is about, when known."""
     if isinstance(payload, ServerPayload):
         payload = payload.model_dump(mode="json", by_alias=True)
-    return {"type": frame_type, "id": str(uuid.uuid4()), "timestamp": utc_now_iso(), "payload": payload}
+    frame = {"type": frame_type, "id": str(uuid.uuid4()), "timestamp": utc_now_iso(), "payload": payload}
+    if trace_id is not None:
+        frame["traceId"] = trace_id
+    return frame
 
 
 class ServerFrameEnvelope(BaseModel):
@@ -103,6 +123,11 @@ class ServerFrameEnvelope(BaseModel):
     type: str
     id: str = Field(description="A UUID the server gives each frame")
     timestamp: str = Field(description="When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z")
+    traceId: str | Absent = Field(
+        None,
+        description="On frames about a message: the trace id its `message.send` gave or the server minted",
+        pattern=TRACE_ID.pattern,
+    )
 
 
 class ErrorDetail(ServerPayload):
@@ -155,8 +180,8 @@ class PongPayload(ServerPayload):
     refId: str
 
 
-def ack_ok(ref_id: str, **fields: Any) -> dict[str, Any]:
-    return server_frame("ack", {"refId": ref_id, "status": "ok", **fields})
+def ack_ok(ref_id: str, trace_id: str | None = None, **fields: Any) -> dict[str, Any]:
+    return server_frame("ack", {"refId": ref_id, "status": "ok", **fields}, trace_id)
 
 
 def ack_error(ref_id: str, code: ErrorCode, message: str, retry_after_ms: int | None = None) -> dict[str, Any]:

@@ -37,6 +37,8 @@ class ChatEvent:
     actor_id: str
     actor_name: str
     at: str
+    # The message's own: an edit, delete or reaction is followed as part of its message's trace.
+    trace_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,7 @@ class ChatEventService:
             actor_id=actor_id,
             actor_name=self._users.display_name(actor_id),
             at=iso(self._now()),
+            trace_id=message.trace_id,
         )
         try:
             write(event)

@@ -53,12 +53,13 @@ class Fanout:
         }
 
     def frames_to_audience(
-        self, audience: dict[str, list[str]], frames: list[tuple[str, str | None]]
+        self, audience: dict[str, list[str]], frames: list[tuple[str, str | None]], trace_id: str | None = None
     ) -> DeliveryReport:
-        """Posts each `(data, except_user)` in order to the connections of `audience`."""
+        """Posts each `(data, except_user)` in order to the connections of `audience` (a retry
+        of them carries `trace_id`)."""
         targets: list[tuple[str, list[str]]] = []
         for user_id, connection_ids in audience.items():
             mine = [data for data, except_user in frames if user_id != except_user]
             if mine:
                 targets += [(connection_id, mine) for connection_id in connection_ids]
-        return self._deliveries.deliver(targets)
+        return self._deliveries.deliver(targets, trace_id=trace_id)

@@ -34,6 +34,9 @@ class Message:
     edited_at: str | None = None
     deleted: bool = False
     reactions: dict[str, list[str]] = field(default_factory=dict)
+    # Follows the message through the functions that handle it; on the envelope of its frames,
+    # not in the message (docs/operations.md). None for a message stored before trace ids.
+    trace_id: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         return {

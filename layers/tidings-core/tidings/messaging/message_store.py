@@ -43,6 +43,7 @@ def _model_from_message(message: Message) -> MessageModel:
         edited_at=message.edited_at,
         deleted=message.deleted,
         reactions=message.reactions,
+        trace_id=message.trace_id,
     )
 
 
@@ -203,6 +204,7 @@ class DynamoMessageStore:
             sender_id=event.actor_id,
             sender_name=event.actor_name,
             created_at=event.at,
+            trace_id=event.trace_id,
         )
 
         def operations(transaction: TransactWrite) -> None:

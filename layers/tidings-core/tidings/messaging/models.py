@@ -62,6 +62,8 @@ class MessageModel(Model):
     edited_at = UnicodeAttribute(attr_name="editedAt", null=True)
     deleted = BooleanAttribute(default=False)
     reactions: MapAttribute[str, str] = MapAttribute(default=dict)
+    # The message's trace id; an event item carries the trace id of the message it is about.
+    trace_id = UnicodeAttribute(attr_name="traceId", null=True)
     by_message_id = MessagesByMessageId()
 
 

@@ -37,6 +37,7 @@ def message_from_model(item: MessageModel) -> Message:
         edited_at=item.edited_at,
         deleted=bool(item.deleted),
         reactions=reactions_by_emoji(item.reactions.as_dict() if item.reactions is not None else {}),
+        trace_id=item.trace_id,
     )
 
 

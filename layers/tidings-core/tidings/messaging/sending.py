@@ -29,6 +29,7 @@ class SendMessage:
     reply_to: str | None = None
     attachments: list[dict[str, Any]] = field(default_factory=list)
     priority: str = "normal"
+    trace_id: str | None = None  # not part of the fingerprint: a retry may mint another
 
     def fields(self) -> dict[str, Any]:
         """What the request asks for (its fingerprint), everything but the frame id."""
@@ -100,6 +101,7 @@ class MessageService:
             attachments=request.attachments,
             mentions=resolve_mentions(candidates, members),
             priority=request.priority,
+            trace_id=request.trace_id,
         )
         claim = Claim.of("message.send", request.chat_id, sender_id, request.request_id, request.fields(), now)
         try:

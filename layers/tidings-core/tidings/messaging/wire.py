@@ -373,21 +373,22 @@ def message_new(message: Message) -> dict[str, Any]:
 
 
 def event_frame(kind: str, seq: int, message: Message) -> dict[str, Any]:
-    """The frame for the chat event of `kind` recorded at `seq` about `message`."""
-    chat_id = message.chat_id
+    """The frame for the chat event of `kind` recorded at `seq` about `message` (with its trace id)."""
+    chat_id, trace_id = message.chat_id, message.trace_id
     if kind == "message":
-        return server_frame("message.new", MessageEventPayload(chatId=chat_id, seq=seq, message=_wire(message)))
+        payload: ServerPayload = MessageEventPayload(chatId=chat_id, seq=seq, message=_wire(message))
+        return server_frame("message.new", payload, trace_id)
     if kind == "edit":
-        return server_frame("message.updated", MessageEventPayload(chatId=chat_id, seq=seq, message=_wire(message)))
+        payload = MessageEventPayload(chatId=chat_id, seq=seq, message=_wire(message))
+        return server_frame("message.updated", payload, trace_id)
     if kind == "delete":
-        return server_frame(
-            "message.deleted", MessageDeletedPayload(chatId=chat_id, seq=seq, messageId=message.message_id)
-        )
+        payload = MessageDeletedPayload(chatId=chat_id, seq=seq, messageId=message.message_id)
+        return server_frame("message.deleted", payload, trace_id)
     if kind == "reaction":
-        return server_frame(
-            "message.reaction",
-            MessageReactionPayload(chatId=chat_id, seq=seq, messageId=message.message_id, reactions=message.reactions),
+        payload = MessageReactionPayload(
+            chatId=chat_id, seq=seq, messageId=message.message_id, reactions=message.reactions
         )
+        return server_frame("message.reaction", payload, trace_id)
     raise ValueError(f"unknown chat event kind {kind!r}")
 
 

@@ -107,9 +107,10 @@ class NotificationService:
                 if delivery.toast:
                     frames.append(toast.frame())
                 if delivery.push:
-                    self._push.schedule(PushJob(_push_of(user_id, toast, badge)))
+                    self._push.schedule(PushJob(_push_of(user_id, toast, badge), trace_id=message.trace_id))
             retries = self._retries() if self._retries else None
-            post_to_user(self._poster(), self._connections, connection_ids, [encode(f) for f in frames], retries)
+            encoded = [encode(f) for f in frames]
+            post_to_user(self._poster(), self._connections, connection_ids, encoded, retries, message.trace_id)
 
     def _in_dnd(self, user_ids: list[str]) -> set[str]:
         """Who is in DND through presence (one batch read for all recipients)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -145,17 +145,20 @@ class PushSender(Protocol):
 @dataclass(frozen=True)
 class PushJob:
     """One message on the push queue: a notification for all of a user's subscriptions, or a
-    retry of it for one subscription (`subscription_id`) with its attempt number."""
+    retry of it for one subscription (`subscription_id`) with its attempt number, and the trace
+    id of the message it is about."""
 
     notification: PushNotification
     subscription_id: str | None = None
     attempt: int = 1
+    trace_id: str | None = None
 
     def to_body(self) -> dict[str, Any]:
         return {
             "notification": self.notification.to_job(),
             "subscriptionId": self.subscription_id,
             "attempt": self.attempt,
+            "traceId": self.trace_id,
         }
 
     @classmethod
@@ -164,11 +167,12 @@ class PushJob:
         attempt = int(body.get("attempt", 1))
         if attempt < 1:
             raise ValueError("attempt must be at least 1")
-        subscription = body.get("subscriptionId")
+        subscription, trace_id = body.get("subscriptionId"), body.get("traceId")
         return cls(
             PushNotification.from_job(body["notification"]),
             str(subscription) if subscription is not None else None,
             attempt,
+            trace_id if isinstance(trace_id, str) else None,
         )
 
 
@@ -261,6 +265,6 @@ class PushDelivery:
             if job.attempt >= self._max_attempts:
                 return delivery(PushOutcome.GAVE_UP, status=status, detail=detail)
             delay = retry_delay(job.attempt, retry_after, self._retry_base_seconds)
-            self._queue.schedule(PushJob(job.notification, subscription.id, job.attempt + 1), delay)
+            self._queue.schedule(replace(job, subscription_id=subscription.id, attempt=job.attempt + 1), delay)
             return delivery(PushOutcome.RETRYING, status=status, delay_seconds=delay, detail=detail)
         return delivery(PushOutcome.SENT)
