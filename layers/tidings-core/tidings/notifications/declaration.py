@@ -22,7 +22,7 @@ from tidings.messaging.declaration import DELIVERY_RETRIES
 from tidings.messaging.models import MESSAGES
 from tidings.notifications.models import PUSH_SUBSCRIPTIONS
 from tidings.presence.models import PRESENCE
-from tidings.sessions.declaration import JWT_SIGNING_KEY
+from tidings.sessions.declaration import JWT_SIGNING_KEY, TOKEN_VERIFICATION_SETTINGS
 from tidings.sessions.models import CONNECTION_RECORDS
 
 
@@ -81,6 +81,7 @@ PREFS_API = Function(
     "GET/PUT /api/prefs: notification preferences",
     tables=((USERS, "read_write"),),
     secrets=(JWT_SIGNING_KEY,),
+    settings=TOKEN_VERIFICATION_SETTINGS,
 )
 PUSH_API = Function(
     "PushApi",
@@ -89,7 +90,7 @@ PUSH_API = Function(
     "POST/DELETE /api/push/subscriptions and GET /api/push/vapid-public-key",
     tables=((PUSH_SUBSCRIPTIONS, "read_write"), (USERS, "read")),
     secrets=(JWT_SIGNING_KEY, PUSH_VAPID),
-    settings=(PushSettings,),
+    settings=(PushSettings, *TOKEN_VERIFICATION_SETTINGS),
 )
 PUSH_WORKER = Function(
     "PushWorker",

@@ -13,17 +13,19 @@ from tidings.chats.models import USERS
 from tidings.kernel.connections_api import ConnectionPoster
 from tidings.kernel.delay_queue import DelayQueue
 from tidings.kernel.environment import Environment, environment_of
-from tidings.kernel.errors import Unauthorized
+from tidings.kernel.errors import Forbidden, Unauthorized
 from tidings.sessions.connection_store import DynamoConnectionLiveness, DynamoConnectionStore
 from tidings.sessions.connections import Disconnector, PendingClose
 from tidings.sessions.credentials import CredentialService
 from tidings.sessions.declaration import AUTH_API, JWT_SIGNING_KEY, TOKEN_TIMERS, ProtocolSettings
+from tidings.sessions.identity_providers import ProviderTokens
 from tidings.sessions.models import CONNECTIONS, REFRESH_TOKENS, USER_CONNECTIONS
 from tidings.sessions.records import TOKEN_TIMER_BODIES
 from tidings.sessions.session_service import MembershipCheck, SessionService, TokenVerifier
 from tidings.sessions.token_expiry import TokenTimer, TokenTimerService
-from tidings.sessions.token_store import DynamoRefreshTokenStore, DynamoRevocations
-from tidings.sessions.tokens import InvalidToken
+from tidings.sessions.provider_settings import IdentityProviderSettings
+from tidings.sessions.token_store import DynamoProvisioning, DynamoRefreshTokenStore, DynamoRevocations
+from tidings.sessions.tokens import InvalidToken, UnknownUser
 
 # The signing key is cached by Powertools for this long, so a rotation lands within minutes.
 SIGNING_KEY_MAX_AGE_SECONDS = 300
@@ -51,18 +53,38 @@ def revocations(environment: Environment) -> DynamoRevocations:
     return DynamoRevocations()
 
 
+def identity_providers(environment: Environment) -> ProviderTokens | None:
+    """The deployment's identity providers, each with its key set cached for this container's
+    life; None when only Tidings' own tokens are accepted."""
+    providers = environment.settings(IdentityProviderSettings).providers
+    return ProviderTokens(providers) if providers else None
+
+
 def token_verifier(environment: Environment) -> TokenVerifier:
-    return TokenVerifier(signing_key(environment), revocations(environment))
+    """Tidings' tokens and the identity providers'; an unknown user of a provider is refused
+    (only the `$connect` authorizer provisions: `connect_token_verifier`)."""
+    return TokenVerifier(signing_key(environment), revocations(environment), identity_providers(environment))
+
+
+def connect_token_verifier(environment: Environment) -> TokenVerifier:
+    """The `$connect` authorizer's: it also creates a provider's new user (just-in-time
+    provisioning), so it alone may write Users."""
+    return TokenVerifier(
+        signing_key(environment), revocations(environment), identity_providers(environment), DynamoProvisioning()
+    )
 
 
 def authenticate(environment: Environment) -> Callable[[str], str]:
     """A bearer token -> its user, for the HTTP API edge (`tidings.kernel.rest.caller_id`):
-    verified as the `$connect` authorizer verifies it, and refused when revoked."""
+    verified as the `$connect` authorizer verifies it, and refused when revoked (401) or of a
+    provider's user Tidings does not know (403)."""
     verifier = token_verifier(environment)
 
     def user_of(token: str) -> str:
         try:
             return verifier.verify(token).user_id
+        except UnknownUser as exc:
+            raise Forbidden(f"Access token refused: {exc}") from exc
         except InvalidToken as exc:
             raise Unauthorized(f"Invalid access token: {exc}") from exc
 
