@@ -122,3 +122,7 @@ CONTEXT_MANAGE_APIGW_ACCOUNT = "tidings:manageApiGatewayAccount"
 # string on the command line (`-c tidings:corsAllowedOrigins=https://app.example.com`).
 # Default: any origin ("*").
 CONTEXT_CORS_ALLOWED_ORIGINS = "tidings:corsAllowedOrigins"
+# The platform's OpenID Connect providers whose tokens Tidings accepts beside its own: a list of
+# {issuer, audience, jwksUrl, userIdClaim?, algorithms?, justInTimeProvisioning?} in cdk.json,
+# or that list as a JSON string on the command line. Default: none (Tidings' own tokens only).
+CONTEXT_IDENTITY_PROVIDERS = "tidings:identityProviders"

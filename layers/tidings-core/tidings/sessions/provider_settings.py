@@ -14,7 +14,7 @@ import json
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, Json, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Json, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from tidings.kernel.environment import FeatureSettings
@@ -93,4 +93,16 @@ def parse_providers(value: object) -> list[IdentityProvider]:
     """A configured list (parsed JSON: a list of objects, or a string holding one), validated;
     raises ValueError naming what is wrong."""
     text = value if isinstance(value, str) else json.dumps(value)
-    return IdentityProviderSettings.from_environ({"IDENTITY_PROVIDERS": text}).providers
+    try:
+        return IdentityProviderSettings.from_environ({"IDENTITY_PROVIDERS": text}).providers
+    except ValidationError as exc:
+        problems = [
+            f"{_where(error['loc'])}: {error['msg'].removeprefix('Value error, ')}" for error in exc.errors()
+        ]
+        raise ValueError("; ".join(problems)) from None
+
+
+def _where(location: tuple[int | str, ...]) -> str:
+    """`providers.0.jwksUrl` as `[0].jwksUrl`, the entry in the list a deployment wrote."""
+    parts = [f"[{part}]" if isinstance(part, int) else f".{part}" for part in location[1:]]
+    return "".join(parts).lstrip(".") or "the list"
