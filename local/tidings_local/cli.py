@@ -38,7 +38,9 @@ import signal
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 
+from tidings.sessions.provider_settings import IdentityProvider, parse_providers, providers_variable
 from tidings.sessions.tokens import (
     DEFAULT_TTL_SECONDS,
     MAX_TOKEN_LIFETIME_SECONDS,
@@ -114,7 +116,21 @@ def _function_environment(args: argparse.Namespace) -> dict[str, str]:
         environment["PRESENCE_UPDATE_INTERVAL_SECONDS"] = str(args.presence_update_interval)
     if args.push_retry_base_seconds is not None:
         environment["PUSH_RETRY_BASE_SECONDS"] = str(args.push_retry_base_seconds)
+    if args.identity_providers is not None:
+        environment["IDENTITY_PROVIDERS"] = providers_variable(args.identity_providers)
     return environment
+
+
+def _identity_providers(path: str) -> list[IdentityProvider]:
+    """The `--identity-providers` file: the same JSON list as the CDK context value."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return parse_providers(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{path}: {exc}") from None
 
 
 FAULTS_HELP = """\
@@ -199,6 +215,14 @@ def _parser() -> argparse.ArgumentParser:
         type=_positive,
         metavar="SECONDS",
         help="the first push retry's delay, doubling for each later one (default: 30)",
+    )
+    dev.add_argument(
+        "--identity-providers",
+        type=_identity_providers,
+        metavar="FILE",
+        help="accept the access tokens of these OpenID Connect providers beside Tidings' own: a JSON list of"
+        " {issuer, audience, jwksUrl, userIdClaim, algorithms, justInTimeProvisioning}, as the CDK context"
+        " tidings:identityProviders takes (README, 'Configure your identity provider')",
     )
     dev.add_argument(
         "--faults",

@@ -39,14 +39,18 @@ def test_the_authorizer_allows_a_known_users_provider_token(functions, context, 
     assert response["context"]["userId"] == "ext-alice"
 
 
-def test_the_authorizer_denies_an_unknown_user_when_provisioning_is_off(functions, context, connections, idp, monkeypatch):
+def test_the_authorizer_denies_an_unknown_user_when_provisioning_is_off(
+    functions, context, connections, idp, monkeypatch
+):
     configure(monkeypatch, idp)
     response = functions["authorizer"].handler(authorizer_event(query_token=idp.token("key-1", "ext-nobody")), context)
     assert effect(response) == "Deny"  # API Gateway answers 403
     assert UserModel.count("ext-nobody") == 0
 
 
-def test_the_authorizer_provisions_a_new_user_when_provisioning_is_on(functions, context, connections, idp, monkeypatch):
+def test_the_authorizer_provisions_a_new_user_when_provisioning_is_on(
+    functions, context, connections, idp, monkeypatch
+):
     configure(monkeypatch, idp, justInTimeProvisioning=True)
     token = idp.token("key-1", "ext-new", email="new@example.test")
     response = functions["authorizer"].handler(authorizer_event(header=f"Bearer {token}"), context)

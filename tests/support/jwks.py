@@ -33,7 +33,7 @@ class LocalIdentityProvider:
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 provider.fetches += 1
                 if provider.down:
                     self.send_error(503, "down")

@@ -52,7 +52,8 @@ def b64(data: bytes) -> str:
 
 def hand_signed_hs256(claims: dict, secret: bytes) -> str:
     """An HS256 token made without PyJWT (which refuses a public key as an HMAC secret)."""
-    signing_input = f"{b64(json.dumps({'alg': 'HS256', 'typ': 'JWT', 'kid': 'key-1'}).encode())}.{b64(json.dumps(claims).encode())}"
+    header = {"alg": "HS256", "typ": "JWT", "kid": "key-1"}
+    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
     signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{b64(signature)}"
 

@@ -20,10 +20,10 @@ from tidings.sessions.credentials import CredentialService
 from tidings.sessions.declaration import AUTH_API, JWT_SIGNING_KEY, TOKEN_TIMERS, ProtocolSettings
 from tidings.sessions.identity_providers import ProviderTokens
 from tidings.sessions.models import CONNECTIONS, REFRESH_TOKENS, USER_CONNECTIONS
+from tidings.sessions.provider_settings import IdentityProviderSettings
 from tidings.sessions.records import TOKEN_TIMER_BODIES
 from tidings.sessions.session_service import MembershipCheck, SessionService, TokenVerifier
 from tidings.sessions.token_expiry import TokenTimer, TokenTimerService
-from tidings.sessions.provider_settings import IdentityProviderSettings
 from tidings.sessions.token_store import DynamoProvisioning, DynamoRefreshTokenStore, DynamoRevocations
 from tidings.sessions.tokens import InvalidToken, UnknownUser
 

@@ -96,9 +96,7 @@ def parse_providers(value: object) -> list[IdentityProvider]:
     try:
         return IdentityProviderSettings.from_environ({"IDENTITY_PROVIDERS": text}).providers
     except ValidationError as exc:
-        problems = [
-            f"{_where(error['loc'])}: {error['msg'].removeprefix('Value error, ')}" for error in exc.errors()
-        ]
+        problems = [f"{_where(error['loc'])}: {error['msg'].removeprefix('Value error, ')}" for error in exc.errors()]
         raise ValueError("; ".join(problems)) from None
 
 

@@ -14,8 +14,8 @@ from tidings.kernel.errors import ErrorCode, Forbidden, NotFound, Unauthorized
 from tidings.kernel.observability import logger, metrics
 from tidings.kernel.wire import error_frame
 from tidings.sessions.connections import ConnectionRef, ConnectionStore, Disconnector
-from tidings.sessions.token_expiry import TokenTimerService
 from tidings.sessions.identity_providers import ProviderTokens
+from tidings.sessions.token_expiry import TokenTimerService
 from tidings.sessions.tokens import Identity, InvalidToken, UnknownUser, ensure_not_revoked, verify_token
 from tidings.sessions.wire import upgrade_required_frame, welcome_frame
 

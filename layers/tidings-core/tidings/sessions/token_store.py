@@ -12,8 +12,8 @@ from pynamodb.transactions import TransactWrite
 
 from tidings.chats.models import UserModel
 from tidings.sessions.credentials import RefreshTokenRecord
-from tidings.sessions.session_service import UserStanding
 from tidings.sessions.models import RefreshTokenModel
+from tidings.sessions.session_service import UserStanding
 
 
 class DynamoRevocations:
