@@ -124,6 +124,7 @@ async def test_the_sdk_delivers_what_a_tracked_chat_missed_in_order_once(server)
 
 async def test_multi_chat_sync_catches_up_every_chat_at_once(server):
     last_seen, last_seen_general, expected, missed_general = await miss_three_messages_and_an_edit(server)
+    await server.share_chat("carol", "sync-never-connected")
     carol = await server.connect("carol", raw=True)
     try:
         subscribed = await carol.request("presence.subscribe", {"userIds": ["sync-never-connected"]})

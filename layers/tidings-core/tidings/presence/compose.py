@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from typing import cast
 
+from tidings.chats.directory import DynamoSharedChats
+from tidings.chats.models import MEMBERS
 from tidings.kernel.connections_api import ConnectionDirectory, ConnectionPoster
 from tidings.kernel.delay_queue import DelayQueue
 from tidings.kernel.environment import Environment
@@ -14,7 +16,12 @@ from tidings.presence.declaration import PRESENCE_TIMERS, PresenceSettings
 from tidings.presence.machine import PresenceTimer, PresenceTimings
 from tidings.presence.models import PRESENCE, PRESENCE_SUBSCRIPTIONS
 from tidings.presence.presence_fanout import PresenceFanout
-from tidings.presence.presence_service import ConnectionLiveness, PresenceService, SubscriptionStore
+from tidings.presence.presence_service import (
+    ConnectionLiveness,
+    PresenceService,
+    PresenceVisibility,
+    SubscriptionStore,
+)
 from tidings.presence.presence_store import DynamoPresenceStore, DynamoPresenceSubscriptions
 from tidings.presence.records import PRESENCE_TIMER_BODIES
 
@@ -44,10 +51,15 @@ def timer_queue(environment: Environment) -> DelayQueue[PresenceTimer]:
 
 
 def presence_service(
-    environment: Environment, *, liveness: ConnectionLiveness | None = None, limiter: RateLimiter | None = None
+    environment: Environment,
+    *,
+    liveness: ConnectionLiveness | None = None,
+    limiter: RateLimiter | None = None,
+    visibility: PresenceVisibility | None = None,
 ) -> PresenceService:
     """The timer queue is resolved only when a timer is armed; `liveness` sweeps connections
-    whose `$disconnect` was lost (the timer function), `limiter` bounds `presence.subscribe`."""
+    whose `$disconnect` was lost (the timer function), `limiter` bounds `presence.subscribe`,
+    `visibility` (`shared_chats`) limits it to users the subscriber shares a chat with."""
     store = presence_store(environment)
     watched: SubscriptionStore = (
         subscriptions(environment)
@@ -62,7 +74,14 @@ def presence_service(
         liveness=liveness,
         now=time.time,
         rate_limiter=limiter,
+        visibility=visibility,
     )
+
+
+def shared_chats(environment: Environment) -> DynamoSharedChats:
+    """Whose presence a subscriber may watch: users it shares a chat with (Members, read)."""
+    environment.require(MEMBERS)
+    return DynamoSharedChats()
 
 
 class _NoSubscriptions:
