@@ -48,6 +48,7 @@ from tidings.sessions.tokens import (
     issue_token,
     verify_token,
 )
+from tidings_infra.cors import CorsPolicy, cors_allowed_origins
 from tidings_local import chat_client, log_format
 from tidings_local.keys import ENV_VAR, dev_signing_key
 from tidings_local.local_only import is_loopback_host
@@ -119,6 +120,13 @@ def _function_environment(args: argparse.Namespace) -> dict[str, str]:
     if args.identity_providers is not None:
         environment["IDENTITY_PROVIDERS"] = providers_variable(args.identity_providers)
     return environment
+
+
+def _cors_origin(text: str) -> str:
+    try:
+        return cors_allowed_origins([text])[0]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _identity_providers(path: str) -> list[IdentityProvider]:
@@ -215,6 +223,14 @@ def _parser() -> argparse.ArgumentParser:
         type=_positive,
         metavar="SECONDS",
         help="the first push retry's delay, doubling for each later one (default: 30)",
+    )
+    dev.add_argument(
+        "--cors-origin",
+        action="append",
+        type=_cors_origin,
+        metavar="ORIGIN",
+        help="an origin browsers may call the HTTP API from (repeatable; https://host[:port]); default: any"
+        " origin (*), as the stack's default (the CDK context tidings:corsAllowedOrigins)",
     )
     dev.add_argument(
         "--identity-providers",
@@ -442,6 +458,7 @@ async def _serve(args: argparse.Namespace) -> bool:
         environment=_function_environment(args),
         faults=args.faults,
         allow_remote_local_endpoints=args.allow_remote_local_endpoints,
+        cors=CorsPolicy(allow_origins=tuple(cors_allowed_origins(args.cors_origin))),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
