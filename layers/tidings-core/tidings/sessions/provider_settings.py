@@ -9,7 +9,6 @@ declaration imports it.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from typing import Literal
 from urllib.parse import urlsplit
@@ -18,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, Json, ValidationError, field_
 from pydantic.alias_generators import to_camel
 
 from tidings.kernel.environment import FeatureSettings
+from tidings.kernel.hosts import is_loopback_host
 
 # Tidings' own tokens carry this issuer (`tidings.sessions.tokens.ISSUER`); no provider may claim it.
 RESERVED_ISSUER = "tidings"
@@ -54,18 +54,9 @@ class IdentityProvider(BaseModel):
         parts = urlsplit(url)
         if parts.scheme == "https" and parts.hostname:
             return url
-        if parts.scheme == "http" and parts.hostname and _loopback(parts.hostname):
+        if parts.scheme == "http" and parts.hostname and is_loopback_host(parts.hostname):
             return url
         raise ValueError("the JWKS URL must be https:// (http:// only to localhost)")
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class IdentityProviderSettings(FeatureSettings, prefix="IDENTITY_"):
