@@ -1,4 +1,5 @@
-"""Access tokens: JWTs signed with HS256 by a key from Secrets Manager (a generated one locally).
+"""Tidings' own access tokens: JWTs signed with HS256 by a key from Secrets Manager (a generated
+one locally). The tokens of a deployment's identity providers are `identity_providers.py`'s.
 
 The algorithm list is pinned, so a token whose header says `none` or any other algorithm is
 refused before its signature is even looked at. PyJWT does every check; this module only sets
