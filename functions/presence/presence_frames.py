@@ -25,7 +25,9 @@ from tidings.presence.wire import PresenceUpdatePayload, PresenceUsersPayload, s
 
 @cold_start(PRESENCE_FRAMES)
 def _presence(environment: Environment) -> PresenceService:
-    return presence.presence_service(environment, limiter=ratelimits.rate_limiter(environment))
+    return presence.presence_service(
+        environment, limiter=ratelimits.rate_limiter(environment), visibility=presence.shared_chats(environment)
+    )
 
 
 @cold_start(PRESENCE_FRAMES)

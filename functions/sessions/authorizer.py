@@ -9,15 +9,14 @@ from tidings.kernel.handlers import authorizer_entry
 from tidings.sessions import compose as sessions
 from tidings.sessions.authorizing import authorize
 from tidings.sessions.declaration import AUTHORIZER
-from tidings.sessions.token_store import DynamoRevocations
+from tidings.sessions.session_service import TokenVerifier
 
 
 @cold_start(AUTHORIZER)
-def _checks(environment: Environment) -> tuple[Any, DynamoRevocations]:
-    return sessions.signing_key(environment), sessions.revocations(environment)
+def _verifier(environment: Environment) -> TokenVerifier:
+    return sessions.connect_token_verifier(environment)
 
 
 @authorizer_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    signing_key, revocations = _checks()
-    return authorize(event, signing_key, revocations.revoked_before)
+    return authorize(event, _verifier())

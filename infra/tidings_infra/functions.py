@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigatewayv2 as apigwv2
@@ -24,7 +24,7 @@ from tidings.kernel.declaration import (
 from tidings_infra import names
 from tidings_infra.layer import LayerConstruct
 from tidings_infra.nag import acknowledge, acknowledge_wildcard_resource
-from tidings_infra.packaging import lambda_environment
+from tidings_infra.packaging import deployment_settings, lambda_environment
 from tidings_infra.queues import QueuesConstruct
 from tidings_infra.search import SearchConstruct
 from tidings_infra.secrets import SecretsConstruct
@@ -69,8 +69,10 @@ class FunctionsConstruct(Construct):
         callback_stage: apigwv2.WebSocketStage,
         async_invoked: Collection[str],
         removal_policy: RemovalPolicy,
+        settings: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._settings = dict(settings or {})
         self._tables = tables
         self._queues = queues
         self._secrets = secrets
@@ -87,8 +89,9 @@ class FunctionsConstruct(Construct):
 
     def _environment(self, declared: Function) -> dict[str, str]:
         """The declaration's variables, named by this stack, and the Powertools settings every
-        function gets (`packaging.lambda_environment`, which `tidings dev` uses too)."""
-        return lambda_environment(declared, _StackNames(self))
+        function gets (`packaging.lambda_environment`, which `tidings dev` uses too), with the
+        deployment's values of the feature settings it declared (`settings`, from context)."""
+        return lambda_environment(declared, _StackNames(self)) | deployment_settings(declared, self._settings)
 
     def _function(self, declared: Function, is_async_invoked: bool) -> lambda_.Function:
         code_dir = names.FUNCTIONS_DIR / declared.domain

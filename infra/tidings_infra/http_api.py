@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigatewayv2 as apigwv2
@@ -14,6 +13,7 @@ from constructs import Construct
 from tidings.kernel.declaration import Function, HttpRoute
 from tidings_infra import names
 from tidings_infra.access_logs import json_access_logs
+from tidings_infra.cors import cors_allowed_origins
 from tidings_infra.nag import acknowledge
 
 # One JSON object per request. Metadata only: never a body, a query string (`?token=` is not
@@ -36,29 +36,6 @@ _ACCESS_LOG_FIELDS = {
     "sourceIp": "$context.identity.sourceIp",
     "userAgent": "$context.identity.userAgent",
 }
-
-
-def cors_allowed_origins(value: Any) -> list[str]:
-    """The `tidings:corsAllowedOrigins` context value as a list of origins.
-
-    Accepts a list (cdk.json) or a comma-separated string (`-c key=a,b`); None means the default.
-    Each origin is `*` or `http(s)://host[:port]` without a path; `*` stands alone.
-    """
-    if value is None:
-        return list(names.CORS_DEFAULT_ALLOWED_ORIGINS)
-    raw = value.split(",") if isinstance(value, str) else list(value)
-    origins = [str(origin).strip().rstrip("/") for origin in raw if str(origin).strip()]
-    if not origins:
-        raise ValueError(f"{names.CONTEXT_CORS_ALLOWED_ORIGINS} names no origin")
-    if "*" in origins and len(origins) > 1:
-        raise ValueError(f"{names.CONTEXT_CORS_ALLOWED_ORIGINS}: '*' already allows every origin; give it alone")
-    for origin in origins:
-        scheme, _, rest = origin.partition("://")
-        if origin != "*" and (scheme not in ("http", "https") or not rest or "/" in rest):
-            raise ValueError(
-                f"{names.CONTEXT_CORS_ALLOWED_ORIGINS}: {origin!r} is not an origin (https://host[:port], no path)"
-            )
-    return origins
 
 
 class HttpApiConstruct(Construct):

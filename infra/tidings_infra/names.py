@@ -13,6 +13,17 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_opensearchservice as opensearch
 
+# CORS of the HTTP API (browsers call it cross-origin from the web client), shared with the
+# local runtime the same way: `tidings_infra.cors`.
+from tidings_infra.cors import (  # noqa: F401
+    CONTEXT_CORS_ALLOWED_ORIGINS,
+    CORS_ALLOWED_HEADERS,
+    CORS_ALLOWED_METHODS,
+    CORS_DEFAULT_ALLOWED_ORIGINS,
+    CORS_EXPOSED_HEADERS,
+    CORS_MAX_AGE_SECONDS,
+)
+
 # The settings the local runtime shares, re-exported: they live in a module without CDK imports.
 from tidings_infra.packaging import COMMON_ENVIRONMENT, LAYER_DISTRIBUTIONS  # noqa: F401
 
@@ -101,14 +112,6 @@ THROTTLE_BURST_LIMIT = 1000
 HTTP_THROTTLE_RATE_LIMIT = 100
 HTTP_THROTTLE_BURST_LIMIT = 200
 
-# CORS of the HTTP API (browsers call it cross-origin from the web client). API Gateway answers
-# the preflight itself. Credentials mode is off: the API takes a bearer token in Authorization,
-# never a cookie, which is also what makes the wildcard origin acceptable.
-CORS_DEFAULT_ALLOWED_ORIGINS = ("*",)
-CORS_ALLOWED_METHODS = ("GET", "POST", "PUT", "DELETE")
-CORS_ALLOWED_HEADERS = ("Authorization", "Content-Type")
-CORS_EXPOSED_HEADERS = ("Retry-After",)  # 429s carry it; scripts may read it
-CORS_MAX_AGE_SECONDS = 3600
 
 # --- context keys (cdk.json or `cdk synth -c key=value`) ---------------------------------
 
@@ -118,7 +121,10 @@ CONTEXT_REMOVAL_POLICY = "tidings:removalPolicy"
 # API Gateway writes WebSocket logs through an account-wide CloudWatch role. Set this to
 # false when the account already has one that something else manages.
 CONTEXT_MANAGE_APIGW_ACCOUNT = "tidings:manageApiGatewayAccount"
-# The origins browsers may call the HTTP API from: a list in cdk.json, or a comma-separated
-# string on the command line (`-c tidings:corsAllowedOrigins=https://app.example.com`).
-# Default: any origin ("*").
-CONTEXT_CORS_ALLOWED_ORIGINS = "tidings:corsAllowedOrigins"
+# The origins browsers may call the HTTP API from (`CONTEXT_CORS_ALLOWED_ORIGINS`, above): a
+# list in cdk.json, or a comma-separated string on the command line
+# (`-c tidings:corsAllowedOrigins=https://app.example.com`). Default: any origin ("*").
+# The platform's OpenID Connect providers whose tokens Tidings accepts beside its own: a list of
+# {issuer, audience, jwksUrl, userIdClaim?, algorithms?, justInTimeProvisioning?} in cdk.json,
+# or that list as a JSON string on the command line. Default: none (Tidings' own tokens only).
+CONTEXT_IDENTITY_PROVIDERS = "tidings:identityProviders"

@@ -7,6 +7,8 @@ that the local runtime (`tidings dev`) builds its workers from the very same lis
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from tidings.kernel.declaration import Function, PhysicalNames, function_environment
 
 # Distributions copied from the installed environment into our layer.
@@ -61,6 +63,13 @@ COMMON_ENVIRONMENT = {
     "POWERTOOLS_METRICS_NAMESPACE": "Tidings",
     "LOG_LEVEL": "INFO",
 }
+
+
+def deployment_settings(function: Function, values: Mapping[str, str]) -> dict[str, str]:
+    """Of a deployment's feature-setting `values` (variable -> value), those `function` reads:
+    each function gets the settings it declared, and no other."""
+    declared = {variable for model in function.settings for variable in model.variables().values()}
+    return {variable: value for variable, value in values.items() if variable in declared}
 
 
 def lambda_environment(function: Function, names: PhysicalNames) -> dict[str, str]:

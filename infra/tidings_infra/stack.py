@@ -9,6 +9,7 @@ from constructs import Construct
 
 from tidings.app import APPLICATION
 from tidings.kernel.declaration import Application
+from tidings.sessions.provider_settings import parse_providers, providers_variable
 from tidings_infra import names
 from tidings_infra.event_sources import EventSourcesConstruct
 from tidings_infra.functions import FunctionsConstruct
@@ -84,6 +85,7 @@ class TidingsStack(Stack):
             callback_stage=websocket.stage,
             async_invoked={s.function.id for s in application.schedules},
             removal_policy=removal_policy,
+            settings=self._deployment_settings(),
         )
 
         websocket.add_routes(
@@ -187,6 +189,17 @@ class TidingsStack(Stack):
         if value not in _REMOVAL_POLICIES:
             raise ValueError(f"{names.CONTEXT_REMOVAL_POLICY} must be one of {sorted(_REMOVAL_POLICIES)}")
         return _REMOVAL_POLICIES[value]
+
+    def _deployment_settings(self) -> dict[str, str]:
+        """Feature settings this deployment sets from context: the identity providers."""
+        value = self.node.try_get_context(names.CONTEXT_IDENTITY_PROVIDERS)
+        if value is None:
+            return {}
+        try:
+            providers = parse_providers(value)
+        except ValueError as exc:
+            raise ValueError(f"{names.CONTEXT_IDENTITY_PROVIDERS}: {exc}") from None
+        return {"IDENTITY_PROVIDERS": providers_variable(providers)} if providers else {}
 
 
 def _check_functions_declared(application: Application) -> None:

@@ -4,8 +4,9 @@ and what it costs, measured on the local runtime.
 Method
 ------
 1. Start `tidings dev --demo` (as `tidings_local.bench` does) and wait for `/healthz`.
-2. Connect S subscribers (`--subscribers`, default 10; users `watcher-0`, ...), each subscribing
-   to the user `subject` (`presence.subscribe`).
+2. Put S subscribers (`--subscribers`, default 10; users `watcher-0`, ...) in one chat with the
+   user `subject` (`POST /_local/chats`: only those who share a chat may watch a user's
+   presence), connect them, each subscribing to `subject` (`presence.subscribe`).
 3. One unmeasured change pair (subject connects, then closes), so cold starts are not measured.
 4. Snapshot `/_local/stats`, then K times (`--rounds`, default 10): the subject connects, and
    we wait until every subscriber got `presence.changed available`; the subject closes, and we
@@ -109,6 +110,10 @@ async def run(args: argparse.Namespace, runtime: Runtime) -> Result:
     runtime.start()
     async with aiohttp.ClientSession() as session:
         await runtime.wait_healthy(session, args.startup_timeout)
+        members = [SUBJECT, *(f"watcher-{index}" for index in range(args.subscribers))]
+        chat = {"chatId": "bench-presence", "type": "group", "members": members}
+        async with session.post(f"{runtime.base_url}/_local/chats", json=chat) as response:
+            response.raise_for_status()
         watchers: list[Watcher] = []
         readers: list[asyncio.Task[None]] = []
         for index in range(args.subscribers):

@@ -38,7 +38,9 @@ import signal
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 
+from tidings.sessions.provider_settings import IdentityProvider, parse_providers, providers_variable
 from tidings.sessions.tokens import (
     DEFAULT_TTL_SECONDS,
     MAX_TOKEN_LIFETIME_SECONDS,
@@ -46,6 +48,7 @@ from tidings.sessions.tokens import (
     issue_token,
     verify_token,
 )
+from tidings_infra.cors import CorsPolicy, cors_allowed_origins
 from tidings_local import chat_client, log_format
 from tidings_local.keys import ENV_VAR, dev_signing_key
 from tidings_local.local_only import is_loopback_host
@@ -114,7 +117,28 @@ def _function_environment(args: argparse.Namespace) -> dict[str, str]:
         environment["PRESENCE_UPDATE_INTERVAL_SECONDS"] = str(args.presence_update_interval)
     if args.push_retry_base_seconds is not None:
         environment["PUSH_RETRY_BASE_SECONDS"] = str(args.push_retry_base_seconds)
+    if args.identity_providers is not None:
+        environment["IDENTITY_PROVIDERS"] = providers_variable(args.identity_providers)
     return environment
+
+
+def _cors_origin(text: str) -> str:
+    try:
+        return cors_allowed_origins([text])[0]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _identity_providers(path: str) -> list[IdentityProvider]:
+    """The `--identity-providers` file: the same JSON list as the CDK context value."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return parse_providers(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{path}: {exc}") from None
 
 
 FAULTS_HELP = """\
@@ -199,6 +223,22 @@ def _parser() -> argparse.ArgumentParser:
         type=_positive,
         metavar="SECONDS",
         help="the first push retry's delay, doubling for each later one (default: 30)",
+    )
+    dev.add_argument(
+        "--cors-origin",
+        action="append",
+        type=_cors_origin,
+        metavar="ORIGIN",
+        help="an origin browsers may call the HTTP API from (repeatable; https://host[:port]); default: any"
+        " origin (*), as the stack's default (the CDK context tidings:corsAllowedOrigins)",
+    )
+    dev.add_argument(
+        "--identity-providers",
+        type=_identity_providers,
+        metavar="FILE",
+        help="accept the access tokens of these OpenID Connect providers beside Tidings' own: a JSON list of"
+        " {issuer, audience, jwksUrl, userIdClaim, algorithms, justInTimeProvisioning}, as the CDK context"
+        " tidings:identityProviders takes (README, 'Configure your identity provider')",
     )
     dev.add_argument(
         "--faults",
@@ -418,6 +458,7 @@ async def _serve(args: argparse.Namespace) -> bool:
         environment=_function_environment(args),
         faults=args.faults,
         allow_remote_local_endpoints=args.allow_remote_local_endpoints,
+        cors=CorsPolicy(allow_origins=tuple(cors_allowed_origins(args.cors_origin))),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -6,6 +6,7 @@ handlers read. Without `--demo` the runtime starts empty.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from tidings.chats.models import ChatModel, MemberModel, UserModel
@@ -21,14 +22,25 @@ CHATS: dict[str, tuple[str, str | None, tuple[str, ...], tuple[str, ...]]] = {
 
 
 def load_demo_data() -> None:
-    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     for user_id, display_name in USERS.items():
         UserModel(user_id=user_id, display_name=display_name).save()
     for chat_id, (chat_type, name, members, admins) in CHATS.items():
-        ChatModel(chat_id=chat_id, name=name, chat_type=chat_type, head_seq=0, created_at=now).save()
-        for user_id in members:
-            role = "admin" if user_id in admins else "member"
-            MemberModel(chat_id=chat_id, user_id=user_id, role=role, joined_at=now).save()
+        add_chat(chat_id, chat_type, name, members, admins)
+
+
+def add_chat(
+    chat_id: str, chat_type: str, name: str | None, members: Sequence[str], admins: Sequence[str] = ()
+) -> None:
+    """A chat with its members, written as the demo's are; a member Tidings does not know yet
+    is created, named by its id (`POST /_local/chats`, for tests and local experiments until
+    an API creates chats)."""
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    ChatModel(chat_id=chat_id, name=name, chat_type=chat_type, head_seq=0, created_at=now).save()
+    for user_id in members:
+        if UserModel.count(user_id) == 0:
+            UserModel(user_id=user_id, display_name=user_id).save()
+        role = "admin" if user_id in admins else "member"
+        MemberModel(chat_id=chat_id, user_id=user_id, role=role, joined_at=now).save()
 
 
 def describe() -> str:

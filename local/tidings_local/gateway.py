@@ -29,6 +29,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from tidings.kernel.declaration import Application
+from tidings_infra.cors import CorsPolicy
 from tidings_local.faults import Faults
 from tidings_local.http_api import HttpApi, json_error
 from tidings_local.iam import Policies
@@ -86,12 +87,13 @@ class Gateway:
         is_ready: Callable[[], bool],
         local_routes: Sequence[web.RouteDef] = (),
         allow_remote_local_endpoints: bool = False,
+        cors: CorsPolicy | None = None,
     ) -> None:
         self.websocket = WebSocketApi(
             application, lambdas, stats, idle_timeout=idle_timeout, max_duration=max_duration, is_ready=is_ready
         )
         self.management = ManagementApi(self.websocket, faults, stats)
-        self.http_api = HttpApi(application, lambdas, stats)
+        self.http_api = HttpApi(application, lambdas, stats, cors or CorsPolicy())
         self.local = LocalEndpoints(stats, is_ready)
         self._allow_remote_local_endpoints = allow_remote_local_endpoints
         self._local_routes = local_routes

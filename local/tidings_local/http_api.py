@@ -11,9 +11,14 @@ whatever no other route takes), from these pure functions:
 - the response: a dict with `statusCode` is used as is (`headers`, `cookies`, `body`,
   `isBase64Encoded`); anything else is "inferred" as API Gateway does: 200, JSON body.
 
+CORS is the stack's policy (`tidings_infra.cors.CorsPolicy`, `tidings dev --cors-origin`), applied
+as API Gateway applies an HTTP API's CORS configuration: a preflight (OPTIONS with `Origin` and
+`Access-Control-Request-Method`) is answered here, 204, for any path and without invoking a
+function; any other response to a request with an `Origin` gets the allowed origin and the
+exposed headers, and CORS headers a function returned are dropped (API Gateway ignores them).
+
 Differences from AWS: the HTTP API shares the WebSocket API's host and port (on AWS it has its
-own endpoint), there is no CORS configuration, and a path that no route matches gets the
-runtime's own 404 JSON.
+own endpoint), and a path that no route matches gets the runtime's own 404 JSON.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from tidings.kernel.declaration import Application, HttpRoute
+from tidings_infra.cors import PREFLIGHT_STATUS, CorsPolicy
 from tidings_local.apigw import new_id
 from tidings_local.aws import ACCOUNT_ID
 from tidings_local.lambdas import FunctionError, Lambdas
@@ -170,12 +176,23 @@ def json_error(status: int, code: str, message: str) -> web.Response:
 class HttpApi:
     """The HTTP API's routes: each request is its route's function's payload 2.0 event."""
 
-    def __init__(self, application: Application, lambdas: Lambdas, stats: Stats) -> None:
+    def __init__(self, application: Application, lambdas: Lambdas, stats: Stats, cors: CorsPolicy) -> None:
         self.lambdas = lambdas
         self.stats = stats
+        self.cors = cors
         self._routes = compile_routes(application)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        origin = request.headers.get("Origin")
+        if self.cors.is_preflight(request.method, request.headers):
+            return web.Response(status=PREFLIGHT_STATUS, headers=self.cors.preflight_headers(origin))
+        response = await self._route(request)
+        for name in [name for name in response.headers if name.lower().startswith("access-control-")]:
+            del response.headers[name]
+        response.headers.update(self.cors.response_headers(origin))
+        return response
+
+    async def _route(self, request: web.Request) -> web.Response:
         found = match_route(self._routes, request.method, request.path)
         if found is None:
             return json_error(404, "NOT_FOUND", f"No such path: {request.path}")

@@ -3,6 +3,8 @@
 - `GET /healthz`: 200 once every part is up (every function loaded), 503 before;
 - `GET /_local/stats`: local-only diagnostics for the benchmark (`stats.py`);
 - `POST /_local/sessions {"userId"}`: local-only sign-in (access + refresh token) for the CLI;
+- `POST /_local/chats {"chatId", "type", "members"}`: local-only creation of a chat and its
+  members (tests, experiments) until an API creates chats;
 - `POST /_local/reindex`: local-only search index rebuild for `tidings reindex`; answers NDJSON
   progress lines `{chatsDone, chatsTotal, messages}` (or a last `{error}` line).
 
@@ -33,6 +35,7 @@ class LocalEndpoints:
             web.get("/healthz", self._healthz),
             web.get("/_local/stats", self._stats),
             web.post("/_local/sessions", self._issue_session),
+            web.post("/_local/chats", self._add_chat),
             web.post("/_local/reindex", self._reindex),
         ]
 
@@ -58,6 +61,30 @@ class LocalEndpoints:
             return json_error(400, "BAD_FRAME", 'Send {"userId": "<user id>"}')
         session = await asyncio.get_running_loop().run_in_executor(None, issue_session, user_id)
         return web.json_response(session)
+
+    async def _add_chat(self, request: web.Request) -> web.Response:
+        from tidings.chats.directory import CHAT_TYPES
+        from tidings_local.demo import add_chat
+
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        body = body if isinstance(body, dict) else {}
+        chat_id, chat_type, members = body.get("chatId"), body.get("type", "group"), body.get("members")
+        if (
+            not isinstance(chat_id, str)
+            or not chat_id
+            or chat_type not in CHAT_TYPES
+            or not isinstance(members, list)
+            or not members
+            or not all(isinstance(member, str) and member for member in members)
+        ):
+            return json_error(
+                400, "BAD_FRAME", 'Send {"chatId": "<id>", "type": "dm|group|channel", "members": ["<user id>", ...]}'
+            )
+        await asyncio.get_running_loop().run_in_executor(None, add_chat, chat_id, chat_type, chat_id, members)
+        return web.json_response({"chatId": chat_id, "type": chat_type, "members": members})
 
     async def _reindex(self, request: web.Request) -> web.StreamResponse:
         """Rebuilds the search index from this process's message store (the data lives here,

@@ -39,6 +39,7 @@ from tidings.kernel.declaration import (
     Secret,
     Table,
 )
+from tidings_infra.cors import CorsPolicy
 from tidings_infra.packaging import lambda_environment
 from tidings_local import faults as fault_injection
 from tidings_local.apigw import API_ID, STAGE
@@ -136,6 +137,7 @@ class LocalRuntime:
         faults: Sequence[str] = (),
         record_invocations: bool = False,
         allow_remote_local_endpoints: bool = False,
+        cors: CorsPolicy | None = None,
     ) -> None:
         """`application` defaults to `tidings.app.APPLICATION`; `functions_dir` to the repo's
         `functions/` (or `$TIDINGS_FUNCTIONS_DIR`); `secret_values` (by secret id) to the local
@@ -147,7 +149,8 @@ class LocalRuntime:
         `FaultSpecError` here); `record_invocations` keeps every invocation's event and result
         (`runtime.lambdas.invocations`, for tests);
         `allow_remote_local_endpoints` lets other hosts use the unauthenticated local-only
-        endpoints (`local_only.py`)."""
+        endpoints (`local_only.py`); `cors` is the HTTP API's CORS policy (default: the stack's,
+        every origin)."""
         self.host = host
         self.port = port
         self.demo = demo
@@ -178,6 +181,7 @@ class LocalRuntime:
             is_ready=lambda: self.ready,
             local_routes=fault_injection.routes(self.faults, self._queue_names(), self._peek_queue),
             allow_remote_local_endpoints=allow_remote_local_endpoints,
+            cors=cors or CorsPolicy(),
         )
         self._poller_settings = poller_settings or PollerSettings()
         self._tasks: list[asyncio.Task[None]] = []

@@ -111,6 +111,13 @@ class Server:
             token = self.token(user_id)
         return RestClient(self.base_url, token)
 
+    async def share_chat(self, *user_ids: str) -> str:
+        """A new group of these users (`POST /_local/chats`): who shares a chat may see the
+        others' presence. Returns its id."""
+        chat_id = "shared-" + "-".join(user_ids)
+        await self.local("POST", "/_local/chats", {"chatId": chat_id, "type": "group", "members": list(user_ids)})
+        return chat_id
+
     async def local(self, method: str, path: str, body: Any = None) -> Any:
         """One of the runtime's own endpoints (`/_local/...`), which must answer 200: its JSON."""
         response = await self.rest().fetch(method, path, body, auth=False)

@@ -71,6 +71,7 @@ async def subscribe(client: TidingsClient, user_ids: list[str]) -> list[Frame]:
 
 
 async def test_a_subscribe_snapshot_shows_offline_for_users_never_connected(presence_server):
+    await presence_server.share_chat("snap-watcher", "snap-nobody", "snap-ghost")
     watcher = await presence_server.connect("snap-watcher", raw=True)
     try:
         snapshot = await subscribe(watcher, ["snap-nobody", "snap-ghost"])
@@ -85,6 +86,7 @@ async def test_a_subscribe_snapshot_shows_offline_for_users_never_connected(pres
 async def test_a_connect_is_seen_as_available_and_closing_the_last_session_as_offline_with_last_seen(
     presence_server,
 ):
+    await presence_server.share_chat("life-watcher", "life-user", "life-latecomer")
     watcher = await presence_server.connect("life-watcher", raw=True)
     try:
         await subscribe(watcher, ["life-user"])
@@ -107,6 +109,7 @@ async def test_a_connect_is_seen_as_available_and_closing_the_last_session_as_of
 
 
 async def test_every_manual_status_propagates(presence_server):
+    await presence_server.share_chat("manual-watcher", "manual-user")
     watcher = await presence_server.connect("manual-watcher", raw=True)
     await subscribe(watcher, ["manual-user"])
     user = await presence_server.connect("manual-user", raw=True)
@@ -125,6 +128,7 @@ async def test_every_manual_status_propagates(presence_server):
 
 
 async def test_updates_within_the_interval_are_coalesced_and_the_last_one_wins(presence_server):
+    await presence_server.share_chat("coalesce-watcher", "coalesce-user")
     watcher = await presence_server.connect("coalesce-watcher", raw=True)
     await subscribe(watcher, ["coalesce-user"])
     user = await presence_server.connect("coalesce-user", raw=True)
@@ -145,6 +149,7 @@ async def test_updates_within_the_interval_are_coalesced_and_the_last_one_wins(p
 
 
 async def test_a_second_session_keeps_the_user_available_after_the_first_closes(presence_server):
+    await presence_server.share_chat("multi-watcher", "multi-user")
     watcher = await presence_server.connect("multi-watcher", raw=True)
     try:
         await subscribe(watcher, ["multi-user"])
@@ -162,6 +167,7 @@ async def test_a_second_session_keeps_the_user_available_after_the_first_closes(
 
 
 async def test_flapping_is_batched_and_settles_on_the_final_state(presence_server):
+    await presence_server.share_chat("flap-watcher", "flap-user")
     watcher = await presence_server.connect("flap-watcher", raw=True)
     try:
         await subscribe(watcher, ["flap-user"])
@@ -185,6 +191,7 @@ async def test_flapping_is_batched_and_settles_on_the_final_state(presence_serve
 
 
 async def test_users_not_subscribed_to_produce_no_frames(presence_server):
+    await presence_server.share_chat("quiet-watcher", "quiet-watched")
     watcher = await presence_server.connect("quiet-watcher", raw=True)
     try:
         await subscribe(watcher, ["quiet-watched"])
@@ -201,6 +208,7 @@ async def test_users_not_subscribed_to_produce_no_frames(presence_server):
 
 
 async def test_unsubscribe_stops_updates(presence_server):
+    await presence_server.share_chat("unsub-watcher", "unsub-user")
     watcher = await presence_server.connect("unsub-watcher", raw=True)
     try:
         await subscribe(watcher, ["unsub-user"])
@@ -218,6 +226,7 @@ async def test_unsubscribe_stops_updates(presence_server):
 
 
 async def test_subscriptions_belong_to_the_user_and_reach_every_session(presence_server):
+    await presence_server.share_chat("owner-watcher", "owner-user")
     desk = await presence_server.connect("owner-watcher", raw=True)
     phone = await presence_server.connect("owner-watcher", raw=True)
     try:
@@ -228,6 +237,21 @@ async def test_subscriptions_belong_to_the_user_and_reach_every_session(presence
     finally:
         await desk.close()
         await phone.close()
+
+
+async def test_only_users_sharing_a_chat_may_be_watched_and_the_refusal_names_the_others(presence_server):
+    await presence_server.share_chat("seen-watcher", "seen-friend")
+    watcher = await presence_server.connect("seen-watcher", raw=True)
+    try:
+        refused = await watcher.request("presence.subscribe", {"userIds": ["seen-friend", "seen-stranger"]})
+        error = refused["payload"]["error"]
+        assert error["code"] == "FORBIDDEN" and error["message"].endswith(": seen-stranger"), error
+        await asyncio.sleep(QUIET_SECONDS)
+        assert watcher.of_type("presence.changed") == [], "nothing was subscribed"
+        assert watcher.state is ConnectionState.CONNECTED
+        await subscribe(watcher, ["seen-friend", "seen-watcher"])  # oneself needs no shared chat
+    finally:
+        await watcher.close()
 
 
 async def test_more_than_100_users_or_an_unknown_status_is_a_bad_frame(presence_server):
@@ -243,6 +267,7 @@ async def test_more_than_100_users_or_an_unknown_status_is_a_bad_frame(presence_
 
 
 async def test_sync_carries_the_presence_of_the_subscribed_users(presence_server):
+    await presence_server.share_chat("sync-watcher", "sync-user", "sync-nobody")
     watcher = await presence_server.connect("sync-watcher", raw=True)
     await subscribe(watcher, ["sync-user", "sync-nobody"])
     user = await presence_server.connect("sync-user", raw=True)
@@ -262,6 +287,7 @@ async def test_sync_carries_the_presence_of_the_subscribed_users(presence_server
 
 
 async def test_away_after_the_idle_time_and_available_again_on_activity(idle_server):
+    await idle_server.share_chat("idle-watcher", "dave")
     watcher = await idle_server.connect("idle-watcher", raw=True)
     await subscribe(watcher, ["dave"])
     user = await idle_server.connect("dave", raw=True)

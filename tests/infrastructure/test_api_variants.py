@@ -18,6 +18,7 @@ from tidings.kernel.declaration import Application, Authorizer, Function, HttpRo
 from tidings.sessions.models import CONNECTIONS
 from tidings_infra import names
 from tidings_infra.app import build_app
+from tidings_infra.cors import CorsPolicy
 from tidings_infra.http_api import cors_allowed_origins
 from tidings_infra.mock_routes import response_template
 
@@ -167,6 +168,18 @@ def test_functions_reached_only_over_http_are_built(resources: dict[str, dict[st
 def test_cors_origins_come_from_the_context(resources: dict[str, dict[str, Any]]) -> None:
     cors = resources[_api(resources, "HTTP")]["Properties"]["CorsConfiguration"]
     assert cors["AllowOrigins"] == ["https://app.example.com", "https://admin.example.com:8443"]
+
+
+def test_the_stack_configures_the_cors_policy_the_local_runtime_applies(resources: dict[str, dict[str, Any]]) -> None:
+    """One policy (`tidings_infra.cors.CorsPolicy`): what API Gateway is told is what
+    `tidings dev` answers browsers with."""
+    cors = resources[_api(resources, "HTTP")]["Properties"]["CorsConfiguration"]
+    local = CorsPolicy()
+    assert cors["AllowMethods"] == list(local.allow_methods)
+    assert cors["AllowHeaders"] == list(local.allow_headers)
+    assert cors["ExposeHeaders"] == list(local.expose_headers)
+    assert cors["MaxAge"] == local.max_age_seconds
+    assert cors["AllowCredentials"] is False
 
 
 def test_http_api_url_output(template: dict[str, Any]) -> None:

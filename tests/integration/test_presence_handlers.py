@@ -4,6 +4,7 @@ frames, the timer consumer, the Presence stream consumer, sync, and degraded mod
 from __future__ import annotations
 
 import json
+import time
 
 import boto3
 import pytest
@@ -16,6 +17,7 @@ from tests.support.services import presence_store
 from tidings.kernel.environment import ColdStart
 from tidings.presence.machine import ApplyTimer, IdleTimer
 from tidings.presence.models import PresenceModel
+from tidings.presence.presence_store import DynamoPresenceSubscriptions
 from tidings.presence.records import presence_timer_body, presence_timer_from_body
 from tidings.sessions.models import ConnectionModel
 
@@ -45,6 +47,13 @@ def timers_queue(connections, monkeypatch):
     ColdStart.forget_all()
     yield url
     ColdStart.forget_all()
+
+
+@pytest.fixture
+def team(connections):
+    """A chat of the users these tests watch each other in: presence is visible only to those
+    who share a chat."""
+    make_chat("team", ["alice", "bob", "carol", "zed"])
 
 
 def armed_timers(queue_url: str) -> list:
@@ -100,7 +109,7 @@ def test_the_first_connection_is_available_the_last_close_is_offline(handlers, c
     assert presence_store().status_of("nobody") == "offline"
 
 
-def test_subscribe_acks_then_sends_the_snapshot(handlers, context, connections, timers_queue):
+def test_subscribe_acks_then_sends_the_snapshot(handlers, context, connections, timers_queue, team):
     connect(handlers, context, "a-1", "alice")
     connect(handlers, context, "b-1", "bob")
     frame_id, reply = frame(handlers, context, "b-1", "bob", "presence.subscribe", {"userIds": ["alice", "zed"]})
@@ -114,7 +123,7 @@ def test_subscribe_acks_then_sends_the_snapshot(handlers, context, connections, 
 
 
 def test_presence_subscribe_is_rate_limited_to_5_per_10_seconds(
-    handlers, context, connections, timers_queue, frozen_rate_limits
+    handlers, context, connections, timers_queue, team, frozen_rate_limits
 ):
     connect(handlers, context, "b-1", "bob")
     replies = [frame(handlers, context, "b-1", "bob", "presence.subscribe", {"userIds": ["alice"]}) for _ in range(6)]
@@ -135,7 +144,7 @@ def test_bad_presence_frames_get_bad_frame_acks(handlers, context, connections, 
 
 
 def test_the_stream_consumer_sends_each_changed_users_final_status_to_subscribers_only(
-    handlers, context, connections, timers_queue
+    handlers, context, connections, timers_queue, team
 ):
     connect(handlers, context, "b-1", "bob")
     connect(handlers, context, "c-1", "carol")
@@ -154,7 +163,7 @@ def test_the_stream_consumer_sends_each_changed_users_final_status_to_subscriber
 
 
 def test_offline_carries_last_seen_and_gone_subscriber_connections_are_forgotten(
-    handlers, context, connections, timers_queue
+    handlers, context, connections, timers_queue, team
 ):
     connect(handlers, context, "a-1", "alice")
     connect(handlers, context, "b-1", "bob")
@@ -225,12 +234,33 @@ def test_the_idle_chain_takes_a_user_whose_disconnect_was_lost_offline(handlers,
     assert presence_store().status_of("alice") == "offline"
 
 
+def test_subscribing_to_users_one_shares_no_chat_with_is_refused_naming_them(
+    handlers, context, connections, timers_queue
+):
+    make_chat("dm-bob-alice", ["bob", "alice"], chat_type="dm")
+    make_chat("carols-club", ["carol", "dave"])
+    connect(handlers, context, "b-1", "bob")
+    frame_id, reply = frame(
+        handlers, context, "b-1", "bob", "presence.subscribe", {"userIds": ["alice", "carol", "bob", "stranger"]}
+    )
+    error = reply["payload"]["error"]
+    assert reply["payload"]["refId"] == frame_id and error["code"] == "FORBIDDEN"
+    assert error["message"].endswith(": carol, stranger")
+    assert sent(connections, "b-1") == [], "no snapshot: nothing was subscribed"
+    assert DynamoPresenceSubscriptions().subscribed_by("bob", time.time()) == []
+
+    _, ok = frame(handlers, context, "b-1", "bob", "presence.subscribe", {"userIds": ["alice", "bob"]})
+    assert ok is None and sent(connections, "b-1")[0]["payload"]["status"] == "ok"
+
+
 def test_a_timer_body_round_trips():
     for timer in (IdleTimer("u", "chain"), ApplyTimer("u")):
         assert presence_timer_from_body(presence_timer_body(timer)) == timer
 
 
-def test_multi_chat_sync_carries_the_presence_of_the_subscribed_users(handlers, context, connections, timers_queue):
+def test_multi_chat_sync_carries_the_presence_of_the_subscribed_users(
+    handlers, context, connections, timers_queue, team
+):
     make_chat("general", ["alice", "bob"], chat_type="channel")
     connect(handlers, context, "a-1", "alice")
     frame(handlers, context, "b-1", "bob", "presence.subscribe", {"userIds": ["alice", "zed"]})

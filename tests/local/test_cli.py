@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import signal
 import sys
@@ -135,3 +136,49 @@ def test_dev_help_documents_the_fault_grammar(capsys: pytest.CaptureFixture[str]
     out = capsys.readouterr().out
     for text in ("RULE = TARGET:ERROR[:KEY=VALUE...]", "dynamodb:throttle|throttling|500", "POST /_local/faults"):
         assert text in out
+
+
+def test_identity_providers_flag_reaches_the_functions_environment(tmp_path: Path) -> None:
+    from tidings_local.cli import _function_environment, _parser
+
+    config = tmp_path / "providers.json"
+    config.write_text(json.dumps([{"issuer": "https://idp", "audience": "app", "jwksUrl": "http://127.0.0.1:9/jwks"}]))
+    environment = _function_environment(_parser().parse_args(["dev", "--identity-providers", str(config)]))
+    [provider] = json.loads(environment["IDENTITY_PROVIDERS"])
+    assert provider == {
+        "issuer": "https://idp",
+        "audience": "app",
+        "jwksUrl": "http://127.0.0.1:9/jwks",
+        "userIdClaim": "sub",
+        "algorithms": ["RS256"],
+        "justInTimeProvisioning": False,
+    }
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (None, "cannot read"),
+        ("[{", "Invalid JSON"),
+        ('[{"issuer": "https://idp", "audience": "a", "jwksUrl": "http://idp.example.com/j"}]', "[0].jwksUrl"),
+    ],
+)
+def test_a_bad_identity_providers_file_is_refused_naming_the_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, problem: str
+) -> None:
+    config = tmp_path / "providers.json"
+    if content is not None:
+        config.write_text(content)
+    with pytest.raises(SystemExit):
+        main(["dev", "--identity-providers", str(config)])
+    assert problem in capsys.readouterr().err
+
+
+def test_cors_origins_are_validated_and_default_to_any() -> None:
+    from tidings_local.cli import _parser
+
+    assert _parser().parse_args(["dev"]).cors_origin is None
+    args = _parser().parse_args(["dev", "--cors-origin", "https://app.example.com/", "--cors-origin", "http://x:3000"])
+    assert args.cors_origin == ["https://app.example.com", "http://x:3000"]
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["dev", "--cors-origin", "app.example.com/path"])

@@ -7,6 +7,7 @@ import pytest
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventV2Model
 
 from tests.local.stub_app import REST
+from tidings_infra.cors import CorsPolicy
 from tidings_local.runtime import LocalRuntime
 
 
@@ -71,3 +72,71 @@ async def test_failures_and_unknown_routes(runtime: LocalRuntime, http: aiohttp.
             assert (await response.json())["error"]["code"] == "NOT_FOUND"
     async with http.get(f"{runtime.url}/_local/stats") as response:
         assert (await response.json())["httpRequests"] == 1
+
+
+# --- CORS, as API Gateway applies the HTTP API's CORS configuration -------------------------------
+
+PREFLIGHT = {"Origin": "https://app.example.com", "Access-Control-Request-Method": "POST"}
+
+
+@pytest.mark.parametrize("path", ["/api/things", "/api/no-such-route"])
+async def test_a_preflight_is_answered_by_the_gateway_without_invoking_a_function(
+    runtime: LocalRuntime, http: aiohttp.ClientSession, path: str
+) -> None:
+    headers = {**PREFLIGHT, "Access-Control-Request-Headers": "authorization,content-type"}
+    async with http.options(f"{runtime.url}{path}", headers=headers) as response:
+        assert response.status == 204
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+        assert response.headers["Access-Control-Allow-Methods"] == "GET,POST,PUT,DELETE"
+        assert response.headers["Access-Control-Allow-Headers"] == "authorization,content-type"
+        assert response.headers["Access-Control-Max-Age"] == "3600"
+        assert "Access-Control-Allow-Credentials" not in response.headers
+        assert "Vary" not in response.headers  # `*` does not depend on the origin
+        assert await response.read() == b""
+    assert events(runtime) == []
+
+
+async def test_an_options_request_that_is_no_preflight_is_routed_like_any_other(
+    runtime: LocalRuntime, http: aiohttp.ClientSession
+) -> None:
+    async with http.options(f"{runtime.url}/api/things", headers={"Origin": "https://app.example.com"}) as response:
+        assert response.status == 404  # no OPTIONS route, and no Access-Control-Request-Method
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+async def test_a_cross_origin_response_gets_the_allowed_origin_and_exposed_headers_not_the_functions(
+    runtime: LocalRuntime, http: aiohttp.ClientSession
+) -> None:
+    origin = {"Origin": "https://app.example.com"}
+    async with http.post(f"{runtime.url}/api/things", json={"name": "x"}, headers=origin) as response:
+        assert response.status == 201
+        assert response.headers.getall("Access-Control-Allow-Origin") == ["*"]  # the function's is dropped
+        assert response.headers["Access-Control-Expose-Headers"] == "retry-after"
+        assert response.headers["X-Thing"] == "made"
+    async with http.get(f"{runtime.url}/api/things/t-1", headers=origin) as response:
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+async def test_a_same_origin_request_gets_no_cors_headers(runtime: LocalRuntime, http: aiohttp.ClientSession) -> None:
+    async with http.post(f"{runtime.url}/api/things", json={"name": "x"}) as response:
+        assert response.status == 201
+        assert not [name for name in response.headers if name.lower().startswith("access-control-")]
+
+
+async def test_listed_origins_are_echoed_with_vary_and_others_get_no_cors_headers(start_runtime) -> None:
+    runtime = await start_runtime(cors=CorsPolicy(allow_origins=("https://app.example.com", "http://localhost:3000")))
+    async with aiohttp.ClientSession() as http:
+        async with http.options(f"{runtime.url}/api/things", headers=PREFLIGHT) as response:
+            assert response.status == 204
+            assert response.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+            assert response.headers["Vary"] == "Origin"
+        other = {**PREFLIGHT, "Origin": "https://evil.example"}
+        async with http.options(f"{runtime.url}/api/things", headers=other) as response:
+            assert response.status == 204
+            assert not [name for name in response.headers if name.lower().startswith("access-control-")]
+        async with http.get(f"{runtime.url}/api/things/t-1", headers={"Origin": "http://localhost:3000"}) as response:
+            assert response.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+            assert response.headers["Vary"] == "Origin"
+        async with http.get(f"{runtime.url}/api/things/t-1", headers={"Origin": "https://evil.example"}) as response:
+            assert response.status == 200  # the function ran; the browser withholds the answer
+            assert "Access-Control-Allow-Origin" not in response.headers

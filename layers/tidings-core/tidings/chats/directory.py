@@ -127,6 +127,31 @@ class DynamoUserChats:
         return [Person(user_id, names.get(user_id, user_id)) for user_id in user_ids]
 
 
+class DynamoSharedChats:
+    """Who shares a chat with whom: whose presence a user may watch. Never cached: from a
+    removal on, the removed user no longer shares that chat."""
+
+    def shared_with(self, user_id: str, others: Sequence[str]) -> set[str]:
+        """Those of `others` who are in at least one chat with `user_id` (the user is not among
+        them). One Query of the user's chats, then one BatchGetItem of the (chat, other) pairs
+        when they fit in one, else one Query of each other's chats (stopping at the first
+        shared one): never more requests than `others` plus one."""
+        candidates = sorted(set(others) - {user_id})
+        if not candidates:
+            return set()
+        mine = {m.chat_id for m in MemberModel.by_user.query(user_id, attributes_to_get=["chatId"])}
+        if not mine:
+            return set()
+        if len(mine) * len(candidates) <= _BATCH_GET_LIMIT:
+            keys = [(chat_id, other) for chat_id in sorted(mine) for other in candidates]
+            return {m.user_id for m in MemberModel.batch_get(keys, attributes_to_get=["userId"])}
+        return {
+            other
+            for other in candidates
+            if any(m.chat_id in mine for m in MemberModel.by_user.query(other, attributes_to_get=["chatId"]))
+        }
+
+
 def all_chat_ids() -> Iterator[str]:
     """Every chat, through the Chats.byType index: one Query per chat type (for the rebuild of
     the search index; no Scan)."""

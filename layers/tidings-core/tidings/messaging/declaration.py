@@ -29,7 +29,7 @@ from tidings.presence.declaration import (
     PresenceSettings,
 )
 from tidings.presence.models import PRESENCE, PRESENCE_SUBSCRIPTIONS
-from tidings.sessions.declaration import JWT_SIGNING_KEY
+from tidings.sessions.declaration import JWT_SIGNING_KEY, TOKEN_VERIFICATION_SETTINGS
 from tidings.sessions.models import CONNECTION_RECORDS
 
 # Rate limits (docs/protocol.md, "Limits"), each a token bucket per user (typing: per user and chat).
@@ -180,6 +180,7 @@ HISTORY_API = Function(
     "GET /api/chats/{chatId}/messages: a chat's message history, newest first",
     tables=((MEMBERS, "read"), (MESSAGES, "read"), (USERS, "read")),  # Users: revokedBefore
     secrets=(JWT_SIGNING_KEY,),
+    settings=TOKEN_VERIFICATION_SETTINGS,
 )
 
 FEATURE = Feature(

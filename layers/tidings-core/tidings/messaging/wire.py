@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from tidings.kernel.hosts import is_loopback_host
 from tidings.kernel.wire import AckOk, Identifier, Payload, ServerFrameEnvelope, ServerPayload, plain, server_frame
 from tidings.messaging.emoji import emoji_problem
 from tidings.messaging.history import DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT
@@ -34,15 +34,6 @@ def _emoji(value: str) -> str:
     return value
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _attachment_url(value: str) -> str:
     """An `https://` URL (or `http://` on this machine, for local use) with a host and no
     credentials: never `javascript:`, `data:` or anything a client would run or mistake."""
@@ -58,7 +49,7 @@ def _attachment_url(value: str) -> str:
         raise ValueError("must be an https:// URL")
     if not host or parts.username is not None or parts.password is not None:
         raise ValueError("must be an https:// URL with a host and without credentials")
-    if parts.scheme == "http" and not _is_loopback(host):
+    if parts.scheme == "http" and not is_loopback_host(host):
         raise ValueError("must be an https:// URL (http:// only for localhost)")
     return value
 

@@ -23,7 +23,7 @@ from tidings.kernel.ephemeral import EPHEMERAL
 from tidings.messaging.models import MESSAGES
 from tidings.notifications.models import PUSH_SUBSCRIPTIONS
 from tidings.presence.models import PRESENCE
-from tidings.sessions.declaration import JWT_SIGNING_KEY
+from tidings.sessions.declaration import JWT_SIGNING_KEY, TOKEN_VERIFICATION_SETTINGS
 from tidings.sessions.models import CONNECTION_RECORDS
 
 
@@ -95,6 +95,7 @@ PREFS_API = Function(
     "GET/PUT /api/prefs: notification preferences",
     tables=((USERS, "read_write"),),
     secrets=(JWT_SIGNING_KEY,),
+    settings=TOKEN_VERIFICATION_SETTINGS,
 )
 PUSH_API = Function(
     "PushApi",
@@ -103,7 +104,7 @@ PUSH_API = Function(
     "POST/DELETE /api/push/subscriptions and GET /api/push/vapid-public-key",
     tables=((PUSH_SUBSCRIPTIONS, "read_write"), (USERS, "read")),
     secrets=(JWT_SIGNING_KEY, PUSH_VAPID),
-    settings=(PushSettings,),
+    settings=(PushSettings, *TOKEN_VERIFICATION_SETTINGS),
 )
 PUSH_WORKER = Function(
     "PushWorker",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, cast
 
+from tidings.chats.models import MEMBERS
 from tidings.kernel.delay_queue import DelayQueue
 from tidings.kernel.environment import Environment
 from tidings.presence.declaration import PRESENCE_TIMERS, PresenceSettings
@@ -16,11 +17,17 @@ from tidings.presence.machine import PresenceTimings
 from tidings.presence.models import PRESENCE, PRESENCE_SUBSCRIPTIONS
 
 if TYPE_CHECKING:
+    from tidings.chats.directory import DynamoSharedChats
     from tidings.kernel.connections_api import ConnectionDirectory, ConnectionPoster
     from tidings.kernel.ratelimits import RateLimiter
     from tidings.presence.machine import PresenceTimer
     from tidings.presence.presence_fanout import PresenceFanout
-    from tidings.presence.presence_service import ConnectionLiveness, PresenceService, SubscriptionStore
+    from tidings.presence.presence_service import (
+        ConnectionLiveness,
+        PresenceService,
+        PresenceVisibility,
+        SubscriptionStore,
+    )
     from tidings.presence.presence_store import DynamoPresenceStore, DynamoPresenceSubscriptions
 
 
@@ -55,10 +62,15 @@ def timer_queue(environment: Environment) -> DelayQueue[PresenceTimer]:
 
 
 def presence_service(
-    environment: Environment, *, liveness: ConnectionLiveness | None = None, limiter: RateLimiter | None = None
+    environment: Environment,
+    *,
+    liveness: ConnectionLiveness | None = None,
+    limiter: RateLimiter | None = None,
+    visibility: PresenceVisibility | None = None,
 ) -> PresenceService:
     """The timer queue is resolved only when a timer is armed; `liveness` sweeps connections
-    whose `$disconnect` was lost (the timer function), `limiter` bounds `presence.subscribe`."""
+    whose `$disconnect` was lost (the timer function), `limiter` bounds `presence.subscribe`,
+    `visibility` (`shared_chats`) limits it to users the subscriber shares a chat with."""
     from tidings.presence.presence_service import PresenceService, SubscriptionStore
 
     store = presence_store(environment)
@@ -75,7 +87,16 @@ def presence_service(
         liveness=liveness,
         now=time.time,
         rate_limiter=limiter,
+        visibility=visibility,
     )
+
+
+def shared_chats(environment: Environment) -> DynamoSharedChats:
+    """Whose presence a subscriber may watch: users it shares a chat with (Members, read)."""
+    from tidings.chats.directory import DynamoSharedChats
+
+    environment.require(MEMBERS)
+    return DynamoSharedChats()
 
 
 class _NoSubscriptions:

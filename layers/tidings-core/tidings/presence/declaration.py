@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from tidings.chats.models import MEMBERS
 from tidings.kernel.declaration import (
     Access,
     Feature,
@@ -52,7 +53,12 @@ PRESENCE_FRAMES = Function(
     "presence",
     "presence_frames.handler",
     "presence.update (coalesced), presence.subscribe (ack, then the snapshot), presence.unsubscribe",
-    tables=((PRESENCE, "read_write"), (PRESENCE_SUBSCRIPTIONS, "read_write"), (EPHEMERAL, "read_write")),
+    tables=(
+        (PRESENCE, "read_write"),
+        (PRESENCE_SUBSCRIPTIONS, "read_write"),
+        (EPHEMERAL, "read_write"),
+        (MEMBERS, "read"),  # presence.subscribe: only users the subscriber shares a chat with
+    ),
     send_queues=(PRESENCE_TIMERS,),
     settings=(PresenceSettings,),
     manages_connections=True,  # the subscribe snapshot follows its ack

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from tidings.kernel.errors import Unavailable
+from tidings.kernel.errors import Forbidden, Unavailable
 from tidings.kernel.observability import logger, metrics
 from tidings.kernel.ratelimits import RateLimiter
 from tidings.presence.declaration import PRESENCE_SUBSCRIBE
@@ -26,6 +26,10 @@ from tidings.presence.wire import state_payload
 # something is badly wrong, and presence is best effort.
 MAX_WRITE_ATTEMPTS = 6
 
+
+# The start of the FORBIDDEN message of a presence.subscribe that names users the subscriber
+# shares no chat with; the ids follow, comma-separated (docs/protocol.md).
+NOT_SHARED_MESSAGE = "You share no chat with these users, so you cannot see their presence"
 
 # A warm container remembers this many users' last recorded activity before forgetting the
 # stale ones (forgetting only costs one more conditional write).
@@ -58,6 +62,11 @@ class SubscriptionStore(Protocol):
     def subscribed_by(self, subscriber_id: str, now: float) -> list[str]: ...
 
 
+class PresenceVisibility(Protocol):
+    def shared_with(self, user_id: str, others: Sequence[str]) -> set[str]:
+        """Those of `others` who share a chat with `user_id`."""
+
+
 class TimerQueue(Protocol):
     def schedule(self, timer: PresenceTimer, delay_seconds: int) -> None: ...
 
@@ -83,8 +92,10 @@ class PresenceService:
         clock: Callable[[], float] = time.monotonic,
         machine: PresenceMachine | None = None,
         rate_limiter: RateLimiter | None = None,
+        visibility: PresenceVisibility | None = None,
     ) -> None:
         self._rate_limiter = rate_limiter
+        self._visibility = visibility
         self._store = store
         self._subscriptions = subscriptions
         self._timers = timers
@@ -154,10 +165,14 @@ class PresenceService:
 
     def subscribe(self, subscriber_id: str, user_ids: Sequence[str]) -> list[dict[str, Any]]:
         """Subscribes (or renews) for the subscription time; returns the current presence of
-        each user, in the order asked, once each. Raises RateLimited (PRESENCE_SUBSCRIBE), Unavailable."""
+        each user, in the order asked, once each. Raises RateLimited (PRESENCE_SUBSCRIBE),
+        Unavailable, and Forbidden naming the users the subscriber shares no chat with (then
+        nothing is subscribed: a refused frame changes nothing)."""
         if self._rate_limiter is not None:
             self._rate_limiter.enforce(PRESENCE_SUBSCRIBE, subscriber_id)
         wanted = list(dict.fromkeys(user_ids))
+        if self._visibility is not None:
+            self._refuse_unshared(subscriber_id, wanted, self._visibility)
 
         def run() -> list[dict[str, Any]]:
             now = self._now()
@@ -183,6 +198,16 @@ class PresenceService:
         return [state_payload(user_id, states.get(user_id)) for user_id in user_ids]
 
     # --- helpers ---------------------------------------------------------------------------
+
+    def _refuse_unshared(self, subscriber_id: str, wanted: list[str], visibility: PresenceVisibility) -> None:
+        others = [user_id for user_id in wanted if user_id != subscriber_id]  # one's own: always
+        if not others:
+            return
+        shared = self._guarded(lambda: visibility.shared_with(subscriber_id, others))
+        refused = [user_id for user_id in others if user_id not in shared]
+        if refused:
+            metrics.add_metric(name="PresenceSubscriptionsRefused", unit="Count", value=1)
+            raise Forbidden(f"{NOT_SHARED_MESSAGE}: {', '.join(refused)}")
 
     def _remember(self, user_id: str, clock: float) -> None:
         self._recorded[user_id] = clock

@@ -6,8 +6,7 @@ when the returned policy denies (a token that fails verification), as docs/proto
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
     APIGatewayAuthorizerRequestEvent,
@@ -15,7 +14,12 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 
 from tidings.kernel.observability import logger, metrics
-from tidings.sessions.tokens import InvalidToken, ensure_not_revoked, verify_token
+from tidings.sessions.tokens import Identity, InvalidToken
+
+
+class AccessTokens(Protocol):
+    def verify(self, token: str) -> Identity:
+        """Raises InvalidToken."""
 
 
 class Unauthorized(Exception):
@@ -34,22 +38,17 @@ def token_from(event: APIGatewayAuthorizerRequestEvent) -> str | None:
     return token or None
 
 
-def authorize(
-    raw_event: dict[str, Any],
-    signing_key: Callable[[], str],
-    revoked_before: Callable[[str], int | None] | None = None,
-) -> dict[str, Any]:
-    """`revoked_before(user_id)`: the user's revocation time, so a revoked session cannot
-    reconnect."""
+def authorize(raw_event: dict[str, Any], verifier: AccessTokens) -> dict[str, Any]:
+    """`verifier`: Tidings' own tokens and the identity providers', refused when the user's
+    session was revoked (so a revoked session cannot reconnect) or, for a provider's token, when
+    the user is unknown and cannot be provisioned."""
     event = APIGatewayAuthorizerRequestEvent(raw_event)
     token = token_from(event)
     if token is None:
         metrics.add_metric(name="ConnectionsRefused", unit="Count", value=1)
         raise Unauthorized()
     try:
-        identity = verify_token(token, signing_key())
-        if revoked_before is not None:
-            ensure_not_revoked(identity, revoked_before(identity.user_id))
+        identity = verifier.verify(token)
     except InvalidToken as exc:
         logger.info("token refused", extra={"reason": str(exc)})  # a fixed phrase, never the token
         metrics.add_metric(name="ConnectionsRefused", unit="Count", value=1)

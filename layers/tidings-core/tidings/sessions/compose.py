@@ -13,16 +13,18 @@ from typing import TYPE_CHECKING, Any
 from tidings.chats.models import USERS
 from tidings.kernel.delay_queue import DelayQueue
 from tidings.kernel.environment import Environment, environment_of
-from tidings.kernel.errors import Unauthorized
+from tidings.kernel.errors import Forbidden, Unauthorized
 from tidings.kernel.secret_values import secret_reader
 from tidings.sessions.declaration import AUTH_API, JWT_SIGNING_KEY, TOKEN_TIMERS, ProtocolSettings
 from tidings.sessions.models import CONNECTIONS, REFRESH_TOKENS, USER_CONNECTIONS
+from tidings.sessions.provider_settings import IdentityProviderSettings
 
 if TYPE_CHECKING:
     from tidings.kernel.connections_api import ConnectionPoster
     from tidings.sessions.connection_store import DynamoConnectionLiveness, DynamoConnectionStore
     from tidings.sessions.connections import Disconnector, PendingClose
     from tidings.sessions.credentials import CredentialService
+    from tidings.sessions.identity_providers import ProviderTokens
     from tidings.sessions.session_service import MembershipCheck, SessionService, TokenVerifier
     from tidings.sessions.token_expiry import TokenTimer, TokenTimerService
     from tidings.sessions.token_store import DynamoRevocations
@@ -58,22 +60,49 @@ def revocations(environment: Environment) -> DynamoRevocations:
     return DynamoRevocations()
 
 
+def identity_providers(environment: Environment) -> ProviderTokens | None:
+    """The deployment's identity providers, each with its key set cached for this container's
+    life; None when only Tidings' own tokens are accepted."""
+    providers = environment.settings(IdentityProviderSettings).providers
+    if not providers:
+        return None
+    from tidings.sessions.identity_providers import ProviderTokens  # PyJWT's JWKS client: only with providers
+
+    return ProviderTokens(providers)
+
+
 def token_verifier(environment: Environment) -> TokenVerifier:
+    """Tidings' tokens and the identity providers'; an unknown user of a provider is refused
+    (only the `$connect` authorizer provisions: `connect_token_verifier`)."""
     from tidings.sessions.session_service import TokenVerifier
 
-    return TokenVerifier(signing_key(environment), revocations(environment))
+    return TokenVerifier(signing_key(environment), revocations(environment), identity_providers(environment))
+
+
+def connect_token_verifier(environment: Environment) -> TokenVerifier:
+    """The `$connect` authorizer's: it also creates a provider's new user (just-in-time
+    provisioning), so it alone may write Users."""
+    from tidings.sessions.session_service import TokenVerifier
+    from tidings.sessions.token_store import DynamoProvisioning
+
+    return TokenVerifier(
+        signing_key(environment), revocations(environment), identity_providers(environment), DynamoProvisioning()
+    )
 
 
 def authenticate(environment: Environment) -> Callable[[str], str]:
     """A bearer token -> its user, for the HTTP API edge (`tidings.kernel.rest.caller_id`):
-    verified as the `$connect` authorizer verifies it, and refused when revoked."""
-    from tidings.sessions.tokens import InvalidToken
+    verified as the `$connect` authorizer verifies it, and refused when revoked (401) or of a
+    provider's user Tidings does not know (403)."""
+    from tidings.sessions.tokens import InvalidToken, UnknownUser
 
     verifier = token_verifier(environment)
 
     def user_of(token: str) -> str:
         try:
             return verifier.verify(token).user_id
+        except UnknownUser as exc:
+            raise Forbidden(f"Access token refused: {exc}") from exc
         except InvalidToken as exc:
             raise Unauthorized(f"Invalid access token: {exc}") from exc
 

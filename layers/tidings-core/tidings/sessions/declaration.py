@@ -23,6 +23,7 @@ from tidings.presence.declaration import (
     PRESENCE_RECORDING_SETTINGS,
 )
 from tidings.sessions.models import CONNECTION_RECORDS, REFRESH_TOKENS
+from tidings.sessions.provider_settings import IdentityProviderSettings
 
 
 class ProtocolSettings(FeatureSettings, prefix="PROTOCOL_"):
@@ -31,6 +32,10 @@ class ProtocolSettings(FeatureSettings, prefix="PROTOCOL_"):
 
     upgrade_url: str = "https://github.com/tidings/tidings/blob/main/docs/protocol.md#versions"
 
+
+# What every function that verifies access tokens reads besides the signing key: the
+# deployment's identity providers (`tidings.sessions.compose.token_verifier`).
+TOKEN_VERIFICATION_SETTINGS: tuple[type[FeatureSettings], ...] = (IdentityProviderSettings,)
 
 JWT_SIGNING_KEY = Secret("JwtSigningKey", "HS256 key that signs Tidings access tokens")
 # Token timers (token.refresh, then the close at expiry); a timer further out than SQS's
@@ -41,9 +46,10 @@ AUTHORIZER = Function(
     "Authorizer",
     "sessions",
     "authorizer.handler",
-    "Verifies the JWT on $connect",
-    tables=((USERS, "read"),),  # revokedBefore
+    "Verifies the JWT on $connect; creates a provider's new user (just-in-time provisioning)",
+    tables=((USERS, "read_write"),),  # revokedBefore; users provisioned just in time
     secrets=(JWT_SIGNING_KEY,),
+    settings=TOKEN_VERIFICATION_SETTINGS,
 )
 CONNECT = Function(
     "Connect",
@@ -78,7 +84,7 @@ SESSION = Function(
     tables=(*CONNECTION_RECORDS, (MEMBERS, "read"), (USERS, "read"), *PRESENCE_RECORDING),
     secrets=(JWT_SIGNING_KEY,),
     send_queues=(TOKEN_TIMERS, *PRESENCE_RECORDING_QUEUES),
-    settings=(*PRESENCE_RECORDING_SETTINGS, ProtocolSettings),
+    settings=(*PRESENCE_RECORDING_SETTINGS, ProtocolSettings, *TOKEN_VERIFICATION_SETTINGS),
     manages_connections=True,  # UPGRADE_REQUIRED closes the connection
 )
 SESSION_TIMERS = Function(
@@ -97,6 +103,7 @@ AUTH_API = Function(
     "POST /api/auth/refresh and POST /api/auth/revoke",
     tables=((USERS, "read_write"), (REFRESH_TOKENS, "read_write"), *CONNECTION_RECORDS),
     secrets=(JWT_SIGNING_KEY,),
+    settings=TOKEN_VERIFICATION_SETTINGS,
     send_queues=(TOKEN_TIMERS,),  # a connection revoked inside its handshake is closed a moment later
     manages_connections=True,  # revoke closes the user's connections
     timeout_seconds=30,

@@ -7,14 +7,16 @@ Free of AWS event shapes. The token's expiry is enforced by `token_timers`; clos
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tidings.kernel.errors import ErrorCode, Forbidden, NotFound, Unauthorized
 from tidings.kernel.observability import logger, metrics
 from tidings.kernel.wire import error_frame
 from tidings.sessions.connections import ConnectionRef, ConnectionStore, Disconnector
+from tidings.sessions.identity_providers import ProviderTokens
 from tidings.sessions.token_expiry import TokenTimerService
-from tidings.sessions.tokens import Identity, InvalidToken, ensure_not_revoked, verify_token
+from tidings.sessions.tokens import Identity, InvalidToken, UnknownUser, ensure_not_revoked, verify_token
 from tidings.sessions.wire import upgrade_required_frame, welcome_frame
 
 SUPPORTED_VERSIONS = (1,)
@@ -55,17 +57,62 @@ def connections_to_evict(
     return [c.connection_id for c in others[: max(0, excess)]]
 
 
-class TokenVerifier:
-    """Verifies an access token and refuses one issued at or before the user's revocation."""
+@dataclass(frozen=True)
+class UserStanding:
+    """What a token check reads about a user Tidings knows."""
 
-    def __init__(self, signing_key: Callable[[], str], revocations: Revocations) -> None:
+    revoked_before: int | None
+
+
+class UserAccounts(Revocations, Protocol):
+    def standing(self, user_id: str) -> UserStanding | None:
+        """None: Tidings has no such user."""
+
+
+class Provisioning(Protocol):
+    def provision(self, user_id: str, display_name: str) -> None:
+        """Creates the user unless it exists (then leaves it as it is)."""
+
+
+class TokenVerifier:
+    """Verifies an access token, Tidings' own or an identity provider's, and refuses one issued
+    at or before the user's revocation: one read of the user per token.
+
+    A provider's token must be of a user Tidings knows; a first token of an unknown one creates
+    it where `provisioning` is given and the provider has just-in-time provisioning on (the
+    `$connect` authorizer), and is refused with UnknownUser (403) otherwise."""
+
+    def __init__(
+        self,
+        signing_key: Callable[[], str],
+        revocations: UserAccounts,
+        providers: ProviderTokens | None = None,
+        provisioning: Provisioning | None = None,
+    ) -> None:
         self._signing_key = signing_key
         self._revocations = revocations
+        self._providers = providers
+        self._provisioning = provisioning
 
     def verify(self, token: str) -> Identity:
         """Raises InvalidToken."""
-        identity = verify_token(token, self._signing_key())
-        ensure_not_revoked(identity, self._revocations.revoked_before(identity.user_id))
+        provider = None if self._providers is None else self._providers.provider_of(token)
+        if self._providers is None or provider is None:
+            identity = verify_token(token, self._signing_key())
+            ensure_not_revoked(identity, self._revocations.revoked_before(identity.user_id))
+            return identity
+        verified = self._providers.verify(token, provider)
+        identity = verified.identity
+        standing = self._revocations.standing(identity.user_id)
+        if standing is None:
+            if not provider.just_in_time_provisioning:
+                raise UnknownUser("the user is not known to Tidings")
+            if self._provisioning is None:
+                raise UnknownUser("the user is not known to Tidings yet: connect the WebSocket once")
+            self._provisioning.provision(identity.user_id, verified.display_name)
+            metrics.add_metric(name="UsersProvisioned", unit="Count", value=1)
+            return identity
+        ensure_not_revoked(identity, standing.revoked_before)
         return identity
 
 

@@ -1,4 +1,5 @@
-"""DynamoDB implementations of the session stores: revocations (on Users) and refresh tokens."""
+"""DynamoDB implementations of the session stores: revocations and provisioning (on Users),
+and refresh tokens."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from tidings.chats.models import UserModel
 from tidings.sessions.models import RefreshTokenModel
+from tidings.sessions.session_service import UserStanding
 
 if TYPE_CHECKING:
     from tidings.sessions.credentials import RefreshTokenRecord
@@ -19,11 +21,16 @@ if TYPE_CHECKING:
 
 class DynamoRevocations:
     def revoked_before(self, user_id: str) -> int | None:
+        standing = self.standing(user_id)
+        return None if standing is None else standing.revoked_before
+
+    def standing(self, user_id: str) -> UserStanding | None:
+        """The user's revocation, or None when Tidings has no such user: one consistent read."""
         try:
-            user = UserModel.get(user_id, consistent_read=True, attributes_to_get=["revokedBefore"])
+            user = UserModel.get(user_id, consistent_read=True, attributes_to_get=["userId", "revokedBefore"])
         except DoesNotExist:
             return None
-        return None if user.revoked_before is None else int(user.revoked_before)
+        return UserStanding(None if user.revoked_before is None else int(user.revoked_before))
 
     def revoke(self, user_id: str, at: int) -> None:
         # One UpdateItem; a user with no item yet (a token for an id nobody registered) gets one
@@ -34,6 +41,19 @@ class DynamoRevocations:
                 UserModel.display_name.set(UserModel.display_name | user_id),
             ]
         )
+
+
+class DynamoProvisioning:
+    """Just-in-time provisioning: creates a user that does not exist yet."""
+
+    def provision(self, user_id: str, display_name: str) -> None:
+        # Conditional: a concurrent first `$connect` of the same user, or a user created in the
+        # meantime by other means, keeps what it wrote.
+        try:
+            UserModel(user_id, display_name=display_name).save(condition=UserModel.user_id.does_not_exist())
+        except PutError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
 
 
 def _record(item: RefreshTokenModel) -> RefreshTokenRecord:

@@ -1,4 +1,5 @@
-"""Access tokens: JWTs signed with HS256 by a key from Secrets Manager (a generated one locally).
+"""Tidings' own access tokens: JWTs signed with HS256 by a key from Secrets Manager (a generated
+one locally). The tokens of a deployment's identity providers are `identity_providers.py`'s.
 
 The algorithm list is pinned, so a token whose header says `none` or any other algorithm is
 refused before its signature is even looked at. PyJWT does every check; this module only sets
@@ -12,6 +13,7 @@ quote parts of the token, and the reason is logged and sent back to clients.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
@@ -50,13 +52,17 @@ def _reasons() -> tuple[tuple[type[jwt.PyJWTError], str], ...]:
         (jwt.InvalidAudienceError, "the token is for another audience"),
         (jwt.InvalidIssuerError, "the token is from another issuer"),
         (jwt.InvalidIssuedAtError, "the token's issue time is invalid"),
-        (jwt.MissingRequiredClaimError, f"the token lacks a required claim ({', '.join(REQUIRED_CLAIMS)})"),
         (jwt.DecodeError, "the token is malformed"),
     )
 
 
 class InvalidToken(Exception):
     """The token is malformed, expired, badly signed or uses a refused algorithm."""
+
+
+class UnknownUser(InvalidToken):
+    """A valid identity provider's token of a user Tidings does not know, where just-in-time
+    provisioning is off (or cannot happen here): 403, not 401."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +80,12 @@ def issue_token(user_id: str, key: str, ttl_seconds: int = DEFAULT_TTL_SECONDS, 
     return jwt.encode(claims, key, algorithm=ALGORITHMS[0])
 
 
-def _reason(error: jwt.PyJWTError) -> str:
+def refusal_reason(error: jwt.PyJWTError, required_claims: Sequence[str] = REQUIRED_CLAIMS) -> str:
+    """The fixed phrase for a PyJWT refusal (the identity providers' checks share them)."""
+    import jwt
+
+    if isinstance(error, jwt.MissingRequiredClaimError):
+        return f"the token lacks a required claim ({', '.join(required_claims)})"
     return next((reason for kind, reason in _reasons() if isinstance(error, kind)), "the token is invalid")
 
 
@@ -94,7 +105,7 @@ def verify_token(token: str, key: str) -> Identity:
             options={"require": list(REQUIRED_CLAIMS)},
         )
     except jwt.PyJWTError as exc:
-        raise InvalidToken(_reason(exc)) from exc
+        raise InvalidToken(refusal_reason(exc)) from exc
     user_id = claims["sub"]
     if not isinstance(user_id, str) or not user_id:
         raise InvalidToken("the token's subject is not a user id")

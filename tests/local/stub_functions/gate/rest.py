@@ -1,5 +1,6 @@
-"""Stub HTTP API function: POST answers in the full payload 2.0 response format, GET in the
-inferred one (a plain dict); `?fail=1` raises."""
+"""Stub HTTP API function: POST answers in the full payload 2.0 response format (with a CORS
+header of its own, which API Gateway ignores), GET in the inferred one (a plain dict);
+`?fail=1` raises."""
 
 import json
 
@@ -10,7 +11,11 @@ def handler(event, context):
     if event["requestContext"]["http"]["method"] == "POST":
         return {
             "statusCode": 201,
-            "headers": {"Content-Type": "application/json", "X-Thing": "made"},
+            "headers": {
+                "Content-Type": "application/json",
+                "X-Thing": "made",
+                "Access-Control-Allow-Origin": "https://function-says.example",
+            },
             "cookies": ["session=abc; Path=/"],
             "body": json.dumps({"got": json.loads(event["body"])}),
         }
