@@ -8,16 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tidings.kernel.errors import ErrorCode, Forbidden, NotFound, Unauthorized
 from tidings.kernel.observability import logger, metrics
 from tidings.kernel.wire import error_frame
 from tidings.sessions.connections import ConnectionRef, ConnectionStore, Disconnector
-from tidings.sessions.identity_providers import ProviderTokens
 from tidings.sessions.token_expiry import TokenTimerService
 from tidings.sessions.tokens import Identity, InvalidToken, UnknownUser, ensure_not_revoked, verify_token
 from tidings.sessions.wire import upgrade_required_frame, welcome_frame
+
+if TYPE_CHECKING:
+    from tidings.sessions.identity_providers import ProviderTokens  # PyJWT's JWKS client: built only with providers
 
 SUPPORTED_VERSIONS = (1,)
 HEARTBEAT_INTERVAL_MS = 30_000
