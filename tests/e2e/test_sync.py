@@ -42,6 +42,10 @@ async def miss_three_messages_and_an_edit(server: Server) -> tuple[int, int, lis
     in each chat, the project-x events she missed, and the general message she missed."""
     alice = await server.connect("alice", raw=True)
     carol = await server.connect("carol", raw=True)
+    # bob stays connected: once he has the last event of each chat, the stream consumer has
+    # delivered all of them, so none can still arrive live at carol's next connection (where it
+    # would be the insert-time message, not the edited one the sync replays).
+    bob = await server.connect("bob", raw=True)
     try:
         seen = await send(alice, "project-x", "before the gap")
         seen_general = await send(alice, "general", "general, before the gap")
@@ -62,8 +66,19 @@ async def miss_three_messages_and_an_edit(server: Server) -> tuple[int, int, lis
         )
         assert edit["payload"]["status"] == "ok", edit
         missed_general = await send(alice, "general", "general, during the gap")
+        for kind, chat_id, seq in (
+            ("message.updated", "project-x", edit["payload"]["seq"]),
+            ("message.new", "general", missed_general["seq"]),
+        ):
+            await bob.wait_for(
+                lambda f, k=kind, c=chat_id, q=seq: (
+                    f["type"] == k and f["payload"]["chatId"] == c and f["payload"]["seq"] == q
+                ),
+                timeout=REPLY_TIMEOUT,
+            )
     finally:
         await alice.close()
+        await bob.close()
     expected = [("message.new", m["seq"]) for m in missed] + [("message.updated", edit["payload"]["seq"])]
     return seen["seq"], seen_general["seq"], expected, missed_general
 
