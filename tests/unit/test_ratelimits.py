@@ -62,3 +62,31 @@ def test_a_lost_race_rereads_instead_of_double_spending(aws):
     # A second writer that read the same (empty) state loses the race.
     assert not store.save_if_unchanged(rule.bucket_key("alice"), Bucket(0, 1.0), stale, 60)
     assert not RateLimiter(store, Clock(1.0)).check(rule, "alice").allowed
+
+
+class _ContendedStore:
+    """A bucket store whose writes lose `losses` races first, as one of several concurrent
+    senders does while the others take their tokens."""
+
+    def __init__(self, losses: int) -> None:
+        self.losses = losses
+        self.bucket: Bucket | None = None
+
+    def load(self, key: str) -> Bucket | None:
+        return self.bucket
+
+    def save_if_unchanged(self, key: str, bucket: Bucket, previous: Bucket | None, ttl_seconds: int) -> bool:
+        if self.losses:
+            self.losses -= 1
+            return False
+        self.bucket = bucket
+        return True
+
+
+def test_a_sender_that_loses_races_to_fewer_than_a_bucket_of_others_is_not_limited():
+    # Five concurrent sends of one user (each in its own Lambda): the last to win lost four races.
+    rule = Rule("burst", capacity=10, refill_per_second=10)
+    assert RateLimiter(_ContendedStore(losses=4), now=lambda: 1000.0).check(rule, "alice").allowed
+    assert RateLimiter(_ContendedStore(losses=9), now=lambda: 1000.0).check(rule, "alice").allowed
+    # Losing to a full bucket's worth of others is being over the limit.
+    assert not RateLimiter(_ContendedStore(losses=11), now=lambda: 1000.0).check(rule, "alice").allowed

@@ -68,8 +68,11 @@ class BucketStore(Protocol):
 
 
 class RateLimiter:
-    # Optimistic concurrency: a lost race re-reads; after this many, the caller is limited.
-    MAX_ATTEMPTS = 4
+    # Optimistic concurrency: a lost race re-reads. Each lost race is another action that took a
+    # token, so a caller is limited for losing only once a full bucket's worth of others won
+    # (`capacity` + 1 attempts): five concurrent sends of one user, each in its own Lambda, must
+    # all pass a bucket of 10, however the races fall.
+    MIN_ATTEMPTS = 4
 
     def __init__(self, store: BucketStore, now: Callable[[], float]) -> None:
         self._store = store
@@ -78,7 +81,7 @@ class RateLimiter:
     def check(self, rule: Rule, *scope: str) -> Decision:
         key = rule.bucket_key(*scope)
         ttl = math.ceil(rule.capacity / rule.refill_per_second) + 60
-        for _ in range(self.MAX_ATTEMPTS):
+        for _ in range(max(self.MIN_ATTEMPTS, math.ceil(rule.capacity) + 1)):
             previous = self._store.load(key)
             decision, updated = decide(previous, rule, self._now())
             if updated is None or self._store.save_if_unchanged(key, updated, previous, ttl):
