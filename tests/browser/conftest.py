@@ -122,7 +122,13 @@ class User:
 
     def open_chat(self, chat_id: str) -> None:
         self.chat_item(chat_id).click()
+        self.wait_for_chat(chat_id)
+
+    def wait_for_chat(self, chat_id: str) -> None:
+        """Until the chat is on screen and the server has the focus (its `chat.focus` is acked): only
+        then do its messages stop adding to the unread badge, and others' to theirs."""
         expect(self.testid("chat")).to_have_attribute("data-chat-id", chat_id)
+        expect(self.testid("app")).to_have_attribute("data-server-focus", chat_id)
 
     def chat_item(self, chat_id: str):
         return self.page.locator(f'[data-testid="chat-item"][data-chat-id="{chat_id}"]')
@@ -166,7 +172,7 @@ def sign_in(browser: Browser, server: Server) -> Iterator[Callable[..., User]]:
         expect(page.get_by_test_id("me")).to_have_attribute("data-user", user_id)
         expect(page.get_by_test_id("chat-item").first).to_be_visible()
         if chat:
-            expect(page.get_by_test_id("chat")).to_have_attribute("data-chat-id", chat)
+            user.wait_for_chat(chat)
         users.append(user)
         return user
 

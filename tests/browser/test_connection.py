@@ -72,6 +72,7 @@ def test_presence_dots_follow_the_other_user(sign_in) -> None:
 
 def test_new_messages_indicator_when_scrolled_up(sign_in) -> None:
     erin = sign_in("erin", chat="general")
+    erin.page.set_viewport_size({"width": 1100, "height": 420})  # twelve lines overflow even a fresh chat
     dave = sign_in("dave", chat="general")
     for n in range(1, 13):
         dave.send(f"Log line {n}")
