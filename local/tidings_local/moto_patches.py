@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import math
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from typing import Any
 
 import moto.dynamodb.models as dynamodb_models
 from moto.core.models import botocore_stubber
+from moto.core.utils import unix_time_millis
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
@@ -232,3 +234,14 @@ def peek_queue(queue_name: str, account_id: str, region: str) -> list[dict[str, 
             {"messageId": m.id, "body": m.body, "receiveCount": m.approximate_receive_count}
             for m in list(queue._messages)
         ]
+
+
+def seconds_until_visible(queue_name: str, account_id: str, region: str) -> float:
+    """Seconds until the queue's next delayed message, or message in flight after a failed batch,
+    can be received (infinity when the queue is empty): an idle poller sleeps until then."""
+    with _MOTO_LOCK:
+        queue = sqs_backends[account_id][region].queues.get(queue_name)
+        due = [max(m.visible_at, m.delayed_until) for m in list(queue._messages)] if queue else []
+    if not due:
+        return math.inf
+    return max(0.0, (min(due) - unix_time_millis()) / 1000)

@@ -11,8 +11,9 @@ with an SQS event, as the mapping does with `ReportBatchItemFailures` on:
   SQS as SQS does them;
 - delay queues (`delay_seconds`) work as timers because moto's SQS honours the delay.
 
-Instead of polling hot, the poller wakes as soon as moto handles a send, and polls at least
-every `poll_interval` seconds anyway (that is also the local granularity of delayed messages).
+Instead of polling hot, the poller wakes as soon as moto handles a send, and when idle sleeps
+until the queue's next delayed or in-flight message becomes visible (moto's SQS is in this
+process, so it can look), or `poll_interval` at most.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ from typing import Any, TypeVar
 import boto3
 
 from tidings.kernel.declaration import QueueSubscription
-from tidings_local.aws import region
+from tidings_local.aws import ACCOUNT_ID, region
 from tidings_local.lambdas import Lambdas
 from tidings_local.log import logger
-from tidings_local.moto_patches import SQS_SENDS, on_request, wait_until_set, wake
+from tidings_local.moto_patches import SQS_SENDS, on_request, seconds_until_visible, wait_until_set, wake
 from tidings_local.streams import PollerSettings
 
 T = TypeVar("T")
@@ -105,7 +106,9 @@ class QueuePoller:
         self._sent.clear()
         batch = await self._platform_call(lambda: self._receive(self.subscription.batch_size))
         if not batch:
-            await self._wait_for_sends(self._settings.poll_interval)
+            name = self._url.rstrip("/").rsplit("/", 1)[-1]
+            until_visible = await self._platform_call(lambda: seconds_until_visible(name, ACCOUNT_ID, region()))
+            await self._wait_for_sends(min(until_visible, self._settings.poll_interval))
             return
         window_ends = time.monotonic() + self.subscription.max_batching_window_seconds
         while len(batch) < self.subscription.batch_size and (left := window_ends - time.monotonic()) > 0:

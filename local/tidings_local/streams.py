@@ -56,10 +56,12 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class PollerSettings:
-    """`poll_interval`: the longest wait between two GetRecords calls while idle (DynamoDB
-    writes wake the poller at once); `retry_backoff`: the wait before retrying a failed batch."""
+    """`poll_interval`: the longest wait between two polls while idle, only a safety net (DynamoDB
+    writes and SQS sends wake the pollers at once, and a queue poller sleeps until its next
+    delayed message is due; every poll is a moto call, so a short interval is idle CPU);
+    `retry_backoff`: the wait before retrying a failed batch."""
 
-    poll_interval: float = 0.5
+    poll_interval: float = 5.0
     retry_backoff: float = 0.2
 
 
