@@ -165,8 +165,8 @@ def _parser() -> argparse.ArgumentParser:
     dev = commands.add_parser(
         "dev",
         help="run the whole backend locally (API Gateway, Lambda, DynamoDB on moto)",
-        description="Runs the whole backend in this process. Its state (tables, queues, the search index\n"
-        "unless --search-db is given) is in memory, and is lost when it stops.",
+        description="Runs the whole backend in this process. By default its state (tables, queues, the search\n"
+        "index) is in memory and is lost when it stops; with --data DIR it is kept in DIR across restarts.",
         epilog=FAULTS_HELP,
         formatter_class=_HelpFormatter,
     )
@@ -268,9 +268,18 @@ def _parser() -> argparse.ArgumentParser:
     session.add_argument("user", type=_user_id, help="the user id to sign in")
     session.add_argument("--url", default=DEFAULT_URL, help="the runtime's base URL")
     dev.add_argument(
+        "--data",
+        metavar="DIR",
+        type=Path,
+        help="keep the state (tables, queues, the search index, the local keys) in DIR across restarts,"
+        " saved within seconds of each write and when it stops; --demo loads the demo only into an empty DIR"
+        " (default: in memory, nothing survives a restart)",
+    )
+    dev.add_argument(
         "--search-db",
         metavar="PATH",
-        help="the embedded search engine's SQLite file (default: a fresh one in a temporary directory)",
+        help="the embedded search engine's SQLite file (default: DIR/search.db with --data, else a fresh one"
+        " in a temporary directory)",
     )
 
     reindex = commands.add_parser(
@@ -399,7 +408,8 @@ def _print_result(command: str, text: str) -> int:
     return 0
 
 
-def _banner(url: str, http_routes: list[str], demo: bool) -> str:
+def _banner(url: str, http_routes: list[str], demo: bool, data_dir: Path | None = None, restored: bool = False) -> str:
+    """`demo`: the demo was loaded; `data_dir`: --data, `restored`: its state was loaded."""
     key_source = f"${ENV_VAR}" if os.environ.get(ENV_VAR) else f"the development key (set {ENV_VAR} to change it)"
     # The exact commands for this runtime: without --url they would reach port 8080, which may
     # be another runtime (or anything else listening there).
@@ -417,7 +427,9 @@ def _banner(url: str, http_routes: list[str], demo: bool) -> str:
         "             then connect with ?token=<jwt> or an 'Authorization: Bearer <jwt>' header",
         f"  chat:      .venv/bin/tidings chat alice{url_flag}",
         f"  signing key: {key_source}",
-        "  state:     in memory: every table, queue and message is lost when tidings dev stops",
+        "  state:     in memory: every table, queue and message is lost when tidings dev stops"
+        if data_dir is None
+        else f"  state:     kept in {data_dir} ({'restored from it' if restored else 'empty: a fresh start'})",
     ]
     if demo:
         from tidings_local.demo import describe
@@ -455,6 +467,7 @@ async def _serve(args: argparse.Namespace) -> bool:
         idle_timeout=args.idle_timeout,
         max_duration=args.max_duration,
         search_db_path=args.search_db,
+        data_dir=args.data,
         environment=_function_environment(args),
         faults=args.faults,
         allow_remote_local_endpoints=args.allow_remote_local_endpoints,
@@ -467,7 +480,8 @@ async def _serve(args: argparse.Namespace) -> bool:
     await runtime.start()
     try:
         routes = [f"{r.method} {r.path}" for r in runtime.application.http_routes]
-        print(_banner(runtime.url, routes, args.demo), file=sys.stderr)
+        restored = runtime.restored_state
+        print(_banner(runtime.url, routes, args.demo and not restored, args.data, restored), file=sys.stderr)
         if (warning := _exposure_warning(args.host, args.allow_remote_local_endpoints)) is not None:
             print(warning, file=sys.stderr)
         print(f"Tidings is ready on {runtime.url}", file=sys.stderr, flush=True)

@@ -55,6 +55,8 @@ SQS_SENDS = frozenset(
     f"AmazonSQS.{operation}"
     for operation in ("SendMessage", "SendMessageBatch", "ChangeMessageVisibility", "ChangeMessageVisibilityBatch")
 )
+# What changes the state `tidings dev --data` keeps: a receive only hides a message for a while.
+STATE_CHANGES = DYNAMODB_WRITES | SQS_SENDS | {"AmazonSQS.DeleteMessage", "AmazonSQS.DeleteMessageBatch"}
 _listeners: dict[Callable[[], None], frozenset[str]] = {}
 
 
@@ -231,9 +233,20 @@ def peek_queue(queue_name: str, account_id: str, region: str) -> list[dict[str, 
     with _MOTO_LOCK:
         queue = sqs_backends[account_id][region].get_queue(queue_name)
         return [
-            {"messageId": m.id, "body": m.body, "receiveCount": m.approximate_receive_count}
+            {
+                "messageId": m.id,
+                "body": m.body,
+                "receiveCount": m.approximate_receive_count,
+                "dueAt": _receivable_at(m) / 1000,  # epoch seconds: when a receive can return it
+            }
             for m in list(queue._messages)
         ]
+
+
+def _receivable_at(message: Any) -> float:
+    """Epoch milliseconds from which a receive can return the message: after its delay, and
+    after the visibility timeout of its last receive."""
+    return max(message.visible_at, message.delayed_until)
 
 
 def seconds_until_visible(queue_name: str, account_id: str, region: str) -> float:
@@ -241,7 +254,7 @@ def seconds_until_visible(queue_name: str, account_id: str, region: str) -> floa
     can be received (infinity when the queue is empty): an idle poller sleeps until then."""
     with _MOTO_LOCK:
         queue = sqs_backends[account_id][region].queues.get(queue_name)
-        due = [max(m.visible_at, m.delayed_until) for m in list(queue._messages)] if queue else []
+        due = [_receivable_at(m) for m in list(queue._messages)] if queue else []
     if not due:
         return math.inf
     return max(0.0, (min(due) - unix_time_millis()) / 1000)

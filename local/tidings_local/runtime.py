@@ -44,13 +44,14 @@ from tidings_infra.packaging import lambda_environment
 from tidings_local import faults as fault_injection
 from tidings_local.apigw import API_ID, STAGE
 from tidings_local.aws import ACCOUNT_ID, LocalAws, Provisioned, queue_names, region
+from tidings_local.data_dir import SNAPSHOT_SECONDS, DataDir, State, capture, restore
 from tidings_local.faults import Faults
 from tidings_local.gateway import Gateway
 from tidings_local.iam import Policies
 from tidings_local.keys import dev_signing_key
 from tidings_local.lambdas import MAX_WORKERS_PER_FUNCTION, Lambdas, shared_template
 from tidings_local.log import logger
-from tidings_local.moto_patches import peek_queue
+from tidings_local.moto_patches import STATE_CHANGES, on_request, peek_queue, wake
 from tidings_local.moto_server import MotoServer
 from tidings_local.queues import QueuePoller
 from tidings_local.schedules import Scheduler
@@ -138,6 +139,7 @@ class LocalRuntime:
         record_invocations: bool = False,
         allow_remote_local_endpoints: bool = False,
         cors: CorsPolicy | None = None,
+        data_dir: Path | None = None,
     ) -> None:
         """`application` defaults to `tidings.app.APPLICATION`; `functions_dir` to the repo's
         `functions/` (or `$TIDINGS_FUNCTIONS_DIR`); `secret_values` (by secret id) to the local
@@ -150,7 +152,9 @@ class LocalRuntime:
         (`runtime.lambdas.invocations`, for tests);
         `allow_remote_local_endpoints` lets other hosts use the unauthenticated local-only
         endpoints (`local_only.py`); `cors` is the HTTP API's CORS policy (default: the stack's,
-        every origin)."""
+        every origin); `data_dir` keeps the state across restarts (`data_dir.py`; a directory
+        that cannot be used raises `DataDirError` here), and the demo is loaded into it only
+        while it is empty."""
         self.host = host
         self.port = port
         self.demo = demo
@@ -168,7 +172,16 @@ class LocalRuntime:
         self.lambdas = Lambdas(
             self.application, self.stats, functions_dir, max_workers=max_workers, record_invocations=record_invocations
         )
-        self.aws = LocalAws(self.application, _default_secret_values() if secret_values is None else secret_values)
+        self._data = DataDir(data_dir) if data_dir is not None else None
+        self._restored_state: State | None = None
+        if self._data is not None:
+            self._data.prepare()
+            self._restored_state = self._data.load()
+            search_db_path = search_db_path or str(self._data.search_db)
+        values = dict(_default_secret_values() if secret_values is None else secret_values)
+        if self._restored_state is not None:
+            values |= self._restored_state.secrets  # tokens and push subscriptions stay valid
+        self.aws = LocalAws(self.application, values)
         self.moto_server: MotoServer | None = None
         self.policies: Policies | None = None
         self.gateway = Gateway(
@@ -199,6 +212,11 @@ class LocalRuntime:
     @property
     def ws_url(self) -> str:
         return self.url.replace("http://", "ws://", 1) + "/ws"
+
+    @property
+    def restored_state(self) -> bool:
+        """True when the state was loaded from the data directory (`data_dir`)."""
+        return self._restored_state is not None
 
     @property
     def provisioned(self) -> Provisioned:
@@ -243,7 +261,29 @@ class LocalRuntime:
             await self.stop()
             raise
         self.ready = True
+        if self._data is not None:
+            self._run(self._snapshots(self._data), "data")
         logger.info("runtime ready", extra={"url": self.url, "demo": self.demo})
+
+    async def _snapshots(self, data: DataDir) -> None:
+        """Saves the state within `SNAPSHOT_SECONDS` of any write, a burst of writes at once."""
+        loop = asyncio.get_running_loop()
+        changed = asyncio.Event()
+        unsubscribe = on_request(STATE_CHANGES, lambda: wake(loop, changed))
+        try:
+            while True:
+                await changed.wait()
+                await asyncio.sleep(SNAPSHOT_SECONDS)
+                changed.clear()
+                await loop.run_in_executor(self._platform, self._save_state, data)
+        finally:
+            unsubscribe()
+
+    def _save_state(self, data: DataDir) -> None:
+        try:
+            data.save(capture(self.application))
+        except OSError as exc:  # a full disk must not stop the runtime; the previous snapshot stands
+            logger.error("the state could not be saved", extra={"dataDir": str(data.path), "error": str(exc)})
 
     def function_environment(self, function: Function) -> dict[str, str]:
         """`function`'s environment locally: what CDK sets, with the embedded search engine in
@@ -280,7 +320,9 @@ class LocalRuntime:
     def _provision(self) -> None:
         provisioned = self.aws.start()
         os.environ.update(provisioned.environment)
-        if self.demo:
+        if self._restored_state is not None:
+            restore(self.application, self._restored_state)
+        elif self.demo:
             from tidings_local.demo import load_demo_data
 
             load_demo_data()
@@ -335,6 +377,8 @@ class LocalRuntime:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         await self.lambdas.stop()
+        if self._data is not None and self.aws.provisioned.queue_urls:
+            self._save_state(self._data)  # after the last invocation: nothing is lost between snapshots
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
