@@ -6,14 +6,11 @@ stream, like `message.new`.
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from tidings.chats import compose as chats
 from tidings.kernel import ratelimits
 from tidings.kernel.environment import Environment, cold_start
-from tidings.kernel.handlers import websocket_entry
 from tidings.kernel.observability import logger
-from tidings.kernel.router import Caller, FrameRoute, frame_routes
+from tidings.kernel.router import Caller, FrameRoute, frame_handler, frame_routes
 from tidings.kernel.wire import ClientFrame, ack_ok
 from tidings.messaging import compose as messaging
 from tidings.messaging.chat_events import ChatEventService, EventOutcome
@@ -76,7 +73,4 @@ route = frame_routes(
     on_served=activity_hook(_presence),
 )
 
-
-@websocket_entry
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return route(event)
+handler = frame_handler(route)

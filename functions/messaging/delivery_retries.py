@@ -15,8 +15,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from tidings.kernel import connections_api
 from tidings.kernel.connections_api import REDELIVERIES, Deliveries
 from tidings.kernel.environment import Environment, cold_start
-from tidings.kernel.handlers import consumer_entry, process_batch
-from tidings.kernel.observability import logger, metrics, record_scope
+from tidings.kernel.handlers import consumer_entry, process_batch, queue_job
+from tidings.kernel.observability import metrics, record_scope
 from tidings.messaging import compose as messaging
 from tidings.messaging.declaration import DELIVERY_RETRY
 from tidings.sessions import compose as sessions
@@ -30,12 +30,7 @@ def _deliveries(environment: Environment) -> Deliveries:
 
 
 def deliver(record: SQSRecord) -> None:
-    try:
-        job = REDELIVERIES.decode(record.body)
-    except ValueError:
-        logger.error("not a delivery retry job; left to the DLQ", extra={"sqsMessageId": record.message_id})
-        metrics.add_metric(name="DeliveryRetriesMalformed", unit="Count", value=1)
-        raise
+    job = queue_job(record, REDELIVERIES, job="delivery retry job", malformed_metric="DeliveryRetriesMalformed")
     with record_scope(job.trace_id):
         report = _deliveries().redeliver(job)
         metrics.add_metric(name="FramesDelivered", unit="Count", value=report.delivered)

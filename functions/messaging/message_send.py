@@ -2,14 +2,11 @@
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from tidings.chats import compose as chats
 from tidings.kernel import ratelimits
 from tidings.kernel.environment import Environment, cold_start
-from tidings.kernel.handlers import websocket_entry
 from tidings.kernel.observability import logger, metrics
-from tidings.kernel.router import Caller, frame_route
+from tidings.kernel.router import Caller, frame_handler, frame_route
 from tidings.kernel.wire import ClientFrame, ack_ok, trace_id_of
 from tidings.messaging import compose as messaging
 from tidings.messaging.declaration import MESSAGE_SEND
@@ -61,7 +58,4 @@ def send_message(caller: Caller, frame: ClientFrame, payload: MessageSendPayload
 
 route = frame_route(MessageSendPayload, send_message, on_served=activity_hook(_presence))
 
-
-@websocket_entry
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return route(event)
+handler = frame_handler(route)

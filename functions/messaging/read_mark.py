@@ -2,11 +2,8 @@
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from tidings.kernel.environment import Environment, cold_start
-from tidings.kernel.handlers import websocket_entry
-from tidings.kernel.router import Caller, frame_route
+from tidings.kernel.router import Caller, frame_handler, frame_route
 from tidings.kernel.wire import ClientFrame, ack_ok
 from tidings.messaging import compose as messaging
 from tidings.messaging.declaration import READ_MARK
@@ -34,7 +31,4 @@ def mark_read(caller: Caller, frame: ClientFrame, payload: ReadMarkPayload) -> d
 
 route = frame_route(ReadMarkPayload, mark_read, on_served=activity_hook(_presence))
 
-
-@websocket_entry
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return route(event)
+handler = frame_handler(route)

@@ -4,13 +4,10 @@
 from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from tidings.kernel import ratelimits
 from tidings.kernel.environment import Environment, cold_start
-from tidings.kernel.handlers import websocket_entry
 from tidings.kernel.observability import metrics
-from tidings.kernel.router import Caller, frame_route
+from tidings.kernel.router import Caller, frame_handler, frame_route
 from tidings.kernel.wire import ClientFrame, server_frame
 from tidings.messaging import compose as messaging
 from tidings.messaging.declaration import SYNC
@@ -72,7 +69,4 @@ def sync_request(caller: Caller, frame: ClientFrame, payload: SyncRequestPayload
 
 route = frame_route(SyncRequestPayload, sync_request)
 
-
-@websocket_entry
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return route(event)
+handler = frame_handler(route)

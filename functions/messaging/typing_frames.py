@@ -3,15 +3,10 @@
 Errors (not a member, a bad payload) still get an error ack, so a client author sees them.
 """
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from tidings import assemblies
 from tidings.kernel.environment import Environment, cold_start
-from tidings.kernel.handlers import websocket_entry
 from tidings.kernel.observability import metrics
-from tidings.kernel.router import Caller, FrameRoute, frame_routes
+from tidings.kernel.router import Caller, FrameRoute, frame_handler, frame_routes
 from tidings.kernel.wire import ClientFrame
 from tidings.messaging.declaration import TYPING
 from tidings.messaging.typing_indicators import TypingService
@@ -45,7 +40,4 @@ route = frame_routes(
     on_served=activity_hook(_presence),
 )
 
-
-@websocket_entry
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return route(event)
+handler = frame_handler(route)

@@ -15,8 +15,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from tidings.chats import compose as chats
 from tidings.kernel import connections_api
 from tidings.kernel.environment import Environment, cold_start
-from tidings.kernel.handlers import consumer_entry, process_batch
-from tidings.kernel.observability import logger, metrics, record_scope
+from tidings.kernel.handlers import consumer_entry, process_batch, queue_job
+from tidings.kernel.observability import metrics, record_scope
 from tidings.messaging.records import chat_event
 from tidings.notifications import compose as notifications
 from tidings.notifications.declaration import NOTIFY_RETRY
@@ -39,12 +39,9 @@ def _notifications(environment: Environment) -> ChatEventNotifications:
 
 
 def notify(record: SQSRecord) -> None:
-    try:
-        job = NOTIFICATION_RETRY_BODIES.decode(record.body)
-    except ValueError:
-        logger.error("not a notification retry job; left to the DLQ", extra={"sqsMessageId": record.message_id})
-        metrics.add_metric(name="NotificationRetriesMalformed", unit="Count", value=1)
-        raise
+    job = queue_job(
+        record, NOTIFICATION_RETRY_BODIES, job="notification retry job", malformed_metric="NotificationRetriesMalformed"
+    )
     event = chat_event(DynamoDBRecord(job.record))
     if event is None:
         return

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tidings.kernel.environment import Environment, cold_start
-from tidings.kernel.handlers import consumer_entry, process_batch
+from tidings.kernel.handlers import consumer_entry, process_batch, queue_job
 from tidings.kernel.observability import logger, metrics, record_scope
 from tidings.notifications import compose as notifications
 from tidings.notifications.declaration import PUSH_WORKER
@@ -55,12 +55,7 @@ def _report(delivery: Delivery, user_id: str) -> None:
 
 
 def deliver(record: SQSRecord) -> None:
-    try:
-        job = PUSH_JOB_BODIES.decode(record.body)
-    except (ValueError, KeyError, TypeError):
-        logger.error("not a push job; left to the DLQ", extra={"sqsMessageId": record.message_id})
-        metrics.add_metric(name="PushJobsMalformed", unit="Count", value=1)
-        raise
+    job = queue_job(record, PUSH_JOB_BODIES, job="push job", malformed_metric="PushJobsMalformed")
     with record_scope(job.trace_id):
         for delivery in _push_delivery().deliver(job):
             _report(delivery, job.notification.user_id)

@@ -7,14 +7,11 @@ be sent after everything the handler posted.
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from tidings.kernel import connections_api, ratelimits
 from tidings.kernel.connections_api import ApiGatewayPoster
 from tidings.kernel.environment import Environment, cold_start
-from tidings.kernel.handlers import websocket_entry
 from tidings.kernel.observability import metrics
-from tidings.kernel.router import Caller, FrameRoute, frame_routes
+from tidings.kernel.router import Caller, FrameRoute, frame_handler, frame_routes
 from tidings.kernel.wire import ClientFrame, ack_ok
 from tidings.presence import compose as presence
 from tidings.presence.activity import activity_hook
@@ -64,7 +61,4 @@ route = frame_routes(
     on_served=activity_hook(_presence),
 )
 
-
-@websocket_entry
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return route(event)
+handler = frame_handler(route)

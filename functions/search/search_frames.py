@@ -4,14 +4,11 @@ chats, and suggestions as they type. Search down is an `UNAVAILABLE` ack; nothin
 import time
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from tidings.chats import compose as chats
 from tidings.kernel import ratelimits
 from tidings.kernel.environment import Environment, cold_start
-from tidings.kernel.handlers import websocket_entry
 from tidings.kernel.observability import metrics
-from tidings.kernel.router import Caller, FrameRoute, frame_routes
+from tidings.kernel.router import Caller, FrameRoute, frame_handler, frame_routes
 from tidings.kernel.wire import ClientFrame, server_frame
 from tidings.search import compose as search
 from tidings.search.declaration import SEARCH
@@ -54,7 +51,4 @@ route = frame_routes(
     }
 )
 
-
-@websocket_entry
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return route(event)
+handler = frame_handler(route)

@@ -3,7 +3,6 @@ closes the user's oldest connections beyond the limit of 5; the user is availabl
 A session revoked since the authorizer ran refuses the connection (403, as the authorizer would)."""
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -21,25 +20,22 @@ from tidings.sessions.declaration import CONNECT
 from tidings.sessions.session_service import SessionService
 
 
-@dataclass(frozen=True)
-class Services:
-    sessions: SessionService
-    presence: PresenceService
+@cold_start(CONNECT)
+def _admission(environment: Environment) -> SessionService:
+    return sessions.admission(environment, poster=connections_api.poster(environment))
 
 
 @cold_start(CONNECT)
-def _services(environment: Environment) -> Services:
-    poster = connections_api.poster(environment)
-    return Services(sessions.admission(environment, poster=poster), presence.presence_service(environment))
+def _presence(environment: Environment) -> PresenceService:
+    return presence.presence_service(environment)
 
 
 @websocket_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = WebSocketConnectEvent.model_validate(event).request_context
     logger.thread_safe_append_keys(userId=request.authorizer.user_id, connectionId=request.connection_id)
-    services = _services()
     try:
-        evicted = services.sessions.connected(
+        evicted = _admission().connected(
             connection_id=request.connection_id,
             user_id=request.authorizer.user_id,
             connected_at_ms=int(request.connected_at.timestamp() * 1000) or int(time.time() * 1000),
@@ -54,5 +50,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric(name="ConnectionsOpened", unit="Count", value=1)
     # After the connection is stored: presence never fails the connect (docs/architecture.md, "Presence").
     user_id, connection_id = request.authorizer.user_id, request.connection_id
-    best_effort(lambda: services.presence.connected(user_id, connection_id), "connect")
+    best_effort(lambda: _presence().connected(user_id, connection_id), "connect")
     return {"statusCode": 200}

@@ -1,6 +1,5 @@
 """`$disconnect`: forgets the connection; the user goes offline if it was their last one."""
 
-from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -16,15 +15,14 @@ from tidings.sessions.connection_store import DynamoConnectionStore
 from tidings.sessions.declaration import DISCONNECT
 
 
-@dataclass(frozen=True)
-class Services:
-    connections: DynamoConnectionStore
-    presence: PresenceService
+@cold_start(DISCONNECT)
+def _connections(environment: Environment) -> DynamoConnectionStore:
+    return sessions.connection_store(environment)
 
 
 @cold_start(DISCONNECT)
-def _services(environment: Environment) -> Services:
-    return Services(sessions.connection_store(environment), presence.presence_service(environment))
+def _presence(environment: Environment) -> PresenceService:
+    return presence.presence_service(environment)
 
 
 @websocket_entry
@@ -32,10 +30,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = WebSocketDisconnectEvent.model_validate(event).request_context
     connection_id = request.connection_id
     logger.thread_safe_append_keys(connectionId=connection_id)
-    services = _services()
-    user_id = request.authorizer.user_id if request.authorizer else services.connections.user_of(connection_id)
-    services.connections.remove(connection_id, user_id)
+    user_id = request.authorizer.user_id if request.authorizer else _connections().user_of(connection_id)
+    _connections().remove(connection_id, user_id)
     metrics.add_metric(name="ConnectionsClosed", unit="Count", value=1)
     if user_id is not None:  # presence never fails the disconnect
-        best_effort(lambda: services.presence.disconnected(user_id, connection_id), "disconnect")
+        best_effort(lambda: _presence().disconnected(user_id, connection_id), "disconnect")
     return {"statusCode": 200}

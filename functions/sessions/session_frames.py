@@ -2,13 +2,10 @@
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from tidings.chats import compose as chats
 from tidings.kernel import connections_api
 from tidings.kernel.environment import Environment, cold_start
-from tidings.kernel.handlers import websocket_entry
-from tidings.kernel.router import Caller, FrameRoute, frame_routes
+from tidings.kernel.router import Caller, FrameRoute, frame_handler, frame_routes
 from tidings.kernel.wire import ClientFrame, ack_ok, iso
 from tidings.presence import compose as presence
 from tidings.presence.activity import activity_hook
@@ -56,7 +53,4 @@ route = frame_routes(
     on_served=activity_hook(_presence),
 )
 
-
-@websocket_entry
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return route(event)
+handler = frame_handler(route)

@@ -16,7 +16,7 @@ from tests.support.events import authorizer_event, client_frame, http_event, mes
 from tests.support.lambdas import FUNCTIONS_DIR, LambdaContext
 from tests.support.logs import captured_log
 from tests.support.seed import make_chat
-from tidings.kernel import handlers
+from tidings.kernel import handlers, router
 from tidings.kernel.observability import logger
 
 PER_INVOCATION_KEYS = {"userId", "connectionId", "frameType", "frameId"}
@@ -98,9 +98,11 @@ def test_every_handler_starts_its_invocation_with_a_clean_log_state():
     the log state (the tests above exercise it)."""
     stanza = inspect.getsource(handlers._stanza)
     assert "inject_lambda_context(correlation_id_path=correlation_id_path, clear_state=True)" in stanza
+    assert "@websocket_entry" in inspect.getsource(router.frame_handler)  # a frame function's entry
     for path in sorted(FUNCTIONS_DIR.glob("*/*.py")):
         source = path.read_text()
         entries = re.findall(r"^@(websocket_entry|http_entry|consumer_entry|authorizer_entry)$", source, flags=re.M)
+        entries += re.findall(r"^handler = frame_handler\(route\)$", source, flags=re.M)
         assert len(entries) == 1, f"{path}: its handler wears one entry stanza of tidings.kernel.handlers"
         assert "inject_lambda_context" not in source, f"{path}: the stanza is tidings.kernel.handlers'"
         assert "logger.append_keys(" not in source, f"{path}: use thread_safe_append_keys (per invocation)"

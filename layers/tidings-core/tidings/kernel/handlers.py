@@ -20,9 +20,13 @@ from tidings.kernel.observability import logger, metrics, tracer, tracing_enable
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch import EventType
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+    from tidings.kernel.delay_queue import Codec
 
 Handler = Callable[[dict[str, Any], LambdaContext], Any]
 H = TypeVar("H", bound=Handler)
+J = TypeVar("J")
 
 
 def _stanza(correlation_id_path: str | None, traced: bool = True) -> Callable[[H], H]:
@@ -66,3 +70,14 @@ def process_batch(
 
     processor = BatchProcessor(event_type=event_type, raise_on_entire_batch_failure=not poison_is_partial)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+
+def queue_job(record: SQSRecord, codec: Codec[J], *, job: str, malformed_metric: str) -> J:
+    """The job a queue record carries. A body that is not one is logged and counted, then raised:
+    SQS redelivers it, and the queue's redrive policy parks it in the dead-letter queue."""
+    try:
+        return codec.decode(record.body)
+    except (ValueError, KeyError, TypeError):
+        logger.error(f"not a {job}; left to the DLQ", extra={"sqsMessageId": record.message_id})
+        metrics.add_metric(name=malformed_metric, unit="Count", value=1)
+        raise

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from tidings.kernel.apigw_events import WebSocketMessageEvent
 from tidings.kernel.errors import RETRY_TRANSIENT_AFTER_MS, ErrorCode, TidingsError, transient_aws_error
+from tidings.kernel.handlers import Handler, websocket_entry
 from tidings.kernel.json_input import UnusableJson, encodable, parse_json, utf8_size
 from tidings.kernel.observability import logger, metrics
 from tidings.kernel.wire import MAX_FRAME_BYTES, ClientFrame, EmptyPayload, ack_error, encode, error_frame, server_frame
@@ -54,6 +55,16 @@ def frame_route(payload_model: type[P], action: Action[P], *, on_served: Served 
 def frame_routes(routes: dict[str, FrameRoute], *, on_served: Served | None = None) -> FrameRouter:
     """The same for a function that serves several routes, chosen by the event's route key."""
     return FrameRouter(routes.__getitem__, on_served)
+
+
+def frame_handler(router: FrameRouter) -> Handler:
+    """A frame function's Lambda entry point: its router, dressed as every WebSocket route is."""
+
+    @websocket_entry
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return router(event)
+
+    return handler
 
 
 class FrameRouter:
