@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import json
 import math
 import threading
 from collections.abc import Callable, Iterator
@@ -57,7 +58,7 @@ SQS_SENDS = frozenset(
 )
 # What changes the state `tidings dev --data` keeps: a receive only hides a message for a while.
 STATE_CHANGES = DYNAMODB_WRITES | SQS_SENDS | {"AmazonSQS.DeleteMessage", "AmazonSQS.DeleteMessageBatch"}
-_listeners: dict[Callable[[], None], frozenset[str]] = {}
+_listeners: dict[Callable[[], None], tuple[frozenset[str], frozenset[str] | None]] = {}
 
 
 def install() -> None:
@@ -72,10 +73,13 @@ def install() -> None:
 # --- 1 and 2: the lock, and notifications ---------------------------------------------------
 
 
-def on_request(operations: frozenset[str], listener: Callable[[], None]) -> Callable[[], None]:
+def on_request(
+    operations: frozenset[str], listener: Callable[[], None], *, tables: frozenset[str] | None = None
+) -> Callable[[], None]:
     """Calls `listener` (on the calling thread) after moto handles one of `operations`
-    (X-Amz-Target values). Returns the unsubscribe function."""
-    _listeners[listener] = operations
+    (X-Amz-Target values); with `tables`, only for a DynamoDB write to one of them (or one whose
+    tables cannot be told, such as PartiQL). Returns the unsubscribe function."""
+    _listeners[listener] = (operations, tables)
 
     def unsubscribe() -> None:
         _listeners.pop(listener, None)
@@ -101,12 +105,37 @@ async def wait_until_set(event: asyncio.Event, timeout: float) -> None:
         waiter.cancel()
 
 
-def notify(target: str) -> None:
-    """Tells the listeners of `target` (an X-Amz-Target value) that moto has handled it."""
-    for listener, operations in list(_listeners.items()):
-        if target in operations:
-            with contextlib.suppress(Exception):  # a listener must never break a caller's request
-                listener()
+def notify(target: str, body: bytes | str = b"") -> None:
+    """Tells the listeners of `target` (an X-Amz-Target value) that moto has handled it; `body`
+    is the request's, which says which tables a DynamoDB write wrote."""
+    written: frozenset[str] | None = None
+    told = False
+    for listener, (operations, tables) in list(_listeners.items()):
+        if target not in operations:
+            continue
+        if tables is not None:
+            if not told:
+                written, told = written_tables(target, body), True
+            if written is not None and not written & tables:
+                continue
+        with contextlib.suppress(Exception):  # a listener must never break a caller's request
+            listener()
+
+
+def written_tables(target: str, body: bytes | str) -> frozenset[str] | None:
+    """The tables a DynamoDB write request writes, or None when that cannot be told."""
+    operation = target.rpartition(".")[2]
+    try:
+        request = json.loads(body or b"{}")
+        if operation in ("PutItem", "UpdateItem", "DeleteItem"):
+            return frozenset({request["TableName"]})
+        if operation == "BatchWriteItem":
+            return frozenset(request["RequestItems"])
+        if operation == "TransactWriteItems":
+            return frozenset(next(iter(item.values()))["TableName"] for item in request["TransactItems"])
+    except (ValueError, KeyError, TypeError, AttributeError, StopIteration):
+        pass
+    return None
 
 
 def moto_lock() -> threading.RLock:
@@ -122,7 +151,7 @@ def _serialize_requests() -> None:
             response = process(request)
         if response is not None and _listeners:
             target = request.headers.get("X-Amz-Target") or b""
-            notify(target.decode() if isinstance(target, bytes) else target)
+            notify(target.decode() if isinstance(target, bytes) else target, request.body or b"")
         return response
 
     botocore_stubber.process_request = serialized  # type: ignore[method-assign]

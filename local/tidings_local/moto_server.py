@@ -87,9 +87,9 @@ class Gatekeeper:
             if fault is not None:
                 answer, applied = fault
                 if applied:
-                    self._dispatch(environ, target, _discard)
+                    self._dispatch(environ, target, body, _discard)
                 return _respond(start_response, *answer)
-        return self._dispatch(environ, target, start_response)
+        return self._dispatch(environ, target, body, start_response)
 
     def _authorize(
         self, role: Role, service: str, operation: str, request: dict[str, Any]
@@ -103,7 +103,9 @@ class Gatekeeper:
                 return access_denied(service, role, action, resource)
         return None
 
-    def _dispatch(self, environ: dict[str, Any], target: str, start_response: StartResponse) -> list[bytes]:
+    def _dispatch(
+        self, environ: dict[str, Any], target: str, request_body: bytes, start_response: StartResponse
+    ) -> list[bytes]:
         with moto_patches.moto_lock():
             chunks = self._app(environ, start_response)
             try:
@@ -112,7 +114,7 @@ class Gatekeeper:
                 close = getattr(chunks, "close", None)
                 if close is not None:
                     close()
-        moto_patches.notify(target)
+        moto_patches.notify(target, request_body)
         return body
 
 

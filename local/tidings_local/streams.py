@@ -6,7 +6,8 @@ One `StreamPoller` per subscription reads the table's stream through a boto3
 - polling: from the declared `starting_position` (LATEST skips the records already on the
   stream when the runtime starts, such as the demo data; TRIM_HORIZON delivers them). Instead
   of polling hot, the poller is woken as soon as moto handles a DynamoDB write, and polls at
-  least every `poll_interval` seconds anyway, so delivery is immediate and idle CPU is low;
+  least every `poll_interval` seconds anyway, so delivery is immediate and idle CPU is low; only
+  writes to the subscription's own table wake it;
 - event filtering: records whose `eventName` is not in `event_names` are dropped before
   batching, as filter criteria drop them on AWS (they are never delivered nor retried);
 - batching: up to `batch_size` records, waiting up to `max_batching_window_seconds` for a batch
@@ -136,7 +137,9 @@ class StreamPoller:
     async def run(self) -> None:
         """Polls and delivers until cancelled. Unexpected errors are logged and retried."""
         loop = asyncio.get_running_loop()
-        unsubscribe = on_request(DYNAMODB_WRITES, lambda: wake(loop, self._written))
+        # Only writes to this poller's own table: a write elsewhere has nothing for its stream.
+        own_table = frozenset({self.subscription.table.default_name})
+        unsubscribe = on_request(DYNAMODB_WRITES, lambda: wake(loop, self._written), tables=own_table)
         try:
             while True:
                 try:

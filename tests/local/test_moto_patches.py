@@ -11,6 +11,7 @@ import pytest
 from botocore.config import Config
 
 from tests.local.stub_app import APP, EVENTS, NOTES
+from tidings_local import moto_patches
 from tidings_local.aws import LocalAws
 
 
@@ -106,3 +107,44 @@ def test_a_transaction_does_not_copy_the_whole_table(dynamodb, monkeypatch) -> N
     monkeypatch.setattr(copy, "deepcopy", counting_deepcopy)
     dynamodb.transact_write_items(TransactItems=[{"Put": {"TableName": EVENTS.default_name, "Item": event(5)}}])
     assert 0 < len(copied) < 200, f"{len(copied)} objects deep-copied for a one-item transaction"
+
+
+def test_a_table_listener_is_woken_only_by_writes_to_its_own_table(dynamodb) -> None:
+    """A stream poller listens to its own table's writes: writes elsewhere must not wake it
+    (each wake costs a GetShardIterator and a GetRecords)."""
+    woken: list[str] = []
+    unsubscribe = moto_patches.on_request(
+        moto_patches.DYNAMODB_WRITES, lambda: woken.append("events"), tables=frozenset({EVENTS.default_name})
+    )
+    try:
+        dynamodb.put_item(TableName=NOTES.default_name, Item={"noteId": {"S": "x"}})
+        dynamodb.batch_write_item(RequestItems={NOTES.default_name: [{"PutRequest": {"Item": {"noteId": {"S": "y"}}}}]})
+        assert woken == []
+        dynamodb.put_item(TableName=EVENTS.default_name, Item=event(7))
+        assert woken == ["events"]
+        seed(dynamodb)
+        woken.clear()
+        dynamodb.transact_write_items(TransactItems=transaction(fail=False))  # Events among the tables
+        assert woken == ["events"]
+    finally:
+        unsubscribe()
+
+
+@pytest.mark.parametrize(
+    ("operation", "body", "tables"),
+    [
+        ("PutItem", '{"TableName": "a", "Item": {}}', {"a"}),
+        ("DeleteItem", '{"TableName": "a", "Key": {}}', {"a"}),
+        ("BatchWriteItem", '{"RequestItems": {"a": [], "b": []}}', {"a", "b"}),
+        (
+            "TransactWriteItems",
+            '{"TransactItems": [{"Put": {"TableName": "a"}}, {"Update": {"TableName": "c"}}]}',
+            {"a", "c"},
+        ),
+        ("ExecuteStatement", '{"Statement": "UPDATE a SET x = 1"}', None),  # PartiQL: cannot tell, wake all
+        ("PutItem", "not json", None),
+    ],
+)
+def test_the_tables_a_write_writes(operation: str, body: str, tables: set[str] | None) -> None:
+    written = moto_patches.written_tables(f"DynamoDB_20120810.{operation}", body)
+    assert written == (None if tables is None else frozenset(tables))
