@@ -4,6 +4,7 @@
 delivery loop (docs/architecture.md "Fan-out"):
 
 - every read happens before the first post, so a failed read retries a record nobody got yet;
+- the connections are posted to in parallel (`POST_CONCURRENCY`), each one's frames in order;
 - a post that fails for a reason worth retrying (5xx, 429, a timeout; the @connections client
   has already retried it twice with backoff) hands *that connection's* remaining frames to the
   delivery retry queue (`DeliveryRetries`), and the caller succeeds: nobody already reached is
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -38,6 +40,9 @@ from tidings.kernel.observability import logger
 # Before delivery attempts 2, 3 and 4 (attempt 1 is the consumer's own post); after the 4th
 # the connection is given up, about half a minute after the first try.
 RETRY_DELAYS_SECONDS = (1, 5, 25)
+# Connections posted to at once by one delivery: a PostToConnection is a network round trip
+# (15-30 ms from Lambda), so a channel's fan-out waits on the network, not on the CPU.
+POST_CONCURRENCY = 16
 MAX_ATTEMPTS = 1 + len(RETRY_DELAYS_SECONDS)
 
 # Delivery retries (docs/architecture.md "Fan-out"): frames that some connections could not take
@@ -157,6 +162,16 @@ class DeliveryReport:
     given_up: int = 0  # connections that will not get these frames (their clients sync)
 
 
+@dataclass(frozen=True)
+class _Posted:
+    """How far one connection's frames went: `posted` of them, then gone (410), refused for
+    good (a 403 or 413, say), or else failed in a way worth retrying."""
+
+    posted: int
+    gone: bool = False
+    refused: str | None = None
+
+
 class Deliveries:
     """Posts frames to connections, each on its own (see the module docstring)."""
 
@@ -180,31 +195,42 @@ class Deliveries:
     def deliver(
         self, targets: Sequence[tuple[str, Sequence[str]]], attempt: int = 1, trace_id: str | None = None
     ) -> DeliveryReport:
-        """Posts each target's frames, in order, to its connection; a retry of them carries `trace_id`."""
+        """Posts each target's frames, in order, to its connection, the connections in parallel
+        (at most `POST_CONCURRENCY` at once); a retry of them carries `trace_id`."""
         report = DeliveryReport()
         owed: dict[tuple[str, ...], list[str]] = {}  # frames not yet posted -> connections owed them
-        for connection_id, frames in targets:
-            for index, data in enumerate(frames):
-                try:
-                    posted = self._poster.post(connection_id, data)
-                except Exception as exc:  # one bad connection must not starve the others
-                    if isinstance(exc, PostFailed) and not exc.retryable:
-                        report.given_up += 1
-                        logger.warning("delivery refused", extra={"connectionId": connection_id, "error": str(exc)})
-                    else:
-                        owed.setdefault(tuple(frames[index:]), []).append(connection_id)
-                    break
-                if not posted:
-                    report.gone += 1
-                    self._forget(connection_id)
-                    break
-                report.delivered += 1
+        if len(targets) > 1:
+            with ThreadPoolExecutor(min(POST_CONCURRENCY, len(targets)), thread_name_prefix="post") as pool:
+                outcomes = list(pool.map(lambda target: self._post_in_order(*target), targets))
+        else:
+            outcomes = [self._post_in_order(*target) for target in targets]
+        for (connection_id, frames), outcome in zip(targets, outcomes, strict=True):
+            report.delivered += outcome.posted
+            if outcome.gone:
+                report.gone += 1
+                self._forget(connection_id)
+            elif outcome.refused is not None:
+                report.given_up += 1
+                logger.warning("delivery refused", extra={"connectionId": connection_id, "error": outcome.refused})
+            elif outcome.posted < len(frames):
+                owed.setdefault(tuple(frames[outcome.posted :]), []).append(connection_id)
         if owed and self._fail_record:
             count = sum(len(connection_ids) for connection_ids in owed.values())
             raise DeliveryFailed(f"{count} connection(s) failed")
         if owed:
             self._retry_later(owed, attempt, report, trace_id)
         return report
+
+    def _post_in_order(self, connection_id: str, frames: Sequence[str]) -> _Posted:
+        """One connection's frames, in order, until one does not go through."""
+        for index, data in enumerate(frames):
+            try:
+                if not self._poster.post(connection_id, data):
+                    return _Posted(index, gone=True)
+            except Exception as exc:  # one bad connection must not starve the others
+                refused = str(exc) if isinstance(exc, PostFailed) and not exc.retryable else None
+                return _Posted(index, refused=refused)
+        return _Posted(len(frames))
 
     def redeliver(self, job: Redelivery) -> DeliveryReport:
         targets = [(connection_id, job.frames) for connection_id in job.connection_ids]
