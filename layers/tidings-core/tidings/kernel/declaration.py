@@ -211,6 +211,7 @@ class MockRoute:
 # `execute-api:Invoke` on the route reaches the function (the administration API, called by the
 # platform's own backend), and the event carries `requestContext.authorizer.iam`.
 HttpAuthorization = Literal["jwt", "iam"]
+HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
 @dataclass(frozen=True)
@@ -218,7 +219,7 @@ class HttpRoute:
     """A route of the HTTP API (docs/protocol.md, "REST"), with API Gateway HTTP API payload
     v2.0 events. `path` uses API Gateway's syntax: `/api/chats/{chatId}/messages`."""
 
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+    method: HttpMethod
     path: str
     function: Function
     authorization: HttpAuthorization = "jwt"
