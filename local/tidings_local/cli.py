@@ -7,6 +7,7 @@
     tidings session USER [--url http://127.0.0.1:8080]
     tidings reindex [--url http://127.0.0.1:8080]
     tidings chat USER [--url http://127.0.0.1:8080] [--chat CHAT] [--token JWT --ws-url URL --api-url URL]
+    tidings admin users put|get USER | session USER | export USER [--url URL --profile P --region R]
     tidings vapid-keys --subject mailto:ops@example.com
 
 `tidings dev` prints a short banner to stderr, then `Tidings is ready on http://HOST:PORT`
@@ -22,6 +23,8 @@ store (the data lives in that process), drawing a progress bar on stderr.
 `tidings dev --faults SPEC` breaks the runtime on purpose (DynamoDB throttles and 5xx,
 @connections errors, stream consumers failing on a record, search or the push service down):
 see `FAULTS_HELP` below and `tidings_local/faults.py`.
+
+`tidings admin` calls the administration API, signed with SigV4 (`admin_cli.py`).
 
 `tidings vapid-keys` prints a new Web Push VAPID key pair as the JSON value of the deployed
 `PushVapidKey` secret, for `aws secretsmanager put-secret-value` (README, "Deploy").
@@ -49,7 +52,7 @@ from tidings.sessions.tokens import (
     verify_token,
 )
 from tidings_infra.cors import CorsPolicy, cors_allowed_origins
-from tidings_local import chat_client, log_format
+from tidings_local import admin_cli, chat_client, log_format
 from tidings_local.keys import ENV_VAR, dev_signing_key
 from tidings_local.local_only import is_loopback_host
 
@@ -287,6 +290,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     chat_client.add_arguments(chat)
 
+    admin = commands.add_parser(
+        "admin",
+        help="the administration API (users, sessions, export), SigV4-signed, on tidings dev or AWS",
+        description=admin_cli.__doc__.split("\n\n", 1)[1] if admin_cli.__doc__ else None,
+        formatter_class=_HelpFormatter,
+    )
+    admin_cli.add_arguments(admin, DEFAULT_URL, _HelpFormatter)
+
     vapid = commands.add_parser(
         "vapid-keys", help="print a new VAPID key pair as the value of the PushVapidKey secret (for AWS)"
     )
@@ -419,6 +430,7 @@ def _banner(url: str, http_routes: list[str], demo: bool) -> str:
         f"  signing key: {key_source}",
         "  state:     in memory: every table, queue and message is lost when tidings dev stops",
     ]
+    lines.append("  admin:     .venv/bin/tidings admin users put zoe --display-name Zoe" + url_flag)
     if demo:
         from tidings_local.demo import describe
 
@@ -488,6 +500,8 @@ def main(argv: list[str] | None = None) -> int:
         return _reindex(args.url)
     if args.command == "chat":
         return chat_client.run(args)
+    if args.command == "admin":
+        return admin_cli.run(args)
     if args.command == "vapid-keys":
         return _vapid_keys(args.subject)
     restore_stdout = log_format.install(args.log_format)
