@@ -1,6 +1,6 @@
 """The `tidings` command: `tidings dev` runs the local runtime, `tidings token` prints a JWT.
 
-    tidings dev [--demo] [--host 127.0.0.1] [--port 8080] [--idle-timeout 600] [--max-duration 7200]
+    tidings dev [--demo] [--seed FILE] [--host 127.0.0.1] [--port 8080] [--idle-timeout 600] [--max-duration 7200]
                 [--presence-idle-seconds 300] [--presence-update-interval 10]
                 [--push-retry-base-seconds 30] [--faults SPEC ...]
     tidings token USER [--ttl 900]
@@ -42,6 +42,7 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tidings.sessions.provider_settings import IdentityProvider, parse_providers, providers_variable
 from tidings.sessions.tokens import (
@@ -55,6 +56,9 @@ from tidings_infra.cors import CorsPolicy, cors_allowed_origins
 from tidings_local import admin_cli, chat_client, log_format
 from tidings_local.keys import ENV_VAR, dev_signing_key
 from tidings_local.local_only import is_loopback_host
+
+if TYPE_CHECKING:
+    from tidings_local.seed import Seed
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -173,7 +177,16 @@ def _parser() -> argparse.ArgumentParser:
         epilog=FAULTS_HELP,
         formatter_class=_HelpFormatter,
     )
-    dev.add_argument("--demo", action="store_true", help="load the demo users and chats")
+    dev.add_argument("--demo", action="store_true", help="load the demo users and chats (a built-in seed file)")
+    dev.add_argument(
+        "--seed",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="load users, chats and members from a JSON or YAML file shaped like the administration API's bodies"
+        ' ({"users": [{userId, displayName, ...}], "chats": [{chatId, type, name, members, admins}]}; repeatable,'
+        " after --demo's)",
+    )
     dev.add_argument(
         "--host",
         default=DEFAULT_HOST,
@@ -410,7 +423,7 @@ def _print_result(command: str, text: str) -> int:
     return 0
 
 
-def _banner(url: str, http_routes: list[str], demo: bool) -> str:
+def _banner(url: str, http_routes: list[str], seed: Seed | None) -> str:
     key_source = f"${ENV_VAR}" if os.environ.get(ENV_VAR) else f"the development key (set {ENV_VAR} to change it)"
     # The exact commands for this runtime: without --url they would reach port 8080, which may
     # be another runtime (or anything else listening there).
@@ -431,11 +444,19 @@ def _banner(url: str, http_routes: list[str], demo: bool) -> str:
         "  state:     in memory: every table, queue and message is lost when tidings dev stops",
     ]
     lines.append("  admin:     .venv/bin/tidings admin users put zoe --display-name Zoe" + url_flag)
-    if demo:
-        from tidings_local.demo import describe
+    if seed is not None:
+        from tidings_local.seed import describe
 
-        lines += ["Demo data:", describe()]
+        lines += [f"Seeded from {', '.join(Path(source).name for source in seed.sources)}:", describe(seed)]
     return "\n".join(lines)
+
+
+def _load_seeds(demo: bool, files: list[str]) -> Seed | None:
+    if not demo and not files:
+        return None
+    from tidings_local.seed import DEMO_SEED, load_seeds
+
+    return load_seeds([*([DEMO_SEED] if demo else []), *files])
 
 
 def _exposure_warning(host: str, allow_remote_local_endpoints: bool) -> str | None:
@@ -464,6 +485,7 @@ async def _serve(args: argparse.Namespace) -> bool:
         args.host,
         args.port,
         demo=args.demo,
+        seed=args.loaded_seed,
         idle_timeout=args.idle_timeout,
         max_duration=args.max_duration,
         search_db_path=args.search_db,
@@ -479,7 +501,7 @@ async def _serve(args: argparse.Namespace) -> bool:
     await runtime.start()
     try:
         routes = [f"{r.method} {r.path}" for r in runtime.application.http_routes]
-        print(_banner(runtime.url, routes, args.demo), file=sys.stderr)
+        print(_banner(runtime.url, routes, args.loaded_seed), file=sys.stderr)
         if (warning := _exposure_warning(args.host, args.allow_remote_local_endpoints)) is not None:
             print(warning, file=sys.stderr)
         print(f"Tidings is ready on {runtime.url}", file=sys.stderr, flush=True)
@@ -504,6 +526,11 @@ def main(argv: list[str] | None = None) -> int:
         return admin_cli.run(args)
     if args.command == "vapid-keys":
         return _vapid_keys(args.subject)
+    try:  # a bad seed file fails here, before anything starts, naming the file, entry and field
+        args.loaded_seed = _load_seeds(args.demo, args.seed)
+    except ValueError as exc:
+        print(f"tidings dev: --seed: {exc}", file=sys.stderr)
+        return 2
     restore_stdout = log_format.install(args.log_format)
     try:
         handlers_running = asyncio.run(_serve(args))

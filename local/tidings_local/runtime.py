@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -56,6 +56,9 @@ from tidings_local.queues import QueuePoller
 from tidings_local.schedules import Scheduler
 from tidings_local.stats import Stats
 from tidings_local.streams import PollerSettings, StreamPoller
+
+if TYPE_CHECKING:
+    from tidings_local.seed import Seed  # pydantic models: loaded only with a seed
 
 SHUTDOWN_SECONDS = 2.0
 
@@ -125,6 +128,7 @@ class LocalRuntime:
         port: int = 8080,
         *,
         demo: bool = False,
+        seed: Seed | None = None,
         idle_timeout: float = 600,
         max_duration: float = 7200,
         application: Application | None = None,
@@ -154,6 +158,7 @@ class LocalRuntime:
         self.host = host
         self.port = port
         self.demo = demo
+        self.seed = seed  # loaded at start; `demo` alone loads the built-in demo seed
         self.application = application or _default_application()
         self.ready = False
         self.stats = Stats()
@@ -280,7 +285,11 @@ class LocalRuntime:
     def _provision(self) -> None:
         provisioned = self.aws.start()
         os.environ.update(provisioned.environment)
-        if self.demo:
+        if self.seed is not None:
+            from tidings_local.seed import apply_seed
+
+            apply_seed(self.seed)
+        elif self.demo:
             from tidings_local.demo import load_demo_data
 
             load_demo_data()
