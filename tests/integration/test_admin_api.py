@@ -10,6 +10,7 @@ import pytest
 from tests.support.events import client_frame, http_event, message_event
 from tests.support.lambdas import load_function
 from tests.support.seed import make_chat
+from tidings.admin.wire import SessionResponse, UserExport, UserResponse
 from tidings.chats.models import UserModel
 from tidings.notifications.models import PushSubscriptionModel
 from tidings.sessions.tokens import verify_token
@@ -57,6 +58,7 @@ def test_put_creates_then_updates_a_user_and_get_returns_it(api, context, connec
     profile = {"displayName": "Zoë", "email": "zoe@example.com", "avatarUrl": "https://cdn.example.com/z.png"}
     assert put_user(api, context, "zoe@platform", profile) == (201, {"user": {"userId": "zoe@platform", **profile}})
     assert get_user(api, context, "zoe@platform") == (200, {"user": {"userId": "zoe@platform", **profile}})
+    UserResponse.model_validate(get_user(api, context, "zoe@platform")[1])
     status, body = put_user(api, context, "zoe@platform", {"displayName": "Zoë B."})
     assert status == 200
     assert body == {"user": {"userId": "zoe@platform", "displayName": "Zoë B."}}  # left out: cleared
@@ -114,6 +116,7 @@ def test_a_session_is_issued_for_a_known_user_and_its_refresh_token_works(api, c
         api, context, "POST", "/admin/sessions", "/admin/sessions", body={"userId": "zoe", "ttlSeconds": 120}
     )
     assert status == 200
+    SessionResponse.model_validate(session)
     identity = verify_token(session["token"], signing_key)
     assert identity.user_id == "zoe"
     assert identity.expires_at - identity.issued_at == 120
@@ -169,6 +172,7 @@ def test_the_export_holds_everything_stored_about_the_user(api, context, connect
         api, context, "GET", "/admin/users/{userId}/export", "/admin/users/alice/export", userId="alice"
     )
     assert status == 200
+    UserExport.model_validate(export)  # the documented shape (docs/openapi.yaml)
     assert export["user"] == {"userId": "alice", "displayName": "Alice", "email": "alice@example.com"}
     [membership] = export["memberships"]
     assert membership["chatId"] == "project-x" and membership["role"] == "admin" and membership["type"] == "group"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -85,3 +86,90 @@ class SessionRequest(_Body):
         if not is_valid_id(value):
             raise ValueError(f"must be {ID_RULE}")
         return value
+
+
+# --- responses (the documented shapes; `docs/openapi.yaml` is written from them) --------------
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class UserPath(_Answer):
+    userId: str = Field(pattern=ID_PATTERN.pattern, description=ID_RULE)
+
+
+class UserWire(_Answer):
+    userId: str
+    displayName: str
+    email: str | None = Field(None, description="Absent when not set")
+    avatarUrl: str | None = Field(None, description="Absent when not set; always https")
+
+
+class UserResponse(_Answer):
+    user: UserWire
+
+
+class SessionResponse(_Answer):
+    token: str = Field(description="The access token (HS256 JWT), for the WebSocket and the REST API")
+    refreshToken: str = Field(description="For POST /api/auth/refresh; rotates on every use")
+    expiresAt: str = Field(description="When the access token expires, ISO 8601 UTC")
+
+
+class ExportedMembership(_Answer):
+    chatId: str
+    type: str | None
+    name: str | None
+    role: str
+    joinedAt: str
+    lastReadSeq: int = Field(description="The read watermark")
+    lastReadMessageId: str | None
+    unreadCount: int
+    mentionCount: int
+
+
+class ExportedMessage(_Answer):
+    chatId: str
+    seq: int
+    messageId: str
+    content: str | None = Field(description="null once deleted")
+    createdAt: str
+    editedAt: str | None
+    deleted: bool
+    replyTo: str | None
+    attachments: list[dict[str, Any]]
+    mentions: list[str]
+    priority: str
+
+
+class ExportedReaction(_Answer):
+    chatId: str
+    messageId: str
+    emoji: str
+    at: str
+
+
+class ExportedPushSubscription(_Answer):
+    subscriptionId: str
+    platform: str
+    createdAt: str
+    endpoint: str | None = None
+    deviceToken: str | None = None
+
+
+class ExportedBadges(_Answer):
+    unread: int
+    mentions: int
+
+
+class UserExport(_Answer):
+    """`GET /admin/users/{userId}/export`: everything stored about the user."""
+
+    user: UserWire
+    memberships: list[ExportedMembership]
+    messages: list[ExportedMessage] = Field(description="What the user wrote, oldest first, as it stands now")
+    reactions: list[ExportedReaction] = Field(description="The reactions the user holds now")
+    preferences: dict[str, Any] | None = Field(description="As stored; null means the defaults")
+    badges: ExportedBadges
+    pushSubscriptions: list[ExportedPushSubscription]
+    exportedAt: str
