@@ -32,8 +32,10 @@ def add_chat(
     (`POST /_local/chats`, for tests and local experiments). `visibility` only where the chat
     model has it (the seed refuses it otherwise)."""
     now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    extra = {} if visibility is None else {"visibility": visibility}
-    ChatModel(chat_id=chat_id, name=name, chat_type=chat_type, head_seq=0, created_at=now, **extra).save()
+    chat = ChatModel(chat_id=chat_id, name=name, chat_type=chat_type, head_seq=0, created_at=now)
+    if visibility is not None:
+        setattr(chat, "visibility", visibility)  # noqa: B010  (an attribute the model may not declare yet)
+    chat.save()
     for user_id in members:
         if UserModel.count(user_id) == 0:
             UserModel(user_id=user_id, display_name=user_id).save()
