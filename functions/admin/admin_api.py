@@ -60,5 +60,5 @@ def issue_session() -> dict[str, Any]:
 @http_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     iam = ((event.get("requestContext") or {}).get("authorizer") or {}).get("iam") or {}
-    logger.append_keys(adminCaller=iam.get("userArn"))  # who provisioned what, in every line
+    logger.thread_safe_append_keys(adminCaller=iam.get("userArn"))  # who provisioned what, in every line
     return app.resolve(event, context)
