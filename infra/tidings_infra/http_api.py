@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
@@ -14,7 +17,7 @@ from tidings.kernel.declaration import Function, HttpRoute
 from tidings_infra import names
 from tidings_infra.access_logs import json_access_logs
 from tidings_infra.cors import cors_allowed_origins
-from tidings_infra.nag import acknowledge
+from tidings_infra.nag import acknowledge, acknowledge_wildcard_resource
 
 # One JSON object per request. Metadata only: never a body, a query string (`?token=` is not
 # used here, but a future route might) or a header value such as Authorization.
@@ -46,7 +49,12 @@ class HttpApiConstruct(Construct):
     handlers use Powertools' `APIGatewayHttpResolver`), shared by all of its routes; CDK adds
     one `lambda:InvokeFunction` permission per route, scoped to this API and that route's path.
 
-    **No API Gateway authorizer.** Every route's function verifies the bearer JWT itself
+    **IAM authorization on the administration routes** (`authorization="iam"`): API Gateway
+    refuses any request that is not SigV4-signed by a principal allowed `execute-api:Invoke` on
+    the route, before a function runs. `invoke_policy` is the managed policy that allows exactly
+    those routes: a platform team attaches it to its backend's role. No secret is shared.
+
+    **No API Gateway authorizer on the other routes.** Their function verifies the bearer JWT itself
     (`tidings.kernel.rest.caller_id`), exactly as the WebSocket `$connect` authorizer does, and
     `POST /api/auth/refresh` takes no access token at all. HTTP APIs' native JWT authorizer
     cannot verify our tokens: it validates signatures only against the JWKS of an OIDC issuer
@@ -97,6 +105,7 @@ class HttpApiConstruct(Construct):
             access_log_settings=json_access_logs(self, "AccessLogs", _ACCESS_LOG_FIELDS, removal_policy),
         )
 
+        iam_authorizer = authorizers.HttpIamAuthorizer()
         self.integrations: dict[str, integrations.HttpLambdaIntegration] = {}
         self.routes: dict[str, apigwv2.HttpRoute] = {}
         for declared in routes:
@@ -114,16 +123,47 @@ class HttpApiConstruct(Construct):
                 http_api=self.api,
                 route_key=apigwv2.HttpRouteKey.with_(declared.path, apigwv2.HttpMethod[declared.method]),
                 integration=integration,
+                authorizer=iam_authorizer if declared.authorization == "iam" else None,
             )
-            acknowledge(
-                route,
-                "No API Gateway authorizer on purpose: the route's function verifies the bearer JWT "
-                "itself (HS256 with our own Secrets Manager key, the same check as the WebSocket "
-                "$connect authorizer). HTTP APIs' JWT authorizer only verifies tokens against an OIDC "
-                "issuer's published JWKS, which a shared-secret HS256 key cannot have.",
-                "AwsSolutions-APIG4",
-            )
+            if declared.authorization == "jwt":
+                acknowledge(
+                    route,
+                    "No API Gateway authorizer on purpose: the route's function verifies the bearer JWT "
+                    "itself (HS256 with our own Secrets Manager key, the same check as the WebSocket "
+                    "$connect authorizer). HTTP APIs' JWT authorizer only verifies tokens against an OIDC "
+                    "issuer's published JWKS, which a shared-secret HS256 key cannot have.",
+                    "AwsSolutions-APIG4",
+                )
             self.routes[route_key(declared)] = route
+
+        self.iam_routes = [declared for declared in routes if declared.authorization == "iam"]
+        self.invoke_policy: iam.ManagedPolicy | None = None
+        if self.iam_routes:
+            self.invoke_policy = iam.ManagedPolicy(
+                self,
+                names.ADMIN_INVOKE_POLICY_ID,
+                description="Allows calling the Tidings administration API (SigV4, execute-api:Invoke)",
+                statements=[
+                    iam.PolicyStatement(
+                        actions=["execute-api:Invoke"],
+                        resources=[self._invoke_arn(declared) for declared in self.iam_routes],
+                    )
+                ],
+            )
+            for declared in self.iam_routes:
+                acknowledge_wildcard_resource(
+                    self.invoke_policy,
+                    self._invoke_arn(declared),
+                    f"Invoke on {declared.key} only: the stage and path parameters are wildcards "
+                    "(one stage; any user id), the route is not.",
+                )
+
+    def _invoke_arn(self, route: HttpRoute) -> str:
+        """The route's `execute-api` ARN, `{api}/{stage}/{METHOD}/{path}`, with each path
+        parameter a `*`, which IAM matches against any user id. The stage is `*`: the API has
+        the one `$default` stage, and this is how CDK scopes the routes' own invoke permissions."""
+        path = re.sub(r"\{[^}/]+\}", "*", route.path)
+        return self.api.arn_for_execute_api(route.method, path)
 
     @property
     def url(self) -> str:
@@ -133,7 +173,7 @@ class HttpApiConstruct(Construct):
 
 def route_key(route: HttpRoute) -> str:
     """API Gateway's route key of a declared route: `GET /api/chats`."""
-    return f"{route.method} {route.path}"
+    return route.key
 
 
 def _route_id(route: HttpRoute) -> str:

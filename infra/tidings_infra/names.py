@@ -68,6 +68,10 @@ HTTP_STAGE_NAME = "$default"
 OUTPUT_WEBSOCKET_URL = "WebSocketUrl"
 OUTPUT_CALLBACK_URL = "CallbackUrl"
 OUTPUT_HTTP_API_URL = "HttpApiUrl"
+OUTPUT_ADMIN_API_URL = "AdminApiUrl"
+OUTPUT_ADMIN_INVOKE_POLICY_ARN = "AdminInvokePolicyArn"
+# The managed policy allowing `execute-api:Invoke` on exactly the IAM-authorized routes.
+ADMIN_INVOKE_POLICY_ID = "AdminInvokePolicy"
 OUTPUT_ALARM_TOPIC_ARN = "AlarmTopicArn"
 OUTPUT_DASHBOARD_URL = "DashboardUrl"
 OUTPUT_TABLE_NAME_SUFFIX = "TableName"  # <table id>TableName, one per declared table

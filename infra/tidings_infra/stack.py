@@ -150,6 +150,19 @@ class TidingsStack(Stack):
                 value=self.http_api.url,
                 description="HTTP API base URL (https://…/); REST paths such as api/chats go after it",
             )
+            if self.http_api.invoke_policy is not None:
+                CfnOutput(
+                    self,
+                    names.OUTPUT_ADMIN_API_URL,
+                    value=f"{self.http_api.url}admin/",
+                    description="Administration API (SigV4, execute-api:Invoke): users, sessions, export",
+                )
+                CfnOutput(
+                    self,
+                    names.OUTPUT_ADMIN_INVOKE_POLICY_ARN,
+                    value=self.http_api.invoke_policy.managed_policy_arn,
+                    description="Managed policy allowing the administration API: attach it to your backend's role",
+                )
         # Where the data is, for operators and scripts (one output per declared table).
         for declared_table in application.tables:
             CfnOutput(

@@ -1,12 +1,13 @@
 """The `tidings` command: `tidings dev` runs the local runtime, `tidings token` prints a JWT.
 
-    tidings dev [--demo] [--host 127.0.0.1] [--port 8080] [--idle-timeout 600] [--max-duration 7200]
+    tidings dev [--demo] [--seed FILE] [--host 127.0.0.1] [--port 8080] [--idle-timeout 600] [--max-duration 7200]
                 [--presence-idle-seconds 300] [--presence-update-interval 10]
                 [--push-retry-base-seconds 30] [--faults SPEC ...]
     tidings token USER [--ttl 900]
     tidings session USER [--url http://127.0.0.1:8080]
     tidings reindex [--url http://127.0.0.1:8080]
     tidings chat USER [--url http://127.0.0.1:8080] [--chat CHAT] [--token JWT --ws-url URL --api-url URL]
+    tidings admin users put|get USER | session USER | export USER [--url URL --profile P --region R]
     tidings vapid-keys --subject mailto:ops@example.com
 
 `tidings dev` prints a short banner to stderr, then `Tidings is ready on http://HOST:PORT`
@@ -22,6 +23,8 @@ store (the data lives in that process), drawing a progress bar on stderr.
 `tidings dev --faults SPEC` breaks the runtime on purpose (DynamoDB throttles and 5xx,
 @connections errors, stream consumers failing on a record, search or the push service down):
 see `FAULTS_HELP` below and `tidings_local/faults.py`.
+
+`tidings admin` calls the administration API, signed with SigV4 (`admin_cli.py`).
 
 `tidings vapid-keys` prints a new Web Push VAPID key pair as the JSON value of the deployed
 `PushVapidKey` secret, for `aws secretsmanager put-secret-value` (README, "Deploy").
@@ -39,6 +42,7 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tidings.sessions.provider_settings import IdentityProvider, parse_providers, providers_variable
 from tidings.sessions.tokens import (
@@ -49,9 +53,12 @@ from tidings.sessions.tokens import (
     verify_token,
 )
 from tidings_infra.cors import CorsPolicy, cors_allowed_origins
-from tidings_local import chat_client, log_format
+from tidings_local import admin_cli, chat_client, log_format
 from tidings_local.keys import ENV_VAR, dev_signing_key
 from tidings_local.local_only import is_loopback_host
+
+if TYPE_CHECKING:
+    from tidings_local.seed import Seed
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -170,7 +177,16 @@ def _parser() -> argparse.ArgumentParser:
         epilog=FAULTS_HELP,
         formatter_class=_HelpFormatter,
     )
-    dev.add_argument("--demo", action="store_true", help="load the demo users and chats")
+    dev.add_argument("--demo", action="store_true", help="load the demo users and chats (a built-in seed file)")
+    dev.add_argument(
+        "--seed",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="load users, chats and members from a JSON or YAML file shaped like the administration API's bodies"
+        ' ({"users": [{userId, displayName, ...}], "chats": [{chatId, type, name, members, admins}]}; repeatable,'
+        " after --demo's)",
+    )
     dev.add_argument(
         "--host",
         default=DEFAULT_HOST,
@@ -272,7 +288,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         type=Path,
         help="keep the state (tables, queues, the search index, the local keys) in DIR across restarts,"
-        " saved within seconds of each write and when it stops; --demo loads the demo only into an empty DIR"
+        " saved within seconds of each write and when it stops; --demo and --seed load only into an empty DIR"
         " (default: in memory, nothing survives a restart)",
     )
     dev.add_argument(
@@ -295,6 +311,14 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=_HelpFormatter,
     )
     chat_client.add_arguments(chat)
+
+    admin = commands.add_parser(
+        "admin",
+        help="the administration API (users, sessions, export), SigV4-signed, on tidings dev or AWS",
+        description=admin_cli.__doc__.split("\n\n", 1)[1] if admin_cli.__doc__ else None,
+        formatter_class=_HelpFormatter,
+    )
+    admin_cli.add_arguments(admin, DEFAULT_URL, _HelpFormatter)
 
     vapid = commands.add_parser(
         "vapid-keys", help="print a new VAPID key pair as the value of the PushVapidKey secret (for AWS)"
@@ -408,8 +432,11 @@ def _print_result(command: str, text: str) -> int:
     return 0
 
 
-def _banner(url: str, http_routes: list[str], demo: bool, data_dir: Path | None = None, restored: bool = False) -> str:
-    """`demo`: the demo was loaded; `data_dir`: --data, `restored`: its state was loaded."""
+def _banner(
+    url: str, http_routes: list[str], seed: Seed | None, data_dir: Path | None = None, restored: bool = False
+) -> str:
+    """`seed`: what was loaded (none when the state came from --data); `data_dir`: --data,
+    `restored`: its state was loaded."""
     key_source = f"${ENV_VAR}" if os.environ.get(ENV_VAR) else f"the development key (set {ENV_VAR} to change it)"
     # The exact commands for this runtime: without --url they would reach port 8080, which may
     # be another runtime (or anything else listening there).
@@ -431,11 +458,20 @@ def _banner(url: str, http_routes: list[str], demo: bool, data_dir: Path | None 
         if data_dir is None
         else f"  state:     kept in {data_dir} ({'restored from it' if restored else 'empty: a fresh start'})",
     ]
-    if demo:
-        from tidings_local.demo import describe
+    lines.append("  admin:     .venv/bin/tidings admin users put zoe --display-name Zoe" + url_flag)
+    if seed is not None:
+        from tidings_local.seed import describe
 
-        lines += ["Demo data:", describe()]
+        lines += [f"Seeded from {', '.join(Path(source).name for source in seed.sources)}:", describe(seed)]
     return "\n".join(lines)
+
+
+def _load_seeds(demo: bool, files: list[str]) -> Seed | None:
+    if not demo and not files:
+        return None
+    from tidings_local.seed import DEMO_SEED, load_seeds
+
+    return load_seeds([*([DEMO_SEED] if demo else []), *files])
 
 
 def _exposure_warning(host: str, allow_remote_local_endpoints: bool) -> str | None:
@@ -464,6 +500,7 @@ async def _serve(args: argparse.Namespace) -> bool:
         args.host,
         args.port,
         demo=args.demo,
+        seed=args.loaded_seed,
         idle_timeout=args.idle_timeout,
         max_duration=args.max_duration,
         search_db_path=args.search_db,
@@ -481,7 +518,8 @@ async def _serve(args: argparse.Namespace) -> bool:
     try:
         routes = [f"{r.method} {r.path}" for r in runtime.application.http_routes]
         restored = runtime.restored_state
-        print(_banner(runtime.url, routes, args.demo and not restored, args.data, restored), file=sys.stderr)
+        seeded = None if restored else args.loaded_seed
+        print(_banner(runtime.url, routes, seeded, args.data, restored), file=sys.stderr)
         if (warning := _exposure_warning(args.host, args.allow_remote_local_endpoints)) is not None:
             print(warning, file=sys.stderr)
         print(f"Tidings is ready on {runtime.url}", file=sys.stderr, flush=True)
@@ -502,8 +540,15 @@ def main(argv: list[str] | None = None) -> int:
         return _reindex(args.url)
     if args.command == "chat":
         return chat_client.run(args)
+    if args.command == "admin":
+        return admin_cli.run(args)
     if args.command == "vapid-keys":
         return _vapid_keys(args.subject)
+    try:  # a bad seed file fails here, before anything starts, naming the file, entry and field
+        args.loaded_seed = _load_seeds(args.demo, args.seed)
+    except ValueError as exc:
+        print(f"tidings dev: --seed: {exc}", file=sys.stderr)
+        return 2
     restore_stdout = log_format.install(args.log_format)
     try:
         handlers_running = asyncio.run(_serve(args))

@@ -1,7 +1,8 @@
-"""The demo data of `tidings dev --demo`, written through the PynamoDB models.
+"""The demo data of `tidings dev --demo`, and the one way the local runtime writes a chat.
 
-Writing through the models, not raw items, means the demo data has exactly the shape the
-handlers read. Without `--demo` the runtime starts empty.
+The demo is a built-in seed file (`seeds/demo.json`, loaded by `seed.py` like any `--seed FILE`).
+Writing through the PynamoDB models, not raw items, means local data has exactly the shape the
+handlers read. Without `--demo` or `--seed` the runtime starts empty.
 """
 
 from __future__ import annotations
@@ -11,42 +12,32 @@ from datetime import UTC, datetime
 
 from tidings.chats.models import ChatModel, MemberModel, UserModel
 
-USERS = {"alice": "Alice", "bob": "Bob", "carol": "Carol", "dave": "Dave", "erin": "Erin"}
-
-# chat id -> (type, name, members, admins)
-CHATS: dict[str, tuple[str, str | None, tuple[str, ...], tuple[str, ...]]] = {
-    "dm-alice-bob": ("dm", None, ("alice", "bob"), ()),
-    "project-x": ("group", "Project X", ("alice", "bob", "carol"), ("alice",)),
-    "general": ("channel", "general", ("alice", "bob", "carol", "dave", "erin"), ("alice",)),
-}
-
 
 def load_demo_data() -> None:
-    for user_id, display_name in USERS.items():
-        UserModel(user_id=user_id, display_name=display_name).save()
-    for chat_id, (chat_type, name, members, admins) in CHATS.items():
-        add_chat(chat_id, chat_type, name, members, admins)
+    from tidings_local.seed import DEMO_SEED, apply_seed, load_seeds
+
+    apply_seed(load_seeds([DEMO_SEED]))
 
 
 def add_chat(
-    chat_id: str, chat_type: str, name: str | None, members: Sequence[str], admins: Sequence[str] = ()
+    chat_id: str,
+    chat_type: str,
+    name: str | None,
+    members: Sequence[str],
+    admins: Sequence[str] = (),
+    *,
+    visibility: str | None = None,
 ) -> None:
-    """A chat with its members, written as the demo's are; a member Tidings does not know yet
-    is created, named by its id (`POST /_local/chats`, for tests and local experiments until
-    an API creates chats)."""
+    """A chat with its members; a member Tidings does not know yet is created, named by its id
+    (`POST /_local/chats`, for tests and local experiments). `visibility` only where the chat
+    model has it (the seed refuses it otherwise)."""
     now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    ChatModel(chat_id=chat_id, name=name, chat_type=chat_type, head_seq=0, created_at=now).save()
+    chat = ChatModel(chat_id=chat_id, name=name, chat_type=chat_type, head_seq=0, created_at=now)
+    if visibility is not None:
+        setattr(chat, "visibility", visibility)  # noqa: B010  (an attribute the model may not declare yet)
+    chat.save()
     for user_id in members:
         if UserModel.count(user_id) == 0:
             UserModel(user_id=user_id, display_name=user_id).save()
         role = "admin" if user_id in admins else "member"
         MemberModel(chat_id=chat_id, user_id=user_id, role=role, joined_at=now).save()
-
-
-def describe() -> str:
-    """One line per demo chat, for the `tidings dev --demo` banner."""
-    lines = [f"  users: {', '.join(USERS)}"]
-    for chat_id, (chat_type, _, members, admins) in CHATS.items():
-        admin_note = f" (admin: {', '.join(admins)})" if admins else ""
-        lines.append(f"  {chat_id} [{chat_type}]: {', '.join(members)}{admin_note}")
-    return "\n".join(lines)

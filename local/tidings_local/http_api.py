@@ -17,6 +17,10 @@ as API Gateway applies an HTTP API's CORS configuration: a preflight (OPTIONS wi
 function; any other response to a request with an `Origin` gets the allowed origin and the
 exposed headers, and CORS headers a function returned are dropped (API Gateway ignores them).
 
+Routes declared with IAM authorization are let through only with a valid SigV4 signature of the
+development credentials (`sigv4.py`), refused as API Gateway refuses them (403 and its JSON
+`{"message"}`, no invocation), and their event carries `requestContext.authorizer.iam`.
+
 Differences from AWS: the HTTP API shares the WebSocket API's host and port (on AWS it has its
 own endpoint), and a path that no route matches gets the runtime's own 404 JSON.
 """
@@ -37,6 +41,7 @@ from multidict import CIMultiDict
 
 from tidings.kernel.declaration import Application, HttpRoute
 from tidings_infra.cors import PREFLIGHT_STATUS, CorsPolicy
+from tidings_local import sigv4
 from tidings_local.apigw import new_id
 from tidings_local.aws import ACCOUNT_ID
 from tidings_local.lambdas import FunctionError, Lambdas
@@ -55,7 +60,7 @@ class CompiledRoute:
 
     @property
     def key(self) -> str:
-        return f"{self.route.method} {self.route.path}"
+        return self.route.key
 
 
 def compile_routes(application: Application) -> list[CompiledRoute]:
@@ -149,6 +154,22 @@ def http_event(compiled: CompiledRoute, path_parameters: dict[str, str], request
     return event
 
 
+def signed_request(request: HttpRequest) -> sigv4.SignedRequest:
+    """The request as SigV4 sees it: the URL the client addressed (the `Host` it sent), the raw
+    path and query, every header and the body."""
+    query = f"?{request.raw_query}" if request.raw_query else ""
+    headers: dict[str, str] = {}
+    for name, value in request.headers:  # a repeated header is signed as its values joined by commas
+        key = name.lower()
+        headers[key] = f"{headers[key]},{value}" if key in headers else value
+    return sigv4.SignedRequest(
+        method=request.method,
+        url=f"http://{request.domain_name}{request.path}{query}",
+        headers=headers,
+        body=request.body,
+    )
+
+
 @dataclass(frozen=True)
 class HttpResponse:
     status: int
@@ -198,20 +219,29 @@ class HttpApi:
             return json_error(404, "NOT_FOUND", f"No such path: {request.path}")
         compiled, path_parameters = found
         self.stats.http_request()
-        event = http_event(
-            compiled,
-            path_parameters,
-            HttpRequest(
-                method=request.method,
-                path=request.rel_url.raw_path,
-                raw_query=request.rel_url.raw_query_string,
-                headers=list(request.headers.items()),
-                query=list(request.query.items()),
-                body=await request.read(),
-                source_ip=request.remote or "127.0.0.1",
-                domain_name=request.host,
-            ),
+        received = HttpRequest(
+            method=request.method,
+            path=request.rel_url.raw_path,
+            raw_query=request.rel_url.raw_query_string,
+            headers=list(request.headers.items()),
+            query=list(request.query.items()),
+            body=await request.read(),
+            source_ip=request.remote or "127.0.0.1",
+            domain_name=request.host,
         )
+        event = http_event(compiled, path_parameters, received)
+        if compiled.route.authorization == "iam":
+            try:
+                event["requestContext"]["authorizer"] = {"iam": sigv4.verify(signed_request(received))}
+            except sigv4.SignatureRefused as refused:
+                return web.json_response(
+                    refused.body(),
+                    status=refused.status,
+                    headers={
+                        "x-amzn-ErrorType": refused.error_type,
+                        "apigw-requestid": event["requestContext"]["requestId"],
+                    },
+                )
         try:
             result = await asyncio.wait_for(
                 self.lambdas.invoke(compiled.route.function, event), INTEGRATION_TIMEOUT_SECONDS

@@ -25,6 +25,7 @@ import yaml
 from pydantic import BaseModel, Field, create_model
 from pydantic.json_schema import models_json_schema
 
+from tidings.admin.wire import SessionRequest, SessionResponse, UserExport, UserPath, UserPut, UserResponse
 from tidings.chats.wire import ChatSummaryWire
 from tidings.kernel.wire import (
     TRACE_ID,
@@ -383,6 +384,8 @@ class RestOperation:
     path_parameters: type[BaseModel] | None = None
     authenticated: bool = True
     errors: tuple[int, ...] = (400, 401)
+    # IAM authorization (SigV4) instead of the bearer token: the administration API.
+    iam: bool = False
 
 
 REST_OPERATIONS: tuple[RestOperation, ...] = (
@@ -446,14 +449,65 @@ REST_OPERATIONS: tuple[RestOperation, ...] = (
         VapidKeyResponse,
         errors=(401, 503),
     ),
+    RestOperation(
+        "PUT",
+        "/admin/users/{userId}",
+        "Creates (201) or updates (200) a user; an optional field left out is cleared",
+        200,
+        UserResponse,
+        body=UserPut,
+        path_parameters=UserPath,
+        iam=True,
+        errors=(400, 403),
+    ),
+    RestOperation(
+        "GET",
+        "/admin/users/{userId}",
+        "A user",
+        200,
+        UserResponse,
+        path_parameters=UserPath,
+        iam=True,
+        errors=(403, 404),
+    ),
+    RestOperation(
+        "GET",
+        "/admin/users/{userId}/export",
+        "Everything stored about a user, as one document",
+        200,
+        UserExport,
+        path_parameters=UserPath,
+        iam=True,
+        errors=(403, 404),
+    ),
+    RestOperation(
+        "POST",
+        "/admin/sessions",
+        "A sign-in for a user Tidings knows: an access token and a refresh token",
+        200,
+        SessionResponse,
+        body=SessionRequest,
+        iam=True,
+        errors=(400, 403, 404),
+    ),
 )
 
 _STATUS_TEXT = {
     400: "BAD_FRAME: the message names the field or parameter",
     401: "UNAUTHORIZED: no, malformed, expired, badly signed or revoked token",
     403: "FORBIDDEN: not a member (or no such chat)",
+    404: "NOT_FOUND: no such user",
     503: "UNAVAILABLE",
 }
+# What API Gateway answers itself on an IAM-authorized route: its own `{"message"}` body.
+_IAM_REFUSAL = (
+    "API Gateway: not SigV4-signed, badly signed, signed more than 5 minutes away from its clock, or by a "
+    "principal not allowed execute-api:Invoke on the route (`x-amzn-ErrorType` says which)"
+)
+
+
+class GatewayRefusal(BaseModel):
+    message: str = Field(description="`Forbidden`, or why the signature was refused")
 
 
 def _schema_of(annotation: Any, definitions: dict[str, Any]) -> dict[str, Any]:
@@ -493,6 +547,10 @@ def openapi_document() -> dict[str, Any]:
                 "content": {"application/json": {"schema": _schema_of(operation.response, definitions)}},
             }
         for status in operation.errors:
+            if operation.iam and status == 403:
+                refusal = _schema_of(GatewayRefusal, definitions)
+                responses["403"] = {"description": _IAM_REFUSAL, "content": {"application/json": {"schema": refusal}}}
+                continue
             responses[str(status)] = {
                 "description": _STATUS_TEXT[status],
                 "content": {"application/json": {"schema": error}},
@@ -502,7 +560,9 @@ def openapi_document() -> dict[str, Any]:
             "summary": operation.summary,
             "responses": responses,
         }
-        if not operation.authenticated:
+        if operation.iam:
+            entry["security"] = [{"sigv4": []}]
+        elif not operation.authenticated:
             entry["security"] = []
         parameters = []
         if operation.path_parameters is not None:
@@ -522,8 +582,8 @@ def openapi_document() -> dict[str, Any]:
         "info": {
             "title": "Tidings REST API",
             "version": PROTOCOL_VERSION,
-            "description": "The chat list, message history, sessions, notification preferences and push "
-            "subscriptions. docs/protocol.md describes the behaviour behind each call.",
+            "description": "The chat list, message history, sessions, notification preferences, push "
+            "subscriptions and the administration API. docs/protocol.md describes the behaviour behind each call.",
         },
         "servers": [
             {"url": "http://127.0.0.1:8080", "description": "`tidings dev`"},
@@ -542,7 +602,16 @@ def openapi_document() -> dict[str, Any]:
                     "scheme": "bearer",
                     "bearerFormat": "JWT",
                     "description": "The same access token as the WebSocket's",
-                }
+                },
+                "sigv4": {
+                    "type": "apiKey",
+                    "name": "Authorization",
+                    "in": "header",
+                    "x-amazon-apigateway-authtype": "awsSigv4",
+                    "description": "The administration API: AWS Signature Version 4 for execute-api, by a "
+                    "principal allowed execute-api:Invoke on the route (the stack's AdminInvokePolicy); "
+                    "locally, tidings dev's development credentials",
+                },
             },
             "schemas": dict(sorted(definitions.items())),
         },

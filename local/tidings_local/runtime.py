@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -57,6 +57,9 @@ from tidings_local.queues import QueuePoller
 from tidings_local.schedules import Scheduler
 from tidings_local.stats import Stats
 from tidings_local.streams import PollerSettings, StreamPoller
+
+if TYPE_CHECKING:
+    from tidings_local.seed import Seed  # pydantic models: loaded only with a seed
 
 SHUTDOWN_SECONDS = 2.0
 
@@ -126,6 +129,7 @@ class LocalRuntime:
         port: int = 8080,
         *,
         demo: bool = False,
+        seed: Seed | None = None,
         idle_timeout: float = 600,
         max_duration: float = 7200,
         application: Application | None = None,
@@ -153,11 +157,12 @@ class LocalRuntime:
         `allow_remote_local_endpoints` lets other hosts use the unauthenticated local-only
         endpoints (`local_only.py`); `cors` is the HTTP API's CORS policy (default: the stack's,
         every origin); `data_dir` keeps the state across restarts (`data_dir.py`; a directory
-        that cannot be used raises `DataDirError` here), and the demo is loaded into it only
-        while it is empty."""
+        that cannot be used raises `DataDirError` here), and the seed (or the demo) is loaded
+        into it only while it is empty."""
         self.host = host
         self.port = port
         self.demo = demo
+        self.seed = seed  # loaded at start; `demo` alone loads the built-in demo seed
         self.application = application or _default_application()
         self.ready = False
         self.stats = Stats()
@@ -322,6 +327,10 @@ class LocalRuntime:
         os.environ.update(provisioned.environment)
         if self._restored_state is not None:
             restore(self.application, self._restored_state)
+        elif self.seed is not None:
+            from tidings_local.seed import apply_seed
+
+            apply_seed(self.seed)
         elif self.demo:
             from tidings_local.demo import load_demo_data
 

@@ -17,6 +17,7 @@ from tests.fuzz.conftest import World, assert_no_traceback, handler_of
 from tests.fuzz.strategies import USERS, dumps, forged_tokens, hostile_text, http_text, json_text, model_payloads
 from tests.support.events import http_event
 from tests.support.lambdas import LambdaContext
+from tidings.admin.wire import SessionRequest, UserPut
 from tidings.app import APPLICATION
 from tidings.kernel.declaration import HttpRoute
 from tidings.kernel.errors import ErrorCode
@@ -25,7 +26,7 @@ from tidings.notifications.wire import DeviceTokenRegistration, WebPushRegistrat
 
 # The bodies the REST routes read, as shapes to fill with hostile values; every route gets all
 # of them (a field another route reads is just an extra one), plus JSON and text of any shape.
-BODY_MODELS = (NotificationPreferences, WebPushRegistration, DeviceTokenRegistration)
+BODY_MODELS = (NotificationPreferences, WebPushRegistration, DeviceTokenRegistration, UserPut, SessionRequest)
 PARAMETER = re.compile(r"\{(\w+)\}")
 CODES = {code.value for code in ErrorCode}
 
@@ -98,6 +99,8 @@ def test_every_declared_http_route_is_fuzzed():
     assert {(r.method, r.path) for r in APPLICATION.http_routes} >= {
         ("PUT", "/api/prefs"),
         ("POST", "/api/auth/refresh"),
+        ("PUT", "/admin/users/{userId}"),
+        ("POST", "/admin/sessions"),
     }
 
 

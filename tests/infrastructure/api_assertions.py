@@ -103,11 +103,12 @@ def assert_mock_route(resources: Resources, websocket_api: str, declared: MockRo
 
 
 def assert_http_route(resources: Resources, http_api: str, declared: HttpRoute, function_id: str) -> None:
-    """The route exists with exactly the declared key, without authorizer, on a Lambda proxy
-    integration (payload 2.0) of its function, which API Gateway may invoke for that path."""
+    """The route exists with exactly the declared key, with its declared authorization (IAM, or
+    none: the function verifies the JWT), on a Lambda proxy integration (payload 2.0) of its
+    function, which API Gateway may invoke for that path."""
     key = f"{declared.method} {declared.path}"
     _, route = routes(resources, http_api)[key]
-    assert route["AuthorizationType"] == "NONE"
+    assert route["AuthorizationType"] == ("AWS_IAM" if declared.authorization == "iam" else "NONE")
     assert "AuthorizerId" not in route
     _, integration = target_integration(resources, route)
     assert integration["IntegrationType"] == "AWS_PROXY"

@@ -244,13 +244,15 @@ def test_http_functions_get_one_proxy_integration_each(synthesized: Synthesized)
 
 
 @needs_http_api
-def test_http_api_has_no_authorizer(synthesized: Synthesized) -> None:
-    """The functions verify the bearer JWT themselves (HttpApiConstruct says why)."""
+def test_http_api_has_no_authorizer_but_iam_on_the_admin_routes(synthesized: Synthesized) -> None:
+    """The functions verify the bearer JWT themselves (HttpApiConstruct says why); the
+    administration routes use IAM authorization, which needs no authorizer resource."""
     http_api = _http_api_id(synthesized)
     authorizers = synthesized.of_type("AWS::ApiGatewayV2::Authorizer").values()
     assert not [a for a in authorizers if a["Properties"]["ApiId"] == _ref(http_api)]
-    for _, route in api_assertions.routes(synthesized.resources, http_api).values():
-        assert route["AuthorizationType"] == "NONE" and "AuthorizerId" not in route
+    iam = {r.key for r in APPLICATION.http_routes if r.authorization == "iam"}
+    for key, (_, route) in api_assertions.routes(synthesized.resources, http_api).items():
+        assert route["AuthorizationType"] == ("AWS_IAM" if key in iam else "NONE") and "AuthorizerId" not in route
 
 
 @needs_http_api

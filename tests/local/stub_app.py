@@ -123,6 +123,7 @@ APP = Application(
         HttpRoute("GET", "/api/things/special", REST),
         HttpRoute("POST", "/api/things", REST),
         HttpRoute("GET", "/api/files/{path+}", REST),
+        HttpRoute("PUT", "/admin/things/{thingId}", REST, authorization="iam"),
     ),
     stream_subscriptions=(SUBSCRIPTION,),
     queues=(CONSUMER_FAILURES,),

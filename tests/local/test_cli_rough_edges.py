@@ -23,7 +23,7 @@ from tidings_local.cli import _banner, _exposure_warning, _parser, main
 
 
 def test_the_banner_names_the_runtime_in_every_command_when_it_is_not_on_the_default_url() -> None:
-    banner = _banner("http://127.0.0.1:9123", [], demo=False)
+    banner = _banner("http://127.0.0.1:9123", [], seed=None)
     assert "tidings session alice --url http://127.0.0.1:9123" in banner
     assert "tidings chat alice --url http://127.0.0.1:9123" in banner
     # `tidings token` signs locally and needs no URL.
@@ -31,12 +31,12 @@ def test_the_banner_names_the_runtime_in_every_command_when_it_is_not_on_the_def
 
 
 def test_the_banner_keeps_the_commands_short_on_the_default_url() -> None:
-    banner = _banner("http://127.0.0.1:8080", [], demo=False)
+    banner = _banner("http://127.0.0.1:8080", [], seed=None)
     assert "tidings session alice " in banner and "--url" not in banner
 
 
 def test_the_banner_says_the_state_is_in_memory() -> None:
-    assert "lost when tidings dev stops" in _banner("http://127.0.0.1:8080", [], demo=False)
+    assert "lost when tidings dev stops" in _banner("http://127.0.0.1:8080", [], seed=None)
 
 
 # --- tidings token: user ids and TTLs the server would refuse --------------------------------

@@ -5,9 +5,11 @@ from __future__ import annotations
 import aiohttp
 import pytest
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventV2Model
+from botocore.credentials import Credentials
 
 from tests.local.stub_app import REST
 from tidings_infra.cors import CorsPolicy
+from tidings_local import sigv4
 from tidings_local.runtime import LocalRuntime
 
 
@@ -140,3 +142,39 @@ async def test_listed_origins_are_echoed_with_vary_and_others_get_no_cors_header
         async with http.get(f"{runtime.url}/api/things/t-1", headers={"Origin": "https://evil.example"}) as response:
             assert response.status == 200  # the function ran; the browser withholds the answer
             assert "Access-Control-Allow-Origin" not in response.headers
+
+
+# --- IAM authorization, as API Gateway applies it before invoking the function ------------------
+
+
+async def test_an_iam_route_takes_a_sigv4_signed_request_and_gives_the_function_the_iam_identity(
+    runtime: LocalRuntime, http: aiohttp.ClientSession
+) -> None:
+    url = f"{runtime.url}/admin/things/t-1?x=1"
+    body = b'{"name": "x"}'
+    headers = sigv4.sign("PUT", url, body, {"Content-Type": "application/json"})
+    async with http.put(url, data=body, headers=headers) as response:
+        assert response.status == 200, await response.text()
+        answer = await response.json()
+    assert answer["body"] == body.decode()
+    assert answer["iam"]["accessKey"] == sigv4.DEV_ACCESS_KEY
+    assert answer["iam"]["userArn"].endswith(":user/tidings-local")
+    assert events(runtime)[0]["requestContext"]["authorizer"]["iam"]["accountId"]
+
+
+async def test_an_iam_route_refuses_unsigned_and_wrongly_signed_requests_without_invoking(
+    runtime: LocalRuntime, http: aiohttp.ClientSession
+) -> None:
+    url = f"{runtime.url}/admin/things/t-1"
+    async with http.put(url, data=b"{}") as response:
+        assert response.status == 403
+        assert await response.json() == {"message": "Forbidden"}
+    wrong = sigv4.sign("PUT", url, b"{}", credentials=Credentials(sigv4.DEV_ACCESS_KEY, "not-the-secret"))
+    async with http.put(url, data=b"{}", headers=wrong) as response:
+        assert response.status == 403
+        assert response.headers["x-amzn-ErrorType"] == "InvalidSignatureException"
+        assert (await response.json())["message"].startswith("The request signature we calculated does not match")
+    tampered = sigv4.sign("PUT", url, b"{}")
+    async with http.put(url, data=b'{"a": 1}', headers=tampered) as response:
+        assert response.status == 403
+    assert events(runtime) == []

@@ -7,6 +7,7 @@ that feature's `declaration.py`, and both runtimes pick it up.
 
 from __future__ import annotations
 
+from tidings.admin import declaration as admin
 from tidings.chats import declaration as chats
 from tidings.kernel.declaration import compose
 from tidings.messaging import declaration as messaging
@@ -16,5 +17,11 @@ from tidings.search import declaration as search
 from tidings.sessions import declaration as sessions
 
 APPLICATION = compose(
-    sessions.FEATURE, chats.FEATURE, messaging.FEATURE, presence.FEATURE, notifications.FEATURE, search.FEATURE
+    sessions.FEATURE,
+    chats.FEATURE,
+    messaging.FEATURE,
+    presence.FEATURE,
+    notifications.FEATURE,
+    search.FEATURE,
+    admin.FEATURE,
 )

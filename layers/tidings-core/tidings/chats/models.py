@@ -31,6 +31,9 @@ class UserModel(Model):
     total_mentions = NumberAttribute(attr_name="totalMentions", default=0)
     # `PUT /api/prefs`, as validated JSON; absent means the defaults.
     notification_prefs = JSONAttribute(attr_name="notificationPrefs", null=True)
+    # The profile the platform provisions (`PUT /admin/users/{userId}`); avatarUrl is https only.
+    email = UnicodeAttribute(null=True)
+    avatar_url = UnicodeAttribute(attr_name="avatarUrl", null=True)
 
 
 class ChatsByType(GlobalSecondaryIndex["ChatModel"]):

@@ -205,14 +205,29 @@ class MockRoute:
     reply_type: str
 
 
+# How an HTTP route's caller is authorized. "jwt": API Gateway lets every request through and
+# the function verifies the user's bearer JWT itself (`tidings.kernel.rest.caller_id`). "iam":
+# API Gateway's IAM authorization: only a SigV4-signed request of a principal allowed
+# `execute-api:Invoke` on the route reaches the function (the administration API, called by the
+# platform's own backend), and the event carries `requestContext.authorizer.iam`.
+HttpAuthorization = Literal["jwt", "iam"]
+HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
 @dataclass(frozen=True)
 class HttpRoute:
     """A route of the HTTP API (docs/protocol.md, "REST"), with API Gateway HTTP API payload
     v2.0 events. `path` uses API Gateway's syntax: `/api/chats/{chatId}/messages`."""
 
-    method: Literal["GET", "POST", "PUT", "DELETE"]
+    method: HttpMethod
     path: str
     function: Function
+    authorization: HttpAuthorization = "jwt"
+
+    @property
+    def key(self) -> str:
+        """API Gateway's route key: `GET /api/chats`."""
+        return f"{self.method} {self.path}"
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,19 @@ class MessagesByMessageId(GlobalSecondaryIndex["MessageModel"]):
     message_id = UnicodeAttribute(hash_key=True, attr_name="messageId")
 
 
+class MessagesBySender(GlobalSecondaryIndex["MessageModel"]):
+    """What one user wrote (messages, and the edits, deletes and reactions they made), oldest
+    first: the administration export reads it without a Scan. Keys only: the export reads the
+    items themselves, and edits of `content` never touch the index."""
+
+    class Meta:
+        index_name = "bySender"
+        projection = KeysOnlyProjection()
+
+    sender_id = UnicodeAttribute(hash_key=True, attr_name="senderId")
+    created_at = UnicodeAttribute(range_key=True, attr_name="createdAt")
+
+
 class MessageModel(Model):
     """The chat event log, partitioned by chat with the seq as sort key.
 
@@ -65,6 +78,7 @@ class MessageModel(Model):
     # The message's trace id; an event item carries the trace id of the message it is about.
     trace_id = UnicodeAttribute(attr_name="traceId", null=True)
     by_message_id = MessagesByMessageId()
+    by_sender = MessagesBySender()
 
 
 class IdempotencyModel(Model):

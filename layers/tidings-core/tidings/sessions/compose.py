@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from tidings.kernel.connections_api import ConnectionPoster
     from tidings.sessions.connection_store import DynamoConnectionLiveness, DynamoConnectionStore
     from tidings.sessions.connections import Disconnector, PendingClose
-    from tidings.sessions.credentials import CredentialService
+    from tidings.sessions.credentials import CredentialService, SessionIssuer
     from tidings.sessions.identity_providers import ProviderTokens
     from tidings.sessions.session_service import MembershipCheck, SessionService, TokenVerifier
     from tidings.sessions.token_expiry import TokenTimer, TokenTimerService
@@ -184,6 +184,16 @@ def credential_service(environment: Environment, *, poster: ConnectionPoster) ->
         signing_key(environment),
         now=time.time,
     )
+
+
+def session_issuer(environment: Environment) -> SessionIssuer:
+    """Sign-ins alone (the administration API's `POST /admin/sessions`): the refresh tokens and
+    the signing key, none of the connections that refresh and revoke need."""
+    from tidings.sessions.credentials import SessionIssuer
+    from tidings.sessions.token_store import DynamoRefreshTokenStore
+
+    environment.require(REFRESH_TOKENS)
+    return SessionIssuer(DynamoRefreshTokenStore(), signing_key(environment), now=time.time)
 
 
 def issue_session(user_id: str) -> dict[str, Any]:

@@ -81,6 +81,49 @@ def hash_refresh_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+class SessionIssuer:
+    """Mints sessions: an access token and a refresh token, the refresh token stored (hashed).
+    Alone, it is what a sign-in needs (the administration API's `POST /admin/sessions`); the
+    `CredentialService` adds refresh and revocation."""
+
+    def __init__(
+        self,
+        refresh_tokens: RefreshTokenStore,
+        signing_key: Callable[[], str],
+        now: Callable[[], float],
+        access_token_ttl_seconds: int = DEFAULT_TTL_SECONDS,
+    ) -> None:
+        self.refresh_tokens = refresh_tokens
+        self._signing_key = signing_key
+        self.now = now
+        self._access_ttl = access_token_ttl_seconds
+
+    def issue_session(self, user_id: str, access_token_ttl_seconds: int | None = None) -> Session:
+        """A new sign-in: an access token (living `access_token_ttl_seconds`, by default the
+        issuer's) and the first refresh token of a new family. Tidings does not authenticate
+        people itself; whatever does (an IdP, the platform's backend, `tidings` locally) calls this."""
+        now = int(self.now())
+        refresh_token, record = self.new_refresh_token(user_id, str(uuid.uuid4()), now)
+        self.refresh_tokens.add(record)
+        return self.session(user_id, refresh_token, now, access_token_ttl_seconds)
+
+    def new_refresh_token(self, user_id: str, family_id: str, now: int) -> tuple[str, RefreshTokenRecord]:
+        token = secrets.token_urlsafe(REFRESH_TOKEN_BYTES)
+        record = RefreshTokenRecord(
+            token_hash=hash_refresh_token(token),
+            user_id=user_id,
+            family_id=family_id,
+            issued_at=now,
+            expires_at=now + int(REFRESH_TOKEN_TTL.total_seconds()),
+        )
+        return token, record
+
+    def session(self, user_id: str, refresh_token: str, now: int, ttl_seconds: int | None = None) -> Session:
+        ttl = self._access_ttl if ttl_seconds is None else ttl_seconds
+        token = issue_token(user_id, self._signing_key(), ttl, now=now)
+        return Session(token=token, refresh_token=refresh_token, expires_at=now + ttl)
+
+
 class CredentialService:
     def __init__(
         self,
@@ -92,21 +135,16 @@ class CredentialService:
         now: Callable[[], float],
         access_token_ttl_seconds: int = DEFAULT_TTL_SECONDS,
     ) -> None:
+        self._issuer = SessionIssuer(refresh_tokens, signing_key, now, access_token_ttl_seconds)
         self._refresh_tokens = refresh_tokens
         self._revocations = revocations
         self._connections = connections
         self._disconnector = disconnector
-        self._signing_key = signing_key
         self._now = now
-        self._access_ttl = access_token_ttl_seconds
 
     def issue_session(self, user_id: str) -> Session:
-        """A new sign-in: an access token and the first refresh token of a new family. Tidings
-        does not authenticate people itself; whatever does (an IdP, `tidings` locally) calls this."""
-        now = int(self._now())
-        refresh_token, record = self._new_refresh_token(user_id, str(uuid.uuid4()), now)
-        self._refresh_tokens.add(record)
-        return self._session(user_id, refresh_token, now)
+        """A new sign-in (`SessionIssuer.issue_session`)."""
+        return self._issuer.issue_session(user_id)
 
     def refresh(self, refresh_token: str) -> Session:
         """Rotates the refresh token. Raises Unauthorized for an unknown, expired, revoked or
@@ -120,11 +158,11 @@ class CredentialService:
         revoked_before = self._revocations.revoked_before(record.user_id)
         if revoked_before is not None and record.issued_at <= revoked_before:
             raise Unauthorized("The session was revoked; sign in again")
-        new_token, new_record = self._new_refresh_token(record.user_id, record.family_id, now)
+        new_token, new_record = self._issuer.new_refresh_token(record.user_id, record.family_id, now)
         if not self._refresh_tokens.rotate(record.token_hash, new_record, now):
             return self._reused(record)  # a concurrent use of the same token won the rotation
         metrics.add_metric(name="TokensRefreshed", unit="Count", value=1)
-        return self._session(record.user_id, new_token, now)
+        return self._issuer.session(record.user_id, new_token, now)
 
     def revoke(self, user_id: str) -> int:
         """Revokes every token and refresh token the user holds now, and closes every one of
@@ -168,18 +206,3 @@ class CredentialService:
         )
         metrics.add_metric(name="RefreshTokenReuses", unit="Count", value=1)
         raise Unauthorized("This refresh token was already used; sign in again")
-
-    def _new_refresh_token(self, user_id: str, family_id: str, now: int) -> tuple[str, RefreshTokenRecord]:
-        token = secrets.token_urlsafe(REFRESH_TOKEN_BYTES)
-        record = RefreshTokenRecord(
-            token_hash=hash_refresh_token(token),
-            user_id=user_id,
-            family_id=family_id,
-            issued_at=now,
-            expires_at=now + int(REFRESH_TOKEN_TTL.total_seconds()),
-        )
-        return token, record
-
-    def _session(self, user_id: str, refresh_token: str, now: int) -> Session:
-        token = issue_token(user_id, self._signing_key(), self._access_ttl, now=now)
-        return Session(token=token, refresh_token=refresh_token, expires_at=now + self._access_ttl)

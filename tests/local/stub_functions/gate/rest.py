@@ -1,6 +1,6 @@
 """Stub HTTP API function: POST answers in the full payload 2.0 response format (with a CORS
 header of its own, which API Gateway ignores), GET in the inferred one (a plain dict);
-`?fail=1` raises."""
+`?fail=1` raises. An IAM-authorized route answers with the caller's `authorizer.iam` block."""
 
 import json
 
@@ -8,6 +8,8 @@ import json
 def handler(event, context):
     if (event.get("queryStringParameters") or {}).get("fail"):
         raise RuntimeError("the function broke")
+    if "authorizer" in event["requestContext"]:
+        return {"iam": event["requestContext"]["authorizer"]["iam"], "body": event.get("body")}
     if event["requestContext"]["http"]["method"] == "POST":
         return {
             "statusCode": 201,

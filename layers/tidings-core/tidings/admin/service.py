@@ -1,0 +1,87 @@
+"""The administration API's logic, free of AWS event shapes: users, sessions, the export."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tidings.admin.wire import SessionRequest, UserPut
+from tidings.kernel.errors import NotFound
+from tidings.kernel.observability import logger, metrics
+from tidings.kernel.wire import iso
+
+
+@dataclass(frozen=True)
+class UserProfile:
+    user_id: str
+    display_name: str
+    email: str | None = None
+    avatar_url: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        wire = {"userId": self.user_id, "displayName": self.display_name}
+        if self.email is not None:
+            wire["email"] = self.email
+        if self.avatar_url is not None:
+            wire["avatarUrl"] = self.avatar_url
+        return wire
+
+
+class UserStore(Protocol):
+    def put(self, profile: UserProfile) -> bool:
+        """Creates the user or replaces its profile (keeping what other features store on the
+        user: badges, preferences, revocations); True when it was created."""
+
+    def get(self, user_id: str) -> UserProfile | None: ...
+
+
+class UserData(Protocol):
+    def export(self, user_id: str) -> dict[str, Any]:
+        """Everything stored about the user but the profile, by section."""
+
+
+class IssuedSession(Protocol):
+    def to_wire(self) -> dict[str, Any]: ...
+
+
+class SessionIssuing(Protocol):
+    """The sessions feature's sign-in (`tidings.sessions.credentials.SessionIssuer`)."""
+
+    def issue_session(self, user_id: str, access_token_ttl_seconds: int | None = None) -> IssuedSession: ...
+
+
+class AdminService:
+    def __init__(self, users: UserStore, data: UserData, sessions: SessionIssuing, now: Callable[[], float]) -> None:
+        self._users = users
+        self._data = data
+        self._sessions = sessions
+        self._now = now
+
+    def put_user(self, user_id: str, request: UserPut) -> tuple[UserProfile, bool]:
+        """The stored profile, and whether the user is new."""
+        profile = UserProfile(user_id, request.displayName, request.email, request.avatarUrl)
+        created = self._users.put(profile)
+        metrics.add_metric(name="UsersProvisioned" if created else "UsersUpdated", unit="Count", value=1)
+        return profile, created
+
+    def get_user(self, user_id: str) -> UserProfile:
+        profile = self._users.get(user_id)
+        if profile is None:
+            raise NotFound(f"No user {user_id!r}; create it with PUT /admin/users/{user_id}")
+        return profile
+
+    def issue_session(self, request: SessionRequest) -> dict[str, Any]:
+        """A sign-in for a user Tidings knows (a token for an unknown one would make a user
+        with no name appear in every chat it joins)."""
+        self.get_user(request.userId)
+        session = self._sessions.issue_session(request.userId, request.ttlSeconds)
+        logger.info("session issued", extra={"userId": request.userId})
+        metrics.add_metric(name="AdminSessionsIssued", unit="Count", value=1)
+        return session.to_wire()
+
+    def export(self, user_id: str) -> dict[str, Any]:
+        profile = self.get_user(user_id)
+        document = {"user": profile.to_wire(), **self._data.export(user_id), "exportedAt": iso(self._now())}
+        metrics.add_metric(name="UserExports", unit="Count", value=1)
+        return document

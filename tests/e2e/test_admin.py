@@ -1,0 +1,114 @@
+"""The administration API and `--seed` against a real `tidings dev --demo --seed FILE`: a platform
+provisions a user with `tidings admin`, mints a session with a botocore-signed
+`POST /admin/sessions`, and that token connects over a WebSocket through the Python SDK;
+unsigned and wrongly signed calls are refused; the export returns what the user wrote."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+from botocore.credentials import Credentials
+
+from tests.e2e.conftest import TIDINGS, WAIT_SECONDS, Server, start_server, stop_server
+from tidings_local import admin_cli, sigv4
+
+SEED = {
+    "users": [
+        {"userId": "pat@platform", "displayName": "Pat", "email": "pat@example.com"},
+        {"userId": "sam", "displayName": "Sam"},
+    ],
+    "chats": [
+        {
+            "chatId": "ops",
+            "type": "group",
+            "name": "Ops",
+            "members": ["pat@platform", "sam", "alice"],
+            "admins": ["pat@platform"],
+        }
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    seed = tmp_path_factory.mktemp("seed") / "seed.yaml"
+    seed.write_text(json.dumps(SEED))  # JSON is YAML: the .yaml file goes through the YAML parser
+    process, server, _ = start_server("--seed", str(seed), log_name="tidings-dev-admin")
+    yield server
+    stop_server(process)
+
+
+def admin(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(TIDINGS), "admin", *args, "--url", server.base_url], capture_output=True, text=True, timeout=WAIT_SECONDS
+    )
+
+
+def test_the_seed_files_users_and_chats_are_there_beside_the_demo(server: Server) -> None:
+    shown = admin(server, "users", "get", "pat@platform")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["user"] == {
+        "userId": "pat@platform",
+        "displayName": "Pat",
+        "email": "pat@example.com",
+    }
+    chats = asyncio.run(server.rest("sam").chats())
+    [ops] = [chat for chat in chats if chat["chatId"] == "ops"]
+    assert ops["name"] == "Ops" and sorted(m["userId"] for m in ops["members"]) == ["alice", "pat@platform", "sam"]
+    assert admin(server, "users", "get", "carol").returncode == 0  # --demo's users too
+
+
+async def test_a_provisioned_user_signs_in_with_a_minted_session_and_connects(server: Server) -> None:
+    created = await asyncio.to_thread(admin, server, "users", "put", "zed", "--display-name", "Zed")
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout) == {"user": {"userId": "zed", "displayName": "Zed"}}
+    session = await asyncio.to_thread(admin_cli.call, "POST", server.base_url, "/admin/sessions", {"userId": "zed"})
+    assert set(session) == {"token", "refreshToken", "expiresAt"}
+    client = await server.connect(token=session["token"])
+    try:
+        assert client.welcome is not None and client.welcome["userId"] == "zed"
+    finally:
+        await client.close()
+
+
+def test_unsigned_and_wrongly_signed_calls_are_refused_and_change_nothing(server: Server) -> None:
+    url = f"{server.base_url}/admin/users/mallory"
+    body = json.dumps({"displayName": "Mallory"}).encode()
+    attempts = {
+        "unsigned": {"Content-Type": "application/json"},
+        "wrong secret": sigv4.sign("PUT", url, body, credentials=Credentials(sigv4.DEV_ACCESS_KEY, "guess")),
+    }
+    for what, headers in attempts.items():
+        request = urllib.request.Request(url, data=body, headers=headers, method="PUT")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=WAIT_SECONDS)
+        assert refused.value.code == 403, what
+        message = json.load(refused.value)["message"]
+        assert message == "Forbidden" if what == "unsigned" else message.startswith("The request signature"), what
+    missing = admin(server, "users", "get", "mallory")
+    assert missing.returncode == 1
+    assert "No user 'mallory'" in missing.stderr and "HTTP 404" in missing.stderr and "Traceback" not in missing.stderr
+
+
+async def test_the_export_returns_what_the_user_wrote(server: Server) -> None:
+    minted = await asyncio.to_thread(admin, server, "session", "pat@platform", "--ttl", "600")
+    assert minted.returncode == 0, minted.stderr
+    pat = await server.connect(token=json.loads(minted.stdout)["token"])
+    try:
+        sent = await pat.send("ops", "words for the export")
+    finally:
+        await pat.close()
+    exported = await asyncio.to_thread(admin, server, "export", "pat@platform")
+    assert exported.returncode == 0, exported.stderr
+    document = json.loads(exported.stdout)
+    assert [(m["messageId"], m["content"]) for m in document["messages"]] == [
+        (sent["messageId"], "words for the export")
+    ]
+    assert [m["chatId"] for m in document["memberships"]] == ["ops"]
+    assert document["user"]["email"] == "pat@example.com"

@@ -1,0 +1,74 @@
+"""The administration API in the synthesized stack: IAM authorization on its routes (and only
+on them), the managed policy allowing exactly those routes, the outputs, and the function's grants."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.infrastructure import api_assertions
+from tests.infrastructure.synthesis import Synthesized
+from tidings.admin.declaration import ADMIN_API
+from tidings.app import APPLICATION
+from tidings_infra import names
+from tidings_infra.nag import flatten_cfn_reference
+
+
+def _http_routes(synthesized: Synthesized) -> dict[str, dict[str, Any]]:
+    api = api_assertions.api_id(synthesized.resources, "HTTP")
+    assert api is not None
+    return {key: props for key, (_, props) in api_assertions.routes(synthesized.resources, api).items()}
+
+
+def test_admin_routes_use_iam_authorization_and_the_api_routes_do_not(synthesized: Synthesized) -> None:
+    routes = _http_routes(synthesized)
+    admin = {key for key in routes if key.split(" ")[1].startswith("/admin/")}
+    assert admin == {r.key for r in APPLICATION.http_routes if r.authorization == "iam"}
+    assert {"PUT /admin/users/{userId}", "GET /admin/users/{userId}", "POST /admin/sessions"} <= admin
+    for key, props in routes.items():
+        if key in admin:
+            assert props["AuthorizationType"] == "AWS_IAM", key
+        else:
+            assert props.get("AuthorizationType", "NONE") == "NONE", key
+
+
+def test_the_invoke_policy_allows_exactly_the_admin_routes(synthesized: Synthesized) -> None:
+    [policy] = synthesized.of_type("AWS::IAM::ManagedPolicy").values()
+    [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Action"] == "execute-api:Invoke"
+    api = api_assertions.api_id(synthesized.resources, "HTTP")
+    resources = sorted(flatten_cfn_reference(resource) for resource in statement["Resource"])
+    expected = sorted(
+        f"arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<{api}>/*/{r.method}"
+        + r.path.replace("{userId}", "*")
+        for r in APPLICATION.http_routes
+        if r.authorization == "iam"
+    )
+    assert resources == expected
+    assert not any("/api/" in resource for resource in resources)
+
+
+def test_outputs_give_the_admin_url_the_policy_the_tables_and_the_signing_key(synthesized: Synthesized) -> None:
+    outputs = synthesized.template.to_json()["Outputs"]
+    [policy_id] = synthesized.of_type("AWS::IAM::ManagedPolicy")
+    assert outputs[names.OUTPUT_ADMIN_INVOKE_POLICY_ARN]["Value"] == {"Ref": policy_id}
+    admin_url = flatten_cfn_reference(outputs[names.OUTPUT_ADMIN_API_URL]["Value"])
+    assert admin_url.startswith("https://") and admin_url.endswith("/admin/")
+    assert f"JwtSigningKey{names.OUTPUT_SECRET_ARN_SUFFIX}" in outputs
+    for table in ("Users", "Members", "Chats", "Messages"):
+        assert f"{table}{names.OUTPUT_TABLE_NAME_SUFFIX}" in outputs
+
+
+def test_the_admin_function_is_granted_only_what_it_uses(synthesized: Synthesized) -> None:
+    """No connection tables, no queues, no @connections: it neither posts to nor closes connections."""
+    granted = {table.id for table, _ in ADMIN_API.tables}
+    assert granted == {"Users", "RefreshTokens", "Members", "Chats", "Messages", "PushSubscriptions"}
+    assert not ADMIN_API.manages_connections and not ADMIN_API.send_queues
+    [function] = [
+        props
+        for props in (r["Properties"] for r in synthesized.of_type("AWS::Lambda::Function").values())
+        if props.get("Description") == ADMIN_API.description
+    ]
+    variables = set(function["Environment"]["Variables"])
+    assert "CONNECTIONS_TABLE" not in variables and "WEBSOCKET_CALLBACK_URL" not in variables
+    assert {"USERS_TABLE", "REFRESH_TOKENS_TABLE", "JWT_SIGNING_KEY_SECRET_ARN"} <= variables
