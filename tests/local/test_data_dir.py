@@ -108,3 +108,13 @@ def test_a_data_directory_that_cannot_be_created_is_refused(tmp_path: Path) -> N
     (tmp_path / "file").write_text("")
     with pytest.raises(DataDirError, match="cannot create the data directory"):
         DataDir(tmp_path / "file" / "data").prepare()
+
+
+def test_the_banner_says_where_the_state_is_kept(tmp_path: Path) -> None:
+    from tidings_local.cli import _banner
+
+    assert "lost when tidings dev stops" in _banner("http://127.0.0.1:8080", [], seed=None)
+    fresh = _banner("http://127.0.0.1:8080", [], seed=None, data_dir=tmp_path, restored=False)
+    assert f"kept in {tmp_path} (empty: a fresh start)" in fresh
+    restored = _banner("http://127.0.0.1:8080", [], seed=None, data_dir=tmp_path, restored=True)
+    assert f"kept in {tmp_path} (restored from it)" in restored and "lost when" not in restored
