@@ -210,7 +210,7 @@ class HttpRoute:
     """A route of the HTTP API (docs/protocol.md, "REST"), with API Gateway HTTP API payload
     v2.0 events. `path` uses API Gateway's syntax: `/api/chats/{chatId}/messages`."""
 
-    method: Literal["GET", "POST", "PUT", "DELETE"]
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
     path: str
     function: Function
 
