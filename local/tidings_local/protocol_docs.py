@@ -25,6 +25,13 @@ import yaml
 from pydantic import BaseModel, Field, create_model
 from pydantic.json_schema import models_json_schema
 
+from tidings.chats.membership_events import (
+    ChatAddedPayload,
+    ChatRemovedPayload,
+    ChatUpdatedFrame,
+    MemberJoinedFrame,
+    MemberLeftFrame,
+)
 from tidings.chats.wire import (
     ChannelsPage,
     ChannelsQuery,
@@ -171,6 +178,15 @@ SERVER_MESSAGES: tuple[ServerMessage, ...] = (
     ServerMessage("messageUpdated", "message.updated", None, "A message was edited", MessageUpdatedFrame),
     ServerMessage("messageDeleted", "message.deleted", None, "A message was deleted", MessageDeletedFrame),
     ServerMessage("messageReaction", "message.reaction", None, "A message's reactions changed", MessageReactionFrame),
+    ServerMessage(
+        "memberJoined", "member.joined", None, "A member joined, was added, or changed role", MemberJoinedFrame
+    ),
+    ServerMessage("memberLeft", "member.left", None, "A member left or was removed", MemberLeftFrame),
+    ServerMessage(
+        "chatUpdated", "chat.updated", None, "A chat's name, description or archived flag changed", ChatUpdatedFrame
+    ),
+    ServerMessage("chatAdded", "chat.added", ChatAddedPayload, "You are in a chat now: it, its members, its headSeq"),
+    ServerMessage("chatRemoved", "chat.removed", ChatRemovedPayload, "You are no longer in a chat"),
     ServerMessage("typingIndicator", "typing.indicator", TypingIndicatorPayload, "Another member is (not) typing"),
     ServerMessage("readReceipt", "read.receipt", ReadReceiptPayload, "Another member read up to a message"),
     ServerMessage(

@@ -226,7 +226,7 @@ def test_an_admin_adds_a_member_then_changes_their_role(api):
         200,
         {"chatId": "project-x", "userId": "dave", "role": "admin"},
     )
-    assert events_of("project-x") == [(1, "member_joined", "dave", "member"), (2, "member_joined", "dave", "admin")]
+    assert events_of("project-x") == [(1, "member_joined", "dave", "member"), (2, "member_role", "dave", "admin")]
 
 
 def test_anyone_joins_a_public_channel_but_not_a_private_chat(api):

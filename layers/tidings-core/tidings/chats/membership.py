@@ -2,7 +2,8 @@
 groups and channels, changing a chat, adding, promoting and removing members, the channel
 directory.
 
-Who may do what is `tidings.chats.rules`. Every change after a chat's creation is a chat event:
+Who may do what is `tidings.chats.rules`. Every change after a chat's creation is a chat event
+(its kinds and frames: `tidings.chats.membership_events`):
 it takes the chat's next seq and is written in one transaction with the change itself, so the
 Delivery consumer and `sync.request` hand it to the members like a message event; the store
 (`tidings.chats.membership_store`) does the writing. Access is always decided on the base
@@ -23,7 +24,7 @@ from tidings.kernel.errors import BadFrame, Conflict, NotFound
 from tidings.kernel.wire import iso
 
 Role = Literal["member", "admin"]
-EventKind = Literal["chat_created", "member_joined", "member_left", "chat_updated"]
+EventKind = Literal["chat_created", "member_joined", "member_role", "member_left", "chat_updated"]
 CHANNEL_PAGE_SIZE = 50
 MAX_CHANNEL_READS = 10
 
@@ -306,7 +307,7 @@ class ChatAdministration:
             return current, False
         other_admin = self._other_admin(chat_id, user_id) if current == "admin" else None
         with _membership_races(user_id):
-            self._store.record_role(self._event("member_joined", chat, caller, user_id, role), current, other_admin)
+            self._store.record_role(self._event("member_role", chat, caller, user_id, role), current, other_admin)
         return role, False
 
     def remove_member(self, caller: str, chat_id: str, user_id: str) -> None:
