@@ -45,6 +45,7 @@ from tidings.notifications import compose as notifications
 from tidings.notifications.notifying import ChatEventNotifications
 from tidings.notifications.records import NotificationRetry
 from tidings.presence import compose as presence
+from tidings.presence.subscription_ends import SubscriptionEnds
 from tidings.sessions import compose as sessions
 
 
@@ -57,6 +58,7 @@ class Services:
     fanout: Fanout
     notifications: ChatEventNotifications
     notification_retries: DelayQueue[NotificationRetry]
+    presence_ends: SubscriptionEnds
 
 
 @cold_start(DELIVERY)
@@ -79,6 +81,7 @@ def _services(environment: Environment) -> Services:
             chats=chats.chat_directory(environment),
         ),
         notifications.notification_retries(environment),
+        presence.subscription_ends(environment),
     )
 
 
@@ -147,6 +150,9 @@ def membership_frames(services: Services, change: ChatChange, audience: dict[str
     if gone is not None and gone not in audience:
         removed = encode(chat_removed_frame(change))
         services.fanout.frames_to_audience(services.fanout.audience_of([gone]), [(removed, None)])
+        ended = services.presence_ends.after_leaving(gone)
+        if ended:
+            metrics.add_metric(name="PresenceSubscriptionsEnded", unit="Count", value=len(ended))
 
 
 def notify(

@@ -19,6 +19,7 @@ from tidings.chats.membership import ChatAdministration
 from tidings.chats.membership_store import DynamoChatChanges
 from tidings.chats.models import MemberModel, UserModel
 from tidings.messaging.models import MessageModel
+from tidings.presence.presence_store import DynamoPresenceSubscriptions
 from tidings.sessions.connection_store import DynamoConnectionStore
 
 
@@ -161,10 +162,25 @@ def test_a_chat_the_byuser_index_still_lists_after_a_removal_is_not_used(monkeyp
 
     def lagging_index(user_id, *args, **kwargs):
         found = list(real_query(user_id, *args, **kwargs))
-        return found + [stale] if user_id == "carol" else found
+        return [*found, stale] if user_id == "carol" else found
 
     monkeypatch.setattr(MemberModel.by_user, "query", lagging_index)
     assert [m.chat_id for m in MemberModel.by_user.query("carol")] == ["project-x"]  # the index lags
     assert DynamoUserChats().chats_of("carol") == []
     assert DynamoSharedChats().shared_with("carol", ["alice", "bob"]) == set()
     assert DynamoChatStore().memberships_of("carol") == []
+
+
+def test_a_removal_ends_the_presence_subscriptions_only_the_chat_allowed(handlers, context, connections, chats):
+    make_chat("lunch", ["bob", "carol"])  # bob still shares a chat with carol after the removal
+    subscriptions = DynamoPresenceSubscriptions()
+    later = time.time() + 600
+    subscriptions.subscribe("carol", ["alice", "bob"], later)
+    subscriptions.subscribe("alice", ["carol"], later)
+    subscriptions.subscribe("bob", ["carol"], later)
+    chats.remove_member("alice", "project-x", "carol")
+    deliver(handlers, context, connections)
+    now = time.time()
+    assert subscriptions.subscribed_by("carol", now) == ["bob"]
+    assert subscriptions.subscribers_of("carol", now) == ["bob"]
+    assert subscriptions.subscribed_by("alice", now) == []
