@@ -28,6 +28,13 @@ def _chats(environment: Environment) -> ChatAdministration:
     return chats.chat_administration(environment)
 
 
+def _path_parameters() -> dict[str, str]:
+    """The route's parameters as API Gateway decoded them (`pathParameters`): an id with `@` or
+    `:` arrives percent-encoded in the raw path (`bob%40example.com`), which the resolver's own
+    match would keep."""
+    return app.current_event.path_parameters or {}
+
+
 def _json(status: int, body: Any) -> Response:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=encode(body))
 
@@ -54,7 +61,7 @@ def create_chat() -> Response:
 @app.route("/api/chats/<chatId>", method="PATCH")
 def update_chat(chatId: str) -> Response:
     caller = _caller()
-    path = ChatPathParameters.model_validate({"chatId": chatId})
+    path = ChatPathParameters.model_validate(_path_parameters())
     request = UpdateChat.model_validate(json_body(app))
     view = _chats().update_chat(caller, path.chatId, request.name, request.description, request.archived)
     return _chat(200, view)
@@ -63,7 +70,7 @@ def update_chat(chatId: str) -> Response:
 @app.put("/api/chats/<chatId>/members/<userId>")
 def put_member(chatId: str, userId: str) -> Response:
     caller = _caller()
-    path = MemberPathParameters.model_validate({"chatId": chatId, "userId": userId})
+    path = MemberPathParameters.model_validate(_path_parameters())
     request = PutMember.model_validate(json_body(app) if app.current_event.body else {})
     role, added = _chats().put_member(caller, path.chatId, path.userId, request.role)
     metrics.add_metric(name="MembersAdded", unit="Count", value=int(added))
@@ -73,7 +80,7 @@ def put_member(chatId: str, userId: str) -> Response:
 @app.delete("/api/chats/<chatId>/members/<userId>")
 def remove_member(chatId: str, userId: str) -> Response:
     caller = _caller()
-    path = MemberPathParameters.model_validate({"chatId": chatId, "userId": userId})
+    path = MemberPathParameters.model_validate(_path_parameters())
     _chats().remove_member(caller, path.chatId, path.userId)
     metrics.add_metric(name="MembersRemoved", unit="Count", value=1)
     return Response(status_code=204, body="")

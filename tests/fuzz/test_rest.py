@@ -18,6 +18,7 @@ from tests.fuzz.strategies import USERS, dumps, forged_tokens, hostile_text, htt
 from tests.support.events import http_event
 from tests.support.lambdas import LambdaContext
 from tidings.app import APPLICATION
+from tidings.chats.wire import CreateDm, CreateGroup, PutMember, UpdateChat
 from tidings.kernel.declaration import HttpRoute
 from tidings.kernel.errors import ErrorCode
 from tidings.notifications.preferences import NotificationPreferences
@@ -25,7 +26,15 @@ from tidings.notifications.wire import DeviceTokenRegistration, WebPushRegistrat
 
 # The bodies the REST routes read, as shapes to fill with hostile values; every route gets all
 # of them (a field another route reads is just an extra one), plus JSON and text of any shape.
-BODY_MODELS = (NotificationPreferences, WebPushRegistration, DeviceTokenRegistration)
+BODY_MODELS = (
+    NotificationPreferences,
+    WebPushRegistration,
+    DeviceTokenRegistration,
+    CreateDm,
+    CreateGroup,
+    UpdateChat,
+    PutMember,
+)
 PARAMETER = re.compile(r"\{(\w+)\}")
 CODES = {code.value for code in ErrorCode}
 

@@ -243,6 +243,19 @@ def test_adding_an_unknown_user_is_404_naming_user_id(api):
     assert body["error"]["message"].startswith("userId")
 
 
+def test_an_id_with_at_and_colon_arrives_encoded_in_the_raw_path_and_decoded_in_the_parameters(api):
+    UserModel("bob@example.com", display_name="Bob E").save()
+    status, body = api.call(
+        "alice",
+        "PUT",
+        "/api/chats/project-x/members/bob%40example.com",
+        {},
+        route_key=MEMBER_ROUTE.format(method="PUT"),
+        path_parameters={"chatId": "project-x", "userId": "bob@example.com"},
+    )
+    assert (status, body["userId"]) == (201, "bob@example.com")
+
+
 def test_bad_member_requests_are_400(api):
     status, body = api.member("alice", "PUT", "project-x", "dave", {"role": "owner"})
     assert (status, body["error"]["message"].split(":")[0]) == (400, "role")
