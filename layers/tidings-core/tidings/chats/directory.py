@@ -143,19 +143,24 @@ class DynamoSharedChats:
 
     def shared_with(self, user_id: str, others: Sequence[str]) -> set[str]:
         """Those of `others` who are in at least one chat with `user_id` (the user is not among
-        them). One Query of the user's chats, then one BatchGetItem of the (chat, other) pairs
-        when they fit in one, else one Query of each other's chats (stopping at the first
-        shared one): never more requests than `others` plus one."""
+        them). The user's chats come from the `byUser` index and every membership is confirmed
+        on the base table (strongly consistent), so a removal counts at once. One Query of the
+        user's chats, then one BatchGetItem of the (chat, other) pairs and the user's own
+        (chat, user) keys when they fit in one; else one BatchGetItem confirming the user's
+        chats, one Query of each other's chats and one GetItem confirming the first chat shared."""
         candidates = sorted(set(others) - {user_id})
         if not candidates:
             return set()
-        listed = (m.chat_id for m in MemberModel.by_user.query(user_id, attributes_to_get=["chatId"]))
-        mine = confirmed_memberships(user_id, listed)
-        if not mine:
+        listed = {m.chat_id for m in MemberModel.by_user.query(user_id, attributes_to_get=["chatId"])}
+        if not listed:
             return set()
-        if len(mine) * len(candidates) <= _BATCH_GET_LIMIT:
-            keys = [(chat_id, other) for chat_id in sorted(mine) for other in candidates]
-            return {m.user_id for m in MemberModel.batch_get(keys, consistent_read=True, attributes_to_get=["userId"])}
+        if len(listed) * (len(candidates) + 1) <= _BATCH_GET_LIMIT:
+            keys = [(chat_id, member) for chat_id in sorted(listed) for member in [user_id, *candidates]]
+            found = MemberModel.batch_get(keys, consistent_read=True, attributes_to_get=["chatId", "userId"])
+            pairs = [(m.chat_id, m.user_id) for m in found]
+            mine = {chat_id for chat_id, member in pairs if member == user_id}
+            return {member for chat_id, member in pairs if member != user_id and chat_id in mine}
+        mine = confirmed_memberships(user_id, listed)
         return {
             other
             for other in candidates
