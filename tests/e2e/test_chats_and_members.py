@@ -140,6 +140,7 @@ async def test_both_sides_opening_their_dm_at_once_get_one_chat(server):
     assert sorted(answer.status for answer in answers) == [200, 201]
     assert len({answer.json()["chat"]["chatId"] for answer in answers}) == 1
     assert (await dave.open_dm("erin"))["chatId"] == answers[0].json()["chat"]["chatId"]
+    assert (await server.rest("bob").open_dm("alice"))["chatId"] == "dm-alice-bob"  # the demo's DM
     with pytest.raises(HttpError) as unknown:
         await dave.open_dm("nobody-" + uuid.uuid4().hex[:6])
     assert unknown.value.status == 404
