@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from tidings.chats.chat_list import ListedChat, Membership
 from tidings.chats.directory import confirmed_memberships
 from tidings.chats.models import ChatModel, MemberModel, UserModel
+from tidings.chats.rules import visibility_of
 
 
 def _membership(item: MemberModel) -> Membership:
@@ -32,7 +33,16 @@ class DynamoChatStore:
         # batch_get splits into BatchGetItem calls of 100 keys and retries unprocessed keys.
         found = ChatModel.batch_get(list(dict.fromkeys(chat_ids)))
         return {
-            chat.chat_id: ListedChat(chat.chat_id, chat.name, chat.chat_type, int(chat.head_seq or 0)) for chat in found
+            chat.chat_id: ListedChat(
+                chat.chat_id,
+                chat.name,
+                chat.chat_type,
+                int(chat.head_seq or 0),
+                description=chat.description,
+                visibility=visibility_of(chat.chat_type, chat.visibility),
+                archived=bool(chat.archived),
+            )
+            for chat in found
         }
 
     def members_of(self, chat_id: str) -> list[Membership]:

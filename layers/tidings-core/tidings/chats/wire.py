@@ -27,6 +27,9 @@ class ChatSummaryWire(ServerPayload):
     headSeq: int = Field(description="The chat's latest seq")
     muted: bool
     pinned: bool
+    description: str | None
+    visibility: Literal["public", "private"]
+    archived: bool = Field(description="An archived chat keeps its history and takes no new messages")
 
 
 # --- chats and members (docs/protocol.md, "Chats and members") ----------------------------------
