@@ -1,4 +1,5 @@
-"""`GET /api/chats` (docs/protocol.md, "REST"): the caller's chats."""
+"""`GET /api/chats` (docs/protocol.md, "REST"): the caller's chats; `GET /api/channels`: the
+public channels, for a channel directory."""
 
 from typing import Any
 
@@ -9,6 +10,8 @@ from tidings import assemblies
 from tidings.chats import compose as chats
 from tidings.chats.chat_list import ChatService
 from tidings.chats.declaration import CHATS_API
+from tidings.chats.membership import ChannelDirectory
+from tidings.chats.wire import ChannelsQuery
 from tidings.kernel.environment import Environment, cold_start
 from tidings.kernel.handlers import http_entry
 from tidings.kernel.observability import metrics
@@ -25,6 +28,11 @@ def _chat_list(environment: Environment) -> ChatService:
     return chats.chat_list(environment, preferences=notifications.preference_store(environment))
 
 
+@cold_start(CHATS_API)
+def _channels(environment: Environment) -> ChannelDirectory:
+    return chats.channel_directory(environment)
+
+
 @app.get("/api/chats")
 def list_chats() -> Response:
     summaries = _chat_list().list_chats(_caller())
@@ -34,6 +42,14 @@ def list_chats() -> Response:
         content_type=content_types.APPLICATION_JSON,
         body=encode([summary.to_wire() for summary in summaries]),  # type: ignore[arg-type]
     )
+
+
+@app.get("/api/channels")
+def list_channels() -> Response:
+    caller = _caller()
+    query = ChannelsQuery.model_validate(app.current_event.query_string_parameters or {})
+    page = _channels().channels(caller, query.query, query.cursor)
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=encode(page.to_wire()))
 
 
 @http_entry

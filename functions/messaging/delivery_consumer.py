@@ -26,7 +26,8 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tidings.chats import compose as chats
-from tidings.chats.directory import DynamoUserDirectory
+from tidings.chats.directory import DynamoMemberDirectory, DynamoUserDirectory
+from tidings.chats.membership_events import ChatChange, arrivals, chat_added_frame, chat_removed_frame, departure
 from tidings.kernel import connections_api
 from tidings.kernel.delay_queue import DelayQueue
 from tidings.kernel.environment import Environment, cold_start
@@ -44,17 +45,20 @@ from tidings.notifications import compose as notifications
 from tidings.notifications.notifying import ChatEventNotifications
 from tidings.notifications.records import NotificationRetry
 from tidings.presence import compose as presence
+from tidings.presence.subscription_ends import SubscriptionEnds
 from tidings.sessions import compose as sessions
 
 
 @dataclass(frozen=True)
 class Services:
     messages: DynamoMessageStore
+    members: DynamoMemberDirectory
     typing: DynamoTypingStateStore
     users: DynamoUserDirectory
     fanout: Fanout
     notifications: ChatEventNotifications
     notification_retries: DelayQueue[NotificationRetry]
+    presence_ends: SubscriptionEnds
 
 
 @cold_start(DELIVERY)
@@ -64,6 +68,7 @@ def _services(environment: Environment) -> Services:
     connections = sessions.connection_store(environment)
     return Services(
         messaging.message_store(environment),
+        members,
         messaging.typing_state(environment),
         chats.user_directory(environment),
         messaging.fanout(environment, poster=poster, members=members, connections=connections),
@@ -76,6 +81,7 @@ def _services(environment: Environment) -> Services:
             chats=chats.chat_directory(environment),
         ),
         notifications.notification_retries(environment),
+        presence.subscription_ends(environment),
     )
 
 
@@ -92,9 +98,16 @@ def handle(record: DynamoDBRecord) -> None:
 def deliver(services: Services, record: DynamoDBRecord, event: ChatEventRecord) -> dict[str, list[str]] | None:
     """Posts the event's frame to the chat; the audience it read, None for an unknown kind."""
     frame = chat_event_frame(event, services.messages.get)
-    if frame is None:
+    if frame is None and event.change is None:
         return None
     chat_id = event.item.chat_id
+    # Read now, after the change committed (strongly consistent): a member removed before this
+    # event was written is not in it, and one just added is.
+    audience = services.fanout.audience(chat_id)
+    if event.change is not None:
+        membership_frames(services, event.change, audience)
+    if frame is None:
+        return audience
     frames: list[tuple[str, str | None]] = []
     if frame["type"] == "message.new":
         sender = frame["payload"]["message"]["senderId"]
@@ -102,7 +115,6 @@ def deliver(services: Services, record: DynamoDBRecord, event: ChatEventRecord) 
         if typing_off is not None:
             frames.append((typing_off, sender))
     frames.append((encode(frame), None))
-    audience = services.fanout.audience(chat_id)
     report = services.fanout.frames_to_audience(audience, frames, trace_id=event.item.trace_id)
     logger.info(
         "chat event delivered",
@@ -120,6 +132,27 @@ def deliver(services: Services, record: DynamoDBRecord, event: ChatEventRecord) 
         metrics.add_metric(name="DeliveriesRetried", unit="Count", value=report.retrying)
         metrics.add_metric(name="DeliveriesGivenUp", unit="Count", value=report.given_up)
     return audience
+
+
+def membership_frames(services: Services, change: ChatChange, audience: dict[str, list[str]]) -> None:
+    """`chat.added` to the connections of whoever arrived in the chat, `chat.removed` to those
+    of whoever left it (no longer in `audience`, so no other frame of the chat reaches them)."""
+    arrived = [user_id for user_id in arrivals(change, list(audience)) if user_id in audience]
+    if arrived:
+        roles = services.members.roles(change.chat_id)
+        members = [
+            {"userId": user_id, "displayName": services.users.display_name(user_id), "role": role}
+            for user_id, role in roles.items()
+        ]
+        added = encode(chat_added_frame(change, members))
+        services.fanout.frames_to_audience({user_id: audience[user_id] for user_id in arrived}, [(added, None)])
+    gone = departure(change)
+    if gone is not None and gone not in audience:
+        removed = encode(chat_removed_frame(change))
+        services.fanout.frames_to_audience(services.fanout.audience_of([gone]), [(removed, None)])
+        ended = services.presence_ends.after_leaving(gone)
+        if ended:
+            metrics.add_metric(name="PresenceSubscriptionsEnded", unit="Count", value=len(ended))
 
 
 def notify(

@@ -22,7 +22,7 @@ CONTEXT_CORS_ALLOWED_ORIGINS = "tidings:corsAllowedOrigins"
 # Credentials mode is off: the API takes a bearer token in Authorization, never a cookie, which
 # is also what makes the wildcard origin acceptable.
 CORS_DEFAULT_ALLOWED_ORIGINS = ("*",)
-CORS_ALLOWED_METHODS = ("GET", "POST", "PUT", "DELETE")
+CORS_ALLOWED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 CORS_ALLOWED_HEADERS = ("Authorization", "Content-Type")
 CORS_EXPOSED_HEADERS = ("Retry-After",)  # 429s carry it; scripts may read it
 CORS_MAX_AGE_SECONDS = 3600

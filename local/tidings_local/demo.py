@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from tidings.chats.models import ChatModel, MemberModel, UserModel
+from tidings.chats.models import ChatModel, DmPairModel, MemberModel, UserModel, dm_pair_key
 
 
 def load_demo_data() -> None:
@@ -41,3 +41,6 @@ def add_chat(
             UserModel(user_id=user_id, display_name=user_id).save()
         role = "admin" if user_id in admins else "member"
         MemberModel(chat_id=chat_id, user_id=user_id, role=role, joined_at=now).save()
+    if chat_type == "dm" and len(members) == 2:
+        # The pair's DM: `POST /api/chats {type: "dm"}` finds this chat rather than make another.
+        DmPairModel(dm_pair_key(*members), dm_chat_id=chat_id).save()

@@ -26,7 +26,25 @@ from pydantic import BaseModel, Field, create_model
 from pydantic.json_schema import models_json_schema
 
 from tidings.admin.wire import SessionRequest, SessionResponse, UserExport, UserPath, UserPut, UserResponse
-from tidings.chats.wire import ChatSummaryWire
+from tidings.chats.membership_events import (
+    ChatAddedPayload,
+    ChatRemovedPayload,
+    ChatUpdatedFrame,
+    MemberJoinedFrame,
+    MemberLeftFrame,
+)
+from tidings.chats.wire import (
+    ChannelsPage,
+    ChannelsQuery,
+    ChatPathParameters,
+    ChatResponse,
+    ChatSummaryWire,
+    CreateChat,
+    MemberPathParameters,
+    MemberResponse,
+    PutMember,
+    UpdateChat,
+)
 from tidings.kernel.wire import (
     TRACE_ID,
     Absent,
@@ -161,6 +179,15 @@ SERVER_MESSAGES: tuple[ServerMessage, ...] = (
     ServerMessage("messageUpdated", "message.updated", None, "A message was edited", MessageUpdatedFrame),
     ServerMessage("messageDeleted", "message.deleted", None, "A message was deleted", MessageDeletedFrame),
     ServerMessage("messageReaction", "message.reaction", None, "A message's reactions changed", MessageReactionFrame),
+    ServerMessage(
+        "memberJoined", "member.joined", None, "A member joined, was added, or changed role", MemberJoinedFrame
+    ),
+    ServerMessage("memberLeft", "member.left", None, "A member left or was removed", MemberLeftFrame),
+    ServerMessage(
+        "chatUpdated", "chat.updated", None, "A chat's name, description or archived flag changed", ChatUpdatedFrame
+    ),
+    ServerMessage("chatAdded", "chat.added", ChatAddedPayload, "You are in a chat now: it, its members, its headSeq"),
+    ServerMessage("chatRemoved", "chat.removed", ChatRemovedPayload, "You are no longer in a chat"),
     ServerMessage("typingIndicator", "typing.indicator", TypingIndicatorPayload, "Another member is (not) typing"),
     ServerMessage("readReceipt", "read.receipt", ReadReceiptPayload, "Another member read up to a message"),
     ServerMessage(
@@ -374,7 +401,7 @@ def _client_key(message: ClientMessage) -> str:
 
 @dataclass(frozen=True)
 class RestOperation:
-    method: Literal["GET", "POST", "PUT", "DELETE"]
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
     path: str
     summary: str
     status: int
@@ -401,6 +428,52 @@ REST_OPERATIONS: tuple[RestOperation, ...] = (
         query=MessagesQuery,
         path_parameters=ChatPath,
         errors=(400, 401, 403),
+    ),
+    RestOperation(
+        "POST",
+        "/api/chats",
+        "Creates a group or channel (the caller its admin), or opens the DM with one user (200: it existed)",
+        201,
+        ChatResponse,
+        body=CreateChat,
+        errors=(400, 401, 404),
+    ),
+    RestOperation(
+        "PATCH",
+        "/api/chats/{chatId}",
+        "Changes a chat's name, description or archived flag (chat admins)",
+        200,
+        ChatResponse,
+        body=UpdateChat,
+        path_parameters=ChatPathParameters,
+        errors=(400, 401, 403, 404),
+    ),
+    RestOperation(
+        "PUT",
+        "/api/chats/{chatId}/members/{userId}",
+        "Adds a member (201), or sets their role, or finds them there (200); joins a public channel for oneself",
+        201,
+        MemberResponse,
+        body=PutMember,
+        path_parameters=MemberPathParameters,
+        errors=(400, 401, 403, 404, 409),
+    ),
+    RestOperation(
+        "DELETE",
+        "/api/chats/{chatId}/members/{userId}",
+        "Removes a member (chat admins), or leaves the chat (oneself)",
+        204,
+        None,
+        path_parameters=MemberPathParameters,
+        errors=(401, 403, 404, 409),
+    ),
+    RestOperation(
+        "GET",
+        "/api/channels",
+        "Public channels, for a channel directory, a page at a time",
+        200,
+        ChannelsPage,
+        query=ChannelsQuery,
     ),
     RestOperation(
         "POST",
@@ -495,8 +568,9 @@ REST_OPERATIONS: tuple[RestOperation, ...] = (
 _STATUS_TEXT = {
     400: "BAD_FRAME: the message names the field or parameter",
     401: "UNAUTHORIZED: no, malformed, expired, badly signed or revoked token",
-    403: "FORBIDDEN: not a member (or no such chat)",
-    404: "NOT_FOUND: no such user",
+    403: "FORBIDDEN: not a member, or not allowed by the chat's rules",
+    404: "NOT_FOUND: no such chat (or one the caller cannot see), or no such user",
+    409: "CONFLICT: the last admin would leave, or the membership changed meanwhile",
     503: "UNAVAILABLE",
 }
 # What API Gateway answers itself on an IAM-authorized route: its own `{"message"}` body.

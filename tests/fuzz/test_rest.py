@@ -19,6 +19,7 @@ from tests.support.events import http_event
 from tests.support.lambdas import LambdaContext
 from tidings.admin.wire import SessionRequest, UserPut
 from tidings.app import APPLICATION
+from tidings.chats.wire import CreateDm, CreateGroup, PutMember, UpdateChat
 from tidings.kernel.declaration import HttpRoute
 from tidings.kernel.errors import ErrorCode
 from tidings.notifications.preferences import NotificationPreferences
@@ -26,7 +27,17 @@ from tidings.notifications.wire import DeviceTokenRegistration, WebPushRegistrat
 
 # The bodies the REST routes read, as shapes to fill with hostile values; every route gets all
 # of them (a field another route reads is just an extra one), plus JSON and text of any shape.
-BODY_MODELS = (NotificationPreferences, WebPushRegistration, DeviceTokenRegistration, UserPut, SessionRequest)
+BODY_MODELS = (
+    NotificationPreferences,
+    WebPushRegistration,
+    DeviceTokenRegistration,
+    CreateDm,
+    CreateGroup,
+    UpdateChat,
+    PutMember,
+    UserPut,
+    SessionRequest,
+)
 PARAMETER = re.compile(r"\{(\w+)\}")
 CODES = {code.value for code in ErrorCode}
 

@@ -259,7 +259,7 @@ def test_http_api_has_no_authorizer_but_iam_on_the_admin_routes(synthesized: Syn
 def test_http_api_allows_browsers_by_cors(synthesized: Synthesized) -> None:
     cors = synthesized.resources[_http_api_id(synthesized)]["Properties"]["CorsConfiguration"]
     assert cors["AllowOrigins"] == list(names.CORS_DEFAULT_ALLOWED_ORIGINS) == ["*"]
-    assert set(cors["AllowMethods"]) == {"GET", "POST", "PUT", "DELETE"}
+    assert set(cors["AllowMethods"]) == {"GET", "POST", "PUT", "PATCH", "DELETE"}
     assert set(cors["AllowHeaders"]) == {"Authorization", "Content-Type"}
     assert cors["AllowCredentials"] is False  # bearer tokens, no cookies: required with "*"
     assert cors["ExposeHeaders"] == ["Retry-After"]

@@ -89,7 +89,7 @@ async def test_a_preflight_is_answered_by_the_gateway_without_invoking_a_functio
     async with http.options(f"{runtime.url}{path}", headers=headers) as response:
         assert response.status == 204
         assert response.headers["Access-Control-Allow-Origin"] == "*"
-        assert response.headers["Access-Control-Allow-Methods"] == "GET,POST,PUT,DELETE"
+        assert response.headers["Access-Control-Allow-Methods"] == "GET,POST,PUT,PATCH,DELETE"
         assert response.headers["Access-Control-Allow-Headers"] == "authorization,content-type"
         assert response.headers["Access-Control-Max-Age"] == "3600"
         assert "Access-Control-Allow-Credentials" not in response.headers

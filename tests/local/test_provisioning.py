@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from tidings.app import APPLICATION
-from tidings.chats.models import ChatModel, MemberModel, UserModel
+from tidings.chats.models import ChatModel, DmPairModel, MemberModel, UserModel, dm_pair_key
 from tidings.messaging.declaration import DELIVERY_FAILURES
 from tidings.messaging.models import MESSAGES
 from tidings.sessions.declaration import JWT_SIGNING_KEY
@@ -63,12 +63,14 @@ def test_demo_data_is_protocol_section_12(provisioned: Provisioned) -> None:
         "dave": "Dave",
         "erin": "Erin",
     }
-    chats = {c.chat_id: (c.chat_type, c.name, c.head_seq) for c in ChatModel.scan()}
+    # The Chats table also holds the DM's pair record (no `type`), so `POST /api/chats` finds it.
+    chats = {c.chat_id: (c.chat_type, c.name, c.head_seq) for c in ChatModel.scan() if c.chat_type}
     assert chats == {
         "dm-alice-bob": ("dm", None, 0),
         "project-x": ("group", "Project X", 0),
         "general": ("channel", "general", 0),
     }
+    assert DmPairModel.get(dm_pair_key("bob", "alice")).dm_chat_id == "dm-alice-bob"
     roles = {m.user_id: m.role for m in MemberModel.query("project-x")}
     assert roles == {"alice": "admin", "bob": "member", "carol": "member"}
     assert {m.user_id: m.role for m in MemberModel.query("dm-alice-bob")} == {"alice": "member", "bob": "member"}

@@ -75,8 +75,12 @@ def test_the_chat_list_is_the_callers_chats_with_members_and_seqs(chats, sending
         "headSeq": 3,
         "muted": False,
         "pinned": False,
+        "description": None,
+        "visibility": "private",
+        "archived": False,
     }
     assert listed["general"]["type"] == "channel"
+    assert listed["general"]["visibility"] == "public"  # a channel's default
     assert len(listed["general"]["members"]) == 5
     assert listed["general"]["headSeq"] == 0
 

@@ -435,6 +435,48 @@ export class TidingsClient {
     return this.#rest.call('GET', `/api/chats/${encodeURIComponent(chatId)}/messages${suffix}`);
   }
 
+  /**
+   * `POST /api/chats`: a new group or channel (you are its admin); resolves with the chat.
+   * @param {{type: 'group'|'channel', name: string, members?: string[], visibility?: 'public'|'private', description?: string}} chat
+   */
+  async createChat(chat) {
+    return (await this.#rest.call('POST', '/api/chats', chat)).chat;
+  }
+
+  /** `POST /api/chats {type: 'dm'}`: your DM with `userId`, the same chat whoever opens it. */
+  async openDm(userId) {
+    return (await this.#rest.call('POST', '/api/chats', { type: 'dm', members: [userId] })).chat;
+  }
+
+  /**
+   * `PATCH /api/chats/{chatId}` (chat admins): resolves with the chat as it is now.
+   * @param {string} chatId
+   * @param {{name?: string, description?: string, archived?: boolean}} changes
+   */
+  async updateChat(chatId, changes) {
+    return (await this.#rest.call('PATCH', `/api/chats/${encodeURIComponent(chatId)}`, changes)).chat;
+  }
+
+  /** `PUT /api/chats/{chatId}/members/{userId}`: adds (or joins, for yourself in a public channel)
+   * or sets the role; resolves with `{chatId, userId, role}`. */
+  addMember(chatId, userId, { role } = {}) {
+    return this.#rest.call('PUT', memberPath(chatId, userId), role === undefined ? {} : { role });
+  }
+
+  /** `DELETE /api/chats/{chatId}/members/{userId}`: removes a member (chat admins) or leaves. */
+  async removeMember(chatId, userId) {
+    await this.#rest.call('DELETE', memberPath(chatId, userId));
+  }
+
+  /** `GET /api/channels`: `{channels, nextCursor}`, public channels whose name or id holds `query`. */
+  channels(query = '', { cursor } = {}) {
+    const params = new URLSearchParams();
+    if (query) params.set('query', query);
+    if (cursor) params.set('cursor', cursor);
+    const suffix = params.toString() ? `?${params}` : '';
+    return this.#rest.call('GET', `/api/channels${suffix}`);
+  }
+
   /** Any REST call with the client's token (`api('PUT', '/api/prefs', prefs)`). */
   api(method, path, body) {
     return this.#rest.call(method, path, body);
@@ -629,4 +671,8 @@ function safeProtocol(url) {
 
 function defaultStorage() {
   return globalThis.indexedDB ? new IndexedDBStorage() : new MemoryStorage();
+}
+
+function memberPath(chatId, userId) {
+  return `/api/chats/${encodeURIComponent(chatId)}/members/${encodeURIComponent(userId)}`;
 }

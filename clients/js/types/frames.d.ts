@@ -12,7 +12,7 @@ export type ErrorCode = ("BAD_FRAME" | "UNKNOWN_TYPE" | "FRAME_TOO_LARGE" | "UNA
  */
 export interface TidingsFrames {
 client: (PingClientFrame | HelloClientFrame | AuthRenewClientFrame | ChatFocusClientFrame | MessageSendClientFrame | MessageEditClientFrame | MessageDeleteClientFrame | MessageReactClientFrame | TypingStartClientFrame | TypingStopClientFrame | ReadMarkClientFrame | SyncRequestClientFrame | PresenceSubscribeClientFrame | PresenceUnsubscribeClientFrame | PresenceUpdateClientFrame | SearchQueryClientFrame | SearchSuggestClientFrame)
-server: (AckFrame | AckErrorFrame | AuthRenewAckFrame | ChatFocusAckFrame | MessageSendAckFrame | MessageEditAckFrame | MessageDeleteAckFrame | MessageReactAckFrame | ReadMarkAckFrame | PresenceUpdateAckFrame | ErrorFrame | GatewayErrorMessage | PongFrame | WelcomeFrame | TokenRefreshFrame | MessageNewFrame | MessageUpdatedFrame | MessageDeletedFrame | MessageReactionFrame | TypingIndicatorFrame | ReadReceiptFrame | SyncResponseFrame | NotificationBadgeFrame | NotificationToastFrame | PresenceChangedFrame | SearchResultsFrame | SearchSuggestionsFrame)
+server: (AckFrame | AckErrorFrame | AuthRenewAckFrame | ChatFocusAckFrame | MessageSendAckFrame | MessageEditAckFrame | MessageDeleteAckFrame | MessageReactAckFrame | ReadMarkAckFrame | PresenceUpdateAckFrame | ErrorFrame | GatewayErrorMessage | PongFrame | WelcomeFrame | TokenRefreshFrame | MessageNewFrame | MessageUpdatedFrame | MessageDeletedFrame | MessageReactionFrame | MemberJoinedFrame | MemberLeftFrame | ChatUpdatedFrame | ChatAddedFrame | ChatRemovedFrame | TypingIndicatorFrame | ReadReceiptFrame | SyncResponseFrame | NotificationBadgeFrame | NotificationToastFrame | PresenceChangedFrame | SearchResultsFrame | SearchSuggestionsFrame)
 }
 /**
  * Heartbeat, every 30 s (answered by API Gateway itself)
@@ -1122,6 +1122,189 @@ reactions: {
 }
 }
 /**
+ * This interface was referenced by `TidingsFrames`'s JSON-Schema
+ * via the `definition` "MemberJoinedFrame".
+ */
+export interface MemberJoinedFrame {
+type: "member.joined"
+/**
+ * A UUID the server gives each frame
+ */
+id: string
+/**
+ * When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z
+ */
+timestamp: string
+/**
+ * On frames about a message: the trace id its `message.send` gave or the server minted
+ */
+traceId?: string
+payload: MemberJoinedPayload
+}
+/**
+ * This interface was referenced by `TidingsFrames`'s JSON-Schema
+ * via the `definition` "MemberJoinedPayload".
+ */
+export interface MemberJoinedPayload {
+chatId: string
+seq: number
+userId: string
+role: ("admin" | "member")
+}
+/**
+ * This interface was referenced by `TidingsFrames`'s JSON-Schema
+ * via the `definition` "MemberLeftFrame".
+ */
+export interface MemberLeftFrame {
+type: "member.left"
+/**
+ * A UUID the server gives each frame
+ */
+id: string
+/**
+ * When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z
+ */
+timestamp: string
+/**
+ * On frames about a message: the trace id its `message.send` gave or the server minted
+ */
+traceId?: string
+payload: MemberLeftPayload
+}
+/**
+ * This interface was referenced by `TidingsFrames`'s JSON-Schema
+ * via the `definition` "MemberLeftPayload".
+ */
+export interface MemberLeftPayload {
+chatId: string
+seq: number
+userId: string
+}
+/**
+ * This interface was referenced by `TidingsFrames`'s JSON-Schema
+ * via the `definition` "ChatUpdatedFrame".
+ */
+export interface ChatUpdatedFrame {
+type: "chat.updated"
+/**
+ * A UUID the server gives each frame
+ */
+id: string
+/**
+ * When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z
+ */
+timestamp: string
+/**
+ * On frames about a message: the trace id its `message.send` gave or the server minted
+ */
+traceId?: string
+payload: ChatUpdatedPayload
+}
+/**
+ * This interface was referenced by `TidingsFrames`'s JSON-Schema
+ * via the `definition` "ChatUpdatedPayload".
+ */
+export interface ChatUpdatedPayload {
+chatId: string
+seq: number
+chat: ChatWire
+}
+/**
+ * A chat's own fields (no member list, no badges of the reader).
+ * 
+ * This interface was referenced by `TidingsFrames`'s JSON-Schema
+ * via the `definition` "ChatWire".
+ */
+export interface ChatWire {
+chatId: string
+type: ("dm" | "group" | "channel")
+name: (string | null)
+description: (string | null)
+visibility: ("public" | "private")
+archived: boolean
+}
+/**
+ * You are in a chat now: it, its members, its headSeq
+ * 
+ * This interface was referenced by `TidingsFrames`'s JSON-Schema
+ * via the `definition` "ChatAddedFrame".
+ */
+export interface ChatAddedFrame {
+type: "chat.added"
+/**
+ * A UUID the server gives each frame
+ */
+id: string
+/**
+ * When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z
+ */
+timestamp: string
+/**
+ * On frames about a message: the trace id its `message.send` gave or the server minted
+ */
+traceId?: string
+payload: ChatAddedPayload
+}
+/**
+ * This interface was referenced by `TidingsFrames`'s JSON-Schema
+ * via the `definition` "ChatAddedPayload".
+ */
+export interface ChatAddedPayload {
+chat: ChatWithMembersWire
+}
+/**
+ * This interface was referenced by `TidingsFrames`'s JSON-Schema
+ * via the `definition` "ChatWithMembersWire".
+ */
+export interface ChatWithMembersWire {
+chatId: string
+type: ("dm" | "group" | "channel")
+name: (string | null)
+description: (string | null)
+visibility: ("public" | "private")
+archived: boolean
+members: ChatMemberWire[]
+headSeq: number
+}
+/**
+ * This interface was referenced by `TidingsFrames`'s JSON-Schema
+ * via the `definition` "ChatMemberWire".
+ */
+export interface ChatMemberWire {
+userId: string
+displayName: string
+role: ("admin" | "member")
+}
+/**
+ * You are no longer in a chat
+ * 
+ * This interface was referenced by `TidingsFrames`'s JSON-Schema
+ * via the `definition` "ChatRemovedFrame".
+ */
+export interface ChatRemovedFrame {
+type: "chat.removed"
+/**
+ * A UUID the server gives each frame
+ */
+id: string
+/**
+ * When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z
+ */
+timestamp: string
+/**
+ * On frames about a message: the trace id its `message.send` gave or the server minted
+ */
+traceId?: string
+payload: ChatRemovedPayload
+}
+/**
+ * This interface was referenced by `TidingsFrames`'s JSON-Schema
+ * via the `definition` "ChatRemovedPayload".
+ */
+export interface ChatRemovedPayload {
+chatId: string
+}
+/**
  * Another member is (not) typing
  * 
  * This interface was referenced by `TidingsFrames`'s JSON-Schema
@@ -1216,7 +1399,7 @@ chatId: string
 /**
  * The chat's events after the known seq, as the frames they were live, in seq order
  */
-events: (MessageNewFrame | MessageUpdatedFrame | MessageDeletedFrame | MessageReactionFrame)[]
+events: (MessageNewFrame | MessageUpdatedFrame | MessageDeletedFrame | MessageReactionFrame | MemberJoinedFrame | MemberLeftFrame | ChatUpdatedFrame)[]
 hasMore: boolean
 cursor: (string | null)
 headSeq: number
@@ -1258,7 +1441,7 @@ chatId: string
 /**
  * The chat's events after the known seq, as the frames they were live, in seq order
  */
-events: (MessageNewFrame | MessageUpdatedFrame | MessageDeletedFrame | MessageReactionFrame)[]
+events: (MessageNewFrame | MessageUpdatedFrame | MessageDeletedFrame | MessageReactionFrame | MemberJoinedFrame | MemberLeftFrame | ChatUpdatedFrame)[]
 hasMore: boolean
 cursor: (string | null)
 headSeq: number

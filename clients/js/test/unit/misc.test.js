@@ -78,3 +78,38 @@ test('REST: Bearer token, one retry with a fresh token after 401, errors as Tidi
   assert.deepEqual([error.code, error.status, error.retryAfterMs], ['RATE_LIMITED', 429, 2000]);
   h.client.close();
 });
+
+test('REST: chats and members calls send what the API takes', async () => {
+  const { harness } = await import('../support/harness.js');
+  const calls = [];
+  const chat = { chatId: 'c1', type: 'group', name: 'Launch' };
+  const answers = [
+    new Response(JSON.stringify({ chat }), { status: 201 }),
+    new Response(JSON.stringify({ chat: { chatId: 'dm-1', type: 'dm' } }), { status: 200 }),
+    new Response(JSON.stringify({ chat: { ...chat, archived: true } }), { status: 200 }),
+    new Response(JSON.stringify({ chatId: 'c1', userId: 'bob@x', role: 'admin' }), { status: 201 }),
+    new Response(null, { status: 204 }),
+    new Response(JSON.stringify({ channels: [], nextCursor: null }), { status: 200 }),
+  ];
+  const fetch = async (url, init) => {
+    calls.push([init.method, url.replace('http://127.0.0.1:8080', ''), init.body === undefined ? undefined : JSON.parse(init.body)]);
+    return answers.shift();
+  };
+  const h = harness({ fetch });
+  await h.client.connect();
+  assert.deepEqual(await h.client.createChat({ type: 'group', name: 'Launch', members: ['bob'] }), chat);
+  assert.equal((await h.client.openDm('bob')).chatId, 'dm-1');
+  assert.equal((await h.client.updateChat('c1', { archived: true })).archived, true);
+  assert.equal((await h.client.addMember('c1', 'bob@x', { role: 'admin' })).role, 'admin');
+  assert.equal(await h.client.removeMember('c1', 'bob@x'), undefined);
+  assert.deepEqual(await h.client.channels('gen', { cursor: 'k' }), { channels: [], nextCursor: null });
+  assert.deepEqual(calls, [
+    ['POST', '/api/chats', { type: 'group', name: 'Launch', members: ['bob'] }],
+    ['POST', '/api/chats', { type: 'dm', members: ['bob'] }],
+    ['PATCH', '/api/chats/c1', { archived: true }],
+    ['PUT', '/api/chats/c1/members/bob%40x', { role: 'admin' }],
+    ['DELETE', '/api/chats/c1/members/bob%40x', undefined],
+    ['GET', '/api/channels?query=gen&cursor=k', undefined],
+  ]);
+  h.client.close();
+});

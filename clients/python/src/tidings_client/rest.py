@@ -114,8 +114,66 @@ class RestClient:
 
     async def messages(self, chat_id: str, *, before: int | None = None, limit: int | None = None) -> dict[str, Any]:
         """`GET /api/chats/{chatId}/messages`: `{messages (newest first), nextBefore}`."""
-        path = f"/api/chats/{urllib.parse.quote(chat_id, safe='')}/messages"
+        path = f"/api/chats/{_segment(chat_id)}/messages"
         result: dict[str, Any] = await self.get(path, before=before, limit=limit)
+        return result
+
+    # --- chats and members ------------------------------------------------------------------
+
+    async def create_chat(
+        self,
+        chat_type: str,
+        name: str,
+        members: list[str] | None = None,
+        *,
+        visibility: str | None = None,
+        description: str | None = None,
+    ) -> dict[str, Any]:
+        """`POST /api/chats` for a group or channel (the caller is its admin): the chat,
+        `{chatId, type, name, description, visibility, archived, members, headSeq}`."""
+        body: dict[str, Any] = {"type": chat_type, "name": name, "members": members or []}
+        if visibility is not None:
+            body["visibility"] = visibility
+        if description is not None:
+            body["description"] = description
+        result: dict[str, Any] = (await self.post("/api/chats", body))["chat"]
+        return result
+
+    async def open_dm(self, user_id: str) -> dict[str, Any]:
+        """`POST /api/chats {type: "dm"}`: the DM with `user_id`, the same chat whoever opens it
+        (created the first time)."""
+        result: dict[str, Any] = (await self.post("/api/chats", {"type": "dm", "members": [user_id]}))["chat"]
+        return result
+
+    async def update_chat(
+        self,
+        chat_id: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        archived: bool | None = None,
+    ) -> dict[str, Any]:
+        """`PATCH /api/chats/{chatId}` (chat admins): the chat as it is now."""
+        changes = {"name": name, "description": description, "archived": archived}
+        body = {field: value for field, value in changes.items() if value is not None}
+        result: dict[str, Any] = (await self.patch(f"/api/chats/{_segment(chat_id)}", body))["chat"]
+        return result
+
+    async def add_member(self, chat_id: str, user_id: str, *, role: str | None = None) -> dict[str, Any]:
+        """`PUT /api/chats/{chatId}/members/{userId}`: adds the user (chat admins; anyone for
+        themselves in a public channel), or sets their role: `{chatId, userId, role}`."""
+        body = {} if role is None else {"role": role}
+        result: dict[str, Any] = await self.put(_member_path(chat_id, user_id), body)
+        return result
+
+    async def remove_member(self, chat_id: str, user_id: str) -> None:
+        """`DELETE /api/chats/{chatId}/members/{userId}`: removes the user (chat admins), or
+        leaves the chat (oneself)."""
+        await self.delete(_member_path(chat_id, user_id))
+
+    async def channels(self, query: str = "", *, cursor: str | None = None) -> dict[str, Any]:
+        """`GET /api/channels`: `{channels, nextCursor}`, public channels matching `query`."""
+        result: dict[str, Any] = await self.get("/api/channels", query=query or None, cursor=cursor)
         return result
 
     async def refresh(self, refresh_token: str) -> dict[str, Any]:
@@ -129,6 +187,14 @@ class RestClient:
         """`POST /api/auth/revoke`: signs the caller out everywhere."""
         result: dict[str, Any] = await self.post("/api/auth/revoke")
         return result
+
+
+def _segment(value: str) -> str:
+    return urllib.parse.quote(value, safe="")
+
+
+def _member_path(chat_id: str, user_id: str) -> str:
+    return f"/api/chats/{_segment(chat_id)}/members/{_segment(user_id)}"
 
 
 def _response(status: int, headers: Message | None, raw: bytes) -> RestResponse:

@@ -28,6 +28,9 @@ class ListedChat:
     name: str | None
     chat_type: str
     head_seq: int
+    description: str | None = None
+    visibility: str = "private"
+    archived: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,9 @@ class ChatSummary:
             "headSeq": self.chat.head_seq,
             "muted": self.muted,
             "pinned": self.pinned,
+            "description": self.chat.description,
+            "visibility": self.chat.visibility,
+            "archived": self.chat.archived,
         }
 
 

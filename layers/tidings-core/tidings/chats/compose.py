@@ -6,14 +6,17 @@ and no other (`tests/infrastructure/test_cold_start_imports.py`)."""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from tidings.chats.models import CHATS, MEMBERS, USERS
 from tidings.kernel.environment import Environment
+from tidings.messaging.models import MESSAGES
 
 if TYPE_CHECKING:
     from tidings.chats.chat_list import ChatService, Preferences
     from tidings.chats.directory import CachedChatDirectory, DynamoMemberDirectory, DynamoUserChats, DynamoUserDirectory
+    from tidings.chats.membership import ChannelDirectory, ChatAdministration
 
 
 def user_directory(environment: Environment) -> DynamoUserDirectory:
@@ -55,3 +58,21 @@ def chat_list(environment: Environment, *, preferences: Preferences) -> ChatServ
 
     environment.require(CHATS, MEMBERS, USERS)
     return ChatService(DynamoChatStore(), preferences)
+
+
+def chat_administration(environment: Environment) -> ChatAdministration:
+    """Creating and changing chats and members, each change with its chat event."""
+    from tidings.chats.membership import ChatAdministration
+    from tidings.chats.membership_store import DynamoChatChanges
+
+    environment.require(CHATS, MEMBERS, USERS, MESSAGES)
+    return ChatAdministration(DynamoChatChanges(), now=time.time)
+
+
+def channel_directory(environment: Environment) -> ChannelDirectory:
+    """`GET /api/channels`: the public channels."""
+    from tidings.chats.membership import ChannelDirectory
+    from tidings.chats.membership_store import DynamoChannels
+
+    environment.require(CHATS)
+    return ChannelDirectory(DynamoChannels())

@@ -3,7 +3,7 @@ a user's chats and the people in them. Reads only; names and chat info are cache
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -56,24 +56,33 @@ def _display_name(user_id: str) -> str:
 
 
 class DynamoMemberDirectory:
-    """A chat's members, by chat partition: ids, membership, roles."""
+    """A chat's members, by chat partition: ids, membership, roles. Every read is strongly
+    consistent: each decides who may act in a chat or who gets its frames, and from the answer
+    to a removal on, the removed member is out of all of them (an eventually consistent read
+    could still find the member item for a moment)."""
 
     def members_among(self, chat_id: str, user_ids: set[str]) -> set[str]:
         keys = [(chat_id, user_id) for user_id in sorted(user_ids)[:_BATCH_GET_LIMIT]]
-        return {member.user_id for member in MemberModel.batch_get(keys, attributes_to_get=["userId"])}
+        found = MemberModel.batch_get(keys, consistent_read=True, attributes_to_get=["userId"])
+        return {member.user_id for member in found}
 
     def role_of(self, chat_id: str, user_id: str) -> str | None:
         try:
-            return MemberModel.get(chat_id, user_id, attributes_to_get=["role"]).role
+            return MemberModel.get(chat_id, user_id, consistent_read=True, attributes_to_get=["role"]).role
         except DoesNotExist:
             return None
 
     def member_ids(self, chat_id: str) -> list[str]:
-        return [m.user_id for m in MemberModel.query(chat_id, attributes_to_get=["userId"])]
+        return [m.user_id for m in MemberModel.query(chat_id, consistent_read=True, attributes_to_get=["userId"])]
+
+    def roles(self, chat_id: str) -> dict[str, str]:
+        """`{userId: role}` of every member."""
+        members = MemberModel.query(chat_id, consistent_read=True, attributes_to_get=["userId", "role"])
+        return {m.user_id: m.role or "member" for m in members}
 
     def is_member(self, chat_id: str, user_id: str) -> bool:
         try:
-            MemberModel.get(chat_id, user_id, attributes_to_get=["userId"])
+            MemberModel.get(chat_id, user_id, consistent_read=True, attributes_to_get=["userId"])
         except DoesNotExist:
             return False
         return True
@@ -105,8 +114,9 @@ class DynamoUserChats:
     """A user's chats and the people in them: what search may show a searcher."""
 
     def chats_of(self, user_id: str) -> list[ChatInfo]:
-        """One Query on Members.byUser, one BatchGetItem of the chats."""
-        chat_ids = [m.chat_id for m in MemberModel.by_user.query(user_id)]
+        """One Query on Members.byUser, checked against the base table, one BatchGetItem of the
+        chats."""
+        chat_ids = sorted(confirmed_memberships(user_id, (m.chat_id for m in MemberModel.by_user.query(user_id))))
         if not chat_ids:
             return []
         chats = ChatModel.batch_get(chat_ids, attributes_to_get=["chatId", "name", "type"])
@@ -133,23 +143,53 @@ class DynamoSharedChats:
 
     def shared_with(self, user_id: str, others: Sequence[str]) -> set[str]:
         """Those of `others` who are in at least one chat with `user_id` (the user is not among
-        them). One Query of the user's chats, then one BatchGetItem of the (chat, other) pairs
-        when they fit in one, else one Query of each other's chats (stopping at the first
-        shared one): never more requests than `others` plus one."""
+        them). The user's chats come from the `byUser` index and every membership is confirmed
+        on the base table (strongly consistent), so a removal counts at once. One Query of the
+        user's chats, then one BatchGetItem of the (chat, other) pairs and the user's own
+        (chat, user) keys when they fit in one; else one BatchGetItem confirming the user's
+        chats, one Query of each other's chats and one GetItem confirming the first chat shared."""
         candidates = sorted(set(others) - {user_id})
         if not candidates:
             return set()
-        mine = {m.chat_id for m in MemberModel.by_user.query(user_id, attributes_to_get=["chatId"])}
-        if not mine:
+        listed = {m.chat_id for m in MemberModel.by_user.query(user_id, attributes_to_get=["chatId"])}
+        if not listed:
             return set()
-        if len(mine) * len(candidates) <= _BATCH_GET_LIMIT:
-            keys = [(chat_id, other) for chat_id in sorted(mine) for other in candidates]
-            return {m.user_id for m in MemberModel.batch_get(keys, attributes_to_get=["userId"])}
+        if len(listed) * (len(candidates) + 1) <= _BATCH_GET_LIMIT:
+            keys = [(chat_id, member) for chat_id in sorted(listed) for member in [user_id, *candidates]]
+            found = MemberModel.batch_get(keys, consistent_read=True, attributes_to_get=["chatId", "userId"])
+            pairs = [(m.chat_id, m.user_id) for m in found]
+            mine = {chat_id for chat_id, member in pairs if member == user_id}
+            return {member for chat_id, member in pairs if member != user_id and chat_id in mine}
+        mine = confirmed_memberships(user_id, listed)
         return {
             other
             for other in candidates
-            if any(m.chat_id in mine for m in MemberModel.by_user.query(other, attributes_to_get=["chatId"]))
+            if confirmed_memberships(
+                other, (m.chat_id for m in MemberModel.by_user.query(other) if m.chat_id in mine), first_only=True
+            )
         }
+
+
+def confirmed_memberships(user_id: str, chat_ids: Iterable[str], *, first_only: bool = False) -> set[str]:
+    """Those of `chat_ids` (read from the `byUser` index) the user is still a member of, by the
+    base table, strongly consistent: the index is eventually consistent on AWS and can list a
+    chat for a moment after a removal. `first_only`: stop at the first confirmed one."""
+    wanted = sorted(set(chat_ids))
+    if first_only:
+        for chat_id in wanted:
+            try:
+                MemberModel.get(chat_id, user_id, consistent_read=True, attributes_to_get=["chatId"])
+            except DoesNotExist:
+                continue
+            return {chat_id}
+        return set()
+    if not wanted:
+        return set()
+    # batch_get splits the keys into BatchGetItem calls of 100 and retries unprocessed ones.
+    found = MemberModel.batch_get(
+        [(chat_id, user_id) for chat_id in wanted], consistent_read=True, attributes_to_get=["chatId"]
+    )
+    return {member.chat_id for member in found}
 
 
 def all_chat_ids() -> Iterator[str]:

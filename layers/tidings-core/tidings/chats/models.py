@@ -7,6 +7,7 @@ chat item) and write them through these models."""
 from __future__ import annotations
 
 from pynamodb.attributes import (
+    BooleanAttribute,
     JSONAttribute,
     NumberAttribute,
     UnicodeAttribute,
@@ -59,7 +60,31 @@ class ChatModel(Model):
     chat_type = UnicodeAttribute(attr_name="type")  # dm | group | channel
     head_seq = NumberAttribute(attr_name="headSeq", default=0)
     created_at = UnicodeAttribute(attr_name="createdAt")
+    description = UnicodeAttribute(null=True)
+    # public | private; absent on chats written before it existed: a channel is then public.
+    visibility = UnicodeAttribute(null=True)
+    # An archived chat keeps its history and refuses new messages.
+    archived = BooleanAttribute(default=False)
     by_type = ChatsByType()
+
+
+class DmPairModel(Model):
+    """The DM of a pair of users, an item of the Chats table keyed `dm-pair#<userId>#<userId>`
+    (the two ids sorted; `#` is in no chat id, so the key never names a chat, and it has no
+    `type`, so `byType` never lists it). Its conditional put, in the transaction that creates
+    the DM, is what makes a pair's DM one chat however many open it at once."""
+
+    class Meta(ChatModel.Meta):
+        """The Chats table's: inherited, not copied, so the name and region a function's
+        environment binds on `ChatModel.Meta` are this model's too."""
+
+    pair_key = UnicodeAttribute(hash_key=True, attr_name="chatId")
+    dm_chat_id = UnicodeAttribute(attr_name="dmChatId")
+
+
+def dm_pair_key(user_id: str, other_id: str) -> str:
+    first, second = sorted((user_id, other_id))
+    return f"dm-pair#{first}#{second}"
 
 
 class MembershipsByUser(GlobalSecondaryIndex["MemberModel"]):

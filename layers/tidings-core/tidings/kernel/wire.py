@@ -118,7 +118,15 @@ def server_frame(
 
 
 class ServerFrameEnvelope(BaseModel):
-    """What every server frame carries besides its payload."""
+    """What every server frame carries besides its payload. `traceId` is left out when absent
+    (a frame about no message, such as `member.joined`, has none), also inside a `sync.response`."""
+
+    @model_serializer(mode="wrap")
+    def _leave_out_absent_trace(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("traceId", ...) is None:
+            del data["traceId"]
+        return data
 
     type: str
     id: str = Field(description="A UUID the server gives each frame")

@@ -95,6 +95,8 @@ DELIVERY = Function(
             (MESSAGES, "read"),
             (USERS, "read"),
             (EPHEMERAL, "read_write"),  # sending a message ends the sender's typing
+            # A removal ends the presence subscriptions only the chat allowed.
+            (PRESENCE_SUBSCRIPTIONS, "read_write"),
             *CONNECTION_RECORDS,
         ),
         NOTIFYING,

@@ -52,6 +52,11 @@ class Fanout:
             for user_id in self._members.member_ids(chat_id)
         }
 
+    def audience_of(self, user_ids: Collection[str]) -> dict[str, list[str]]:
+        """The connections of each of `user_ids`, members or not (a `chat.removed` goes to one
+        who no longer is)."""
+        return {user_id: self._connections.for_user(user_id) for user_id in user_ids}
+
     def frames_to_audience(
         self, audience: dict[str, list[str]], frames: list[tuple[str, str | None]], trace_id: str | None = None
     ) -> DeliveryReport:

@@ -16,7 +16,7 @@ from pynamodb.transactions import TransactWrite
 
 from tidings.chats.directory import DynamoMemberDirectory
 from tidings.chats.models import ChatModel, MemberModel
-from tidings.kernel.errors import NotFound, Unavailable
+from tidings.kernel.errors import Forbidden, NotFound, Unavailable
 from tidings.messaging.chat_events import ChatEvent, MessageGone, NoChange, ReactionAction
 from tidings.messaging.idempotency import Claim, DuplicateRequest, HeldClaim
 from tidings.messaging.message import Message
@@ -69,17 +69,23 @@ class DynamoMessageStore:
     def members_among(self, chat_id: str, user_ids: set[str]) -> set[str]:
         return self._members.members_among(chat_id, user_ids)
 
-    def allocate_seq(self, chat_id: str) -> int:
+    def allocate_seq(self, chat_id: str, *, new_message: bool = False) -> int:
         """The chat's next seq: one atomic ADD on the chat item, so concurrent senders never
-        share a seq and a failed write leaves only a hole."""
+        share a seq and a failed write leaves only a hole. For a `new_message` the chat must
+        not be archived, checked by the same update's condition (an archive that commits first
+        refuses the message; one that commits after finds it stored)."""
         chat = ChatModel(chat_id)
+        condition = ChatModel.chat_id.exists()
+        if new_message:
+            condition &= ChatModel.archived.does_not_exist() | (ChatModel.archived == False)  # noqa: E712
         try:
-            chat.update(
-                actions=[ChatModel.head_seq.add(1)],
-                condition=ChatModel.chat_id.exists(),
-            )
+            chat.update(actions=[ChatModel.head_seq.add(1)], condition=condition)
         except UpdateError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
+                if new_message and ChatModel.count(chat_id, consistent_read=True):
+                    raise Forbidden(
+                        f"Chat {chat_id!r} is archived: it keeps its history but takes no new messages"
+                    ) from exc
                 raise NotFound(f"Chat {chat_id!r} does not exist") from exc
             raise
         return int(chat.head_seq)

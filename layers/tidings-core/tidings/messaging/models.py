@@ -61,7 +61,8 @@ class MessageModel(Model):
 
     chat_id = UnicodeAttribute(hash_key=True, attr_name="chatId")
     seq = NumberAttribute(range_key=True)
-    kind = UnicodeAttribute(default="message")  # message | edit | delete | reaction
+    # message | edit | delete | reaction, or a membership or chat event (tidings.chats.membership_events)
+    kind = UnicodeAttribute(default="message")
     message_id = UnicodeAttribute(attr_name="messageId")
     target_seq = NumberAttribute(attr_name="targetSeq", null=True)  # events: the message's own seq
     sender_id = UnicodeAttribute(attr_name="senderId")
@@ -77,6 +78,11 @@ class MessageModel(Model):
     reactions: MapAttribute[str, str] = MapAttribute(default=dict)
     # The message's trace id; an event item carries the trace id of the message it is about.
     trace_id = UnicodeAttribute(attr_name="traceId", null=True)
+    # Membership and chat events (written by the chats feature): the member the event is about
+    # and their role, and the chat's own fields as the event left them.
+    subject_id = UnicodeAttribute(attr_name="subjectId", null=True)
+    role = UnicodeAttribute(null=True)
+    chat = JSONAttribute(null=True)
     by_message_id = MessagesByMessageId()
     by_sender = MessagesBySender()
 

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from tidings.chats.membership_events import KINDS as CHANGE_KINDS
+from tidings.chats.membership_events import ChatChange, change_frame
 from tidings.kernel.delay_queue import Codec
 from tidings.kernel.stream_records import is_insert, new_item
 from tidings.messaging.message import Message
@@ -57,12 +59,21 @@ def reactions_by_emoji(entries: dict[str, Any]) -> dict[str, list[str]]:
 @dataclass(frozen=True)
 class ChatEventRecord:
     """An INSERT of the Messages stream: a chat event of `kind` (message, edit, delete,
-    reaction, or one this code does not know), its item as a `Message` (an event item holds no
-    content) and, for an event, the seq of the message it is about."""
+    reaction, a membership or chat event, or one this code does not know), its item as a
+    `Message` (an event item holds no content), for a message event the seq of the message it
+    is about, and for a membership or chat event what it changed."""
 
     kind: str
     item: Message
     target_seq: int | None
+    change: ChatChange | None = None
+
+
+def change_of(item: MessageModel) -> ChatChange | None:
+    """The membership or chat event an item of the log holds; None for a message event."""
+    if item.kind not in CHANGE_KINDS:
+        return None
+    return ChatChange(str(item.kind), item.chat_id, int(item.seq), item.subject_id, item.role, dict(item.chat or {}))
 
 
 def chat_event(record: DynamoDBRecord) -> ChatEventRecord | None:
@@ -75,7 +86,7 @@ def chat_event(record: DynamoDBRecord) -> ChatEventRecord | None:
     if item is None:
         return None
     target = None if item.target_seq is None else int(item.target_seq)
-    return ChatEventRecord(str(item.kind or "message"), message_from_model(item), target)
+    return ChatEventRecord(str(item.kind or "message"), message_from_model(item), target, change_of(item))
 
 
 def chat_event_frame(
@@ -85,7 +96,9 @@ def chat_event_frame(
     do not.
 
     A `message` item carries the message itself; an event item names it by `targetSeq`, and the
-    message is read as it is now."""
+    message is read as it is now. A membership or chat event's frame is the chats feature's."""
+    if event.change is not None:
+        return change_frame(event.change)
     if event.kind not in KINDS:
         return None
     item = event.item

@@ -48,7 +48,8 @@ class MessageStore(Protocol):
     def locate(self, message_id: str) -> tuple[str, int] | None:
         """The chat and seq of a message (any item that names it: the message came first)."""
 
-    def allocate_seq(self, chat_id: str) -> int: ...
+    def allocate_seq(self, chat_id: str, *, new_message: bool = False) -> int:
+        """The chat's next seq; a `new_message` is FORBIDDEN in an archived chat."""
 
     def append(self, message: Message, claim: Claim) -> None:
         """Writes the message, claims the key and moves the sender's read watermark forward to
@@ -87,7 +88,7 @@ class MessageService:
         if request.reply_to is not None:
             self._check_reply_target(request.chat_id, request.reply_to)
 
-        seq = self._store.allocate_seq(request.chat_id)
+        seq = self._store.allocate_seq(request.chat_id, new_message=True)
         now = self._now()
         message = Message(
             message_id=self._new_id(),

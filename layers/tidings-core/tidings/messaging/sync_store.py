@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from tidings.chats.models import ChatModel, MemberModel
 from tidings.messaging.message import Message
 from tidings.messaging.models import MessageModel
-from tidings.messaging.records import message_from_model
+from tidings.messaging.records import change_of, message_from_model
 from tidings.messaging.syncing import EventPage, StoredEvent
 from tidings.messaging.wire import KINDS
 
@@ -21,7 +21,8 @@ class DynamoSyncStore:
         return {chat.chat_id: int(chat.head_seq or 0) for chat in chats}
 
     def read_watermarks(self, chat_id: str) -> dict[str, int]:
-        members = MemberModel.query(chat_id, attributes_to_get=["userId", "lastReadSeq"])
+        # Consistent: these are also the membership check, and a removed member is out at once.
+        members = MemberModel.query(chat_id, consistent_read=True, attributes_to_get=["userId", "lastReadSeq"])
         return {member.user_id: int(member.last_read_seq or 0) for member in members}
 
     def events_after(self, chat_id: str, after_seq: int, limit: int) -> EventPage:
@@ -51,6 +52,10 @@ class DynamoSyncStore:
 
         events: list[StoredEvent] = []
         for item in items:
+            change = change_of(item)
+            if change is not None:
+                events.append(StoredEvent(item.kind, int(item.seq), None, change))
+                continue
             if item.kind not in KINDS:
                 continue  # a kind this code does not know yet: skipped, but read past
             message = targets.get(int(item.seq) if item.kind == "message" else int(item.target_seq or -1))

@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from tidings.chats.membership_events import ChatChange, change_frame
 from tidings.kernel.errors import BadFrame, Forbidden, TidingsError
 from tidings.kernel.ratelimits import RateLimiter
 from tidings.kernel.wire import encode
@@ -47,11 +48,20 @@ PRESENCE_BUDGET_BYTES = 24 * 1024
 
 @dataclass(frozen=True)
 class StoredEvent:
-    """A chat event read from the log: its kind and seq, and the message it is about, now."""
+    """A chat event read from the log: its kind and seq, and the message it is about, now; or,
+    for a membership or chat event, what it changed."""
 
     kind: str
     seq: int
-    message: Message
+    message: Message | None
+    change: ChatChange | None = None
+
+    def frame(self) -> dict[str, Any] | None:
+        """The frame fan-out sent for this event (None for a kind with no frame)."""
+        if self.change is not None:
+            return change_frame(self.change)
+        assert self.message is not None  # a message event always has its message
+        return event_frame(self.kind, self.seq, self.message)
 
 
 @dataclass(frozen=True)
@@ -308,7 +318,10 @@ class SyncService:
         position = after
         cut_short = False
         for event in page.events:
-            frame = event_frame(event.kind, event.seq, event.message)
+            frame = event.frame()
+            if frame is None:
+                position = event.seq
+                continue
             if not budget.take(_size(frame) + 1):
                 cut_short = True
                 break

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from tidings.chats.membership_events import ChatUpdatedFrame, MemberJoinedFrame, MemberLeftFrame
 from tidings.kernel.hosts import is_loopback_host
 from tidings.kernel.wire import AckOk, Identifier, Payload, ServerFrameEnvelope, ServerPayload, plain, server_frame
 from tidings.messaging.emoji import emoji_problem
@@ -288,7 +289,15 @@ class MessageReactionFrame(ServerFrameEnvelope):
     payload: MessageReactionPayload
 
 
-ChatEventFrame = MessageNewFrame | MessageUpdatedFrame | MessageDeletedFrame | MessageReactionFrame
+ChatEventFrame = (
+    MessageNewFrame
+    | MessageUpdatedFrame
+    | MessageDeletedFrame
+    | MessageReactionFrame
+    | MemberJoinedFrame
+    | MemberLeftFrame
+    | ChatUpdatedFrame
+)
 
 
 class SyncChatPayload(ServerPayload):

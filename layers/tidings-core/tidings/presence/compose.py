@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         SubscriptionStore,
     )
     from tidings.presence.presence_store import DynamoPresenceStore, DynamoPresenceSubscriptions
+    from tidings.presence.subscription_ends import SubscriptionEnds
 
 
 def presence_store(environment: Environment) -> DynamoPresenceStore:
@@ -89,6 +90,13 @@ def presence_service(
         rate_limiter=limiter,
         visibility=visibility,
     )
+
+
+def subscription_ends(environment: Environment) -> SubscriptionEnds:
+    """Ends the presence subscriptions a user's leaving a chat took away the reason for."""
+    from tidings.presence.subscription_ends import SubscriptionEnds
+
+    return SubscriptionEnds(subscriptions(environment), shared_chats(environment), now=time.time)
 
 
 def shared_chats(environment: Environment) -> DynamoSharedChats:

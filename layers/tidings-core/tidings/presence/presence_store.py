@@ -122,6 +122,13 @@ class DynamoPresenceSubscriptions:
             for user_id in user_ids:
                 batch.delete(PresenceSubscriptionModel(user_id, subscriber_id))
 
+    def end_between(self, user_id: str, others: Sequence[str]) -> None:
+        """Both directions, in one BatchWriteItem run (split into 25s, retried by PynamoDB)."""
+        with PresenceSubscriptionModel.batch_write() as batch:
+            for other in others:
+                batch.delete(PresenceSubscriptionModel(other, user_id))
+                batch.delete(PresenceSubscriptionModel(user_id, other))
+
     def subscribers_of(self, user_id: str, now: float) -> list[str]:
         """One Query of the watched user's partition; lapsed items that TTL has not deleted yet
         are skipped here."""

@@ -1,0 +1,91 @@
+"""Chats and members (docs/protocol.md, "Chats and members"): `POST /api/chats`,
+`PATCH /api/chats/{chatId}`, `PUT` and `DELETE /api/chats/{chatId}/members/{userId}`."""
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import TypeAdapter
+
+from tidings import assemblies
+from tidings.chats import compose as chats
+from tidings.chats.declaration import CHAT_CHANGES
+from tidings.chats.membership import ChatAdministration, ChatView
+from tidings.chats.wire import ChatPathParameters, CreateChat, CreateDm, MemberPathParameters, PutMember, UpdateChat
+from tidings.kernel.environment import Environment, cold_start
+from tidings.kernel.handlers import http_entry
+from tidings.kernel.observability import metrics
+from tidings.kernel.rest import http_app, json_body
+from tidings.kernel.wire import encode
+
+app = http_app()
+_caller = assemblies.rest_caller(app, CHAT_CHANGES)
+_create_request: TypeAdapter[Any] = TypeAdapter(CreateChat)
+
+
+@cold_start(CHAT_CHANGES)
+def _chats(environment: Environment) -> ChatAdministration:
+    return chats.chat_administration(environment)
+
+
+def _path_parameters() -> dict[str, str]:
+    """The route's parameters as API Gateway decoded them (`pathParameters`): an id with `@` or
+    `:` arrives percent-encoded in the raw path (`bob%40example.com`), which the resolver's own
+    match would keep."""
+    return app.current_event.path_parameters or {}
+
+
+def _json(status: int, body: Any) -> Response:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=encode(body))
+
+
+def _chat(status: int, view: ChatView) -> Response:
+    return _json(status, {"chat": view.to_wire()})
+
+
+@app.post("/api/chats")
+def create_chat() -> Response:
+    caller = _caller()
+    request = _create_request.validate_python(json_body(app))
+    if isinstance(request, CreateDm):
+        view, created = _chats().open_dm(caller, request.members[0])
+    else:
+        view = _chats().create_chat(
+            caller, request.type, request.name, request.members, request.description, request.visibility
+        )
+        created = True
+    metrics.add_metric(name="ChatsCreated", unit="Count", value=int(created))
+    return _chat(201 if created else 200, view)
+
+
+@app.route("/api/chats/<chatId>", method="PATCH")
+def update_chat(chatId: str) -> Response:
+    caller = _caller()
+    path = ChatPathParameters.model_validate(_path_parameters())
+    request = UpdateChat.model_validate(json_body(app))
+    view = _chats().update_chat(caller, path.chatId, request.name, request.description, request.archived)
+    return _chat(200, view)
+
+
+@app.put("/api/chats/<chatId>/members/<userId>")
+def put_member(chatId: str, userId: str) -> Response:
+    caller = _caller()
+    path = MemberPathParameters.model_validate(_path_parameters())
+    request = PutMember.model_validate(json_body(app) if app.current_event.body else {})
+    role, added = _chats().put_member(caller, path.chatId, path.userId, request.role)
+    metrics.add_metric(name="MembersAdded", unit="Count", value=int(added))
+    return _json(201 if added else 200, {"chatId": path.chatId, "userId": path.userId, "role": role})
+
+
+@app.delete("/api/chats/<chatId>/members/<userId>")
+def remove_member(chatId: str, userId: str) -> Response:
+    caller = _caller()
+    path = MemberPathParameters.model_validate(_path_parameters())
+    _chats().remove_member(caller, path.chatId, path.userId)
+    metrics.add_metric(name="MembersRemoved", unit="Count", value=1)
+    return Response(status_code=204, body="")
+
+
+@http_entry
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

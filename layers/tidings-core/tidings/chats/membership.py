@@ -1,0 +1,362 @@
+"""Chats and members for client authors (docs/protocol.md, "Chats and members"): creating DMs,
+groups and channels, changing a chat, adding, promoting and removing members, the channel
+directory.
+
+Who may do what is `tidings.chats.rules`. Every change after a chat's creation is a chat event
+(its kinds and frames: `tidings.chats.membership_events`):
+it takes the chat's next seq and is written in one transaction with the change itself, so the
+Delivery consumer and `sync.request` hand it to the members like a message event; the store
+(`tidings.chats.membership_store`) does the writing. Access is always decided on the base
+tables, read strongly consistent, never on an index alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Any, Literal, Protocol
+
+from tidings.chats.rules import Action, Standing, refusal, visibility_of
+from tidings.kernel.errors import BadFrame, Conflict, NotFound
+from tidings.kernel.wire import iso
+
+Role = Literal["member", "admin"]
+EventKind = Literal["chat_created", "member_joined", "member_role", "member_left", "chat_updated"]
+CHANNEL_PAGE_SIZE = 50
+MAX_CHANNEL_READS = 10
+
+
+@dataclass(frozen=True)
+class Chat:
+    chat_id: str
+    chat_type: str
+    name: str | None
+    description: str | None
+    visibility: str
+    archived: bool
+    head_seq: int = 0
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "chatId": self.chat_id,
+            "type": self.chat_type,
+            "name": self.name,
+            "description": self.description,
+            "visibility": self.visibility,
+            "archived": self.archived,
+        }
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: str
+    display_name: str
+    role: str
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"userId": self.user_id, "displayName": self.display_name, "role": self.role}
+
+
+@dataclass(frozen=True)
+class ChatView:
+    """A chat with its members, as the REST calls answer it."""
+
+    chat: Chat
+    members: list[Member]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            **self.chat.to_wire(),
+            "members": [member.to_wire() for member in self.members],
+            "headSeq": self.chat.head_seq,
+        }
+
+
+@dataclass(frozen=True)
+class MembershipEvent:
+    """A chat event about the chat or one of its members, recorded at `seq`: `subject_id` and
+    `role` for a member's event, `chat` (the chat's fields after it) for every one."""
+
+    kind: EventKind
+    chat: Chat
+    seq: int
+    actor_id: str
+    actor_name: str
+    at: str
+    subject_id: str | None = None
+    role: str | None = None
+
+
+@dataclass(frozen=True)
+class ChannelPage:
+    channels: list[Chat]
+    next_cursor: str | None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"channels": [chat.to_wire() for chat in self.channels], "nextCursor": self.next_cursor}
+
+
+class ChatExists(Exception):
+    """The chat (or, for a DM, the pair's DM) was created by someone else first."""
+
+
+class LastAdmin(Exception):
+    """The change would leave the chat without an admin (the other admin it counted on went)."""
+
+
+class NoSuchMember(Exception):
+    """The member changed (left, was removed, or changed role) since it was read."""
+
+
+class ChatChanges(Protocol):
+    def chat(self, chat_id: str) -> Chat | None:
+        """The chat, read strongly consistent; None when it does not exist."""
+
+    def role_of(self, chat_id: str, user_id: str) -> str | None:
+        """The user's role in the chat (consistent read of the member item), None for none."""
+
+    def members(self, chat_id: str) -> list[tuple[str, str]]:
+        """`(userId, role)` of every member, from the base table, consistent."""
+
+    def known_users(self, user_ids: Sequence[str]) -> dict[str, str]:
+        """`{userId: displayName}` of those of `user_ids` Tidings knows."""
+
+    def dm_between(self, user_id: str, other_id: str) -> str | None:
+        """The pair's DM chat id, if they have one."""
+
+    def create(
+        self, chat: Chat, roles: dict[str, str], event: MembershipEvent, dm_pair: tuple[str, str] | None
+    ) -> None:
+        """The chat, its members and its `chat_created` event (seq 1) in one transaction,
+        with the pair record for a DM. Raises ChatExists."""
+
+    def allocate_seq(self, chat_id: str) -> int: ...
+
+    def record_join(self, event: MembershipEvent) -> None:
+        """Adds the member; raises ChatExists when they are already in."""
+
+    def record_role(self, event: MembershipEvent, previous: str, other_admin: str | None) -> None:
+        """Changes the member's role from `previous`; `other_admin` must still be an admin
+        (LastAdmin otherwise). NoSuchMember when the member is not as read."""
+
+    def record_leave(self, event: MembershipEvent, previous: str, other_admin: str | None) -> None:
+        """Removes the member (with their badges of the chat); as `record_role` otherwise."""
+
+    def record_update(self, event: MembershipEvent) -> None:
+        """Writes the chat's new fields."""
+
+
+class ChannelStore(Protocol):
+    def public_channels(self, after: str | None, limit: int) -> tuple[list[Chat], str | None]:
+        """Public channels in chat id order after `after`; the last id read when there may be more."""
+
+
+_LAST_ADMIN = "The last admin cannot leave or step down: make another member an admin first"
+
+
+@contextmanager
+def _membership_races(user_id: str) -> Iterator[None]:
+    """What a member change that lost a race answers: 409, read again."""
+    try:
+        yield
+    except LastAdmin:
+        raise Conflict(_LAST_ADMIN) from None
+    except NoSuchMember:
+        raise Conflict(f"The membership of {user_id!r} changed meanwhile; read it again") from None
+
+
+def dm_chat_id(user_id: str, other_id: str) -> str:
+    """The id a pair's DM is created with: the same whoever opens it, within the id rules."""
+    first, second = sorted((user_id, other_id))
+    digest = hashlib.sha256(f"{first}\n{second}".encode()).hexdigest()[:32]
+    return f"dm-{digest}"
+
+
+class ChannelDirectory:
+    """`GET /api/channels`: what a channel directory lists."""
+
+    def __init__(self, store: ChannelStore) -> None:
+        self._store = store
+
+    def channels(self, caller: str, query: str, cursor: str | None) -> ChannelPage:
+        """Public channels whose name or id contains `query` (case-insensitive), a page at a time."""
+        del caller  # every signed-in user sees the directory
+        wanted = query.casefold().strip()
+        found: list[Chat] = []
+        after = cursor
+        for _ in range(MAX_CHANNEL_READS):  # bounded: a rare query ends early, with a cursor
+            if len(found) >= CHANNEL_PAGE_SIZE:
+                break
+            page, after = self._store.public_channels(after, CHANNEL_PAGE_SIZE - len(found))
+            found += [c for c in page if not wanted or wanted in f"{c.name or ''}\n{c.chat_id}".casefold()]
+            if after is None:
+                break
+        return ChannelPage(found, after)
+
+
+class ChatAdministration:
+    def __init__(
+        self,
+        store: ChatChanges,
+        now: Callable[[], float],
+        new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+    ) -> None:
+        self._store = store
+        self._now = now
+        self._new_id = new_id
+
+    # --- creating ------------------------------------------------------------------------
+
+    def open_dm(self, caller: str, other: str) -> tuple[ChatView, bool]:
+        """The pair's DM and whether this call created it (False: it existed)."""
+        if other == caller:
+            raise BadFrame("members: a DM is with another user, not yourself")
+        names = self._store.known_users([caller, other])
+        if other not in names:
+            raise NotFound(f"userId: no user {other!r}")
+        existing = self._store.dm_between(caller, other)
+        if existing is None:
+            chat = Chat(dm_chat_id(caller, other), "dm", None, None, "private", False, head_seq=1)
+            try:
+                self._store.create(
+                    chat, {caller: "member", other: "member"}, self._created(chat, caller, names), (caller, other)
+                )
+                return self._view(chat.chat_id), True
+            except ChatExists:
+                existing = self._store.dm_between(caller, other)
+                if existing is None:  # the pair's other record cannot vanish: a real fault
+                    raise
+        return self._view(existing), False
+
+    def create_chat(
+        self,
+        caller: str,
+        chat_type: str,
+        name: str,
+        members: Sequence[str],
+        description: str | None = None,
+        visibility: str | None = None,
+    ) -> ChatView:
+        if chat_type == "group" and visibility == "public":
+            raise BadFrame("visibility: a group is private; make a channel to be public")
+        wanted = list(dict.fromkeys([caller, *members]))
+        names = self._store.known_users(wanted)
+        unknown = [user_id for user_id in wanted if user_id not in names]
+        if unknown:
+            raise NotFound(f"userId: no user {unknown[0]!r}")
+        chat = Chat(
+            self._new_id(), chat_type, name, description, visibility_of(chat_type, visibility), False, head_seq=1
+        )
+        roles = {user_id: "admin" if user_id == caller else "member" for user_id in wanted}
+        self._store.create(chat, roles, self._created(chat, caller, names), None)
+        return self._view(chat.chat_id)
+
+    def _created(self, chat: Chat, caller: str, names: dict[str, str]) -> MembershipEvent:
+        return MembershipEvent("chat_created", chat, 1, caller, names.get(caller, caller), iso(self._now()))
+
+    # --- reading -------------------------------------------------------------------------
+
+    def view(self, caller: str, chat_id: str) -> ChatView:
+        self._allowed("view", caller, chat_id)
+        return self._view(chat_id)
+
+    # --- changing ------------------------------------------------------------------------
+
+    def update_chat(
+        self, caller: str, chat_id: str, name: str | None, description: str | None, archived: bool | None
+    ) -> ChatView:
+        chat = self._allowed("update", caller, chat_id)
+        changed = replace(
+            chat,
+            name=chat.name if name is None else name,
+            description=chat.description if description is None else description,
+            archived=chat.archived if archived is None else archived,
+        )
+        if changed != chat:
+            self._store.record_update(self._event("chat_updated", changed, caller))
+        return self._view(chat_id)
+
+    def put_member(self, caller: str, chat_id: str, user_id: str, role: Role | None) -> tuple[str, bool]:
+        """Adds (or joins) the user, or changes their role: their role now, and whether they
+        were added (False: already a member)."""
+        chat = self._store.chat(chat_id)
+        caller_role = self._store.role_of(chat_id, caller) if chat else None
+        current = caller_role if user_id == caller else (self._store.role_of(chat_id, user_id) if chat else None)
+        if current is None:
+            action: Action = "join" if user_id == caller else "add"
+            if action == "join" and role == "admin":
+                action = "set_role"  # joining as an admin is promoting oneself
+        elif role is not None and role != current:
+            action = "set_role"
+        else:
+            action = "view" if user_id == caller else "add"
+        chat = self._check(action, caller, chat_id, chat, caller_role)
+        if current is None:
+            if not self._store.known_users([user_id]):
+                raise NotFound(f"userId: no user {user_id!r}")
+            added = role or "member"
+            try:
+                self._store.record_join(self._event("member_joined", chat, caller, user_id, added))
+            except ChatExists:
+                return self._store.role_of(chat_id, user_id) or added, False
+            return added, True
+        if role is None or role == current:
+            return current, False
+        other_admin = self._other_admin(chat_id, user_id) if current == "admin" else None
+        with _membership_races(user_id):
+            self._store.record_role(self._event("member_role", chat, caller, user_id, role), current, other_admin)
+        return role, False
+
+    def remove_member(self, caller: str, chat_id: str, user_id: str) -> None:
+        chat = self._allowed("leave" if user_id == caller else "remove", caller, chat_id)
+        current = self._store.role_of(chat_id, user_id)
+        if current is None:
+            raise NotFound(f"userId: {user_id!r} is not a member of chat {chat_id!r}")
+        other_admin = self._other_admin(chat_id, user_id) if current == "admin" else None
+        with _membership_races(user_id):
+            self._store.record_leave(self._event("member_left", chat, caller, user_id, current), current, other_admin)
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _other_admin(self, chat_id: str, leaving: str) -> str:
+        """Another admin of the chat, who must still be one when the change is written: the
+        last admin cannot leave or step down (two admins stepping down at once: one fails)."""
+        others = sorted(
+            user_id for user_id, role in self._store.members(chat_id) if role == "admin" and user_id != leaving
+        )
+        if not others:
+            raise Conflict(_LAST_ADMIN)
+        return others[0]
+
+    def _allowed(self, action: Action, caller: str, chat_id: str) -> Chat:
+        chat = self._store.chat(chat_id)
+        return self._check(action, caller, chat_id, chat, self._store.role_of(chat_id, caller) if chat else None)
+
+    def _check(self, action: Action, caller: str, chat_id: str, chat: Chat | None, role: str | None) -> Chat:
+        del caller
+        if chat is None:
+            raise NotFound(f"Chat {chat_id!r} does not exist")
+        refused = refusal(action, chat_id, Standing(chat.chat_type, chat.visibility, role))
+        if refused is not None:
+            raise refused
+        return chat
+
+    def _event(
+        self, kind: EventKind, chat: Chat, actor: str, subject: str | None = None, role: str | None = None
+    ) -> MembershipEvent:
+        seq = self._store.allocate_seq(chat.chat_id)
+        names = self._store.known_users([actor])
+        return MembershipEvent(
+            kind, replace(chat, head_seq=seq), seq, actor, names.get(actor, actor), iso(self._now()), subject, role
+        )
+
+    def _view(self, chat_id: str) -> ChatView:
+        chat = self._store.chat(chat_id)
+        if chat is None:
+            raise NotFound(f"Chat {chat_id!r} does not exist")
+        members = self._store.members(chat_id)
+        names = self._store.known_users([user_id for user_id, _ in members])
+        return ChatView(chat, [Member(user_id, names.get(user_id, user_id), role) for user_id, role in members])

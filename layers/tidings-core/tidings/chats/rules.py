@@ -1,0 +1,67 @@
+"""Who may do what to a chat and its members: one pure function, so the whole rule is one table
+(`tests/unit/test_chat_rules.py`).
+
+A caller who cannot see a chat (not a member, and it is not a public channel) learns nothing of
+it: every action is NOT_FOUND, as if it did not exist. A caller who can see it but lacks the
+right is FORBIDDEN. A DM's members never change: it is the pair's chat for good.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from tidings.kernel.errors import Forbidden, NotFound, TidingsError
+
+Action = Literal[
+    "view",  # see the chat (its fields, its members)
+    "update",  # PATCH name, description, archived
+    "add",  # put another user in the chat
+    "join",  # put oneself in the chat
+    "set_role",  # change a member's role (one's own too)
+    "remove",  # take another member out
+    "leave",  # take oneself out
+]
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What the rule needs to know: the chat's type and visibility, and the caller's role in it
+    (None when the caller is not a member)."""
+
+    chat_type: str
+    visibility: str
+    role: str | None
+
+
+def refusal(action: Action, chat_id: str, standing: Standing) -> TidingsError | None:
+    """None when `action` is allowed, else the error to answer with."""
+    public_channel = standing.chat_type == "channel" and standing.visibility == "public"
+    if standing.role is None and not public_channel:
+        return NotFound(f"Chat {chat_id!r} does not exist")
+    if action == "view":
+        return None
+    if standing.chat_type == "dm" and action != "view":
+        return Forbidden("A DM's members and fields do not change")
+    if action == "join":  # a non-member who got this far sees a public channel
+        return None
+    if action == "leave":
+        return None if standing.role is not None else NotFound(f"You are not a member of chat {chat_id!r}")
+    if standing.role != "admin":
+        return Forbidden(f"Only a chat admin may {_WHAT[action]}")
+    return None
+
+
+_WHAT = {
+    "update": "change the chat",
+    "add": "add members",
+    "set_role": "change a member's role",
+    "remove": "remove other members",
+}
+
+
+def visibility_of(chat_type: str, stored: str | None) -> str:
+    """The visibility a chat has: as stored, else a channel's default (public) or private."""
+    if stored in ("public", "private"):
+        return stored
+    return "public" if chat_type == "channel" else "private"
