@@ -35,6 +35,7 @@ def readme_example() -> str:
     return match.group(1)
 
 
+@pytest.mark.timeout(600)  # a pytest process that starts tidings dev; the bound of a failure on a loaded machine
 def test_the_readmes_example_passes_in_a_project_of_its_own(pytester: pytest.Pytester) -> None:
     # A new process in an empty directory: the fixtures come from the installed entry point
     # alone, with pytest-asyncio's default (strict) mode, as in a developer's project.
@@ -52,6 +53,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tidings]:
     assert running.stop() == 0
 
 
+@pytest.mark.timeout(300)  # the module's tidings dev starts in this test's setup
 def test_a_runtime_from_a_seed_file_has_its_users_and_not_the_demo(seeded: Tidings) -> None:
     assert seeded.admin.get_user("zed")["user"] == {"userId": "zed", "displayName": "Zed", "email": "zed@example.com"}
     assert seeded.token("zed")
@@ -79,6 +81,7 @@ async def test_the_fault_specs_it_started_with_fire_and_more_can_be_added_and_cl
     assert seeded.faults.active() == []
 
 
+@pytest.mark.timeout(300)  # starts the whole runtime in this process
 def test_an_in_process_runtime_writes_into_the_tests_own_mock_aws() -> None:
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
