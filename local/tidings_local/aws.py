@@ -71,8 +71,10 @@ class Provisioned:
 class LocalAws:
     """moto for the life of a runtime, provisioned from the declaration.
 
-    Only one can be active per process: moto's backends are process-global, and a second
-    `mock_aws()` start would wipe the first one's data.
+    Only one can be active per process: moto's backends are process-global, so a second one
+    would provision the same tables into the same backends. Started inside an active
+    `mock_aws()` (a test's own), it provisions into that mock's backends: moto counts nested
+    starts and resets its data only when the outermost one starts or stops.
     """
 
     _active: ClassVar[LocalAws | None] = None

@@ -14,15 +14,10 @@ does not describe fails.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,12 +26,10 @@ import pytest
 
 from tests.support.frame_contract import contract
 from tidings_client import Backoff, ConnectionState, RestClient, TidingsClient
+from tidings_local.pytest_plugin import WAIT_SECONDS, start_tidings, tidings_executable
+from tidings_local.pytest_plugin import stop_tidings as stop_server
 
-TIDINGS = Path(sys.executable).with_name("tidings")
-STARTUP_TIMEOUT_SECONDS = 180  # only bounds a failure: a loaded 2-core CI machine starting moto can be slow
-# Waits, not speed assertions: generous, because a shared 2-core machine runs the whole system
-# (gateway, every function, moto) in one process next to the tests. A wait only bounds a failure.
-WAIT_SECONDS = 60.0  # the bound of a failure, not a goal: a loaded 2-core machine needs more than 30 s at times
+TIDINGS = Path(tidings_executable())
 TOKEN_REUSE_SECONDS = 300
 
 # A normal client that lost its connection tries again quickly (the default starts at 1 s, jittered).
@@ -44,12 +37,6 @@ RECONNECT_BACKOFF = Backoff([0.2, 0.5, 1.0], jitter=False)
 
 # Every client `Server.client` made, and the frame-log mark up to which its frames were checked.
 _checked_up_to: dict[TidingsClient, int] = {}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -125,55 +112,11 @@ class Server:
         return response.json()
 
 
-async def wait_until(condition: Callable[[], bool], timeout: float = WAIT_SECONDS, message: str = "") -> None:
-    """Waits until `condition()` holds; the timeout only bounds a failure."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(message or "condition not met in time")
-        await asyncio.sleep(0.05)
-
-
-def _wait_healthy(url: str, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"tidings dev exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"tidings dev was not healthy within {STARTUP_TIMEOUT_SECONDS}s")
-
-
 def start_server(*extra_args: str, log_name: str = "tidings-dev") -> tuple[subprocess.Popen, Server, Path]:
-    port = _free_port()
-    log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"{log_name}-{port}.log"
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        [str(TIDINGS), "dev", "--demo", "--host", "127.0.0.1", "--port", str(port), *extra_args],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(base, process)
-    except Exception:
-        process.kill()
-        raise RuntimeError(f"tidings dev did not start; its log:\n{log_path.read_text()[-4000:]}") from None
-    return process, Server(base_url=base, ws_url=f"ws://127.0.0.1:{port}/ws", tokens={}), log_path
-
-
-def stop_server(process: subprocess.Popen) -> int:
-    process.terminate()
-    try:
-        return process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        raise
+    """`tidings dev --demo` as the pytest plugin starts it (`tidings_local.pytest_plugin`)."""
+    running = start_tidings(*extra_args, demo=True, log_name=log_name)
+    assert running.process is not None and running.log_path is not None
+    return running.process, Server(base_url=running.base_url, ws_url=running.ws_url, tokens={}), running.log_path
 
 
 @pytest.fixture(scope="session")
