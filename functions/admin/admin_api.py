@@ -14,7 +14,7 @@ from tidings.admin.wire import SessionRequest, UserPut, user_id_of
 from tidings.kernel.environment import Environment, cold_start
 from tidings.kernel.handlers import http_entry
 from tidings.kernel.observability import logger
-from tidings.kernel.rest import http_app, json_body
+from tidings.kernel.rest import http_app, json_body, path_parameters
 from tidings.kernel.wire import encode
 from tidings.sessions import compose as sessions
 
@@ -29,7 +29,7 @@ def _admin(environment: Environment) -> AdminService:
 def _path_user_id() -> str:
     """The `{userId}` of the path, as API Gateway decoded it (`pathParameters`; the resolver
     passes the routes the raw, still percent-encoded segment, which they leave unused)."""
-    return user_id_of((app.current_event.path_parameters or {}).get("userId"))
+    return user_id_of(path_parameters(app).get("userId"))
 
 
 def _json(status: int, body: dict[str, Any]) -> Response:

@@ -15,7 +15,7 @@ from tidings.chats.wire import ChatPathParameters, CreateChat, CreateDm, MemberP
 from tidings.kernel.environment import Environment, cold_start
 from tidings.kernel.handlers import http_entry
 from tidings.kernel.observability import metrics
-from tidings.kernel.rest import http_app, json_body
+from tidings.kernel.rest import http_app, json_body, path_parameters
 from tidings.kernel.wire import encode
 
 app = http_app()
@@ -26,13 +26,6 @@ _create_request: TypeAdapter[Any] = TypeAdapter(CreateChat)
 @cold_start(CHAT_CHANGES)
 def _chats(environment: Environment) -> ChatAdministration:
     return chats.chat_administration(environment)
-
-
-def _path_parameters() -> dict[str, str]:
-    """The route's parameters as API Gateway decoded them (`pathParameters`): an id with `@` or
-    `:` arrives percent-encoded in the raw path (`bob%40example.com`), which the resolver's own
-    match would keep."""
-    return app.current_event.path_parameters or {}
 
 
 def _json(status: int, body: Any) -> Response:
@@ -61,7 +54,7 @@ def create_chat() -> Response:
 @app.route("/api/chats/<chatId>", method="PATCH")
 def update_chat(chatId: str) -> Response:
     caller = _caller()
-    path = ChatPathParameters.model_validate(_path_parameters())
+    path = ChatPathParameters.model_validate(path_parameters(app))
     request = UpdateChat.model_validate(json_body(app))
     view = _chats().update_chat(caller, path.chatId, request.name, request.description, request.archived)
     return _chat(200, view)
@@ -70,7 +63,7 @@ def update_chat(chatId: str) -> Response:
 @app.put("/api/chats/<chatId>/members/<userId>")
 def put_member(chatId: str, userId: str) -> Response:
     caller = _caller()
-    path = MemberPathParameters.model_validate(_path_parameters())
+    path = MemberPathParameters.model_validate(path_parameters(app))
     request = PutMember.model_validate(json_body(app) if app.current_event.body else {})
     role, added = _chats().put_member(caller, path.chatId, path.userId, request.role)
     metrics.add_metric(name="MembersAdded", unit="Count", value=int(added))
@@ -80,7 +73,7 @@ def put_member(chatId: str, userId: str) -> Response:
 @app.delete("/api/chats/<chatId>/members/<userId>")
 def remove_member(chatId: str, userId: str) -> Response:
     caller = _caller()
-    path = MemberPathParameters.model_validate(_path_parameters())
+    path = MemberPathParameters.model_validate(path_parameters(app))
     _chats().remove_member(caller, path.chatId, path.userId)
     metrics.add_metric(name="MembersRemoved", unit="Count", value=1)
     return Response(status_code=204, body="")

@@ -10,7 +10,7 @@ from tidings.chats import compose as chats
 from tidings.kernel.environment import Environment, cold_start
 from tidings.kernel.handlers import http_entry
 from tidings.kernel.observability import metrics
-from tidings.kernel.rest import http_app
+from tidings.kernel.rest import http_app, path_parameters
 from tidings.kernel.wire import encode
 from tidings.messaging import compose as messaging
 from tidings.messaging.declaration import HISTORY_API
@@ -33,7 +33,7 @@ def _json(body: Any) -> Response:
 @app.get("/api/chats/<chatId>/messages")
 def list_messages(chatId: str) -> Response:
     user_id = _caller()
-    path = ChatPath.model_validate({"chatId": chatId})
+    path = ChatPath.model_validate(path_parameters(app))
     query = MessagesQuery.model_validate(app.current_event.query_string_parameters or {})
     page = _history().messages(user_id, path.chatId, query.before, query.limit)
     metrics.add_metric(name="HistoryPagesServed", unit="Count", value=1)

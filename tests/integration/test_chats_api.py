@@ -156,3 +156,22 @@ def test_an_unknown_path_is_404(api, context, chats):
     status, body = get(api, context, "/api/nope", token=issue_token("bob", chats))
     assert status == 404
     assert body["error"]["code"] == "NOT_FOUND"
+
+
+def test_a_chat_id_with_a_colon_reads_its_history_as_api_gateway_decodes_it(api, context, chats):
+    """The raw path carries `team%3Aalpha`; the id is what `pathParameters` says (the resolver's
+    own match would keep the percent-encoding and find no such chat)."""
+    make_chat("team:alpha", ["alice", "bob"])
+    MessageService(DynamoMessageStore(), DynamoUserDirectory(), NoLimits(), now=time.time).send(
+        "alice", SendMessage("f-colon", "team:alpha", "hello")
+    )
+    status, page = get(
+        api,
+        context,
+        "/api/chats/team%3Aalpha/messages",
+        token=issue_token("bob", chats),
+        path_parameters={"chatId": "team:alpha"},
+        route_key=MESSAGES_ROUTE,
+    )
+    assert status == 200, page
+    assert [m["content"] for m in page["messages"]] == ["hello"]

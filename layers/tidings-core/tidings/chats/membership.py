@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
+from tidings.chats.chat_list import ChatMember
 from tidings.chats.rules import Action, Standing, refusal, visibility_of
 from tidings.kernel.errors import BadFrame, Conflict, NotFound
 from tidings.kernel.wire import iso
@@ -51,21 +52,11 @@ class Chat:
 
 
 @dataclass(frozen=True)
-class Member:
-    user_id: str
-    display_name: str
-    role: str
-
-    def to_wire(self) -> dict[str, Any]:
-        return {"userId": self.user_id, "displayName": self.display_name, "role": self.role}
-
-
-@dataclass(frozen=True)
 class ChatView:
     """A chat with its members, as the REST calls answer it."""
 
     chat: Chat
-    members: list[Member]
+    members: list[ChatMember]
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -359,4 +350,4 @@ class ChatAdministration:
             raise NotFound(f"Chat {chat_id!r} does not exist")
         members = self._store.members(chat_id)
         names = self._store.known_users([user_id for user_id, _ in members])
-        return ChatView(chat, [Member(user_id, names.get(user_id, user_id), role) for user_id, role in members])
+        return ChatView(chat, [ChatMember(user_id, names.get(user_id, user_id), role) for user_id, role in members])

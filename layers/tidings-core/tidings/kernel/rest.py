@@ -95,6 +95,13 @@ def caller_id(app: APIGatewayHttpResolver, authenticate: Callable[[str], str]) -
     return authenticate(token.strip())
 
 
+def path_parameters(app: APIGatewayHttpResolver) -> dict[str, str]:
+    """The route's parameters as API Gateway decoded them (`pathParameters`): an id with `@` or
+    `:` arrives percent-encoded in the raw path (`bob%40example.com`), which the resolver's own
+    match would keep."""
+    return app.current_event.path_parameters or {}
+
+
 def json_body(app: APIGatewayHttpResolver) -> dict[str, Any]:
     """The request body, a JSON object; a 400 when it is anything else, or when a field of it
     cannot be used (too deep, a lone surrogate: `tidings.kernel.json_input`)."""
