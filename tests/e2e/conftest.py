@@ -28,6 +28,7 @@ from tests.support.frame_contract import contract
 from tidings_client import Backoff, ConnectionState, RestClient, TidingsClient
 from tidings_local.pytest_plugin import WAIT_SECONDS, start_tidings, tidings_executable
 from tidings_local.pytest_plugin import stop_tidings as stop_server
+from tidings_local.pytest_plugin import wait_until as wait_until  # the e2e modules' wait, the plugin's
 
 TIDINGS = Path(tidings_executable())
 TOKEN_REUSE_SECONDS = 300

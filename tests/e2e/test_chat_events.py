@@ -193,33 +193,6 @@ async def test_sending_marks_the_chat_read_for_the_sender_without_a_receipt(serv
         await bob.close()
 
 
-async def test_a_burst_of_25_sends_hits_rate_limited_with_retry_after(server):
-    # Five connections of one user send at once: the limit is per user (10/s), not per connection.
-    # The bucket holds 10 and refills 10 a second, so 25 sends are limited only if the emulator
-    # handles them in under 1.5 s; a loaded machine may not. Waves of 50 follow until one is:
-    # any machine that handles more than 12.5 sends a second outruns the refill.
-    clients = [await server.connect("erin", raw=True) for _ in range(5)]
-    try:
-        statuses: list[str] = []
-        limited: list[dict] = []
-        for wave, per_connection in enumerate((5, 10, 10, 10)):
-            replies = await asyncio.gather(
-                *(
-                    client.request("message.send", {"chatId": "general", "content": f"burst {wave}.{i}"})
-                    for i in range(per_connection)
-                    for client in clients
-                )
-            )
-            wave_statuses = [reply["payload"]["status"] for reply in replies]
-            if wave == 0:
-                assert wave_statuses.count("ok") >= 10, f"a full bucket lets 10 through: {wave_statuses}"
-            statuses += wave_statuses
-            limited += [reply["payload"]["error"] for reply in replies if reply["payload"]["status"] == "error"]
-            if limited:
-                break
-        assert limited, f"{len(statuses)} sends in waves must exceed 10/s: {statuses}"
-        assert all(error["code"] == "RATE_LIMITED" for error in limited), limited
-        assert all(0 < error["retryAfterMs"] <= 1000 for error in limited), limited
-    finally:
-        for client in clients:
-            await client.close()
+# The per-user message limit under a burst from several connections is shown with a clock that does
+# not move (tests/integration/test_websocket_handlers.py): over real sockets it would only show
+# whether this machine outruns the bucket's refill.

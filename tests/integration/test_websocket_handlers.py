@@ -240,3 +240,26 @@ def test_a_send_throttled_past_botocores_retries_is_unavailable_with_a_retry_hin
     payload = send_frame(functions, context, "alice", frame)["payload"]
     assert (payload["refId"], payload["status"], payload["error"]["code"]) == (frame["id"], "error", "UNAVAILABLE")
     assert payload["error"]["retryAfterMs"] == 1000
+
+
+def test_a_burst_of_25_sends_from_five_connections_of_one_user_lets_10_through(
+    functions, context, connections, frozen_rate_limits
+):
+    """The message limit is per user (10 at once, 10 a second), not per connection: 25 sends from
+    five connections of erin in one instant get 10 acks and 15 RATE_LIMITED that say when to try
+    again. (The clock does not move, so this holds however slow the machine.)"""
+    make_chat("general", ["alice", "erin"], chat_type="channel")
+    acks = [
+        send_frame(
+            functions,
+            context,
+            "erin",
+            client_frame("message.send", {"chatId": "general", "content": f"burst {n}"}),
+            connection=f"conn-{n % 5}=",
+        )["payload"]
+        for n in range(25)
+    ]
+    assert [ack["status"] for ack in acks].count("ok") == 10
+    limited = [ack["error"] for ack in acks if ack["status"] == "error"]
+    assert len(limited) == 15
+    assert all(error["code"] == "RATE_LIMITED" and 0 < error["retryAfterMs"] <= 1000 for error in limited), limited

@@ -59,7 +59,8 @@ def test_a_restore_puts_back_every_item_and_queued_message_with_its_due_time(sna
         zed = dynamodb.get_item(TableName="tidings-users", Key={"userId": {"S": "zed"}})["Item"]
         assert zed["blob"] == {"B": b"\x00\xff"}
         chats = dynamodb.scan(TableName="tidings-chats")["Items"]
-        assert {chat["chatId"]["S"] for chat in chats} == {"dm-alice-bob", "project-x", "general"}
+        assert {chat["chatId"]["S"] for chat in chats if "type" in chat} == {"dm-alice-bob", "project-x", "general"}
+        assert {"dm-pair#alice#bob"} <= {chat["chatId"]["S"] for chat in chats}  # the DM's pair record too
         secret = boto3.client("secretsmanager", region_name="us-east-1").list_secrets()["SecretList"]
         assert len(secret) == len(APPLICATION.secrets)
         name, _ = queue_names(APPLICATION, TYPING_TIMERS)
