@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from tidings.chats.chat_member import ChatMember
+
 
 @dataclass(frozen=True)
 class Membership:
@@ -31,16 +33,6 @@ class ListedChat:
     description: str | None = None
     visibility: str = "private"
     archived: bool = False
-
-
-@dataclass(frozen=True)
-class ChatMember:
-    user_id: str
-    display_name: str
-    role: str
-
-    def to_wire(self) -> dict[str, Any]:
-        return {"userId": self.user_id, "displayName": self.display_name, "role": self.role}
 
 
 @dataclass(frozen=True)

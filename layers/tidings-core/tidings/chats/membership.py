@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
-from tidings.chats.chat_list import ChatMember
+from tidings.chats.chat_member import ChatMember
 from tidings.chats.rules import Action, Standing, refusal, visibility_of
 from tidings.kernel.errors import BadFrame, Conflict, NotFound
 from tidings.kernel.wire import iso
