@@ -51,6 +51,11 @@ def queue_names(application: Application, queue: Queue) -> tuple[str, str | None
     return name, (f"{name}-dlq" if queue.dead_letter_after is not None else None)
 
 
+def queue_name_of(url: str) -> str:
+    """A queue URL's last segment: the queue's name."""
+    return url.rstrip("/").rsplit("/", 1)[-1]
+
+
 def secret_name(application: Application, secret: Secret) -> str:
     """Secrets Manager names are path-like: `tidings/jwt-signing-key`."""
     prefix = application.name.lower()

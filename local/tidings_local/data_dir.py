@@ -33,7 +33,7 @@ import boto3
 from tidings.kernel.declaration import Application, Table
 from tidings.presence.models import PRESENCE, PresenceModel
 from tidings.sessions.models import CONNECTIONS, USER_CONNECTIONS
-from tidings_local.aws import ACCOUNT_ID, region, secret_name
+from tidings_local.aws import ACCOUNT_ID, queue_name_of, region, secret_name
 from tidings_local.moto_patches import moto_lock, peek_queue
 
 FORMAT_VERSION = 1
@@ -115,7 +115,7 @@ def capture(application: Application) -> State:
         }
         queues = {
             name: [{"body": m["body"], "dueAt": m["dueAt"]} for m in peek_queue(name, ACCOUNT_ID, region())]
-            for name in map(_queue_name, sqs.list_queues().get("QueueUrls", []))
+            for name in map(queue_name_of, sqs.list_queues().get("QueueUrls", []))
         }
         secrets = {
             secret.id: secretsmanager.get_secret_value(SecretId=secret_name(application, secret))["SecretString"]
@@ -164,10 +164,6 @@ def _batch_write(dynamodb: Any, table_name: str, requests: list[dict[str, Any]])
     pending = {table_name: requests}
     while pending:
         pending = dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-
-
-def _queue_name(url: str) -> str:
-    return url.rstrip("/").rsplit("/", 1)[-1]
 
 
 def _restored(table: Table, item: dict[str, Any], now: float) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from tidings.kernel.declaration import TABLE_ACTIONS, Application, Function
-from tidings_local.aws import ACCOUNT_ID, Provisioned, region
+from tidings_local.aws import ACCOUNT_ID, Provisioned, queue_name_of, region
 
 _SEND = ("sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
 _CONSUME = (
@@ -185,7 +185,7 @@ class Policies:
         if service == "sqs":
             action = f"sqs:{_SQS_BATCH_ACTIONS.get(operation, operation)}"
             url = body.get("QueueUrl")
-            name = url.rstrip("/").rsplit("/", 1)[-1] if isinstance(url, str) else body.get("QueueName")
+            name = queue_name_of(url) if isinstance(url, str) else body.get("QueueName")
             return [(action, queue_arn(name) if isinstance(name, str) else "*")]
         if service == "secretsmanager":
             ids = body.get("SecretIdList") if operation == "BatchGetSecretValue" else [body.get("SecretId")]

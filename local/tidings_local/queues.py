@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 import boto3
 
 from tidings.kernel.declaration import QueueSubscription
-from tidings_local.aws import ACCOUNT_ID, region
+from tidings_local.aws import ACCOUNT_ID, queue_name_of, region
 from tidings_local.lambdas import Lambdas
 from tidings_local.log import logger
 from tidings_local.moto_patches import SQS_SENDS, on_request, seconds_until_visible, wait_until_set, wake
@@ -79,6 +79,7 @@ class QueuePoller:
     ) -> None:
         self.subscription = subscription
         self._url = queue_url
+        self._name = queue_name_of(queue_url)
         self._arn = queue_arn
         self._lambdas = lambdas
         self._platform = platform
@@ -106,8 +107,7 @@ class QueuePoller:
         self._sent.clear()
         batch = await self._platform_call(lambda: self._receive(self.subscription.batch_size))
         if not batch:
-            name = self._url.rstrip("/").rsplit("/", 1)[-1]
-            until_visible = await self._platform_call(lambda: seconds_until_visible(name, ACCOUNT_ID, region()))
+            until_visible = await self._platform_call(lambda: seconds_until_visible(self._name, ACCOUNT_ID, region()))
             await self._wait_for_sends(min(until_visible, self._settings.poll_interval))
             return
         window_ends = time.monotonic() + self.subscription.max_batching_window_seconds
