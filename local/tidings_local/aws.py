@@ -26,6 +26,9 @@ from tidings.kernel.declaration import Application, Queue, Secret, Table
 from tidings_local import moto_patches
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.literals import QueueAttributeNameType
 
 ACCOUNT_ID = "123456789012"
@@ -101,12 +104,16 @@ class LocalAws:
             del os.environ[name]
         self._mock = mock_aws()
         self._mock.start()
+        # One client per service: each new one costs tens of milliseconds of model loading.
+        dynamodb = boto3.client("dynamodb", region_name=region())
         for table in self.application.tables:
-            self._create_table(table)
+            self._create_table(table, dynamodb)
+        sqs = boto3.client("sqs", region_name=region())
         for queue in self.application.queues:
-            self._create_queue(queue)
+            self._create_queue(queue, sqs)
+        secretsmanager = boto3.client("secretsmanager", region_name=region())
         for secret in self.application.secrets:
-            self._create_secret(secret)
+            self._create_secret(secret, secretsmanager)
         return self.provisioned
 
     def stop(self) -> None:
@@ -116,9 +123,8 @@ class LocalAws:
         if LocalAws._active is self:
             LocalAws._active = None
 
-    def _create_table(self, table: Table) -> None:
+    def _create_table(self, table: Table, client: DynamoDBClient) -> None:
         table.model.create_table(wait=True, billing_mode="PAY_PER_REQUEST")
-        client = boto3.client("dynamodb", region_name=region())
         name = table.default_name
         if table.stream:
             described = client.update_table(
@@ -135,8 +141,7 @@ class LocalAws:
                 )
         self.provisioned.environment[table.env_var] = name
 
-    def _create_queue(self, queue: Queue) -> None:
-        sqs = boto3.client("sqs", region_name=region())
+    def _create_queue(self, queue: Queue, sqs: SQSClient) -> None:
         name, dlq_name = queue_names(self.application, queue)
         attributes: dict[QueueAttributeNameType, str] = {
             "DelaySeconds": str(queue.delay_seconds),
@@ -156,9 +161,9 @@ class LocalAws:
         ]["QueueArn"]
         self.provisioned.environment[queue.env_var] = url
 
-    def _create_secret(self, secret: Secret) -> None:
+    def _create_secret(self, secret: Secret, secretsmanager: SecretsManagerClient) -> None:
         value = self._secret_values.get(secret.id) or secret.placeholder or secrets.token_urlsafe(48)
-        arn = boto3.client("secretsmanager", region_name=region()).create_secret(
+        arn = secretsmanager.create_secret(
             Name=secret_name(self.application, secret), Description=secret.description, SecretString=value
         )["ARN"]
         self.provisioned.secret_arns[secret.id] = arn

@@ -13,12 +13,12 @@ from pynamodb.attributes import (
     UnicodeAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
-from pynamodb.models import Model
 
 from tidings.kernel.declaration import Table, TableMeta
+from tidings.kernel.table_model import TableModel
 
 
-class UserModel(Model):
+class UserModel(TableModel):
     class Meta(TableMeta):
         table_name = "tidings-users"
 
@@ -49,7 +49,7 @@ class ChatsByType(GlobalSecondaryIndex["ChatModel"]):
     chat_id = UnicodeAttribute(range_key=True, attr_name="chatId")
 
 
-class ChatModel(Model):
+class ChatModel(TableModel):
     """A chat's metadata and its seq counter (`headSeq`), which is advanced atomically."""
 
     class Meta(TableMeta):
@@ -68,7 +68,7 @@ class ChatModel(Model):
     by_type = ChatsByType()
 
 
-class DmPairModel(Model):
+class DmPairModel(TableModel):
     """The DM of a pair of users, an item of the Chats table keyed `dm-pair#<userId>#<userId>`
     (the two ids sorted; `#` is in no chat id, so the key never names a chat, and it has no
     `type`, so `byType` never lists it). Its conditional put, in the transaction that creates
@@ -98,7 +98,7 @@ class MembershipsByUser(GlobalSecondaryIndex["MemberModel"]):
     chat_id = UnicodeAttribute(range_key=True, attr_name="chatId")
 
 
-class MemberModel(Model):
+class MemberModel(TableModel):
     """Membership, partitioned by chat so a chat's members are one Query."""
 
     class Meta(TableMeta):

@@ -8,12 +8,12 @@ from pynamodb.attributes import (
     TTLAttribute,
     UnicodeAttribute,
 )
-from pynamodb.models import Model
 
 from tidings.kernel.declaration import Table, TableMeta
+from tidings.kernel.table_model import TableModel
 
 
-class EphemeralModel(Model):
+class EphemeralModel(TableModel):
     """Short-lived state that must hold across Lambda containers: rate-limit buckets, typing
     state and toast groups. Every item carries a TTL; nothing here is a record anyone needs later."""
 

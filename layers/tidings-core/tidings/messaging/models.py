@@ -12,9 +12,9 @@ from pynamodb.attributes import (
     UnicodeAttribute,
 )
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
-from pynamodb.models import Model
 
 from tidings.kernel.declaration import Table, TableMeta
+from tidings.kernel.table_model import TableModel
 
 # Reactions: a raw map (plain MapAttribute, so PynamoDB lets expressions address its keys) with
 # one entry per (emoji, user): `"<emoji>\x1f<userId>" -> added-at`. A flat entry per reaction
@@ -46,7 +46,7 @@ class MessagesBySender(GlobalSecondaryIndex["MessageModel"]):
     created_at = UnicodeAttribute(range_key=True, attr_name="createdAt")
 
 
-class MessageModel(Model):
+class MessageModel(TableModel):
     """The chat event log, partitioned by chat with the seq as sort key.
 
     A `message` item is the message itself at its creation seq, kept current (edits, deletes
@@ -87,7 +87,7 @@ class MessageModel(Model):
     by_sender = MessagesBySender()
 
 
-class IdempotencyModel(Model):
+class IdempotencyModel(TableModel):
     """Claims a client frame id of one sender for 24 h, written in the same transaction as its
     effect. `key` is `<frame type>#<chatId>#<senderId>#<frame id>` (parts percent-encoded)."""
 
@@ -102,7 +102,7 @@ class IdempotencyModel(Model):
     expires_at = TTLAttribute(attr_name="expiresAt")
 
 
-class AuditModel(Model):
+class AuditModel(TableModel):
     """Actions kept for abuse review: each urgent message, written in the same
     transaction as the message, so one never exists without the other. Kept for a year."""
 

@@ -8,9 +8,9 @@ from pynamodb.attributes import (
     UnicodeAttribute,
 )
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
-from pynamodb.models import Model
 
 from tidings.kernel.declaration import Table, TableMeta
+from tidings.kernel.table_model import TableModel
 
 
 class PushSubscriptionsById(GlobalSecondaryIndex["PushSubscriptionModel"]):
@@ -24,7 +24,7 @@ class PushSubscriptionsById(GlobalSecondaryIndex["PushSubscriptionModel"]):
     subscription_id = UnicodeAttribute(hash_key=True, attr_name="subscriptionId")
 
 
-class PushSubscriptionModel(Model):
+class PushSubscriptionModel(TableModel):
     """A device that receives pushes for a user: a Web Push subscription or an
     FCM/APNs device token. The push worker reads a user's subscriptions with one Query."""
 

@@ -10,12 +10,12 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
 )
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
-from pynamodb.models import Model
 
 from tidings.kernel.declaration import Table, TableMeta
+from tidings.kernel.table_model import TableModel
 
 
-class PresenceModel(Model):
+class PresenceModel(TableModel):
     """A user's presence, one item per user who ever connected.
 
     `status` is what subscribers see; the stream (NEW_AND_OLD_IMAGES) carries its changes to
@@ -49,7 +49,7 @@ class PresenceSubscribersIndex(GlobalSecondaryIndex["PresenceSubscriptionModel"]
     user_id = UnicodeAttribute(range_key=True, attr_name="userId")
 
 
-class PresenceSubscriptionModel(Model):
+class PresenceSubscriptionModel(TableModel):
     """`subscriberId` wants `userId`'s presence changes, until `expiresAt` (10 minutes, renewed
     by subscribing again). Partitioned by the watched user, so the subscribers of a changed user
     are one Query. TTL deletion is lazy: readers also drop items whose `expiresAt` has passed."""

@@ -9,9 +9,9 @@ from pynamodb.attributes import (
     UnicodeAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
-from pynamodb.models import Model
 
 from tidings.kernel.declaration import Access, Table, TableMeta
+from tidings.kernel.table_model import TableModel
 
 
 class ConnectionsByUser(GlobalSecondaryIndex["ConnectionModel"]):
@@ -27,7 +27,7 @@ class ConnectionsByUser(GlobalSecondaryIndex["ConnectionModel"]):
     connected_at = NumberAttribute(range_key=True, attr_name="connectedAt")
 
 
-class ConnectionModel(Model):
+class ConnectionModel(TableModel):
     """One open connection, by id: what every frame of it and every timer needs to know.
     A user's connections are found through `UserConnectionsModel`."""
 
@@ -48,7 +48,7 @@ class ConnectionModel(Model):
     by_user = ConnectionsByUser()
 
 
-class UserConnectionsModel(Model):
+class UserConnectionsModel(TableModel):
     """A user's live connections on one item: `connections` maps connectionId -> connectedAt
     (epoch ms). Every change is one UpdateItem that returns the item as it left it, so a
     `$connect` sees exactly the connections it counts against the limit, and revoke exactly
@@ -75,7 +75,7 @@ class RefreshTokensByUser(GlobalSecondaryIndex["RefreshTokenModel"]):
     issued_at = NumberAttribute(range_key=True, attr_name="issuedAt")
 
 
-class RefreshTokenModel(Model):
+class RefreshTokenModel(TableModel):
     """A refresh token, stored only as its SHA-256. Rotated on every use: the used one is kept,
     marked `rotatedAt`, until its TTL so that a reuse is recognised as one (and its family,
     every token descended from the same sign-in, is invalidated)."""
