@@ -8,7 +8,7 @@ NODE_STAMP := node_modules/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install dev test test-js test-web test-fast lint fuzz synth deploy bench bench-presence bench-cold layer clean ci chromium screenshots protocol-docs
+.PHONY: install dev test test-js test-web test-fast lint fuzz synth deploy bench bench-presence bench-fanout bench-cold layer clean ci chromium screenshots protocol-docs
 
 LAMBDA_WHEELS := build/lambda-wheels
 LAMBDA_WHEELS_STAMP := $(LAMBDA_WHEELS)/.downloaded
@@ -114,6 +114,10 @@ bench: $(STAMP)
 
 bench-presence: $(STAMP)
 	$(BIN)/python -m tidings_local.bench_presence
+
+# One message to chats of 10 to 10,000 members through the Delivery consumer: calls, cost, modelled time.
+bench-fanout: $(STAMP)
+	$(BIN)/python -m tidings_local.bench_fanout
 
 # Import time and module count of every synthesized function, loaded as Lambda loads it.
 bench-cold: synth

@@ -1,0 +1,359 @@
+"""`python -m tidings_local.bench_fanout` (`make bench-fanout`): what one message to a chat of N
+members costs the Delivery consumer, and how long it would take on AWS.
+
+Method
+------
+For each size N (`--sizes`, default 10, 100, 1,000, 10,000), in this process, on moto:
+
+1. The application's tables, queues and secrets are provisioned as `tidings dev` provisions them
+   (`LocalAws`, which starts moto in this process), and a channel of N members is seeded as
+   `tidings dev --seed` seeds one.
+2. `--online` of the members (a fraction, default 1.0) have one connection each: its record, as
+   `$connect` writes it. The @connections API is a counter that accepts every post, standing for
+   connected clients (what is measured is our side: the calls the consumer makes).
+3. One member sends one message through the message service, as the MessageSend function does,
+   and the Delivery consumer is invoked once with that message's stream record, as the event
+   source mapping invokes it.
+4. Every AWS call the consumer makes is counted by service and operation (and in DynamoDB
+   request units: a BatchGetItem reads as many items as it names), every post by frame type.
+
+The AWS time is modelled from that sequence, with the latencies below: each AWS call one after
+another, as the consumer makes them, and each batch of posts (`Deliveries.deliver`) in parallel,
+`POST_CONCURRENCY` at a time, each connection's frames one after another. "To the last
+`message.new`" stops at the end of the batch that posted it; "whole record" includes the
+notification work (badges, toasts, push jobs) after it. Dollars per million messages price the
+counted units at list prices (`bench_cost`); the floor is what API Gateway itself charges, one
+message per online recipient connection.
+
+Results go to stdout and `docs/benchmarks-fanout.md`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import math
+import os
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import botocore.client
+from botocore.config import Config
+
+from tidings.app import APPLICATION
+from tidings.chats import compose as chats
+from tidings.kernel import connections_api, ratelimits
+from tidings.kernel.declaration import CALLBACK_URL_ENV
+from tidings.kernel.environment import ColdStart, environment_of
+from tidings.messaging import compose as messaging
+from tidings.messaging.declaration import MESSAGE_SEND
+from tidings.messaging.models import MessageModel
+from tidings.messaging.sending import SendMessage
+from tidings.sessions.connection_store import DynamoConnectionStore
+from tidings_local.aws import LocalAws
+from tidings_local.bench_cost import (
+    API_GATEWAY_WS_MESSAGES_PER_MILLION,
+    DYNAMODB_RRU_PER_MILLION,
+    DYNAMODB_WRU_PER_MILLION,
+    SQS_REQUESTS_PER_MILLION,
+)
+from tidings_local.lambdas import default_functions_dir
+from tidings_local.seed import Seed, SeedChat, SeedUser, apply_seed
+from tidings_local.streams import lambda_record
+
+DEFAULT_SIZES = (10, 100, 1_000, 10_000)
+RESULTS = Path("docs/benchmarks-fanout.md")
+
+# Stated per-call latencies from Lambda in the same region (milliseconds): assumptions, not
+# measurements; change them here and the model follows.
+LATENCY_MS = {"read": 5.0, "write": 8.0, "sqs": 10.0, "post": 20.0, "other": 10.0}
+READS = {"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems", "DescribeTable"}
+WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
+
+
+@dataclass
+class _Timeline:
+    """What the consumer did, in order: AWS calls and batches of posts."""
+
+    steps: list[tuple[str, Any]] = field(default_factory=list)
+    calls: Counter[str] = field(default_factory=Counter)
+    read_units: int = 0
+    write_units: int = 0
+    sqs_requests: int = 0
+    posts: Counter[str] = field(default_factory=Counter)
+
+    def call(self, service: str, operation: str, params: dict[str, Any]) -> None:
+        self.calls[f"{service} {operation}"] += 1
+        if operation in READS:
+            self.read_units += _items_named(operation, params)
+            self.steps.append(("read", 1))
+        elif operation in WRITES:
+            self.write_units += _items_named(operation, params)
+            self.steps.append(("write", 1))
+        elif service == "sqs":
+            self.sqs_requests += 1
+            self.steps.append(("sqs", 1))
+        else:
+            self.steps.append(("other", 1))
+
+    def batch(self, targets: Sequence[tuple[str, Sequence[str]]]) -> None:
+        longest = max((len(frames) for _, frames in targets), default=0)
+        for _, frames in targets:
+            for data in frames:
+                self.posts[_frame_type(data)] += 1
+        carries_message = any('"message.new"' in data for _, frames in targets for data in frames)
+        self.steps.append(("posts", (len(targets), longest, carries_message)))
+
+    def modelled_ms(self, *, until_message: bool) -> float:
+        total = 0.0
+        for kind, detail in self.steps:
+            if kind == "posts":
+                targets, longest, carries_message = detail
+                rounds = math.ceil(targets / connections_api.POST_CONCURRENCY) if targets else 0
+                total += rounds * longest * LATENCY_MS["post"]
+                if until_message and carries_message:
+                    return total
+            else:
+                total += LATENCY_MS[kind]
+        return total
+
+
+def _items_named(operation: str, params: dict[str, Any]) -> int:
+    if operation == "BatchGetItem":
+        return sum(len(request.get("Keys", [])) for request in params.get("RequestItems", {}).values())
+    if operation == "BatchWriteItem":
+        return sum(len(requests) for requests in params.get("RequestItems", {}).values())
+    if operation in ("TransactWriteItems", "TransactGetItems"):
+        return 2 * len(params.get("TransactItems", []))  # transactions cost two units an item
+    return 1
+
+
+def _frame_type(data: str) -> str:
+    start = data.find('"type":"')
+    if start < 0:
+        start = data.find('"type": "')
+        start = start + 9 if start >= 0 else -1
+    else:
+        start += 8
+    return data[start : data.find('"', start)] if start >= 0 else "?"
+
+
+class _CountingPoster:
+    """The @connections API as connected clients see it: every post arrives."""
+
+    def post(self, connection_id: str, data: str) -> bool:
+        return True
+
+    def close(self, connection_id: str) -> bool:
+        return True
+
+
+@contextmanager
+def _recording(timeline: _Timeline) -> Iterator[None]:
+    real_call = botocore.client.BaseClient._make_api_call  # type: ignore[attr-defined]
+    real_deliver = connections_api.Deliveries.deliver
+
+    def call(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        timeline.call(client.meta.service_model.service_name, operation, params)
+        return real_call(client, operation, params)
+
+    def deliver(self: Any, targets: Sequence[tuple[str, Sequence[str]]], *args: Any, **kwargs: Any) -> Any:
+        timeline.batch(targets)
+        return real_deliver(self, targets, *args, **kwargs)
+
+    botocore.client.BaseClient._make_api_call = call  # type: ignore[attr-defined]
+    connections_api.Deliveries.deliver = deliver  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        botocore.client.BaseClient._make_api_call = real_call  # type: ignore[attr-defined]
+        connections_api.Deliveries.deliver = real_deliver  # type: ignore[method-assign]
+
+
+def _load(relative_path: str) -> ModuleType:
+    """A function's handler module, loaded from its file under a name of its own."""
+    path = default_functions_dir() / relative_path
+    spec = importlib.util.spec_from_file_location(f"bench_fn_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass(frozen=True)
+class Result:
+    members: int
+    online: int
+    timeline: _Timeline
+    seconds_on_moto: float
+
+    @property
+    def floor_posts(self) -> int:
+        return self.online  # one connection each: one API Gateway message per recipient
+
+    def dollars_per_million(self) -> float:
+        t = self.timeline
+        return (
+            t.read_units * DYNAMODB_RRU_PER_MILLION
+            + t.write_units * DYNAMODB_WRU_PER_MILLION
+            + t.sqs_requests * SQS_REQUESTS_PER_MILLION
+            + sum(t.posts.values()) * API_GATEWAY_WS_MESSAGES_PER_MILLION
+        )
+
+    def floor_dollars_per_million(self) -> float:
+        return self.floor_posts * API_GATEWAY_WS_MESSAGES_PER_MILLION
+
+
+def measure(members: int, online_fraction: float = 1.0, progress: Callable[[str], None] = print) -> Result:
+    """One message to a channel of `members`, through the Delivery consumer, counted."""
+    user_ids = [f"user-{n:05d}" for n in range(members)]
+    saved = dict(os.environ)
+    aws = LocalAws(APPLICATION)
+    try:
+        os.environ.update(aws.start().environment)
+        os.environ[CALLBACK_URL_ENV] = "https://bench.execute-api.us-east-1.amazonaws.com/prod"
+        ColdStart.forget_all()
+        progress(f"  {members:>6} members: seeding")
+        users = {user_id: SeedUser(userId=user_id, displayName=f"User {user_id[5:]}") for user_id in user_ids}
+        apply_seed(Seed(users, [SeedChat(chatId="big", type="channel", name="big", members=user_ids)]))
+        online = user_ids[: round(members * online_fraction)]
+        store = DynamoConnectionStore()
+        for n, user_id in enumerate(online):
+            store.add(f"conn-{n:05d}", user_id, connected_at_ms=n, token_expires_at=2_000_000_000)
+        environment = environment_of(MESSAGE_SEND)
+        sender = messaging.message_sending(
+            environment, users=chats.user_directory(environment), limiter=ratelimits.rate_limiter(environment)
+        )
+        sender.send(user_ids[0], SendMessage(request_id=str(uuid.uuid4()), chat_id="big", content="hello, all"))
+        records = _stream_records(MessageModel.Meta.table_name)
+        delivery = _load("messaging/delivery_consumer.py")
+        real_poster = connections_api.poster
+        connections_api.poster = lambda environment: _CountingPoster()  # type: ignore[assignment,return-value]
+        timeline = _Timeline()
+        progress(f"  {members:>6} members: delivering")
+        started = time.perf_counter()
+        try:
+            with _recording(timeline):
+                answer = delivery.handler({"Records": records}, _Context())
+        finally:
+            connections_api.poster = real_poster
+        took = time.perf_counter() - started
+        if answer.get("batchItemFailures"):
+            raise RuntimeError(f"the Delivery consumer failed the record: {answer}")
+        return Result(members, len(online), timeline, took)
+    finally:
+        aws.stop()
+        ColdStart.forget_all()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _stream_records(table_name: str) -> list[dict[str, Any]]:
+    """The table's stream so far, as the event source mapping puts it into the Lambda event."""
+    # Account-id endpoints off, as the local stream poller has them: moto serves the plain endpoint.
+    streams = boto3.client("dynamodbstreams", config=Config(account_id_endpoint_mode="disabled"))
+    arn = boto3.client("dynamodb").describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    records = streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=1000)["Records"]
+    return [lambda_record(record, arn) for record in records]
+
+
+@dataclass
+class _Context:
+    function_name: str = "bench-delivery"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:bench-delivery"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = "/aws/lambda/bench-delivery"
+    log_stream_name: str = "bench"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+def report(results: Sequence[Result], revision: str) -> str:
+    lines = [
+        "# Fan-out: one message to a chat of N members",
+        "",
+        "Written by `make bench-fanout` (`python -m tidings_local.bench_fanout`); the method is in",
+        "that module's docstring: the Delivery consumer invoked once with one message's stream record,",
+        "on moto, every AWS call and post counted, AWS time modelled from that sequence.",
+        "",
+        f"- run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, revision {revision}",
+        "- latencies assumed (ms): "
+        + ", ".join(f"{kind} {ms:g}" for kind, ms in LATENCY_MS.items())
+        + f"; posts {connections_api.POST_CONCURRENCY} at a time",
+        "",
+        "| members | online | AWS calls | DynamoDB read units | write units | API Gateway messages (floor) "
+        "| modelled: last `message.new` (ms) | whole record (ms) | $ per million messages (floor) | on moto (s) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        t = r.timeline
+        lines.append(
+            f"| {r.members:,} | {r.online:,} | {sum(t.calls.values()):,} | {t.read_units:,} | {t.write_units:,} "
+            f"| {sum(t.posts.values()):,} ({r.floor_posts:,}) | {t.modelled_ms(until_message=True):,.0f} "
+            f"| {t.modelled_ms(until_message=False):,.0f} | {r.dollars_per_million():,.2f} "
+            f"({r.floor_dollars_per_million():,.2f}) | {r.seconds_on_moto:.1f} |"
+        )
+    lines += ["", "## Calls and posts per message, by operation", ""]
+    for r in results:
+        t = r.timeline
+        calls = ", ".join(f"{name} {count:,}" for name, count in t.calls.most_common())
+        posts = ", ".join(f"{name} {count:,}" for name, count in t.posts.most_common())
+        lines.append(f"- **{r.members:,} members**: {calls}; posts: {posts}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tidings_local.bench_fanout", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--sizes",
+        default=",".join(map(str, DEFAULT_SIZES)),
+        help="member counts, comma-separated (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--online", type=float, default=1.0, help="fraction of members connected (default: %(default)s)"
+    )
+    parser.add_argument("--output", type=Path, default=RESULTS, help="where the report goes (default: %(default)s)")
+    options = parser.parse_args(argv)
+    try:
+        sizes = [int(size) for size in options.sizes.split(",")]
+    except ValueError:
+        parser.error(f"--sizes: {options.sizes!r} is not a comma-separated list of member counts")
+    if any(size < 2 for size in sizes) or not 0.0 <= options.online <= 1.0:
+        parser.error("--sizes must be at least 2 members each, --online between 0 and 1")
+    print(f"fan-out benchmark: {', '.join(f'{s:,}' for s in sizes)} members", flush=True)
+    results = [measure(size, options.online, progress=lambda line: print(line, flush=True)) for size in sizes]
+    text = report(results, _revision())
+    print(text)
+    options.output.parent.mkdir(parents=True, exist_ok=True)
+    options.output.write_text(text)
+    print(f"written to {options.output}", file=sys.stderr)
+    return 0
+
+
+def _revision() -> str:
+    import subprocess
+
+    try:
+        command = ["git", "rev-parse", "--short", "HEAD"]
+        return subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()  # noqa: S603
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,38 @@
+"""`make bench-fanout` (`tidings_local.bench_fanout`): it counts what the Delivery consumer does."""
+
+from __future__ import annotations
+
+import pytest
+
+from tidings_local import bench_fanout
+
+
+def test_one_message_to_a_small_channel_is_counted_post_by_post_and_call_by_call():
+    result = bench_fanout.measure(12, online_fraction=0.5, progress=lambda line: None)
+
+    timeline = result.timeline
+    assert result.online == 6
+    assert timeline.posts["message.new"] == 6, "every online member's connection, the sender's too"
+    assert timeline.posts["notification.badge"] == 5, "the others' badges"
+    assert timeline.calls["dynamodb Query"] >= 1, "the members were read"
+    assert timeline.read_units >= 12 and timeline.write_units >= 11, "a badge for each recipient, online or not"
+    to_message, whole = timeline.modelled_ms(until_message=True), timeline.modelled_ms(until_message=False)
+    assert 0 < to_message < whole
+
+
+def test_the_report_is_written_with_a_row_per_size(tmp_path, capsys):
+    output = tmp_path / "fanout.md"
+
+    assert bench_fanout.main(["--sizes", "3,5", "--output", str(output)]) == 0
+
+    text = output.read_text()
+    assert "| 3 | 3 |" in text and "| 5 | 5 |" in text
+    assert "message.new 5" in text
+    assert "3 members: delivering" in capsys.readouterr().out, "progress while it runs"
+
+
+def test_bad_sizes_are_refused_with_the_option_named(capsys):
+    with pytest.raises(SystemExit) as refused:
+        bench_fanout.main(["--sizes", "ten"])
+    assert refused.value.code == 2
+    assert "--sizes" in capsys.readouterr().err
