@@ -18,8 +18,10 @@ For each size N (`--sizes`, default 10, 100, 1,000, 10,000), in this process, on
    request units: a BatchGetItem reads as many items as it names), every post by frame type.
 
 The AWS time is modelled from that sequence, with the latencies below: each AWS call one after
-another, as the consumer makes them, and each batch of posts (`Deliveries.deliver`) in parallel,
-`POST_CONCURRENCY` at a time, each connection's frames one after another. "To the last
+another, as the consumer makes them, but the items of a `bounded_map` (the recipients'
+notification writes) on as many threads as it has, each item's calls one after another; and each
+batch of posts (`Deliveries.deliver`) in parallel, `POST_CONCURRENCY` at a time, each
+connection's frames one after another. "To the last
 `message.new`" stops at the end of the batch that posted it; "whole record" includes the
 notification work (badges, toasts, push jobs) after it. Dollars per million messages price the
 counted units at list prices (`bench_cost`); the floor is what API Gateway itself charges, one
@@ -35,6 +37,7 @@ import importlib.util
 import math
 import os
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
@@ -59,6 +62,7 @@ from tidings.messaging import compose as messaging
 from tidings.messaging.declaration import MESSAGE_SEND
 from tidings.messaging.models import MessageModel
 from tidings.messaging.sending import SendMessage
+from tidings.notifications import notifying
 from tidings.sessions.connection_store import DynamoConnectionStore
 from tidings_local.aws import LocalAws
 from tidings_local.bench_cost import (
@@ -96,15 +100,23 @@ class _Timeline:
         self.calls[f"{service} {operation}"] += 1
         if operation in READS:
             self.read_units += _items_named(operation, params)
-            self.steps.append(("read", 1))
+            kind = "read"
         elif operation in WRITES:
             self.write_units += _items_named(operation, params)
-            self.steps.append(("write", 1))
+            kind = "write"
         elif service == "sqs":
             self.sqs_requests += 1
-            self.steps.append(("sqs", 1))
+            kind = "sqs"
         else:
-            self.steps.append(("other", 1))
+            kind = "other"
+        item = getattr(_current_item, "calls", None)
+        if item is not None:  # inside one item of a `bounded_map`: that item's time
+            item.append(LATENCY_MS[kind])
+        else:
+            self.steps.append((kind, 1))
+
+    def parallel(self, concurrency: int, item_ms: list[float]) -> None:
+        self.steps.append(("parallel", (concurrency, item_ms)))
 
     def batch(self, targets: Sequence[tuple[str, Sequence[str]]]) -> None:
         longest = max((len(frames) for _, frames in targets), default=0)
@@ -117,7 +129,10 @@ class _Timeline:
     def modelled_ms(self, *, until_message: bool) -> float:
         total = 0.0
         for kind, detail in self.steps:
-            if kind == "posts":
+            if kind == "parallel":
+                concurrency, item_ms = detail
+                total += _makespan(item_ms, concurrency)
+            elif kind == "posts":
                 targets, longest, carries_message = detail
                 rounds = math.ceil(targets / connections_api.POST_CONCURRENCY) if targets else 0
                 total += rounds * longest * LATENCY_MS["post"]
@@ -126,6 +141,17 @@ class _Timeline:
             else:
                 total += LATENCY_MS[kind]
         return total
+
+
+def _makespan(durations: list[float], workers: int) -> float:
+    """How long `durations` take on `workers` threads, each taking the next item when free."""
+    ends = [0.0] * max(1, min(workers, len(durations)))
+    for duration in durations:
+        ends[ends.index(min(ends))] += duration
+    return max(ends, default=0.0)
+
+
+_current_item = threading.local()  # the calls of the `bounded_map` item this thread runs
 
 
 def _items_named(operation: str, params: dict[str, Any]) -> int:
@@ -162,6 +188,24 @@ class _CountingPoster:
 def _recording(timeline: _Timeline) -> Iterator[None]:
     real_call = botocore.client.BaseClient._make_api_call  # type: ignore[attr-defined]
     real_deliver = connections_api.Deliveries.deliver
+    real_map = notifying.bounded_map
+
+    def bounded_map(call: Callable[[Any], Any], items: Sequence[Any], concurrency: int, name: str) -> list[Any]:
+        item_ms: list[float] = []
+
+        def traced(item: Any) -> Any:
+            calls: list[float] = []
+            _current_item.calls = calls
+            try:
+                return call(item)
+            finally:
+                _current_item.calls = None
+                item_ms.append(sum(calls))
+
+        try:
+            return real_map(traced, items, concurrency, name)
+        finally:
+            timeline.parallel(concurrency, item_ms)
 
     def call(client: Any, operation: str, params: dict[str, Any]) -> Any:
         timeline.call(client.meta.service_model.service_name, operation, params)
@@ -173,11 +217,13 @@ def _recording(timeline: _Timeline) -> Iterator[None]:
 
     botocore.client.BaseClient._make_api_call = call  # type: ignore[attr-defined]
     connections_api.Deliveries.deliver = deliver  # type: ignore[method-assign]
+    notifying.bounded_map = bounded_map
     try:
         yield
     finally:
         botocore.client.BaseClient._make_api_call = real_call  # type: ignore[attr-defined]
         connections_api.Deliveries.deliver = real_deliver  # type: ignore[method-assign]
+        notifying.bounded_map = real_map
 
 
 def _load(relative_path: str) -> ModuleType:

@@ -140,14 +140,14 @@ def test_a_record_whose_reads_fail_is_retried_before_anybody_got_it(functions, c
     _connect("bob-1", "bob", 1)
     _connect("carol-1", "carol", 2)
     _send("alice", "project-x", "r1")
-    real = Store.for_user
+    real = Store.for_users
 
-    def for_user(self, user_id):
-        if user_id == "carol":
+    def for_users(self, user_ids):
+        if "carol" in user_ids:
             raise RuntimeError("Connections is throttled")
-        return real(self, user_id)
+        return real(self, user_ids)
 
-    monkeypatch.setattr(Store, "for_user", for_user)
+    monkeypatch.setattr(Store, "for_users", for_users)
 
     with pytest.raises(BatchProcessingError):  # the whole batch failed: the mapping retries it
         functions["delivery"].handler(_batch(), context)
@@ -219,13 +219,15 @@ def test_the_delivery_consumer_reads_members_and_connections_once_for_both(
     make_chat("project-x", ["alice", "bob", "carol"])
     _connect("bob-1", "bob", 1)
     _send("alice", "project-x", "r1")
-    reads: list[str] = []
-    real_members, real_connections = DynamoMemberDirectory.member_ids, DynamoConnectionStore.for_user
+    reads: list[object] = []
+    real_members, real_connections = DynamoMemberDirectory.member_ids, DynamoConnectionStore.for_users
     monkeypatch.setattr(DynamoMemberDirectory, "member_ids", lambda s, c: reads.append(c) or real_members(s, c))
-    monkeypatch.setattr(DynamoConnectionStore, "for_user", lambda s, u: reads.append(u) or real_connections(s, u))
+    monkeypatch.setattr(
+        DynamoConnectionStore, "for_users", lambda s, u: reads.append(sorted(u)) or real_connections(s, u)
+    )
 
     assert functions["delivery"].handler(_batch(), context) == {"batchItemFailures": []}
-    assert sorted(reads) == ["alice", "bob", "carol", "project-x"]
+    assert reads == ["project-x", ["alice", "bob", "carol"]], "the members once, then their connections in one batch"
     assert [f["type"] for f in _frames(connections, "bob-1")] == [
         "message.new",
         "notification.badge",

@@ -16,6 +16,7 @@ def test_one_message_to_a_small_channel_is_counted_post_by_post_and_call_by_call
     assert timeline.posts["notification.badge"] == 5, "the others' badges"
     assert timeline.calls["dynamodb Query"] >= 1, "the members were read"
     assert timeline.read_units >= 12 and timeline.write_units >= 11, "a badge for each recipient, online or not"
+    assert any(kind == "parallel" for kind, _ in timeline.steps), "the recipients' notification work overlaps"
     to_message, whole = timeline.modelled_ms(until_message=True), timeline.modelled_ms(until_message=False)
     assert 0 < to_message < whole
 

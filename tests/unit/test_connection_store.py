@@ -16,6 +16,39 @@ def test_connections_are_found_by_user_oldest_first(aws):
     assert store.for_user("carol") == []
 
 
+def test_many_users_connections_are_read_in_batches_of_a_hundred_oldest_first(aws, monkeypatch):
+    store = DynamoConnectionStore()
+    users = [f"user-{n:03d}" for n in range(250)]
+    for n, user_id in enumerate(users[:200]):  # the last 50 are offline
+        store.add(f"{user_id}-new", user_id, connected_at_ms=2_000 + n, token_expires_at=10)
+        store.add(f"{user_id}-old", user_id, connected_at_ms=1_000 + n, token_expires_at=10)
+    batches: list[int] = []
+    real = UserConnectionsModel.batch_get
+
+    def counted(keys, **kwargs):
+        assert kwargs.get("consistent_read") is True, "the audience read is strongly consistent (the cut-off)"
+        keys = list(keys)
+        batches.append(len(keys))
+        return real(keys, **kwargs)
+
+    monkeypatch.setattr(UserConnectionsModel, "batch_get", counted)
+    found = store.for_users(users)
+    assert list(found) == users, "every user asked for, in the order asked"
+    assert found["user-007"] == ["user-007-old", "user-007-new"]
+    assert found["user-249"] == []
+    assert batches == [250], "one call, which PynamoDB splits into BatchGetItems of 100"
+    assert store.for_users([]) == {}
+
+
+def test_the_focus_of_many_connections_is_one_batch_read(aws):
+    store = DynamoConnectionStore()
+    for n in range(3):
+        store.add(f"c{n}", "alice", connected_at_ms=1_000 + n, token_expires_at=10)
+    ConnectionModel("c1").update(actions=[ConnectionModel.focus_chat_id.set("general")])
+    assert store.focus_of(["c0", "c1", "c2", "gone"]) == {"c1": "general"}
+    assert store.focus_of([]) == {}
+
+
 def test_removing_a_connection_forgets_it(aws):
     store = DynamoConnectionStore()
     store.add("c1", "alice", connected_at_ms=1_000, token_expires_at=10)

@@ -57,6 +57,9 @@ class Directory:
             raise RuntimeError("throttled")
         return self.connections.get(user_id, [])
 
+    def for_users(self, user_ids) -> dict[str, list[str]]:
+        return {user_id: self.for_user(user_id) for user_id in user_ids}
+
     def forget_gone(self, connection_id: str) -> None:
         if self.broken_forget:
             raise RuntimeError("throttled")

@@ -434,6 +434,9 @@ class Directory:
     def for_user(self, user_id: str) -> list[str]:
         return self.by_user.get(user_id, [])
 
+    def for_users(self, user_ids) -> dict[str, list[str]]:
+        return {user_id: self.for_user(user_id) for user_id in user_ids}
+
     def forget_gone(self, connection_id: str) -> None:
         self.removed.append(connection_id)
 

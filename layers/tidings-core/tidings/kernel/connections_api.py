@@ -23,8 +23,7 @@ its job, because every feature that posts frames sends to it.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -36,6 +35,7 @@ from tidings.kernel.declaration import Queue
 from tidings.kernel.delay_queue import SQS_MAX_BODY_BYTES, DelayQueue, json_codec
 from tidings.kernel.environment import Environment
 from tidings.kernel.observability import logger
+from tidings.kernel.parallel import bounded_map
 
 # Before delivery attempts 2, 3 and 4 (attempt 1 is the consumer's own post); after the 4th
 # the connection is given up, about half a minute after the first try.
@@ -81,6 +81,9 @@ class GoneConnections(Protocol):
 
 class ConnectionDirectory(GoneConnections, Protocol):
     def for_user(self, user_id: str) -> list[str]: ...
+
+    def for_users(self, user_ids: Collection[str]) -> dict[str, list[str]]:
+        """Each of `user_ids` with its connections, in as few reads as the store allows."""
 
 
 @dataclass(frozen=True)
@@ -199,11 +202,7 @@ class Deliveries:
         (at most `POST_CONCURRENCY` at once); a retry of them carries `trace_id`."""
         report = DeliveryReport()
         owed: dict[tuple[str, ...], list[str]] = {}  # frames not yet posted -> connections owed them
-        if len(targets) > 1:
-            with ThreadPoolExecutor(min(POST_CONCURRENCY, len(targets)), thread_name_prefix="post") as pool:
-                outcomes = list(pool.map(lambda target: self._post_in_order(*target), targets))
-        else:
-            outcomes = [self._post_in_order(*target) for target in targets]
+        outcomes = bounded_map(lambda target: self._post_in_order(*target), targets, POST_CONCURRENCY, "post")
         for (connection_id, frames), outcome in zip(targets, outcomes, strict=True):
             report.delivered += outcome.posted
             if outcome.gone:
@@ -278,7 +277,12 @@ def post_to_user(
 # botocore's standard retry mode retries 5xx, throttles and timeouts twice with jittered
 # exponential backoff (and stops retrying when its retry quota runs out, as in an outage);
 # what still fails goes to the delivery retry queue (`Deliveries`).
-CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
+CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=2,
+    read_timeout=5,
+    max_pool_connections=POST_CONCURRENCY,  # one pooled connection per concurrent post
+)
 
 
 class ApiGatewayPoster:

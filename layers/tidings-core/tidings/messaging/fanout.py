@@ -47,15 +47,14 @@ class Fanout:
     def audience(self, chat_id: str, *, skip: Collection[str | None] = ()) -> dict[str, list[str]]:
         """Every member of the chat with their connections (none for an offline member, and
         none looked up for the members in `skip`)."""
-        return {
-            user_id: [] if user_id in skip else self._connections.for_user(user_id)
-            for user_id in self._members.member_ids(chat_id)
-        }
+        member_ids = self._members.member_ids(chat_id)
+        connections = self._connections.for_users([user_id for user_id in member_ids if user_id not in skip])
+        return {user_id: connections.get(user_id, []) for user_id in member_ids}
 
     def audience_of(self, user_ids: Collection[str]) -> dict[str, list[str]]:
         """The connections of each of `user_ids`, members or not (a `chat.removed` goes to one
         who no longer is)."""
-        return {user_id: self._connections.for_user(user_id) for user_id in user_ids}
+        return self._connections.for_users(user_ids)
 
     def frames_to_audience(
         self, audience: dict[str, list[str]], frames: list[tuple[str, str | None]], trace_id: str | None = None

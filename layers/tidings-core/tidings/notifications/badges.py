@@ -10,7 +10,7 @@ user's connections; an offline user's counts wait in storage for `GET /api/chats
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -65,7 +65,10 @@ class BadgeStore(Protocol):
 class Connections(Protocol):
     def for_user(self, user_id: str) -> list[str]: ...
 
-    def focused_chats(self, connection_ids: list[str]) -> set[str]: ...
+    def for_users(self, user_ids: Collection[str]) -> dict[str, list[str]]: ...
+
+    def focus_of(self, connection_ids: Collection[str]) -> dict[str, str]:
+        """The chat each connection shows (`chat.focus`), for those showing one."""
 
     def forget_gone(self, connection_id: str) -> None: ...
 

@@ -13,8 +13,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from tidings.chats.directory import ChatInfo, MemberDirectory
-from tidings.kernel.connections_api import ConnectionPoster, DeliveryRetries, post_to_user
+from tidings.kernel.connections_api import ConnectionPoster, Deliveries, DeliveryRetries
 from tidings.kernel.observability import logger
+from tidings.kernel.parallel import bounded_map
 from tidings.kernel.wire import encode
 from tidings.messaging.message import Message
 from tidings.notifications.badges import Badge, BadgeService, BadgeStore, Connections, is_mentioned
@@ -24,6 +25,8 @@ from tidings.notifications.push_delivery import PushJob, PushJobs, PushNotificat
 from tidings.notifications.toasts import GROUP_WINDOW_SECONDS, Toast, ToastGroup, ToastGroups, toast_for
 
 DND_STATUS = "dnd"
+# Recipients whose writes run at once: PynamoDB's connection pool (`max_pool_connections`, 10).
+NOTIFY_CONCURRENCY = 10
 
 
 class PreferenceStore(Protocol):
@@ -81,15 +84,21 @@ class NotificationService:
         in_dnd = self._in_dnd(recipients)
         now = self._now()
         urgent = message.priority == "urgent"
-        for user_id in recipients:
+        connections = audience if audience is not None else self._connections.for_users(recipients)
+        # One batch read of every recipient's focus, not one per recipient.
+        focus = self._connections.focus_of([c for user_id in recipients for c in connections.get(user_id, [])])
+
+        def frames_for(user_id: str) -> list[str]:
+            """The recipient's notification frames (none when nothing is shown), its badge
+            counted and its push queued."""
             prefs = preferences.get(user_id) or NotificationPreferences()
-            connection_ids = audience[user_id] if audience is not None else self._connections.for_user(user_id)
+            connection_ids = connections.get(user_id, [])
             mentioned = is_mentioned(message, user_id)
             delivery = evaluate(
                 Recipient(
                     level=prefs.level_for(chat.chat_id, chat.chat_type),
                     dnd=user_id in in_dnd or prefs.dnd_scheduled_at(now),
-                    focused=message.chat_id in self._connections.focused_chats(connection_ids),
+                    focused=any(focus.get(c) == message.chat_id for c in connection_ids),
                     online=bool(connection_ids),
                     mentioned=mentioned,
                     push_enabled=prefs.global_.desktop,
@@ -97,10 +106,10 @@ class NotificationService:
                 urgent,
             )
             if not delivery.count_unread:
-                continue
+                return []
             badge = self._badges.increment(message.chat_id, user_id, mentioned, seq=message.seq)
             if badge is None:
-                continue  # already read past it (the stream runs behind the reader): nothing to tell
+                return []  # already read past it (the stream runs behind the reader): nothing to tell
             frames = [badge.frame()]
             if delivery.toast or delivery.push:
                 toast = toast_for(message, chat, self._group(user_id, message, now, urgent))
@@ -108,9 +117,20 @@ class NotificationService:
                     frames.append(toast.frame())
                 if delivery.push:
                     self._push.schedule(PushJob(_push_of(user_id, toast, badge), trace_id=message.trace_id))
+            return [encode(f) for f in frames] if connection_ids else []
+
+        # Each recipient's writes are its own (its badge, its toast group, its push job), so they
+        # overlap; then every frame goes out in one parallel delivery, each connection's in order.
+        owed = bounded_map(frames_for, recipients, NOTIFY_CONCURRENCY, "notify")
+        targets = [
+            (connection_id, frames)
+            for user_id, frames in zip(recipients, owed, strict=True)
+            if frames
+            for connection_id in connections.get(user_id, [])
+        ]
+        if targets:
             retries = self._retries() if self._retries else None
-            encoded = [encode(f) for f in frames]
-            post_to_user(self._poster(), self._connections, connection_ids, encoded, retries, message.trace_id)
+            Deliveries(self._poster(), self._connections, retries).deliver(targets, trace_id=message.trace_id)
 
     def _in_dnd(self, user_ids: list[str]) -> set[str]:
         """Who is in DND through presence (one batch read for all recipients)."""

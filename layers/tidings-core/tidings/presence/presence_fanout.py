@@ -58,9 +58,10 @@ class PresenceFanout:
         """Posts `presence.changed`; returns how many connections got it. Raises DeliveryFailed
         when some could not be reached (not gone), so the record is retried."""
         frame = presence_changed_frame(presence_payload(change.user_id, change.new_status, change.last_seen))
+        subscribers = self._subscriptions.subscribers_of(change.user_id, self._now())
         targets = [
             (connection_id, [frame])
-            for subscriber_id in self._subscriptions.subscribers_of(change.user_id, self._now())
-            for connection_id in self._connections.for_user(subscriber_id)
+            for connection_ids in self._connections.for_users(subscribers).values()
+            for connection_id in connection_ids
         ]
         return self._deliveries.deliver(targets).delivered

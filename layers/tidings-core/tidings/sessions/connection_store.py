@@ -8,6 +8,7 @@ every entry a reader finds has a record behind it.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
@@ -134,12 +135,22 @@ class DynamoConnectionStore:
             return []
         return _oldest_first(_entries(item))
 
-    def focused_chats(self, connection_ids: list[str]) -> set[str]:
-        """Which chats these connections show now (`chat.focus`)."""
+    def for_users(self, user_ids: Collection[str]) -> dict[str, list[str]]:
+        """Each user's live connection ids, oldest first (an empty list for a user with none):
+        strongly consistent BatchGetItems of 100 users each, not a read per user."""
+        found: dict[str, list[str]] = {user_id: [] for user_id in user_ids}
+        if found:
+            for item in UserConnectionsModel.batch_get(list(found), consistent_read=True):
+                found[item.user_id] = [ref.connection_id for ref in _oldest_first(_entries(item))]
+        return found
+
+    def focus_of(self, connection_ids: Collection[str]) -> dict[str, str]:
+        """The chat each of these connections shows now (`chat.focus`), for those showing one:
+        BatchGetItems of 100 connections each."""
         if not connection_ids:
-            return set()
-        items = ConnectionModel.batch_get(connection_ids, attributes_to_get=["connectionId", "focusChatId"])
-        return {item.focus_chat_id for item in items if item.focus_chat_id}
+            return {}
+        items = ConnectionModel.batch_get(list(connection_ids), attributes_to_get=["connectionId", "focusChatId"])
+        return {item.connection_id: item.focus_chat_id for item in items if item.focus_chat_id}
 
     def user_of(self, connection_id: str) -> str | None:
         try:
