@@ -58,6 +58,7 @@ from tidings.chats import compose as chats
 from tidings.kernel import connections_api, ratelimits
 from tidings.kernel.declaration import CALLBACK_URL_ENV
 from tidings.kernel.environment import ColdStart, environment_of
+from tidings.kernel.observability import logger
 from tidings.messaging import compose as messaging
 from tidings.messaging.declaration import MESSAGE_SEND
 from tidings.messaging.models import MessageModel
@@ -226,6 +227,19 @@ def _recording(timeline: _Timeline) -> Iterator[None]:
         notifying.bounded_map = real_map
 
 
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """No handler log lines or metric documents between the benchmark's own lines."""
+    level = logger.log_level
+    logger.setLevel("WARNING")
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+        del os.environ["POWERTOOLS_METRICS_DISABLED"]
+
+
 def _load(relative_path: str) -> ModuleType:
     """A function's handler module, loaded from its file under a name of its own."""
     path = default_functions_dir() / relative_path
@@ -289,7 +303,7 @@ def measure(members: int, online_fraction: float = 1.0, progress: Callable[[str]
         progress(f"  {members:>6} members: delivering")
         started = time.perf_counter()
         try:
-            with _recording(timeline):
+            with _recording(timeline), _quiet():
                 answer = delivery.handler({"Records": records}, _Context())
         finally:
             connections_api.poster = real_poster
