@@ -33,7 +33,6 @@ Results go to stdout and `docs/benchmarks-fanout.md`.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import math
 import os
 import sys
@@ -46,7 +45,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import boto3
@@ -72,6 +70,7 @@ from tidings_local.bench_cost import (
     DYNAMODB_WRU_PER_MILLION,
     SQS_REQUESTS_PER_MILLION,
 )
+from tidings_local.handler_modules import LambdaContext, load_handler_module
 from tidings_local.lambdas import default_functions_dir
 from tidings_local.seed import Seed, SeedChat, SeedUser, apply_seed
 from tidings_local.streams import lambda_record
@@ -240,16 +239,6 @@ def _quiet() -> Iterator[None]:
         del os.environ["POWERTOOLS_METRICS_DISABLED"]
 
 
-def _load(relative_path: str) -> ModuleType:
-    """A function's handler module, loaded from its file under a name of its own."""
-    path = default_functions_dir() / relative_path
-    spec = importlib.util.spec_from_file_location(f"bench_fn_{path.stem}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @dataclass(frozen=True)
 class Result:
     members: int
@@ -296,7 +285,7 @@ def measure(members: int, online_fraction: float = 1.0, progress: Callable[[str]
         )
         sender.send(user_ids[0], SendMessage(request_id=str(uuid.uuid4()), chat_id="big", content="hello, all"))
         records = _stream_records(MessageModel.Meta.table_name)
-        delivery = _load("messaging/delivery_consumer.py")
+        delivery = load_handler_module(default_functions_dir() / "messaging/delivery_consumer.py", "bench_fn_delivery")
         real_poster = connections_api.poster
         connections_api.poster = lambda environment: _CountingPoster()  # type: ignore[assignment,return-value]
         timeline = _Timeline()
@@ -304,7 +293,7 @@ def measure(members: int, online_fraction: float = 1.0, progress: Callable[[str]
         started = time.perf_counter()
         try:
             with _recording(timeline), _quiet():
-                answer = delivery.handler({"Records": records}, _Context())
+                answer = delivery.handler({"Records": records}, LambdaContext("bench-delivery", remaining_ms=900_000))
         finally:
             connections_api.poster = real_poster
         took = time.perf_counter() - started
@@ -327,20 +316,6 @@ def _stream_records(table_name: str) -> list[dict[str, Any]]:
     iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
     records = streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=1000)["Records"]
     return [lambda_record(record, arn) for record in records]
-
-
-@dataclass
-class _Context:
-    function_name: str = "bench-delivery"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:bench-delivery"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    function_version: str = "$LATEST"
-    log_group_name: str = "/aws/lambda/bench-delivery"
-    log_stream_name: str = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 900_000
 
 
 def report(results: Sequence[Result], revision: str) -> str:
