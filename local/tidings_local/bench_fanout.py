@@ -6,8 +6,8 @@ Method
 For each size N (`--sizes`, default 10, 100, 1,000, 10,000), in this process, on moto:
 
 1. The application's tables, queues and secrets are provisioned as `tidings dev` provisions them
-   (`LocalAws`, which starts moto in this process), and a channel of N members is seeded as
-   `tidings dev --seed` seeds one.
+   (`LocalAws`, which starts moto in this process), and a channel of N members is written with
+   the items `tidings dev --seed` writes for one.
 2. `--online` of the members (a fraction, default 1.0) have one connection each: its record, as
    `$connect` writes it. The @connections API is a counter that accepts every post, standing for
    connected clients (what is measured is our side: the calls the consumer makes).
@@ -53,6 +53,7 @@ from botocore.config import Config
 
 from tidings.app import APPLICATION
 from tidings.chats import compose as chats
+from tidings.chats.models import ChatModel, MemberModel, UserModel
 from tidings.kernel import connections_api, ratelimits
 from tidings.kernel.declaration import CALLBACK_URL_ENV
 from tidings.kernel.environment import ColdStart, environment_of
@@ -72,7 +73,6 @@ from tidings_local.bench_cost import (
 )
 from tidings_local.handler_modules import LambdaContext, load_handler_module
 from tidings_local.lambdas import default_functions_dir
-from tidings_local.seed import Seed, SeedChat, SeedUser, apply_seed
 from tidings_local.streams import lambda_record
 
 DEFAULT_SIZES = (10, 100, 1_000, 10_000)
@@ -273,8 +273,7 @@ def measure(members: int, online_fraction: float = 1.0, progress: Callable[[str]
         os.environ[CALLBACK_URL_ENV] = "https://bench.execute-api.us-east-1.amazonaws.com/prod"
         ColdStart.forget_all()
         progress(f"  {members:>6} members: seeding")
-        users = {user_id: SeedUser(userId=user_id, displayName=f"User {user_id[5:]}") for user_id in user_ids}
-        apply_seed(Seed(users, [SeedChat(chatId="big", type="channel", name="big", members=user_ids)]))
+        _seed_channel("big", user_ids)
         online = user_ids[: round(members * online_fraction)]
         store = DynamoConnectionStore()
         for n, user_id in enumerate(online):
@@ -305,6 +304,19 @@ def measure(members: int, online_fraction: float = 1.0, progress: Callable[[str]
         ColdStart.forget_all()
         os.environ.clear()
         os.environ.update(saved)
+
+
+def _seed_channel(chat_id: str, user_ids: Sequence[str]) -> None:
+    """The channel and its members as `tidings dev --seed` writes them, in batch writes (the
+    seed's one-by-one checks are quadratic on moto at 10,000 members)."""
+    joined = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    ChatModel(
+        chat_id=chat_id, name=chat_id, chat_type="channel", visibility="public", head_seq=0, created_at=joined
+    ).save()
+    with UserModel.batch_write() as users, MemberModel.batch_write() as members:
+        for user_id in user_ids:
+            users.save(UserModel(user_id=user_id, display_name=f"User {user_id[5:]}"))
+            members.save(MemberModel(chat_id=chat_id, user_id=user_id, role="member", joined_at=joined))
 
 
 def _stream_records(table_name: str) -> list[dict[str, Any]]:
