@@ -124,7 +124,8 @@ def call(
     request = urllib.request.Request(url, data=data or None, headers=headers, method=method)  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310  (the scheme is checked)
-            return dict(json.load(response))
+            answer = response.read()
+        return dict(json.loads(answer)) if answer else {}  # a 204 (a removal) has no body
     except urllib.error.HTTPError as exc:
         raise AdminCallFailed(_refusal(exc, path)) from None
     except ValueError:

@@ -112,3 +112,66 @@ async def test_the_export_returns_what_the_user_wrote(server: Server) -> None:
     ]
     assert [m["chatId"] for m in document["memberships"]] == ["ops"]
     assert document["user"]["email"] == "pat@example.com"
+
+
+def _is(frame_type: str, **fields: object):
+    def match(frame: dict) -> bool:
+        payload = frame.get("payload", {})
+        return frame["type"] == frame_type and all(payload.get(k) == v for k, v in fields.items())
+
+    return match
+
+
+async def _admin_call(server: Server, method: str, path: str, body: dict | None = None) -> dict:
+    return await asyncio.to_thread(admin_cli.call, method, server.base_url, path, body)
+
+
+async def test_users_the_platform_put_in_a_chat_it_created_talk_over_websockets(server: Server) -> None:
+    pat = await server.connect("pat@platform", raw=True)
+    sam = await server.connect("sam", raw=True)
+    try:
+        body = {"type": "group", "chatId": "kickoff", "name": "Kick-off", "members": ["pat@platform", "sam"]}
+        created = await _admin_call(server, "POST", "/admin/chats", body)
+        assert {m["userId"]: m["role"] for m in created["chat"]["members"]} == {
+            "pat@platform": "member",
+            "sam": "member",
+        }
+        await pat.wait_for(_is("chat.added"))
+        await sam.wait_for(_is("chat.added"))
+        ack = await pat.request("message.send", {"chatId": "kickoff", "content": "hi Sam"})
+        assert ack["payload"]["status"] == "ok", ack
+        heard = await sam.wait_for(_is("message.new", chatId="kickoff"))
+        assert heard["payload"]["message"]["content"] == "hi Sam"
+        renamed = await _admin_call(server, "PATCH", "/admin/chats/kickoff", {"name": "Kick-off (done)"})
+        assert renamed["chat"]["name"] == "Kick-off (done)"
+        updated = await sam.wait_for(_is("chat.updated", chatId="kickoff"))
+        assert updated["payload"]["seq"] > heard["payload"]["message"]["seq"]
+    finally:
+        await pat.close()
+        await sam.close()
+
+
+async def test_a_removal_by_the_platform_cuts_the_connected_user_off(server: Server) -> None:
+    pat = await server.connect("pat@platform", raw=True)
+    sam = await server.connect("sam", raw=True)
+    try:
+        body = {"type": "group", "chatId": "cutoff", "name": "Cut-off", "members": ["sam"], "admins": ["pat@platform"]}
+        await _admin_call(server, "POST", "/admin/chats", body)
+        await sam.wait_for(_is("chat.added"))
+        removed = await asyncio.to_thread(admin_cli.call, "DELETE", server.base_url, "/admin/chats/cutoff/members/sam")
+        assert removed == {}
+        await sam.wait_for(_is("chat.removed", chatId="cutoff"))
+        await pat.wait_for(_is("member.left", chatId="cutoff", userId="sam"))
+        mark = sam.mark()
+        ack = await pat.request("message.send", {"chatId": "cutoff", "content": "after the removal"})
+        assert ack["payload"]["status"] == "ok", ack
+        await pat.wait_for(_is("message.new", chatId="cutoff"))
+        refused = await sam.request("message.send", {"chatId": "cutoff", "content": "still here?"})
+        assert refused["payload"]["error"]["code"] in ("FORBIDDEN", "NOT_FOUND")
+        synced = await sam.request("sync.request", {"chatId": "cutoff", "lastKnownSeq": 0})
+        assert synced["payload"]["error"]["code"] == "FORBIDDEN"
+        leaked = [f for f in sam.frames_after(mark) if (f.get("payload") or {}).get("chatId") == "cutoff"]
+        assert [f["type"] for f in leaked] == []
+    finally:
+        await pat.close()
+        await sam.close()
