@@ -122,16 +122,16 @@ def _is(frame_type: str, **fields: object):
     return match
 
 
-async def _admin_call(server: Server, method: str, path: str, body: dict | None = None) -> dict:
-    return await asyncio.to_thread(admin_cli.call, method, server.base_url, path, body)
-
-
 async def test_users_the_platform_put_in_a_chat_it_created_talk_over_websockets(server: Server) -> None:
     pat = await server.connect("pat@platform", raw=True)
     sam = await server.connect("sam", raw=True)
     try:
-        body = {"type": "group", "chatId": "kickoff", "name": "Kick-off", "members": ["pat@platform", "sam"]}
-        created = await _admin_call(server, "POST", "/admin/chats", body)
+        made = await asyncio.to_thread(
+            admin, server, "chats", "create", "--type", "group", "--chat-id", "kickoff", "--name", "Kick-off",
+            "--member", "pat@platform", "--member", "sam",
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        created = json.loads(made.stdout)
         assert {m["userId"]: m["role"] for m in created["chat"]["members"]} == {
             "pat@platform": "member",
             "sam": "member",
@@ -142,10 +142,20 @@ async def test_users_the_platform_put_in_a_chat_it_created_talk_over_websockets(
         assert ack["payload"]["status"] == "ok", ack
         heard = await sam.wait_for(_is("message.new", chatId="kickoff"))
         assert heard["payload"]["message"]["content"] == "hi Sam"
-        renamed = await _admin_call(server, "PATCH", "/admin/chats/kickoff", {"name": "Kick-off (done)"})
+        renamed = await asyncio.to_thread(
+            admin_cli.call, "PATCH", server.base_url, "/admin/chats/kickoff", {"name": "Kick-off (done)"}
+        )
         assert renamed["chat"]["name"] == "Kick-off (done)"
         updated = await sam.wait_for(_is("chat.updated", chatId="kickoff"))
         assert updated["payload"]["seq"] > heard["payload"]["message"]["seq"]
+        taken = await asyncio.to_thread(
+            admin, server, "chats", "create", "--type", "group", "--chat-id", "kickoff", "--name", "x",
+            "--member", "sam",
+        )  # fmt: skip
+        assert taken.returncode == 1 and "Traceback" not in taken.stderr
+        assert taken.stderr.startswith("tidings admin: chatId: chat 'kickoff' exists (HTTP 409)"), taken.stderr
+        missing = await asyncio.to_thread(admin, server, "members", "add", "kickoff", "nobody")
+        assert missing.returncode == 1 and "userId: no user 'nobody' (HTTP 404)" in missing.stderr, missing.stderr
     finally:
         await pat.close()
         await sam.close()
@@ -156,10 +166,10 @@ async def test_a_removal_by_the_platform_cuts_the_connected_user_off(server: Ser
     sam = await server.connect("sam", raw=True)
     try:
         body = {"type": "group", "chatId": "cutoff", "name": "Cut-off", "members": ["sam"], "admins": ["pat@platform"]}
-        await _admin_call(server, "POST", "/admin/chats", body)
+        await asyncio.to_thread(admin_cli.call, "POST", server.base_url, "/admin/chats", body)
         await sam.wait_for(_is("chat.added"))
-        removed = await asyncio.to_thread(admin_cli.call, "DELETE", server.base_url, "/admin/chats/cutoff/members/sam")
-        assert removed == {}
+        removed = await asyncio.to_thread(admin, server, "members", "remove", "cutoff", "sam")
+        assert (removed.returncode, removed.stdout, removed.stderr) == (0, "", "")
         await sam.wait_for(_is("chat.removed", chatId="cutoff"))
         await pat.wait_for(_is("member.left", chatId="cutoff", userId="sam"))
         mark = sam.mark()
