@@ -4,7 +4,7 @@ signature and `execute-api:Invoke` permission before this runs."""
 
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tidings.admin import compose as admin
@@ -14,8 +14,7 @@ from tidings.admin.wire import SessionRequest, UserPut, user_id_of
 from tidings.kernel.environment import Environment, cold_start
 from tidings.kernel.handlers import http_entry
 from tidings.kernel.observability import logger
-from tidings.kernel.rest import http_app, json_body, path_parameters
-from tidings.kernel.wire import encode
+from tidings.kernel.rest import http_app, json_body, json_response, path_parameters
 from tidings.sessions import compose as sessions
 
 app = http_app()
@@ -32,14 +31,10 @@ def _path_user_id() -> str:
     return user_id_of(path_parameters(app).get("userId"))
 
 
-def _json(status: int, body: dict[str, Any]) -> Response:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=encode(body))
-
-
 @app.put("/admin/users/<userId>")
 def put_user(userId: str) -> Response:
     profile, created = _admin().put_user(_path_user_id(), UserPut.model_validate(json_body(app)))
-    return _json(201 if created else 200, {"user": profile.to_wire()})
+    return json_response(201 if created else 200, {"user": profile.to_wire()})
 
 
 @app.get("/admin/users/<userId>")

@@ -3,7 +3,7 @@
 
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import TypeAdapter
 
@@ -15,8 +15,7 @@ from tidings.chats.wire import ChatPathParameters, CreateChat, CreateDm, MemberP
 from tidings.kernel.environment import Environment, cold_start
 from tidings.kernel.handlers import http_entry
 from tidings.kernel.observability import metrics
-from tidings.kernel.rest import http_app, json_body, path_parameters
-from tidings.kernel.wire import encode
+from tidings.kernel.rest import http_app, json_body, json_response, path_parameters
 
 app = http_app()
 _caller = assemblies.rest_caller(app, CHAT_CHANGES)
@@ -28,12 +27,8 @@ def _chats(environment: Environment) -> ChatAdministration:
     return chats.chat_administration(environment)
 
 
-def _json(status: int, body: Any) -> Response:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=encode(body))
-
-
 def _chat(status: int, view: ChatView) -> Response:
-    return _json(status, {"chat": view.to_wire()})
+    return json_response(status, {"chat": view.to_wire()})
 
 
 @app.post("/api/chats")
@@ -67,7 +62,7 @@ def put_member(chatId: str, userId: str) -> Response:
     request = PutMember.model_validate(json_body(app) if app.current_event.body else {})
     role, added = _chats().put_member(caller, path.chatId, path.userId, request.role)
     metrics.add_metric(name="MembersAdded", unit="Count", value=int(added))
-    return _json(201 if added else 200, {"chatId": path.chatId, "userId": path.userId, "role": role})
+    return json_response(201 if added else 200, {"chatId": path.chatId, "userId": path.userId, "role": role})
 
 
 @app.delete("/api/chats/<chatId>/members/<userId>")

@@ -4,6 +4,11 @@
     tidings admin users get USER
     tidings admin session USER [--ttl SECONDS]
     tidings admin export USER
+    tidings admin chats create --type group|channel|dm [--name NAME] --member USER... [--admin USER...]
+                               [--chat-id ID] [--description TEXT] [--visibility public|private]
+    tidings admin chats update CHAT [--name NAME] [--description TEXT] [--archived true|false]
+    tidings admin members add CHAT USER [--role member|admin]
+    tidings admin members remove CHAT USER
 
 Against `tidings dev` (the default URL, or any loopback `--url` without `--profile`) calls are
 signed with the runtime's development credentials. Against a deployed stack (`--url` the
@@ -77,9 +82,62 @@ def add_arguments(admin: argparse.ArgumentParser, default_url: str, formatter: t
     )
     export.add_argument("user", help="the user id")
 
+    _add_chat_commands(commands, target, formatter)
 
-def run(args: argparse.Namespace) -> int:
-    """The command's JSON on stdout, or one line on stderr and 1."""
+
+def _add_chat_commands(commands: Any, target: argparse.ArgumentParser, formatter: type[argparse.HelpFormatter]) -> None:
+    chats = commands.add_parser("chats", help="create or change a chat, as the platform", formatter_class=formatter)
+    chat_commands = chats.add_subparsers(dest="chats_command", required=True)
+    create = chat_commands.add_parser(
+        "create", parents=[target], help="create a chat (POST /admin/chats)", formatter_class=formatter
+    )
+    create.add_argument("--type", required=True, choices=("group", "channel", "dm"), help="the chat's type")
+    create.add_argument("--name", help="the chat's name (a group's or a channel's)")
+    create.add_argument(
+        "--member", action="append", default=[], metavar="USER", help="a member (repeat; a DM: the two users)"
+    )
+    create.add_argument("--admin", action="append", default=[], metavar="USER", help="an admin (repeat)")
+    create.add_argument("--chat-id", help="the chat's id (default: a new one; taken: refused)")
+    create.add_argument("--description", help="the chat's description")
+    create.add_argument("--visibility", choices=("public", "private"), help="a channel's (default: public)")
+    update = chat_commands.add_parser(
+        "update", parents=[target], help="change CHAT (PATCH /admin/chats/CHAT)", formatter_class=formatter
+    )
+    update.add_argument("chat", help="the chat id")
+    update.add_argument("--name", help="the new name")
+    update.add_argument("--description", help="the new description")
+    update.add_argument("--archived", choices=("true", "false"), help="archive the chat, or open it again")
+
+    members = commands.add_parser("members", help="add or remove a chat's members", formatter_class=formatter)
+    member_commands = members.add_subparsers(dest="members_command", required=True)
+    add = member_commands.add_parser(
+        "add",
+        parents=[target],
+        help="add USER to CHAT, or set their role (PUT /admin/chats/CHAT/members/USER)",
+        formatter_class=formatter,
+    )
+    add.add_argument("chat", help="the chat id")
+    add.add_argument("user", help="the user id")
+    add.add_argument("--role", choices=("member", "admin"), help="their role (default: member when added)")
+    remove = member_commands.add_parser(
+        "remove",
+        parents=[target],
+        help="remove USER from CHAT, the last admin too (DELETE /admin/chats/CHAT/members/USER)",
+        formatter_class=formatter,
+    )
+    remove.add_argument("chat", help="the chat id")
+    remove.add_argument("user", help="the user id")
+
+
+def request_of(args: argparse.Namespace) -> tuple[str, str, dict[str, Any] | None]:
+    """The call a command makes: its method, path and body."""
+    if args.admin_command == "chats":
+        return _chat_request(args)
+    if args.admin_command == "members":
+        path = f"/admin/chats/{quote(args.chat, safe='')}/members/{quote(args.user, safe='')}"
+        if args.members_command == "remove":
+            return "DELETE", path, None
+        return "PUT", path, {} if args.role is None else {"role": args.role}
     user_path = f"/admin/users/{quote(args.user, safe='')}"
     if args.admin_command == "users" and args.users_command == "put":
         profile = {"displayName": args.display_name, "email": args.email, "avatarUrl": args.avatar_url}
@@ -93,12 +151,36 @@ def run(args: argparse.Namespace) -> int:
         method, path, body = "POST", "/admin/sessions", request
     else:
         method, path, body = "GET", f"{user_path}/export", None
+    return method, path, body
+
+
+def _chat_request(args: argparse.Namespace) -> tuple[str, str, dict[str, Any]]:
+    if args.chats_command == "create":
+        fields = {
+            "type": args.type,
+            "chatId": args.chat_id,
+            "name": args.name,
+            "members": args.member,
+            "admins": args.admin or None,
+            "description": args.description,
+            "visibility": args.visibility,
+        }
+        return "POST", "/admin/chats", {k: v for k, v in fields.items() if v is not None}
+    archived = None if args.archived is None else args.archived == "true"
+    fields = {"name": args.name, "description": args.description, "archived": archived}
+    return "PATCH", f"/admin/chats/{quote(args.chat, safe='')}", {k: v for k, v in fields.items() if v is not None}
+
+
+def run(args: argparse.Namespace) -> int:
+    """The command's JSON on stdout (nothing for a removal), or one line on stderr and 1."""
+    method, path, body = request_of(args)
     try:
         result = call(method, args.url, path, body, profile=args.profile, region=args.region)
     except AdminCallFailed as exc:
         print(f"{COMMAND}: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps(result, indent=2, ensure_ascii=False))
+    if result:
+        print(json.dumps(result, indent=2, ensure_ascii=False))
     return 0
 
 
@@ -124,7 +206,8 @@ def call(
     request = urllib.request.Request(url, data=data or None, headers=headers, method=method)  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310  (the scheme is checked)
-            return dict(json.load(response))
+            answer = response.read()
+        return dict(json.loads(answer)) if answer else {}  # a 204 (a removal) has no body
     except urllib.error.HTTPError as exc:
         raise AdminCallFailed(_refusal(exc, path)) from None
     except ValueError:

@@ -25,7 +25,15 @@ import yaml
 from pydantic import BaseModel, Field, create_model
 from pydantic.json_schema import models_json_schema
 
-from tidings.admin.wire import SessionRequest, SessionResponse, UserExport, UserPath, UserPut, UserResponse
+from tidings.admin.wire import (
+    AdminCreateChat,
+    SessionRequest,
+    SessionResponse,
+    UserExport,
+    UserPath,
+    UserPut,
+    UserResponse,
+)
 from tidings.chats.membership_events import (
     ChatAddedPayload,
     ChatRemovedPayload,
@@ -562,6 +570,49 @@ REST_OPERATIONS: tuple[RestOperation, ...] = (
         body=SessionRequest,
         iam=True,
         errors=(400, 403, 404),
+    ),
+    RestOperation(
+        "POST",
+        "/admin/chats",
+        "Creates a group or channel with its admins and members (201; a taken chatId is 409), or the pair's DM "
+        "(200: it existed)",
+        201,
+        ChatResponse,
+        body=AdminCreateChat,
+        iam=True,
+        errors=(400, 403, 404, 409),
+    ),
+    RestOperation(
+        "PATCH",
+        "/admin/chats/{chatId}",
+        "Changes a chat's name, description or archived flag, as the platform (no admin rule)",
+        200,
+        ChatResponse,
+        body=UpdateChat,
+        path_parameters=ChatPathParameters,
+        iam=True,
+        errors=(400, 403, 404),
+    ),
+    RestOperation(
+        "PUT",
+        "/admin/chats/{chatId}/members/{userId}",
+        "Adds a member (201), or sets their role, or finds them there (200), as the platform",
+        201,
+        MemberResponse,
+        body=PutMember,
+        path_parameters=MemberPathParameters,
+        iam=True,
+        errors=(400, 403, 404, 409),
+    ),
+    RestOperation(
+        "DELETE",
+        "/admin/chats/{chatId}/members/{userId}",
+        "Removes a member, the last admin too (nobody is promoted), as the platform",
+        204,
+        None,
+        path_parameters=MemberPathParameters,
+        iam=True,
+        errors=(403, 404, 409),
     ),
 )
 

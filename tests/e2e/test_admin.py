@@ -112,3 +112,76 @@ async def test_the_export_returns_what_the_user_wrote(server: Server) -> None:
     ]
     assert [m["chatId"] for m in document["memberships"]] == ["ops"]
     assert document["user"]["email"] == "pat@example.com"
+
+
+def _is(frame_type: str, **fields: object):
+    def match(frame: dict) -> bool:
+        payload = frame.get("payload", {})
+        return frame["type"] == frame_type and all(payload.get(k) == v for k, v in fields.items())
+
+    return match
+
+
+async def test_users_the_platform_put_in_a_chat_it_created_talk_over_websockets(server: Server) -> None:
+    pat = await server.connect("pat@platform", raw=True)
+    sam = await server.connect("sam", raw=True)
+    try:
+        made = await asyncio.to_thread(
+            admin, server, "chats", "create", "--type", "group", "--chat-id", "kickoff", "--name", "Kick-off",
+            "--member", "pat@platform", "--member", "sam",
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        created = json.loads(made.stdout)
+        assert {m["userId"]: m["role"] for m in created["chat"]["members"]} == {
+            "pat@platform": "member",
+            "sam": "member",
+        }
+        await pat.wait_for(_is("chat.added"))
+        await sam.wait_for(_is("chat.added"))
+        ack = await pat.request("message.send", {"chatId": "kickoff", "content": "hi Sam"})
+        assert ack["payload"]["status"] == "ok", ack
+        heard = await sam.wait_for(_is("message.new", chatId="kickoff"))
+        assert heard["payload"]["message"]["content"] == "hi Sam"
+        renamed = await asyncio.to_thread(
+            admin_cli.call, "PATCH", server.base_url, "/admin/chats/kickoff", {"name": "Kick-off (done)"}
+        )
+        assert renamed["chat"]["name"] == "Kick-off (done)"
+        updated = await sam.wait_for(_is("chat.updated", chatId="kickoff"))
+        assert updated["payload"]["seq"] > heard["payload"]["message"]["seq"]
+        taken = await asyncio.to_thread(
+            admin, server, "chats", "create", "--type", "group", "--chat-id", "kickoff", "--name", "x",
+            "--member", "sam",
+        )  # fmt: skip
+        assert taken.returncode == 1 and "Traceback" not in taken.stderr
+        assert taken.stderr.startswith("tidings admin: chatId: chat 'kickoff' exists (HTTP 409)"), taken.stderr
+        missing = await asyncio.to_thread(admin, server, "members", "add", "kickoff", "nobody")
+        assert missing.returncode == 1 and "userId: no user 'nobody' (HTTP 404)" in missing.stderr, missing.stderr
+    finally:
+        await pat.close()
+        await sam.close()
+
+
+async def test_a_removal_by_the_platform_cuts_the_connected_user_off(server: Server) -> None:
+    pat = await server.connect("pat@platform", raw=True)
+    sam = await server.connect("sam", raw=True)
+    try:
+        body = {"type": "group", "chatId": "cutoff", "name": "Cut-off", "members": ["sam"], "admins": ["pat@platform"]}
+        await asyncio.to_thread(admin_cli.call, "POST", server.base_url, "/admin/chats", body)
+        await sam.wait_for(_is("chat.added"))
+        removed = await asyncio.to_thread(admin, server, "members", "remove", "cutoff", "sam")
+        assert (removed.returncode, removed.stdout, removed.stderr) == (0, "", "")
+        await sam.wait_for(_is("chat.removed", chatId="cutoff"))
+        await pat.wait_for(_is("member.left", chatId="cutoff", userId="sam"))
+        mark = sam.mark()
+        ack = await pat.request("message.send", {"chatId": "cutoff", "content": "after the removal"})
+        assert ack["payload"]["status"] == "ok", ack
+        await pat.wait_for(_is("message.new", chatId="cutoff"))
+        refused = await sam.request("message.send", {"chatId": "cutoff", "content": "still here?"})
+        assert refused["payload"]["error"]["code"] in ("FORBIDDEN", "NOT_FOUND")
+        synced = await sam.request("sync.request", {"chatId": "cutoff", "lastKnownSeq": 0})
+        assert synced["payload"]["error"]["code"] == "FORBIDDEN"
+        leaked = [f for f in sam.frames_after(mark) if (f.get("payload") or {}).get("chatId") == "cutoff"]
+        assert [f["type"] for f in leaked] == []
+    finally:
+        await pat.close()
+        await sam.close()

@@ -7,7 +7,7 @@ from typing import Any
 
 from tests.infrastructure import api_assertions
 from tests.infrastructure.synthesis import Synthesized
-from tidings.admin.declaration import ADMIN_API
+from tidings.admin.declaration import ADMIN_API, ADMIN_CHATS
 from tidings.app import APPLICATION
 from tidings_infra import names
 from tidings_infra.nag import flatten_cfn_reference
@@ -24,6 +24,12 @@ def test_admin_routes_use_iam_authorization_and_the_api_routes_do_not(synthesize
     admin = {key for key in routes if key.split(" ")[1].startswith("/admin/")}
     assert admin == {r.key for r in APPLICATION.http_routes if r.authorization == "iam"}
     assert {"PUT /admin/users/{userId}", "GET /admin/users/{userId}", "POST /admin/sessions"} <= admin
+    assert {
+        "POST /admin/chats",
+        "PATCH /admin/chats/{chatId}",
+        "PUT /admin/chats/{chatId}/members/{userId}",
+        "DELETE /admin/chats/{chatId}/members/{userId}",
+    } <= admin
     for key, props in routes.items():
         if key in admin:
             assert props["AuthorizationType"] == "AWS_IAM", key
@@ -40,7 +46,7 @@ def test_the_invoke_policy_allows_exactly_the_admin_routes(synthesized: Synthesi
     resources = sorted(flatten_cfn_reference(resource) for resource in statement["Resource"])
     expected = sorted(
         f"arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<{api}>/*/{r.method}"
-        + r.path.replace("{userId}", "*")
+        + r.path.replace("{userId}", "*").replace("{chatId}", "*")
         for r in APPLICATION.http_routes
         if r.authorization == "iam"
     )
@@ -72,3 +78,23 @@ def test_the_admin_function_is_granted_only_what_it_uses(synthesized: Synthesize
     variables = set(function["Environment"]["Variables"])
     assert "CONNECTIONS_TABLE" not in variables and "WEBSOCKET_CALLBACK_URL" not in variables
     assert {"USERS_TABLE", "REFRESH_TOKENS_TABLE", "JWT_SIGNING_KEY_SECRET_ARN"} <= variables
+
+
+def test_the_admin_chats_function_has_the_chat_changes_grants_and_no_secret(synthesized: Synthesized) -> None:
+    """It writes chats, members and their chat events; it verifies no token and mints none."""
+    granted = {(table.id, access) for table, access in ADMIN_CHATS.tables}
+    assert granted == {
+        ("Chats", "read_write"),
+        ("Members", "read_write"),
+        ("Users", "read_write"),
+        ("Messages", "write"),
+    }
+    assert not ADMIN_CHATS.secrets and not ADMIN_CHATS.manages_connections and not ADMIN_CHATS.send_queues
+    [function] = [
+        props
+        for props in (r["Properties"] for r in synthesized.of_type("AWS::Lambda::Function").values())
+        if props.get("Description") == ADMIN_CHATS.description
+    ]
+    variables = set(function["Environment"]["Variables"])
+    assert {"CHATS_TABLE", "MEMBERS_TABLE", "USERS_TABLE", "MESSAGES_TABLE"} <= variables
+    assert "JWT_SIGNING_KEY_SECRET_ARN" not in variables and "CONNECTIONS_TABLE" not in variables

@@ -57,3 +57,81 @@ def test_a_deployed_stack_is_signed_with_a_boto3_session_in_the_urls_region(monk
     )
     assert (credentials.access_key, region) == ("AKIAPLATFORM00000000", "eu-west-1")
     assert admin_cli._signer("127.0.0.1", "http://127.0.0.1:8080", None, None)[0].access_key == "tidings-local"
+
+
+@pytest.mark.parametrize(
+    ("argv", "request_made"),
+    [
+        (
+            [
+                "chats",
+                "create",
+                "--type",
+                "group",
+                "--name",
+                "Ops",
+                "--member",
+                "sam",
+                "--member",
+                "pat@p:1",
+                "--admin",
+                "ann",
+                "--chat-id",
+                "ops",
+                "--visibility",
+                "private",
+                "--description",
+                "on-call",
+            ],
+            (
+                "POST",
+                "/admin/chats",
+                {
+                    "type": "group",
+                    "chatId": "ops",
+                    "name": "Ops",
+                    "members": ["sam", "pat@p:1"],
+                    "admins": ["ann"],
+                    "description": "on-call",
+                    "visibility": "private",
+                },
+            ),
+        ),
+        (
+            ["chats", "create", "--type", "dm", "--member", "sam", "--member", "ann"],
+            ("POST", "/admin/chats", {"type": "dm", "members": ["sam", "ann"]}),
+        ),
+        (
+            ["chats", "update", "team:1", "--name", "Team", "--archived", "false"],
+            ("PATCH", "/admin/chats/team%3A1", {"name": "Team", "archived": False}),
+        ),
+        (["chats", "update", "ops", "--archived", "true"], ("PATCH", "/admin/chats/ops", {"archived": True})),
+        (["members", "add", "ops", "pat@p"], ("PUT", "/admin/chats/ops/members/pat%40p", {})),
+        (
+            ["members", "add", "ops", "sam", "--role", "admin"],
+            ("PUT", "/admin/chats/ops/members/sam", {"role": "admin"}),
+        ),
+        (["members", "remove", "ops", "sam"], ("DELETE", "/admin/chats/ops/members/sam", None)),
+    ],
+)
+def test_the_chat_and_member_commands_make_the_documented_calls(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], argv: list[str], request_made: tuple
+) -> None:
+    made = []
+
+    def call(method, base_url, path, body=None, **_signing):
+        made.append((method, path, body))
+        return {} if method == "DELETE" else {"ok": True}
+
+    monkeypatch.setattr(admin_cli, "call", call)
+    assert main(["admin", *argv]) == 0
+    assert made == [request_made]
+    printed = capsys.readouterr().out
+    assert printed == ("" if request_made[0] == "DELETE" else '{\n  "ok": true\n}\n')  # a removal prints nothing
+
+
+def test_a_bad_archived_flag_is_refused_by_the_parser(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["admin", "chats", "update", "ops", "--archived", "yes"])
+    assert exited.value.code == 2
+    assert "--archived: invalid choice: 'yes'" in capsys.readouterr().err

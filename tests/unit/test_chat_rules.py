@@ -36,6 +36,13 @@ TABLE = [
     (DM, "member", (ALLOWED, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN)),
     (DM, None, (NOT_FOUND,) * 7),
 ]
+# The platform (the administration API), a member of no chat: every chat but a DM is its to change.
+PLATFORM_TABLE = [
+    (GROUP, (ALLOWED,) * 7),
+    (PRIVATE_CHANNEL, (ALLOWED,) * 7),
+    (PUBLIC_CHANNEL, (ALLOWED,) * 7),
+    (DM, (ALLOWED, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN)),
+]
 
 
 @pytest.mark.parametrize(
@@ -49,6 +56,20 @@ TABLE = [
 def test_who_may_do_what(chat, role, action, expected):
     chat_type, visibility = chat
     error = refusal(action, "c1", Standing(chat_type, visibility, role))
+    assert (error.code if error else None) == expected
+
+
+@pytest.mark.parametrize(
+    ("chat", "action", "expected"),
+    [
+        (chat, action, answer)
+        for chat, answers in PLATFORM_TABLE
+        for action, answer in zip(ACTIONS, answers, strict=True)
+    ],
+)
+def test_what_the_platform_may_do(chat, action, expected):
+    chat_type, visibility = chat
+    error = refusal(action, "c1", Standing(chat_type, visibility, None, platform=True))
     assert (error.code if error else None) == expected
 
 

@@ -32,17 +32,33 @@ ADMIN_API = Function(
 )
 
 
+# Creates and changes chats and members as the platform: the chat changes' grants (each change
+# with its chat event in the Messages table), without a token to verify.
+ADMIN_CHATS = Function(
+    "AdminChats",
+    "admin",
+    "admin_chats.handler",
+    "Administration API (IAM): create and change chats and their members as the platform",
+    tables=((CHATS, "read_write"), (MEMBERS, "read_write"), (USERS, "read_write"), (MESSAGES, "write")),
+)
+ADMIN_MEMBER_PATH = "/admin/chats/{chatId}/members/{userId}"
+
+
 def _admin_route(method: HttpMethod, path: str, function: Function = ADMIN_API) -> HttpRoute:
     return HttpRoute(method, path, function, authorization="iam")
 
 
 FEATURE = Feature(
     "admin",
-    functions=(ADMIN_API,),
+    functions=(ADMIN_API, ADMIN_CHATS),
     http_routes=(
         _admin_route("PUT", "/admin/users/{userId}"),
         _admin_route("GET", "/admin/users/{userId}"),
         _admin_route("GET", "/admin/users/{userId}/export"),
         _admin_route("POST", "/admin/sessions"),
+        _admin_route("POST", "/admin/chats", ADMIN_CHATS),
+        _admin_route("PATCH", "/admin/chats/{chatId}", ADMIN_CHATS),
+        _admin_route("PUT", ADMIN_MEMBER_PATH, ADMIN_CHATS),
+        _admin_route("DELETE", ADMIN_MEMBER_PATH, ADMIN_CHATS),
     ),
 )

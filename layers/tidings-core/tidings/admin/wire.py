@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from tidings.chats.wire import MAX_INITIAL_MEMBERS, ChatName, Description, EntityId
 from tidings.kernel.errors import BadFrame
 from tidings.sessions.tokens import MAX_TOKEN_LIFETIME_SECONDS
 
@@ -86,6 +87,38 @@ class SessionRequest(_Body):
         if not is_valid_id(value):
             raise ValueError(f"must be {ID_RULE}")
         return value
+
+
+class AdminCreateDm(_Body):
+    """`POST /admin/chats` for a DM: the pair's one DM (its id is the pair's: no `chatId`)."""
+
+    type: Literal["dm"]
+    members: list[EntityId] = Field(min_length=2, max_length=2, description="The pair, exactly two users")
+
+
+class AdminCreateGroup(_Body):
+    """`POST /admin/chats` for a group or a channel: `admins` are its admins (members too),
+    `members` the others; a chat the platform creates may have no admin."""
+
+    type: Literal["group", "channel"]
+    chatId: EntityId | None = Field(None, description="Taken: 409. Absent: a new random id")
+    name: ChatName
+    members: list[EntityId] = Field(max_length=MAX_INITIAL_MEMBERS)
+    admins: list[EntityId] = Field(default_factory=list, max_length=MAX_INITIAL_MEMBERS)
+    description: Description | None = None
+    visibility: Literal["public", "private"] | None = Field(
+        None, description="A channel defaults to public, a group is always private"
+    )
+
+    @model_validator(mode="after")
+    def _bounded(self) -> AdminCreateGroup:
+        # Everyone is written in the creating transaction, which DynamoDB bounds.
+        if len({*self.members, *self.admins}) > MAX_INITIAL_MEMBERS:
+            raise ValueError(f"members: at most {MAX_INITIAL_MEMBERS} users, admins included; add more one by one")
+        return self
+
+
+AdminCreateChat = Annotated[AdminCreateDm | AdminCreateGroup, Field(discriminator="type")]
 
 
 # --- responses (the documented shapes; `docs/openapi.yaml` is written from them) --------------

@@ -2,8 +2,12 @@
 groups and channels, changing a chat, adding, promoting and removing members, the channel
 directory.
 
-Who may do what is `tidings.chats.rules`. Every change after a chat's creation is a chat event
-(its kinds and frames: `tidings.chats.membership_events`):
+Who may do what is `tidings.chats.rules`. The caller is a user, or `PLATFORM`: the platform's
+backend through the administration API, which passes every admin check and may leave a chat
+without an admin (nobody is promoted; the platform keeps managing it).
+
+Every change after a chat's creation is a chat event (its kinds and frames:
+`tidings.chats.membership_events`):
 it takes the chat's next seq and is written in one transaction with the change itself, so the
 Delivery consumer and `sync.request` hand it to the members like a message event; the store
 (`tidings.chats.membership_store`) does the writing. Access is always decided on the base
@@ -88,6 +92,18 @@ class ChannelPage:
 
     def to_wire(self) -> dict[str, Any]:
         return {"channels": [chat.to_wire() for chat in self.channels], "nextCursor": self.next_cursor}
+
+
+class Platform:
+    """The platform's backend acting through the administration API: no user, a member of no
+    chat. Its events are recorded with an actor id no user can have (outside the id rules)."""
+
+    actor_id = "#platform"
+    actor_name = "Platform"
+
+
+PLATFORM = Platform()
+Caller = str | Platform
 
 
 class ChatExists(Exception):
@@ -202,51 +218,75 @@ class ChatAdministration:
     # --- creating ------------------------------------------------------------------------
 
     def open_dm(self, caller: str, other: str) -> tuple[ChatView, bool]:
-        """The pair's DM and whether this call created it (False: it existed)."""
-        if other == caller:
+        """The caller's DM with `other` and whether this call created it (False: it existed)."""
+        return self._open_dm(caller, caller, other)
+
+    def open_dm_between(self, first: str, second: str) -> tuple[ChatView, bool]:
+        """The platform opening the pair's DM: as `open_dm`, both users must exist."""
+        return self._open_dm(PLATFORM, first, second)
+
+    def _open_dm(self, caller: Caller, first: str, second: str) -> tuple[ChatView, bool]:
+        if first == second:
             raise BadFrame("members: a DM is with another user, not yourself")
-        names = self._store.known_users([caller, other])
-        if other not in names:
-            raise NotFound(f"userId: no user {other!r}")
-        existing = self._store.dm_between(caller, other)
+        names = self._store.known_users([first, second])
+        unknown = [user_id for user_id in (first, second) if user_id != caller and user_id not in names]
+        if unknown:
+            raise NotFound(f"userId: no user {unknown[0]!r}")
+        existing = self._store.dm_between(first, second)
         if existing is None:
-            chat = Chat(dm_chat_id(caller, other), "dm", None, None, "private", False, head_seq=1)
+            chat = Chat(dm_chat_id(first, second), "dm", None, None, "private", False, head_seq=1)
             try:
                 self._store.create(
-                    chat, {caller: "member", other: "member"}, self._created(chat, caller, names), (caller, other)
+                    chat, {first: "member", second: "member"}, self._created(chat, caller, names), (first, second)
                 )
                 return self._view(chat.chat_id), True
             except ChatExists:
-                existing = self._store.dm_between(caller, other)
+                existing = self._store.dm_between(first, second)
                 if existing is None:  # the pair's other record cannot vanish: a real fault
                     raise
         return self._view(existing), False
 
     def create_chat(
         self,
-        caller: str,
+        caller: Caller,
         chat_type: str,
         name: str,
         members: Sequence[str],
         description: str | None = None,
         visibility: str | None = None,
+        *,
+        admins: Sequence[str] = (),
+        chat_id: str | None = None,
     ) -> ChatView:
+        """A user's new chat has them as its admin; the platform's has `admins` (maybe none)
+        and may choose its id (409 when it is taken)."""
         if chat_type == "group" and visibility == "public":
             raise BadFrame("visibility: a group is private; make a channel to be public")
-        wanted = list(dict.fromkeys([caller, *members]))
+        admin_ids = list(admins) if isinstance(caller, Platform) else [caller, *admins]
+        wanted = list(dict.fromkeys([*admin_ids, *members]))
         names = self._store.known_users(wanted)
         unknown = [user_id for user_id in wanted if user_id not in names]
         if unknown:
             raise NotFound(f"userId: no user {unknown[0]!r}")
         chat = Chat(
-            self._new_id(), chat_type, name, description, visibility_of(chat_type, visibility), False, head_seq=1
+            chat_id or self._new_id(),
+            chat_type,
+            name,
+            description,
+            visibility_of(chat_type, visibility),
+            False,
+            head_seq=1,
         )
-        roles = {user_id: "admin" if user_id == caller else "member" for user_id in wanted}
-        self._store.create(chat, roles, self._created(chat, caller, names), None)
+        roles = {user_id: "admin" if user_id in admin_ids else "member" for user_id in wanted}
+        try:
+            self._store.create(chat, roles, self._created(chat, caller, names), None)
+        except ChatExists:
+            raise Conflict(f"chatId: chat {chat.chat_id!r} exists") from None
         return self._view(chat.chat_id)
 
-    def _created(self, chat: Chat, caller: str, names: dict[str, str]) -> MembershipEvent:
-        return MembershipEvent("chat_created", chat, 1, caller, names.get(caller, caller), iso(self._now()))
+    def _created(self, chat: Chat, caller: Caller, names: dict[str, str]) -> MembershipEvent:
+        actor_id, actor_name = self._actor(caller, names)
+        return MembershipEvent("chat_created", chat, 1, actor_id, actor_name, iso(self._now()))
 
     # --- reading -------------------------------------------------------------------------
 
@@ -257,7 +297,7 @@ class ChatAdministration:
     # --- changing ------------------------------------------------------------------------
 
     def update_chat(
-        self, caller: str, chat_id: str, name: str | None, description: str | None, archived: bool | None
+        self, caller: Caller, chat_id: str, name: str | None, description: str | None, archived: bool | None
     ) -> ChatView:
         chat = self._allowed("update", caller, chat_id)
         changed = replace(
@@ -270,11 +310,11 @@ class ChatAdministration:
             self._store.record_update(self._event("chat_updated", changed, caller))
         return self._view(chat_id)
 
-    def put_member(self, caller: str, chat_id: str, user_id: str, role: Role | None) -> tuple[str, bool]:
+    def put_member(self, caller: Caller, chat_id: str, user_id: str, role: Role | None) -> tuple[str, bool]:
         """Adds (or joins) the user, or changes their role: their role now, and whether they
         were added (False: already a member)."""
         chat = self._store.chat(chat_id)
-        caller_role = self._store.role_of(chat_id, caller) if chat else None
+        caller_role = self._role_of(chat_id, caller) if chat else None
         current = caller_role if user_id == caller else (self._store.role_of(chat_id, user_id) if chat else None)
         if current is None:
             action: Action = "join" if user_id == caller else "add"
@@ -296,25 +336,28 @@ class ChatAdministration:
             return added, True
         if role is None or role == current:
             return current, False
-        other_admin = self._other_admin(chat_id, user_id) if current == "admin" else None
+        other_admin = self._other_admin(caller, chat_id, user_id) if current == "admin" else None
         with _membership_races(user_id):
             self._store.record_role(self._event("member_role", chat, caller, user_id, role), current, other_admin)
         return role, False
 
-    def remove_member(self, caller: str, chat_id: str, user_id: str) -> None:
+    def remove_member(self, caller: Caller, chat_id: str, user_id: str) -> None:
         chat = self._allowed("leave" if user_id == caller else "remove", caller, chat_id)
         current = self._store.role_of(chat_id, user_id)
         if current is None:
             raise NotFound(f"userId: {user_id!r} is not a member of chat {chat_id!r}")
-        other_admin = self._other_admin(chat_id, user_id) if current == "admin" else None
+        other_admin = self._other_admin(caller, chat_id, user_id) if current == "admin" else None
         with _membership_races(user_id):
             self._store.record_leave(self._event("member_left", chat, caller, user_id, current), current, other_admin)
 
     # --- helpers -------------------------------------------------------------------------
 
-    def _other_admin(self, chat_id: str, leaving: str) -> str:
+    def _other_admin(self, caller: Caller, chat_id: str, leaving: str) -> str | None:
         """Another admin of the chat, who must still be one when the change is written: the
-        last admin cannot leave or step down (two admins stepping down at once: one fails)."""
+        last admin cannot leave or step down (two admins stepping down at once: one fails).
+        None for the platform, which may take a chat's last admin away."""
+        if isinstance(caller, Platform):
+            return None
         others = sorted(
             user_id for user_id, role in self._store.members(chat_id) if role == "admin" and user_id != leaving
         )
@@ -322,27 +365,38 @@ class ChatAdministration:
             raise Conflict(_LAST_ADMIN)
         return others[0]
 
-    def _allowed(self, action: Action, caller: str, chat_id: str) -> Chat:
-        chat = self._store.chat(chat_id)
-        return self._check(action, caller, chat_id, chat, self._store.role_of(chat_id, caller) if chat else None)
+    def _role_of(self, chat_id: str, caller: Caller) -> str | None:
+        return None if isinstance(caller, Platform) else self._store.role_of(chat_id, caller)
 
-    def _check(self, action: Action, caller: str, chat_id: str, chat: Chat | None, role: str | None) -> Chat:
-        del caller
+    def _allowed(self, action: Action, caller: Caller, chat_id: str) -> Chat:
+        chat = self._store.chat(chat_id)
+        return self._check(action, caller, chat_id, chat, self._role_of(chat_id, caller) if chat else None)
+
+    def _check(self, action: Action, caller: Caller, chat_id: str, chat: Chat | None, role: str | None) -> Chat:
         if chat is None:
             raise NotFound(f"Chat {chat_id!r} does not exist")
-        refused = refusal(action, chat_id, Standing(chat.chat_type, chat.visibility, role))
+        standing = Standing(chat.chat_type, chat.visibility, role, platform=isinstance(caller, Platform))
+        refused = refusal(action, chat_id, standing)
         if refused is not None:
             raise refused
         return chat
 
     def _event(
-        self, kind: EventKind, chat: Chat, actor: str, subject: str | None = None, role: str | None = None
+        self, kind: EventKind, chat: Chat, caller: Caller, subject: str | None = None, role: str | None = None
     ) -> MembershipEvent:
         seq = self._store.allocate_seq(chat.chat_id)
-        names = self._store.known_users([actor])
+        names = {} if isinstance(caller, Platform) else self._store.known_users([caller])
+        actor_id, actor_name = self._actor(caller, names)
         return MembershipEvent(
-            kind, replace(chat, head_seq=seq), seq, actor, names.get(actor, actor), iso(self._now()), subject, role
+            kind, replace(chat, head_seq=seq), seq, actor_id, actor_name, iso(self._now()), subject, role
         )
+
+    @staticmethod
+    def _actor(caller: Caller, names: dict[str, str]) -> tuple[str, str]:
+        """Who an event is recorded as made by: its id and display name."""
+        if isinstance(caller, Platform):
+            return caller.actor_id, caller.actor_name
+        return caller, names.get(caller, caller)
 
     def _view(self, chat_id: str) -> ChatView:
         chat = self._store.chat(chat_id)

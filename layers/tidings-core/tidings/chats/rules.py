@@ -4,6 +4,9 @@
 A caller who cannot see a chat (not a member, and it is not a public channel) learns nothing of
 it: every action is NOT_FOUND, as if it did not exist. A caller who can see it but lacks the
 right is FORBIDDEN. A DM's members never change: it is the pair's chat for good.
+
+The platform (the administration API) sees every chat and passes every admin check; a DM stays
+a DM for it too.
 """
 
 from __future__ import annotations
@@ -32,11 +35,15 @@ class Standing:
     chat_type: str
     visibility: str
     role: str | None
+    platform: bool = False  # the caller is the platform's backend, not a member
 
 
 def refusal(action: Action, chat_id: str, standing: Standing) -> TidingsError | None:
     """None when `action` is allowed, else the error to answer with."""
     public_channel = standing.chat_type == "channel" and standing.visibility == "public"
+    if standing.platform:
+        dm_change = standing.chat_type == "dm" and action != "view"
+        return Forbidden("A DM's members and fields do not change") if dm_change else None
     if standing.role is None and not public_channel:
         return NotFound(f"Chat {chat_id!r} does not exist")
     if action == "view":

@@ -24,6 +24,7 @@ from tidings.kernel.errors import (
 )
 from tidings.kernel.json_input import NotJson, UnusableJson, parse_json
 from tidings.kernel.observability import logger
+from tidings.kernel.wire import encode
 
 STATUS_BY_CODE = {
     ErrorCode.BAD_FRAME: HTTPStatus.BAD_REQUEST,
@@ -45,6 +46,11 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
         body=json.dumps({"error": {"code": code, "message": message}}),
         headers=headers,
     )
+
+
+def json_response(status: int, body: Any) -> Response:
+    """A JSON answer with its status (a route that returns a dict answers 200 only)."""
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=encode(body))
 
 
 def http_app() -> APIGatewayHttpResolver:
