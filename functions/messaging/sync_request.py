@@ -1,6 +1,7 @@
 """`sync.request`: the chat events a client missed, one chat or every chat at once
 (docs/protocol.md, "Sync"), with the badges of the chats and the presence of the subscribed users."""
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,10 @@ class _NoConnections:
     def for_user(self, user_id: str) -> list[str]:
         raise RuntimeError("sync posts no badges")
 
-    def focused_chats(self, connection_ids: list[str]) -> set[str]:
+    def for_users(self, user_ids: Collection[str]) -> dict[str, list[str]]:
+        raise RuntimeError("sync posts no badges")
+
+    def focus_of(self, connection_ids: Collection[str]) -> dict[str, str]:
         raise RuntimeError("sync posts no badges")
 
     def forget_gone(self, connection_id: str) -> None:

@@ -156,9 +156,11 @@ async def test_rapid_messages_of_one_chat_become_one_growing_toast(quiet_server)
         # takes its seq, then is written), so the grown toast is the third one handled, whichever
         # message that is.
         last = await bob.wait_for(
-            lambda f: f["type"] == "notification.toast"
-            and f["payload"]["chatId"] == "project-x"
-            and f["payload"]["count"] == 3
+            lambda f: (
+                f["type"] == "notification.toast"
+                and f["payload"]["chatId"] == "project-x"
+                and f["payload"]["count"] == 3
+            )
         )
         assert last["payload"]["messageId"] in {message["messageId"] for message in burst}
         toasts = [t["payload"] for t in bob.of_type("notification.toast") if t["payload"]["chatId"] == "project-x"]

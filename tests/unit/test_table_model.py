@@ -37,7 +37,7 @@ def test_a_model_with_credentials_of_its_own_keeps_its_own_session(aws):
         class Meta(TableMeta):
             table_name = "keyed"
             aws_access_key_id = "AKIDKEYED"
-            aws_secret_access_key = "secret"  # noqa: S105  (a test value)
+            aws_secret_access_key = "secret"
 
         key = UnicodeAttribute(hash_key=True)
 
