@@ -421,6 +421,8 @@ class RestOperation:
     errors: tuple[int, ...] = (400, 401)
     # IAM authorization (SigV4) instead of the bearer token: the administration API.
     iam: bool = False
+    # Other success statuses with the same body (a DM that existed: 200 beside 201).
+    also: tuple[int, ...] = ()
 
 
 REST_OPERATIONS: tuple[RestOperation, ...] = (
@@ -443,6 +445,7 @@ REST_OPERATIONS: tuple[RestOperation, ...] = (
         "Creates a group or channel (the caller its admin), or opens the DM with one user (200: it existed)",
         201,
         ChatResponse,
+        also=(200,),
         body=CreateChat,
         errors=(400, 401, 404),
     ),
@@ -462,6 +465,7 @@ REST_OPERATIONS: tuple[RestOperation, ...] = (
         "Adds a member (201), or sets their role, or finds them there (200); joins a public channel for oneself",
         201,
         MemberResponse,
+        also=(200,),
         body=PutMember,
         path_parameters=MemberPathParameters,
         errors=(400, 401, 403, 404, 409),
@@ -536,6 +540,7 @@ REST_OPERATIONS: tuple[RestOperation, ...] = (
         "Creates (201) or updates (200) a user; an optional field left out is cleared",
         200,
         UserResponse,
+        also=(201,),
         body=UserPut,
         path_parameters=UserPath,
         iam=True,
@@ -625,6 +630,7 @@ _STATUS_TEXT = {
     503: "UNAVAILABLE",
 }
 # What API Gateway answers itself on an IAM-authorized route: its own `{"message"}` body.
+_TOO_LONG = "API Gateway: the request or its headers (an oversized token) exceed its limits; no function runs"
 _IAM_REFUSAL = (
     "API Gateway: not SigV4-signed, badly signed, signed more than 5 minutes away from its clock, or by a "
     "principal not allowed execute-api:Invoke on the route (`x-amzn-ErrorType` says which)"
@@ -664,13 +670,14 @@ def openapi_document() -> dict[str, Any]:
     error = _schema_of(ErrorBody, definitions)
     for operation in REST_OPERATIONS:
         responses: dict[str, Any] = {}
-        if operation.response is None:
-            responses[str(operation.status)] = {"description": operation.summary}
-        else:
-            responses[str(operation.status)] = {
-                "description": operation.summary,
-                "content": {"application/json": {"schema": _schema_of(operation.response, definitions)}},
-            }
+        for status in (operation.status, *operation.also):
+            if operation.response is None:
+                responses[str(status)] = {"description": operation.summary}
+            else:
+                responses[str(status)] = {
+                    "description": operation.summary,
+                    "content": {"application/json": {"schema": _schema_of(operation.response, definitions)}},
+                }
         for status in operation.errors:
             if operation.iam and status == 403:
                 refusal = _schema_of(GatewayRefusal, definitions)
@@ -680,6 +687,8 @@ def openapi_document() -> dict[str, Any]:
                 "description": _STATUS_TEXT[status],
                 "content": {"application/json": {"schema": error}},
             }
+        refusal = _schema_of(GatewayRefusal, definitions)
+        responses["413"] = {"description": _TOO_LONG, "content": {"application/json": {"schema": refusal}}}
         entry: dict[str, Any] = {
             "operationId": _operation_id(operation),
             "summary": operation.summary,

@@ -28,6 +28,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, WebSocketRoute, expect, sync_playwright
 
 from tests.e2e.conftest import Server, start_server, stop_server
+from tests.support.frame_contract import contract
 
 CHROMIUM = os.environ.get("TIDINGS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -78,19 +79,39 @@ def server() -> Iterator[Server]:
 class Network:
     """A page's connection to the server, which a test can cut: every WebSocket goes through
     Playwright's proxy, so going offline closes the open ones and refuses new ones, and the
-    browser itself reports offline (`navigator.onLine`, the `offline` event)."""
+    browser itself reports offline (`navigator.onLine`, the `offline` event). The proxy also
+    checks every frame the server sends the page against docs/asyncapi.yaml, as the e2e suite
+    checks its clients' (`violations`), and hands it on."""
 
     def __init__(self, context: BrowserContext) -> None:
         self.context = context
         self.offline = False
         self.open: list[tuple[WebSocketRoute, WebSocketRoute]] = []
+        self.violations: list[str] = []
         context.route_web_socket(re.compile(r"/ws(\?|$)"), self._route)
 
     def _route(self, ws: WebSocketRoute) -> None:
         if self.offline:
             ws.close()
             return
-        self.open.append((ws, ws.connect_to_server()))
+        server_side = ws.connect_to_server()
+
+        def check_and_forward(message: str | bytes) -> None:
+            self._check(message)
+            ws.send(message)  # with a handler set, Playwright no longer forwards on its own
+
+        server_side.on_message(check_and_forward)
+        self.open.append((ws, server_side))
+
+    def _check(self, message: str | bytes) -> None:
+        try:
+            frame = json.loads(message)
+        except ValueError:
+            self.violations.append(f"not JSON: {message[:300]!r}")
+            return
+        problems = contract().problems(frame)
+        if problems:
+            self.violations.append(f"{json.dumps(frame, ensure_ascii=False)[:500]}\n    " + "\n    ".join(problems))
 
     def go_offline(self, *, browser_too: bool = True) -> None:
         """Cuts the WebSockets; `browser_too=False` keeps HTTP working (the page can reload)."""
@@ -158,7 +179,8 @@ class User:
 @pytest.fixture
 def sign_in(browser: Browser, server: Server) -> Iterator[Callable[..., User]]:
     """`sign_in("alice", chat="dm-alice-bob")`: a new page signed in as that user (locally,
-    `/?as=alice`), with that chat open. Any uncaught error in a page fails the test."""
+    `/?as=alice`), with that chat open. Any uncaught error in a page fails the test, and so does
+    a frame the server sent a page that docs/asyncapi.yaml does not describe."""
     users: list[User] = []
 
     def open_page(user_id: str, chat: str | None = None) -> User:
@@ -178,9 +200,11 @@ def sign_in(browser: Browser, server: Server) -> Iterator[Callable[..., User]]:
 
     yield open_page
     errors = {user.user_id: user.errors for user in users if user.errors}
+    violations = [violation for user in users for violation in user.network.violations]
     for user in users:
         user.context.close()
     assert not errors, f"uncaught errors in the web client: {errors}"
+    assert not violations, "server frames that docs/asyncapi.yaml does not describe:\n" + "\n".join(violations)
 
 
 @pytest.fixture

@@ -9,7 +9,9 @@ must see exactly what the server does (every frame, duplicates, error replies, c
 
 Every frame any of those clients receives is checked against the published contract,
 `docs/asyncapi.yaml` (`frames_match_the_contract`): a test whose server sent a frame the document
-does not describe fails.
+does not describe fails. Likewise every HTTP answer of `/api/...` and `/admin/...` the tests get
+through urllib (the SDK's `RestClient`, `urlopen`, the in-process admin CLI) is checked against
+`docs/openapi.yaml` (`rest_answers_match_the_contract`): its status and JSON body.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 import pytest
 
 from tests.support.frame_contract import contract
+from tests.support.rest_contract import RecordingHandler, checking_urllib
 from tidings_client import Backoff, ConnectionState, RestClient, TidingsClient
 from tidings_local.pytest_plugin import WAIT_SECONDS, start_tidings, tidings_executable
 from tidings_local.pytest_plugin import stop_tidings as stop_server
@@ -150,3 +153,19 @@ def frames_match_the_contract() -> Iterator[None]:
     violations = contract_violations(_checked_up_to)
     if violations:
         pytest.fail("server frames that docs/asyncapi.yaml does not describe:\n" + "\n".join(violations), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def rest_answers() -> Iterator[RecordingHandler]:
+    with checking_urllib() as handler:
+        yield handler
+
+
+@pytest.fixture(autouse=True)
+def rest_answers_match_the_contract(rest_answers: RecordingHandler) -> Iterator[None]:
+    """After each test: every answer of the HTTP API it got is one of the contract's."""
+    rest_answers.take_violations()  # a call still running from the test before is not this one's
+    yield
+    violations = rest_answers.take_violations()
+    if violations:
+        pytest.fail("HTTP answers that docs/openapi.yaml does not describe:\n" + "\n".join(violations), pytrace=False)

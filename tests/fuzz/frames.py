@@ -12,6 +12,7 @@ from hypothesis import event
 
 from tests.fuzz.conftest import World, assert_no_traceback, handler_of
 from tests.support.events import message_event
+from tests.support.frame_contract import contract
 from tests.support.lambdas import LambdaContext
 from tidings.app import APPLICATION
 from tidings.kernel.errors import ErrorCode
@@ -37,7 +38,8 @@ class Answer:
 def deliver(world: World, body: str, user: str = "alice") -> Answer:
     """Sends `body` on a new connection of `user` the way API Gateway routes it (route
     selection, the mock `ping` route), and collects every reply: the route's response and
-    what the function posted back to the connection (`presence.subscribe` acks that way)."""
+    what the function posted back to the connection (`presence.subscribe` acks that way).
+    Every frame, returned or posted, must be a server frame of docs/asyncapi.yaml."""
     connection_id = f"fuzz-{next(_connections)}="
     now = int(time.time())
     DynamoConnectionStore().add(connection_id, user, now * 1000, now + 900)
@@ -63,6 +65,10 @@ def _well_formed_text(text: str) -> dict[str, Any]:
     assert isinstance(frame, dict), frame
     assert isinstance(frame.get("type"), str) and isinstance(frame.get("id"), str), frame
     assert isinstance(frame.get("timestamp"), str) and isinstance(frame.get("payload"), dict), frame
+    problems = contract().problems(frame)  # docs/asyncapi.yaml, as the e2e suite checks its frames
+    assert not problems, f"a server frame that docs/asyncapi.yaml does not describe: {text[:500]}\n" + "\n".join(
+        problems
+    )
     return frame
 
 
