@@ -424,6 +424,14 @@ class RestOperation:
     # Other success statuses with the same body (a DM that existed: 200 beside 201).
     also: tuple[int, ...] = ()
 
+    @property
+    def refusals(self) -> tuple[int, ...]:
+        """`errors`, and the 403 every bearer route answers a provider's user Tidings does not
+        know yet (no just-in-time provisioning outside `$connect`)."""
+        if self.authenticated and not self.iam and 403 not in self.errors:
+            return tuple(sorted((*self.errors, 403)))
+        return self.errors
+
 
 REST_OPERATIONS: tuple[RestOperation, ...] = (
     RestOperation(
@@ -624,7 +632,7 @@ REST_OPERATIONS: tuple[RestOperation, ...] = (
 _STATUS_TEXT = {
     400: "BAD_FRAME: the message names the field or parameter",
     401: "UNAUTHORIZED: no, malformed, expired, badly signed or revoked token",
-    403: "FORBIDDEN: not a member, or not allowed by the chat's rules",
+    403: "FORBIDDEN: not a member, not allowed by the chat's rules, or a provider's user Tidings does not know yet",
     404: "NOT_FOUND: no such chat (or one the caller cannot see), or no such user",
     409: "CONFLICT: the last admin would leave, or the membership changed meanwhile",
     503: "UNAVAILABLE",
@@ -678,7 +686,7 @@ def openapi_document() -> dict[str, Any]:
                     "description": operation.summary,
                     "content": {"application/json": {"schema": _schema_of(operation.response, definitions)}},
                 }
-        for status in operation.errors:
+        for status in operation.refusals:
             if operation.iam and status == 403:
                 refusal = _schema_of(GatewayRefusal, definitions)
                 responses["403"] = {"description": _IAM_REFUSAL, "content": {"application/json": {"schema": refusal}}}
