@@ -16,9 +16,7 @@ from tidings.messaging import compose as messaging
 from tidings.messaging.chat_events import ChatEventService, EventOutcome
 from tidings.messaging.declaration import MESSAGE_EVENTS
 from tidings.messaging.wire import MessageDeletePayload, MessageEditPayload, MessageReactPayload
-from tidings.presence import compose as presence
-from tidings.presence.activity import activity_hook
-from tidings.presence.presence_service import PresenceService
+from tidings.presence.activity import function_activity_hook
 
 
 @cold_start(MESSAGE_EVENTS)
@@ -26,11 +24,6 @@ def _chat_events(environment: Environment) -> ChatEventService:
     return messaging.chat_events(
         environment, users=chats.user_directory(environment), limiter=ratelimits.rate_limiter(environment)
     )
-
-
-@cold_start(MESSAGE_EVENTS)
-def _presence(environment: Environment) -> PresenceService:
-    return presence.presence_service(environment)
 
 
 def _ack(frame: ClientFrame, outcome: EventOutcome, **fields: Any) -> dict[str, Any]:
@@ -70,7 +63,7 @@ route = frame_routes(
         "message.delete": FrameRoute(MessageDeletePayload, delete),
         "message.react": FrameRoute(MessageReactPayload, react),
     },
-    on_served=activity_hook(_presence),
+    on_served=function_activity_hook(MESSAGE_EVENTS),
 )
 
 handler = frame_handler(route)

@@ -12,9 +12,7 @@ from tidings.messaging import compose as messaging
 from tidings.messaging.declaration import MESSAGE_SEND
 from tidings.messaging.sending import MessageService, SendMessage
 from tidings.messaging.wire import MessageSendPayload
-from tidings.presence import compose as presence
-from tidings.presence.activity import activity_hook
-from tidings.presence.presence_service import PresenceService
+from tidings.presence.activity import function_activity_hook
 
 
 @cold_start(MESSAGE_SEND)
@@ -22,11 +20,6 @@ def _sending(environment: Environment) -> MessageService:
     return messaging.message_sending(
         environment, users=chats.user_directory(environment), limiter=ratelimits.rate_limiter(environment)
     )
-
-
-@cold_start(MESSAGE_SEND)
-def _presence(environment: Environment) -> PresenceService:
-    return presence.presence_service(environment)
 
 
 def send_message(caller: Caller, frame: ClientFrame, payload: MessageSendPayload) -> dict[str, Any]:
@@ -56,6 +49,6 @@ def send_message(caller: Caller, frame: ClientFrame, payload: MessageSendPayload
     return ack_ok(frame.id, message.trace_id, message=message.to_wire())
 
 
-route = frame_route(MessageSendPayload, send_message, on_served=activity_hook(_presence))
+route = frame_route(MessageSendPayload, send_message, on_served=function_activity_hook(MESSAGE_SEND))
 
 handler = frame_handler(route)

@@ -9,9 +9,7 @@ from tidings.messaging import compose as messaging
 from tidings.messaging.declaration import READ_MARK
 from tidings.messaging.receipts import ReadService
 from tidings.messaging.wire import ReadMarkPayload
-from tidings.presence import compose as presence
-from tidings.presence.activity import activity_hook
-from tidings.presence.presence_service import PresenceService
+from tidings.presence.activity import function_activity_hook
 
 
 @cold_start(READ_MARK)
@@ -19,16 +17,11 @@ def _read_marks(environment: Environment) -> ReadService:
     return messaging.read_marks(environment)
 
 
-@cold_start(READ_MARK)
-def _presence(environment: Environment) -> PresenceService:
-    return presence.presence_service(environment)
-
-
 def mark_read(caller: Caller, frame: ClientFrame, payload: ReadMarkPayload) -> dict[str, Any]:
     mark = _read_marks().mark(caller.user_id, payload.chatId, payload.messageId)
     return ack_ok(frame.id, chatId=mark.chat_id, messageId=mark.message_id, seq=mark.seq)
 
 
-route = frame_route(ReadMarkPayload, mark_read, on_served=activity_hook(_presence))
+route = frame_route(ReadMarkPayload, mark_read, on_served=function_activity_hook(READ_MARK))
 
 handler = frame_handler(route)

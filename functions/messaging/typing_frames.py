@@ -11,19 +11,12 @@ from tidings.kernel.wire import ClientFrame
 from tidings.messaging.declaration import TYPING
 from tidings.messaging.typing_indicators import TypingService
 from tidings.messaging.wire import ChatPayload
-from tidings.presence import compose as presence
-from tidings.presence.activity import activity_hook
-from tidings.presence.presence_service import PresenceService
+from tidings.presence.activity import function_activity_hook
 
 
 @cold_start(TYPING)
 def _typing(environment: Environment) -> TypingService:
     return assemblies.typing_service(environment)
-
-
-@cold_start(TYPING)
-def _presence(environment: Environment) -> PresenceService:
-    return presence.presence_service(environment)
 
 
 def start(caller: Caller, frame: ClientFrame, payload: ChatPayload) -> None:
@@ -37,7 +30,7 @@ def stop(caller: Caller, frame: ClientFrame, payload: ChatPayload) -> None:
 
 route = frame_routes(
     {"typing.start": FrameRoute(ChatPayload, start), "typing.stop": FrameRoute(ChatPayload, stop)},
-    on_served=activity_hook(_presence),
+    on_served=function_activity_hook(TYPING),
 )
 
 handler = frame_handler(route)

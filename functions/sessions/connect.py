@@ -14,7 +14,7 @@ from tidings.kernel.errors import Unauthorized
 from tidings.kernel.handlers import websocket_entry
 from tidings.kernel.observability import logger, metrics
 from tidings.presence import compose as presence
-from tidings.presence.presence_service import PresenceService, best_effort
+from tidings.presence.presence_service import best_effort
 from tidings.sessions import compose as sessions
 from tidings.sessions.declaration import CONNECT
 from tidings.sessions.session_service import SessionService
@@ -25,9 +25,7 @@ def _admission(environment: Environment) -> SessionService:
     return sessions.admission(environment, poster=connections_api.poster(environment))
 
 
-@cold_start(CONNECT)
-def _presence(environment: Environment) -> PresenceService:
-    return presence.presence_service(environment)
+_presence = cold_start(CONNECT)(presence.presence_service)
 
 
 @websocket_entry

@@ -9,7 +9,7 @@ from tidings.kernel.environment import Environment, cold_start
 from tidings.kernel.handlers import websocket_entry
 from tidings.kernel.observability import logger, metrics
 from tidings.presence import compose as presence
-from tidings.presence.presence_service import PresenceService, best_effort
+from tidings.presence.presence_service import best_effort
 from tidings.sessions import compose as sessions
 from tidings.sessions.connection_store import DynamoConnectionStore
 from tidings.sessions.declaration import DISCONNECT
@@ -20,9 +20,7 @@ def _connections(environment: Environment) -> DynamoConnectionStore:
     return sessions.connection_store(environment)
 
 
-@cold_start(DISCONNECT)
-def _presence(environment: Environment) -> PresenceService:
-    return presence.presence_service(environment)
+_presence = cold_start(DISCONNECT)(presence.presence_service)
 
 
 @websocket_entry

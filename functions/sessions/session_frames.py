@@ -7,9 +7,7 @@ from tidings.kernel import connections_api
 from tidings.kernel.environment import Environment, cold_start
 from tidings.kernel.router import Caller, FrameRoute, frame_handler, frame_routes
 from tidings.kernel.wire import ClientFrame, ack_ok, iso
-from tidings.presence import compose as presence
-from tidings.presence.activity import activity_hook
-from tidings.presence.presence_service import PresenceService
+from tidings.presence.activity import function_activity_hook
 from tidings.sessions import compose as sessions
 from tidings.sessions.declaration import SESSION
 from tidings.sessions.session_service import SessionService
@@ -21,11 +19,6 @@ def _sessions(environment: Environment) -> SessionService:
     return sessions.session_service(
         environment, poster=connections_api.poster(environment), members=chats.member_directory(environment)
     )
-
-
-@cold_start(SESSION)
-def _presence(environment: Environment) -> PresenceService:
-    return presence.presence_service(environment)
 
 
 def hello(caller: Caller, frame: ClientFrame, payload: HelloPayload) -> dict[str, Any] | None:
@@ -50,7 +43,7 @@ route = frame_routes(
         "auth.renew": FrameRoute(AuthRenewPayload, renew),
         "chat.focus": FrameRoute(ChatFocusPayload, focus),
     },
-    on_served=activity_hook(_presence),
+    on_served=function_activity_hook(SESSION),
 )
 
 handler = frame_handler(route)

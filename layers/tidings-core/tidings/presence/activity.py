@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from tidings.kernel.declaration import Function
+from tidings.kernel.environment import cold_start
 from tidings.kernel.router import Caller, Served
 from tidings.presence.presence_service import PresenceService, best_effort
 
@@ -41,3 +43,12 @@ def activity_hook(service: Callable[[], PresenceService]) -> Served:
             best_effort(lambda: service().activity(caller.user_id, caller.connection_id), "activity")
 
     return note_activity
+
+
+def function_activity_hook(function: Function) -> Served:
+    """`activity_hook` over a presence service of `function`'s own, built in its environment on
+    the first activity frame: what a frame handler passes as `on_served` when it needs no
+    presence service of its own."""
+    from tidings.presence import compose
+
+    return activity_hook(cold_start(function)(compose.presence_service))
