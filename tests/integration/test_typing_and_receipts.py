@@ -129,4 +129,4 @@ def test_a_message_the_recipient_has_already_read_past_is_not_counted(connection
     # Notify runs behind: by the time it counts alice's message, bob has already replied after it.
     assert DynamoBadgeStore().increment("project-x", "bob", mentioned=False, seq=first.seq) is None
     assert MemberModel.get("project-x", "bob").unread_count == 0
-    assert DynamoBadgeStore().increment("project-x", "alice", mentioned=False, seq=second.seq).unread == 1
+    assert DynamoBadgeStore().increment("project-x", "alice", mentioned=False, seq=second.seq).unread_count == 1

@@ -54,7 +54,12 @@ def test_reading_recounts_from_the_watermark_and_lowers_the_totals(world):
     world.send("alice", "general")
     DynamoMessageStore().advance_read_watermark("project-x", "bob", sent[1].seq, sent[1].message_id)
     badge = world.badge_service.chat_read("project-x", "bob")
-    assert (badge.unread, badge.mentions, badge.total_unread, badge.total_mentions) == (1, 1, 2, 1)
+    assert (badge.unread_count, badge.mention_count, badge.total_unread_count, badge.total_mention_count) == (
+        1,
+        1,
+        2,
+        1,
+    )
     DynamoMessageStore().advance_read_watermark("project-x", "bob", sent[2].seq, sent[2].message_id)
     world.badge_service.chat_read("project-x", "bob")
     assert world.badges("bob-2")[-1] == {

@@ -5,6 +5,7 @@ from pydantic import ValidationError
 
 from tidings.kernel.wire import ClientFrame
 from tidings.messaging.emoji import emoji_problem
+from tidings.messaging.message import Message
 from tidings.messaging.wire import (
     MAX_ATTACHMENT_BYTES,
     ChatPayload,
@@ -181,3 +182,25 @@ def test_text_keeps_newlines_tabs_and_right_to_left_marks():
 def test_a_frame_id_with_control_characters_is_refused():
     frame = {"type": "message.send", "id": "1\x00", "payload": {}}
     assert refused_fields(ClientFrame, frame) == ["id"]
+
+
+def test_a_message_goes_on_the_wire_under_camel_case_names_without_its_trace_id():
+    message = Message("m1", "c1", 7, "alice", "Alice", "hi", "2026-12-02T00:00:00.000Z", trace_id="t" * 32)
+    wire = message.to_wire()
+    assert wire == {
+        "messageId": "m1",
+        "chatId": "c1",
+        "seq": 7,
+        "senderId": "alice",
+        "senderName": "Alice",
+        "content": "hi",
+        "createdAt": "2026-12-02T00:00:00.000Z",
+        "replyTo": None,
+        "attachments": [],
+        "mentions": [],
+        "priority": "normal",
+        "editedAt": None,
+        "deleted": False,
+        "reactions": {},
+    }
+    assert message.to_wire() == wire  # the names are computed once per type, then reused

@@ -26,7 +26,7 @@ from typing import Any, Literal, Protocol
 from tidings.chats.chat_member import ChatMember
 from tidings.chats.rules import Action, Standing, refusal, visibility_of
 from tidings.kernel.errors import BadFrame, Conflict, NotFound
-from tidings.kernel.wire import iso
+from tidings.kernel.wire import camel_fields, iso
 
 Role = Literal["member", "admin"]
 EventKind = Literal["chat_created", "member_joined", "member_role", "member_left", "chat_updated"]
@@ -45,14 +45,7 @@ class Chat:
     head_seq: int = 0
 
     def to_wire(self) -> dict[str, Any]:
-        return {
-            "chatId": self.chat_id,
-            "type": self.chat_type,
-            "name": self.name,
-            "description": self.description,
-            "visibility": self.visibility,
-            "archived": self.archived,
-        }
+        return {**camel_fields(self, omit=("chat_type", "head_seq")), "type": self.chat_type}
 
 
 @dataclass(frozen=True)

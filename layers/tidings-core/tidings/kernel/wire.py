@@ -9,6 +9,7 @@ import re
 import time
 import unicodedata
 import uuid
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -21,6 +22,7 @@ from pydantic import (
     StringConstraints,
     model_serializer,
 )
+from pydantic.alias_generators import to_camel
 from pydantic.json_schema import SkipJsonSchema
 
 from tidings.kernel.errors import ErrorCode
@@ -35,6 +37,23 @@ _VISIBLE_FORMAT_CHARACTERS = frozenset("\u200c\u200d")
 def iso(epoch_seconds: float) -> str:
     """Epoch seconds as the wire's timestamp format: `2026-11-25T10:15:00.000Z`."""
     return datetime.fromtimestamp(epoch_seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+_WIRE_NAMES: dict[tuple[type, tuple[str, ...]], tuple[tuple[str, str], ...]] = {}
+
+
+def _wire_names(dataclass_type: type, omit: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    names = _WIRE_NAMES.get((dataclass_type, omit))
+    if names is None:  # once per type: this is on the fan-out's path
+        names = tuple((f.name, to_camel(f.name)) for f in fields(dataclass_type) if f.name not in omit)
+        _WIRE_NAMES[(dataclass_type, omit)] = names
+    return names
+
+
+def camel_fields(instance: Any, *, omit: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A dataclass's fields under their wire names (`chat_id` → `chatId`), in declaration order,
+    but for `omit`: for result types whose wire shape is their fields as they are."""
+    return {key: getattr(instance, name) for name, key in _wire_names(type(instance), omit)}
 
 
 def utc_now_iso() -> str:

@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tidings.kernel.wire import camel_fields
+
 MAX_MENTION_CANDIDATES = 50
 
 
@@ -39,22 +41,7 @@ class Message:
     trace_id: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        return {
-            "messageId": self.message_id,
-            "chatId": self.chat_id,
-            "seq": self.seq,
-            "senderId": self.sender_id,
-            "senderName": self.sender_name,
-            "content": self.content,
-            "replyTo": self.reply_to,
-            "attachments": self.attachments,
-            "mentions": self.mentions,
-            "priority": self.priority,
-            "createdAt": self.created_at,
-            "editedAt": self.edited_at,
-            "deleted": self.deleted,
-            "reactions": self.reactions,
-        }
+        return camel_fields(self, omit=("trace_id",))
 
 
 def mention_candidates(content: str) -> list[str]:

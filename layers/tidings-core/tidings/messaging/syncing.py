@@ -31,7 +31,7 @@ from typing import Any, Protocol
 from tidings.chats.membership_events import ChatChange, change_frame
 from tidings.kernel.errors import BadFrame, Forbidden, TidingsError
 from tidings.kernel.ratelimits import RateLimiter
-from tidings.kernel.wire import encode
+from tidings.kernel.wire import camel_fields, encode
 from tidings.messaging.declaration import SYNC_REQUESTS
 from tidings.messaging.message import Message
 from tidings.messaging.wire import MAX_SYNC_SEQ, event_frame
@@ -121,14 +121,7 @@ class ChatSync:
     read_watermarks: dict[str, int]
 
     def to_wire(self) -> dict[str, Any]:
-        return {
-            "chatId": self.chat_id,
-            "events": self.events,
-            "hasMore": self.has_more,
-            "cursor": self.cursor,
-            "headSeq": self.head_seq,
-            "readWatermarks": self.read_watermarks,
-        }
+        return camel_fields(self)
 
 
 @dataclass(frozen=True)
@@ -140,12 +133,7 @@ class ChatTooLarge:
     read_watermarks: dict[str, int]
 
     def to_wire(self) -> dict[str, Any]:
-        return {
-            "chatId": self.chat_id,
-            "tooLarge": True,
-            "headSeq": self.head_seq,
-            "readWatermarks": self.read_watermarks,
-        }
+        return {**camel_fields(self), "tooLarge": True}
 
 
 @dataclass(frozen=True)

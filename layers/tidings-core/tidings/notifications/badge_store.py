@@ -129,8 +129,8 @@ class DynamoBadgeStore:
         user.update(actions=[UserModel.total_unread.add(unread_delta), UserModel.total_mentions.add(mention_delta)])
         return Badge(
             chat_id=chat_id,
-            unread=int(member.unread_count),
-            mentions=int(member.mention_count),
-            total_unread=max(0, int(user.total_unread)),
-            total_mentions=max(0, int(user.total_mentions)),
+            unread_count=int(member.unread_count),
+            mention_count=int(member.mention_count),
+            total_unread_count=max(0, int(user.total_unread)),
+            total_mention_count=max(0, int(user.total_mentions)),
         )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tidings.kernel.connections_api import ConnectionPoster, DeliveryRetries, post_to_user
-from tidings.kernel.wire import encode, server_frame
+from tidings.kernel.wire import camel_fields, encode, server_frame
 from tidings.messaging.message import Message
 from tidings.notifications.wire import BadgePayload
 
@@ -25,19 +25,13 @@ BROADCASTS = ("@channel", "@here")
 @dataclass(frozen=True)
 class Badge:
     chat_id: str
-    unread: int
-    mentions: int
-    total_unread: int
-    total_mentions: int
+    unread_count: int
+    mention_count: int
+    total_unread_count: int
+    total_mention_count: int
 
     def to_wire(self) -> dict[str, Any]:
-        return {
-            "chatId": self.chat_id,
-            "unreadCount": self.unread,
-            "mentionCount": self.mentions,
-            "totalUnreadCount": self.total_unread,
-            "totalMentionCount": self.total_mentions,
-        }
+        return camel_fields(self)
 
     def frame(self) -> dict[str, Any]:
         return server_frame("notification.badge", BadgePayload.model_validate(self.to_wire()))

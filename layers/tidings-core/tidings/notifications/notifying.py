@@ -177,5 +177,5 @@ def _push_of(user_id: str, toast: Toast, badge: Badge) -> PushNotification:
         priority=toast.priority,
         timestamp=toast.timestamp,
         count=toast.count,
-        total_unread=badge.total_unread,
+        total_unread=badge.total_unread_count,
     )
