@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from tidings.chats import compose as chats
 from tidings.kernel import connections_api
 from tidings.kernel.environment import Environment, cold_start
-from tidings.kernel.handlers import consumer_entry, process_batch
+from tidings.kernel.handlers import consumer_entry, planned_stream_records, process_batch
 from tidings.kernel.wire import encode
 from tidings.messaging import compose as messaging
 from tidings.messaging.declaration import RECEIPTS
@@ -63,6 +63,5 @@ def receipts_for(batch: Plan) -> Callable[[DynamoDBRecord], None]:
 
 @consumer_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    advances = (advance_of(DynamoDBRecord(raw)) for raw in event.get("Records", []))
-    batch = plan(advance for advance in advances if advance is not None)
+    batch = plan(planned_stream_records(event, advance_of))
     return process_batch(event, context, receipts_for(batch), EventType.DynamoDBStreams)

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tidings.kernel import connections_api
 from tidings.kernel.environment import Environment, cold_start
-from tidings.kernel.handlers import consumer_entry, process_batch
+from tidings.kernel.handlers import consumer_entry, planned_stream_records, process_batch
 from tidings.kernel.observability import metrics
 from tidings.presence import compose as presence
 from tidings.presence.declaration import PRESENCE_CHANGES
@@ -45,6 +45,5 @@ def announcer(final: dict[str, StatusChange]) -> Callable[[DynamoDBRecord], None
 
 @consumer_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    changes = (status_change(DynamoDBRecord(raw)) for raw in event.get("Records", []))
-    final = coalesce_changes(change for change in changes if change is not None)
+    final = coalesce_changes(planned_stream_records(event, status_change))
     return process_batch(event, context, announcer(final), EventType.DynamoDBStreams)

@@ -20,6 +20,7 @@ from tidings.kernel.observability import logger, metrics, tracer, tracing_enable
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch import EventType
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
     from tidings.kernel.delay_queue import Codec
@@ -70,6 +71,15 @@ def process_batch(
 
     processor = BatchProcessor(event_type=event_type, raise_on_entire_batch_failure=not poison_is_partial)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+
+def planned_stream_records(event: dict[str, Any], parse: Callable[[DynamoDBRecord], J | None]) -> list[J]:
+    """What `parse` makes of each stream record of the batch, leaving out the records it is not
+    about: for consumers that look at the whole batch before handling any record of it (to
+    coalesce, or to skip what a later record supersedes)."""
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
+    return [item for raw in event.get("Records", []) if (item := parse(DynamoDBRecord(raw))) is not None]
 
 
 def queue_job(record: SQSRecord, codec: Codec[J], *, job: str, malformed_metric: str) -> J:
