@@ -13,6 +13,7 @@ import { ChatList } from './chatlist.js';
 import { ChatView } from './chatview.js';
 import { h, replaceChildren } from './dom.js';
 import { chatTitle, dmPartner, dndScheduled, PRESENCE_LABELS } from './format.js';
+import { NewChatPanel } from './newchat.js';
 import { PrefsPanel } from './prefs.js';
 import { SearchBox } from './search.js';
 import { forgetSession, SessionEnded } from './session.js';
@@ -114,6 +115,7 @@ export class App {
     this.chatView = new ChatView(this);
     this.toastView = new ToastView(this);
     this.prefsPanel = new PrefsPanel(this);
+    this.newChat = new NewChatPanel(this);
     this.meName = h('span', { class: 'me', testid: 'me', dataset: { user: me } }, me);
     replaceChildren(
       this.root,
@@ -139,6 +141,7 @@ export class App {
         h('div', { class: 'layout' }, this.chatList.element, h('main', { class: 'main' }, this.chatView.element, this.search.resultsElement)),
         this.toastView.element,
         this.prefsPanel.element,
+        this.newChat.element,
       ),
     );
   }

@@ -9,7 +9,8 @@ export class ChatList {
     this.app = app;
     this.items = new Map();
     this.list = h('ul', { class: 'chat-items', role: 'list' });
-    this.element = h('nav', { class: 'sidebar', testid: 'chat-list', 'aria-label': 'Chats' }, h('h2', { class: 'sidebar-title' }, 'Chats'), this.list);
+    const newChat = h('button', { type: 'button', class: 'new-chat-button', testid: 'new-chat-button', title: 'Message someone, create a group or channel, join a channel', onclick: () => app.newChat.open() }, '＋ New');
+    this.element = h('nav', { class: 'sidebar', testid: 'chat-list', 'aria-label': 'Chats' }, h('h2', { class: 'sidebar-title' }, 'Chats', newChat), this.list);
   }
 
   render() {
