@@ -73,7 +73,7 @@ const encoder = new TextEncoder();
 /**
  * @typedef {object} SendOptions
  * @property {string | null} [replyTo] the messageId this message answers
- * @property {object[]} [attachments] `[{attachmentId}]`
+ * @property {object[]} [attachments] `[{name, url?, fileId?, size?, mimeType?}]`
  * @property {'normal' | 'urgent'} [priority]
  * @property {string} [id] the frame id (a UUID); give one to match the message to an optimistic
  *   UI entry; a second send with a pending id joins the first
