@@ -121,6 +121,9 @@ export interface SendOptions extends MutationOptions {
   replyTo?: string | null;
   attachments?: Attachment[];
   priority?: 'normal' | 'urgent';
+  /** the trace id (8 to 64 of `A-Z a-z 0-9 _ -`) the server logs the message under and puts on
+   * its frames; anything else throws a TypeError */
+  traceId?: string;
 }
 
 /** The SDK's own events, beside the server's frames. */

@@ -31,7 +31,7 @@ export async function author(): Promise<void> {
   const off = client.once('reset', ({ chatId, reason }) => console.log(chatId, reason));
   off();
 
-  const sent: WireMessage = await client.send('general', `hello from ${me}`, { replyTo: null, priority: 'urgent' });
+  const sent: WireMessage = await client.send('general', `hello from ${me}`, { replyTo: null, priority: 'urgent', traceId: 'req-4711-abcd' });
   const edited = await client.edit(sent.messageId, 'hello again');
   const { reactions } = await client.react(edited.messageId, '👍');
   await client.react(edited.messageId, '👍', 'remove', { id: crypto.randomUUID() });
@@ -70,6 +70,8 @@ export async function mistakes(): Promise<void> {
   await client.send('general', 42);
   // @ts-expect-error no such send option
   await client.send('general', 'hi', { replyto: 'm-1' });
+  // @ts-expect-error a trace id is a string
+  await client.send('general', 'hi', { traceId: 4711 });
   // @ts-expect-error priority is normal or urgent
   await client.send('general', 'hi', { priority: 'high' });
   // @ts-expect-error a reaction is added or removed
