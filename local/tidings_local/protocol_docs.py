@@ -815,7 +815,13 @@ def rest_dts_text() -> str:
         "type": "object",
         "additionalProperties": False,
     }
-    return _typescript_of(root, openapi_document()["components"]["schemas"], "docs/openapi.yaml")
+    frames = asyncapi_document()["components"]["schemas"]
+    # A body that is also a frame's part (WireMessage, ErrorCode, ...) is frames.d.ts's type, not a copy.
+    schemas = {
+        name: {"tsType": f'import("./frames.js").{name}'} if frames.get(name) == schema else schema
+        for name, schema in openapi_document()["components"]["schemas"].items()
+    }
+    return _typescript_of(root, schemas, "docs/openapi.yaml")
 
 
 def _typescript_of(root: dict[str, Any], schemas: dict[str, Any], source: str) -> str:

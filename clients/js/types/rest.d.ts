@@ -3,9 +3,39 @@
 
 /**
  * This interface was referenced by `TidingsRest`'s JSON-Schema
+ * via the `definition` "ChatWire".
+ */
+export type ChatWire = import("./frames.js").ChatWire
+/**
+ * This interface was referenced by `TidingsRest`'s JSON-Schema
+ * via the `definition` "ChatMemberWire".
+ */
+export type ChatMemberWire = import("./frames.js").ChatMemberWire
+/**
+ * This interface was referenced by `TidingsRest`'s JSON-Schema
+ * via the `definition` "ChatWithMembersWire".
+ */
+export type ChatWithMembersWire = import("./frames.js").ChatWithMembersWire
+/**
+ * This interface was referenced by `TidingsRest`'s JSON-Schema
+ * via the `definition` "ErrorDetail".
+ */
+export type ErrorDetail = import("./frames.js").ErrorDetail
+/**
+ * This interface was referenced by `TidingsRest`'s JSON-Schema
  * via the `definition` "ErrorCode".
  */
-export type ErrorCode = ("BAD_FRAME" | "UNKNOWN_TYPE" | "FRAME_TOO_LARGE" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "CONFLICT" | "RATE_LIMITED" | "CONNECTION_LIMIT" | "UPGRADE_REQUIRED" | "UNAVAILABLE" | "INTERNAL")
+export type ErrorCode = import("./frames.js").ErrorCode
+/**
+ * This interface was referenced by `TidingsRest`'s JSON-Schema
+ * via the `definition` "WireMessage".
+ */
+export type WireMessage = import("./frames.js").WireMessage
+/**
+ * This interface was referenced by `TidingsRest`'s JSON-Schema
+ * via the `definition` "WireAttachment".
+ */
+export type WireAttachment = import("./frames.js").WireAttachment
 
 /**
  * The bodies of the HTTP API, one interface per schema
@@ -74,29 +104,6 @@ channels: ChatWire[]
 nextCursor: (string | null)
 }
 /**
- * A chat's own fields (no member list, no badges of the reader).
- * 
- * This interface was referenced by `TidingsRest`'s JSON-Schema
- * via the `definition` "ChatWire".
- */
-export interface ChatWire {
-chatId: string
-type: ("dm" | "group" | "channel")
-name: (string | null)
-description: (string | null)
-visibility: ("public" | "private")
-archived: boolean
-}
-/**
- * This interface was referenced by `TidingsRest`'s JSON-Schema
- * via the `definition` "ChatMemberWire".
- */
-export interface ChatMemberWire {
-userId: string
-displayName: string
-role: ("admin" | "member")
-}
-/**
  * This interface was referenced by `TidingsRest`'s JSON-Schema
  * via the `definition` "ChatOverride".
  */
@@ -111,20 +118,6 @@ pinned?: boolean
  */
 export interface ChatResponse {
 chat: ChatWithMembersWire
-}
-/**
- * This interface was referenced by `TidingsRest`'s JSON-Schema
- * via the `definition` "ChatWithMembersWire".
- */
-export interface ChatWithMembersWire {
-chatId: string
-type: ("dm" | "group" | "channel")
-name: (string | null)
-description: (string | null)
-visibility: ("public" | "private")
-archived: boolean
-members: ChatMemberWire[]
-headSeq: number
 }
 /**
  * This interface was referenced by `TidingsRest`'s JSON-Schema
@@ -225,18 +218,6 @@ timezone?: string
  */
 export interface ErrorBody {
 error: ErrorDetail
-}
-/**
- * This interface was referenced by `TidingsRest`'s JSON-Schema
- * via the `definition` "ErrorDetail".
- */
-export interface ErrorDetail {
-code: ErrorCode
-message: string
-/**
- * With RATE_LIMITED: wait this long, then retry
- */
-retryAfterMs?: number
 }
 /**
  * This interface was referenced by `TidingsRest`'s JSON-Schema
@@ -348,52 +329,6 @@ messages: WireMessage[]
  * `before` for the next, older page; null on the last
  */
 nextBefore: (number | null)
-}
-/**
- * A message as it is now (edits and reactions applied; deleted: `content` null).
- * 
- * This interface was referenced by `TidingsRest`'s JSON-Schema
- * via the `definition` "WireMessage".
- */
-export interface WireMessage {
-messageId: string
-chatId: string
-/**
- * The chat seq the message was created at
- */
-seq: number
-senderId: string
-senderName: string
-content: (string | null)
-replyTo: (string | null)
-attachments: WireAttachment[]
-/**
- * Mentioned user ids, and `@channel`/`@here` with their `@`
- */
-mentions: string[]
-priority: ("normal" | "urgent")
-createdAt: string
-editedAt: (string | null)
-deleted: boolean
-/**
- * Each emoji and the users who reacted, in order
- */
-reactions: {
-[k: string]: string[] | undefined
-}
-}
-/**
- * An attachment as stored: what the sender gave (docs/protocol.md, "message.send").
- * 
- * This interface was referenced by `TidingsRest`'s JSON-Schema
- * via the `definition` "WireAttachment".
- */
-export interface WireAttachment {
-name: string
-fileId?: (string | null)
-url?: (string | null)
-size?: (number | null)
-mimeType?: (string | null)
 }
 /**
  * This interface was referenced by `TidingsRest`'s JSON-Schema
