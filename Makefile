@@ -50,7 +50,7 @@ chromium:
 	  fi; \
 	fi
 
-# The JavaScript client SDK's dev dependencies (its tests' WebSocket and IndexedDB).
+# The JavaScript client SDK's dev dependencies (its tests' WebSocket and IndexedDB, TypeScript for tsc).
 JS_CLIENT := clients/js
 JS_CLIENT_STAMP := $(JS_CLIENT)/node_modules/.installed
 

@@ -3,23 +3,32 @@
 Method
 ------
 1. Start `tidings dev --demo` as a subprocess on a free port and wait for `GET /healthz` → 200.
-2. Open N WebSocket connections (`--clients`, default 5) as the five demo users, round-robin
-   (alice, bob, carol, dave, erin, alice, ...), at most 5 per user (the protocol's connection
-   limit), so N ≤ 25. Every demo user is a member of the channel `general`.
+2. Connect N clients of the Python SDK (`tidings_client.TidingsClient`, `--clients`, default 5)
+   as the five demo users, round-robin (alice, bob, carol, dave, erin, alice, ...), at most 5
+   per user (the protocol's connection limit), so N ≤ 25. Every demo user is a member of the
+   channel `general`; each client tracks it from its `headSeq` (`GET /api/chats`), as an app
+   does after loading the chat. They are clients as an app runs them (hello, heartbeat, outbox, seq
+   order, gap-fill), so what they cost the server is measured too: a chat event held behind a
+   missing seq for 1 s makes the SDK ask `sync.request` for it. Under this load deliveries lag
+   behind the acks (a sender has its own message from the ack, seconds before the others'
+   arrive), and a send re-sent after 5 s without an ack leaves a seq hole (the server answers
+   the retry with the first message), so the report's `Sync` invocations are real client cost.
 3. Send `--warmup` messages (default 5) and wait for their delivery, so one-off work (imports,
    first connections to moto, the signing key fetch) is not measured: on AWS it is a cold start,
    not a per-message cost.
-4. Snapshot `GET /_local/stats`, then send M `message.send` frames (`--messages`, default 200)
-   to `general`, from the connections round-robin, with at most `--window` sends awaiting their
-   ack at any time (and, with `--rate`, no faster than that many per second). For each message
+4. Snapshot `GET /_local/stats`, then `send()` M messages (`--messages`, default 200) to
+   `general`, from the clients round-robin, with at most `--window` of them not yet acked at any
+   time (and, with `--rate`, no faster than that many per second). The SDK sends a chat's
+   messages one at a time per connection, so at most one per client is in flight; the rest of
+   the window waits in the clients' outboxes, as an app's messages would. For each message
    record:
-   - send → ack: until the sending connection gets the `ack` for the frame id;
-   - send → delivery: until *every* connection (the sender's included) has received
-     `message.new` for it; per-receiver latencies (one per message per connection) too.
-   Frames are matched by content (each message carries its own frame id), so a `message.new`
-   that overtakes its ack is still attributed correctly. A `RATE_LIMITED` ack is retried with
-   the same frame id after `retryAfterMs` (idempotent per the protocol) and counted; latency
-   stays measured from the first attempt, as a client would see it.
+   - send → ack: from the `send()` call until it returns the stored message;
+   - send → delivery: until *every* client (the sender's included, whose handlers get its own
+     message from the ack) has handed `message.new` for it to its handler; per-receiver
+     latencies (one per message per client) too.
+   Deliveries are matched by content (each message carries its own frame id). The SDK retries
+   `RATE_LIMITED` and server faults with the same frame id (idempotent per the protocol); the
+   error acks are counted, and latency stays measured from the `send()` call, as an app sees it.
 5. Once every message is acked and delivered (or `--timeout` runs out), wait until the runtime's
    counters stop moving and snapshot `/_local/stats` again. The difference, divided by M, is:
    AWS API calls per message by service and operation (everything the Lambda handlers called),
@@ -58,21 +67,18 @@ from pathlib import Path
 
 import aiohttp
 
-from tidings.sessions.tokens import issue_token
 from tidings_local.bench_cost import DEFAULT_CONSUMER_MS, DEFAULT_ROUTE_MS, Result
 from tidings_local.bench_load import (
     DEMO_USERS,
     MAX_CLIENTS,
     MAX_CONNECTIONS_PER_USER,
     Bench,
-    Client,
     progress,
     settled_stats,
     stats_delta,
 )
 from tidings_local.bench_report import render
 from tidings_local.bench_runtime import BenchError, Runtime, log, run_benchmark
-from tidings_local.keys import dev_signing_key
 
 DEFAULT_OUTPUT = Path("docs/benchmarks.md")
 
@@ -83,20 +89,6 @@ DEFAULT_OUTPUT = Path("docs/benchmarks.md")
 def user_assignment(clients: int) -> list[str]:
     """Client i connects as DEMO_USERS[i % 5]: spread evenly, at most 5 connections per user."""
     return [DEMO_USERS[i % len(DEMO_USERS)] for i in range(clients)]
-
-
-async def connect_clients(session: aiohttp.ClientSession, runtime: Runtime, users: list[str]) -> list[Client]:
-    key = dev_signing_key()
-    ws_url = f"ws://{runtime.host}:{runtime.port}/ws"
-    clients: list[Client] = []
-    for index, user_id in enumerate(users):
-        token = issue_token(user_id, key, ttl_seconds=3600)
-        try:
-            ws = await session.ws_connect(ws_url, params={"token": token}, autoping=True, max_msg_size=0)
-        except aiohttp.WSServerHandshakeError as exc:
-            raise BenchError(f"connection {index} as {user_id} was refused: HTTP {exc.status} {exc.message}") from exc
-        clients.append(Client(index, user_id, ws))
-    return clients
 
 
 async def run_phase(bench: Bench, messages: int, label: str, timeout: float) -> bool:
@@ -131,11 +123,9 @@ async def run(args: argparse.Namespace, runtime: Runtime) -> Result:
 
         users = user_assignment(args.clients)
         log(f"connecting {args.clients} clients…")
-        clients = await connect_clients(session, runtime, users)
-        bench = Bench(clients, args.window, args.rate)
-        for client in clients:
-            client.reader = asyncio.create_task(bench.read(client))
+        bench = Bench(args.window, args.rate)
         try:
+            await bench.connect(runtime.ws_url, users, runtime.token)
             if args.warmup:
                 log(f"warming up with {args.warmup} messages (not measured)…")
                 if not await run_phase(bench, args.warmup, "warmup", args.timeout):
@@ -148,14 +138,7 @@ async def run(args: argparse.Namespace, runtime: Runtime) -> Result:
                 log("reporting what was measured")
             after = await settled_stats(session, runtime.base_url)
         finally:
-            bench.closing = True
-            for client in clients:
-                await client.ws.close()
-            for client in clients:
-                if client.reader is not None:
-                    client.reader.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await client.reader
+            await bench.close()
 
     return Result(
         args=args,

@@ -1,47 +1,49 @@
-"""The benchmark's load: WebSocket clients sending `message.send` and timing acks and
-deliveries, and the `/_local/stats` counters before and after."""
+"""The benchmark's load: clients of the Python SDK (`tidings_client`) sending messages and
+timing acks and deliveries, and the `/_local/stats` counters before and after."""
 
 from __future__ import annotations
 
 import asyncio
-import json
+import functools
 import math
 import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 
+from tidings_client import ConnectionState, TidingsClient, TidingsError
+from tidings_client.frames import Frame, payload_of
+from tidings_client.transport import Connection, Transport, WebSocketTransport
 from tidings_local.bench_runtime import BenchError, log
 
 DEMO_USERS = ("alice", "bob", "carol", "dave", "erin")
 CHAT_ID = "general"
 MAX_CONNECTIONS_PER_USER = 5
 MAX_CLIENTS = len(DEMO_USERS) * MAX_CONNECTIONS_PER_USER
-MAX_RATE_LIMIT_RETRIES = 50
 API_GATEWAY_UNIT_BYTES = 32 * 1024
+# The frames the load is about; any other one the clients get is listed in the report.
+MEASURED_FRAMES = frozenset({"ack", "message.new"})
 
 # --- measurement ----------------------------------------------------------------------------
 
 
 @dataclass
 class Pending:
-    """One benchmark message, from its first send to its last delivery."""
+    """One benchmark message, from its `send()` to its last delivery."""
 
     index: int
     frame_id: str
     content: str
     sender: int
-    frame: str
     sent_at: float = 0.0
     acked_at: float | None = None
     failed: str | None = None
     message_id: str | None = None
-    retries: int = 0
     receipts: dict[int, float] = field(default_factory=dict)
 
     def delivered_at(self, receivers: int) -> float | None:
@@ -52,8 +54,7 @@ class Pending:
 class Client:
     index: int
     user_id: str
-    ws: aiohttp.ClientWebSocketResponse
-    reader: asyncio.Task[None] | None = None
+    sdk: TidingsClient
 
 
 @dataclass
@@ -74,22 +75,101 @@ class FrameSizes:
         return self.units / self.frames if self.frames else 1.0
 
 
+class _MeteredConnection:
+    """The SDK's connection, telling `sized` the bytes of every frame each way."""
+
+    def __init__(self, inner: Connection, sized: Callable[[str, int], None]) -> None:
+        self._inner = inner
+        self._sized = sized
+
+    async def send(self, text: str) -> None:
+        await self._inner.send(text)
+        self._sized("in", len(text.encode("utf-8")))  # into API Gateway
+
+    async def recv(self) -> str:
+        text = await self._inner.recv()
+        self._sized("out", len(text.encode("utf-8")))
+        return text
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        await self._inner.close(code, reason)
+
+
+class MeteredTransport:
+    """A `Transport` whose connections report their frame sizes (for the API Gateway units)."""
+
+    def __init__(self, sized: Callable[[str, int], None], inner: Transport | None = None) -> None:
+        self._inner = inner or WebSocketTransport()
+        self._sized = sized
+
+    async def connect(self, url: str, headers: dict[str, str], timeout: float) -> Connection:
+        return _MeteredConnection(await self._inner.connect(url, headers, timeout), self._sized)
+
+
 class Bench:
-    """Sends the messages of one phase and matches acks and deliveries to them.
+    """Sends the messages of one phase through the SDK clients and matches acks and
+    deliveries to them.
 
-    The connections' readers live as long as the connections; `begin` starts a new phase
-    (warm-up, then measurement) and forgets everything about the previous one, so late frames
-    of the warm-up are ignored."""
+    Each client is a `TidingsClient` as an app would run it: its `send()` goes through the
+    outbox (one message per chat in flight per connection, the same frame id on every retry,
+    RATE_LIMITED waited out), and its `message.new` handler gets the chat's events in seq
+    order, once (the sender's own from its ack). `begin` starts a new phase (warm-up, then
+    measurement) and forgets everything about the previous one, so late frames of the warm-up
+    are ignored."""
 
-    def __init__(self, clients: list[Client], window: int, rate: float) -> None:
-        self.clients = clients
+    def __init__(self, window: int, rate: float) -> None:
+        self.clients: list[Client] = []
         self.window_size = window
         self.rate = rate
         self.closing = False
         self.closed: list[str] = []
         self.begin(0)
 
+    async def connect(
+        self,
+        url: str,
+        users: list[str],
+        token_of: Callable[[str], str],
+        transport: Transport | None = None,
+        **options: Any,
+    ) -> None:
+        """One SDK client per entry of `users`, connected (`options` go to `TidingsClient`;
+        `transport`, metered, defaults to WebSockets)."""
+        for index, user_id in enumerate(users):
+            metered = MeteredTransport(self._sized, transport)
+            sdk = TidingsClient(url, token_of(user_id), transport=metered, **options)
+            client = Client(index, user_id, sdk)
+            sdk.on("message.new", functools.partial(self._on_delivery, index))
+            sdk.on("ack", self._on_ack)
+            sdk.on("*", self._on_any)
+            sdk.on_state(functools.partial(self._on_state, client))
+            self.clients.append(client)
+            try:
+                await sdk.connect(timeout=30)
+                if sdk.api_url:
+                    await self._track_from_head(sdk)
+            except TidingsError as exc:
+                raise BenchError(f"connection {index} as {user_id} failed: {exc}") from exc
+
+    @staticmethod
+    async def _track_from_head(sdk: TidingsClient) -> None:
+        """Tracks the chat from its `headSeq`, as an app does after loading it: an untracked chat
+        starts at the first event the SDK sees, which may be the client's own ack, and the
+        others' earlier messages would then be taken for history."""
+        for chat in await sdk.rest.chats():
+            if chat.get("chatId") == CHAT_ID:
+                sdk.track(CHAT_ID, int(chat["headSeq"]))
+                return
+        raise BenchError(f"{CHAT_ID!r} is not among the chats of a bench user")
+
+    async def close(self) -> None:
+        self.closing = True
+        for client in self.clients:
+            await client.sdk.close()
+
     def begin(self, messages: int) -> None:
+        for task in getattr(self, "_sends", ()):
+            task.cancel()  # a timed-out phase's sends
         self.total = messages
         self.window = asyncio.Semaphore(self.window_size)
         self.by_frame_id: dict[str, Pending] = {}
@@ -107,65 +187,39 @@ class Bench:
         self.start = 0.0
         self.last_ack = 0.0
         self.last_delivery = 0.0
-        self._retry_tasks: set[asyncio.Task[None]] = set()
+        self._sends: set[asyncio.Task[None]] = set()
 
     # -- receiving --
 
-    async def read(self, client: Client) -> None:
-        async for msg in client.ws:
-            if msg.type != aiohttp.WSMsgType.TEXT:
-                continue
-            now = time.perf_counter()
-            self.frames_out.add(len(msg.data.encode("utf-8")))
-            try:
-                frame = json.loads(msg.data)
-                kind = frame.get("type")
-                payload = frame.get("payload") or {}
-            except (ValueError, AttributeError):
-                self.other_frames["<unparseable>"] += 1
-                continue
-            if kind == "ack":
-                self._on_ack(payload, now)
-            elif kind == "message.new" and payload.get("chatId") == CHAT_ID:
-                self._on_delivery(client.index, payload.get("message") or {}, now)
-            else:
-                self.other_frames[str(kind)] += 1
-        if not self.closing:
-            self.closed.append(f"{client.user_id}#{client.index} (close code {client.ws.close_code})")
+    def _sized(self, direction: str, size: int) -> None:
+        (self.frames_in if direction == "in" else self.frames_out).add(size)
 
-    def _on_ack(self, payload: dict[str, Any], now: float) -> None:
-        pending = self.by_frame_id.get(str(payload.get("refId")))
-        if pending is None or pending.acked_at is not None or pending.failed:
-            return
-        if payload.get("status") == "ok":
-            pending.acked_at = now
-            self.last_ack = now
-            self.acked += 1
-            message = payload.get("message") or {}
-            pending.message_id = message.get("messageId")
-            self.window.release()
-            self._maybe_resolve(pending)
-            return
-        error = payload.get("error") or {}
-        code = str(error.get("code", "UNKNOWN"))
-        if code == "RATE_LIMITED" and pending.retries < MAX_RATE_LIMIT_RETRIES:
-            pending.retries += 1
-            self.errors["RATE_LIMITED (retried)"] += 1
-            delay = float(error.get("retryAfterMs") or 100) / 1000
-            task = asyncio.create_task(self._resend(pending, delay))
-            self._retry_tasks.add(task)
-            task.add_done_callback(self._retry_tasks.discard)
-            return
-        pending.failed = f"{code}: {error.get('message', '')}"
-        self.errors[code] += 1
-        self.window.release()
-        self.resolved += 1
-        self._check_done()
+    def _on_any(self, frame: Frame) -> None:
+        kind = frame.get("type")
+        if kind not in MEASURED_FRAMES:
+            self.other_frames[str(kind)] += 1
 
-    def _on_delivery(self, receiver: int, message: dict[str, Any], now: float) -> None:
+    def _on_ack(self, frame: Frame) -> None:
+        """Error acks of our messages, by code (the SDK retries RATE_LIMITED and INTERNAL itself)."""
+        payload = payload_of(frame)
+        if payload.get("status") == "error" and str(payload.get("refId")) in self.by_frame_id:
+            self.errors[str((payload.get("error") or {}).get("code", "UNKNOWN"))] += 1
+
+    def _on_state(self, client: Client, state: ConnectionState, _previous: ConnectionState) -> None:
+        if state in (ConnectionState.RECONNECTING, ConnectionState.CLOSED) and not self.closing:
+            info = client.sdk.close_info
+            code = info.code if info is not None else "?"
+            self.closed.append(f"{client.user_id}#{client.index} (close code {code}, then {state})")
+
+    def _on_delivery(self, receiver: int, frame: Frame) -> None:
+        now = time.perf_counter()
+        payload = payload_of(frame)
+        if payload.get("chatId") != CHAT_ID:
+            return
+        message = payload.get("message") or {}
         pending = self.by_content.get(str(message.get("content")))
         if pending is None or receiver in pending.receipts:
-            return  # not ours, or a duplicate (at-least-once delivery)
+            return  # not ours (the SDK already drops duplicates)
         if pending.message_id and message.get("messageId") != pending.message_id:
             self.id_mismatches += 1
         pending.receipts[receiver] = now
@@ -185,36 +239,40 @@ class Bench:
 
     # -- sending --
 
-    async def _send(self, pending: Pending) -> None:
-        self.frames_in.add(len(pending.frame.encode("utf-8")))
-        await self.clients[pending.sender].ws.send_str(pending.frame)
-
-    async def _resend(self, pending: Pending, delay: float) -> None:
-        await asyncio.sleep(delay)
-        await self._send(pending)
+    async def _send(self, pending: Pending, window: asyncio.Semaphore) -> None:
+        try:
+            message = await self.clients[pending.sender].sdk.send(CHAT_ID, pending.content, id=pending.frame_id)
+        except TidingsError as exc:
+            pending.failed = f"{exc.code}: {exc}"
+            self.resolved += 1
+            self._check_done()
+            return
+        finally:
+            window.release()
+        now = time.perf_counter()
+        pending.acked_at = now
+        pending.message_id = message.get("messageId")
+        self.last_ack = now
+        self.acked += 1
+        self._maybe_resolve(pending)
 
     async def send_all(self, label: str) -> None:
         self.start = time.perf_counter()
+        window = self.window
         for index in range(self.total):
             if self.rate > 0:
                 await asyncio.sleep(max(0.0, self.start + index / self.rate - time.perf_counter()))
-            await self.window.acquire()
+            await window.acquire()
             frame_id = str(uuid.uuid4())
             content = f"bench {label} #{index} {frame_id}"
-            frame = json.dumps(
-                {
-                    "type": "message.send",
-                    "id": frame_id,
-                    "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                    "payload": {"chatId": CHAT_ID, "content": content},
-                }
-            )
-            pending = Pending(index, frame_id, content, index % len(self.clients), frame)
+            pending = Pending(index, frame_id, content, index % len(self.clients))
             self.by_frame_id[frame_id] = pending
             self.by_content[content] = pending
             pending.sent_at = time.perf_counter()
             self.sent += 1
-            await self._send(pending)
+            task = asyncio.create_task(self._send(pending, window))
+            self._sends.add(task)
+            task.add_done_callback(self._sends.discard)
 
     @property
     def messages(self) -> list[Pending]:

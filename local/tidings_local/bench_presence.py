@@ -6,12 +6,15 @@ Method
 1. Start `tidings dev --demo` (as `tidings_local.bench` does) and wait for `/healthz`.
 2. Put S subscribers (`--subscribers`, default 10; users `watcher-0`, ...) in one chat with the
    user `subject` (`POST /_local/chats`: only those who share a chat may watch a user's
-   presence), connect them, each subscribing to `subject` (`presence.subscribe`).
+   presence), connect them as clients of the Python SDK (`tidings_client`), each subscribing
+   to `subject` (`subscribe_presence`). A change counts as delivered when the SDK hands the
+   subscriber's `presence.changed` to its handler.
 3. One unmeasured change pair (subject connects, then closes), so cold starts are not measured.
 4. Snapshot `/_local/stats`, then K times (`--rounds`, default 10): the subject connects, and
    we wait until every subscriber got `presence.changed available`; the subject closes, and we
-   wait for `offline` everywhere. Each wait starts when the subject's connect (or close)
-   starts, and each change is delivered before the next begins, so no two are batched together.
+   wait for `offline` everywhere. The subject is an SDK client too (`connect()`, `close()`).
+   Each wait starts when the subject's connect (or close) starts, and each change is
+   delivered before the next begins, so no two are batched together.
 5. Snapshot the stats again: AWS calls and Lambda invocations per change (2K changes). They
    include what a connect and a disconnect cost anyway (authorizer, connection item, token
    timer), not only presence.
@@ -26,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import platform
 import sys
 import time
@@ -36,12 +38,12 @@ from pathlib import Path
 
 import aiohttp
 
-from tidings.sessions.tokens import issue_token
+from tidings_client import TidingsClient
+from tidings_client.frames import Frame, payload_of
 from tidings_local.bench_cost import percentile
 from tidings_local.bench_load import StatsDelta, settled_stats, stats_delta
 from tidings_local.bench_report import _git_revision, _ms, _nproc, _table
 from tidings_local.bench_runtime import BenchError, Runtime, log, run_benchmark
-from tidings_local.keys import dev_signing_key
 
 SUBJECT = "subject"
 DEFAULT_OUTPUT = Path(__file__).resolve().parents[2] / "docs" / "benchmarks-presence.md"
@@ -50,16 +52,13 @@ DEFAULT_OUTPUT = Path(__file__).resolve().parents[2] / "docs" / "benchmarks-pres
 @dataclass
 class Watcher:
     user_id: str
-    ws: aiohttp.ClientWebSocketResponse
+    client: TidingsClient
     statuses: list[tuple[float, str]] = field(default_factory=list)  # (monotonic, status)
 
-    async def read(self) -> None:
-        async for message in self.ws:
-            if message.type != aiohttp.WSMsgType.TEXT:
-                continue
-            frame = json.loads(message.data)
-            if frame.get("type") == "presence.changed" and frame["payload"].get("userId") == SUBJECT:
-                self.statuses.append((time.monotonic(), frame["payload"]["status"]))
+    def on_presence(self, frame: Frame) -> None:
+        payload = payload_of(frame)
+        if payload.get("userId") == SUBJECT:
+            self.statuses.append((time.monotonic(), str(payload.get("status"))))
 
     def first_after(self, started: float, status: str) -> float | None:
         return next((at for at, s in self.statuses if at >= started and s == status), None)
@@ -75,11 +74,10 @@ class Result:
     wall_seconds: float
 
 
-async def _connect(session: aiohttp.ClientSession, runtime: Runtime, user_id: str) -> aiohttp.ClientWebSocketResponse:
-    token = issue_token(user_id, dev_signing_key(), ttl_seconds=3600)
-    return await session.ws_connect(
-        f"ws://{runtime.host}:{runtime.port}/ws", params={"token": token}, autoping=True, max_msg_size=0
-    )
+async def _connect(runtime: Runtime, user_id: str, timeout: float) -> TidingsClient:
+    client = TidingsClient(runtime.ws_url, runtime.token(user_id))
+    await client.connect(timeout=timeout)
+    return client
 
 
 async def _until_delivered(watchers: list[Watcher], started: float, status: str, timeout: float) -> list[float]:
@@ -93,12 +91,10 @@ async def _until_delivered(watchers: list[Watcher], started: float, status: str,
         await asyncio.sleep(0.01)  # arrival times are stamped by the readers, not by this poll
 
 
-async def _change(
-    session: aiohttp.ClientSession, runtime: Runtime, watchers: list[Watcher], timeout: float
-) -> list[list[float]]:
+async def _change(runtime: Runtime, watchers: list[Watcher], timeout: float) -> list[list[float]]:
     """The subject connects, then closes: two changes, each waited for everywhere."""
     started = time.monotonic()
-    subject = await _connect(session, runtime, SUBJECT)
+    subject = await _connect(runtime, SUBJECT, timeout)
     online = await _until_delivered(watchers, started, "available", timeout)
     started = time.monotonic()
     await subject.close()
@@ -115,31 +111,26 @@ async def run(args: argparse.Namespace, runtime: Runtime) -> Result:
         async with session.post(f"{runtime.base_url}/_local/chats", json=chat) as response:
             response.raise_for_status()
         watchers: list[Watcher] = []
-        readers: list[asyncio.Task[None]] = []
         for index in range(args.subscribers):
-            watcher = Watcher(f"watcher-{index}", await _connect(session, runtime, f"watcher-{index}"))
+            watcher = Watcher(f"watcher-{index}", await _connect(runtime, f"watcher-{index}", args.timeout))
+            watcher.client.on("presence.changed", watcher.on_presence)
             watchers.append(watcher)
-            readers.append(asyncio.create_task(watcher.read()))
-            await watcher.ws.send_json(
-                {"type": "presence.subscribe", "id": f"sub-{index}", "payload": {"userIds": [SUBJECT]}}
-            )
+            await watcher.client.subscribe_presence([SUBJECT])
         await _until_delivered(watchers, 0.0, "offline", args.timeout)  # every snapshot is in
-        await _change(session, runtime, watchers, args.timeout)  # warm-up
+        await _change(runtime, watchers, args.timeout)  # warm-up
         before = await settled_stats(session, runtime.base_url)
         started = time.monotonic()
         to_all: list[float] = []
         per_subscriber: list[float] = []
         for round_ in range(args.rounds):
-            for latencies in await _change(session, runtime, watchers, args.timeout):
+            for latencies in await _change(runtime, watchers, args.timeout):
                 to_all.append(max(latencies))
                 per_subscriber.extend(latencies)
             log(f"round {round_ + 1}/{args.rounds}: p50 so far {_ms(percentile(to_all, 0.5))}")
         wall = time.monotonic() - started
         after = await settled_stats(session, runtime.base_url)
         for watcher in watchers:
-            await watcher.ws.close()
-        for reader in readers:
-            reader.cancel()
+            await watcher.client.close()
     return Result(args.subscribers, args.rounds, to_all, per_subscriber, stats_delta(before, after), wall)
 
 

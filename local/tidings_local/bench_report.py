@@ -71,8 +71,9 @@ def render(result: Result, route_ms: float, consumer_ms: float) -> str:
         f"Python {platform.python_version()}",
         f"- Code: {_git_revision()}",
         f"- Runtime: `tidings dev --demo` on 127.0.0.1:{result.port}",
-        f"- Workload: {bench.total} `message.send` frames to channel `{CHAT_ID}` (5 members), round-robin over "
-        f"{clients} WebSocket connections ({connections}); at most {args.window} sends awaiting their ack at once"
+        f"- Workload: {bench.total} messages to channel `{CHAT_ID}` (5 members), sent round-robin by "
+        f"{clients} Python SDK clients ({connections}); at most {args.window} not yet acked at once "
+        "(one in flight per client, the rest in the clients' outboxes)"
         f"{f', paced at {args.rate:g} messages/s' if args.rate else ''}; "
         f"after {args.warmup} unmeasured warm-up messages",
         f"- Command: `python -m tidings_local.bench --clients {clients} --messages {bench.total} "

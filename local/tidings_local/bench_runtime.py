@@ -17,6 +17,9 @@ from typing import IO, Any, TypeVar
 
 import aiohttp
 
+from tidings.sessions.tokens import issue_token
+from tidings_local.keys import dev_signing_key
+
 R = TypeVar("R")
 
 # --- runtime process ------------------------------------------------------------------------
@@ -54,8 +57,13 @@ class Runtime:
         self.host = host
         self.port = port
         self.base_url = f"http://{host}:{port}"
+        self.ws_url = f"ws://{host}:{port}/ws"
         self._log: IO[bytes] | None = None
         self._process: subprocess.Popen[bytes] | None = None
+
+    def token(self, user_id: str) -> str:
+        """An hour's access token of `user_id`, signed with the runtime's development key."""
+        return issue_token(user_id, dev_signing_key(), ttl_seconds=3600)
 
     @property
     def log_path(self) -> str:

@@ -52,6 +52,7 @@ def test_the_committed_documents_are_what_the_models_generate() -> None:
         (protocol_docs.ASYNCAPI_PATH, protocol_docs.asyncapi_text()),
         (protocol_docs.OPENAPI_PATH, protocol_docs.openapi_text()),
         (protocol_docs.FRAMES_DTS_PATH, protocol_docs.frames_dts_text()),
+        (protocol_docs.REST_DTS_PATH, protocol_docs.rest_dts_text()),
     ):
         assert path.read_text(encoding="utf-8") == text, f"{path.name} is stale: run `make protocol-docs`"
 

@@ -30,6 +30,7 @@ const MAX_FRAME_BYTES = 64 * 1024; // the server refuses bigger frames (FRAME_TO
 // the outbox for the next connect()).
 export const CLOSE_FLUSH_MS = 2_000;
 const encoder = new TextEncoder();
+const TRACE_ID = /^[A-Za-z0-9_-]{8,64}$/; // what the server keeps (it replaces anything else)
 
 /**
  * @typedef {object} TidingsClientOptions
@@ -73,10 +74,12 @@ const encoder = new TextEncoder();
 /**
  * @typedef {object} SendOptions
  * @property {string | null} [replyTo] the messageId this message answers
- * @property {object[]} [attachments] `[{attachmentId}]`
+ * @property {object[]} [attachments] `[{name, url?, fileId?, size?, mimeType?}]`
  * @property {'normal' | 'urgent'} [priority]
  * @property {string} [id] the frame id (a UUID); give one to match the message to an optimistic
  *   UI entry; a second send with a pending id joins the first
+ * @property {string} [traceId] the trace id (8 to 64 of `A-Z a-z 0-9 _ -`) the server logs the
+ *   message under and puts on its frames, e.g. the app's own request id
  */
 
 export class TidingsClient {
@@ -297,8 +300,13 @@ export class TidingsClient {
   async send(chatId, content, options = {}) {
     const payload = { chatId, content };
     for (const key of ['replyTo', 'attachments', 'priority']) if (options[key] !== undefined) payload[key] = options[key];
+    const { traceId } = options;
+    // Refused here: the server would replace it, and the app would look for it in the logs in vain.
+    if (traceId !== undefined && !(typeof traceId === 'string' && TRACE_ID.test(traceId))) {
+      throw new TypeError('options.traceId must be 8 to 64 characters of A-Z a-z 0-9 _ -');
+    }
     this.#typing.sent(chatId);
-    const reply = await this.#mutate(`chat:${chatId}`, 'message.send', payload, options.id);
+    const reply = await this.#mutate(`chat:${chatId}`, 'message.send', payload, options.id, traceId);
     return reply.message;
   }
 
@@ -505,8 +513,9 @@ export class TidingsClient {
     return this.#requests.request(type, payload, options);
   }
 
-  async #mutate(lane, type, payload, id) {
+  async #mutate(lane, type, payload, id, traceId) {
     const frame = { type, id: id ?? uuid(), timestamp: this.#now(), payload };
+    if (traceId !== undefined) frame.traceId = traceId;
     const size = encoder.encode(JSON.stringify(frame)).length;
     if (size > MAX_FRAME_BYTES) {
       throw new TidingsError('FRAME_TOO_LARGE', `The ${type} frame is ${size} bytes; the limit is ${MAX_FRAME_BYTES}`);

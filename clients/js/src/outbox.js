@@ -21,7 +21,8 @@ import { TidingsError } from './errors.js';
  * @property {string | null} userId who wrote it; null until the first `welcome` names the user
  * @property {string} lane `chat:<chatId>` or `message:<messageId>`
  * @property {number} order the order it was written in
- * @property {{type: string, id: string, timestamp: string, payload: object}} frame
+ * @property {{type: string, id: string, timestamp: string, payload: object, traceId?: string}} frame
+ *   (entries stored before `traceId` existed have none, and are sent without)
  * @property {number} createdAt milliseconds since the epoch
  */
 
@@ -141,8 +142,8 @@ export class Outbox {
     const head = [...this.#entries.values()].find((entry) => entry.lane === lane && entry.userId === this.#userId);
     if (!head) return;
     this.#busyLanes.add(lane);
-    const { type, id, timestamp, payload } = head.frame;
-    this.#o.requests.request(type, payload, { id, timestamp, durable: true }).then(
+    const { type, id, timestamp, payload, traceId } = head.frame;
+    this.#o.requests.request(type, payload, { id, timestamp, traceId, durable: true }).then(
       (reply) => this.#finish(head, reply, null),
       (error) => this.#finish(head, null, error),
     );

@@ -30,6 +30,7 @@ const SERVER_FAULTS = new Set(['INTERNAL', 'UNAVAILABLE']);
  * @typedef {object} RequestOptions
  * @property {string} [id] the frame id (the outbox passes the stored one)
  * @property {string} [timestamp]
+ * @property {string} [traceId] the envelope's `traceId` (message.send)
  * @property {boolean} [durable] retried until answered, never timed out
  * @property {number} [maxAttempts]
  * @property {boolean} [abortOnDisconnect] reject with DISCONNECTED instead of re-sending on the
@@ -66,7 +67,7 @@ export class Requests {
   }
 
   /**
-   * Sends `{type, id, timestamp, payload}` and resolves with the reply's payload.
+   * Sends `{type, id, timestamp, payload, traceId?}` and resolves with the reply's payload.
    * @param {string} type
    * @param {object} payload
    * @param {RequestOptions} [options]
@@ -76,8 +77,10 @@ export class Requests {
     const id = options.id ?? uuid();
     const existing = this.#pending.get(id);
     if (existing) return existing.promise;
+    const frame = { type, id, timestamp: options.timestamp ?? new Date(this.#o.clock.now()).toISOString(), payload };
+    if (options.traceId !== undefined) frame.traceId = options.traceId;
     const entry = {
-      frame: { type, id, timestamp: options.timestamp ?? new Date(this.#o.clock.now()).toISOString(), payload },
+      frame,
       durable: Boolean(options.durable),
       maxAttempts: options.durable ? Infinity : (options.maxAttempts ?? this.#o.maxAttempts),
       abortOnDisconnect: Boolean(options.abortOnDisconnect),

@@ -4,6 +4,7 @@ rate limits, errors, and a SQLite outbox that survives a restart."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 
 import pytest
 
@@ -200,6 +201,103 @@ async def test_a_sqlite_outbox_survives_a_restart(tmp_path, clock: FakeClock):
     assert restarted.pending_outbox() == []
     assert SqliteOutbox(path).load() == []
     await restarted.close()
+
+
+async def test_send_with_a_trace_id_carries_it_on_every_attempt(make_client, server: FakeServer, clock: FakeClock):
+    client = make_client()
+    await client.connect()
+    sending = asyncio.create_task(client.send("c1", "traced", trace_id="order-4711-abc"))
+    first = await server.current.receive("message.send")
+    assert first["traceId"] == "order-4711-abc"
+    assert [e.trace_id for e in client.pending_outbox()] == ["order-4711-abc"]
+    await clock.advance(5)  # no ack: the same frame again, trace id included
+    again = await server.current.receive("message.send")
+    assert (again["id"], again["traceId"]) == (first["id"], "order-4711-abc")
+    server.current.ack(again, message=stored(again, 1))
+    await sending
+    plain = asyncio.create_task(client.send("c1", "untraced"))
+    untraced = await server.current.receive("message.send")
+    assert "traceId" not in untraced
+    server.current.ack(untraced, message=stored(untraced, 2))
+    await plain
+
+
+async def test_a_trace_id_the_server_would_replace_is_refused_before_it_is_queued(make_client):
+    client = make_client()
+    await client.connect()
+    for trace_id in ("short", "has space in it", "x" * 65):
+        with pytest.raises(ValueError, match="trace_id"):
+            await client.send("c1", "hi", trace_id=trace_id)
+    assert client.pending_outbox() == []
+
+
+async def test_a_sqlite_outbox_keeps_the_trace_id_across_a_restart(tmp_path, clock: FakeClock):
+    path = tmp_path / "outbox.sqlite"
+    server = FakeServer()
+    first = TidingsClient("ws://x/ws", "t", clock=clock, transport=server, outbox=SqliteOutbox(path))
+    await first.connect()
+    sending = asyncio.create_task(first.send("c1", "traced", trace_id="trace-of-m0"))
+    await server.current.receive("message.send")  # never acked: the process dies
+    await first.close()
+    with pytest.raises(TidingsError):
+        await sending
+
+    restarted = TidingsClient("ws://x/ws", "t", clock=clock, transport=server, outbox=SqliteOutbox(path))
+    await restarted.connect()
+    again = await server.current.receive("message.send")
+    assert again["traceId"] == "trace-of-m0"
+    server.current.ack(again, message=stored(again, 1))
+    await settle()
+    assert restarted.pending_outbox() == []
+    await restarted.close()
+
+
+# The outbox table as tidings_client wrote it before trace ids (no user_version, no trace_id).
+OUTBOX_SCHEMA_1 = (
+    "CREATE TABLE IF NOT EXISTS outbox ("
+    " position INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " id TEXT NOT NULL UNIQUE, type TEXT NOT NULL, payload TEXT NOT NULL,"
+    " lane TEXT NOT NULL, created_at REAL NOT NULL)"
+)
+
+
+async def test_an_outbox_file_of_the_first_schema_is_upgraded_and_flushes(tmp_path, clock: FakeClock):
+    path = tmp_path / "old-outbox.sqlite"
+    old = sqlite3.connect(path)
+    old.execute(OUTBOX_SCHEMA_1)
+    old.execute(
+        "INSERT INTO outbox (id, type, payload, lane, created_at) VALUES (?, ?, ?, ?, ?)",
+        ("old-1", "message.send", '{"chatId": "c1", "content": "from before"}', "chat:c1", 1.0),
+    )
+    old.commit()
+    old.close()
+
+    server = FakeServer()
+    outbox = SqliteOutbox(path)
+    assert [(e.id, e.payload["content"], e.trace_id) for e in outbox.load()] == [("old-1", "from before", None)]
+    client = TidingsClient("ws://x/ws", "t", clock=clock, transport=server, outbox=outbox)
+    await client.connect()
+    frame = await server.current.receive("message.send")
+    assert (frame["id"], frame["payload"]["content"]) == ("old-1", "from before")
+    assert "traceId" not in frame
+    server.current.ack(frame, message=stored(frame, 1))
+    sending = asyncio.create_task(client.send("c1", "after", trace_id="trace-after-upgrade"))
+    await server.current.receive("message.send")  # the upgraded file takes a traced entry
+    assert [e.trace_id for e in SqliteOutbox(path).load()] == ["trace-after-upgrade"]
+    await client.close()
+    with pytest.raises(TidingsError):
+        await sending
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA user_version").fetchone() == (2,)
+
+
+def test_an_outbox_file_of_a_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "newer.sqlite"
+    SqliteOutbox(path).close()
+    with sqlite3.connect(path) as newer:
+        newer.execute("PRAGMA user_version = 99")
+    with pytest.raises(RuntimeError, match="upgrade tidings_client"):
+        SqliteOutbox(path)
 
 
 async def test_a_closed_client_refuses_new_mutations(make_client):

@@ -118,6 +118,58 @@ test('the outbox survives a reload: a new client on the same storage sends the s
   second.client.close();
 });
 
+test('send with a traceId: the frame carries it, and so does the stored entry a reload re-sends', async () => {
+  const storage = new MemoryStorage();
+  const first = harness({ storage });
+  first.client.send('general', 'traced', { id: 'frame-1', traceId: 'order-4711-abc' }).catch(() => {});
+  await first.settle();
+  first.client.close();
+  assert.deepEqual((await storage.load()).map((e) => e.frame.traceId), ['order-4711-abc']);
+
+  const second = harness({ storage });
+  await second.client.connect();
+  await second.settle();
+  const [frame] = second.network.framesOf('message.send');
+  assert.equal(frame.id, 'frame-1');
+  assert.equal(frame.traceId, 'order-4711-abc');
+  assert.deepEqual(await storage.load(), []);
+  const untraced = second.client.send('general', 'plain');
+  await second.settle();
+  assert.equal('traceId' in second.network.framesOf('message.send')[1], false, 'no traceId unless given');
+  await untraced;
+  second.client.close();
+});
+
+test('an entry stored before traceId existed still flushes, without one', async () => {
+  const storage = new MemoryStorage();
+  await storage.put({
+    id: 'old-entry',
+    userId: null,
+    lane: 'chat:general',
+    order: 1,
+    frame: { type: 'message.send', id: 'old-entry', timestamp: '2026-11-25T09:00:00.000Z', payload: { chatId: 'general', content: 'from before' } },
+    createdAt: 0,
+  });
+  const h = harness({ storage });
+  const acked = new Promise((resolve) => h.client.on('outbox', (event) => event.action === 'acked' && resolve(event)));
+  await h.client.connect();
+  assert.equal((await acked).reply.message.content, 'from before');
+  const [frame] = h.network.framesOf('message.send');
+  assert.equal(frame.id, 'old-entry');
+  assert.equal('traceId' in frame, false);
+  assert.deepEqual(await storage.load(), []);
+  h.client.close();
+});
+
+test('a traceId the server would replace is refused before it is stored', async () => {
+  const h = harness();
+  for (const traceId of ['short', 'has space in it', 'x'.repeat(65), 42]) {
+    await assert.rejects(h.client.send('general', 'hi', { traceId }), TypeError);
+  }
+  assert.deepEqual(await h.client.pendingMutations(), []);
+  h.client.close();
+});
+
 test('stored entries of another user are left alone', async () => {
   const storage = new MemoryStorage();
   await storage.put({

@@ -82,10 +82,10 @@ test('FileStorage serializes concurrent writes', async () => {
   }
 });
 
-test('a client on IndexedDB: a message written offline is sent by the next client after a reload', async () => {
+test('a client on IndexedDB: a message written offline is sent by the next client after a reload, trace id included', async () => {
   const indexedDB = new IDBFactory();
   const first = harness({ storage: new IndexedDBStorage({ name: 'app', indexedDB }) });
-  first.client.send('general', 'offline', { id: 'kept' }).catch(() => {});
+  first.client.send('general', 'offline', { id: 'kept', traceId: 'trace-of-kept' }).catch(() => {});
   await first.settle(10);
   first.client.close();
 
@@ -93,7 +93,7 @@ test('a client on IndexedDB: a message written offline is sent by the next clien
   const message = new Promise((resolve) => second.client.on('message.new', resolve));
   await second.client.connect();
   assert.equal((await message).message.content, 'offline');
-  assert.deepEqual(second.network.framesOf('message.send').map((f) => f.id), ['kept']);
+  assert.deepEqual(second.network.framesOf('message.send').map((f) => [f.id, f.traceId]), [['kept', 'trace-of-kept']]);
   second.client.close();
 });
 

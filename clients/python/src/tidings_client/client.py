@@ -56,6 +56,7 @@ from tidings_client.errors import (
     error_from_payload,
 )
 from tidings_client.frames import (
+    TRACE_ID,
     Frame,
     chat_event_position,
     decode,
@@ -399,12 +400,19 @@ class TidingsClient:
         attachments: list[dict[str, Any]] | None = None,
         priority: str | None = None,
         id: str | None = None,
+        trace_id: str | None = None,
     ) -> dict[str, Any]:
         """Sends a message and returns it as stored (the ack's `message`, with `seq`).
 
         `id` is the frame id (a UUID; one is made when not given). The server stores one
         message per (chat, sender, id), so sending again with the same id (from an earlier
-        run, say) returns the original message instead of a second one."""
+        run, say) returns the original message instead of a second one.
+
+        `trace_id` (8 to 64 of `A-Z a-z 0-9 _ -`, e.g. the bot's own request id) is the id the
+        server logs the message under and puts on its frames (`traceId`); without one the
+        server makes one. Anything else raises ValueError: the server would replace it."""
+        if trace_id is not None and not (isinstance(trace_id, str) and TRACE_ID.fullmatch(trace_id)):
+            raise ValueError("trace_id must be 8 to 64 characters of A-Z a-z 0-9 _ -")
         payload: dict[str, Any] = {"chatId": chat_id, "content": content}
         if reply_to is not None:
             payload["replyTo"] = reply_to
@@ -412,7 +420,7 @@ class TidingsClient:
             payload["attachments"] = attachments
         if priority is not None:
             payload["priority"] = priority
-        ack = await self._mutation("message.send", payload, f"chat:{chat_id}", id)
+        ack = await self._mutation("message.send", payload, f"chat:{chat_id}", id, trace_id)
         self._typing_sent.pop(chat_id, None)  # the server ended our typing; the next keystroke says so again
         message: dict[str, Any] = ack.get("message") or {}
         return message
@@ -673,12 +681,14 @@ class TidingsClient:
         id: str | None = None,
         *,
         timeout: float | None = None,
+        trace_id: str | None = None,
     ) -> Frame:
-        """Sends one frame as it is and returns its one reply frame (`ack`, `error`, `pong`,
-        `welcome`, `sync.response`, ...), whatever it says. Not retried."""
+        """Sends one frame as it is (with `traceId` when `trace_id` is given) and returns its one
+        reply frame (`ack`, `error`, `pong`, `welcome`, `sync.response`, ...), whatever it says.
+        Not retried."""
         timeout = self.request_timeout if timeout is None else timeout
         link = await self._wait_connected(timeout)
-        return await self._request_on(link, frame_type, payload, id, timeout)
+        return await self._request_on(link, frame_type, payload, id, timeout, trace_id)
 
     async def send_raw(self, text: str) -> None:
         """Sends `text` as one WebSocket message on the current connection, unchanged."""
@@ -1083,13 +1093,13 @@ class TidingsClient:
     # --- the outbox --------------------------------------------------------------------------
 
     async def _mutation(
-        self, frame_type: str, payload: dict[str, Any], lane: str, frame_id: str | None
+        self, frame_type: str, payload: dict[str, Any], lane: str, frame_id: str | None, trace_id: str | None = None
     ) -> dict[str, Any]:
         if self.raw:
-            return await self._request_ok(frame_type, payload, frame_id)
+            return await self._request_ok(frame_type, payload, frame_id, trace_id)
         self._check_open()
-        entry = OutboxEntry(frame_id or new_id(), frame_type, payload, lane, self._clock.time())
-        size = len(encode(make_frame(frame_type, payload, entry.id)).encode())
+        entry = OutboxEntry(frame_id or new_id(), frame_type, payload, lane, self._clock.time(), trace_id)
+        size = len(encode(make_frame(frame_type, payload, entry.id, trace_id)).encode())
         if size > MAX_FRAME_BYTES:  # the server would refuse it on every retry: not worth keeping
             raise FrameTooLargeError(f"the frame is {size} bytes; the server takes at most {MAX_FRAME_BYTES}")
         result: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
@@ -1112,7 +1122,7 @@ class TidingsClient:
             while queue:
                 entry = queue[0]
                 try:
-                    ack: dict[str, Any] | None = await self._mutate(entry.id, entry.type, entry.payload)
+                    ack: dict[str, Any] | None = await self._mutate(entry.id, entry.type, entry.payload, entry.trace_id)
                     error: TidingsError | None = None
                 except ClientClosedError:
                     return  # stays in the store for the next start
@@ -1138,13 +1148,15 @@ class TidingsClient:
                 self._lanes.pop(lane, None)
             self._lane_tasks.pop(lane, None)
 
-    async def _mutate(self, frame_id: str, frame_type: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """Sends a mutation until it is acked: same id on every attempt."""
+    async def _mutate(
+        self, frame_id: str, frame_type: str, payload: dict[str, Any], trace_id: str | None = None
+    ) -> dict[str, Any]:
+        """Sends a mutation until it is acked: same id (and trace id) on every attempt."""
         transient_failures = 0
         while True:
             link = await self._wait_connected(None)
             try:
-                reply = await self._request_on(link, frame_type, payload, frame_id, self.ack_timeout)
+                reply = await self._request_on(link, frame_type, payload, frame_id, self.ack_timeout, trace_id)
             except RequestTimeoutError:
                 continue  # no ack in time: again, same id
             except ClientClosedError:
@@ -1264,18 +1276,24 @@ class TidingsClient:
                 closed.cancel()
 
     async def _request_ok(
-        self, frame_type: str, payload: dict[str, Any], frame_id: str | None = None
+        self, frame_type: str, payload: dict[str, Any], frame_id: str | None = None, trace_id: str | None = None
     ) -> dict[str, Any]:
-        reply = await self.request(frame_type, payload, frame_id)
+        reply = await self.request(frame_type, payload, frame_id, trace_id=trace_id)
         error = _reply_error(reply)
         if error is not None:
             raise error
         return payload_of(reply)
 
     async def _request_on(
-        self, link: _Link, frame_type: str, payload: dict[str, Any], frame_id: str | None, timeout: float
+        self,
+        link: _Link,
+        frame_type: str,
+        payload: dict[str, Any],
+        frame_id: str | None,
+        timeout: float,
+        trace_id: str | None = None,
     ) -> Frame:
-        frame = make_frame(frame_type, payload, frame_id)
+        frame = make_frame(frame_type, payload, frame_id, trace_id)
         reply: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
         previous = self._pending.get(frame["id"])
         if previous is not None and not previous[0].done():

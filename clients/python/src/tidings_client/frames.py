@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +25,9 @@ CHAT_EVENT_TYPES = frozenset(
     }
 )
 
+# The `traceId` a `message.send` may give: the server keeps one like this and replaces anything else.
+TRACE_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
 # Frames that answer a client frame carry its id as `payload.refId`.
 REPLY_TYPES = frozenset({"ack", "error", "welcome", "pong", "sync.response", "search.results", "search.suggestions"})
 
@@ -36,8 +40,13 @@ def iso_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def make_frame(frame_type: str, payload: dict[str, Any], frame_id: str | None = None) -> Frame:
-    return {"type": frame_type, "id": frame_id or new_id(), "timestamp": iso_now(), "payload": payload}
+def make_frame(
+    frame_type: str, payload: dict[str, Any], frame_id: str | None = None, trace_id: str | None = None
+) -> Frame:
+    frame: Frame = {"type": frame_type, "id": frame_id or new_id(), "timestamp": iso_now(), "payload": payload}
+    if trace_id is not None:
+        frame["traceId"] = trace_id
+    return frame
 
 
 def encode(frame: Frame) -> str:
