@@ -170,16 +170,13 @@ class ChatEventService:
             if held is None:
                 raise NotFound(f"Message {message.message_id!r} was deleted")
             return self._replay(claim, DuplicateRequest(held), message)
-        event = ChatEvent(
-            kind=kind,
-            chat_id=message.chat_id,
-            seq=self._store.allocate_seq(message.chat_id),
-            message_id=message.message_id,
-            target_seq=message.seq,
-            actor_id=actor_id,
-            actor_name=self._users.display_name(actor_id),
-            at=iso(self._now()),
-            trace_id=message.trace_id,
+        event = _event_on(
+            kind,
+            message,
+            self._store.allocate_seq(message.chat_id),
+            actor_id,
+            self._users.display_name(actor_id),
+            self._now(),
         )
         try:
             write(event)
@@ -200,3 +197,68 @@ class ChatEventService:
         if message is None:  # messages are never removed, only erased
             raise NotFound("The message no longer exists")
         return message
+
+
+def _event_on(kind: EventKind, message: Message, seq: int, actor_id: str, actor_name: str, now: float) -> ChatEvent:
+    return ChatEvent(
+        kind=kind,
+        chat_id=message.chat_id,
+        seq=seq,
+        message_id=message.message_id,
+        target_seq=message.seq,
+        actor_id=actor_id,
+        actor_name=actor_name,
+        at=iso(now),
+        trace_id=message.trace_id,
+    )
+
+
+class SentMessages(ChatEventStore, Protocol):
+    def sent_by(
+        self, user_id: str, cursor: dict[str, Any] | None, limit: int
+    ) -> tuple[list[Message], dict[str, Any] | None]:
+        """A page of the messages (not other events) the user sent, oldest first, and the
+        cursor of the next page (None after the last)."""
+
+
+class MessageErasure:
+    """A user's messages, deleted for their erasure (the administration API): each one through
+    the store's delete and its `delete` chat event, exactly as a delete by its sender, recorded
+    as made by `actor_id` (the platform). No membership check (the user may have left the chat
+    long ago) and no rate limit. A deleted message is left as it is (no second event), and the
+    claim's request id is the message's own, so two erasures racing on one message (a
+    redelivered job beside its continuation) write one event."""
+
+    def __init__(self, store: SentMessages, actor_id: str, actor_name: str, now: Callable[[], float]) -> None:
+        self._store = store
+        self._actor_id = actor_id
+        self._actor_name = actor_name
+        self._now = now
+
+    def sent_by(
+        self, user_id: str, cursor: dict[str, Any] | None, limit: int
+    ) -> tuple[list[tuple[str, int, str]], dict[str, Any] | None]:
+        """A page of `(chatId, seq, messageId)` of the messages the user sent, and the next cursor."""
+        messages, next_cursor = self._store.sent_by(user_id, cursor, limit)
+        return [(m.chat_id, m.seq, m.message_id) for m in messages], next_cursor
+
+    def erase(self, chat_id: str, seq: int) -> int | None:
+        """The delete event's seq; None when the message was deleted already (or is gone)."""
+        message = self._store.get(chat_id, seq)
+        if message is None or message.deleted:
+            return None
+        now = self._now()
+        claim = Claim.of(
+            "message.delete",
+            chat_id,
+            self._actor_id,
+            f"erasure:{message.message_id}",
+            {"messageId": message.message_id},
+            now,
+        )
+        event = _event_on("delete", message, self._store.allocate_seq(chat_id), self._actor_id, self._actor_name, now)
+        try:
+            self._store.record_delete(event, claim)
+        except (DuplicateRequest, MessageGone):
+            return None  # deleted meanwhile, by the sender or by the other erasure
+        return event.seq

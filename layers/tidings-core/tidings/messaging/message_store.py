@@ -246,6 +246,17 @@ class DynamoMessageStore:
         )
         return [message_from_model(item) for item in items[:limit]], len(items) > limit
 
+    def sent_by(
+        self, user_id: str, cursor: dict[str, Any] | None, limit: int
+    ) -> tuple[list[Message], dict[str, Any] | None]:
+        """A page of the messages the user sent (for their erasure), oldest first: one Query of
+        the sender index (keys only; it lists the user's other events too), one BatchGetItem."""
+        page = MessageModel.by_sender.query(user_id, limit=limit, last_evaluated_key=cursor)
+        keys = [(item.chat_id, int(item.seq)) for item in page]
+        found = {(i.chat_id, int(i.seq)): i for i in MessageModel.batch_get(keys)} if keys else {}
+        messages = [message_from_model(found[key]) for key in keys if key in found and found[key].kind == "message"]
+        return messages, page.last_evaluated_key
+
     def messages_of(self, chat_id: str) -> Iterator[Message]:
         """The chat's messages (not its other events), oldest first: for the search rebuild."""
         for item in MessageModel.query(chat_id, filter_condition=MessageModel.kind == "message"):
