@@ -13,10 +13,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tidings.admin import compose as admin
 from tidings.admin.declaration import ERASURE_WORKER
-from tidings.admin.erasure import ERASURE_JOB_BODIES, ErasurePorts, ErasureService
+from tidings.admin.erasure import ERASURE_JOB_BODIES, ErasureJob, ErasurePorts, ErasureService
 from tidings.chats import compose as chats
 from tidings.chats.membership import PLATFORM
 from tidings.kernel import connections_api
+from tidings.kernel.delay_queue import DelayQueue
 from tidings.kernel.environment import Environment, cold_start
 from tidings.kernel.handlers import consumer_entry, process_batch, queue_job
 from tidings.messaging import compose as messaging
@@ -46,7 +47,7 @@ def _erasure(environment: Environment) -> ErasureService:
 
 
 @cold_start(ERASURE_WORKER)
-def _jobs(environment: Environment) -> Any:
+def _jobs(environment: Environment) -> DelayQueue[ErasureJob]:
     return admin.erasure_jobs(environment)
 
 

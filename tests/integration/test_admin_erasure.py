@@ -169,6 +169,7 @@ def test_delete_is_202_at_once_and_the_erasure_leaves_nothing_of_the_user(world,
     for message_id in world.sent:
         message = MessageModel.get(*world.keys[message_id])
         assert message.deleted and message.content is None
+        assert (message.sender_id, message.sender_name) == ("alice", "alice")  # her name is gone too
     deletes = delete_events("project-x") + delete_events(DM)
     assert sorted(event.message_id for event in deletes) == sorted(world.sent)
     assert {event.sender_id for event in deletes} == {PLATFORM.actor_id}

@@ -214,6 +214,9 @@ def _event_on(kind: EventKind, message: Message, seq: int, actor_id: str, actor_
 
 
 class SentMessages(ChatEventStore, Protocol):
+    def record_delete(self, event: ChatEvent, claim: Claim, *, sender_name: str | None = None) -> None:
+        """As `ChatEventStore.record_delete`; `sender_name` replaces the message's."""
+
     def sent_by(
         self, user_id: str, cursor: dict[str, Any] | None, limit: int
     ) -> tuple[list[Message], dict[str, Any] | None]:
@@ -225,9 +228,10 @@ class MessageErasure:
     """A user's messages, deleted for their erasure (the administration API): each one through
     the store's delete and its `delete` chat event, exactly as a delete by its sender, recorded
     as made by `actor_id` (the platform). No membership check (the user may have left the chat
-    long ago) and no rate limit. A deleted message is left as it is (no second event), and the
-    claim's request id is the message's own, so two erasures racing on one message (a
-    redelivered job beside its continuation) write one event."""
+    long ago) and no rate limit; the tombstone keeps the sender's id, not their name. A deleted
+    message is left as it is (no second event), and the claim's request id is the message's
+    own, so two erasures racing on one message (a redelivered job beside its continuation)
+    write one event."""
 
     def __init__(self, store: SentMessages, actor_id: str, actor_name: str, now: Callable[[], float]) -> None:
         self._store = store
@@ -258,7 +262,8 @@ class MessageErasure:
         )
         event = _event_on("delete", message, self._store.allocate_seq(chat_id), self._actor_id, self._actor_name, now)
         try:
-            self._store.record_delete(event, claim)
+            # The tombstone shows the sender's id instead of their name, as for an unknown user.
+            self._store.record_delete(event, claim, sender_name=message.sender_id)
         except (DuplicateRequest, MessageGone):
             return None  # deleted meanwhile, by the sender or by the other erasure
         return event.seq

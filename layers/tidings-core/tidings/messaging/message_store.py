@@ -149,19 +149,18 @@ class DynamoMessageStore:
             ],
         )
 
-    def record_delete(self, event: ChatEvent, claim: Claim) -> None:
+    def record_delete(self, event: ChatEvent, claim: Claim, *, sender_name: str | None = None) -> None:
         # The content goes from storage for good; the item stays so the seq keeps its meaning.
-        self._record(
-            event,
-            claim,
-            actions=[
-                MessageModel.content.remove(),
-                MessageModel.attachments.set([]),
-                MessageModel.mentions.set([]),
-                MessageModel.reactions.set({}),
-                MessageModel.deleted.set(True),
-            ],
-        )
+        actions = [
+            MessageModel.content.remove(),
+            MessageModel.attachments.set([]),
+            MessageModel.mentions.set([]),
+            MessageModel.reactions.set({}),
+            MessageModel.deleted.set(True),
+        ]
+        if sender_name is not None:  # an erasure: the tombstone no longer names its sender
+            actions.append(MessageModel.sender_name.set(sender_name))
+        self._record(event, claim, actions=actions)
 
     def record_reaction(self, event: ChatEvent, emoji: str, action: ReactionAction, claim: Claim) -> None:
         # A raw map's item is an expression path (PynamoDB's stubs type it as the value).
