@@ -19,7 +19,7 @@ from tests.support.aws import stream_records
 from tests.support.events import authorizer_event, http_event, sqs_event
 from tests.support.lambdas import LambdaContext, load_function
 from tests.support.seed import make_chat
-from tests.support.services import message_service, search_service
+from tests.support.services import chat_event_service, message_service, search_service
 from tidings.admin import erasure
 from tidings.admin.declaration import ERASURE_JOBS
 from tidings.admin.wire import ErasureResponse, UserResponse
@@ -36,6 +36,8 @@ from tidings.sessions.models import RefreshTokenModel
 from tidings.sessions.tokens import issue_token
 
 DM = dm_chat_id("alice", "bob")
+# project-x: alice's two messages, bob's, then the three reactions: seq 6 is the last before.
+REACTIONS_SEQ = 6
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +60,7 @@ class World:
         self.api = functions["api"]
         self.sent: list[str] = []  # alice's messages
         self.keys: dict[str, tuple[str, int]] = {}  # each message's chat and seq
+        self.bobs = ""  # bob's message, which alice reacted to
 
     def send(self, sender: str, chat_id: str, content: str) -> str:
         message = message_service().send(sender, SendMessage(request_id=content, chat_id=chat_id, content=content))
@@ -123,7 +126,10 @@ def world(functions, context, connections, frozen_rate_limits, tmp_path: Path, m
         world.send("alice", "project-x", "budget final from alice"),
         world.send("alice", DM, "budget secret from alice"),
     ]
-    world.send("bob", "project-x", "budget reply from bob")
+    world.bobs = world.send("bob", "project-x", "budget reply from bob")
+    for emoji in ("👍", "🎉"):
+        chat_event_service().react("alice", f"react-{emoji}", world.bobs, emoji, "add")
+    chat_event_service().react("bob", "react-bob", world.bobs, "👍", "add")
     world.index()
     PushSubscriptionModel(
         "alice", "sub-1", platform="webpush", endpoint="https://push.example/1", created_at="2026-11-25T00:00:00.000Z"
@@ -137,6 +143,11 @@ def world(functions, context, connections, frozen_rate_limits, tmp_path: Path, m
 
 def delete_events(chat_id: str) -> list[MessageModel]:
     return [item for item in MessageModel.query(chat_id) if item.kind == "delete"]
+
+
+def reaction_removals() -> list[MessageModel]:
+    """Reaction events made after the erasure began (the erasure's removals)."""
+    return [i for i in MessageModel.query("project-x") if i.kind == "reaction" and int(i.seq) > REACTIONS_SEQ]
 
 
 def leave_events(chat_id: str) -> list[MessageModel]:
@@ -173,9 +184,11 @@ def test_delete_is_202_at_once_and_the_erasure_leaves_nothing_of_the_user(world,
     deletes = delete_events("project-x") + delete_events(DM)
     assert sorted(event.message_id for event in deletes) == sorted(world.sent)
     assert {event.sender_id for event in deletes} == {PLATFORM.actor_id}
-    assert [i.content for i in MessageModel.query("project-x") if i.kind == "message" and i.sender_id == "bob"] == [
-        "budget reply from bob"
-    ]
+    bobs = MessageModel.get(*world.keys[world.bobs])
+    assert (bobs.content, bobs.deleted) == ("budget reply from bob", False)
+    # Her reactions on bob's message are removed, each a reaction event; bob's stays.
+    assert bobs.reactions.as_dict().keys() == {"👍\x1fbob"}
+    assert len(reaction_removals()) == 2
     # She left every chat, the DM too, each with a `member_left` event; bob is still in both.
     assert [event.subject_id for event in leave_events("project-x") + leave_events(DM)] == ["alice", "alice"]
     assert MemberModel.count("project-x", MemberModel.user_id == "alice") == 0
@@ -288,8 +301,9 @@ def test_jobs_delivered_twice_do_nothing_twice(world):
     deletes = delete_events("project-x") + delete_events(DM)
     assert sorted(event.message_id for event in deletes) == sorted(world.sent)
     assert len(leave_events("project-x")) == len(leave_events(DM)) == 1
-    # Each chat's log grew by exactly its deletes and the one leave.
-    assert int(ChatModel.get("project-x").head_seq) == heads["project-x"] + 2 + 1
+    # Each chat's log grew by exactly its deletes, the reaction removals and the one leave.
+    assert int(ChatModel.get("project-x").head_seq) == heads["project-x"] + 2 + 2 + 1  # with two reactions removed
+    assert len(reaction_removals()) == 2
     assert int(ChatModel.get(DM).head_seq) == heads[DM] + 1 + 1
     assert get_user(world.api, world.context, "alice")[0] == 404
 

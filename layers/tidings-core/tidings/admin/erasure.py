@@ -15,10 +15,11 @@ The stages, in order:
 2. `messages`: every message they sent is deleted through the normal delete path (a
    `message.deleted` chat event with its seq, which the members, sync and the search index
    follow), and removed from the search index at once.
-3. `chats`: they leave every chat (`member.left`, the removal cut-off of a removed member).
-4. `push`: their push subscriptions are deleted.
-5. `presence`: their presence and presence subscriptions (both ways) are deleted.
-6. `profile`: the user item becomes a tombstone (docs/protocol.md, "Erasing a user").
+3. `reactions`: their reactions on other people's messages are removed (`message.reaction`).
+4. `chats`: they leave every chat (`member.left`, the removal cut-off of a removed member).
+5. `push`: their push subscriptions are deleted.
+6. `presence`: their presence and presence subscriptions (both ways) are deleted.
+7. `profile`: the user item becomes a tombstone (docs/protocol.md, "Erasing a user").
 
 Each feature's part is a port here; the worker (`functions/admin/erasure_worker.py`) composes
 them from the features' stores.
@@ -33,7 +34,7 @@ from typing import Any, Literal, Protocol, get_args
 from tidings.kernel.delay_queue import json_codec
 from tidings.kernel.observability import logger, metrics
 
-Stage = Literal["sessions", "messages", "chats", "push", "presence", "profile"]
+Stage = Literal["sessions", "messages", "reactions", "chats", "push", "presence", "profile"]
 STAGES: tuple[Stage, ...] = get_args(Stage)
 ErasureState = Literal["erasing", "erased"]
 # A page's key to start after (DynamoDB's LastEvaluatedKey as the store returns it).
@@ -92,6 +93,12 @@ class SentMessages(Protocol):
     def erase(self, chat_id: str, seq: int) -> int | None:
         """Deletes the message through the delete path; its event's seq, None when it was
         deleted already (nothing written)."""
+
+    def reacted_by(self, user_id: str, cursor: Cursor | None, limit: int) -> Page:
+        """A page of the messages the user reacted to: `(chatId, seq)` of each."""
+
+    def unreact(self, chat_id: str, seq: int, user_id: str) -> int:
+        """Removes the user's reactions from the message (a reaction event each); how many."""
 
 
 class Memberships(Protocol):
@@ -159,6 +166,8 @@ class ErasureService:
             logger.info("erasure: sessions revoked", extra={"userId": user_id, "closed": closed})
         elif job.stage == "messages":
             return self._messages(job)
+        elif job.stage == "reactions":
+            return self._reactions(job)
         elif job.stage == "chats":
             return self._chats(job)
         elif job.stage == "push":
@@ -181,6 +190,12 @@ class ErasureService:
         if messages:
             self._ports.remove_from_search([message_id for _, _, message_id in messages])
         metrics.add_metric(name="ErasedMessages", unit="Count", value=len(erased))
+        return _next_page(job, next_cursor)
+
+    def _reactions(self, job: ErasureJob) -> ErasureJob | None:
+        targets, next_cursor = self._ports.messages.reacted_by(job.user_id, job.cursor, MESSAGE_PAGE)
+        removed = sum(self._ports.messages.unreact(chat_id, seq, job.user_id) for chat_id, seq in targets)
+        metrics.add_metric(name="ErasedReactions", unit="Count", value=removed)
         return _next_page(job, next_cursor)
 
     def _chats(self, job: ErasureJob) -> ErasureJob | None:

@@ -23,6 +23,8 @@ from tidings.messaging.sending import UserDirectory
 
 EventKind = Literal["edit", "delete", "reaction"]
 ReactionAction = Literal["add", "remove"]
+# Where a page of a Query ends (its LastEvaluatedKey), to start the next one after it.
+Cursor = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -217,11 +219,14 @@ class SentMessages(ChatEventStore, Protocol):
     def record_delete(self, event: ChatEvent, claim: Claim, *, sender_name: str | None = None) -> None:
         """As `ChatEventStore.record_delete`; `sender_name` replaces the message's."""
 
-    def sent_by(
-        self, user_id: str, cursor: dict[str, Any] | None, limit: int
-    ) -> tuple[list[Message], dict[str, Any] | None]:
+    def sent_by(self, user_id: str, cursor: Cursor | None, limit: int) -> tuple[list[Message], Cursor | None]:
         """A page of the messages (not other events) the user sent, oldest first, and the
         cursor of the next page (None after the last)."""
+
+    def reacted_by(
+        self, user_id: str, cursor: Cursor | None, limit: int
+    ) -> tuple[list[tuple[str, int]], Cursor | None]:
+        """A page of `(chatId, seq)` of the messages the user reacted to, and the next cursor."""
 
 
 class MessageErasure:
@@ -240,8 +245,8 @@ class MessageErasure:
         self._now = now
 
     def sent_by(
-        self, user_id: str, cursor: dict[str, Any] | None, limit: int
-    ) -> tuple[list[tuple[str, int, str]], dict[str, Any] | None]:
+        self, user_id: str, cursor: Cursor | None, limit: int
+    ) -> tuple[list[tuple[str, int, str]], Cursor | None]:
         """A page of `(chatId, seq, messageId)` of the messages the user sent, and the next cursor."""
         messages, next_cursor = self._store.sent_by(user_id, cursor, limit)
         return [(m.chat_id, m.seq, m.message_id) for m in messages], next_cursor
@@ -267,3 +272,28 @@ class MessageErasure:
         except (DuplicateRequest, MessageGone):
             return None  # deleted meanwhile, by the sender or by the other erasure
         return event.seq
+
+    def reacted_by(
+        self, user_id: str, cursor: Cursor | None, limit: int
+    ) -> tuple[list[tuple[str, int]], Cursor | None]:
+        return self._store.reacted_by(user_id, cursor, limit)
+
+    def unreact(self, chat_id: str, seq: int, user_id: str) -> int:
+        """Removes the user's reactions from the message, each a `reaction` chat event as the
+        user's own removal would be (the reaction is theirs: the event is recorded as theirs,
+        named by their id); how many there were. One the user no longer holds is skipped."""
+        message = self._store.get(chat_id, seq)
+        if message is None or message.deleted:
+            return 0
+        removed = 0
+        for emoji in [emoji for emoji, users in message.reactions.items() if user_id in users]:
+            now = self._now()
+            fields = {"messageId": message.message_id, "emoji": emoji, "action": "remove"}
+            claim = Claim.of("message.react", chat_id, user_id, f"erasure:{message.message_id}:{emoji}", fields, now)
+            event = _event_on("reaction", message, self._store.allocate_seq(chat_id), user_id, user_id, now)
+            try:
+                self._store.record_reaction(event, emoji, "remove", claim)
+            except (NoChange, DuplicateRequest, MessageGone):
+                continue  # removed meanwhile, by the user or by the other erasure
+            removed += 1
+        return removed
