@@ -39,7 +39,14 @@ def put_user(userId: str) -> Response:
 
 @app.get("/admin/users/<userId>")
 def get_user(userId: str) -> dict[str, Any]:
-    return {"user": _admin().get_user(_path_user_id()).to_wire()}
+    profile = _admin().get_user(_path_user_id())
+    return {"user": profile.to_wire(), **({"erasure": "running"} if profile.erasing else {})}
+
+
+@app.delete("/admin/users/<userId>")
+def erase_user(userId: str) -> Response:
+    user_id = _path_user_id()
+    return json_response(202, {"userId": user_id, "erasure": _admin().erase_user(user_id)})
 
 
 @app.get("/admin/users/<userId>/export")

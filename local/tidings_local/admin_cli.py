@@ -4,6 +4,7 @@
     tidings admin users get USER
     tidings admin session USER [--ttl SECONDS]
     tidings admin export USER
+    tidings admin erase USER [--wait [--timeout SECONDS]]
     tidings admin chats create --type group|channel|dm [--name NAME] --member USER... [--admin USER...]
                                [--chat-id ID] [--description TEXT] [--visibility public|private]
     tidings admin chats update CHAT [--name NAME] [--description TEXT] [--archived true|false]
@@ -24,6 +25,7 @@ import argparse
 import json
 import re
 import sys
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -38,8 +40,17 @@ COMMAND = "tidings admin"
 _REGION_IN_URL = re.compile(r"\.execute-api\.([a-z0-9-]+)\.amazonaws\.com")
 
 
+# `erase --wait` asks whether the user is gone this often, and gives up after this long.
+ERASURE_POLL_SECONDS = 1.0
+ERASURE_WAIT_SECONDS = 120.0
+
+
 class AdminCallFailed(Exception):
-    """What to tell the operator, in one line."""
+    """What to tell the operator, in one line; `status`: the HTTP status that said it, if any."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def add_arguments(admin: argparse.ArgumentParser, default_url: str, formatter: type[argparse.HelpFormatter]) -> None:
@@ -81,6 +92,23 @@ def add_arguments(admin: argparse.ArgumentParser, default_url: str, formatter: t
         formatter_class=formatter,
     )
     export.add_argument("user", help="the user id")
+
+    erase = commands.add_parser(
+        "erase",
+        parents=[target],
+        help="erase USER and everything they left: messages, memberships, sessions, push, presence, the profile"
+        " (DELETE /admin/users/USER; it completes in the background)",
+        formatter_class=formatter,
+    )
+    erase.add_argument("user", help="the user id")
+    erase.add_argument("--wait", action="store_true", help="wait until the erasure is complete, showing progress")
+    erase.add_argument(
+        "--timeout",
+        type=float,
+        default=ERASURE_WAIT_SECONDS,
+        metavar="SECONDS",
+        help=f"how long --wait waits (default: {ERASURE_WAIT_SECONDS:.0f})",
+    )
 
     _add_chat_commands(commands, target, formatter)
 
@@ -144,6 +172,8 @@ def request_of(args: argparse.Namespace) -> tuple[str, str, dict[str, Any] | Non
         method, path, body = "PUT", user_path, {k: v for k, v in profile.items() if v is not None}
     elif args.admin_command == "users":
         method, path, body = "GET", user_path, None
+    elif args.admin_command == "erase":
+        method, path, body = "DELETE", user_path, None
     elif args.admin_command == "session":
         request: dict[str, Any] = {"userId": args.user}
         if args.ttl is not None:
@@ -176,12 +206,36 @@ def run(args: argparse.Namespace) -> int:
     method, path, body = request_of(args)
     try:
         result = call(method, args.url, path, body, profile=args.profile, region=args.region)
+        if result:
+            print(json.dumps(result, indent=2, ensure_ascii=False), flush=True)
+        if args.admin_command == "erase" and args.wait:
+            _wait_until_erased(args, path)
     except AdminCallFailed as exc:
         print(f"{COMMAND}: {exc}", file=sys.stderr)
         return 1
-    if result:
-        print(json.dumps(result, indent=2, ensure_ascii=False))
     return 0
+
+
+def _wait_until_erased(args: argparse.Namespace, user_path: str) -> None:
+    """Polls `GET /admin/users/USER` until it answers 404 (the erasure is complete), with a
+    progress line on stderr; AdminCallFailed when it takes longer than `--timeout`."""
+    started = time.monotonic()
+    while True:
+        try:
+            call("GET", args.url, user_path, profile=args.profile, region=args.region)
+        except AdminCallFailed as exc:
+            if exc.status != 404:
+                raise
+            print(f"{args.user} erased ({time.monotonic() - started:.0f} s)", file=sys.stderr)
+            return
+        waited = time.monotonic() - started
+        if waited >= args.timeout:
+            raise AdminCallFailed(
+                f"{args.user} is still being erased after {waited:.0f} s; it goes on in the background"
+                f" ('{COMMAND} erase {args.user} --wait' waits again)"
+            )
+        print(f"erasing {args.user}... ({waited:.0f} s)", file=sys.stderr, flush=True)
+        time.sleep(ERASURE_POLL_SECONDS)
 
 
 def call(
@@ -209,7 +263,7 @@ def call(
             answer = response.read()
         return dict(json.loads(answer)) if answer else {}  # a 204 (a removal) has no body
     except urllib.error.HTTPError as exc:
-        raise AdminCallFailed(_refusal(exc, path)) from None
+        raise AdminCallFailed(_refusal(exc, path), exc.code) from None
     except ValueError:
         raise AdminCallFailed(f"{base_url} answered with something other than JSON; is it Tidings?") from None
     except OSError as exc:

@@ -7,7 +7,7 @@
     tidings session USER [--url http://127.0.0.1:8080]
     tidings reindex [--url http://127.0.0.1:8080]
     tidings chat USER [--url http://127.0.0.1:8080] [--chat CHAT] [--token JWT --ws-url URL --api-url URL]
-    tidings admin users put|get USER | session USER | export USER [--url URL --profile P --region R]
+    tidings admin users put|get USER | session USER | export USER | erase USER [--url URL --profile P --region R]
     tidings vapid-keys --subject mailto:ops@example.com
 
 `tidings dev` prints a short banner to stderr, then `Tidings is ready on http://HOST:PORT`
@@ -314,7 +314,7 @@ def _parser() -> argparse.ArgumentParser:
 
     admin = commands.add_parser(
         "admin",
-        help="the administration API (users, sessions, export), SigV4-signed, on tidings dev or AWS",
+        help="the administration API (users, sessions, export, erasure, chats), SigV4-signed, on tidings dev or AWS",
         description=admin_cli.__doc__.split("\n\n", 1)[1] if admin_cli.__doc__ else None,
         formatter_class=_HelpFormatter,
     )

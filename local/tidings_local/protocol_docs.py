@@ -27,6 +27,7 @@ from pydantic.json_schema import models_json_schema
 
 from tidings.admin.wire import (
     AdminCreateChat,
+    ErasureResponse,
     SessionRequest,
     SessionResponse,
     UserExport,
@@ -553,14 +554,24 @@ REST_OPERATIONS: tuple[RestOperation, ...] = (
         body=UserPut,
         path_parameters=UserPath,
         iam=True,
-        errors=(400, 403),
+        errors=(400, 403, 409),
     ),
     RestOperation(
         "GET",
         "/admin/users/{userId}",
-        "A user",
+        "A user (with `erasure: running` while it is being erased; 404 once erased)",
         200,
         UserResponse,
+        path_parameters=UserPath,
+        iam=True,
+        errors=(403, 404),
+    ),
+    RestOperation(
+        "DELETE",
+        "/admin/users/{userId}",
+        "Erases a user (202 at once; the erasure completes in the background, and asking again is harmless)",
+        202,
+        ErasureResponse,
         path_parameters=UserPath,
         iam=True,
         errors=(403, 404),
@@ -573,7 +584,7 @@ REST_OPERATIONS: tuple[RestOperation, ...] = (
         UserExport,
         path_parameters=UserPath,
         iam=True,
-        errors=(403, 404),
+        errors=(403, 404, 409),
     ),
     RestOperation(
         "POST",
@@ -583,7 +594,7 @@ REST_OPERATIONS: tuple[RestOperation, ...] = (
         SessionResponse,
         body=SessionRequest,
         iam=True,
-        errors=(400, 403, 404),
+        errors=(400, 403, 404, 409),
     ),
     RestOperation(
         "POST",
@@ -635,7 +646,7 @@ _STATUS_TEXT = {
     401: "UNAUTHORIZED: no, malformed, expired, badly signed or revoked token",
     403: "FORBIDDEN: not a member, not allowed by the chat's rules, or a provider's user Tidings does not know yet",
     404: "NOT_FOUND: no such chat (or one the caller cannot see), or no such user",
-    409: "CONFLICT: the last admin would leave, or the membership changed meanwhile",
+    409: "CONFLICT: the last admin would leave, the membership changed meanwhile, or the user is being erased",
     503: "UNAVAILABLE",
 }
 # What API Gateway answers itself on an IAM-authorized route: its own `{"message"}` body.

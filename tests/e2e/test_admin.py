@@ -1,21 +1,26 @@
 """The administration API and `--seed` against a real `tidings dev --demo --seed FILE`: a platform
 provisions a user with `tidings admin`, mints a session with a botocore-signed
 `POST /admin/sessions`, and that token connects over a WebSocket through the Python SDK;
-unsigned and wrongly signed calls are refused; the export returns what the user wrote."""
+unsigned and wrongly signed calls are refused; the export returns what the user wrote; an
+erased user's messages, membership, connection and search entries go."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import subprocess
+import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 
 import pytest
 from botocore.credentials import Credentials
 
 from tests.e2e.conftest import TIDINGS, WAIT_SECONDS, Server, start_server, stop_server
+from tests.support.webpush import Subscriber
+from tidings_client import HandshakeError, TidingsError
 from tidings_local import admin_cli, sigv4
 
 SEED = {
@@ -185,3 +190,70 @@ async def test_a_removal_by_the_platform_cuts_the_connected_user_off(server: Ser
     finally:
         await pat.close()
         await sam.close()
+
+
+async def _until_found(client, query: str, done, timeout: float = WAIT_SECONDS) -> dict:
+    """Searches until `done(total)` (the index follows the event log a moment later)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            answer = await client.search(query, scope="messages")
+            if done(answer["total"]):
+                return answer
+        except TidingsError:  # RATE_LIMITED: searching again in a moment will do
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"search {query!r} never satisfied the condition")
+        await asyncio.sleep(0.3)
+
+
+async def test_an_erased_user_disappears_from_the_chat_their_connection_search_and_the_api(server: Server) -> None:
+    erin, fay, word = f"erin-{uuid.uuid4().hex[:6]}", f"fay-{uuid.uuid4().hex[:6]}", f"zq{uuid.uuid4().hex[:8]}"
+    for user_id in (erin, fay):
+        made = await asyncio.to_thread(admin, server, "users", "put", user_id, "--display-name", user_id.title())
+        assert made.returncode == 0, made.stderr
+    body = {"type": "group", "name": "Erasure", "members": [erin, fay]}
+    chat_id = (await asyncio.to_thread(admin_cli.call, "POST", server.base_url, "/admin/chats", body))["chat"]["chatId"]
+    session = await asyncio.to_thread(admin_cli.call, "POST", server.base_url, "/admin/sessions", {"userId": erin})
+    leaving = await server.connect(token=session["token"], raw=True)
+    staying = await server.connect(fay, raw=True)
+    try:
+        sent = []
+        for n in range(2):
+            ack = await leaving.request("message.send", {"chatId": chat_id, "content": f"{word} number {n}"})
+            assert ack["payload"]["status"] == "ok", ack
+            sent.append(ack["payload"]["message"]["messageId"])
+        registered = await server.rest(token=session["token"]).fetch(
+            "POST", "/api/push/subscriptions", Subscriber().subscription("http://127.0.0.1:9/push/erin")
+        )
+        assert registered.status == 201, registered.text
+        await _until_found(staying, word, lambda total: total == 2)
+
+        erased = await asyncio.to_thread(
+            subprocess.run,
+            [str(TIDINGS), "admin", "erase", erin, "--wait", "--timeout", "60", "--url", server.base_url],
+            capture_output=True, text=True, timeout=WAIT_SECONDS + 30,
+        )  # fmt: skip
+        assert erased.returncode == 0, erased.stderr
+        assert json.loads(erased.stdout) == {"userId": erin, "erasure": "started"}
+        assert f"{erin} erased" in erased.stderr and "Traceback" not in erased.stderr
+
+        # The other member sees each message deleted, with its seq, then the erased user leave.
+        deleted = [await staying.wait_for(_is("message.deleted", chatId=chat_id, messageId=m)) for m in sent]
+        assert all(frame["payload"]["seq"] > 0 for frame in deleted)
+        await staying.wait_for(_is("member.left", chatId=chat_id, userId=erin))
+        # The erased user's connection was closed by the server, and the token no longer connects.
+        info = await leaving.wait_closed(timeout=WAIT_SECONDS)
+        assert info.by == "server", info
+        with pytest.raises(HandshakeError) as refused:
+            await server.connect(token=session["token"], raw=True)
+        assert refused.value.status in (401, 403)
+        # Search no longer finds their messages; the API no longer knows them.
+        await _until_found(staying, word, lambda total: total == 0)
+        shown = await asyncio.to_thread(admin, server, "users", "get", erin)
+        assert shown.returncode == 1 and "HTTP 404" in shown.stderr, shown.stderr
+        exported = await asyncio.to_thread(admin, server, "export", erin)
+        assert exported.returncode == 1 and "HTTP 404" in exported.stderr, exported.stderr
+    finally:
+        await leaving.close()
+        await staying.close()

@@ -7,7 +7,8 @@ from typing import Any
 
 from tests.infrastructure import api_assertions
 from tests.infrastructure.synthesis import Synthesized
-from tidings.admin.declaration import ADMIN_API, ADMIN_CHATS
+from tests.infrastructure.test_stack import _actions_on, _get_att, _ref, _role_statements
+from tidings.admin.declaration import ADMIN_API, ADMIN_CHATS, ERASURE_JOBS, ERASURE_WORKER
 from tidings.app import APPLICATION
 from tidings_infra import names
 from tidings_infra.nag import flatten_cfn_reference
@@ -23,7 +24,12 @@ def test_admin_routes_use_iam_authorization_and_the_api_routes_do_not(synthesize
     routes = _http_routes(synthesized)
     admin = {key for key in routes if key.split(" ")[1].startswith("/admin/")}
     assert admin == {r.key for r in APPLICATION.http_routes if r.authorization == "iam"}
-    assert {"PUT /admin/users/{userId}", "GET /admin/users/{userId}", "POST /admin/sessions"} <= admin
+    assert {
+        "PUT /admin/users/{userId}",
+        "GET /admin/users/{userId}",
+        "DELETE /admin/users/{userId}",
+        "POST /admin/sessions",
+    } <= admin
     assert {
         "POST /admin/chats",
         "PATCH /admin/chats/{chatId}",
@@ -66,10 +72,11 @@ def test_outputs_give_the_admin_url_the_policy_the_tables_and_the_signing_key(sy
 
 
 def test_the_admin_function_is_granted_only_what_it_uses(synthesized: Synthesized) -> None:
-    """No connection tables, no queues, no @connections: it neither posts to nor closes connections."""
+    """No connection tables, no @connections: it neither posts to nor closes connections; its one
+    queue is the erasures' (an erasure is the worker's to carry out)."""
     granted = {table.id for table, _ in ADMIN_API.tables}
     assert granted == {"Users", "RefreshTokens", "Members", "Chats", "Messages", "PushSubscriptions"}
-    assert not ADMIN_API.manages_connections and not ADMIN_API.send_queues
+    assert not ADMIN_API.manages_connections and ADMIN_API.send_queues == (ERASURE_JOBS,)
     [function] = [
         props
         for props in (r["Properties"] for r in synthesized.of_type("AWS::Lambda::Function").values())
@@ -98,3 +105,54 @@ def test_the_admin_chats_function_has_the_chat_changes_grants_and_no_secret(synt
     variables = set(function["Environment"]["Variables"])
     assert {"CHATS_TABLE", "MEMBERS_TABLE", "USERS_TABLE", "MESSAGES_TABLE"} <= variables
     assert "JWT_SIGNING_KEY_SECRET_ARN" not in variables and "CONNECTIONS_TABLE" not in variables
+
+
+def _erasure_queue_id(synthesized: Synthesized) -> str:
+    return synthesized.logical_id(synthesized.stack.queues.queue(ERASURE_JOBS))
+
+
+def test_the_erasure_worker_is_granted_only_what_its_stages_touch(synthesized: Synthesized) -> None:
+    """Each stage's tables at the access it needs, no secret (it verifies and mints no token),
+    its own queue and the token timers (a close met in a handshake), @connections to close."""
+    assert {(table.id, access) for table, access in ERASURE_WORKER.tables} == {
+        ("Users", "read_write"),
+        ("RefreshTokens", "read_write"),
+        ("Connections", "read_write"),
+        ("UserConnections", "read_write"),
+        ("Messages", "read_write"),
+        ("Idempotency", "read_write"),
+        ("Chats", "read_write"),
+        ("Members", "read_write"),
+        ("PushSubscriptions", "read_write"),
+        ("Presence", "write"),
+        ("PresenceSubscriptions", "read_write"),
+    }
+    assert not ERASURE_WORKER.secrets and ERASURE_WORKER.manages_connections
+    assert [(index.id, access) for index, access in ERASURE_WORKER.search] == [("Search", "read_write")]
+    statements = _role_statements(synthesized, ERASURE_WORKER)
+    assert not any("secretsmanager:GetSecretValue" in str(statement["Action"]) for statement in statements)
+    sending = {
+        queue.id
+        for queue in APPLICATION.queues
+        if "sqs:SendMessage"
+        in _actions_on(statements, _get_att(synthesized.logical_id(synthesized.stack.queues.queue(queue)), "Arn"))
+    }
+    assert sending == {"ErasureJobs", "TokenTimers"}
+
+
+def test_the_worker_consumes_the_erasure_queue_which_outlasts_it_and_has_a_dlq(synthesized: Synthesized) -> None:
+    properties = synthesized.resources[_erasure_queue_id(synthesized)]["Properties"]
+    assert properties["VisibilityTimeout"] >= 6 * ERASURE_WORKER.timeout_seconds
+    assert properties["RedrivePolicy"]["maxReceiveCount"] == 5
+    worker_id = synthesized.logical_id(synthesized.stack.functions.function(ERASURE_WORKER))
+    synthesized.template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "EventSourceArn": _get_att(_erasure_queue_id(synthesized), "Arn"),
+            "FunctionName": _ref(worker_id),
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "BatchSize": 1,
+        },
+    )
+    api_statements = _role_statements(synthesized, ADMIN_API)
+    assert "sqs:SendMessage" in _actions_on(api_statements, _get_att(_erasure_queue_id(synthesized), "Arn"))

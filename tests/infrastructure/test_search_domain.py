@@ -65,6 +65,7 @@ def test_functions_reach_only_their_declared_search_domains(synthesized: Synthes
         assert actions == _READ | _WRITE
 
 
-def test_the_search_functions_are_the_route_indexer_and_reindex() -> None:
+def test_the_search_functions_are_the_route_indexer_reindex_and_the_erasure() -> None:
+    """The erasure worker removes an erased user's messages from the index at once."""
     with_search = {f.id for f in APPLICATION.functions if f.search}
-    assert with_search == {"Search", "SearchIndexer", "SearchReindex"}
+    assert with_search == {"Search", "SearchIndexer", "SearchReindex", "ErasureWorker"}

@@ -4,6 +4,7 @@ failures told in one line (unreachable, refused signature, a stack's region)."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -112,6 +113,7 @@ def test_a_deployed_stack_is_signed_with_a_boto3_session_in_the_urls_region(monk
             ("PUT", "/admin/chats/ops/members/sam", {"role": "admin"}),
         ),
         (["members", "remove", "ops", "sam"], ("DELETE", "/admin/chats/ops/members/sam", None)),
+        (["erase", "pat@p:1"], ("DELETE", "/admin/users/pat%40p%3A1", None)),
     ],
 )
 def test_the_chat_and_member_commands_make_the_documented_calls(
@@ -135,3 +137,66 @@ def test_a_bad_archived_flag_is_refused_by_the_parser(capsys: pytest.CaptureFixt
         main(["admin", "chats", "update", "ops", "--archived", "yes"])
     assert exited.value.code == 2
     assert "--archived: invalid choice: 'yes'" in capsys.readouterr().err
+
+
+class FakeErasure:
+    """The administration API as `erase --wait` sees it: the DELETE's 202, then the user until
+    `gone_after` reads, then 404."""
+
+    def __init__(self, gone_after: int | None) -> None:
+        self.gone_after = gone_after
+        self.made: list[tuple[str, str]] = []
+
+    def call(self, method, base_url, path, body=None, **_signing):
+        self.made.append((method, path))
+        if method == "DELETE":
+            return {"userId": "alice", "erasure": "started"}
+        reads = sum(1 for made, _ in self.made if made == "GET")
+        if self.gone_after is not None and reads > self.gone_after:
+            raise admin_cli.AdminCallFailed("No user 'alice'; create it with PUT /admin/users/alice (HTTP 404)", 404)
+        return {"user": {"userId": "alice", "displayName": "Alice"}, "erasure": "running"}
+
+
+def test_erase_wait_polls_the_user_until_it_is_gone(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api = FakeErasure(gone_after=2)
+    monkeypatch.setattr(admin_cli, "call", api.call)
+    monkeypatch.setattr(admin_cli, "ERASURE_POLL_SECONDS", 0)
+    assert main(["admin", "erase", "alice", "--wait"]) == 0
+    assert api.made == [("DELETE", "/admin/users/alice")] + [("GET", "/admin/users/alice")] * 3
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"userId": "alice", "erasure": "started"}
+    lines = err.splitlines()
+    assert lines[:2] == ["erasing alice... (0 s)"] * 2 and lines[2].startswith("alice erased (")
+
+
+def test_erase_wait_gives_up_after_its_timeout_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(admin_cli, "call", FakeErasure(gone_after=None).call)
+    monkeypatch.setattr(admin_cli, "ERASURE_POLL_SECONDS", 0.01)
+    assert main(["admin", "erase", "alice", "--wait", "--timeout", "0.05"]) == 1
+    err = capsys.readouterr().err
+    assert "tidings admin: alice is still being erased after 0 s" in err and "Traceback" not in err
+
+
+def test_erase_of_an_unknown_user_is_one_line_and_no_wait(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    made = []
+
+    def call(method, base_url, path, body=None, **_signing):
+        made.append(method)
+        raise admin_cli.AdminCallFailed("No user 'zed' (HTTP 404)", 404)
+
+    monkeypatch.setattr(admin_cli, "call", call)
+    assert main(["admin", "erase", "zed", "--wait"]) == 1
+    assert made == ["DELETE"]
+    assert capsys.readouterr().err == "tidings admin: No user 'zed' (HTTP 404)\n"
+
+
+async def test_an_http_refusal_carries_its_status(runtime: LocalRuntime) -> None:
+    with pytest.raises(admin_cli.AdminCallFailed) as failed:
+        await asyncio.to_thread(admin_cli.call, "GET", runtime.url, "/admin/nothing-here")
+    assert failed.value.status == 404

@@ -1,13 +1,15 @@
-"""The administration API's logic, free of AWS event shapes: users, sessions, the export."""
+"""The administration API's logic, free of AWS event shapes: users, sessions, the export, the
+start of an erasure (its work: `tidings.admin.erasure`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
+from tidings.admin.erasure import ErasureJob
 from tidings.admin.wire import SessionRequest, UserPut
-from tidings.kernel.errors import NotFound
+from tidings.kernel.errors import Conflict, NotFound
 from tidings.kernel.observability import logger, metrics
 from tidings.kernel.wire import iso
 
@@ -18,6 +20,7 @@ class UserProfile:
     display_name: str
     email: str | None = None
     avatar_url: str | None = None
+    erasing: bool = False  # an erasure is running (`DELETE /admin/users/{userId}`)
 
     def to_wire(self) -> dict[str, Any]:
         wire = {"userId": self.user_id, "displayName": self.display_name}
@@ -28,12 +31,26 @@ class UserProfile:
         return wire
 
 
+# What `DELETE /admin/users/{userId}` answers: the erasure began now, was running, or is done.
+ErasureStart = Literal["started", "running", "completed"]
+
+
 class UserStore(Protocol):
     def put(self, profile: UserProfile) -> bool:
         """Creates the user or replaces its profile (keeping what other features store on the
-        user: badges, preferences, revocations); True when it was created."""
+        user: badges, preferences, revocations); True when it was created (an erased user's id
+        too). Raises Conflict while the user is being erased."""
 
-    def get(self, user_id: str) -> UserProfile | None: ...
+    def get(self, user_id: str) -> UserProfile | None:
+        """None for no user, or an erased one."""
+
+    def start_erasure(self, user_id: str, at: float) -> ErasureStart | None:
+        """Marks the user erasing (from then on, every token of theirs is refused); None for no
+        user."""
+
+
+class ErasureQueue(Protocol):
+    def schedule(self, job: ErasureJob, delay_seconds: int = 0) -> None: ...
 
 
 class UserData(Protocol):
@@ -52,10 +69,18 @@ class SessionIssuing(Protocol):
 
 
 class AdminService:
-    def __init__(self, users: UserStore, data: UserData, sessions: SessionIssuing, now: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        users: UserStore,
+        data: UserData,
+        sessions: SessionIssuing,
+        erasures: ErasureQueue,
+        now: Callable[[], float],
+    ) -> None:
         self._users = users
         self._data = data
         self._sessions = sessions
+        self._erasures = erasures
         self._now = now
 
     def put_user(self, user_id: str, request: UserPut) -> tuple[UserProfile, bool]:
@@ -74,14 +99,32 @@ class AdminService:
     def issue_session(self, request: SessionRequest) -> dict[str, Any]:
         """A sign-in for a user Tidings knows (a token for an unknown one would make a user
         with no name appear in every chat it joins)."""
-        self.get_user(request.userId)
+        self._not_erasing(self.get_user(request.userId))
         session = self._sessions.issue_session(request.userId, request.ttlSeconds)
         logger.info("session issued", extra={"userId": request.userId})
         metrics.add_metric(name="AdminSessionsIssued", unit="Count", value=1)
         return session.to_wire()
 
     def export(self, user_id: str) -> dict[str, Any]:
-        profile = self.get_user(user_id)
+        profile = self._not_erasing(self.get_user(user_id))
         document = {"user": profile.to_wire(), **self._data.export(user_id), "exportedAt": iso(self._now())}
         metrics.add_metric(name="UserExports", unit="Count", value=1)
         return document
+
+    def erase_user(self, user_id: str) -> ErasureStart:
+        """Marks the user erasing and queues the erasure. Asking again while it runs queues it
+        again from the start: every step is idempotent, and a job that was lost resumes."""
+        started = self._users.start_erasure(user_id, self._now())
+        if started is None:
+            raise NotFound(f"No user {user_id!r}")
+        if started != "completed":
+            self._erasures.schedule(ErasureJob(user_id))
+        logger.info("erasure requested", extra={"userId": user_id, "erasure": started})
+        metrics.add_metric(name="ErasuresStarted", unit="Count", value=int(started == "started"))
+        return started
+
+    @staticmethod
+    def _not_erasing(profile: UserProfile) -> UserProfile:
+        if profile.erasing:
+            raise Conflict(f"User {profile.user_id!r} is being erased")
+        return profile

@@ -141,6 +141,19 @@ class UserWire(_Answer):
 
 class UserResponse(_Answer):
     user: UserWire
+    erasure: Literal["running"] | None = Field(
+        None, description="Present while the user is being erased (`DELETE /admin/users/{userId}`)"
+    )
+
+
+class ErasureResponse(_Answer):
+    """`DELETE /admin/users/{userId}` (202): the erasure runs in the background and is done
+    when `GET /admin/users/{userId}` answers 404."""
+
+    userId: str
+    erasure: Literal["started", "running", "completed"] = Field(
+        description="started: by this request; running: already, and queued again; completed: nothing left to erase"
+    )
 
 
 class SessionResponse(_Answer):

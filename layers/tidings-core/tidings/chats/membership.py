@@ -124,6 +124,12 @@ class ChatChanges(Protocol):
     def known_users(self, user_ids: Sequence[str]) -> dict[str, str]:
         """`{userId: displayName}` of those of `user_ids` Tidings knows."""
 
+    def memberships_of(
+        self, user_id: str, cursor: dict[str, Any] | None, limit: int
+    ) -> tuple[list[str], dict[str, Any] | None]:
+        """A page of the ids of the user's chats (the members' user index), and the cursor of
+        the next page (None after the last)."""
+
     def dm_between(self, user_id: str, other_id: str) -> str | None:
         """The pair's DM chat id, if they have one."""
 
@@ -342,6 +348,33 @@ class ChatAdministration:
         other_admin = self._other_admin(caller, chat_id, user_id) if current == "admin" else None
         with _membership_races(user_id):
             self._store.record_leave(self._event("member_left", chat, caller, user_id, current), current, other_admin)
+
+    # --- a user's erasure (the administration API) ------------------------------------------
+
+    def memberships_of(
+        self, user_id: str, cursor: dict[str, Any] | None, limit: int
+    ) -> tuple[list[str], dict[str, Any] | None]:
+        return self._store.memberships_of(user_id, cursor, limit)
+
+    def remove_erased_user(self, chat_id: str, user_id: str) -> bool:
+        """Takes a user who is being erased out of a chat, as the platform: a `member_left`
+        event like any removal (the removed member's cut-off applies), a DM's too, the one
+        change a DM's members ever see (the other member keeps the history). False when the
+        user was not in it (any more: a redelivered erasure job)."""
+        chat = self._store.chat(chat_id)
+        if chat is None:
+            return False
+        self._check("erase", PLATFORM, chat_id, chat, None)
+        for _ in range(3):
+            current = self._store.role_of(chat_id, user_id)
+            if current is None:
+                return False
+            try:
+                self._store.record_leave(self._event("member_left", chat, PLATFORM, user_id, current), current, None)
+                return True
+            except NoSuchMember:
+                continue  # their role changed since it was read: read it again
+        raise Conflict(f"The membership of {user_id!r} in {chat_id!r} kept changing; retry")
 
     # --- helpers -------------------------------------------------------------------------
 

@@ -74,6 +74,12 @@ class DynamoChatChanges:
             for m in MemberModel.query(chat_id, consistent_read=True, attributes_to_get=["userId", "role"])
         ]
 
+    def memberships_of(
+        self, user_id: str, cursor: dict[str, Any] | None, limit: int
+    ) -> tuple[list[str], dict[str, Any] | None]:
+        page = MemberModel.by_user.query(user_id, limit=limit, last_evaluated_key=cursor, attributes_to_get=["chatId"])
+        return [member.chat_id for member in page], page.last_evaluated_key
+
     def known_users(self, user_ids: Sequence[str]) -> dict[str, str]:
         wanted = list(dict.fromkeys(user_ids))
         found: dict[str, str] = {}

@@ -35,6 +35,10 @@ class UserModel(TableModel):
     # The profile the platform provisions (`PUT /admin/users/{userId}`); avatarUrl is https only.
     email = UnicodeAttribute(null=True)
     avatar_url = UnicodeAttribute(attr_name="avatarUrl", null=True)
+    # `DELETE /admin/users/{userId}`: "erasing" while the erasure runs, then "erased" (the item a
+    # tombstone: the id, the revocation, when). Every token of such a user is refused.
+    erasure = UnicodeAttribute(null=True)
+    erasure_at = NumberAttribute(attr_name="erasureAt", null=True)  # epoch s: when it started, then ended
 
 
 class ChatsByType(GlobalSecondaryIndex["ChatModel"]):

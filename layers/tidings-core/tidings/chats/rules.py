@@ -6,7 +6,7 @@ it: every action is NOT_FOUND, as if it did not exist. A caller who can see it b
 right is FORBIDDEN. A DM's members never change: it is the pair's chat for good.
 
 The platform (the administration API) sees every chat and passes every admin check; a DM stays
-a DM for it too.
+a DM for it too, but for a user's erasure, which takes them out of their DMs as well.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ Action = Literal[
     "set_role",  # change a member's role (one's own too)
     "remove",  # take another member out
     "leave",  # take oneself out
+    "erase",  # take out a user who is being erased (the platform only)
 ]
 
 
@@ -42,10 +43,13 @@ def refusal(action: Action, chat_id: str, standing: Standing) -> TidingsError | 
     """None when `action` is allowed, else the error to answer with."""
     public_channel = standing.chat_type == "channel" and standing.visibility == "public"
     if standing.platform:
-        dm_change = standing.chat_type == "dm" and action != "view"
+        # A user's erasure takes them out of every chat, their DMs too.
+        dm_change = standing.chat_type == "dm" and action not in ("view", "erase")
         return Forbidden("A DM's members and fields do not change") if dm_change else None
     if standing.role is None and not public_channel:
         return NotFound(f"Chat {chat_id!r} does not exist")
+    if action == "erase":
+        return Forbidden("Only the platform erases users")
     if action == "view":
         return None
     if standing.chat_type == "dm" and action != "view":

@@ -23,6 +23,8 @@ from tidings.messaging.sending import UserDirectory
 
 EventKind = Literal["edit", "delete", "reaction"]
 ReactionAction = Literal["add", "remove"]
+# Where a page of a Query ends (its LastEvaluatedKey), to start the next one after it.
+Cursor = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -170,16 +172,13 @@ class ChatEventService:
             if held is None:
                 raise NotFound(f"Message {message.message_id!r} was deleted")
             return self._replay(claim, DuplicateRequest(held), message)
-        event = ChatEvent(
-            kind=kind,
-            chat_id=message.chat_id,
-            seq=self._store.allocate_seq(message.chat_id),
-            message_id=message.message_id,
-            target_seq=message.seq,
-            actor_id=actor_id,
-            actor_name=self._users.display_name(actor_id),
-            at=iso(self._now()),
-            trace_id=message.trace_id,
+        event = _event_on(
+            kind,
+            message,
+            self._store.allocate_seq(message.chat_id),
+            actor_id,
+            self._users.display_name(actor_id),
+            self._now(),
         )
         try:
             write(event)
@@ -200,3 +199,101 @@ class ChatEventService:
         if message is None:  # messages are never removed, only erased
             raise NotFound("The message no longer exists")
         return message
+
+
+def _event_on(kind: EventKind, message: Message, seq: int, actor_id: str, actor_name: str, now: float) -> ChatEvent:
+    return ChatEvent(
+        kind=kind,
+        chat_id=message.chat_id,
+        seq=seq,
+        message_id=message.message_id,
+        target_seq=message.seq,
+        actor_id=actor_id,
+        actor_name=actor_name,
+        at=iso(now),
+        trace_id=message.trace_id,
+    )
+
+
+class SentMessages(ChatEventStore, Protocol):
+    def record_delete(self, event: ChatEvent, claim: Claim, *, sender_name: str | None = None) -> None:
+        """As `ChatEventStore.record_delete`; `sender_name` replaces the message's."""
+
+    def sent_by(self, user_id: str, cursor: Cursor | None, limit: int) -> tuple[list[Message], Cursor | None]:
+        """A page of the messages (not other events) the user sent, oldest first, and the
+        cursor of the next page (None after the last)."""
+
+    def reacted_by(
+        self, user_id: str, cursor: Cursor | None, limit: int
+    ) -> tuple[list[tuple[str, int]], Cursor | None]:
+        """A page of `(chatId, seq)` of the messages the user reacted to, and the next cursor."""
+
+
+class MessageErasure:
+    """A user's messages, deleted for their erasure (the administration API): each one through
+    the store's delete and its `delete` chat event, exactly as a delete by its sender, recorded
+    as made by `actor_id` (the platform). No membership check (the user may have left the chat
+    long ago) and no rate limit; the tombstone keeps the sender's id, not their name. A deleted
+    message is left as it is (no second event), and the claim's request id is the message's
+    own, so two erasures racing on one message (a redelivered job beside its continuation)
+    write one event."""
+
+    def __init__(self, store: SentMessages, actor_id: str, actor_name: str, now: Callable[[], float]) -> None:
+        self._store = store
+        self._actor_id = actor_id
+        self._actor_name = actor_name
+        self._now = now
+
+    def sent_by(
+        self, user_id: str, cursor: Cursor | None, limit: int
+    ) -> tuple[list[tuple[str, int, str]], Cursor | None]:
+        """A page of `(chatId, seq, messageId)` of the messages the user sent, and the next cursor."""
+        messages, next_cursor = self._store.sent_by(user_id, cursor, limit)
+        return [(m.chat_id, m.seq, m.message_id) for m in messages], next_cursor
+
+    def erase(self, chat_id: str, seq: int) -> int | None:
+        """The delete event's seq; None when the message was deleted already (or is gone)."""
+        message = self._store.get(chat_id, seq)
+        if message is None or message.deleted:
+            return None
+        now = self._now()
+        claim = Claim.of(
+            "message.delete",
+            chat_id,
+            self._actor_id,
+            f"erasure:{message.message_id}",
+            {"messageId": message.message_id},
+            now,
+        )
+        event = _event_on("delete", message, self._store.allocate_seq(chat_id), self._actor_id, self._actor_name, now)
+        try:
+            # The tombstone shows the sender's id instead of their name, as for an unknown user.
+            self._store.record_delete(event, claim, sender_name=message.sender_id)
+        except (DuplicateRequest, MessageGone):
+            return None  # deleted meanwhile, by the sender or by the other erasure
+        return event.seq
+
+    def reacted_by(
+        self, user_id: str, cursor: Cursor | None, limit: int
+    ) -> tuple[list[tuple[str, int]], Cursor | None]:
+        return self._store.reacted_by(user_id, cursor, limit)
+
+    def unreact(self, chat_id: str, seq: int, user_id: str) -> int:
+        """Removes the user's reactions from the message, each a `reaction` chat event as the
+        user's own removal would be (the reaction is theirs: the event is recorded as theirs,
+        named by their id); how many there were. One the user no longer holds is skipped."""
+        message = self._store.get(chat_id, seq)
+        if message is None or message.deleted:
+            return 0
+        removed = 0
+        for emoji in [emoji for emoji, users in message.reactions.items() if user_id in users]:
+            now = self._now()
+            fields = {"messageId": message.message_id, "emoji": emoji, "action": "remove"}
+            claim = Claim.of("message.react", chat_id, user_id, f"erasure:{message.message_id}:{emoji}", fields, now)
+            event = _event_on("reaction", message, self._store.allocate_seq(chat_id), user_id, user_id, now)
+            try:
+                self._store.record_reaction(event, emoji, "remove", claim)
+            except (NoChange, DuplicateRequest, MessageGone):
+                continue  # removed meanwhile, by the user or by the other erasure
+            removed += 1
+        return removed

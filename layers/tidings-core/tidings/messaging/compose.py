@@ -16,13 +16,13 @@ from tidings.kernel.delay_queue import DelayQueue
 from tidings.kernel.environment import Environment
 from tidings.kernel.ephemeral import EPHEMERAL
 from tidings.messaging.declaration import TYPING_TIMERS
-from tidings.messaging.models import MESSAGES
+from tidings.messaging.models import IDEMPOTENCY, MESSAGES
 
 if TYPE_CHECKING:
     from tidings.chats.directory import MemberDirectory
     from tidings.kernel.connections_api import ConnectionDirectory, ConnectionPoster, Deliveries, Redelivery
     from tidings.kernel.ratelimits import RateLimiter
-    from tidings.messaging.chat_events import ChatEventService
+    from tidings.messaging.chat_events import ChatEventService, MessageErasure
     from tidings.messaging.fanout import Fanout
     from tidings.messaging.history import HistoryMembers, HistoryService
     from tidings.messaging.message_store import DynamoMessageStore
@@ -54,6 +54,14 @@ def chat_events(environment: Environment, *, users: UserDirectory, limiter: Rate
 
     environment.require(CHATS, MEMBERS)
     return ChatEventService(message_store(environment), users, limiter, now=time.time)
+
+
+def message_erasure(environment: Environment, *, actor_id: str, actor_name: str) -> MessageErasure:
+    """A user's messages, deleted for their erasure, as `actor_id` (the platform)."""
+    from tidings.messaging.chat_events import MessageErasure
+
+    environment.require(CHATS, IDEMPOTENCY)
+    return MessageErasure(message_store(environment), actor_id, actor_name, now=time.time)
 
 
 def read_marks(environment: Environment) -> ReadService:

@@ -17,7 +17,7 @@ from pynamodb.transactions import TransactWrite
 from tidings.chats.directory import DynamoMemberDirectory
 from tidings.chats.models import ChatModel, MemberModel
 from tidings.kernel.errors import Forbidden, NotFound, Unavailable
-from tidings.messaging.chat_events import ChatEvent, MessageGone, NoChange, ReactionAction
+from tidings.messaging.chat_events import ChatEvent, Cursor, MessageGone, NoChange, ReactionAction
 from tidings.messaging.idempotency import Claim, DuplicateRequest, HeldClaim
 from tidings.messaging.message import Message
 from tidings.messaging.models import AuditModel, IdempotencyModel, MessageModel
@@ -149,19 +149,18 @@ class DynamoMessageStore:
             ],
         )
 
-    def record_delete(self, event: ChatEvent, claim: Claim) -> None:
+    def record_delete(self, event: ChatEvent, claim: Claim, *, sender_name: str | None = None) -> None:
         # The content goes from storage for good; the item stays so the seq keeps its meaning.
-        self._record(
-            event,
-            claim,
-            actions=[
-                MessageModel.content.remove(),
-                MessageModel.attachments.set([]),
-                MessageModel.mentions.set([]),
-                MessageModel.reactions.set({}),
-                MessageModel.deleted.set(True),
-            ],
-        )
+        actions = [
+            MessageModel.content.remove(),
+            MessageModel.attachments.set([]),
+            MessageModel.mentions.set([]),
+            MessageModel.reactions.set({}),
+            MessageModel.deleted.set(True),
+        ]
+        if sender_name is not None:  # an erasure: the tombstone no longer names its sender
+            actions.append(MessageModel.sender_name.set(sender_name))
+        self._record(event, claim, actions=actions)
 
     def record_reaction(self, event: ChatEvent, emoji: str, action: ReactionAction, claim: Claim) -> None:
         # A raw map's item is an expression path (PynamoDB's stubs type it as the value).
@@ -246,6 +245,20 @@ class DynamoMessageStore:
         )
         return [message_from_model(item) for item in items[:limit]], len(items) > limit
 
+    def sent_by(self, user_id: str, cursor: Cursor | None, limit: int) -> tuple[list[Message], Cursor | None]:
+        """A page of the messages the user sent (for their erasure), oldest first."""
+        items, next_cursor = _authored_page(user_id, cursor, limit)
+        return [message_from_model(item) for item in items if item.kind == "message"], next_cursor
+
+    def reacted_by(
+        self, user_id: str, cursor: Cursor | None, limit: int
+    ) -> tuple[list[tuple[str, int]], Cursor | None]:
+        """A page of the messages the user reacted to, `(chatId, seq)` each, named by their
+        reaction events (for their erasure)."""
+        items, next_cursor = _authored_page(user_id, cursor, limit, ["chatId", "seq", "kind", "targetSeq"])
+        targets = {(i.chat_id, int(i.target_seq)) for i in items if i.kind == "reaction" and i.target_seq is not None}
+        return sorted(targets), next_cursor
+
     def messages_of(self, chat_id: str) -> Iterator[Message]:
         """The chat's messages (not its other events), oldest first: for the search rebuild."""
         for item in MessageModel.query(chat_id, filter_condition=MessageModel.kind == "message"):
@@ -260,6 +273,19 @@ class _OperationRefused(Exception):
         super().__init__(f"transaction refused: {reasons}")
         self.reasons = reasons
         self.failed = [index for index, code in enumerate(reasons) if code == "ConditionalCheckFailed"]
+
+
+def _authored_page(
+    user_id: str, cursor: Cursor | None, limit: int, attributes: list[str] | None = None
+) -> tuple[list[MessageModel], Cursor | None]:
+    """A page of the items the user is the sender of (messages and their own events), oldest
+    first, and the cursor after it: one Query of the keys-only sender index, one BatchGetItem."""
+    page = MessageModel.by_sender.query(user_id, limit=limit, last_evaluated_key=cursor)
+    keys = [(item.chat_id, int(item.seq)) for item in page]
+    found = (
+        {(i.chat_id, int(i.seq)): i for i in MessageModel.batch_get(keys, attributes_to_get=attributes)} if keys else {}
+    )
+    return [found[key] for key in keys if key in found], page.last_evaluated_key
 
 
 def _watermark_move(seq: int, message_id: str, by: str) -> tuple[list[Any], Condition]:

@@ -54,6 +54,14 @@ class DynamoSubscriptionStore:
     def remove(self, user_id: str, subscription_id: str) -> None:
         PushSubscriptionModel(user_id, subscription_id).delete()
 
+    def remove_all(self, user_id: str) -> int:
+        """Deletes every subscription of the user (their erasure); how many there were."""
+        items = list(PushSubscriptionModel.query(user_id))
+        with PushSubscriptionModel.batch_write() as batch:
+            for item in items:
+                batch.delete(item)
+        return len(items)
+
     def for_user(self, user_id: str) -> list[PushSubscription]:
         """The user's subscriptions, without the expired ones TTL has not swept yet."""
         now = time.time()

@@ -84,6 +84,12 @@ class DynamoPresenceStore:
             raise
         return True
 
+    def forget(self, user_id: str) -> None:
+        """Deletes the user's presence item (their erasure). The stream's REMOVE is no status
+        change: the fan-out follows INSERTs and MODIFYs only, and the user's last connection
+        closing has told the subscribers they are offline."""
+        PresenceModel(user_id).delete()
+
     def states(self, user_ids: Sequence[str]) -> dict[str, PresenceState]:
         """Read consistently: a snapshot must not be older than a change already announced."""
         found: dict[str, PresenceState] = {}
@@ -127,6 +133,16 @@ class DynamoPresenceSubscriptions:
         with PresenceSubscriptionModel.batch_write() as batch:
             for other in others:
                 batch.delete(PresenceSubscriptionModel(other, user_id))
+                batch.delete(PresenceSubscriptionModel(user_id, other))
+
+    def end_all(self, user_id: str) -> None:
+        """Every subscription of the user and to the user, lapsed ones too (their erasure)."""
+        watched = [item.user_id for item in PresenceSubscriptionModel.by_subscriber.query(user_id)]
+        watchers = [item.subscriber_id for item in PresenceSubscriptionModel.query(user_id)]
+        with PresenceSubscriptionModel.batch_write() as batch:
+            for other in watched:
+                batch.delete(PresenceSubscriptionModel(other, user_id))
+            for other in watchers:
                 batch.delete(PresenceSubscriptionModel(user_id, other))
 
     def subscribers_of(self, user_id: str, now: float) -> list[str]:

@@ -167,11 +167,21 @@ class _NoMembers:
 
 
 def _no_signing_key() -> str:
-    raise RuntimeError("$connect verifies no token: the authorizer did")
+    raise RuntimeError("this function verifies and mints no token")
 
 
 def credential_service(environment: Environment, *, poster: ConnectionPoster) -> CredentialService:
     """Refresh, revoke and sign-in."""
+    return _credentials(environment, poster, signing_key(environment))
+
+
+def session_revocation(environment: Environment, *, poster: ConnectionPoster) -> CredentialService:
+    """Revoke alone (a user's erasure): without the signing key, which only refresh and
+    sign-in use."""
+    return _credentials(environment, poster, _no_signing_key)
+
+
+def _credentials(environment: Environment, poster: ConnectionPoster, key: Callable[[], str]) -> CredentialService:
     from tidings.sessions.credentials import CredentialService
     from tidings.sessions.token_store import DynamoRefreshTokenStore
 
@@ -181,7 +191,7 @@ def credential_service(environment: Environment, *, poster: ConnectionPoster) ->
         revocations(environment),
         connection_store(environment),
         disconnector(environment, poster=poster),
-        signing_key(environment),
+        key,
         now=time.time,
     )
 

@@ -19,6 +19,11 @@ if TYPE_CHECKING:
     from tidings.sessions.credentials import RefreshTokenRecord
 
 
+# What `revokedBefore` reads as for a user being erased or erased (`UserModel.erasure`): every
+# token, whenever issued, until the platform provisions the user again.
+EVERY_TOKEN = 2**53
+
+
 class DynamoRevocations:
     def revoked_before(self, user_id: str) -> int | None:
         standing = self.standing(user_id)
@@ -27,9 +32,13 @@ class DynamoRevocations:
     def standing(self, user_id: str) -> UserStanding | None:
         """The user's revocation, or None when Tidings has no such user: one consistent read."""
         try:
-            user = UserModel.get(user_id, consistent_read=True, attributes_to_get=["userId", "revokedBefore"])
+            user = UserModel.get(
+                user_id, consistent_read=True, attributes_to_get=["userId", "revokedBefore", "erasure"]
+            )
         except DoesNotExist:
             return None
+        if user.erasure is not None:
+            return UserStanding(EVERY_TOKEN)
         return UserStanding(None if user.revoked_before is None else int(user.revoked_before))
 
     def revoke(self, user_id: str, at: int) -> None:
