@@ -211,6 +211,20 @@ endTime: string
 timezone?: string
 }
 /**
+ * `DELETE /admin/users/{userId}` (202): the erasure runs in the background and is done
+ * when `GET /admin/users/{userId}` answers 404.
+ * 
+ * This interface was referenced by `TidingsRest`'s JSON-Schema
+ * via the `definition` "ErasureResponse".
+ */
+export interface ErasureResponse {
+userId: string
+/**
+ * started: by this request; running: already, and queued again; completed: nothing left to erase
+ */
+erasure: ("started" | "running" | "completed")
+}
+/**
  * Every REST error: `{"error": {"code", "message"}}` with the matching HTTP status.
  * 
  * This interface was referenced by `TidingsRest`'s JSON-Schema
@@ -493,6 +507,10 @@ avatarUrl?: (string | null)
  */
 export interface UserResponse {
 user: UserWire
+/**
+ * Present while the user is being erased (`DELETE /admin/users/{userId}`)
+ */
+erasure?: ("running" | null)
 }
 /**
  * This interface was referenced by `TidingsRest`'s JSON-Schema
