@@ -45,3 +45,19 @@ def test_an_exception_is_raised_once_every_call_has_ended():
     with pytest.raises(RuntimeError, match="throttled"):
         bounded_map(call, [0, 1, 2, 3], 4, "test")
     assert sorted(ended) == [1, 2, 3]
+
+
+def test_a_failure_does_not_cancel_the_calls_still_waiting_for_a_thread():
+    started: list[int] = []
+
+    def call(item: int) -> int:
+        started.append(item)
+        if item == 0:
+            raise RuntimeError("throttled")
+        time.sleep(0.01)
+        return item
+
+    # Two threads, ten calls: eight are still queued when the first one fails.
+    with pytest.raises(RuntimeError, match="throttled"):
+        bounded_map(call, list(range(10)), 2, "test")
+    assert sorted(started) == list(range(10))

@@ -8,7 +8,7 @@ them opens a connection only to throw it away."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -21,4 +21,8 @@ def bounded_map(call: Callable[[T], R], items: Sequence[T], concurrency: int, na
     if len(items) <= 1:
         return [call(item) for item in items]
     with ThreadPoolExecutor(min(concurrency, len(items)), thread_name_prefix=name) as pool:
-        return list(pool.map(call, items))
+        # Not `pool.map`: reading its results stops at the first exception and cancels the calls
+        # no thread has picked up yet, so some recipients would be skipped while others were done.
+        futures = [pool.submit(call, item) for item in items]
+        wait(futures)
+    return [future.result() for future in futures]
