@@ -149,7 +149,7 @@ async def test_rapid_messages_of_one_chat_become_one_growing_toast(quiet_server)
     alice, bob = await quiet_server.connect("alice", raw=True), await quiet_server.connect("bob", raw=True)
     try:
         await asyncio.sleep(2.5)  # any group bob had open for project-x has closed
-        # At once: the group is the toasts the consumer handles within 2 s, and a loaded machine
+        # At once: the group is the messages stored within 2 s of the first, and a loaded machine
         # could stretch three sends made one after another past that.
         burst = list(await asyncio.gather(*(_send(alice, "project-x", f"burst {n}") for n in range(3))))
         # Sent at once, the three can reach the stream in another order than their seqs (each

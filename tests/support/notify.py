@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
 
 from tests.support.fakes import NoLimits
 from tests.support.seed import make_chat
@@ -77,16 +76,20 @@ class NotifyWorld:
             new_id=lambda: f"urgent-{next(ids)}",
         )
         self.badge_service = BadgeService(DynamoBadgeStore(), self.connections, lambda: self.posted)
-        self._sending = MessageService(DynamoMessageStore(), DynamoUserDirectory(), NoLimits(), now=time.time)
+        self._sending = MessageService(DynamoMessageStore(), DynamoUserDirectory(), NoLimits(), now=lambda: self.clock)
         self._requests = itertools.count()
 
     def send(self, sender: str, chat_id: str, content: str = "hello", priority: str = "normal") -> Message:
+        message = self.store(sender, chat_id, content, priority)
+        self.notifications.message_arrived(message)
+        return message
+
+    def store(self, sender: str, chat_id: str, content: str = "hello", priority: str = "normal") -> Message:
+        """Sends without notifying: what the Delivery consumer has not handled yet."""
         request = SendMessage(
             request_id=f"r{next(self._requests)}", chat_id=chat_id, content=content, priority=priority
         )
-        message = self._sending.send(sender, request)
-        self.notifications.message_arrived(message)
-        return message
+        return self._sending.send(sender, request)
 
     def of_type(self, connection_id: str, frame_type: str) -> list[dict]:
         return [f["payload"] for f in self.posted.frames.get(connection_id, []) if f["type"] == frame_type]

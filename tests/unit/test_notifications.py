@@ -55,6 +55,24 @@ def test_rapid_messages_of_one_chat_group_into_one_toast(world):
     assert (world.toasts("bob-1")[-1]["id"], world.toasts("bob-1")[-1]["count"]) == ("toast-2", 1)
 
 
+def test_messages_sent_together_group_however_slowly_they_are_handled(world):
+    sent = [world.store("alice", "general", f"m{n}") for n in range(3)]  # within one second
+    for message in sent:
+        world.notifications.message_arrived(message)
+        world.clock += 3.0  # a loaded consumer: each handled 3 s after the last
+    assert [(t["id"], t["count"]) for t in world.toasts("bob-1")] == [("toast-1", 1), ("toast-1", 2), ("toast-1", 3)]
+
+
+def test_messages_sent_apart_stay_apart_when_a_backlog_handles_them_together(world):
+    sent = []
+    for n in range(2):
+        sent.append(world.store("alice", "general", f"m{n}"))
+        world.clock += 5.0
+    for message in sent:  # a consumer catching up handles both at once
+        world.notifications.message_arrived(message)
+    assert [t["count"] for t in world.toasts("bob-1")] == [1, 1]
+
+
 def test_groups_are_per_chat_and_expire_by_ttl(world):
     world.send("alice", "general")
     world.send("alice", "dm-alice-bob")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Protocol
 
 from tidings.chats.directory import ChatInfo, MemberDirectory
@@ -112,7 +113,7 @@ class NotificationService:
                 return []  # already read past it (the stream runs behind the reader): nothing to tell
             frames = [badge.frame()]
             if delivery.toast or delivery.push:
-                toast = toast_for(message, chat, self._group(user_id, message, now, urgent))
+                toast = toast_for(message, chat, self._group(user_id, message, urgent))
                 if delivery.toast:
                     frames.append(toast.frame())
                 if delivery.push:
@@ -142,10 +143,13 @@ class NotificationService:
             return set()
         return {user_id for user_id, status in statuses.items() if status == DND_STATUS}
 
-    def _group(self, user_id: str, message: Message, now: float, urgent: bool) -> ToastGroup:
+    def _group(self, user_id: str, message: Message, urgent: bool) -> ToastGroup:
         if urgent:
             return ToastGroup(self._new_id(), 1)  # an urgent message always stands alone
-        return self._toast_groups.join(user_id, message.chat_id, now, GROUP_WINDOW_SECONDS)
+        # Grouped by when the messages were sent, not by when this consumer got to them: a
+        # loaded or backlogged consumer groups the same messages as an idle one.
+        sent_at = datetime.fromisoformat(message.created_at).timestamp()
+        return self._toast_groups.join(user_id, message.chat_id, sent_at, GROUP_WINDOW_SECONDS)
 
 
 class ChatEventNotifications:

@@ -1,6 +1,7 @@
 """Toasts: what a notification says, and how rapid ones group.
 
-Messages of one chat that arrive within `GROUP_WINDOW_SECONDS` of the first share one toast:
+Messages of one chat sent within `GROUP_WINDOW_SECONDS` of the first (by their stored
+`createdAt`, so however late the consumer handles them) share one toast:
 the toast keeps its `id` and its `count` grows ("3 new messages in #general"), so a client
 replaces the toast it shows instead of stacking another. The grouping state is a small record
 per (user, chat) (`ToastGroups`), not a sleep. Urgent messages never hide inside a group.
