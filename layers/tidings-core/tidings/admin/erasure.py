@@ -33,12 +33,11 @@ from typing import Any, Literal, Protocol, get_args
 
 from tidings.kernel.delay_queue import json_codec
 from tidings.kernel.observability import logger, metrics
+from tidings.kernel.paging import Cursor
 
 Stage = Literal["sessions", "messages", "reactions", "chats", "push", "presence", "profile"]
 STAGES: tuple[Stage, ...] = get_args(Stage)
 ErasureState = Literal["erasing", "erased"]
-# A page's key to start after (DynamoDB's LastEvaluatedKey as the store returns it).
-Cursor = dict[str, Any]
 
 
 @dataclass(frozen=True)

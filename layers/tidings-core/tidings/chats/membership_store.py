@@ -22,6 +22,7 @@ from tidings.chats.membership import Chat, ChatExists, LastAdmin, MembershipEven
 from tidings.chats.models import ChatModel, ChatsByType, DmPairModel, MemberModel, UserModel, dm_pair_key
 from tidings.chats.rules import visibility_of
 from tidings.kernel.errors import Conflict, NotFound
+from tidings.kernel.paging import Cursor
 from tidings.messaging.models import MessageModel
 
 _BATCH_GET_LIMIT = 100
@@ -74,9 +75,7 @@ class DynamoChatChanges:
             for m in MemberModel.query(chat_id, consistent_read=True, attributes_to_get=["userId", "role"])
         ]
 
-    def memberships_of(
-        self, user_id: str, cursor: dict[str, Any] | None, limit: int
-    ) -> tuple[list[str], dict[str, Any] | None]:
+    def memberships_of(self, user_id: str, cursor: Cursor | None, limit: int) -> tuple[list[str], Cursor | None]:
         page = MemberModel.by_user.query(user_id, limit=limit, last_evaluated_key=cursor, attributes_to_get=["chatId"])
         return [member.chat_id for member in page], page.last_evaluated_key
 

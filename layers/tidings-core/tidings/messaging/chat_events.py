@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from tidings.kernel.errors import Forbidden, NotFound
+from tidings.kernel.paging import Cursor
 from tidings.kernel.ratelimits import RateLimiter
 from tidings.kernel.wire import iso
 from tidings.messaging.declaration import MESSAGE_WRITES
@@ -23,8 +24,6 @@ from tidings.messaging.sending import UserDirectory
 
 EventKind = Literal["edit", "delete", "reaction"]
 ReactionAction = Literal["add", "remove"]
-# Where a page of a Query ends (its LastEvaluatedKey), to start the next one after it.
-Cursor = dict[str, Any]
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from pynamodb.transactions import TransactWrite
 from tidings.chats.directory import DynamoMemberDirectory
 from tidings.chats.models import ChatModel, MemberModel
 from tidings.kernel.errors import Forbidden, NotFound, Unavailable
-from tidings.messaging.chat_events import ChatEvent, Cursor, MessageGone, NoChange, ReactionAction
+from tidings.kernel.paging import Cursor
+from tidings.messaging.chat_events import ChatEvent, MessageGone, NoChange, ReactionAction
 from tidings.messaging.idempotency import Claim, DuplicateRequest, HeldClaim
 from tidings.messaging.message import Message
 from tidings.messaging.models import AuditModel, IdempotencyModel, MessageModel
