@@ -68,30 +68,23 @@ class SessionIssuing(Protocol):
     def issue_session(self, user_id: str, access_token_ttl_seconds: int | None = None) -> IssuedSession: ...
 
 
+@dataclass(frozen=True, eq=False)
 class AdminService:
-    def __init__(
-        self,
-        users: UserStore,
-        data: UserData,
-        sessions: SessionIssuing,
-        erasures: ErasureQueue,
-        now: Callable[[], float],
-    ) -> None:
-        self._users = users
-        self._data = data
-        self._sessions = sessions
-        self._erasures = erasures
-        self._now = now
+    users: UserStore
+    data: UserData
+    sessions: SessionIssuing
+    erasures: ErasureQueue
+    now: Callable[[], float]
 
     def put_user(self, user_id: str, request: UserPut) -> tuple[UserProfile, bool]:
         """The stored profile, and whether the user is new."""
         profile = UserProfile(user_id, request.displayName, request.email, request.avatarUrl)
-        created = self._users.put(profile)
+        created = self.users.put(profile)
         metrics.add_metric(name="UsersProvisioned" if created else "UsersUpdated", unit="Count", value=1)
         return profile, created
 
     def get_user(self, user_id: str) -> UserProfile:
-        profile = self._users.get(user_id)
+        profile = self.users.get(user_id)
         if profile is None:
             raise NotFound(f"No user {user_id!r}; create it with PUT /admin/users/{user_id}")
         return profile
@@ -100,25 +93,25 @@ class AdminService:
         """A sign-in for a user Tidings knows (a token for an unknown one would make a user
         with no name appear in every chat it joins)."""
         self._not_erasing(self.get_user(request.userId))
-        session = self._sessions.issue_session(request.userId, request.ttlSeconds)
+        session = self.sessions.issue_session(request.userId, request.ttlSeconds)
         logger.info("session issued", extra={"userId": request.userId})
         metrics.add_metric(name="AdminSessionsIssued", unit="Count", value=1)
         return session.to_wire()
 
     def export(self, user_id: str) -> dict[str, Any]:
         profile = self._not_erasing(self.get_user(user_id))
-        document = {"user": profile.to_wire(), **self._data.export(user_id), "exportedAt": iso(self._now())}
+        document = {"user": profile.to_wire(), **self.data.export(user_id), "exportedAt": iso(self.now())}
         metrics.add_metric(name="UserExports", unit="Count", value=1)
         return document
 
     def erase_user(self, user_id: str) -> ErasureStart:
         """Marks the user erasing and queues the erasure. Asking again while it runs queues it
         again from the start: every step is idempotent, and a job that was lost resumes."""
-        started = self._users.start_erasure(user_id, self._now())
+        started = self.users.start_erasure(user_id, self.now())
         if started is None:
             raise NotFound(f"No user {user_id!r}")
         if started != "completed":
-            self._erasures.schedule(ErasureJob(user_id))
+            self.erasures.schedule(ErasureJob(user_id))
         logger.info("erasure requested", extra={"userId": user_id, "erasure": started})
         metrics.add_metric(name="ErasuresStarted", unit="Count", value=int(started == "started"))
         return started

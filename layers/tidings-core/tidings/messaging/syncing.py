@@ -3,7 +3,7 @@
 The Messages table is the chat's event log, so one chat's missed events are one Query
 (`seq > after`) plus one BatchGetItem of the messages that edit, delete and reaction events
 name. Each event is rendered as the server frame fan-out sent for it, with the message as it
-is now (`tidings.domain.events`), so a client that applies them in order converges.
+is now (`tidings.messaging.wire.event_frame`), so a client that applies them in order converges.
 
 Per chat, in this order:
 1. the chat's members (one Query) give both the membership check and `readWatermarks`: a

@@ -71,26 +71,20 @@ def is_mentioned(message: Message, user_id: str) -> bool:
     return user_id in message.mentions or any(b in message.mentions for b in BROADCASTS)
 
 
+@dataclass(frozen=True, eq=False)
 class BadgeService:
     """Reading a chat recounts its badge and tells every session of the reader; deleting a message
     recounts the members who counted it. (A new message's badge is counted by
     `tidings.notifications.notifying`, which decides everything a recipient gets.)"""
 
-    def __init__(
-        self,
-        store: BadgeStore,
-        connections: Connections,
-        poster: Callable[[], ConnectionPoster],
-        retries: Callable[[], DeliveryRetries] | None = None,
-    ) -> None:
-        """`retries`: where a connection that fails is retried (`tidings.domain.fanout`)."""
-        self._store = store
-        self._connections = connections
-        self._poster = poster
-        self._retries = retries
+    store: BadgeStore
+    connections: Connections
+    poster: Callable[[], ConnectionPoster]
+    # Where a connection that fails is retried (`tidings.kernel.connections_api`).
+    retries: Callable[[], DeliveryRetries] | None = None
 
     def chat_read(self, chat_id: str, user_id: str) -> Badge:
-        badge = self._store.recount(chat_id, user_id)
+        badge = self.store.recount(chat_id, user_id)
         self._tell(user_id, badge)
         return badge
 
@@ -98,15 +92,15 @@ class BadgeService:
         """A deleted message stops counting: each member who may have counted it is recounted
         from their watermark (recounts skip deleted messages), and told when a count fell.
         Deletes are rare; a new message costs nothing more for this."""
-        for user_id in self._store.may_count(chat_id, seq):
-            badge = self._store.recount_after_delete(chat_id, user_id)
+        for user_id in self.store.may_count(chat_id, seq):
+            badge = self.store.recount_after_delete(chat_id, user_id)
             if badge is not None:
                 self._tell(user_id, badge)
 
     def _tell(self, user_id: str, badge: Badge) -> None:
-        connection_ids = self._connections.for_user(user_id)
-        retries = self._retries() if self._retries else None
-        post_to_user(self._poster(), self._connections, connection_ids, [encode(badge.frame())], retries)
+        connection_ids = self.connections.for_user(user_id)
+        retries = self.retries() if self.retries else None
+        post_to_user(self.poster(), self.connections, connection_ids, [encode(badge.frame())], retries)
 
     def current(self, user_id: str, chat_ids: Sequence[str]) -> list[Badge]:
-        return self._store.current(user_id, chat_ids)
+        return self.store.current(user_id, chat_ids)

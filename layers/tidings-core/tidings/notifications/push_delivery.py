@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import KW_ONLY, asdict, dataclass, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -216,29 +216,21 @@ def retry_delay(failed_attempt: int, retry_after: float | None = None, base_seco
     return min(SQS_MAX_DELAY_SECONDS, delay)
 
 
+@dataclass(frozen=True, eq=False)
 class PushDelivery:
     """The push worker's logic: sends one job to each of the user's subscriptions, each failing
     on its own. A gone subscription is deleted; a transient failure is re-enqueued for just that
     subscription with backoff, up to `max_attempts`; an unconfigured platform is skipped."""
 
-    def __init__(
-        self,
-        subscriptions: SubscriptionStore,
-        senders: Callable[[str], PushSender | None],
-        queue: PushJobs,
-        *,
-        max_attempts: int = MAX_ATTEMPTS,
-        retry_base_seconds: float = RETRY_BASE_SECONDS,
-    ) -> None:
-        """`retry_base_seconds`: the first retry's delay (tests and `tidings dev` shorten it)."""
-        self._subscriptions = subscriptions
-        self._senders = senders
-        self._queue = queue
-        self._max_attempts = max_attempts
-        self._retry_base_seconds = retry_base_seconds
+    subscriptions: SubscriptionStore
+    senders: Callable[[str], PushSender | None]
+    queue: PushJobs
+    _: KW_ONLY
+    max_attempts: int = MAX_ATTEMPTS
+    retry_base_seconds: float = RETRY_BASE_SECONDS  # the first retry's delay (tests and `tidings dev` shorten it)
 
     def deliver(self, job: PushJob) -> list[Delivery]:
-        targets = self._subscriptions.for_user(job.notification.user_id)
+        targets = self.subscriptions.for_user(job.notification.user_id)
         if job.subscription_id is not None:
             targets = [s for s in targets if s.id == job.subscription_id]  # a retry; gone if deleted since
         return [self._deliver_one(job, subscription) for subscription in targets]
@@ -248,12 +240,12 @@ class PushDelivery:
             return Delivery(subscription.id, subscription.platform, outcome, job.attempt, **extra)
 
         try:
-            sender = self._senders(subscription.platform)
+            sender = self.senders(subscription.platform)
             if sender is None:
                 return delivery(PushOutcome.UNCONFIGURED)
             sender.send(subscription, job.notification)
         except SubscriptionGone as exc:
-            self._subscriptions.remove(subscription.user_id, subscription.id)
+            self.subscriptions.remove(subscription.user_id, subscription.id)
             return delivery(PushOutcome.EXPIRED, status=exc.status)
         except PushRejected as exc:
             return delivery(PushOutcome.FAILED, status=exc.status, detail=str(exc))
@@ -262,9 +254,9 @@ class PushDelivery:
             status = exc.status if isinstance(exc, PushFailure) else None
             # Only our own failures' messages: another exception's text may quote the endpoint URL.
             detail = f"{type(exc).__name__}: {exc}" if isinstance(exc, PushFailure) else type(exc).__name__
-            if job.attempt >= self._max_attempts:
+            if job.attempt >= self.max_attempts:
                 return delivery(PushOutcome.GAVE_UP, status=status, detail=detail)
-            delay = retry_delay(job.attempt, retry_after, self._retry_base_seconds)
-            self._queue.schedule(replace(job, subscription_id=subscription.id, attempt=job.attempt + 1), delay)
+            delay = retry_delay(job.attempt, retry_after, self.retry_base_seconds)
+            self.queue.schedule(replace(job, subscription_id=subscription.id, attempt=job.attempt + 1), delay)
             return delivery(PushOutcome.RETRYING, status=status, delay_seconds=delay, detail=detail)
         return delivery(PushOutcome.SENT)

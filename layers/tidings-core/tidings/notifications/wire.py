@@ -4,7 +4,7 @@
 `{endpoint, keys: {p256dh, auth}, expirationTime}`) or a native device token
 (`{platform: "fcm"|"apns", deviceToken}`); `DELETE` takes the same identification (`{endpoint}`
 or `{platform, deviceToken}`). A bad field is a ValidationError, which the HTTP edge turns
-into 400 naming it; so is an endpoint inside the deployment (`tidings.domain.push.check_endpoint`).
+into 400 naming it; so is an endpoint inside the deployment (`tidings.notifications.push_endpoints.check_endpoint`).
 Whether http endpoints on 127.0.0.1/localhost are allowed comes in the validation context
 (`allow_loopback_http`).
 """

@@ -67,18 +67,12 @@ class SearchResults:
 Segment = Callable[[int, int], tuple[int, list[dict[str, Any]]]]
 
 
+@dataclass(frozen=True, eq=False)
 class SearchService:
-    def __init__(
-        self,
-        engine: Callable[[], SearchEngine],
-        directory: SearchDirectory,
-        rate_limiter: RateLimiter,
-        now: Callable[[], datetime],
-    ) -> None:
-        self._engine = engine
-        self._directory = directory
-        self._rate_limiter = rate_limiter
-        self._now = now
+    engine: Callable[[], SearchEngine]
+    directory: SearchDirectory
+    rate_limiter: RateLimiter
+    now: Callable[[], datetime]
 
     def search(
         self,
@@ -89,8 +83,8 @@ class SearchService:
         cursor: str | None = None,
         limit: int = DEFAULT_LIMIT,
     ) -> SearchResults:
-        self._rate_limiter.enforce(SEARCH_REQUESTS, user_id)
-        query = parse(text, user_id=user_id, now=self._now())
+        self.rate_limiter.enforce(SEARCH_REQUESTS, user_id)
+        query = parse(text, user_id=user_id, now=self.now())
         offset = decode_cursor(cursor) if cursor else 0
         limit = min(limit, MAX_RESULT_WINDOW - offset)
         chats = self._visible_chats(user_id, query, chat_id)
@@ -107,11 +101,11 @@ class SearchService:
         return SearchResults(results, total, encode_cursor(next_offset) if more else None)
 
     def suggest(self, user_id: str, text: str) -> list[dict[str, Any]]:
-        self._rate_limiter.enforce(SEARCH_REQUESTS, user_id)
+        self.rate_limiter.enforce(SEARCH_REQUESTS, user_id)
         if len(text.strip()) < MIN_SUGGEST_CHARS:
             return []
         try:
-            query = parse(text, user_id=user_id, now=self._now()).as_prefix()
+            query = parse(text, user_id=user_id, now=self.now()).as_prefix()
         except BadQuery:
             return []  # a date half typed: nothing to suggest yet
         chats = self._visible_chats(user_id, query, None)
@@ -121,9 +115,7 @@ class SearchService:
             named += [_chat_suggestion(c, query) for c in _channels(query, chats)[:MAX_SUGGESTIONS]]
         messages: list[MessageHit] = []
         if query.has_text:
-            messages = (
-                self._engine().search_messages(query, [c.chat_id for c in chats], 0, MAX_MESSAGE_SUGGESTIONS).hits
-            )
+            messages = self.engine().search_messages(query, [c.chat_id for c in chats], 0, MAX_MESSAGE_SUGGESTIONS).hits
         named = named[: MAX_SUGGESTIONS - min(len(messages), MAX_MESSAGE_SUGGESTIONS)]
         return named + [_message_suggestion(hit) for hit in messages][: MAX_SUGGESTIONS - len(named)]
 
@@ -131,7 +123,7 @@ class SearchService:
 
     def _visible_chats(self, user_id: str, query: SearchQuery, chat_id: str | None) -> list[ChatInfo]:
         """The chats this search may read: the searcher's, narrowed by `chatId` and `in:`."""
-        chats = self._directory.chats_of(user_id)
+        chats = self.directory.chats_of(user_id)
         if chat_id is not None:
             chats = [c for c in chats if c.chat_id == chat_id]
             if not chats:
@@ -159,13 +151,13 @@ class SearchService:
         def files(offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
             if not engine_searchable:
                 return 0, []
-            page = self._engine().search_files(query, chat_ids, offset, limit)
+            page = self.engine().search_files(query, chat_ids, offset, limit)
             return page.total, [_file_result(hit) for hit in page.hits]
 
         def messages(offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
             if not engine_searchable:
                 return 0, []
-            page = self._engine().search_messages(query, chat_ids, offset, limit)
+            page = self.engine().search_messages(query, chat_ids, offset, limit)
             return page.total, [_message_result(hit) for hit in page.hits]
 
         by_scope: dict[Scope, list[Segment]] = {
@@ -181,7 +173,7 @@ class SearchService:
         if not chats:
             return []
         found = [
-            p for p in self._directory.people_in([c.chat_id for c in chats]) if _prefix_match(query, _person_words(p))
+            p for p in self.directory.people_in([c.chat_id for c in chats]) if _prefix_match(query, _person_words(p))
         ]
         return sorted(found, key=lambda p: (p.display_name.casefold(), p.user_id))
 

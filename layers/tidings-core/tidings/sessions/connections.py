@@ -102,16 +102,14 @@ class CloseOutcome(StrEnum):
     GONE = "gone"  # it had gone already; its record is forgotten
 
 
+@dataclass(frozen=True, eq=False)
 class Disconnector:
     """Closes connections the protocol's way: the reason as an `error` frame, then the close."""
 
-    def __init__(
-        self, connections: ConnectionStore, poster: ConnectionPoster, later: CloseQueue, now: Callable[[], float]
-    ) -> None:
-        self._connections = connections
-        self._poster = poster
-        self._later = later
-        self._now = now
+    connections: ConnectionStore
+    poster: ConnectionPoster
+    later: CloseQueue
+    now: Callable[[], float]
 
     def close(self, connection_id: str, frame: dict[str, Any]) -> CloseOutcome:
         """Posts `frame`, deletes the connection and forgets it. A connection that answers 410
@@ -125,19 +123,19 @@ class Disconnector:
 
     def close_later(self, connection_id: str, frame: dict[str, Any]) -> None:
         """Queues the close instead of trying it now (after a failed attempt, say)."""
-        self._later.schedule(PendingClose(connection_id, encode(frame)), CLOSE_RETRY_SECONDS)
+        self.later.schedule(PendingClose(connection_id, encode(frame)), CLOSE_RETRY_SECONDS)
 
     def attempt(self, close: PendingClose) -> CloseOutcome:
         """One try of a close; a queued retry arrives here too."""
-        if self._poster.post(close.connection_id, close.data):
-            self._poster.close(close.connection_id)
-            self._connections.remove(close.connection_id)
+        if self.poster.post(close.connection_id, close.data):
+            self.poster.close(close.connection_id)
+            self.connections.remove(close.connection_id)
             return CloseOutcome.CLOSED
-        state = self._connections.get(close.connection_id)
+        state = self.connections.get(close.connection_id)
         if state is None:  # closed, or refused by its own $connect: nothing can open any more
             return CloseOutcome.GONE
-        if may_be_in_handshake(state.connected_at_ms, self._now()):
-            self._later.schedule(close, CLOSE_RETRY_SECONDS)
+        if may_be_in_handshake(state.connected_at_ms, self.now()):
+            self.later.schedule(close, CLOSE_RETRY_SECONDS)
             return CloseOutcome.DEFERRED
-        self._connections.remove(close.connection_id, state.user_id)
+        self.connections.remove(close.connection_id, state.user_id)
         return CloseOutcome.GONE

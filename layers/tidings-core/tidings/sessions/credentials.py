@@ -81,22 +81,16 @@ def hash_refresh_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+@dataclass(frozen=True, eq=False)
 class SessionIssuer:
     """Mints sessions: an access token and a refresh token, the refresh token stored (hashed).
     Alone, it is what a sign-in needs (the administration API's `POST /admin/sessions`); the
     `CredentialService` adds refresh and revocation."""
 
-    def __init__(
-        self,
-        refresh_tokens: RefreshTokenStore,
-        signing_key: Callable[[], str],
-        now: Callable[[], float],
-        access_token_ttl_seconds: int = DEFAULT_TTL_SECONDS,
-    ) -> None:
-        self.refresh_tokens = refresh_tokens
-        self._signing_key = signing_key
-        self.now = now
-        self._access_ttl = access_token_ttl_seconds
+    refresh_tokens: RefreshTokenStore
+    signing_key: Callable[[], str]
+    now: Callable[[], float]
+    access_token_ttl_seconds: int = DEFAULT_TTL_SECONDS
 
     def issue_session(self, user_id: str, access_token_ttl_seconds: int | None = None) -> Session:
         """A new sign-in: an access token (living `access_token_ttl_seconds`, by default the
@@ -119,8 +113,8 @@ class SessionIssuer:
         return token, record
 
     def session(self, user_id: str, refresh_token: str, now: int, ttl_seconds: int | None = None) -> Session:
-        ttl = self._access_ttl if ttl_seconds is None else ttl_seconds
-        token = issue_token(user_id, self._signing_key(), ttl, now=now)
+        ttl = self.access_token_ttl_seconds if ttl_seconds is None else ttl_seconds
+        token = issue_token(user_id, self.signing_key(), ttl, now=now)
         return Session(token=token, refresh_token=refresh_token, expires_at=now + ttl)
 
 

@@ -76,6 +76,7 @@ class Provisioning(Protocol):
         """Creates the user unless it exists (then leaves it as it is)."""
 
 
+@dataclass(frozen=True, eq=False)
 class TokenVerifier:
     """Verifies an access token, Tidings' own or an identity provider's, and refuses one issued
     at or before the user's revocation: one read of the user per token.
@@ -84,60 +85,43 @@ class TokenVerifier:
     it where `provisioning` is given and the provider has just-in-time provisioning on (the
     `$connect` authorizer), and is refused with UnknownUser (403) otherwise."""
 
-    def __init__(
-        self,
-        signing_key: Callable[[], str],
-        revocations: UserAccounts,
-        providers: ProviderTokens | None = None,
-        provisioning: Provisioning | None = None,
-    ) -> None:
-        self._signing_key = signing_key
-        self._revocations = revocations
-        self._providers = providers
-        self._provisioning = provisioning
+    signing_key: Callable[[], str]
+    revocations: UserAccounts
+    providers: ProviderTokens | None = None
+    provisioning: Provisioning | None = None
 
     def verify(self, token: str) -> Identity:
         """Raises InvalidToken."""
-        provider = None if self._providers is None else self._providers.provider_of(token)
-        if self._providers is None or provider is None:
-            identity = verify_token(token, self._signing_key())
-            ensure_not_revoked(identity, self._revocations.revoked_before(identity.user_id))
+        provider = None if self.providers is None else self.providers.provider_of(token)
+        if self.providers is None or provider is None:
+            identity = verify_token(token, self.signing_key())
+            ensure_not_revoked(identity, self.revocations.revoked_before(identity.user_id))
             return identity
-        verified = self._providers.verify(token, provider)
+        verified = self.providers.verify(token, provider)
         identity = verified.identity
-        standing = self._revocations.standing(identity.user_id)
+        standing = self.revocations.standing(identity.user_id)
         if standing is None:
             if not provider.just_in_time_provisioning:
                 raise UnknownUser("the user is not known to Tidings")
-            if self._provisioning is None:
+            if self.provisioning is None:
                 raise UnknownUser("the user is not known to Tidings yet: connect the WebSocket once")
-            self._provisioning.provision(identity.user_id, verified.display_name)
+            self.provisioning.provision(identity.user_id, verified.display_name)
             metrics.add_metric(name="UsersProvisioned", unit="Count", value=1)
             return identity
         ensure_not_revoked(identity, standing.revoked_before)
         return identity
 
 
+@dataclass(frozen=True, eq=False)
 class SessionService:
-    def __init__(
-        self,
-        connections: ConnectionStore,
-        members: MembershipCheck,
-        verifier: TokenVerifier,
-        revocations: Revocations,
-        timers: TokenTimerService,
-        disconnector: Disconnector,
-        now: Callable[[], float],
-        upgrade_url: str,
-    ) -> None:
-        self._connections = connections
-        self._members = members
-        self._verifier = verifier
-        self._revocations = revocations
-        self._timers = timers
-        self._disconnector = disconnector
-        self._now = now
-        self._upgrade_url = upgrade_url
+    connections: ConnectionStore
+    members: MembershipCheck
+    verifier: TokenVerifier
+    revocations: Revocations
+    timers: TokenTimerService
+    disconnector: Disconnector
+    now: Callable[[], float]
+    upgrade_url: str
 
     # --- $connect ---------------------------------------------------------------------------
 
@@ -159,15 +143,15 @@ class SessionService:
         # Armed first: if that fails the connection is refused (no connection without its expiry
         # enforced) and nothing is stored. The connection opens only after $connect returns,
         # so the first timer waits at least a second.
-        self._timers.arm(connection_id, token_expires_at, min_delay_seconds=1)
-        live = self._connections.add(connection_id, user_id, connected_at_ms, token_expires_at)
+        self.timers.arm(connection_id, token_expires_at, min_delay_seconds=1)
+        live = self.connections.add(connection_id, user_id, connected_at_ms, token_expires_at)
         try:
             if token_issued_at is not None:
                 self._refuse_if_revoked(user_id, token_expires_at, token_issued_at)
             evicted = self._evict(user_id, connections_to_evict(live, ConnectionRef(connection_id, connected_at_ms)))
         except Exception:
             # The handshake fails, so the connection never opens: nothing may stay behind.
-            self._connections.remove(connection_id, user_id)
+            self.connections.remove(connection_id, user_id)
             raise
         if evicted:
             metrics.add_metric(name="ConnectionsEvicted", unit="Count", value=len(evicted))
@@ -176,7 +160,7 @@ class SessionService:
     def _refuse_if_revoked(self, user_id: str, token_expires_at: int, token_issued_at: int) -> None:
         identity = Identity(user_id=user_id, expires_at=token_expires_at, issued_at=token_issued_at)
         try:
-            ensure_not_revoked(identity, self._revocations.revoked_before(user_id))
+            ensure_not_revoked(identity, self.revocations.revoked_before(user_id))
         except InvalidToken as exc:
             metrics.add_metric(name="ConnectionsRefused", unit="Count", value=1)
             raise Unauthorized("The session was revoked; sign in again") from exc
@@ -191,15 +175,15 @@ class SessionService:
             f"More than {MAX_CONNECTIONS_PER_USER} connections for this user: the oldest is closed",
         )
         for old in candidates:
-            if not self._connections.withdraw(user_id, old):
+            if not self.connections.withdraw(user_id, old):
                 continue
             evicted.append(old)
             try:
-                self._disconnector.close(old, frame)
+                self.disconnector.close(old, frame)
             except Exception:  # the new connection must not fail because an old one could not be closed
                 logger.exception("could not close a connection over the limit; retrying later", extra={"evicted": old})
                 try:
-                    self._disconnector.close_later(old, frame)
+                    self.disconnector.close_later(old, frame)
                 except Exception:
                     logger.exception("could not queue the close either", extra={"evicted": old})
         return evicted
@@ -214,18 +198,18 @@ class SessionService:
         negotiated = negotiate(version)
         if negotiated is None:
             metrics.add_metric(name="UpgradesRequired", unit="Count", value=1)
-            self._disconnector.close(
+            self.disconnector.close(
                 connection_id,
                 upgrade_required_frame(
                     request_id,
                     f"Protocol version {version} is not supported; this server speaks "
                     f"{', '.join(map(str, SUPPORTED_VERSIONS))}",
-                    self._upgrade_url,
+                    self.upgrade_url,
                     list(SUPPORTED_VERSIONS),
                 ),
             )
             return None
-        self._connections.set_protocol(connection_id, negotiated, client)
+        self.connections.set_protocol(connection_id, negotiated, client)
         return welcome_frame(
             request_id,
             connection_id=connection_id,
@@ -233,7 +217,7 @@ class SessionService:
             protocol_version=negotiated,
             supported_versions=list(SUPPORTED_VERSIONS),
             heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
-            server_time=self._now(),
+            server_time=self.now(),
         )
 
     def renew(self, connection_id: str, user_id: str, token: str) -> int:
@@ -241,20 +225,20 @@ class SessionService:
         connection's token expiry (epoch seconds). The refresh timer is re-armed for it, and
         the timers armed for the old expiry lapse."""
         try:
-            identity = self._verifier.verify(token)
+            identity = self.verifier.verify(token)
         except InvalidToken as exc:
             raise Unauthorized(f"Invalid token: {exc}") from exc
         if identity.user_id != user_id:
             raise Forbidden("The token belongs to another user")
-        if self._connections.extend_token(connection_id, identity.expires_at):
-            self._timers.arm(connection_id, identity.expires_at)
+        if self.connections.extend_token(connection_id, identity.expires_at):
+            self.timers.arm(connection_id, identity.expires_at)
             return identity.expires_at
-        state = self._connections.get(connection_id)
+        state = self.connections.get(connection_id)
         if state is None:
             raise NotFound("This connection is no longer registered; reconnect")
         return state.token_expires_at
 
     def focus(self, connection_id: str, user_id: str, chat_id: str | None) -> None:
-        if chat_id is not None and user_id not in self._members.members_among(chat_id, {user_id}):
+        if chat_id is not None and user_id not in self.members.members_among(chat_id, {user_id}):
             raise Forbidden(f"You are not a member of chat {chat_id!r}")
-        self._connections.set_focus(connection_id, chat_id)
+        self.connections.set_focus(connection_id, chat_id)

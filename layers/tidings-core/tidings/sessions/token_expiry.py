@@ -21,6 +21,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from typing import Literal, Protocol
 
 from tidings.kernel.connections_api import ConnectionPoster
@@ -84,26 +85,23 @@ def delay_until(due_at: float, now: float, min_delay_seconds: int = 0) -> int:
     return max(min_delay_seconds, min(MAX_DELAY_SECONDS, math.ceil(due_at - now)))
 
 
+@dataclass(frozen=True, eq=False)
 class TokenTimerService:
-    def __init__(
-        self,
-        connections: ConnectionStore,
-        queue: TimerQueue,
-        poster: ConnectionPoster,
-        now: Callable[[], float],
-    ) -> None:
-        self._connections = connections
-        self._queue = queue
-        self._poster = poster
-        self._disconnector = Disconnector(connections, poster, queue, now)
-        self._now = now
+    connections: ConnectionStore
+    queue: TimerQueue
+    poster: ConnectionPoster
+    now: Callable[[], float]
+
+    @cached_property
+    def _disconnector(self) -> Disconnector:
+        return Disconnector(self.connections, self.poster, self.queue, self.now)
 
     def arm(self, connection_id: str, token_expires_at: int, *, min_delay_seconds: int = 0) -> TokenTimer:
         """Arms the chain for a token expiring at `token_expires_at`. A token that expires
         within the lead gets its `token.refresh` at once."""
-        now = self._now()
+        now = self.now()
         timer = TokenTimer("refresh", connection_id, token_expires_at, refresh_due_at(token_expires_at))
-        self._queue.schedule(timer, delay_until(timer.due_at, now, min_delay_seconds))
+        self.queue.schedule(timer, delay_until(timer.due_at, now, min_delay_seconds))
         return timer
 
     def fire(self, timer: TokenTimer | PendingClose) -> Action | CloseOutcome:
@@ -111,17 +109,17 @@ class TokenTimerService:
         raise, so the queue redelivers the timer."""
         if isinstance(timer, PendingClose):
             return self._disconnector.attempt(timer)
-        connection = self._connections.get(timer.connection_id)
-        now = self._now()
+        connection = self.connections.get(timer.connection_id)
+        now = self.now()
         action = decide(timer, connection, now)
         if action is Action.WAIT:
-            self._queue.schedule(timer, delay_until(timer.due_at, now))
+            self.queue.schedule(timer, delay_until(timer.due_at, now))
         elif action is Action.REFRESH:
             assert connection is not None
-            if not self._poster.post(timer.connection_id, encode(token_refresh_frame(timer.token_expires_at))):
+            if not self.poster.post(timer.connection_id, encode(token_refresh_frame(timer.token_expires_at))):
                 return self._unreachable(timer, connection, now)
             expire = TokenTimer("expire", timer.connection_id, timer.token_expires_at, timer.token_expires_at)
-            self._queue.schedule(expire, delay_until(expire.due_at, now))
+            self.queue.schedule(expire, delay_until(expire.due_at, now))
             metrics.add_metric(name="TokenRefreshesSent", unit="Count", value=1)
         elif action is Action.EXPIRE:
             self._disconnector.close_with_error(
@@ -139,7 +137,7 @@ class TokenTimerService:
         """The connection answered 410. Right after `$connect` its handshake may not have
         completed yet, so it is tried again a second later; otherwise it is gone for good."""
         if may_be_in_handshake(connection.connected_at_ms, now):
-            self._queue.schedule(timer, 1)
+            self.queue.schedule(timer, 1)
             return Action.WAIT
-        self._connections.remove(timer.connection_id, connection.user_id)
+        self.connections.remove(timer.connection_id, connection.user_id)
         return Action.DROP
