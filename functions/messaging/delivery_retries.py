@@ -16,7 +16,7 @@ from tidings.kernel import connections_api
 from tidings.kernel.connections_api import REDELIVERIES, Deliveries
 from tidings.kernel.environment import Environment, cold_start
 from tidings.kernel.handlers import consumer_entry, process_batch, queue_job
-from tidings.kernel.observability import metrics, record_scope
+from tidings.kernel.observability import record_scope
 from tidings.messaging import compose as messaging
 from tidings.messaging.declaration import DELIVERY_RETRY
 from tidings.sessions import compose as sessions
@@ -32,10 +32,7 @@ def _deliveries(environment: Environment) -> Deliveries:
 def deliver(record: SQSRecord) -> None:
     job = queue_job(record, REDELIVERIES, job="delivery retry job", malformed_metric="DeliveryRetriesMalformed")
     with record_scope(job.trace_id):
-        report = _deliveries().redeliver(job)
-        metrics.add_metric(name="FramesDelivered", unit="Count", value=report.delivered)
-        metrics.add_metric(name="DeliveriesRetried", unit="Count", value=report.retrying)
-        metrics.add_metric(name="DeliveriesGivenUp", unit="Count", value=report.given_up)
+        connections_api.count_delivery(_deliveries().redeliver(job))
 
 
 @consumer_entry

@@ -17,7 +17,7 @@ from tidings.kernel import connections_api
 from tidings.kernel.connections_api import Deliveries
 from tidings.kernel.environment import Environment, cold_start
 from tidings.kernel.handlers import consumer_entry, process_batch, queue_job
-from tidings.kernel.observability import metrics, record_scope
+from tidings.kernel.observability import record_scope
 from tidings.messaging import compose as messaging
 from tidings.messaging.declaration import FANOUT_WORKER
 from tidings.messaging.fanout_shards import SHARD_JOBS
@@ -34,14 +34,7 @@ def _deliveries(environment: Environment) -> Deliveries:
 def deliver(record: SQSRecord) -> None:
     job = queue_job(record, SHARD_JOBS, job="fan-out shard", malformed_metric="FanoutShardsMalformed")
     with record_scope(job.trace_id):
-        report = _deliveries().redeliver(job)
-        metrics.add_metric(name="FramesDelivered", unit="Count", value=report.delivered)
-        if report.gone:
-            metrics.add_metric(name="StaleConnectionsRemoved", unit="Count", value=report.gone)
-        if report.retrying or report.given_up:
-            metrics.add_metric(name="DeliveriesRetried", unit="Count", value=report.retrying)
-            metrics.add_metric(name="DeliveriesThrottled", unit="Count", value=report.throttled)
-            metrics.add_metric(name="DeliveriesGivenUp", unit="Count", value=report.given_up)
+        connections_api.count_delivery(_deliveries().redeliver(job))
 
 
 @consumer_entry

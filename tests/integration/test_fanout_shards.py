@@ -34,16 +34,21 @@ def _receive_all(queue_env: str) -> list[dict]:
     return messages
 
 
+def _big_chat(chat_id: str, members: int) -> None:
+    """A channel of `members` members, `user-000` …, each with one connection, `conn-000` …"""
+    user_ids = [f"user-{n:03d}" for n in range(members)]
+    make_chat(chat_id, user_ids, chat_type="channel")
+    store = DynamoConnectionStore()
+    for n, user_id in enumerate(user_ids):
+        store.add(f"conn-{n:03d}", user_id, connected_at_ms=n, token_expires_at=2_000_000_000)
+
+
 def _types(frames: list[str]) -> list[str]:
     return [json.loads(frame)["type"] for frame in frames]
 
 
 def test_a_big_chat_is_posted_in_shards_and_every_connection_gets_the_message_once(functions, context, connections):
-    user_ids = [f"user-{n:03d}" for n in range(MEMBERS)]
-    make_chat("town-hall", user_ids, chat_type="channel")
-    store = DynamoConnectionStore()
-    for n, user_id in enumerate(user_ids):
-        store.add(f"conn-{n:03d}", user_id, connected_at_ms=n, token_expires_at=2_000_000_000)
+    _big_chat("town-hall", MEMBERS)
     connections.broken.add("conn-007")  # fails every post until it recovers
     message = message_service().send("user-000", SendMessage(request_id="r1", chat_id="town-hall", content="hi all"))
 
@@ -86,11 +91,7 @@ def test_a_big_chat_is_posted_in_shards_and_every_connection_gets_the_message_on
 
 
 def test_a_chat_at_the_threshold_is_posted_by_the_consumer_itself(functions, context, connections):
-    user_ids = [f"user-{n:03d}" for n in range(SHARD_ABOVE_CONNECTIONS)]
-    make_chat("big-but-not-too-big", user_ids, chat_type="channel")
-    store = DynamoConnectionStore()
-    for n, user_id in enumerate(user_ids):
-        store.add(f"conn-{n:03d}", user_id, connected_at_ms=n, token_expires_at=2_000_000_000)
+    _big_chat("big-but-not-too-big", SHARD_ABOVE_CONNECTIONS)
     message_service().send("user-000", SendMessage(request_id="r1", chat_id="big-but-not-too-big", content="hi"))
 
     functions["delivery"].handler({"Records": stream_records(MessageModel.Meta.table_name)}, context)

@@ -39,7 +39,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from tidings.kernel.declaration import Queue
 from tidings.kernel.delay_queue import SQS_MAX_BODY_BYTES, DelayQueue, json_codec
 from tidings.kernel.environment import Environment
-from tidings.kernel.observability import logger
+from tidings.kernel.observability import logger, metrics
 from tidings.kernel.parallel import bounded_map
 
 # Before delivery attempts 2, 3 and 4 (attempt 1 is the consumer's own post); after the 4th
@@ -285,6 +285,17 @@ class Deliveries:
             self._connections.forget_gone(connection_id)
         except Exception:
             logger.exception("could not forget a gone connection", extra={"connectionId": connection_id})
+
+
+def count_delivery(report: DeliveryReport) -> None:
+    """A queue worker's delivery as metrics (a retry job's, a fan-out shard's)."""
+    metrics.add_metric(name="FramesDelivered", unit="Count", value=report.delivered)
+    if report.gone:
+        metrics.add_metric(name="StaleConnectionsRemoved", unit="Count", value=report.gone)
+    metrics.add_metric(name="DeliveriesRetried", unit="Count", value=report.retrying)
+    metrics.add_metric(name="DeliveriesGivenUp", unit="Count", value=report.given_up)
+    if report.throttled:
+        metrics.add_metric(name="DeliveriesThrottled", unit="Count", value=report.throttled)
 
 
 def post_to_user(
