@@ -5,37 +5,10 @@ that fails again is re-enqueued with a longer delay, or given up after the last 
 queue cannot take the next retry): then SQS redelivers it, and its redrive policy parks it in
 the DLQ."""
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.batch import EventType
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
-from tidings.kernel import connections_api
-from tidings.kernel.connections_api import REDELIVERIES, Deliveries
-from tidings.kernel.environment import Environment, cold_start
-from tidings.kernel.handlers import consumer_entry, process_batch, queue_job
-from tidings.kernel.observability import record_scope
-from tidings.messaging import compose as messaging
+from tidings import assemblies
+from tidings.kernel.connections_api import REDELIVERIES
 from tidings.messaging.declaration import DELIVERY_RETRY
-from tidings.sessions import compose as sessions
 
-
-@cold_start(DELIVERY_RETRY)
-def _deliveries(environment: Environment) -> Deliveries:
-    return messaging.deliveries(
-        environment, poster=connections_api.poster(environment), connections=sessions.connection_store(environment)
-    )
-
-
-def deliver(record: SQSRecord) -> None:
-    job = queue_job(record, REDELIVERIES, job="delivery retry job", malformed_metric="DeliveryRetriesMalformed")
-    with record_scope(job.trace_id):
-        connections_api.count_delivery(_deliveries().redeliver(job))
-
-
-@consumer_entry
-def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    # A batch of nothing but poison is still a partial failure response, not an invocation error.
-    return process_batch(event, context, deliver, EventType.SQS, poison_is_partial=True)
+handler = assemblies.redelivery_worker(
+    DELIVERY_RETRY, REDELIVERIES, job="delivery retry job", malformed_metric="DeliveryRetriesMalformed"
+)
