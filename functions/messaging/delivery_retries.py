@@ -5,10 +5,21 @@ that fails again is re-enqueued with a longer delay, or given up after the last 
 queue cannot take the next retry): then SQS redelivers it, and its redrive policy parks it in
 the DLQ."""
 
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from tidings import assemblies
 from tidings.kernel.connections_api import REDELIVERIES
+from tidings.kernel.handlers import consumer_entry
 from tidings.messaging.declaration import DELIVERY_RETRY
 
-handler = assemblies.redelivery_worker(
+_batch = assemblies.redelivery_worker(
     DELIVERY_RETRY, REDELIVERIES, job="delivery retry job", malformed_metric="DeliveryRetriesMalformed"
 )
+
+
+@consumer_entry
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return _batch(event, context)

@@ -6,10 +6,21 @@ backoff), a gone one is forgotten, and the job succeeds: nobody in the shard is 
 queue cannot take a connection's retry): SQS redelivers it, and after 3 receives its redrive
 policy parks it in the DLQ, which alarms."""
 
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from tidings import assemblies
+from tidings.kernel.handlers import consumer_entry
 from tidings.messaging.declaration import FANOUT_WORKER
 from tidings.messaging.fanout_shards import SHARD_JOBS
 
-handler = assemblies.redelivery_worker(
+_batch = assemblies.redelivery_worker(
     FANOUT_WORKER, SHARD_JOBS, job="fan-out shard", malformed_metric="FanoutShardsMalformed"
 )
+
+
+@consumer_entry
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return _batch(event, context)

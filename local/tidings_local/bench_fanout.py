@@ -91,6 +91,11 @@ RESULTS = Path("docs/benchmarks-fanout.md")
 # Stated per-call latencies from Lambda in the same region (milliseconds): assumptions, not
 # measurements; change them here and the model follows.
 LATENCY_MS = {"read": 5.0, "write": 8.0, "sqs": 10.0, "post": 20.0, "other": 10.0}
+# What the table said before big chats were sharded, for comparison.
+BEFORE = (
+    "revision 9c93fe3 (one invocation posted every connection): last `message.new` 1,323 ms at "
+    "1,000 members and 13,018 ms at 10,000; whole record 7,198 ms and 71,523 ms"
+)
 # From a SendMessageBatch on the shard queue to the worker's invocation (the mapping long-polls).
 HANDOFF_MS = 50.0
 READS = {"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems", "DescribeTable"}
@@ -407,6 +412,7 @@ def report(results: Sequence[Result], revision: str) -> str:
         "- latencies assumed (ms): "
         + ", ".join(f"{kind} {ms:g}" for kind, ms in LATENCY_MS.items())
         + f"; posts {connections_api.POST_CONCURRENCY} at a time; shard hand-off {HANDOFF_MS:g}",
+        f"- before: {BEFORE}",
         "",
         "| members | online | shards | AWS calls | DynamoDB read units | write units | API Gateway messages (floor) "
         "| modelled: last `message.new` (ms) | whole record (ms) | $ per million messages (floor) | on moto (s) |",

@@ -59,14 +59,15 @@ def rest_caller(app: APIGatewayHttpResolver, function: Function) -> Callable[[],
 def redelivery_worker(
     function: Function, codec: Codec[Redelivery], *, job: str, malformed_metric: str
 ) -> Callable[[dict[str, Any], LambdaContext], PartialItemFailureResponse]:
-    """The whole handler of a queue of `Redelivery` jobs (the delivery retries, a big chat's
-    fan-out shards): each job posted through `Deliveries` (connections from the sessions
-    feature, retries to the delivery retry queue), its outcome counted; a body that is not a job
-    fails its record, so SQS redelivers it and its redrive policy parks it in the DLQ."""
+    """The batch of a queue of `Redelivery` jobs (the delivery retries, a big chat's fan-out
+    shards), for the handler to wear its entry stanza on: each job posted through `Deliveries`
+    (connections from the sessions feature, retries to the delivery retry queue), its outcome
+    counted; a body that is not a job fails its record, so SQS redelivers it and its redrive
+    policy parks it in the DLQ."""
     from aws_lambda_powertools.utilities.batch import EventType
 
     from tidings.kernel import connections_api
-    from tidings.kernel.handlers import consumer_entry, process_batch, queue_job
+    from tidings.kernel.handlers import process_batch, queue_job
     from tidings.kernel.observability import record_scope
     from tidings.messaging import compose as messaging
     from tidings.sessions import compose as sessions
@@ -81,9 +82,8 @@ def redelivery_worker(
         with record_scope(redelivery.trace_id):
             connections_api.count_delivery(deliveries().redeliver(redelivery))
 
-    @consumer_entry
-    def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    def batch(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
         # A batch of nothing but poison is still a partial failure response, not an invocation error.
         return process_batch(event, context, deliver, EventType.SQS, poison_is_partial=True)
 
-    return handler
+    return batch
