@@ -71,7 +71,7 @@ def _services(environment: Environment) -> Services:
         members,
         messaging.typing_state(environment),
         chats.user_directory(environment),
-        messaging.fanout(environment, poster=poster, members=members, connections=connections),
+        messaging.fanout(environment, poster=poster, members=members, connections=connections, sharded=True),
         notifications.chat_event_notifications(
             environment,
             poster=poster,
@@ -117,10 +117,18 @@ def deliver(services: Services, record: DynamoDBRecord, event: ChatEventRecord) 
     frames.append((encode(frame), None))
     report = services.fanout.frames_to_audience(audience, frames, trace_id=event.item.trace_id)
     logger.info(
-        "chat event delivered",
-        extra={"chatId": chat_id, "seq": event.item.seq, "kind": event.kind, "framesDelivered": report.delivered},
+        "chat event delivered" if not report.sharded else "chat event handed to the fan-out workers",
+        extra={
+            "chatId": chat_id,
+            "seq": event.item.seq,
+            "kind": event.kind,
+            "framesDelivered": report.delivered,
+            "shards": report.sharded,
+        },
     )
     metrics.add_metric(name="FramesDelivered", unit="Count", value=report.delivered)
+    if report.sharded:
+        metrics.add_metric(name="FanoutShards", unit="Count", value=report.sharded)
     # Delivery latency: from the event's createdAt (stamped when it was accepted) to now.
     accepted = datetime.fromisoformat(record.dynamodb.new_image["createdAt"])  # type: ignore[union-attr]  # an event
     metrics.add_metric(

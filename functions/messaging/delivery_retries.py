@@ -7,38 +7,19 @@ the DLQ."""
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import EventType
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tidings.kernel import connections_api
-from tidings.kernel.connections_api import REDELIVERIES, Deliveries
-from tidings.kernel.environment import Environment, cold_start
-from tidings.kernel.handlers import consumer_entry, process_batch, queue_job
-from tidings.kernel.observability import metrics, record_scope
-from tidings.messaging import compose as messaging
+from tidings import assemblies
+from tidings.kernel.connections_api import REDELIVERIES
+from tidings.kernel.handlers import consumer_entry
 from tidings.messaging.declaration import DELIVERY_RETRY
-from tidings.sessions import compose as sessions
 
-
-@cold_start(DELIVERY_RETRY)
-def _deliveries(environment: Environment) -> Deliveries:
-    return messaging.deliveries(
-        environment, poster=connections_api.poster(environment), connections=sessions.connection_store(environment)
-    )
-
-
-def deliver(record: SQSRecord) -> None:
-    job = queue_job(record, REDELIVERIES, job="delivery retry job", malformed_metric="DeliveryRetriesMalformed")
-    with record_scope(job.trace_id):
-        report = _deliveries().redeliver(job)
-        metrics.add_metric(name="FramesDelivered", unit="Count", value=report.delivered)
-        metrics.add_metric(name="DeliveriesRetried", unit="Count", value=report.retrying)
-        metrics.add_metric(name="DeliveriesGivenUp", unit="Count", value=report.given_up)
+_batch = assemblies.redelivery_worker(
+    DELIVERY_RETRY, REDELIVERIES, job="delivery retry job", malformed_metric="DeliveryRetriesMalformed"
+)
 
 
 @consumer_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    # A batch of nothing but poison is still a partial failure response, not an invocation error.
-    return process_batch(event, context, deliver, EventType.SQS, poison_is_partial=True)
+    return _batch(event, context)

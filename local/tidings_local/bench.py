@@ -29,8 +29,16 @@ Method
    Deliveries are matched by content (each message carries its own frame id). The SDK retries
    `RATE_LIMITED` and server faults with the same frame id (idempotent per the protocol); the
    error acks are counted, and latency stays measured from the `send()` call, as an app sees it.
-5. Once every message is acked and delivered (or `--timeout` runs out), wait until the runtime's
-   counters stop moving and snapshot `/_local/stats` again. The difference, divided by M, is:
+5. Once every message is acked and delivered (or `--timeout` runs out), wait until the work the
+   messages caused is done too: the last `message.new` arrives while the Delivery consumer is
+   still doing the notification step (badges, toasts, push jobs) of the messages before it.
+   The runtime reports what is still running (`/_local/stats` → `activity`: invocations in
+   flight, stream records not yet handed to their consumer, messages on the delivery retry,
+   notification retry and push queues); the wait ends when two snapshots 0.3 s apart show none
+   and the same counters, or after `--settle-timeout` (the report says which, and how many
+   `notification.badge` frames arrived of the one per message per recipient connection
+   expected). The same wait comes after the warm-up, so its late work is not counted. Then
+   snapshot `/_local/stats` again. The difference, divided by M, is:
    AWS API calls per message by service and operation (everything the Lambda handlers called),
    Lambda invocations per message by function, and API Gateway frames in/out per message.
 6. Price those per-message counts with AWS list prices (`PRICE_TABLE`, `DYNAMODB_UNITS`, Lambda
@@ -73,8 +81,8 @@ from tidings_local.bench_load import (
     MAX_CLIENTS,
     MAX_CONNECTIONS_PER_USER,
     Bench,
+    drained_stats,
     progress,
-    settled_stats,
     stats_delta,
 )
 from tidings_local.bench_report import render
@@ -131,12 +139,18 @@ async def run(args: argparse.Namespace, runtime: Runtime) -> Result:
                 if not await run_phase(bench, args.warmup, "warmup", args.timeout):
                     raise BenchError("the warm-up messages were not all acked and delivered; see the log above")
 
-            before = await settled_stats(session, runtime.base_url)
+            before = (await drained_stats(session, runtime.base_url, args.settle_timeout)).stats
             log(f"sending {args.messages} messages (window {args.window}, timeout {args.timeout:g} s)…")
             complete = await run_phase(bench, args.messages, "run", args.timeout)
             if not complete:
                 log("reporting what was measured")
-            after = await settled_stats(session, runtime.base_url)
+            log(f"waiting for the consumers to finish the messages' work (at most {args.settle_timeout:g} s)…")
+            drained = await drained_stats(session, runtime.base_url, args.settle_timeout)
+            log(
+                f"idle after {drained.waited:.1f} s"
+                if drained.idle
+                else f"still busy after {drained.waited:.1f} s: {'; '.join(drained.busy)}"
+            )
         finally:
             await bench.close()
 
@@ -146,7 +160,8 @@ async def run(args: argparse.Namespace, runtime: Runtime) -> Result:
         started_at=started_at,
         complete=complete,
         bench=bench,
-        delta=stats_delta(before, after),
+        delta=stats_delta(before, drained.stats),
+        drained=drained,
         connections_per_user=dict(Counter(users)),
     )
 
@@ -174,6 +189,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--timeout", type=float, default=180.0, help="seconds for sending and delivery, per phase (default 180)"
+    )
+    parser.add_argument(
+        "--settle-timeout",
+        type=float,
+        default=300.0,
+        help="seconds to wait, after the last delivery, for the consumers to go idle (default 300)",
     )
     parser.add_argument("--startup-timeout", type=float, default=60.0, help="seconds to wait for /healthz (default 60)")
     parser.add_argument(

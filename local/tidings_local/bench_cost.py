@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tidings.app import APPLICATION
-from tidings_local.bench_load import Bench, Pending, StatsDelta
+from tidings_local.bench_load import Bench, Drained, Pending, StatsDelta
 
 # --- the cost model -------------------------------------------------------------------------
 
@@ -105,6 +105,12 @@ class Result:
     bench: Bench
     delta: StatsDelta
     connections_per_user: dict[str, int]
+    drained: Drained | None = None  # how the wait for the consumers' work ended
+
+    def recipient_connections(self) -> int:
+        """(message, connection of one of its recipients) pairs: at most one badge each."""
+        clients = self.bench.clients
+        return sum(1 for p in self.ok for client in clients if client.user_id != clients[p.sender].user_id)
 
     @property
     def ok(self) -> list[Pending]:

@@ -14,8 +14,13 @@ For each size N (`--sizes`, default 10, 100, 1,000, 10,000), in this process, on
 3. One member sends one message through the message service, as the MessageSend function does,
    and the Delivery consumer is invoked once with that message's stream record, as the event
    source mapping invokes it.
-4. Every AWS call the consumer makes is counted by service and operation (and in DynamoDB
-   request units: a BatchGetItem reads as many items as it names), every post by frame type.
+4. A chat whose audience is more than `SHARD_ABOVE_CONNECTIONS` connections is handed to the
+   `FanoutShards` queue in shards (`tidings.messaging.fanout_shards`): each shard job on the
+   queue is then given to the fan-out worker (`fanout_worker.py`), one invocation a shard, as
+   the event source mapping does with batch size 1.
+5. Every AWS call the consumer and the workers make is counted by service and operation (and
+   in DynamoDB request units: a BatchGetItem reads as many items as it names), every post by
+   frame type.
 
 The AWS time is modelled from that sequence, with the latencies below: each AWS call one after
 another, as the consumer makes them, but the items of a `bounded_map` (the recipients'
@@ -23,9 +28,12 @@ notification writes) on as many threads as it has, each item's calls one after a
 batch of posts (`Deliveries.deliver`) in parallel, `POST_CONCURRENCY` at a time, each
 connection's frames one after another. "To the last
 `message.new`" stops at the end of the batch that posted it; "whole record" includes the
-notification work (badges, toasts, push jobs) after it. Dollars per million messages price the
-counted units at list prices (`bench_cost`); the floor is what API Gateway itself charges, one
-message per online recipient connection.
+notification work (badges, toasts, push jobs) after it. A sharded chat's shards run in parallel
+(one worker each, as Lambda scales a queue's consumer out): its last `message.new` is the
+consumer's time until it sent the shards, plus the queue's hand-off (`HANDOFF_MS`), plus the
+slowest shard's own time; the whole record is the later of that and the consumer's end.
+Dollars per million messages price the counted units at list prices (`bench_cost`); the floor
+is what API Gateway itself charges, one message per online recipient connection.
 
 Results go to stdout and `docs/benchmarks-fanout.md`.
 """
@@ -59,7 +67,8 @@ from tidings.kernel.declaration import CALLBACK_URL_ENV
 from tidings.kernel.environment import ColdStart, environment_of
 from tidings.kernel.observability import logger
 from tidings.messaging import compose as messaging
-from tidings.messaging.declaration import MESSAGE_SEND
+from tidings.messaging.declaration import FANOUT_SHARDS, MESSAGE_SEND
+from tidings.messaging.fanout_shards import SHARD_ABOVE_CONNECTIONS, SHARD_CONNECTIONS
 from tidings.messaging.models import MessageModel
 from tidings.messaging.sending import SendMessage
 from tidings.notifications import notifying
@@ -73,6 +82,7 @@ from tidings_local.bench_cost import (
 )
 from tidings_local.handler_modules import LambdaContext, load_handler_module
 from tidings_local.lambdas import default_functions_dir
+from tidings_local.queues import lambda_record as queue_record
 from tidings_local.streams import lambda_record
 
 DEFAULT_SIZES = (10, 100, 1_000, 10_000)
@@ -81,6 +91,13 @@ RESULTS = Path("docs/benchmarks-fanout.md")
 # Stated per-call latencies from Lambda in the same region (milliseconds): assumptions, not
 # measurements; change them here and the model follows.
 LATENCY_MS = {"read": 5.0, "write": 8.0, "sqs": 10.0, "post": 20.0, "other": 10.0}
+# What the table said before big chats were sharded, for comparison.
+BEFORE = (
+    "revision 9c93fe3 (one invocation posted every connection): last `message.new` 1,323 ms at "
+    "1,000 members and 13,018 ms at 10,000; whole record 7,198 ms and 71,523 ms"
+)
+# From a SendMessageBatch on the shard queue to the worker's invocation (the mapping long-polls).
+HANDOFF_MS = 50.0
 READS = {"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems", "DescribeTable"}
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 
@@ -95,6 +112,8 @@ class _Timeline:
     write_units: int = 0
     sqs_requests: int = 0
     posts: Counter[str] = field(default_factory=Counter)
+    handoff_step: int | None = None  # the step that sent the shards, if the chat was sharded
+    shards: list[_Timeline] = field(default_factory=list)  # each shard's worker invocation
 
     def call(self, service: str, operation: str, params: dict[str, Any]) -> None:
         self.calls[f"{service} {operation}"] += 1
@@ -107,6 +126,8 @@ class _Timeline:
         elif service == "sqs":
             self.sqs_requests += 1
             kind = "sqs"
+            if params.get("QueueUrl") == os.environ.get(FANOUT_SHARDS.env_var):
+                self.handoff_step = len(self.steps)
         else:
             kind = "other"
         item = getattr(_current_item, "calls", None)
@@ -127,8 +148,28 @@ class _Timeline:
         self.steps.append(("posts", (len(targets), longest, carries_message)))
 
     def modelled_ms(self, *, until_message: bool) -> float:
+        """The consumer's own time, or for a sharded chat the shards' too (see the docstring)."""
+        if not self.shards:
+            return self._own_ms(until_message=until_message)
+        slowest = max(shard.modelled_ms(until_message=until_message) for shard in self.shards)
+        sharded = self._own_ms(until_message=False, steps=self.handoff_step) + HANDOFF_MS + slowest
+        return sharded if until_message else max(sharded, self._own_ms(until_message=False))
+
+    def totals(self) -> _Timeline:
+        """The consumer's counts with every shard's added."""
+        whole = _Timeline(calls=Counter(self.calls), posts=Counter(self.posts))
+        whole.read_units, whole.write_units, whole.sqs_requests = self.read_units, self.write_units, self.sqs_requests
+        for shard in self.shards:
+            whole.calls.update(shard.calls)
+            whole.posts.update(shard.posts)
+            whole.read_units += shard.read_units
+            whole.write_units += shard.write_units
+            whole.sqs_requests += shard.sqs_requests
+        return whole
+
+    def _own_ms(self, *, until_message: bool, steps: int | None = None) -> float:
         total = 0.0
-        for kind, detail in self.steps:
+        for kind, detail in self.steps[: None if steps is None else steps + 1]:
             if kind == "parallel":
                 concurrency, item_ms = detail
                 total += _makespan(item_ms, concurrency)
@@ -185,7 +226,9 @@ class _CountingPoster:
 
 
 @contextmanager
-def _recording(timeline: _Timeline) -> Iterator[None]:
+def _recording(timeline: _Timeline | Callable[[], _Timeline]) -> Iterator[None]:
+    """Records into `timeline` (or into whichever timeline the callable says is current)."""
+    current = timeline if callable(timeline) else (lambda: timeline)
     real_call = botocore.client.BaseClient._make_api_call  # type: ignore[attr-defined]
     real_deliver = connections_api.Deliveries.deliver
     real_map = notifying.bounded_map
@@ -205,14 +248,14 @@ def _recording(timeline: _Timeline) -> Iterator[None]:
         try:
             return real_map(traced, items, concurrency, name)
         finally:
-            timeline.parallel(concurrency, item_ms)
+            current().parallel(concurrency, item_ms)
 
     def call(client: Any, operation: str, params: dict[str, Any]) -> Any:
-        timeline.call(client.meta.service_model.service_name, operation, params)
+        current().call(client.meta.service_model.service_name, operation, params)
         return real_call(client, operation, params)
 
     def deliver(self: Any, targets: Sequence[tuple[str, Sequence[str]]], *args: Any, **kwargs: Any) -> Any:
-        timeline.batch(targets)
+        current().batch(targets)
         return real_deliver(self, targets, *args, **kwargs)
 
     botocore.client.BaseClient._make_api_call = call  # type: ignore[attr-defined]
@@ -251,7 +294,7 @@ class Result:
         return self.online  # one connection each: one API Gateway message per recipient
 
     def dollars_per_million(self) -> float:
-        t = self.timeline
+        t = self.timeline.totals()
         return (
             t.read_units * DYNAMODB_RRU_PER_MILLION
             + t.write_units * DYNAMODB_WRU_PER_MILLION
@@ -288,22 +331,45 @@ def measure(members: int, online_fraction: float = 1.0, progress: Callable[[str]
         real_poster = connections_api.poster
         connections_api.poster = lambda environment: _CountingPoster()  # type: ignore[assignment,return-value]
         timeline = _Timeline()
+        recording: list[_Timeline] = [timeline]
         progress(f"  {members:>6} members: delivering")
         started = time.perf_counter()
         try:
-            with _recording(timeline), _quiet():
+            with _recording(lambda: recording[-1]), _quiet():
                 answer = delivery.handler({"Records": records}, LambdaContext("bench-delivery", remaining_ms=900_000))
+            if answer.get("batchItemFailures"):
+                raise RuntimeError(f"the Delivery consumer failed the record: {answer}")
+            shards = _shard_jobs(aws)  # the event source mapping's receives: not our code's calls
+            if shards:
+                progress(f"  {members:>6} members: {len(shards)} shards to the fan-out worker")
+                worker = load_handler_module(default_functions_dir() / "messaging/fanout_worker.py", "bench_fn_fan")
+            with _recording(lambda: recording[-1]), _quiet():
+                for shard in shards:
+                    recording.append(_Timeline())
+                    context = LambdaContext("bench-fanout-worker", remaining_ms=900_000)
+                    answer = worker.handler({"Records": [shard]}, context)
+                    if answer.get("batchItemFailures"):
+                        raise RuntimeError(f"the fan-out worker failed a shard: {answer}")
+                    timeline.shards.append(recording.pop())
         finally:
             connections_api.poster = real_poster
         took = time.perf_counter() - started
-        if answer.get("batchItemFailures"):
-            raise RuntimeError(f"the Delivery consumer failed the record: {answer}")
         return Result(members, len(online), timeline, took)
     finally:
         aws.stop()
         ColdStart.forget_all()
         os.environ.clear()
         os.environ.update(saved)
+
+
+def _shard_jobs(aws: LocalAws) -> list[dict[str, Any]]:
+    """The shard jobs the Delivery consumer put on the FanoutShards queue, as Lambda records."""
+    sqs = boto3.client("sqs")
+    url, arn = aws.provisioned.queue_urls[FANOUT_SHARDS.id], aws.provisioned.queue_arns[FANOUT_SHARDS.id]
+    jobs: list[dict[str, Any]] = []
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        jobs += [queue_record(message, arn) for message in batch]
+    return jobs
 
 
 def _seed_channel(chat_id: str, user_ids: Sequence[str]) -> None:
@@ -336,28 +402,34 @@ def report(results: Sequence[Result], revision: str) -> str:
         "",
         "Written by `make bench-fanout` (`python -m tidings_local.bench_fanout`); the method is in",
         "that module's docstring: the Delivery consumer invoked once with one message's stream record,",
-        "on moto, every AWS call and post counted, AWS time modelled from that sequence.",
+        "on moto, every AWS call and post counted, AWS time modelled from that sequence. A chat of more",
+        f"than {SHARD_ABOVE_CONNECTIONS:,} connections is posted by the fan-out workers in shards of",
+        f"{SHARD_CONNECTIONS:,} (in parallel, one worker each): its counts include the workers', and its",
+        "modelled time is the consumer's until it sent the shards, the hand-off, then the slowest shard.",
+        "The event source mapping's own receives and deletes of shard jobs are not counted.",
         "",
         f"- run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, revision {revision}",
         "- latencies assumed (ms): "
         + ", ".join(f"{kind} {ms:g}" for kind, ms in LATENCY_MS.items())
-        + f"; posts {connections_api.POST_CONCURRENCY} at a time",
+        + f"; posts {connections_api.POST_CONCURRENCY} at a time; shard hand-off {HANDOFF_MS:g}",
+        f"- before: {BEFORE}",
         "",
-        "| members | online | AWS calls | DynamoDB read units | write units | API Gateway messages (floor) "
+        "| members | online | shards | AWS calls | DynamoDB read units | write units | API Gateway messages (floor) "
         "| modelled: last `message.new` (ms) | whole record (ms) | $ per million messages (floor) | on moto (s) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
-        t = r.timeline
+        t, timeline = r.timeline.totals(), r.timeline
         lines.append(
-            f"| {r.members:,} | {r.online:,} | {sum(t.calls.values()):,} | {t.read_units:,} | {t.write_units:,} "
-            f"| {sum(t.posts.values()):,} ({r.floor_posts:,}) | {t.modelled_ms(until_message=True):,.0f} "
-            f"| {t.modelled_ms(until_message=False):,.0f} | {r.dollars_per_million():,.2f} "
+            f"| {r.members:,} | {r.online:,} | {len(timeline.shards) or '—'} | {sum(t.calls.values()):,} "
+            f"| {t.read_units:,} | {t.write_units:,} "
+            f"| {sum(t.posts.values()):,} ({r.floor_posts:,}) | {timeline.modelled_ms(until_message=True):,.0f} "
+            f"| {timeline.modelled_ms(until_message=False):,.0f} | {r.dollars_per_million():,.2f} "
             f"({r.floor_dollars_per_million():,.2f}) | {r.seconds_on_moto:.1f} |"
         )
     lines += ["", "## Calls and posts per message, by operation", ""]
     for r in results:
-        t = r.timeline
+        t = r.timeline.totals()
         calls = ", ".join(f"{name} {count:,}" for name, count in t.calls.most_common())
         posts = ", ".join(f"{name} {count:,}" for name, count in t.posts.most_common())
         lines.append(f"- **{r.members:,} members**: {calls}; posts: {posts}")

@@ -10,12 +10,14 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 
+from tidings.kernel.connections_api import DELIVERY_RETRIES
+from tidings.notifications.declaration import NOTIFICATION_RETRIES, PUSH_JOBS
 from tidings_client import ConnectionState, TidingsClient, TidingsError
 from tidings_client.frames import Frame, payload_of
 from tidings_client.transport import Connection, Transport, WebSocketTransport
@@ -299,6 +301,65 @@ async def fetch_stats(session: aiohttp.ClientSession, base_url: str) -> dict[str
             raise BenchError(f"GET /_local/stats answered HTTP {resp.status}: {(await resp.text())[:200]}")
         data: dict[str, Any] = await resp.json()
         return data
+
+
+# The queues that carry a message's own later work (a connection's retried frames, the
+# notification step's retry, push jobs); the timer queues (presence, tokens) hold a connection's
+# timers for minutes and are no message's work.
+MESSAGE_WORK_QUEUES = (DELIVERY_RETRIES.id, NOTIFICATION_RETRIES.id, PUSH_JOBS.id)
+
+
+@dataclass
+class Drained:
+    """The counters once the work of the messages was done, or when `max_wait` ran out."""
+
+    stats: dict[str, Any]
+    idle: bool
+    waited: float  # seconds
+    busy: list[str]  # what was still running when the wait ran out (empty when idle)
+
+
+def still_running(stats: dict[str, Any], queues: Sequence[str] = MESSAGE_WORK_QUEUES) -> list[str]:
+    """What `activity` in a `/_local/stats` snapshot says is not done yet."""
+    activity = stats.get("activity")
+    if not isinstance(activity, dict):
+        return ["the runtime reports no activity"]
+    busy = []
+    if activity.get("invocationsInFlight"):
+        busy.append(f"{activity['invocationsInFlight']} invocation(s) in flight")
+    busy += [
+        f"{count} stream record(s) for {function}"
+        for function, count in (activity.get("streamRecordsPending") or {}).items()
+        if count
+    ]
+    busy += [
+        f"{count} message(s) on {queue}"
+        for queue, count in (activity.get("queueMessages") or {}).items()
+        if count and queue in queues
+    ]
+    return busy
+
+
+def _counters(stats: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in stats.items() if key != "activity"}
+
+
+async def drained_stats(session: aiohttp.ClientSession, base_url: str, max_wait: float) -> Drained:
+    """A snapshot taken once the consumers are idle: no invocation in flight, no stream record
+    waiting for its consumer, no message on the `MESSAGE_WORK_QUEUES`, in two snapshots 0.3 s
+    apart whose counters agree; or the last one when `max_wait` runs out."""
+    started = time.monotonic()
+    previous = await fetch_stats(session, base_url)
+    while True:
+        await asyncio.sleep(0.3)
+        current = await fetch_stats(session, base_url)
+        busy = still_running(current)
+        waited = time.monotonic() - started
+        if not busy and not still_running(previous) and _counters(current) == _counters(previous):
+            return Drained(current, True, waited, [])
+        if waited >= max_wait:
+            return Drained(current, False, waited, busy or ["the counters were still moving"])
+        previous = current
 
 
 async def settled_stats(session: aiohttp.ClientSession, base_url: str, max_wait: float = 5.0) -> dict[str, Any]:

@@ -33,6 +33,30 @@ def _table(headers: list[str], rows: list[list[str]], right: set[int] | None = N
     return out
 
 
+# Figures of runs before the benchmark waited for the consumers' work, kept for comparison.
+BEFORE = (
+    "Before (commit `f03c177`, 2026-12-02 01:42 UTC, 200 messages): the counters were read once the last "
+    "`message.new` had arrived and two snapshots 0.3 s apart agreed (or after 5 s), without asking whether "
+    "the consumers were still busy: 26.140 AWS calls and $23.77 per million messages.",
+)
+
+
+def _counted_until(result: Result) -> str:
+    drained = result.drained
+    if drained is None:
+        return "the last delivery"
+    if drained.idle:
+        return (
+            f"the consumers were idle, {drained.waited:.1f} s after the last delivery (no invocation in "
+            "flight, no stream record waiting for its consumer, nothing on the delivery retry, notification "
+            "retry or push queues, counters unchanged for 0.3 s): every call the messages caused is counted"
+        )
+    return (
+        f"**the {result.args.settle_timeout:g} s settle timeout ran out** with work still running "
+        f"({'; '.join(drained.busy)}): the figures under-count"
+    )
+
+
 def render(result: Result, route_ms: float, consumer_ms: float) -> str:
     bench = result.bench
     args = result.args
@@ -78,6 +102,7 @@ def render(result: Result, route_ms: float, consumer_ms: float) -> str:
         f"after {args.warmup} unmeasured warm-up messages",
         f"- Command: `python -m tidings_local.bench --clients {clients} --messages {bench.total} "
         f"--window {args.window} --warmup {args.warmup}{f' --rate {args.rate:g}' if args.rate else ''}`",
+        f"- Counted until: {_counted_until(result)}",
         "",
         "## Latency and throughput (local emulator)",
         "",
@@ -134,6 +159,12 @@ def render(result: Result, route_ms: float, consumer_ms: float) -> str:
         notes.append("Errors in acks: " + ", ".join(f"{code} ×{n}" for code, n in sorted(bench.errors.items())) + ".")
     if bench.id_mismatches:
         notes.append(f"{bench.id_mismatches} deliveries carried a messageId other than the ack's.")
+    badges = bench.other_frames.get("notification.badge", 0)
+    notes.append(
+        f"`notification.badge` frames: {badges}, for {result.recipient_connections()} (message, recipient "
+        "connection) pairs: a badge counts an unread message, and a recipient who had sent a later message "
+        "before the Delivery consumer reached this one had read past it already (no badge, no toast)."
+    )
     if bench.other_frames:
         notes.append(
             "Other frames received: " + ", ".join(f"`{k}` ×{n}" for k, n in sorted(bench.other_frames.items())) + "."
@@ -212,6 +243,7 @@ def render(result: Result, route_ms: float, consumer_ms: float) -> str:
     lines += _table(["component", "$ per million messages"], component_rows, right={1})
     if any(line.dollars_per_million is None for line in costs):
         lines += ["", "Rows marked *not priced* are left out of the total."]
+    lines += ["", *BEFORE]
     lines += [
         "",
         f"### Prices: AWS list prices, {PRICES_REGION}, on-demand, as of {PRICES_AS_OF} (when this table was written)",

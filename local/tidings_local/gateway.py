@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -85,6 +86,7 @@ class Gateway:
         idle_timeout: float,
         max_duration: float,
         is_ready: Callable[[], bool],
+        activity: Callable[[], dict[str, Any]] | None = None,
         local_routes: Sequence[web.RouteDef] = (),
         allow_remote_local_endpoints: bool = False,
         cors: CorsPolicy | None = None,
@@ -94,7 +96,7 @@ class Gateway:
         )
         self.management = ManagementApi(self.websocket, faults, stats)
         self.http_api = HttpApi(application, lambdas, stats, cors or CorsPolicy())
-        self.local = LocalEndpoints(stats, is_ready)
+        self.local = LocalEndpoints(stats, is_ready, activity)
         self._allow_remote_local_endpoints = allow_remote_local_endpoints
         self._local_routes = local_routes
         self._is_ready = is_ready

@@ -1,7 +1,9 @@
 """The runtime's own HTTP endpoints, which have no AWS counterpart.
 
 - `GET /healthz`: 200 once every part is up (every function loaded), 503 before;
-- `GET /_local/stats`: local-only diagnostics for the benchmark (`stats.py`);
+- `GET /_local/stats`: local-only diagnostics for the benchmark (`stats.py`), with the runtime's
+  `activity` (invocations in flight, stream records and queue messages still pending), which a
+  benchmark waits on to count everything its messages caused;
 - `POST /_local/sessions {"userId"}`: local-only sign-in (access + refresh token) for the CLI;
 - `POST /_local/chats {"chatId", "type", "members"}`: local-only creation of a chat and its
   members (tests, experiments) until an API creates chats;
@@ -26,9 +28,12 @@ from tidings_local.stats import Stats
 
 
 class LocalEndpoints:
-    def __init__(self, stats: Stats, is_ready: Callable[[], bool]) -> None:
+    def __init__(
+        self, stats: Stats, is_ready: Callable[[], bool], activity: Callable[[], dict[str, Any]] | None = None
+    ) -> None:
         self.stats = stats
         self._is_ready = is_ready
+        self._activity = activity
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -45,7 +50,10 @@ class LocalEndpoints:
         return web.json_response({"status": "starting"}, status=503)
 
     async def _stats(self, _: web.Request) -> web.Response:
-        return web.json_response(self.stats.snapshot())
+        snapshot = self.stats.snapshot()
+        if self._activity is not None:  # moto's lock: off the event loop
+            snapshot["activity"] = await asyncio.get_running_loop().run_in_executor(None, self._activity)
+        return web.json_response(snapshot)
 
     async def _issue_session(self, request: web.Request) -> web.Response:
         """Local-only sign-in for `tidings session USER`: an access token plus a refresh token

@@ -272,6 +272,13 @@ def peek_queue(queue_name: str, account_id: str, region: str) -> list[dict[str, 
         ]
 
 
+def queue_depth(queue_name: str, account_id: str, region: str) -> int:
+    """How many messages the queue holds, delayed and in flight included (0 for no such queue)."""
+    with _MOTO_LOCK:
+        queue = sqs_backends[account_id][region].queues.get(queue_name)
+        return len(queue._messages) if queue else 0
+
+
 def _receivable_at(message: Any) -> float:
     """Epoch milliseconds from which a receive can return the message: after its delay, and
     after the visibility timeout of its last receive."""

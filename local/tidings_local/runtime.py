@@ -51,7 +51,7 @@ from tidings_local.iam import Policies
 from tidings_local.keys import dev_signing_key
 from tidings_local.lambdas import MAX_WORKERS_PER_FUNCTION, Lambdas, shared_template
 from tidings_local.log import logger
-from tidings_local.moto_patches import STATE_CHANGES, on_request, peek_queue, wake
+from tidings_local.moto_patches import STATE_CHANGES, on_request, peek_queue, queue_depth, wake
 from tidings_local.moto_server import MotoServer
 from tidings_local.queues import QueuePoller
 from tidings_local.schedules import Scheduler
@@ -197,12 +197,14 @@ class LocalRuntime:
             idle_timeout=idle_timeout,
             max_duration=max_duration,
             is_ready=lambda: self.ready,
+            activity=self.activity,
             local_routes=fault_injection.routes(self.faults, self._queue_names(), self._peek_queue),
             allow_remote_local_endpoints=allow_remote_local_endpoints,
             cors=cors or CorsPolicy(),
         )
         self._poller_settings = poller_settings or PollerSettings()
         self._tasks: list[asyncio.Task[None]] = []
+        self._stream_pollers: list[StreamPoller] = []
         self._runner: web.AppRunner | None = None
         self._saved_env: dict[str, str] | None = None
         self._search_dir: tempfile.TemporaryDirectory[str] | None = None
@@ -353,6 +355,7 @@ class LocalRuntime:
                 self._poller_settings,
             )
             await poller.open()
+            self._stream_pollers.append(poller)
             self._run(poller.run(), f"stream:{subscription.function.id}")
         for queue_subscription in self.application.queue_subscriptions:
             queue_poller = QueuePoller(
@@ -366,6 +369,26 @@ class LocalRuntime:
             self._run(queue_poller.run(), f"queue:{queue_subscription.function.id}")
         for schedule in self.application.schedules:
             self._run(Scheduler(self.application, schedule, self.lambdas).run(), f"schedule:{schedule.id}")
+
+    def activity(self) -> dict[str, Any]:
+        """What is still to run (`GET /_local/stats` → `activity`): invocations in flight, stream
+        records not yet handed to their consumer (by function), and the messages each consumed
+        queue holds, delayed and in flight included (by queue id). A benchmark waits for the
+        work of its messages to drain before it reads the counters."""
+        if not self.ready:
+            return {"invocationsInFlight": self.lambdas.in_flight, "streamRecordsPending": {}, "queueMessages": {}}
+        queues = {
+            subscription.queue.id: queue_depth(
+                queue_names(self.application, subscription.queue)[0], ACCOUNT_ID, region()
+            )
+            for subscription in self.application.queue_subscriptions
+        }
+        streams = {poller.subscription.function.id: poller.pending for poller in self._stream_pollers}
+        return {
+            "invocationsInFlight": self.lambdas.in_flight,
+            "streamRecordsPending": streams,
+            "queueMessages": dict(sorted(queues.items())),
+        }
 
     def _queue_url(self, queue: Queue) -> str:
         url = self.provisioned.queue_urls.get(queue.id)
@@ -385,6 +408,7 @@ class LocalRuntime:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        self._stream_pollers.clear()
         await self.lambdas.stop()
         if self._data is not None and self.aws.provisioned.queue_urls:
             self._save_state(self._data)  # after the last invocation: nothing is lost between snapshots

@@ -128,6 +128,14 @@ class StreamPoller:
         self._attempts = 0
         self._head_invocations = 0
         self._written = asyncio.Event()
+        self._reading = False
+
+    @property
+    def pending(self) -> int:
+        """Records still to hand to the function: buffered, or written to the table and not read
+        yet (counted as one until read). `/_local/stats` reports it so a benchmark can tell
+        when the consumers are idle."""
+        return len(self._buffer) + (1 if self._written.is_set() or self._reading else 0)
 
     async def open(self) -> None:
         """Takes the starting position. The runtime awaits this before it reports ready, so
@@ -156,8 +164,12 @@ class StreamPoller:
 
     async def _step(self) -> None:
         if len(self._buffer) < self.subscription.batch_size:
+            self._reading = True
             self._written.clear()
-            await self._platform_call(self._fill)
+            try:
+                await self._platform_call(self._fill)
+            finally:
+                self._reading = False
         if not self._buffer:
             await self._wait_for_writes(self._settings.poll_interval)
             return

@@ -79,6 +79,7 @@ def functions():
             "delivery": "messaging/delivery_consumer.py",
             "notify_retry": "notifications/notify_retries.py",
             "delivery_retry": "messaging/delivery_retries.py",
+            "fanout_worker": "messaging/fanout_worker.py",
             "events": "messaging/chat_event_frames.py",
             "typing": "messaging/typing_frames.py",
             "typing_timers": "messaging/typing_timers.py",

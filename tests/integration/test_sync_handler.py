@@ -11,6 +11,7 @@ from tests.support.events import client_frame, message_event
 from tests.support.lambdas import load_function
 from tests.support.seed import make_chat
 from tidings.chats.models import ChatModel
+from tidings.messaging.wire import LISTED_READERS
 from tidings.notifications.badge_store import DynamoBadgeStore
 
 
@@ -187,3 +188,26 @@ def test_sync_requests_are_rate_limited(handlers, context, chats, frozen_rate_li
     limited = replies[10]["payload"]
     assert limited["status"] == "error" and limited["error"]["code"] == "RATE_LIMITED"
     assert limited["error"]["retryAfterMs"] > 0
+
+
+def test_a_big_channel_syncs_its_readers_furthest_ahead_and_a_summary(handlers, context, connections):
+    """A channel of more than LISTED_READERS members: the response lists the requester's
+    watermark and the LISTED_READERS highest, with `readSummary`, in both sync shapes."""
+    members = [f"member-{n:03d}" for n in range(LISTED_READERS + 20)]
+    make_chat("town-hall", members, chat_type="channel")
+    for sender in members[-30:]:  # each sender's watermark moves to their own message
+        send(handlers, context, sender, "town-hall", f"hello from {sender}")
+    single = sync(handlers, context, "member-000", {"chatId": "town-hall", "lastKnownSeq": 25})["payload"]
+    assert [e["payload"]["seq"] for e in single["events"]] == list(range(26, 31))
+    assert single["readSummary"] == {"members": LISTED_READERS + 20, "readToHead": 1}  # the last sender
+    listed = single["readWatermarks"]
+    assert len(listed) == LISTED_READERS + 1 and listed["member-000"] == 0
+    assert {listed[m] for m in members[-30:]} == set(range(1, 31)), "every sender is further than a silent member"
+    everything = sync(handlers, context, "member-000", {"chats": {"town-hall": 0, "general": 0}})["payload"]
+    town_hall = everything["chats"][0]
+    assert town_hall["readSummary"] == single["readSummary"]
+    assert town_hall["readWatermarks"] == listed
+    assert everything["chats"][1]["error"]["code"] == "FORBIDDEN"
+    make_chat("general", ["alice", "bob"], chat_type="channel")
+    small = sync(handlers, context, "alice", {"chatId": "general", "lastKnownSeq": 0})["payload"]
+    assert small["readWatermarks"] == {"alice": 0, "bob": 0} and "readSummary" not in small

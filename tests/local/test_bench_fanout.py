@@ -37,3 +37,25 @@ def test_bad_sizes_are_refused_with_the_option_named(capsys):
         bench_fanout.main(["--sizes", "ten"])
     assert refused.value.code == 2
     assert "--sizes" in capsys.readouterr().err
+
+
+def test_a_chat_over_the_shard_threshold_is_counted_with_its_shards_in_parallel(monkeypatch):
+    from tidings.messaging import fanout, fanout_shards
+
+    monkeypatch.setattr(fanout, "SHARD_ABOVE_CONNECTIONS", 4)  # a small chat stands for a big one
+    monkeypatch.setattr(fanout_shards, "SHARD_CONNECTIONS", 3)
+    result = bench_fanout.measure(10, progress=lambda line: None)
+
+    timeline = result.timeline
+    assert len(timeline.shards) == 4, "10 connections, 3 a shard"
+    assert timeline.posts["message.new"] == 0, "the consumer posted no message.new itself"
+    assert sum(shard.posts["message.new"] for shard in timeline.shards) == 10
+    assert timeline.totals().posts["message.new"] == 10
+    assert timeline.totals().calls["sqs SendMessageBatch"] == 1, "the four shards in one call"
+    assert "sqs ReceiveMessage" not in timeline.totals().calls, "the mapping's receives are not our code's"
+    assert timeline.handoff_step is not None
+    slowest = max(shard.modelled_ms(until_message=True) for shard in timeline.shards)
+    handed_off = timeline.modelled_ms(until_message=True) - slowest - bench_fanout.HANDOFF_MS
+    assert 0 < handed_off < timeline.modelled_ms(until_message=True) < timeline.modelled_ms(until_message=False), (
+        "the last message.new comes before the consumer's notification work ends"
+    )

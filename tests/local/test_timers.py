@@ -41,3 +41,13 @@ async def test_schedules_invoke_their_function_with_a_scheduled_event(start_runt
     parsed = EventBridgeModel.model_validate(event)
     assert parsed.detail_type == "Scheduled Event"
     assert parsed.source == "aws.events"
+
+
+async def test_activity_counts_the_messages_a_consumed_queue_still_holds(start_runtime: StartRuntime) -> None:
+    runtime = await start_runtime(TIMERS_APP)
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = runtime.provisioned.queue_urls[JOBS.id]
+    assert runtime.activity()["queueMessages"] == {JOBS.id: 0}
+    sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=60)
+    # Delayed (not receivable yet) is still work to come: a benchmark waits for it.
+    assert runtime.activity()["queueMessages"] == {JOBS.id: 1}

@@ -12,6 +12,7 @@ from tidings.kernel.connections_api import (
     MAX_ATTEMPTS,
     REDELIVERIES,
     RETRY_DELAYS_SECONDS,
+    THROTTLED_PER_JOB,
     ApiGatewayPoster,
     Deliveries,
     PostFailed,
@@ -21,6 +22,7 @@ from tidings.kernel.connections_api import (
 )
 from tidings.kernel.delay_queue import SQS_MAX_BODY_BYTES, DelayQueue
 from tidings.messaging.fanout import Fanout
+from tidings.messaging.fanout_shards import SHARD_ABOVE_CONNECTIONS, SHARD_CONNECTIONS, SHARD_JOBS
 
 
 class Poster:
@@ -214,3 +216,107 @@ def test_the_poster_tells_a_failure_worth_retrying_from_a_refusal(code: str, sta
             poster.post("c1", "frame")
         assert failed.value.retryable is retryable
         assert poster.post("c1", "frame") is False
+
+
+def test_throttled_connections_are_retried_alone_in_small_jobs_with_spread_out_delays() -> None:
+    """429 (LimitExceededException) from @connections: each throttled connection is owed its own
+    remaining frames, in jobs of at most THROTTLED_PER_JOB, each delayed by the attempt's backoff
+    plus a random part of as much again; the connections that went through get nothing twice."""
+    poster, directory, retries = Poster(), Directory({}, {}), Retries()
+    throttled = [f"t{n:02d}" for n in range(THROTTLED_PER_JOB * 2 + 5)]
+    for connection_id in throttled:
+        poster.failing[connection_id] = (0, PostFailed("429 LimitExceededException", retryable=True, throttled=True))
+    poster.failing["broken"] = (0, PostFailed("500", retryable=True))
+
+    report = Deliveries(poster, directory, retries).deliver(
+        [(c, ["f"]) for c in ["ok-1", *throttled, "broken", "ok-2"]], attempt=2
+    )
+
+    assert poster.sent == {"ok-1": ["f"], "ok-2": ["f"]}
+    assert (report.retrying, report.throttled, report.given_up) == (len(throttled) + 1, len(throttled), 0)
+    plain = [(job, delay) for job, delay in retries.scheduled if job.connection_ids == ("broken",)]
+    assert plain == [(Redelivery(("broken",), ("f",), 3), RETRY_DELAYS_SECONDS[1])]  # a 5xx: no jitter
+    spread = [(job, delay) for job, delay in retries.scheduled if job.connection_ids != ("broken",)]
+    assert [len(job.connection_ids) for job, _ in spread] == [THROTTLED_PER_JOB, THROTTLED_PER_JOB, 5]
+    assert [c for job, _ in spread for c in job.connection_ids] == throttled
+    backoff = RETRY_DELAYS_SECONDS[1]
+    assert all(job.attempt == 3 and backoff <= delay <= 2 * backoff for job, delay in spread)
+
+
+def test_the_poster_marks_a_429_as_throttled() -> None:
+    client = boto3.client("apigatewaymanagementapi", endpoint_url="https://example.test", region_name="us-east-1")
+    with Stubber(client) as stub:
+        for code, status in (("LimitExceededException", 429), ("InternalServerErrorException", 500)):
+            stub.add_client_error("post_to_connection", service_error_code=code, http_status_code=status)
+        poster = ApiGatewayPoster("https://example.test", client=client)
+        with pytest.raises(PostFailed) as throttled:
+            poster.post("c1", "frame")
+        with pytest.raises(PostFailed) as failed:
+            poster.post("c1", "frame")
+    assert (throttled.value.retryable, throttled.value.throttled) == (True, True)
+    assert (failed.value.retryable, failed.value.throttled) == (True, False)
+
+
+class Shards:
+    def __init__(self) -> None:
+        self.jobs: list[Redelivery] = []
+
+    def schedule_all(self, jobs, delay_seconds: int = 0) -> None:
+        self.jobs += list(jobs)
+
+
+def test_an_audience_above_the_threshold_goes_to_the_shard_queue_and_nothing_is_posted_here() -> None:
+    members = [f"u{n:03d}" for n in range(SHARD_ABOVE_CONNECTIONS + 1)]
+    directory = Directory({"big": members}, {u: [f"{u}-a"] for u in members})
+    directory.connections["u000"].append("u000-b")  # the sender's second connection
+    poster, shards = Poster(), Shards()
+    fanout = Fanout(directory, directory, poster, Retries(), shards)
+
+    report = fanout.frames_to_audience(fanout.audience("big"), [("typing-off", "u000"), ("msg", None)], "trace-1")
+
+    assert poster.sent == {} and report.sharded == len(shards.jobs) == 3
+    # The sender's connections are owed the message alone, the others the typing frame first.
+    assert [(len(job.connection_ids), job.frames) for job in shards.jobs] == [
+        (2, ("msg",)),
+        (SHARD_CONNECTIONS, ("typing-off", "msg")),
+        (SHARD_ABOVE_CONNECTIONS - SHARD_CONNECTIONS, ("typing-off", "msg")),
+    ]
+    assert {(job.attempt, job.trace_id) for job in shards.jobs} == {(1, "trace-1")}
+    assert SHARD_JOBS.decode(SHARD_JOBS.encode(shards.jobs[0])) == shards.jobs[0]
+
+
+def test_an_audience_at_the_threshold_is_posted_in_the_consumer() -> None:
+    members = [f"u{n:03d}" for n in range(SHARD_ABOVE_CONNECTIONS)]
+    directory = Directory({"c": members}, {u: [f"{u}-a"] for u in members})
+    poster, shards = Poster(), Shards()
+    report = Fanout(directory, directory, poster, Retries(), shards).to_chat("c", "msg")
+    assert shards.jobs == [] and report.delivered == len(poster.sent) == SHARD_ABOVE_CONNECTIONS
+
+
+class BatchSqs:
+    def __init__(self, refuse: int = 0) -> None:
+        self.batches: list[list[dict]] = []
+        self.refuse = refuse
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict]) -> dict:
+        self.batches.append(Entries)
+        return {"Failed": [{"Id": e["Id"], "Code": "InternalError"} for e in Entries[: self.refuse]]}
+
+
+def test_shards_go_to_sqs_ten_to_a_call_within_its_size_and_a_refused_one_raises() -> None:
+    sqs = BatchSqs()
+    queue = DelayQueue("https://sqs.test/shards", SHARD_JOBS, client=sqs, split=split_to_fit)
+    small = [Redelivery((f"c{n}",), ("f",), attempt=1) for n in range(23)]
+    queue.schedule_all(small)
+    assert [len(batch) for batch in sqs.batches] == [10, 10, 3]
+    assert [SHARD_JOBS.decode(e["MessageBody"]) for batch in sqs.batches for e in batch] == small
+    assert {e["DelaySeconds"] for batch in sqs.batches for e in batch} == {0}
+
+    sqs.batches.clear()
+    frame = "x" * (100 * 1024)  # three such jobs are over one call's 256 KiB
+    queue.schedule_all([Redelivery((f"c{n}",), (frame,), attempt=1) for n in range(3)])
+    assert [len(batch) for batch in sqs.batches] == [2, 1]
+    assert all(sum(len(e["MessageBody"]) for e in batch) <= SQS_MAX_BODY_BYTES for batch in sqs.batches)
+
+    with pytest.raises(RuntimeError, match="refused 1 of 1"):
+        DelayQueue("https://sqs.test/shards", SHARD_JOBS, client=BatchSqs(refuse=1)).schedule_all(small[:1])

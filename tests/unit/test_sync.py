@@ -19,6 +19,8 @@ from tidings.messaging.models import MessageModel
 from tidings.messaging.sending import MessageService, SendMessage
 from tidings.messaging.sync_store import DynamoSyncStore
 from tidings.messaging.syncing import (
+    FULL_WATERMARKS_MAX_MEMBERS,
+    LISTED_READERS,
     MAX_MISSED_EVENTS,
     ChatRefused,
     ChatSync,
@@ -372,3 +374,54 @@ def test_targets_inside_the_page_need_no_batch_get(chat, sync, dynamodb_calls):
     dynamodb_calls.clear()
     sync.sync_chat("bob", "project-x", 0, None, 100)
     assert [operation for operation, table in dynamodb_calls if table == MessageModel.Meta.table_name] == ["Query"]
+
+
+def _big_channel(chat_id: str, members: int, chat_type: str = "channel") -> list[str]:
+    """A chat of `members` members, `user-000` … whose watermarks are their index (user-000 read nothing)."""
+    user_ids = [f"user-{n:03d}" for n in range(members)]
+    make_chat(chat_id, user_ids, chat_type=chat_type)
+    ChatModel(chat_id).update(actions=[ChatModel.head_seq.set(members - 10)])
+    for n, user_id in enumerate(user_ids):
+        if n:
+            MemberModel(chat_id, user_id).update(actions=[MemberModel.last_read_seq.set(min(n, members - 10))])
+    return user_ids
+
+
+def test_a_big_channel_lists_its_readers_furthest_ahead_and_counts_the_rest(aws, sync):
+    """More than LISTED_READERS members: the requester's watermark, the LISTED_READERS highest
+    others, and how many members there are and how many have read up to headSeq."""
+    user_ids = _big_channel("town-hall", LISTED_READERS + 30)  # 80 members, headSeq 70
+    result = sync.sync_chat("user-001", "town-hall", 70, None, 100)
+    assert isinstance(result, ChatSync)
+    furthest = user_ids[-LISTED_READERS:]  # watermarks 30..70; ties at 70 listed by user id
+    assert result.read_watermarks == {"user-001": 1, **{u: min(int(u[5:]), 70) for u in furthest}}
+    assert len(result.read_watermarks) == LISTED_READERS + 1
+    assert result.read_summary == {"members": 80, "readToHead": 10}  # user-070 … user-079
+    assert result.to_wire()["readSummary"] == {"members": 80, "readToHead": 10}
+    too_far = sync.sync_chat("user-001", "town-hall", 0, None, 100)
+    assert isinstance(too_far, ChatSync), "70 events behind is within MAX_MISSED_EVENTS"
+
+
+def test_a_big_chat_that_is_too_far_behind_is_summarised_too(aws, sync):
+    _big_channel("town-hall", LISTED_READERS + 5)
+    ChatModel("town-hall").update(actions=[ChatModel.head_seq.set(MAX_MISSED_EVENTS + 10)])
+    result = sync.sync_chat("user-000", "town-hall", 0, None, 100)
+    assert isinstance(result, ChatTooLarge)
+    assert len(result.read_watermarks) == LISTED_READERS + 1 and result.read_watermarks["user-000"] == 0
+    assert result.to_wire()["readSummary"] == {"members": LISTED_READERS + 5, "readToHead": 0}
+
+
+@pytest.mark.parametrize(("chat_type", "members"), [("group", LISTED_READERS + 30), ("channel", LISTED_READERS)])
+def test_groups_and_small_channels_list_every_watermark(aws, sync, chat_type, members):
+    user_ids = _big_channel("crew", members, chat_type=chat_type)
+    result = sync.sync_chat("user-000", "crew", 0, None, 100)
+    assert isinstance(result, ChatSync)
+    assert set(result.read_watermarks) == set(user_ids)
+    assert result.read_summary is None and "readSummary" not in result.to_wire()
+
+
+def test_a_group_above_the_declared_size_is_summarised(aws, sync):
+    _big_channel("crowd", FULL_WATERMARKS_MAX_MEMBERS + 1, chat_type="group")
+    result = sync.sync_chat("user-000", "crowd", 0, None, 500)
+    assert len(result.read_watermarks) == LISTED_READERS + 1
+    assert result.read_summary == {"members": FULL_WATERMARKS_MAX_MEMBERS + 1, "readToHead": 10}

@@ -88,6 +88,13 @@ class Chat {
 
 const bySeq = (a, b) => a.payload.seq - b.payload.seq;
 
+/** The `synced` event of a chat's last sync response; a big chat's carries its `readSummary`. */
+function synced(chat, result) {
+  const event = { chatId: chat.chatId, headSeq: result.headSeq, readWatermarks: result.readWatermarks ?? {} };
+  if (result.readSummary && typeof result.readSummary === 'object') event.readSummary = result.readSummary;
+  return event;
+}
+
 export class ChatTracker {
   #o;
   /** @type {Map<string, Chat>} */
@@ -258,7 +265,7 @@ export class ChatTracker {
         }
         if (result.tooLarge) {
           await this.#refill(chat, result.headSeq);
-          this.#o.notify('synced', { chatId: chat.chatId, headSeq: result.headSeq, readWatermarks: result.readWatermarks ?? {} });
+          this.#o.notify('synced', synced(chat, result));
           return;
         }
         if (fromSeq && Number.isInteger(result.headSeq) && result.headSeq < chat.applied && !run.restarted) {
@@ -273,7 +280,7 @@ export class ChatTracker {
         }
         this.#applyPage(chat, result);
         if (!result.hasMore) {
-          this.#o.notify('synced', { chatId: chat.chatId, headSeq: result.headSeq, readWatermarks: result.readWatermarks ?? {} });
+          this.#o.notify('synced', synced(chat, result));
           return;
         }
         result = await this.#o.requestSync({ chatId: chat.chatId, cursor: result.cursor });

@@ -132,7 +132,13 @@ export interface SdkEvents {
   error: TidingsError;
   outbox: { action: 'queued' | 'acked' | 'failed'; entry: OutboxEntry; reply?: Record<string, unknown>; error?: TidingsError };
   reset: { chatId: string; reason: 'headSeqBehind' | 'tooLarge' | 'forbidden'; headSeq?: number; messages?: WireMessage[]; error?: TidingsError };
-  synced: { chatId: string; headSeq: number; readWatermarks: Record<string, number> };
+  /** In a big chat, `readWatermarks` lists only you and the readers furthest ahead; `readSummary` counts the rest. */
+  synced: {
+    chatId: string;
+    headSeq: number;
+    readWatermarks: Record<string, number>;
+    readSummary?: { members: number; readToHead: number };
+  };
 }
 
 /** The server frame of type `T` (`error` frames reach `*` only: `error` is the SDK's event). */

@@ -1403,10 +1403,27 @@ events: (MessageNewFrame | MessageUpdatedFrame | MessageDeletedFrame | MessageRe
 hasMore: boolean
 cursor: (string | null)
 headSeq: number
+/**
+ * Members' read watermarks (lastReadSeq, 0 = nothing read): every member's, but in a big chat (with readSummary) only yours and those of the 50 members furthest ahead
+ */
 readWatermarks: {
 [k: string]: number | undefined
 }
+readSummary?: SyncReadSummary
 refId: string
+}
+/**
+ * Present only in a big chat, whose readWatermarks lists part of its members
+ */
+export interface SyncReadSummary {
+/**
+ * How many members the chat has
+ */
+members: number
+/**
+ * How many of them have read up to headSeq
+ */
+readToHead: number
 }
 /**
  * This interface was referenced by `TidingsFrames`'s JSON-Schema
@@ -1416,10 +1433,27 @@ export interface SyncTooLargeResponse {
 chatId: string
 tooLarge: true
 headSeq: number
+/**
+ * Members' read watermarks (lastReadSeq, 0 = nothing read): every member's, but in a big chat (with readSummary) only yours and those of the 50 members furthest ahead
+ */
 readWatermarks: {
 [k: string]: number | undefined
 }
+readSummary?: SyncReadSummary1
 refId: string
+}
+/**
+ * Present only in a big chat, whose readWatermarks lists part of its members
+ */
+export interface SyncReadSummary1 {
+/**
+ * How many members the chat has
+ */
+members: number
+/**
+ * How many of them have read up to headSeq
+ */
+readToHead: number
 }
 /**
  * This interface was referenced by `TidingsFrames`'s JSON-Schema
@@ -1445,9 +1479,26 @@ events: (MessageNewFrame | MessageUpdatedFrame | MessageDeletedFrame | MessageRe
 hasMore: boolean
 cursor: (string | null)
 headSeq: number
+/**
+ * Members' read watermarks (lastReadSeq, 0 = nothing read): every member's, but in a big chat (with readSummary) only yours and those of the 50 members furthest ahead
+ */
 readWatermarks: {
 [k: string]: number | undefined
 }
+readSummary?: SyncReadSummary2
+}
+/**
+ * Present only in a big chat, whose readWatermarks lists part of its members
+ */
+export interface SyncReadSummary2 {
+/**
+ * How many members the chat has
+ */
+members: number
+/**
+ * How many of them have read up to headSeq
+ */
+readToHead: number
 }
 /**
  * This interface was referenced by `TidingsFrames`'s JSON-Schema
@@ -1457,9 +1508,26 @@ export interface SyncTooLargePayload {
 chatId: string
 tooLarge: true
 headSeq: number
+/**
+ * Members' read watermarks (lastReadSeq, 0 = nothing read): every member's, but in a big chat (with readSummary) only yours and those of the 50 members furthest ahead
+ */
 readWatermarks: {
 [k: string]: number | undefined
 }
+readSummary?: SyncReadSummary3
+}
+/**
+ * Present only in a big chat, whose readWatermarks lists part of its members
+ */
+export interface SyncReadSummary3 {
+/**
+ * How many members the chat has
+ */
+members: number
+/**
+ * How many of them have read up to headSeq
+ */
+readToHead: number
 }
 /**
  * This interface was referenced by `TidingsFrames`'s JSON-Schema
@@ -1804,6 +1872,20 @@ highlight: string
 messageId: string
 chatId: string
 senderName: string
+}
+/**
+ * This interface was referenced by `TidingsFrames`'s JSON-Schema
+ * via the `definition` "SyncReadSummary".
+ */
+export interface SyncReadSummary4 {
+/**
+ * How many members the chat has
+ */
+members: number
+/**
+ * How many of them have read up to headSeq
+ */
+readToHead: number
 }
 
 export type ClientFrame = TidingsFrames["client"];

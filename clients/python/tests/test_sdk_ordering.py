@@ -318,3 +318,24 @@ async def test_async_handlers_run_one_frame_at_a_time_and_may_call_the_client(ma
     server.current.ack(frame, message=message("c", 4, "re 2", sender="alice"))
     await settle()
     assert order[:4] == ["start 1", "end 1", "start 2", "end 2"]
+
+
+async def test_a_big_chats_partial_watermarks_and_read_summary_reach_synced(
+    make_client, server: FakeServer, clock: FakeClock
+):
+    client = make_client()
+    synced = collect(client, "synced")
+    await client.connect()
+    server.current.push_frame(message_new("c", 1))
+    server.current.push_frame(message_new("c", 3))
+    await clock.advance(1)
+    request = await server.current.receive("sync.request")
+    summary = {"members": 1200, "readToHead": 340}
+    response = {"chatId": "c", "events": [message_new("c", 2)], "hasMore": False, "cursor": None, "headSeq": 3}
+    server.current.reply(
+        request, "sync.response", {**response, "readWatermarks": {"me": 1, "bob": 3}, "readSummary": summary}
+    )
+    await settle()
+    assert [f["payload"] for f in synced] == [
+        {"chatId": "c", "headSeq": 3, "readWatermarks": {"me": 1, "bob": 3}, "readSummary": summary}
+    ]

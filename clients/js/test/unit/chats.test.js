@@ -343,3 +343,25 @@ test('sync(chatId) on a new chat replays its history; listChats() tracks chats f
   assert.deepEqual(h.client.chats, { dm: 2, 'project-x': 12, general: 3 });
   h.client.close();
 });
+
+test('a big chat\'s partial readWatermarks and its readSummary reach `synced`', async () => {
+  const h = harness({ client: { chats: { general: 0 } } });
+  await h.client.connect();
+  const synced = [];
+  h.client.on('synced', (event) => synced.push(event));
+  const readSummary = { members: 1200, readToHead: 340 };
+  h.server.handle('sync.request', (socket, frame) => {
+    if (!frame.payload.chatId) return false;
+    socket.deliver('sync.response', {
+      refId: frame.id, chatId: 'general', events: [newFrame('general', 2)], hasMore: false, cursor: null,
+      headSeq: 3, readWatermarks: { me: 1, bob: 3 }, readSummary,
+    });
+    return true;
+  });
+  live(h.network.last, 'general', 1);
+  live(h.network.last, 'general', 3);
+  await h.clock.advance(SECOND);
+  await h.settle();
+  assert.deepEqual(synced, [{ chatId: 'general', headSeq: 3, readWatermarks: { me: 1, bob: 3 }, readSummary }]);
+  h.client.close();
+});

@@ -368,7 +368,9 @@ class TidingsClient:
           `headSeqBehind` (the server lost events, e.g. `tidings dev` restarted without its
           data: the chat's events follow again from seq 1; `previousSeq`), `forbidden` (sync
           refused the chat: you were removed; `error`).
-        - `synced {chatId, headSeq, readWatermarks}`: a chat's sync finished.
+        - `synced {chatId, headSeq, readWatermarks, readSummary?}`: a chat's sync finished. In a
+          big chat `readWatermarks` lists only your watermark and those of the readers furthest
+          ahead, and `readSummary {members, readToHead}` counts the rest.
         - `outbox {action, entry, ack?, error?}`: a mutation was `queued`, `acked` or `failed`
           (also those a persistent outbox kept from a previous run, which no call awaits)."""
         self._handlers.setdefault(frame_type, []).append(handler)
@@ -1069,8 +1071,14 @@ class TidingsClient:
             await self._refetch(chat_id, outcome.head_seq or 0)
             return None
         if outcome.cursor is None:
-            watermarks = entry.get("readWatermarks") or {}
-            self._emit("synced", {"chatId": chat_id, "headSeq": outcome.head_seq, "readWatermarks": watermarks})
+            synced = {
+                "chatId": chat_id,
+                "headSeq": outcome.head_seq,
+                "readWatermarks": entry.get("readWatermarks") or {},
+            }
+            if isinstance(entry.get("readSummary"), dict):  # a big chat: the watermarks are a part
+                synced["readSummary"] = entry["readSummary"]
+            self._emit("synced", synced)
         return outcome.cursor
 
     async def _refetch(self, chat_id: str, head_seq: int) -> None:

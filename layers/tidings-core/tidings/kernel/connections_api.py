@@ -9,20 +9,25 @@ delivery loop (docs/architecture.md "Fan-out"):
   has already retried it twice with backoff) hands *that connection's* remaining frames to the
   delivery retry queue (`DeliveryRetries`), and the caller succeeds: nobody already reached is
   posted to again;
+- a throttled connection (429, `LimitExceededException`: the account's @connections rate) is
+  retried in small jobs, each with its own jittered delay, so a throttled burst comes back
+  spread out instead of all at once into the same limit;
 - the retry queue's consumer delivers the same way, with a longer delay per attempt, and gives
   a connection up after the last one (its client finds the gap by `seq` and fills it with
   `sync.request`: the message is stored, nothing acked is lost);
 - without a retry queue (typing: a late indicator is worse than none) a failed connection is
   given up at once.
 
-A `Redelivery` is "these frames to these connections": the unit a sharded fan-out of big
-channels can also put on the queue. The queue itself (`DELIVERY_RETRIES`) is declared here, with
-its job, because every feature that posts frames sends to it.
+A `Redelivery` is "these frames to these connections": also the unit a big chat's fan-out puts
+on its shard queue (messaging's `FanoutShards`, as attempt 1). The retry queue itself
+(`DELIVERY_RETRIES`) is declared here, with its job, because every feature that posts frames
+sends to it.
 """
 
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -34,7 +39,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from tidings.kernel.declaration import Queue
 from tidings.kernel.delay_queue import SQS_MAX_BODY_BYTES, DelayQueue, json_codec
 from tidings.kernel.environment import Environment
-from tidings.kernel.observability import logger
+from tidings.kernel.observability import logger, metrics
 from tidings.kernel.parallel import bounded_map
 
 # Before delivery attempts 2, 3 and 4 (attempt 1 is the consumer's own post); after the 4th
@@ -44,6 +49,9 @@ RETRY_DELAYS_SECONDS = (1, 5, 25)
 # (15-30 ms from Lambda), so a channel's fan-out waits on the network, not on the CPU.
 POST_CONCURRENCY = 16
 MAX_ATTEMPTS = 1 + len(RETRY_DELAYS_SECONDS)
+# Throttled connections go back in jobs of at most this many, each delayed by its attempt's
+# backoff plus a random part of as much again, so they do not all return in the same second.
+THROTTLED_PER_JOB = 25
 
 # Delivery retries (docs/architecture.md "Fan-out"): frames that some connections could not take
 # (a 5xx or a throttle from the @connections API), each job due after its attempt's backoff. A
@@ -56,11 +64,13 @@ DELIVERY_RETRIES = Queue(
 
 class PostFailed(Exception):
     """A post that failed while the connection is not known to be gone. `retryable`: a 5xx, a
-    throttle or a timeout; False for a refusal that would repeat (403, 413)."""
+    throttle or a timeout; False for a refusal that would repeat (403, 413). `throttled`: the
+    @connections rate limit (429), retried with a spread-out backoff."""
 
-    def __init__(self, message: str, *, retryable: bool) -> None:
+    def __init__(self, message: str, *, retryable: bool, throttled: bool = False) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.throttled = throttled
 
 
 class ConnectionPoster(Protocol):
@@ -106,8 +116,8 @@ class Redelivery:
         }
 
     @classmethod
-    def from_body(cls, body: Any) -> Redelivery:
-        """Raises ValueError for a body that is not a redelivery."""
+    def from_body(cls, body: Any, first_attempt: int = 2) -> Redelivery:
+        """Raises ValueError for a body that is not a redelivery (a fan-out shard is attempt 1)."""
         if not isinstance(body, dict):
             raise ValueError("a redelivery is a JSON object")
         ids, frames, attempt = body.get("connectionIds"), body.get("frames"), body.get("attempt")
@@ -115,8 +125,8 @@ class Redelivery:
             raise ValueError("connectionIds must be a non-empty list of strings")
         if not (isinstance(frames, list) and frames and all(isinstance(f, str) for f in frames)):
             raise ValueError("frames must be a non-empty list of strings")
-        if not isinstance(attempt, int) or isinstance(attempt, bool) or not 2 <= attempt <= MAX_ATTEMPTS:
-            raise ValueError(f"attempt must be a whole number from 2 to {MAX_ATTEMPTS}")
+        if not isinstance(attempt, int) or isinstance(attempt, bool) or not first_attempt <= attempt <= MAX_ATTEMPTS:
+            raise ValueError(f"attempt must be a whole number from {first_attempt} to {MAX_ATTEMPTS}")
         trace_id = body.get("traceId")
         return cls(tuple(ids), tuple(frames), attempt, trace_id if isinstance(trace_id, str) else None)
 
@@ -163,6 +173,8 @@ class DeliveryReport:
     gone: int = 0  # connections found gone (410) and forgotten
     retrying: int = 0  # connections handed to the retry queue
     given_up: int = 0  # connections that will not get these frames (their clients sync)
+    throttled: int = 0  # of `retrying`, those the @connections rate limit refused
+    sharded: int = 0  # shard jobs a big chat's fan-out handed to its workers (their posts come later)
 
 
 @dataclass(frozen=True)
@@ -173,6 +185,7 @@ class _Posted:
     posted: int
     gone: bool = False
     refused: str | None = None
+    throttled: bool = False
 
 
 class Deliveries:
@@ -202,6 +215,7 @@ class Deliveries:
         (at most `POST_CONCURRENCY` at once); a retry of them carries `trace_id`."""
         report = DeliveryReport()
         owed: dict[tuple[str, ...], list[str]] = {}  # frames not yet posted -> connections owed them
+        throttled: dict[tuple[str, ...], list[str]] = {}  # the same, for connections that were throttled
         outcomes = bounded_map(lambda target: self._post_in_order(*target), targets, POST_CONCURRENCY, "post")
         for (connection_id, frames), outcome in zip(targets, outcomes, strict=True):
             report.delivered += outcome.posted
@@ -212,12 +226,20 @@ class Deliveries:
                 report.given_up += 1
                 logger.warning("delivery refused", extra={"connectionId": connection_id, "error": outcome.refused})
             elif outcome.posted < len(frames):
-                owed.setdefault(tuple(frames[outcome.posted :]), []).append(connection_id)
-        if owed and self._fail_record:
-            count = sum(len(connection_ids) for connection_ids in owed.values())
+                kept = throttled if outcome.throttled else owed
+                kept.setdefault(tuple(frames[outcome.posted :]), []).append(connection_id)
+        if (owed or throttled) and self._fail_record:
+            count = sum(len(connection_ids) for connection_ids in (*owed.values(), *throttled.values()))
             raise DeliveryFailed(f"{count} connection(s) failed")
         if owed:
             self._retry_later(owed, attempt, report, trace_id)
+        if throttled:
+            before = report.retrying
+            for frames, ids in throttled.items():
+                for start in range(0, len(ids), THROTTLED_PER_JOB):
+                    part = {frames: ids[start : start + THROTTLED_PER_JOB]}
+                    self._retry_later(part, attempt, report, trace_id, jittered=True)
+            report.throttled = report.retrying - before
         return report
 
     def _post_in_order(self, connection_id: str, frames: Sequence[str]) -> _Posted:
@@ -227,8 +249,9 @@ class Deliveries:
                 if not self._poster.post(connection_id, data):
                     return _Posted(index, gone=True)
             except Exception as exc:  # one bad connection must not starve the others
-                refused = str(exc) if isinstance(exc, PostFailed) and not exc.retryable else None
-                return _Posted(index, refused=refused)
+                failed = exc if isinstance(exc, PostFailed) else None
+                refused = str(exc) if failed is not None and not failed.retryable else None
+                return _Posted(index, refused=refused, throttled=failed is not None and failed.throttled)
         return _Posted(len(frames))
 
     def redeliver(self, job: Redelivery) -> DeliveryReport:
@@ -236,17 +259,22 @@ class Deliveries:
         return self.deliver(targets, job.attempt, job.trace_id)
 
     def _retry_later(
-        self, owed: dict[tuple[str, ...], list[str]], attempt: int, report: DeliveryReport, trace_id: str | None
+        self,
+        owed: dict[tuple[str, ...], list[str]],
+        attempt: int,
+        report: DeliveryReport,
+        trace_id: str | None,
+        jittered: bool = False,
     ) -> None:
         count = sum(len(connection_ids) for connection_ids in owed.values())
         if self._retries is None or attempt >= MAX_ATTEMPTS:
             report.given_up += count
             logger.warning("delivery given up", extra={"connections": count, "attempt": attempt})
             return
+        backoff = RETRY_DELAYS_SECONDS[attempt - 1]
         for frames, connection_ids in owed.items():
-            self._retries.schedule(
-                Redelivery(tuple(connection_ids), frames, attempt + 1, trace_id), RETRY_DELAYS_SECONDS[attempt - 1]
-            )
+            delay = backoff + random.randint(0, backoff) if jittered else backoff  # noqa: S311 (not secret)
+            self._retries.schedule(Redelivery(tuple(connection_ids), frames, attempt + 1, trace_id), delay)
         report.retrying += count
         logger.info("delivery retry scheduled", extra={"connections": count, "attempt": attempt + 1})
 
@@ -257,6 +285,17 @@ class Deliveries:
             self._connections.forget_gone(connection_id)
         except Exception:
             logger.exception("could not forget a gone connection", extra={"connectionId": connection_id})
+
+
+def count_delivery(report: DeliveryReport) -> None:
+    """A queue worker's delivery as metrics (a retry job's, a fan-out shard's)."""
+    metrics.add_metric(name="FramesDelivered", unit="Count", value=report.delivered)
+    if report.gone:
+        metrics.add_metric(name="StaleConnectionsRemoved", unit="Count", value=report.gone)
+    metrics.add_metric(name="DeliveriesRetried", unit="Count", value=report.retrying)
+    metrics.add_metric(name="DeliveriesGivenUp", unit="Count", value=report.given_up)
+    if report.throttled:
+        metrics.add_metric(name="DeliveriesThrottled", unit="Count", value=report.throttled)
 
 
 def post_to_user(
@@ -299,8 +338,11 @@ class ApiGatewayPoster:
         except ClientError as exc:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
             code = exc.response.get("Error", {}).get("Code", "")
-            retryable = status >= 500 or status == 429 or code == "LimitExceededException"
-            raise PostFailed(f"PostToConnection failed: {status} {code}", retryable=retryable) from exc
+            throttled = status == 429 or code == "LimitExceededException"
+            retryable = status >= 500 or throttled
+            raise PostFailed(
+                f"PostToConnection failed: {status} {code}", retryable=retryable, throttled=throttled
+            ) from exc
         except BotoCoreError as exc:  # connection refused, timeouts
             raise PostFailed(f"PostToConnection failed: {type(exc).__name__}", retryable=True) from exc
         return True

@@ -19,6 +19,7 @@ T = TypeVar("T")
 
 SQS_MAX_DELAY_SECONDS = 900
 SQS_MAX_BODY_BYTES = 256 * 1024
+SQS_BATCH_MAX = 10  # entries of one SendMessageBatch, which also holds at most SQS_MAX_BODY_BYTES in all
 
 
 @dataclass(frozen=True)
@@ -60,3 +61,28 @@ class DelayQueue(Generic[T]):
                 MessageBody=self._codec.encode(part),
                 DelaySeconds=max(0, min(SQS_MAX_DELAY_SECONDS, delay_seconds)),
             )
+
+    def schedule_all(self, jobs: Iterable[T], delay_seconds: int = 0) -> None:
+        """Every job, due after `delay_seconds`, in as few SendMessageBatch calls as fit (ten
+        entries and 256 KiB a call). Raises if SQS refuses any entry: the caller's record is then
+        retried whole (a job sent twice is a frame posted twice, which clients drop)."""
+        delay = max(0, min(SQS_MAX_DELAY_SECONDS, delay_seconds))
+        batch: list[str] = []
+        for job in jobs:
+            for part in self._split(job) if self._split else (job,):
+                body = self._codec.encode(part)
+                size = sum(len(b.encode()) for b in batch) + len(body.encode())
+                if batch and (len(batch) == SQS_BATCH_MAX or size > SQS_MAX_BODY_BYTES):
+                    self._send_batch(batch, delay)
+                    batch = []
+                batch.append(body)
+        if batch:
+            self._send_batch(batch, delay)
+
+    def _send_batch(self, bodies: list[str], delay: int) -> None:
+        entries: list[Any] = [
+            {"Id": str(n), "MessageBody": body, "DelaySeconds": delay} for n, body in enumerate(bodies)
+        ]
+        failed = self._client.send_message_batch(QueueUrl=self._queue_url, Entries=entries).get("Failed") or []
+        if failed:
+            raise RuntimeError(f"SQS refused {len(failed)} of {len(entries)} messages: {failed[0].get('Code')}")

@@ -15,7 +15,7 @@ from tidings.kernel import connections_api
 from tidings.kernel.delay_queue import DelayQueue
 from tidings.kernel.environment import Environment
 from tidings.kernel.ephemeral import EPHEMERAL
-from tidings.messaging.declaration import TYPING_TIMERS
+from tidings.messaging.declaration import FANOUT_SHARDS, TYPING_TIMERS
 from tidings.messaging.models import IDEMPOTENCY, MESSAGES
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def delivery_retries(environment: Environment) -> DelayQueue[Redelivery]:
 
 
 def deliveries(environment: Environment, *, poster: ConnectionPoster, connections: ConnectionDirectory) -> Deliveries:
-    """The delivery retry function's loop: posts again, re-enqueues what fails again."""
+    """The loop of the delivery retry function and the fan-out workers: posts, re-enqueues what fails."""
     return connections_api.Deliveries(poster, connections, delivery_retries(environment))
 
 
@@ -87,12 +87,22 @@ def fanout(
     poster: ConnectionPoster,
     members: MemberDirectory,
     connections: ConnectionDirectory,
+    sharded: bool = False,
 ) -> Fanout:
     """Chat events, receipts: a connection that fails is retried through the delivery retry
-    queue (docs/architecture.md "Fan-out")."""
+    queue; `sharded` (the Delivery consumer), a big chat's audience goes to the fan-out workers
+    in shards (docs/architecture.md "Fan-out")."""
     from tidings.messaging.fanout import Fanout
 
-    return Fanout(members, connections, poster, delivery_retries(environment))
+    shards = fanout_shards(environment) if sharded else None
+    return Fanout(members, connections, poster, delivery_retries(environment), shards)
+
+
+def fanout_shards(environment: Environment) -> DelayQueue[Redelivery]:
+    """The big chats' shard queue, jobs cut to fit SQS."""
+    from tidings.messaging.fanout_shards import SHARD_JOBS
+
+    return DelayQueue(environment.queue_url(FANOUT_SHARDS), SHARD_JOBS, split=connections_api.split_to_fit)
 
 
 def typing_state(environment: Environment) -> DynamoTypingStateStore:

@@ -42,6 +42,10 @@ SYNC_REQUESTS = Rule("sync", capacity=10, refill_per_second=10)
 
 DELIVERY_FAILURES = Queue("DeliveryFailures")
 RECEIPTS_FAILURES = Queue("ReceiptsFailures")
+# A big chat's fan-out in shards (`fanout_shards`): each job is up to 250 connections and the
+# frames they are owed, posted by a fan-out worker. Visibility is 6x the worker's timeout; a job
+# the worker cannot process at all is parked in the DLQ (which alarms) after 3 receives.
+FANOUT_SHARDS = Queue("FanoutShards", visibility_timeout_seconds=180, dead_letter_after=3, carries_frames=True)
 # Typing expiry timers: each message carries its own delay (SQS allows up to 15 minutes).
 TYPING_TIMERS = Queue("TypingTimers", visibility_timeout_seconds=30, dead_letter_after=3)
 
@@ -101,7 +105,17 @@ DELIVERY = Function(
         ),
         NOTIFYING,
     ),
-    send_queues=(*NOTIFYING_QUEUES, NOTIFICATION_RETRIES),
+    send_queues=(*NOTIFYING_QUEUES, NOTIFICATION_RETRIES, FANOUT_SHARDS),
+    manages_connections=True,
+    timeout_seconds=30,
+)
+FANOUT_WORKER = Function(
+    "FanoutWorker",
+    "messaging",
+    "fanout_worker.handler",
+    "Posts one shard of a big chat's fan-out (up to 250 connections); failed connections to the retry queue",
+    tables=CONNECTION_RECORDS,
+    send_queues=(DELIVERY_RETRIES,),
     manages_connections=True,
     timeout_seconds=30,
 )
@@ -192,6 +206,7 @@ FEATURE = Feature(
         MESSAGE_EVENTS,
         DELIVERY,
         DELIVERY_RETRY,
+        FANOUT_WORKER,
         TYPING,
         TYPING_EXPIRY,
         READ_MARK,
@@ -223,5 +238,7 @@ FEATURE = Feature(
     queue_subscriptions=(
         QueueSubscription(TYPING_TIMERS, TYPING_EXPIRY, batch_size=10),
         QueueSubscription(DELIVERY_RETRIES, DELIVERY_RETRY, batch_size=10),
+        # One shard an invocation: the shards of one message run in parallel, one worker each.
+        QueueSubscription(FANOUT_SHARDS, FANOUT_WORKER, batch_size=1),
     ),
 )

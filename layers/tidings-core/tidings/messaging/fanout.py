@@ -5,6 +5,7 @@ failing connection never costs the others a duplicate.
 Runs in the stream consumers, never in the send handler. Connections are found per user (the
 chat's audience: each member's connections, read once and handed on to the notifications by
 the Delivery consumer); a connection that API Gateway reports gone (410) is forgotten on the spot.
+A big chat's frames go to the fan-out workers in shards instead (`fanout_shards`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from tidings.kernel.connections_api import (
     DeliveryReport,
     DeliveryRetries,
 )
+from tidings.messaging.fanout_shards import SHARD_ABOVE_CONNECTIONS, ShardQueue, shard_jobs
 
 
 class Fanout:
@@ -28,10 +30,14 @@ class Fanout:
         connections: ConnectionDirectory,
         poster: ConnectionPoster,
         retries: DeliveryRetries | None = None,
+        shards: ShardQueue | None = None,
     ):
+        """With `shards`, an audience of more than SHARD_ABOVE_CONNECTIONS connections is
+        handed to the fan-out workers instead of posted here."""
         self._members = members
         self._connections = connections
         self._deliveries = Deliveries(poster, connections, retries)
+        self._shards = shards
 
     def to_chat(self, chat_id: str, data: str, *, except_user: str | None = None) -> DeliveryReport:
         """Posts `data` to every connection of every member, but `except_user`'s."""
@@ -66,4 +72,8 @@ class Fanout:
             mine = [data for data, except_user in frames if user_id != except_user]
             if mine:
                 targets += [(connection_id, mine) for connection_id in connection_ids]
+        if self._shards is not None and len(targets) > SHARD_ABOVE_CONNECTIONS:
+            jobs = shard_jobs(targets, trace_id)
+            self._shards.schedule_all(jobs)
+            return DeliveryReport(sharded=len(jobs))
         return self._deliveries.deliver(targets, trace_id=trace_id)

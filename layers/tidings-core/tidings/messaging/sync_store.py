@@ -8,17 +8,17 @@ from tidings.chats.models import ChatModel, MemberModel
 from tidings.messaging.message import Message
 from tidings.messaging.models import MessageModel
 from tidings.messaging.records import change_of, message_from_model
-from tidings.messaging.syncing import EventPage, StoredEvent
+from tidings.messaging.syncing import ChatHead, EventPage, StoredEvent
 from tidings.messaging.wire import KINDS
 
 
 class DynamoSyncStore:
-    def head_seqs(self, chat_ids: Sequence[str]) -> dict[str, int]:
+    def heads(self, chat_ids: Sequence[str]) -> dict[str, ChatHead]:
         # Consistent: a stale headSeq would make sync skip an event the client just missed.
         chats = ChatModel.batch_get(
-            list(dict.fromkeys(chat_ids)), consistent_read=True, attributes_to_get=["chatId", "headSeq"]
+            list(dict.fromkeys(chat_ids)), consistent_read=True, attributes_to_get=["chatId", "headSeq", "type"]
         )
-        return {chat.chat_id: int(chat.head_seq or 0) for chat in chats}
+        return {chat.chat_id: ChatHead(int(chat.head_seq or 0), chat.chat_type or "") for chat in chats}
 
     def read_watermarks(self, chat_id: str) -> dict[str, int]:
         # Consistent: these are also the membership check, and a removed member is out at once.

@@ -8,7 +8,8 @@ is now (`tidings.messaging.wire.event_frame`), so a client that applies them in 
 Per chat, in this order:
 1. the chat's members (one Query) give both the membership check and `readWatermarks`: a
    non-member, or a chat that does not exist, is FORBIDDEN (and learns nothing, not even
-   `headSeq`);
+   `headSeq`). A big chat's watermarks are cut to its readers furthest ahead, with a summary
+   (`readers`: big channels would otherwise make every sync as large as their member list);
 2. `headSeq - after > MAX_MISSED_EVENTS` is `tooLarge`: the client refetches over REST;
 3. otherwise the events after `after`, at most `limit`, and at most what fits one API Gateway
    WebSocket message (`RESPONSE_BUDGET_BYTES`). `hasMore` with an opaque `cursor` says there is
@@ -34,7 +35,7 @@ from tidings.kernel.ratelimits import RateLimiter
 from tidings.kernel.wire import camel_fields, encode
 from tidings.messaging.declaration import SYNC_REQUESTS
 from tidings.messaging.message import Message
-from tidings.messaging.wire import MAX_SYNC_SEQ, event_frame
+from tidings.messaging.wire import FULL_WATERMARKS_MAX_MEMBERS, LISTED_READERS, MAX_SYNC_SEQ, event_frame
 
 MAX_MISSED_EVENTS = 500
 # API Gateway's WebSocket message limit is 128 KiB; the envelope (refId, id, timestamp) stays
@@ -44,6 +45,38 @@ RESPONSE_BUDGET_BYTES = 120 * 1024
 # A multi-chat response's presence takes at most this much of the budget, so the events always
 # have room; the entries beyond it are left out and the response says `presenceTruncated`.
 PRESENCE_BUDGET_BYTES = 24 * 1024
+
+
+@dataclass(frozen=True)
+class ChatHead:
+    """What sync reads of a chat before its members: its seq counter and its type."""
+
+    head_seq: int
+    chat_type: str
+
+
+@dataclass(frozen=True)
+class ReadSummary:
+    """A big chat's readers in numbers, for the members its `readWatermarks` leaves out."""
+
+    members: int
+    read_to_head: int  # members whose watermark is at headSeq
+
+    def to_wire(self) -> dict[str, int]:
+        return camel_fields(self)
+
+
+def readers(
+    watermarks: Mapping[str, int], user_id: str, head: ChatHead
+) -> tuple[dict[str, int], dict[str, int] | None]:
+    """The watermarks a sync response lists, and its `readSummary` (None: every member listed)."""
+    big = len(watermarks) > (LISTED_READERS if head.chat_type == "channel" else FULL_WATERMARKS_MAX_MEMBERS)
+    if not big:
+        return dict(watermarks), None
+    furthest = sorted((item for item in watermarks.items() if item[0] != user_id), key=lambda i: (-i[1], i[0]))
+    listed = {user_id: watermarks[user_id], **dict(furthest[:LISTED_READERS])}
+    summary = ReadSummary(len(watermarks), sum(1 for seq in watermarks.values() if seq >= head.head_seq))
+    return listed, summary.to_wire()
 
 
 @dataclass(frozen=True)
@@ -75,8 +108,8 @@ class EventPage:
 
 
 class SyncStore(Protocol):
-    def head_seqs(self, chat_ids: Sequence[str]) -> dict[str, int]:
-        """`headSeq` of each chat that exists (read consistently); missing chats are absent."""
+    def heads(self, chat_ids: Sequence[str]) -> dict[str, ChatHead]:
+        """`headSeq` and type of each chat that exists (read consistently); missing chats are absent."""
 
     def read_watermarks(self, chat_id: str) -> dict[str, int]:
         """`{userId: lastReadSeq}` of every member of the chat."""
@@ -119,9 +152,10 @@ class ChatSync:
     cursor: str | None
     head_seq: int
     read_watermarks: dict[str, int]
+    read_summary: dict[str, int] | None = None  # a big chat's; its watermarks are then a part
 
     def to_wire(self) -> dict[str, Any]:
-        return camel_fields(self)
+        return _without_absent_summary(camel_fields(self))
 
 
 @dataclass(frozen=True)
@@ -131,9 +165,16 @@ class ChatTooLarge:
     chat_id: str
     head_seq: int
     read_watermarks: dict[str, int]
+    read_summary: dict[str, int] | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        return {**camel_fields(self), "tooLarge": True}
+        return {**_without_absent_summary(camel_fields(self)), "tooLarge": True}
+
+
+def _without_absent_summary(wire: dict[str, Any]) -> dict[str, Any]:
+    if wire.get("readSummary") is None:
+        wire.pop("readSummary", None)
+    return wire
 
 
 @dataclass(frozen=True)
@@ -274,32 +315,44 @@ class SyncService:
     def _sync(
         self, user_id: str, wanted: Sequence[tuple[str, int]], limit: int, budget: _Budget | None = None
     ) -> list[ChatResult]:
-        head_seqs = self._store.head_seqs([chat_id for chat_id, _ in wanted]) if wanted else {}
+        heads = self._store.heads([chat_id for chat_id, _ in wanted]) if wanted else {}
         budget = budget or _Budget(self._budget_bytes)
         results: list[ChatResult] = []
         for chat_id, after in wanted:
-            watermarks = self._store.read_watermarks(chat_id) if chat_id in head_seqs else {}
+            watermarks = self._store.read_watermarks(chat_id) if chat_id in heads else {}
             result: ChatResult
             if user_id not in watermarks:
                 result = ChatRefused(chat_id, Forbidden(f"You are not a member of chat {chat_id!r}"))
-            elif head_seqs[chat_id] - after > MAX_MISSED_EVENTS:
-                result = ChatTooLarge(chat_id, head_seqs[chat_id], watermarks)
+                budget.left -= _size(result.to_wire())
+                results.append(result)
+                continue
+            head = heads[chat_id]
+            listed, summary = readers(watermarks, user_id, head)
+            if head.head_seq - after > MAX_MISSED_EVENTS:
+                result = ChatTooLarge(chat_id, head.head_seq, listed, summary)
             else:
-                results.append(self._events(chat_id, after, limit, head_seqs[chat_id], watermarks, budget))
+                results.append(self._events(chat_id, after, limit, head.head_seq, (listed, summary), budget))
                 continue
             budget.left -= _size(result.to_wire())
             results.append(result)
         return results
 
     def _events(
-        self, chat_id: str, after: int, limit: int, head_seq: int, watermarks: dict[str, int], budget: _Budget
+        self,
+        chat_id: str,
+        after: int,
+        limit: int,
+        head_seq: int,
+        read: tuple[dict[str, int], dict[str, int] | None],
+        budget: _Budget,
     ) -> ChatSync:
-        empty = ChatSync(chat_id, [], False, None, head_seq, watermarks)
+        watermarks, summary = read
+        empty = ChatSync(chat_id, [], False, None, head_seq, watermarks, summary)
         budget.left -= _size(empty.to_wire())
         if after >= head_seq:  # nothing was allocated after it: no Query needed
             return empty
         if budget.left <= 0 and budget.spent_any:  # no room left in this response: come back
-            return ChatSync(chat_id, [], True, encode_cursor(chat_id, after), head_seq, watermarks)
+            return ChatSync(chat_id, [], True, encode_cursor(chat_id, after), head_seq, watermarks, summary)
 
         page = self._store.events_after(chat_id, after, limit)
         frames: list[dict[str, Any]] = []
@@ -326,4 +379,5 @@ class SyncService:
             encode_cursor(chat_id, position) if has_more else None,
             last_seen,
             watermarks,
+            summary,
         )

@@ -10,7 +10,16 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from tidings.chats.membership_events import ChatUpdatedFrame, MemberJoinedFrame, MemberLeftFrame
 from tidings.kernel.hosts import is_loopback_host
-from tidings.kernel.wire import AckOk, Identifier, Payload, ServerFrameEnvelope, ServerPayload, plain, server_frame
+from tidings.kernel.wire import (
+    Absent,
+    AckOk,
+    Identifier,
+    Payload,
+    ServerFrameEnvelope,
+    ServerPayload,
+    plain,
+    server_frame,
+)
 from tidings.messaging.emoji import emoji_problem
 from tidings.messaging.history import DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT
 from tidings.messaging.message import Message
@@ -300,6 +309,26 @@ ChatEventFrame = (
 )
 
 
+# Big chats list only some read watermarks: a channel of more than LISTED_READERS members, or any
+# chat of more than FULL_WATERMARKS_MAX_MEMBERS (DMs and ordinary groups stay complete). They
+# list the requester's own watermark and the LISTED_READERS highest others, and `readSummary`
+# counts the members and those who have read up to `headSeq`.
+LISTED_READERS = 50
+FULL_WATERMARKS_MAX_MEMBERS = 256
+
+
+class SyncReadSummary(ServerPayload):
+    members: int = Field(description="How many members the chat has")
+    readToHead: int = Field(description="How many of them have read up to headSeq")
+
+
+READ_WATERMARKS_DESCRIPTION = (
+    "Members' read watermarks (lastReadSeq, 0 = nothing read): every member's, but in a big chat "
+    f"(with readSummary) only yours and those of the {LISTED_READERS} members furthest ahead"
+)
+READ_SUMMARY_DESCRIPTION = "Present only in a big chat, whose readWatermarks lists part of its members"
+
+
 class SyncChatPayload(ServerPayload):
     chatId: str
     events: list[ChatEventFrame] = Field(
@@ -308,14 +337,16 @@ class SyncChatPayload(ServerPayload):
     hasMore: bool
     cursor: str | None
     headSeq: int
-    readWatermarks: dict[str, int]
+    readWatermarks: dict[str, int] = Field(description=READ_WATERMARKS_DESCRIPTION)
+    readSummary: SyncReadSummary | Absent = Field(default=None, description=READ_SUMMARY_DESCRIPTION)
 
 
 class SyncTooLargePayload(ServerPayload):
     chatId: str
     tooLarge: Literal[True]
     headSeq: int
-    readWatermarks: dict[str, int]
+    readWatermarks: dict[str, int] = Field(description=READ_WATERMARKS_DESCRIPTION)
+    readSummary: SyncReadSummary | Absent = Field(default=None, description=READ_SUMMARY_DESCRIPTION)
 
 
 class SyncChatError(ServerPayload):
