@@ -14,7 +14,9 @@ the way `infra/tidings_infra/functions.py` and its event sources grant them:
 - each queue it sends to: `sqs:SendMessage`, `GetQueueAttributes`, `GetQueueUrl`
   (`grantSendMessages`);
 - each secret: `secretsmanager:GetSecretValue`, `DescribeSecret` (`grantRead`);
-- `manages_connections`: `execute-api:ManageConnections` on this stage's `*/@connections/*`.
+- `manages_connections`: `execute-api:ManageConnections` on this stage's `*/@connections/*`;
+- each bucket: `BUCKET_ACTIONS[access]` for each declared access, on the bucket's objects
+  (`arn:aws:s3:::<bucket>/*`).
 
 `requested(service, operation, body)` says which actions on which resources one request needs,
 as IAM evaluates it (a `TransactWriteItems` needs `PutItem`, `UpdateItem`, `DeleteItem` or
@@ -38,7 +40,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from tidings.kernel.declaration import TABLE_ACTIONS, Application, Function
+from tidings.kernel.declaration import BUCKET_ACTIONS, TABLE_ACTIONS, Application, Function
 from tidings_local.aws import ACCOUNT_ID, Provisioned, queue_name_of, region
 
 _SEND = ("sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
@@ -129,6 +131,10 @@ def queue_arn(name: str) -> str:
     return f"arn:aws:sqs:{region()}:{ACCOUNT_ID}:{name}"
 
 
+def bucket_arn(name: str) -> str:
+    return f"arn:aws:s3:::{name}"
+
+
 def connections_arn(api_id: str, stage: str, method: str, connection_id: str) -> str:
     return f"arn:aws:execute-api:{region()}:{ACCOUNT_ID}:{api_id}/{stage}/{method}/@connections/{connection_id}"
 
@@ -175,6 +181,9 @@ class Policies:
             statements.append(
                 Statement.of(("execute-api:ManageConnections",), connections_arn(api_id, stage, "*", "*"))
             )
+        for bucket, accesses in function.buckets:
+            actions = [action for access in accesses for action in BUCKET_ACTIONS[access]]
+            statements.append(Statement.of(actions, f"{bucket_arn(self._provisioned.bucket_names[bucket.id])}/*"))
         name = f"{application.name}-{function.id}"
         return Role(function.id, name, f"{name}-role", tuple(statements))
 

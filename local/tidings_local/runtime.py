@@ -33,6 +33,7 @@ from aiohttp import web
 
 from tidings.kernel.declaration import (
     Application,
+    Bucket,
     Function,
     Queue,
     SearchIndex,
@@ -118,6 +119,9 @@ class _LocalNames:
 
     def search_endpoint(self, index: SearchIndex) -> str:
         return self.search_db_path
+
+    def bucket_name(self, bucket: Bucket) -> str:
+        return self.provisioned.bucket_names[bucket.id]
 
 
 class LocalRuntime:
