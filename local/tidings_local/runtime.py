@@ -71,6 +71,8 @@ HANDLER_ENV_DEFAULTS = {
     "POWERTOOLS_METRICS_DISABLED": "true",
     # Lets a local push service on 127.0.0.1 (the e2e test's receiver) take Web Push over http.
     "PUSH_ALLOW_LOOPBACK_HTTP": "true",
+    # No GuardDuty here: the local scanner flags the EICAR test file (docs/local-runtime.md).
+    "ATTACHMENTS_SCANNER": "eicar",
 }
 # The developer's own value of these reaches every function (LOG_LEVEL=DEBUG make dev).
 DEVELOPER_SETTINGS = ("LOG_LEVEL", "POWERTOOLS_LOG_LEVEL", "POWERTOOLS_DEV", "POWERTOOLS_DEBUG")

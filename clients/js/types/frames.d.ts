@@ -12,7 +12,7 @@ export type ErrorCode = ("BAD_FRAME" | "UNKNOWN_TYPE" | "FRAME_TOO_LARGE" | "UNA
  */
 export interface TidingsFrames {
 client: (PingClientFrame | HelloClientFrame | AuthRenewClientFrame | ChatFocusClientFrame | MessageSendClientFrame | MessageEditClientFrame | MessageDeleteClientFrame | MessageReactClientFrame | TypingStartClientFrame | TypingStopClientFrame | ReadMarkClientFrame | SyncRequestClientFrame | PresenceSubscribeClientFrame | PresenceUnsubscribeClientFrame | PresenceUpdateClientFrame | SearchQueryClientFrame | SearchSuggestClientFrame)
-server: (AckFrame | AckErrorFrame | AuthRenewAckFrame | ChatFocusAckFrame | MessageSendAckFrame | MessageEditAckFrame | MessageDeleteAckFrame | MessageReactAckFrame | ReadMarkAckFrame | PresenceUpdateAckFrame | ErrorFrame | GatewayErrorMessage | PongFrame | WelcomeFrame | TokenRefreshFrame | MessageNewFrame | MessageUpdatedFrame | MessageDeletedFrame | MessageReactionFrame | MemberJoinedFrame | MemberLeftFrame | ChatUpdatedFrame | ChatAddedFrame | ChatRemovedFrame | TypingIndicatorFrame | ReadReceiptFrame | SyncResponseFrame | NotificationBadgeFrame | NotificationToastFrame | PresenceChangedFrame | SearchResultsFrame | SearchSuggestionsFrame)
+server: (AckFrame | AckErrorFrame | AuthRenewAckFrame | ChatFocusAckFrame | MessageSendAckFrame | MessageEditAckFrame | MessageDeleteAckFrame | MessageReactAckFrame | ReadMarkAckFrame | PresenceUpdateAckFrame | ErrorFrame | GatewayErrorMessage | PongFrame | WelcomeFrame | TokenRefreshFrame | MessageNewFrame | MessageUpdatedFrame | MessageDeletedFrame | MessageReactionFrame | MemberJoinedFrame | MemberLeftFrame | ChatUpdatedFrame | ChatAddedFrame | ChatRemovedFrame | TypingIndicatorFrame | ReadReceiptFrame | SyncResponseFrame | NotificationBadgeFrame | NotificationToastFrame | PresenceChangedFrame | SearchResultsFrame | SearchSuggestionsFrame | AttachmentScannedFrame)
 }
 /**
  * Heartbeat, every 30 s (answered by API Gateway itself)
@@ -1804,6 +1804,40 @@ highlight: string
 messageId: string
 chatId: string
 senderName: string
+}
+/**
+ * Your upload was scanned: clean or infected
+ * 
+ * This interface was referenced by `TidingsFrames`'s JSON-Schema
+ * via the `definition` "AttachmentScannedFrame".
+ */
+export interface AttachmentScannedFrame {
+type: "attachment.scanned"
+/**
+ * A UUID the server gives each frame
+ */
+id: string
+/**
+ * When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z
+ */
+timestamp: string
+/**
+ * On frames about a message: the trace id its `message.send` gave or the server minted
+ */
+traceId?: string
+payload: AttachmentScannedPayload
+}
+/**
+ * `attachment.scanned`, to the uploader's connections: the scan's verdict. `clean`: it may
+ * be sent; `infected`: it was deleted and cannot be.
+ * 
+ * This interface was referenced by `TidingsFrames`'s JSON-Schema
+ * via the `definition` "AttachmentScannedPayload".
+ */
+export interface AttachmentScannedPayload {
+attachmentId: string
+chatId: string
+status: ("clean" | "infected")
 }
 
 export type ClientFrame = TidingsFrames["client"];
