@@ -70,6 +70,7 @@ class BucketsConstruct(Construct):
                 s3.LifecycleRule(
                     id="ExpireUnsentUploads",
                     prefix=declared.expiring_prefix,
+                    tag_filters=dict([declared.expiring_tag]) if declared.expiring_tag else None,
                     expiration=Duration.days(declared.expire_after_days),
                 )
             )

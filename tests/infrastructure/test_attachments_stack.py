@@ -60,6 +60,7 @@ def test_the_files_bucket_refuses_plain_http(synthesized: Synthesized) -> None:
 def test_unsent_uploads_expire_and_incomplete_multipart_uploads_are_aborted(synthesized: Synthesized) -> None:
     rules = {rule["Id"]: rule for rule in _bucket(synthesized)["LifecycleConfiguration"]["Rules"]}
     assert rules["ExpireUnsentUploads"]["Prefix"] == "uploads/"
+    assert rules["ExpireUnsentUploads"]["TagFilters"] == [{"Key": "tidings-unsent", "Value": "true"}]
     assert rules["ExpireUnsentUploads"]["ExpirationInDays"] == 1
     assert rules["ExpireUnsentUploads"]["Status"] == "Enabled"
     assert rules["AbortIncompleteUploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}

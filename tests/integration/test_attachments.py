@@ -263,3 +263,101 @@ def test_a_scan_without_a_verdict_in_time_fails_the_invocation_and_stays_pending
     with pytest.raises(RuntimeError, match="no verdict"):
         scans.handler(s3_event(key), context)
     assert AttachmentModel.get(ticket["attachmentId"]).status == "pending"
+
+
+# --- message.send ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sender():
+    return load_function("messaging/message_send.py")
+
+
+def clean_upload(api, scans, context, token, chat_id="project-x", data=b"hello world") -> str:
+    body = {"name": "plan.pdf", "size": len(data), "contentType": "application/pdf"}
+    _, ticket = request_upload(api, context, token, body, chat_id=chat_id)
+    scans.handler(s3_event(upload(ticket, data)), context)
+    return ticket["attachmentId"]
+
+
+def send(sender, context, user, attachment_ids, chat_id="project-x", frame_id=None) -> dict:
+    from tests.support.events import client_frame, message_event
+
+    payload = {
+        "chatId": chat_id,
+        "content": "see attached",
+        "attachments": [{"attachmentId": a} for a in attachment_ids],
+    }
+    frame = client_frame("message.send", payload, frame_id)
+    response = sender.handler(message_event("conn-a=", user, frame, "message.send"), context)
+    return json.loads(response["body"])["payload"]
+
+
+def test_a_clean_upload_is_sent_once_with_its_message_and_other_members_may_fetch_it(
+    api, scans, sender, context, tokens
+):
+    attachment_id = clean_upload(api, scans, context, tokens["alice"])
+    ack = send(sender, context, "alice", [attachment_id], frame_id="f-1")
+    assert ack["message"]["attachments"] == [
+        {
+            "attachmentId": attachment_id,
+            "name": "plan.pdf",
+            "size": 11,
+            "contentType": "application/pdf",
+            "status": "clean",
+        }
+    ]
+    assert AttachmentModel.get(attachment_id).message_id == ack["message"]["messageId"]
+    assert download(api, context, tokens["bob"], attachment_id)["statusCode"] == 302, "sent: every member's"
+
+    retry = send(sender, context, "alice", [attachment_id], frame_id="f-1")
+    assert retry["message"]["messageId"] == ack["message"]["messageId"], "a retry is answered, not refused"
+    again = send(sender, context, "alice", [attachment_id], frame_id="f-2")
+    assert again["error"]["code"] == "CONFLICT"
+    assert "payload.attachments.0.attachmentId" in again["error"]["message"]
+
+
+def test_sending_takes_the_file_out_of_the_unsent_uploads_expiry(api, scans, sender, context, tokens):
+    s3 = boto3.client("s3")
+    attachment_id = clean_upload(api, scans, context, tokens["alice"])
+    key = f"uploads/{attachment_id}"
+    s3.put_object_tagging(
+        Bucket=bucket(), Key=key, Tagging={"TagSet": [{"Key": "tidings-unsent", "Value": "true"}]}
+    )  # what the form's tagging field does on S3 (moto does not apply it)
+    send(sender, context, "alice", [attachment_id])
+    assert s3.get_object_tagging(Bucket=bucket(), Key=key)["TagSet"] == []
+
+
+def test_only_the_senders_clean_uploads_to_the_chat_may_be_sent(api, scans, sender, context, tokens):
+    make_chat("other-chat", ["alice", "bob"])
+    bobs = clean_upload(api, scans, context, tokens["bob"])
+    elsewhere = clean_upload(api, scans, context, tokens["alice"], chat_id="other-chat")
+    _, pending = request_upload(api, context, tokens["alice"], BODY)
+    infected = clean_upload(api, scans, context, tokens["alice"], data=EICAR)
+    for attachment_ids, code in (
+        (["no-such-upload"], "NOT_FOUND"),
+        ([bobs], "NOT_FOUND"),
+        ([elsewhere], "FORBIDDEN"),
+        ([pending["attachmentId"]], "CONFLICT"),
+        ([infected], "CONFLICT"),
+    ):
+        ack = send(sender, context, "alice", attachment_ids)
+        assert ack["error"]["code"] == code, (attachment_ids, ack)
+        assert "payload.attachments.0.attachmentId" in ack["error"]["message"]
+    assert AttachmentModel.get(bobs).message_id is None, "a refused send marks nothing"
+
+
+def test_deleting_the_message_deletes_its_attachments(api, scans, sender, context, tokens):
+    from tests.support.events import client_frame, message_event
+
+    events = load_function("messaging/chat_event_frames.py")
+    attachment_id = clean_upload(api, scans, context, tokens["alice"])
+    ack = send(sender, context, "alice", [attachment_id])
+    frame = client_frame("message.delete", {"messageId": ack["message"]["messageId"]})
+    response = events.handler(message_event("conn-a=", "alice", frame, "message.delete"), context)
+    assert json.loads(response["body"])["payload"]["status"] == "ok"
+    with pytest.raises(boto3.client("s3").exceptions.NoSuchKey):
+        boto3.client("s3").get_object(Bucket=bucket(), Key=f"uploads/{attachment_id}")
+    with pytest.raises(AttachmentModel.DoesNotExist):
+        AttachmentModel.get(attachment_id)
+    assert download(api, context, tokens["bob"], attachment_id)["statusCode"] == 404

@@ -131,24 +131,19 @@ chatId: string
 content: string
 replyTo?: (string | null)
 /**
- * @maxItems 20
+ * @maxItems 10
  */
-attachments?: []|[Attachment]|[Attachment, Attachment]|[Attachment, Attachment, Attachment]|[Attachment, Attachment, Attachment, Attachment]|[Attachment, Attachment, Attachment, Attachment, Attachment]|[Attachment, Attachment, Attachment, Attachment, Attachment, Attachment]|[Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment]|[Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment]|[Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment]|[Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment]|[Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment]|[Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment]|[Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment]|[Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment]|[Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment]|[Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment]|[Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment]|[Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment]|[Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment]|[Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment]
+attachments?: []|[AttachmentRef]|[AttachmentRef, AttachmentRef]|[AttachmentRef, AttachmentRef, AttachmentRef]|[AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef]|[AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef]|[AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef]|[AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef]|[AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef]|[AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef]|[AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef]
 priority?: ("normal" | "urgent")
 }
 /**
- * A file reference. Until uploads are part of the protocol, `url` is a link the sender
- * gives; it must be https (see `_attachment_url`).
+ * An upload of the sender's to this chat, scanned clean (`POST /api/chats/{chatId}/attachments`).
  * 
  * This interface was referenced by `TidingsFrames`'s JSON-Schema
- * via the `definition` "Attachment".
+ * via the `definition` "AttachmentRef".
  */
-export interface Attachment {
-name: string
-fileId?: (string | null)
-url?: (string | null)
-size?: (number | null)
-mimeType?: (string | null)
+export interface AttachmentRef {
+attachmentId: string
 }
 /**
  * Edit one of your messages
@@ -642,17 +637,21 @@ reactions: {
 }
 }
 /**
- * An attachment as stored: what the sender gave (docs/protocol.md, "message.send").
+ * An attachment of a message (docs/protocol.md, "Attachments"): fetch it with
+ * `GET /api/attachments/{attachmentId}`.
  * 
  * This interface was referenced by `TidingsFrames`'s JSON-Schema
  * via the `definition` "WireAttachment".
  */
 export interface WireAttachment {
+attachmentId: string
 name: string
-fileId?: (string | null)
-url?: (string | null)
-size?: (number | null)
-mimeType?: (string | null)
+size: number
+contentType: string
+/**
+ * Only clean uploads are sent
+ */
+status: "clean"
 }
 /**
  * The edit is stored

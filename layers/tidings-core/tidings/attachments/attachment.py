@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tidings.attachments.declaration import UPLOAD_PREFIX
 from tidings.attachments.models import CLEAN
+
+
+def upload_key(attachment_id: str) -> str:
+    """Where an attachment's file is uploaded to, and stays."""
+    return f"{UPLOAD_PREFIX}{attachment_id}"
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.transactions import TransactWrite
 
 from tidings.attachments.attachment import Attachment
-from tidings.attachments.models import PENDING, AttachmentModel
+from tidings.attachments.models import CLEAN, DELETED, PENDING, AttachmentModel
 
 
 def _attachment(item: AttachmentModel) -> Attachment:
@@ -57,3 +60,33 @@ class DynamoAttachmentStore:
                 return False
             raise
         return True
+
+    def mark_sent(
+        self, transaction: TransactWrite, attachment_ids: Sequence[str], message_id: str, sender_id: str, chat_id: str
+    ) -> None:
+        """In the message's transaction: each attachment sent with `message_id`, on condition
+        that it is still the sender's clean upload to the chat and was sent with no message."""
+        for attachment_id in attachment_ids:
+            condition = (
+                AttachmentModel.message_id.does_not_exist()
+                & (AttachmentModel.status == CLEAN)
+                & (AttachmentModel.uploader_id == sender_id)
+                & (AttachmentModel.chat_id == chat_id)
+            )
+            transaction.update(
+                AttachmentModel(attachment_id),
+                actions=[AttachmentModel.message_id.set(message_id)],
+                condition=condition,
+            )
+
+    def mark_deleted(self, transaction: TransactWrite, attachment_ids: Sequence[str]) -> None:
+        """In the message delete's transaction: each attachment refused from then on."""
+        for attachment_id in attachment_ids:
+            transaction.update(
+                AttachmentModel(attachment_id),
+                actions=[AttachmentModel.status.set(DELETED)],
+                condition=AttachmentModel.attachment_id.exists(),
+            )
+
+    def delete(self, attachment_id: str) -> None:
+        AttachmentModel(attachment_id).delete()

@@ -16,6 +16,7 @@ from tidings.kernel.environment import Environment
 
 if TYPE_CHECKING:
     from tidings.attachments.attachment_store import DynamoAttachmentStore
+    from tidings.attachments.message_attachments import SentAttachments
     from tidings.attachments.object_bucket import S3Objects
     from tidings.attachments.scanning import Scanner, ScanService, Uploader
     from tidings.attachments.uploading import AttachmentService, Members
@@ -71,3 +72,10 @@ def scanning(environment: Environment, *, uploader: Uploader) -> ScanService:
         wait_seconds=environment.settings(AttachmentSettings).scan_wait_seconds,
         sleep=time.sleep,
     )
+
+
+def sent_attachments(environment: Environment) -> SentAttachments:
+    """What message.send checks, keeps and marks sent (messaging's ports)."""
+    from tidings.attachments.message_attachments import SentAttachments
+
+    return SentAttachments(attachment_store(environment), files(environment))

@@ -10,7 +10,17 @@ from pydantic import Field
 from tidings.attachments.models import ATTACHMENTS
 from tidings.chats.models import MEMBERS, USERS
 from tidings.kernel.connections_api import DELIVERY_RETRIES
-from tidings.kernel.declaration import Bucket, BucketSubscription, Feature, Function, HttpRoute, Queue
+from tidings.kernel.declaration import (
+    Access,
+    Bucket,
+    BucketAccess,
+    BucketSubscription,
+    Feature,
+    Function,
+    HttpRoute,
+    Queue,
+    Table,
+)
 from tidings.kernel.environment import FeatureSettings
 from tidings.kernel.ephemeral import EPHEMERAL
 from tidings.kernel.ratelimits import Rule
@@ -18,9 +28,11 @@ from tidings.sessions.declaration import JWT_SIGNING_KEY, TOKEN_VERIFICATION_SET
 from tidings.sessions.models import CONNECTION_RECORDS
 
 MIB = 1024 * 1024
-# Uploads land under this prefix; what is never sent with a message is deleted by the bucket's
-# lifecycle rule after a day (docs/architecture.md, "Attachments").
+# Uploads land under this prefix, tagged unsent by their form; what is never sent with a
+# message (which removes the tag) is deleted by the bucket's lifecycle rule after a day
+# (docs/architecture.md, "Attachments").
 UPLOAD_PREFIX = "uploads/"
+UNSENT_TAG = ("tidings-unsent", "true")
 UPLOADS = Rule("upload", capacity=10, refill_per_second=10 / 60)  # 10 upload URLs a minute per user
 
 
@@ -37,7 +49,17 @@ class AttachmentSettings(FeatureSettings, prefix="ATTACHMENTS_"):
     scan_wait_seconds: float = Field(240, gt=0, le=840)
 
 
-ATTACHMENT_FILES = Bucket("AttachmentFiles", expiring_prefix=UPLOAD_PREFIX, expire_after_days=1, browser_uploads=True)
+ATTACHMENT_FILES = Bucket(
+    "AttachmentFiles", expiring_prefix=UPLOAD_PREFIX, expiring_tag=UNSENT_TAG, expire_after_days=1, browser_uploads=True
+)
+# What message.send needs of attachments: their items (checked, then marked sent in the
+# message's transaction) and the untagging of their files.
+SENDING_ATTACHMENTS: tuple[Table, Access] = (ATTACHMENTS, "read_write")
+SENDING_FILES: tuple[Bucket, tuple[BucketAccess, ...]] = (ATTACHMENT_FILES, ("untag",))
+# What deleting a message (message.delete, a user's erasure) needs: its attachments' items
+# (refused in the delete's transaction, then deleted) and their files.
+DELETING_ATTACHMENTS: tuple[Table, Access] = (ATTACHMENTS, "read_write")
+DELETING_FILES: tuple[Bucket, tuple[BucketAccess, ...]] = (ATTACHMENT_FILES, ("delete",))
 # Scans Lambda gave up on (after its two retries of the asynchronous invocation); each stays
 # `pending` (never sendable or downloadable) and the queue's alarm tells the operator.
 ATTACHMENT_SCAN_FAILURES = Queue("AttachmentScanFailures")

@@ -14,6 +14,8 @@ from tidings.kernel.table_model import TableModel
 PENDING: Final = "pending"
 CLEAN: Final = "clean"
 INFECTED: Final = "infected"
+# Its message was deleted: the file is being deleted with the item (never fetched again).
+DELETED: Final = "deleted"
 
 
 class AttachmentModel(TableModel):

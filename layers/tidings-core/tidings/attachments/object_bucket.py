@@ -30,13 +30,17 @@ class S3Objects:
         self.bucket = bucket
         self._client = client or boto3.client("s3", region_name=region, config=_CONFIG)
 
-    def upload_form(self, key: str, content_type: str, size: int, expires_in: int) -> tuple[str, dict[str, str]]:
-        """A presigned POST whose policy pins the key, the Content-Type and the exact size."""
+    def upload_form(
+        self, key: str, content_type: str, size: int, expires_in: int, tag: tuple[str, str]
+    ) -> tuple[str, dict[str, str]]:
+        """A presigned POST whose policy pins the key, the Content-Type, the exact size and the
+        object's tag (what the lifecycle rule expires unless the tag is removed)."""
+        tagging = f"<Tagging><TagSet><Tag><Key>{tag[0]}</Key><Value>{tag[1]}</Value></Tag></TagSet></Tagging>"
         form = self._client.generate_presigned_post(
             Bucket=self.bucket,
             Key=key,
-            Fields={"Content-Type": content_type},
-            Conditions=[{"Content-Type": content_type}, ["content-length-range", size, size]],
+            Fields={"Content-Type": content_type, "tagging": tagging},
+            Conditions=[{"Content-Type": content_type}, {"tagging": tagging}, ["content-length-range", size, size]],
             ExpiresIn=expires_in,
         )
         return str(form["url"]), {str(k): str(v) for k, v in form["fields"].items()}
@@ -67,6 +71,10 @@ class S3Objects:
     def tags(self, key: str) -> dict[str, str]:
         tag_set = self._client.get_object_tagging(Bucket=self.bucket, Key=key)["TagSet"]
         return {str(tag["Key"]): str(tag["Value"]) for tag in tag_set}
+
+    def untag(self, key: str) -> None:
+        """Removes the object's tags (the unsent mark, and GuardDuty's verdict, already recorded)."""
+        self._client.delete_object_tagging(Bucket=self.bucket, Key=key)
 
     def delete(self, key: str) -> None:
         """Idempotent: deleting a key that is gone succeeds."""

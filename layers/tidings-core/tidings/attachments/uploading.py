@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Callable
 from typing import Protocol
 
-from tidings.attachments.attachment import Attachment
-from tidings.attachments.declaration import UPLOAD_PREFIX, UPLOADS
-from tidings.attachments.models import INFECTED, PENDING
+from tidings.attachments.attachment import Attachment, upload_key
+from tidings.attachments.declaration import UNSENT_TAG, UPLOADS
+from tidings.attachments.models import DELETED, INFECTED, PENDING
 from tidings.attachments.wire import UploadForm, UploadRequest, UploadTicket
 from tidings.kernel.errors import BadFrame, Conflict, Forbidden, NotFound
 from tidings.kernel.ratelimits import RateLimiter
@@ -32,7 +32,9 @@ class AttachmentRecords(Protocol):
 
 
 class PresignedObjects(Protocol):
-    def upload_form(self, key: str, content_type: str, size: int, expires_in: int) -> tuple[str, dict[str, str]]: ...
+    def upload_form(
+        self, key: str, content_type: str, size: int, expires_in: int, tag: tuple[str, str]
+    ) -> tuple[str, dict[str, str]]: ...
 
     def download_url(self, key: str, file_name: str, content_type: str, expires_in: int) -> str: ...
 
@@ -67,8 +69,8 @@ class AttachmentService:
         self._limiter.enforce(UPLOADS, user_id)
         now = self._now()
         attachment_id = self._new_id()
-        key = f"{UPLOAD_PREFIX}{attachment_id}"
-        url, fields = self._objects.upload_form(key, request.contentType, request.size, UPLOAD_FORM_SECONDS)
+        key = upload_key(attachment_id)
+        url, fields = self._objects.upload_form(key, request.contentType, request.size, UPLOAD_FORM_SECONDS, UNSENT_TAG)
         self._records.create(
             Attachment(
                 attachment_id=attachment_id,
@@ -103,6 +105,8 @@ class AttachmentService:
             raise Conflict(f"Attachment {attachment_id!r} is not uploaded or not scanned yet; ask again")
         if attachment.status == INFECTED:
             raise NotFound(f"Attachment {attachment_id!r} was found infected and deleted")
+        if attachment.status == DELETED:
+            raise NotFound(f"Attachment {attachment_id!r} was deleted with its message")
         return self._objects.download_url(
             attachment.object_key, attachment.name, attachment.content_type, DOWNLOAD_URL_SECONDS
         )

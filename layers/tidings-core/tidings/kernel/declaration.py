@@ -54,11 +54,12 @@ TABLE_ACTIONS: dict[Access, tuple[str, ...]] = {
 # acts with the permissions of whoever signed it, so the function that hands out upload URLs
 # needs "put" and the one that hands out download URLs "get". The CDK grants and the local
 # runtime's IAM emulation both derive from this one table.
-BucketAccess = Literal["put", "get", "get_tags", "delete"]
+BucketAccess = Literal["put", "get", "get_tags", "untag", "delete"]
 BUCKET_ACTIONS: dict[BucketAccess, tuple[str, ...]] = {
     "put": ("s3:PutObject",),
     "get": ("s3:GetObject",),
     "get_tags": ("s3:GetObjectTagging",),
+    "untag": ("s3:DeleteObjectTagging",),
     "delete": ("s3:DeleteObject",),
 }
 
@@ -142,13 +143,15 @@ class Secret:
 @dataclass(frozen=True)
 class Bucket:
     """An S3 bucket: private, encrypted, reached only through presigned URLs and the grants of
-    the functions declared with it. Objects under `expiring_prefix` are deleted
-    `expire_after_days` after they were written (a lifecycle rule): what is uploaded there and
-    never used does not stay. `browser_uploads`: browsers POST to it cross-origin (presigned
+    the functions declared with it. Objects under `expiring_prefix` that carry the tag
+    `expiring_tag` (`key=value`) are deleted `expire_after_days` after they were written (a
+    lifecycle rule): what is uploaded there and never used does not stay; removing the tag
+    keeps an object. `browser_uploads`: browsers POST to it cross-origin (presigned
     POST uploads), so it answers CORS. Functions learn the bucket's name from `env_var`."""
 
     id: str
     expiring_prefix: str | None = None
+    expiring_tag: tuple[str, str] | None = None
     expire_after_days: int = 1
     browser_uploads: bool = False
 
