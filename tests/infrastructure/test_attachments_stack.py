@@ -8,6 +8,7 @@ from typing import Any
 
 from tests.infrastructure.synthesis import Synthesized
 from tests.infrastructure.test_stack import _actions_on, _get_att, _ref, _role_statements
+from tidings.admin.declaration import ERASURE_WORKER
 from tidings.app import APPLICATION
 from tidings.attachments.declaration import (
     ATTACHMENT_FILES,
@@ -16,6 +17,7 @@ from tidings.attachments.declaration import (
     ATTACHMENTS_API,
 )
 from tidings.kernel.declaration import Function
+from tidings.messaging.declaration import MESSAGE_EVENTS, MESSAGE_SEND
 from tidings_infra import names
 
 
@@ -79,8 +81,12 @@ def _object_actions(synthesized: Synthesized, declared: Function) -> set[str]:
 def test_each_function_has_exactly_its_object_actions(synthesized: Synthesized) -> None:
     assert _object_actions(synthesized, ATTACHMENTS_API) == {"s3:PutObject", "s3:GetObject"}
     assert _object_actions(synthesized, ATTACHMENT_SCAN) == {"s3:GetObject", "s3:GetObjectTagging", "s3:DeleteObject"}
+    assert _object_actions(synthesized, MESSAGE_SEND) == {"s3:DeleteObjectTagging"}
+    assert _object_actions(synthesized, MESSAGE_EVENTS) == {"s3:DeleteObject"}
+    assert _object_actions(synthesized, ERASURE_WORKER) == {"s3:DeleteObject"}
+    granted = (ATTACHMENTS_API, ATTACHMENT_SCAN, MESSAGE_SEND, MESSAGE_EVENTS, ERASURE_WORKER)
     for declared in APPLICATION.functions:
-        if declared not in (ATTACHMENTS_API, ATTACHMENT_SCAN):
+        if declared not in granted:
             assert not _object_actions(synthesized, declared), declared.id
     for statements in (_role_statements(synthesized, ATTACHMENTS_API), _role_statements(synthesized, ATTACHMENT_SCAN)):
         actions = {a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
