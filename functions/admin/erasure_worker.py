@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from tidings.admin import compose as admin
 from tidings.admin.declaration import ERASURE_WORKER
 from tidings.admin.erasure import ERASURE_JOB_BODIES, ErasureJob, ErasurePorts, ErasureService
+from tidings.attachments import compose as attachments
 from tidings.chats import compose as chats
 from tidings.chats.membership import PLATFORM
 from tidings.kernel import connections_api
@@ -36,7 +37,12 @@ def _erasure(environment: Environment) -> ErasureService:
     ports = ErasurePorts(
         marks=admin.erasure_marks(environment),
         sessions=sessions.session_revocation(environment, poster=connections_api.poster(environment)),
-        messages=messaging.message_erasure(environment, actor_id=PLATFORM.actor_id, actor_name=PLATFORM.actor_name),
+        messages=messaging.message_erasure(
+            environment,
+            actor_id=PLATFORM.actor_id,
+            actor_name=PLATFORM.actor_name,
+            attachments=attachments.sent_attachments(environment),
+        ),
         remove_from_search=lambda message_ids: engine().remove(message_ids),
         memberships=chats.chat_administration(environment),
         push=notifications.push_subscriptions(environment),

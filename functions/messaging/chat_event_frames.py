@@ -6,6 +6,7 @@ stream, like `message.new`.
 
 from typing import Any
 
+from tidings.attachments import compose as attachments
 from tidings.chats import compose as chats
 from tidings.kernel import ratelimits
 from tidings.kernel.environment import Environment, cold_start
@@ -22,7 +23,10 @@ from tidings.presence.activity import function_activity_hook
 @cold_start(MESSAGE_EVENTS)
 def _chat_events(environment: Environment) -> ChatEventService:
     return messaging.chat_events(
-        environment, users=chats.user_directory(environment), limiter=ratelimits.rate_limiter(environment)
+        environment,
+        users=chats.user_directory(environment),
+        limiter=ratelimits.rate_limiter(environment),
+        attachments=attachments.sent_attachments(environment),
     )
 
 

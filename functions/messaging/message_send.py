@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from tidings.attachments import compose as attachments
 from tidings.chats import compose as chats
 from tidings.kernel import ratelimits
 from tidings.kernel.environment import Environment, cold_start
@@ -18,7 +19,10 @@ from tidings.presence.activity import function_activity_hook
 @cold_start(MESSAGE_SEND)
 def _sending(environment: Environment) -> MessageService:
     return messaging.message_sending(
-        environment, users=chats.user_directory(environment), limiter=ratelimits.rate_limiter(environment)
+        environment,
+        users=chats.user_directory(environment),
+        limiter=ratelimits.rate_limiter(environment),
+        attachments=attachments.sent_attachments(environment),
     )
 
 
@@ -30,7 +34,7 @@ def send_message(caller: Caller, frame: ClientFrame, payload: MessageSendPayload
             chat_id=payload.chatId,
             content=payload.content,
             reply_to=payload.replyTo,
-            attachments=[a.model_dump(exclude_none=True) for a in payload.attachments],
+            attachment_ids=[attachment.attachmentId for attachment in payload.attachments],
             priority=payload.priority,
             trace_id=trace_id_of(frame.traceId),
         ),

@@ -1,19 +1,23 @@
 """Everything that invokes a function other than the WebSocket API: DynamoDB stream consumers,
-SQS consumers and schedules."""
+SQS consumers, schedules and S3 event notifications."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3_notifications
 from constructs import Construct
 
-from tidings.kernel.declaration import Function, QueueSubscription, Schedule, StreamSubscription
+from tidings.kernel.declaration import BucketSubscription, Function, QueueSubscription, Schedule, StreamSubscription
+from tidings_infra.buckets import BucketsConstruct
 from tidings_infra.nag import acknowledge
 from tidings_infra.queues import QueuesConstruct
 from tidings_infra.tables import TablesConstruct
@@ -50,8 +54,10 @@ class EventSourcesConstruct(Construct):
         stream_subscriptions: Sequence[StreamSubscription],
         queue_subscriptions: Sequence[QueueSubscription],
         schedules: Sequence[Schedule],
+        bucket_subscriptions: Sequence[BucketSubscription] = (),
         tables: TablesConstruct,
         queues: QueuesConstruct,
+        buckets: BucketsConstruct | None = None,
         function_for: Callable[[Function], lambda_.Function],
     ) -> None:
         super().__init__(scope, construct_id)
@@ -110,4 +116,52 @@ class EventSourcesConstruct(Construct):
                         max_event_age=Duration.seconds(schedule.rate_seconds),
                     )
                 ],
+            )
+        for bucket_subscription in bucket_subscriptions:
+            if buckets is None:
+                raise ValueError("bucket subscriptions need the buckets construct")
+            self._bucket_notifications(
+                bucket_subscription, buckets.bucket(bucket_subscription.bucket), queues, function_for
+            )
+
+    def _bucket_notifications(
+        self,
+        subscription: BucketSubscription,
+        bucket: s3.Bucket,
+        queues: QueuesConstruct,
+        function_for: Callable[[Function], lambda_.Function],
+    ) -> None:
+        """S3 invokes the function asynchronously for each object created under the prefix;
+        Lambda retries a failed invocation twice, then parks the event in the on-failure queue.
+        CDK writes the notification configuration through its own custom resource (CloudFormation
+        cannot, without a cycle between the bucket and the function's permission)."""
+        function = function_for(subscription.function)
+        acknowledge(
+            function,
+            "Failed asynchronous invocations go to an on-failure destination (the declared SQS queue, "
+            "with the event and the error), which supersedes a dead-letter queue for them.",
+            "Serverless-LambdaDLQ",
+        )
+        function.configure_async_invoke(
+            on_failure=destinations.SqsDestination(queues.queue(subscription.on_failure)),
+            retry_attempts=2,
+            max_event_age=Duration.hours(6),
+        )
+        bucket.add_event_notification(
+            s3.EventType.OBJECT_CREATED,
+            s3_notifications.LambdaDestination(function),
+            s3.NotificationKeyFilter(prefix=subscription.prefix) if subscription.prefix else s3.NotificationKeyFilter(),
+        )
+        _acknowledge_notifications_handler(Stack.of(self))
+
+
+def _acknowledge_notifications_handler(stack: Stack) -> None:
+    """CDK's singleton function that writes bucket notification configurations at deploy time."""
+    for child in stack.node.children:
+        if child.node.id.startswith("BucketNotificationsHandler"):
+            acknowledge(
+                child,
+                "CDK's own deploy-time handler that writes the bucket's notification configuration "
+                "(it runs only during deployments); its role is CDK's, with basic execution logging.",
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
             )

@@ -13,8 +13,10 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from tidings.kernel.declaration import (
+    BUCKET_ACTIONS,
     TABLE_ACTIONS,
     Access,
+    Bucket,
     Function,
     Queue,
     SearchIndex,
@@ -22,6 +24,7 @@ from tidings.kernel.declaration import (
     Table,
 )
 from tidings_infra import names
+from tidings_infra.buckets import BucketsConstruct
 from tidings_infra.layer import LayerConstruct
 from tidings_infra.nag import acknowledge, acknowledge_wildcard_resource
 from tidings_infra.packaging import deployment_settings, lambda_environment
@@ -45,7 +48,8 @@ class FunctionsConstruct(Construct):
     environment variables for exactly the tables, secrets and queues it was declared with.
 
     Each function has its own IAM role, with only what it was declared with: table data access
-    by `Access`, `secretsmanager:GetSecretValue` on its secrets, `sqs:SendMessage` on its send
+    by `Access`, the declared S3 object actions on its buckets' objects (`BUCKET_ACTIONS`),
+    `secretsmanager:GetSecretValue` on its secrets, `sqs:SendMessage` on its send
     queues, and `execute-api:ManageConnections` on this stage's `@connections/*` when it
     `manages_connections`. There is no AWS managed policy: logging is granted on its own log
     group only.
@@ -66,6 +70,7 @@ class FunctionsConstruct(Construct):
         secrets: SecretsConstruct,
         layers: LayerConstruct,
         search: SearchConstruct,
+        buckets: BucketsConstruct,
         callback_stage: apigwv2.WebSocketStage,
         async_invoked: Collection[str],
         removal_policy: RemovalPolicy,
@@ -78,6 +83,7 @@ class FunctionsConstruct(Construct):
         self._secrets = secrets
         self._layers = layers
         self._search = search
+        self._buckets = buckets
         self._callback_stage = callback_stage
         self._removal_policy = removal_policy
         self.functions: dict[str, lambda_.Function] = {}
@@ -143,6 +149,11 @@ class FunctionsConstruct(Construct):
             self._callback_stage.grant_management_api_access(role)
         for index, access in declared.search:
             self._search.grant(index, access, role)
+        for bucket, accesses in declared.buckets:
+            actions = [action for access in accesses for action in BUCKET_ACTIONS[access]]
+            role.add_to_principal_policy(
+                iam.PolicyStatement(actions=actions, resources=[self._buckets.bucket(bucket).arn_for_objects("*")])
+            )
 
     def _acknowledge(
         self, declared: Function, function: lambda_.Function, role: iam.Role, is_async_invoked: bool
@@ -177,6 +188,13 @@ class FunctionsConstruct(Construct):
                     f"Query access to the indexes of {table.id} (index/* under that one table's ARN): "
                     "the indexes are how handlers find items without a Scan.",
                 )
+        for bucket, _ in declared.buckets:
+            acknowledge_wildcard_resource(
+                role,
+                self._buckets.bucket(bucket).arn_for_objects("*"),
+                f"Object actions on the objects of {bucket.id} only: object keys are made per upload at "
+                "run time, so the grant cannot name them. The actions are exactly the declared ones.",
+            )
         if declared.manages_connections:
             stage = self._callback_stage
             api_arn = Stack.of(self).format_arn(service="execute-api", resource=stage.api.api_id)
@@ -208,3 +226,6 @@ class _StackNames:
 
     def search_endpoint(self, index: SearchIndex) -> str:
         return self._functions._search.endpoint(index)
+
+    def bucket_name(self, bucket: Bucket) -> str:
+        return self._functions._buckets.bucket(bucket).bucket_name

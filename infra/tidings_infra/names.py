@@ -50,6 +50,7 @@ EVENT_SOURCES_CONSTRUCT = "EventSources"
 HTTP_API_CONSTRUCT = "HttpApi"
 API_GATEWAY_ACCOUNT_CONSTRUCT = "ApiGatewayAccount"
 SEARCH_CONSTRUCT = "Search"
+BUCKETS_CONSTRUCT = "Buckets"
 MONITORING_CONSTRUCT = "Monitoring"
 LOGS_KEY_ID = "LogsKey"
 
@@ -76,6 +77,7 @@ OUTPUT_ALARM_TOPIC_ARN = "AlarmTopicArn"
 OUTPUT_DASHBOARD_URL = "DashboardUrl"
 OUTPUT_TABLE_NAME_SUFFIX = "TableName"  # <table id>TableName, one per declared table
 OUTPUT_SECRET_ARN_SUFFIX = "SecretArn"  # <secret id>SecretArn, one per declared secret
+OUTPUT_BUCKET_NAME_SUFFIX = "BucketName"  # <bucket id>BucketName, one per declared bucket
 
 # --- Lambda ------------------------------------------------------------------------------
 

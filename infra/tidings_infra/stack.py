@@ -11,6 +11,7 @@ from tidings.app import APPLICATION
 from tidings.kernel.declaration import Application
 from tidings.sessions.provider_settings import parse_providers, providers_variable
 from tidings_infra import names
+from tidings_infra.buckets import BucketsConstruct
 from tidings_infra.event_sources import EventSourcesConstruct
 from tidings_infra.functions import FunctionsConstruct
 from tidings_infra.http_api import HttpApiConstruct
@@ -57,7 +58,10 @@ class TidingsStack(Stack):
             self,
             names.QUEUES_CONSTRUCT,
             queues=application.queues,
-            failure_destinations={s.on_failure.id for s in application.stream_subscriptions},
+            failure_destinations={
+                *(s.on_failure.id for s in application.stream_subscriptions),
+                *(s.on_failure.id for s in application.bucket_subscriptions),
+            },
             removal_policy=removal_policy,
         )
         self.secrets = secrets = SecretsConstruct(
@@ -65,6 +69,9 @@ class TidingsStack(Stack):
         )
         self.search = search = SearchConstruct(
             self, names.SEARCH_CONSTRUCT, indexes=application.search_indexes, removal_policy=removal_policy
+        )
+        self.buckets = buckets = BucketsConstruct(
+            self, names.BUCKETS_CONSTRUCT, buckets=application.buckets, removal_policy=removal_policy
         )
         self.layers = layers = LayerConstruct(self, names.LAYER_CONSTRUCT)
 
@@ -82,8 +89,12 @@ class TidingsStack(Stack):
             secrets=secrets,
             layers=layers,
             search=search,
+            buckets=buckets,
             callback_stage=websocket.stage,
-            async_invoked={s.function.id for s in application.schedules},
+            async_invoked={
+                *(s.function.id for s in application.schedules),
+                *(s.function.id for s in application.bucket_subscriptions),
+            },
             removal_policy=removal_policy,
             settings=self._deployment_settings(),
         )
@@ -116,8 +127,10 @@ class TidingsStack(Stack):
             stream_subscriptions=application.stream_subscriptions,
             queue_subscriptions=application.queue_subscriptions,
             schedules=application.schedules,
+            bucket_subscriptions=application.bucket_subscriptions,
             tables=tables,
             queues=queues,
+            buckets=buckets,
             function_for=functions.function,
         )
         self.monitoring = monitoring = MonitoringConstruct(
@@ -170,6 +183,13 @@ class TidingsStack(Stack):
                 f"{declared_table.id}{names.OUTPUT_TABLE_NAME_SUFFIX}",
                 value=tables.table(declared_table).table_name,
                 description=f"DynamoDB table of {declared_table.model.__name__} items",
+            )
+        for declared_bucket in application.buckets:
+            CfnOutput(
+                self,
+                f"{declared_bucket.id}{names.OUTPUT_BUCKET_NAME_SUFFIX}",
+                value=buckets.bucket(declared_bucket).bucket_name,
+                description=f"S3 bucket {declared_bucket.id} (private: objects only through presigned URLs)",
             )
         # Every secret's ARN: the generated keys (what a token service signs with) and the ones
         # the operator fills in after deploying (README, "Deploy").

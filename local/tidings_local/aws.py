@@ -1,4 +1,4 @@
-"""DynamoDB, DynamoDB Streams, SQS and Secrets Manager in process, through moto.
+"""DynamoDB, DynamoDB Streams, SQS, Secrets Manager and S3 in process, through moto.
 
 `LocalAws` starts `moto.mock_aws()` for the runtime's life and creates every table, queue and
 secret that the application declares, from the declaration itself: keys and indexes come from
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import boto3
 from moto import mock_aws
 
-from tidings.kernel.declaration import Application, Queue, Secret, Table
+from tidings.kernel.declaration import Application, Bucket, Queue, Secret, Table
 from tidings_local import moto_patches
 
 if TYPE_CHECKING:
@@ -73,6 +73,7 @@ class Provisioned:
     queue_arns: dict[str, str] = field(default_factory=dict)
     secret_arns: dict[str, str] = field(default_factory=dict)
     stream_arns: dict[str, str] = field(default_factory=dict)
+    bucket_names: dict[str, str] = field(default_factory=dict)
     environment: dict[str, str] = field(default_factory=dict)
 
 
@@ -114,6 +115,9 @@ class LocalAws:
         secretsmanager = boto3.client("secretsmanager", region_name=region())
         for secret in self.application.secrets:
             self._create_secret(secret, secretsmanager)
+        s3 = boto3.client("s3", region_name=region())
+        for bucket in self.application.buckets:
+            self._create_bucket(bucket, s3)
         return self.provisioned
 
     def stop(self) -> None:
@@ -160,6 +164,12 @@ class LocalAws:
             "Attributes"
         ]["QueueArn"]
         self.provisioned.environment[queue.env_var] = url
+
+    def _create_bucket(self, bucket: Bucket, s3: Any) -> None:
+        name = resource_name(self.application, bucket.id)
+        s3.create_bucket(Bucket=name)
+        self.provisioned.bucket_names[bucket.id] = name
+        self.provisioned.environment[bucket.env_var] = name
 
     def _create_secret(self, secret: Secret, secretsmanager: SecretsManagerClient) -> None:
         value = self._secret_values.get(secret.id) or secret.placeholder or secrets.token_urlsafe(48)

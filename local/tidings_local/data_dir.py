@@ -6,7 +6,9 @@ when the runtime stops. With it, DIR holds:
 - `state.json`: every table's items (DynamoDB JSON, as Scan returns them), the messages waiting
   in every queue (their bodies, and when each is due: a timer keeps its time), and the secrets' values (the JWT signing
   key and the VAPID key pair, so refresh tokens and Web Push subscriptions stay valid);
-- `search.db`: the embedded search index (SQLite, written in place by the functions).
+- `search.db`: the embedded search index (SQLite, written in place by the functions);
+- `objects/<bucket>/<sha256 of the key>`: every object of the declared buckets (the uploaded
+  files), their keys and content types listed in `state.json`.
 
 A snapshot is taken under the moto lock, so it is one moment (never half of a transaction),
 within `SNAPSHOT_SECONDS` of a write and once more when the runtime stops; it is written to a
@@ -20,11 +22,12 @@ last when the snapshot was taken.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +36,7 @@ import boto3
 from tidings.kernel.declaration import Application, Table
 from tidings.presence.models import PRESENCE, PresenceModel
 from tidings.sessions.models import CONNECTIONS, USER_CONNECTIONS
-from tidings_local.aws import ACCOUNT_ID, queue_name_of, region, secret_name
+from tidings_local.aws import ACCOUNT_ID, queue_name_of, region, resource_name, secret_name
 from tidings_local.moto_patches import moto_lock, peek_queue
 
 FORMAT_VERSION = 1
@@ -53,6 +56,14 @@ class State:
     tables: dict[str, list[dict[str, Any]]]  # table id -> items
     queues: dict[str, list[dict[str, Any]]]  # queue name -> messages
     secrets: dict[str, str]  # secret id -> value
+    objects: dict[str, list[StoredObject]] = field(default_factory=dict)  # bucket id -> its objects
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    content_type: str
+    body: bytes
 
 
 class DataDir:
@@ -62,6 +73,7 @@ class DataDir:
         self.path = path
         self.state_file = path / "state.json"
         self.search_db = path / "search.db"
+        self.objects_dir = path / "objects"
 
     def prepare(self) -> None:
         """Creates DIR if needed, and fails early with a clear message if it cannot be used."""
@@ -83,20 +95,57 @@ class DataDir:
             document = json.loads(self.state_file.read_text(encoding="utf-8"))
             if document.get("version") != FORMAT_VERSION:
                 raise ValueError(f"format version {document.get('version')!r}, expected {FORMAT_VERSION}")
-            return State(document["tables"], document["queues"], document["secrets"])
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            objects = {
+                bucket_id: [
+                    StoredObject(
+                        entry["key"], entry["contentType"], self._body_path(bucket_id, entry["key"]).read_bytes()
+                    )
+                    for entry in entries
+                ]
+                for bucket_id, entries in document.get("objects", {}).items()
+            }
+            return State(document["tables"], document["queues"], document["secrets"], objects)
+        except (ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
             raise DataDirError(
                 f"{self.state_file} is not a Tidings state file ({exc}); move it away to start empty"
             ) from exc
 
+    def _body_path(self, bucket_id: str, key: str) -> Path:
+        return self.objects_dir / bucket_id / hashlib.sha256(key.encode()).hexdigest()
+
     def save(self, state: State) -> None:
-        document = {"version": FORMAT_VERSION, "tables": state.tables, "queues": state.queues, "secrets": state.secrets}
+        """The bodies first, then `state.json` that lists them (a crash between the two leaves
+        the previous listing, whose bodies are all still there); then the bodies no one lists."""
+        listed: set[Path] = set()
+        for bucket_id, stored in state.objects.items():
+            for item in stored:
+                path = self._body_path(bucket_id, item.key)
+                listed.add(path)
+                if not path.exists() or path.read_bytes() != item.body:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.with_suffix(".partial").write_bytes(item.body)
+                    path.with_suffix(".partial").replace(path)
+        objects = {
+            bucket_id: [{"key": item.key, "contentType": item.content_type} for item in stored]
+            for bucket_id, stored in state.objects.items()
+        }
+        document = {
+            "version": FORMAT_VERSION,
+            "tables": state.tables,
+            "queues": state.queues,
+            "secrets": state.secrets,
+            "objects": objects,
+        }
         partial = self.state_file.with_suffix(".json.partial")
         with partial.open("w", encoding="utf-8") as out:
             json.dump(document, out, separators=(",", ":"))
             out.flush()
             os.fsync(out.fileno())
         partial.replace(self.state_file)
+        if self.objects_dir.exists():
+            for path in self.objects_dir.glob("*/*"):
+                if path not in listed:
+                    path.unlink()
 
 
 # --- reading the state out of moto, and writing it back ----------------------------------------
@@ -107,6 +156,7 @@ def capture(application: Application) -> State:
     dynamodb = boto3.client("dynamodb", region_name=region())
     sqs = boto3.client("sqs", region_name=region())
     secretsmanager = boto3.client("secretsmanager", region_name=region())
+    s3 = boto3.client("s3", region_name=region())
     with moto_lock():
         tables = {
             table.id: [_portable(item) for item in _scan(dynamodb, table.default_name)]
@@ -121,11 +171,21 @@ def capture(application: Application) -> State:
             secret.id: secretsmanager.get_secret_value(SecretId=secret_name(application, secret))["SecretString"]
             for secret in application.secrets
         }
-    return State(tables, {name: messages for name, messages in queues.items() if messages}, secrets)
+        objects = {
+            bucket.id: list(_objects(s3, resource_name(application, bucket.id))) for bucket in application.buckets
+        }
+    return State(tables, {name: messages for name, messages in queues.items() if messages}, secrets, objects)
+
+
+def _objects(s3: Any, bucket: str) -> Iterator[StoredObject]:
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for entry in page.get("Contents", []):
+            got = s3.get_object(Bucket=bucket, Key=entry["Key"])
+            yield StoredObject(entry["Key"], got.get("ContentType", "binary/octet-stream"), got["Body"].read())
 
 
 def restore(application: Application, state: State) -> None:
-    """Writes `state` into freshly provisioned tables and queues (secrets are given to the
+    """Writes `state` into freshly provisioned tables, queues and buckets (secrets are given to the
     runtime before it creates them). Runs before the stream pollers open, which start at the
     streams' LATEST position: restoring is state, not events, and delivers nothing."""
     dynamodb = boto3.client("dynamodb", region_name=region())
@@ -153,6 +213,12 @@ def restore(application: Application, state: State) -> None:
                 MessageBody=message["body"],
                 DelaySeconds=min(SQS_MAX_DELAY_SECONDS, max(0, round(message["dueAt"] - now))),
             )
+    s3 = boto3.client("s3", region_name=region())
+    buckets = {bucket.id: resource_name(application, bucket.id) for bucket in application.buckets}
+    for bucket_id, stored in state.objects.items():
+        if bucket_id in buckets:  # a bucket this version still declares
+            for item in stored:
+                s3.put_object(Bucket=buckets[bucket_id], Key=item.key, Body=item.body, ContentType=item.content_type)
 
 
 def _scan(dynamodb: Any, table_name: str) -> Iterator[dict[str, Any]]:

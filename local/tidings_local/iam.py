@@ -14,7 +14,10 @@ the way `infra/tidings_infra/functions.py` and its event sources grant them:
 - each queue it sends to: `sqs:SendMessage`, `GetQueueAttributes`, `GetQueueUrl`
   (`grantSendMessages`);
 - each secret: `secretsmanager:GetSecretValue`, `DescribeSecret` (`grantRead`);
-- `manages_connections`: `execute-api:ManageConnections` on this stage's `*/@connections/*`.
+- `manages_connections`: `execute-api:ManageConnections` on this stage's `*/@connections/*`;
+- each bucket: `BUCKET_ACTIONS[access]` for each declared access, on the bucket's objects
+  (`arn:aws:s3:::<bucket>/*`). A presigned URL is the signer's request: it is authorized as
+  the function that signed it (the access key in its `X-Amz-Credential`).
 
 `requested(service, operation, body)` says which actions on which resources one request needs,
 as IAM evaluates it (a `TransactWriteItems` needs `PutItem`, `UpdateItem`, `DeleteItem` or
@@ -37,8 +40,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
+from urllib.parse import parse_qs, unquote
+from xml.sax.saxutils import escape
 
-from tidings.kernel.declaration import TABLE_ACTIONS, Application, Function
+from tidings.kernel.declaration import BUCKET_ACTIONS, TABLE_ACTIONS, Application, Function
 from tidings_local.aws import ACCOUNT_ID, Provisioned, queue_name_of, region
 
 _SEND = ("sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
@@ -114,10 +119,12 @@ def access_key_id(function_name: str) -> str:
     return "ASIA" + digest[:16]
 
 
-def access_key_of(authorization: str | None) -> str | None:
-    """The access key id of a SigV4 `Authorization` header (`... Credential=AKID/date/...`)."""
+def access_key_of(authorization: str | None, query: str = "") -> str | None:
+    """The access key id of a SigV4 `Authorization` header (`... Credential=AKID/date/...`),
+    or of a presigned URL's `X-Amz-Credential`."""
     if not authorization or "Credential=" not in authorization:
-        return None
+        credential = parse_qs(query).get("X-Amz-Credential")
+        return credential[0].split("/", 1)[0].strip() or None if credential else None
     return authorization.split("Credential=", 1)[1].split("/", 1)[0].strip() or None
 
 
@@ -127,6 +134,10 @@ def table_arn(name: str) -> str:
 
 def queue_arn(name: str) -> str:
     return f"arn:aws:sqs:{region()}:{ACCOUNT_ID}:{name}"
+
+
+def bucket_arn(name: str) -> str:
+    return f"arn:aws:s3:::{name}"
 
 
 def connections_arn(api_id: str, stage: str, method: str, connection_id: str) -> str:
@@ -175,6 +186,9 @@ class Policies:
             statements.append(
                 Statement.of(("execute-api:ManageConnections",), connections_arn(api_id, stage, "*", "*"))
             )
+        for bucket, accesses in function.buckets:
+            actions = [action for access in accesses for action in BUCKET_ACTIONS[access]]
+            statements.append(Statement.of(actions, f"{bucket_arn(self._provisioned.bucket_names[bucket.id])}/*"))
         name = f"{application.name}-{function.id}"
         return Role(function.id, name, f"{name}-role", tuple(statements))
 
@@ -201,6 +215,28 @@ class Policies:
         if secret_id.startswith("arn:"):
             return secret_id
         return self._secret_arns_by_name.get(secret_id, secret_id)
+
+
+def s3_requested(method: str, path: str, query: str, copy_source: str | None) -> list[tuple[str, str]]:
+    """The (action, resource) pairs of one path-style S3 request (`/bucket/key?...`):
+    object reads, writes, deletes and their tagging; anything on the bucket itself
+    (listing, its configuration) is asked as `s3:<METHOD>Bucket` on the bucket, which no
+    function is granted."""
+    bucket, _, key = unquote(path).lstrip("/").partition("/")
+    if not key:
+        return [(f"s3:{method.title()}Bucket", bucket_arn(bucket))]
+    resource = f"{bucket_arn(bucket)}/{key}"
+    tagging = "tagging" in parse_qs(query, keep_blank_values=True)
+    actions = {"GET": "GetObject", "HEAD": "GetObject", "PUT": "PutObject", "POST": "PutObject"}
+    actions["DELETE"] = "DeleteObject"
+    action = actions.get(method.upper(), f"{method.title()}Object")
+    if tagging:
+        action = {"GetObject": "GetObjectTagging", "PutObject": "PutObjectTagging"}.get(action, "DeleteObjectTagging")
+    pairs = [(f"s3:{action}", resource)]
+    if copy_source:
+        source = unquote(copy_source).lstrip("/").split("?", 1)[0]
+        pairs.append(("s3:GetObject", f"arn:aws:s3:::{source}"))
+    return pairs
 
 
 def _dynamodb_requested(operation: str, body: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -253,5 +289,11 @@ def access_denied(service: str, role: Role, action: str, resource: str) -> tuple
         body = {"__type": "com.amazon.coral.service#AccessDeniedException", "message": message}
         headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-query-error": "AccessDenied;Sender"}
         return 403, headers, json.dumps(body).encode()
+    if service == "s3":
+        body_xml = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"<Error><Code>AccessDenied</Code><Message>{escape(message)}</Message></Error>"
+        )
+        return 403, {"Content-Type": "application/xml"}, body_xml.encode()
     body = {"__type": "AccessDeniedException", "Message": message}
     return 400, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(body).encode()

@@ -130,6 +130,8 @@ def synthesized_functions(template: Mapping[str, Any], cloud_assembly: Path) -> 
         if resource["Type"] != "AWS::Lambda::Function":
             continue
         properties = resource["Properties"]
+        if "ZipFile" in properties.get("Code", {}):
+            continue  # CDK's own inline deploy-time handlers (bucket notifications), not ours
         layer_refs = [layer.get("Ref") for layer in properties.get("Layers", []) if isinstance(layer, dict)]
         variables = properties.get("Environment", {}).get("Variables", {})
         functions.append(

@@ -57,7 +57,11 @@ SQS_SENDS = frozenset(
     for operation in ("SendMessage", "SendMessageBatch", "ChangeMessageVisibility", "ChangeMessageVisibilityBatch")
 )
 # What changes the state `tidings dev --data` keeps: a receive only hides a message for a while.
-STATE_CHANGES = DYNAMODB_WRITES | SQS_SENDS | {"AmazonSQS.DeleteMessage", "AmazonSQS.DeleteMessageBatch"}
+# S3 has no X-Amz-Target: the moto server's gatekeeper names an object written or deleted so.
+S3_OBJECT_CHANGED = "S3.ObjectChanged"
+STATE_CHANGES = (
+    DYNAMODB_WRITES | SQS_SENDS | {"AmazonSQS.DeleteMessage", "AmazonSQS.DeleteMessageBatch", S3_OBJECT_CHANGED}
+)
 _listeners: dict[Callable[[], None], tuple[frozenset[str], frozenset[str] | None]] = {}
 
 

@@ -1,5 +1,6 @@
-"""moto in server mode, for the workers: their boto3 reaches DynamoDB, DynamoDB Streams, SQS and
-Secrets Manager over HTTP on 127.0.0.1 (`AWS_ENDPOINT_URL`), as it reaches AWS.
+"""moto in server mode, for the workers: their boto3 reaches DynamoDB, DynamoDB Streams, SQS,
+Secrets Manager and S3 over HTTP on 127.0.0.1 (`AWS_ENDPOINT_URL`), as it reaches AWS. Clients on
+this machine reach S3 here too, with the presigned URLs the functions sign (path-style).
 
 It is moto's own server application (`moto.moto_server.werkzeug_app`, what `ThreadedMotoServer`
 serves) on a werkzeug server thread of this process, so it shares moto's in-memory backends with
@@ -14,7 +15,11 @@ of it, `Gatekeeper`, a WSGI middleware, does what AWS does before a request reac
    attempt, so botocore's retry handler in the worker retries it as it retries AWS's throttles
    and 5xx (with `applied=true` the request takes effect first);
 5. passes it to moto under the one moto lock (`moto_patches`), then tells the event source
-   pollers about DynamoDB writes and SQS sends.
+   pollers about DynamoDB writes and SQS sends, and the bucket notifications about objects
+   written.
+
+S3 requests are authorized by their object action (`Policies.s3_requested`), a presigned URL as
+the function that signed it, and a browser form upload's policy is checked first (`s3_posts`).
 """
 
 from __future__ import annotations
@@ -25,18 +30,21 @@ import json
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from tidings_local import moto_patches
 from tidings_local.faults import Faults, dynamodb_fault
-from tidings_local.iam import Policies, Role, access_denied, access_key_of
+from tidings_local.iam import Policies, Role, access_denied, access_key_of, s3_requested
 from tidings_local.log import logger
+from tidings_local.s3_posts import PolicyRefused, check_form, is_form_upload, parse_form
 from tidings_local.stats import Stats
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+# (bucket, key, size, Put | Post): an object was written (S3's ObjectCreated), for the event notifications.
+ObjectCreated = Callable[[str, str, int, str], None]
 
 # X-Amz-Target prefix -> the service, as botocore names it (stats and IAM use these names).
 _TARGET_SERVICES = {
@@ -58,11 +66,19 @@ def _signing_service(authorization: str | None) -> str:
 class Gatekeeper:
     """The WSGI middleware in front of moto's server application (see the module docstring)."""
 
-    def __init__(self, app: WsgiApp, policies: Policies, faults: Faults, stats: Stats) -> None:
+    def __init__(
+        self,
+        app: WsgiApp,
+        policies: Policies,
+        faults: Faults,
+        stats: Stats,
+        object_created: ObjectCreated | None = None,
+    ) -> None:
         self._app = app
         self._policies = policies
         self._faults = faults
         self._stats = stats
+        self._object_created = object_created
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -70,11 +86,15 @@ class Gatekeeper:
         environ["wsgi.input"] = io.BytesIO(body)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         authorization = environ.get("HTTP_AUTHORIZATION")
+        query = str(environ.get("QUERY_STRING", ""))
         prefix, _, operation = target.partition(".")
         service = _TARGET_SERVICES.get(prefix) or _signing_service(authorization)
+        access_key = access_key_of(authorization, query)
+        if not target and (service == "s3" or "X-Amz-Credential=" in query or is_form_upload(environ)):
+            return self._s3(environ, body, access_key, start_response)
         if not operation:
             operation = _query_action(environ, body) or f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
-        role = self._policies.role_for_key(access_key_of(authorization))
+        role = self._policies.role_for_key(access_key)
         if role is not None:
             self._stats.aws_call(service, operation, role.function_id)
             request = _json(body)
@@ -90,6 +110,51 @@ class Gatekeeper:
                     self._dispatch(environ, target, body, _discard)
                 return _respond(start_response, *answer)
         return self._dispatch(environ, target, body, start_response)
+
+    def _s3(
+        self, environ: dict[str, Any], body: bytes, access_key: str | None, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """An S3 request (path-style): header-signed, a presigned URL, or a browser form upload,
+        whose policy is checked as S3 checks it (`s3_posts`). A presigned request is the signer's."""
+        method = str(environ.get("REQUEST_METHOD", "GET"))
+        path = str(environ.get("PATH_INFO", ""))
+        form = parse_form(environ, body) if is_form_upload(environ) else None
+        if form is not None:
+            access_key = form.access_key
+            path = f"/{form.bucket}/{form.key}"
+        role = self._policies.role_for_key(access_key)
+        if form is not None:
+            try:
+                check_form(form, role.credentials()["AWS_SECRET_ACCESS_KEY"] if role is not None else None)
+            except PolicyRefused as refusal:
+                return _respond(start_response, *refusal.answer())
+        if role is not None:
+            self._stats.aws_call("s3", f"{method} object", role.function_id)
+            copy_source = environ.get("HTTP_X_AMZ_COPY_SOURCE")
+            for action, resource in s3_requested(method, path, str(environ.get("QUERY_STRING", "")), copy_source):
+                if not role.allows(action, resource):
+                    logger.warning(
+                        "AWS call refused by IAM",
+                        extra={"function": role.function_id, "action": action, "resource": resource},
+                    )
+                    return _respond(start_response, *access_denied("s3", role, action, resource))
+        status: list[str] = []
+
+        def recording(code: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            status.append(code)
+            return start_response(code, headers, exc_info)
+
+        answer = self._dispatch(environ, "", body, recording)
+        succeeded = bool(status) and status[0].startswith("2")
+        if succeeded and method in ("PUT", "POST", "DELETE"):
+            moto_patches.notify(moto_patches.S3_OBJECT_CHANGED)  # `--data` snapshots the objects
+        created = method in ("PUT", "POST") and "tagging" not in str(environ.get("QUERY_STRING", ""))
+        if created and succeeded and self._object_created is not None:
+            bucket, _, key = path.lstrip("/").partition("/")
+            if key:
+                size = form.file_size if form is not None else len(body)
+                self._object_created(bucket, unquote(key), size, "Post" if form is not None else "Put")
+        return answer
 
     def _authorize(
         self, role: Role, service: str, operation: str, request: dict[str, Any]
@@ -148,10 +213,13 @@ def _query_action(environ: dict[str, Any], body: bytes) -> str | None:
 class MotoServer:
     """moto's server application behind the `Gatekeeper`, on a free port of 127.0.0.1."""
 
-    def __init__(self, policies: Policies, faults: Faults, stats: Stats) -> None:
+    def __init__(
+        self, policies: Policies, faults: Faults, stats: Stats, object_created: ObjectCreated | None = None
+    ) -> None:
         self._policies = policies
         self._faults = faults
         self._stats = stats
+        self._object_created = object_created
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -170,7 +238,13 @@ class MotoServer:
             def log_request(self, *args: Any, **kwargs: Any) -> None:
                 pass  # no access log
 
-        app = Gatekeeper(DomainDispatcherApplication(create_backend_app), self._policies, self._faults, self._stats)
+        app = Gatekeeper(
+            DomainDispatcherApplication(create_backend_app),
+            self._policies,
+            self._faults,
+            self._stats,
+            self._object_created,
+        )
         self._server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=KeepAlive)
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto-server", daemon=True)
         self._thread.start()

@@ -35,6 +35,13 @@ from tidings.admin.wire import (
     UserPut,
     UserResponse,
 )
+from tidings.attachments.wire import (
+    AttachmentPath,
+    AttachmentScannedPayload,
+    ChatAttachmentsPath,
+    UploadRequest,
+    UploadTicket,
+)
 from tidings.chats.membership_events import (
     ChatAddedPayload,
     ChatRemovedPayload,
@@ -211,6 +218,12 @@ SERVER_MESSAGES: tuple[ServerMessage, ...] = (
     ServerMessage("presenceChanged", "presence.changed", PresenceChangedPayload, "A subscribed user's status"),
     ServerMessage("searchResults", "search.results", SearchResultsPayload, "The answer to search.query"),
     ServerMessage("searchSuggestions", "search.suggestions", SearchSuggestionsPayload, "The answer to search.suggest"),
+    ServerMessage(
+        "attachmentScanned",
+        "attachment.scanned",
+        AttachmentScannedPayload,
+        "Your upload was scanned: clean or infected",
+    ),
 )
 
 CLIENT_MESSAGES: tuple[ClientMessage, ...] = (
@@ -513,6 +526,25 @@ REST_OPERATIONS: tuple[RestOperation, ...] = (
         "GET", "/api/prefs", "The caller's notification preferences", 200, NotificationPreferences, errors=(401,)
     ),
     RestOperation(
+        "POST",
+        "/api/chats/{chatId}/attachments",
+        "An upload form for one file (members; 10 a minute): an S3 presigned POST pinning key, type and exact size",
+        201,
+        UploadTicket,
+        body=UploadRequest,
+        path_parameters=ChatAttachmentsPath,
+        errors=(400, 401, 403, 429),
+    ),
+    RestOperation(
+        "GET",
+        "/api/attachments/{attachmentId}",
+        "302 to a presigned GET of the file, valid 5 minutes (members of its chat; unsent: its uploader)",
+        302,
+        None,
+        path_parameters=AttachmentPath,
+        errors=(401, 403, 404, 409),
+    ),
+    RestOperation(
         "PUT",
         "/api/prefs",
         "Replaces the caller's notification preferences",
@@ -646,7 +678,11 @@ _STATUS_TEXT = {
     401: "UNAUTHORIZED: no, malformed, expired, badly signed or revoked token",
     403: "FORBIDDEN: not a member, not allowed by the chat's rules, or a provider's user Tidings does not know yet",
     404: "NOT_FOUND: no such chat (or one the caller cannot see), or no such user",
-    409: "CONFLICT: the last admin would leave, the membership changed meanwhile, or the user is being erased",
+    409: (
+        "CONFLICT: the last admin would leave, the membership changed meanwhile, the user is being erased, "
+        "or the attachment is not uploaded or scanned yet"
+    ),
+    429: "RATE_LIMITED: too many requests; retry after `Retry-After` seconds",
     503: "UNAVAILABLE",
 }
 # What API Gateway answers itself on an IAM-authorized route: its own `{"message"}` body.

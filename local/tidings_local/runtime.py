@@ -33,6 +33,7 @@ from aiohttp import web
 
 from tidings.kernel.declaration import (
     Application,
+    Bucket,
     Function,
     Queue,
     SearchIndex,
@@ -44,6 +45,7 @@ from tidings_infra.packaging import lambda_environment
 from tidings_local import faults as fault_injection
 from tidings_local.apigw import API_ID, STAGE
 from tidings_local.aws import ACCOUNT_ID, LocalAws, Provisioned, queue_names, region
+from tidings_local.bucket_events import BucketNotifications
 from tidings_local.data_dir import SNAPSHOT_SECONDS, DataDir, State, capture, restore
 from tidings_local.faults import Faults
 from tidings_local.gateway import Gateway
@@ -70,6 +72,8 @@ HANDLER_ENV_DEFAULTS = {
     "POWERTOOLS_METRICS_DISABLED": "true",
     # Lets a local push service on 127.0.0.1 (the e2e test's receiver) take Web Push over http.
     "PUSH_ALLOW_LOOPBACK_HTTP": "true",
+    # No GuardDuty here: the local scanner flags the EICAR test file (docs/local-runtime.md).
+    "ATTACHMENTS_SCANNER": "eicar",
 }
 # The developer's own value of these reaches every function (LOG_LEVEL=DEBUG make dev).
 DEVELOPER_SETTINGS = ("LOG_LEVEL", "POWERTOOLS_LOG_LEVEL", "POWERTOOLS_DEV", "POWERTOOLS_DEBUG")
@@ -118,6 +122,9 @@ class _LocalNames:
 
     def search_endpoint(self, index: SearchIndex) -> str:
         return self.search_db_path
+
+    def bucket_name(self, bucket: Bucket) -> str:
+        return self.provisioned.bucket_names[bucket.id]
 
 
 class LocalRuntime:
@@ -188,6 +195,7 @@ class LocalRuntime:
             values |= self._restored_state.secrets  # tokens and push subscriptions stay valid
         self.aws = LocalAws(self.application, values)
         self.moto_server: MotoServer | None = None
+        self.bucket_notifications: BucketNotifications | None = None
         self.policies: Policies | None = None
         self.gateway = Gateway(
             self.application,
@@ -259,7 +267,16 @@ class LocalRuntime:
                 await template
             self.policies = Policies(self.application, self.provisioned, api_id=API_ID, stage=STAGE)
             self.gateway.policies = self.policies
-            self.moto_server = MotoServer(self.policies, self.faults, self.stats)
+            self.bucket_notifications = BucketNotifications(
+                self.application,
+                self.provisioned.bucket_names,
+                self.provisioned.queue_urls,
+                self.lambdas,
+                asyncio.get_running_loop(),
+            )
+            self.moto_server = MotoServer(
+                self.policies, self.faults, self.stats, object_created=self.bucket_notifications.object_created
+            )
             await asyncio.get_running_loop().run_in_executor(self._platform, self.moto_server.start)
             environments = {function.id: self.function_environment(function) for function in self.application.functions}
             await self.lambdas.start(environments, self.faults)

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import TIDINGS, start_server, stop_server
+from tests.support.uploads import clean_upload
 from tidings_client import BadFrameError, ForbiddenError, TidingsClient, TidingsError, UnavailableError
 
 pytestmark = pytest.mark.e2e
@@ -160,8 +161,13 @@ async def test_has_attachment_and_the_files_scope(server):
     alice = await server.connect("alice")
     try:
         word = _word()
-        attachment = {"name": f"{word}-budget.xlsx", "size": 2048, "mimeType": "application/vnd.ms-excel"}
-        with_file = await _send(alice, "general", f"{word} numbers attached", attachments=[attachment])
+        name = f"{word}-budget.xlsx"
+        attachment_id = await clean_upload(
+            server, alice, "alice", "general", name, b"x" * 2048, "application/vnd.ms-excel"
+        )
+        with_file = await _send(
+            alice, "general", f"{word} numbers attached", attachments=[{"attachmentId": attachment_id}]
+        )
         await _send(alice, "general", f"{word} no file here")
         await _until(alice, word, lambda p: p["total"] >= 2, scope="messages")
 
@@ -170,7 +176,7 @@ async def test_has_attachment_and_the_files_scope(server):
         files = await _search(alice, word, scope="files")
         assert files["total"] == 1
         file = files["results"][0]["file"]
-        assert file["name"] == attachment["name"] and file["size"] == 2048
+        assert file["name"] == name and file["size"] == 2048
         assert file["messageId"] == with_file["messageId"] and file["chatId"] == "general"
     finally:
         await alice.close()

@@ -70,9 +70,9 @@ def test_raw_text_and_broken_envelopes_get_exactly_one_good_reply(world, data):
     check(world, body, deliver(world, body))
 
 
-def test_an_attachment_size_beyond_64_bits_is_bad_frame(world: World):
-    """Found by this suite: a size of 2^63 was acked and stored, though no engine or client can
-    hold it, and then poisoned the search indexer."""
+def test_an_attachment_described_by_the_client_is_bad_frame(world: World):
+    """Found by this suite when attachments were client metadata: a size of 2^63 was acked and
+    stored, and then poisoned the search indexer. Now a message names uploads by id only."""
     frame = client_frame(
         "message.send",
         {"chatId": "general", "content": "report", "attachments": [{"name": "a.pdf", "size": 2**63}]},
@@ -80,4 +80,10 @@ def test_an_attachment_size_beyond_64_bits_is_bad_frame(world: World):
     (reply,) = deliver(world, json.dumps(frame)).replies
     assert reply["payload"]["status"] == "error", reply
     assert reply["payload"]["error"]["code"] == "BAD_FRAME"
-    assert "attachments.0.size" in reply["payload"]["error"]["message"]
+    assert "attachments.0.attachmentId" in reply["payload"]["error"]["message"]
+
+
+def test_an_attachment_that_is_no_upload_is_not_found(world: World):
+    frame = client_frame("message.send", {"chatId": "general", "content": "x", "attachments": [{"attachmentId": "a"}]})
+    (reply,) = deliver(world, json.dumps(frame)).replies
+    assert reply["payload"]["error"]["code"] == "NOT_FOUND", reply

@@ -126,6 +126,7 @@ def test_the_erasure_worker_is_granted_only_what_its_stages_touch(synthesized: S
         ("PushSubscriptions", "read_write"),
         ("Presence", "write"),
         ("PresenceSubscriptions", "read_write"),
+        ("Attachments", "read_write"),  # each deleted message's attachments
     }
     assert not ERASURE_WORKER.secrets and ERASURE_WORKER.manages_connections
     assert [(index.id, access) for index, access in ERASURE_WORKER.search] == [("Search", "read_write")]

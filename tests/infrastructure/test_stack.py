@@ -434,6 +434,8 @@ def test_every_function_gets_exactly_its_environment(synthesized: Synthesized, f
         expected[index.env_var] = {"Fn::Join": ["", ["https://", _get_att(domain_id, "DomainEndpoint")]]}
         expected[index.engine_env] = "opensearch"
         expected[index.index_env] = index.index_name
+    for bucket, _ in function.buckets:
+        expected[bucket.env_var] = _ref(synthesized.logical_id(synthesized.stack.buckets.bucket(bucket)))
     callback = variables.pop(CALLBACK_URL_ENV, None)
     assert variables == expected
     if function.manages_connections:

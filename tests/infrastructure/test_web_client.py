@@ -46,7 +46,8 @@ def _logical_id(stack: Any, construct: Any) -> str:
 def test_off_by_default(synthesized: Synthesized) -> None:
     assert synthesized.stack.web_client is None
     assert not synthesized.of_type("AWS::CloudFront::Distribution")
-    assert not synthesized.of_type("AWS::S3::Bucket")
+    # The declared buckets (attachments) and their access log bucket only.
+    assert all(bucket.startswith(names.BUCKETS_CONSTRUCT) for bucket in synthesized.of_type("AWS::S3::Bucket"))
     assert not synthesized.of_type("Custom::CDKBucketDeployment")
     assert OUTPUT_WEB_CLIENT_URL not in synthesized.template.to_json().get("Outputs", {})
 

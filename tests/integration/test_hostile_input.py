@@ -161,17 +161,13 @@ def test_auth_renew_with_an_absurd_exp_is_unauthorized(handlers, world, signing_
 def test_an_attachment_size_beyond_64_bits_never_poisons_the_indexer(handlers, world):
     """Another part of the stack bounds `size` at the frame; the indexer must cope with any
     stored value anyway: the message is indexed (without the unusable size) and found."""
-    from tests.support.services import message_service
+    from tests.support.services import GivenAttachments, message_service
     from tidings.messaging.sending import SendMessage
 
-    message = message_service().send(
+    stored = [{"attachmentId": "a-1", "name": "report.pdf", "size": 2**63 + 5, "contentType": "application/pdf"}]
+    message = message_service(GivenAttachments(stored)).send(
         "alice",
-        SendMessage(
-            request_id="huge-size",
-            chat_id="project-x",
-            content="quarterly budget",
-            attachments=[{"name": "report.pdf", "size": 2**63 + 5}],
-        ),
+        SendMessage(request_id="huge-size", chat_id="project-x", content="quarterly budget", attachment_ids=["a-1"]),
     )
     records = stream_records(MessageModel.Meta.table_name)
     result = handlers["search/index_consumer.py"].handler({"Records": records}, LambdaContext())

@@ -13,7 +13,7 @@ from tests.support.aws import stream_records
 from tests.support.events import client_frame, message_event
 from tests.support.lambdas import LambdaContext, load_function
 from tests.support.seed import make_chat
-from tests.support.services import chat_event_service, message_service
+from tests.support.services import GivenAttachments, chat_event_service, message_service
 from tidings.kernel import ratelimits
 from tidings.kernel.environment import ColdStart
 from tidings.kernel.ratelimits import DynamoBucketStore, RateLimiter
@@ -41,10 +41,20 @@ def search_db(connections, tmp_path: Path, monkeypatch) -> Path:
     return path
 
 
+ATTACHMENT = {
+    "attachmentId": "a-1",
+    "name": "pro-pricing.pdf",
+    "size": 1200,
+    "contentType": "application/pdf",
+    "status": "clean",
+}
+
+
 def send(sender: str, chat_id: str, content: str, attachments: list | None = None):
-    return message_service().send(
-        sender,
-        SendMessage(request_id=content[:40] + chat_id, chat_id=chat_id, content=content, attachments=attachments or []),
+    """`attachments`: stored as given (the attachments feature's checks are its own tests')."""
+    ids = [attachment["attachmentId"] for attachment in attachments or []]
+    return message_service(GivenAttachments(attachments or [])).send(
+        sender, SendMessage(request_id=content[:40] + chat_id, chat_id=chat_id, content=content, attachment_ids=ids)
     )
 
 
@@ -104,7 +114,7 @@ def test_the_searcher_never_sees_chats_they_are_not_in(search_functions, search_
 
 
 def test_people_channels_files_and_messages_page_as_one_list(search_functions, search_db, context):
-    send("alice", "general", "the pro plan", attachments=[{"name": "pro-pricing.pdf", "size": 1200}])
+    send("alice", "general", "the pro plan", attachments=[ATTACHMENT])
     send("bob", "general", "pro tips")
     index_stream(search_functions, context)
 

@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from tidings.app import APPLICATION
+from tidings.attachments.declaration import ATTACHMENT_FILES
 from tidings.messaging.declaration import TYPING_TIMERS
 from tidings.presence.models import PresenceModel
 from tidings.sessions.declaration import JWT_SIGNING_KEY
@@ -22,6 +23,8 @@ from tidings_local.demo import load_demo_data
 from tidings_local.moto_patches import seconds_until_visible
 
 KEY = "a-local-signing-key-of-at-least-32-bytes"
+FILE_KEY = "uploads/a file"
+FILE = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
 
 
 def _snapshot_of_a_busy_runtime() -> State:
@@ -39,6 +42,9 @@ def _snapshot_of_a_busy_runtime() -> State:
         PresenceModel("alice", status="online", connection_ids={"conn-1"}, last_active_at=time.time()).save()
         boto3.client("sqs", region_name="us-east-1").send_message(
             QueueUrl=provisioned.queue_urls[TYPING_TIMERS.id], MessageBody='{"timer": 1}', DelaySeconds=60
+        )
+        boto3.client("s3", region_name="us-east-1").put_object(
+            Bucket=provisioned.bucket_names[ATTACHMENT_FILES.id], Key=FILE_KEY, Body=FILE, ContentType="image/png"
         )
         return capture(APPLICATION)
     finally:
@@ -68,6 +74,27 @@ def test_a_restore_puts_back_every_item_and_queued_message_with_its_due_time(sna
         assert 50 < seconds_until_visible(name, ACCOUNT_ID, "us-east-1") <= 61
     finally:
         aws.stop()
+
+
+def test_uploaded_files_survive_the_directory_and_a_restore(tmp_path: Path, snapshot: State) -> None:
+    data = DataDir(tmp_path / "data")
+    data.prepare()
+    data.save(snapshot)
+    loaded = data.load()
+    assert loaded is not None
+    aws = LocalAws(APPLICATION, loaded.secrets)
+    provisioned = aws.start()
+    try:
+        restore(APPLICATION, loaded)
+        got = boto3.client("s3", region_name="us-east-1").get_object(
+            Bucket=provisioned.bucket_names[ATTACHMENT_FILES.id], Key=FILE_KEY
+        )
+        assert got["Body"].read() == FILE
+        assert got["ContentType"] == "image/png"
+    finally:
+        aws.stop()
+    data.save(State(loaded.tables, loaded.queues, loaded.secrets, {}))
+    assert not list(data.objects_dir.glob("*/*")), "a deleted object's body goes with the next snapshot"
 
 
 def test_a_restart_has_no_open_connection_and_whoever_was_online_is_offline(snapshot: State) -> None:

@@ -45,8 +45,8 @@ CALLBACK_URL = "https://abcdef1234.execute-api.us-east-1.amazonaws.com/prod"
 
 
 def declare_environment(monkeypatch) -> dict[str, str]:
-    """What the runtime gives the declared functions, on moto: every declared queue and secret
-    (placeholders), and an @connections endpoint (tests replace the poster). Variables a test
+    """What the runtime gives the declared functions, on moto: every declared queue, secret
+    (placeholders) and bucket, and an @connections endpoint (tests replace the poster). Variables a test
     has set already are kept. Table names are set for the whole test process
     (`tests/conftest.py`)."""
     sqs = boto3.client("sqs")
@@ -58,6 +58,11 @@ def declare_environment(monkeypatch) -> dict[str, str]:
         name = f"tidings/test-{_kebab(secret.id)}"
         value = secret.placeholder or "test-secret-value-that-is-long-enough-for-hs256"
         environment[secret.env_var] = secrets.create_secret(Name=name, SecretString=value)["ARN"]
+    s3 = boto3.client("s3")
+    for bucket in APPLICATION.buckets:
+        name = f"tidings-test-{_kebab(bucket.id)}"
+        s3.create_bucket(Bucket=name)
+        environment[bucket.env_var] = name
     for name, value in environment.items():
         if name not in os.environ:
             monkeypatch.setenv(name, value)

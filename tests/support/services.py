@@ -3,6 +3,10 @@ the handlers (sending a message, reading presence): each from its function's env
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+from tidings.attachments import compose as attachments
 from tidings.chats import compose as chats
 from tidings.kernel import ratelimits
 from tidings.kernel.environment import environment_of
@@ -21,17 +25,47 @@ from tidings.sessions import compose as sessions
 from tidings.sessions.declaration import AUTHORIZER
 
 
-def message_service() -> MessageService:
+class GivenAttachments:
+    """message.send's attachments port, answering with the attachments as given: for tests of
+    what other features do with a message's attachments (search, indexing), without uploads."""
+
+    def __init__(self, attachments: list[dict[str, Any]]) -> None:
+        self.attachments = attachments
+
+    def for_message(self, sender_id: str, chat_id: str, attachment_ids: Sequence[str]) -> list[dict[str, Any]]:
+        return self.attachments
+
+    def keep(self, attachments: Sequence[dict[str, Any]]) -> None:
+        pass
+
+    def mark_sent(self, transaction: Any, attachment_ids: Sequence[str], *args: str) -> None:
+        pass
+
+    def mark_deleted(self, transaction: Any, attachment_ids: Sequence[str]) -> None:
+        pass
+
+    def discard(self, attachment_ids: Sequence[str]) -> None:
+        pass
+
+
+def message_service(given: GivenAttachments | None = None) -> MessageService:
+    """As the MessageSend function composes it; `given` replaces the attachments feature."""
     environment = environment_of(MESSAGE_SEND)
     return messaging.message_sending(
-        environment, users=chats.user_directory(environment), limiter=ratelimits.rate_limiter(environment)
+        environment,
+        users=chats.user_directory(environment),
+        limiter=ratelimits.rate_limiter(environment),
+        attachments=given or attachments.sent_attachments(environment),
     )
 
 
 def chat_event_service() -> ChatEventService:
     environment = environment_of(MESSAGE_EVENTS)
     return messaging.chat_events(
-        environment, users=chats.user_directory(environment), limiter=ratelimits.rate_limiter(environment)
+        environment,
+        users=chats.user_directory(environment),
+        limiter=ratelimits.rate_limiter(environment),
+        attachments=attachments.sent_attachments(environment),
     )
 
 

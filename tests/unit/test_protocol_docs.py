@@ -41,7 +41,9 @@ MESSAGE = Message(
     sender_name="Alice",
     content="hi @bob",
     created_at="2026-11-25T10:00:00.123Z",
-    attachments=[{"name": "plan.pdf", "size": 1024}],
+    attachments=[
+        {"attachmentId": "a-1", "name": "plan.pdf", "size": 1024, "contentType": "application/pdf", "status": "clean"}
+    ],
     mentions=["bob"],
     reactions={"👍": ["bob"]},
 )

@@ -74,7 +74,7 @@ const TRACE_ID = /^[A-Za-z0-9_-]{8,64}$/; // what the server keeps (it replaces 
 /**
  * @typedef {object} SendOptions
  * @property {string | null} [replyTo] the messageId this message answers
- * @property {object[]} [attachments] `[{name, url?, fileId?, size?, mimeType?}]`
+ * @property {object[]} [attachments] `[{attachmentId}]`: the sender's clean uploads to the chat
  * @property {'normal' | 'urgent'} [priority]
  * @property {string} [id] the frame id (a UUID); give one to match the message to an optimistic
  *   UI entry; a second send with a pending id joins the first

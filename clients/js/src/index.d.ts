@@ -6,7 +6,7 @@
  */
 
 import type {
-  Attachment,
+  AttachmentRef,
   ChatFocusAck,
   MessageDeleteAck,
   MessageReactAck,
@@ -119,7 +119,7 @@ export interface MutationOptions {
 export interface SendOptions extends MutationOptions {
   /** the messageId this message answers */
   replyTo?: string | null;
-  attachments?: Attachment[];
+  attachments?: AttachmentRef[];
   priority?: 'normal' | 'urgent';
   /** the trace id (8 to 64 of `A-Z a-z 0-9 _ -`) the server logs the message under and puts on
    * its frames; anything else throws a TypeError */

@@ -12,7 +12,7 @@ export type ErrorCode = ("BAD_FRAME" | "UNKNOWN_TYPE" | "FRAME_TOO_LARGE" | "UNA
  */
 export interface TidingsFrames {
 client: (PingClientFrame | HelloClientFrame | AuthRenewClientFrame | ChatFocusClientFrame | MessageSendClientFrame | MessageEditClientFrame | MessageDeleteClientFrame | MessageReactClientFrame | TypingStartClientFrame | TypingStopClientFrame | ReadMarkClientFrame | SyncRequestClientFrame | PresenceSubscribeClientFrame | PresenceUnsubscribeClientFrame | PresenceUpdateClientFrame | SearchQueryClientFrame | SearchSuggestClientFrame)
-server: (AckFrame | AckErrorFrame | AuthRenewAckFrame | ChatFocusAckFrame | MessageSendAckFrame | MessageEditAckFrame | MessageDeleteAckFrame | MessageReactAckFrame | ReadMarkAckFrame | PresenceUpdateAckFrame | ErrorFrame | GatewayErrorMessage | PongFrame | WelcomeFrame | TokenRefreshFrame | MessageNewFrame | MessageUpdatedFrame | MessageDeletedFrame | MessageReactionFrame | MemberJoinedFrame | MemberLeftFrame | ChatUpdatedFrame | ChatAddedFrame | ChatRemovedFrame | TypingIndicatorFrame | ReadReceiptFrame | SyncResponseFrame | NotificationBadgeFrame | NotificationToastFrame | PresenceChangedFrame | SearchResultsFrame | SearchSuggestionsFrame)
+server: (AckFrame | AckErrorFrame | AuthRenewAckFrame | ChatFocusAckFrame | MessageSendAckFrame | MessageEditAckFrame | MessageDeleteAckFrame | MessageReactAckFrame | ReadMarkAckFrame | PresenceUpdateAckFrame | ErrorFrame | GatewayErrorMessage | PongFrame | WelcomeFrame | TokenRefreshFrame | MessageNewFrame | MessageUpdatedFrame | MessageDeletedFrame | MessageReactionFrame | MemberJoinedFrame | MemberLeftFrame | ChatUpdatedFrame | ChatAddedFrame | ChatRemovedFrame | TypingIndicatorFrame | ReadReceiptFrame | SyncResponseFrame | NotificationBadgeFrame | NotificationToastFrame | PresenceChangedFrame | SearchResultsFrame | SearchSuggestionsFrame | AttachmentScannedFrame)
 }
 /**
  * Heartbeat, every 30 s (answered by API Gateway itself)
@@ -131,24 +131,19 @@ chatId: string
 content: string
 replyTo?: (string | null)
 /**
- * @maxItems 20
+ * @maxItems 10
  */
-attachments?: []|[Attachment]|[Attachment, Attachment]|[Attachment, Attachment, Attachment]|[Attachment, Attachment, Attachment, Attachment]|[Attachment, Attachment, Attachment, Attachment, Attachment]|[Attachment, Attachment, Attachment, Attachment, Attachment, Attachment]|[Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment]|[Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment]|[Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment]|[Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment]|[Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment]|[Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment]|[Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment]|[Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment]|[Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment]|[Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment]|[Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment]|[Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment]|[Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment]|[Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment, Attachment]
+attachments?: []|[AttachmentRef]|[AttachmentRef, AttachmentRef]|[AttachmentRef, AttachmentRef, AttachmentRef]|[AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef]|[AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef]|[AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef]|[AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef]|[AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef]|[AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef]|[AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef, AttachmentRef]
 priority?: ("normal" | "urgent")
 }
 /**
- * A file reference. Until uploads are part of the protocol, `url` is a link the sender
- * gives; it must be https (see `_attachment_url`).
+ * An upload of the sender's to this chat, scanned clean (`POST /api/chats/{chatId}/attachments`).
  * 
  * This interface was referenced by `TidingsFrames`'s JSON-Schema
- * via the `definition` "Attachment".
+ * via the `definition` "AttachmentRef".
  */
-export interface Attachment {
-name: string
-fileId?: (string | null)
-url?: (string | null)
-size?: (number | null)
-mimeType?: (string | null)
+export interface AttachmentRef {
+attachmentId: string
 }
 /**
  * Edit one of your messages
@@ -642,17 +637,21 @@ reactions: {
 }
 }
 /**
- * An attachment as stored: what the sender gave (docs/protocol.md, "message.send").
+ * An attachment of a message (docs/protocol.md, "Attachments"): fetch it with
+ * `GET /api/attachments/{attachmentId}`.
  * 
  * This interface was referenced by `TidingsFrames`'s JSON-Schema
  * via the `definition` "WireAttachment".
  */
 export interface WireAttachment {
+attachmentId: string
 name: string
-fileId?: (string | null)
-url?: (string | null)
-size?: (number | null)
-mimeType?: (string | null)
+size: number
+contentType: string
+/**
+ * Only clean uploads are sent
+ */
+status: "clean"
 }
 /**
  * The edit is stored
@@ -1872,6 +1871,40 @@ highlight: string
 messageId: string
 chatId: string
 senderName: string
+}
+/**
+ * Your upload was scanned: clean or infected
+ * 
+ * This interface was referenced by `TidingsFrames`'s JSON-Schema
+ * via the `definition` "AttachmentScannedFrame".
+ */
+export interface AttachmentScannedFrame {
+type: "attachment.scanned"
+/**
+ * A UUID the server gives each frame
+ */
+id: string
+/**
+ * When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z
+ */
+timestamp: string
+/**
+ * On frames about a message: the trace id its `message.send` gave or the server minted
+ */
+traceId?: string
+payload: AttachmentScannedPayload
+}
+/**
+ * `attachment.scanned`, to the uploader's connections: the scan's verdict. `clean`: it may
+ * be sent; `infected`: it was deleted and cannot be.
+ * 
+ * This interface was referenced by `TidingsFrames`'s JSON-Schema
+ * via the `definition` "AttachmentScannedPayload".
+ */
+export interface AttachmentScannedPayload {
+attachmentId: string
+chatId: string
+status: ("clean" | "infected")
 }
 /**
  * This interface was referenced by `TidingsFrames`'s JSON-Schema

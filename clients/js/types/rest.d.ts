@@ -448,6 +448,45 @@ description?: (string | null)
 archived?: (boolean | null)
 }
 /**
+ * Where and how to upload: POST `url` as `multipart/form-data` with every field of `fields`
+ * and then the file as the field `file` (S3's POST Object, as a browser form sends it).
+ * 
+ * This interface was referenced by `TidingsRest`'s JSON-Schema
+ * via the `definition` "UploadForm".
+ */
+export interface UploadForm {
+url: string
+fields: {
+[k: string]: string | undefined
+}
+}
+/**
+ * `POST /api/chats/{chatId}/attachments`. `size` is the exact byte count of the file: the
+ * upload's policy accepts that size and no other.
+ * 
+ * This interface was referenced by `TidingsRest`'s JSON-Schema
+ * via the `definition` "UploadRequest".
+ */
+export interface UploadRequest {
+name: string
+size: number
+contentType: string
+}
+/**
+ * 201 of `POST /api/chats/{chatId}/attachments`.
+ * 
+ * This interface was referenced by `TidingsRest`'s JSON-Schema
+ * via the `definition` "UploadTicket".
+ */
+export interface UploadTicket {
+attachmentId: string
+upload: UploadForm
+/**
+ * ISO time after which the upload form is refused
+ */
+expiresAt: string
+}
+/**
  * `GET /admin/users/{userId}/export`: everything stored about the user.
  * 
  * This interface was referenced by `TidingsRest`'s JSON-Schema

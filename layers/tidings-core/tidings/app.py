@@ -8,6 +8,7 @@ that feature's `declaration.py`, and both runtimes pick it up.
 from __future__ import annotations
 
 from tidings.admin import declaration as admin
+from tidings.attachments import declaration as attachments
 from tidings.chats import declaration as chats
 from tidings.kernel.declaration import compose
 from tidings.messaging import declaration as messaging
@@ -24,4 +25,5 @@ APPLICATION = compose(
     notifications.FEATURE,
     search.FEATURE,
     admin.FEATURE,
+    attachments.FEATURE,
 )

@@ -7,6 +7,7 @@ erasure, which the erasure worker carries out (`tidings.admin.erasure`)."""
 
 from __future__ import annotations
 
+from tidings.attachments.declaration import DELETING_ATTACHMENTS, DELETING_FILES
 from tidings.chats.models import CHATS, MEMBERS, USERS
 from tidings.kernel.declaration import Feature, Function, HttpMethod, HttpRoute, Queue, QueueSubscription
 from tidings.messaging.models import IDEMPOTENCY, MESSAGES
@@ -60,7 +61,9 @@ ERASURE_WORKER = Function(
         (PUSH_SUBSCRIPTIONS, "read_write"),
         (PRESENCE, "write"),
         (PRESENCE_SUBSCRIPTIONS, "read_write"),  # both ways: the table and its subscriber index
+        DELETING_ATTACHMENTS,  # each deleted message's attachments
     ),
+    buckets=(DELETING_FILES,),
     search=((SEARCH_INDEX, "read_write"),),  # removes the erased messages
     send_queues=(ERASURE_JOBS, TOKEN_TIMERS),  # its continuation; a close met inside a handshake
     manages_connections=True,

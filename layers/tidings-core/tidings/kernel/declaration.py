@@ -7,12 +7,12 @@ edit and the two cannot drift apart.
 
 `compose` checks the invariants once, for both runtimes, and derives what can be derived
 instead of restating it: the application's tables from the functions' grants, its queues from
-the subscriptions and the functions' send queues, its secrets and search indexes from the
-functions that use them. Environment variable names are derived from ids too
+the subscriptions and the functions' send queues, its secrets, search indexes and buckets from
+the functions that use them. Environment variable names are derived from ids too
 (`env_var_name`): table `Messages` is `MESSAGES_TABLE`, queue `TypingTimers` is
 `TYPING_TIMERS_QUEUE_URL`, secret `JwtSigningKey` is `JWT_SIGNING_KEY_SECRET_ARN`; no name is
 spelled anywhere else. `function_environment` is the exact set of variables a function gets,
-and `TABLE_ACTIONS` the DynamoDB actions each access level allows: the CDK stack and the local
+and `TABLE_ACTIONS` (`BUCKET_ACTIONS`) the DynamoDB (S3) actions each access level allows: the CDK stack and the local
 runtime both use these two, so a grant means the same on AWS and on a laptop.
 
 Nothing here imports AWS or CDK: it is plain data.
@@ -48,6 +48,19 @@ TABLE_ACTIONS: dict[Access, tuple[str, ...]] = {
     "read": ("dynamodb:DescribeTable", *_READ_ACTIONS),
     "write": ("dynamodb:DescribeTable", "dynamodb:ConditionCheckItem", *_WRITE_ACTIONS),
     "read_write": ("dynamodb:DescribeTable", *_READ_ACTIONS, *_WRITE_ACTIONS),
+}
+
+# S3 actions per bucket access, named by what the function does with objects. A presigned URL
+# acts with the permissions of whoever signed it, so the function that hands out upload URLs
+# needs "put" and the one that hands out download URLs "get". The CDK grants and the local
+# runtime's IAM emulation both derive from this one table.
+BucketAccess = Literal["put", "get", "get_tags", "untag", "delete"]
+BUCKET_ACTIONS: dict[BucketAccess, tuple[str, ...]] = {
+    "put": ("s3:PutObject",),
+    "get": ("s3:GetObject",),
+    "get_tags": ("s3:GetObjectTagging",),
+    "untag": ("s3:DeleteObjectTagging",),
+    "delete": ("s3:DeleteObject",),
 }
 
 
@@ -128,6 +141,26 @@ class Secret:
 
 
 @dataclass(frozen=True)
+class Bucket:
+    """An S3 bucket: private, encrypted, reached only through presigned URLs and the grants of
+    the functions declared with it. Objects under `expiring_prefix` that carry the tag
+    `expiring_tag` (`key=value`) are deleted `expire_after_days` after they were written (a
+    lifecycle rule): what is uploaded there and never used does not stay; removing the tag
+    keeps an object. `browser_uploads`: browsers POST to it cross-origin (presigned
+    POST uploads), so it answers CORS. Functions learn the bucket's name from `env_var`."""
+
+    id: str
+    expiring_prefix: str | None = None
+    expiring_tag: tuple[str, str] | None = None
+    expire_after_days: int = 1
+    browser_uploads: bool = False
+
+    @property
+    def env_var(self) -> str:
+        return env_var_name(self.id, "BUCKET")
+
+
+@dataclass(frozen=True)
 class SearchIndex:
     """The full-text search index (docs/protocol.md, "Search"): an OpenSearch Service domain on
     AWS, the embedded SQLite FTS5 engine locally. A function declared with it gets `env_var`
@@ -169,6 +202,7 @@ class Function:
     send_queues: tuple[Queue, ...] = ()
     manages_connections: bool = False
     search: tuple[tuple[SearchIndex, Access], ...] = ()
+    buckets: tuple[tuple[Bucket, tuple[BucketAccess, ...]], ...] = ()
     memory_mb: int = 512
     timeout_seconds: int = 10
     settings: tuple[type[FeatureSettings], ...] = ()
@@ -254,6 +288,18 @@ class StreamSubscription:
 
 
 @dataclass(frozen=True)
+class BucketSubscription:
+    """S3 event notifications of `ObjectCreated` under `prefix` of `bucket`, delivered to
+    `function` as an asynchronous invocation (S3's own event shape). Lambda retries a failed
+    asynchronous invocation twice, then sends the event to `on_failure`."""
+
+    bucket: Bucket
+    function: Function
+    on_failure: Queue
+    prefix: str = ""
+
+
+@dataclass(frozen=True)
 class QueueSubscription:
     """An SQS event source mapping (partial batch responses on)."""
 
@@ -287,6 +333,8 @@ class Application:
     schedules: tuple[Schedule, ...] = ()
     secrets: tuple[Secret, ...] = ()
     search_indexes: tuple[SearchIndex, ...] = ()
+    buckets: tuple[Bucket, ...] = ()
+    bucket_subscriptions: tuple[BucketSubscription, ...] = ()
     # Frames larger than this get FRAME_TOO_LARGE from the handlers (docs/protocol.md, "Frames").
     max_frame_bytes: int = 64 * 1024
 
@@ -315,6 +363,7 @@ class Feature:
     stream_subscriptions: tuple[StreamSubscription, ...] = ()
     queue_subscriptions: tuple[QueueSubscription, ...] = ()
     schedules: tuple[Schedule, ...] = ()
+    bucket_subscriptions: tuple[BucketSubscription, ...] = ()
 
 
 class DeclarationError(ValueError):
@@ -338,6 +387,7 @@ def compose(*features: Feature, name: str = "Tidings") -> Application:
     streams = tuple(s for feature in features for s in feature.stream_subscriptions)
     queue_subscriptions = tuple(s for feature in features for s in feature.queue_subscriptions)
     schedules = tuple(s for feature in features for s in feature.schedules)
+    bucket_subscriptions = tuple(s for feature in features for s in feature.bucket_subscriptions)
     problems: list[str] = []
     if len(authorizers) != 1:
         problems.append(f"exactly one feature declares the $connect authorizer (found {len(authorizers)})")
@@ -353,6 +403,7 @@ def compose(*features: Feature, name: str = "Tidings") -> Application:
         *((f"the stream subscription of {s.table.id}", s.function) for s in streams),
         *((f"the subscription of queue {s.queue.id}", s.function) for s in queue_subscriptions),
         *((f"schedule {s.id}", s.function) for s in schedules),
+        *((f"the {s.bucket.id} bucket's notifications", s.function) for s in bucket_subscriptions),
         *(("the authorizer", a.function) for a in authorizers),
     ]
     for what, function in used:
@@ -384,11 +435,21 @@ def compose(*features: Feature, name: str = "Tidings") -> Application:
             *(s.on_failure for s in streams),
             *(q for f in functions for q in f.send_queues),
             *(s.queue for s in queue_subscriptions),
+            *(s.on_failure for s in bucket_subscriptions),
         ]
     )
     secrets = _unique(s for f in functions for s in f.secrets)
     search_indexes = _unique(index for f in functions for index, _ in f.search)
-    for kind, items in (("table", tables), ("queue", queues), ("secret", secrets), ("search index", search_indexes)):
+    buckets = _unique(
+        [*(bucket for f in functions for bucket, _ in f.buckets), *(s.bucket for s in bucket_subscriptions)]
+    )
+    for kind, items in (
+        ("table", tables),
+        ("queue", queues),
+        ("secret", secrets),
+        ("search index", search_indexes),
+        ("bucket", buckets),
+    ):
         _check_unique(problems, f"{kind} id", [item.id for item in items])  # type: ignore[attr-defined]
     if problems:
         raise DeclarationError("the application does not compose:\n- " + "\n- ".join(problems))
@@ -406,6 +467,8 @@ def compose(*features: Feature, name: str = "Tidings") -> Application:
         schedules=schedules,
         secrets=secrets,
         search_indexes=search_indexes,
+        buckets=buckets,
+        bucket_subscriptions=bucket_subscriptions,
     )
 
 
@@ -461,6 +524,8 @@ class PhysicalNames(Protocol):
 
     def search_endpoint(self, index: SearchIndex) -> str: ...
 
+    def bucket_name(self, bucket: Bucket) -> str: ...
+
 
 def function_environment(function: Function, names: PhysicalNames) -> dict[str, str]:
     """The environment variables the declaration gives `function`, given the runtime's names:
@@ -489,6 +554,8 @@ def function_environment(function: Function, names: PhysicalNames) -> dict[str, 
         put(index.env_var, names.search_endpoint(index))
         put(index.engine_env, "opensearch")
         put(index.index_env, index.index_name)
+    for bucket, _ in function.buckets:
+        put(bucket.env_var, names.bucket_name(bucket))
     for settings in function.settings:
         for variable in settings.variables().values():
             if variable in environment:
@@ -513,6 +580,9 @@ class _Placeholders:
 
     def search_endpoint(self, index: SearchIndex) -> str:
         return index.id
+
+    def bucket_name(self, bucket: Bucket) -> str:
+        return bucket.id
 
 
 _NAMES_FOR_CHECKING = _Placeholders()

@@ -1,7 +1,7 @@
 """A function's environment as a typed model, built from its declaration.
 
 `environment_of(function)` reads exactly what the function was declared with (its tables,
-queues, secrets, the @connections endpoint, its search index, the feature settings it reads)
+queues, secrets, buckets, the @connections endpoint, its search index, the feature settings it reads)
 from the process environment, refuses to start with a clear error naming every missing or bad
 variable, and binds the PynamoDB models of the function's tables to the names it was given.
 So storage never reads `os.environ`, and a function has no name for a table, queue or secret
@@ -28,7 +28,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from tidings.kernel.declaration import CALLBACK_URL_ENV, Function, Queue, SearchIndex, Secret, Table
+from tidings.kernel.declaration import CALLBACK_URL_ENV, Bucket, Function, Queue, SearchIndex, Secret, Table
 
 S = TypeVar("S", bound="FeatureSettings")
 T = TypeVar("T")
@@ -87,6 +87,7 @@ class Environment:
     connections_endpoint: str | None = None
     search_indexes: Mapping[str, SearchLocation] = field(default_factory=dict)
     feature_settings: Mapping[type[FeatureSettings], FeatureSettings] = field(default_factory=dict)
+    buckets: Mapping[str, str] = field(default_factory=dict)
 
     def table_name(self, table: Table) -> str:
         return self._lookup(self.tables, table.id, "table")
@@ -102,6 +103,9 @@ class Environment:
 
     def secret_arn(self, secret: Secret) -> str:
         return self._lookup(self.secrets, secret.id, "secret")
+
+    def bucket_name(self, bucket: Bucket) -> str:
+        return self._lookup(self.buckets, bucket.id, "bucket")
 
     def search(self, index: SearchIndex) -> SearchLocation:
         return self._lookup(self.search_indexes, index.id, "search index")
@@ -147,6 +151,7 @@ def environment_of(function: Function, environ: Mapping[str, str] | None = None)
     secrets = {secret.id: required(secret.env_var) for secret in function.secrets}
     endpoint = required(CALLBACK_URL_ENV) if function.manages_connections else None
     search_indexes = {index.id: _search_location(index, source, problems) for index, _ in function.search}
+    buckets = {bucket.id: required(bucket.env_var) for bucket, _ in function.buckets}
     settings: dict[type[FeatureSettings], FeatureSettings] = {}
     for model in function.settings:
         try:
@@ -160,7 +165,7 @@ def environment_of(function: Function, environ: Mapping[str, str] | None = None)
     for table, _ in function.tables:
         table.model.Meta.table_name = tables[table.id]
         table.model.Meta.region = region
-    return Environment(function, region, tables, queues, secrets, endpoint, search_indexes, settings)
+    return Environment(function, region, tables, queues, secrets, endpoint, search_indexes, settings, buckets)
 
 
 def _search_location(index: SearchIndex, source: Mapping[str, str], problems: list[str]) -> SearchLocation:

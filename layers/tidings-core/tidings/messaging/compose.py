@@ -25,43 +25,64 @@ if TYPE_CHECKING:
     from tidings.messaging.chat_events import ChatEventService, MessageErasure
     from tidings.messaging.fanout import Fanout
     from tidings.messaging.history import HistoryMembers, HistoryService
-    from tidings.messaging.message_store import DynamoMessageStore
+    from tidings.messaging.message_store import AttachmentMarks, DynamoMessageStore
     from tidings.messaging.receipts import ReadService
-    from tidings.messaging.sending import MessageService, UserDirectory
+    from tidings.messaging.sending import MessageAttachments, MessageService, UserDirectory
     from tidings.messaging.syncing import SyncService
     from tidings.messaging.typing_indicators import MembershipCheck, TypingService
     from tidings.messaging.typing_store import DynamoTypingStateStore
 
 
-def message_store(environment: Environment) -> DynamoMessageStore:
-    """The chat event log, with the chats' seq counters and the members' watermarks."""
+def message_store(environment: Environment, attachments: AttachmentMarks | None = None) -> DynamoMessageStore:
+    """The chat event log, with the chats' seq counters and the members' watermarks (and the
+    attachments' sent marks, for message.send)."""
     from tidings.messaging.message_store import DynamoMessageStore
 
     environment.require(MESSAGES)
-    return DynamoMessageStore()
+    return DynamoMessageStore(attachments)
 
 
-def message_sending(environment: Environment, *, users: UserDirectory, limiter: RateLimiter) -> MessageService:
+def message_sending(
+    environment: Environment,
+    *,
+    users: UserDirectory,
+    limiter: RateLimiter,
+    attachments: MessageAttachments | None = None,
+) -> MessageService:
+    """`attachments`: the attachments feature's port (without it, a message with attachments is
+    UNAVAILABLE)."""
     from tidings.messaging.sending import MessageService
 
     environment.require(CHATS, MEMBERS)
-    return MessageService(message_store(environment), users, limiter, now=time.time)
+    return MessageService(
+        message_store(environment, attachments), users, limiter, now=time.time, attachments=attachments
+    )
 
 
-def chat_events(environment: Environment, *, users: UserDirectory, limiter: RateLimiter) -> ChatEventService:
-    """`message.edit`, `message.delete`, `message.react`."""
+def chat_events(
+    environment: Environment,
+    *,
+    users: UserDirectory,
+    limiter: RateLimiter,
+    attachments: AttachmentMarks | None = None,
+) -> ChatEventService:
+    """`message.edit`, `message.delete`, `message.react`; a delete deletes the message's
+    `attachments` (the attachments feature's port)."""
     from tidings.messaging.chat_events import ChatEventService
 
     environment.require(CHATS, MEMBERS)
-    return ChatEventService(message_store(environment), users, limiter, now=time.time)
+    return ChatEventService(message_store(environment, attachments), users, limiter, now=time.time)
 
 
-def message_erasure(environment: Environment, *, actor_id: str, actor_name: str) -> MessageErasure:
-    """A user's messages, deleted for their erasure, as `actor_id` (the platform)."""
+def message_erasure(
+    environment: Environment, *, actor_id: str, actor_name: str, attachments: AttachmentMarks | None = None
+) -> MessageErasure:
+    """A user's messages, deleted for their erasure, as `actor_id` (the platform), with their
+    `attachments`."""
     from tidings.messaging.chat_events import MessageErasure
 
     environment.require(CHATS, IDEMPOTENCY)
-    return MessageErasure(message_store(environment), actor_id, actor_name, now=time.time)
+    return MessageErasure(message_store(environment, attachments), actor_id, actor_name, now=time.time)
 
 
 def read_marks(environment: Environment) -> ReadService:

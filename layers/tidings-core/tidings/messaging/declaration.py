@@ -4,6 +4,7 @@ and its delivery retries, typing, read receipts, sync and history."""
 
 from __future__ import annotations
 
+from tidings.attachments.declaration import DELETING_ATTACHMENTS, DELETING_FILES, SENDING_ATTACHMENTS, SENDING_FILES
 from tidings.chats.models import CHATS, MEMBERS, USERS
 from tidings.kernel.connections_api import DELIVERY_RETRIES
 from tidings.kernel.declaration import (
@@ -62,8 +63,10 @@ MESSAGE_SEND = Function(
         (IDEMPOTENCY, "read_write"),
         (EPHEMERAL, "read_write"),
         (AUDIT, "write"),  # urgent messages
+        SENDING_ATTACHMENTS,  # checked, then marked sent in the message's transaction
         *PRESENCE_RECORDING,
     ),
+    buckets=(SENDING_FILES,),  # a sent attachment's file leaves the unsent uploads' expiry
     send_queues=PRESENCE_RECORDING_QUEUES,
     settings=PRESENCE_RECORDING_SETTINGS,
 )
@@ -79,8 +82,10 @@ MESSAGE_EVENTS = Function(
         (MESSAGES, "read_write"),
         (IDEMPOTENCY, "read_write"),
         (EPHEMERAL, "read_write"),
+        DELETING_ATTACHMENTS,  # a delete deletes the message's attachments
         *PRESENCE_RECORDING,
     ),
+    buckets=(DELETING_FILES,),
     send_queues=PRESENCE_RECORDING_QUEUES,
     settings=PRESENCE_RECORDING_SETTINGS,
 )

@@ -3,10 +3,10 @@ the same transactions, the chat's seq counter and the members' read watermarks."
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
@@ -16,7 +16,7 @@ from pynamodb.transactions import TransactWrite
 
 from tidings.chats.directory import DynamoMemberDirectory
 from tidings.chats.models import ChatModel, MemberModel
-from tidings.kernel.errors import Forbidden, NotFound, Unavailable
+from tidings.kernel.errors import Conflict, Forbidden, NotFound, Unavailable
 from tidings.kernel.paging import Cursor
 from tidings.messaging.chat_events import ChatEvent, MessageGone, NoChange, ReactionAction
 from tidings.messaging.idempotency import Claim, DuplicateRequest, HeldClaim
@@ -60,12 +60,30 @@ def _urgent_audit(message: Message) -> AuditModel:
     )
 
 
+class AttachmentMarks(Protocol):
+    """The attachments feature's part of a message's transaction: each attachment marked sent
+    with the message, on condition that it still may be (the sender's clean upload to the chat,
+    not sent yet). Adds one update per attachment, in order."""
+
+    def mark_sent(
+        self, transaction: TransactWrite, attachment_ids: Sequence[str], message_id: str, sender_id: str, chat_id: str
+    ) -> None: ...
+
+    def mark_deleted(self, transaction: TransactWrite, attachment_ids: Sequence[str]) -> None:
+        """In the delete's transaction: the attachments are never fetched again."""
+
+    def discard(self, attachment_ids: Sequence[str]) -> None:
+        """After the delete committed: the files and the items go."""
+
+
 class DynamoMessageStore:
     """Messages and chat events, with the chat's seq counter (`headSeq` on the chat item) and the
-    members' read watermarks (on the member item). Membership is read through the directory."""
+    members' read watermarks (on the member item). Membership is read through the directory;
+    attachments are marked sent through `attachments`, in the message's own transaction."""
 
-    def __init__(self) -> None:
+    def __init__(self, attachments: AttachmentMarks | None = None) -> None:
         self._members = DynamoMemberDirectory()
+        self._attachments = attachments
 
     def members_among(self, chat_id: str, user_ids: set[str]) -> set[str]:
         return self._members.members_among(chat_id, user_ids)
@@ -99,11 +117,20 @@ class DynamoMessageStore:
         further (the sender marked a later message read that committed first), that condition
         cancels the transaction and the message is written again without it."""
 
+        attachment_ids = [str(attachment["attachmentId"]) for attachment in message.attachments]
+        if attachment_ids and self._attachments is None:
+            raise Unavailable("Attachments are not available on this deployment")
+        puts = 2 if message.priority == "urgent" else 1
+
         def operations(with_watermark: bool) -> Callable[[TransactWrite], None]:
             def write(transaction: TransactWrite) -> None:
                 transaction.save(_model_from_message(message), condition=MessageModel.seq.does_not_exist())
                 if message.priority == "urgent":
                     transaction.save(_urgent_audit(message))
+                if attachment_ids and self._attachments is not None:
+                    self._attachments.mark_sent(
+                        transaction, attachment_ids, message.message_id, message.sender_id, message.chat_id
+                    )
                 if with_watermark:
                     # PynamoDB sends puts before updates: this is the transaction's last item.
                     actions, condition = _watermark_move(message.seq, message.message_id, by="send")
@@ -111,12 +138,25 @@ class DynamoMessageStore:
 
             return write
 
+        def refuse_attachments(refused: _OperationRefused) -> None:
+            for index in refused.failed:
+                if puts <= index < puts + len(attachment_ids):
+                    raise Conflict(
+                        f"payload.attachments.{index - puts}.attachmentId: attachment "
+                        f"{attachment_ids[index - puts]!r} was sent with another message"
+                    ) from refused
+
         try:
             _transact(claim, message.chat_id, message.seq, operations(with_watermark=True))
         except _OperationRefused as refused:
+            refuse_attachments(refused)
             if refused.failed != [len(refused.reasons) - 1]:
                 raise  # the message's own condition: its seq is taken, which allocation rules out
-            _transact(claim, message.chat_id, message.seq, operations(with_watermark=False))
+            try:
+                _transact(claim, message.chat_id, message.seq, operations(with_watermark=False))
+            except _OperationRefused as again:
+                refuse_attachments(again)
+                raise
 
     def locate(self, message_id: str) -> tuple[str, int] | None:
         """The message's chat and seq. Its events share the messageId; the message came first."""
@@ -151,7 +191,10 @@ class DynamoMessageStore:
         )
 
     def record_delete(self, event: ChatEvent, claim: Claim, *, sender_name: str | None = None) -> None:
-        # The content goes from storage for good; the item stays so the seq keeps its meaning.
+        """The content goes from storage for good; the item stays so the seq keeps its meaning.
+        Its attachments are refused from the delete's own transaction on, and their files and
+        items are deleted once it committed (docs/architecture.md, "Attachments")."""
+        attachment_ids = self._attachment_ids(event.chat_id, event.target_seq)
         actions = [
             MessageModel.content.remove(),
             MessageModel.attachments.set([]),
@@ -161,7 +204,23 @@ class DynamoMessageStore:
         ]
         if sender_name is not None:  # an erasure: the tombstone no longer names its sender
             actions.append(MessageModel.sender_name.set(sender_name))
-        self._record(event, claim, actions=actions)
+        also = None
+        if attachment_ids and self._attachments is not None:
+            marks = self._attachments
+            also = lambda transaction: marks.mark_deleted(transaction, attachment_ids)  # noqa: E731
+        self._record(event, claim, actions=actions, also=also)
+        if attachment_ids and self._attachments is not None:
+            self._attachments.discard(attachment_ids)
+
+    def _attachment_ids(self, chat_id: str, seq: int | None) -> list[str]:
+        """The ids of the message's uploads (a message stored before uploads has none)."""
+        if self._attachments is None or seq is None:
+            return []
+        try:
+            item = MessageModel.get(chat_id, seq, consistent_read=True, attributes_to_get=["attachments"])
+        except DoesNotExist:
+            return []
+        return [str(a["attachmentId"]) for a in item.attachments or [] if isinstance(a, dict) and a.get("attachmentId")]
 
     def record_reaction(self, event: ChatEvent, emoji: str, action: ReactionAction, claim: Claim) -> None:
         # A raw map's item is an expression path (PynamoDB's stubs type it as the value).
@@ -197,8 +256,16 @@ class DynamoMessageStore:
             return None  # past its TTL, waiting for DynamoDB to delete it: it no longer counts
         return HeldClaim(item.chat_id, None if item.seq is None else int(item.seq), item.fingerprint)
 
-    def _record(self, event: ChatEvent, claim: Claim, actions: list[Any], precondition: Any = None) -> None:
-        """One transaction: the claim, the change to the message, and the event item."""
+    def _record(
+        self,
+        event: ChatEvent,
+        claim: Claim,
+        actions: list[Any],
+        precondition: Any = None,
+        also: Callable[[TransactWrite], None] | None = None,
+    ) -> None:
+        """One transaction: the claim, the change to the message, the event item (and `also`'s
+        updates, after the message's: a refusal is still the message's own condition's)."""
         still_there = MessageModel.seq.exists() & (MessageModel.deleted == False)  # noqa: E712
         condition = still_there if precondition is None else still_there & precondition
         event_item = MessageModel(
@@ -216,6 +283,8 @@ class DynamoMessageStore:
         def operations(transaction: TransactWrite) -> None:
             transaction.update(MessageModel(event.chat_id, event.target_seq), actions=actions, condition=condition)
             transaction.save(event_item, condition=MessageModel.seq.does_not_exist())
+            if also is not None:
+                also(transaction)
 
         try:
             _transact(claim, event.chat_id, event.seq, operations)

@@ -1,22 +1,25 @@
 """`message.send` (docs/protocol.md, "Messages"): free of AWS event shapes.
 
-Authorize, allocate the chat's next seq, write the message and its idempotency claim in one
-transaction, and return the stored message for the ack. Fan-out is not done here: it follows
-the stream."""
+Authorize, check the attachments, allocate the chat's next seq, write the message, its
+idempotency claim and its attachments' "sent" mark in one transaction, and return the stored
+message for the ack. Fan-out is not done here: it follows the stream."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from tidings.kernel.errors import Forbidden, NotFound
+from tidings.kernel.errors import Forbidden, NotFound, Unavailable
 from tidings.kernel.ratelimits import RateLimiter
 from tidings.kernel.wire import iso
 from tidings.messaging.declaration import MESSAGE_WRITES, URGENT
 from tidings.messaging.idempotency import Claim, DuplicateRequest, original_of
 from tidings.messaging.message import MAX_MENTION_CANDIDATES, Message, mention_candidates, resolve_mentions
+
+if TYPE_CHECKING:
+    from pynamodb.transactions import TransactWrite
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,7 @@ class SendMessage:
     chat_id: str
     content: str
     reply_to: str | None = None
-    attachments: list[dict[str, Any]] = field(default_factory=list)
+    attachment_ids: list[str] = field(default_factory=list)
     priority: str = "normal"
     trace_id: str | None = None  # not part of the fingerprint: a retry may mint another
 
@@ -37,7 +40,7 @@ class SendMessage:
             "chatId": self.chat_id,
             "content": self.content,
             "replyTo": self.reply_to,
-            "attachments": self.attachments,
+            "attachments": self.attachment_ids,
             "priority": self.priority,
         }
 
@@ -52,10 +55,32 @@ class MessageStore(Protocol):
         """The chat's next seq; a `new_message` is FORBIDDEN in an archived chat."""
 
     def append(self, message: Message, claim: Claim) -> None:
-        """Writes the message, claims the key and moves the sender's read watermark forward to
-        the message (sending marks the chat read up to it), atomically; raises DuplicateRequest."""
+        """Writes the message, claims the key, marks its attachments sent with it and moves the
+        sender's read watermark forward to the message (sending marks the chat read up to it),
+        atomically; raises DuplicateRequest, or CONFLICT for an attachment sent meanwhile."""
 
     def get(self, chat_id: str, seq: int) -> Message | None: ...
+
+
+class MessageAttachments(Protocol):
+    """The attachments feature, as `message.send` uses it (composed by the handler)."""
+
+    def for_message(self, sender_id: str, chat_id: str, attachment_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The attachments as the message carries them; raises NOT_FOUND (unknown, or someone
+        else's), FORBIDDEN (another chat's) or CONFLICT (not scanned clean) naming the field.
+        One already sent is left to the message's transaction, so that a retry is answered."""
+
+    def keep(self, attachments: Sequence[dict[str, Any]]) -> None:
+        """Takes the files out of the unsent uploads' expiry, before the message is written."""
+
+    def mark_sent(
+        self, transaction: TransactWrite, attachment_ids: Sequence[str], message_id: str, sender_id: str, chat_id: str
+    ) -> None:
+        """The store's part (`message_store.AttachmentMarks`), in the message's transaction."""
+
+    def mark_deleted(self, transaction: TransactWrite, attachment_ids: Sequence[str]) -> None: ...
+
+    def discard(self, attachment_ids: Sequence[str]) -> None: ...
 
 
 class UserDirectory(Protocol):
@@ -70,8 +95,10 @@ class MessageService:
         limiter: RateLimiter,
         now: Callable[[], float],
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        attachments: MessageAttachments | None = None,
     ) -> None:
         self._store = store
+        self._attachments = attachments
         self._users = users
         self._limiter = limiter
         self._now = now
@@ -87,8 +114,11 @@ class MessageService:
             raise Forbidden(f"You are not a member of chat {request.chat_id!r}")
         if request.reply_to is not None:
             self._check_reply_target(request.chat_id, request.reply_to)
+        attachments = self._attachments_of(sender_id, request)
 
         seq = self._store.allocate_seq(request.chat_id, new_message=True)
+        if attachments and self._attachments is not None:
+            self._attachments.keep(attachments)
         now = self._now()
         message = Message(
             message_id=self._new_id(),
@@ -99,7 +129,7 @@ class MessageService:
             content=request.content,
             created_at=iso(now),
             reply_to=request.reply_to,
-            attachments=request.attachments,
+            attachments=attachments,
             mentions=resolve_mentions(candidates, members),
             priority=request.priority,
             trace_id=request.trace_id,
@@ -116,6 +146,13 @@ class MessageService:
                 raise
             return original
         return message
+
+    def _attachments_of(self, sender_id: str, request: SendMessage) -> list[dict[str, Any]]:
+        if not request.attachment_ids:
+            return []
+        if self._attachments is None:
+            raise Unavailable("Attachments are not available on this deployment")
+        return self._attachments.for_message(sender_id, request.chat_id, request.attachment_ids)
 
     def _check_reply_target(self, chat_id: str, reply_to: str) -> None:
         """A reply names a message of the same chat; a deleted one will do (it shows as a reply

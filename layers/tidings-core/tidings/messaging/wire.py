@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from tidings.chats.membership_events import ChatUpdatedFrame, MemberJoinedFrame, MemberLeftFrame
-from tidings.kernel.hosts import is_loopback_host
 from tidings.kernel.wire import (
     Absent,
     AckOk,
@@ -17,7 +14,6 @@ from tidings.kernel.wire import (
     Payload,
     ServerFrameEnvelope,
     ServerPayload,
-    plain,
     server_frame,
 )
 from tidings.messaging.emoji import emoji_problem
@@ -28,13 +24,10 @@ MAX_CONTENT_CHARS = 16_000
 # The largest seq a client may name: JavaScript clients hold seqs as doubles, exact to 2^53 - 1,
 # and anything larger (past 38 digits) is a number DynamoDB refuses in a key condition.
 MAX_SEQ = 2**53 - 1
-MAX_ATTACHMENT_BYTES = 100 * 1024 * 1024  # 100 MiB, the upload limit
-MAX_URL_CHARS = 2048
+MAX_ATTACHMENTS = 10  # per message
 # The largest seq sync accepts (`lastKnownSeq`, a cursor's position): DynamoDB numbers and every
 # seq this server allocates fit far below it.
 MAX_SYNC_SEQ = 2**63 - 1
-# type/subtype (RFC 6838 names), then optional parameters in printable ASCII.
-_MIME_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_!#$&^.+-]*/[A-Za-z0-9][A-Za-z0-9_!#$&^.+-]*( *;[ -~]*)?", re.ASCII)
 
 
 def _emoji(value: str) -> str:
@@ -44,58 +37,32 @@ def _emoji(value: str) -> str:
     return value
 
 
-def _attachment_url(value: str) -> str:
-    """An `https://` URL (or `http://` on this machine, for local use) with a host and no
-    credentials: never `javascript:`, `data:` or anything a client would run or mistake."""
-    if any(char.isspace() for char in value):
-        raise ValueError("must not contain spaces")
-    plain(value)
-    try:
-        parts = urlsplit(value)
-        host, _ = parts.hostname, parts.port  # a bad port raises
-    except ValueError:
-        raise ValueError("must be a URL") from None
-    if parts.scheme not in ("https", "http"):
-        raise ValueError("must be an https:// URL")
-    if not host or parts.username is not None or parts.password is not None:
-        raise ValueError("must be an https:// URL with a host and without credentials")
-    if parts.scheme == "http" and not is_loopback_host(host):
-        raise ValueError("must be an https:// URL (http:// only for localhost)")
-    return value
-
-
-def _mime_type(value: str) -> str:
-    if not _MIME_TYPE.fullmatch(value):
-        raise ValueError("must be a media type like application/pdf")
-    return value
-
-
 # pydantic itself refuses a lone surrogate (`"\ud800"`, which UTF-8 cannot carry) in a
 # constrained string, so no text field needs its own check for one.
 Content = Annotated[str, StringConstraints(min_length=1, max_length=MAX_CONTENT_CHARS)]
 Emoji = Annotated[str, AfterValidator(_emoji)]
 
 
-class Attachment(Payload):
-    """A file reference. Until uploads are part of the protocol, `url` is a link the sender
-    gives; it must be https (see `_attachment_url`)."""
+class AttachmentRef(Payload):
+    """An upload of the sender's to this chat, scanned clean (`POST /api/chats/{chatId}/attachments`)."""
 
-    name: Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(plain)]
-    fileId: Identifier | None = None
-    url: (
-        Annotated[str, StringConstraints(min_length=1, max_length=MAX_URL_CHARS), AfterValidator(_attachment_url)]
-        | None
-    ) = None
-    # Strict: a JSON integer, not `true`, `"12"` or `1e3`; bounded, so the search index (a long) holds it.
-    size: int | None = Field(None, ge=0, le=MAX_ATTACHMENT_BYTES, strict=True)
-    mimeType: Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(_mime_type)] | None = None
+    attachmentId: Identifier
+
+
+def _distinct(refs: list[AttachmentRef]) -> list[AttachmentRef]:
+    ids = [ref.attachmentId for ref in refs]
+    if len(set(ids)) != len(ids):
+        raise ValueError("must name each attachment once")
+    return refs
 
 
 class MessageSendPayload(Payload):
     chatId: Identifier
     content: Content
     replyTo: Identifier | None = None  # a message of the same chat (checked against storage)
-    attachments: list[Attachment] = Field(default_factory=list, max_length=20)
+    attachments: Annotated[list[AttachmentRef], AfterValidator(_distinct)] = Field(
+        default_factory=list, max_length=MAX_ATTACHMENTS
+    )
     priority: Literal["normal", "urgent"] = "normal"
 
 
@@ -185,13 +152,14 @@ class ChatPath(BaseModel):
 
 
 class WireAttachment(ServerPayload):
-    """An attachment as stored: what the sender gave (docs/protocol.md, "message.send")."""
+    """An attachment of a message (docs/protocol.md, "Attachments"): fetch it with
+    `GET /api/attachments/{attachmentId}`."""
 
+    attachmentId: str
     name: str
-    fileId: str | None = None
-    url: str | None = None
-    size: int | None = None
-    mimeType: str | None = None
+    size: int
+    contentType: str
+    status: Literal["clean"] = Field(description="Only clean uploads are sent")
 
 
 class WireMessage(ServerPayload):

@@ -68,15 +68,18 @@ class MessageDocument:
 
     @classmethod
     def from_message(cls, message: Message) -> MessageDocument:
-        """The message as the index holds it. Attachments are stored as the client described
-        them, so a field no engine can hold (a size beyond 64 bits, a non-text name) is dropped
-        or cut here: one odd message must never make indexing fail, for it or its batch."""
+        """The message as the index holds it. Attachments are the uploads the server checked
+        (`{attachmentId, name, size, contentType, status}`); messages stored before uploads were
+        part of the protocol carry what their clients described (`fileId`, `mimeType`, `url`),
+        so a field no engine can hold (a size beyond 64 bits, a non-text name) is dropped or cut
+        here: one odd message must never make indexing fail, for it or its batch."""
         files = tuple(
             FileDocument(
-                file_id=_text(attachment.get("fileId")) or f"{message.message_id}:{position}",
+                file_id=_text(attachment.get("attachmentId") or attachment.get("fileId"))
+                or f"{message.message_id}:{position}",
                 name=_text(attachment.get("name")) or "",
                 size=_size(attachment.get("size")),
-                mime_type=_text(attachment.get("mimeType")),
+                mime_type=_text(attachment.get("contentType") or attachment.get("mimeType")),
                 url=_text(attachment.get("url")),
             )
             for position, attachment in enumerate(message.attachments or [])
