@@ -108,6 +108,9 @@ class EventSourcesConstruct(Construct):
                         function_for(schedule.function),
                         retry_attempts=2,
                         max_event_age=Duration.seconds(schedule.rate_seconds),
+                        # an event EventBridge could not deliver; one the function failed
+                        # goes to the same queue as the function's own dead-letter queue
+                        dead_letter_queue=queues.queue(schedule.on_failure),
                     )
                 ],
             )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigatewayv2 as apigwv2
@@ -67,7 +67,7 @@ class FunctionsConstruct(Construct):
         layers: LayerConstruct,
         search: SearchConstruct,
         callback_stage: apigwv2.WebSocketStage,
-        async_invoked: Collection[str],
+        async_failures: Mapping[str, Queue],
         removal_policy: RemovalPolicy,
         settings: Mapping[str, str] | None = None,
     ) -> None:
@@ -82,7 +82,7 @@ class FunctionsConstruct(Construct):
         self._removal_policy = removal_policy
         self.functions: dict[str, lambda_.Function] = {}
         for declared in functions:
-            self.functions[declared.id] = self._function(declared, declared.id in async_invoked)
+            self.functions[declared.id] = self._function(declared, async_failures.get(declared.id))
 
     def function(self, declared: Function) -> lambda_.Function:
         return self.functions[declared.id]
@@ -93,7 +93,9 @@ class FunctionsConstruct(Construct):
         deployment's values of the feature settings it declared (`settings`, from context)."""
         return lambda_environment(declared, _StackNames(self)) | deployment_settings(declared, self._settings)
 
-    def _function(self, declared: Function, is_async_invoked: bool) -> lambda_.Function:
+    def _function(self, declared: Function, async_failures: Queue | None) -> lambda_.Function:
+        """`async_failures`: where asynchronous invocations (a schedule's) that still fail after
+        Lambda's two retries go (the function's dead-letter queue); None: invoked synchronously."""
         code_dir = names.FUNCTIONS_DIR / declared.domain
         if not code_dir.is_dir():
             raise FileNotFoundError(f"function {declared.id}: code folder {code_dir} does not exist")
@@ -127,9 +129,10 @@ class FunctionsConstruct(Construct):
             log_group=log_group,
             role=role,
             environment=self._environment(declared),
+            dead_letter_queue=None if async_failures is None else self._queues.queue(async_failures),
         )
         self._grant(declared, role)
-        self._acknowledge(declared, function, role, is_async_invoked)
+        self._acknowledge(declared, function, role, is_async_invoked=async_failures is not None)
         return function
 
     def _grant(self, declared: Function, role: iam.Role) -> None:

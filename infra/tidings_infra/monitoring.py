@@ -381,10 +381,10 @@ class MonitoringConstruct(Construct):
 
 
 def failure_queues(application: Application, queues: QueuesConstruct) -> list[WatchedQueue]:
-    """Every queue that holds failures: stream consumers' on-failure queues and every DLQ."""
+    """Every queue that holds failures: stream consumers' and schedules' on-failure queues and
+    every DLQ."""
     watched: dict[str, WatchedQueue] = {}
-    for subscription in application.stream_subscriptions:
-        declared = subscription.on_failure
+    for declared in [s.on_failure for s in (*application.stream_subscriptions, *application.schedules)]:
         watched.setdefault(declared.id, WatchedQueue(declared.id, queues.queue(declared)))
     for declared in application.queues:
         dlq = queues.dead_letter_queue(declared)

@@ -6,9 +6,12 @@ from typing import Any
 
 from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from constructs import Construct
+from pydantic import ValidationError
 
 from tidings.app import APPLICATION
+from tidings.chats.models import MAX_RETENTION_DAYS
 from tidings.kernel.declaration import Application
+from tidings.messaging.declaration import RetentionSettings
 from tidings.sessions.provider_settings import parse_providers, providers_variable
 from tidings_infra import names
 from tidings_infra.event_sources import EventSourcesConstruct
@@ -57,7 +60,10 @@ class TidingsStack(Stack):
             self,
             names.QUEUES_CONSTRUCT,
             queues=application.queues,
-            failure_destinations={s.on_failure.id for s in application.stream_subscriptions},
+            failure_destinations={
+                *(s.on_failure.id for s in application.stream_subscriptions),
+                *(s.on_failure.id for s in application.schedules),
+            },
             removal_policy=removal_policy,
         )
         self.secrets = secrets = SecretsConstruct(
@@ -83,7 +89,7 @@ class TidingsStack(Stack):
             layers=layers,
             search=search,
             callback_stage=websocket.stage,
-            async_invoked={s.function.id for s in application.schedules},
+            async_failures={s.function.id: s.on_failure for s in application.schedules},
             removal_policy=removal_policy,
             settings=self._deployment_settings(),
         )
@@ -204,7 +210,11 @@ class TidingsStack(Stack):
         return _REMOVAL_POLICIES[value]
 
     def _deployment_settings(self) -> dict[str, str]:
-        """Feature settings this deployment sets from context: the identity providers."""
+        """Feature settings this deployment sets from context: the identity providers, the
+        default retention."""
+        return self._identity_providers() | self._retention()
+
+    def _identity_providers(self) -> dict[str, str]:
         value = self.node.try_get_context(names.CONTEXT_IDENTITY_PROVIDERS)
         if value is None:
             return {}
@@ -213,6 +223,18 @@ class TidingsStack(Stack):
         except ValueError as exc:
             raise ValueError(f"{names.CONTEXT_IDENTITY_PROVIDERS}: {exc}") from None
         return {"IDENTITY_PROVIDERS": providers_variable(providers)} if providers else {}
+
+    def _retention(self) -> dict[str, str]:
+        value = self.node.try_get_context(names.CONTEXT_RETENTION_DAYS)
+        if value is None:
+            return {}
+        try:
+            settings = RetentionSettings.model_validate({"days": value})
+        except ValidationError:
+            raise ValueError(
+                f"{names.CONTEXT_RETENTION_DAYS} must be a whole number of days from 0 to {MAX_RETENTION_DAYS}"
+            ) from None
+        return {RetentionSettings.variables()["days"]: str(settings.days)}
 
 
 def _check_functions_declared(application: Application) -> None:

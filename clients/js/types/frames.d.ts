@@ -1222,6 +1222,10 @@ name: (string | null)
 description: (string | null)
 visibility: ("public" | "private")
 archived: boolean
+/**
+ * Days a message is kept; null: the deployment's default
+ */
+retentionDays?: (number | null)
 }
 /**
  * You are in a chat now: it, its members, its headSeq
@@ -1263,6 +1267,10 @@ name: (string | null)
 description: (string | null)
 visibility: ("public" | "private")
 archived: boolean
+/**
+ * Days a message is kept; null: the deployment's default
+ */
+retentionDays?: (number | null)
 members: ChatMemberWire[]
 headSeq: number
 }

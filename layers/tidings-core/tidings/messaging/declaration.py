@@ -4,7 +4,9 @@ and its delivery retries, typing, read receipts, sync and history."""
 
 from __future__ import annotations
 
-from tidings.chats.models import CHATS, MEMBERS, USERS
+from pydantic import Field
+
+from tidings.chats.models import CHATS, MAX_RETENTION_DAYS, MEMBERS, USERS
 from tidings.kernel.connections_api import DELIVERY_RETRIES
 from tidings.kernel.declaration import (
     Access,
@@ -14,10 +16,12 @@ from tidings.kernel.declaration import (
     Queue,
     QueueSubscription,
     Route,
+    Schedule,
     StreamSubscription,
     Table,
     combined_grants,
 )
+from tidings.kernel.environment import FeatureSettings
 from tidings.kernel.ephemeral import EPHEMERAL
 from tidings.kernel.ratelimits import Rule
 from tidings.messaging.models import AUDIT, IDEMPOTENCY, MESSAGES
@@ -31,6 +35,14 @@ from tidings.presence.declaration import (
 from tidings.presence.models import PRESENCE, PRESENCE_SUBSCRIPTIONS
 from tidings.sessions.declaration import JWT_SIGNING_KEY, TOKEN_VERIFICATION_SETTINGS
 from tidings.sessions.models import CONNECTION_RECORDS
+
+
+class RetentionSettings(FeatureSettings, prefix="RETENTION_"):
+    """The deployment's default retention (`RETENTION_DAYS`; CDK context `retentionDays`): days a
+    message is kept in a chat that sets none of its own. 0 keeps messages forever."""
+
+    days: int = Field(0, ge=0, le=MAX_RETENTION_DAYS)
+
 
 # Rate limits (docs/protocol.md, "Limits"), each a token bucket per user (typing: per user and chat).
 MESSAGE_WRITES = Rule("message", capacity=10, refill_per_second=10)  # send, edit, delete, react
@@ -184,6 +196,23 @@ HISTORY_API = Function(
     secrets=(JWT_SIGNING_KEY,),
     settings=TOKEN_VERIFICATION_SETTINGS,
 )
+# Deletes what is older than its chat's retention, through the same delete as a sender's
+# (`tidings.messaging.retention`); hourly, carrying on next hour where a run ran out of time.
+RETENTION_SWEEP = Function(
+    "RetentionSweep",
+    "messaging",
+    "retention_sweep.handler",
+    "Scheduled: deletes the messages older than their chat's retentionDays (or the deployment's)",
+    tables=(
+        (CHATS, "read_write"),  # the chats by type, each delete's seq, the sweep's mark
+        (MESSAGES, "read_write"),  # each chat's log, each delete and its event
+        (IDEMPOTENCY, "read_write"),  # each delete's claim: two overlapping runs delete once
+    ),
+    settings=(RetentionSettings,),
+    timeout_seconds=300,
+)
+RETENTION_FAILURES = Queue("RetentionSweepFailures")
+RETENTION_SCHEDULE = Schedule("RetentionSweepHourly", RETENTION_SWEEP, rate_seconds=3600, on_failure=RETENTION_FAILURES)
 
 FEATURE = Feature(
     "messaging",
@@ -198,6 +227,7 @@ FEATURE = Feature(
         RECEIPTS,
         SYNC,
         HISTORY_API,
+        RETENTION_SWEEP,
     ),
     routes=(
         Route("message.send", MESSAGE_SEND),
@@ -224,4 +254,5 @@ FEATURE = Feature(
         QueueSubscription(TYPING_TIMERS, TYPING_EXPIRY, batch_size=10),
         QueueSubscription(DELIVERY_RETRIES, DELIVERY_RETRY, batch_size=10),
     ),
+    schedules=(RETENTION_SCHEDULE,),
 )
