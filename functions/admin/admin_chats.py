@@ -54,7 +54,7 @@ def create_chat() -> Response:
 def update_chat(chatId: str) -> Response:
     path = ChatPathParameters.model_validate(path_parameters(app))
     request = UpdateChat.model_validate(json_body(app))
-    view = _chats().update_chat(PLATFORM, path.chatId, request.name, request.description, request.archived)
+    view = _chats().update_chat(PLATFORM, path.chatId, request.change())
     return json_response(200, {"chat": view.to_wire()})
 
 

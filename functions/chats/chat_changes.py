@@ -51,7 +51,7 @@ def update_chat(chatId: str) -> Response:
     caller = _caller()
     path = ChatPathParameters.model_validate(path_parameters(app))
     request = UpdateChat.model_validate(json_body(app))
-    view = _chats().update_chat(caller, path.chatId, request.name, request.description, request.archived)
+    view = _chats().update_chat(caller, path.chatId, request.change())
     return _chat(200, view)
 
 

@@ -14,6 +14,7 @@ from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3_notifications
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from tidings.kernel.declaration import BucketSubscription, Function, QueueSubscription, Schedule, StreamSubscription
@@ -105,15 +106,19 @@ class EventSourcesConstruct(Construct):
                 raise ValueError(
                     f"schedule {schedule.id}: EventBridge rates are whole minutes, got {schedule.rate_seconds}s"
                 )
+            function = function_for(schedule.function)
+            on_failure = queues.queue(schedule.on_failure)
+            _park_async_failures(function, on_failure, max_event_age=Duration.seconds(schedule.rate_seconds))
             events.Rule(
                 self,
                 schedule.id,
                 schedule=events.Schedule.rate(Duration.minutes(schedule.rate_seconds // 60)),
                 targets=[
                     targets.LambdaFunction(
-                        function_for(schedule.function),
+                        function,
                         retry_attempts=2,
                         max_event_age=Duration.seconds(schedule.rate_seconds),
+                        dead_letter_queue=on_failure,  # an event EventBridge could not even deliver
                     )
                 ],
             )
@@ -136,23 +141,27 @@ class EventSourcesConstruct(Construct):
         CDK writes the notification configuration through its own custom resource (CloudFormation
         cannot, without a cycle between the bucket and the function's permission)."""
         function = function_for(subscription.function)
-        acknowledge(
-            function,
-            "Failed asynchronous invocations go to an on-failure destination (the declared SQS queue, "
-            "with the event and the error), which supersedes a dead-letter queue for them.",
-            "Serverless-LambdaDLQ",
-        )
-        function.configure_async_invoke(
-            on_failure=destinations.SqsDestination(queues.queue(subscription.on_failure)),
-            retry_attempts=2,
-            max_event_age=Duration.hours(6),
-        )
+        _park_async_failures(function, queues.queue(subscription.on_failure), max_event_age=Duration.hours(6))
         bucket.add_event_notification(
             s3.EventType.OBJECT_CREATED,
             s3_notifications.LambdaDestination(function),
             s3.NotificationKeyFilter(prefix=subscription.prefix) if subscription.prefix else s3.NotificationKeyFilter(),
         )
         _acknowledge_notifications_handler(Stack.of(self))
+
+
+def _park_async_failures(function: lambda_.Function, queue: sqs.IQueue, *, max_event_age: Duration) -> None:
+    """An asynchronously invoked function (a schedule's, a bucket's): Lambda retries a failed
+    invocation twice, then parks the event and the error in the declared on-failure queue."""
+    acknowledge(
+        function,
+        "Failed asynchronous invocations go to an on-failure destination (the declared SQS queue, "
+        "with the event and the error), which supersedes a dead-letter queue for them.",
+        "Serverless-LambdaDLQ",
+    )
+    function.configure_async_invoke(
+        on_failure=destinations.SqsDestination(queue), retry_attempts=2, max_event_age=max_event_age
+    )
 
 
 def _acknowledge_notifications_handler(stack: Stack) -> None:

@@ -22,7 +22,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from tidings.kernel.declaration import Application, Function
+from tidings.kernel.declaration import Application, Function, Queue
 from tidings_infra import names
 from tidings_infra.queues import QueuesConstruct
 
@@ -381,10 +381,15 @@ class MonitoringConstruct(Construct):
 
 
 def failure_queues(application: Application, queues: QueuesConstruct) -> list[WatchedQueue]:
-    """Every queue that holds failures: stream consumers' on-failure queues and every DLQ."""
+    """Every queue that holds failures: the on-failure queues of stream consumers, schedules and
+    bucket notifications, and every DLQ."""
     watched: dict[str, WatchedQueue] = {}
-    for subscription in application.stream_subscriptions:
-        declared = subscription.on_failure
+    on_failure: list[Queue] = [
+        *(s.on_failure for s in application.stream_subscriptions),
+        *(s.on_failure for s in application.schedules),
+        *(s.on_failure for s in application.bucket_subscriptions),
+    ]
+    for declared in on_failure:
         watched.setdefault(declared.id, WatchedQueue(declared.id, queues.queue(declared)))
     for declared in application.queues:
         dlq = queues.dead_letter_queue(declared)

@@ -134,3 +134,6 @@ CONTEXT_MANAGE_APIGW_ACCOUNT = "tidings:manageApiGatewayAccount"
 # {issuer, audience, jwksUrl, userIdClaim?, algorithms?, justInTimeProvisioning?} in cdk.json,
 # or that list as a JSON string on the command line. Default: none (Tidings' own tokens only).
 CONTEXT_IDENTITY_PROVIDERS = "tidings:identityProviders"
+# Days a message is kept in a chat that sets no `retentionDays` of its own; the hourly
+# retention sweep deletes older ones (`-c tidings:retentionDays=365`). Default: 0, forever.
+CONTEXT_RETENTION_DAYS = "tidings:retentionDays"

@@ -6,9 +6,12 @@ from typing import Any
 
 from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from constructs import Construct
+from pydantic import ValidationError
 
 from tidings.app import APPLICATION
+from tidings.chats.models import MAX_RETENTION_DAYS
 from tidings.kernel.declaration import Application
+from tidings.messaging.declaration import RetentionSettings
 from tidings.sessions.provider_settings import parse_providers, providers_variable
 from tidings_infra import names
 from tidings_infra.buckets import BucketsConstruct
@@ -61,6 +64,7 @@ class TidingsStack(Stack):
             failure_destinations={
                 *(s.on_failure.id for s in application.stream_subscriptions),
                 *(s.on_failure.id for s in application.bucket_subscriptions),
+                *(s.on_failure.id for s in application.schedules),
             },
             removal_policy=removal_policy,
         )
@@ -224,7 +228,11 @@ class TidingsStack(Stack):
         return _REMOVAL_POLICIES[value]
 
     def _deployment_settings(self) -> dict[str, str]:
-        """Feature settings this deployment sets from context: the identity providers."""
+        """Feature settings this deployment sets from context: the identity providers, the
+        default retention."""
+        return self._identity_providers() | self._retention()
+
+    def _identity_providers(self) -> dict[str, str]:
         value = self.node.try_get_context(names.CONTEXT_IDENTITY_PROVIDERS)
         if value is None:
             return {}
@@ -233,6 +241,18 @@ class TidingsStack(Stack):
         except ValueError as exc:
             raise ValueError(f"{names.CONTEXT_IDENTITY_PROVIDERS}: {exc}") from None
         return {"IDENTITY_PROVIDERS": providers_variable(providers)} if providers else {}
+
+    def _retention(self) -> dict[str, str]:
+        value = self.node.try_get_context(names.CONTEXT_RETENTION_DAYS)
+        if value is None:
+            return {}
+        try:
+            settings = RetentionSettings.model_validate({"days": value})
+        except ValidationError:
+            raise ValueError(
+                f"{names.CONTEXT_RETENTION_DAYS} must be a whole number of days from 0 to {MAX_RETENTION_DAYS}"
+            ) from None
+        return {RetentionSettings.variables()["days"]: str(settings.days)}
 
 
 def _check_functions_declared(application: Application) -> None:

@@ -2,7 +2,7 @@
 
     tidings dev [--demo] [--seed FILE] [--host 127.0.0.1] [--port 8080] [--idle-timeout 600] [--max-duration 7200]
                 [--presence-idle-seconds 300] [--presence-update-interval 10]
-                [--push-retry-base-seconds 30] [--faults SPEC ...]
+                [--push-retry-base-seconds 30] [--retention-days 0] [--faults SPEC ...]
     tidings token USER [--ttl 900]
     tidings session USER [--url http://127.0.0.1:8080]
     tidings reindex [--url http://127.0.0.1:8080]
@@ -82,6 +82,14 @@ def _positive(text: str) -> float:
     return value
 
 
+def _retention_days(text: str) -> int:
+    from tidings.chats.models import MAX_RETENTION_DAYS
+
+    if not text.isdigit() or int(text) > MAX_RETENTION_DAYS:
+        raise argparse.ArgumentTypeError(f"must be a whole number of days from 0 to {MAX_RETENTION_DAYS}, not {text}")
+    return int(text)
+
+
 def _ttl(text: str) -> int:
     """A token lifetime the server accepts: whole seconds, more than 0 (a token with `exp` at or
     before `iat` is expired when printed) and at most its longest lifetime."""
@@ -126,6 +134,8 @@ def _function_environment(args: argparse.Namespace) -> dict[str, str]:
         environment["PUSH_RETRY_BASE_SECONDS"] = str(args.push_retry_base_seconds)
     if args.identity_providers is not None:
         environment["IDENTITY_PROVIDERS"] = providers_variable(args.identity_providers)
+    if args.retention_days is not None:
+        environment["RETENTION_DAYS"] = str(args.retention_days)
     return environment
 
 
@@ -239,6 +249,13 @@ def _parser() -> argparse.ArgumentParser:
         type=_positive,
         metavar="SECONDS",
         help="the first push retry's delay, doubling for each later one (default: 30)",
+    )
+    dev.add_argument(
+        "--retention-days",
+        type=_retention_days,
+        metavar="DAYS",
+        help="days a message is kept in a chat that sets no retentionDays of its own; the hourly sweep"
+        " deletes older ones (default: 0, forever; the CDK context tidings:retentionDays)",
     )
     dev.add_argument(
         "--cors-origin",

@@ -6,6 +6,7 @@
 | `POST\\|GET\\|DELETE /@connections/{connectionId}` | its management API (`management_api.py`) |
 | `GET /healthz`, `/_local/stats`, `/_local/sessions`, `/_local/reindex` | `local_endpoints.py` |
 | `/_local/faults`, `GET /_local/queues/{queueId}` | fault injection (`faults.routes`) |
+| `POST /_local/schedules/{scheduleId}` | a schedule fired now (`schedules.routes`) |
 | `GET /`, `/app/...`, `/sdk/...`, `/config.json` | the web client (`static.py`) |
 | everything else | the HTTP API's declared routes (`http_api.py`), else 404 JSON |
 

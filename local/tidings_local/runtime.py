@@ -43,6 +43,7 @@ from tidings.kernel.declaration import (
 from tidings_infra.cors import CorsPolicy
 from tidings_infra.packaging import lambda_environment
 from tidings_local import faults as fault_injection
+from tidings_local import schedules as scheduling
 from tidings_local.apigw import API_ID, STAGE
 from tidings_local.aws import ACCOUNT_ID, LocalAws, Provisioned, queue_names, region
 from tidings_local.bucket_events import BucketNotifications
@@ -206,7 +207,10 @@ class LocalRuntime:
             max_duration=max_duration,
             is_ready=lambda: self.ready,
             activity=self.activity,
-            local_routes=fault_injection.routes(self.faults, self._queue_names(), self._peek_queue),
+            local_routes=[
+                *fault_injection.routes(self.faults, self._queue_names(), self._peek_queue),
+                *scheduling.routes(self.application, self.lambdas),
+            ],
             allow_remote_local_endpoints=allow_remote_local_endpoints,
             cors=cors or CorsPolicy(),
         )

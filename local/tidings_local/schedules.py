@@ -13,9 +13,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from aiohttp import web
+
 from tidings.kernel.declaration import Application, Schedule
 from tidings_local.aws import ACCOUNT_ID, region
-from tidings_local.lambdas import Lambdas
+from tidings_local.http_api import json_error
+from tidings_local.lambdas import FunctionError, Lambdas
 from tidings_local.log import logger
 
 
@@ -67,3 +70,38 @@ class Scheduler:
                     "error": type(exc).__name__,
                 },
             )
+
+
+def routes(application: Application, lambdas: Lambdas) -> list[web.RouteDef]:
+    """`POST /_local/schedules/{scheduleId}` (local-only): fires a schedule now and answers with
+    its function's result, as `aws lambda invoke` would. `{"time": "<ISO 8601>"}` sets the
+    event's `time`, the tick the function acts for (what tomorrow's retention sweep deletes)."""
+    schedules = {schedule.id: schedule for schedule in application.schedules}
+
+    async def fire(request: web.Request) -> web.Response:
+        schedule_id = request.match_info["scheduleId"]
+        schedule = schedules.get(schedule_id)
+        if schedule is None:
+            return json_error(404, "NOT_FOUND", f"No schedule {schedule_id!r}; the schedules are {sorted(schedules)}")
+        body: Any = {}
+        if request.can_read_body:
+            try:
+                body = await request.json()
+            except ValueError:
+                body = None
+        if not isinstance(body, dict) or not isinstance(body.get("time", ""), str):
+            return json_error(400, "BAD_FRAME", 'Send nothing, or {"time": "2026-12-31T00:00:00Z"}')
+        event = scheduled_event(application, schedule)
+        if "time" in body:
+            try:
+                at = datetime.fromisoformat(body["time"].replace("Z", "+00:00"))
+            except ValueError:
+                return json_error(400, "BAD_FRAME", f"time: not an ISO 8601 time: {body['time']!r}")
+            event["time"] = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        try:
+            result = await lambdas.invoke(schedule.function, event)
+        except FunctionError as exc:
+            return json_error(502, "FUNCTION_ERROR", f"{schedule.function.id} failed: {exc}")
+        return web.json_response({"scheduleId": schedule.id, "time": event["time"], "result": result})
+
+    return [web.post("/_local/schedules/{scheduleId}", fire)]

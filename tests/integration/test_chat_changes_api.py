@@ -213,6 +213,23 @@ def test_patch_refusals(api):
     assert (status, body["error"]["message"].split(":")[0]) == (400, "archived")
 
 
+@pytest.mark.parametrize("value", [-1, 36_501, "30", 1.5, True])
+def test_a_retention_the_chat_cannot_keep_is_400_naming_the_field(api, value):
+    status, body = api.patch("alice", "project-x", {"retentionDays": value})
+    assert (status, body["error"]["message"].split(":")[0]) == (400, "retentionDays")
+
+
+def test_an_admin_sets_the_chat_s_retention_and_0_gives_it_back_to_the_deployment(api):
+    status, body = api.patch("alice", "project-x", {"retentionDays": 90})
+    assert (status, body["chat"]["retentionDays"]) == (200, 90)
+    assert ChatModel.get("project-x").retention_days == 90
+    assert MessageModel.get("project-x", 1).chat["retentionDays"] == 90  # members see it in chat.updated
+    status, body = api.patch("alice", "project-x", {"retentionDays": 0})
+    assert (status, body["chat"]["retentionDays"]) == (200, None)
+    assert ChatModel.get("project-x").retention_days is None
+    assert api.patch("bob", "project-x", {"retentionDays": 1})[0] == 403  # not an admin
+
+
 # --- PUT / DELETE /api/chats/{chatId}/members/{userId} ---------------------------------------
 
 

@@ -15,7 +15,7 @@ from tests.support.lambdas import load_function
 from tests.support.seed import make_chat
 from tidings.chats.chat_store import DynamoChatStore
 from tidings.chats.directory import DynamoSharedChats, DynamoUserChats
-from tidings.chats.membership import ChatAdministration
+from tidings.chats.membership import ChatAdministration, ChatUpdate
 from tidings.chats.membership_store import DynamoChatChanges
 from tidings.chats.models import MemberModel, UserModel
 from tidings.messaging.models import MessageModel
@@ -93,7 +93,7 @@ def test_a_removed_member_gets_chat_removed_and_the_others_member_left(handlers,
 
 
 def test_chat_updated_and_role_changes_reach_every_member(handlers, context, connections, chats):
-    chats.update_chat("alice", "project-x", "Project Y", None, None)
+    chats.update_chat("alice", "project-x", ChatUpdate(name="Project Y"))
     chats.put_member("alice", "project-x", "bob", "admin")
     sent = deliver(handlers, context, connections)
     assert types(sent["carol-1"]) == ["chat.updated", "member.joined"]
@@ -113,7 +113,7 @@ def test_a_created_chat_is_added_for_every_member(handlers, context, connections
 def test_sync_replays_membership_and_chat_events_in_seq_order(handlers, context, chats):
     chats.put_member("alice", "project-x", "dave", None)
     frame_call(handlers, context, "send", "message.send", "bob", {"chatId": "project-x", "content": "hi"})
-    chats.update_chat("alice", "project-x", None, "about", None)
+    chats.update_chat("alice", "project-x", ChatUpdate(description="about"))
     chats.remove_member("alice", "project-x", "dave")
     reply = frame_call(handlers, context, "sync", "sync.request", "bob", {"chatId": "project-x", "lastKnownSeq": 0})
     events = reply["payload"]["events"]
@@ -128,12 +128,12 @@ def test_sync_replays_membership_and_chat_events_in_seq_order(handlers, context,
 
 def test_an_archived_chat_refuses_new_messages_and_keeps_its_history(handlers, context, chats):
     frame_call(handlers, context, "send", "message.send", "bob", {"chatId": "project-x", "content": "before"})
-    chats.update_chat("alice", "project-x", None, None, True)
+    chats.update_chat("alice", "project-x", ChatUpdate(archived=True))
     ack = frame_call(handlers, context, "send", "message.send", "bob", {"chatId": "project-x", "content": "after"})
     assert (ack["payload"]["status"], ack["payload"]["error"]["code"]) == ("error", "FORBIDDEN")
     reply = frame_call(handlers, context, "sync", "sync.request", "bob", {"chatId": "project-x", "lastKnownSeq": 0})
     assert [e["type"] for e in reply["payload"]["events"]] == ["message.new", "chat.updated"]
-    chats.update_chat("alice", "project-x", None, None, False)
+    chats.update_chat("alice", "project-x", ChatUpdate(archived=False))
     ack = frame_call(handlers, context, "send", "message.send", "bob", {"chatId": "project-x", "content": "again"})
     assert ack["payload"]["status"] == "ok"
 

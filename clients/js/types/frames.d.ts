@@ -1221,6 +1221,10 @@ name: (string | null)
 description: (string | null)
 visibility: ("public" | "private")
 archived: boolean
+/**
+ * Days a message is kept; null: the deployment's default
+ */
+retentionDays?: (number | null)
 }
 /**
  * You are in a chat now: it, its members, its headSeq
@@ -1262,6 +1266,10 @@ name: (string | null)
 description: (string | null)
 visibility: ("public" | "private")
 archived: boolean
+/**
+ * Days a message is kept; null: the deployment's default
+ */
+retentionDays?: (number | null)
 members: ChatMemberWire[]
 headSeq: number
 }

@@ -446,6 +446,10 @@ export interface UpdateChat {
 name?: (string | null)
 description?: (string | null)
 archived?: (boolean | null)
+/**
+ * Days a message is kept before the retention sweep deletes it; 0: the deployment's default
+ */
+retentionDays?: (number | null)
 }
 /**
  * Where and how to upload: POST `url` as `multipart/form-data` with every field of `fields`

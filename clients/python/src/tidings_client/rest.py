@@ -152,9 +152,11 @@ class RestClient:
         name: str | None = None,
         description: str | None = None,
         archived: bool | None = None,
+        retention_days: int | None = None,
     ) -> dict[str, Any]:
-        """`PATCH /api/chats/{chatId}` (chat admins): the chat as it is now."""
-        changes = {"name": name, "description": description, "archived": archived}
+        """`PATCH /api/chats/{chatId}` (chat admins): the chat as it is now. `retention_days`:
+        how long its messages are kept (0: the deployment's default)."""
+        changes = {"name": name, "description": description, "archived": archived, "retentionDays": retention_days}
         body = {field: value for field, value in changes.items() if value is not None}
         result: dict[str, Any] = (await self.patch(f"/api/chats/{_segment(chat_id)}", body))["chat"]
         return result

@@ -43,9 +43,20 @@ class Chat:
     visibility: str
     archived: bool
     head_seq: int = 0
+    retention_days: int | None = None  # None: the deployment's default
 
     def to_wire(self) -> dict[str, Any]:
         return {**camel_fields(self, omit=("chat_type", "head_seq")), "type": self.chat_type}
+
+
+@dataclass(frozen=True)
+class ChatUpdate:
+    """What a `PATCH` of a chat changes; None leaves a field as it is."""
+
+    name: str | None = None
+    description: str | None = None
+    archived: bool | None = None
+    retention_days: int | None = None  # 0: back to the deployment's default
 
 
 @dataclass(frozen=True)
@@ -295,15 +306,15 @@ class ChatAdministration:
 
     # --- changing ------------------------------------------------------------------------
 
-    def update_chat(
-        self, caller: Caller, chat_id: str, name: str | None, description: str | None, archived: bool | None
-    ) -> ChatView:
+    def update_chat(self, caller: Caller, chat_id: str, change: ChatUpdate) -> ChatView:
         chat = self._allowed("update", caller, chat_id)
         changed = replace(
             chat,
-            name=chat.name if name is None else name,
-            description=chat.description if description is None else description,
-            archived=chat.archived if archived is None else archived,
+            name=chat.name if change.name is None else change.name,
+            description=chat.description if change.description is None else change.description,
+            archived=chat.archived if change.archived is None else change.archived,
+            # 0 clears the chat's own retention: the deployment's default applies again.
+            retention_days=chat.retention_days if change.retention_days is None else (change.retention_days or None),
         )
         if changed != chat:
             self._store.record_update(self._event("chat_updated", changed, caller))

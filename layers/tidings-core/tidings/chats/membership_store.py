@@ -37,6 +37,7 @@ def chat_from_model(item: ChatModel) -> Chat:
         visibility_of(item.chat_type, item.visibility),
         bool(item.archived),
         int(item.head_seq or 0),
+        None if item.retention_days is None else int(item.retention_days),
     )
 
 
@@ -195,6 +196,9 @@ class DynamoChatChanges:
             if chat.description is not None
             else ChatModel.description.remove(),
             ChatModel.archived.set(chat.archived),
+            ChatModel.retention_days.set(chat.retention_days)
+            if chat.retention_days is not None
+            else ChatModel.retention_days.remove(),
         ]
 
         def write(transaction: TransactWrite) -> None:

@@ -41,6 +41,10 @@ class UserModel(TableModel):
     erasure_at = NumberAttribute(attr_name="erasureAt", null=True)  # epoch s: when it started, then ended
 
 
+# The longest `retentionDays` (a hundred years); to keep messages forever, set none.
+MAX_RETENTION_DAYS = 36_500
+
+
 class ChatsByType(GlobalSecondaryIndex["ChatModel"]):
     """Every chat, by type, without a Scan: `tidings reindex` walks it (a handful of
     partitions, read only by that batch job). Keys only, so `headSeq` updates never touch it."""
@@ -69,6 +73,11 @@ class ChatModel(TableModel):
     visibility = UnicodeAttribute(null=True)
     # An archived chat keeps its history and refuses new messages.
     archived = BooleanAttribute(default=False)
+    # Days a message is kept (the retention sweep, `tidings.messaging.retention`); absent: the
+    # deployment's default applies.
+    retention_days = NumberAttribute(attr_name="retentionDays", null=True)
+    # The retention sweep's progress: every item up to this seq has been looked at.
+    retention_swept_seq = NumberAttribute(attr_name="retentionSweptSeq", null=True)
     by_type = ChatsByType()
 
 

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from tidings.chats.membership import ChatUpdate
+from tidings.chats.models import MAX_RETENTION_DAYS
 from tidings.kernel.wire import ServerPayload, plain
 
 
@@ -71,6 +73,16 @@ class UpdateChat(_Request):
     name: ChatName | None = None
     description: Description | None = None
     archived: bool | None = Field(None, strict=True)
+    retentionDays: int | None = Field(
+        None,
+        strict=True,
+        ge=0,
+        le=MAX_RETENTION_DAYS,
+        description="Days a message is kept before the retention sweep deletes it; 0: the deployment's default",
+    )
+
+    def change(self) -> ChatUpdate:
+        return ChatUpdate(self.name, self.description, self.archived, self.retentionDays)
 
 
 class PutMember(_Request):
@@ -100,6 +112,7 @@ class ChatWire(ServerPayload):
     description: str | None
     visibility: Literal["public", "private"]
     archived: bool
+    retentionDays: int | None = Field(None, description="Days a message is kept; null: the deployment's default")
 
 
 class ChatWithMembersWire(ChatWire):

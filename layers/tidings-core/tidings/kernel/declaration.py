@@ -311,11 +311,14 @@ class QueueSubscription:
 
 @dataclass(frozen=True)
 class Schedule:
-    """An EventBridge schedule that invokes a function every `rate_seconds`."""
+    """An EventBridge schedule that invokes a function every `rate_seconds`. The invocation is
+    asynchronous: one that still fails after Lambda's retries lands in `on_failure` (the
+    function's dead-letter queue), never silently lost."""
 
     id: str
     function: Function
     rate_seconds: int
+    on_failure: Queue
 
 
 @dataclass(frozen=True)
@@ -433,6 +436,7 @@ def compose(*features: Feature, name: str = "Tidings") -> Application:
     queues = _unique(
         [
             *(s.on_failure for s in streams),
+            *(s.on_failure for s in schedules),
             *(q for f in functions for q in f.send_queues),
             *(s.queue for s in queue_subscriptions),
             *(s.on_failure for s in bucket_subscriptions),

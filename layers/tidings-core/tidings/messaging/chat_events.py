@@ -251,7 +251,16 @@ class MessageErasure:
         return [(m.chat_id, m.seq, m.message_id) for m in messages], next_cursor
 
     def erase(self, chat_id: str, seq: int) -> int | None:
-        """The delete event's seq; None when the message was deleted already (or is gone)."""
+        """The delete event's seq; None when the message was deleted already (or is gone).
+        The tombstone shows the sender's id instead of their name, as for an unknown user."""
+        return self._delete(chat_id, seq, "erasure", forget_sender=True)
+
+    def expire(self, chat_id: str, seq: int) -> int | None:
+        """The same delete for the retention sweep (`tidings.messaging.retention`): the
+        tombstone keeps its sender's name, as a delete by the sender does."""
+        return self._delete(chat_id, seq, "retention", forget_sender=False)
+
+    def _delete(self, chat_id: str, seq: int, reason: str, *, forget_sender: bool) -> int | None:
         message = self._store.get(chat_id, seq)
         if message is None or message.deleted:
             return None
@@ -260,16 +269,15 @@ class MessageErasure:
             "message.delete",
             chat_id,
             self._actor_id,
-            f"erasure:{message.message_id}",
+            f"{reason}:{message.message_id}",
             {"messageId": message.message_id},
             now,
         )
         event = _event_on("delete", message, self._store.allocate_seq(chat_id), self._actor_id, self._actor_name, now)
         try:
-            # The tombstone shows the sender's id instead of their name, as for an unknown user.
-            self._store.record_delete(event, claim, sender_name=message.sender_id)
+            self._store.record_delete(event, claim, sender_name=message.sender_id if forget_sender else None)
         except (DuplicateRequest, MessageGone):
-            return None  # deleted meanwhile, by the sender or by the other erasure
+            return None  # deleted meanwhile, by the sender or by another sweep or erasure
         return event.seq
 
     def reacted_by(

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from tidings.messaging.history import HistoryMembers, HistoryService
     from tidings.messaging.message_store import AttachmentMarks, DynamoMessageStore
     from tidings.messaging.receipts import ReadService
+    from tidings.messaging.retention import RetentionSweep
     from tidings.messaging.sending import MessageAttachments, MessageService, UserDirectory
     from tidings.messaging.syncing import SyncService
     from tidings.messaging.typing_indicators import MembershipCheck, TypingService
@@ -83,6 +84,16 @@ def message_erasure(
 
     environment.require(CHATS, IDEMPOTENCY)
     return MessageErasure(message_store(environment, attachments), actor_id, actor_name, now=time.time)
+
+
+def retention_sweep(environment: Environment, *, actor_id: str, actor_name: str) -> RetentionSweep:
+    """The retention sweep: deletes as `actor_id` (the platform), with the deployment's default."""
+    from tidings.messaging.declaration import RetentionSettings
+    from tidings.messaging.retention import RetentionSweep
+    from tidings.messaging.retention_store import DynamoRetentionStore
+
+    messages = message_erasure(environment, actor_id=actor_id, actor_name=actor_name)
+    return RetentionSweep(DynamoRetentionStore(), messages, environment.settings(RetentionSettings).days)
 
 
 def read_marks(environment: Environment) -> ReadService:

@@ -4,8 +4,10 @@ and its delivery retries, typing, read receipts, sync and history."""
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from tidings.attachments.declaration import DELETING_ATTACHMENTS, DELETING_FILES, SENDING_ATTACHMENTS, SENDING_FILES
-from tidings.chats.models import CHATS, MEMBERS, USERS
+from tidings.chats.models import CHATS, MAX_RETENTION_DAYS, MEMBERS, USERS
 from tidings.kernel.connections_api import DELIVERY_RETRIES
 from tidings.kernel.declaration import (
     Access,
@@ -15,10 +17,12 @@ from tidings.kernel.declaration import (
     Queue,
     QueueSubscription,
     Route,
+    Schedule,
     StreamSubscription,
     Table,
     combined_grants,
 )
+from tidings.kernel.environment import FeatureSettings
 from tidings.kernel.ephemeral import EPHEMERAL
 from tidings.kernel.ratelimits import Rule
 from tidings.messaging.models import AUDIT, IDEMPOTENCY, MESSAGES
@@ -32,6 +36,14 @@ from tidings.presence.declaration import (
 from tidings.presence.models import PRESENCE, PRESENCE_SUBSCRIPTIONS
 from tidings.sessions.declaration import JWT_SIGNING_KEY, TOKEN_VERIFICATION_SETTINGS
 from tidings.sessions.models import CONNECTION_RECORDS
+
+
+class RetentionSettings(FeatureSettings, prefix="RETENTION_"):
+    """The deployment's default retention (`RETENTION_DAYS`; CDK context `retentionDays`): days a
+    message is kept in a chat that sets none of its own. 0 keeps messages forever."""
+
+    days: int = Field(0, ge=0, le=MAX_RETENTION_DAYS)
+
 
 # Rate limits (docs/protocol.md, "Limits"), each a token bucket per user (typing: per user and chat).
 MESSAGE_WRITES = Rule("message", capacity=10, refill_per_second=10)  # send, edit, delete, react
@@ -203,6 +215,23 @@ HISTORY_API = Function(
     secrets=(JWT_SIGNING_KEY,),
     settings=TOKEN_VERIFICATION_SETTINGS,
 )
+# Deletes what is older than its chat's retention, through the same delete as a sender's
+# (`tidings.messaging.retention`); hourly, carrying on next hour where a run ran out of time.
+RETENTION_SWEEP = Function(
+    "RetentionSweep",
+    "messaging",
+    "retention_sweep.handler",
+    "Scheduled: deletes the messages older than their chat's retentionDays (or the deployment's)",
+    tables=(
+        (CHATS, "read_write"),  # the chats by type, each delete's seq, the sweep's mark
+        (MESSAGES, "read_write"),  # each chat's log, each delete and its event
+        (IDEMPOTENCY, "read_write"),  # each delete's claim: two overlapping runs delete once
+    ),
+    settings=(RetentionSettings,),
+    timeout_seconds=300,
+)
+RETENTION_FAILURES = Queue("RetentionSweepFailures")
+RETENTION_SCHEDULE = Schedule("RetentionSweepHourly", RETENTION_SWEEP, rate_seconds=3600, on_failure=RETENTION_FAILURES)
 
 FEATURE = Feature(
     "messaging",
@@ -218,6 +247,7 @@ FEATURE = Feature(
         RECEIPTS,
         SYNC,
         HISTORY_API,
+        RETENTION_SWEEP,
     ),
     routes=(
         Route("message.send", MESSAGE_SEND),
@@ -246,4 +276,5 @@ FEATURE = Feature(
         # One shard an invocation: the shards of one message run in parallel, one worker each.
         QueueSubscription(FANOUT_SHARDS, FANOUT_WORKER, batch_size=1),
     ),
+    schedules=(RETENTION_SCHEDULE,),
 )
