@@ -8,6 +8,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from tidings.attachments import compose as attachments
 from tidings.chats.membership import PLATFORM
 from tidings.kernel.environment import Environment, cold_start
 from tidings.kernel.handlers import consumer_entry
@@ -21,7 +22,12 @@ RESERVED_MILLISECONDS = 30_000
 
 @cold_start(RETENTION_SWEEP)
 def _sweep(environment: Environment) -> RetentionSweep:
-    return messaging.retention_sweep(environment, actor_id=PLATFORM.actor_id, actor_name=PLATFORM.actor_name)
+    return messaging.retention_sweep(
+        environment,
+        actor_id=PLATFORM.actor_id,
+        actor_name=PLATFORM.actor_name,
+        attachments=attachments.sent_attachments(environment),
+    )
 
 
 @consumer_entry

@@ -6,14 +6,33 @@ everything. The session's server is shared: the chats here are this module's own
 
 from __future__ import annotations
 
+import asyncio
+import urllib.error
+import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.support.uploads import SCAN_TIMEOUT_SECONDS, post_file, upload_form
 from tidings_client import TidingsClient
 
 pytestmark = pytest.mark.e2e
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+def _status(url: str, token: str) -> int:
+    """The HTTP API's own status for a download (302 while the file is there), not the file's."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.build_opener(_NoRedirect).open(request) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
 
 
 async def _send(client: TidingsClient, chat_id: str, content: str) -> dict:
@@ -33,12 +52,27 @@ async def test_the_sweep_deletes_an_expired_chat_s_messages_as_a_delete_does(ser
     alice = await server.connect("alice", raw=True)
     bob = await server.connect("bob", raw=True)
     try:
+        data = b"minutes of the day\n" * 50
+        ticket = await upload_form(server, "alice", expiring, "minutes.txt", data, "text/plain")
+        assert (await asyncio.to_thread(post_file, ticket, "minutes.txt", data, "text/plain")).status_code == 204
+        await alice.wait_for(
+            lambda f: f["type"] == "attachment.scanned" and f["payload"]["attachmentId"] == ticket["attachmentId"],
+            timeout=SCAN_TIMEOUT_SECONDS,
+        )
+        ack = await alice.request(
+            "message.send",
+            {"chatId": expiring, "content": "with the file", "attachments": [{"attachmentId": ticket["attachmentId"]}]},
+        )
+        assert ack["payload"]["status"] == "ok", ack
+        file_url = f"{server.base_url}/api/attachments/{ticket['attachmentId']}"
+        assert await asyncio.to_thread(_status, file_url, server.token("bob")) == 302
+
         gone = await _send(alice, expiring, "this goes in a day")
         kept = await _send(alice, keeping, "this stays")
 
         tomorrow = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
         fired = await server.local("POST", "/_local/schedules/RetentionSweepHourly", {"time": tomorrow})
-        assert fired["result"]["deleted"] >= 1 and fired["result"]["finished"] is True
+        assert fired["result"]["deleted"] >= 2 and fired["result"]["finished"] is True
 
         deleted = await bob.wait_for(
             lambda f: f["type"] == "message.deleted" and f["payload"].get("messageId") == gone["messageId"]
@@ -48,6 +82,7 @@ async def test_the_sweep_deletes_an_expired_chat_s_messages_as_a_delete_does(ser
         history = await server.rest("bob").request("GET", f"/api/chats/{expiring}/messages")
         [tombstone] = [m for m in history["messages"] if m["messageId"] == gone["messageId"]]
         assert tombstone["deleted"] is True and not tombstone.get("content")
+        assert await asyncio.to_thread(_status, file_url, server.token("bob")) == 404  # the file went with it
         history = await server.rest("bob").request("GET", f"/api/chats/{keeping}/messages")
         assert [m["content"] for m in history["messages"] if m["messageId"] == kept["messageId"]] == ["this stays"]
     finally:

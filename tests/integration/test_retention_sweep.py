@@ -146,6 +146,7 @@ def test_a_message_already_deleted_is_not_deleted_again(sweep, chats) -> None:
 
 
 def test_a_chat_read_in_many_pages_is_swept_to_its_first_young_message(chats) -> None:
+    from tidings.attachments import compose as attachments
     from tidings.chats.membership import PLATFORM
     from tidings.kernel.environment import environment_of
     from tidings.messaging import compose as messaging
@@ -154,8 +155,12 @@ def test_a_chat_read_in_many_pages_is_swept_to_its_first_young_message(chats) ->
     set_retention("project-x", 30)
     old = [send("project-x", f"old {n}", age_days=40 - n) for n in range(5)]
     young = send("project-x", "young", age_days=1)
+    environment = environment_of(RETENTION_SWEEP)
     sweep = messaging.retention_sweep(
-        environment_of(RETENTION_SWEEP), actor_id=PLATFORM.actor_id, actor_name=PLATFORM.actor_name
+        environment,
+        actor_id=PLATFORM.actor_id,
+        actor_name=PLATFORM.actor_name,
+        attachments=attachments.sent_attachments(environment),
     )
     sweep = dataclasses.replace(sweep, page_size=2)
 

@@ -86,13 +86,16 @@ def message_erasure(
     return MessageErasure(message_store(environment, attachments), actor_id, actor_name, now=time.time)
 
 
-def retention_sweep(environment: Environment, *, actor_id: str, actor_name: str) -> RetentionSweep:
-    """The retention sweep: deletes as `actor_id` (the platform), with the deployment's default."""
+def retention_sweep(
+    environment: Environment, *, actor_id: str, actor_name: str, attachments: AttachmentMarks
+) -> RetentionSweep:
+    """The retention sweep: deletes as `actor_id` (the platform), with the messages'
+    `attachments`, and the deployment's default retention."""
     from tidings.messaging.declaration import RetentionSettings
     from tidings.messaging.retention import RetentionSweep
     from tidings.messaging.retention_store import DynamoRetentionStore
 
-    messages = message_erasure(environment, actor_id=actor_id, actor_name=actor_name)
+    messages = message_erasure(environment, actor_id=actor_id, actor_name=actor_name, attachments=attachments)
     return RetentionSweep(DynamoRetentionStore(), messages, environment.settings(RetentionSettings).days)
 
 

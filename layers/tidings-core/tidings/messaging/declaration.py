@@ -226,7 +226,9 @@ RETENTION_SWEEP = Function(
         (CHATS, "read_write"),  # the chats by type, each delete's seq, the sweep's mark
         (MESSAGES, "read_write"),  # each chat's log, each delete and its event
         (IDEMPOTENCY, "read_write"),  # each delete's claim: two overlapping runs delete once
+        DELETING_ATTACHMENTS,  # a delete deletes the message's attachments
     ),
+    buckets=(DELETING_FILES,),
     settings=(RetentionSettings,),
     timeout_seconds=300,
 )
