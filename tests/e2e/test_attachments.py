@@ -7,35 +7,16 @@ same bytes."""
 from __future__ import annotations
 
 import asyncio
-import urllib.error
-import urllib.request
-from typing import Any
 
 import pytest
 import requests
 
 from tests.e2e.conftest import Server
-from tests.support.uploads import SCAN_TIMEOUT_SECONDS, post_file, upload_form
+from tests.support.uploads import SCAN_TIMEOUT_SECONDS, get_without_redirect, post_file, upload_form
 from tidings.attachments.scanning import EICAR
 from tidings_client import ConflictError
 
 pytestmark = pytest.mark.e2e
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-def _get_without_redirect(url: str, token: str) -> tuple[int, dict[str, str]]:
-    """The HTTP API's own answer: the redirect itself, not where it leads."""
-    opener = urllib.request.build_opener(_NoRedirect)
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
-    try:
-        with opener.open(request) as response:
-            return response.status, {k.lower(): v for k, v in response.headers.items()}
-    except urllib.error.HTTPError as exc:
-        return exc.code, {k.lower(): v for k, v in exc.headers.items()}
 
 
 async def test_an_upload_is_scanned_sent_and_another_member_downloads_the_same_bytes(server: Server) -> None:
@@ -56,7 +37,7 @@ async def test_an_upload_is_scanned_sent_and_another_member_downloads_the_same_b
         assert scanned["payload"] == {"attachmentId": ticket["attachmentId"], "chatId": chat_id, "status": "clean"}
 
         url = f"{server.base_url}/api/attachments/{ticket['attachmentId']}"
-        status, _ = await asyncio.to_thread(_get_without_redirect, url, server.token("bob"))
+        status, _ = await asyncio.to_thread(get_without_redirect, url, server.token("bob"))
         assert status == 404, "not sent yet: the uploader's alone"
 
         sent = await alice.send(chat_id, "the plan", attachments=[{"attachmentId": ticket["attachmentId"]}])
@@ -71,7 +52,7 @@ async def test_an_upload_is_scanned_sent_and_another_member_downloads_the_same_b
         arrived = await bob.wait_for("message.new", lambda f: f["payload"]["message"]["messageId"] == sent["messageId"])
         assert arrived["payload"]["message"]["attachments"] == [expected]
 
-        status, headers = await asyncio.to_thread(_get_without_redirect, url, server.token("bob"))
+        status, headers = await asyncio.to_thread(get_without_redirect, url, server.token("bob"))
         assert status == 302
         fetched = await asyncio.to_thread(requests.get, headers["location"], timeout=30)
         assert fetched.status_code == 200
@@ -79,7 +60,7 @@ async def test_an_upload_is_scanned_sent_and_another_member_downloads_the_same_b
         assert "plan Q3 (final).pdf" in requests.utils.unquote(fetched.headers["content-disposition"])
         assert fetched.headers["content-type"] == "application/pdf"
 
-        status, _ = await asyncio.to_thread(_get_without_redirect, url, server.token("carol"))
+        status, _ = await asyncio.to_thread(get_without_redirect, url, server.token("carol"))
         assert status == 403, "carol is not in the chat"
     finally:
         await alice.close()
@@ -111,7 +92,7 @@ async def test_s3_refuses_a_file_the_form_does_not_allow(
     assert response.status_code in (400, 403)
     assert refusal in response.text
     url = f"{server.base_url}/api/attachments/{ticket['attachmentId']}"
-    status, _ = await asyncio.to_thread(_get_without_redirect, url, server.token("alice"))
+    status, _ = await asyncio.to_thread(get_without_redirect, url, server.token("alice"))
     assert status == 409, "nothing was stored, so nothing was scanned"
 
 
@@ -145,7 +126,7 @@ async def test_the_eicar_test_file_is_flagged_infected_and_cannot_be_fetched(ser
         )
         assert scanned["payload"]["status"] == "infected"
         url = f"{server.base_url}/api/attachments/{ticket['attachmentId']}"
-        status, _ = await asyncio.to_thread(_get_without_redirect, url, server.token("alice"))
+        status, _ = await asyncio.to_thread(get_without_redirect, url, server.token("alice"))
         assert status == 404
         with pytest.raises(ConflictError, match=r"payload\.attachments\.0\.attachmentId"):
             await alice.send(chat_id, "see this", attachments=[{"attachmentId": ticket["attachmentId"]}])

@@ -7,32 +7,15 @@ everything. The session's server is shared: the chats here are this module's own
 from __future__ import annotations
 
 import asyncio
-import urllib.error
-import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.support.uploads import SCAN_TIMEOUT_SECONDS, post_file, upload_form
+from tests.support.uploads import SCAN_TIMEOUT_SECONDS, get_without_redirect, post_file, upload_form
 from tidings_client import TidingsClient
 
 pytestmark = pytest.mark.e2e
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None
-
-
-def _status(url: str, token: str) -> int:
-    """The HTTP API's own status for a download (302 while the file is there), not the file's."""
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
-    try:
-        with urllib.request.build_opener(_NoRedirect).open(request) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return exc.code
 
 
 async def _send(client: TidingsClient, chat_id: str, content: str) -> dict:
@@ -65,7 +48,7 @@ async def test_the_sweep_deletes_an_expired_chat_s_messages_as_a_delete_does(ser
         )
         assert ack["payload"]["status"] == "ok", ack
         file_url = f"{server.base_url}/api/attachments/{ticket['attachmentId']}"
-        assert await asyncio.to_thread(_status, file_url, server.token("bob")) == 302
+        assert (await asyncio.to_thread(get_without_redirect, file_url, server.token("bob")))[0] == 302
 
         gone = await _send(alice, expiring, "this goes in a day")
         kept = await _send(alice, keeping, "this stays")
@@ -82,7 +65,8 @@ async def test_the_sweep_deletes_an_expired_chat_s_messages_as_a_delete_does(ser
         history = await server.rest("bob").request("GET", f"/api/chats/{expiring}/messages")
         [tombstone] = [m for m in history["messages"] if m["messageId"] == gone["messageId"]]
         assert tombstone["deleted"] is True and not tombstone.get("content")
-        assert await asyncio.to_thread(_status, file_url, server.token("bob")) == 404  # the file went with it
+        # the file went with its message
+        assert (await asyncio.to_thread(get_without_redirect, file_url, server.token("bob")))[0] == 404
         history = await server.rest("bob").request("GET", f"/api/chats/{keeping}/messages")
         assert [m["content"] for m in history["messages"] if m["messageId"] == kept["messageId"]] == ["this stays"]
     finally:

@@ -4,6 +4,8 @@ the file POSTed to S3 with the form's fields (multipart, as a browser sends it).
 from __future__ import annotations
 
 import asyncio
+import urllib.error
+import urllib.request
 from typing import Any
 
 import requests
@@ -41,3 +43,19 @@ async def clean_upload(
     assert scanned["payload"]["status"] == "clean", scanned
     attachment_id: str = ticket["attachmentId"]
     return attachment_id
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def get_without_redirect(url: str, token: str) -> tuple[int, dict[str, str]]:
+    """The HTTP API's own answer to a download (`302` while the file is there), not where it leads."""
+    opener = urllib.request.build_opener(_NoRedirect)
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with opener.open(request) as response:
+            return response.status, {k.lower(): v for k, v in response.headers.items()}
+    except urllib.error.HTTPError as exc:
+        return exc.code, {k.lower(): v for k, v in exc.headers.items()}
