@@ -57,7 +57,8 @@ def metric_dimensions(alarm: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def failure_queue_names(application: Application) -> set[str]:
-    return {s.on_failure.id for s in application.stream_subscriptions} | {
+    on_failure = (*application.stream_subscriptions, *application.schedules, *application.bucket_subscriptions)
+    return {s.on_failure.id for s in on_failure} | {
         f"{q.id}Dlq" for q in application.queues if q.dead_letter_after is not None
     }
 

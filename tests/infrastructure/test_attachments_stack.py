@@ -17,7 +17,7 @@ from tidings.attachments.declaration import (
     ATTACHMENTS_API,
 )
 from tidings.kernel.declaration import Function
-from tidings.messaging.declaration import MESSAGE_EVENTS, MESSAGE_SEND
+from tidings.messaging.declaration import MESSAGE_EVENTS, MESSAGE_SEND, RETENTION_SWEEP
 from tidings_infra import names
 
 
@@ -84,7 +84,8 @@ def test_each_function_has_exactly_its_object_actions(synthesized: Synthesized) 
     assert _object_actions(synthesized, MESSAGE_SEND) == {"s3:DeleteObjectTagging"}
     assert _object_actions(synthesized, MESSAGE_EVENTS) == {"s3:DeleteObject"}
     assert _object_actions(synthesized, ERASURE_WORKER) == {"s3:DeleteObject"}
-    granted = (ATTACHMENTS_API, ATTACHMENT_SCAN, MESSAGE_SEND, MESSAGE_EVENTS, ERASURE_WORKER)
+    assert _object_actions(synthesized, RETENTION_SWEEP) == {"s3:DeleteObject"}  # an expired message's files
+    granted = (ATTACHMENTS_API, ATTACHMENT_SCAN, MESSAGE_SEND, MESSAGE_EVENTS, ERASURE_WORKER, RETENTION_SWEEP)
     for declared in APPLICATION.functions:
         if declared not in granted:
             assert not _object_actions(synthesized, declared), declared.id

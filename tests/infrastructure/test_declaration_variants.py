@@ -44,7 +44,7 @@ VARIANT = Application(
     stream_subscriptions=(StreamSubscription(MESSAGES, WORKER, on_failure=FAILURES, event_names=("INSERT", "MODIFY")),),
     queues=(WORK, FAILURES),
     queue_subscriptions=(QueueSubscription(WORK, WORKER, batch_size=5, max_batching_window_seconds=2),),
-    schedules=(Schedule("Tick", TICKER, rate_seconds=120),),
+    schedules=(Schedule("Tick", TICKER, rate_seconds=120, on_failure=FAILURES),),
 )
 
 
@@ -154,16 +154,24 @@ def test_layer_build_copies_sources_and_distributions_without_caches(tmp_path: P
 
 
 def test_unacknowledged_nag_findings_fail_the_synth(tmp_path: Path) -> None:
-    """cdk-nag really gates the synth: the variant's schedule target has no DLQ (EventBusDLQ)
-    and nothing acknowledges that, while the SQS consumer's missing on-failure destination is
-    acknowledged because its queue has a DLQ."""
-    app, _ = build_app(application=VARIANT, context={names.CONTEXT_MANAGE_APIGW_ACCOUNT: "false"}, outdir=str(tmp_path))
+    """cdk-nag really gates the synth: a queue added without TLS enforcement, and acknowledged by
+    nothing, fails it; the variant's SQS consumer without an on-failure destination does not,
+    because that finding is acknowledged (its queue has a DLQ), and neither does its schedule,
+    whose target and function park failures in the declared on-failure queue."""
+    from aws_cdk import aws_sqs as sqs
+
+    app, stack = build_app(
+        application=VARIANT, context={names.CONTEXT_MANAGE_APIGW_ACCOUNT: "false"}, outdir=str(tmp_path)
+    )
+    sqs.Queue(stack, "Unguarded", encryption=sqs.QueueEncryption.SQS_MANAGED)
     with pytest.raises(Exception, match=r"Validation ?[Ff]ailed"):
         app.synth()
     report = json.loads((tmp_path / "validation-report.json").read_text())
     rules = {v["ruleName"] for plugin in report["pluginReports"] for v in plugin["violations"]}
-    assert "Serverless-EventBusDLQ" in rules
+    assert "AwsSolutions-SQS4" in rules
     assert "Serverless-LambdaEventSourceMappingDestination" not in rules
+    assert "Serverless-EventBusDLQ" not in rules
+    assert "Serverless-LambdaDLQ" not in rules
 
 
 def test_a_new_queue_consumer_and_function_get_their_alarms(resources: dict[str, dict[str, Any]]) -> None:

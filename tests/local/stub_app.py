@@ -140,6 +140,7 @@ def with_subscription(**changes: object) -> Application:
 # --- timers: an SQS event source mapping and a schedule ------------------------------------
 
 JOBS = Queue("Jobs", dead_letter_after=3)
+TICK_FAILURES = Queue("TickFailures")
 WORKER = Function("Worker", "timers", "worker.handler", "fails messages whose body is 'fail'")
 TICK = Function("Tick", "timers", "tick.handler", "records scheduled events")
 
@@ -149,9 +150,9 @@ TIMERS_APP = Application(
     functions=(AUTHORIZER, WORKER, TICK),
     authorizer=Authorizer(AUTHORIZER),
     routes=(),
-    queues=(JOBS,),
+    queues=(JOBS, TICK_FAILURES),
     queue_subscriptions=(QueueSubscription(JOBS, WORKER, batch_size=5),),
-    schedules=(Schedule("Tick", TICK, rate_seconds=1),),
+    schedules=(Schedule("Tick", TICK, rate_seconds=1, on_failure=TICK_FAILURES),),
 )
 
 
