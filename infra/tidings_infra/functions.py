@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigatewayv2 as apigwv2
@@ -25,16 +27,32 @@ from tidings.kernel.declaration import (
 )
 from tidings_infra import names
 from tidings_infra.buckets import BucketsConstruct
+from tidings_infra.bytecode import LAMBDA_TASK_ROOT, compile_bytecode
 from tidings_infra.layer import LayerConstruct
 from tidings_infra.nag import acknowledge, acknowledge_wildcard_resource
 from tidings_infra.packaging import deployment_settings, lambda_environment
 from tidings_infra.queues import QueuesConstruct
 from tidings_infra.search import SearchConstruct
 from tidings_infra.secrets import SecretsConstruct
+from tidings_infra.staging import stage
 from tidings_infra.tables import TablesConstruct, model_indexes
 
 # Kept out of the function bundles: caches, and anything that is not handler code.
-_ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache", "tests"]
+_ASSET_SKIPPED_PARTS = {"__pycache__", ".pytest_cache", "tests"}
+
+
+def build_function_code(code_dir: Path, output_dir: Path) -> Path:
+    """A function folder's asset, staged in `output_dir`: its modules, with their bytecode."""
+
+    def fill(staging: Path) -> None:
+        for source in sorted(code_dir.rglob("*")):
+            relative = source.relative_to(code_dir)
+            if source.is_file() and source.suffix != ".pyc" and not _ASSET_SKIPPED_PARTS.intersection(relative.parts):
+                (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, staging / relative)
+        compile_bytecode(staging, LAMBDA_TASK_ROOT, previous=output_dir)
+
+    return stage(output_dir, fill)
 
 
 def _grant_table(table: dynamodb.Table, access: Access, grantee: iam.IGrantable) -> None:
@@ -78,6 +96,7 @@ class FunctionsConstruct(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self._settings = dict(settings or {})
+        self._staged_code: dict[str, Path] = {}
         self._tables = tables
         self._queues = queues
         self._secrets = secrets
@@ -98,6 +117,12 @@ class FunctionsConstruct(Construct):
         function gets (`packaging.lambda_environment`, which `tidings dev` uses too), with the
         deployment's values of the feature settings it declared (`settings`, from context)."""
         return lambda_environment(declared, _StackNames(self)) | deployment_settings(declared, self._settings)
+
+    def _code(self, domain: str, code_dir: Path) -> Path:
+        """One staged asset a folder, built once a synth however many functions share it."""
+        if domain not in self._staged_code:
+            self._staged_code[domain] = build_function_code(code_dir, names.FUNCTION_BUILD_DIR / domain)
+        return self._staged_code[domain]
 
     def _function(self, declared: Function, is_async_invoked: bool) -> lambda_.Function:
         code_dir = names.FUNCTIONS_DIR / declared.domain
@@ -124,7 +149,7 @@ class FunctionsConstruct(Construct):
             description=declared.description,
             runtime=names.RUNTIME,
             architecture=names.ARCHITECTURE,
-            code=lambda_.Code.from_asset(str(code_dir), exclude=_ASSET_EXCLUDES),
+            code=lambda_.Code.from_asset(str(self._code(declared.domain, code_dir))),
             handler=declared.handler,
             layers=self._layers.layers,
             memory_size=declared.memory_mb,

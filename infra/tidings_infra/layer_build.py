@@ -9,6 +9,8 @@ cffi, aiohttp's speedups); they are copied as installed, which is right only on 
 platform (Linux x86_64, CPython 3.11), so the build refuses any other. One whose installed
 wheel needs a newer glibc than Lambda's is unpacked from its Lambda build instead, which
 `make install` downloads (`lambda_wheels`).
+
+Every module ships compiled (`bytecode.compile_bytecode`).
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ import importlib.metadata
 import platform
 import shutil
 import sys
-import tempfile
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from tidings_infra import names
+from tidings_infra.bytecode import LAMBDA_LAYER_SITE, compile_bytecode
 from tidings_infra.lambda_wheels import WHEELS_DIR, runs_on_lambda, wheel_for
+from tidings_infra.staging import stage
 
 _SKIPPED_PARTS = {"__pycache__"}
 _SKIPPED_SUFFIXES = {".pyc", ".pyo"}
@@ -103,28 +106,13 @@ def build_layer(
     package_dir: Path = names.CORE_PACKAGE_DIR,
     distributions: Iterable[str] = names.LAYER_DISTRIBUTIONS,
 ) -> Path:
-    """(Re)build `<output_dir>/python/` and return `output_dir`, ready for `Code.from_asset`.
+    """(Re)build `<output_dir>/python/` and return `output_dir`, ready for `Code.from_asset`."""
 
-    The tree is staged in a sibling temporary directory and swapped in at the end, so files
-    deleted from the source never linger and a concurrent synth never sees a half-built layer.
-    """
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", dir=output_dir.parent))
-    try:
+    def fill(staging: Path) -> None:
         site_dir = staging / "python"
         _copy_package_tree(package_dir, site_dir)
         for name in distributions:
             _copy_distribution(name, site_dir)
-        retired = output_dir.with_name(f"{staging.name}-old")
-        if output_dir.exists():
-            output_dir.rename(retired)
-        try:
-            staging.rename(output_dir)
-        except OSError:
-            # A concurrent synth swapped in its own (identical) build first: use that one.
-            if not output_dir.exists():
-                raise
-        shutil.rmtree(retired, ignore_errors=True)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return output_dir
+        compile_bytecode(site_dir, LAMBDA_LAYER_SITE, previous=output_dir / "python")
+
+    return stage(output_dir, fill)

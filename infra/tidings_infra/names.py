@@ -34,6 +34,8 @@ FUNCTIONS_DIR = REPO_ROOT / "functions"
 CORE_PACKAGE_DIR = REPO_ROOT / "layers" / "tidings-core" / "tidings"
 # Staging directory of our layer (gitignored). Lambda puts `python/` of a layer on sys.path.
 LAYER_BUILD_DIR = REPO_ROOT / "build" / "layer"
+# Staging directories of the functions' assets, one a folder of `FUNCTIONS_DIR` (gitignored).
+FUNCTION_BUILD_DIR = REPO_ROOT / "build" / "functions"
 # --- stack, stage and constructs ---------------------------------------------------------
 
 STACK_NAME = "TidingsStack"

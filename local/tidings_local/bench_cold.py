@@ -8,10 +8,8 @@ Method
    (`tidings_local.lambda_loader`: the asset, our layer, the runtime's and the Powertools
    layer's packages, the standard library): `import_module(<handler module>)` and `getattr`,
    timed, with the number of modules it imported. The median is reported.
-   * "as deployed": `-B` and no bytecode in the asset or our layer (neither ships any, and the
-     code is read-only on Lambda), so their modules are compiled at every cold start;
-   * "with bytecode": the same after one priming run into a private `pycache_prefix`, i.e. what
-     shipping precompiled `.pyc` files would give.
+   `-B`, as the code is read-only on Lambda: the bytecode that the asset and our layer ship
+   (`make synth` compiles it, `tidings_infra.bytecode`) is loaded, never written.
    The time is the import's CPU time by default (`--clock cpu`: the process's user + system
    time), which the other processes of a busy machine disturb far less than the wall clock
    (`--clock wall`); an import does next to no I/O that CPU time would miss.
@@ -33,7 +31,6 @@ import re
 import statistics
 import subprocess
 import sys
-import tempfile
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -79,9 +76,7 @@ pydantic`:
 
 - **Every function with tables** (all but `$default`): PynamoDB and its models (the attributes,
   the connection, botocore's loaders it calls at import), Powertools' Logger and Metrics, our
-  kernel and the feature settings models, and our own modules compiled from source at every
-  cold start (the asset and our layer ship no bytecode: the *with bytecode* columns show what
-  shipping `.pyc` files would save). With tracing on, as deployed, also the X-Ray recorder and
+  kernel and the feature settings models. With tracing on, as deployed, also the X-Ray recorder and
   its patches of botocore and PynamoDB: the calls the function makes are traced.
 - **The WebSocket frame functions, `$connect` and `$disconnect`**: Powertools' parser models of
   the API Gateway WebSocket events, whose package builds the pydantic models of every event
@@ -98,8 +93,7 @@ pydantic`:
   `@cold_start` builders (the services it builds, Powertools' parameters utility at the first
   secret read, the push senders in the push worker).
 
-Further steps, not taken: ship the asset and our layer with precompiled (unchecked-hash) `.pyc`
-files; our own models of the few WebSocket event fields we read instead of Powertools' parser
+Further steps, not taken: our own models of the few WebSocket event fields we read instead of Powertools' parser
 package; `defer_build` on the wire models, so that a function builds the models it validates.
 """
 
@@ -121,7 +115,6 @@ class Timing:
 class FunctionResult:
     function: SynthesizedFunction
     deployed: Timing
-    with_bytecode: Timing
     by_package_ms: dict[str, float]
     largest_imports: list[Import]
 
@@ -147,7 +140,6 @@ def _run(
         modules=modules,
         attribute=None if modules else "",
         interpreter_options=options,
-        write_bytecode=any(option.startswith("pycache_prefix=") for option in options),
     )
     lines = completed.stdout.strip().splitlines()
     if completed.returncode != 0 or not lines:
@@ -235,12 +227,11 @@ def _by_trigger(imports: list[Import], count: int = 4) -> str:
     )
 
 
-def _summary(results: list[FunctionResult], baseline: Timing, baseline_bytecode: Timing) -> list[str]:
+def _summary(results: list[FunctionResult], baseline: Timing) -> list[str]:
     """What dominates, computed from this run's numbers."""
     if not results:
         return []
     deployed = [r.deployed.median_ms for r in results]
-    bytecode = [r.with_bytecode.median_ms for r in results]
     modules = [r.deployed.modules for r in results]
     triggers: defaultdict[str, list[float]] = defaultdict(list)
     for result in results:
@@ -250,17 +241,13 @@ def _summary(results: list[FunctionResult], baseline: Timing, baseline_bytecode:
         for parent, ms in per_parent.items():
             triggers[parent].append(ms)
     ranked = sorted(triggers.items(), key=lambda item: -sum(item[1]) / len(results))[:6]
-    compiling = statistics.median(deployed) - statistics.median(bytecode)
     lines = [
         "## What dominates",
         "",
         f"- Every function imports {min(modules)}-{max(modules)} modules (the baseline {baseline.modules}) in "
         f"{min(deployed):.0f}-{max(deployed):.0f} ms as deployed, {min(deployed) / baseline.median_ms:.1f}-"
-        f"{max(deployed) / baseline.median_ms:.1f}x the baseline; with bytecode, {min(bytecode):.0f}-"
-        f"{max(bytecode):.0f} ms ({min(bytecode) / baseline_bytecode.median_ms:.1f}-"
-        f"{max(bytecode) / baseline_bytecode.median_ms:.1f}x).",
-        f"- Compiling our code at every cold start costs {compiling:.0f} ms (median over functions, as deployed "
-        "minus with bytecode): the asset and our layer ship no `.pyc`.",
+        f"{max(deployed) / baseline.median_ms:.1f}x the baseline (median "
+        f"{statistics.median(deployed) / baseline.median_ms:.1f}x).",
         "- The modules of ours whose third-party imports cost most (ms, mean over all functions; in how many):",
         "",
     ]
@@ -289,7 +276,6 @@ def _git_revision() -> str:
 def render(
     results: list[FunctionResult],
     baseline: Timing,
-    baseline_bytecode: Timing,
     baseline_packages: dict[str, float],
     runs: int,
     clock: str = "cpu",
@@ -307,22 +293,18 @@ def render(
         f"- run: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}, revision {_git_revision()}, "
         f"Python {platform.python_version()}, {platform.machine()}, load average {os.getloadavg()[0]:.1f} on "
         f"{os.cpu_count()} CPUs at the end (a busy machine skews even medians: compare ratios within one run)",
-        "- *as deployed*: the asset and our layer ship no bytecode and are read-only on Lambda, so their",
-        "  modules are compiled at every cold start; *with bytecode*: after priming a private",
-        "  `pycache_prefix`, i.e. what shipping `.pyc` files would give.",
-        "- *x base*: the time over the baseline's, in the same mode.",
+        "- *as deployed*: read-only code (`-B`) with the bytecode the asset and our layer ship.",
+        "- *x base*: the time over the baseline's.",
         "",
-        "| function | handler | modules | as deployed (ms) | x base | with bytecode (ms) | x base |",
-        "|---|---|---:|---:|---:|---:|---:|",
-        f"| *baseline* | `import boto3, pydantic` | {baseline.modules} | {baseline.median_ms:.0f} | 1.0 | "
-        f"{baseline_bytecode.median_ms:.0f} | 1.0 |",
+        "| function | handler | modules | as deployed (ms) | x base |",
+        "|---|---|---:|---:|---:|",
+        f"| *baseline* | `import boto3, pydantic` | {baseline.modules} | {baseline.median_ms:.0f} | 1.0 |",
     ]
     for result in results:
         f = result.function
         lines.append(
             f"| {f.logical_id} | `{f.handler}` | {result.deployed.modules} | {result.deployed.median_ms:.0f} | "
-            f"{result.deployed.median_ms / baseline.median_ms:.1f} | {result.with_bytecode.median_ms:.0f} | "
-            f"{result.with_bytecode.median_ms / baseline_bytecode.median_ms:.1f} |"
+            f"{result.deployed.median_ms / baseline.median_ms:.1f} |"
         )
     lines += [
         "",
@@ -344,7 +326,7 @@ def render(
         for name, ms in result.by_package_ms.items():
             totals[name] += ms
     mean = {name: ms / len(results) for name, ms in totals.items()} if results else {}
-    lines += ["", *_summary(results, baseline, baseline_bytecode)]
+    lines += ["", *_summary(results, baseline)]
     lines += [
         "",
         "## Where the time goes, over all functions",
@@ -360,46 +342,39 @@ def render(
     return "\n".join(lines)
 
 
-def run(
-    cloud_assembly: Path, runs: int, clock: str = "cpu"
-) -> tuple[list[FunctionResult], Timing, Timing, dict[str, float]]:
+def run(cloud_assembly: Path, runs: int, clock: str = "cpu") -> tuple[list[FunctionResult], Timing, dict[str, float]]:
     functions = synthesized_functions(read_template(cloud_assembly), cloud_assembly)
     if not functions:
         raise BenchError(f"no functions in {cloud_assembly}; run `make synth` first")
-    with runtime_packages() as runtime_dir, tempfile.TemporaryDirectory(prefix="bench-cold-pyc-") as pycache:
-        bytecode = ("-X", f"pycache_prefix={pycache}")
+    with runtime_packages() as runtime_dir:
         reference = functions[0]
         log(f"baseline: import {', '.join(BASELINE_MODULES)}")
         baseline = measure(reference, runtime_dir, runs, BASELINE_MODULES, clock=clock)
-        _run(reference, runtime_dir, BASELINE_MODULES, bytecode)  # prime
-        baseline_bytecode = measure(reference, runtime_dir, runs, BASELINE_MODULES, bytecode, clock)
         baseline_packages, _ = attribute(reference, runtime_dir, BASELINE_MODULES)
         results = []
         for function in functions:
             log(f"{function.logical_id} ({function.handler})")
             deployed = measure(function, runtime_dir, runs, clock=clock)
-            _run(function, runtime_dir, None, bytecode)  # prime
-            with_bytecode = measure(function, runtime_dir, runs, options=bytecode, clock=clock)
             packages, largest = attribute(function, runtime_dir)
-            results.append(FunctionResult(function, deployed, with_bytecode, packages, largest))
-    return results, baseline, baseline_bytecode, baseline_packages
+            results.append(FunctionResult(function, deployed, packages, largest))
+    return results, baseline, baseline_packages
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tidings_local.bench_cold", description=__doc__.splitlines()[0])
     parser.add_argument("--cloud-assembly", type=Path, default=REPO_ROOT / "cdk.out", help="`cdk synth` output")
-    parser.add_argument("--runs", type=int, default=5, help="fresh interpreters per function and mode (median)")
+    parser.add_argument("--runs", type=int, default=5, help="fresh interpreters per function (median)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where the Markdown table goes")
     parser.add_argument(
         "--clock", choices=sorted(CLOCKS), default="cpu", help="the import's CPU time (default) or wall-clock time"
     )
     args = parser.parse_args(argv)
     try:
-        results, baseline, baseline_bytecode, baseline_packages = run(args.cloud_assembly, args.runs, args.clock)
+        results, baseline, baseline_packages = run(args.cloud_assembly, args.runs, args.clock)
     except (BenchError, FileNotFoundError) as error:
         log(f"bench-cold: {error}")
         return 1
-    args.output.write_text(render(results, baseline, baseline_bytecode, baseline_packages, args.runs, args.clock))
+    args.output.write_text(render(results, baseline, baseline_packages, args.runs, args.clock))
     log(f"wrote {args.output}")
     return 0
 

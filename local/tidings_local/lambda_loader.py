@@ -232,9 +232,9 @@ def run_fresh(
     """Run the bootstrap for `function` in a fresh interpreter. By default it loads the handler;
     `modules` (with `attribute=None`) imports something else on the same path (a baseline).
 
-    `-B` by default because the code is read-only on Lambda: modules of the asset and of our
-    layer, which ship no bytecode, are compiled on every cold start. `write_bytecode` is for use
-    with `-X pycache_prefix=DIR` only, which caches them in DIR, never in the assets.
+    `-B` by default because the code is read-only on Lambda: the bytecode the asset and our
+    layer ship is read, never written. `write_bytecode` is for use with `-X pycache_prefix=DIR`
+    only, which caches in DIR, never in the assets.
     `environment` is laid over Lambda's; `list_modules` reports every module loaded."""
     spec = {
         "path": sys_path(function, runtime_dir),

@@ -4,7 +4,11 @@ on a small synthetic application, so they work the day someone declares them."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -149,8 +153,42 @@ def test_layer_build_copies_sources_and_distributions_without_caches(tmp_path: P
     assert (site / "pynamodb" / "models.py").is_file()
     assert (site / "jwt" / "api_jwt.py").is_file()
     assert not (site / "stale").exists()
-    assert not list(site.rglob("__pycache__")) and not list(site.rglob("*.pyc"))
+    assert not (site / "tidings" / "__pycache__" / "x.cpython-311.pyc").exists(), "the source tree's caches stay out"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".layer")] == []
+
+
+def test_the_layer_ships_bytecode_python_loads_without_reading_the_sources(tmp_path: Path) -> None:
+    """Lambda's /opt is read-only: without shipped `.pyc` files every cold start compiles every
+    module. Each module gets unchecked-hash bytecode, the same bytes
+    on every build (the asset hash must not change when nothing did), and Python uses it as is."""
+    package = tmp_path / "src" / "tidings"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "answer.py").write_text("VALUE = 42\n")
+    output = tmp_path / "layer"
+    site = build_layer(output, package, ("PyJWT",)) / "python"
+
+    sources = sorted(site.rglob("*.py"))
+    assert sources
+    for source in sources:
+        cached = Path(importlib.util.cache_from_source(str(source)))
+        header = cached.read_bytes()[:16]
+        assert header[:4] == importlib.util.MAGIC_NUMBER, source
+        assert header[4:8] == (1).to_bytes(4, "little"), f"{source}: not unchecked-hash bytecode"
+        assert header[8:] == importlib.util.source_hash(source.read_bytes()), source
+    first = {p: p.read_bytes() for p in site.rglob("*.pyc")}
+    assert {p: p.read_bytes() for p in build_layer(output, package, ("PyJWT",)).rglob("*.pyc")} == first
+
+    # A source changed after the build is not even read: the shipped bytecode is what runs.
+    (site / "tidings" / "answer.py").write_text("VALUE = 0\n")
+    result = subprocess.run(
+        [sys.executable, "-B", "-c", "import tidings.answer as a; print(a.VALUE)"],
+        env={"PYTHONPATH": str(site), "PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.split() == ["42"]
 
 
 def test_unacknowledged_nag_findings_fail_the_synth(tmp_path: Path) -> None:
