@@ -143,9 +143,9 @@ class Gatekeeper:
                         extra={"function": role.function_id, "action": action, "resource": resource},
                     )
                     return _respond(start_response, *access_denied("s3", role, action, resource))
-            refusal = _missing_object_refusal(role, method, path, str(environ.get("QUERY_STRING", "")))
-            if refusal is not None:
-                return _respond(start_response, *refusal)
+            missing = _missing_object_refusal(role, method, path, str(environ.get("QUERY_STRING", "")))
+            if missing is not None:
+                return _respond(start_response, *missing)
         status: list[str] = []
 
         def recording(code: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
