@@ -16,7 +16,7 @@ from tests.e2e.conftest import Server
 from tests.support.searching import search_until
 from tests.support.uploads import SCAN_TIMEOUT_SECONDS, clean_upload, get_without_redirect, post_file, upload_form
 from tidings.attachments.scanning import EICAR
-from tidings_client import ConflictError
+from tidings_client import ConflictError, InfectedError
 
 pytestmark = pytest.mark.e2e
 
@@ -209,3 +209,26 @@ async def test_a_deleted_messages_file_is_gone(server: Server) -> None:
     assert again.status_code == 403, again.text
     assert "AccessDenied" in again.text and "s3:ListBucket" in again.text
     assert data not in again.content
+
+
+async def test_the_sdk_uploads_waits_for_the_scan_and_the_file_is_sent(server: Server) -> None:
+    chat_id = (await server.rest("alice").create_chat("group", "SDK uploads", ["bob"]))["chatId"]
+    alice = await server.connect("alice", api_url=server.base_url)
+    try:
+        data = b"through the SDK\n" * 4096
+        seen: list[tuple[int, int]] = []
+        attachment_id = await alice.upload(
+            chat_id, data, name="sdk.txt", progress=lambda sent, total: seen.append((sent, total))
+        )
+        assert seen and seen[-1][0] == seen[-1][1] > len(data)
+        sent = await alice.send(chat_id, "via the SDK", attachments=[{"attachmentId": attachment_id}])
+        assert sent["attachments"][0]["contentType"] == "text/plain"
+        url = f"{server.base_url}/api/attachments/{attachment_id}"
+        status, headers = await asyncio.to_thread(get_without_redirect, url, server.token("bob"))
+        assert status == 302
+        assert (await asyncio.to_thread(requests.get, headers["location"], timeout=30)).content == data
+
+        with pytest.raises(InfectedError):
+            await alice.upload(chat_id, EICAR, name="eicar.com", timeout=SCAN_TIMEOUT_SECONDS)
+    finally:
+        await alice.close()
