@@ -44,6 +44,7 @@ def _erasure(environment: Environment) -> ErasureService:
             attachments=attachments.sent_attachments(environment),
         ),
         remove_from_search=lambda message_ids: engine().remove(message_ids),
+        uploads=attachments.upload_erasure(environment),
         memberships=chats.chat_administration(environment),
         push=notifications.push_subscriptions(environment),
         presence=presence.presence_store(environment),

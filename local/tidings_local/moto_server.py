@@ -20,6 +20,8 @@ of it, `Gatekeeper`, a WSGI middleware, does what AWS does before a request reac
 
 S3 requests are authorized by their object action (`Policies.s3_requested`), a presigned URL as
 the function that signed it, and a browser form upload's policy is checked first (`s3_posts`).
+A read of an object that is not there is S3's 403 AccessDenied (no function may list a bucket),
+not moto's answer.
 """
 
 from __future__ import annotations
@@ -32,11 +34,14 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
+from moto.s3.exceptions import MissingBucket
+from moto.s3.models import s3_backends
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from tidings_local import moto_patches
+from tidings_local.aws import ACCOUNT_ID
 from tidings_local.faults import Faults, dynamodb_fault
-from tidings_local.iam import Policies, Role, access_denied, access_key_of, s3_requested
+from tidings_local.iam import Policies, Role, access_denied, access_key_of, bucket_arn, s3_requested
 from tidings_local.log import logger
 from tidings_local.s3_posts import PolicyRefused, check_form, is_form_upload, parse_form
 from tidings_local.stats import Stats
@@ -138,6 +143,9 @@ class Gatekeeper:
                         extra={"function": role.function_id, "action": action, "resource": resource},
                     )
                     return _respond(start_response, *access_denied("s3", role, action, resource))
+            missing = _missing_object_refusal(role, method, path, str(environ.get("QUERY_STRING", "")))
+            if missing is not None:
+                return _respond(start_response, *missing)
         status: list[str] = []
 
         def recording(code: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -181,6 +189,25 @@ class Gatekeeper:
                     close()
         moto_patches.notify(target, request_body)
         return body
+
+
+def _missing_object_refusal(role: Role, method: str, path: str, query: str) -> tuple[int, dict[str, str], bytes] | None:
+    """S3's answer to a function's read (or a URL it presigned) of an object that is not there:
+    403 AccessDenied unless the caller may list the bucket (`s3:ListBucket`), which no function
+    is granted; S3 tells a missing key (404 NoSuchKey) only to those who may list it. None when
+    the object is there (or the request is no object read)."""
+    bucket, _, key = unquote(path).lstrip("/").partition("/")
+    if method not in ("GET", "HEAD") or not key or "tagging" in parse_qs(query, keep_blank_values=True):
+        return None
+    with moto_patches.moto_lock():
+        try:
+            exists = key in s3_backends[ACCOUNT_ID]["aws"].get_bucket(bucket).keys
+        except MissingBucket:
+            return None  # moto's NoSuchBucket is S3's answer
+    if exists or role.allows("s3:ListBucket", bucket_arn(bucket)):
+        return None
+    status, headers, body = access_denied("s3", role, "s3:ListBucket", bucket_arn(bucket))
+    return status, headers, b"" if method == "HEAD" else body
 
 
 def _discard(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:

@@ -7,14 +7,16 @@ same bytes."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 import requests
 
 from tests.e2e.conftest import Server
-from tests.support.uploads import SCAN_TIMEOUT_SECONDS, get_without_redirect, post_file, upload_form
+from tests.support.searching import search_until
+from tests.support.uploads import SCAN_TIMEOUT_SECONDS, clean_upload, get_without_redirect, post_file, upload_form
 from tidings.attachments.scanning import EICAR
-from tidings_client import ConflictError
+from tidings_client import ConflictError, InfectedError
 
 pytestmark = pytest.mark.e2e
 
@@ -130,5 +132,103 @@ async def test_the_eicar_test_file_is_flagged_infected_and_cannot_be_fetched(ser
         assert status == 404
         with pytest.raises(ConflictError, match=r"payload\.attachments\.0\.attachmentId"):
             await alice.send(chat_id, "see this", attachments=[{"attachmentId": ticket["attachmentId"]}])
+    finally:
+        await alice.close()
+
+
+async def _sent_file(server: Server, chat_id: str, name: str, data: bytes, content: str) -> tuple[dict, str]:
+    """alice's message to `chat_id` carrying `data` as `name`, scanned clean: the message and
+    its attachment's download address."""
+    alice = await server.connect("alice")
+    try:
+        attachment_id = await clean_upload(server, alice, "alice", chat_id, name, data, "text/plain")
+        message = await alice.send(chat_id, content, attachments=[{"attachmentId": attachment_id}])
+    finally:
+        await alice.close()
+    return message, f"{server.base_url}/api/attachments/{attachment_id}"
+
+
+async def test_a_removed_member_is_refused_the_download(server: Server) -> None:
+    chat_id = (await server.rest("alice").create_chat("group", "Files, then a removal", ["bob"]))["chatId"]
+    _, url = await _sent_file(server, chat_id, "minutes.txt", b"the minutes\n" * 10, "the minutes")
+    status, _ = await asyncio.to_thread(get_without_redirect, url, server.token("bob"))
+    assert status == 302, "bob may fetch it while he is a member"
+
+    await server.rest("alice").remove_member(chat_id, "bob")
+    status, headers = await asyncio.to_thread(get_without_redirect, url, server.token("bob"))
+    assert status == 403
+    assert "location" not in headers
+
+
+async def test_has_file_and_the_files_scope_find_the_file_by_name_for_members_only(server: Server) -> None:
+    chat_id = (await server.rest("alice").create_chat("group", "Files to find", ["bob"]))["chatId"]
+    word = f"zq{uuid.uuid4().hex[:10]}"
+    name = f"{word}-roadmap.txt"
+    message, _ = await _sent_file(server, chat_id, name, b"the roadmap\n" * 10, "the plan, attached")
+    bob, carol = await server.connect("bob"), await server.connect("carol")
+    try:
+        # Only the file's name holds the word: the message's text does not.
+        payload = await search_until(bob, f"{word} has:file", lambda p: p["total"] >= 1, scope="messages")
+        assert [r["message"]["messageId"] for r in payload["results"]] == [message["messageId"]]
+        files = await search_until(bob, word, lambda p: p["total"] >= 1, scope="files")
+        assert files["total"] == 1
+        file = files["results"][0]["file"]
+        assert (file["name"], file["messageId"], file["chatId"]) == (name, message["messageId"], chat_id)
+
+        # carol is in no chat of it: the same searches, once indexed, find nothing for her.
+        assert (await carol.search(f"{word} has:file", scope="messages"))["total"] == 0
+        assert (await carol.search(word, scope="files"))["total"] == 0
+        assert (await carol.search(word))["total"] == 0
+    finally:
+        await bob.close()
+        await carol.close()
+
+
+async def test_a_deleted_messages_file_is_gone(server: Server) -> None:
+    chat_id = (await server.rest("alice").create_chat("group", "A file, then a delete", ["bob"]))["chatId"]
+    data = b"soon gone\n" * 10
+    message, url = await _sent_file(server, chat_id, "draft.txt", data, "a draft")
+    status, headers = await asyncio.to_thread(get_without_redirect, url, server.token("bob"))
+    assert status == 302
+    presigned = headers["location"]
+    fetched = await asyncio.to_thread(requests.get, presigned, timeout=30)
+    assert (fetched.status_code, fetched.content) == (200, data)
+
+    alice = await server.connect("alice")
+    try:
+        deleted = await alice.delete(message["messageId"])
+        assert deleted["messageId"] == message["messageId"]
+    finally:
+        await alice.close()
+    for user in ("alice", "bob"):
+        status, _ = await asyncio.to_thread(get_without_redirect, url, server.token(user))
+        assert status == 404, user
+    # The URL handed out before the delete is still signed and unexpired: the object itself is
+    # gone, which S3 tells a signer that may not list the bucket as 403 AccessDenied.
+    again = await asyncio.to_thread(requests.get, presigned, timeout=30)
+    assert again.status_code == 403, again.text
+    assert "AccessDenied" in again.text and "s3:ListBucket" in again.text
+    assert data not in again.content
+
+
+async def test_the_sdk_uploads_waits_for_the_scan_and_the_file_is_sent(server: Server) -> None:
+    chat_id = (await server.rest("alice").create_chat("group", "SDK uploads", ["bob"]))["chatId"]
+    alice = await server.connect("alice", api_url=server.base_url)
+    try:
+        data = b"through the SDK\n" * 4096
+        seen: list[tuple[int, int]] = []
+        attachment_id = await alice.upload(
+            chat_id, data, name="sdk.txt", progress=lambda sent, total: seen.append((sent, total))
+        )
+        assert seen and seen[-1][0] == seen[-1][1] > len(data)
+        sent = await alice.send(chat_id, "via the SDK", attachments=[{"attachmentId": attachment_id}])
+        assert sent["attachments"][0]["contentType"] == "text/plain"
+        url = f"{server.base_url}/api/attachments/{attachment_id}"
+        status, headers = await asyncio.to_thread(get_without_redirect, url, server.token("bob"))
+        assert status == 302
+        assert (await asyncio.to_thread(requests.get, headers["location"], timeout=30)).content == data
+
+        with pytest.raises(InfectedError):
+            await alice.upload(chat_id, EICAR, name="eicar.com", timeout=SCAN_TIMEOUT_SECONDS)
     finally:
         await alice.close()

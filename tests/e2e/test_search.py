@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -18,13 +17,11 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import TIDINGS, start_server, stop_server
+from tests.support.searching import search_until
 from tests.support.uploads import clean_upload
-from tidings_client import BadFrameError, ForbiddenError, TidingsClient, TidingsError, UnavailableError
+from tidings_client import BadFrameError, ForbiddenError, TidingsClient, UnavailableError
 
 pytestmark = pytest.mark.e2e
-
-POLL_SECONDS = 0.3  # below the 5/s search limit
-CEILING_SECONDS = 15.0
 
 
 def _word() -> str:
@@ -34,25 +31,6 @@ def _word() -> str:
 async def _search(client: TidingsClient, query: str, **fields: Any) -> dict:
     """The `search.results` payload (any other reply raises)."""
     return await client.search(query, **fields)
-
-
-async def _until(
-    client: TidingsClient, query: str, done: Callable[[dict], bool], timeout: float = CEILING_SECONDS, **fields: Any
-) -> dict:
-    """Searches until `done(payload)`; fails with the last answer after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        wait = POLL_SECONDS
-        try:
-            last: Any = await client.search(query, **fields)
-            if done(last):
-                return last
-        except TidingsError as refused:  # RATE_LIMITED, say: wait as long as it asks
-            last = refused.frame
-            wait = refused.retry_after_ms / 1000 if refused.retry_after_ms else POLL_SECONDS
-        if time.monotonic() > deadline:
-            raise AssertionError(f"search {query!r} never satisfied the condition; last answer: {last}")
-        await asyncio.sleep(wait)
 
 
 def _found(n: int) -> Callable[[dict], bool]:
@@ -74,7 +52,7 @@ async def test_a_new_message_is_found_within_2_5_seconds(server):
         word = _word()
         message = await _send(alice, "general", f"launch checklist {word}")
         # The product's promise (docs/protocol.md: searchable within 2 s of the ack) is the test.
-        payload = await _until(alice, word, _found(1), timeout=2.5, scope="messages")
+        payload = await search_until(alice, word, _found(1), timeout=2.5, scope="messages")
         assert [m["messageId"] for m in _messages(payload)] == [message["messageId"]]
         assert _messages(payload)[0]["senderName"] == "Alice"
     finally:
@@ -88,7 +66,7 @@ async def test_the_searcher_never_sees_chats_they_are_not_in(server):
         await _send(alice, "dm-alice-bob", f"{word} private")
         await _send(alice, "project-x", f"{word} group")
         public = await _send(alice, "general", f"{word} public")
-        await _until(alice, word, lambda p: p["total"] == 3, scope="messages")
+        await search_until(alice, word, lambda p: p["total"] == 3, scope="messages")
 
         payload = await _search(dave, word)
         assert payload["total"] == 1
@@ -106,7 +84,7 @@ async def test_matches_are_marked_in_escaped_content(server):
     try:
         word = _word()
         await _send(bob, "general", f"<b>bold</b> move: {word} & friends")
-        payload = await _until(bob, word, _found(1), scope="messages")
+        payload = await search_until(bob, word, _found(1), scope="messages")
         highlight = " ".join(payload["results"][0]["highlight"]["content"])
         assert f"<mark>{word}</mark>" in highlight
         assert "&lt;b&gt;bold&lt;/b&gt;" in highlight and "&amp;" in highlight
@@ -121,7 +99,7 @@ async def test_from_narrows_to_one_sender(server):
         word = _word()
         await _send(alice, "general", f"{word} from alice")
         from_bob = await _send(bob, "general", f"{word} from bob")
-        await _until(alice, word, lambda p: p["total"] == 2, scope="messages")
+        await search_until(alice, word, lambda p: p["total"] == 2, scope="messages")
         payload = await _search(alice, f"{word} from:bob", scope="messages")
         assert [m["messageId"] for m in _messages(payload)] == [from_bob["messageId"]]
     finally:
@@ -135,7 +113,7 @@ async def test_chat_scope(server):
         word = _word()
         await _send(carol, "general", f"{word} everywhere")
         in_project = await _send(carol, "project-x", f"{word} in the project")
-        await _until(carol, word, lambda p: p["total"] == 2, scope="messages")
+        await search_until(carol, word, lambda p: p["total"] == 2, scope="messages")
         payload = await _search(carol, word, chat_id="project-x")
         assert [m["messageId"] for m in _messages(payload)] == [in_project["messageId"]]
         assert payload["total"] == 1
@@ -150,7 +128,7 @@ async def test_a_quoted_phrase_matches_only_in_order(server):
         word = _word()
         in_order = await _send(alice, "general", f"{word} quarterly report attached")
         await _send(alice, "general", f"report {word} quarterly")
-        await _until(alice, word, lambda p: p["total"] == 2, scope="messages")
+        await search_until(alice, word, lambda p: p["total"] == 2, scope="messages")
         payload = await _search(alice, f'"{word} quarterly report"', scope="messages")
         assert [m["messageId"] for m in _messages(payload)] == [in_order["messageId"]]
     finally:
@@ -169,7 +147,7 @@ async def test_has_attachment_and_the_files_scope(server):
             alice, "general", f"{word} numbers attached", attachments=[{"attachmentId": attachment_id}]
         )
         await _send(alice, "general", f"{word} no file here")
-        await _until(alice, word, lambda p: p["total"] >= 2, scope="messages")
+        await search_until(alice, word, lambda p: p["total"] >= 2, scope="messages")
 
         payload = await _search(alice, f"{word} has:attachment", scope="messages")
         assert [m["messageId"] for m in _messages(payload)] == [with_file["messageId"]]
@@ -187,7 +165,7 @@ async def test_before_and_after(server):
     try:
         word = _word()
         await _send(bob, "general", f"{word} dated today")
-        await _until(bob, word, _found(1), scope="messages")
+        await search_until(bob, word, _found(1), scope="messages")
         today = datetime.now(UTC).date()
         tomorrow, yesterday = today + timedelta(days=1), today - timedelta(days=1)
         assert (await _search(bob, f"{word} before:{tomorrow}", scope="messages"))["total"] == 1
@@ -206,7 +184,7 @@ async def test_a_trailing_last_week_is_a_time_range(server):
     try:
         word = _word()
         message = await _send(carol, "general", f"{word} fresh news")
-        await _until(carol, word, _found(1), scope="messages")
+        await search_until(carol, word, _found(1), scope="messages")
         # "last week" is the last 7 days, not two more words the message lacks.
         payload = await _search(carol, f"{word} last week", scope="messages")
         assert [m["messageId"] for m in _messages(payload)] == [message["messageId"]]
@@ -221,16 +199,16 @@ async def test_an_edit_replaces_and_a_delete_removes(server):
     try:
         old, new = _word(), _word()
         message = await _send(alice, "general", f"{old} first draft")
-        await _until(alice, old, _found(1), scope="messages")
+        await search_until(alice, old, _found(1), scope="messages")
 
         edited = await alice.edit(message["messageId"], f"{new} final")
         assert edited["content"] == f"{new} final", edited
-        await _until(alice, new, _found(1), scope="messages")
+        await search_until(alice, new, _found(1), scope="messages")
         assert (await _search(alice, old, scope="messages"))["total"] == 0
 
         deleted = await alice.delete(message["messageId"])
         assert deleted["messageId"] == message["messageId"], deleted
-        await _until(alice, new, lambda p: p["total"] == 0, scope="messages")
+        await search_until(alice, new, lambda p: p["total"] == 0, scope="messages")
     finally:
         await alice.close()
 
@@ -254,7 +232,7 @@ async def test_suggest_returns_at_most_five_and_nothing_under_two_characters(ser
         word = "al" + uuid.uuid4().hex[:8]
         for n in range(6):
             await _send(alice, "general", f"{word} note {n}")
-        await _until(alice, word, lambda p: p["total"] == 6, scope="messages")
+        await search_until(alice, word, lambda p: p["total"] == 6, scope="messages")
 
         # The SDK does not ask under 2 characters; the server's own answer, asked all the same:
         short = await alice.request("search.suggest", {"query": "a"})
@@ -279,7 +257,7 @@ async def test_reindex_rebuilds_the_index_with_a_progress_bar(server):
     try:
         word = _word()
         message = await _send(alice, "project-x", f"{word} survives a rebuild")
-        await _until(alice, word, _found(1), scope="messages")
+        await search_until(alice, word, _found(1), scope="messages")
         result = await asyncio.to_thread(
             subprocess.run,
             [str(TIDINGS), "reindex", "--url", server.base_url],
@@ -290,7 +268,7 @@ async def test_reindex_rebuilds_the_index_with_a_progress_bar(server):
         assert result.returncode == 0, result.stderr
         assert "Reindexing [" in result.stderr and "chats" in result.stderr
         assert "Reindexed" in result.stderr
-        payload = await _until(alice, word, _found(1), scope="messages")
+        payload = await search_until(alice, word, _found(1), scope="messages")
         assert [m["messageId"] for m in _messages(payload)] == [message["messageId"]]
     finally:
         await alice.close()

@@ -23,6 +23,8 @@ from tests.support.services import chat_event_service, message_service, search_s
 from tidings.admin import erasure
 from tidings.admin.declaration import ERASURE_JOBS
 from tidings.admin.wire import ErasureResponse, UserResponse
+from tidings.attachments.models import AttachmentModel
+from tidings.attachments.scanning import EICAR
 from tidings.chats.membership import PLATFORM, dm_chat_id
 from tidings.chats.models import ChatModel, MemberModel, UserModel
 from tidings.kernel.environment import ColdStart
@@ -96,7 +98,7 @@ class World:
         sqs = boto3.client("sqs")
         url = sqs.get_queue_url(QueueName="erasure-jobs")["QueueUrl"]
         ran = 0
-        for _ in range(200):
+        for _ in range(1000):  # delivered twice, each stage doubles the jobs: 2^8 by the last
             received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, VisibilityTimeout=0)
             messages = received.get("Messages", [])
             if not messages:
@@ -321,3 +323,32 @@ def test_the_erasure_answers_in_the_lambda_context_time(world, monkeypatch):
     world.context = roomy
     assert world.run_erasure() == 1
     assert get_user(world.api, world.context, "alice")[0] == 404
+
+
+def test_the_erasure_deletes_every_upload_of_the_user_sent_or_never_sent(world, signing_key, monkeypatch):
+    from tests.integration import test_attachments as uploads
+
+    monkeypatch.setenv("ATTACHMENTS_SCANNER", "eicar")
+    api, scans = load_function("attachments/attachments_api.py"), load_function("attachments/attachment_scans.py")
+    sender = load_function("messaging/message_send.py")
+    alice, bob = issue_token("alice", signing_key), issue_token("bob", signing_key)
+    sent = uploads.clean_upload(api, scans, world.context, alice)
+    assert uploads.send(sender, world.context, "alice", [sent])["status"] == "ok"
+    unsent = uploads.clean_upload(api, scans, world.context, alice)
+    infected = uploads.clean_upload(api, scans, world.context, alice, data=EICAR)
+    never_uploaded = uploads.request_upload(api, world.context, alice, uploads.BODY)[1]["attachmentId"]
+    bobs = uploads.clean_upload(api, scans, world.context, bob)
+    s3, bucket = boto3.client("s3"), uploads.bucket()
+    s3.head_object(Bucket=bucket, Key=f"uploads/{unsent}")  # there before the erasure
+
+    assert world.delete("alice")[0] == 202
+    world.run_erasure()
+
+    for attachment_id in (sent, unsent, infected, never_uploaded):
+        with pytest.raises(AttachmentModel.DoesNotExist):
+            AttachmentModel.get(attachment_id)
+        with pytest.raises(s3.exceptions.ClientError, match="404"):
+            s3.head_object(Bucket=bucket, Key=f"uploads/{attachment_id}")
+    assert list(AttachmentModel.by_uploader.query("alice")) == []
+    assert AttachmentModel.get(bobs).status == "clean", "bob's upload is his"
+    s3.head_object(Bucket=bucket, Key=f"uploads/{bobs}")

@@ -13,6 +13,7 @@ from tidings_client.errors import (
     FrameTooLargeError,
     HandshakeError,
     HttpError,
+    InfectedError,
     InternalError,
     NotFoundError,
     RateLimitedError,
@@ -22,6 +23,7 @@ from tidings_client.errors import (
     UnavailableError,
     UnknownTypeError,
     UpgradeRequiredError,
+    UploadRefusedError,
 )
 from tidings_client.frames import CHAT_EVENT_TYPES, Frame
 from tidings_client.outbox import MemoryOutbox, OutboxEntry, OutboxStore, SqliteOutbox
@@ -43,6 +45,7 @@ __all__ = [
     "FrameTooLargeError",
     "HandshakeError",
     "HttpError",
+    "InfectedError",
     "InternalError",
     "MemoryOutbox",
     "NotFoundError",
@@ -62,6 +65,7 @@ __all__ = [
     "UnavailableError",
     "UnknownTypeError",
     "UpgradeRequiredError",
+    "UploadRefusedError",
     "__version__",
     "derive_api_url",
     "jwt_expiry",

@@ -48,6 +48,7 @@ from tidings_client.errors import (
     FrameTooLargeError,
     HandshakeError,
     HttpError,
+    InfectedError,
     RateLimitedError,
     RequestTimeoutError,
     TidingsError,
@@ -71,6 +72,7 @@ from tidings_client.rest import RestClient
 from tidings_client.sequencer import Sequencer
 from tidings_client.tokens import TokenSource, resolve_token
 from tidings_client.transport import Connection, Transport, TransportClosed, TransportError, WebSocketTransport
+from tidings_client.uploads import FileSource, Progress
 
 logger = logging.getLogger("tidings_client")
 
@@ -87,6 +89,7 @@ TRANSIENT_CODES = frozenset({"INTERNAL", "UNAVAILABLE"})
 MAX_FRAME_BYTES = 64 * 1024  # the server refuses bigger frames (FRAME_TOO_LARGE)
 MAX_CHATS_PER_SYNC = 100  # the server's limit per sync.request
 MAX_USERS_PER_PRESENCE_FRAME = 100
+SCAN_TIMEOUT_SECONDS = 60.0  # an upload's scan: a GuardDuty scan of a large file takes a while
 REFETCH_LIMIT = 50  # messages reloaded over REST for a chat too far behind
 SERVER_CLOSE_GRACE_SECONDS = 5.0  # after a closing error frame, wait this long for the server's close
 
@@ -536,6 +539,41 @@ class TidingsClient:
                 frame_type, {"userIds": user_ids[start : start + MAX_USERS_PER_PRESENCE_FRAME]}
             )
         return ack
+
+    # --- attachments --------------------------------------------------------------------------
+
+    async def upload(
+        self,
+        chat_id: str,
+        source: FileSource,
+        *,
+        name: str | None = None,
+        content_type: str | None = None,
+        wait_scanned: bool = True,
+        timeout: float | None = None,
+        progress: Progress | None = None,
+    ) -> str:
+        """Uploads a file to a chat (`rest.upload_attachment`: the upload form, then the POST to
+        S3) and returns its `attachmentId`, to send as `send(..., attachments=[{"attachmentId":
+        id}])`. With `wait_scanned` (the default) it returns once the scan has found the file
+        clean (`attachment.scanned`, within `timeout` seconds, default 60), and raises
+        `InfectedError` when it was found infected; without, the attachment may still be
+        `pending` (a send of it is refused with `CONFLICT` until it is clean)."""
+        mark = self.mark()  # the verdict may come before the POST's answer
+        ticket = await self.rest.upload_attachment(
+            chat_id, source, name=name, content_type=content_type, progress=progress
+        )
+        attachment_id: str = ticket["attachmentId"]
+        if wait_scanned:
+            scanned = await self.wait_for(
+                "attachment.scanned",
+                lambda frame: frame["payload"]["attachmentId"] == attachment_id,
+                timeout=SCAN_TIMEOUT_SECONDS if timeout is None else timeout,
+                after=mark,
+            )
+            if scanned["payload"].get("status") != "clean":
+                raise InfectedError(f"attachment {attachment_id!r} was found infected and deleted", frame=scanned)
+        return attachment_id
 
     # --- search ------------------------------------------------------------------------------
 

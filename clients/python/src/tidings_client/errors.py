@@ -114,6 +114,17 @@ class HttpError(TidingsError):
         self.status = status
 
 
+class UploadRefusedError(HttpError):
+    """S3 refused an upload's POST: `code` is S3's own (`EntityTooLarge`, `EntityTooSmall`,
+    `AccessDenied` for a file the form's policy does not allow or an expired form, ...)."""
+
+
+class InfectedError(TidingsError):
+    """The upload's scan found it infected: the file is deleted and cannot be sent."""
+
+    code = "INFECTED"
+
+
 _BY_CODE: dict[str, type[TidingsError]] = {
     cls.code: cls
     for cls in (

@@ -14,6 +14,7 @@ from typing import Any
 
 from tidings_client.errors import HttpError
 from tidings_client.tokens import TokenSource, resolve_token
+from tidings_client.uploads import FileSource, MultipartBody, Progress, describe, refusal, ticket_id
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,45 @@ class RestClient:
         """`GET /api/channels`: `{channels, nextCursor}`, public channels matching `query`."""
         result: dict[str, Any] = await self.get("/api/channels", query=query or None, cursor=cursor)
         return result
+
+    # --- attachments --------------------------------------------------------------------------
+
+    async def upload_attachment(
+        self,
+        chat_id: str,
+        source: FileSource,
+        *,
+        name: str | None = None,
+        content_type: str | None = None,
+        progress: Progress | None = None,
+    ) -> dict[str, Any]:
+        """Uploads a file to a chat: `POST /api/chats/{chatId}/attachments` for an upload form,
+        then the file POSTed to S3 with the form's fields. `source` is the file's bytes (then
+        `name` is required) or its path (name and type from it unless given); `progress(sent,
+        total)` is called as the body goes out. Returns the form's answer, `{attachmentId,
+        upload, expiresAt}`; the attachment is `pending` until its scan (`attachment.scanned`).
+
+        A refused form raises `HttpError` (`BAD_FRAME` 400 naming the field, e.g. a size over
+        the deployment's limit; `FORBIDDEN` 403 for a non-member; `RATE_LIMITED` 429 with
+        `retry_after_ms`); a refused POST raises `UploadRefusedError` with S3's code."""
+        name, size, content_type = describe(source, name, content_type)
+        body = {"name": name, "size": size, "contentType": content_type}
+        ticket: dict[str, Any] = await self.post(f"/api/chats/{_segment(chat_id)}/attachments", body)
+        ticket_id(ticket)
+        form = MultipartBody(ticket["upload"]["fields"], source, name, content_type, progress)
+        request = urllib.request.Request(  # noqa: S310 (the form's own https URL; http for tidings dev)
+            ticket["upload"]["url"],
+            data=form,
+            headers={"Content-Type": form.content_type, "Content-Length": str(form.length)},
+            method="POST",
+        )
+        try:
+            answer = await asyncio.to_thread(self._perform, request)
+        finally:
+            form.close()
+        if not 200 <= answer.status < 300:
+            raise refusal(answer.status, answer.text)
+        return ticket
 
     async def refresh(self, refresh_token: str) -> dict[str, Any]:
         """`POST /api/auth/refresh` (no Authorization): `{token, refreshToken, expiresAt}`."""

@@ -49,7 +49,7 @@ ERASURE_WORKER = Function(
     "ErasureWorker",
     "admin",
     "erasure_worker.handler",
-    "Erases a user: sessions and connections, messages, memberships, push, presence, then the profile",
+    "Erases a user: sessions and connections, messages, unsent uploads, memberships, push, presence, then the profile",
     tables=(
         (USERS, "read_write"),  # the erasure's marks, the revocation, the badge totals a leave lowers
         (REFRESH_TOKENS, "read_write"),  # the user's refresh tokens, found by their user index
@@ -61,7 +61,7 @@ ERASURE_WORKER = Function(
         (PUSH_SUBSCRIPTIONS, "read_write"),
         (PRESENCE, "write"),
         (PRESENCE_SUBSCRIPTIONS, "read_write"),  # both ways: the table and its subscriber index
-        DELETING_ATTACHMENTS,  # each deleted message's attachments
+        DELETING_ATTACHMENTS,  # each deleted message's attachments, the unsent uploads (its uploader index)
     ),
     buckets=(DELETING_FILES,),
     search=((SEARCH_INDEX, "read_write"),),  # removes the erased messages

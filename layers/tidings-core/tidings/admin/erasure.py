@@ -15,11 +15,13 @@ The stages, in order:
 2. `messages`: every message they sent is deleted through the normal delete path (a
    `message.deleted` chat event with its seq, which the members, sync and the search index
    follow), and removed from the search index at once.
-3. `reactions`: their reactions on other people's messages are removed (`message.reaction`).
-4. `chats`: they leave every chat (`member.left`, the removal cut-off of a removed member).
-5. `push`: their push subscriptions are deleted.
-6. `presence`: their presence and presence subscriptions (both ways) are deleted.
-7. `profile`: the user item becomes a tombstone (docs/protocol.md, "Erasing a user").
+3. `uploads`: their uploads no message holds (never sent, infected, or left behind by a
+   delete whose clean-up failed) are deleted, file and item.
+4. `reactions`: their reactions on other people's messages are removed (`message.reaction`).
+5. `chats`: they leave every chat (`member.left`, the removal cut-off of a removed member).
+6. `push`: their push subscriptions are deleted.
+7. `presence`: their presence and presence subscriptions (both ways) are deleted.
+8. `profile`: the user item becomes a tombstone (docs/protocol.md, "Erasing a user").
 
 Each feature's part is a port here; the worker (`functions/admin/erasure_worker.py`) composes
 them from the features' stores.
@@ -35,7 +37,7 @@ from tidings.kernel.delay_queue import json_codec
 from tidings.kernel.observability import logger, metrics
 from tidings.kernel.paging import Cursor
 
-Stage = Literal["sessions", "messages", "reactions", "chats", "push", "presence", "profile"]
+Stage = Literal["sessions", "messages", "uploads", "reactions", "chats", "push", "presence", "profile"]
 STAGES: tuple[Stage, ...] = get_args(Stage)
 ErasureState = Literal["erasing", "erased"]
 
@@ -100,6 +102,15 @@ class SentMessages(Protocol):
         """Removes the user's reactions from the message (a reaction event each); how many."""
 
 
+class Uploads(Protocol):
+    def uploaded_by(self, user_id: str, cursor: Cursor | None, limit: int) -> Page:
+        """A page of the ids of the user's uploads."""
+
+    def erase_unsent(self, attachment_id: str) -> bool:
+        """Deletes the upload's file and item unless a (not deleted) message holds it; False
+        when it did nothing."""
+
+
 class Memberships(Protocol):
     def memberships_of(self, user_id: str, cursor: Cursor | None, limit: int) -> Page:
         """A page of the ids of the chats the user is a member of."""
@@ -127,6 +138,7 @@ class ErasurePorts:
     sessions: Sessions
     messages: SentMessages
     remove_from_search: Callable[[Sequence[str]], None]  # message ids
+    uploads: Uploads
     memberships: Memberships
     push: PushSubscriptions
     presence: PresenceRecords
@@ -136,6 +148,7 @@ class ErasurePorts:
 # Messages are deleted one transaction each: a page is a few seconds of work at most.
 MESSAGE_PAGE = 25
 CHAT_PAGE = 25
+UPLOAD_PAGE = 25  # an S3 delete and two item calls each
 
 
 class ErasureService:
@@ -165,6 +178,8 @@ class ErasureService:
             logger.info("erasure: sessions revoked", extra={"userId": user_id, "closed": closed})
         elif job.stage == "messages":
             return self._messages(job)
+        elif job.stage == "uploads":
+            return self._uploads(job)
         elif job.stage == "reactions":
             return self._reactions(job)
         elif job.stage == "chats":
@@ -189,6 +204,12 @@ class ErasureService:
         if messages:
             self._ports.remove_from_search([message_id for _, _, message_id in messages])
         metrics.add_metric(name="ErasedMessages", unit="Count", value=len(erased))
+        return _next_page(job, next_cursor)
+
+    def _uploads(self, job: ErasureJob) -> ErasureJob | None:
+        attachment_ids, next_cursor = self._ports.uploads.uploaded_by(job.user_id, job.cursor, UPLOAD_PAGE)
+        erased = [attachment_id for attachment_id in attachment_ids if self._ports.uploads.erase_unsent(attachment_id)]
+        metrics.add_metric(name="ErasedUploads", unit="Count", value=len(erased))
         return _next_page(job, next_cursor)
 
     def _reactions(self, job: ErasureJob) -> ErasureJob | None:

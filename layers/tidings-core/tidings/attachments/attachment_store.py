@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from tidings.attachments.attachment import Attachment
 from tidings.attachments.models import CLEAN, DELETED, PENDING, AttachmentModel
+from tidings.kernel.paging import Cursor
 
 
 def _attachment(item: AttachmentModel) -> Attachment:
@@ -90,3 +91,21 @@ class DynamoAttachmentStore:
 
     def delete(self, attachment_id: str) -> None:
         AttachmentModel(attachment_id).delete()
+
+    def uploaded_by(self, user_id: str, cursor: Cursor | None, limit: int) -> tuple[list[str], Cursor | None]:
+        """A page of the ids of the user's uploads, oldest first (the uploader index), and the
+        cursor after it."""
+        page = AttachmentModel.by_uploader.query(user_id, limit=limit, last_evaluated_key=cursor)
+        return [item.attachment_id for item in page], page.last_evaluated_key
+
+    def delete_unsent(self, attachment_id: str) -> bool:
+        """Deletes an upload no message holds: never sent, or left `deleted` by a message delete
+        whose clean-up failed. False when it is gone already or a message holds it."""
+        unsent = AttachmentModel.message_id.does_not_exist() | (AttachmentModel.status == DELETED)
+        try:
+            AttachmentModel(attachment_id).delete(condition=AttachmentModel.attachment_id.exists() & unsent)
+        except DeleteError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True

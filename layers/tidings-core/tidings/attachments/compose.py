@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from tidings.attachments.message_attachments import SentAttachments
     from tidings.attachments.object_bucket import S3Objects
     from tidings.attachments.scanning import Scanner, ScanService, Uploader
+    from tidings.attachments.upload_erasure import UploadErasure
     from tidings.attachments.uploading import AttachmentService, Members
     from tidings.kernel.ratelimits import RateLimiter
 
@@ -79,3 +80,10 @@ def sent_attachments(environment: Environment) -> SentAttachments:
     from tidings.attachments.message_attachments import SentAttachments
 
     return SentAttachments(attachment_store(environment), files(environment))
+
+
+def upload_erasure(environment: Environment) -> UploadErasure:
+    """What a user's erasure deletes of their uploads (the admin feature's port)."""
+    from tidings.attachments.upload_erasure import UploadErasure
+
+    return UploadErasure(attachment_store(environment), files(environment))

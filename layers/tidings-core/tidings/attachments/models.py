@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 
 from tidings.kernel.declaration import Table, TableMeta
 from tidings.kernel.table_model import TableModel
@@ -16,6 +17,18 @@ CLEAN: Final = "clean"
 INFECTED: Final = "infected"
 # Its message was deleted: the file is being deleted with the item (never fetched again).
 DELETED: Final = "deleted"
+
+
+class AttachmentsByUploader(GlobalSecondaryIndex["AttachmentModel"]):
+    """One user's uploads, oldest first: a user's erasure finds the uploads they never sent
+    without a Scan. Keys only: the erasure reads each item itself before deleting it."""
+
+    class Meta:
+        index_name = "byUploader"
+        projection = KeysOnlyProjection()
+
+    uploader_id = UnicodeAttribute(hash_key=True, attr_name="uploaderId")
+    created_at = UnicodeAttribute(range_key=True, attr_name="createdAt")
 
 
 class AttachmentModel(TableModel):
@@ -35,6 +48,8 @@ class AttachmentModel(TableModel):
     object_key = UnicodeAttribute(attr_name="objectKey")
     created_at = UnicodeAttribute(attr_name="createdAt")
     message_id = UnicodeAttribute(attr_name="messageId", null=True)
+
+    by_uploader = AttachmentsByUploader()
 
 
 ATTACHMENTS = Table("Attachments", AttachmentModel)
