@@ -230,13 +230,10 @@ class Deliveries:
         report = DeliveryReport()
         owed: dict[tuple[str, ...], list[str]] = {}  # frames not yet posted -> connections owed them
         throttled: dict[tuple[str, ...], list[str]] = {}  # the same, for connections that were throttled
-        outcomes = bounded_map(lambda target: self._post_in_order(*target), targets, POST_CONCURRENCY, "post")
-        for (connection_id, frames), outcome in zip(targets, outcomes, strict=True):
-            report.delivered += outcome.posted
+        for (connection_id, frames), outcome in self._post_all(targets, report):
             if outcome.gone:
-                report.gone += 1
-                self._forget(connection_id)
-            elif outcome.refused is not None:
+                continue
+            if outcome.refused is not None:
                 report.given_up += 1
                 logger.warning("delivery refused", extra={"connectionId": connection_id, "error": outcome.refused})
             elif outcome.posted < len(frames):
@@ -274,17 +271,24 @@ class Deliveries:
                 return _Posted(index, refused=refused, throttled=failed is not None and failed.throttled)
         return _Posted(len(frames))
 
-    def _once_more_or_shed(self, throttled: dict[tuple[str, ...], list[str]], report: DeliveryReport) -> None:
-        """`fail_record`'s throttled connections: one more post each now (the client's own
-        backoff spaces it), and what still does not go through is shed."""
-        targets = [(connection_id, frames) for frames, ids in throttled.items() for connection_id in ids]
+    def _post_all(
+        self, targets: Sequence[tuple[str, Sequence[str]]], report: DeliveryReport
+    ) -> list[tuple[tuple[str, Sequence[str]], _Posted]]:
+        """Posts every target, in parallel; counts what was posted and forgets gone connections."""
         outcomes = bounded_map(lambda target: self._post_in_order(*target), targets, POST_CONCURRENCY, "post")
-        for (connection_id, frames), outcome in zip(targets, outcomes, strict=True):
+        for (connection_id, _), outcome in zip(targets, outcomes, strict=True):
             report.delivered += outcome.posted
             if outcome.gone:
                 report.gone += 1
                 self._forget(connection_id)
-            for data in frames[outcome.posted :]:
+        return list(zip(targets, outcomes, strict=True))
+
+    def _once_more_or_shed(self, throttled: dict[tuple[str, ...], list[str]], report: DeliveryReport) -> None:
+        """`fail_record`'s throttled connections: one more post each now (the client's own
+        backoff spaces it), and what still does not go through is shed."""
+        targets = [(connection_id, frames) for frames, ids in throttled.items() for connection_id in ids]
+        for (_, frames), outcome in self._post_all(targets, report):
+            for data in [] if outcome.gone else frames[outcome.posted :]:
                 report.count_shed(_kind(data))
 
     def redeliver(self, job: Redelivery) -> DeliveryReport:
