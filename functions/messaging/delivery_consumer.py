@@ -14,6 +14,9 @@ other). Failure semantics (docs/architecture.md "Fan-out" and "Notifications"):
   work again and parks it in its DLQ after 3 tries. Only when that queue cannot take it either
   does the record fail, so the notification is never dropped: the mapping then retries the record
   whole (clients drop a frame whose `seq` they already have).
+
+A big chat flooded beyond 100 messages a second is in summary mode (`summary_mode`): its
+audience gets one `chat.summary` per chat at the end of the batch instead of each message.new.
 """
 
 from dataclasses import dataclass
@@ -39,6 +42,7 @@ from tidings.messaging.declaration import DELIVERY
 from tidings.messaging.fanout import Fanout
 from tidings.messaging.message_store import DynamoMessageStore
 from tidings.messaging.records import ChatEventRecord, chat_event, chat_event_frame
+from tidings.messaging.summary_mode import MessageRates, SummaryWindow, still_told
 from tidings.messaging.typing_indicators import typing_ended_by_message
 from tidings.messaging.typing_store import DynamoTypingStateStore
 from tidings.notifications import compose as notifications
@@ -59,6 +63,7 @@ class Services:
     notifications: ChatEventNotifications
     notification_retries: DelayQueue[NotificationRetry]
     presence_ends: SubscriptionEnds
+    rates: MessageRates
 
 
 @cold_start(DELIVERY)
@@ -82,21 +87,25 @@ def _services(environment: Environment) -> Services:
         ),
         notifications.notification_retries(environment),
         presence.subscription_ends(environment),
+        messaging.message_rates(environment),
     )
 
 
-def handle(record: DynamoDBRecord) -> None:
+def handle(record: DynamoDBRecord, summaries: SummaryWindow) -> None:
     event = chat_event(record)
     if event is None:
         return
     with record_scope(event.item.trace_id):
         services = _services()
-        audience = deliver(services, record, event)
+        audience = deliver(services, record, event, summaries)
         notify(services, record, event, audience)
 
 
-def deliver(services: Services, record: DynamoDBRecord, event: ChatEventRecord) -> dict[str, list[str]] | None:
-    """Posts the event's frame to the chat; the audience it read, None for an unknown kind."""
+def deliver(
+    services: Services, record: DynamoDBRecord, event: ChatEventRecord, summaries: SummaryWindow
+) -> dict[str, list[str]] | None:
+    """Posts the event's frame to the chat (a summarised message.new only to those still told
+    of it); the audience it read, None for an unknown kind."""
     frame = chat_event_frame(event, services.messages.get)
     if frame is None and event.change is None:
         return None
@@ -108,14 +117,22 @@ def deliver(services: Services, record: DynamoDBRecord, event: ChatEventRecord) 
         membership_frames(services, event.change, audience)
     if frame is None:
         return audience
+    # Read before the summary check, so a record that fails to read is not counted.
+    accepted = datetime.fromisoformat(record.dynamodb.new_image["createdAt"])  # type: ignore[union-attr]  # an event
     frames: list[tuple[str, str | None]] = []
-    if frame["type"] == "message.new":
+    posted_to = audience
+    if frame["type"] == "message.new" and summaries.summarises(services.rates, chat_id, accepted, audience):
+        summaries.add(chat_id, event.item.seq, audience)
+        told = still_told(frame["payload"]["message"])
+        posted_to = {user_id: audience[user_id] for user_id in told if user_id in audience}
+        metrics.add_metric(name="MessagesSummarised", unit="Count", value=1)
+    elif frame["type"] == "message.new":
         sender = frame["payload"]["message"]["senderId"]
         typing_off = typing_ended_by_message(services.typing, services.users, chat_id, sender)
         if typing_off is not None:
             frames.append((typing_off, sender))
     frames.append((encode(frame), None))
-    report = services.fanout.frames_to_audience(audience, frames, trace_id=event.item.trace_id)
+    report = services.fanout.frames_to_audience(posted_to, frames, trace_id=event.item.trace_id)
     logger.info(
         "chat event delivered" if not report.sharded else "chat event handed to the fan-out workers",
         extra={
@@ -124,13 +141,13 @@ def deliver(services: Services, record: DynamoDBRecord, event: ChatEventRecord) 
             "kind": event.kind,
             "framesDelivered": report.delivered,
             "shards": report.sharded,
+            "summarised": posted_to is not audience,
         },
     )
     metrics.add_metric(name="FramesDelivered", unit="Count", value=report.delivered)
     if report.sharded:
         metrics.add_metric(name="FanoutShards", unit="Count", value=report.sharded)
     # Delivery latency: from the event's createdAt (stamped when it was accepted) to now.
-    accepted = datetime.fromisoformat(record.dynamodb.new_image["createdAt"])  # type: ignore[union-attr]  # an event
     metrics.add_metric(
         name="DeliveryLatency", unit="Milliseconds", value=(datetime.now(UTC) - accepted).total_seconds() * 1000
     )
@@ -175,6 +192,25 @@ def notify(
         services.notification_retries.schedule(NotificationRetry(record.raw_event))  # if this raises, the record fails
 
 
+def post_summaries(services: Services, summaries: SummaryWindow) -> None:
+    """The batch's `chat.summary` frames, one per summarised chat. Its records have succeeded,
+    so a summary that cannot be posted (the shard queue down) is logged, not retried: the
+    messages are stored, and clients find the gap at the chat's next frame and sync it."""
+    for data, audience, messages in summaries.frames():
+        try:
+            report = services.fanout.frames_to_audience(audience, [(data, None)])
+        except Exception:
+            logger.exception("chat summary not posted", extra={"messages": messages})
+            metrics.add_metric(name="ChatSummariesFailed", unit="Count", value=1)
+            continue
+        logger.info("chat summary posted", extra={"messages": messages, "shards": report.sharded})
+        metrics.add_metric(name="ChatSummaries", unit="Count", value=1)
+
+
 @consumer_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_batch(event, context, handle, EventType.DynamoDBStreams)
+    summaries = SummaryWindow()
+    response = process_batch(event, context, lambda record: handle(record, summaries), EventType.DynamoDBStreams)
+    if summaries:
+        post_summaries(_services(), summaries)
+    return response

@@ -77,6 +77,7 @@ from tidings.kernel.wire import (
 from tidings.messaging.wire import (
     ChatPath,
     ChatPayload,
+    ChatSummaryPayload,
     MessageDeleteAck,
     MessageDeletedFrame,
     MessageDeletePayload,
@@ -206,6 +207,12 @@ SERVER_MESSAGES: tuple[ServerMessage, ...] = (
     ServerMessage("chatAdded", "chat.added", ChatAddedPayload, "You are in a chat now: it, its members, its headSeq"),
     ServerMessage("chatRemoved", "chat.removed", ChatRemovedPayload, "You are no longer in a chat"),
     ServerMessage("typingIndicator", "typing.indicator", TypingIndicatorPayload, "Another member is (not) typing"),
+    ServerMessage(
+        "chatSummary",
+        "chat.summary",
+        ChatSummaryPayload,
+        "A busy big chat's new messages in a number (sync the chat to read them)",
+    ),
     ServerMessage("readReceipt", "read.receipt", ReadReceiptPayload, "Another member read up to a message"),
     ServerMessage(
         "syncResponse",

@@ -13,17 +13,23 @@ from tidings.kernel.environment import ColdStart
 
 
 class FakeConnections:
-    """Stands in for the @connections API: records posts; some connections are gone or broken."""
+    """Stands in for the @connections API: records posts; some connections are gone, broken,
+    or throttled (429 LimitExceededException, as `ApiGatewayPoster` reports it)."""
 
     def __init__(self) -> None:
         self.sent: dict[str, list[str]] = {}
         self.gone: set[str] = set()
         self.broken: set[str] = set()
+        self.throttled: set[str] = set()
         self.closed: list[str] = []
 
     def post(self, connection_id: str, data: str) -> bool:
         if connection_id in self.broken:
             raise ConnectionError(f"{connection_id} is unreachable")
+        if connection_id in self.throttled:
+            raise connections_api.PostFailed(
+                "PostToConnection failed: 429 LimitExceededException", retryable=True, throttled=True
+            )
         if connection_id in self.gone:
             return False
         self.sent.setdefault(connection_id, []).append(data)

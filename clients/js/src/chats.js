@@ -6,6 +6,7 @@
  * (`lastKnownSeq`) and:
  *
  * - applies the next seq at once, and buffers a later one;
+ * - after a `chat.summary` of a tracked chat, asks `sync.request {chatId, lastKnownSeq}` at once;
  * - when a gap stays open for `gapTimeoutMs`, asks `sync.request {chatId, lastKnownSeq}`: seqs
  *   can have holes (a retried send leaves one), and everything up to the response's `headSeq`
  *   that sync does not return does not exist;
@@ -134,6 +135,14 @@ export class ChatTracker {
       chat.applied = lastKnownSeq;
       this.#drain(chat);
     }
+  }
+
+  /** A `chat.summary` (a busy big chat's messages in a number): a tracked chat behind its
+   * `lastSeq` is synced now, unless a sync has it already; an untracked one is left to the app. */
+  summarised(summary) {
+    const chat = this.#chats.get(summary?.chatId);
+    if (!chat || !Number.isInteger(summary.lastSeq) || summary.lastSeq <= chat.applied) return;
+    if (!chat.run && this.#o.connected()) this.syncChat(chat.chatId);
   }
 
   untrack(chatId) {

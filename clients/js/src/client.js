@@ -530,6 +530,7 @@ export class TidingsClient {
       // Unsolicited errors (those before a server close are the Connection's to handle).
       this.#emitError(new TidingsError(frame.payload?.code ?? 'INTERNAL', frame.payload?.message ?? 'Server error', { frame }));
     }
+    if (frame.type === 'chat.summary') this.#chats.summarised(frame.payload); // and the app sees it too
     if (this.#chats.isChatEvent(frame)) this.#chats.ingest(frame);
     else if (frame.type === 'error') this.#emitter.emit('*', frame.payload, frame); // 'error' is the SDK's event
     else this.#deliver(frame);

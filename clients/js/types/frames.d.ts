@@ -12,7 +12,7 @@ export type ErrorCode = ("BAD_FRAME" | "UNKNOWN_TYPE" | "FRAME_TOO_LARGE" | "UNA
  */
 export interface TidingsFrames {
 client: (PingClientFrame | HelloClientFrame | AuthRenewClientFrame | ChatFocusClientFrame | MessageSendClientFrame | MessageEditClientFrame | MessageDeleteClientFrame | MessageReactClientFrame | TypingStartClientFrame | TypingStopClientFrame | ReadMarkClientFrame | SyncRequestClientFrame | PresenceSubscribeClientFrame | PresenceUnsubscribeClientFrame | PresenceUpdateClientFrame | SearchQueryClientFrame | SearchSuggestClientFrame)
-server: (AckFrame | AckErrorFrame | AuthRenewAckFrame | ChatFocusAckFrame | MessageSendAckFrame | MessageEditAckFrame | MessageDeleteAckFrame | MessageReactAckFrame | ReadMarkAckFrame | PresenceUpdateAckFrame | ErrorFrame | GatewayErrorMessage | PongFrame | WelcomeFrame | TokenRefreshFrame | MessageNewFrame | MessageUpdatedFrame | MessageDeletedFrame | MessageReactionFrame | MemberJoinedFrame | MemberLeftFrame | ChatUpdatedFrame | ChatAddedFrame | ChatRemovedFrame | TypingIndicatorFrame | ReadReceiptFrame | SyncResponseFrame | NotificationBadgeFrame | NotificationToastFrame | PresenceChangedFrame | SearchResultsFrame | SearchSuggestionsFrame | AttachmentScannedFrame)
+server: (AckFrame | AckErrorFrame | AuthRenewAckFrame | ChatFocusAckFrame | MessageSendAckFrame | MessageEditAckFrame | MessageDeleteAckFrame | MessageReactAckFrame | ReadMarkAckFrame | PresenceUpdateAckFrame | ErrorFrame | GatewayErrorMessage | PongFrame | WelcomeFrame | TokenRefreshFrame | MessageNewFrame | MessageUpdatedFrame | MessageDeletedFrame | MessageReactionFrame | MemberJoinedFrame | MemberLeftFrame | ChatUpdatedFrame | ChatAddedFrame | ChatRemovedFrame | TypingIndicatorFrame | ChatSummaryFrame | ReadReceiptFrame | SyncResponseFrame | NotificationBadgeFrame | NotificationToastFrame | PresenceChangedFrame | SearchResultsFrame | SearchSuggestionsFrame | AttachmentScannedFrame)
 }
 /**
  * Heartbeat, every 30 s (answered by API Gateway itself)
@@ -1342,6 +1342,45 @@ chatId: string
 userId: string
 displayName: string
 active: boolean
+}
+/**
+ * A busy big chat's new messages in a number (sync the chat to read them)
+ * 
+ * This interface was referenced by `TidingsFrames`'s JSON-Schema
+ * via the `definition` "ChatSummaryFrame".
+ */
+export interface ChatSummaryFrame {
+type: "chat.summary"
+/**
+ * A UUID the server gives each frame
+ */
+id: string
+/**
+ * When the frame was made, ISO 8601 UTC: 2026-11-25T10:15:00.000Z
+ */
+timestamp: string
+/**
+ * On frames about a message: the trace id its `message.send` gave or the server minted
+ */
+traceId?: string
+payload: ChatSummaryPayload
+}
+/**
+ * A flooded big chat's messages in a number instead of one `message.new` each.
+ * 
+ * This interface was referenced by `TidingsFrames`'s JSON-Schema
+ * via the `definition` "ChatSummaryPayload".
+ */
+export interface ChatSummaryPayload {
+chatId: string
+/**
+ * Messages of the chat not sent to you one by one since the last frame
+ */
+newMessages: number
+/**
+ * The highest seq among them: sync.request the chat up to here
+ */
+lastSeq: number
 }
 /**
  * Another member read up to a message

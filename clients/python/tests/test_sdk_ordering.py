@@ -339,3 +339,25 @@ async def test_a_big_chats_partial_watermarks_and_read_summary_reach_synced(
     assert [f["payload"] for f in synced] == [
         {"chatId": "c", "headSeq": 3, "readWatermarks": {"me": 1, "bob": 3}, "readSummary": summary}
     ]
+
+
+async def test_a_chat_summary_syncs_the_tracked_chat_up_to_its_last_seq(make_client, server: FakeServer):
+    client = make_client()
+    seen, summaries = collect(client), collect(client, "chat.summary")
+    await client.connect()
+    server.current.push_frame(message_new("town-hall", 1))
+    await settle()
+    server.current.push("chat.summary", {"chatId": "town-hall", "newMessages": 2, "lastSeq": 3})
+    request = await server.current.receive("sync.request")  # at once: no gap timer to wait for
+    assert request["payload"] == {"chatId": "town-hall", "lastKnownSeq": 1}
+    events = [message_new("town-hall", 2), message_new("town-hall", 3)]
+    response = {"chatId": "town-hall", "events": events, "hasMore": False, "cursor": None, "headSeq": 3}
+    server.current.reply(request, "sync.response", {**response, "readWatermarks": {}})
+    await settle()
+    assert seqs(seen) == [1, 2, 3]
+    assert [f["payload"]["newMessages"] for f in summaries] == [2]  # the app sees it too
+    # A summary of what the client has already, or of a chat it does not track, syncs nothing.
+    server.current.push("chat.summary", {"chatId": "town-hall", "newMessages": 2, "lastSeq": 3})
+    server.current.push("chat.summary", {"chatId": "elsewhere", "newMessages": 9, "lastSeq": 9})
+    await settle()
+    assert server.current.unread("sync.request") == []

@@ -94,6 +94,39 @@ test('a gap still open after gapTimeoutMs is filled with sync.request {chatId, l
   h.client.close();
 });
 
+test('a chat.summary syncs the tracked chat at once; one of a chat caught up or untracked syncs nothing', async () => {
+  const h = harness({ client: { chats: { 'town-hall': 0 } } });
+  await h.client.connect();
+  const seqs = received(h.client, 'town-hall');
+  const summaries = [];
+  h.client.on('chat.summary', (payload) => summaries.push(payload.newMessages));
+  h.server.handle('sync.request', (socket, frame) => {
+    if (!frame.payload.chatId) return false;
+    socket.deliver('sync.response', {
+      refId: frame.id,
+      chatId: 'town-hall',
+      events: [newFrame('town-hall', 2), newFrame('town-hall', 3)],
+      hasMore: false,
+      cursor: null,
+      headSeq: 3,
+      readWatermarks: {},
+    });
+    return true;
+  });
+  live(h.network.last, 'town-hall', 1);
+  h.network.last.deliver('chat.summary', { chatId: 'town-hall', newMessages: 2, lastSeq: 3 });
+  const requests = () => h.network.framesOf('sync.request').filter((f) => f.payload.chatId);
+  assert.deepEqual(requests().map((f) => f.payload), [{ chatId: 'town-hall', lastKnownSeq: 1 }], 'no gap timer to wait for');
+  await h.settle();
+  assert.deepEqual(seqs, [1, 2, 3]);
+  assert.deepEqual(summaries, [2], 'the app gets the summary too');
+  h.network.last.deliver('chat.summary', { chatId: 'town-hall', newMessages: 2, lastSeq: 3 });
+  h.network.last.deliver('chat.summary', { chatId: 'elsewhere', newMessages: 9, lastSeq: 9 });
+  await h.settle();
+  assert.equal(requests().length, 1);
+  h.client.close();
+});
+
 test('"listen, then sync" on every reconnect: one multi-chat sync; live frames wait for it', async () => {
   const h = harness({ client: { chats: { general: 4, 'project-x': 10 } } });
   await h.client.connect();

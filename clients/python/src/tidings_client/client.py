@@ -15,7 +15,8 @@ What it does for you (each one is a rule of the wire protocol):
 - **Delivers chat events in order, once.** Per chat it tracks the last `seq`, holds frames that
   overtook a missing one, fills gaps with `sync.request`, syncs every tracked chat after each
   reconnect (listen first, then sync), refetches over REST when a chat is too far behind, and
-  drops duplicates.
+  drops duplicates. A `chat.summary` (a busy big chat's messages in a number) syncs that chat
+  when it is tracked, so its messages arrive as if posted one by one.
 - **Keeps session state.** Renews the token on `token.refresh`; re-sends focus, presence status
   and presence subscriptions after a reconnect and renews subscriptions before they lapse;
   throttles `typing.start` (1 per 3 s per chat) and `read.mark` (1 per s per chat, coalesced);
@@ -940,6 +941,8 @@ class TidingsClient:
                 chat_id = payload_of(frame).get("chatId")
                 if isinstance(chat_id, str):
                     self._sequencer.forget(chat_id)
+            elif frame_type == "chat.summary":
+                self._link_task(link, self._catch_up(link, payload_of(frame)))
             if chat_event_position(frame) is not None:
                 self._sequence(frame)
                 return
@@ -1045,6 +1048,18 @@ class TidingsClient:
             if self._gap_timers.get(chat_id) is asyncio.current_task():
                 del self._gap_timers[chat_id]
         self._watch_gap(chat_id)  # frames past another gap may still be waiting
+
+    async def _catch_up(self, link: _Link, summary: dict[str, Any]) -> None:
+        """After a `chat.summary`: syncs a tracked chat up to its `lastSeq`, unless a sync or a
+        gap's timer is on it already (an untracked chat is fetched when the app opens it)."""
+        chat_id, last_seq = summary.get("chatId"), summary.get("lastSeq")
+        if not isinstance(chat_id, str) or not isinstance(last_seq, int):
+            return
+        known = self._sequencer.watermarks().get(chat_id)
+        if known is None or known >= last_seq or self._sequencer.is_syncing(chat_id) or chat_id in self._gap_timers:
+            return
+        logger.info("chat %s summarised up to seq %d: syncing from %d", chat_id, last_seq, known)
+        await self._sync(link, {chat_id: known}, raise_errors=False, single=True)
 
     async def _sync(self, link: _Link, chats: dict[str, Any], *, raise_errors: bool, single: bool = False) -> None:
         """Syncs `chats` (chatId → lastKnownSeq or cursor) until none has more, delivering the

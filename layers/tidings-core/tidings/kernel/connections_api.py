@@ -16,7 +16,13 @@ delivery loop (docs/architecture.md "Fan-out"):
   a connection up after the last one (its client finds the gap by `seq` and fills it with
   `sync.request`: the message is stored, nothing acked is lost);
 - without a retry queue (typing: a late indicator is worse than none) a failed connection is
-  given up at once.
+  given up at once;
+- under pressure (a post that failed: throttled, 5xx, a timeout) the ephemeral frames are shed
+  first (`RETRIES_BEFORE_SHEDDING`): a `typing.*` frame is never retried, a `presence.*` frame
+  once, and `message.*` and every other frame keep all their retries. A presence delivery that
+  fails its record (`fail_record`) gives a throttled connection its one retry on the spot, then
+  sheds it: failing the record would post the status again to every subscriber, into the same
+  limit. Shed frames are counted (`TypingFramesShed`, `PresenceFramesShed`).
 
 A `Redelivery` is "these frames to these connections": also the unit a big chat's fan-out puts
 on its shard queue (messaging's `FanoutShards`, as attempt 1). The retry queue itself
@@ -29,7 +35,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import boto3
@@ -52,6 +58,10 @@ MAX_ATTEMPTS = 1 + len(RETRY_DELAYS_SECONDS)
 # Throttled connections go back in jobs of at most this many, each delayed by its attempt's
 # backoff plus a random part of as much again, so they do not all return in the same second.
 THROTTLED_PER_JOB = 25
+# Retries an ephemeral frame gets before it is shed, by the first part of its type; any other
+# frame (message.*, badges, chat frames) gets every retry.
+RETRIES_BEFORE_SHEDDING = {"typing": 0, "presence": 1}
+_SHED_METRICS = {"typing": "TypingFramesShed", "presence": "PresenceFramesShed"}
 
 # Delivery retries (docs/architecture.md "Fan-out"): frames that some connections could not take
 # (a 5xx or a throttle from the @connections API), each job due after its attempt's backoff. A
@@ -175,6 +185,10 @@ class DeliveryReport:
     given_up: int = 0  # connections that will not get these frames (their clients sync)
     throttled: int = 0  # of `retrying`, those the @connections rate limit refused
     sharded: int = 0  # shard jobs a big chat's fan-out handed to its workers (their posts come later)
+    shed: dict[str, int] = field(default_factory=dict)  # ephemeral frames dropped, by kind (typing, presence)
+
+    def count_shed(self, kind: str, frames: int = 1) -> None:
+        self.shed[kind] = self.shed.get(kind, 0) + frames
 
 
 @dataclass(frozen=True)
@@ -216,18 +230,21 @@ class Deliveries:
         report = DeliveryReport()
         owed: dict[tuple[str, ...], list[str]] = {}  # frames not yet posted -> connections owed them
         throttled: dict[tuple[str, ...], list[str]] = {}  # the same, for connections that were throttled
-        outcomes = bounded_map(lambda target: self._post_in_order(*target), targets, POST_CONCURRENCY, "post")
-        for (connection_id, frames), outcome in zip(targets, outcomes, strict=True):
-            report.delivered += outcome.posted
+        for (connection_id, frames), outcome in self._post_all(targets, report):
             if outcome.gone:
-                report.gone += 1
-                self._forget(connection_id)
-            elif outcome.refused is not None:
+                continue
+            if outcome.refused is not None:
                 report.given_up += 1
                 logger.warning("delivery refused", extra={"connectionId": connection_id, "error": outcome.refused})
             elif outcome.posted < len(frames):
-                kept = throttled if outcome.throttled else owed
-                kept.setdefault(tuple(frames[outcome.posted :]), []).append(connection_id)
+                rest = _worth_retrying(frames[outcome.posted :], attempt, report)
+                if rest:
+                    kept = throttled if outcome.throttled else owed
+                    kept.setdefault(rest, []).append(connection_id)
+        if throttled and self._fail_record:
+            self._once_more_or_shed(throttled, report)
+            throttled = {}
+        _count_shed(report)
         if (owed or throttled) and self._fail_record:
             count = sum(len(connection_ids) for connection_ids in (*owed.values(), *throttled.values()))
             raise DeliveryFailed(f"{count} connection(s) failed")
@@ -253,6 +270,26 @@ class Deliveries:
                 refused = str(exc) if failed is not None and not failed.retryable else None
                 return _Posted(index, refused=refused, throttled=failed is not None and failed.throttled)
         return _Posted(len(frames))
+
+    def _post_all(
+        self, targets: Sequence[tuple[str, Sequence[str]]], report: DeliveryReport
+    ) -> list[tuple[tuple[str, Sequence[str]], _Posted]]:
+        """Posts every target, in parallel; counts what was posted and forgets gone connections."""
+        outcomes = bounded_map(lambda target: self._post_in_order(*target), targets, POST_CONCURRENCY, "post")
+        for (connection_id, _), outcome in zip(targets, outcomes, strict=True):
+            report.delivered += outcome.posted
+            if outcome.gone:
+                report.gone += 1
+                self._forget(connection_id)
+        return list(zip(targets, outcomes, strict=True))
+
+    def _once_more_or_shed(self, throttled: dict[tuple[str, ...], list[str]], report: DeliveryReport) -> None:
+        """`fail_record`'s throttled connections: one more post each now (the client's own
+        backoff spaces it), and what still does not go through is shed."""
+        targets = [(connection_id, frames) for frames, ids in throttled.items() for connection_id in ids]
+        for (_, frames), outcome in self._post_all(targets, report):
+            for data in [] if outcome.gone else frames[outcome.posted :]:
+                report.count_shed(_kind(data))
 
     def redeliver(self, job: Redelivery) -> DeliveryReport:
         targets = [(connection_id, job.frames) for connection_id in job.connection_ids]
@@ -285,6 +322,36 @@ class Deliveries:
             self._connections.forget_gone(connection_id)
         except Exception:
             logger.exception("could not forget a gone connection", extra={"connectionId": connection_id})
+
+
+def _kind(data: str) -> str:
+    """The first part of a frame's type (`typing` for `typing.indicator`); "" for anything else."""
+    try:
+        frame = json.loads(data)
+    except ValueError:
+        return ""
+    frame_type = frame.get("type") if isinstance(frame, dict) else None
+    return frame_type.split(".", 1)[0] if isinstance(frame_type, str) else ""
+
+
+def _worth_retrying(frames: Sequence[str], attempt: int, report: DeliveryReport) -> tuple[str, ...]:
+    """The frames still worth another try after delivery `attempt` failed; the ephemeral ones
+    past their retries are counted in `report` as shed."""
+    kept: list[str] = []
+    for data in frames:
+        kind = _kind(data)
+        if attempt > RETRIES_BEFORE_SHEDDING.get(kind, MAX_ATTEMPTS):
+            report.count_shed(kind)
+        else:
+            kept.append(data)
+    return tuple(kept)
+
+
+def _count_shed(report: DeliveryReport) -> None:
+    for kind, frames in report.shed.items():
+        metrics.add_metric(name=_SHED_METRICS[kind], unit="Count", value=frames)
+    if report.shed:
+        logger.warning("frames shed under pressure", extra={"shed": report.shed})
 
 
 def count_delivery(report: DeliveryReport) -> None:

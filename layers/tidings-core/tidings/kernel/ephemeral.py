@@ -1,5 +1,5 @@
 """The Ephemeral table: short-lived state shared by every Lambda container (rate-limit buckets,
-typing state, toast groups), each item with a TTL."""
+typing state, toast groups, big chats' message rates), each item with a TTL."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ class EphemeralModel(TableModel):
     # Toast groups: the toast id a (user, chat) group shares, and how many messages it holds.
     group_id = UnicodeAttribute(attr_name="groupId", null=True)
     group_count = NumberAttribute(attr_name="groupCount", null=True)
+    # Summary mode (messaging): a big chat's messages in one second.
+    message_count = NumberAttribute(attr_name="messageCount", null=True)
     expires_at = TTLAttribute(attr_name="expiresAt")
 
 

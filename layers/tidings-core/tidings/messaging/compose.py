@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from tidings.messaging.receipts import ReadService
     from tidings.messaging.retention import RetentionSweep
     from tidings.messaging.sending import MessageAttachments, MessageService, UserDirectory
+    from tidings.messaging.summary_mode import DynamoMessageRates
     from tidings.messaging.syncing import SyncService
     from tidings.messaging.typing_indicators import MembershipCheck, TypingService
     from tidings.messaging.typing_store import DynamoTypingStateStore
@@ -138,6 +139,14 @@ def fanout_shards(environment: Environment) -> DelayQueue[Redelivery]:
     from tidings.messaging.fanout_shards import SHARD_JOBS
 
     return DelayQueue(environment.queue_url(FANOUT_SHARDS), SHARD_JOBS, split=connections_api.split_to_fit)
+
+
+def message_rates(environment: Environment) -> DynamoMessageRates:
+    """Big chats' messages per second, for summary mode (the Delivery consumer)."""
+    from tidings.messaging.summary_mode import DynamoMessageRates
+
+    environment.require(EPHEMERAL)
+    return DynamoMessageRates()
 
 
 def typing_state(environment: Environment) -> DynamoTypingStateStore:

@@ -209,6 +209,14 @@ class TypingIndicatorPayload(ServerPayload):
     active: bool
 
 
+class ChatSummaryPayload(ServerPayload):
+    """A flooded big chat's messages in a number instead of one `message.new` each."""
+
+    chatId: str
+    newMessages: int = Field(description="Messages of the chat not sent to you one by one since the last frame")
+    lastSeq: int = Field(description="The highest seq among them: sync.request the chat up to here")
+
+
 class ReadReceiptPayload(ServerPayload):
     chatId: str
     userId: str
