@@ -42,15 +42,16 @@ _ASSET_SKIPPED_PARTS = {"__pycache__", ".pytest_cache", "tests"}
 
 
 def build_function_code(code_dir: Path, output_dir: Path) -> Path:
-    """A function folder's asset, staged in `output_dir`: its modules, with their bytecode."""
+    """A function folder's asset, staged beside `output_dir` (`staging.stage`): its modules,
+    with their bytecode."""
 
-    def fill(staging: Path) -> None:
+    def fill(staging: Path, previous: Path | None) -> None:
         for source in sorted(code_dir.rglob("*")):
             relative = source.relative_to(code_dir)
             if source.is_file() and source.suffix != ".pyc" and not _ASSET_SKIPPED_PARTS.intersection(relative.parts):
                 (staging / relative).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source, staging / relative)
-        compile_bytecode(staging, LAMBDA_TASK_ROOT, previous=output_dir)
+        compile_bytecode(staging, LAMBDA_TASK_ROOT, previous=previous)
 
     return stage(output_dir, fill)
 

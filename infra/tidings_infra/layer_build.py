@@ -106,13 +106,14 @@ def build_layer(
     package_dir: Path = names.CORE_PACKAGE_DIR,
     distributions: Iterable[str] = names.LAYER_DISTRIBUTIONS,
 ) -> Path:
-    """(Re)build `<output_dir>/python/` and return `output_dir`, ready for `Code.from_asset`."""
+    """Build the layer's `python/` directory and return the build's directory, ready for
+    `Code.from_asset` (`staging.stage`: `<output_dir>-<content hash>`)."""
 
-    def fill(staging: Path) -> None:
+    def fill(staging: Path, previous: Path | None) -> None:
         site_dir = staging / "python"
         _copy_package_tree(package_dir, site_dir)
         for name in distributions:
             _copy_distribution(name, site_dir)
-        compile_bytecode(site_dir, LAMBDA_LAYER_SITE, previous=output_dir / "python")
+        compile_bytecode(site_dir, LAMBDA_LAYER_SITE, previous=previous / "python" if previous else None)
 
     return stage(output_dir, fill)

@@ -32,9 +32,11 @@ from tidings_infra.packaging import COMMON_ENVIRONMENT, LAYER_DISTRIBUTIONS  # n
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 CORE_PACKAGE_DIR = REPO_ROOT / "layers" / "tidings-core" / "tidings"
-# Staging directory of our layer (gitignored). Lambda puts `python/` of a layer on sys.path.
+# Where our layer is built, as `layer-<content hash>/` (gitignored, `staging.stage`). Lambda puts
+# `python/` of a layer on sys.path.
 LAYER_BUILD_DIR = REPO_ROOT / "build" / "layer"
-# Staging directories of the functions' assets, one a folder of `FUNCTIONS_DIR` (gitignored).
+# Where the functions' assets are built, as `<folder>-<content hash>/`, one a folder of
+# `FUNCTIONS_DIR` (gitignored).
 FUNCTION_BUILD_DIR = REPO_ROOT / "build" / "functions"
 # --- stack, stage and constructs ---------------------------------------------------------
 

@@ -145,16 +145,35 @@ def test_layer_build_copies_sources_and_distributions_without_caches(tmp_path: P
     (package / "__init__.py").write_text("")
     (package / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"")
     output = tmp_path / "layer"
-    (output / "python" / "stale").mkdir(parents=True)
+    (tmp_path / "layer-0ld" / "python" / "stale").mkdir(parents=True)  # an earlier build
 
-    assert build_layer(output, package, ("pynamodb", "PyJWT")) == output
-    site = output / "python"
+    site = build_layer(output, package, ("pynamodb", "PyJWT")) / "python"
+    assert site.parent.name.startswith("layer-") and site.parent.name != "layer-0ld"
     assert (site / "tidings" / "__init__.py").is_file()
     assert (site / "pynamodb" / "models.py").is_file()
     assert (site / "jwt" / "api_jwt.py").is_file()
     assert not (site / "stale").exists()
     assert not (site / "tidings" / "__pycache__" / "x.cpython-311.pyc").exists(), "the source tree's caches stay out"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".layer")] == []
+
+
+def test_a_changed_source_is_a_new_build_beside_the_last_which_stays_readable(tmp_path: Path) -> None:
+    """Parallel synths: one may still be copying the build another has just replaced."""
+    package = tmp_path / "src" / "tidings"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    output = tmp_path / "layer"
+    first = build_layer(output, package, ())
+    assert build_layer(output, package, ()) == first, "the same content, the same build"
+    (package / "__init__.py").write_text("CHANGED = True\n")
+    second = build_layer(output, package, ())
+    assert second != first
+    assert (first / "python" / "tidings" / "__init__.py").read_text() == ""
+    assert (second / "python" / "tidings" / "__init__.py").read_text() == "CHANGED = True\n"
+    for generation in range(5):
+        (package / "__init__.py").write_text(f"GENERATION = {generation}\n")
+        build_layer(output, package, ())
+    assert len(list(tmp_path.glob("layer-*"))) == 3, "old builds are pruned"
 
 
 def test_the_layer_ships_bytecode_python_loads_without_reading_the_sources(tmp_path: Path) -> None:

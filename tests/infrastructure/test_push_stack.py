@@ -157,8 +157,9 @@ def test_every_compiled_file_in_the_built_layer_comes_from_a_wheel_lambda_can_lo
     from email.parser import Parser
 
     from tidings_infra.lambda_wheels import LAMBDA_GLIBC, _tag_glibc
+    from tidings_infra.layer_build import build_layer
 
-    site = names.LAYER_BUILD_DIR / "python"
+    site = build_layer() / "python"
     for info in site.glob("*.dist-info"):
         tags = Parser().parsestr((info / "WHEEL").read_text()).get_all("Tag") or []
         platforms = {tag.rsplit("-", 1)[-1] for tag in tags}
