@@ -242,8 +242,7 @@ class Deliveries:
                     kept = throttled if outcome.throttled else owed
                     kept.setdefault(rest, []).append(connection_id)
         if throttled and self._fail_record:
-            self._once_more_or_shed(throttled, report)
-            throttled = {}
+            throttled = self._once_more_or_shed(throttled, report)
         _count_shed(report)
         if (owed or throttled) and self._fail_record:
             count = sum(len(connection_ids) for connection_ids in (*owed.values(), *throttled.values()))
@@ -283,13 +282,25 @@ class Deliveries:
                 self._forget(connection_id)
         return list(zip(targets, outcomes, strict=True))
 
-    def _once_more_or_shed(self, throttled: dict[tuple[str, ...], list[str]], report: DeliveryReport) -> None:
+    def _once_more_or_shed(
+        self, throttled: dict[tuple[str, ...], list[str]], report: DeliveryReport
+    ) -> dict[tuple[str, ...], list[str]]:
         """`fail_record`'s throttled connections: one more post each now (the client's own
-        backoff spaces it), and what still does not go through is shed."""
+        backoff spaces it). An ephemeral frame that still does not go through is shed; any
+        other is returned, still owed, so the record fails for it as before."""
         targets = [(connection_id, frames) for frames, ids in throttled.items() for connection_id in ids]
-        for (_, frames), outcome in self._post_all(targets, report):
+        still_owed: dict[tuple[str, ...], list[str]] = {}
+        for (connection_id, frames), outcome in self._post_all(targets, report):
+            kept = []
             for data in [] if outcome.gone else frames[outcome.posted :]:
-                report.count_shed(_kind(data))
+                kind = _kind(data)
+                if kind in RETRIES_BEFORE_SHEDDING:
+                    report.count_shed(kind)
+                else:
+                    kept.append(data)
+            if kept:
+                still_owed.setdefault(tuple(kept), []).append(connection_id)
+        return still_owed
 
     def redeliver(self, job: Redelivery) -> DeliveryReport:
         targets = [(connection_id, job.frames) for connection_id in job.connection_ids]
