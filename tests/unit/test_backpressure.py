@@ -117,7 +117,6 @@ def test_a_presence_change_that_fails_otherwise_still_fails_its_record() -> None
         _presence(poster).publish(CHANGE)
 
 
-
 def test_a_record_failing_delivery_sheds_only_ephemeral_frames_a_message_still_fails_it() -> None:
     """The on-the-spot retry of `fail_record` is shedding for presence and typing only: a
     message frame still refused after it fails the record, as it did before shedding existed."""
