@@ -4,9 +4,8 @@ and `fetch` for the answer as it came (status, headers, body)."""
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -50,14 +49,10 @@ class Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def api() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+def api(serve: Callable[[type[BaseHTTPRequestHandler]], Any]) -> Iterator[str]:
     Handler.seen.clear()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve(Handler) as base:
+        yield base
 
 
 async def test_request_decodes_2xx_answers_and_raises_http_errors(api: str):

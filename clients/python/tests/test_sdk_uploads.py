@@ -5,11 +5,10 @@ API's refusals raised with their codes."""
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email import message_from_bytes
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -64,16 +63,12 @@ class Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def api() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    Handler.base = f"http://127.0.0.1:{server.server_address[1]}"
+def api(serve: Callable[[type[BaseHTTPRequestHandler]], Any]) -> Iterator[str]:
     Handler.forms.clear()
     Handler.posts.clear()
-    yield Handler.base
-    server.shutdown()
-    server.server_close()
+    with serve(Handler) as base:
+        Handler.base = base
+        yield base
 
 
 def _parts(content_type: str, body: bytes) -> list[Message]:
