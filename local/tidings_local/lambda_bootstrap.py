@@ -92,6 +92,9 @@ def run_template(config):
     _check_preloaded(config)
     _share_sdk_models(config.get("sdk_services") or ())
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the workers
+    # A Ctrl-C at the terminal reaches the whole process group: the main process stops the
+    # template by closing the control socket, so the interrupt is not the template's to act on.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     control = socket.socket(fileno=config["control_fd"])
     control.sendall(json.dumps({"modules": sorted({name.partition(".")[0] for name in sys.modules})}).encode())
     while True:
@@ -105,6 +108,7 @@ def run_template(config):
         pid = os.fork()
         if pid == 0:
             control.close()
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # a worker is a normal process
             try:
                 if spec.get("fresh"):
                     _exec_fresh(spec, fds)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import signal
 import sys
@@ -61,7 +62,8 @@ async def test_dev_starts_announces_readiness_and_exits_cleanly_on_sigint(tmp_pa
         "--demo",
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
-        env={**__import__("os").environ, "TIDINGS_FUNCTIONS_DIR": str(stub_functions(tmp_path))},
+        env={**os.environ, "TIDINGS_FUNCTIONS_DIR": str(stub_functions(tmp_path))},
+        start_new_session=True,  # its own process group, as a terminal's foreground job
     )
     assert process.stderr is not None
     try:
@@ -77,11 +79,15 @@ async def test_dev_starts_announces_readiness_and_exits_cleanly_on_sigint(tmp_pa
             async with http.get(f"{url}/healthz") as response:
                 assert response.status == 200
             ws = await http.ws_connect(f"{url.replace('http', 'ws')}/ws?token=anything")
-            process.send_signal(signal.SIGINT)
+            # Ctrl-C: the terminal signals the whole foreground process group, the runtime's
+            # Lambda worker template included, not only `tidings dev`.
+            os.killpg(process.pid, signal.SIGINT)
             message = await ws.receive(timeout=5)
             assert message.type == aiohttp.WSMsgType.CLOSE
             assert ws.close_code == 1001
         assert await asyncio.wait_for(process.wait(), 5) == 0
+        after = (await process.stderr.read()).decode()
+        assert "Traceback" not in after, after
     finally:
         if process.returncode is None:
             process.kill()
