@@ -21,6 +21,7 @@ import { Outbox } from './outbox.js';
 import { Requests } from './requests.js';
 import { Debounced, LatestValue, PresenceSubscriptions, ReadMarks, TypingRate } from './rates.js';
 import { apiUrlFromWebSocketUrl, Rest } from './rest.js';
+import { uploadAttachment } from './uploads.js';
 import { IndexedDBStorage } from './storage/indexeddb.js';
 import { MemoryStorage } from './storage/memory.js';
 import { VERSION } from './version.js';
@@ -45,6 +46,8 @@ const TRACE_ID = /^[A-Za-z0-9_-]{8,64}$/; // what the server keeps (it replaces 
  * @property {new (url: string) => any} [WebSocket] a WebSocket constructor (default `globalThis.WebSocket`; in
  *   Node 20 pass the `ws` package's)
  * @property {typeof fetch} [fetch] default `globalThis.fetch`
+ * @property {typeof XMLHttpRequest | null} [XMLHttpRequest] for upload progress (default
+ *   `globalThis.XMLHttpRequest`; null: upload with `fetch`)
  * @property {import('./backoff.js').BackoffOptions} [backoff] reconnect delays
  * @property {Record<string, number>} [chats] chats to track from the start: `{chatId: lastKnownSeq}`
  * @property {string[]} [chatEventTypes] further server frame types to order as chat events
@@ -483,6 +486,25 @@ export class TidingsClient {
     if (cursor) params.set('cursor', cursor);
     const suffix = params.toString() ? `?${params}` : '';
     return this.#rest.call('GET', `/api/channels${suffix}`);
+  }
+
+  /**
+   * Uploads a file to a chat (uploads.js): the upload form, the file POSTed to S3 with its
+   * fields, then (unless `waitScanned: false`) the scan's verdict. Resolves with
+   * `{attachmentId, name, size, contentType, status, expiresAt}`, to send as
+   * `send(chatId, text, {attachments: [{attachmentId}]})`; rejects with `InfectedError`,
+   * `UploadRefusedError` (S3's code) or a `TidingsError` (the form's refusal: `BAD_FRAME`,
+   * `FORBIDDEN`, `RATE_LIMITED` with `retryAfterMs`; `NETWORK`; `TIMEOUT` without a verdict).
+   */
+  upload(chatId, file, options = {}) {
+    const io = {
+      rest: this.#rest,
+      fetch: this.#o.fetch ?? globalThis.fetch?.bind(globalThis),
+      XMLHttpRequest: 'XMLHttpRequest' in this.#o ? this.#o.XMLHttpRequest : globalThis.XMLHttpRequest,
+      on: (type, handler) => this.#emitter.on(type, handler),
+      clock: this.#o.clock,
+    };
+    return uploadAttachment(io, chatId, file, options);
   }
 
   /** Any REST call with the client's token (`api('PUT', '/api/prefs', prefs)`). */

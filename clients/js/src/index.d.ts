@@ -91,6 +91,8 @@ export interface TidingsClientOptions {
   /** a WebSocket constructor (in Node 20, the `ws` package's default export) */
   WebSocket?: new (url: string) => unknown;
   fetch?: typeof fetch;
+  /** for upload progress (default `globalThis.XMLHttpRequest`); null uploads with `fetch` (one final 100%) */
+  XMLHttpRequest?: (new () => XMLHttpRequest) | null;
   backoff?: BackoffOptions;
   /** chats to track from the start: `{chatId: lastKnownSeq}` */
   chats?: Record<string, number>;
@@ -124,6 +126,31 @@ export interface SendOptions extends MutationOptions {
   /** the trace id (8 to 64 of `A-Z a-z 0-9 _ -`) the server logs the message under and puts on
    * its frames; anything else throws a TypeError */
   traceId?: string;
+}
+
+export interface UploadOptions {
+  /** the file name (default: the File's; required for other data) */
+  name?: string;
+  /** default: the Blob's type, else `application/octet-stream` */
+  contentType?: string;
+  /** bytes of the POST's body sent so far (with fetch alone: once, at the end) */
+  onProgress?: (progress: { loaded: number; total: number }) => void;
+  /** resolve only once `attachment.scanned` says clean (default true) */
+  waitScanned?: boolean;
+  /** how long to wait for the verdict (default 60000): then `TIMEOUT` */
+  scanTimeoutMs?: number;
+}
+
+/** An upload, ready to be sent as `attachments: [{attachmentId}]` once `clean`. */
+export interface UploadedAttachment {
+  attachmentId: string;
+  name: string;
+  size: number;
+  contentType: string;
+  /** `pending` with `waitScanned: false` (a send of it is refused with CONFLICT until clean) */
+  status: 'clean' | 'pending';
+  /** when the upload form expired (an upload never sent is deleted after a day) */
+  expiresAt: string;
 }
 
 /** The SDK's own events, beside the server's frames. */
@@ -202,6 +229,8 @@ export class TidingsClient {
   addMember(chatId: string, userId: string, options?: { role?: 'member' | 'admin' }): Promise<MemberResponse>;
   removeMember(chatId: string, userId: string): Promise<void>;
   channels(query?: string, page?: { cursor?: string }): Promise<ChannelsPage>;
+  /** uploads a file to a chat: the upload form, the POST to S3, the scan's verdict */
+  upload(chatId: string, file: Blob | ArrayBuffer | ArrayBufferView, options?: UploadOptions): Promise<UploadedAttachment>;
   /** any REST call with the client's token */
   api(method: string, path: string, body?: unknown): Promise<any>;
   /** any request frame (for server features newer than this SDK); resolves with the reply's payload */
@@ -228,6 +257,14 @@ export class TidingsError extends Error {
   status: number | undefined;
   frame: object | undefined;
   extra: Record<string, unknown>;
+}
+
+/** S3 refused the upload's POST; `code` is S3's (`EntityTooLarge`, `EntityTooSmall`, `AccessDenied`, ...). */
+export class UploadRefusedError extends TidingsError {}
+
+/** The scan found the upload infected (code `INFECTED`); `extra.attachmentId` names it. */
+export class InfectedError extends TidingsError {
+  constructor(message: string, details?: { frame?: object; extra?: object });
 }
 
 export const SDK_ERROR_CODES: Readonly<{

@@ -13,6 +13,7 @@
 
 export { TidingsClient, eventFromAck } from './client.js';
 export { TidingsError, SDK_ERROR_CODES } from './errors.js';
+export { InfectedError, UploadRefusedError } from './uploads.js';
 export { MemoryStorage } from './storage/memory.js';
 export { IndexedDBStorage } from './storage/indexeddb.js';
 export { CHAT_EVENT_TYPES } from './chats.js';

@@ -1,7 +1,7 @@
 // The SDK used as an app's author would, type-checked by `tsc --noEmit` (tsconfig.json; run by
 // test/unit/types.test.js), never executed. Each `@ts-expect-error` line is a mistake the
 // declarations must refuse: tsc fails if one of them stops being an error.
-import { MemoryStorage, TidingsClient, TidingsError, type OutboxEntry, type WireMessage } from '@tidings/client';
+import { InfectedError, MemoryStorage, TidingsClient, TidingsError, UploadRefusedError, type OutboxEntry, type WireMessage } from '@tidings/client';
 import { FileStorage } from '@tidings/client/file-storage';
 import type { ServerFrame } from '@tidings/client/frames';
 
@@ -55,6 +55,16 @@ export async function author(): Promise<void> {
   const { channels, nextCursor } = await client.channels('launch');
   console.log(page.nextBefore, channels.length, nextCursor, client.lastKnownSeq(channel.chatId));
 
+  const file = new Blob(['%PDF-1.7'], { type: 'application/pdf' });
+  try {
+    const uploaded = await client.upload('general', file, { name: 'plan.pdf', onProgress: ({ loaded, total }) => console.log(loaded / total) });
+    await client.send('general', 'the plan', { attachments: [{ attachmentId: uploaded.attachmentId }] });
+    const pending = await client.upload('general', new Uint8Array([1, 2]), { name: 'a.bin', waitScanned: false });
+    console.log(pending.status === 'pending', uploaded.size);
+  } catch (error) {
+    if (error instanceof InfectedError) console.log(error.extra.attachmentId);
+    else if (error instanceof UploadRefusedError) console.log(error.code, error.status);
+  }
   try {
     await client.send('general', 'x');
   } catch (error) {
@@ -74,6 +84,10 @@ export async function mistakes(): Promise<void> {
   await client.send('general', 'hi', { traceId: 4711 });
   // @ts-expect-error priority is normal or urgent
   await client.send('general', 'hi', { priority: 'high' });
+  // @ts-expect-error a file is data, not a path
+  await client.upload('general', 'plan.pdf');
+  // @ts-expect-error no such upload option
+  await client.upload('general', new Blob([]), { progress: () => {} });
   // @ts-expect-error a reaction is added or removed
   await client.react('m-1', '👍', 'toggle');
   // @ts-expect-error no such presence status
