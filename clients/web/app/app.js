@@ -9,6 +9,7 @@
 
 import { TidingsClient } from '../sdk/index.js';
 import { uuid } from '../sdk/ids.js';
+import { AttachmentFiles, Uploads } from './attachments.js';
 import { ChatList } from './chatlist.js';
 import { ChatView } from './chatview.js';
 import { h, replaceChildren } from './dom.js';
@@ -54,6 +55,13 @@ export class App {
       getToken: (context) => this.#token(context),
     });
     this.toasts = new ToastQueue({ onChange: () => this.schedule() });
+    this.uploads = new Uploads({ client: this.client, onChange: () => this.schedule() });
+    this.files = new AttachmentFiles({
+      fetchFile: (attachmentId) => this.#fetchAttachment(attachmentId),
+      createUrl: (blob) => URL.createObjectURL(blob),
+      revokeUrl: (url) => URL.revokeObjectURL(url),
+      onChange: () => this.schedule(),
+    });
     this.#buildShell();
     this.#listen();
     this.store.subscribe(() => this.schedule());
@@ -257,6 +265,28 @@ export class App {
     }
   }
 
+  /** A sent file's bytes: `GET /api/attachments/{id}` with the token answers 302 to a presigned
+   * S3 URL, which fetch follows (cross-origin: the bucket's CORS allows GET). */
+  async #fetchAttachment(attachmentId) {
+    const url = `${this.config.apiUrl.replace(/\/+$/, '')}/api/attachments/${encodeURIComponent(attachmentId)}`;
+    const answer = await fetch(url, { headers: { Authorization: `Bearer ${await this.#token({ reason: 'rest' })}` } });
+    if (!answer.ok) throw new Error(answer.status === 409 ? 'still being scanned' : `the file could not be fetched (${answer.status})`);
+    return answer.blob();
+  }
+
+  /** Saves a sent file (fetched as for showing, then handed to the browser as a download). */
+  async download(attachment) {
+    try {
+      const url = await this.files.load(attachment.attachmentId);
+      const link = document.createElement('a');
+      link.href = url;
+      link.download = attachment.name ?? 'attachment';
+      link.click();
+    } catch (error) {
+      this.showNotice(`${attachment.name ?? 'The file'} could not be downloaded: ${error.message}`);
+    }
+  }
+
   async #loadInitial() {
     try {
       const [chats, prefs] = await Promise.all([this.client.listChats(), this.client.api('GET', '/api/prefs')]);
@@ -448,13 +478,25 @@ export class App {
 
   // --- writing -----------------------------------------------------------------------------
 
-  /** Sends a message: shown at once (greyed) and kept in the outbox until stored. */
-  send(chatId, content, { replyTo = null, priority = 'normal' } = {}) {
+  /** Sends a message: shown at once (greyed) and kept in the outbox until stored. `attachments`
+   * are clean uploads (`{attachmentId, name, size, contentType, status}`); the frame names their ids. */
+  send(chatId, content, { replyTo = null, priority = 'normal', attachments = [] } = {}) {
     const id = uuid();
-    const payload = { chatId, content, ...(replyTo ? { replyTo } : {}), ...(priority === 'urgent' ? { priority } : {}) };
+    const payload = {
+      chatId,
+      content,
+      ...(replyTo ? { replyTo } : {}),
+      ...(priority === 'urgent' ? { priority } : {}),
+      ...(attachments.length ? { attachments } : {}),
+    };
     this.store.addPending(id, payload);
     this.chatView.sentByMe();
-    this.client.send(chatId, content, { id, replyTo: replyTo ?? undefined, priority: priority === 'urgent' ? 'urgent' : undefined }).catch((error) => {
+    this.client.send(chatId, content, {
+      id,
+      replyTo: replyTo ?? undefined,
+      priority: priority === 'urgent' ? 'urgent' : undefined,
+      attachments: attachments.length ? attachments.map(({ attachmentId }) => ({ attachmentId })) : undefined,
+    }).catch((error) => {
       this.store.failPending(id, error); // the outbox's 'failed' says the same; this covers a refusal before it
       this.showNotice(`Not sent: ${error.message}`);
     });
@@ -462,7 +504,7 @@ export class App {
 
   retry(message) {
     this.store.dropPending(message.frameId);
-    this.send(message.chatId, message.content, { replyTo: message.replyTo, priority: message.priority });
+    this.send(message.chatId, message.content, { replyTo: message.replyTo, priority: message.priority, attachments: message.attachments ?? [] });
   }
 
   edit(message, content) {
@@ -549,6 +591,7 @@ export class App {
     this.ended = true;
     this.client.close();
     for (const timer of this.timers ?? []) clearInterval(timer);
+    this.files?.clear();
     forgetSession();
     const url = new URL(window.location.href);
     url.searchParams.delete('as');

@@ -1,12 +1,13 @@
 /**
- * The open chat: its messages (edit, delete, reactions, replies, receipts), who is typing, the
- * "↓ New messages" indicator, and the composer.
+ * The open chat: its messages (edit, delete, reactions, replies, receipts, attachments), who is
+ * typing, the "↓ New messages" indicator, and the composer (with its uploads).
  *
  * Scrolling follows the usual chat rule: at the bottom (within 50 px), new messages scroll into
  * view; scrolled up, they do not, and a floating "↓ New messages" button counts them until the
  * user scrolls down or clicks it. Sending always scrolls down.
  */
 
+import { isInline } from './attachments.js';
 import { presenceDot } from './chatlist.js';
 import { h, replaceChildren } from './dom.js';
 import { chatTitle, dmPartner, formatSize, formatTime, presenceLabel, receiptFor, typingText } from './format.js';
@@ -70,12 +71,27 @@ export class ChatView {
         this.app.schedule();
       },
     }, '❗');
+    this.fileInput = h('input', {
+      type: 'file',
+      multiple: true,
+      hidden: true,
+      testid: 'attach-input',
+      onchange: () => {
+        for (const file of this.fileInput.files ?? []) if (this.chatId) this.app.uploads.add(this.chatId, file);
+        this.fileInput.value = ''; // the same file may be chosen again
+      },
+    });
+    this.attachButton = h('button', { type: 'button', class: 'attach', testid: 'attach-button', title: 'Attach files', onclick: () => this.fileInput.click() }, '📎');
+    this.sendButton = h('button', { type: 'submit', testid: 'send' }, 'Send');
+    this.uploadTray = h('ul', { class: 'uploads', testid: 'uploads', hidden: true });
     this.form = h(
       'form',
       { class: 'composer', testid: 'composer-form', onsubmit: (event) => { event.preventDefault(); this.#submit(); } },
       this.urgentToggle,
+      this.attachButton,
+      this.fileInput,
       this.composer,
-      h('button', { type: 'submit', testid: 'send' }, 'Send'),
+      this.sendButton,
     );
     this.empty = h('div', { class: 'chat-empty muted', testid: 'no-chat' }, 'Pick a chat on the left.');
     this.body = h(
@@ -85,6 +101,7 @@ export class ChatView {
       h('div', { class: 'messages-wrap' }, this.scroller, this.newMessages),
       this.typing,
       this.replyBar,
+      this.uploadTray,
       this.form,
     );
     this.element = h('div', { class: 'chat-pane' }, this.empty, this.body);
@@ -173,6 +190,7 @@ export class ChatView {
 
     this.typing.textContent = typingText(store.typingNames(chat.chatId));
     this.#renderReplyBar();
+    this.#renderUploads();
     this.urgentToggle.setAttribute('aria-pressed', String(this.urgent));
     this.urgentToggle.classList.toggle('on', this.urgent);
   }
@@ -206,6 +224,7 @@ export class ChatView {
       const quoted = message.replyTo ? store.message(chat.chatId, message.replyTo) : null;
       const signature = [
         message.version,
+        this.#filesSignature(message),
         receipt?.text,
         receipt?.title,
         quoted?.version,
@@ -268,15 +287,7 @@ export class ChatView {
       parts.push(h('div', { class: 'content', testid: 'message-content' }, contentNodes(message, store.me)));
     }
     if (!message.deleted && message.attachments?.length) {
-      parts.push(
-        h(
-          'ul',
-          { class: 'attachments' },
-          message.attachments.map((attachment) =>
-            h('li', { class: 'attachment', testid: 'attachment' }, '📎 ', h('span', { class: 'file-name' }, attachment.name ?? attachment.attachmentId), h('span', { class: 'muted' }, ` ${formatSize(attachment.size)}`)),
-          ),
-        ),
-      );
+      parts.push(h('ul', { class: 'attachments' }, message.attachments.map((attachment) => this.#attachmentElement(attachment))));
     }
     const reactions = Object.entries(message.reactions ?? {}).filter(([, users]) => users.length);
     if (reactions.length) {
@@ -345,6 +356,63 @@ export class ChatView {
     return element;
   }
 
+  /** A scanned image inline (its bytes fetched with the token, as a blob URL), any other file as
+   * a download link; one not clean (still scanning, infected) says so and offers nothing. */
+  #attachmentElement(attachment) {
+    const name = attachment.name ?? attachment.attachmentId;
+    const status = attachment.status ?? 'clean';
+    const size = Number.isFinite(attachment.size) ? h('span', { class: 'muted' }, ` ${formatSize(attachment.size)}`) : null;
+    const item = (...children) => h('li', { class: `attachment ${status}`, testid: 'attachment', dataset: { attachmentId: attachment.attachmentId, status } }, ...children);
+    if (status !== 'clean') {
+      const why = status === 'infected' ? 'infected: removed' : 'being scanned…';
+      return item('📎 ', h('span', { class: 'file-name' }, name), size, h('span', { class: 'attachment-state', testid: 'attachment-state' }, ` (${why})`));
+    }
+    if (isInline(attachment)) {
+      const file = this.app.files.get(attachment.attachmentId);
+      if (!file) this.app.files.load(attachment.attachmentId);
+      const shown =
+        file?.state === 'ready'
+          ? h('img', { class: 'attachment-image', testid: 'attachment-image', src: file.url, alt: name, title: name, onclick: () => this.app.download(attachment) })
+          : h('span', { class: 'attachment-state muted', testid: 'attachment-state' }, file?.state === 'error' ? `🖼 ${name}: ${file.error}` : `🖼 Loading ${name}…`);
+      return item(shown);
+    }
+    return item(
+      '📎 ',
+      h('a', { href: '#', class: 'file-name', testid: 'attachment-link', title: `Download ${name}`, onclick: (event) => { event.preventDefault(); this.app.download(attachment); } }, name),
+      size,
+    );
+  }
+
+  /** What of a message's attachments has changed since it was drawn: its images' fetches. */
+  #filesSignature(message) {
+    return (message.attachments ?? []).map((attachment) => (isInline(attachment) ? (this.app.files.get(attachment.attachmentId)?.state ?? '-') : '')).join(',');
+  }
+
+  /** The composer's uploads: progress while the bytes go out, then the scan, then ready (or why not). */
+  #renderUploads() {
+    const items = this.chatId ? this.app.uploads.of(this.chatId) : [];
+    this.uploadTray.hidden = items.length === 0;
+    const busy = this.chatId ? this.app.uploads.busy(this.chatId) : false;
+    this.sendButton.disabled = busy;
+    this.sendButton.title = busy ? 'Waiting for the uploads' : '';
+    replaceChildren(
+      this.uploadTray,
+      items.map((upload) => {
+        const percent = upload.total ? Math.min(100, Math.round((upload.loaded / upload.total) * 100)) : 0;
+        const label = { uploading: `Uploading ${percent}%`, scanning: 'Scanning…', clean: 'Ready', infected: upload.error, failed: upload.error }[upload.state];
+        return h(
+          'li',
+          { class: `upload ${upload.state}`, testid: 'upload', dataset: { state: upload.state, name: upload.name } },
+          h('span', { class: 'file-name' }, `📎 ${upload.name}`),
+          h('span', { class: 'muted' }, ` ${formatSize(upload.size)} `),
+          upload.state === 'uploading' ? h('progress', { testid: 'upload-progress', max: '100', value: String(percent) }) : null,
+          h('span', { class: 'upload-state', testid: 'upload-state', role: upload.state === 'infected' || upload.state === 'failed' ? 'alert' : null }, ` ${label} `),
+          h('button', { type: 'button', class: 'link', testid: 'upload-remove', title: 'Remove', onclick: () => this.app.uploads.remove(upload.id) }, '✕'),
+        );
+      }),
+    );
+  }
+
   #editor(message) {
     const input = h('textarea', { class: 'edit-input', testid: 'edit-input', value: message.content ?? '', maxlength: '16000', 'aria-label': 'Edit message' });
     const save = () => {
@@ -410,9 +478,17 @@ export class ChatView {
   }
 
   #submit() {
-    const content = this.composer.value.trim();
-    if (!content || !this.chatId) return;
-    this.app.send(this.chatId, content, { replyTo: this.replyTo?.chatId === this.chatId ? this.replyTo.messageId : null, priority: this.urgent ? 'urgent' : 'normal' });
+    if (!this.chatId || this.app.uploads.busy(this.chatId)) return; // Send waits for the uploads
+    const text = this.composer.value.trim();
+    if (!text && !this.app.uploads.of(this.chatId).some((upload) => upload.state === 'clean')) return;
+    const attachments = this.app.uploads.take(this.chatId);
+    // A message needs text: files sent alone are named in it.
+    const content = text || attachments.map((attachment) => attachment.name).join(', ');
+    this.app.send(this.chatId, content, {
+      replyTo: this.replyTo?.chatId === this.chatId ? this.replyTo.messageId : null,
+      priority: this.urgent ? 'urgent' : 'normal',
+      attachments,
+    });
     this.composer.value = '';
     this.drafts.delete(this.chatId);
     this.replyTo = null;
