@@ -18,13 +18,18 @@ S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY = "@aws-cdk/aws-s3:serverAccessLogsUseBu
 # A presigned POST is a browser form: its fields, the file, and S3's answer (an ETag header).
 _UPLOAD_CORS_HEADERS = ["*"]
 _UPLOAD_CORS_MAX_AGE_SECONDS = 3600
+# A download is a page's fetch of `GET /api/attachments/{id}` followed through its 302 to a
+# presigned GET (the web client shows images as blob URLs). After that cross-origin redirect
+# the browser sends `Origin: null`, so no list of origins could match; the presigned URL is
+# the credential, and any origin may read what it names.
+_DOWNLOAD_CORS_ORIGINS = ["*"]
 
 
 class BucketsConstruct(Construct):
     """Each declared bucket: encrypted (SSE-S3), every public access blocked, TLS only, ACLs
     disabled (the bucket owner owns every object), a lifecycle rule that expires objects under
     the bucket's `expiring_prefix` and aborts incomplete multipart uploads, CORS for browser
-    POSTs where declared, and server access logs into a bucket of their own."""
+    POSTs and downloads where declared, and server access logs into a bucket of their own."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, buckets: Sequence[Bucket], removal_policy: RemovalPolicy
@@ -83,7 +88,12 @@ class BucketsConstruct(Construct):
                     allowed_headers=_UPLOAD_CORS_HEADERS,
                     exposed_headers=["ETag"],
                     max_age=_UPLOAD_CORS_MAX_AGE_SECONDS,
-                )
+                ),
+                s3.CorsRule(
+                    allowed_methods=[s3.HttpMethods.GET, s3.HttpMethods.HEAD],
+                    allowed_origins=_DOWNLOAD_CORS_ORIGINS,
+                    max_age=_UPLOAD_CORS_MAX_AGE_SECONDS,
+                ),
             ]
         return s3.Bucket(
             self,

@@ -68,10 +68,13 @@ def test_unsent_uploads_expire_and_incomplete_multipart_uploads_are_aborted(synt
     assert rules["AbortIncompleteUploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
 
 
-def test_browsers_may_post_uploads_cross_origin(synthesized: Synthesized) -> None:
-    (rule,) = _bucket(synthesized)["CorsConfiguration"]["CorsRules"]
-    assert rule["AllowedMethods"] == ["POST"]
-    assert rule["AllowedOrigins"] == ["*"]
+def test_browsers_may_post_uploads_and_fetch_downloads_cross_origin(synthesized: Synthesized) -> None:
+    upload, download = _bucket(synthesized)["CorsConfiguration"]["CorsRules"]
+    assert upload["AllowedMethods"] == ["POST"]
+    assert upload["AllowedOrigins"] == ["*"]
+    # A fetch that followed the API's 302 arrives with `Origin: null`: any origin may read.
+    assert download["AllowedMethods"] == ["GET", "HEAD"]
+    assert download["AllowedOrigins"] == ["*"]
 
 
 def _object_actions(synthesized: Synthesized, declared: Function) -> set[str]:
