@@ -19,9 +19,9 @@ S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY = "@aws-cdk/aws-s3:serverAccessLogsUseBu
 _UPLOAD_CORS_HEADERS = ["*"]
 _UPLOAD_CORS_MAX_AGE_SECONDS = 3600
 # A download is a page's fetch of `GET /api/attachments/{id}` followed through its 302 to a
-# presigned GET (the web client shows images as blob URLs). After that cross-origin redirect
-# the browser sends `Origin: null`, so no list of origins could match; the presigned URL is
-# the credential, and any origin may read what it names.
+# presigned GET (the web client shows images as blob URLs). A page served from another origin
+# than the API's (a deployment) reaches S3 with `Origin: null` after that redirect, so no list
+# of origins could match; the presigned URL is the credential, and any origin may read it.
 _DOWNLOAD_CORS_ORIGINS = ["*"]
 
 

@@ -72,7 +72,7 @@ def test_browsers_may_post_uploads_and_fetch_downloads_cross_origin(synthesized:
     upload, download = _bucket(synthesized)["CorsConfiguration"]["CorsRules"]
     assert upload["AllowedMethods"] == ["POST"]
     assert upload["AllowedOrigins"] == ["*"]
-    # A fetch that followed the API's 302 arrives with `Origin: null`: any origin may read.
+    # A page's fetch that followed the API's 302 may arrive with `Origin: null`: any origin may read.
     assert download["AllowedMethods"] == ["GET", "HEAD"]
     assert download["AllowedOrigins"] == ["*"]
 
