@@ -7,11 +7,12 @@ import json
 import re
 import time
 import urllib.request
+import uuid
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import User
+from tests.browser.conftest import User, rest
 
 pytestmark = pytest.mark.browser
 
@@ -150,3 +151,31 @@ def test_html_in_messages_is_shown_as_text_never_run(sign_in) -> None:
     expect(bob.testid("chat-list").locator("img, script, b")).to_have_count(0)
     assert bob.page.evaluate("window.__pwned") is None
     assert alice.page.evaluate("window.__pwned") is None
+
+
+def test_a_chat_summary_shows_how_many_messages_are_on_their_way_until_they_land(sign_in, server) -> None:
+    """`chat.summary` comes only from a big chat under a flood (over 500 connections), so the
+    frame is handed to alice's page by the test's WebSocket proxy; the messages it counts are
+    then really written, by bob, and their arrival clears the count."""
+    alice = sign_in("alice", chat="project-x")
+    bob = sign_in("bob", chat="project-x")
+    head = next(chat["headSeq"] for chat in rest(server, "GET", "/api/chats", "alice") if chat["chatId"] == "project-x")
+    summary = {
+        "type": "chat.summary",
+        "id": str(uuid.uuid4()),
+        "timestamp": "2026-12-02T10:00:00.000Z",
+        "payload": {"chatId": "project-x", "newMessages": 2, "lastSeq": head + 2},
+    }
+    page_side, _ = alice.network.open[-1]
+    page_side.send(json.dumps(summary))
+    expect(alice.testid("summary-banner")).to_have_text("2 new messages: catching up…")
+    expect(alice.chat_item("project-x").get_by_test_id("summary-badge")).to_have_text("+2")
+
+    tag = uuid.uuid4().hex[:6]
+    bob.send_and_wait(f"flood {tag} 1")
+    expect(alice.message(f"flood {tag} 1")).to_be_visible()
+    expect(alice.testid("summary-banner")).to_be_visible()  # seq head + 1: one still on its way
+    bob.send_and_wait(f"flood {tag} 2")
+    expect(alice.message(f"flood {tag} 2")).to_be_visible()
+    expect(alice.testid("summary-banner")).to_be_hidden()
+    expect(alice.chat_item("project-x").get_by_test_id("summary-badge")).to_have_count(0)

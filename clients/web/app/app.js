@@ -231,7 +231,12 @@ export class App {
     client.on('notification.badge', (payload) => store.applyBadge(payload));
     client.on('notification.toast', (payload) => this.#toast(payload));
     client.on('presence.changed', (payload) => store.setPresence(payload));
-    client.on('synced', ({ chatId, readWatermarks }) => store.setWatermarks(chatId, readWatermarks));
+    client.on('synced', ({ chatId, headSeq, readWatermarks }) => {
+      store.setWatermarks(chatId, readWatermarks);
+      store.syncedTo(chatId, headSeq);
+    });
+    // A busy big chat's messages as a number: the SDK syncs the chat; "N new messages" until then.
+    client.on('chat.summary', (payload) => store.applySummary(payload));
     client.on('chat.added', ({ chat }) => {
       if (!chat?.chatId) return;
       store.addChat(chat);

@@ -59,6 +59,7 @@ export class ChatList {
         : '';
     const unread = chat.unreadCount ?? 0;
     const mentions = chat.mentionCount ?? 0;
+    const summed = store.summaryOf(chat.chatId); // a busy big chat's messages on their way
     item.classList.toggle('active', chat.chatId === this.app.openChatId);
     item.classList.toggle('unread', unread > 0);
     item.setAttribute('aria-current', chat.chatId === this.app.openChatId ? 'true' : 'false');
@@ -75,6 +76,7 @@ export class ChatList {
       ),
       mentions > 0 ? h('span', { class: 'badge mention', testid: 'mention-badge', title: `${mentions} mentioning you` }, `@${mentions}`) : null,
       unread > 0 ? h('span', { class: 'badge', testid: 'badge', title: `${unread} unread` }, String(unread)) : null,
+      summed > 0 ? h('span', { class: 'badge summary', testid: 'summary-badge', title: `${summed} new messages on their way` }, `+${summed}`) : null,
     );
   }
 }

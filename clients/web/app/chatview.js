@@ -10,7 +10,7 @@
 import { isInline } from './attachments.js';
 import { presenceDot } from './chatlist.js';
 import { h, replaceChildren } from './dom.js';
-import { chatTitle, dmPartner, formatSize, formatTime, presenceLabel, receiptFor, typingText } from './format.js';
+import { chatTitle, dmPartner, formatSize, formatTime, presenceLabel, receiptFor, summedText, typingText } from './format.js';
 
 const BOTTOM_THRESHOLD_PX = 50;
 const REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '😢'];
@@ -42,6 +42,7 @@ export class ChatView {
     this.scroller.addEventListener('scroll', () => this.#scrolled());
     this.newMessages = h('button', { type: 'button', class: 'new-messages', testid: 'new-messages', hidden: true, onclick: () => this.#jumpToEnd() });
     this.typing = h('div', { class: 'typing', testid: 'typing', 'aria-live': 'polite' });
+    this.summary = h('div', { class: 'summary-banner', testid: 'summary-banner', role: 'status', hidden: true });
     this.replyBar = h('div', { class: 'reply-bar', testid: 'reply-bar', hidden: true });
     this.composer = h('textarea', {
       testid: 'composer',
@@ -98,6 +99,7 @@ export class ChatView {
       'section',
       { class: 'chat', testid: 'chat', hidden: true },
       h('header', { class: 'chat-header' }, h('div', null, this.title, this.members), this.searchHere),
+      this.summary,
       h('div', { class: 'messages-wrap' }, this.scroller, this.newMessages),
       this.typing,
       this.replyBar,
@@ -188,6 +190,9 @@ export class ChatView {
     this.newMessages.hidden = this.newCount === 0;
     this.newMessages.textContent = `↓ New messages (${this.newCount})`;
 
+    const summed = store.summaryOf(chat.chatId);
+    this.summary.hidden = summed === 0;
+    this.summary.textContent = summedText(summed);
     this.typing.textContent = typingText(store.typingNames(chat.chatId));
     this.#renderReplyBar();
     this.#renderUploads();

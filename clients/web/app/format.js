@@ -77,6 +77,12 @@ export function formatTime(iso, now = new Date()) {
   return `${date.toLocaleDateString([], { day: 'numeric', month: 'short' })} ${time}`;
 }
 
+/** The banner of a busy big chat whose messages came as a number (`chat.summary`). */
+export function summedText(count) {
+  if (!count) return '';
+  return `${count} new ${count === 1 ? 'message' : 'messages'}: catching up…`;
+}
+
 export function formatSize(bytes) {
   if (!Number.isFinite(bytes)) return '';
   if (bytes < 1024) return `${bytes} B`;

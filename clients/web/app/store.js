@@ -7,6 +7,10 @@
  * (`pending:<id>`) until its ack names the stored message. They are shown in `seq` order, the
  * pending ones last. The SDK delivers every chat event once, in seq order: the store only
  * merges history pages (which never overwrite a newer copy) with those events.
+ *
+ * A busy big chat's messages may arrive as a number first (`chat.summary {chatId, newMessages,
+ * lastSeq}`): the SDK syncs the chat at once, and until a message at `lastSeq` (or a sync to a
+ * `headSeq` at least that high) lands, `summaries` says how many are on their way.
  */
 
 const TYPING_TTL_MS = 7000; // the server clears an indicator 5 s after the last typing.start (+2 s)
@@ -34,6 +38,8 @@ export class Store {
     this.prefs = null;
     this.myStatus = 'available';
     this.chatsLoaded = false;
+    /** @type {Map<string, {newMessages: number, lastSeq: number}>} chatId → messages summed up, not yet here */
+    this.summaries = new Map();
   }
 
   /** @returns {() => void} */
@@ -83,6 +89,7 @@ export class Store {
     this.history.delete(chatId);
     this.watermarks.delete(chatId);
     this.typing.delete(chatId);
+    this.summaries.delete(chatId);
     if (!quiet) this.changed('chats');
   }
 
@@ -151,8 +158,45 @@ export class Store {
       if (chat) chat.lastReadSeq = Math.max(chat.lastReadSeq ?? 0, message.seq);
     }
     this.#typingOf(message.chatId).delete(message.senderId);
+    this.#settleSummary(message.chatId, message.seq);
     this.changed(`messages:${message.chatId}`);
     return !previous;
+  }
+
+  // --- summaries (a busy big chat) --------------------------------------------------------
+
+  /** A `chat.summary`: more messages than were sent one by one; they add up until they land. */
+  applySummary({ chatId, newMessages, lastSeq }) {
+    if (!Number.isInteger(newMessages) || newMessages <= 0 || !Number.isInteger(lastSeq)) return;
+    if (lastSeq <= this.#newestSeq(chatId)) return; // already here (a sync overtook the frame)
+    const previous = this.summaries.get(chatId) ?? { newMessages: 0, lastSeq: 0 };
+    this.summaries.set(chatId, { newMessages: previous.newMessages + newMessages, lastSeq: Math.max(previous.lastSeq, lastSeq) });
+    this.changed('chats');
+    this.changed(`messages:${chatId}`);
+  }
+
+  /** The chat's messages summed up and not here yet (0: none). */
+  summaryOf(chatId) {
+    return this.summaries.get(chatId)?.newMessages ?? 0;
+  }
+
+  /** A chat's sync landed (the SDK's `synced`): what it reached is no longer on its way. */
+  syncedTo(chatId, headSeq) {
+    this.#settleSummary(chatId, headSeq);
+  }
+
+  #settleSummary(chatId, seq) {
+    const summary = this.summaries.get(chatId);
+    if (!summary || !Number.isInteger(seq) || seq < summary.lastSeq) return;
+    this.summaries.delete(chatId);
+    this.changed('chats');
+    this.changed(`messages:${chatId}`);
+  }
+
+  #newestSeq(chatId) {
+    let newest = 0;
+    for (const message of this.messages.get(chatId)?.values() ?? []) if (Number.isInteger(message.seq) && message.seq > newest) newest = message.seq;
+    return newest;
   }
 
   /** A page of history (newest first or not): only messages not known yet are added. */
@@ -170,6 +214,7 @@ export class Store {
       chat.lastActivity = newest.createdAt;
       chat.lastMessage = newest;
     }
+    if (newest) this.#settleSummary(chatId, newest.seq);
     // Pages are loaded newest first, each one `before` the last: its `nextBefore` is the boundary.
     this.history.set(chatId, { loaded: true, nextBefore: nextBefore ?? null });
     this.changed(`messages:${chatId}`);
@@ -179,6 +224,7 @@ export class Store {
   /** Everything known about a chat's messages is void (the server's history was reset). */
   replaceMessages(chatId, messages) {
     this.messages.delete(chatId);
+    this.summaries.delete(chatId); // what the reset brings is all there is
     this.history.delete(chatId);
     if (messages) this.mergeHistory(chatId, messages, messages.length ? messages[0].seq : null);
     this.changed(`messages:${chatId}`);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { chatTitle, clockIn, dndScheduled, queryTerms, receiptFor, typingText } from '../app/format.js';
+import { chatTitle, clockIn, dndScheduled, queryTerms, receiptFor, summedText, typingText } from '../app/format.js';
 
 test('typing: one name, two names, then several people', () => {
   assert.equal(typingText([]), '');
@@ -63,4 +63,10 @@ test('the DND schedule: a window in its time zone, across midnight, empty when e
 
 test('offline search matches the words of a query, not its operators', () => {
   assert.deepEqual(queryTerms('budget from:alice "next week" in:general'), ['budget', 'next', 'week']);
+});
+
+test('summedText: the banner of a chat whose messages came as a number', () => {
+  assert.equal(summedText(0), '');
+  assert.equal(summedText(1), '1 new message: catching up…');
+  assert.equal(summedText(57), '57 new messages: catching up…');
 });

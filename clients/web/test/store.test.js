@@ -137,3 +137,49 @@ test('my DM with someone, when there is one', () => {
   assert.equal(store.dmWith('bob').chatId, 'dm-alice-bob');
   assert.equal(store.dmWith('carol'), null);
 });
+
+test('chat.summary: "N new messages" adds up until a message at its lastSeq lands', () => {
+  const store = new Store('alice');
+  store.setChats([chat('c'), chat('d')]);
+  store.upsertMessage(message(10));
+  const topics = [];
+  store.subscribe((topic) => topics.push(topic));
+  store.applySummary({ chatId: 'c', newMessages: 57, lastSeq: 70 });
+  store.applySummary({ chatId: 'c', newMessages: 30, lastSeq: 100 });
+  assert.equal(store.summaryOf('c'), 87);
+  assert.equal(store.summaryOf('d'), 0);
+  assert.ok(topics.includes('chats') && topics.includes('messages:c'), 'the list and the open chat re-render');
+
+  store.upsertMessage(message(70)); // the sync brings them in seq order: not there yet
+  assert.equal(store.summaryOf('c'), 87);
+  store.upsertMessage(message(100));
+  assert.equal(store.summaryOf('c'), 0, 'the newest summed-up message is here');
+});
+
+test('chat.summary: a landed sync, a history page or a reset settles it; one already overtaken is ignored', () => {
+  const store = new Store('alice');
+  store.setChats([chat('c')]);
+  store.upsertMessage(message(50));
+  store.applySummary({ chatId: 'c', newMessages: 5, lastSeq: 40 });
+  assert.equal(store.summaryOf('c'), 0, 'the sync already brought seq 50');
+  store.applySummary({ chatId: 'c', newMessages: 0, lastSeq: 60 });
+  store.applySummary({ chatId: 'c', newMessages: 3 });
+  assert.equal(store.summaryOf('c'), 0, 'malformed or empty summaries are ignored');
+
+  store.applySummary({ chatId: 'c', newMessages: 9, lastSeq: 60 });
+  store.syncedTo('c', 59);
+  assert.equal(store.summaryOf('c'), 9, 'a sync short of lastSeq leaves it');
+  store.syncedTo('c', 60);
+  assert.equal(store.summaryOf('c'), 0);
+
+  store.applySummary({ chatId: 'c', newMessages: 4, lastSeq: 70 });
+  store.mergeHistory('c', [message(70), message(69)], 40);
+  assert.equal(store.summaryOf('c'), 0, 'a history page that reaches it');
+
+  store.applySummary({ chatId: 'c', newMessages: 800, lastSeq: 900 });
+  store.replaceMessages('c', [message(899)]); // tooLarge: the newest page over REST
+  assert.equal(store.summaryOf('c'), 0);
+  store.applySummary({ chatId: 'c', newMessages: 1, lastSeq: 901 });
+  store.removeChat('c');
+  assert.equal(store.summaryOf('c'), 0);
+});
