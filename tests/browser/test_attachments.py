@@ -19,7 +19,9 @@ pytestmark = pytest.mark.browser
 
 BLOB_URL = re.compile(r"^blob:")
 # A 1x1 PNG: an <img> that decodes it has a natural width of 1.
-PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==")
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+)
 
 
 def test_an_uploaded_image_is_seen_inline_by_another_member_and_a_file_as_a_link(sign_in) -> None:
@@ -72,4 +74,3 @@ def test_an_infected_upload_is_shown_as_such_and_not_sent(sign_in) -> None:
     expect(upload).to_have_count(1)  # still shown, with its reason, until removed
     upload.get_by_test_id("upload-remove").click()
     expect(alice.testid("uploads")).to_be_hidden()
-
