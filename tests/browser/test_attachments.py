@@ -13,6 +13,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import rest
 from tidings.attachments.scanning import EICAR
 
 pytestmark = pytest.mark.browser
@@ -24,9 +25,18 @@ PNG = base64.b64decode(
 )
 
 
-def test_an_uploaded_image_is_seen_inline_by_another_member_and_a_file_as_a_link(sign_in) -> None:
-    alice = sign_in("alice", chat="project-x")
-    bob = sign_in("bob", chat="project-x")
+def _new_group(server, *members: str) -> str:
+    """A group of its own (alice's, with `members`): the images posted here are in no other
+    test's chat (one asserts that a chat shows no <img> at all)."""
+    body = {"type": "group", "name": f"Files {uuid.uuid4().hex[:6]}", "members": list(members)}
+    chat_id: str = rest(server, "POST", "/api/chats", "alice", body)["chat"]["chatId"]
+    return chat_id
+
+
+def test_an_uploaded_image_is_seen_inline_by_another_member_and_a_file_as_a_link(sign_in, server) -> None:
+    chat_id = _new_group(server, "bob")
+    alice = sign_in("alice", chat=chat_id)
+    bob = sign_in("bob", chat=chat_id)
     notes = f"notes-{uuid.uuid4().hex[:6]}.txt"
 
     alice.testid("attach-input").set_input_files(
@@ -61,8 +71,8 @@ def test_an_uploaded_image_is_seen_inline_by_another_member_and_a_file_as_a_link
     expect(alice.message(caption).get_by_test_id("attachment-image")).to_have_attribute("src", BLOB_URL)
 
 
-def test_an_infected_upload_is_shown_as_such_and_not_sent(sign_in) -> None:
-    alice = sign_in("alice", chat="project-x")
+def test_an_infected_upload_is_shown_as_such_and_not_sent(sign_in, server) -> None:
+    alice = sign_in("alice", chat=_new_group(server))
     alice.testid("attach-input").set_input_files({"name": "eicar.txt", "mimeType": "text/plain", "buffer": EICAR})
     upload = alice.testid("upload")
     expect(upload).to_have_attribute("data-state", "infected")
