@@ -12,7 +12,7 @@ from aws_cdk.assertions import Template
 from tests.infrastructure.synthesis import Synthesized
 from tidings_infra.app import build_app
 from tidings_local import lambda_loader
-from tidings_local.lambda_loader import SynthesizedFunction
+from tidings_local.lambda_loader import LoadResult, SynthesizedFunction
 
 
 @pytest.fixture(scope="session")
@@ -43,3 +43,11 @@ def runtime_dir() -> Iterator[Path]:
 def functions(synthesized: Synthesized) -> list[SynthesizedFunction]:
     """Every synthesized function, with its asset and our layer on disk."""
     return lambda_loader.synthesized_functions({"Resources": synthesized.resources}, synthesized.outdir)
+
+
+@pytest.fixture(scope="session")
+def deployed_loads(functions: list[SynthesizedFunction], runtime_dir: Path) -> list[LoadResult]:
+    """Every function loaded once as deployed (a fresh interpreter each, `-B` on read-only code
+    with the bytecode the asset and our layer ship, tracing on), with the modules it loaded:
+    26 interpreters shared by the loading and the import checks."""
+    return lambda_loader.load_all(functions, runtime_dir, list_modules=True)

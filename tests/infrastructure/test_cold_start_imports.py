@@ -10,7 +10,6 @@ makes a cold start slow, and they do not depend on how busy the machine is.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -50,24 +49,16 @@ def _loaded(name: str, modules: frozenset[str]) -> bool:
     return any(module == name or module.startswith(f"{name}.") for module in modules)
 
 
-def _load_all(functions: list[SynthesizedFunction], runtime_dir: Path, tmp_path: Path, **environment: str) -> Any:
-    results: list[LoadResult] = lambda_loader.load_all(
-        functions,
-        runtime_dir,
-        ("-X", f"pycache_prefix={tmp_path}"),
-        write_bytecode=True,
-        list_modules=True,
-        environment=environment,
-    )
+def _all_loaded(results: list[LoadResult]) -> list[LoadResult]:
     failed = [f"{r.function.handler}: {r.error}" for r in results if not r.ok]
     assert not failed, failed
     return results
 
 
 @pytest.fixture(scope="module")
-def traced(functions: list[SynthesizedFunction], runtime_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+def traced(deployed_loads: list[LoadResult]) -> list[LoadResult]:
     """Loaded with tracing on, as deployed (active tracing; Powertools traces on Lambda)."""
-    return _load_all(functions, runtime_dir, tmp_path_factory.mktemp("pycache"))
+    return _all_loaded(deployed_loads)
 
 
 @pytest.fixture(scope="module")
@@ -140,10 +131,14 @@ def test_with_tracing_on_every_library_a_function_loads_is_patched_for_x_ray(tra
 
 @pytest.mark.timeout(900)
 def test_with_tracing_disabled_no_function_loads_the_x_ray_sdk(
-    functions: list[SynthesizedFunction], runtime_dir: Path, tmp_path: Path
+    functions: list[SynthesizedFunction], runtime_dir: Path
 ) -> None:
     """Powertools' `Tracer()` imports the X-Ray SDK even when disabled; `tidings dev` and the
     tests run with `POWERTOOLS_TRACE_DISABLED`, and so never create it."""
-    untraced = _load_all(functions, runtime_dir, tmp_path, POWERTOOLS_TRACE_DISABLED="true")
+    untraced = _all_loaded(
+        lambda_loader.load_all(
+            functions, runtime_dir, list_modules=True, environment={"POWERTOOLS_TRACE_DISABLED": "true"}
+        )
+    )
     found = [r.function.handler for r in untraced if _loaded("aws_xray_sdk", r.loaded)]
     assert not found, found

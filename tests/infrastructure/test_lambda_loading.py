@@ -17,7 +17,7 @@ import pytest
 
 from tidings.app import APPLICATION
 from tidings_local import lambda_loader, lambda_paths
-from tidings_local.lambda_loader import SynthesizedFunction
+from tidings_local.lambda_loader import LoadResult, SynthesizedFunction
 
 FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
 
@@ -46,9 +46,8 @@ def test_every_module_we_ship_has_its_bytecode(functions: list[SynthesizedFuncti
 
 # 26 fresh interpreters, each importing ~950 modules: minutes on a busy 2-core machine.
 @pytest.mark.timeout(900)
-def test_every_function_loads_as_lambda_loads_it(functions: list[SynthesizedFunction], runtime_dir: Path) -> None:
-    # As deployed: `-B` on read-only code, with the bytecode the asset and our layer ship.
-    results = lambda_loader.load_all(functions, runtime_dir)
+def test_every_function_loads_as_lambda_loads_it(deployed_loads: list[LoadResult]) -> None:
+    results = deployed_loads
     report = "\n".join(
         f"{r.function.logical_id} ({r.function.handler}): "
         + ("ok" if r.ok else f"FAILED: {r.error}")

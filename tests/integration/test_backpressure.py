@@ -3,9 +3,9 @@ MESSAGES_PER_SECOND messages in one second of a big chat reaches its audience as
 frames, every message stays stored and syncable, and a small chat under the same flood gets
 each message.new; with injected 429s a typing frame is shed and the message behind it retried.
 
-The big-chat threshold is lowered to 4 connections here, and the senders' own rate limit lifted,
-so that a flood of 150 messages with its notifications stays small enough for moto; the rate
-threshold is the real one."""
+The big-chat threshold is lowered to 4 connections here, the rate threshold to 20 messages a
+second (tests/unit/test_backpressure.py holds the real 100 to its word), and the senders' own rate
+limit lifted, so that a flood with its notifications stays small enough for moto."""
 
 from __future__ import annotations
 
@@ -27,13 +27,18 @@ from tidings.messaging import summary_mode
 from tidings.messaging.declaration import MESSAGE_SEND
 from tidings.messaging.models import MessageModel
 from tidings.messaging.sending import MessageService, SendMessage
-from tidings.messaging.summary_mode import MESSAGES_PER_SECOND
 from tidings.messaging.sync_store import DynamoSyncStore
 from tidings.sessions.connection_store import DynamoConnectionStore
 
 AUDIENCE = 6  # members, one connection each
-FLOOD = MESSAGES_PER_SECOND + 50
+MESSAGES_PER_SECOND = 20
+FLOOD = MESSAGES_PER_SECOND + 16
 SENDERS = 3
+
+
+@pytest.fixture(autouse=True)
+def lower_rate_threshold(monkeypatch) -> None:
+    monkeypatch.setattr(summary_mode, "MESSAGES_PER_SECOND", MESSAGES_PER_SECOND)
 
 
 @pytest.fixture
@@ -98,7 +103,7 @@ def test_a_flooded_big_chat_gets_a_summary_and_every_message_stays_stored_and_sy
     # The mentioned user still gets the message that names them, and each sender their own.
     assert _frames(connections, f"{mentioned}-conn", "message.new")[-1]["payload"]["seq"] == FLOOD
     own = [f["payload"]["seq"] for f in _frames(connections, f"{user_ids[0]}-conn", "message.new")]
-    assert own[-2:] == [145, 148]  # user 0 sent every 3rd message: both after the first 100
+    assert own[-2:] == [FLOOD - 5, FLOOD - 2]  # user 0 sent every 3rd message: both past the threshold
     # Every message is stored, and a sync from the last message.new gets the rest in order.
     page = DynamoSyncStore().events_after("town-hall", MESSAGES_PER_SECOND, 100)
     assert [event.seq for event in page.events] == list(range(MESSAGES_PER_SECOND + 1, FLOOD + 1))

@@ -7,17 +7,28 @@ import os
 from collections import Counter
 
 import boto3
+import pytest
 
 from tests.support.aws import stream_records
 from tests.support.events import sqs_event
 from tests.support.seed import make_chat
 from tests.support.services import message_service
-from tidings.messaging.fanout_shards import SHARD_ABOVE_CONNECTIONS, SHARD_CONNECTIONS
+from tidings.messaging import fanout, fanout_shards
 from tidings.messaging.models import MessageModel
 from tidings.messaging.sending import SendMessage
 from tidings.sessions.connection_store import DynamoConnectionStore
 
-MEMBERS = SHARD_ABOVE_CONNECTIONS + 20  # one connection each: 2 full shards and one of 20
+# Small stand-ins for the real sizes (500 and 250, whose cut tests/unit/test_fanout.py checks):
+# the path is the same, and 500 members through moto cost the suite a minute a test.
+SHARD_ABOVE_CONNECTIONS = 12
+SHARD_CONNECTIONS = 5
+MEMBERS = SHARD_ABOVE_CONNECTIONS + 1  # one connection each: two full shards and one of 3
+
+
+@pytest.fixture(autouse=True)
+def small_shards(monkeypatch):
+    monkeypatch.setattr(fanout, "SHARD_ABOVE_CONNECTIONS", SHARD_ABOVE_CONNECTIONS)
+    monkeypatch.setattr(fanout_shards, "SHARD_CONNECTIONS", SHARD_CONNECTIONS)
 
 
 def _receive_all(queue_env: str) -> list[dict]:
@@ -59,7 +70,11 @@ def test_a_big_chat_is_posted_in_shards_and_every_connection_gets_the_message_on
     assert not any("message.new" in _types(frames) for frames in connections.sent.values())
     shards = _receive_all("FANOUT_SHARDS_QUEUE_URL")
     bodies = [json.loads(shard["Body"]) for shard in shards]
-    assert sorted(len(body["connectionIds"]) for body in bodies) == [20, SHARD_CONNECTIONS, SHARD_CONNECTIONS]
+    assert sorted(len(body["connectionIds"]) for body in bodies) == [
+        MEMBERS - 2 * SHARD_CONNECTIONS,
+        SHARD_CONNECTIONS,
+        SHARD_CONNECTIONS,
+    ]
     assert {body["attempt"] for body in bodies} == {1}
     assert sorted(c for body in bodies for c in body["connectionIds"]) == [f"conn-{n:03d}" for n in range(MEMBERS)]
     badge_retries = _receive_all("DELIVERY_RETRIES_QUEUE_URL")  # conn-007's badge, from the consumer
