@@ -1,28 +1,22 @@
 """S3 event notifications, emulated: each object written to a bucket with a declared
 `BucketSubscription` (under its prefix) invokes the function asynchronously with the event S3
-sends (`ObjectCreated:Put` or `:Post`, one record), as S3 does on AWS. Lambda's asynchronous
-retries too: a failed invocation is retried twice (after `RETRY_DELAYS`, seconds here rather
-than AWS's minutes), then the event and the error go to the subscription's on-failure queue.
+sends (`ObjectCreated:Put` or `:Post`, one record), as S3 does on AWS, with Lambda's asynchronous
+retries and on-failure queue (`async_invocations`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote_plus
 
-import boto3
-
 from tidings.kernel.declaration import Application, BucketSubscription
+from tidings_local.async_invocations import invoke_async
 from tidings_local.aws import ACCOUNT_ID, region
 from tidings_local.lambdas import Lambdas
-from tidings_local.log import logger
-
-RETRY_DELAYS = (1.0, 2.0)
 
 
 def s3_event(bucket: str, key: str, size: int, method: str) -> dict[str, Any]:
@@ -89,29 +83,5 @@ class BucketNotifications:
                 future.add_done_callback(self._pending.discard)  # type: ignore[arg-type]
 
     async def _deliver(self, subscription: BucketSubscription, event: dict[str, Any]) -> None:
-        error = ""
-        for attempt, delay in enumerate((0.0, *RETRY_DELAYS)):
-            if delay:
-                await self._sleep(delay)
-            try:
-                await self._lambdas.invoke(subscription.function, event)
-                return
-            except Exception as exc:
-                error = f"{type(exc).__name__}: {exc}"
-                logger.warning(
-                    "asynchronous invocation failed",
-                    extra={"function": subscription.function.id, "attempt": attempt + 1, "error": error},
-                )
-        await asyncio.to_thread(self._park, subscription, event, error)
-
-    def _park(self, subscription: BucketSubscription, event: dict[str, Any], error: str) -> None:
-        """Lambda's on-failure destination record: the request, the response, the condition."""
-        record = {
-            "version": "1.0",
-            "timestamp": datetime.now(UTC).isoformat(),
-            "requestContext": {"condition": "RetriesExhausted", "approximateInvokeCount": 1 + len(RETRY_DELAYS)},
-            "requestPayload": event,
-            "responsePayload": {"errorMessage": error},
-        }
         url = self._queue_urls[subscription.on_failure.id]
-        boto3.client("sqs", region_name=region()).send_message(QueueUrl=url, MessageBody=json.dumps(record))
+        await invoke_async(self._lambdas, subscription.function, event, url, self._sleep)

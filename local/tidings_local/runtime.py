@@ -389,7 +389,8 @@ class LocalRuntime:
             )
             self._run(queue_poller.run(), f"queue:{queue_subscription.function.id}")
         for schedule in self.application.schedules:
-            self._run(Scheduler(self.application, schedule, self.lambdas).run(), f"schedule:{schedule.id}")
+            scheduler = Scheduler(self.application, schedule, self.lambdas, self._queue_url(schedule.on_failure))
+            self._run(scheduler.run(), f"schedule:{schedule.id}")
 
     def activity(self) -> dict[str, Any]:
         """What is still to run (`GET /_local/stats` → `activity`): invocations in flight, stream

@@ -1,8 +1,8 @@
 """EventBridge schedules, emulated: each declared `Schedule` invokes its function every
 `rate_seconds` with a `Scheduled Event`, as an EventBridge rule with a rate expression does.
 
-Invocations are asynchronous on AWS: a slow run does not delay the next tick, and a failure is
-only logged here (EventBridge would retry it twice).
+Invocations are asynchronous on AWS: a slow run does not delay the next tick, and a failed one is
+retried twice, then parked with its error in the schedule's on-failure queue (`async_invocations`).
 """
 
 from __future__ import annotations
@@ -10,16 +10,17 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from tidings.kernel.declaration import Application, Schedule
+from tidings_local.async_invocations import invoke_async
 from tidings_local.aws import ACCOUNT_ID, region
 from tidings_local.http_api import json_error
 from tidings_local.lambdas import FunctionError, Lambdas
-from tidings_local.log import logger
 
 
 def scheduled_event(application: Application, schedule: Schedule) -> dict[str, Any]:
@@ -39,10 +40,19 @@ def scheduled_event(application: Application, schedule: Schedule) -> dict[str, A
 class Scheduler:
     """Fires one schedule until cancelled."""
 
-    def __init__(self, application: Application, schedule: Schedule, lambdas: Lambdas) -> None:
+    def __init__(
+        self,
+        application: Application,
+        schedule: Schedule,
+        lambdas: Lambdas,
+        on_failure_url: str,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
         self.application = application
         self.schedule = schedule
         self._lambdas = lambdas
+        self._on_failure_url = on_failure_url
+        self._sleep = sleep
         self._runs: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
@@ -59,17 +69,8 @@ class Scheduler:
                 run.cancel()
 
     async def _invoke(self) -> None:
-        try:
-            await self._lambdas.invoke(self.schedule.function, scheduled_event(self.application, self.schedule))
-        except Exception as exc:
-            logger.warning(
-                "scheduled invocation failed",
-                extra={
-                    "schedule": self.schedule.id,
-                    "function": self.schedule.function.id,
-                    "error": type(exc).__name__,
-                },
-            )
+        event = scheduled_event(self.application, self.schedule)
+        await invoke_async(self._lambdas, self.schedule.function, event, self._on_failure_url, self._sleep)
 
 
 def routes(application: Application, lambdas: Lambdas) -> list[web.RouteDef]:

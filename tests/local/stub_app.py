@@ -155,6 +155,15 @@ TIMERS_APP = Application(
     schedules=(Schedule("Tick", TICK, rate_seconds=1, on_failure=TICK_FAILURES),),
 )
 
+FAILING_TICK = Function("FailingTick", "timers", "failing_tick.handler", "fails every scheduled run")
+FAILING_SCHEDULE_APP = replace(
+    TIMERS_APP,
+    functions=(AUTHORIZER, FAILING_TICK),
+    queues=(TICK_FAILURES,),
+    queue_subscriptions=(),
+    schedules=(Schedule("FailingTick", FAILING_TICK, rate_seconds=1, on_failure=TICK_FAILURES),),
+)
+
 
 # --- functions that cannot load ---------------------------------------------------------------
 
