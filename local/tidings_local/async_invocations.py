@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,16 +26,15 @@ async def invoke_async(
     function: Function,
     event: dict[str, Any],
     on_failure_url: str,
-    sleep: Callable[[float], Any] = asyncio.sleep,
-) -> bool:
-    """Invokes `function` as Lambda's asynchronous invocation does; False when it was parked."""
+) -> None:
+    """Invokes `function` as Lambda's asynchronous invocation does."""
     error = ""
     for attempt, delay in enumerate((0.0, *RETRY_DELAYS)):
         if delay:
-            await sleep(delay)
+            await asyncio.sleep(delay)
         try:
             await lambdas.invoke(function, event)
-            return True
+            return
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             logger.warning(
@@ -48,7 +46,6 @@ async def invoke_async(
         "asynchronous invocation sent to the on-failure destination",
         extra={"function": function.id, "attempts": 1 + len(RETRY_DELAYS)},
     )
-    return False
 
 
 def _park(event: dict[str, Any], error: str, on_failure_url: str) -> None:

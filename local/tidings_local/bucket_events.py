@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote_plus
@@ -62,7 +62,6 @@ class BucketNotifications:
         queue_urls: Mapping[str, str],
         lambdas: Lambdas,
         loop: asyncio.AbstractEventLoop,
-        sleep: Callable[[float], Any] = asyncio.sleep,
     ) -> None:
         self._subscriptions: dict[str, list[BucketSubscription]] = {}
         for subscription in application.bucket_subscriptions:
@@ -70,7 +69,6 @@ class BucketNotifications:
         self._queue_urls = queue_urls
         self._lambdas = lambdas
         self._loop = loop
-        self._sleep = sleep
         self._pending: set[asyncio.Future[None]] = set()
 
     def object_created(self, bucket: str, key: str, size: int, method: str) -> None:
@@ -84,4 +82,4 @@ class BucketNotifications:
 
     async def _deliver(self, subscription: BucketSubscription, event: dict[str, Any]) -> None:
         url = self._queue_urls[subscription.on_failure.id]
-        await invoke_async(self._lambdas, subscription.function, event, url, self._sleep)
+        await invoke_async(self._lambdas, subscription.function, event, url)

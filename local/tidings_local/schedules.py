@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,19 +39,11 @@ def scheduled_event(application: Application, schedule: Schedule) -> dict[str, A
 class Scheduler:
     """Fires one schedule until cancelled."""
 
-    def __init__(
-        self,
-        application: Application,
-        schedule: Schedule,
-        lambdas: Lambdas,
-        on_failure_url: str,
-        sleep: Callable[[float], Any] = asyncio.sleep,
-    ) -> None:
+    def __init__(self, application: Application, schedule: Schedule, lambdas: Lambdas, on_failure_url: str) -> None:
         self.application = application
         self.schedule = schedule
         self._lambdas = lambdas
         self._on_failure_url = on_failure_url
-        self._sleep = sleep
         self._runs: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
@@ -70,7 +61,7 @@ class Scheduler:
 
     async def _invoke(self) -> None:
         event = scheduled_event(self.application, self.schedule)
-        await invoke_async(self._lambdas, self.schedule.function, event, self._on_failure_url, self._sleep)
+        await invoke_async(self._lambdas, self.schedule.function, event, self._on_failure_url)
 
 
 def routes(application: Application, lambdas: Lambdas) -> list[web.RouteDef]:
