@@ -151,15 +151,15 @@ CHAT_PAGE = 25
 UPLOAD_PAGE = 25  # an S3 delete and two item calls each
 
 
+@dataclass(frozen=True)
 class ErasureService:
-    def __init__(self, ports: ErasurePorts, now: Callable[[], float]) -> None:
-        self._ports = ports
-        self._now = now
+    ports: ErasurePorts
+    now: Callable[[], float]
 
     def run(self, job: ErasureJob, has_time: Callable[[], bool]) -> ErasureJob | None:
         """Runs the job's steps while `has_time()`; returns the job of the rest (to queue), or
         None when the erasure is complete (or no longer wanted: the user is not erasing)."""
-        if self._ports.marks.state_of(job.user_id) != "erasing":
+        if self.ports.marks.state_of(job.user_id) != "erasing":
             logger.info("erasure job for a user not being erased: dropped", extra={"userId": job.user_id})
             return None
         current: ErasureJob | None = job
@@ -174,7 +174,7 @@ class ErasureService:
         """One page of the job's stage; the job that follows it, None after the last stage."""
         user_id = job.user_id
         if job.stage == "sessions":
-            closed = self._ports.sessions.revoke(user_id)
+            closed = self.ports.sessions.revoke(user_id)
             logger.info("erasure: sessions revoked", extra={"userId": user_id, "closed": closed})
         elif job.stage == "messages":
             return self._messages(job)
@@ -185,42 +185,42 @@ class ErasureService:
         elif job.stage == "chats":
             return self._chats(job)
         elif job.stage == "push":
-            self._ports.push.remove_all(user_id)
+            self.ports.push.remove_all(user_id)
         elif job.stage == "presence":
-            self._ports.presence_subscriptions.end_all(user_id)
-            self._ports.presence.forget(user_id)
+            self.ports.presence_subscriptions.end_all(user_id)
+            self.ports.presence.forget(user_id)
         elif job.stage == "profile":
-            self._ports.marks.tombstone(user_id, self._now())
+            self.ports.marks.tombstone(user_id, self.now())
             logger.info("user erased", extra={"userId": user_id})
             metrics.add_metric(name="UsersErased", unit="Count", value=1)
             return None
         return _next_stage(job)
 
     def _messages(self, job: ErasureJob) -> ErasureJob | None:
-        messages, next_cursor = self._ports.messages.sent_by(job.user_id, job.cursor, MESSAGE_PAGE)
-        erased = [seq for chat_id, seq, _ in messages if self._ports.messages.erase(chat_id, seq) is not None]
+        messages, next_cursor = self.ports.messages.sent_by(job.user_id, job.cursor, MESSAGE_PAGE)
+        erased = [seq for chat_id, seq, _ in messages if self.ports.messages.erase(chat_id, seq) is not None]
         # The index follows the delete events too; removing them here makes the erasure
         # complete without waiting for it (and covers a message whose event it missed).
         if messages:
-            self._ports.remove_from_search([message_id for _, _, message_id in messages])
+            self.ports.remove_from_search([message_id for _, _, message_id in messages])
         metrics.add_metric(name="ErasedMessages", unit="Count", value=len(erased))
         return _next_page(job, next_cursor)
 
     def _uploads(self, job: ErasureJob) -> ErasureJob | None:
-        attachment_ids, next_cursor = self._ports.uploads.uploaded_by(job.user_id, job.cursor, UPLOAD_PAGE)
-        erased = [attachment_id for attachment_id in attachment_ids if self._ports.uploads.erase_unsent(attachment_id)]
+        attachment_ids, next_cursor = self.ports.uploads.uploaded_by(job.user_id, job.cursor, UPLOAD_PAGE)
+        erased = [attachment_id for attachment_id in attachment_ids if self.ports.uploads.erase_unsent(attachment_id)]
         metrics.add_metric(name="ErasedUploads", unit="Count", value=len(erased))
         return _next_page(job, next_cursor)
 
     def _reactions(self, job: ErasureJob) -> ErasureJob | None:
-        targets, next_cursor = self._ports.messages.reacted_by(job.user_id, job.cursor, MESSAGE_PAGE)
-        removed = sum(self._ports.messages.unreact(chat_id, seq, job.user_id) for chat_id, seq in targets)
+        targets, next_cursor = self.ports.messages.reacted_by(job.user_id, job.cursor, MESSAGE_PAGE)
+        removed = sum(self.ports.messages.unreact(chat_id, seq, job.user_id) for chat_id, seq in targets)
         metrics.add_metric(name="ErasedReactions", unit="Count", value=removed)
         return _next_page(job, next_cursor)
 
     def _chats(self, job: ErasureJob) -> ErasureJob | None:
-        chat_ids, next_cursor = self._ports.memberships.memberships_of(job.user_id, job.cursor, CHAT_PAGE)
-        left = [chat_id for chat_id in chat_ids if self._ports.memberships.remove_erased_user(chat_id, job.user_id)]
+        chat_ids, next_cursor = self.ports.memberships.memberships_of(job.user_id, job.cursor, CHAT_PAGE)
+        left = [chat_id for chat_id in chat_ids if self.ports.memberships.remove_erased_user(chat_id, job.user_id)]
         metrics.add_metric(name="ErasedMemberships", unit="Count", value=len(left))
         return _next_page(job, next_cursor)
 

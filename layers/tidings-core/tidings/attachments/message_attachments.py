@@ -6,6 +6,7 @@ the handler, so neither feature imports the other."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pynamodb.transactions import TransactWrite
@@ -34,16 +35,16 @@ class SentFiles(Protocol):
     def delete(self, key: str) -> None: ...
 
 
+@dataclass(frozen=True)
 class SentAttachments:
-    def __init__(self, records: SendRecords, objects: SentFiles) -> None:
-        self._records = records
-        self._objects = objects
+    records: SendRecords
+    objects: SentFiles
 
     def for_message(self, sender_id: str, chat_id: str, attachment_ids: Sequence[str]) -> list[dict[str, Any]]:
         attachments = []
         for position, attachment_id in enumerate(attachment_ids):
             field = f"payload.attachments.{position}.attachmentId"
-            attachment = self._records.get(attachment_id)
+            attachment = self.records.get(attachment_id)
             # Someone else's upload is as unknown as one that does not exist.
             if attachment is None or attachment.uploader_id != sender_id:
                 raise NotFound(f"{field}: no upload {attachment_id!r} of yours")
@@ -58,23 +59,23 @@ class SentAttachments:
 
     def keep(self, attachments: Sequence[dict[str, Any]]) -> None:
         for attachment in attachments:
-            self._objects.untag(upload_key(str(attachment["attachmentId"])))
+            self.objects.untag(upload_key(str(attachment["attachmentId"])))
 
     def mark_sent(
         self, transaction: TransactWrite, attachment_ids: Sequence[str], message_id: str, sender_id: str, chat_id: str
     ) -> None:
-        self._records.mark_sent(transaction, attachment_ids, message_id, sender_id, chat_id)
+        self.records.mark_sent(transaction, attachment_ids, message_id, sender_id, chat_id)
 
     def mark_deleted(self, transaction: TransactWrite, attachment_ids: Sequence[str]) -> None:
-        self._records.mark_deleted(transaction, attachment_ids)
+        self.records.mark_deleted(transaction, attachment_ids)
 
     def discard(self, attachment_ids: Sequence[str]) -> None:
         """The files, then the items; best effort after the delete committed: an item left
         behind is `deleted` (never fetched), and the failure is logged and counted."""
         for attachment_id in attachment_ids:
             try:
-                self._objects.delete(upload_key(attachment_id))
-                self._records.delete(attachment_id)
+                self.objects.delete(upload_key(attachment_id))
+                self.records.delete(attachment_id)
             except Exception:
                 logger.exception(
                     "a deleted message's attachment was not deleted", extra={"attachmentId": attachment_id}

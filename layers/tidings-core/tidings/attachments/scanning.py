@@ -9,7 +9,7 @@ the upload on its own."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Literal, Protocol
 
 from tidings.attachments.attachment import Attachment
@@ -52,15 +52,15 @@ class ObjectTags(Protocol):
     def tags(self, key: str) -> dict[str, str]: ...
 
 
+@dataclass(frozen=True)
 class EicarScanner:
     """Flags the EICAR test string anywhere in the file, read a chunk at a time."""
 
-    def __init__(self, objects: ObjectBytes) -> None:
-        self._objects = objects
+    objects: ObjectBytes
 
     def verdict(self, key: str) -> Verdict:
         tail = b""
-        for chunk in self._objects.chunks(key):
+        for chunk in self.objects.chunks(key):
             window = tail + chunk
             if EICAR in window:
                 return INFECTED
@@ -68,17 +68,17 @@ class EicarScanner:
         return CLEAN
 
 
+@dataclass(frozen=True)
 class GuardDutyScanner:
     """GuardDuty's `GuardDutyMalwareScanStatus` object tag: NO_THREATS_FOUND is clean;
     THREATS_FOUND is infected, and so is UNSUPPORTED (a password-protected archive, say: what
     cannot be scanned is not vouched for); ACCESS_DENIED and FAILED are GuardDuty failing, not
     the file, so the attachment stays pending and the scan is retried."""
 
-    def __init__(self, objects: ObjectTags) -> None:
-        self._objects = objects
+    objects: ObjectTags
 
     def verdict(self, key: str) -> Verdict:
-        status = self._objects.tags(key).get(GUARDDUTY_TAG)
+        status = self.objects.tags(key).get(GUARDDUTY_TAG)
         if status is None:
             raise NotScannedYet(f"{key} has no {GUARDDUTY_TAG} tag yet")
         if status == "NO_THREATS_FOUND":
@@ -110,25 +110,16 @@ class Uploader:
         post_to_user(self.poster, self.connections, self.connections.for_user(user_id), [frame], self.retries)
 
 
+@dataclass(frozen=True)
 class ScanService:
-    def __init__(
-        self,
-        records: ScanRecords,
-        scanner: Scanner,
-        objects: Deleter,
-        uploader: Uploader,
-        *,
-        wait_seconds: float,
-        sleep: Callable[[float], None],
-        poll_seconds: float = GUARDDUTY_POLL_SECONDS,
-    ) -> None:
-        self._records = records
-        self._scanner = scanner
-        self._objects = objects
-        self._uploader = uploader
-        self._wait_seconds = wait_seconds
-        self._sleep = sleep
-        self._poll_seconds = poll_seconds
+    records: ScanRecords
+    scanner: Scanner
+    objects: Deleter
+    uploader: Uploader
+    _: KW_ONLY
+    wait_seconds: float
+    sleep: Callable[[float], None]
+    poll_seconds: float = GUARDDUTY_POLL_SECONDS
 
     def object_created(self, key: str) -> str | None:
         """Scans the upload at `key`; the verdict, or None when there was nothing to scan (not
@@ -136,7 +127,7 @@ class ScanService:
         least once). Raises ScanFailed when no verdict came in time."""
         if not key.startswith(UPLOAD_PREFIX):
             return None
-        attachment = self._records.get(key.removeprefix(UPLOAD_PREFIX))
+        attachment = self.records.get(key.removeprefix(UPLOAD_PREFIX))
         if attachment is None or attachment.object_key != key:
             logger.warning("an upload without its attachment (left to the lifecycle rule)", extra={"key": key})
             return None
@@ -145,25 +136,25 @@ class ScanService:
         verdict = self._wait_for_verdict(key)
         # The verdict first: were the delete to fail, the file is infected and refused anyway,
         # and the lifecycle rule removes it with the other unsent uploads.
-        settled = self._records.settle(attachment.attachment_id, verdict)
+        settled = self.records.settle(attachment.attachment_id, verdict)
         if verdict == INFECTED:
-            self._objects.delete(key)
+            self.objects.delete(key)
         if settled:
             logger.info("attachment scanned", extra={"attachmentId": attachment.attachment_id, "status": verdict})
             payload = AttachmentScannedPayload(
                 attachmentId=attachment.attachment_id, chatId=attachment.chat_id, status=verdict
             )
-            self._uploader.tell(attachment.uploader_id, encode(server_frame("attachment.scanned", payload)))
+            self.uploader.tell(attachment.uploader_id, encode(server_frame("attachment.scanned", payload)))
         return verdict
 
     def _wait_for_verdict(self, key: str) -> Verdict:
         waited = 0.0
         while True:
             try:
-                return self._scanner.verdict(key)
+                return self.scanner.verdict(key)
             except NotScannedYet as exc:
-                if waited >= self._wait_seconds:
+                if waited >= self.wait_seconds:
                     raise ScanFailed(f"no verdict after {waited:.0f} s: {exc}") from exc
-            pause = min(self._poll_seconds, self._wait_seconds - waited)
-            self._sleep(pause)
+            pause = min(self.poll_seconds, self.wait_seconds - waited)
+            self.sleep(pause)
             waited += pause

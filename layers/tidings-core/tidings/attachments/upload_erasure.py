@@ -5,6 +5,7 @@ own port (`admin.erasure.Uploads`), composed by the erasure worker."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from tidings.attachments.attachment import Attachment, upload_key
@@ -24,20 +25,20 @@ class Files(Protocol):
     def delete(self, key: str) -> None: ...
 
 
+@dataclass(frozen=True)
 class UploadErasure:
-    def __init__(self, records: UploaderRecords, objects: Files) -> None:
-        self._records = records
-        self._objects = objects
+    records: UploaderRecords
+    objects: Files
 
     def uploaded_by(self, user_id: str, cursor: Cursor | None, limit: int) -> tuple[list[str], Cursor | None]:
-        return self._records.uploaded_by(user_id, cursor, limit)
+        return self.records.uploaded_by(user_id, cursor, limit)
 
     def erase_unsent(self, attachment_id: str) -> bool:
         """The file, then the item, of an upload no message holds; False when there was nothing
         to do (gone already, or sent with a message that is not deleted). The file goes first:
         a job redelivered after a failure finds the item and deletes both again (idempotent)."""
-        attachment = self._records.get(attachment_id)
+        attachment = self.records.get(attachment_id)
         if attachment is None or (attachment.message_id is not None and attachment.status != DELETED):
             return False
-        self._objects.delete(upload_key(attachment_id))
-        return self._records.delete_unsent(attachment_id)
+        self.objects.delete(upload_key(attachment_id))
+        return self.records.delete_unsent(attachment_id)

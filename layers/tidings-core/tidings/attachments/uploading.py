@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass
 from typing import Protocol
 
 from tidings.attachments.attachment import Attachment, upload_key
@@ -39,39 +40,30 @@ class PresignedObjects(Protocol):
     def download_url(self, key: str, file_name: str, content_type: str, expires_in: int) -> str: ...
 
 
+@dataclass(frozen=True)
 class AttachmentService:
-    def __init__(
-        self,
-        records: AttachmentRecords,
-        objects: PresignedObjects,
-        members: Members,
-        limiter: RateLimiter,
-        *,
-        max_bytes: int,
-        now: Callable[[], float],
-        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
-    ) -> None:
-        self._records = records
-        self._objects = objects
-        self._members = members
-        self._limiter = limiter
-        self._max_bytes = max_bytes
-        self._now = now
-        self._new_id = new_id
+    records: AttachmentRecords
+    objects: PresignedObjects
+    members: Members
+    limiter: RateLimiter
+    _: KW_ONLY
+    max_bytes: int
+    now: Callable[[], float]
+    new_id: Callable[[], str] = lambda: str(uuid.uuid4())
 
     def request_upload(self, user_id: str, chat_id: str, request: UploadRequest) -> UploadTicket:
         """A new pending attachment and the form to upload its file with. Members only; the
         form accepts exactly the declared size and content type, at one key."""
-        if request.size > self._max_bytes:
-            raise BadFrame(f"size: must be at most {self._max_bytes} bytes")
-        if not self._members.is_member(chat_id, user_id):
+        if request.size > self.max_bytes:
+            raise BadFrame(f"size: must be at most {self.max_bytes} bytes")
+        if not self.members.is_member(chat_id, user_id):
             raise Forbidden(f"You are not a member of chat {chat_id!r}")
-        self._limiter.enforce(UPLOADS, user_id)
-        now = self._now()
-        attachment_id = self._new_id()
+        self.limiter.enforce(UPLOADS, user_id)
+        now = self.now()
+        attachment_id = self.new_id()
         key = upload_key(attachment_id)
-        url, fields = self._objects.upload_form(key, request.contentType, request.size, UPLOAD_FORM_SECONDS, UNSENT_TAG)
-        self._records.create(
+        url, fields = self.objects.upload_form(key, request.contentType, request.size, UPLOAD_FORM_SECONDS, UNSENT_TAG)
+        self.records.create(
             Attachment(
                 attachment_id=attachment_id,
                 chat_id=chat_id,
@@ -94,10 +86,10 @@ class AttachmentService:
         """A presigned GET of the file, for a member of its chat. Until it is sent, only its
         uploader sees it; a file being scanned is a CONFLICT (ask again), an infected one is
         gone (NOT_FOUND)."""
-        attachment = self._records.get(attachment_id)
+        attachment = self.records.get(attachment_id)
         if attachment is None:
             raise NotFound(f"No attachment {attachment_id!r}")
-        if not self._members.is_member(attachment.chat_id, user_id):
+        if not self.members.is_member(attachment.chat_id, user_id):
             raise Forbidden(f"You are not a member of the chat of attachment {attachment_id!r}")
         if attachment.message_id is None and attachment.uploader_id != user_id:
             raise NotFound(f"No attachment {attachment_id!r}")
@@ -107,6 +99,6 @@ class AttachmentService:
             raise NotFound(f"Attachment {attachment_id!r} was found infected and deleted")
         if attachment.status == DELETED:
             raise NotFound(f"Attachment {attachment_id!r} was deleted with its message")
-        return self._objects.download_url(
+        return self.objects.download_url(
             attachment.object_key, attachment.name, attachment.content_type, DOWNLOAD_URL_SECONDS
         )

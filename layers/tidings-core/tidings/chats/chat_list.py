@@ -87,18 +87,18 @@ class Preferences(Protocol):
     def get(self, user_id: str) -> ChatMarks: ...
 
 
+@dataclass(frozen=True)
 class ChatService:
-    def __init__(self, store: ChatStore, preferences: Preferences) -> None:
-        self._store = store
-        self._preferences = preferences
+    store: ChatStore
+    preferences: Preferences
 
     def list_chats(self, user_id: str) -> list[ChatSummary]:
         """The user's chats, in chat id order (clients sort by their own criteria)."""
-        memberships = self._store.memberships_of(user_id)
-        chats = self._store.chats([m.chat_id for m in memberships])
-        members = {chat_id: self._store.members_of(chat_id) for chat_id in chats}
-        names = self._store.display_names(sorted({m.user_id for ms in members.values() for m in ms}))
-        prefs = self._preferences.get(user_id)
+        memberships = self.store.memberships_of(user_id)
+        chats = self.store.chats([m.chat_id for m in memberships])
+        members = {chat_id: self.store.members_of(chat_id) for chat_id in chats}
+        names = self.store.display_names(sorted({m.user_id for ms in members.values() for m in ms}))
+        prefs = self.preferences.get(user_id)
         return [
             ChatSummary(
                 chat=chats[own.chat_id],

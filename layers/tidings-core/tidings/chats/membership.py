@@ -192,11 +192,11 @@ def dm_chat_id(user_id: str, other_id: str) -> str:
     return f"dm-{digest}"
 
 
+@dataclass(frozen=True)
 class ChannelDirectory:
     """`GET /api/channels`: what a channel directory lists."""
 
-    def __init__(self, store: ChannelStore) -> None:
-        self._store = store
+    store: ChannelStore
 
     def channels(self, caller: str, query: str, cursor: str | None) -> ChannelPage:
         """Public channels whose name or id contains `query` (case-insensitive), a page at a time."""
@@ -207,23 +207,18 @@ class ChannelDirectory:
         for _ in range(MAX_CHANNEL_READS):  # bounded: a rare query ends early, with a cursor
             if len(found) >= CHANNEL_PAGE_SIZE:
                 break
-            page, after = self._store.public_channels(after, CHANNEL_PAGE_SIZE - len(found))
+            page, after = self.store.public_channels(after, CHANNEL_PAGE_SIZE - len(found))
             found += [c for c in page if not wanted or wanted in f"{c.name or ''}\n{c.chat_id}".casefold()]
             if after is None:
                 break
         return ChannelPage(found, after)
 
 
+@dataclass(frozen=True)
 class ChatAdministration:
-    def __init__(
-        self,
-        store: ChatChanges,
-        now: Callable[[], float],
-        new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
-    ) -> None:
-        self._store = store
-        self._now = now
-        self._new_id = new_id
+    store: ChatChanges
+    now: Callable[[], float]
+    new_id: Callable[[], str] = lambda: uuid.uuid4().hex
 
     # --- creating ------------------------------------------------------------------------
 
@@ -238,20 +233,20 @@ class ChatAdministration:
     def _open_dm(self, caller: Caller, first: str, second: str) -> tuple[ChatView, bool]:
         if first == second:
             raise BadFrame("members: a DM is with another user, not yourself")
-        names = self._store.known_users([first, second])
+        names = self.store.known_users([first, second])
         unknown = [user_id for user_id in (first, second) if user_id != caller and user_id not in names]
         if unknown:
             raise NotFound(f"userId: no user {unknown[0]!r}")
-        existing = self._store.dm_between(first, second)
+        existing = self.store.dm_between(first, second)
         if existing is None:
             chat = Chat(dm_chat_id(first, second), "dm", None, None, "private", False, head_seq=1)
             try:
-                self._store.create(
+                self.store.create(
                     chat, {first: "member", second: "member"}, self._created(chat, caller, names), (first, second)
                 )
                 return self._view(chat.chat_id), True
             except ChatExists:
-                existing = self._store.dm_between(first, second)
+                existing = self.store.dm_between(first, second)
                 if existing is None:  # the pair's other record cannot vanish: a real fault
                     raise
         return self._view(existing), False
@@ -274,12 +269,12 @@ class ChatAdministration:
             raise BadFrame("visibility: a group is private; make a channel to be public")
         admin_ids = list(admins) if isinstance(caller, Platform) else [caller, *admins]
         wanted = list(dict.fromkeys([*admin_ids, *members]))
-        names = self._store.known_users(wanted)
+        names = self.store.known_users(wanted)
         unknown = [user_id for user_id in wanted if user_id not in names]
         if unknown:
             raise NotFound(f"userId: no user {unknown[0]!r}")
         chat = Chat(
-            chat_id or self._new_id(),
+            chat_id or self.new_id(),
             chat_type,
             name,
             description,
@@ -289,14 +284,14 @@ class ChatAdministration:
         )
         roles = {user_id: "admin" if user_id in admin_ids else "member" for user_id in wanted}
         try:
-            self._store.create(chat, roles, self._created(chat, caller, names), None)
+            self.store.create(chat, roles, self._created(chat, caller, names), None)
         except ChatExists:
             raise Conflict(f"chatId: chat {chat.chat_id!r} exists") from None
         return self._view(chat.chat_id)
 
     def _created(self, chat: Chat, caller: Caller, names: dict[str, str]) -> MembershipEvent:
         actor_id, actor_name = self._actor(caller, names)
-        return MembershipEvent("chat_created", chat, 1, actor_id, actor_name, iso(self._now()))
+        return MembershipEvent("chat_created", chat, 1, actor_id, actor_name, iso(self.now()))
 
     # --- reading -------------------------------------------------------------------------
 
@@ -317,15 +312,15 @@ class ChatAdministration:
             retention_days=chat.retention_days if change.retention_days is None else (change.retention_days or None),
         )
         if changed != chat:
-            self._store.record_update(self._event("chat_updated", changed, caller))
+            self.store.record_update(self._event("chat_updated", changed, caller))
         return self._view(chat_id)
 
     def put_member(self, caller: Caller, chat_id: str, user_id: str, role: Role | None) -> tuple[str, bool]:
         """Adds (or joins) the user, or changes their role: their role now, and whether they
         were added (False: already a member)."""
-        chat = self._store.chat(chat_id)
+        chat = self.store.chat(chat_id)
         caller_role = self._role_of(chat_id, caller) if chat else None
-        current = caller_role if user_id == caller else (self._store.role_of(chat_id, user_id) if chat else None)
+        current = caller_role if user_id == caller else (self.store.role_of(chat_id, user_id) if chat else None)
         if current is None:
             action: Action = "join" if user_id == caller else "add"
             if action == "join" and role == "admin":
@@ -336,52 +331,52 @@ class ChatAdministration:
             action = "view" if user_id == caller else "add"
         chat = self._check(action, caller, chat_id, chat, caller_role)
         if current is None:
-            if not self._store.known_users([user_id]):
+            if not self.store.known_users([user_id]):
                 raise NotFound(f"userId: no user {user_id!r}")
             added = role or "member"
             try:
-                self._store.record_join(self._event("member_joined", chat, caller, user_id, added))
+                self.store.record_join(self._event("member_joined", chat, caller, user_id, added))
             except ChatExists:
-                return self._store.role_of(chat_id, user_id) or added, False
+                return self.store.role_of(chat_id, user_id) or added, False
             return added, True
         if role is None or role == current:
             return current, False
         other_admin = self._other_admin(caller, chat_id, user_id) if current == "admin" else None
         with _membership_races(user_id):
-            self._store.record_role(self._event("member_role", chat, caller, user_id, role), current, other_admin)
+            self.store.record_role(self._event("member_role", chat, caller, user_id, role), current, other_admin)
         return role, False
 
     def remove_member(self, caller: Caller, chat_id: str, user_id: str) -> None:
         chat = self._allowed("leave" if user_id == caller else "remove", caller, chat_id)
-        current = self._store.role_of(chat_id, user_id)
+        current = self.store.role_of(chat_id, user_id)
         if current is None:
             raise NotFound(f"userId: {user_id!r} is not a member of chat {chat_id!r}")
         other_admin = self._other_admin(caller, chat_id, user_id) if current == "admin" else None
         with _membership_races(user_id):
-            self._store.record_leave(self._event("member_left", chat, caller, user_id, current), current, other_admin)
+            self.store.record_leave(self._event("member_left", chat, caller, user_id, current), current, other_admin)
 
     # --- a user's erasure (the administration API) ------------------------------------------
 
     def memberships_of(
         self, user_id: str, cursor: dict[str, Any] | None, limit: int
     ) -> tuple[list[str], dict[str, Any] | None]:
-        return self._store.memberships_of(user_id, cursor, limit)
+        return self.store.memberships_of(user_id, cursor, limit)
 
     def remove_erased_user(self, chat_id: str, user_id: str) -> bool:
         """Takes a user who is being erased out of a chat, as the platform: a `member_left`
         event like any removal (the removed member's cut-off applies), a DM's too, the one
         change a DM's members ever see (the other member keeps the history). False when the
         user was not in it (any more: a redelivered erasure job)."""
-        chat = self._store.chat(chat_id)
+        chat = self.store.chat(chat_id)
         if chat is None:
             return False
         self._check("erase", PLATFORM, chat_id, chat, None)
         for _ in range(3):
-            current = self._store.role_of(chat_id, user_id)
+            current = self.store.role_of(chat_id, user_id)
             if current is None:
                 return False
             try:
-                self._store.record_leave(self._event("member_left", chat, PLATFORM, user_id, current), current, None)
+                self.store.record_leave(self._event("member_left", chat, PLATFORM, user_id, current), current, None)
                 return True
             except NoSuchMember:
                 continue  # their role changed since it was read: read it again
@@ -396,17 +391,17 @@ class ChatAdministration:
         if isinstance(caller, Platform):
             return None
         others = sorted(
-            user_id for user_id, role in self._store.members(chat_id) if role == "admin" and user_id != leaving
+            user_id for user_id, role in self.store.members(chat_id) if role == "admin" and user_id != leaving
         )
         if not others:
             raise Conflict(_LAST_ADMIN)
         return others[0]
 
     def _role_of(self, chat_id: str, caller: Caller) -> str | None:
-        return None if isinstance(caller, Platform) else self._store.role_of(chat_id, caller)
+        return None if isinstance(caller, Platform) else self.store.role_of(chat_id, caller)
 
     def _allowed(self, action: Action, caller: Caller, chat_id: str) -> Chat:
-        chat = self._store.chat(chat_id)
+        chat = self.store.chat(chat_id)
         return self._check(action, caller, chat_id, chat, self._role_of(chat_id, caller) if chat else None)
 
     def _check(self, action: Action, caller: Caller, chat_id: str, chat: Chat | None, role: str | None) -> Chat:
@@ -421,11 +416,11 @@ class ChatAdministration:
     def _event(
         self, kind: EventKind, chat: Chat, caller: Caller, subject: str | None = None, role: str | None = None
     ) -> MembershipEvent:
-        seq = self._store.allocate_seq(chat.chat_id)
-        names = {} if isinstance(caller, Platform) else self._store.known_users([caller])
+        seq = self.store.allocate_seq(chat.chat_id)
+        names = {} if isinstance(caller, Platform) else self.store.known_users([caller])
         actor_id, actor_name = self._actor(caller, names)
         return MembershipEvent(
-            kind, replace(chat, head_seq=seq), seq, actor_id, actor_name, iso(self._now()), subject, role
+            kind, replace(chat, head_seq=seq), seq, actor_id, actor_name, iso(self.now()), subject, role
         )
 
     @staticmethod
@@ -436,9 +431,9 @@ class ChatAdministration:
         return caller, names.get(caller, caller)
 
     def _view(self, chat_id: str) -> ChatView:
-        chat = self._store.chat(chat_id)
+        chat = self.store.chat(chat_id)
         if chat is None:
             raise NotFound(f"Chat {chat_id!r} does not exist")
-        members = self._store.members(chat_id)
-        names = self._store.known_users([user_id for user_id, _ in members])
+        members = self.store.members(chat_id)
+        names = self.store.known_users([user_id for user_id, _ in members])
         return ChatView(chat, [ChatMember(user_id, names.get(user_id, user_id), role) for user_id, role in members])

@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import KW_ONLY, dataclass, field, replace
 from typing import Any, Protocol
 
 import boto3
@@ -202,25 +202,19 @@ class _Posted:
     throttled: bool = False
 
 
+@dataclass(frozen=True)
 class Deliveries:
-    """Posts frames to connections, each on its own (see the module docstring)."""
+    """Posts frames to connections, each on its own (see the module docstring). Without
+    `retries`, a connection that could not be reached is given up, unless `fail_record`: then
+    the delivery raises `DeliveryFailed` once every connection was tried, so the caller's record
+    is retried in order (presence: a status is the latest word on a user, and a delayed retry
+    could land after a newer one)."""
 
-    def __init__(
-        self,
-        poster: ConnectionPoster,
-        connections: GoneConnections,
-        retries: DeliveryRetries | None,
-        *,
-        fail_record: bool = False,
-    ):
-        """Without `retries`, a connection that could not be reached is given up, unless
-        `fail_record`: then the delivery raises `DeliveryFailed` once every connection was
-        tried, so the caller's record is retried in order (presence: a status is the latest
-        word on a user, and a delayed retry could land after a newer one)."""
-        self._poster = poster
-        self._connections = connections
-        self._retries = retries
-        self._fail_record = fail_record
+    poster: ConnectionPoster
+    connections: GoneConnections
+    retries: DeliveryRetries | None
+    _: KW_ONLY
+    fail_record: bool = False
 
     def deliver(
         self, targets: Sequence[tuple[str, Sequence[str]]], attempt: int = 1, trace_id: str | None = None
@@ -241,10 +235,10 @@ class Deliveries:
                 if rest:
                     kept = throttled if outcome.throttled else owed
                     kept.setdefault(rest, []).append(connection_id)
-        if throttled and self._fail_record:
+        if throttled and self.fail_record:
             throttled = self._once_more_or_shed(throttled, report)
         _count_shed(report)
-        if (owed or throttled) and self._fail_record:
+        if (owed or throttled) and self.fail_record:
             count = sum(len(connection_ids) for connection_ids in (*owed.values(), *throttled.values()))
             raise DeliveryFailed(f"{count} connection(s) failed")
         if owed:
@@ -262,7 +256,7 @@ class Deliveries:
         """One connection's frames, in order, until one does not go through."""
         for index, data in enumerate(frames):
             try:
-                if not self._poster.post(connection_id, data):
+                if not self.poster.post(connection_id, data):
                     return _Posted(index, gone=True)
             except Exception as exc:  # one bad connection must not starve the others
                 failed = exc if isinstance(exc, PostFailed) else None
@@ -315,14 +309,14 @@ class Deliveries:
         jittered: bool = False,
     ) -> None:
         count = sum(len(connection_ids) for connection_ids in owed.values())
-        if self._retries is None or attempt >= MAX_ATTEMPTS:
+        if self.retries is None or attempt >= MAX_ATTEMPTS:
             report.given_up += count
             logger.warning("delivery given up", extra={"connections": count, "attempt": attempt})
             return
         backoff = RETRY_DELAYS_SECONDS[attempt - 1]
         for frames, connection_ids in owed.items():
             delay = backoff + random.randint(0, backoff) if jittered else backoff  # noqa: S311 (not secret)
-            self._retries.schedule(Redelivery(tuple(connection_ids), frames, attempt + 1, trace_id), delay)
+            self.retries.schedule(Redelivery(tuple(connection_ids), frames, attempt + 1, trace_id), delay)
         report.retrying += count
         logger.info("delivery retry scheduled", extra={"connections": count, "attempt": attempt + 1})
 
@@ -330,7 +324,7 @@ class Deliveries:
         """Best effort: a connection left behind goes at its next 410, or by TTL. A failure here
         must not fail a delivery that has reached others."""
         try:
-            self._connections.forget_gone(connection_id)
+            self.connections.forget_gone(connection_id)
         except Exception:
             logger.exception("could not forget a gone connection", extra={"connectionId": connection_id})
 

@@ -67,6 +67,7 @@ class BucketStore(Protocol):
         """Stores `bucket` only if the stored one is still `previous`; False if it changed."""
 
 
+@dataclass(frozen=True)
 class RateLimiter:
     # Optimistic concurrency: a lost race re-reads. Each lost race is another action that took a
     # token, so a caller is limited for losing only once a full bucket's worth of others won
@@ -74,17 +75,16 @@ class RateLimiter:
     # all pass a bucket of 10, however the races fall.
     MIN_ATTEMPTS = 4
 
-    def __init__(self, store: BucketStore, now: Callable[[], float]) -> None:
-        self._store = store
-        self._now = now
+    store: BucketStore
+    now: Callable[[], float]
 
     def check(self, rule: Rule, *scope: str) -> Decision:
         key = rule.bucket_key(*scope)
         ttl = math.ceil(rule.capacity / rule.refill_per_second) + 60
         for _ in range(max(self.MIN_ATTEMPTS, math.ceil(rule.capacity) + 1)):
-            previous = self._store.load(key)
-            decision, updated = decide(previous, rule, self._now())
-            if updated is None or self._store.save_if_unchanged(key, updated, previous, ttl):
+            previous = self.store.load(key)
+            decision, updated = decide(previous, rule, self.now())
+            if updated is None or self.store.save_if_unchanged(key, updated, previous, ttl):
                 return decision
         return Decision(False, retry_after_ms=math.ceil(1000 / rule.refill_per_second))
 

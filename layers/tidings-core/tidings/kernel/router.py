@@ -67,13 +67,13 @@ def frame_handler(router: FrameRouter) -> Handler:
     return handler
 
 
+@dataclass(frozen=True)
 class FrameRouter:
     """`event -> integration response` for the routes of one function. `route_for(route_key)`
     tells which payload model and action serve a route (the fuzz suite reads the models)."""
 
-    def __init__(self, route_for: Callable[[str], FrameRoute], on_served: Served | None = None) -> None:
-        self.route_for = route_for
-        self._on_served = on_served
+    route_for: Callable[[str], FrameRoute]
+    on_served: Served | None = None
 
     def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
         parsed = WebSocketMessageEvent.model_validate(event)
@@ -83,8 +83,8 @@ class FrameRouter:
         logger.thread_safe_append_keys(userId=caller.user_id, connectionId=caller.connection_id)
         route = self.route_for(context.route_key)
         reply = _reply(_process(str(parsed.body or ""), route.payload_model, route.action, caller))
-        if self._on_served is not None:
-            self._on_served(context.route_key, caller)  # after the reply is ready
+        if self.on_served is not None:
+            self.on_served(context.route_key, caller)  # after the reply is ready
         return reply
 
 

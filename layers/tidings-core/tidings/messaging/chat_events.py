@@ -83,18 +83,12 @@ class ChatEventStore(Protocol):
         """The live claim on `key`, if any."""
 
 
+@dataclass(frozen=True)
 class ChatEventService:
-    def __init__(
-        self,
-        store: ChatEventStore,
-        users: UserDirectory,
-        limiter: RateLimiter,
-        now: Callable[[], float],
-    ) -> None:
-        self._store = store
-        self._users = users
-        self._limiter = limiter
-        self._now = now
+    store: ChatEventStore
+    users: UserDirectory
+    limiter: RateLimiter
+    now: Callable[[], float]
 
     def edit(self, actor_id: str, request_id: str, message_id: str, content: str) -> EventOutcome:
         message, _ = self._writable(actor_id, message_id)
@@ -102,13 +96,13 @@ class ChatEventService:
             raise Forbidden("Only the sender may edit a message")
         claim = self._claim("message.edit", actor_id, request_id, message, {"content": content})
         candidates = mention_candidates(content)[:MAX_MENTION_CANDIDATES]
-        mentions = resolve_mentions(candidates, self._store.members_among(message.chat_id, set(candidates)))
+        mentions = resolve_mentions(candidates, self.store.members_among(message.chat_id, set(candidates)))
         return self._record(
             "edit",
             actor_id,
             message,
             claim,
-            lambda event: self._store.record_edit(event, content, mentions, claim),
+            lambda event: self.store.record_edit(event, content, mentions, claim),
         )
 
     def delete(self, actor_id: str, request_id: str, message_id: str) -> EventOutcome:
@@ -116,7 +110,7 @@ class ChatEventService:
         if message.sender_id != actor_id and role != "admin":
             raise Forbidden("Only the sender or a chat admin may delete a message")
         claim = self._claim("message.delete", actor_id, request_id, message, {})
-        return self._record("delete", actor_id, message, claim, lambda event: self._store.record_delete(event, claim))
+        return self._record("delete", actor_id, message, claim, lambda event: self.store.record_delete(event, claim))
 
     def react(
         self, actor_id: str, request_id: str, message_id: str, emoji: str, action: ReactionAction
@@ -129,11 +123,11 @@ class ChatEventService:
                 actor_id,
                 message,
                 claim,
-                lambda event: self._store.record_reaction(event, emoji, action, claim),
+                lambda event: self.store.record_reaction(event, emoji, action, claim),
             )
         except NoChange:
             try:
-                self._store.record_no_change(claim, message.chat_id)
+                self.store.record_no_change(claim, message.chat_id)
             except DuplicateRequest as duplicate:
                 return self._replay(claim, duplicate, message)
             return EventOutcome(seq=None, message=self._current(message.chat_id, message.seq))
@@ -142,19 +136,19 @@ class ChatEventService:
         """The message, if it exists and the actor may see it; with the actor's role in its chat
         (read once, for the delete's admin check too). A deleted message is returned too: a
         retry of the request that deleted it (or of one before) still gets its ack."""
-        self._limiter.enforce(MESSAGE_WRITES, actor_id)
-        location = self._store.locate(message_id)
-        message = self._store.get(*location) if location else None
+        self.limiter.enforce(MESSAGE_WRITES, actor_id)
+        location = self.store.locate(message_id)
+        message = self.store.get(*location) if location else None
         if message is None:
             raise NotFound(f"Message {message_id!r} does not exist")
-        role = self._store.role_of(message.chat_id, actor_id)
+        role = self.store.role_of(message.chat_id, actor_id)
         if role is None:
             raise Forbidden(f"You are not a member of chat {message.chat_id!r}")
         return message, role
 
     def _claim(self, action: str, actor_id: str, request_id: str, message: Message, fields: dict[str, Any]) -> Claim:
         return Claim.of(
-            action, message.chat_id, actor_id, request_id, {"messageId": message.message_id, **fields}, self._now()
+            action, message.chat_id, actor_id, request_id, {"messageId": message.message_id, **fields}, self.now()
         )
 
     def _record(
@@ -167,17 +161,17 @@ class ChatEventService:
     ) -> EventOutcome:
         if message.deleted:
             # Nothing can change a deleted message; only a retry of an earlier request has an ack.
-            held = self._store.held_claim(claim.key)
+            held = self.store.held_claim(claim.key)
             if held is None:
                 raise NotFound(f"Message {message.message_id!r} was deleted")
             return self._replay(claim, DuplicateRequest(held), message)
         event = _event_on(
             kind,
             message,
-            self._store.allocate_seq(message.chat_id),
+            self.store.allocate_seq(message.chat_id),
             actor_id,
-            self._users.display_name(actor_id),
-            self._now(),
+            self.users.display_name(actor_id),
+            self.now(),
         )
         try:
             write(event)
@@ -194,7 +188,7 @@ class ChatEventService:
         return EventOutcome(seq=held.seq, message=self._current(message.chat_id, message.seq))
 
     def _current(self, chat_id: str, seq: int) -> Message:
-        message = self._store.get(chat_id, seq)
+        message = self.store.get(chat_id, seq)
         if message is None:  # messages are never removed, only erased
             raise NotFound("The message no longer exists")
         return message
@@ -228,6 +222,7 @@ class SentMessages(ChatEventStore, Protocol):
         """A page of `(chatId, seq)` of the messages the user reacted to, and the next cursor."""
 
 
+@dataclass(frozen=True)
 class MessageErasure:
     """A user's messages, deleted for their erasure (the administration API): each one through
     the store's delete and its `delete` chat event, exactly as a delete by its sender, recorded
@@ -237,17 +232,16 @@ class MessageErasure:
     own, so two erasures racing on one message (a redelivered job beside its continuation)
     write one event."""
 
-    def __init__(self, store: SentMessages, actor_id: str, actor_name: str, now: Callable[[], float]) -> None:
-        self._store = store
-        self._actor_id = actor_id
-        self._actor_name = actor_name
-        self._now = now
+    store: SentMessages
+    actor_id: str
+    actor_name: str
+    now: Callable[[], float]
 
     def sent_by(
         self, user_id: str, cursor: Cursor | None, limit: int
     ) -> tuple[list[tuple[str, int, str]], Cursor | None]:
         """A page of `(chatId, seq, messageId)` of the messages the user sent, and the next cursor."""
-        messages, next_cursor = self._store.sent_by(user_id, cursor, limit)
+        messages, next_cursor = self.store.sent_by(user_id, cursor, limit)
         return [(m.chat_id, m.seq, m.message_id) for m in messages], next_cursor
 
     def erase(self, chat_id: str, seq: int) -> int | None:
@@ -261,21 +255,21 @@ class MessageErasure:
         return self._delete(chat_id, seq, "retention", forget_sender=False)
 
     def _delete(self, chat_id: str, seq: int, reason: str, *, forget_sender: bool) -> int | None:
-        message = self._store.get(chat_id, seq)
+        message = self.store.get(chat_id, seq)
         if message is None or message.deleted:
             return None
-        now = self._now()
+        now = self.now()
         claim = Claim.of(
             "message.delete",
             chat_id,
-            self._actor_id,
+            self.actor_id,
             f"{reason}:{message.message_id}",
             {"messageId": message.message_id},
             now,
         )
-        event = _event_on("delete", message, self._store.allocate_seq(chat_id), self._actor_id, self._actor_name, now)
+        event = _event_on("delete", message, self.store.allocate_seq(chat_id), self.actor_id, self.actor_name, now)
         try:
-            self._store.record_delete(event, claim, sender_name=message.sender_id if forget_sender else None)
+            self.store.record_delete(event, claim, sender_name=message.sender_id if forget_sender else None)
         except (DuplicateRequest, MessageGone):
             return None  # deleted meanwhile, by the sender or by another sweep or erasure
         return event.seq
@@ -283,23 +277,23 @@ class MessageErasure:
     def reacted_by(
         self, user_id: str, cursor: Cursor | None, limit: int
     ) -> tuple[list[tuple[str, int]], Cursor | None]:
-        return self._store.reacted_by(user_id, cursor, limit)
+        return self.store.reacted_by(user_id, cursor, limit)
 
     def unreact(self, chat_id: str, seq: int, user_id: str) -> int:
         """Removes the user's reactions from the message, each a `reaction` chat event as the
         user's own removal would be (the reaction is theirs: the event is recorded as theirs,
         named by their id); how many there were. One the user no longer holds is skipped."""
-        message = self._store.get(chat_id, seq)
+        message = self.store.get(chat_id, seq)
         if message is None or message.deleted:
             return 0
         removed = 0
         for emoji in [emoji for emoji, users in message.reactions.items() if user_id in users]:
-            now = self._now()
+            now = self.now()
             fields = {"messageId": message.message_id, "emoji": emoji, "action": "remove"}
             claim = Claim.of("message.react", chat_id, user_id, f"erasure:{message.message_id}:{emoji}", fields, now)
-            event = _event_on("reaction", message, self._store.allocate_seq(chat_id), user_id, user_id, now)
+            event = _event_on("reaction", message, self.store.allocate_seq(chat_id), user_id, user_id, now)
             try:
-                self._store.record_reaction(event, emoji, "remove", claim)
+                self.store.record_reaction(event, emoji, "remove", claim)
             except (NoChange, DuplicateRequest, MessageGone):
                 continue  # removed meanwhile, by the user or by the other erasure
             removed += 1

@@ -36,15 +36,15 @@ class HistoryStore(Protocol):
         there are older ones."""
 
 
+@dataclass(frozen=True)
 class HistoryService:
-    def __init__(self, store: HistoryStore, members: HistoryMembers) -> None:
-        self._store = store
-        self._members = members
+    store: HistoryStore
+    members: HistoryMembers
 
     def messages(self, user_id: str, chat_id: str, before: int | None, limit: int) -> MessagePage:
         """A page of the chat's messages, newest first, older than `before` (the newest when
         None). Deleted messages are in it as tombstones (`deleted: true`, no content)."""
-        if not self._members.is_member(chat_id, user_id):
+        if not self.members.is_member(chat_id, user_id):
             raise Forbidden(f"You are not a member of chat {chat_id!r}")
-        messages, older = self._store.messages_before(chat_id, before, limit)
+        messages, older = self.store.messages_before(chat_id, before, limit)
         return MessagePage(messages, messages[-1].seq if older and messages else None)

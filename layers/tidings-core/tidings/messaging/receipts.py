@@ -37,18 +37,18 @@ class ReadStore(Protocol):
         """Moves the watermark to `seq` if that is forward; False if it was already there."""
 
 
+@dataclass(frozen=True)
 class ReadService:
-    def __init__(self, store: ReadStore) -> None:
-        self._store = store
+    store: ReadStore
 
     def mark(self, user_id: str, chat_id: str, message_id: str) -> Watermark:
-        if self._store.role_of(chat_id, user_id) is None:
+        if self.store.role_of(chat_id, user_id) is None:
             raise Forbidden(f"You are not a member of chat {chat_id!r}")
-        location = self._store.locate(message_id)
+        location = self.store.locate(message_id)
         if location is None or location[0] != chat_id:
             raise NotFound(f"Message {message_id!r} is not in chat {chat_id!r}")
         seq = location[1]
-        self._store.advance_read_watermark(chat_id, user_id, seq, message_id)
+        self.store.advance_read_watermark(chat_id, user_id, seq, message_id)
         return Watermark(chat_id, user_id, seq, message_id)
 
 

@@ -87,45 +87,37 @@ class UserDirectory(Protocol):
     def display_name(self, user_id: str) -> str: ...
 
 
+@dataclass(frozen=True)
 class MessageService:
-    def __init__(
-        self,
-        store: MessageStore,
-        users: UserDirectory,
-        limiter: RateLimiter,
-        now: Callable[[], float],
-        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
-        attachments: MessageAttachments | None = None,
-    ) -> None:
-        self._store = store
-        self._attachments = attachments
-        self._users = users
-        self._limiter = limiter
-        self._now = now
-        self._new_id = new_id
+    store: MessageStore
+    users: UserDirectory
+    limiter: RateLimiter
+    now: Callable[[], float]
+    new_id: Callable[[], str] = lambda: str(uuid.uuid4())
+    attachments: MessageAttachments | None = None
 
     def send(self, sender_id: str, request: SendMessage) -> Message:
-        self._limiter.enforce(MESSAGE_WRITES, sender_id)
+        self.limiter.enforce(MESSAGE_WRITES, sender_id)
         if request.priority == "urgent":
-            self._limiter.enforce(URGENT, sender_id)
+            self.limiter.enforce(URGENT, sender_id)
         candidates = mention_candidates(request.content)[:MAX_MENTION_CANDIDATES]
-        members = self._store.members_among(request.chat_id, {sender_id, *candidates})
+        members = self.store.members_among(request.chat_id, {sender_id, *candidates})
         if sender_id not in members:
             raise Forbidden(f"You are not a member of chat {request.chat_id!r}")
         if request.reply_to is not None:
             self._check_reply_target(request.chat_id, request.reply_to)
         attachments = self._attachments_of(sender_id, request)
 
-        seq = self._store.allocate_seq(request.chat_id, new_message=True)
-        if attachments and self._attachments is not None:
-            self._attachments.keep(attachments)
-        now = self._now()
+        seq = self.store.allocate_seq(request.chat_id, new_message=True)
+        if attachments and self.attachments is not None:
+            self.attachments.keep(attachments)
+        now = self.now()
         message = Message(
-            message_id=self._new_id(),
+            message_id=self.new_id(),
             chat_id=request.chat_id,
             seq=seq,
             sender_id=sender_id,
-            sender_name=self._users.display_name(sender_id),
+            sender_name=self.users.display_name(sender_id),
             content=request.content,
             created_at=iso(now),
             reply_to=request.reply_to,
@@ -136,12 +128,12 @@ class MessageService:
         )
         claim = Claim.of("message.send", request.chat_id, sender_id, request.request_id, request.fields(), now)
         try:
-            self._store.append(message, claim)
+            self.store.append(message, claim)
         except DuplicateRequest as duplicate:
             # A retry: answer with the message the first attempt stored. Its seq is kept; the
             # seq this attempt allocated stays a hole, which the protocol allows (sync skips it).
             held = original_of(claim, duplicate)
-            original = self._store.get(held.chat_id, held.seq) if held.seq is not None else None
+            original = self.store.get(held.chat_id, held.seq) if held.seq is not None else None
             if original is None:  # the claim outlived its message: never expected
                 raise
             return original
@@ -150,13 +142,13 @@ class MessageService:
     def _attachments_of(self, sender_id: str, request: SendMessage) -> list[dict[str, Any]]:
         if not request.attachment_ids:
             return []
-        if self._attachments is None:
+        if self.attachments is None:
             raise Unavailable("Attachments are not available on this deployment")
-        return self._attachments.for_message(sender_id, request.chat_id, request.attachment_ids)
+        return self.attachments.for_message(sender_id, request.chat_id, request.attachment_ids)
 
     def _check_reply_target(self, chat_id: str, reply_to: str) -> None:
         """A reply names a message of the same chat; a deleted one will do (it shows as a reply
         to a deleted message). Checked after membership, so a non-member learns nothing."""
-        location = self._store.locate(reply_to)
+        location = self.store.locate(reply_to)
         if location is None or location[0] != chat_id:
             raise NotFound(f"payload.replyTo: message {reply_to!r} is not in chat {chat_id!r}")

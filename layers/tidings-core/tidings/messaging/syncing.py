@@ -248,18 +248,16 @@ def _size(value: Any) -> int:
 # --- the service --------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
 class SyncService:
-    def __init__(
-        self, store: SyncStore, budget_bytes: int = RESPONSE_BUDGET_BYTES, rate_limiter: RateLimiter | None = None
-    ) -> None:
-        self._store = store
-        self._budget_bytes = budget_bytes
-        self._rate_limiter = rate_limiter
+    store: SyncStore
+    budget_bytes: int = RESPONSE_BUDGET_BYTES
+    rate_limiter: RateLimiter | None = None
 
     def _enforce_rate_limit(self, user_id: str) -> None:
         """One token per `sync.request` (RATE_LIMITED beyond the SYNC rule)."""
-        if self._rate_limiter is not None:
-            self._rate_limiter.enforce(SYNC_REQUESTS, user_id)
+        if self.rate_limiter is not None:
+            self.rate_limiter.enforce(SYNC_REQUESTS, user_id)
 
     def sync_chat(
         self, user_id: str, chat_id: str, last_known_seq: int | None, cursor: str | None, limit: int
@@ -288,7 +286,7 @@ class SyncService:
         self._enforce_rate_limit(user_id)
         fitted = fit(presence, PRESENCE_BUDGET_BYTES)
         reserved = _size(list(badges)) + _size(fitted)
-        chats = self.sync_chats(user_id, positions, limit, budget_bytes=self._budget_bytes - reserved)
+        chats = self.sync_chats(user_id, positions, limit, budget_bytes=self.budget_bytes - reserved)
         return AllChatsSync(chats, list(badges), fitted, presence_truncated=len(fitted) < len(presence))
 
     def sync_chats(
@@ -306,7 +304,7 @@ class SyncService:
                     refused[chat_id] = ChatRefused(chat_id, exc)
             else:
                 wanted.append((chat_id, position))
-        budget = _Budget(self._budget_bytes if budget_bytes is None else budget_bytes)
+        budget = _Budget(self.budget_bytes if budget_bytes is None else budget_bytes)
         for refusal in refused.values():
             budget.left -= _size(refusal.to_wire())
         synced = {result.chat_id: result for result in self._sync(user_id, wanted, limit, budget)}
@@ -315,11 +313,11 @@ class SyncService:
     def _sync(
         self, user_id: str, wanted: Sequence[tuple[str, int]], limit: int, budget: _Budget | None = None
     ) -> list[ChatResult]:
-        heads = self._store.heads([chat_id for chat_id, _ in wanted]) if wanted else {}
-        budget = budget or _Budget(self._budget_bytes)
+        heads = self.store.heads([chat_id for chat_id, _ in wanted]) if wanted else {}
+        budget = budget or _Budget(self.budget_bytes)
         results: list[ChatResult] = []
         for chat_id, after in wanted:
-            watermarks = self._store.read_watermarks(chat_id) if chat_id in heads else {}
+            watermarks = self.store.read_watermarks(chat_id) if chat_id in heads else {}
             result: ChatResult
             if user_id not in watermarks:
                 result = ChatRefused(chat_id, Forbidden(f"You are not a member of chat {chat_id!r}"))
@@ -354,7 +352,7 @@ class SyncService:
         if budget.left <= 0 and budget.spent_any:  # no room left in this response: come back
             return ChatSync(chat_id, [], True, encode_cursor(chat_id, after), head_seq, watermarks, summary)
 
-        page = self._store.events_after(chat_id, after, limit)
+        page = self.store.events_after(chat_id, after, limit)
         frames: list[dict[str, Any]] = []
         position = after
         cut_short = False

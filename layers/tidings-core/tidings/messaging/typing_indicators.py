@@ -70,35 +70,26 @@ def typing_ended_by_message(state: TypingStateStore, users: UserDirectory, chat_
     return typing_frame(chat_id, user_id, users.display_name(user_id), active=False)
 
 
+@dataclass(frozen=True)
 class TypingService:
-    def __init__(
-        self,
-        state: TypingStateStore,
-        members: MembershipCheck,
-        users: UserDirectory,
-        limiter: RateLimiter,
-        timers: TimerQueue,
-        fanout: Callable[[], Fanout],
-        now: Callable[[], float],
-    ) -> None:
-        self._state = state
-        self._members = members
-        self._users = users
-        self._limiter = limiter
-        self._timers = timers
-        self._fanout = fanout
-        self._now = now
+    state: TypingStateStore
+    members: MembershipCheck
+    users: UserDirectory
+    limiter: RateLimiter
+    timers: TimerQueue
+    fanout: Callable[[], Fanout]
+    now: Callable[[], float]
 
     def start(self, user_id: str, chat_id: str) -> bool:
         """Forwards the start unless it is over the limit; True if forwarded."""
         self._require_member(user_id, chat_id)
-        now = self._now()
-        if not self._limiter.check(TYPING_STARTS, user_id, chat_id).allowed:
+        now = self.now()
+        if not self.limiter.check(TYPING_STARTS, user_id, chat_id).allowed:
             # Dropped, but the typer is still typing: push the deadline out.
-            self._state.extend_if_typing(chat_id, user_id, now)
+            self.state.extend_if_typing(chat_id, user_id, now)
             return False
-        self._state.mark_typing(chat_id, user_id, now)
-        self._timers.schedule(TypingTimer(chat_id, user_id, now), math.ceil(TYPING_TIMEOUT_SECONDS))
+        self.state.mark_typing(chat_id, user_id, now)
+        self.timers.schedule(TypingTimer(chat_id, user_id, now), math.ceil(TYPING_TIMEOUT_SECONDS))
         self._announce(chat_id, user_id, active=True)
         return True
 
@@ -108,27 +99,27 @@ class TypingService:
 
     def end(self, chat_id: str, user_id: str) -> bool:
         """Ends the typing state (stop, or a message sent); True if it was on."""
-        if not self._state.clear(chat_id, user_id):
+        if not self.state.clear(chat_id, user_id):
             return False
         self._announce(chat_id, user_id, active=False)
         return True
 
     def timer_fired(self, timer: TypingTimer) -> None:
-        started_at = self._state.started_at(timer.chat_id, timer.user_id)
+        started_at = self.state.started_at(timer.chat_id, timer.user_id)
         if started_at is None:
             return  # stopped already
         if started_at > timer.started_at:
-            remaining = started_at + TYPING_TIMEOUT_SECONDS - self._now()
+            remaining = started_at + TYPING_TIMEOUT_SECONDS - self.now()
             if remaining > 0.5:
-                self._timers.schedule(TypingTimer(timer.chat_id, timer.user_id, started_at), math.ceil(remaining))
+                self.timers.schedule(TypingTimer(timer.chat_id, timer.user_id, started_at), math.ceil(remaining))
                 return
-        if self._state.clear(timer.chat_id, timer.user_id, if_started_at=started_at):
+        if self.state.clear(timer.chat_id, timer.user_id, if_started_at=started_at):
             self._announce(timer.chat_id, timer.user_id, active=False)
 
     def _require_member(self, user_id: str, chat_id: str) -> None:
-        if user_id not in self._members.members_among(chat_id, {user_id}):
+        if user_id not in self.members.members_among(chat_id, {user_id}):
             raise Forbidden(f"You are not a member of chat {chat_id!r}")
 
     def _announce(self, chat_id: str, user_id: str, active: bool) -> None:
-        frame = typing_frame(chat_id, user_id, self._users.display_name(user_id), active)
-        self._fanout().to_chat(chat_id, frame, except_user=user_id)
+        frame = typing_frame(chat_id, user_id, self.users.display_name(user_id), active)
+        self.fanout().to_chat(chat_id, frame, except_user=user_id)

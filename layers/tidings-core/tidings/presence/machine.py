@@ -111,12 +111,12 @@ def _delay(seconds: float) -> int:
     return max(1, math.ceil(seconds))
 
 
+@dataclass(frozen=True)
 class PresenceMachine:
     """The presence rules as pure functions of (state, input, now). None: nothing changes."""
 
-    def __init__(self, timings: PresenceTimings, new_chain: Callable[[], str] = lambda: uuid.uuid4().hex) -> None:
-        self.timings = timings
-        self._new_chain = new_chain
+    timings: PresenceTimings
+    new_chain: Callable[[], str] = lambda: uuid.uuid4().hex
 
     def connected(self, state: PresenceState, connection_id: str, now: float) -> Transition:
         return self._online(state, connection_id, now)
@@ -179,7 +179,7 @@ class PresenceMachine:
         """A connection is open and active: the first one starts an online period (and its idle
         timer chain); activity ends automatic away."""
         first = not state.connection_ids
-        chain = self._new_chain() if first else state.idle_chain
+        chain = self.new_chain() if first else state.idle_chain
         after = replace(
             state,
             connection_ids=state.connection_ids | {connection_id},

@@ -9,6 +9,7 @@ and the users they no longer share any chat with end at once, instead of running
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 
@@ -25,23 +26,23 @@ class SharedChats(Protocol):
     def shared_with(self, user_id: str, others: Sequence[str]) -> set[str]: ...
 
 
+@dataclass(frozen=True)
 class SubscriptionEnds:
-    def __init__(self, subscriptions: EndableSubscriptions, visibility: SharedChats, now: Callable[[], float]) -> None:
-        self._subscriptions = subscriptions
-        self._visibility = visibility
-        self._now = now
+    subscriptions: EndableSubscriptions
+    visibility: SharedChats
+    now: Callable[[], float]
 
     def after_leaving(self, user_id: str) -> list[str]:
         """Ends `user_id`'s subscriptions (both ways) with whoever shares no chat with them now;
         the users they were with."""
-        now = self._now()
-        linked = set(self._subscriptions.subscribed_by(user_id, now)) | set(
-            self._subscriptions.subscribers_of(user_id, now)
+        now = self.now()
+        linked = set(self.subscriptions.subscribed_by(user_id, now)) | set(
+            self.subscriptions.subscribers_of(user_id, now)
         )
         linked.discard(user_id)
         if not linked:
             return []
-        ended = sorted(linked - self._visibility.shared_with(user_id, sorted(linked)))
+        ended = sorted(linked - self.visibility.shared_with(user_id, sorted(linked)))
         if ended:
-            self._subscriptions.end_between(user_id, ended)
+            self.subscriptions.end_between(user_id, ended)
         return ended

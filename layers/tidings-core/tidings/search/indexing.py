@@ -20,26 +20,26 @@ from tidings.search.port import MessageDocument, SearchEngine
 REINDEX_BATCH = 200
 
 
+@dataclass(frozen=True)
 class SearchIndexer:
-    def __init__(self, engine: Callable[[], SearchEngine], load_message: Callable[[str, int], Message | None]) -> None:
-        self._engine = engine
-        self._load_message = load_message
+    engine: Callable[[], SearchEngine]
+    load_message: Callable[[str, int], Message | None]
 
     def message_created(self, message: Message) -> None:
         if message.deleted:
-            self._engine().remove([message.message_id])
+            self.engine().remove([message.message_id])
         else:
-            self._engine().index([MessageDocument.from_message(message)])
+            self.engine().index([MessageDocument.from_message(message)])
 
     def message_edited(self, chat_id: str, message_id: str, target_seq: int) -> None:
-        current = self._load_message(chat_id, target_seq)
+        current = self.load_message(chat_id, target_seq)
         if current is None or current.deleted:
-            self._engine().remove([message_id])
+            self.engine().remove([message_id])
         else:
-            self._engine().index([MessageDocument.from_message(current)])
+            self.engine().index([MessageDocument.from_message(current)])
 
     def message_deleted(self, message_id: str) -> None:
-        self._engine().remove([message_id])
+        self.engine().remove([message_id])
 
 
 @dataclass(frozen=True)
@@ -49,30 +49,25 @@ class ReindexProgress:
     messages_indexed: int
 
 
+@dataclass(frozen=True)
 class Reindexer:
     """`tidings reindex` and the AWS `SearchReindex` function: empties the index, then indexes
     every message of every chat from the message store (the search index is derived data)."""
 
-    def __init__(
-        self,
-        engine: Callable[[], SearchEngine],
-        chat_ids: Callable[[], Iterable[str]],
-        messages: Callable[[str], Iterable[Message]],
-    ) -> None:
-        """`chat_ids`: every chat (no Scan: the directory's `all_chat_ids`); `messages`: a
-        chat's messages (not its other events), oldest first (the message store's)."""
-        self._engine = engine
-        self._chat_ids = chat_ids
-        self._messages = messages
+    engine: Callable[[], SearchEngine]
+    chat_ids: Callable[[], Iterable[str]]
+    """Every chat (no Scan: the directory's `all_chat_ids`)."""
+    messages: Callable[[str], Iterable[Message]]
+    """A chat's messages (not its other events), oldest first (the message store's)."""
 
     def run(self, progress: Callable[[ReindexProgress], None] = lambda _: None) -> ReindexProgress:
-        engine = self._engine()
-        chat_ids = list(self._chat_ids())
+        engine = self.engine()
+        chat_ids = list(self.chat_ids())
         engine.reset()
         indexed = 0
         progress(ReindexProgress(0, len(chat_ids), 0))
         for done, chat_id in enumerate(chat_ids, start=1):
-            for batch in _batches(m for m in self._messages(chat_id) if not m.deleted):
+            for batch in _batches(m for m in self.messages(chat_id) if not m.deleted):
                 engine.index(MessageDocument.from_message(m) for m in batch)
                 indexed += len(batch)
             progress(ReindexProgress(done, len(chat_ids), indexed))

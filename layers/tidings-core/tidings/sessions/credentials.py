@@ -118,45 +118,43 @@ class SessionIssuer:
         return Session(token=token, refresh_token=refresh_token, expires_at=now + ttl)
 
 
+@dataclass(frozen=True)
 class CredentialService:
-    def __init__(
-        self,
-        refresh_tokens: RefreshTokenStore,
-        revocations: Revocations,
-        connections: ConnectionStore,
-        disconnector: Disconnector,
-        signing_key: Callable[[], str],
-        now: Callable[[], float],
-        access_token_ttl_seconds: int = DEFAULT_TTL_SECONDS,
-    ) -> None:
-        self._issuer = SessionIssuer(refresh_tokens, signing_key, now, access_token_ttl_seconds)
-        self._refresh_tokens = refresh_tokens
-        self._revocations = revocations
-        self._connections = connections
-        self._disconnector = disconnector
-        self._now = now
+    """Sign-in, refresh-token rotation and revocation (`SessionIssuer` mints the sessions)."""
+
+    refresh_tokens: RefreshTokenStore
+    revocations: Revocations
+    connections: ConnectionStore
+    disconnector: Disconnector
+    signing_key: Callable[[], str]
+    now: Callable[[], float]
+    access_token_ttl_seconds: int = DEFAULT_TTL_SECONDS
+
+    @property
+    def issuer(self) -> SessionIssuer:
+        return SessionIssuer(self.refresh_tokens, self.signing_key, self.now, self.access_token_ttl_seconds)
 
     def issue_session(self, user_id: str) -> Session:
         """A new sign-in (`SessionIssuer.issue_session`)."""
-        return self._issuer.issue_session(user_id)
+        return self.issuer.issue_session(user_id)
 
     def refresh(self, refresh_token: str) -> Session:
         """Rotates the refresh token. Raises Unauthorized for an unknown, expired, revoked or
         already used one."""
-        now = int(self._now())
-        record = self._refresh_tokens.get(hash_refresh_token(refresh_token))
+        now = int(self.now())
+        record = self.refresh_tokens.get(hash_refresh_token(refresh_token))
         if record is None or record.expires_at <= now:
             raise Unauthorized("Unknown or expired refresh token; sign in again")
         if record.rotated_at is not None:
             return self._reused(record)
-        revoked_before = self._revocations.revoked_before(record.user_id)
+        revoked_before = self.revocations.revoked_before(record.user_id)
         if revoked_before is not None and record.issued_at <= revoked_before:
             raise Unauthorized("The session was revoked; sign in again")
-        new_token, new_record = self._issuer.new_refresh_token(record.user_id, record.family_id, now)
-        if not self._refresh_tokens.rotate(record.token_hash, new_record, now):
+        new_token, new_record = self.issuer.new_refresh_token(record.user_id, record.family_id, now)
+        if not self.refresh_tokens.rotate(record.token_hash, new_record, now):
             return self._reused(record)  # a concurrent use of the same token won the rotation
         metrics.add_metric(name="TokensRefreshed", unit="Count", value=1)
-        return self._issuer.session(record.user_id, new_token, now)
+        return self.issuer.session(record.user_id, new_token, now)
 
     def revoke(self, user_id: str) -> int:
         """Revokes every token and refresh token the user holds now, and closes every one of
@@ -169,13 +167,13 @@ class CredentialService:
         or stored after the read, and then it reads `revokedBefore` itself and refuses itself
         (`SessionService.connected`). If a connection cannot be closed, the call fails (503)
         after trying all of them, and can be repeated."""
-        self._revocations.revoke(user_id, int(self._now()))
-        self._refresh_tokens.invalidate(user_id)
+        self.revocations.revoke(user_id, int(self.now()))
+        self.refresh_tokens.invalidate(user_id)
         closed = 0
         failures = 0
-        for connection in self._connections.user_connections(user_id):
+        for connection in self.connections.user_connections(user_id):
             try:
-                self._disconnector.close_with_error(
+                self.disconnector.close_with_error(
                     connection.connection_id, ErrorCode.UNAUTHORIZED, "The session was revoked; sign in again"
                 )
                 closed += 1
@@ -192,8 +190,8 @@ class CredentialService:
     def _reused(self, record: RefreshTokenRecord) -> Session:
         # The chain first: it reaches the newest token (perhaps issued a moment ago to the
         # other user of this token) without the index; the index then catches the rest.
-        invalidated = self._refresh_tokens.invalidate_descendants(record.token_hash)
-        invalidated += self._refresh_tokens.invalidate(record.user_id, record.family_id)
+        invalidated = self.refresh_tokens.invalidate_descendants(record.token_hash)
+        invalidated += self.refresh_tokens.invalidate(record.user_id, record.family_id)
         logger.warning(
             "refresh token reused: its family is invalidated",
             extra={"userId": record.user_id, "familyId": record.family_id, "invalidated": invalidated},
