@@ -2,7 +2,14 @@
 administration API's bodies:
 
     {"users": [{"userId", "displayName", "email"?, "avatarUrl"?}],
-     "chats": [{"chatId", "type", "name"?, "members": [userId], "admins"?: [userId], "visibility"?}]}
+     "chats": [{"chatId", "type", "name"?, "members": [userId], "admins"?: [userId], "visibility"?,
+                "messages"?: [{"sender": userId, "content"}]}]}
+
+A chat's `messages` are its history: seqs 1, 2, … in file order, with their @mentions resolved
+as a send resolves them, written in batches before the stream consumers start. They are history,
+not news: nothing is delivered or notified, no badge counts them, no read watermark moves, and
+search finds them after `tidings reindex`. A chat with hundreds of messages is how to try paging,
+and a sync that is too large, without sending them one at a time under the rate limit.
 
 A file is checked whole before anything is written, with the administration API's own rules
 (`tidings.admin.wire`) and the directory's chat types; a mistake is a `SeedError` naming the file,
@@ -13,8 +20,10 @@ member must be a user of the seed files loaded (`--demo` is the built-in one, `s
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +32,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from tidings.admin.wire import ID_RULE, UserPut, is_valid_id
 from tidings.chats.models import ChatModel, UserModel
+from tidings.kernel.wire import iso
+from tidings.messaging.message import MAX_MENTION_CANDIDATES, Message, mention_candidates, resolve_mentions
+from tidings.messaging.message_store import message_item
+from tidings.messaging.models import MessageModel
+from tidings.messaging.wire import Content
 from tidings_local.demo import add_chat
 
 DEMO_SEED = Path(__file__).with_name("seeds") / "demo.json"
@@ -44,6 +58,13 @@ class SeedUser(UserPut):
     _user_id = field_validator("userId")(_valid_id)
 
 
+class SeedMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sender: str
+    content: Content
+
+
 class SeedChat(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -53,6 +74,7 @@ class SeedChat(BaseModel):
     members: list[str] = Field(min_length=1)
     admins: list[str] = []
     visibility: Literal["public", "private"] | None = None
+    messages: list[SeedMessage] = []
 
     _chat_id = field_validator("chatId")(_valid_id)
 
@@ -73,6 +95,8 @@ class SeedChat(BaseModel):
             raise ValueError(f"a {self.type} needs a name")
         if stray := [user for user in self.admins if user not in self.members]:
             raise ValueError(f"admins {stray} are not members")
+        if strangers := sorted({m.sender for m in self.messages} - set(self.members)):
+            raise ValueError(f"messages are sent by {strangers}, who are not members")
         if self.visibility is not None and "visibility" not in ChatModel.get_attributes():
             raise ValueError("visibility: this runtime's chats have no visibility")
         return self
@@ -121,6 +145,22 @@ def apply_seed(seed: Seed) -> None:
         UserModel(user.userId, display_name=user.displayName, email=user.email, avatar_url=user.avatarUrl).save()
     for chat in seed.chats:
         add_chat(chat.chatId, chat.type, chat.name, chat.members, chat.admins, visibility=chat.visibility)
+    for chat in seed.chats:
+        _write_history(chat, seed.users)
+
+
+def _write_history(chat: SeedChat, users: dict[str, SeedUser]) -> None:
+    if not chat.messages:
+        return
+    at = iso(time.time())
+    members = set(chat.members)
+    with MessageModel.batch_write() as batch:
+        for seq, entry in enumerate(chat.messages, start=1):
+            mentions = resolve_mentions(mention_candidates(entry.content)[:MAX_MENTION_CANDIDATES], members)
+            sender_name = users[entry.sender].displayName
+            message = Message(str(uuid.uuid4()), chat.chatId, seq, entry.sender, sender_name, entry.content, at)
+            batch.save(message_item(replace(message, mentions=mentions)))
+    ChatModel(chat.chatId).update(actions=[ChatModel.head_seq.set(len(chat.messages))])
 
 
 def describe(seed: Seed) -> str:
@@ -128,7 +168,8 @@ def describe(seed: Seed) -> str:
     lines = [f"  users: {', '.join(seed.users)}"]
     for chat in seed.chats:
         admin_note = f" (admin: {', '.join(chat.admins)})" if chat.admins else ""
-        lines.append(f"  {chat.chatId} [{chat.type}]: {', '.join(chat.members)}{admin_note}")
+        history = f", {len(chat.messages)} messages" if chat.messages else ""
+        lines.append(f"  {chat.chatId} [{chat.type}]: {', '.join(chat.members)}{admin_note}{history}")
     return "\n".join(lines)
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from tidings.chats.models import ChatModel, MemberModel, UserModel
+from tidings.messaging.models import MessageModel
 from tidings_local.cli import main
 from tidings_local.seed import DEMO_SEED, SeedError, apply_seed, load_seeds
 
@@ -107,3 +109,51 @@ def test_tidings_dev_with_a_bad_seed_fails_at_start_with_the_reason(tmp_path: Pa
     assert f"{path}: users[0].displayName" in error and "Traceback" not in error
     assert main(["dev", "--port", "0", "--seed", str(tmp_path / "missing.json")]) == 2
     assert "cannot read it" in capsys.readouterr().err
+
+
+def test_a_chats_messages_are_its_history_in_order(aws, tmp_path: Path) -> None:
+    document = {
+        "users": GOOD["users"],
+        "chats": [
+            {
+                "chatId": "ops",
+                "type": "group",
+                "name": "Ops",
+                "members": ["pat", "sam"],
+                # more than a batch write's 25 items, and than the 10 a second a sender may send
+                "messages": [{"sender": ("pat", "sam")[i % 2], "content": f"note {i}"} for i in range(30)]
+                + [{"sender": "pat", "content": "@sam and @zed: see above"}],
+            }
+        ],
+    }
+    apply_seed(load_seeds([write(tmp_path, document)]))
+    stored = sorted(MessageModel.query("ops"), key=lambda m: m.seq)
+    assert [(m.seq, m.sender_id, m.sender_name, m.content) for m in stored[:30]] == [
+        (i + 1, ("pat", "sam")[i % 2], ("Pat", "Sam")[i % 2], f"note {i}") for i in range(30)
+    ]
+    assert (stored[30].seq, stored[30].mentions) == (31, ["sam"])  # resolved as a send does: zed is no member
+    assert len({m.message_id for m in stored}) == 31
+    assert ChatModel.get("ops").head_seq == 31
+
+
+@pytest.mark.parametrize(
+    ("message", "error"),
+    [
+        ({"sender": "zed", "content": "hi"}, "sent by ['zed'], who are not members"),
+        ({"sender": "pat", "content": ""}, "chats[0].messages[0].content"),
+        ({"sender": "pat"}, "chats[0].messages[0].content"),
+        ({"sender": "pat", "content": "hi", "at": "noon"}, "chats[0].messages[0].at"),
+    ],
+)
+def test_a_bad_seed_message_is_named(tmp_path: Path, message: dict[str, str], error: str) -> None:
+    chat = {"chatId": "ops", "type": "group", "name": "Ops", "members": ["pat", "sam"], "messages": [message]}
+    with pytest.raises(SeedError, match=re.escape(error)):
+        load_seeds([write(tmp_path, {"users": GOOD["users"], "chats": [chat]})])
+
+
+def test_the_readme_seed_example_loads(aws, tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    example = readme.split("```yaml\nusers:", 1)[1].split("```", 1)[0]
+    apply_seed(load_seeds([write(tmp_path, "users:" + example, name="seed.yaml")]))
+    history = sorted(MessageModel.query("dm-pat-sam"), key=lambda m: m.seq)
+    assert [(m.sender_id, m.mentions) for m in history] == [("pat", ["sam"]), ("sam", [])]

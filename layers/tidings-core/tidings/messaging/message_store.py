@@ -27,7 +27,8 @@ from tidings.messaging.records import message_from_model, reaction_key
 AUDIT_RETENTION = timedelta(days=365)
 
 
-def _model_from_message(message: Message) -> MessageModel:
+def message_item(message: Message) -> MessageModel:
+    """The message's item in the Messages table (the chat's event log)."""
     return MessageModel(
         chat_id=message.chat_id,
         seq=message.seq,
@@ -124,7 +125,7 @@ class DynamoMessageStore:
 
         def operations(with_watermark: bool) -> Callable[[TransactWrite], None]:
             def write(transaction: TransactWrite) -> None:
-                transaction.save(_model_from_message(message), condition=MessageModel.seq.does_not_exist())
+                transaction.save(message_item(message), condition=MessageModel.seq.does_not_exist())
                 if message.priority == "urgent":
                     transaction.save(_urgent_audit(message))
                 if attachment_ids and self._attachments is not None:
