@@ -169,11 +169,10 @@ class NotificationService:
     def tell(self, notices: Notices, trace_id: str | None = None) -> None:
         """Posts each told recipient's notification frames to all of its connections, in one
         parallel delivery, each connection's in order."""
-        targets = [
-            (connection_id, notice.frames())
-            for user_id, notice in notices.by_user.items()
-            for connection_id in notices.connections[user_id]
-        ]
+        targets: list[tuple[str, list[str]]] = []
+        for user_id, notice in notices.by_user.items():
+            frames = notice.frames()  # encoded once for all of the recipient's connections
+            targets += [(connection_id, frames) for connection_id in notices.connections[user_id]]
         if targets:
             retries = self._retries() if self._retries else None
             Deliveries(self._poster(), self._connections, retries).deliver(targets, trace_id=trace_id)
