@@ -1,5 +1,12 @@
-"""Messages stream consumer: delivers each new chat event to every member's connections, then
-does its notification work (badges, toasts, push jobs) with the members and connections it read.
+"""Messages stream consumer: delivers each new chat event to every member's connections, with
+its notification work (badges, toasts, push jobs) done on the members and connections it read.
+
+A new message is decided first, then posted once: the notification decision (`decide_first`)
+runs before the post, so each recipient connection gets one API Gateway message for it, its
+badge and toast inside `message.new` on protocol version 2, or `message.new` then the separate
+`notification.badge` and `notification.toast` on version 1 (a connection that never said hello).
+A summarised or sharded message, and every other event, is posted first and its notification
+work done after (`notify`), in separate frames.
 
 One reader for both, because a DynamoDB stream takes at most two (the search indexer is the
 other). Failure semantics (docs/architecture.md "Fan-out" and "Notifications"):
@@ -10,10 +17,13 @@ other). Failure semantics (docs/architecture.md "Fan-out" and "Notifications"):
 - a connection that fails is retried on its own through the delivery retry queue, so the record
   succeeds and nobody already reached gets the frame twice;
 - notification work that fails never fails the record (a retry would post the frames to everyone
-  again): the record goes to the notification retry queue, whose consumer runs the notification
-  work again and parks it in its DLQ after 3 tries. Only when that queue cannot take it either
-  does the record fail, so the notification is never dropped: the mapping then retries the record
-  whole (clients drop a frame whose `seq` they already have).
+  again) and never holds up the message: a decision that fails posts plain `message.new`, and
+  the record goes to the notification retry queue, whose consumer runs the notification work
+  again, tells it in separate frames, and parks it in its DLQ after 3 tries. Only when that queue
+  cannot take it either does the record fail, so the notification is never dropped: the mapping
+  then retries the record whole (clients drop a frame whose `seq` they already have). A record
+  retried whole after its decision (the delivery retry queue refused a job) decides again: a
+  badge may then count the message twice, until the reader's next `read.mark` recounts it.
 
 A big chat flooded beyond 100 messages a second is in summary mode (`summary_mode`): its
 audience gets one `chat.summary` per chat at the end of the batch instead of each message.new.
@@ -45,8 +55,9 @@ from tidings.messaging.records import ChatEventRecord, chat_event, chat_event_fr
 from tidings.messaging.summary_mode import MessageRates, SummaryWindow, still_told
 from tidings.messaging.typing_indicators import typing_ended_by_message
 from tidings.messaging.typing_store import DynamoTypingStateStore
+from tidings.messaging.wire import NOTICES_IN_MESSAGE_NEW, carrying_notice
 from tidings.notifications import compose as notifications
-from tidings.notifications.notifying import ChatEventNotifications
+from tidings.notifications.notifying import ChatEventNotifications, Notices
 from tidings.notifications.records import NotificationRetry
 from tidings.presence import compose as presence
 from tidings.presence.subscription_ends import SubscriptionEnds
@@ -97,18 +108,27 @@ def handle(record: DynamoDBRecord, summaries: SummaryWindow) -> None:
         return
     with record_scope(event.item.trace_id):
         services = _services()
-        audience = deliver(services, record, event, summaries)
-        notify(services, record, event, audience)
+        delivered = deliver(services, record, event, summaries)
+        if not delivered.notified:
+            notify(services, record, event, delivered.audience)
 
 
-def deliver(
-    services: Services, record: DynamoDBRecord, event: ChatEventRecord, summaries: SummaryWindow
-) -> dict[str, list[str]] | None:
+@dataclass(frozen=True)
+class Delivered:
+    """The audience `deliver` read (None for an unknown kind), and whether the notification work
+    is done already (decided before the post, or queued for its retry)."""
+
+    audience: dict[str, list[str]] | None
+    notified: bool = False
+
+
+def deliver(services: Services, record: DynamoDBRecord, event: ChatEventRecord, summaries: SummaryWindow) -> Delivered:
     """Posts the event's frame to the chat (a summarised message.new only to those still told
-    of it); the audience it read, None for an unknown kind."""
+    of it). A message.new that every connection gets from here is decided first
+    (`decide_first`), so each connection's one post carries its recipient's notice."""
     frame = chat_event_frame(event, services.messages.get)
     if frame is None and event.change is None:
-        return None
+        return Delivered(None)
     chat_id = event.item.chat_id
     # Read now, after the change committed (strongly consistent): a member removed before this
     # event was written is not in it, and one just added is.
@@ -116,11 +136,13 @@ def deliver(
     if event.change is not None:
         membership_frames(services, event.change, audience)
     if frame is None:
-        return audience
+        return Delivered(audience)
     # Read before the summary check, so a record that fails to read is not counted.
     accepted = datetime.fromisoformat(record.dynamodb.new_image["createdAt"])  # type: ignore[union-attr]  # an event
     frames: list[tuple[str, str | None]] = []
     posted_to = audience
+    notices: Notices | None = None
+    notified = False
     if frame["type"] == "message.new" and summaries.summarises(services.rates, chat_id, accepted, audience):
         summaries.add(chat_id, event.item.seq, audience)
         told = still_told(frame["payload"]["message"])
@@ -131,8 +153,14 @@ def deliver(
         typing_off = typing_ended_by_message(services.typing, services.users, chat_id, sender)
         if typing_off is not None:
             frames.append((typing_off, sender))
-    frames.append((encode(frame), None))
-    report = services.fanout.frames_to_audience(posted_to, frames, trace_id=event.item.trace_id)
+        # A sharded chat's shards group connections by identical frames: its notices, one per
+        # recipient, are told after it in separate frames (`notify`).
+        if not services.fanout.would_shard(audience):
+            notices = decide_first(services, record, event, audience)
+            notified = True
+    report = services.fanout.frames_to_connections(
+        told_targets(posted_to, frames, frame, notices), trace_id=event.item.trace_id
+    )
     logger.info(
         "chat event delivered" if not report.sharded else "chat event handed to the fan-out workers",
         extra={
@@ -142,6 +170,7 @@ def deliver(
             "framesDelivered": report.delivered,
             "shards": report.sharded,
             "summarised": posted_to is not audience,
+            "noticesTold": 0 if notices is None else len(notices.by_user),
         },
     )
     metrics.add_metric(name="FramesDelivered", unit="Count", value=report.delivered)
@@ -156,7 +185,52 @@ def deliver(
     if report.retrying or report.given_up:
         metrics.add_metric(name="DeliveriesRetried", unit="Count", value=report.retrying)
         metrics.add_metric(name="DeliveriesGivenUp", unit="Count", value=report.given_up)
-    return audience
+    return Delivered(audience, notified)
+
+
+def decide_first(
+    services: Services, record: DynamoDBRecord, event: ChatEventRecord, audience: dict[str, list[str]]
+) -> Notices | None:
+    """The new message's notification decision, before anything is posted. None when it failed:
+    the message then goes out plain, and the record to the notification retry (which tells in
+    separate frames)."""
+    try:
+        return services.notifications.decide(event.item, audience)
+    except Exception:
+        defer_notification(services, record)
+        return None
+
+
+def told_targets(
+    audience: dict[str, list[str]],
+    frames: list[tuple[str, str | None]],
+    event_frame: dict[str, Any],
+    notices: Notices | None,
+) -> list[tuple[str, list[str]]]:
+    """Each connection of `audience` with its frames in order: each of `frames` but those that
+    except its user, then the event's frame. A recipient with a notice gets it inside its
+    `message.new` on protocol version 2 (one frame), and as the separate frames after it on
+    version 1."""
+    plain = encode(event_frame)
+    targets: list[tuple[str, list[str]]] = []
+    for user_id, connection_ids in audience.items():
+        before = [data for data, except_user in frames if user_id != except_user]
+        notice = None if notices is None else notices.by_user.get(user_id)
+        if notice is None:
+            targets += [(connection_id, [*before, plain]) for connection_id in connection_ids]
+            continue
+        assert notices is not None  # a notice comes from them
+        separate = [*before, plain, *notice.frames()]
+        carried: list[str] = []
+        for connection_id in connection_ids:
+            if notices.version_of(connection_id) < NOTICES_IN_MESSAGE_NEW:
+                targets.append((connection_id, separate))
+                continue
+            if not carried:  # encoded once per recipient, for all of its v2 connections
+                toast = None if notice.toast is None else notice.toast["payload"]
+                carried = [*before, encode(carrying_notice(event_frame, notice.badge["payload"], toast))]
+            targets.append((connection_id, carried))
+    return targets
 
 
 def membership_frames(services: Services, change: ChatChange, audience: dict[str, list[str]]) -> None:
@@ -183,13 +257,19 @@ def membership_frames(services: Services, change: ChatChange, audience: dict[str
 def notify(
     services: Services, record: DynamoDBRecord, event: ChatEventRecord, audience: dict[str, list[str]] | None
 ) -> None:
-    """The notification work, after the frames were posted; what fails is retried on its own."""
+    """The notification work after the frames were posted (a delete's recount, a summarised or
+    sharded message's notices in separate frames); what fails is retried on its own."""
     try:
         services.notifications.event(event.kind, event.item, event.target_seq, audience)
     except Exception:
-        logger.exception("notification failed; queued for the notification retry")
-        metrics.add_metric(name="NotificationsDeferred", unit="Count", value=1)
-        services.notification_retries.schedule(NotificationRetry(record.raw_event))  # if this raises, the record fails
+        defer_notification(services, record)
+
+
+def defer_notification(services: Services, record: DynamoDBRecord) -> None:
+    """Queues the record for the notification retry; if that raises, the record fails."""
+    logger.exception("notification failed; queued for the notification retry")
+    metrics.add_metric(name="NotificationsDeferred", unit="Count", value=1)
+    services.notification_retries.schedule(NotificationRetry(record.raw_event))
 
 
 def post_summaries(services: Services, summaries: SummaryWindow) -> None:

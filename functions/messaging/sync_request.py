@@ -36,7 +36,7 @@ class _NoConnections:
     def for_users(self, user_ids: Collection[str]) -> dict[str, list[str]]:
         raise RuntimeError("sync posts no badges")
 
-    def focus_of(self, connection_ids: Collection[str]) -> dict[str, str]:
+    def focus_and_versions(self, connection_ids: Collection[str]) -> tuple[dict[str, str], dict[str, int]]:
         raise RuntimeError("sync posts no badges")
 
     def forget_gone(self, connection_id: str) -> None:

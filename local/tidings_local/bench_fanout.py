@@ -28,10 +28,13 @@ notification writes) on as many threads as it has, each item's calls one after a
 batch of posts (`Deliveries.deliver`) in parallel, `POST_CONCURRENCY` at a time, each
 connection's frames one after another. "To the last
 `message.new`" stops at the end of the batch that posted it; "whole record" includes the
-notification work (badges, toasts, push jobs) after it. A sharded chat's shards run in parallel
-(one worker each, as Lambda scales a queue's consumer out): its last `message.new` is the
-consumer's time until it sent the shards, plus the queue's hand-off (`HANDOFF_MS`), plus the
-slowest shard's own time; the whole record is the later of that and the consumer's end.
+notification work (badges, toasts, push jobs) after it. An unsharded chat's message is decided
+first and posted with its notices in one batch (one frame per connection on protocol v2, the
+separate frames after `message.new` on v1, as this bench's connections speak), so there the two
+are the same. A sharded chat's shards run in parallel (one worker each, as Lambda scales a
+queue's consumer out): its last `message.new` is the consumer's time until it sent the shards,
+plus the queue's hand-off (`HANDOFF_MS`), plus the slowest shard's own time; the whole record
+is the later of that and the consumer's end.
 Dollars per million messages price the counted units at list prices (`bench_cost`); the floor
 is what API Gateway itself charges, one message per online recipient connection.
 

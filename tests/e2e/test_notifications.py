@@ -197,3 +197,54 @@ async def test_dnd_set_through_presence_silences_toasts_but_not_badges_and_not_u
     finally:
         await bob.close()
         await erin.close()
+
+
+def _new_of(message: dict):
+    return lambda f: f["type"] == "message.new" and f["payload"]["message"]["messageId"] == message["messageId"]
+
+
+async def test_a_version_2_connection_gets_badge_and_toast_inside_message_new_and_the_sdk_tells_them_apart(
+    quiet_server,
+):
+    alice = await quiet_server.connect("alice", raw=True)
+    wire = await quiet_server.connect("bob", raw=True)  # the frames as they come
+    app = await quiet_server.connect("bob")  # the SDK, as an application uses it (hello: version 2)
+    events: list[dict] = []
+    for frame_type in ("message.new", "notification.badge", "notification.toast"):
+        app.on(frame_type, events.append)
+    try:
+        welcome = await wire.request("hello", {"protocolVersion": 2, "client": "e2e/2.0"})
+        assert (welcome["payload"]["protocolVersion"], welcome["payload"]["supportedVersions"]) == (2, [1, 2])
+        mark = wire.mark()
+        message = await _send(alice, "dm-alice-bob", "one frame for all of it?")
+
+        new = await wire.wait_for(_new_of(message), after=mark)
+        badge, toast = new["payload"]["badge"], new["payload"]["toast"]
+        assert badge["chatId"] == "dm-alice-bob" and badge["unreadCount"] >= 1
+        assert (toast["messageId"], toast["title"], toast["body"]) == (
+            message["messageId"],
+            "Alice",
+            "one frame for all of it?",
+        )
+        await asyncio.sleep(QUIET_SECONDS)
+        later = [f["type"] for f in wire.frames_after(mark)]
+        assert later.count("message.new") == 1 and not [t for t in later if t.startswith("notification.")], (
+            "one frame per connection: nothing separate follows"
+        )
+
+        # The SDK hands them on as version 1's events, after the message, and the message as before.
+        await wait_until(lambda: any(e["type"] == "notification.toast" for e in events))
+        about = [
+            e
+            for e in events
+            if _new_of(message)(e)
+            or e["payload"].get("messageId") == message["messageId"]
+            or (e["type"] == "notification.badge" and e["payload"]["chatId"] == "dm-alice-bob")
+        ]
+        assert [e["type"] for e in about] == ["message.new", "notification.badge", "notification.toast"]
+        assert "badge" not in about[0]["payload"] and "toast" not in about[0]["payload"]
+        assert (about[1]["payload"], about[2]["payload"]) == (badge, toast)
+    finally:
+        await alice.close()
+        await wire.close()
+        await app.close()

@@ -49,7 +49,7 @@ async def test_hello_gets_welcome(server):
         payload = welcome["payload"]
         assert payload["userId"] == "dave"
         assert payload["connectionId"]
-        assert (payload["protocolVersion"], payload["supportedVersions"]) == (1, [1])
+        assert (payload["protocolVersion"], payload["supportedVersions"]) == (1, [1, 2])
         assert payload["heartbeatIntervalMs"] == 30000
         assert payload["serverTime"].endswith("Z")
         assert (await client.request("ping", {}))["type"] == "pong"

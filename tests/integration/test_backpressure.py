@@ -141,6 +141,11 @@ def test_a_throttled_connection_is_owed_the_message_but_not_the_typing_frame_bef
     got = [json.loads(frame)["type"] for frame in connections.sent[f"{user_ids[2]}-conn"]]
     assert got[:2] == ["typing.indicator", "message.new"]
     jobs = [json.loads(retry["Body"]) for retry in _receive_all("DELIVERY_RETRIES_QUEUE_URL")]
-    [job] = [job for job in jobs if "message.new" in job["frames"][-1]]  # the other one is the badge
+    # One job: the message, then its notification frames (protocol v1), in the one delivery.
+    [job] = jobs
     assert job["connectionIds"] == [f"{throttled}-conn"]
-    assert [json.loads(frame)["type"] for frame in job["frames"]] == ["message.new"]
+    assert [json.loads(frame)["type"] for frame in job["frames"]] == [
+        "message.new",
+        "notification.badge",
+        "notification.toast",
+    ]

@@ -127,7 +127,7 @@ def test_hello_gets_welcome_and_the_version_is_stored(functions, context, alice,
     payload = welcome["payload"]
     assert payload["refId"] == frame["id"]
     assert (payload["connectionId"], payload["userId"], payload["protocolVersion"]) == ("alice-1", "alice", 1)
-    assert payload["supportedVersions"] == [1]
+    assert payload["supportedVersions"] == [1, 2]
     assert payload["heartbeatIntervalMs"] == 30000
     assert payload["serverTime"].endswith("Z")
     assert ConnectionModel.get("alice-1").protocol_version == 1

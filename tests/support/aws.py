@@ -71,3 +71,18 @@ def declare_environment(monkeypatch) -> dict[str, str]:
 
 def _kebab(resource_id: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", resource_id).lower()
+
+
+def count_batch_gets(monkeypatch, model) -> list[int]:
+    """Records the number of keys of each `model.batch_get` call (PynamoDB splits it into
+    BatchGetItems of 100) from now on."""
+    calls: list[int] = []
+    real = model.batch_get
+
+    def counted(keys, **kwargs):
+        keys = list(keys)
+        calls.append(len(keys))
+        return real(keys, **kwargs)
+
+    monkeypatch.setattr(model, "batch_get", counted)
+    return calls

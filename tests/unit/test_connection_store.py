@@ -1,6 +1,7 @@
 import time
 from datetime import timedelta
 
+from tests.support.aws import count_batch_gets
 from tidings.sessions.connection_store import DynamoConnectionStore
 from tidings.sessions.connections import HANDSHAKE_GRACE_MS, ConnectionRef
 from tidings.sessions.models import ConnectionModel, UserConnectionsModel
@@ -40,13 +41,20 @@ def test_many_users_connections_are_read_in_batches_of_a_hundred_oldest_first(aw
     assert store.for_users([]) == {}
 
 
-def test_the_focus_of_many_connections_is_one_batch_read(aws):
+def test_the_focus_and_versions_of_many_connections_are_one_batch_read(aws, monkeypatch):
     store = DynamoConnectionStore()
     for n in range(3):
         store.add(f"c{n}", "alice", connected_at_ms=1_000 + n, token_expires_at=10)
     ConnectionModel("c1").update(actions=[ConnectionModel.focus_chat_id.set("general")])
-    assert store.focus_of(["c0", "c1", "c2", "gone"]) == {"c1": "general"}
-    assert store.focus_of([]) == {}
+    store.set_protocol("c2", 2, "pytest/1.0")
+    batches = count_batch_gets(monkeypatch, ConnectionModel)
+
+    focus, versions = store.focus_and_versions(["c0", "c1", "c2", "gone"])
+
+    assert focus == {"c1": "general"}
+    assert versions == {"c0": 1, "c1": 1, "c2": 2, "gone": 1}, "no hello (or gone): version 1"
+    assert batches == [4]
+    assert store.focus_and_versions([]) == ({}, {})
 
 
 def test_removing_a_connection_forgets_it(aws):

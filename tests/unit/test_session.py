@@ -50,12 +50,12 @@ def _now() -> None:
 # --- version negotiation --------------------------------------------------------------------
 
 
-def test_version_1_is_spoken():
-    assert SUPPORTED_VERSIONS == (1,)
-    assert negotiate(1) == 1
+def test_versions_1_and_2_are_spoken():
+    assert SUPPORTED_VERSIONS == (1, 2)
+    assert (negotiate(1), negotiate(2)) == (1, 2)
 
 
-@pytest.mark.parametrize("version", [0, -1, 2, 99])
+@pytest.mark.parametrize("version", [0, -1, 3, 99])
 def test_any_other_version_is_not(version):
     assert negotiate(version) is None
 
@@ -190,7 +190,7 @@ def test_hello_with_a_supported_version_welcomes_and_stores_it(world):
         "connectionId": "c1",
         "userId": "alice",
         "protocolVersion": 1,
-        "supportedVersions": [1],
+        "supportedVersions": [1, 2],
         "heartbeatIntervalMs": 30000,
         "serverTime": iso(NOW),
     }
@@ -199,17 +199,24 @@ def test_hello_with_a_supported_version_welcomes_and_stores_it(world):
     assert poster.calls == []
 
 
+def test_hello_with_version_2_is_stored_for_the_fan_out_to_read(world):
+    service, store, _, _, _, _ = world
+    store.add("c1", "alice", NOW * 1000, NOW + 900)
+    assert service.hello("c1", "alice", "f-1", 2, None)["payload"]["protocolVersion"] == 2
+    assert store.focus_and_versions(["c1"]) == ({}, {"c1": 2})
+
+
 def test_hello_with_an_unsupported_version_sends_upgrade_required_then_closes(world):
     service, store, _, poster, _, _ = world
     store.add("c1", "alice", NOW * 1000, NOW + 900)
-    assert service.hello("c1", "alice", "f-1", 2, None) is None
+    assert service.hello("c1", "alice", "f-1", 3, None) is None
     assert [call[0] for call in poster.calls] == ["post", "close"]
     error = poster.calls[0][2]
     assert error["type"] == "error"
     assert error["payload"]["code"] == "UPGRADE_REQUIRED"
     assert error["payload"]["refId"] == "f-1"
     assert error["payload"]["upgradeUrl"] == UPGRADE_URL
-    assert error["payload"]["supportedVersions"] == [1]
+    assert error["payload"]["supportedVersions"] == [1, 2]
     assert error["payload"]["message"]
     assert store.get("c1") is None
 

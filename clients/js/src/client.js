@@ -18,6 +18,7 @@ import { Emitter } from './emitter.js';
 import { TidingsError } from './errors.js';
 import { uuid } from './ids.js';
 import { Outbox } from './outbox.js';
+import { splitNotices } from './notices.js';
 import { Requests } from './requests.js';
 import { Debounced, LatestValue, PresenceSubscriptions, ReadMarks, TypingRate } from './rates.js';
 import { apiUrlFromWebSocketUrl, Rest } from './rest.js';
@@ -545,7 +546,13 @@ export class TidingsClient {
     return this.#outbox.enqueue(lane, frame);
   }
 
-  #onFrame(frame) {
+  #onFrame(wire) {
+    const [frame, notices] = splitNotices(wire); // protocol v2: a message.new's badge and toast
+    this.#handle(frame);
+    for (const notice of notices) this.#deliver(notice); // after their message, as v1 sends them
+  }
+
+  #handle(frame) {
     const isReply = this.#requests.handle(frame);
     if (frame.type === 'token.refresh') this.#renewToken(frame.payload);
     if (frame.type === 'error' && !isReply && !['UNAUTHORIZED', 'CONNECTION_LIMIT', 'UPGRADE_REQUIRED'].includes(frame.payload?.code)) {

@@ -1023,21 +1023,53 @@ timestamp: string
  * On frames about a message: the trace id its `message.send` gave or the server minted
  */
 traceId?: string
-payload: MessageEventPayload
+payload: MessageNewPayload
 }
 /**
- * `message.new` and `message.updated`.
+ * `message.new`; protocol v2 adds the recipient's own badge and toast (v1: separate frames).
  * 
  * This interface was referenced by `TidingsFrames`'s JSON-Schema
- * via the `definition` "MessageEventPayload".
+ * via the `definition` "MessageNewPayload".
  */
-export interface MessageEventPayload {
+export interface MessageNewPayload {
 chatId: string
 /**
  * The event's chat seq
  */
 seq: number
 message: WireMessage
+badge?: BadgePayload
+toast?: ToastPayload
+}
+/**
+ * Protocol v2: your counts for the chat, as `notification.badge` would carry them
+ */
+export interface BadgePayload {
+chatId: string
+unreadCount: number
+mentionCount: number
+totalUnreadCount: number
+totalMentionCount: number
+}
+/**
+ * Protocol v2: the alert to show, as `notification.toast` would carry it
+ */
+export interface ToastPayload {
+/**
+ * The toast's id: replace a shown toast with the same id
+ */
+id: string
+title: string
+body: string
+chatId: string
+messageId: string
+priority: ("normal" | "urgent")
+timestamp: string
+actions: ("reply" | "markRead" | "mute")[]
+/**
+ * How many messages the toast stands for
+ */
+count: number
 }
 /**
  * This interface was referenced by `TidingsFrames`'s JSON-Schema
@@ -1058,6 +1090,20 @@ timestamp: string
  */
 traceId?: string
 payload: MessageEventPayload
+}
+/**
+ * `message.new` and `message.updated`.
+ * 
+ * This interface was referenced by `TidingsFrames`'s JSON-Schema
+ * via the `definition` "MessageEventPayload".
+ */
+export interface MessageEventPayload {
+chatId: string
+/**
+ * The event's chat seq
+ */
+seq: number
+message: WireMessage
 }
 /**
  * This interface was referenced by `TidingsFrames`'s JSON-Schema
@@ -1631,13 +1677,13 @@ timestamp: string
  * On frames about a message: the trace id its `message.send` gave or the server minted
  */
 traceId?: string
-payload: BadgePayload
+payload: BadgePayload1
 }
 /**
  * This interface was referenced by `TidingsFrames`'s JSON-Schema
  * via the `definition` "BadgePayload".
  */
-export interface BadgePayload {
+export interface BadgePayload1 {
 chatId: string
 unreadCount: number
 mentionCount: number
@@ -1664,13 +1710,13 @@ timestamp: string
  * On frames about a message: the trace id its `message.send` gave or the server minted
  */
 traceId?: string
-payload: ToastPayload
+payload: ToastPayload1
 }
 /**
  * This interface was referenced by `TidingsFrames`'s JSON-Schema
  * via the `definition` "ToastPayload".
  */
-export interface ToastPayload {
+export interface ToastPayload1 {
 /**
  * The toast's id: replace a shown toast with the same id
  */

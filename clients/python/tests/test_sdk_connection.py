@@ -24,7 +24,7 @@ async def test_hello_is_the_first_frame_of_every_connection(make_client, server:
     await client.connect()
     first = server.current.received[0]
     assert first["type"] == "hello"
-    assert first["payload"] == {"protocolVersion": 1, "client": f"tidings-python/{__version__}"}
+    assert first["payload"] == {"protocolVersion": 2, "client": f"tidings-python/{__version__}"}
     assert server.current.headers["Authorization"] == "Bearer jwt-abc"
     assert client.state is ConnectionState.CONNECTED
     assert client.connection_id == "conn-0"

@@ -117,8 +117,8 @@ export class FakeServer {
         return reply('welcome', {
           connectionId: `conn-${++this.connectionSerial}`,
           userId: this.userId,
-          protocolVersion: 1,
-          supportedVersions: [1],
+          protocolVersion: frame.payload.protocolVersion,
+          supportedVersions: [1, 2],
           heartbeatIntervalMs: 30000,
           serverTime: new Date().toISOString(),
         });

@@ -11,7 +11,7 @@ function openTimes(network, clockStart) {
   return network.sockets.map((socket) => socket.openedAt - clockStart);
 }
 
-test('hello {protocolVersion: 1, client: "tidings-js/<version>"} is the first frame of every connection', async () => {
+test('hello {protocolVersion: 2, client: "tidings-js/<version>"} is the first frame of every connection', async () => {
   const h = harness();
   await h.client.connect();
   h.network.last.serverClose(1000);
@@ -19,7 +19,7 @@ test('hello {protocolVersion: 1, client: "tidings-js/<version>"} is the first fr
   assert.equal(h.network.sockets.length, 2);
   for (const socket of h.network.sockets) {
     assert.equal(socket.sent[0].type, 'hello');
-    assert.deepEqual(socket.sent[0].payload, { protocolVersion: 1, client: `tidings-js/${VERSION}` });
+    assert.deepEqual(socket.sent[0].payload, { protocolVersion: 2, client: `tidings-js/${VERSION}` });
     assert.ok(socket.sent[0].id);
   }
   assert.equal(h.client.state, 'connected');

@@ -67,6 +67,7 @@ from tidings_client.frames import (
     new_id,
     payload_of,
     ref_id,
+    split_notices,
 )
 from tidings_client.outbox import MemoryOutbox, OutboxEntry, OutboxStore
 from tidings_client.rest import RestClient
@@ -77,7 +78,9 @@ from tidings_client.uploads import FileSource, Progress
 
 logger = logging.getLogger("tidings_client")
 
-PROTOCOL_VERSION = 1
+# Version 2: a new message's `message.new` carries the recipient's badge and toast, which the
+# client hands on as the `notification.badge` and `notification.toast` events version 1 sends.
+PROTOCOL_VERSION = 2
 CLIENT_NAME = f"tidings-python/{__version__}"
 
 # Error frames after which the server closes the connection (API Gateway's close carries no code).
@@ -919,7 +922,15 @@ class TidingsClient:
         if frame is None:
             logger.warning("ignored a server message that is not a JSON object: %.200s", text)
             return
+        # A raw client sees the wire as it is; any other sees (and logs) version 1's frames.
+        frame, notices = (frame, []) if self.raw else split_notices(frame)
         self._record(frame)
+        self._handle(link, frame)
+        for notice in notices:  # after their message, as version 1 posts them
+            self._record(notice)
+            self._deliver(notice)
+
+    def _handle(self, link: _Link, frame: Frame) -> None:
         frame_type = frame.get("type")
         reference = ref_id(frame)
         if reference is not None:

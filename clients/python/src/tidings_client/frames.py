@@ -90,3 +90,23 @@ def message_id_of(frame: Frame) -> str | None:
     message = payload_of(frame).get("message")
     message_id = message.get("messageId") if isinstance(message, dict) else None
     return message_id if isinstance(message_id, str) else None
+
+
+# What a protocol v2 `message.new` may carry for its recipient, and the frame version 1 sends it in.
+CARRIED_NOTICES = (("badge", "notification.badge"), ("toast", "notification.toast"))
+
+
+def split_notices(frame: Frame) -> tuple[Frame, list[Frame]]:
+    """A protocol v2 `message.new` as version 1 sends it: the frame without the recipient's
+    `badge` and `toast`, and those as the `notification.badge` and `notification.toast` frames
+    that follow it there. Any other frame is returned as it is, with no notices."""
+    payload = payload_of(frame)
+    if frame.get("type") != "message.new" or not any(name in payload for name, _ in CARRIED_NOTICES):
+        return frame, []
+    notices = [
+        make_frame(frame_type, payload[name])
+        for name, frame_type in CARRIED_NOTICES
+        if isinstance(payload.get(name), dict)
+    ]
+    rest = {key: value for key, value in payload.items() if key not in dict(CARRIED_NOTICES)}
+    return {**frame, "payload": rest}, notices

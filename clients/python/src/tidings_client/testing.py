@@ -206,8 +206,8 @@ class FakeServer:
         return {
             "connectionId": f"conn-{len(self.connections) - 1}",
             "userId": self.user_id,
-            "protocolVersion": 1,
-            "supportedVersions": [1],
+            "protocolVersion": hello.get("payload", {}).get("protocolVersion", 1),
+            "supportedVersions": [1, 2],
             "heartbeatIntervalMs": self.heartbeat_interval_ms,
             "serverTime": iso_now(),
         }

@@ -72,8 +72,20 @@ class Fanout:
             mine = [data for data, except_user in frames if user_id != except_user]
             if mine:
                 targets += [(connection_id, mine) for connection_id in connection_ids]
+        return self.frames_to_connections(targets, trace_id)
+
+    def frames_to_connections(
+        self, targets: list[tuple[str, list[str]]], trace_id: str | None = None
+    ) -> DeliveryReport:
+        """Posts each `(connection, its frames in order)`: handed to the fan-out workers when
+        there are more than SHARD_ABOVE_CONNECTIONS of them (see `would_shard`)."""
         if self._shards is not None and len(targets) > SHARD_ABOVE_CONNECTIONS:
             jobs = shard_jobs(targets, trace_id)
             self._shards.schedule_all(jobs)
             return DeliveryReport(sharded=len(jobs))
         return self._deliveries.deliver(targets, trace_id=trace_id)
+
+    def would_shard(self, audience: dict[str, list[str]]) -> bool:
+        """Whether a frame to every connection of `audience` goes to the fan-out workers."""
+        connections = sum(len(connection_ids) for connection_ids in audience.values())
+        return self._shards is not None and connections > SHARD_ABOVE_CONNECTIONS

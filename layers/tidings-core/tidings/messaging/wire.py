@@ -19,6 +19,7 @@ from tidings.kernel.wire import (
 from tidings.messaging.emoji import emoji_problem
 from tidings.messaging.history import DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT
 from tidings.messaging.message import Message
+from tidings.notifications.wire import BadgePayload, ToastPayload
 
 MAX_CONTENT_CHARS = 16_000
 # The largest seq a client may name: JavaScript clients hold seqs as doubles, exact to 2^53 - 1,
@@ -28,6 +29,9 @@ MAX_ATTACHMENTS = 10  # per message
 # The largest seq sync accepts (`lastKnownSeq`, a cursor's position): DynamoDB numbers and every
 # seq this server allocates fit far below it.
 MAX_SYNC_SEQ = 2**63 - 1
+# From this protocol version on (`hello`), a recipient's `message.new` carries its badge and toast
+# instead of separate `notification.badge` and `notification.toast` frames after it.
+NOTICES_IN_MESSAGE_NEW = 2
 
 
 def _emoji(value: str) -> str:
@@ -189,6 +193,17 @@ class MessageEventPayload(ServerPayload):
     message: WireMessage
 
 
+class MessageNewPayload(MessageEventPayload):
+    """`message.new`; protocol v2 adds the recipient's own badge and toast (v1: separate frames)."""
+
+    badge: BadgePayload | Absent = Field(
+        None, description="Protocol v2: your counts for the chat, as `notification.badge` would carry them"
+    )
+    toast: ToastPayload | Absent = Field(
+        None, description="Protocol v2: the alert to show, as `notification.toast` would carry it"
+    )
+
+
 class MessageDeletedPayload(ServerPayload):
     chatId: str
     seq: int
@@ -256,7 +271,7 @@ class ReadMarkAck(AckOk):
 
 class MessageNewFrame(ServerFrameEnvelope):
     type: Literal["message.new"]
-    payload: MessageEventPayload
+    payload: MessageNewPayload
 
 
 class MessageUpdatedFrame(ServerFrameEnvelope):
@@ -377,6 +392,15 @@ KINDS = ("message", "edit", "delete", "reaction")
 
 def message_new(message: Message) -> dict[str, Any]:
     return event_frame("message", message.seq, message)
+
+
+def carrying_notice(
+    message_new: dict[str, Any], badge: dict[str, Any] | None, toast: dict[str, Any] | None
+) -> dict[str, Any]:
+    """`message_new` (a built frame) as a protocol v2 recipient gets it: with its badge and toast
+    payloads (each already validated as its own frame's) in the payload."""
+    notice = {name: value for name, value in (("badge", badge), ("toast", toast)) if value is not None}
+    return {**message_new, "payload": {**message_new["payload"], **notice}} if notice else message_new
 
 
 def event_frame(kind: str, seq: int, message: Message) -> dict[str, Any]:

@@ -61,8 +61,9 @@ class Connections(Protocol):
 
     def for_users(self, user_ids: Collection[str]) -> dict[str, list[str]]: ...
 
-    def focus_of(self, connection_ids: Collection[str]) -> dict[str, str]:
-        """The chat each connection shows (`chat.focus`), for those showing one."""
+    def focus_and_versions(self, connection_ids: Collection[str]) -> tuple[dict[str, str], dict[str, int]]:
+        """One read: the chat each connection shows (`chat.focus`), for those showing one, and
+        the protocol version each speaks (1 for one that never said hello)."""
 
     def forget_gone(self, connection_id: str) -> None: ...
 

@@ -1,17 +1,21 @@
 """The notification pipeline: for every recipient of a new message,
-gather the facts, ask the evaluator, then count the badge, send the toast or queue the push.
+gather the facts, ask the evaluator, then count the badge, group the toast or queue the push.
 
-It runs in the Delivery consumer after the message's frames were posted, with the members and
-connections fan-out read (its `audience`), so a slow preference read or push queue never delays
-message delivery; what fails here is retried on its own (docs/architecture.md "Notifications").
+Two steps, so that a recipient connection gets one API Gateway message per new message: `decide`
+does the work and returns what each online recipient is to be told (`Notices`), and the Delivery
+consumer posts it inside that connection's `message.new` (protocol version 2) or as the separate
+frames after it (version 1). It runs with the members and connections fan-out read (its
+`audience`); what fails here is retried on its own, told then in separate frames (`tell`;
+docs/architecture.md "Notifications").
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from tidings.chats.directory import ChatInfo, MemberDirectory
 from tidings.kernel.connections_api import ConnectionPoster, Deliveries, DeliveryRetries
@@ -41,6 +45,33 @@ class PresenceLookup(Protocol):
 
 class ChatDirectory(Protocol):
     def chat(self, chat_id: str) -> ChatInfo: ...
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What one online recipient is told of a new message: its `notification.badge` frame and,
+    when it is alerted, its `notification.toast` frame (built, not encoded)."""
+
+    badge: dict[str, Any]
+    toast: dict[str, Any] | None = None
+
+    def frames(self) -> list[str]:
+        """The notice as separate frames, encoded: protocol version 1, and every retry."""
+        return [encode(frame) for frame in (self.badge, self.toast) if frame is not None]
+
+
+@dataclass(frozen=True)
+class Notices:
+    """A new message's notification decision: the notice of each recipient to tell (an online
+    one with something to show), that recipient's connections, and the protocol version of every
+    recipient connection (from the focus read, so telling by version costs no read)."""
+
+    by_user: dict[str, Notice]
+    connections: dict[str, list[str]]
+    versions: dict[str, int]
+
+    def version_of(self, connection_id: str) -> int:
+        return self.versions.get(connection_id, 1)
 
 
 class NotificationService:
@@ -74,23 +105,33 @@ class NotificationService:
         self._retries = retries
 
     def message_arrived(self, message: Message, audience: Mapping[str, list[str]] | None = None) -> None:
-        """`audience`: the chat's members and their connections as fan-out read them just now
+        """Decides, then tells each recipient in separate frames (`notification.badge`, then
+        `notification.toast`): after the message's own frames went out (a summarised or sharded
+        chat), or on the notification retry."""
+        self.tell(self.decide(message, audience), trace_id=message.trace_id)
+
+    def decide(self, message: Message, audience: Mapping[str, list[str]] | None = None) -> Notices:
+        """Every recipient's notification work: the evaluator's answer, its badge counted, its
+        toast grouped, its push queued; what each online one is to be told (`Notices`), not told
+        yet. `audience`: the chat's members and their connections as fan-out read them just now
         (read here when not given)."""
         members = audience.keys() if audience is not None else self._members.member_ids(message.chat_id)
         recipients = [user_id for user_id in members if user_id != message.sender_id]
         if not recipients:
-            return
+            return Notices({}, {}, {})
         chat = self._chats.chat(message.chat_id)
         preferences = self._preferences.for_users(recipients)
         in_dnd = self._in_dnd(recipients)
         now = self._now()
         urgent = message.priority == "urgent"
         connections = audience if audience is not None else self._connections.for_users(recipients)
-        # One batch read of every recipient's focus, not one per recipient.
-        focus = self._connections.focus_of([c for user_id in recipients for c in connections.get(user_id, [])])
+        # One batch read of every recipient connection's focus and protocol version, not one per connection.
+        focus, versions = self._connections.focus_and_versions(
+            [c for user_id in recipients for c in connections.get(user_id, [])]
+        )
 
-        def frames_for(user_id: str) -> list[str]:
-            """The recipient's notification frames (none when nothing is shown), its badge
+        def notice_for(user_id: str) -> Notice | None:
+            """The recipient's notice (None when nothing is shown, or it is offline), its badge
             counted and its push queued."""
             prefs = preferences.get(user_id) or NotificationPreferences()
             connection_ids = connections.get(user_id, [])
@@ -107,31 +148,34 @@ class NotificationService:
                 urgent,
             )
             if not delivery.count_unread:
-                return []
+                return None
             badge = self._badges.increment(message.chat_id, user_id, mentioned, seq=message.seq)
             if badge is None:
-                return []  # already read past it (the stream runs behind the reader): nothing to tell
-            frames = [badge.frame()]
+                return None  # already read past it (the stream runs behind the reader): nothing to tell
+            toast = None
             if delivery.toast or delivery.push:
                 toast = toast_for(message, chat, self._group(user_id, message, urgent))
-                if delivery.toast:
-                    frames.append(toast.frame())
                 if delivery.push:
                     self._push.schedule(PushJob(_push_of(user_id, toast, badge), trace_id=message.trace_id))
-            return [encode(f) for f in frames] if connection_ids else []
+            if not connection_ids:
+                return None
+            return Notice(badge.frame(), toast.frame() if delivery.toast and toast is not None else None)
 
-        # Each recipient's writes are its own (its badge, its toast group, its push job), so they
-        # overlap; then every frame goes out in one parallel delivery, each connection's in order.
-        owed = bounded_map(frames_for, recipients, NOTIFY_CONCURRENCY, "notify")
-        targets = [
-            (connection_id, frames)
-            for user_id, frames in zip(recipients, owed, strict=True)
-            if frames
-            for connection_id in connections.get(user_id, [])
-        ]
+        # Each recipient's writes are its own (its badge, its toast group, its push job), so they overlap.
+        decided = bounded_map(notice_for, recipients, NOTIFY_CONCURRENCY, "notify")
+        told = {user_id: notice for user_id, notice in zip(recipients, decided, strict=True) if notice is not None}
+        return Notices(told, {user_id: list(connections.get(user_id, [])) for user_id in told}, versions)
+
+    def tell(self, notices: Notices, trace_id: str | None = None) -> None:
+        """Posts each told recipient's notification frames to all of its connections, in one
+        parallel delivery, each connection's in order."""
+        targets: list[tuple[str, list[str]]] = []
+        for user_id, notice in notices.by_user.items():
+            frames = notice.frames()  # encoded once for all of the recipient's connections
+            targets += [(connection_id, frames) for connection_id in notices.connections[user_id]]
         if targets:
             retries = self._retries() if self._retries else None
-            Deliveries(self._poster(), self._connections, retries).deliver(targets, trace_id=message.trace_id)
+            Deliveries(self._poster(), self._connections, retries).deliver(targets, trace_id=trace_id)
 
     def _in_dnd(self, user_ids: list[str]) -> set[str]:
         """Who is in DND through presence (one batch read for all recipients)."""
@@ -160,6 +204,11 @@ class ChatEventNotifications:
     def __init__(self, notifications: NotificationService, badges: BadgeService) -> None:
         self._notifications = notifications
         self._badges = badges
+
+    def decide(self, message: Message, audience: Mapping[str, list[str]] | None = None) -> Notices:
+        """A new message's notification work, done; what to tell its online recipients, not told
+        yet (`NotificationService.decide`)."""
+        return self._notifications.decide(message, audience)
 
     def event(
         self, kind: str, item: Message, target_seq: int | None, audience: Mapping[str, list[str]] | None = None

@@ -144,13 +144,23 @@ class DynamoConnectionStore:
                 found[item.user_id] = [ref.connection_id for ref in _oldest_first(_entries(item))]
         return found
 
-    def focus_of(self, connection_ids: Collection[str]) -> dict[str, str]:
-        """The chat each of these connections shows now (`chat.focus`), for those showing one:
-        BatchGetItems of 100 connections each."""
+    def focus_and_versions(self, connection_ids: Collection[str]) -> tuple[dict[str, str], dict[str, int]]:
+        """One read of these connections (BatchGetItems of 100 each): the chat each shows now
+        (`chat.focus`), for those showing one, and the protocol version each speaks (`hello`; 1
+        for one that never said hello, or is gone)."""
         if not connection_ids:
-            return {}
-        items = ConnectionModel.batch_get(list(connection_ids), attributes_to_get=["connectionId", "focusChatId"])
-        return {item.connection_id: item.focus_chat_id for item in items if item.focus_chat_id}
+            return {}, {}
+        items = ConnectionModel.batch_get(
+            list(connection_ids), attributes_to_get=["connectionId", "focusChatId", "protocolVersion"]
+        )
+        focus: dict[str, str] = {}
+        versions = dict.fromkeys(connection_ids, 1)
+        for item in items:
+            if item.focus_chat_id:
+                focus[item.connection_id] = item.focus_chat_id
+            if item.protocol_version is not None:
+                versions[item.connection_id] = int(item.protocol_version)
+        return focus, versions
 
     def user_of(self, connection_id: str) -> str | None:
         try:

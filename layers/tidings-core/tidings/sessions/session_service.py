@@ -21,7 +21,8 @@ from tidings.sessions.wire import upgrade_required_frame, welcome_frame
 if TYPE_CHECKING:
     from tidings.sessions.identity_providers import ProviderTokens  # PyJWT's JWKS client: built only with providers
 
-SUPPORTED_VERSIONS = (1,)
+# Version 2: a recipient's `message.new` carries its badge and toast (docs/protocol.md "Protocol versions").
+SUPPORTED_VERSIONS = (1, 2)
 HEARTBEAT_INTERVAL_MS = 30_000
 MAX_CONNECTIONS_PER_USER = 5
 
