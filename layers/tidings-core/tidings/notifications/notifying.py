@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -74,35 +74,21 @@ class Notices:
         return self.versions.get(connection_id, 1)
 
 
+@dataclass(frozen=True)
 class NotificationService:
-    def __init__(
-        self,
-        *,
-        badges: BadgeStore,
-        members: MemberDirectory,
-        connections: Connections,
-        preferences: PreferenceStore,
-        presence: PresenceLookup,
-        chats: ChatDirectory,
-        toast_groups: ToastGroups,
-        push: PushJobs,
-        poster: Callable[[], ConnectionPoster],
-        now: Callable[[], float],
-        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
-        retries: Callable[[], DeliveryRetries] | None = None,  # where failed posts are retried
-    ) -> None:
-        self._badges = badges
-        self._members = members
-        self._connections = connections
-        self._preferences = preferences
-        self._presence = presence
-        self._chats = chats
-        self._toast_groups = toast_groups
-        self._push = push
-        self._poster = poster
-        self._now = now
-        self._new_id = new_id
-        self._retries = retries
+    _: KW_ONLY
+    badges: BadgeStore
+    members: MemberDirectory
+    connections: Connections
+    preferences: PreferenceStore
+    presence: PresenceLookup
+    chats: ChatDirectory
+    toast_groups: ToastGroups
+    push: PushJobs
+    poster: Callable[[], ConnectionPoster]
+    now: Callable[[], float]
+    new_id: Callable[[], str] = lambda: str(uuid.uuid4())
+    retries: Callable[[], DeliveryRetries] | None = None  # where failed posts are retried
 
     def message_arrived(self, message: Message, audience: Mapping[str, list[str]] | None = None) -> None:
         """Decides, then tells each recipient in separate frames (`notification.badge`, then
@@ -115,18 +101,18 @@ class NotificationService:
         toast grouped, its push queued; what each online one is to be told (`Notices`), not told
         yet. `audience`: the chat's members and their connections as fan-out read them just now
         (read here when not given)."""
-        members = audience.keys() if audience is not None else self._members.member_ids(message.chat_id)
+        members = audience.keys() if audience is not None else self.members.member_ids(message.chat_id)
         recipients = [user_id for user_id in members if user_id != message.sender_id]
         if not recipients:
             return Notices({}, {}, {})
-        chat = self._chats.chat(message.chat_id)
-        preferences = self._preferences.for_users(recipients)
+        chat = self.chats.chat(message.chat_id)
+        preferences = self.preferences.for_users(recipients)
         in_dnd = self._in_dnd(recipients)
-        now = self._now()
+        now = self.now()
         urgent = message.priority == "urgent"
-        connections = audience if audience is not None else self._connections.for_users(recipients)
+        connections = audience if audience is not None else self.connections.for_users(recipients)
         # One batch read of every recipient connection's focus and protocol version, not one per connection.
-        focus, versions = self._connections.focus_and_versions(
+        focus, versions = self.connections.focus_and_versions(
             [c for user_id in recipients for c in connections.get(user_id, [])]
         )
 
@@ -149,14 +135,14 @@ class NotificationService:
             )
             if not delivery.count_unread:
                 return None
-            badge = self._badges.increment(message.chat_id, user_id, mentioned, seq=message.seq)
+            badge = self.badges.increment(message.chat_id, user_id, mentioned, seq=message.seq)
             if badge is None:
                 return None  # already read past it (the stream runs behind the reader): nothing to tell
             toast = None
             if delivery.toast or delivery.push:
                 toast = toast_for(message, chat, self._group(user_id, message, urgent))
                 if delivery.push:
-                    self._push.schedule(PushJob(_push_of(user_id, toast, badge), trace_id=message.trace_id))
+                    self.push.schedule(PushJob(_push_of(user_id, toast, badge), trace_id=message.trace_id))
             if not connection_ids:
                 return None
             return Notice(badge.frame(), toast.frame() if delivery.toast and toast is not None else None)
@@ -174,13 +160,13 @@ class NotificationService:
             frames = notice.frames()  # encoded once for all of the recipient's connections
             targets += [(connection_id, frames) for connection_id in notices.connections[user_id]]
         if targets:
-            retries = self._retries() if self._retries else None
-            Deliveries(self._poster(), self._connections, retries).deliver(targets, trace_id=trace_id)
+            retries = self.retries() if self.retries else None
+            Deliveries(self.poster(), self.connections, retries).deliver(targets, trace_id=trace_id)
 
     def _in_dnd(self, user_ids: list[str]) -> set[str]:
         """Who is in DND through presence (one batch read for all recipients)."""
         try:
-            statuses = self._presence.statuses(user_ids)
+            statuses = self.presence.statuses(user_ids)
         except Exception:
             # Degraded mode: without presence, notify as if nobody were in DND.
             logger.exception("presence lookup failed; treating the recipients as not in DND")
@@ -189,34 +175,34 @@ class NotificationService:
 
     def _group(self, user_id: str, message: Message, urgent: bool) -> ToastGroup:
         if urgent:
-            return ToastGroup(self._new_id(), 1)  # an urgent message always stands alone
+            return ToastGroup(self.new_id(), 1)  # an urgent message always stands alone
         # Grouped by when the messages were sent, not by when this consumer got to them: a
         # loaded or backlogged consumer groups the same messages as an idle one.
         sent_at = datetime.fromisoformat(message.created_at).timestamp()
-        return self._toast_groups.join(user_id, message.chat_id, sent_at, GROUP_WINDOW_SECONDS)
+        return self.toast_groups.join(user_id, message.chat_id, sent_at, GROUP_WINDOW_SECONDS)
 
 
+@dataclass(frozen=True)
 class ChatEventNotifications:
     """What a chat event means for notifications: a new message notifies its recipients, a
     delete takes its message out of the badges that counted it; edits and reactions change no
     count."""
 
-    def __init__(self, notifications: NotificationService, badges: BadgeService) -> None:
-        self._notifications = notifications
-        self._badges = badges
+    notifications: NotificationService
+    badges: BadgeService
 
     def decide(self, message: Message, audience: Mapping[str, list[str]] | None = None) -> Notices:
         """A new message's notification work, done; what to tell its online recipients, not told
         yet (`NotificationService.decide`)."""
-        return self._notifications.decide(message, audience)
+        return self.notifications.decide(message, audience)
 
     def event(
         self, kind: str, item: Message, target_seq: int | None, audience: Mapping[str, list[str]] | None = None
     ) -> None:
         if kind == "message":
-            self._notifications.message_arrived(item, audience)
+            self.notifications.message_arrived(item, audience)
         elif kind == "delete" and target_seq is not None:
-            self._badges.message_deleted(item.chat_id, target_seq)
+            self.badges.message_deleted(item.chat_id, target_seq)
 
 
 def _push_of(user_id: str, toast: Toast, badge: Badge) -> PushNotification:

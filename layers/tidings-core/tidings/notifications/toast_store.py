@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from pynamodb.exceptions import UpdateError
@@ -15,11 +16,11 @@ from tidings.notifications.toasts import ToastGroup
 _GROUP_TTL_MARGIN = timedelta(minutes=1)
 
 
+@dataclass(frozen=True)
 class DynamoToastGroups:
     """`toast#<userId>#<chatId>` -> the open group's toast id, count and start time."""
 
-    def __init__(self, new_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:
-        self._new_id = new_id
+    new_id: Callable[[], str] = lambda: str(uuid.uuid4())
 
     def join(self, user_id: str, chat_id: str, now: float, window_seconds: float) -> ToastGroup:
         key = f"toast#{user_id}#{chat_id}"
@@ -34,7 +35,7 @@ class DynamoToastGroups:
             if exc.cause_response_code != "ConditionalCheckFailedException":
                 raise
         # A chat's records arrive in order on one shard, so no other writer races this put.
-        group = ToastGroup(self._new_id(), 1)
+        group = ToastGroup(self.new_id(), 1)
         expires = datetime.fromtimestamp(now, UTC) + timedelta(seconds=window_seconds) + _GROUP_TTL_MARGIN
         EphemeralModel(key, group_id=group.id, group_count=1, updated_at=now, expires_at=expires).save()
         return group
