@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import TypeAdapter
+from pydantic import ConfigDict, TypeAdapter
 
 from tidings.admin.declaration import ADMIN_CHATS
 from tidings.admin.wire import AdminCreateChat, AdminCreateDm
@@ -20,7 +20,9 @@ from tidings.kernel.observability import logger, metrics
 from tidings.kernel.rest import http_app, json_body, json_response, path_parameters
 
 app = http_app()
-_create_request: TypeAdapter[Any] = TypeAdapter(AdminCreateChat)
+_create_request: TypeAdapter[Any] = TypeAdapter(
+    AdminCreateChat, config=ConfigDict(defer_build=True)
+)  # built on the first create, as the models are
 
 
 @cold_start(ADMIN_CHATS)

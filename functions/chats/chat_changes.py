@@ -5,7 +5,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import TypeAdapter
+from pydantic import ConfigDict, TypeAdapter
 
 from tidings import assemblies
 from tidings.chats import compose as chats
@@ -19,7 +19,9 @@ from tidings.kernel.rest import http_app, json_body, json_response, path_paramet
 
 app = http_app()
 _caller = assemblies.rest_caller(app, CHAT_CHANGES)
-_create_request: TypeAdapter[Any] = TypeAdapter(CreateChat)
+_create_request: TypeAdapter[Any] = TypeAdapter(
+    CreateChat, config=ConfigDict(defer_build=True)
+)  # built on the first create, as the models are
 
 
 @cold_start(CHAT_CHANGES)

@@ -6,10 +6,11 @@ import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from tidings.chats.wire import MAX_INITIAL_MEMBERS, ChatName, Description, EntityId
 from tidings.kernel.errors import BadFrame
+from tidings.kernel.lazy_model import LazyModel
 from tidings.sessions.tokens import MAX_TOKEN_LIFETIME_SECONDS
 
 # User ids (and chat ids): 1 to 128 of these, so an id is safe in a path, a log line and a key.
@@ -33,7 +34,7 @@ def user_id_of(value: str | None, field: str = "userId") -> str:
     return str(value)
 
 
-class _Body(BaseModel):
+class _Body(LazyModel):
     # Unknown fields are refused: a typo (`avatarURL`) must not be silently dropped.
     model_config = ConfigDict(extra="forbid")
 
@@ -124,7 +125,7 @@ AdminCreateChat = Annotated[AdminCreateDm | AdminCreateGroup, Field(discriminato
 # --- responses (the documented shapes; `docs/openapi.yaml` is written from them) --------------
 
 
-class _Answer(BaseModel):
+class _Answer(LazyModel):
     model_config = ConfigDict(extra="forbid")
 
 

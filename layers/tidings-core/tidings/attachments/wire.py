@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
+from tidings.kernel.lazy_model import LazyModel
 from tidings.kernel.wire import Identifier, Payload, ServerPayload, plain
 
 MAX_NAME_CHARS = 255
@@ -50,11 +51,11 @@ class UploadRequest(Payload):
     contentType: ContentType
 
 
-class ChatAttachmentsPath(BaseModel):
+class ChatAttachmentsPath(LazyModel):
     chatId: Identifier
 
 
-class AttachmentPath(BaseModel):
+class AttachmentPath(LazyModel):
     attachmentId: Identifier
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 
 from tidings.chats.membership import ChatUpdate
 from tidings.chats.models import MAX_RETENTION_DAYS
+from tidings.kernel.lazy_model import LazyModel
 from tidings.kernel.wire import ServerPayload, plain
 
 
@@ -45,7 +46,7 @@ Description = Annotated[str, StringConstraints(max_length=1000), AfterValidator(
 MAX_INITIAL_MEMBERS = 50
 
 
-class _Request(BaseModel):
+class _Request(LazyModel):
     """A REST request body: a field it does not know is a 400 naming it, never ignored."""
 
     model_config = ConfigDict(extra="forbid")

@@ -26,16 +26,17 @@ from functools import wraps
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from tidings.kernel.declaration import CALLBACK_URL_ENV, Bucket, Function, Queue, SearchIndex, Secret, Table
+from tidings.kernel.lazy_model import LazyModel
 
 S = TypeVar("S", bound="FeatureSettings")
 T = TypeVar("T")
 DEFAULT_REGION = "us-east-1"
 
 
-class FeatureSettings(BaseModel):
+class FeatureSettings(LazyModel):
     """A feature's settings, read from `<prefix><FIELD>` variables; every field has a default."""
 
     prefix: ClassVar[str] = ""

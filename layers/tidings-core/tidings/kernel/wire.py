@@ -15,7 +15,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
@@ -26,6 +25,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.json_schema import SkipJsonSchema
 
 from tidings.kernel.errors import ErrorCode
+from tidings.kernel.lazy_model import LazyModel
 
 MAX_FRAME_BYTES = 64 * 1024
 MAX_ID_CHARS = 128
@@ -83,7 +83,7 @@ def trace_id_of(given: object) -> str:
     return uuid.uuid4().hex
 
 
-class ClientFrame(BaseModel):
+class ClientFrame(LazyModel):
     """The envelope every client frame shares. `payload` is validated per type."""
 
     type: str = Field(min_length=1, max_length=64)
@@ -94,7 +94,7 @@ class ClientFrame(BaseModel):
     traceId: Any = None
 
 
-class Payload(BaseModel):
+class Payload(LazyModel):
     """The base of every client payload model: unknown fields are ignored."""
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
@@ -104,7 +104,7 @@ class EmptyPayload(Payload):
     pass
 
 
-class ServerPayload(BaseModel):
+class ServerPayload(LazyModel):
     """The base of every server payload model: the wire's shape, exactly (docs/asyncapi.yaml is
     generated from these). A field the server may leave out has a default of None and is left out
     when None; a field that may be `null` on the wire is required and typed `X | None`."""
@@ -136,7 +136,7 @@ def server_frame(
     return frame
 
 
-class ServerFrameEnvelope(BaseModel):
+class ServerFrameEnvelope(LazyModel):
     """What every server frame carries besides its payload. `traceId` is left out when absent
     (a frame about no message, such as `member.joined`, has none), also inside a `sync.response`."""
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from tidings.kernel.lazy_model import LazyModel
 from tidings.kernel.wire import Absent, AckOk, Identifier, ServerPayload, ack_ok, encode, iso, server_frame
 from tidings.presence.machine import OFFLINE, PresenceState, Status
 
@@ -48,13 +49,13 @@ def subscribe_frames(ref_id: str, snapshot: Iterable[dict[str, Any]]) -> list[st
     return [encode(ack_ok(ref_id))] + [presence_changed_frame(payload) for payload in snapshot]
 
 
-class PresenceUpdatePayload(BaseModel):
+class PresenceUpdatePayload(LazyModel):
     model_config = ConfigDict(extra="ignore")
 
     status: Status
 
 
-class PresenceUsersPayload(BaseModel):
+class PresenceUsersPayload(LazyModel):
     """`presence.subscribe` and `presence.unsubscribe`: at most 100 users a frame."""
 
     model_config = ConfigDict(extra="ignore")

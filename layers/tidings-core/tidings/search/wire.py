@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from tidings.kernel.lazy_model import LazyModel
 from tidings.kernel.wire import ServerPayload
 from tidings.search.searching import DEFAULT_LIMIT, MAX_LIMIT
 
@@ -13,7 +14,7 @@ from tidings.search.searching import DEFAULT_LIMIT, MAX_LIMIT
 MAX_QUERY_PAYLOAD_CHARS = 4000
 
 
-class SearchQueryPayload(BaseModel):
+class SearchQueryPayload(LazyModel):
     model_config = ConfigDict(extra="ignore")
 
     query: str = Field(max_length=MAX_QUERY_PAYLOAD_CHARS)
@@ -23,7 +24,7 @@ class SearchQueryPayload(BaseModel):
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
 
-class SearchSuggestPayload(BaseModel):
+class SearchSuggestPayload(LazyModel):
     model_config = ConfigDict(extra="ignore")
 
     query: str = Field(max_length=MAX_QUERY_PAYLOAD_CHARS)
