@@ -13,10 +13,12 @@ from aws_lambda_powertools.utilities.parser.models.apigw_websocket import (
     APIGatewayWebSocketDisconnectEventRequestContext,
     APIGatewayWebSocketMessageEventRequestContext,
 )
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from tidings.kernel.lazy_model import LazyModel
 
 
-class AuthorizerContext(BaseModel):
+class AuthorizerContext(LazyModel):
     """What our authorizer returns as context (API Gateway may stringify the values)."""
 
     principal_id: str = Field(alias="principalId")

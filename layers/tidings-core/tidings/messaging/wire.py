@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from tidings.chats.membership_events import ChatUpdatedFrame, MemberJoinedFrame, MemberLeftFrame
+from tidings.kernel.lazy_model import LazyModel
 from tidings.kernel.wire import (
     Absent,
     AckOk,
@@ -117,7 +118,7 @@ Seq = Annotated[int, Field(ge=0, le=MAX_SYNC_SEQ, strict=True)]
 Cursor = Annotated[str, StringConstraints(min_length=1, max_length=MAX_CURSOR_CHARS)]
 
 
-class SyncRequestPayload(BaseModel):
+class SyncRequestPayload(LazyModel):
     model_config = ConfigDict(extra="ignore")
 
     chatId: ChatId | None = None
@@ -139,7 +140,7 @@ class SyncRequestPayload(BaseModel):
         return self
 
 
-class MessagesQuery(BaseModel):
+class MessagesQuery(LazyModel):
     """`GET /api/chats/{chatId}/messages?before=SEQ&limit=N`; a bad value is a 400 naming the parameter."""
 
     model_config = ConfigDict(extra="ignore")
@@ -148,7 +149,7 @@ class MessagesQuery(BaseModel):
     limit: int = Field(DEFAULT_PAGE_LIMIT, ge=1, le=MAX_PAGE_LIMIT)
 
 
-class ChatPath(BaseModel):
+class ChatPath(LazyModel):
     chatId: str = Field(min_length=1, max_length=128)
 
 

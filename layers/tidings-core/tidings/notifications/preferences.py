@@ -12,7 +12,9 @@ from datetime import datetime, time
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import ConfigDict, Field, StringConstraints, field_validator
+
+from tidings.kernel.lazy_model import LazyModel
 
 Level = Literal["all", "mentions_only", "off"]
 DEFAULT_LEVEL: Level = "all"
@@ -23,7 +25,7 @@ ChatKey = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
-class _Strict(BaseModel):
+class _Strict(LazyModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
 

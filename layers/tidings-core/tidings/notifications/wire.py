@@ -15,8 +15,9 @@ import base64
 import binascii
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
+from tidings.kernel.lazy_model import LazyModel
 from tidings.kernel.wire import ServerPayload
 from tidings.notifications.push_delivery import PushSubscription, subscription_id
 from tidings.notifications.push_endpoints import check_endpoint
@@ -32,7 +33,7 @@ def _base64url_bytes(value: str) -> bytes:
         raise ValueError("must be base64url") from exc
 
 
-class WebPushKeys(BaseModel):
+class WebPushKeys(LazyModel):
     model_config = ConfigDict(extra="ignore")
 
     p256dh: str = Field(min_length=1, max_length=200)
@@ -59,7 +60,7 @@ def _endpoint(value: str, info: ValidationInfo) -> str:
     return check_endpoint(value, allow_loopback_http=allow)
 
 
-class WebPushRegistration(BaseModel):
+class WebPushRegistration(LazyModel):
     model_config = ConfigDict(extra="ignore")
 
     platform: Literal["webpush"] = "webpush"
@@ -82,7 +83,7 @@ class WebPushRegistration(BaseModel):
         )
 
 
-class DeviceTokenRegistration(BaseModel):
+class DeviceTokenRegistration(LazyModel):
     model_config = ConfigDict(extra="ignore")
 
     platform: Literal["fcm", "apns"]
@@ -101,7 +102,7 @@ class DeviceTokenRegistration(BaseModel):
         )
 
 
-class WebPushIdentity(BaseModel):
+class WebPushIdentity(LazyModel):
     model_config = ConfigDict(extra="ignore")
 
     platform: Literal["webpush"] = "webpush"
@@ -112,7 +113,7 @@ class WebPushIdentity(BaseModel):
         return subscription_id("webpush", self.endpoint)
 
 
-class DeviceTokenIdentity(BaseModel):
+class DeviceTokenIdentity(LazyModel):
     model_config = ConfigDict(extra="ignore")
 
     platform: Literal["fcm", "apns"]

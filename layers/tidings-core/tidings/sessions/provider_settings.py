@@ -13,18 +13,19 @@ import json
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, Json, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, Json, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from tidings.kernel.environment import FeatureSettings
 from tidings.kernel.hosts import is_loopback_host
+from tidings.kernel.lazy_model import LazyModel
 
 # Tidings' own tokens carry this issuer (`tidings.sessions.tokens.ISSUER`); no provider may claim it.
 RESERVED_ISSUER = "tidings"
 ProviderAlgorithm = Literal["RS256", "ES256"]
 
 
-class IdentityProvider(BaseModel):
+class IdentityProvider(LazyModel):
     """One OpenID Connect issuer whose access tokens Tidings accepts."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from tidings.kernel.errors import ErrorCode
+from tidings.kernel.lazy_model import LazyModel
 from tidings.kernel.wire import AckOk, ServerPayload, error_frame, iso, server_frame
 
 MAX_TOKEN_CHARS = 8192
 
 
-class _Payload(BaseModel):
+class _Payload(LazyModel):
     model_config = ConfigDict(extra="ignore")
 
 
