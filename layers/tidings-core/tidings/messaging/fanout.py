@@ -79,13 +79,17 @@ class Fanout:
     ) -> DeliveryReport:
         """Posts each `(connection, its frames in order)`: handed to the fan-out workers when
         there are more than SHARD_ABOVE_CONNECTIONS of them (see `would_shard`)."""
-        if self._shards is not None and len(targets) > SHARD_ABOVE_CONNECTIONS:
+        shards = self._shards if self._shards_at(len(targets)) else None
+        if shards is not None:
             jobs = shard_jobs(targets, trace_id)
-            self._shards.schedule_all(jobs)
+            shards.schedule_all(jobs)
             return DeliveryReport(sharded=len(jobs))
         return self._deliveries.deliver(targets, trace_id=trace_id)
 
     def would_shard(self, audience: dict[str, list[str]]) -> bool:
         """Whether a frame to every connection of `audience` goes to the fan-out workers."""
-        connections = sum(len(connection_ids) for connection_ids in audience.values())
+        return self._shards_at(sum(len(connection_ids) for connection_ids in audience.values()))
+
+    def _shards_at(self, connections: int) -> bool:
+        """The one rule for both: more than SHARD_ABOVE_CONNECTIONS, where shards are declared."""
         return self._shards is not None and connections > SHARD_ABOVE_CONNECTIONS
