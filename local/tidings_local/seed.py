@@ -23,7 +23,7 @@ import json
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -145,7 +145,6 @@ def apply_seed(seed: Seed) -> None:
         UserModel(user.userId, display_name=user.displayName, email=user.email, avatar_url=user.avatarUrl).save()
     for chat in seed.chats:
         add_chat(chat.chatId, chat.type, chat.name, chat.members, chat.admins, visibility=chat.visibility)
-    for chat in seed.chats:
         _write_history(chat, seed.users)
 
 
@@ -158,8 +157,10 @@ def _write_history(chat: SeedChat, users: dict[str, SeedUser]) -> None:
         for seq, entry in enumerate(chat.messages, start=1):
             mentions = resolve_mentions(mention_candidates(entry.content)[:MAX_MENTION_CANDIDATES], members)
             sender_name = users[entry.sender].displayName
-            message = Message(str(uuid.uuid4()), chat.chatId, seq, entry.sender, sender_name, entry.content, at)
-            batch.save(message_item(replace(message, mentions=mentions)))
+            message = Message(
+                str(uuid.uuid4()), chat.chatId, seq, entry.sender, sender_name, entry.content, at, mentions=mentions
+            )
+            batch.save(message_item(message))
     ChatModel(chat.chatId).update(actions=[ChatModel.head_seq.set(len(chat.messages))])
 
 
