@@ -1,12 +1,14 @@
 """Messages stream consumer: delivers each new chat event to every member's connections, with
 its notification work (badges, toasts, push jobs) done on the members and connections it read.
 
-A new message is decided first, then posted once: the notification decision (`decide_first`)
-runs before the post, so each recipient connection gets one API Gateway message for it, its
-badge and toast inside `message.new` on protocol version 2, or `message.new` then the separate
-`notification.badge` and `notification.toast` on version 1 (a connection that never said hello).
-A summarised or sharded message, and every other event, is posted first and its notification
-work done after (`notify`), in separate frames.
+A new message is decided first, then posted once: the notification decision runs before the
+post (`tidings.assemblies.new_message_targets`), so each recipient connection gets one API
+Gateway message for it, its badge and toast inside `message.new` on protocol version 2, or
+`message.new` then the separate `notification.badge` and `notification.toast` on version 1 (a
+connection that never said hello). A big chat's new message (more than 500 members or
+connections) goes to the fan-out workers in message shards instead, each decided and posted the
+same way by its worker (`fanout_shards`). A summarised message, and every other event, is posted
+first and its notification work done after (`notify`), in separate frames.
 
 One reader for both, because a DynamoDB stream takes at most two (the search indexer is the
 other). Failure semantics (docs/architecture.md "Fan-out" and "Notifications"):
@@ -38,10 +40,12 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from tidings import assemblies
 from tidings.chats import compose as chats
 from tidings.chats.directory import DynamoMemberDirectory, DynamoUserDirectory
 from tidings.chats.membership_events import ChatChange, arrivals, chat_added_frame, chat_removed_frame, departure
 from tidings.kernel import connections_api
+from tidings.kernel.connections_api import DeliveryReport
 from tidings.kernel.delay_queue import DelayQueue
 from tidings.kernel.environment import Environment, cold_start
 from tidings.kernel.handlers import consumer_entry, process_batch
@@ -50,12 +54,12 @@ from tidings.kernel.wire import encode
 from tidings.messaging import compose as messaging
 from tidings.messaging.declaration import DELIVERY
 from tidings.messaging.fanout import Fanout
+from tidings.messaging.fanout_shards import MessageShard, message_is_sharded, message_shards
 from tidings.messaging.message_store import DynamoMessageStore
 from tidings.messaging.records import ChatEventRecord, chat_event, chat_event_frame
 from tidings.messaging.summary_mode import MessageRates, SummaryWindow, still_told
 from tidings.messaging.typing_indicators import typing_ended_by_message
 from tidings.messaging.typing_store import DynamoTypingStateStore
-from tidings.messaging.wire import NOTICES_IN_MESSAGE_NEW, carrying_notice
 from tidings.notifications import compose as notifications
 from tidings.notifications.notifying import ChatEventNotifications, Notices
 from tidings.notifications.records import NotificationRetry
@@ -71,6 +75,7 @@ class Services:
     typing: DynamoTypingStateStore
     users: DynamoUserDirectory
     fanout: Fanout
+    message_shards: DelayQueue[MessageShard]
     notifications: ChatEventNotifications
     notification_retries: DelayQueue[NotificationRetry]
     presence_ends: SubscriptionEnds
@@ -88,14 +93,8 @@ def _services(environment: Environment) -> Services:
         messaging.typing_state(environment),
         chats.user_directory(environment),
         messaging.fanout(environment, poster=poster, members=members, connections=connections, sharded=True),
-        notifications.chat_event_notifications(
-            environment,
-            poster=poster,
-            members=members,
-            connections=connections,
-            presence=presence.presence_store(environment),  # DND
-            chats=chats.chat_directory(environment),
-        ),
+        messaging.message_shards(environment),
+        assemblies.chat_event_notifications(environment, poster=poster, connections=connections),
         notifications.notification_retries(environment),
         presence.subscription_ends(environment),
         messaging.message_rates(environment),
@@ -124,8 +123,8 @@ class Delivered:
 
 def deliver(services: Services, record: DynamoDBRecord, event: ChatEventRecord, summaries: SummaryWindow) -> Delivered:
     """Posts the event's frame to the chat (a summarised message.new only to those still told
-    of it). A message.new that every connection gets from here is decided first
-    (`decide_first`), so each connection's one post carries its recipient's notice."""
+    of it). A new message is decided first, so each connection's one post carries its
+    recipient's notice (`new_message`)."""
     frame = chat_event_frame(event, services.messages.get)
     if frame is None and event.change is None:
         return Delivered(None)
@@ -139,7 +138,6 @@ def deliver(services: Services, record: DynamoDBRecord, event: ChatEventRecord, 
         return Delivered(audience)
     # Read before the summary check, so a record that fails to read is not counted.
     accepted = datetime.fromisoformat(record.dynamodb.new_image["createdAt"])  # type: ignore[union-attr]  # an event
-    frames: list[tuple[str, str | None]] = []
     posted_to = audience
     notices: Notices | None = None
     notified = False
@@ -148,19 +146,12 @@ def deliver(services: Services, record: DynamoDBRecord, event: ChatEventRecord, 
         told = still_told(frame["payload"]["message"])
         posted_to = {user_id: audience[user_id] for user_id in told if user_id in audience}
         metrics.add_metric(name="MessagesSummarised", unit="Count", value=1)
+        report = services.fanout.frames_to_audience(posted_to, [(encode(frame), None)], event.item.trace_id)
     elif frame["type"] == "message.new":
-        sender = frame["payload"]["message"]["senderId"]
-        typing_off = typing_ended_by_message(services.typing, services.users, chat_id, sender)
-        if typing_off is not None:
-            frames.append((typing_off, sender))
-        # A sharded chat's shards group connections by identical frames: its notices, one per
-        # recipient, are told after it in separate frames (`notify`).
-        if not services.fanout.would_shard(audience):
-            notices = decide_first(services, record, event, audience)
-            notified = True
-    report = services.fanout.frames_to_connections(
-        told_targets(posted_to, frames, frame, notices), trace_id=event.item.trace_id
-    )
+        report, notices = new_message(services, record, event, frame, audience)
+        notified = True
+    else:
+        report = services.fanout.frames_to_audience(audience, [(encode(frame), None)], event.item.trace_id)
     logger.info(
         "chat event delivered" if not report.sharded else "chat event handed to the fan-out workers",
         extra={
@@ -188,49 +179,36 @@ def deliver(services: Services, record: DynamoDBRecord, event: ChatEventRecord, 
     return Delivered(audience, notified)
 
 
-def decide_first(
-    services: Services, record: DynamoDBRecord, event: ChatEventRecord, audience: dict[str, list[str]]
-) -> Notices | None:
-    """The new message's notification decision, before anything is posted. None when it failed:
-    the message then goes out plain, and the record to the notification retry (which tells in
-    separate frames)."""
-    try:
-        return services.notifications.decide(event.item, audience)
-    except Exception:
-        defer_notification(services, record)
-        return None
-
-
-def told_targets(
+def new_message(
+    services: Services,
+    record: DynamoDBRecord,
+    event: ChatEventRecord,
+    frame: dict[str, Any],
     audience: dict[str, list[str]],
-    frames: list[tuple[str, str | None]],
-    event_frame: dict[str, Any],
-    notices: Notices | None,
-) -> list[tuple[str, list[str]]]:
-    """Each connection of `audience` with its frames in order: each of `frames` but those that
-    except its user, then the event's frame. A recipient with a notice gets it inside its
-    `message.new` on protocol version 2 (one frame), and as the separate frames after it on
-    version 1."""
-    plain = encode(event_frame)
-    targets: list[tuple[str, list[str]]] = []
-    for user_id, connection_ids in audience.items():
-        before = [data for data, except_user in frames if user_id != except_user]
-        notice = None if notices is None else notices.by_user.get(user_id)
-        if notice is None:
-            targets += [(connection_id, [*before, plain]) for connection_id in connection_ids]
-            continue
-        assert notices is not None  # a notice comes from them
-        separate = [*before, plain, *notice.frames()]
-        carried: list[str] = []
-        for connection_id in connection_ids:
-            if notices.version_of(connection_id) < NOTICES_IN_MESSAGE_NEW:
-                targets.append((connection_id, separate))
-                continue
-            if not carried:  # encoded once per recipient, for all of its v2 connections
-                toast = None if notice.toast is None else notice.toast["payload"]
-                carried = [*before, encode(carrying_notice(event_frame, notice.badge["payload"], toast))]
-            targets.append((connection_id, carried))
-    return targets
+) -> tuple[DeliveryReport, Notices | None]:
+    """A new message (the sender's typing ended by it first): decided, then posted, each
+    connection once; a big chat's in message shards, each decided and posted by a fan-out worker
+    for its members (`fanout_shards`)."""
+    sender = frame["payload"]["message"]["senderId"]
+    before: list[tuple[str, str | None]] = []
+    typing_off = typing_ended_by_message(services.typing, services.users, event.item.chat_id, sender)
+    if typing_off is not None:
+        before.append((typing_off, sender))
+    if message_is_sharded(audience):
+        shards = message_shards(record.raw_event, audience, before, event.item.trace_id)
+        services.message_shards.schedule_all(shards)
+        return DeliveryReport(sharded=len(shards)), None
+    targets, notices = assemblies.new_message_targets(
+        services.notifications,
+        services.notification_retries,
+        record.raw_event,
+        event.item,
+        frame,
+        before,
+        audience,
+        whole_chat=True,
+    )
+    return services.fanout.frames_to_connections(targets, trace_id=event.item.trace_id), notices
 
 
 def membership_frames(services: Services, change: ChatChange, audience: dict[str, list[str]]) -> None:
@@ -257,19 +235,12 @@ def membership_frames(services: Services, change: ChatChange, audience: dict[str
 def notify(
     services: Services, record: DynamoDBRecord, event: ChatEventRecord, audience: dict[str, list[str]] | None
 ) -> None:
-    """The notification work after the frames were posted (a delete's recount, a summarised or
-    sharded message's notices in separate frames); what fails is retried on its own."""
+    """The notification work after the frames were posted (a delete's recount, a summarised
+    message's notices in separate frames); what fails is retried on its own."""
     try:
         services.notifications.event(event.kind, event.item, event.target_seq, audience)
     except Exception:
-        defer_notification(services, record)
-
-
-def defer_notification(services: Services, record: DynamoDBRecord) -> None:
-    """Queues the record for the notification retry; if that raises, the record fails."""
-    logger.exception("notification failed; queued for the notification retry")
-    metrics.add_metric(name="NotificationsDeferred", unit="Count", value=1)
-    services.notification_retries.schedule(NotificationRetry(record.raw_event))
+        assemblies.defer_notification(services.notification_retries, record.raw_event)
 
 
 def post_summaries(services: Services, summaries: SummaryWindow) -> None:

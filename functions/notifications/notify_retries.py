@@ -1,8 +1,9 @@
 """Notification retries (the NotificationRetries queue): the chat events whose notification work
-(badges, toasts, push jobs) failed in the Delivery consumer after their frames were posted, done
-again from the stream record the job carries. A record that fails again (storage still down, or
-a body that is not a retry job) is redelivered by SQS, and after 3 receives its redrive policy
-parks it in the DLQ, which alarms (docs/architecture.md "Notifications")."""
+(badges, toasts, push jobs) failed in the Delivery consumer or a fan-out worker after their
+frames were posted, done again from the stream record the job carries (for a big chat's message
+shard, only for that shard's members). A record that fails again (storage still down, or a body
+that is not a retry job) is redelivered by SQS, and after 3 receives its redrive policy parks it
+in the DLQ, which alarms (docs/architecture.md "Notifications")."""
 
 from typing import Any
 
@@ -12,29 +13,22 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tidings.chats import compose as chats
+from tidings import assemblies
 from tidings.kernel import connections_api
 from tidings.kernel.environment import Environment, cold_start
 from tidings.kernel.handlers import consumer_entry, process_batch, queue_job
 from tidings.kernel.observability import metrics, record_scope
 from tidings.messaging.records import chat_event
-from tidings.notifications import compose as notifications
 from tidings.notifications.declaration import NOTIFY_RETRY
 from tidings.notifications.notifying import ChatEventNotifications
 from tidings.notifications.records import NOTIFICATION_RETRY_BODIES
-from tidings.presence import compose as presence
 from tidings.sessions import compose as sessions
 
 
 @cold_start(NOTIFY_RETRY)
 def _notifications(environment: Environment) -> ChatEventNotifications:
-    return notifications.chat_event_notifications(
-        environment,
-        poster=connections_api.poster(environment),
-        members=chats.member_directory(environment),
-        connections=sessions.connection_store(environment),
-        presence=presence.presence_store(environment),  # DND
-        chats=chats.chat_directory(environment),
+    return assemblies.chat_event_notifications(
+        environment, poster=connections_api.poster(environment), connections=sessions.connection_store(environment)
     )
 
 
@@ -46,7 +40,7 @@ def notify(record: SQSRecord) -> None:
     if event is None:
         return
     with record_scope(event.item.trace_id):  # the job's stream record carries the message's
-        _notifications().event(event.kind, event.item, event.target_seq)
+        _notifications().event(event.kind, event.item, event.target_seq, only=job.user_ids)
         metrics.add_metric(name="NotificationsRetried", unit="Count", value=1)
 
 

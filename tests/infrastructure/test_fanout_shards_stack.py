@@ -10,6 +10,7 @@ from tests.infrastructure.synthesis import Synthesized
 from tests.infrastructure.test_stack import _actions_on, _get_att, _ref, _role_statements
 from tidings.kernel.connections_api import DELIVERY_RETRIES
 from tidings.messaging.declaration import DELIVERY, DELIVERY_RETRY, FANOUT_SHARDS, FANOUT_WORKER, RECEIPTS, TYPING
+from tidings.notifications.declaration import NOTIFICATION_RETRIES, PUSH_JOBS
 
 
 def _queue_id(synthesized: Synthesized) -> str:
@@ -59,7 +60,18 @@ def test_only_the_delivery_consumer_enqueues_shards_and_the_worker_may_retry_and
         if any(a.startswith("dynamodb:") for a in _as_list(s["Action"]))
         for resource in _as_list(s["Resource"])
     }
-    assert all("Connections" in table for table in tables), "the connection tables only, nothing of the chats"
+    # A message shard's notification work: badges (members, users), toast groups (ephemeral),
+    # DND (presence), the chat's name; and no table it does not write or read for that.
+    assert {"Connections", "Members", "Users", "Chats", "Ephemeral", "Presence"} <= {
+        name for name in _TABLE_NAMES if any(name in table for table in tables)
+    }
+    assert not any(name in table for name in ("Idempotency", "Audit", "Attachments") for table in tables)
+    for queue in (NOTIFICATION_RETRIES, PUSH_JOBS):
+        arn = _get_att(synthesized.logical_id(synthesized.stack.queues.queue(queue)), "Arn")
+        assert "sqs:SendMessage" in _actions_on(worker, arn), queue.id
+
+
+_TABLE_NAMES = ("Connections", "Members", "Users", "Chats", "Ephemeral", "Presence")
 
 
 def _as_list(value: str | list[str]) -> list[str]:

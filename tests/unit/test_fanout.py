@@ -22,7 +22,19 @@ from tidings.kernel.connections_api import (
 )
 from tidings.kernel.delay_queue import SQS_MAX_BODY_BYTES, DelayQueue
 from tidings.messaging.fanout import Fanout
-from tidings.messaging.fanout_shards import SHARD_ABOVE_CONNECTIONS, SHARD_CONNECTIONS, SHARD_JOBS
+from tidings.messaging.fanout_shards import (
+    FANOUT_JOBS,
+    MESSAGE_SHARDS,
+    SHARD_ABOVE_CONNECTIONS,
+    SHARD_ABOVE_MEMBERS,
+    SHARD_CONNECTIONS,
+    SHARD_JOBS,
+    SHARD_MEMBERS,
+    MessageShard,
+    halved_to_fit,
+    message_is_sharded,
+    message_shards,
+)
 
 
 class Poster:
@@ -320,3 +332,56 @@ def test_shards_go_to_sqs_ten_to_a_call_within_its_size_and_a_refused_one_raises
 
     with pytest.raises(RuntimeError, match="refused 1 of 1"):
         DelayQueue("https://sqs.test/shards", SHARD_JOBS, client=BatchSqs(refuse=1)).schedule_all(small[:1])
+
+
+def _audience(members: int, connections_each: int = 1) -> dict[str, list[str]]:
+    return {f"u{n}": [f"c{n}-{k}" for k in range(connections_each)] for n in range(members)}
+
+
+def test_a_new_message_is_sharded_above_either_threshold() -> None:
+    assert not message_is_sharded(_audience(SHARD_ABOVE_MEMBERS))
+    assert message_is_sharded(_audience(SHARD_ABOVE_MEMBERS + 1, connections_each=0)), "offline members count"
+    assert message_is_sharded(_audience(SHARD_ABOVE_CONNECTIONS // 2, connections_each=3)), "so do connections"
+
+
+def test_message_shards_cut_by_members_and_connections_never_splitting_a_member() -> None:
+    audience = {**_audience(SHARD_MEMBERS + 10, connections_each=0), "busy": [f"tab{k}" for k in range(5)]}
+    shards = message_shards({"dynamodb": {"NewImage": {}}}, audience, [("typing", "u0")], "trace-1")
+    assert [len(shard.audience) for shard in shards] == [SHARD_MEMBERS, 11]
+    assert shards[1].audience["busy"] == [f"tab{k}" for k in range(5)]
+    assert all(shard.before == (("typing", "u0"),) and shard.trace_id == "trace-1" for shard in shards)
+
+    crowded = _audience(SHARD_MEMBERS, connections_each=3)
+    shards = message_shards({}, crowded, [], None)
+    assert all(sum(map(len, shard.audience.values())) <= SHARD_CONNECTIONS for shard in shards)
+    assert [user for shard in shards for user in shard.audience] == list(crowded), "every member once, in order"
+
+
+def test_a_message_shard_survives_its_queue_and_a_redelivery_is_still_one() -> None:
+    shard = MessageShard({"dynamodb": {"NewImage": {"chatId": {"S": "c"}}}}, {"u1": ["c1"], "u2": []}, (("t", None),))
+    assert FANOUT_JOBS.decode(MESSAGE_SHARDS.encode(shard)) == shard
+    redelivery = Redelivery(("c1",), ("frame",), attempt=1)
+    assert FANOUT_JOBS.decode(SHARD_JOBS.encode(redelivery)) == redelivery
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"record": {}, "audience": {"u1": ["c1"]}},
+        {"record": {"dynamodb": {"NewImage": {}}}, "audience": {}},
+        {"record": {"dynamodb": {"NewImage": {}}}, "audience": {"u1": "c1"}},
+        {"record": {"dynamodb": {"NewImage": {}}}, "audience": {"u1": []}, "before": [["frame"]]},
+    ],
+)
+def test_a_body_that_is_not_a_message_shard_is_refused(body) -> None:
+    with pytest.raises(ValueError):
+        FANOUT_JOBS.decode(json.dumps(body))
+
+
+def test_a_message_shard_too_big_for_sqs_is_halved_until_each_part_fits() -> None:
+    record = {"dynamodb": {"NewImage": {"content": {"S": "x" * 240_000}}}}
+    audience = {f"user-{n:04d}": [f"connection-{n:04d}-{k}" for k in range(8)] for n in range(SHARD_MEMBERS)}
+    parts = halved_to_fit(MessageShard(record, audience))
+    assert len(parts) > 1
+    assert all(len(MESSAGE_SHARDS.encode(part)) <= SQS_MAX_BODY_BYTES for part in parts)
+    assert [user for part in parts for user in part.audience] == list(audience)

@@ -9,7 +9,7 @@ so a function that uses one assembly does not load the features of the others at
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tidings.kernel.declaration import Function
@@ -17,12 +17,14 @@ from tidings.kernel.environment import Environment, cold_start
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-    from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from tidings.kernel.connections_api import Redelivery
-    from tidings.kernel.delay_queue import Codec
+    from tidings.kernel.connections_api import ConnectionPoster
+    from tidings.kernel.delay_queue import DelayQueue
+    from tidings.messaging.message import Message
     from tidings.messaging.typing_indicators import TypingService
+    from tidings.notifications.notifying import ChatEventNotifications, Notices
+    from tidings.notifications.records import NotificationRetry
+    from tidings.sessions.connection_store import DynamoConnectionStore
 
 
 def typing_service(environment: Environment) -> TypingService:
@@ -56,34 +58,94 @@ def rest_caller(app: APIGatewayHttpResolver, function: Function) -> Callable[[],
     return lambda: caller_id(app, authenticate())
 
 
-def redelivery_worker(
-    function: Function, codec: Codec[Redelivery], *, job: str, malformed_metric: str
-) -> Callable[[dict[str, Any], LambdaContext], PartialItemFailureResponse]:
-    """The batch of a queue of `Redelivery` jobs (the delivery retries, a big chat's fan-out
-    shards), for the handler to wear its entry stanza on: each job posted through `Deliveries`
-    (connections from the sessions feature, retries to the delivery retry queue), its outcome
-    counted; a body that is not a job fails its record, so SQS redelivers it and its redrive
-    policy parks it in the DLQ."""
-    from aws_lambda_powertools.utilities.batch import EventType
+def chat_event_notifications(
+    environment: Environment, *, poster: ConnectionPoster, connections: DynamoConnectionStore
+) -> ChatEventNotifications:
+    """What a chat event means for notifications, as the Delivery consumer, the fan-out workers
+    (a big chat's new message) and the notification retry do it: members and chats from the
+    chats feature, DND from presence."""
+    from tidings.chats import compose as chats
+    from tidings.notifications import compose as notifications
+    from tidings.presence import compose as presence
 
-    from tidings.kernel import connections_api
-    from tidings.kernel.handlers import process_batch, queue_job
-    from tidings.kernel.observability import record_scope
-    from tidings.messaging import compose as messaging
-    from tidings.sessions import compose as sessions
+    return notifications.chat_event_notifications(
+        environment,
+        poster=poster,
+        members=chats.member_directory(environment),
+        connections=connections,
+        presence=presence.presence_store(environment),  # DND
+        chats=chats.chat_directory(environment),
+    )
 
-    @cold_start(function)
-    def deliveries(environment: Environment) -> connections_api.Deliveries:
-        poster, connections = connections_api.poster(environment), sessions.connection_store(environment)
-        return messaging.deliveries(environment, poster=poster, connections=connections)
 
-    def deliver(record: Any) -> None:
-        redelivery = queue_job(record, codec, job=job, malformed_metric=malformed_metric)
-        with record_scope(redelivery.trace_id):
-            connections_api.count_delivery(deliveries().redeliver(redelivery))
+def defer_notification(
+    retries: DelayQueue[NotificationRetry], record: dict[str, Any], user_ids: Sequence[str] | None = None
+) -> None:
+    """Queues a chat event's stream record for the notification retry (only `user_ids`'
+    notifications, when given: a message shard's members); if that raises, the caller's record
+    fails."""
+    from tidings.kernel.observability import logger, metrics
+    from tidings.notifications.records import NotificationRetry
 
-    def batch(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-        # A batch of nothing but poison is still a partial failure response, not an invocation error.
-        return process_batch(event, context, deliver, EventType.SQS, poison_is_partial=True)
+    logger.exception("notification failed; queued for the notification retry")
+    metrics.add_metric(name="NotificationsDeferred", unit="Count", value=1)
+    retries.schedule(NotificationRetry(record, None if user_ids is None else tuple(user_ids)))
 
-    return batch
+
+def new_message_targets(
+    notifications: ChatEventNotifications,
+    retries: DelayQueue[NotificationRetry],
+    record: dict[str, Any],
+    message: Message,
+    event_frame: dict[str, Any],
+    before: Sequence[tuple[str, str | None]],
+    audience: dict[str, list[str]],
+    *,
+    whole_chat: bool,
+) -> tuple[list[tuple[str, list[str]]], Notices | None]:
+    """A new message to `audience` (the chat's members, or a shard of them when not
+    `whole_chat`), decided before anything is posted: each member's notification work, then each
+    connection with its frames in order (`told_targets`), and the decision. A decision that fails
+    leaves the message plain and queues the record for the notification retry (which tells in
+    separate frames): notification work never holds up a message."""
+    try:
+        notices: Notices | None = notifications.decide(message, audience)
+    except Exception:
+        defer_notification(retries, record, None if whole_chat else list(audience))
+        notices = None
+    return told_targets(audience, before, event_frame, notices), notices
+
+
+def told_targets(
+    audience: dict[str, list[str]],
+    frames: Sequence[tuple[str, str | None]],
+    event_frame: dict[str, Any],
+    notices: Notices | None,
+) -> list[tuple[str, list[str]]]:
+    """Each connection of `audience` with its frames in order: each of `frames` (`(data,
+    except_user)`) but those that except its user, then the event's frame. A recipient with a
+    notice gets it inside its `message.new` on protocol version 2 (one frame), and as the
+    separate frames after it on version 1."""
+    from tidings.kernel.wire import encode
+    from tidings.messaging.wire import NOTICES_IN_MESSAGE_NEW, carrying_notice
+
+    plain = encode(event_frame)
+    targets: list[tuple[str, list[str]]] = []
+    for user_id, connection_ids in audience.items():
+        before = [data for data, except_user in frames if user_id != except_user]
+        notice = None if notices is None else notices.by_user.get(user_id)
+        if notice is None:
+            targets += [(connection_id, [*before, plain]) for connection_id in connection_ids]
+            continue
+        assert notices is not None  # a notice comes from them
+        separate = [*before, plain, *notice.frames()]
+        carried: list[str] = []
+        for connection_id in connection_ids:
+            if notices.version_of(connection_id) < NOTICES_IN_MESSAGE_NEW:
+                targets.append((connection_id, separate))
+                continue
+            if not carried:  # encoded once per recipient, for all of its v2 connections
+                toast = None if notice.toast is None else notice.toast["payload"]
+                carried = [*before, encode(carrying_notice(event_frame, notice.badge["payload"], toast))]
+            targets.append((connection_id, carried))
+    return targets

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from tidings.kernel.ratelimits import RateLimiter
     from tidings.messaging.chat_events import ChatEventService, MessageErasure
     from tidings.messaging.fanout import Fanout
+    from tidings.messaging.fanout_shards import MessageShard
     from tidings.messaging.history import HistoryMembers, HistoryService
     from tidings.messaging.message_store import AttachmentMarks, DynamoMessageStore
     from tidings.messaging.receipts import ReadService
@@ -139,6 +140,14 @@ def fanout_shards(environment: Environment) -> DelayQueue[Redelivery]:
     from tidings.messaging.fanout_shards import SHARD_JOBS
 
     return DelayQueue(environment.queue_url(FANOUT_SHARDS), SHARD_JOBS, split=connections_api.split_to_fit)
+
+
+def message_shards(environment: Environment) -> DelayQueue[MessageShard]:
+    """A big chat's new messages, in shards of its members, on the same queue (the fan-out
+    workers tell the two kinds of job apart)."""
+    from tidings.messaging.fanout_shards import MESSAGE_SHARDS, halved_to_fit
+
+    return DelayQueue(environment.queue_url(FANOUT_SHARDS), MESSAGE_SHARDS, split=halved_to_fit)
 
 
 def message_rates(environment: Environment) -> DynamoMessageRates:

@@ -56,8 +56,9 @@ SYNC_REQUESTS = Rule("sync", capacity=10, refill_per_second=10)
 DELIVERY_FAILURES = Queue("DeliveryFailures")
 RECEIPTS_FAILURES = Queue("ReceiptsFailures")
 # A big chat's fan-out in shards (`fanout_shards`): each job is up to 250 connections and the
-# frames they are owed, posted by a fan-out worker. Visibility is 6x the worker's timeout; a job
-# the worker cannot process at all is parked in the DLQ (which alarms) after 3 receives.
+# frames they are owed, or a new message's 250 members, posted by a fan-out worker. Visibility
+# is 6x the worker's timeout; a job the worker cannot process at all is parked in the DLQ
+# (which alarms) after 3 receives.
 FANOUT_SHARDS = Queue("FanoutShards", visibility_timeout_seconds=180, dead_letter_after=3, carries_frames=True)
 # Typing expiry timers: each message carries its own delay (SQS allows up to 15 minutes).
 TYPING_TIMERS = Queue("TypingTimers", visibility_timeout_seconds=30, dead_letter_after=3)
@@ -130,9 +131,10 @@ FANOUT_WORKER = Function(
     "FanoutWorker",
     "messaging",
     "fanout_worker.handler",
-    "Posts one shard of a big chat's fan-out (up to 250 connections); failed connections to the retry queue",
-    tables=CONNECTION_RECORDS,
-    send_queues=(DELIVERY_RETRIES,),
+    "Posts one shard of a big chat's fan-out (up to 250 connections, or a new message's 250 members"
+    " with their notification work); failed connections to the retry queue",
+    tables=combined_grants(CONNECTION_RECORDS, NOTIFYING),
+    send_queues=(*NOTIFYING_QUEUES, NOTIFICATION_RETRIES),
     manages_connections=True,
     timeout_seconds=30,
 )

@@ -78,18 +78,9 @@ class Fanout:
         self, targets: list[tuple[str, list[str]]], trace_id: str | None = None
     ) -> DeliveryReport:
         """Posts each `(connection, its frames in order)`: handed to the fan-out workers when
-        there are more than SHARD_ABOVE_CONNECTIONS of them (see `would_shard`)."""
-        shards = self._shards if self._shards_at(len(targets)) else None
-        if shards is not None:
+        there are more than SHARD_ABOVE_CONNECTIONS of them (where shards are declared)."""
+        if self._shards is not None and len(targets) > SHARD_ABOVE_CONNECTIONS:
             jobs = shard_jobs(targets, trace_id)
-            shards.schedule_all(jobs)
+            self._shards.schedule_all(jobs)
             return DeliveryReport(sharded=len(jobs))
         return self._deliveries.deliver(targets, trace_id=trace_id)
-
-    def would_shard(self, audience: dict[str, list[str]]) -> bool:
-        """Whether a frame to every connection of `audience` goes to the fan-out workers."""
-        return self._shards_at(sum(len(connection_ids) for connection_ids in audience.values()))
-
-    def _shards_at(self, connections: int) -> bool:
-        """The one rule for both: more than SHARD_ABOVE_CONNECTIONS, where shards are declared."""
-        return self._shards is not None and connections > SHARD_ABOVE_CONNECTIONS

@@ -12,7 +12,7 @@ docs/architecture.md "Notifications").
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -90,18 +90,32 @@ class NotificationService:
     new_id: Callable[[], str] = lambda: str(uuid.uuid4())
     retries: Callable[[], DeliveryRetries] | None = None  # where failed posts are retried
 
-    def message_arrived(self, message: Message, audience: Mapping[str, list[str]] | None = None) -> None:
+    def message_arrived(
+        self,
+        message: Message,
+        audience: Mapping[str, list[str]] | None = None,
+        only: Collection[str] | None = None,
+    ) -> None:
         """Decides, then tells each recipient in separate frames (`notification.badge`, then
-        `notification.toast`): after the message's own frames went out (a summarised or sharded
-        chat), or on the notification retry."""
-        self.tell(self.decide(message, audience), trace_id=message.trace_id)
+        `notification.toast`): after the message's own frames went out (a summarised chat), or
+        on the notification retry."""
+        self.tell(self.decide(message, audience, only), trace_id=message.trace_id)
 
-    def decide(self, message: Message, audience: Mapping[str, list[str]] | None = None) -> Notices:
+    def decide(
+        self,
+        message: Message,
+        audience: Mapping[str, list[str]] | None = None,
+        only: Collection[str] | None = None,
+    ) -> Notices:
         """Every recipient's notification work: the evaluator's answer, its badge counted, its
         toast grouped, its push queued; what each online one is to be told (`Notices`), not told
-        yet. `audience`: the chat's members and their connections as fan-out read them just now
-        (read here when not given)."""
-        members = audience.keys() if audience is not None else self.members.member_ids(message.chat_id)
+        yet. `audience`: the chat's members (or a shard of them) and their connections as
+        fan-out read them just now; when not given, the chat's members are read here (or only
+        the members `only` names: a message shard's, on its retry), and their connections."""
+        if audience is not None:
+            members: Collection[str] = audience.keys()
+        else:
+            members = only if only is not None else self.members.member_ids(message.chat_id)
         recipients = [user_id for user_id in members if user_id != message.sender_id]
         if not recipients:
             return Notices({}, {}, {})
@@ -197,10 +211,16 @@ class ChatEventNotifications:
         return self.notifications.decide(message, audience)
 
     def event(
-        self, kind: str, item: Message, target_seq: int | None, audience: Mapping[str, list[str]] | None = None
+        self,
+        kind: str,
+        item: Message,
+        target_seq: int | None,
+        audience: Mapping[str, list[str]] | None = None,
+        only: Collection[str] | None = None,
     ) -> None:
+        """`only`: a new message's notification work for just these members (a message shard's)."""
         if kind == "message":
-            self.notifications.message_arrived(item, audience)
+            self.notifications.message_arrived(item, audience, only)
         elif kind == "delete" and target_seq is not None:
             self.badges.message_deleted(item.chat_id, target_seq)
 

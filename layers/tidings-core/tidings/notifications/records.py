@@ -27,14 +27,20 @@ PUSH_JOB_BODIES = Codec(push_job_body, push_job_from_body)
 
 @dataclass(frozen=True)
 class NotificationRetry:
-    """A chat event whose notification work failed in the Delivery consumer: its Messages stream
-    record as Lambda delivered it (an INSERT with its new image, which is at most a message item:
-    it fits an SQS message), so the retry reads the event exactly as the consumer did."""
+    """A chat event whose notification work failed in the Delivery consumer or a fan-out worker:
+    its Messages stream record as Lambda delivered it (an INSERT with its new image, which is at
+    most a message item: it fits an SQS message), so the retry reads the event exactly as the
+    consumer did; and, for a big chat's message shard, the members whose work it is
+    (`user_ids`; None: every member of the chat)."""
 
     record: dict[str, Any]
+    user_ids: tuple[str, ...] | None = None
 
     def to_body(self) -> dict[str, Any]:
-        return {"record": self.record}
+        body: dict[str, Any] = {"record": self.record}
+        if self.user_ids is not None:
+            body["userIds"] = list(self.user_ids)
+        return body
 
     @classmethod
     def from_body(cls, body: Any) -> NotificationRetry:
@@ -43,7 +49,12 @@ class NotificationRetry:
         image = record.get("dynamodb", {}).get("NewImage") if isinstance(record, dict) else None
         if not isinstance(image, dict):
             raise ValueError("a notification retry carries a stream record with its new image")
-        return cls(record)  # type: ignore[arg-type]  # checked: a dict
+        user_ids = body.get("userIds")
+        if user_ids is not None and not (
+            isinstance(user_ids, list) and user_ids and all(isinstance(u, str) for u in user_ids)
+        ):
+            raise ValueError("userIds must be a non-empty list of strings")
+        return cls(record, None if user_ids is None else tuple(user_ids))  # type: ignore[arg-type]  # checked: a dict
 
 
 NOTIFICATION_RETRY_BODIES = json_codec(NotificationRetry.to_body, NotificationRetry.from_body)
