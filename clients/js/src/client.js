@@ -220,10 +220,18 @@ export class TidingsClient {
     return this.#connection.welcome?.connectionId ?? null;
   }
 
+  /** The protocol version the client says in `hello`: 2 (`PROTOCOL_VERSION`), or the one a server
+   * listed when it refused 2 with `UPGRADE_REQUIRED` (1 for a version-1 server), kept for every
+   * later connection of this client. */
+  get protocolVersion() {
+    return this.#connection.protocolVersion;
+  }
+
   /**
    * Connects (and keeps reconnecting). Resolves with the `welcome` payload once connected;
-   * rejects if the client closes first (`close()`, `CONNECTION_LIMIT`, `UPGRADE_REQUIRED`, a
-   * refused token). Messages sent before it resolves wait in the outbox.
+   * rejects if the client closes first (`close()`, `CONNECTION_LIMIT`, `UPGRADE_REQUIRED` with no
+   * protocol version in common, a refused token). An `UPGRADE_REQUIRED` listing another version
+   * the SDK speaks (1) is a reconnect with that version, not a rejection. Messages sent before it resolves wait in the outbox.
    * @returns {Promise<object>}
    */
   connect() {
@@ -598,7 +606,8 @@ export class TidingsClient {
     this.#emitter.emit('state', { state, ...detail });
   }
 
-  /** The connection gave up (CONNECTION_LIMIT, UPGRADE_REQUIRED, a refused token). */
+  /** The connection gave up (CONNECTION_LIMIT, UPGRADE_REQUIRED with no version in common, a
+   * refused token). */
   #onGaveUp(error) {
     this.#shutDown(new TidingsError('CLOSED', `The client closed: ${error.message}`, { cause: error }), error);
   }

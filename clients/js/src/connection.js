@@ -11,7 +11,7 @@ import { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 import { Timer } from './clock.js';
 import { errorFromPayload, TidingsError } from './errors.js';
 import { uuid } from './ids.js';
-import { PROTOCOL_VERSION } from './version.js';
+import { PROTOCOL_VERSION, PROTOCOL_VERSIONS } from './version.js';
 import { withDefaults } from './defaults.js';
 
 /** @typedef {'connecting' | 'connected' | 'reconnecting' | 'closed'} ConnectionState */
@@ -19,7 +19,8 @@ import { withDefaults } from './defaults.js';
 /** Server `error` codes that come just before the server closes the connection. */
 const CLOSING_ERRORS = new Set(['UNAUTHORIZED', 'CONNECTION_LIMIT', 'UPGRADE_REQUIRED']);
 /** After these the SDK goes to `closed` instead of reconnecting: the user opened the app
- * elsewhere (the slot is theirs), or this SDK is too old for the server. */
+ * elsewhere (the slot is theirs), or this SDK and the server have no protocol version in common
+ * (an `UPGRADE_REQUIRED` listing another version the SDK speaks is a reconnect with it instead). */
 const TERMINAL_ERRORS = new Set(['CONNECTION_LIMIT', 'UPGRADE_REQUIRED']);
 
 const WS_OPEN = 1;
@@ -89,6 +90,10 @@ export class Connection {
   #stopped = true;
   #authRetry = false;
   #everConnected = false;
+  /** The version `hello` says: PROTOCOL_VERSION until a server refuses it (UPGRADE_REQUIRED) and
+   * lists another one this SDK speaks; then that one, for every later connection. */
+  #protocolVersion = PROTOCOL_VERSION;
+  #fellBack = false; // the version changed since the last welcome
   #epoch = 0; // bumped by start() and stop(): an #open awaiting getToken() from before is stale
 
   /**
@@ -125,6 +130,11 @@ export class Connection {
   /** The `welcome` payload of the connection in use, or null. */
   get welcome() {
     return this.#current?.welcome ?? null;
+  }
+
+  /** The protocol version `hello` says (see #protocolVersion). */
+  get protocolVersion() {
+    return this.#protocolVersion;
   }
 
   /** True when a welcomed socket can take frames now. */
@@ -219,7 +229,7 @@ export class Connection {
       type: 'hello',
       id: link.helloId,
       timestamp: new Date(this.#o.clock.now()).toISOString(),
-      payload: { protocolVersion: PROTOCOL_VERSION, client: this.#o.clientName },
+      payload: { protocolVersion: this.#protocolVersion, client: this.#o.clientName },
     });
   }
 
@@ -247,6 +257,7 @@ export class Connection {
     if (link === this.#opening) this.#opening = null;
     this.#current = link;
     this.#authRetry = false;
+    this.#fellBack = false;
     this.#everConnected = true;
 
     const interval = welcome.heartbeatIntervalMs > 0 ? welcome.heartbeatIntervalMs : this.#o.heartbeatIntervalMs;
@@ -287,7 +298,13 @@ export class Connection {
     const why = event?.reason || link.failure || `closed (${event?.code ?? 'no code'})`;
     if (link === this.#replacement) {
       this.#replacement = null;
-      this.#afterRotationFailed(link.closingError);
+      const switched = this.#fallBack(link.closingError) !== null;
+      if (switched && !this.#fellBack) {
+        this.#fellBack = true;
+        this.#rotate(); // at once, with the version the server listed
+      } else {
+        this.#afterRotationFailed(switched ? null : link.closingError);
+      }
       return;
     }
     if (link === this.#current) {
@@ -300,7 +317,18 @@ export class Connection {
     this.#clearOpening(link);
 
     const error = link.closingError;
-    if (error && TERMINAL_ERRORS.has(error.code)) {
+    const refused = this.#fallBack(error);
+    if (refused !== null) {
+      const reason = `The server does not speak protocol version ${refused}; reconnecting with version ${this.#protocolVersion}`;
+      const detail = { protocolVersion: this.#protocolVersion, error };
+      if (this.#fellBack) {
+        this.#scheduleReconnect(reason, detail); // servers disagreeing about versions (a mixed fleet): not in a tight loop
+      } else {
+        this.#fellBack = true;
+        this.#setState(this.#everConnected ? 'reconnecting' : 'connecting', { reason, ...detail });
+        this.#open('reconnect'); // at once, with the version the server listed
+      }
+    } else if (error && TERMINAL_ERRORS.has(error.code)) {
       this.#giveUp(error);
     } else if (error?.code === 'UNAUTHORIZED') {
       if (this.#authRetry) {
@@ -318,16 +346,35 @@ export class Connection {
     }
   }
 
+  /**
+   * After `UPGRADE_REQUIRED`: switches to the highest protocol version both this SDK and the
+   * server (its `supportedVersions`) speak, and returns the refused one (reconnect with the new
+   * one). Null, and nothing changes, when they have none in common, none is listed, or the best
+   * is the version just refused (the refusal is final then).
+   * @returns {number | null}
+   */
+  #fallBack(error) {
+    if (error?.code !== 'UPGRADE_REQUIRED') return null;
+    const listed = Array.isArray(error.extra?.supportedVersions) ? error.extra.supportedVersions : [];
+    const common = PROTOCOL_VERSIONS.filter((version) => listed.includes(version));
+    if (common.length === 0) return null;
+    const best = Math.max(...common);
+    if (best === this.#protocolVersion) return null;
+    const refused = this.#protocolVersion;
+    this.#protocolVersion = best;
+    return refused;
+  }
+
   #openFailed(rotation, why, error) {
     if (rotation) this.#afterRotationFailed(error);
     else if (this.#authRetry) this.#giveUp(new TidingsError('UNAUTHORIZED', `Reconnecting with a fresh token failed: ${why}`));
     else this.#scheduleReconnect(why);
   }
 
-  #scheduleReconnect(reason) {
+  #scheduleReconnect(reason, detail = {}) {
     const attempt = this.#attempt++;
     const delayMs = backoffDelay(attempt, this.#o.backoff, this.#o.random);
-    this.#setState('reconnecting', { reason, attempt: attempt + 1, delayMs });
+    this.#setState('reconnecting', { reason, attempt: attempt + 1, delayMs, ...detail });
     this.#retryTimer.start(delayMs, () => this.#open('reconnect'));
   }
 

@@ -182,6 +182,9 @@ export class TidingsClient {
   /** the connected user (from `welcome`), null before the first connection */
   get userId(): string | null;
   get connectionId(): string | null;
+  /** the protocol version `hello` says: 2, or the one a server listed when it refused 2 with
+   * `UPGRADE_REQUIRED` (1 for a version-1 server), kept for every later connection */
+  get protocolVersion(): number;
   /** `{chatId: lastKnownSeq}` of every tracked chat */
   get chats(): Record<string, number>;
 
@@ -296,4 +299,7 @@ export const DEFAULT_BACKOFF: Readonly<Required<BackoffOptions>>;
 export function backoffCeiling(attempt: number, options?: BackoffOptions): number;
 export function backoffDelay(attempt: number, options?: BackoffOptions, random?: () => number): number;
 export const VERSION: string;
+/** the protocol version `hello` says first (2) */
 export const PROTOCOL_VERSION: number;
+/** every protocol version the SDK speaks ([1, 2]) */
+export const PROTOCOL_VERSIONS: readonly number[];

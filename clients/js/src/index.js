@@ -18,4 +18,4 @@ export { MemoryStorage } from './storage/memory.js';
 export { IndexedDBStorage } from './storage/indexeddb.js';
 export { CHAT_EVENT_TYPES } from './chats.js';
 export { backoffDelay, backoffCeiling, DEFAULT_BACKOFF } from './backoff.js';
-export { VERSION, PROTOCOL_VERSION } from './version.js';
+export { VERSION, PROTOCOL_VERSION, PROTOCOL_VERSIONS } from './version.js';

@@ -1,7 +1,7 @@
 // The SDK used as an app's author would, type-checked by `tsc --noEmit` (tsconfig.json; run by
 // test/unit/types.test.js), never executed. Each `@ts-expect-error` line is a mistake the
 // declarations must refuse: tsc fails if one of them stops being an error.
-import { InfectedError, MemoryStorage, TidingsClient, TidingsError, UploadRefusedError, type OutboxEntry, type WireMessage } from '@tidings/client';
+import { InfectedError, MemoryStorage, PROTOCOL_VERSIONS, TidingsClient, TidingsError, UploadRefusedError, type OutboxEntry, type WireMessage } from '@tidings/client';
 import { FileStorage } from '@tidings/client/file-storage';
 import type { ServerFrame } from '@tidings/client/frames';
 
@@ -15,6 +15,10 @@ new TidingsClient({ url: 'ws://127.0.0.1:8080/ws', getToken: () => 'token', stor
 export async function author(): Promise<void> {
   const welcome = await client.connect();
   const me: string = welcome.userId;
+  const version: number = client.protocolVersion; // 2, or 1 after a version 1 server's UPGRADE_REQUIRED
+  console.log(version === welcome.protocolVersion, PROTOCOL_VERSIONS.includes(version));
+  // @ts-expect-error the versions the SDK speaks are read-only
+  PROTOCOL_VERSIONS.push(3);
 
   client.on('message.new', ({ chatId, message }, frame) => {
     const seq: number = frame.payload.seq;

@@ -94,6 +94,11 @@ export class FakeServer {
     this.handlers = new Map();
     this.acks = new Map(); // (frame id) -> ack payload, for same-id retries
     this.connectionSerial = 0;
+    /** The protocol versions it speaks; null: it welcomes any (and says [1, 2]). A `hello` with
+     * another version gets `error UPGRADE_REQUIRED` listing these, then the close, as the server
+     * does (`listVersions = false` leaves `supportedVersions` out of that error). */
+    this.supportedVersions = null;
+    this.listVersions = true;
   }
 
   /** Takes over a frame type: `fn(socket, frame)`; return false to fall back to the default. */
@@ -113,15 +118,26 @@ export class FakeServer {
     if (custom && custom(socket, frame) !== false) return;
     const reply = (type, payload) => socket.deliver(type, { refId: frame.id, ...payload });
     switch (frame.type) {
-      case 'hello':
+      case 'hello': {
+        const version = frame.payload.protocolVersion;
+        if (this.supportedVersions && !this.supportedVersions.includes(version)) {
+          reply('error', {
+            code: 'UPGRADE_REQUIRED',
+            message: `Protocol version ${version} is not supported; this server speaks ${this.supportedVersions.join(', ')}`,
+            upgradeUrl: 'https://tidings.test/docs/protocol.md',
+            ...(this.listVersions ? { supportedVersions: [...this.supportedVersions] } : {}),
+          });
+          return socket.serverClose(1000);
+        }
         return reply('welcome', {
           connectionId: `conn-${++this.connectionSerial}`,
           userId: this.userId,
-          protocolVersion: frame.payload.protocolVersion,
-          supportedVersions: [1, 2],
+          protocolVersion: version,
+          supportedVersions: this.supportedVersions ? [...this.supportedVersions] : [1, 2],
           heartbeatIntervalMs: 30000,
           serverTime: new Date().toISOString(),
         });
+      }
       case 'ping':
         return reply('pong', {});
       case 'message.send': {

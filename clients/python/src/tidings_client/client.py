@@ -5,8 +5,11 @@ What it does for you (each one is a rule of the wire protocol):
 - **Connects and stays connected.** `hello` first on every connection; a `ping` every
   `heartbeatIntervalMs` (30 s) and a reconnect after 90 s without a `pong`; reconnects with
   backoff (1, 2, 4, 8, 16, 30 s, full jitter) after a drop, at once before API Gateway's 2-hour
-  limit, and once with a fresh token after `error UNAUTHORIZED`. `CONNECTION_LIMIT` (the user
-  opened a 6th session elsewhere) and `UPGRADE_REQUIRED` close the client for good.
+  limit, and once with a fresh token after `error UNAUTHORIZED`. Says `hello` with protocol
+  version 2; a server that answers `UPGRADE_REQUIRED` listing version 1 gets a reconnect that
+  says 1, and the client keeps speaking 1 (see `protocol_version`). `CONNECTION_LIMIT` (the
+  user opened a 6th session elsewhere) and `UPGRADE_REQUIRED` with no version in common close
+  the client for good.
 - **Never loses a mutation.** `send`, `edit`, `delete` and `react` go through an outbox
   (in memory, or a SQLite file that survives restarts): written before they go out, resent with
   the same frame `id` when no ack arrives within 5 s or the connection drops (the server is
@@ -81,11 +84,15 @@ logger = logging.getLogger("tidings_client")
 # Version 2: a new message's `message.new` carries the recipient's badge and toast, which the
 # client hands on as the `notification.badge` and `notification.toast` events version 1 sends.
 PROTOCOL_VERSION = 2
+# Every version the client speaks (version 1 sends the badge and toast as their own frames). A
+# server that refuses PROTOCOL_VERSION with UPGRADE_REQUIRED gets the highest one it lists of these.
+PROTOCOL_VERSIONS = (1, 2)
 CLIENT_NAME = f"tidings-python/{__version__}"
 
 # Error frames after which the server closes the connection (API Gateway's close carries no code).
 CLOSING_CODES = frozenset({"UNAUTHORIZED", "CONNECTION_LIMIT", "UPGRADE_REQUIRED"})
-# Closes after which reconnecting is pointless: the user went elsewhere, or must upgrade.
+# Closes after which reconnecting is pointless: the user went elsewhere, or must upgrade (unless
+# UPGRADE_REQUIRED lists another protocol version the client speaks: see `_fall_back`).
 FINAL_CODES = frozenset({"CONNECTION_LIMIT", "UPGRADE_REQUIRED"})
 # Failures worth retrying with the same id (the server did not, or may not have, stored it).
 TRANSIENT_CODES = frozenset({"INTERNAL", "UNAVAILABLE"})
@@ -228,6 +235,9 @@ class TidingsClient:
         self._rest = RestClient(self.api_url, get_token) if self.api_url else None
 
         self._state = ConnectionState.CONNECTING
+        # The version `hello` says: PROTOCOL_VERSION until a server refuses it (UPGRADE_REQUIRED)
+        # and lists another one this client speaks; then that one, for every later connection.
+        self._protocol_version = PROTOCOL_VERSION
         self.closed_error: TidingsError | None = None  # why the client closed, when not by close()
         self.welcome: dict[str, Any] | None = None  # the current connection's welcome payload
         self.close_info: CloseInfo | None = None  # how the last connection ended
@@ -282,6 +292,14 @@ class TidingsClient:
         return self.welcome.get("userId") if self.welcome else None
 
     @property
+    def protocol_version(self) -> int:
+        """The protocol version this client speaks with the server: the one its `hello` says,
+        2 (`PROTOCOL_VERSION`) unless a server refused that with `UPGRADE_REQUIRED` and listed
+        another one the client speaks (then that one, for the rest of this client's life). 1 for
+        a client that does not say `hello` (`hello=False`): the server treats it as version 1."""
+        return self._protocol_version if self.hello else 1
+
+    @property
     def rest(self) -> RestClient:
         """The HTTP API with this client's token (needs `api_url`)."""
         if self._rest is None:
@@ -291,9 +309,11 @@ class TidingsClient:
     async def connect(self, timeout: float | None = None) -> None:
         """Opens the connection and returns once it is up (after `welcome`). Retries with
         backoff until then; raises at once for a final refusal (a token refused twice,
-        `UPGRADE_REQUIRED`). With `timeout`, raises `RequestTimeoutError` when not connected by
-        then (the client keeps trying until `close()`). A raw client tries once, and a refused
-        handshake raises `HandshakeError` with its HTTP status (401 and 403 included)."""
+        `UPGRADE_REQUIRED` with no protocol version in common; one that lists another version
+        the client speaks is not final: it reconnects with that version). With `timeout`,
+        raises `RequestTimeoutError` when not connected by then (the client keeps trying until
+        `close()`). A raw client tries once, and a refused handshake raises `HandshakeError`
+        with its HTTP status (401 and 403 included)."""
         if self._started:
             raise RuntimeError("connect() was already called on this client")
         self._started = True
@@ -748,6 +768,7 @@ class TidingsClient:
     async def _run(self) -> None:
         attempt = 0
         auth_retried = False
+        fell_back = False  # the protocol version changed since the last welcome
         while True:
             self._set_state(ConnectionState.RECONNECTING if self._was_connected else ConnectionState.CONNECTING)
             self._sequencer.begin_sync(list(self._sequencer.watermarks()))  # listen first, then sync
@@ -760,15 +781,22 @@ class TidingsClient:
                 self._finish(refused.error)
                 return
             except UpgradeRequiredError as exc:
-                self._finish(exc)
-                return
+                if not self._fall_back(exc):
+                    self._finish(exc)
+                    return
+                if fell_back:  # servers disagreeing about versions (a mixed fleet): not in a tight loop
+                    delay = self._backoff.delay(attempt)
+                    attempt += 1
+                    await self._clock.sleep(delay)
+                fell_back = True
+                continue  # at once, with the version the server listed
             except (TidingsError, TransportError, TransportClosed, OSError) as exc:
                 delay = self._backoff.delay(attempt)
                 attempt += 1
                 logger.info("connecting failed (%s); next attempt in %.1f s", exc, delay)
                 await self._clock.sleep(delay)
                 continue
-            attempt, auth_retried = 0, False
+            attempt, auth_retried, fell_back = 0, False, False
             self._was_connected = True
             self._attach(link)
             if self._first is not None and not self._first.done():
@@ -776,6 +804,9 @@ class TidingsClient:
             info = await asyncio.shield(link.closed)
             self._detach(link)
             if info.error is not None and info.error.code in FINAL_CODES:
+                if self._fall_back(info.error):
+                    fell_back = True
+                    continue
                 self._finish(info.error)
                 return
             if info.error is not None and info.error.code == "UNAUTHORIZED":
@@ -818,7 +849,7 @@ class TidingsClient:
             reply = await self._request_on(
                 link,
                 "hello",
-                {"protocolVersion": PROTOCOL_VERSION, "client": self.client_name},
+                {"protocolVersion": self._protocol_version, "client": self.client_name},
                 None,
                 self.connect_timeout,
             )
@@ -835,6 +866,25 @@ class TidingsClient:
             raise error
         link.welcome = payload_of(reply)
         return link
+
+    def _fall_back(self, error: TidingsError) -> bool:
+        """After `UPGRADE_REQUIRED`: switches to the highest protocol version that both the
+        client and the server (its `supportedVersions`) speak and returns True (reconnect with
+        it). False, and nothing changes, when they have none in common, the frame lists none, or
+        the best is the version just refused (the refusal is final then)."""
+        if not isinstance(error, UpgradeRequiredError):
+            return False
+        common = set(PROTOCOL_VERSIONS) & set(error.supported_versions or ())
+        if not common or max(common) == self._protocol_version:
+            return False
+        refused, self._protocol_version = self._protocol_version, max(common)
+        logger.info(
+            "the server does not speak protocol version %d (it speaks %s); reconnecting with version %d",
+            refused,
+            ", ".join(map(str, error.supported_versions or ())),
+            self._protocol_version,
+        )
+        return True
 
     def _attach(self, link: _Link) -> None:
         self._link = link

@@ -69,7 +69,23 @@ class ConnectionLimitError(TidingsError):
 
 
 class UpgradeRequiredError(TidingsError):
+    """The server does not speak the protocol version the client said in `hello`.
+    `supported_versions` are those it does speak (None when the frame did not say),
+    `upgrade_url` where to read about upgrading."""
+
     code = "UPGRADE_REQUIRED"
+
+    @property
+    def supported_versions(self) -> list[int] | None:
+        versions = _error_payload(self.frame).get("supportedVersions")
+        if not isinstance(versions, list):
+            return None
+        return [v for v in versions if isinstance(v, int) and not isinstance(v, bool)]
+
+    @property
+    def upgrade_url(self) -> str | None:
+        url = _error_payload(self.frame).get("upgradeUrl")
+        return url if isinstance(url, str) else None
 
 
 class UnavailableError(TidingsError):
@@ -123,6 +139,17 @@ class InfectedError(TidingsError):
     """The upload's scan found it infected: the file is deleted and cannot be sent."""
 
     code = "INFECTED"
+
+
+def _error_payload(frame: dict[str, Any] | None) -> dict[str, Any]:
+    """The error object of an `error` frame (its payload) or of an error `ack` (`payload.error`)."""
+    payload = frame.get("payload") if isinstance(frame, dict) else None
+    if not isinstance(payload, dict):
+        return {}
+    if frame is not None and frame.get("type") == "ack" and isinstance(payload.get("error"), dict):
+        error: dict[str, Any] = payload["error"]
+        return error
+    return payload
 
 
 _BY_CODE: dict[str, type[TidingsError]] = {

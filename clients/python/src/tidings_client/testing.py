@@ -105,7 +105,11 @@ class FakeConnection:
             return
         self.received.append(frame)
         if frame.get("type") == "hello" and self.server.auto_welcome:
-            self.reply(frame, "welcome", self.server.welcome_payload(frame))
+            if self.server.speaks(frame):
+                self.reply(frame, "welcome", self.server.welcome_payload(frame))
+            else:  # as the server does: the error, then the close
+                self.reply(frame, "error", self.server.upgrade_required_payload(frame))
+                self.drop()
         elif frame.get("type") == "ping" and self.auto_pong:
             self.reply(frame, "pong", {})
         else:
@@ -184,12 +188,27 @@ class FakeConnection:
 class FakeServer:
     """A `Transport` whose connections are `FakeConnection`s. By default it answers `hello`
     with `welcome` and `ping` with `pong`; `refuse(status)` makes the next handshake fail with
-    that HTTP status, `unreachable()` makes the next attempt fail to connect."""
+    that HTTP status, `unreachable()` makes the next attempt fail to connect.
 
-    def __init__(self, *, user_id: str = "alice", auto_welcome: bool = True, auto_pong: bool = True) -> None:
+    With `supported_versions` (the protocol versions it speaks, e.g. `[1]` for a server older
+    than the client) a `hello` with another version is answered as the server answers it: `error
+    UPGRADE_REQUIRED` listing them (left out with `list_versions=False`), then the close.
+    Without, every version is welcomed (and `welcome` says `supportedVersions: [1, 2]`)."""
+
+    def __init__(
+        self,
+        *,
+        user_id: str = "alice",
+        auto_welcome: bool = True,
+        auto_pong: bool = True,
+        supported_versions: list[int] | None = None,
+        list_versions: bool = True,
+    ) -> None:
         self.user_id = user_id
         self.auto_welcome = auto_welcome
         self.auto_pong = auto_pong
+        self.supported_versions = None if supported_versions is None else list(supported_versions)
+        self.list_versions = list_versions
         self.heartbeat_interval_ms = 30000
         self.connections: list[FakeConnection] = []
         self.attempts: list[tuple[str, dict[str, str]]] = []
@@ -202,12 +221,31 @@ class FakeServer:
     def unreachable(self, times: int = 1) -> None:
         self._refusals.extend([None] * times)
 
+    def speaks(self, hello: Frame) -> bool:
+        """Whether the version this `hello` says is one of `supported_versions` (any, without)."""
+        if self.supported_versions is None:
+            return True
+        return hello.get("payload", {}).get("protocolVersion", 1) in self.supported_versions
+
+    def upgrade_required_payload(self, hello: Frame) -> dict[str, Any]:
+        version = hello.get("payload", {}).get("protocolVersion")
+        supported = self.supported_versions or []
+        payload: dict[str, Any] = {
+            "code": "UPGRADE_REQUIRED",
+            "message": f"Protocol version {version} is not supported; this server speaks "
+            + ", ".join(map(str, supported)),
+            "upgradeUrl": "https://tidings.test/docs/protocol.md",
+        }
+        if self.list_versions:
+            payload["supportedVersions"] = list(supported)
+        return payload
+
     def welcome_payload(self, hello: Frame) -> dict[str, Any]:
         return {
             "connectionId": f"conn-{len(self.connections) - 1}",
             "userId": self.user_id,
             "protocolVersion": hello.get("payload", {}).get("protocolVersion", 1),
-            "supportedVersions": [1, 2],
+            "supportedVersions": [1, 2] if self.supported_versions is None else list(self.supported_versions),
             "heartbeatIntervalMs": self.heartbeat_interval_ms,
             "serverTime": iso_now(),
         }
