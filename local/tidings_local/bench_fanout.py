@@ -9,8 +9,10 @@ For each size N (`--sizes`, default 10, 100, 1,000, 10,000), in this process, on
    (`LocalAws`, which starts moto in this process), and a channel of N members is written with
    the items `tidings dev --seed` writes for one.
 2. `--online` of the members (a fraction, default 1.0) have one connection each: its record, as
-   `$connect` writes it. The @connections API is a counter that accepts every post, standing for
-   connected clients (what is measured is our side: the calls the consumer makes).
+   `$connect` writes it, then as `hello` leaves it (`--protocol`, default 2, the version the
+   SDKs say; 1 is a connection that never said hello). The @connections API is a counter that
+   accepts every post, standing for connected clients (what is measured is our side: the calls
+   the consumer makes).
 3. One member sends one message through the message service, as the MessageSend function does,
    and the Delivery consumer is invoked once with that message's stream record, as the event
    source mapping invokes it.
@@ -30,13 +32,16 @@ connection's frames one after another. "To the last
 `message.new`" stops at the end of the batch that posted it; "whole record" includes the
 notification work (badges, toasts, push jobs) after it. An unsharded chat's message is decided
 first and posted with its notices in one batch (one frame per connection on protocol v2, the
-separate frames after `message.new` on v1, as this bench's connections speak), so there the two
-are the same. A sharded chat's shards run in parallel (one worker each, as Lambda scales a
+separate frames after `message.new` on v1), so there the two are the same. A sharded chat's
+shards run in parallel (one worker each, as Lambda scales a
 queue's consumer out): its last `message.new` is the consumer's time until it sent the shards,
 plus the queue's hand-off (`HANDOFF_MS`), plus the slowest shard's own time; the whole record
-is the later of that and the consumer's end.
+is the later of that and the consumer's end. Every shard job runs to its end in this process
+before anything is added up, so the counts and the whole record include all a worker does.
 Dollars per million messages price the counted units at list prices (`bench_cost`); the floor
 is what API Gateway itself charges, one message per online recipient connection.
+`--compare` sizes are measured again on the other protocol version, for a side-by-side of the
+posts and dollars per message on each.
 
 Results go to stdout and `docs/benchmarks-fanout.md`.
 """
@@ -76,11 +81,14 @@ from tidings.messaging.models import MessageModel
 from tidings.messaging.sending import SendMessage
 from tidings.notifications import notifying
 from tidings.sessions.connection_store import DynamoConnectionStore
+from tidings.sessions.session_service import SUPPORTED_VERSIONS
 from tidings_local.aws import LocalAws
 from tidings_local.bench_cost import (
     API_GATEWAY_WS_MESSAGES_PER_MILLION,
     DYNAMODB_RRU_PER_MILLION,
     DYNAMODB_WRU_PER_MILLION,
+    PRICES_AS_OF,
+    PRICES_REGION,
     SQS_REQUESTS_PER_MILLION,
 )
 from tidings_local.handler_modules import LambdaContext, load_handler_module
@@ -89,6 +97,10 @@ from tidings_local.queues import lambda_record as queue_record
 from tidings_local.streams import lambda_record
 
 DEFAULT_SIZES = (10, 100, 1_000, 10_000)
+# The protocol version every connection speaks (`hello`), and the sizes also measured on the other.
+DEFAULT_PROTOCOL = 2
+COMPARE_UP_TO = 1_000  # `--compare` by default: the sizes up to this
+BENCH_CLIENT = "bench-fanout/1.0"  # the `client` its hello names
 RESULTS = Path("docs/benchmarks-fanout.md")
 
 # Stated per-call latencies from Lambda in the same region (milliseconds): assumptions, not
@@ -115,6 +127,7 @@ class _Timeline:
     write_units: int = 0
     sqs_requests: int = 0
     posts: Counter[str] = field(default_factory=Counter)
+    largest_post: int = 0  # bytes: API Gateway bills a message per 32 KB
     handoff_step: int | None = None  # the step that sent the shards, if the chat was sharded
     shards: list[_Timeline] = field(default_factory=list)  # each shard's worker invocation
 
@@ -147,6 +160,7 @@ class _Timeline:
         for _, frames in targets:
             for data in frames:
                 self.posts[_frame_type(data)] += 1
+                self.largest_post = max(self.largest_post, len(data.encode()))
         carries_message = any('"message.new"' in data for _, frames in targets for data in frames)
         self.steps.append(("posts", (len(targets), longest, carries_message)))
 
@@ -162,12 +176,14 @@ class _Timeline:
         """The consumer's counts with every shard's added."""
         whole = _Timeline(calls=Counter(self.calls), posts=Counter(self.posts))
         whole.read_units, whole.write_units, whole.sqs_requests = self.read_units, self.write_units, self.sqs_requests
+        whole.largest_post = self.largest_post
         for shard in self.shards:
             whole.calls.update(shard.calls)
             whole.posts.update(shard.posts)
             whole.read_units += shard.read_units
             whole.write_units += shard.write_units
             whole.sqs_requests += shard.sqs_requests
+            whole.largest_post = max(whole.largest_post, shard.largest_post)
         return whole
 
     def _own_ms(self, *, until_message: bool, steps: int | None = None) -> float:
@@ -291,6 +307,7 @@ class Result:
     online: int
     timeline: _Timeline
     seconds_on_moto: float
+    protocol: int = DEFAULT_PROTOCOL
 
     @property
     def floor_posts(self) -> int:
@@ -308,9 +325,19 @@ class Result:
     def floor_dollars_per_million(self) -> float:
         return self.floor_posts * API_GATEWAY_WS_MESSAGES_PER_MILLION
 
+    def posts_per_connection(self) -> float:
+        """API Gateway messages per online connection (the floor is 1)."""
+        return sum(self.timeline.totals().posts.values()) / self.online if self.online else 0.0
 
-def measure(members: int, online_fraction: float = 1.0, progress: Callable[[str], None] = print) -> Result:
-    """One message to a channel of `members`, through the Delivery consumer, counted."""
+
+def measure(
+    members: int,
+    online_fraction: float = 1.0,
+    progress: Callable[[str], None] = print,
+    protocol: int = DEFAULT_PROTOCOL,
+) -> Result:
+    """One message to a channel of `members`, through the Delivery consumer, counted; every
+    connection speaks `protocol` (1: never said hello)."""
     user_ids = [f"user-{n:05d}" for n in range(members)]
     saved = dict(os.environ)
     aws = LocalAws(APPLICATION)
@@ -318,12 +345,14 @@ def measure(members: int, online_fraction: float = 1.0, progress: Callable[[str]
         os.environ.update(aws.start().environment)
         os.environ[CALLBACK_URL_ENV] = "https://bench.execute-api.us-east-1.amazonaws.com/prod"
         ColdStart.forget_all()
-        progress(f"  {members:>6} members: seeding")
+        progress(f"  {members:>6} members: seeding (protocol v{protocol})")
         _seed_channel("big", user_ids)
         online = user_ids[: round(members * online_fraction)]
         store = DynamoConnectionStore()
         for n, user_id in enumerate(online):
             store.add(f"conn-{n:05d}", user_id, connected_at_ms=n, token_expires_at=2_000_000_000)
+            if protocol != 1:  # as `hello` leaves the record (SessionService.hello)
+                store.set_protocol(f"conn-{n:05d}", protocol, BENCH_CLIENT)
         environment = environment_of(MESSAGE_SEND)
         sender = messaging.message_sending(
             environment, users=chats.user_directory(environment), limiter=ratelimits.rate_limiter(environment)
@@ -357,7 +386,7 @@ def measure(members: int, online_fraction: float = 1.0, progress: Callable[[str]
         finally:
             connections_api.poster = real_poster
         took = time.perf_counter() - started
-        return Result(members, len(online), timeline, took)
+        return Result(members, len(online), timeline, took, protocol)
     finally:
         aws.stop()
         ColdStart.forget_all()
@@ -399,7 +428,15 @@ def _stream_records(table_name: str) -> list[dict[str, Any]]:
     return [lambda_record(record, arn) for record in records]
 
 
-def report(results: Sequence[Result], revision: str) -> str:
+PROTOCOLS = {
+    1: "no `hello`: `message.new`, then `notification.badge` and `notification.toast` in separate frames",
+    2: "`hello` with `protocolVersion` 2, as the SDKs say it: a recipient's `message.new` carries its badge and toast",
+}
+
+
+def report(results: Sequence[Result], revision: str, compared: Sequence[Result] = ()) -> str:
+    protocol = results[0].protocol if results else DEFAULT_PROTOCOL
+    others = ", ".join(str(v) for v in SUPPORTED_VERSIONS if v != protocol)
     lines = [
         "# Fan-out: one message to a chat of N members",
         "",
@@ -416,6 +453,12 @@ def report(results: Sequence[Result], revision: str) -> str:
         + ", ".join(f"{kind} {ms:g}" for kind, ms in LATENCY_MS.items())
         + f"; posts {connections_api.POST_CONCURRENCY} at a time; shard hand-off {HANDOFF_MS:g}",
         f"- before: {BEFORE}",
+        f"- protocol: every connection speaks version {protocol} ({PROTOCOLS.get(protocol, 'see docs/protocol.md')}); "
+        f"`--protocol {others}` measures the other",
+        f"- $ per million messages: DynamoDB read units x ${DYNAMODB_RRU_PER_MILLION:g} + write units x "
+        f"${DYNAMODB_WRU_PER_MILLION:g} + SQS requests x ${SQS_REQUESTS_PER_MILLION:g} + API Gateway messages x "
+        f"${API_GATEWAY_WS_MESSAGES_PER_MILLION:g}, each per million ({PRICES_REGION} list prices of {PRICES_AS_OF}, "
+        "`bench_cost`); the floor is API Gateway's part alone at one message per online connection",
         "",
         "| members | online | shards | AWS calls | DynamoDB read units | write units | API Gateway messages (floor) "
         "| modelled: last `message.new` (ms) | whole record (ms) | $ per million messages (floor) | on moto (s) |",
@@ -435,8 +478,57 @@ def report(results: Sequence[Result], revision: str) -> str:
         t = r.timeline.totals()
         calls = ", ".join(f"{name} {count:,}" for name, count in t.calls.most_common())
         posts = ", ".join(f"{name} {count:,}" for name, count in t.posts.most_common())
-        lines.append(f"- **{r.members:,} members**: {calls}; posts: {posts}")
+        lines.append(
+            f"- **{r.members:,} members**: {calls}; posts: {posts} ({r.posts_per_connection():.2f} per online "
+            f"connection, largest {t.largest_post:,} bytes)"
+        )
+    lines += _side_by_side([*results, *compared])
     return "\n".join(lines) + "\n"
+
+
+def _side_by_side(results: Sequence[Result]) -> list[str]:
+    """Posts, dollars and time per message on each protocol version, for the sizes measured on more than one."""
+    by_size: dict[int, dict[int, Result]] = {}
+    for r in results:
+        by_size.setdefault(r.members, {})[r.protocol] = r
+    sizes = sorted(members for members, measured in by_size.items() if len(measured) > 1)
+    if not sizes:
+        return []
+    versions = sorted({protocol for members in sizes for protocol in by_size[members]})
+    lines = [
+        "",
+        "## Protocol versions side by side",
+        "",
+        "API Gateway messages for the one message (per online connection), its $ per million messages and its",
+        'modelled whole record, by the version every connection speaks (docs/protocol.md "Protocol versions").',
+        "Version 2 carries a recipient's badge and toast inside its `message.new` except where the server tells",
+        "them on their own (a sharded chat among those cases), so a version 2 row above one message per",
+        "connection sent them as separate frames.",
+        "",
+        "| members | shards | "
+        + " | ".join(f"v{v} messages (per connection)" for v in versions)
+        + " | "
+        + " | ".join(f"v{v} $ per million" for v in versions)
+        + " | floor $ per million | "
+        + " | ".join(f"v{v} whole record (ms)" for v in versions)
+        + " |",
+        "|---:|---:|" + "---:|" * (3 * len(versions) + 1),
+    ]
+    for members in sizes:
+        measured = [by_size[members].get(v) for v in versions]
+        first = next(r for r in measured if r is not None)
+
+        def each(cell: Callable[[Result], str], measured: list[Result | None] = measured) -> list[str]:
+            return [cell(r) if r is not None else "—" for r in measured]
+
+        cells = [
+            *each(lambda r: f"{sum(r.timeline.totals().posts.values()):,} ({r.posts_per_connection():.2f})"),
+            *each(lambda r: f"{r.dollars_per_million():,.2f}"),
+            f"{first.floor_dollars_per_million():,.2f}",
+            *each(lambda r: f"{r.timeline.modelled_ms(until_message=False):,.0f}"),
+        ]
+        lines.append(f"| {members:,} | {len(first.timeline.shards) or '—'} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -449,22 +541,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--online", type=float, default=1.0, help="fraction of members connected (default: %(default)s)"
     )
+    parser.add_argument(
+        "--protocol",
+        type=int,
+        choices=SUPPORTED_VERSIONS,
+        default=DEFAULT_PROTOCOL,
+        help="the protocol version every connection speaks (1: no hello; default: %(default)s)",
+    )
+    parser.add_argument(
+        "--compare",
+        help="member counts also measured on the other protocol version(s), for the side-by-side; '' for none "
+        f"(default: those of --sizes up to {COMPARE_UP_TO:,})",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS, help="where the report goes (default: %(default)s)")
     options = parser.parse_args(argv)
-    try:
-        sizes = [int(size) for size in options.sizes.split(",")]
-    except ValueError:
-        parser.error(f"--sizes: {options.sizes!r} is not a comma-separated list of member counts")
-    if any(size < 2 for size in sizes) or not 0.0 <= options.online <= 1.0:
-        parser.error("--sizes must be at least 2 members each, --online between 0 and 1")
-    print(f"fan-out benchmark: {', '.join(f'{s:,}' for s in sizes)} members", flush=True)
-    results = [measure(size, options.online, progress=lambda line: print(line, flush=True)) for size in sizes]
-    text = report(results, _revision())
+    sizes = _sizes(parser, "--sizes", options.sizes)
+    compare = (
+        [size for size in sizes if size <= COMPARE_UP_TO]
+        if options.compare is None
+        else _sizes(parser, "--compare", options.compare)
+    )
+    if not sizes or any(size < 2 for size in sizes + compare) or not 0.0 <= options.online <= 1.0:
+        parser.error("--sizes and --compare must be at least 2 members each, --online between 0 and 1")
+    print(f"fan-out benchmark: {', '.join(f'{s:,}' for s in sizes)} members, protocol v{options.protocol}", flush=True)
+
+    def run(size: int, protocol: int) -> Result:
+        return measure(size, options.online, progress=lambda line: print(line, flush=True), protocol=protocol)
+
+    results = [run(size, options.protocol) for size in sizes]
+    compared = [run(size, options.protocol) for size in compare if size not in sizes]
+    compared += [run(size, v) for v in SUPPORTED_VERSIONS if v != options.protocol for size in compare]
+    text = report(results, _revision(), compared)
     print(text)
     options.output.parent.mkdir(parents=True, exist_ok=True)
     options.output.write_text(text)
     print(f"written to {options.output}", file=sys.stderr)
     return 0
+
+
+def _sizes(parser: argparse.ArgumentParser, option: str, value: str) -> list[int]:
+    try:
+        return [int(size) for size in value.split(",") if size.strip()]
+    except ValueError:
+        parser.error(f"{option}: {value!r} is not a comma-separated list of member counts")
 
 
 def _revision() -> str:

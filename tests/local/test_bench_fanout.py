@@ -8,10 +8,10 @@ from tidings_local import bench_fanout
 
 
 def test_one_message_to_a_small_channel_is_counted_post_by_post_and_call_by_call():
-    result = bench_fanout.measure(12, online_fraction=0.5, progress=lambda line: None)
+    result = bench_fanout.measure(12, online_fraction=0.5, progress=lambda line: None, protocol=1)
 
     timeline = result.timeline
-    assert result.online == 6
+    assert result.online == 6 and result.protocol == 1
     assert timeline.posts["message.new"] == 6, "every online member's connection, the sender's too"
     assert timeline.posts["notification.badge"] == 5, "the others' badges"
     assert timeline.calls["dynamodb Query"] >= 1, "the members were read"
@@ -23,6 +23,15 @@ def test_one_message_to_a_small_channel_is_counted_post_by_post_and_call_by_call
     assert 0 < to_message == whole
 
 
+def test_the_connections_speak_protocol_version_2_unless_told_otherwise():
+    result = bench_fanout.measure(12, online_fraction=0.5, progress=lambda line: None)
+
+    assert result.protocol == 2
+    assert result.timeline.posts == {"message.new": 6}, "each recipient's badge and toast ride in its message.new"
+    assert result.posts_per_connection() == 1.0
+    assert result.dollars_per_million() < bench_fanout.measure(12, 0.5, lambda line: None, 1).dollars_per_million()
+
+
 def test_the_report_is_written_with_a_row_per_size(tmp_path, capsys):
     output = tmp_path / "fanout.md"
 
@@ -31,7 +40,21 @@ def test_the_report_is_written_with_a_row_per_size(tmp_path, capsys):
     text = output.read_text()
     assert "| 3 | 3 |" in text and "| 5 | 5 |" in text
     assert "message.new 5" in text
+    assert "every connection speaks version 2" in text
+    assert "| 5 (5) |" in text, "on version 2, one API Gateway message per connection"
+    assert "| 3 | — | 7 (2.33) | 3 (1.00) |" in text, "side by side, version 1 posts a recipient three frames"
     assert "3 members: delivering" in capsys.readouterr().out, "progress while it runs"
+
+
+def test_protocol_1_is_measured_when_asked_for(tmp_path):
+    output = tmp_path / "fanout.md"
+
+    assert bench_fanout.main(["--sizes", "3", "--protocol", "1", "--compare", "", "--output", str(output)]) == 0
+
+    text = output.read_text()
+    assert "every connection speaks version 1" in text
+    assert "| 7 (3) |" in text and "notification.toast 2" in text
+    assert "side by side" not in text, "nothing compared"
 
 
 def test_bad_sizes_are_refused_with_the_option_named(capsys):
@@ -39,6 +62,10 @@ def test_bad_sizes_are_refused_with_the_option_named(capsys):
         bench_fanout.main(["--sizes", "ten"])
     assert refused.value.code == 2
     assert "--sizes" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:
+        bench_fanout.main(["--sizes", "3", "--protocol", "3"])
+    assert refused.value.code == 2
+    assert "--protocol" in capsys.readouterr().err
 
 
 def test_a_chat_over_the_shard_threshold_is_counted_with_its_shards_in_parallel(monkeypatch):
