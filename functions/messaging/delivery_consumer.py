@@ -7,8 +7,10 @@ Gateway message for it, its badge and toast inside `message.new` on protocol ver
 `message.new` then the separate `notification.badge` and `notification.toast` on version 1 (a
 connection that never said hello). A big chat's new message (more than 500 members or
 connections) goes to the fan-out workers in message shards instead, each decided and posted the
-same way by its worker (`fanout_shards`). A summarised message, and every other event, is posted
-first and its notification work done after (`notify`), in separate frames.
+same way by its worker (`fanout_shards`). A summarised message (summary mode) is decided and
+posted so to those still told of it, and the rest of its audience is notified in quiet shards
+that post nothing. Every other event is posted first and its notification work done after
+(`notify`).
 
 One reader for both, because a DynamoDB stream takes at most two (the search indexer is the
 other). Failure semantics (docs/architecture.md "Fan-out" and "Notifications"):
@@ -146,7 +148,8 @@ def deliver(services: Services, record: DynamoDBRecord, event: ChatEventRecord, 
         told = still_told(frame["payload"]["message"])
         posted_to = {user_id: audience[user_id] for user_id in told if user_id in audience}
         metrics.add_metric(name="MessagesSummarised", unit="Count", value=1)
-        report = services.fanout.frames_to_audience(posted_to, [(encode(frame), None)], event.item.trace_id)
+        report, notices = summarised_message(services, record, event, frame, audience, posted_to)
+        notified = True
     elif frame["type"] == "message.new":
         report, notices = new_message(services, record, event, frame, audience)
         notified = True
@@ -232,11 +235,42 @@ def membership_frames(services: Services, change: ChatChange, audience: dict[str
             metrics.add_metric(name="PresenceSubscriptionsEnded", unit="Count", value=len(ended))
 
 
+def summarised_message(
+    services: Services,
+    record: DynamoDBRecord,
+    event: ChatEventRecord,
+    frame: dict[str, Any],
+    audience: dict[str, list[str]],
+    told: dict[str, list[str]],
+) -> tuple[DeliveryReport, Notices | None]:
+    """A summarised message: decided and posted, each connection once, to those still told of it
+    (its sender, whom it names); the rest of the audience's notification work in quiet message
+    shards, posting nothing (their `chat.summary` comes at the end of the batch, and the sync it
+    prompts brings their badges): a flood costs no frame per message and recipient, and its
+    notification work runs beside the consumer, not in it."""
+    trace_id = event.item.trace_id
+    targets, notices = assemblies.new_message_targets(
+        services.notifications,
+        services.notification_retries,
+        record.raw_event,
+        event.item,
+        frame,
+        [],
+        told,
+        whole_chat=False,
+    )
+    report = services.fanout.frames_to_connections(targets, trace_id=trace_id)
+    rest = {user_id: connection_ids for user_id, connection_ids in audience.items() if user_id not in told}
+    if rest:
+        services.message_shards.schedule_all(message_shards(record.raw_event, rest, [], trace_id, quiet=True))
+    return report, notices
+
+
 def notify(
     services: Services, record: DynamoDBRecord, event: ChatEventRecord, audience: dict[str, list[str]] | None
 ) -> None:
-    """The notification work after the frames were posted (a delete's recount, a summarised
-    message's notices in separate frames); what fails is retried on its own."""
+    """The notification work after the frames were posted (a delete's recount); what fails is
+    retried on its own."""
     try:
         services.notifications.event(event.kind, event.item, event.target_seq, audience)
     except Exception:

@@ -6,7 +6,9 @@ the one delivery loop. A job is either
   their notification work (badges, toasts, push jobs) first, then posts each of their
   connections once, as the Delivery consumer does for a small chat: the badge and toast inside
   `message.new` on protocol version 2. A decision that fails posts the message plain and queues
-  these members' notification work for the notification retry.
+  these members' notification work for the notification retry. A `quiet` shard (a summarised
+  message of a flooded chat) is the notification work alone: nothing is posted, since the
+  chat's `chat.summary` stands for the message and the sync it prompts brings the badges.
 
 A connection that fails goes to the delivery retry queue on its own (a throttled one with a
 spread-out backoff), a gone one is forgotten, and the job succeeds: nobody in the shard is
@@ -67,11 +69,19 @@ def deliver(record: SQSRecord) -> None:
 
 
 def deliver_message(services: Services, shard: MessageShard) -> DeliveryReport:
-    """The shard's members' notification work, then each of their connections posted once."""
+    """The shard's members' notification work, then each of their connections posted once
+    (none, for a quiet shard)."""
     event = chat_event(DynamoDBRecord(shard.record))
     frame = None if event is None else chat_event_frame(event, lambda chat_id, seq: None)
     if event is None or frame is None:
         raise ValueError("a message shard's record is not a new message")
+    if shard.quiet:
+        try:
+            services.notifications.decide(event.item, shard.audience)
+        except Exception:
+            assemblies.defer_notification(services.notification_retries, shard.record, list(shard.audience))
+        logger.info("summarised message shard notified", extra={"chatId": event.item.chat_id, "seq": event.item.seq})
+        return DeliveryReport()
     targets, notices = assemblies.new_message_targets(
         services.notifications,
         services.notification_retries,

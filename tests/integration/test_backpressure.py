@@ -17,10 +17,12 @@ import pytest
 
 from tests.integration.test_fanout_shards import _receive_all
 from tests.support.aws import stream_records
+from tests.support.events import sqs_event
 from tests.support.seed import make_chat
 from tests.support.services import typing_state
 from tidings.attachments import compose as attachments
 from tidings.chats import compose as chats
+from tidings.chats.models import MemberModel
 from tidings.kernel.environment import environment_of
 from tidings.messaging import compose as messaging
 from tidings.messaging import summary_mode
@@ -28,6 +30,7 @@ from tidings.messaging.declaration import MESSAGE_SEND
 from tidings.messaging.models import MessageModel
 from tidings.messaging.sending import MessageService, SendMessage
 from tidings.messaging.sync_store import DynamoSyncStore
+from tidings.notifications.badge_store import DynamoBadgeStore
 from tidings.sessions.connection_store import DynamoConnectionStore
 
 AUDIENCE = 6  # members, one connection each
@@ -108,6 +111,40 @@ def test_a_flooded_big_chat_gets_a_summary_and_every_message_stays_stored_and_sy
     page = DynamoSyncStore().events_after("town-hall", MESSAGES_PER_SECOND, 100)
     assert [event.seq for event in page.events] == list(range(MESSAGES_PER_SECOND + 1, FLOOD + 1))
     assert not page.has_more
+
+
+def test_a_flooded_big_chats_summarised_messages_are_counted_in_quiet_shards_that_post_nothing(
+    functions, context, connections, big_chat_threshold
+):
+    user_ids = _chat("town-hall", AUDIENCE)
+    listener, mentioned = user_ids[-1], user_ids[-2]
+    _flood("town-hall", user_ids, float(int(time.time())), mention=mentioned)
+    assert functions["delivery"].handler({"Records": stream_records(MessageModel.Meta.table_name)}, context) == {
+        "batchItemFailures": []
+    }
+    badges = _frames(connections, f"{listener}-conn", "notification.badge")
+    assert len(badges) == MESSAGES_PER_SECOND, "a badge frame for each message posted, none for the summarised"
+    [told] = [
+        f
+        for f in _frames(connections, f"{mentioned}-conn", "notification.badge")
+        if f["payload"]["unreadCount"] > MESSAGES_PER_SECOND
+    ]
+    assert told["payload"]["mentionCount"] == 1, "whom the message names is told, with the mention counted"
+
+    shards = _receive_all("FANOUT_SHARDS_QUEUE_URL")
+    bodies = [json.loads(shard["Body"]) for shard in shards]
+    assert {body["quiet"] for body in bodies} == {True}
+    assert len(bodies) == FLOOD - MESSAGES_PER_SECOND, "one quiet shard per summarised message (a small audience)"
+    sent_before = {c: len(frames) for c, frames in connections.sent.items()}
+    for shard in shards:
+        assert functions["fanout_worker"].handler(sqs_event([shard["Body"]]), context) == {"batchItemFailures": []}
+
+    assert {c: len(frames) for c, frames in connections.sent.items()} == sent_before, "the quiet shards post nothing"
+    listener_member = MemberModel.get("town-hall", listener)
+    assert int(listener_member.unread_count) == FLOOD, "every message counted in the listener's badge"
+    # What the chat.summary prompts: a sync, whose response carries the stored badges.
+    [badge] = DynamoBadgeStore().current(listener, ["town-hall"])
+    assert badge.unread_count == FLOOD
 
 
 def test_a_small_chat_under_the_same_flood_gets_every_message_one_by_one(

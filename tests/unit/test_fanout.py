@@ -360,6 +360,8 @@ def test_message_shards_cut_by_members_and_connections_never_splitting_a_member(
 def test_a_message_shard_survives_its_queue_and_a_redelivery_is_still_one() -> None:
     shard = MessageShard({"dynamodb": {"NewImage": {"chatId": {"S": "c"}}}}, {"u1": ["c1"], "u2": []}, (("t", None),))
     assert FANOUT_JOBS.decode(MESSAGE_SHARDS.encode(shard)) == shard
+    quiet = MessageShard(shard.record, shard.audience, quiet=True)
+    assert FANOUT_JOBS.decode(MESSAGE_SHARDS.encode(quiet)) == quiet
     redelivery = Redelivery(("c1",), ("frame",), attempt=1)
     assert FANOUT_JOBS.decode(SHARD_JOBS.encode(redelivery)) == redelivery
 
@@ -371,6 +373,7 @@ def test_a_message_shard_survives_its_queue_and_a_redelivery_is_still_one() -> N
         {"record": {"dynamodb": {"NewImage": {}}}, "audience": {}},
         {"record": {"dynamodb": {"NewImage": {}}}, "audience": {"u1": "c1"}},
         {"record": {"dynamodb": {"NewImage": {}}}, "audience": {"u1": []}, "before": [["frame"]]},
+        {"record": {"dynamodb": {"NewImage": {}}}, "audience": {"u1": []}, "quiet": "yes"},
     ],
 )
 def test_a_body_that_is_not_a_message_shard_is_refused(body) -> None:

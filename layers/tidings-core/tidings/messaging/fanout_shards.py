@@ -58,14 +58,18 @@ class MessageShard:
     audience: dict[str, list[str]]
     before: tuple[tuple[str, str | None], ...] = ()
     trace_id: str | None = None
+    # Summary mode: the members' notification work only, nothing posted (their `chat.summary`
+    # stands for the message, and the sync it prompts brings their badges).
+    quiet: bool = False
 
     def to_body(self) -> dict[str, Any]:
-        return {
+        body = {
             "record": self.record,
             "audience": self.audience,
             "before": [[data, except_user] for data, except_user in self.before],
             "traceId": self.trace_id,
         }
+        return {**body, "quiet": True} if self.quiet else body
 
     @classmethod
     def from_body(cls, body: Any) -> MessageShard:
@@ -93,12 +97,15 @@ class MessageShard:
             )
         ):
             raise ValueError("before must be a list of [frame, exceptUser] pairs")
-        trace_id = body.get("traceId")
+        trace_id, quiet = body.get("traceId"), body.get("quiet", False)
+        if not isinstance(quiet, bool):
+            raise ValueError("quiet must be true or false")
         return cls(
             record,  # type: ignore[arg-type]  # checked: a dict
             audience,
             tuple((data, except_user) for data, except_user in before),
             trace_id if isinstance(trace_id, str) else None,
+            quiet,
         )
 
 
@@ -121,20 +128,23 @@ def message_shards(
     audience: Mapping[str, Sequence[str]],
     before: Sequence[tuple[str, str | None]],
     trace_id: str | None,
+    *,
+    quiet: bool = False,
 ) -> list[MessageShard]:
     """A new message's `audience` cut into shards, in member order: at most SHARD_MEMBERS members
-    and SHARD_CONNECTIONS connections a shard (a member's connections never split)."""
+    and SHARD_CONNECTIONS connections a shard (a member's connections never split); `quiet`
+    shards (summary mode) are notified and posted nothing."""
     shards: list[MessageShard] = []
     members: dict[str, list[str]] = {}
     connections = 0
     for user_id, connection_ids in audience.items():
         if members and (len(members) == SHARD_MEMBERS or connections + len(connection_ids) > SHARD_CONNECTIONS):
-            shards.append(MessageShard(record, members, tuple(before), trace_id))
+            shards.append(MessageShard(record, members, tuple(before), trace_id, quiet))
             members, connections = {}, 0
         members[user_id] = list(connection_ids)
         connections += len(connection_ids)
     if members:
-        shards.append(MessageShard(record, members, tuple(before), trace_id))
+        shards.append(MessageShard(record, members, tuple(before), trace_id, quiet))
     return shards
 
 
