@@ -2,7 +2,7 @@
 the one delivery loop. A job is either
 - a `Redelivery`: up to 250 connections and the frames they are owed (an edit, a reaction, a
   summary: a frame the same for everyone), or
-- a `MessageShard`: a new message for up to 250 members, offline ones too. The worker does
+- a `MessageShard`: a new message for up to 100 members, offline ones too. The worker does
   their notification work (badges, toasts, push jobs) first, then posts each of their
   connections once, as the Delivery consumer does for a small chat: the badge and toast inside
   `message.new` on protocol version 2. A decision that fails posts the message plain and queues

@@ -16,10 +16,11 @@ For each size N (`--sizes`, default 10, 100, 1,000, 10,000), in this process, on
 3. One member sends one message through the message service, as the MessageSend function does,
    and the Delivery consumer is invoked once with that message's stream record, as the event
    source mapping invokes it.
-4. A chat whose audience is more than `SHARD_ABOVE_CONNECTIONS` connections is handed to the
-   `FanoutShards` queue in shards (`tidings.messaging.fanout_shards`): each shard job on the
-   queue is then given to the fan-out worker (`fanout_worker.py`), one invocation a shard, as
-   the event source mapping does with batch size 1.
+4. A chat of more than `SHARD_ABOVE_MEMBERS` members or `SHARD_ABOVE_CONNECTIONS` connections
+   is handed to the `FanoutShards` queue in message shards (`tidings.messaging.fanout_shards`),
+   each a worker's share of the notification work and the posts: each shard job on the queue is
+   then given to the fan-out worker (`fanout_worker.py`), one invocation a shard, as the event
+   source mapping does with batch size 1.
 5. Every AWS call the consumer and the workers make is counted by service and operation (and
    in DynamoDB request units: a BatchGetItem reads as many items as it names), every post by
    frame type.
@@ -76,7 +77,12 @@ from tidings.kernel.environment import ColdStart, environment_of
 from tidings.kernel.observability import logger
 from tidings.messaging import compose as messaging
 from tidings.messaging.declaration import FANOUT_SHARDS, MESSAGE_SEND
-from tidings.messaging.fanout_shards import SHARD_ABOVE_CONNECTIONS, SHARD_CONNECTIONS
+from tidings.messaging.fanout_shards import (
+    SHARD_ABOVE_CONNECTIONS,
+    SHARD_ABOVE_MEMBERS,
+    SHARD_CONNECTIONS,
+    SHARD_MEMBERS,
+)
 from tidings.messaging.models import MessageModel
 from tidings.messaging.sending import SendMessage
 from tidings.notifications import notifying
@@ -443,9 +449,10 @@ def report(results: Sequence[Result], revision: str, compared: Sequence[Result] 
         "Written by `make bench-fanout` (`python -m tidings_local.bench_fanout`); the method is in",
         "that module's docstring: the Delivery consumer invoked once with one message's stream record,",
         "on moto, every AWS call and post counted, AWS time modelled from that sequence. A chat of more",
-        f"than {SHARD_ABOVE_CONNECTIONS:,} connections is posted by the fan-out workers in shards of",
-        f"{SHARD_CONNECTIONS:,} (in parallel, one worker each): its counts include the workers', and its",
-        "modelled time is the consumer's until it sent the shards, the hand-off, then the slowest shard.",
+        f"than {SHARD_ABOVE_MEMBERS:,} members or {SHARD_ABOVE_CONNECTIONS:,} connections is decided and posted by the",
+        f"fan-out workers in shards of {SHARD_MEMBERS:,} members (at most {SHARD_CONNECTIONS:,} connections; in",
+        "parallel, one worker each): its counts include the workers', and its modelled time is the",
+        "consumer's until it sent the shards, the hand-off, then the slowest shard.",
         "The event source mapping's own receives and deletes of shard jobs are not counted.",
         "",
         f"- run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, revision {revision}",
@@ -501,9 +508,9 @@ def _side_by_side(results: Sequence[Result]) -> list[str]:
         "",
         "API Gateway messages for the one message (per online connection), its $ per million messages and its",
         'modelled whole record, by the version every connection speaks (docs/protocol.md "Protocol versions").',
-        "Version 2 carries a recipient's badge and toast inside its `message.new` except where the server tells",
-        "them on their own (a sharded chat among those cases), so a version 2 row above one message per",
-        "connection sent them as separate frames.",
+        "Version 2 carries a recipient's badge and toast inside its `message.new` (sharded chats too) except",
+        "where the server tells them on their own (a retried notification), so a version 2 row above one",
+        "message per connection sent them as separate frames.",
         "",
         "| members | shards | "
         + " | ".join(f"v{v} messages (per connection)" for v in versions)

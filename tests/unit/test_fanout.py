@@ -382,7 +382,7 @@ def test_a_body_that_is_not_a_message_shard_is_refused(body) -> None:
 
 
 def test_a_message_shard_too_big_for_sqs_is_halved_until_each_part_fits() -> None:
-    record = {"dynamodb": {"NewImage": {"content": {"S": "x" * 240_000}}}}
+    record = {"dynamodb": {"NewImage": {"content": {"S": "x" * 255_000}}}}
     audience = {f"user-{n:04d}": [f"connection-{n:04d}-{k}" for k in range(8)] for n in range(SHARD_MEMBERS)}
     parts = halved_to_fit(MessageShard(record, audience))
     assert len(parts) > 1

@@ -56,7 +56,7 @@ SYNC_REQUESTS = Rule("sync", capacity=10, refill_per_second=10)
 DELIVERY_FAILURES = Queue("DeliveryFailures")
 RECEIPTS_FAILURES = Queue("ReceiptsFailures")
 # A big chat's fan-out in shards (`fanout_shards`): each job is up to 250 connections and the
-# frames they are owed, or a new message's 250 members, posted by a fan-out worker. Visibility
+# frames they are owed, or a new message's 100 members, posted by a fan-out worker. Visibility
 # is 6x the worker's timeout; a job the worker cannot process at all is parked in the DLQ
 # (which alarms) after 3 receives.
 FANOUT_SHARDS = Queue("FanoutShards", visibility_timeout_seconds=180, dead_letter_after=3, carries_frames=True)
@@ -131,7 +131,7 @@ FANOUT_WORKER = Function(
     "FanoutWorker",
     "messaging",
     "fanout_worker.handler",
-    "Posts one shard of a big chat's fan-out (up to 250 connections, or a new message's 250 members"
+    "Posts one shard of a big chat's fan-out (up to 250 connections, or a new message's 100 members"
     " with their notification work); failed connections to the retry queue",
     tables=combined_grants(CONNECTION_RECORDS, NOTIFYING),
     send_queues=(*NOTIFYING_QUEUES, NOTIFICATION_RETRIES),
