@@ -14,11 +14,23 @@ internals; `install()` runs once, when `tidings_local.aws` is imported.
    snapshot just the touched items and the stream lengths, and restore those on failure.
 4. `forget_shard_iterator`: moto keeps every shard iterator it ever issued.
 5. `peek_queue`: reads an SQS queue's messages without receiving them, for `/_local/queues`.
+6. Per-request work moto repeats that gives the same answer every time, done once: the server's
+   dispatcher lists moto's package directory on every request (`list_of_moto_modules`), and
+   every action looks up its response class's methods with `inspect.getmembers`
+   (`method_names_from_class`). Profiled under `make bench`, they were ~6% of the runtime's
+   GIL time.
+7. DynamoDB's item responses without the shape walk. moto serializes every response by walking
+   the operation's output shape, trying several attribute aliases for each member; for the item
+   operations (`_ITEM_OPERATIONS`) the result is already the wire document (DynamoDB JSON), so
+   it is written as it is, with bytes in base64 and empty members left out, as the shape walk
+   writes them (`tests/local/test_moto_patches.py` holds the two to the same bytes). That walk
+   was ~20% of the runtime's GIL time under load.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import copy
 import json
@@ -28,8 +40,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import moto.backends
+import moto.core.responses
 import moto.dynamodb.models as dynamodb_models
+from botocore.model import ListShape, MapShape, Shape, StructureShape
 from moto.core.models import botocore_stubber
+from moto.core.serialize import JSONSerializer
 from moto.core.utils import unix_time_millis
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
@@ -71,6 +87,8 @@ def install() -> None:
         return
     _serialize_requests()
     _cheap_transaction_backups()
+    _answers_moto_repeats()
+    _item_responses_as_they_are()
     botocore_stubber._tidings_patched = True  # type: ignore[attr-defined]
 
 
@@ -257,6 +275,99 @@ def forget_shard_iterator(iterator: str, account_id: str, region: str) -> None:
 
 
 # --- 5: reading a queue --------------------------------------------------------------------------
+
+
+# --- 6: what moto looks up on every request -----------------------------------------------------
+
+
+def _answers_moto_repeats() -> None:
+    modules = tuple(moto.backends.list_of_moto_modules())
+    moto.backends.list_of_moto_modules = lambda: modules  # type: ignore[assignment]
+    method_names = moto.core.responses.method_names_from_class
+    by_class: dict[object, list[str]] = {}
+
+    def cached(clazz: object) -> list[str]:
+        names = by_class.get(clazz)
+        if names is None:
+            names = by_class[clazz] = method_names(clazz)
+        return names
+
+    moto.core.responses.method_names_from_class = cached  # type: ignore[assignment]
+
+
+# --- 7: DynamoDB item responses ------------------------------------------------------------------
+
+# Operations whose moto result is the response document itself (items as DynamoDB JSON, counts,
+# keys, consumed capacity); table descriptions (timestamps) and errors keep the shape walk.
+_ITEM_OPERATIONS = frozenset(
+    {
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "Query",
+        "Scan",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "TransactGetItems",
+        "TransactWriteItems",
+    }
+)
+
+
+def as_wire_document(value: Any, shape: Shape | None) -> Any:
+    """A moto DynamoDB result as its JSON response has it, as the shape walk writes it: only the
+    members the output shape has (moto's results carry a few more), None left out, bytes in
+    base64; the shape is followed down to the attribute values (an item's), which are copied
+    as they are, not walked member by member."""
+    if value is None:
+        return None
+    if shape is None or shape.name == "AttributeValue":
+        return _attribute_value(value)
+    if isinstance(shape, StructureShape) and isinstance(value, dict):
+        members = shape.members
+        return {
+            key: as_wire_document(item, members[key])
+            for key, item in value.items()
+            if item is not None and key in members
+        }
+    if isinstance(shape, MapShape) and isinstance(value, dict):
+        return {key: as_wire_document(item, shape.value) for key, item in value.items() if item is not None}
+    if isinstance(shape, ListShape) and isinstance(value, list):
+        return [as_wire_document(item, shape.member) for item in value]
+    if shape.type_name == "double" and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return _attribute_value(value)
+
+
+def _attribute_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _attribute_value(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_attribute_value(item) for item in value]
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode()
+    return value
+
+
+# moto's own serialization by the output shape, kept for everything else (and for the test).
+SHAPE_WALK = JSONSerializer._serialize_result
+
+
+def _item_responses_as_they_are() -> None:
+    walk = SHAPE_WALK
+
+    def serialize_result(self: JSONSerializer, resp: Any, result: Any) -> Any:
+        if (
+            isinstance(result, dict)
+            and self.service_model.service_name == "dynamodb"
+            and self.operation_name in _ITEM_OPERATIONS
+        ):
+            shape: Any = self.operation_model.output_shape  # moto's shapes are botocore's, subclassed
+            return self._serialized_result_to_response(resp, result, shape, as_wire_document(result, shape))
+        return walk(self, resp, result)
+
+    JSONSerializer._serialize_result = serialize_result  # type: ignore[method-assign,assignment]
 
 
 def peek_queue(queue_name: str, account_id: str, region: str) -> list[dict[str, Any]]:

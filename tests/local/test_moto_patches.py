@@ -4,11 +4,13 @@ stream), a successful one applies everything, and only the cost of the backup ch
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator
 
 import boto3
 import pytest
 from botocore.config import Config
+from moto.core.serialize import JSONSerializer
 
 from tests.local.stub_app import APP, EVENTS, NOTES
 from tidings_local import moto_patches
@@ -148,3 +150,77 @@ def test_a_table_listener_is_woken_only_by_writes_to_its_own_table(dynamodb) -> 
 def test_the_tables_a_write_writes(operation: str, body: str, tables: set[str] | None) -> None:
     written = moto_patches.written_tables(f"DynamoDB_20120810.{operation}", body)
     assert written == (None if tables is None else frozenset(tables))
+
+
+def test_dynamodb_item_responses_are_the_bytes_the_shape_walk_writes(dynamodb, monkeypatch) -> None:
+    """Every item operation's response, written as it is (patch 7), against moto's own walk of
+    the output shape over the same result: the same document, for items of every attribute
+    type, projections, pages, unprocessed keys, returned values and consumed capacity."""
+    compared: list[str] = []
+    fast = JSONSerializer._serialize_result
+
+    def both(self, resp, result):
+        answer = fast(self, resp, result)
+        if self.operation_name in moto_patches._ITEM_OPERATIONS:
+            walked = moto_patches.SHAPE_WALK(self, {"body": "", "headers": {}, "status_code": 200}, result)
+            assert json.loads(answer["body"]) == json.loads(walked["body"]), self.operation_name
+            assert answer["headers"] == walked["headers"]
+            compared.append(self.operation_name)
+        return answer
+
+    monkeypatch.setattr(JSONSerializer, "_serialize_result", both)
+    table, notes = EVENTS.default_name, NOTES.default_name
+    item = {
+        **event(1),
+        "blob": {"B": b"\x00\xffbytes"},
+        "blobs": {"BS": [b"a", b"b"]},
+        "n": {"N": "1.5"},
+        "ns": {"NS": ["1", "2"]},
+        "ss": {"SS": ["x", "y"]},
+        "list": {"L": [{"S": "a"}, {"NULL": True}, {"BOOL": False}]},
+        "map": {"M": {"nested": {"M": {"deep": {"N": "-3"}}}}},
+        "empty": {"S": ""},
+    }
+    dynamodb.put_item(TableName=table, Item=item)
+    dynamodb.put_item(TableName=table, Item=event(2), ReturnValues="ALL_OLD", ReturnConsumedCapacity="TOTAL")
+    dynamodb.put_item(TableName=table, Item=event(2, "again"), ReturnValues="ALL_OLD")
+    key = {"pk": {"S": "chat"}, "sk": {"N": "1"}}
+    dynamodb.get_item(TableName=table, Key=key)
+    dynamodb.get_item(
+        TableName=table,
+        Key=key,
+        ProjectionExpression="#b, #m.nested",
+        ExpressionAttributeNames={"#b": "blob", "#m": "map"},
+    )
+    dynamodb.get_item(TableName=table, Key={"pk": {"S": "nobody"}, "sk": {"N": "1"}})
+    dynamodb.update_item(
+        TableName=table,
+        Key=key,
+        UpdateExpression="ADD hits :one SET behaviour = :b",
+        ExpressionAttributeValues={":one": {"N": "1"}, ":b": {"S": "changed"}},
+        ReturnValues="ALL_NEW",
+        ReturnConsumedCapacity="INDEXES",
+    )
+    dynamodb.update_item(TableName=table, Key=key, UpdateExpression="REMOVE hits", ReturnValues="UPDATED_OLD")
+    dynamodb.query(TableName=table, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "chat"}})
+    dynamodb.query(
+        TableName=table,
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": {"S": "chat"}},
+        Limit=1,
+        Select="COUNT",
+    )
+    dynamodb.query(
+        TableName=table, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "chat"}}, Limit=1
+    )
+    dynamodb.batch_get_item(
+        RequestItems={table: {"Keys": [key, {"pk": {"S": "nobody"}, "sk": {"N": "9"}}]}}, ReturnConsumedCapacity="TOTAL"
+    )
+    dynamodb.batch_write_item(RequestItems={notes: [{"PutRequest": {"Item": {"noteId": {"S": "n1"}}}}]})
+    dynamodb.transact_write_items(TransactItems=transaction(fail=False)[:3])
+    dynamodb.transact_get_items(TransactItems=[{"Get": {"TableName": table, "Key": key}}])
+    dynamodb.delete_item(TableName=table, Key=key, ReturnValues="ALL_OLD")
+
+    assert set(compared) == moto_patches._ITEM_OPERATIONS - {"Scan"}, (
+        "every item operation but Scan (no function may Scan)"
+    )
