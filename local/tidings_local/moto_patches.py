@@ -12,7 +12,7 @@ internals; `install()` runs once, when `tidings_local.aws` is imported.
    touches so that it can roll back; that costs ~0.1 ms per stored item, so after a few
    thousand messages every `message.send` would hold the lock for half a second. Instead we
    snapshot just the touched items and the stream lengths, and restore those on failure.
-4. `forget_shard_iterator`: moto keeps every shard iterator it ever issued.
+4. `stream_records`: what the event source pollers read, from moto's stream shard itself.
 5. `peek_queue`: reads an SQS queue's messages without receiving them, for `/_local/queues`.
 6. Per-request work moto repeats that gives the same answer every time, done once: the server's
    dispatcher lists moto's package directory on every request (`list_of_moto_modules`), and
@@ -264,14 +264,24 @@ def _cheap_transaction_backups() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
-# --- 4: shard iterators ------------------------------------------------------------------------
+# --- 4: reading a stream ----------------------------------------------------------------------
 
 
-def forget_shard_iterator(iterator: str, account_id: str, region: str) -> None:
-    """Drops a consumed shard iterator. A poller gets two per poll, which would otherwise grow
-    memory without bound; on AWS a used iterator expires anyway (after 15 minutes)."""
+def stream_records(stream_arn: str, after: str | None, account_id: str, region: str) -> list[dict[str, Any]]:
+    """The stream's records after sequence number `after` (all of them for None), at most 1,000,
+    as GetRecords returns them: moto's own record documents, read under the lock from the table's
+    current stream shard (a failed transaction's rollback may have swapped it; see 3). Read
+    them, do not change them (`streams.lambda_record` copies)."""
     with _MOTO_LOCK:
-        dynamodbstreams_backends[account_id][region].shard_iterators.pop(iterator, None)
+        table = dynamodbstreams_backends[account_id][region]._get_table_from_arn(stream_arn)
+        shard = table.stream_shard
+        if shard is None:
+            return []
+        first = shard.starting_sequence_number
+        start = first if after is None else max(first, int(after) + 1)
+        if start >= first + len(shard.items):
+            return []
+        return shard.get(start, 1000)
 
 
 # --- 5: reading a queue --------------------------------------------------------------------------

@@ -11,15 +11,17 @@ from aws_lambda_powertools.utilities.parser.models import (
     DynamoDBStreamLambdaOnFailureDestinationModel,
     DynamoDBStreamModel,
 )
+from botocore.config import Config
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from tests.local.conftest import StartRuntime, eventually
 from tests.local.stub_app import APP, CONSUMER, CONSUMER_FAILURES, EventModel, with_subscription
-from tidings_local.aws import LocalAws
+from tidings_local.aws import ACCOUNT_ID, LocalAws
+from tidings_local.moto_patches import stream_records
 from tidings_local.runtime import LocalRuntime
-from tidings_local.streams import PollerSettings, StreamPoller
+from tidings_local.streams import PollerSettings, StreamPoller, lambda_record
 
 
 def write(*behaviours: str) -> None:
@@ -137,5 +139,54 @@ def test_the_starting_position_decides_whether_existing_records_are_delivered(
         EventModel(pk="chat", sk=2).save()
         poller._fill()
         assert [int(r["dynamodb"]["Keys"]["sk"]["N"]) for r in poller._buffer] == delivered
+    finally:
+        aws.stop()
+
+
+def test_the_poller_reads_the_records_get_records_returns() -> None:
+    """The pollers read moto's stream shard directly (no iterator, no GetRecords request): the
+    Lambda records they make are those the Streams API's records make, from the start and after
+    any record, for every kind of change and attribute type."""
+    aws = LocalAws(APP)
+    aws.start()
+    try:
+        arn = aws.provisioned.stream_arns["Events"]
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        table = EventModel.Meta.table_name
+        item = {
+            "pk": {"S": "chat"},
+            "sk": {"N": "1"},
+            "blob": {"B": b"\x00\xff"},
+            "blobs": {"BS": [b"a"]},
+            "list": {"L": [{"NULL": True}, {"BOOL": True}, {"N": "1.50"}]},
+            "map": {"M": {"set": {"SS": ["x"]}}},
+        }
+        dynamodb.put_item(TableName=table, Item=item)
+        dynamodb.update_item(
+            TableName=table,
+            Key={"pk": {"S": "chat"}, "sk": {"N": "1"}},
+            UpdateExpression="SET behaviour = :b",
+            ExpressionAttributeValues={":b": {"S": "changed"}},
+        )
+        write("ok", "ok")
+        dynamodb.delete_item(TableName=table, Key={"pk": {"S": "chat"}, "sk": {"N": "2"}})
+
+        streams = boto3.client(
+            "dynamodbstreams", region_name="us-east-1", config=Config(account_id_endpoint_mode="disabled")
+        )
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+
+        def through_the_api(**position: str) -> list[dict]:
+            iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, **position)["ShardIterator"]
+            return [lambda_record(r, arn) for r in streams.get_records(ShardIterator=iterator)["Records"]]
+
+        direct = [lambda_record(r, arn) for r in stream_records(arn, None, ACCOUNT_ID, "us-east-1")]
+        assert direct == through_the_api(ShardIteratorType="TRIM_HORIZON")
+        assert [r["eventName"] for r in direct] == ["INSERT", "MODIFY", "MODIFY", "INSERT", "REMOVE"]
+        second = direct[1]["dynamodb"]["SequenceNumber"]
+        after = [lambda_record(r, arn) for r in stream_records(arn, second, ACCOUNT_ID, "us-east-1")]
+        assert after == through_the_api(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=second)
+        assert after == direct[2:]
+        assert stream_records(arn, direct[-1]["dynamodb"]["SequenceNumber"], ACCOUNT_ID, "us-east-1") == []
     finally:
         aws.stop()
