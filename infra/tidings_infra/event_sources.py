@@ -76,6 +76,7 @@ class EventSourcesConstruct(Construct):
                     max_batching_window=Duration.seconds(stream.max_batching_window_seconds),
                     retry_attempts=stream.retry_attempts,
                     bisect_batch_on_error=stream.bisect_batch_on_error,
+                    parallelization_factor=stream.parallelization_factor,
                     report_batch_item_failures=True,
                     max_record_age=Duration.seconds(stream.max_record_age_seconds),
                     on_failure=sources.SqsDlq(queues.queue(stream.on_failure)),

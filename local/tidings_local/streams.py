@@ -35,6 +35,7 @@ import json
 import math
 import time
 import uuid
+import zlib
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -72,6 +73,30 @@ class Outcome:
 
     failed_at: int | None
     function_error: str | None = None
+
+
+class _Lane:
+    """One of a shard's concurrent batches (`parallelization_factor` of them): its records in
+    order, and its own retry state, so a failing batch holds up its lane only."""
+
+    def __init__(self, batch_size: int) -> None:
+        self.batch_size = batch_size
+        self.buffer: deque[dict[str, Any]] = deque()
+        self.first_buffered = 0.0
+        self.limit = batch_size
+        self.attempts = 0
+        self.head_invocations = 0
+        self.arrived = asyncio.Event()
+
+    def checkpoint(self, count: int) -> None:
+        """Moves past the first `count` buffered records and starts a fresh batch."""
+        for _ in range(count):
+            self.buffer.popleft()
+        if self.buffer:
+            self.first_buffered = time.monotonic()
+        self.limit = self.batch_size
+        self.attempts = 0
+        self.head_invocations = 0
 
 
 def _json_safe(value: Any) -> Any:
@@ -124,11 +149,8 @@ class StreamPoller:
         self._sqs = boto3.client("sqs", region_name=region())
         self._shard_id = ""
         self._last_read: str | None = None
-        self._buffer: deque[dict[str, Any]] = deque()
-        self._first_buffered = 0.0
-        self._limit = subscription.batch_size
-        self._attempts = 0
-        self._head_invocations = 0
+        self._lanes = [_Lane(subscription.batch_size) for _ in range(subscription.parallelization_factor)]
+        self._partition_key = subscription.table.model._hash_key_attribute().attr_name
         self._written = asyncio.Event()
         self._reading = False
 
@@ -137,7 +159,12 @@ class StreamPoller:
         """Records still to hand to the function: buffered, or written to the table and not read
         yet (counted as one until read). `/_local/stats` reports it so a benchmark can tell
         when the consumers are idle."""
-        return len(self._buffer) + (1 if self._written.is_set() or self._reading else 0)
+        buffered = sum(len(lane.buffer) for lane in self._lanes)
+        return buffered + (1 if self._written.is_set() or self._reading else 0)
+
+    def buffered(self) -> list[dict[str, Any]]:
+        """Every record read and not yet handed on, lane after lane."""
+        return [record for lane in self._lanes for record in lane.buffer]
 
     async def open(self) -> None:
         """Takes the starting position. The runtime awaits this before it reports ready, so
@@ -145,53 +172,74 @@ class StreamPoller:
         await self._platform_call(self._open)
 
     async def run(self) -> None:
-        """Polls and delivers until cancelled. Unexpected errors are logged and retried."""
+        """Reads and delivers until cancelled: one reader of the shard, and one delivery loop
+        per lane (`parallelization_factor`, as Lambda's concurrent batches per shard: the
+        records of one partition key always in one lane, in order). Unexpected errors are
+        logged and retried."""
         loop = asyncio.get_running_loop()
         # Only writes to this poller's own table: a write elsewhere has nothing for its stream.
         own_table = frozenset({self.subscription.table.default_name})
         unsubscribe = on_request(DYNAMODB_WRITES, lambda: wake(loop, self._written), tables=own_table)
+        lanes = [asyncio.create_task(self._run_lane(lane)) for lane in self._lanes]
         try:
             while True:
                 try:
                     if not self._shard_id:
                         await self._platform_call(self._open)
-                    await self._step()
+                    await self._read_step()
                 except asyncio.CancelledError:
                     raise
                 except Exception:
                     logger.exception("stream poller error", extra={"function": self.subscription.function.id})
                     await asyncio.sleep(self._settings.retry_backoff)
         finally:
+            for task in lanes:
+                task.cancel()
+            await asyncio.gather(*lanes, return_exceptions=True)
             unsubscribe()
 
-    async def _step(self) -> None:
-        if len(self._buffer) < self.subscription.batch_size:
+    async def _read_step(self) -> None:
+        """Reads what follows (while the lanes hold less than a batch each), then waits for
+        the next write or the poll interval."""
+        if sum(len(lane.buffer) for lane in self._lanes) < self.subscription.batch_size * len(self._lanes):
             self._reading = True
             self._written.clear()
             try:
-                await self._platform_call(self._fill)
+                self._route(await self._platform_call(self._read_wanted))
             finally:
                 self._reading = False
-        if not self._buffer:
-            await self._wait_for_writes(self._settings.poll_interval)
+        await wait_until_set(self._written, self._settings.poll_interval)
+
+    async def _run_lane(self, lane: _Lane) -> None:
+        while True:
+            try:
+                await self._lane_step(lane)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("stream poller error", extra={"function": self.subscription.function.id})
+                await asyncio.sleep(self._settings.retry_backoff)
+
+    async def _lane_step(self, lane: _Lane) -> None:
+        if not lane.buffer:
+            lane.arrived.clear()
+            await wait_until_set(lane.arrived, self._settings.poll_interval)
             return
-        window_left = self._window_left()
+        window_left = self._window_left(lane)
         if window_left > 0:
-            await self._wait_for_writes(min(window_left, self._settings.poll_interval))
+            lane.arrived.clear()
+            await wait_until_set(lane.arrived, min(window_left, self._settings.poll_interval))
             return
-        if await self._discard_expired():
-            return
-        await self._deliver(list(self._buffer)[: self._limit])
+        if not await self._discard_expired(lane):
+            await self._deliver(lane, list(lane.buffer)[: lane.limit])
+        self._written.set()  # room in the lane: the reader reads on at once, not at the next write
 
-    async def _wait_for_writes(self, timeout: float) -> None:
-        await wait_until_set(self._written, timeout)
-
-    def _window_left(self) -> float:
+    def _window_left(self, lane: _Lane) -> float:
         """Seconds the batching window still waits for a fuller batch (0: deliver now)."""
         window = self.subscription.max_batching_window_seconds
-        if window <= 0 or len(self._buffer) >= self.subscription.batch_size:
+        if window <= 0 or len(lane.buffer) >= self.subscription.batch_size:
             return 0.0
-        return max(0.0, window - (time.monotonic() - self._first_buffered))
+        return max(0.0, window - (time.monotonic() - lane.first_buffered))
 
     # --- reading the stream (platform work: not counted as our code's AWS calls) -----------
 
@@ -204,15 +252,29 @@ class StreamPoller:
             while records := self._read():
                 self._last_read = records[-1]["dynamodb"]["SequenceNumber"]
 
-    def _fill(self) -> None:
-        """Buffers the wanted records that follow the last record read."""
+    def _read_wanted(self) -> list[dict[str, Any]]:
+        """The wanted records that follow the last record read, as Lambda records (on the
+        platform's thread; the event loop routes them to their lanes)."""
         wanted = set(self.subscription.event_names)
+        records = []
         for record in self._read():
             self._last_read = record["dynamodb"]["SequenceNumber"]
             if record["eventName"] in wanted:
-                if not self._buffer:
-                    self._first_buffered = time.monotonic()
-                self._buffer.append(lambda_record(record, self.stream_arn))
+                records.append(lambda_record(record, self.stream_arn))
+        return records
+
+    def _route(self, records: list[dict[str, Any]]) -> None:
+        """Each record to the lane of its partition key (one lane without a parallelization
+        factor), in order."""
+        for record in records:
+            lane = self._lanes[0]
+            if len(self._lanes) > 1:
+                key = json.dumps(record["dynamodb"]["Keys"].get(self._partition_key), sort_keys=True)
+                lane = self._lanes[zlib.crc32(key.encode()) % len(self._lanes)]
+            if not lane.buffer:
+                lane.first_buffered = time.monotonic()
+            lane.buffer.append(record)
+            lane.arrived.set()
 
     def _read(self) -> list[dict[str, Any]]:
         """The records after the last record read (from the shard's start the first time), as
@@ -228,26 +290,26 @@ class StreamPoller:
 
     # --- delivering ----------------------------------------------------------------------
 
-    async def _deliver(self, batch: list[dict[str, Any]]) -> None:
-        self._head_invocations += 1
+    async def _deliver(self, lane: _Lane, batch: list[dict[str, Any]]) -> None:
+        lane.head_invocations += 1
         outcome = await self._invoke(batch)
         if outcome.failed_at is None:
-            self._checkpoint(len(batch))
+            lane.checkpoint(len(batch))
             return
         if outcome.failed_at > 0:
-            self._checkpoint(outcome.failed_at)
-            self._head_invocations = 1
+            lane.checkpoint(outcome.failed_at)
+            lane.head_invocations = 1
         remaining = batch[outcome.failed_at :]
         if self.subscription.bisect_batch_on_error and len(remaining) > 1:
-            self._limit = math.ceil(len(remaining) / 2)
+            lane.limit = math.ceil(len(remaining) / 2)
             return
-        self._attempts += 1
+        lane.attempts += 1
         retries = self.subscription.retry_attempts
-        if 0 <= retries < self._attempts:
-            await self._send_to_on_failure(remaining, "RetryAttemptsExhausted", outcome)
-            self._checkpoint(len(remaining))
+        if 0 <= retries < lane.attempts:
+            await self._send_to_on_failure(lane, remaining, "RetryAttemptsExhausted", outcome)
+            lane.checkpoint(len(remaining))
             return
-        self._limit = len(remaining)
+        lane.limit = len(remaining)
         await asyncio.sleep(self._settings.retry_backoff)
 
     async def _invoke(self, batch: list[dict[str, Any]]) -> Outcome:
@@ -275,33 +337,25 @@ class StreamPoller:
             return Outcome(failed_at=0)
         return Outcome(failed_at=min(positions[i] for i in identifiers))  # type: ignore[index]
 
-    def _checkpoint(self, count: int) -> None:
-        """Moves past the first `count` buffered records and starts a fresh batch."""
-        for _ in range(count):
-            self._buffer.popleft()
-        if self._buffer:
-            self._first_buffered = time.monotonic()
-        self._limit = self.subscription.batch_size
-        self._attempts = 0
-        self._head_invocations = 0
-
-    async def _discard_expired(self) -> bool:
+    async def _discard_expired(self, lane: _Lane) -> bool:
         max_age = self.subscription.max_record_age_seconds
         if max_age < 0:
             return False
         cutoff = time.time() - max_age
         expired = []
-        for record in self._buffer:
+        for record in lane.buffer:
             if record["dynamodb"].get("ApproximateCreationDateTime", cutoff) >= cutoff:
                 break
             expired.append(record)
         if not expired:
             return False
-        await self._send_to_on_failure(expired, "RecordAgeExceeded", None)
-        self._checkpoint(len(expired))
+        await self._send_to_on_failure(lane, expired, "RecordAgeExceeded", None)
+        lane.checkpoint(len(expired))
         return True
 
-    async def _send_to_on_failure(self, records: list[dict[str, Any]], condition: str, outcome: Outcome | None) -> None:
+    async def _send_to_on_failure(
+        self, lane: _Lane, records: list[dict[str, Any]], condition: str, outcome: Outcome | None
+    ) -> None:
         first, last = records[0]["dynamodb"], records[-1]["dynamodb"]
         response_context: dict[str, Any] = {"statusCode": 200, "executedVersion": "$LATEST"}
         if outcome is not None and outcome.function_error:
@@ -311,7 +365,7 @@ class StreamPoller:
                 "requestId": str(uuid.uuid4()),
                 "functionArn": self._lambdas.function_arn(self.subscription.function),
                 "condition": condition,
-                "approximateInvokeCount": self._head_invocations,
+                "approximateInvokeCount": lane.head_invocations,
             },
             "responseContext": response_context,
             "version": "1.0",

@@ -371,6 +371,7 @@ def test_stream_consumers_handle_failures(synthesized: Synthesized, subscription
             "BisectBatchOnFunctionError": True,
             "MaximumRetryAttempts": subscription.retry_attempts,
             "MaximumRecordAgeInSeconds": subscription.max_record_age_seconds,
+            "ParallelizationFactor": subscription.parallelization_factor,
             "DestinationConfig": {"OnFailure": {"Destination": _get_att(queue_id, "Arn")}},
             "FilterCriteria": {
                 "Filters": [
@@ -395,6 +396,17 @@ def test_no_stream_has_more_than_two_readers(synthesized: Synthesized) -> None:
     assert readers, "the template has stream consumers"
     assert len(readers[_table_id(synthesized, MESSAGES)]) == 2  # the Delivery consumer and the search indexer
     assert {table: functions for table, functions in readers.items() if len(functions) > 2} == {}
+
+
+def test_the_delivery_consumer_reads_four_batches_per_shard_at_once(synthesized: Synthesized) -> None:
+    """Each chat's events stay in order in one batch sequence (the partition key is the chat),
+    and a slow chat holds up only the chats that share its sequence."""
+    [delivery] = [s for s in APPLICATION.stream_subscriptions if s.table is MESSAGES and s.function.id == "Delivery"]
+    assert delivery.parallelization_factor == 4
+    function_id = synthesized.logical_id(synthesized.stack.functions.function(delivery.function))
+    synthesized.template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping", {"FunctionName": _ref(function_id), "ParallelizationFactor": 4}
+    )
 
 
 def test_every_event_source_mapping_is_declared(synthesized: Synthesized) -> None:

@@ -37,7 +37,7 @@ class EventModel(Model):
 
     pk = UnicodeAttribute(hash_key=True)
     sk = NumberAttribute(range_key=True)
-    behaviour = UnicodeAttribute(default="ok")  # ok | fail-once | fail-always | raise
+    behaviour = UnicodeAttribute(default="ok")  # ok | fail-once | fail-always | raise | slow (3 s)
 
 
 class NoteModel(Model):

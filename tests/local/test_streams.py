@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 from dataclasses import replace
 
 import boto3
@@ -137,8 +138,8 @@ def test_the_starting_position_decides_whether_existing_records_are_delivered(
         poller = StreamPoller(subscription, aws.provisioned.stream_arns["Events"], "", None, None, PollerSettings())  # type: ignore[arg-type]
         poller._open()
         EventModel(pk="chat", sk=2).save()
-        poller._fill()
-        assert [int(r["dynamodb"]["Keys"]["sk"]["N"]) for r in poller._buffer] == delivered
+        poller._route(poller._read_wanted())
+        assert [int(r["dynamodb"]["Keys"]["sk"]["N"]) for r in poller.buffered()] == delivered
     finally:
         aws.stop()
 
@@ -190,3 +191,44 @@ def test_the_poller_reads_the_records_get_records_returns() -> None:
         assert stream_records(arn, direct[-1]["dynamodb"]["SequenceNumber"], ACCOUNT_ID, "us-east-1") == []
     finally:
         aws.stop()
+
+
+def _keys_in_two_lanes() -> tuple[str, str]:
+    """Two partition keys that a parallelization factor of 2 puts in different lanes."""
+    lane = {pk: zlib.crc32(json.dumps({"S": pk}, sort_keys=True).encode()) % 2 for pk in ("a", "b", "c", "d")}
+    first = "a"
+    return first, next(pk for pk in lane if lane[pk] != lane[first])
+
+
+def _completed(runtime: LocalRuntime) -> list[list[tuple[str, int]]]:
+    """(pk, sk) of each invocation's records, in the order the invocations finished."""
+    return [
+        [(r["dynamodb"]["Keys"]["pk"]["S"], int(r["dynamodb"]["Keys"]["sk"]["N"])) for r in event["Records"]]
+        for event in runtime.lambdas.events(CONSUMER)
+    ]
+
+
+async def test_with_a_parallelization_factor_a_slow_key_does_not_hold_up_another(start_runtime: StartRuntime) -> None:
+    runtime = await start_runtime(with_subscription(parallelization_factor=2))
+    slow_key, other_key = _keys_in_two_lanes()
+    EventModel(pk=slow_key, sk=1, behaviour="slow").save()
+    await eventually(lambda: runtime.lambdas.in_flight == 1)
+    EventModel(pk=other_key, sk=1).save()
+
+    await eventually(lambda: len(_completed(runtime)) == 2, timeout=20)
+    assert _completed(runtime) == [[(other_key, 1)], [(slow_key, 1)]], "the other key's batch ran beside the slow one"
+
+
+async def test_with_a_parallelization_factor_one_keys_records_stay_in_order(start_runtime: StartRuntime) -> None:
+    runtime = await start_runtime(with_subscription(parallelization_factor=2))
+    EventModel(pk="a", sk=1, behaviour="slow").save()
+    await eventually(lambda: runtime.lambdas.in_flight == 1)
+    EventModel(pk="a", sk=2).save()
+
+    await eventually(lambda: sum(len(batch) for batch in _completed(runtime)) == 2, timeout=20)
+    assert [record for batch in _completed(runtime) for record in batch] == [("a", 1), ("a", 2)]
+
+
+def test_a_parallelization_factor_outside_lambdas_bounds_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"parallelization_factor .* must be 1 to 10"):
+        with_subscription(parallelization_factor=11)

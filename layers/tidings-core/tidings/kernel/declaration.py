@@ -273,7 +273,9 @@ class Authorizer:
 
 @dataclass(frozen=True)
 class StreamSubscription:
-    """A DynamoDB Streams event source mapping, with Lambda's failure handling spelled out."""
+    """A DynamoDB Streams event source mapping, with Lambda's failure handling spelled out.
+    `parallelization_factor`: concurrent batches per stream shard (Lambda's 1 to 10), the records
+    of one partition key always in the same batch sequence, in order."""
 
     table: Table
     function: Function
@@ -285,6 +287,14 @@ class StreamSubscription:
     max_record_age_seconds: int = 3600
     event_names: tuple[StreamEventName, ...] = ("INSERT",)
     starting_position: Literal["LATEST", "TRIM_HORIZON"] = "LATEST"
+    parallelization_factor: int = 1
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.parallelization_factor <= 10:
+            raise ValueError(
+                f"parallelization_factor of {self.function.id}'s stream subscription must be 1 to 10 (Lambda's bounds),"
+                f" not {self.parallelization_factor}"
+            )
 
 
 @dataclass(frozen=True)
