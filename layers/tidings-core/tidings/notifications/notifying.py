@@ -119,16 +119,20 @@ class NotificationService:
         recipients = [user_id for user_id in members if user_id != message.sender_id]
         if not recipients:
             return Notices({}, {}, {})
-        chat = self.chats.chat(message.chat_id)
-        preferences = self.preferences.for_users(recipients)
-        in_dnd = self._in_dnd(recipients)
+        connections = audience if audience is not None else self.connections.for_users(recipients)
+        # The four reads are independent, so they overlap: one round trip, not four. One batch
+        # read of every recipient connection's focus and protocol version, not one per connection.
+        reads: list[Callable[[], Any]] = [
+            lambda: self.chats.chat(message.chat_id),
+            lambda: self.preferences.for_users(recipients),
+            lambda: self._in_dnd(recipients),
+            lambda: self.connections.focus_and_versions(
+                [c for user_id in recipients for c in connections.get(user_id, [])]
+            ),
+        ]
+        chat, preferences, in_dnd, (focus, versions) = bounded_map(lambda read: read(), reads, len(reads), "notify")
         now = self.now()
         urgent = message.priority == "urgent"
-        connections = audience if audience is not None else self.connections.for_users(recipients)
-        # One batch read of every recipient connection's focus and protocol version, not one per connection.
-        focus, versions = self.connections.focus_and_versions(
-            [c for user_id in recipients for c in connections.get(user_id, [])]
-        )
 
         def notice_for(user_id: str) -> Notice | None:
             """The recipient's notice (None when nothing is shown, or it is offline), its badge
