@@ -201,6 +201,41 @@ def new_message(
         shards = message_shards(record.raw_event, audience, before, event.item.trace_id)
         services.message_shards.schedule_all(shards)
         return DeliveryReport(sharded=len(shards)), None
+    return decided_and_posted(services, record, event, frame, before, audience, whole_chat=True)
+
+
+def summarised_message(
+    services: Services,
+    record: DynamoDBRecord,
+    event: ChatEventRecord,
+    frame: dict[str, Any],
+    audience: dict[str, list[str]],
+    told: dict[str, list[str]],
+) -> tuple[DeliveryReport, Notices | None]:
+    """A summarised message: decided and posted, each connection once, to those still told of it
+    (its sender, whom it names); the rest of the audience's notification work in quiet message
+    shards, posting nothing (their `chat.summary` comes at the end of the batch, and the sync it
+    prompts brings their badges): a flood costs no frame per message and recipient, and its
+    notification work runs beside the consumer, not in it."""
+    delivered = decided_and_posted(services, record, event, frame, [], told, whole_chat=False)
+    rest = {user_id: connection_ids for user_id, connection_ids in audience.items() if user_id not in told}
+    if rest:
+        quiet = message_shards(record.raw_event, rest, [], event.item.trace_id, quiet=True)
+        services.message_shards.schedule_all(quiet)
+    return delivered
+
+
+def decided_and_posted(
+    services: Services,
+    record: DynamoDBRecord,
+    event: ChatEventRecord,
+    frame: dict[str, Any],
+    before: list[tuple[str, str | None]],
+    audience: dict[str, list[str]],
+    *,
+    whole_chat: bool,
+) -> tuple[DeliveryReport, Notices | None]:
+    """`audience`'s notification work decided, then each of its connections posted once."""
     targets, notices = assemblies.new_message_targets(
         services.notifications,
         services.notification_retries,
@@ -209,7 +244,7 @@ def new_message(
         frame,
         before,
         audience,
-        whole_chat=True,
+        whole_chat=whole_chat,
     )
     return services.fanout.frames_to_connections(targets, trace_id=event.item.trace_id), notices
 
@@ -233,37 +268,6 @@ def membership_frames(services: Services, change: ChatChange, audience: dict[str
         ended = services.presence_ends.after_leaving(gone)
         if ended:
             metrics.add_metric(name="PresenceSubscriptionsEnded", unit="Count", value=len(ended))
-
-
-def summarised_message(
-    services: Services,
-    record: DynamoDBRecord,
-    event: ChatEventRecord,
-    frame: dict[str, Any],
-    audience: dict[str, list[str]],
-    told: dict[str, list[str]],
-) -> tuple[DeliveryReport, Notices | None]:
-    """A summarised message: decided and posted, each connection once, to those still told of it
-    (its sender, whom it names); the rest of the audience's notification work in quiet message
-    shards, posting nothing (their `chat.summary` comes at the end of the batch, and the sync it
-    prompts brings their badges): a flood costs no frame per message and recipient, and its
-    notification work runs beside the consumer, not in it."""
-    trace_id = event.item.trace_id
-    targets, notices = assemblies.new_message_targets(
-        services.notifications,
-        services.notification_retries,
-        record.raw_event,
-        event.item,
-        frame,
-        [],
-        told,
-        whole_chat=False,
-    )
-    report = services.fanout.frames_to_connections(targets, trace_id=trace_id)
-    rest = {user_id: connection_ids for user_id, connection_ids in audience.items() if user_id not in told}
-    if rest:
-        services.message_shards.schedule_all(message_shards(record.raw_event, rest, [], trace_id, quiet=True))
-    return report, notices
 
 
 def notify(

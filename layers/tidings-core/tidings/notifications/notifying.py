@@ -97,8 +97,7 @@ class NotificationService:
         only: Collection[str] | None = None,
     ) -> None:
         """Decides, then tells each recipient in separate frames (`notification.badge`, then
-        `notification.toast`): after the message's own frames went out (a summarised chat), or
-        on the notification retry."""
+        `notification.toast`): the notification retry, after the message went out plain."""
         self.tell(self.decide(message, audience, only), trace_id=message.trace_id)
 
     def decide(
