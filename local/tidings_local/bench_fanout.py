@@ -3,7 +3,7 @@ members costs the Delivery consumer, and how long it would take on AWS.
 
 Method
 ------
-For each size N (`--sizes`, default 10, 100, 1,000, 10,000), in this process, on moto:
+For each size N (`--sizes`, default 2, 10, 100, 1,000, 10,000), in this process, on moto:
 
 1. The application's tables, queues and secrets are provisioned as `tidings dev` provisions them
    (`LocalAws`, which starts moto in this process), and a channel of N members is written with
@@ -102,7 +102,7 @@ from tidings_local.lambdas import default_functions_dir
 from tidings_local.queues import lambda_record as queue_record
 from tidings_local.streams import lambda_record
 
-DEFAULT_SIZES = (10, 100, 1_000, 10_000)
+DEFAULT_SIZES = (2, 10, 100, 1_000, 10_000)
 # The protocol version every connection speaks (`hello`), and the sizes also measured on the other.
 DEFAULT_PROTOCOL = 2
 COMPARE_UP_TO = 1_000  # `--compare` by default: the sizes up to this

@@ -11,6 +11,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from moto.core.serialize import JSONSerializer
+from moto.dynamodb.comparisons import ConditionExpressionParser
 
 from tests.local.stub_app import APP, EVENTS, NOTES
 from tidings_local import moto_patches
@@ -224,3 +225,43 @@ def test_dynamodb_item_responses_are_the_bytes_the_shape_walk_writes(dynamodb, m
     assert set(compared) == moto_patches._ITEM_OPERATIONS - {"Scan"}, (
         "every item operation but Scan (no function may Scan)"
     )
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "attribute_exists(userId)",
+        "attribute_not_exists(lastReadSeq) OR lastReadSeq < :seq",
+        "(#u = :zero OR attribute_not_exists(#u)) AND #m = :one",
+        "NOT contains(#tags, :tag) AND size(#list) BETWEEN :low AND :high",
+        "#state IN (:a, :b) AND begins_with(#id, :prefix)",
+    ],
+)
+def test_a_condition_lexed_once_parses_to_what_moto_parses(expression: str) -> None:
+    """Patch 8 keeps each expression's tokens; the tree is built from the request's own values
+    every time, so the same expression with other values is another condition."""
+    names = {"#u": "unread", "#m": "mentions", "#tags": "tags", "#list": "list", "#state": "state", "#id": "id"}
+
+    def values(n: int) -> dict:
+        return {
+            key: {"N": str(n)} if key in (":seq", ":zero", ":one", ":low", ":high") else {"S": f"{key}-{n}"}
+            for key in (":seq", ":zero", ":one", ":tag", ":low", ":high", ":a", ":b", ":prefix")
+        }
+
+    def parsed(n: int, lex) -> str:
+        parser = ConditionExpressionParser(expression, names, values(n))
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(ConditionExpressionParser, "_lex_condition_expression", lex)
+            return repr(parser.parse())
+
+    cached = ConditionExpressionParser._lex_condition_expression
+    assert cached is not moto_patches.LEX_CONDITION, "the patch is installed"
+    for n in (1, 2, 1):
+        assert parsed(n, cached) == parsed(n, moto_patches.LEX_CONDITION)
+    assert parsed(1, cached) != parsed(2, cached) or ":" not in expression
+
+
+def test_an_invalid_condition_is_refused_every_time() -> None:
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            ConditionExpressionParser("attribute_exists(", {}, {}).parse()
