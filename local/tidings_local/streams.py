@@ -1,7 +1,8 @@
 """Lambda's DynamoDB Streams event source mapping, emulated for each `StreamSubscription`.
 
-One `StreamPoller` per subscription reads the table's stream through a boto3
-`dynamodbstreams` client against moto, and invokes the function the way the mapping does:
+One `StreamPoller` per subscription reads the table's stream (moto's stream shard itself, what
+GetRecords would return: the mapping is AWS's reader, not an API client), and invokes the
+function the way the mapping does:
 
 - polling: from the declared `starting_position` (LATEST skips the records already on the
   stream when the runtime starts, such as the demo data; TRIM_HORIZON delivers them). Instead
@@ -17,6 +18,9 @@ One `StreamPoller` per subscription reads the table's stream through a boto3
   retried. An exception, or an identifier that is not in the batch, fails the whole batch;
 - `bisect_batch_on_error`: a failed batch of more than one record is halved before the retry,
   and halving does not consume a retry attempt;
+- `parallelization_factor`: that many concurrent batch sequences ("lanes"), each record in the
+  lane of its partition key's hash, so one key's records stay in order and a slow batch holds up
+  its lane only; each lane keeps its own batch, retries, bisecting and record age;
 - `retry_attempts` and `max_record_age_seconds` (-1 is unlimited, as on AWS): once exhausted,
   the failed records are described in a Lambda-style on-failure record sent to the
   subscription's `on_failure` SQS queue, a warning is logged, and the poller moves past them.
