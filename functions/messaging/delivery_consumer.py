@@ -103,13 +103,17 @@ def _services(environment: Environment) -> Services:
     )
 
 
-def handle(record: DynamoDBRecord, summaries: SummaryWindow) -> None:
+# Each chat's audience (its members and their connections) as one batch read it, by chat id.
+Audiences = dict[str, dict[str, list[str]]]
+
+
+def handle(record: DynamoDBRecord, summaries: SummaryWindow, audiences: Audiences) -> None:
     event = chat_event(record)
     if event is None:
         return
     with record_scope(event.item.trace_id):
         services = _services()
-        delivered = deliver(services, record, event, summaries)
+        delivered = deliver(services, record, event, summaries, audiences)
         if not delivered.notified:
             notify(services, record, event, delivered.audience)
 
@@ -123,7 +127,13 @@ class Delivered:
     notified: bool = False
 
 
-def deliver(services: Services, record: DynamoDBRecord, event: ChatEventRecord, summaries: SummaryWindow) -> Delivered:
+def deliver(
+    services: Services,
+    record: DynamoDBRecord,
+    event: ChatEventRecord,
+    summaries: SummaryWindow,
+    audiences: Audiences,
+) -> Delivered:
     """Posts the event's frame to the chat (a summarised message.new only to those still told
     of it). A new message is decided first, so each connection's one post carries its
     recipient's notice (`new_message`)."""
@@ -131,9 +141,14 @@ def deliver(services: Services, record: DynamoDBRecord, event: ChatEventRecord, 
     if frame is None and event.change is None:
         return Delivered(None)
     chat_id = event.item.chat_id
-    # Read now, after the change committed (strongly consistent): a member removed before this
-    # event was written is not in it, and one just added is.
-    audience = services.fanout.audience(chat_id)
+    # Read after the change committed (strongly consistent: every record of the batch was
+    # written before the batch was read): a member removed before this event was written is not
+    # in it, and one just added is. Once per chat and batch, since the records after it were
+    # written before the read too; a membership or chat change (a record of the same stream, in
+    # order) reads it again for the records after it.
+    audience = audiences.get(chat_id) if event.change is None else None
+    if audience is None:
+        audience = audiences[chat_id] = services.fanout.audience(chat_id)
     if event.change is not None:
         membership_frames(services, event.change, audience)
     if frame is None:
@@ -298,8 +313,10 @@ def post_summaries(services: Services, summaries: SummaryWindow) -> None:
 
 @consumer_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    summaries = SummaryWindow()
-    response = process_batch(event, context, lambda record: handle(record, summaries), EventType.DynamoDBStreams)
+    summaries, audiences = SummaryWindow(), Audiences()
+    response = process_batch(
+        event, context, lambda record: handle(record, summaries, audiences), EventType.DynamoDBStreams
+    )
     if summaries:
         post_summaries(_services(), summaries)
     return response

@@ -184,3 +184,36 @@ def test_a_removal_ends_the_presence_subscriptions_only_the_chat_allowed(handler
     assert subscriptions.subscribed_by("carol", now) == ["bob"]
     assert subscriptions.subscribers_of("carol", now) == ["bob"]
     assert subscriptions.subscribed_by("alice", now) == []
+
+
+def test_a_batch_reads_a_chats_audience_once_and_again_after_a_membership_change(
+    handlers, context, connections, chats, monkeypatch
+):
+    from tidings.messaging.fanout import Fanout
+
+    reads: list[str] = []
+    real_audience = Fanout.audience
+
+    def audience(self, chat_id, **kwargs):
+        reads.append(chat_id)
+        return real_audience(self, chat_id, **kwargs)
+
+    monkeypatch.setattr(Fanout, "audience", audience)
+    make_chat("other", ["alice", "bob"])
+    for content in ("one", "two"):
+        frame_call(handlers, context, "send", "message.send", "bob", {"chatId": "project-x", "content": content})
+    frame_call(handlers, context, "send", "message.send", "bob", {"chatId": "other", "content": "elsewhere"})
+    chats.put_member("alice", "project-x", "dave", None)
+    frame_call(handlers, context, "send", "message.send", "bob", {"chatId": "project-x", "content": "three"})
+
+    sent = deliver(handlers, context, connections)  # one batch: one, two, elsewhere, dave joins, three
+
+    assert reads == ["project-x", "other", "project-x"], "once per chat, and again at the change"
+
+    def contents(connection_id: str) -> list[str]:
+        return [f["payload"]["message"]["content"] for f in sent[connection_id] if f["type"] == "message.new"]
+
+    assert contents("carol-1") == ["one", "two", "three"]
+    assert contents("alice-1") == ["one", "two", "elsewhere", "three"]
+    assert "three" in contents("dave-1"), "the audience read again after dave joined has him"
+    assert "chat.added" in types(sent["dave-1"])
