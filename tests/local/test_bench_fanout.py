@@ -21,6 +21,7 @@ def test_one_message_to_a_small_channel_is_counted_post_by_post_and_call_by_call
     # A new message is decided first and posted once (its notices with it), so the last
     # message.new goes out in the record's last batch of posts.
     assert 0 < to_message == whole
+    assert timeline.consumer_ms() == whole, "an unsharded chat's record is all the consumer's"
 
 
 def test_the_connections_speak_protocol_version_2_unless_told_otherwise():
@@ -91,3 +92,4 @@ def test_a_chat_over_the_shard_threshold_is_counted_with_its_shards_in_parallel(
     assert 0 < handed_off < timeline.modelled_ms(until_message=True) == timeline.modelled_ms(until_message=False), (
         "the shards do the notification work: the whole record ends with the slowest shard"
     )
+    assert timeline.consumer_ms() == pytest.approx(handed_off), "the consumer holds its batch until the hand-off only"
