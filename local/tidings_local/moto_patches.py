@@ -38,6 +38,7 @@ import base64
 import collections
 import contextlib
 import copy
+import functools
 import json
 import math
 import threading
@@ -300,16 +301,7 @@ def stream_records(stream_arn: str, after: str | None, account_id: str, region: 
 def _answers_moto_repeats() -> None:
     modules = tuple(moto.backends.list_of_moto_modules())
     moto.backends.list_of_moto_modules = lambda: modules  # type: ignore[assignment]
-    method_names = moto.core.responses.method_names_from_class
-    by_class: dict[object, list[str]] = {}
-
-    def cached(clazz: object) -> list[str]:
-        names = by_class.get(clazz)
-        if names is None:
-            names = by_class[clazz] = method_names(clazz)
-        return names
-
-    moto.core.responses.method_names_from_class = cached  # type: ignore[assignment]
+    moto.core.responses.method_names_from_class = functools.cache(moto.core.responses.method_names_from_class)
 
 
 # --- 7: DynamoDB item responses ------------------------------------------------------------------

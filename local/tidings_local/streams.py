@@ -79,6 +79,14 @@ class Outcome:
     function_error: str | None = None
 
 
+def lane_of(partition_key: Any, lanes: int) -> int:
+    """The lane of a record whose partition key attribute is `partition_key` (its DynamoDB JSON),
+    among `lanes`: the same key always in the same lane."""
+    if lanes == 1:
+        return 0
+    return zlib.crc32(json.dumps(partition_key, sort_keys=True).encode()) % lanes
+
+
 class _Lane:
     """One of a shard's concurrent batches (`parallelization_factor` of them): its records in
     order, and its own retry state, so a failing batch holds up its lane only."""
@@ -271,10 +279,7 @@ class StreamPoller:
         """Each record to the lane of its partition key (one lane without a parallelization
         factor), in order."""
         for record in records:
-            lane = self._lanes[0]
-            if len(self._lanes) > 1:
-                key = json.dumps(record["dynamodb"]["Keys"].get(self._partition_key), sort_keys=True)
-                lane = self._lanes[zlib.crc32(key.encode()) % len(self._lanes)]
+            lane = self._lanes[lane_of(record["dynamodb"]["Keys"].get(self._partition_key), len(self._lanes))]
             if not lane.buffer:
                 lane.first_buffered = time.monotonic()
             lane.buffer.append(record)

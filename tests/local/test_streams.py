@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import zlib
 from dataclasses import replace
 
 import boto3
@@ -22,7 +21,7 @@ from tests.local.stub_app import APP, CONSUMER, CONSUMER_FAILURES, EventModel, w
 from tidings_local.aws import ACCOUNT_ID, LocalAws
 from tidings_local.moto_patches import stream_records
 from tidings_local.runtime import LocalRuntime
-from tidings_local.streams import PollerSettings, StreamPoller, lambda_record
+from tidings_local.streams import PollerSettings, StreamPoller, lambda_record, lane_of
 
 
 def write(*behaviours: str) -> None:
@@ -195,7 +194,7 @@ def test_the_poller_reads_the_records_get_records_returns() -> None:
 
 def _keys_in_two_lanes() -> tuple[str, str]:
     """Two partition keys that a parallelization factor of 2 puts in different lanes."""
-    lane = {pk: zlib.crc32(json.dumps({"S": pk}, sort_keys=True).encode()) % 2 for pk in ("a", "b", "c", "d")}
+    lane = {pk: lane_of({"S": pk}, 2) for pk in ("a", "b", "c", "d")}
     first = "a"
     return first, next(pk for pk in lane if lane[pk] != lane[first])
 
